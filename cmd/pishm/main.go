@@ -1,0 +1,292 @@
+// Command pishm computes pi from the series S_n = sum_{k<n} 1/(2k+1)^2 on
+// child processes that share a memory segment, and checks the result
+// against the exact partial sum.
+//
+// Usage:
+//
+//	pishm [flags]
+//	pishm info
+//
+// The parent creates a segment (POSIX shared memory under /dev/shm, or a
+// file with -shm=file -path=FILE), re-executes itself once per worker, and
+// gathers the workers' partial sums by the strategy -mode names:
+//
+//	slots       each worker writes its own cache-line-padded slot (wait-free)
+//	cas         every worker adds into one shared float64 by compare-and-swap
+//	mutex       every worker adds under a cross-process futex semaphore
+//	goroutines  the same work on goroutines in one process (the baseline)
+//
+// A child is recognised by the PISHM_SEGMENT and PISHM_WORKER environment
+// variables the parent sets; nothing else should set them. PISHM_KERNEL
+// overrides -kernel=auto.
+//
+// Exit status: 0 on success, 1 on a failure at run time, 2 on a usage
+// error, 130 or 143 when stopped by SIGINT or SIGTERM.
+//
+// # Example
+//
+//	$ pishm -n 1e9 -mode=slots -workers 2
+//	pi       3.1415926532714833  (pi error -3.18e-10: the series' truncation)
+//	...
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/klauspost/cpuid/v2"
+	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/shmem"
+)
+
+func main() {
+	if engine.IsChild() {
+		os.Exit(engine.ChildMain())
+	}
+	ctx, stop := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		stop(signalError{s.(syscall.Signal)})
+	}()
+	err := run(ctx, os.Stdout, os.Stderr, os.Args[1:])
+	os.Exit(exitCode(ctx, os.Stderr, err))
+}
+
+// signalError is the cause of a cancellation by a signal.
+type signalError struct{ sig syscall.Signal }
+
+func (e signalError) Error() string { return "stopped by " + e.sig.String() }
+
+// usageError is a bad command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// exitCode prints err (if any) and returns the status to exit with.
+func exitCode(ctx context.Context, stderr io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var se signalError
+	if errors.As(context.Cause(ctx), &se) {
+		fmt.Fprintf(stderr, "pishm: %v\n", se)
+		return 128 + int(se.sig)
+	}
+	fmt.Fprintf(stderr, "pishm: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+// options are the parsed flags.
+type options struct {
+	cfg     engine.Config
+	json    bool
+	timeout time.Duration
+}
+
+func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	if len(args) > 0 && args[0] == "info" {
+		if len(args) > 1 {
+			return usagef("info takes no arguments, got %q", args[1:])
+		}
+		return info(stdout)
+	}
+	opt, err := parse(stderr, args)
+	if err != nil {
+		return err
+	}
+	res, err := engine.Run(ctx, opt.cfg)
+	if err != nil {
+		return err
+	}
+	if opt.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	printResult(stdout, res)
+	return nil
+}
+
+func parse(stderr io.Writer, args []string) (options, error) {
+	var opt options
+	fs := flag.NewFlagSet("pishm", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: pishm [flags]
+       pishm info
+
+pishm sums the first n terms of 1/(2k+1)^2 on child processes that share a
+memory segment, publishes the partial sums by -mode, and prints pi with its
+error against the exact closed form.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	n := fs.String("n", "1e9", "number of series `terms`: 1000000, 1e9, 1_000_000_000, 2.5e8 (at most 1e15)")
+	fs.IntVar(&opt.cfg.Workers, "workers", runtime.NumCPU(), "number of worker `processes`")
+	mode := fs.String("mode", "slots", "publishing `strategy`: "+modeNames())
+	shm := fs.String("shm", "posix", "segment `backing`: posix (/dev/shm) or file (needs -path)")
+	fs.StringVar(&opt.cfg.Path, "path", "", "`file` for -shm=file; created 0600, removed after the run")
+	fs.BoolVar(&opt.cfg.Force, "force", false, "let -path replace an existing regular file")
+	chunk := fs.String("chunk", "0", "publish every `K` terms (0: once per worker)")
+	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop`: auto or "+kernelNames())
+	fs.BoolVar(&opt.json, "json", false, "print the result as one JSON object")
+	fs.DurationVar(&opt.cfg.Timeout, "timeout", 0, "give up after `duration` (0: never)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return opt, err
+		}
+		return opt, usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return opt, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if opt.cfg.N, err = parseCount(*n, engine.MaxN); err != nil {
+		return opt, usagef("-n: %v", err)
+	}
+	if *chunk != "0" {
+		if opt.cfg.Chunk, err = parseCount(*chunk, engine.MaxN); err != nil {
+			return opt, usagef("-chunk: %v", err)
+		}
+	}
+	if opt.cfg.Workers < 1 || opt.cfg.Workers > engine.MaxWorkers {
+		return opt, usagef("-workers must be in [1, %d], got %d", engine.MaxWorkers, opt.cfg.Workers)
+	}
+	opt.cfg.Mode = engine.Mode(*mode)
+	if !validMode(opt.cfg.Mode) {
+		return opt, usagef("-mode: unknown mode %q (want %s)", *mode, modeNames())
+	}
+	switch b := shmem.Backing(*shm); b {
+	case shmem.Posix:
+		if opt.cfg.Path != "" {
+			return opt, usagef("-path is only for -shm=file")
+		}
+	case shmem.File:
+		if opt.cfg.Path == "" {
+			return opt, usagef("-shm=file needs -path")
+		}
+	default:
+		return opt, usagef("-shm: unknown backing %q (want posix or file)", *shm)
+	}
+	opt.cfg.Shm = shmem.Backing(*shm)
+	if !validKernel(opt.cfg.Kernel) {
+		return opt, usagef("-kernel: unknown kernel %q (want auto, %s)", opt.cfg.Kernel, kernelNames())
+	}
+	if opt.cfg.Timeout < 0 {
+		return opt, usagef("-timeout must be >= 0, got %v", opt.cfg.Timeout)
+	}
+	return opt, nil
+}
+
+// parseCount reads a positive integer count written as 1000000,
+// 1_000_000, 1e9 or 2.5e8, at most max.
+func parseCount(s string, max uint64) (uint64, error) {
+	t := strings.ReplaceAll(strings.TrimSpace(s), "_", "")
+	if t == "" {
+		return 0, fmt.Errorf("empty value")
+	}
+	if u, err := strconv.ParseUint(t, 10, 64); err == nil {
+		if u == 0 || u > max {
+			return 0, fmt.Errorf("must be in [1, %g], got %s", float64(max), s)
+		}
+		return u, nil
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) && !strings.ContainsAny(t, "eE") {
+		return 0, fmt.Errorf("not a number: %q", s)
+	}
+	if f < 1 || f > float64(max) {
+		return 0, fmt.Errorf("must be in [1, %g], got %s", float64(max), s)
+	}
+	if f != math.Trunc(f) {
+		return 0, fmt.Errorf("must be a whole number, got %s", s)
+	}
+	return uint64(f), nil
+}
+
+func validMode(m engine.Mode) bool {
+	for _, k := range engine.Modes() {
+		if k == m {
+			return true
+		}
+	}
+	return false
+}
+
+func modeNames() string {
+	var s []string
+	for _, m := range engine.Modes() {
+		s = append(s, string(m))
+	}
+	return strings.Join(s, ", ")
+}
+
+func validKernel(name string) bool {
+	if name == "auto" || name == "" {
+		return true
+	}
+	for _, k := range engine.Kernels() {
+		if k.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func kernelNames() string {
+	var s []string
+	for _, k := range engine.Kernels() {
+		s = append(s, k.Name)
+	}
+	return strings.Join(s, ", ")
+}
+
+func printResult(w io.Writer, r engine.Result) {
+	fmt.Fprintf(w, "pi        %.16f  (error %+.3e against math.Pi)\n", r.Pi, r.PiError)
+	fmt.Fprintf(w, "S_n       %.17g  (exact %.17g, relative error %+.2e)\n", r.Sum, r.SumExact, r.SumRelError)
+	fmt.Fprintf(w, "n         %d terms, %d workers, mode %s, kernel %s, shm %s\n", r.N, r.Workers, r.Mode, r.Kernel, r.Shm)
+	fmt.Fprintf(w, "time      %v wall, %v work, %.3g terms/s\n", r.Wall.Round(time.Microsecond), r.Elapsed.Round(time.Microsecond), r.TermsPerSec)
+}
+
+func info(w io.Writer) error {
+	fmt.Fprintf(w, "cpu         %s (%d logical cores)\n", cpuid.CPU.BrandName, runtime.NumCPU())
+	fmt.Fprintf(w, "cache line  %d bytes; slot stride %d bytes\n", cpuid.CPU.CacheLine, shmem.StrideFor(0))
+	fmt.Fprintf(w, "kernels     (auto picks %s)\n", engine.BestKernel())
+	for _, k := range engine.Kernels() {
+		can := "supported"
+		if !k.Supported {
+			can = "not supported by this CPU"
+		}
+		req := strings.Join(k.Requires, ", ")
+		if req == "" {
+			req = "none"
+		}
+		fmt.Fprintf(w, "  %-8s  needs %-28s %s\n", k.Name, req, can)
+	}
+	return nil
+}

@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pishm/pishm/engine/internal/kernel"
+	"github.com/pishm/pishm/shmem"
+)
+
+// Mode is how workers publish their partial sums.
+type Mode string
+
+// The publishing strategies.
+const (
+	// Slots: each worker writes only its own padded slot; the parent
+	// reduces in worker order after every child exits (wait-free).
+	Slots Mode = "slots"
+	// CAS: every worker adds into one shared float64 with a
+	// compare-and-swap loop on its bits (lock-free).
+	CAS Mode = "cas"
+	// Mutex: every worker adds into the accumulator under a
+	// cross-process semaphore.
+	Mutex Mode = "mutex"
+	// Goroutines: the same work in this process on goroutines, the
+	// baseline a Go user would write.
+	Goroutines Mode = "goroutines"
+)
+
+// shmModes are the modes that publish through the segment.
+var shmModes = []Mode{Slots, CAS, Mutex}
+
+// Modes lists every mode this build knows, shared-memory modes first.
+func Modes() []Mode {
+	return append(append([]Mode(nil), shmModes...), Goroutines)
+}
+
+func (m Mode) valid() bool {
+	for _, k := range Modes() {
+		if k == m {
+			return true
+		}
+	}
+	return false
+}
+
+func (m Mode) code() uint32 {
+	for i, k := range Modes() {
+		if k == m {
+			return uint32(i + 1)
+		}
+	}
+	return 0
+}
+
+func modeFromCode(c uint32) (Mode, bool) {
+	ms := Modes()
+	if c == 0 || int(c) > len(ms) {
+		return "", false
+	}
+	return ms[c-1], true
+}
+
+// Limits on a run.
+const (
+	MaxN       = 1_000_000_000_000_000 // 1e15 terms
+	MaxWorkers = 1024
+)
+
+// Config describes one run. The zero value of every field but N means its
+// default.
+type Config struct {
+	// N is the number of series terms, 1..MaxN.
+	N uint64
+	// Workers is the number of child processes (goroutines in the
+	// goroutines mode); 0 means runtime.NumCPU().
+	Workers int
+	// Mode is the publishing strategy; "" means Slots.
+	Mode Mode
+	// Shm is the segment's backing: shmem.Posix (default) or shmem.File.
+	Shm shmem.Backing
+	// Path is the file for the File backing; Force lets it replace an
+	// existing regular file.
+	Path  string
+	Force bool
+	// Chunk is how many terms a worker sums between publishes; 0 means
+	// its whole range (one publish per worker).
+	Chunk uint64
+	// Kernel names the inner loop ("auto", "generic", ...); "" is auto.
+	// The PISHM_KERNEL environment variable overrides "auto".
+	Kernel string
+	// Timeout bounds the whole run; 0 means none.
+	Timeout time.Duration
+}
+
+// withDefaults fills the zero fields and validates; errors name the field.
+func (c Config) withDefaults() (Config, error) {
+	if c.N == 0 || c.N > MaxN {
+		return c, fmt.Errorf("N must be in [1, %d], got %d", uint64(MaxN), c.N)
+	}
+	if c.Workers == 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	if c.Workers < 1 || c.Workers > MaxWorkers {
+		return c, fmt.Errorf("Workers must be in [1, %d], got %d", MaxWorkers, c.Workers)
+	}
+	if c.Mode == "" {
+		c.Mode = Slots
+	}
+	if !c.Mode.valid() {
+		return c, fmt.Errorf("unknown Mode %q (want %s)", c.Mode, modeList())
+	}
+	if c.Shm == "" {
+		c.Shm = shmem.Posix
+	}
+	switch c.Shm {
+	case shmem.Posix:
+		if c.Path != "" {
+			return c, fmt.Errorf("Path %q is only for the file backing", c.Path)
+		}
+	case shmem.File:
+		if c.Path == "" {
+			return c, fmt.Errorf("the file backing needs a Path")
+		}
+	default:
+		return c, fmt.Errorf("unknown Shm backing %q (want posix or file)", c.Shm)
+	}
+	if c.Chunk == 0 {
+		c.Chunk = c.N // one publish per worker
+	}
+	if c.Timeout < 0 {
+		return c, fmt.Errorf("Timeout must be >= 0, got %v", c.Timeout)
+	}
+	if c.Kernel == "" || c.Kernel == "auto" {
+		c.Kernel = "auto"
+		if env := strings.TrimSpace(getenv("PISHM_KERNEL")); env != "" {
+			c.Kernel = env
+		}
+	}
+	k, err := kernel.ByName(c.Kernel)
+	if err != nil {
+		return c, err
+	}
+	c.Kernel = k.Name
+	return c, nil
+}
+
+func modeList() string {
+	var s []string
+	for _, m := range Modes() {
+		s = append(s, string(m))
+	}
+	return strings.Join(s, ", ")
+}
+
+// Kernels lists the kernels compiled into this binary, best first.
+func Kernels() []KernelInfo {
+	var out []KernelInfo
+	for _, k := range kernel.All() {
+		var req []string
+		for _, f := range k.Requires {
+			req = append(req, f.String())
+		}
+		out = append(out, KernelInfo{Name: k.Name, Requires: req, Supported: k.Supported()})
+	}
+	return out
+}
+
+// KernelInfo describes one inner loop.
+type KernelInfo struct {
+	Name      string
+	Requires  []string
+	Supported bool // this CPU can run it
+}
+
+// BestKernel is the kernel "auto" picks on this CPU.
+func BestKernel() string { return kernel.Best().Name }
+
+// span returns worker i's range of [0, n) split over w workers.
+func span(n uint64, w, i int) (lo, hi uint64) {
+	// n <= 1e15 and w <= 1024 keep n*i far from overflow.
+	return n * uint64(i) / uint64(w), n * uint64(i+1) / uint64(w)
+}

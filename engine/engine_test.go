@@ -1,0 +1,262 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pishm/pishm/shmem"
+)
+
+// TestMain makes the test binary a pishm worker when Run re-executes it.
+// PISHM_TEST_EXIT=i:code makes worker i exit with code before attaching,
+// so tests can see a real child fail.
+func TestMain(m *testing.M) {
+	if IsChild() {
+		if w, code, ok := strings.Cut(os.Getenv("PISHM_TEST_EXIT"), ":"); ok && w == os.Getenv(envWorker) {
+			c, _ := strconv.Atoi(code)
+			os.Exit(c)
+		}
+		os.Exit(ChildMain())
+	}
+	os.Exit(m.Run())
+}
+
+// shmEntries lists pishm segments in /dev/shm.
+func shmEntries(t *testing.T) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(shmem.Dir, shmem.NamePrefix+"*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// checkNoLeak fails the test if a segment appears in /dev/shm during it.
+func checkNoLeak(t *testing.T) {
+	t.Helper()
+	before := len(shmEntries(t))
+	t.Cleanup(func() {
+		if after := shmEntries(t); len(after) > before {
+			t.Errorf("segments left in /dev/shm: %v", after)
+		}
+	})
+}
+
+// tolerance is the bound of the engine's contract: |S - S_exact| <= 1e-15 S_exact.
+const tolerance = 1e-15
+
+func checkExact(t *testing.T, res Result) {
+	t.Helper()
+	exact := ExactSum(res.N)
+	if rel := math.Abs(res.Sum-exact) / exact; rel > tolerance {
+		t.Errorf("n=%d mode=%s workers=%d: S=%.17g, exact %.17g, relative error %.2e > %g",
+			res.N, res.Mode, res.Workers, res.Sum, exact, rel, tolerance)
+	}
+	if res.SumExact != exact {
+		t.Errorf("SumExact = %v, want %v", res.SumExact, exact)
+	}
+	// pi's error is the truncation error, ~ -1/(pi n) for large n.
+	if want := -1 / (math.Pi * float64(res.N)); res.N > 1000 && math.Abs(res.PiError-want) > 1e-3*math.Abs(want)+1e-15 {
+		t.Errorf("pi error %.4e, want truncation %.4e", res.PiError, want)
+	}
+	var covered uint64
+	for i, w := range res.WorkersDetail {
+		if w.Index != i || w.Lo != covered || w.Hi < w.Lo {
+			t.Errorf("worker %d covers [%d,%d), want to start at %d", i, w.Lo, w.Hi, covered)
+		}
+		covered = w.Hi
+	}
+	if covered != res.N {
+		t.Errorf("workers cover [0,%d), want [0,%d)", covered, res.N)
+	}
+}
+
+func TestModesExact(t *testing.T) {
+	checkNoLeak(t)
+	dir := t.TempDir()
+	for _, mode := range Modes() {
+		for _, shm := range []shmem.Backing{shmem.Posix, shmem.File} {
+			if mode == Goroutines && shm == shmem.File {
+				continue
+			}
+			for _, workers := range []int{1, 2, 3, 7} {
+				for _, n := range []uint64{1, 1000, 1e6 + 3} {
+					name := string(mode) + "/" + string(shm) + "/workers=" + strconv.Itoa(workers) + "/n=" + strconv.FormatUint(n, 10)
+					t.Run(name, func(t *testing.T) {
+						cfg := Config{N: n, Workers: workers, Mode: mode, Shm: shm}
+						if shm == shmem.File {
+							cfg.Path = filepath.Join(dir, "seg")
+						}
+						res, err := Run(context.Background(), cfg)
+						if err != nil {
+							t.Fatal(err)
+						}
+						checkExact(t, res)
+						if shm == shmem.File {
+							if _, err := os.Lstat(cfg.Path); !errors.Is(err, os.ErrNotExist) {
+								t.Errorf("segment file %s left behind (%v)", cfg.Path, err)
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestLargeN checks the contract where rounding matters most.
+func TestLargeN(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large n in -short")
+	}
+	checkNoLeak(t)
+	for _, mode := range []Mode{Slots, CAS, Mutex} {
+		res, err := Run(context.Background(), Config{N: 1e8 + 7, Workers: 2, Mode: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkExact(t, res)
+	}
+}
+
+// TestChunked publishes often, so the strategies really contend.
+func TestChunked(t *testing.T) {
+	checkNoLeak(t)
+	for _, mode := range Modes() {
+		t.Run(string(mode), func(t *testing.T) {
+			res, err := Run(context.Background(), Config{N: 300_001, Workers: 3, Mode: mode, Chunk: 97})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkExact(t, res)
+		})
+	}
+}
+
+// The partials and their order alone decide the result: the in-process
+// baseline and the slots mode agree bit for bit.
+func TestSlotsMatchGoroutines(t *testing.T) {
+	checkNoLeak(t)
+	cfg := Config{N: 5_000_011, Workers: 3, Chunk: 100_003}
+	cfg.Mode = Slots
+	a, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Mode = Goroutines
+	b, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Sum != b.Sum {
+		t.Fatalf("slots %.17g != goroutines %.17g", a.Sum, b.Sum)
+	}
+}
+
+func TestWorkerFailure(t *testing.T) {
+	checkNoLeak(t)
+	t.Setenv("PISHM_TEST_EXIT", "1:7")
+	for _, mode := range []Mode{Slots, CAS, Mutex} {
+		_, err := Run(context.Background(), Config{N: 1e6, Workers: 3, Mode: mode})
+		var we *WorkerError
+		if !errors.Is(err, ErrWorkerDied) || !errors.As(err, &we) || we.Worker != 1 || !strings.Contains(we.How, "exit status 7") {
+			t.Fatalf("mode %s: err = %v, want worker 1 dead with exit status 7", mode, err)
+		}
+	}
+}
+
+func TestCancel(t *testing.T) {
+	checkNoLeak(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := Run(ctx, Config{N: MaxN, Workers: 2, Kernel: "generic"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want deadline exceeded", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("cancel took %v", d)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	checkNoLeak(t)
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{N: 0}, "N must be"},
+		{Config{N: MaxN + 1}, "N must be"},
+		{Config{N: 10, Workers: -1}, "Workers must be"},
+		{Config{N: 10, Workers: MaxWorkers + 1}, "Workers must be"},
+		{Config{N: 10, Mode: "bogus"}, `unknown Mode "bogus"`},
+		{Config{N: 10, Shm: "tmpfs"}, `unknown Shm backing "tmpfs"`},
+		{Config{N: 10, Shm: shmem.File}, "needs a Path"},
+		{Config{N: 10, Kernel: "nosuch"}, `unknown kernel "nosuch"`},
+	} {
+		_, err := Run(context.Background(), tc.cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: err = %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+func TestFileBackingRefusesExisting(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "taken")
+	if err := os.WriteFile(path, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(context.Background(), Config{N: 100, Workers: 1, Shm: shmem.File, Path: path})
+	if err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("err = %v, want refusal", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "keep me" {
+		t.Fatalf("existing file changed: %q", b)
+	}
+	link := filepath.Join(dir, "link")
+	os.Symlink(path, link)
+	if _, err := Run(context.Background(), Config{N: 100, Workers: 1, Shm: shmem.File, Path: link, Force: true}); err == nil || !strings.Contains(err.Error(), "symlink") {
+		t.Fatalf("symlink: err = %v", err)
+	}
+	res, err := Run(context.Background(), Config{N: 100, Workers: 1, Shm: shmem.File, Path: path, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExact(t, res)
+	if _, err := Run(context.Background(), Config{N: 100, Workers: 1, Shm: shmem.File, Path: filepath.Join(dir, "no", "such")}); err == nil {
+		t.Fatal("missing directory accepted")
+	}
+}
+
+func TestSpan(t *testing.T) {
+	for _, n := range []uint64{1, 7, 1e6 + 3, MaxN} {
+		for _, w := range []int{1, 2, 3, 7, MaxWorkers} {
+			var next uint64
+			for i := range w {
+				lo, hi := span(n, w, i)
+				if lo != next || hi < lo {
+					t.Fatalf("span(%d,%d,%d) = [%d,%d), want start %d", n, w, i, lo, hi, next)
+				}
+				next = hi
+			}
+			if next != n {
+				t.Fatalf("span(%d,%d) ends at %d", n, w, next)
+			}
+		}
+	}
+}
+
+func TestReduceOrder(t *testing.T) {
+	// 1 + 1e-16 + 1e-16 loses both small terms in plain float64.
+	if got := reduce([]float64{1, 1e-16, 1e-16}); got != 1+2e-16 {
+		t.Fatalf("reduce = %.17g, want %.17g", got, 1+2e-16)
+	}
+}

@@ -1,0 +1,73 @@
+package engine
+
+import (
+	"math"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/pishm/pishm/sem"
+	"github.com/pishm/pishm/shmem"
+)
+
+// accum is the shared accumulator, block 0 of the segment. The cas mode
+// adds into sum with CompareAndSwap on its bits; the mutex mode adds into
+// sum and comp while holding lock.
+type accum struct {
+	sum  atomic.Uint64 // float64 bits of the running total
+	comp atomic.Uint64 // float64 bits: the rounding errors of the adds into sum
+	adds atomic.Uint64 // publishes so far
+	lock sem.Sem       // the mutex mode's cross-process lock (1 permit)
+}
+
+// slot is one worker's block. Only worker i writes slot i (the parent
+// writes it before start and reads it after exit or, for progress, with
+// atomic loads while it runs).
+type slot struct {
+	partial atomic.Uint64 // float64 bits: the worker's sum so far
+	comp    atomic.Uint64 // float64 bits: its compensation
+	done    atomic.Uint64 // terms summed so far (progress)
+	elapsed atomic.Int64  // ns from the start barrier to publication
+	lo, hi  atomic.Uint64 // the worker's range
+	state   atomic.Uint32 // slotIdle, slotRunning, slotDone
+	pid     atomic.Uint32
+}
+
+const (
+	slotIdle uint32 = iota
+	slotRunning
+	slotDone
+)
+
+// Both overlays must fit the smallest stride the engine uses by default.
+const minBlock = 64
+
+var (
+	_ [minBlock - unsafe.Sizeof(accum{})]byte
+	_ [minBlock - unsafe.Sizeof(slot{})]byte
+)
+
+func accumOf(s *shmem.Segment) *accum { return (*accum)(s.Block(0)) }
+
+func slotOf(s *shmem.Segment, i int) *slot { return (*slot)(s.Block(i + 1)) }
+
+func f64(bits uint64) float64 { return math.Float64frombits(bits) }
+
+// twoSum returns s = fl(a+b) and the exact error e with a + b = s + e.
+func twoSum(a, b float64) (s, e float64) {
+	s = a + b
+	bb := s - a
+	e = (a - (s - bb)) + (b - bb)
+	return s, e
+}
+
+// reduce adds the partials in order as a double-double and rounds once, so
+// the result does not depend on anything but the partials and their order.
+func reduce(partials []float64) float64 {
+	var hi, lo float64
+	for _, p := range partials {
+		var e float64
+		hi, e = twoSum(hi, p)
+		lo += e
+	}
+	return hi + lo
+}

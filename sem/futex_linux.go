@@ -1,0 +1,53 @@
+package sem
+
+import (
+	"os"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Futex operations. These are the shared (non-private) variants: the
+// private flag (128) would keep wake-ups from crossing processes
+// (PITFALLS.md #1). x/sys/unix has no FUTEX_* constants.
+const (
+	futexWaitOp = 0 // FUTEX_WAIT
+	futexWakeOp = 1 // FUTEX_WAKE
+)
+
+var pid = os.Getpid()
+
+// futexWait sleeps while *addr == val, for at most d (forever if d < 0).
+// It returns nil on a wake-up, a changed value, a timeout or EINTR: the
+// caller re-checks the word in every case.
+func futexWait(addr *atomic.Uint32, val uint32, d time.Duration) error {
+	var ts *unix.Timespec
+	if d >= 0 {
+		t := unix.NsecToTimespec(int64(d))
+		ts = &t
+	}
+	_, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitOp,
+		uintptr(val), uintptr(unsafe.Pointer(ts)), 0, 0)
+	switch errno {
+	case 0, unix.EAGAIN, unix.EINTR, unix.ETIMEDOUT:
+		return nil
+	}
+	return os.NewSyscallError("futex", errno)
+}
+
+// futexWake wakes up to n sleepers on addr.
+func futexWake(addr *atomic.Uint32, n int) error {
+	for {
+		_, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWakeOp,
+			uintptr(n), 0, 0, 0)
+		switch errno {
+		case 0:
+			return nil
+		case unix.EINTR:
+			continue
+		}
+		return os.NewSyscallError("futex", errno)
+	}
+}
