@@ -113,8 +113,8 @@ func TestModesExact(t *testing.T) {
 
 // TestLargeN checks the contract where rounding matters most.
 func TestLargeN(t *testing.T) {
-	if testing.Short() {
-		t.Skip("large n in -short")
+	if testing.Short() || raceEnabled {
+		t.Skip("large n in -short or -race")
 	}
 	checkNoLeak(t)
 	for _, mode := range []Mode{Slots, CAS, Mutex} {

@@ -268,7 +268,7 @@ func kernelNames() string {
 
 func printResult(w io.Writer, r engine.Result) {
 	fmt.Fprintf(w, "pi        %.16f  (error %+.3e against math.Pi)\n", r.Pi, r.PiError)
-	fmt.Fprintf(w, "S_n       %.17g  (exact %.17g, relative error %+.2e)\n", r.Sum, r.SumExact, r.SumRelError)
+	fmt.Fprintf(w, "S_n       %.16f  (exact %.16f, relative error %+.2e)\n", r.Sum, r.SumExact, r.SumRelError)
 	fmt.Fprintf(w, "n         %d terms, %d workers, mode %s, kernel %s, shm %s\n", r.N, r.Workers, r.Mode, r.Kernel, r.Shm)
 	fmt.Fprintf(w, "time      %v wall, %v work, %.3g terms/s\n", r.Wall.Round(time.Microsecond), r.Elapsed.Round(time.Microsecond), r.TermsPerSec)
 }

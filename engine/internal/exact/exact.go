@@ -10,7 +10,7 @@ import "math"
 
 // pi2over8 is pi^2/8 as a double-double (hi + lo).
 const (
-	pi2over8Hi = 1.2337005501361697   // nearest float64 to pi^2/8
+	pi2over8Hi = 1.2337005501361697    // nearest float64 to pi^2/8
 	pi2over8Lo = 7.831619385924639e-17 // pi^2/8 - pi2over8Hi
 )
 

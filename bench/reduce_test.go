@@ -1,0 +1,64 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/pishm/pishm/engine"
+)
+
+func TestMain(m *testing.M) {
+	if engine.IsChild() {
+		os.Exit(engine.ChildMain())
+	}
+	os.Exit(m.Run())
+}
+
+// sink keeps results alive so that nothing is optimised away.
+var sink float64
+
+// BenchmarkReduce runs whole reductions (processes, segment and all) for
+// every mode, at a size where the work dominates and one where the fixed
+// cost does.
+func BenchmarkReduce(b *testing.B) {
+	for _, n := range []uint64{1e6, 1e8} {
+		for _, mode := range engine.Modes() {
+			for _, workers := range []int{1, 2, 4} {
+				b.Run(fmt.Sprintf("n=%d/mode=%s/workers=%d", n, mode, workers), func(b *testing.B) {
+					cfg := engine.Config{N: n, Workers: workers, Mode: mode}
+					for b.Loop() {
+						res, err := engine.Run(context.Background(), cfg)
+						if err != nil {
+							b.Fatal(err)
+						}
+						sink += res.Sum
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/term")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkContention publishes every chunk terms, where the strategies
+// part: slots never contend, cas retries, mutex queues.
+func BenchmarkContention(b *testing.B) {
+	const n = 1e7
+	for _, chunk := range []uint64{64, 4096, 1 << 20} {
+		for _, mode := range engine.Modes() {
+			b.Run(fmt.Sprintf("chunk=%d/mode=%s/workers=2", chunk, mode), func(b *testing.B) {
+				cfg := engine.Config{N: n, Workers: 2, Mode: mode, Chunk: chunk}
+				for b.Loop() {
+					res, err := engine.Run(context.Background(), cfg)
+					if err != nil {
+						b.Fatal(err)
+					}
+					sink += res.Sum
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/term")
+			})
+		}
+	}
+}

@@ -1,0 +1,209 @@
+package sem
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// shared is the test's layout in a MAP_SHARED file mapping.
+type shared struct {
+	s       Sem
+	counter uint64 // incremented non-atomically under s
+	inside  atomic.Int32
+	overlap atomic.Int32
+}
+
+const envChild = "SEM_TEST_CHILD" // "path:iterations"
+
+func TestMain(m *testing.M) {
+	if v := os.Getenv(envChild); v != "" {
+		os.Exit(child(v))
+	}
+	os.Exit(m.Run())
+}
+
+func mapShared(tb testing.TB, path string, create bool) *shared {
+	tb.Helper()
+	flags := os.O_RDWR
+	if create {
+		flags |= os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	size := int(unsafe.Sizeof(shared{}))
+	if create {
+		if err := f.Truncate(int64(size)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	b, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return (*shared)(unsafe.Pointer(&b[0]))
+}
+
+// child runs in a separate process: it takes the semaphore iterations times
+// and does a non-atomic increment inside, checking nobody else is inside.
+func child(v string) int {
+	var path string
+	var iters int
+	fmt.Sscanf(v, "%s %d", &path, &iters)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	b, err := unix.Mmap(int(f.Fd()), 0, int(unsafe.Sizeof(shared{})), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	sh := (*shared)(unsafe.Pointer(&b[0]))
+	for range iters {
+		if err := sh.s.Acquire(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if sh.inside.Add(1) != 1 {
+			sh.overlap.Add(1)
+		}
+		c := atomic.LoadUint64(&sh.counter)
+		atomic.StoreUint64(&sh.counter, c+1) // load then store: only the lock makes this safe
+		sh.inside.Add(-1)
+		if err := sh.s.Release(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// TestCrossProcessMutex runs real processes contending for one permit.
+func TestCrossProcessMutex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sem")
+	sh := mapShared(t, path, true)
+	sh.s.Init(1)
+	const procs, iters = 4, 20000
+	var cmds []*exec.Cmd
+	for range procs {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), envChild+"="+path+" "+strconv.Itoa(iters))
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for _, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := atomic.LoadUint64(&sh.counter); got != procs*iters {
+		t.Fatalf("counter = %d, want %d: lost updates across processes", got, procs*iters)
+	}
+	if o := sh.overlap.Load(); o != 0 {
+		t.Fatalf("%d times two processes were inside at once", o)
+	}
+	if v := sh.s.Value(); v != 1 {
+		t.Fatalf("value after all releases = %d, want 1", v)
+	}
+}
+
+func TestGoroutines(t *testing.T) {
+	var s Sem
+	s.Init(2)
+	var inside, peak atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 2000 {
+				if err := s.Acquire(); err != nil {
+					t.Error(err)
+					return
+				}
+				n := inside.Add(1)
+				for {
+					p := peak.Load()
+					if n <= p || peak.CompareAndSwap(p, n) {
+						break
+					}
+				}
+				inside.Add(-1)
+				if err := s.Release(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if p := peak.Load(); p > 2 {
+		t.Fatalf("%d holders at once with 2 permits", p)
+	}
+	if s.Value() != 2 {
+		t.Fatalf("value = %d, want 2", s.Value())
+	}
+}
+
+func TestTryAndTimeout(t *testing.T) {
+	var s Sem
+	s.Init(1)
+	if !s.TryAcquire() {
+		t.Fatal("TryAcquire on a free semaphore failed")
+	}
+	if s.Holder() != os.Getpid() {
+		t.Fatalf("holder = %d, want %d", s.Holder(), os.Getpid())
+	}
+	if s.TryAcquire() {
+		t.Fatal("TryAcquire succeeded twice with one permit")
+	}
+	start := time.Now()
+	if err := s.AcquireTimeout(30 * time.Millisecond); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("AcquireTimeout = %v, want ErrTimeout", err)
+	}
+	if d := time.Since(start); d < 30*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("AcquireTimeout took %v", d)
+	}
+	// A release from another goroutine wakes a timed waiter early.
+	go func() { time.Sleep(10 * time.Millisecond); s.Release() }()
+	if err := s.AcquireTimeout(5 * time.Second); err != nil {
+		t.Fatalf("AcquireTimeout after release = %v", err)
+	}
+	if err := s.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(); !errors.Is(err, ErrNotHeld) {
+		t.Fatalf("extra Release = %v, want ErrNotHeld", err)
+	}
+}
+
+func TestRecover(t *testing.T) {
+	var s Sem
+	s.Init(1)
+	s.Acquire()
+	if ok, _ := s.Recover(os.Getpid() + 1); ok {
+		t.Fatal("Recover released for a pid that is not the holder")
+	}
+	if ok, err := s.Recover(os.Getpid()); !ok || err != nil {
+		t.Fatalf("Recover(holder) = %v, %v", ok, err)
+	}
+	if s.Value() != 1 || s.Holder() != 0 {
+		t.Fatalf("after Recover: value %d holder %d", s.Value(), s.Holder())
+	}
+}
