@@ -207,3 +207,39 @@ func TestRecover(t *testing.T) {
 		t.Fatalf("after Recover: value %d holder %d", s.Value(), s.Holder())
 	}
 }
+
+func TestMutexRecover(t *testing.T) {
+	var m Mutex
+	if !m.TryLock() || m.Owner() != os.Getpid() {
+		t.Fatal("TryLock on a free mutex failed or recorded the wrong owner")
+	}
+	if err := m.LockTimeout(20 * time.Millisecond); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("LockTimeout on a held mutex = %v", err)
+	}
+	// A waiter blocked with no timeout is woken by Recover.
+	got := make(chan error, 1)
+	var other Mutex
+	other.owner.Store(12345) // "a dead process" holds it
+	go func() { got <- other.Lock() }()
+	time.Sleep(20 * time.Millisecond)
+	if ok, _ := other.Recover(999); ok {
+		t.Fatal("Recover freed a lock for a pid that does not hold it")
+	}
+	if ok, err := other.Recover(12345); !ok || err != nil {
+		t.Fatalf("Recover = %v, %v", ok, err)
+	}
+	select {
+	case err := <-got:
+		if err != nil || other.Owner() != os.Getpid() {
+			t.Fatalf("waiter: %v, owner %d", err, other.Owner())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter still blocked after Recover")
+	}
+	if err := m.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Unlock(); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("double Unlock = %v", err)
+	}
+}

@@ -46,9 +46,9 @@ type Options struct {
 type Segment struct {
 	backing Backing
 	name    string // POSIX: name under Dir; File: the path
+	file    *os.File
 	data    []byte
 	fmap    mmap.MMap // set for the File backing
-	creator bool
 }
 
 // Create makes a new segment of the given geometry, zero-filled, with a
@@ -79,6 +79,7 @@ func Create(o Options) (*Segment, error) {
 	h.Slots = uint32(o.Slots)
 	h.CreatorPID = uint32(os.Getpid())
 	h.CreatorUID = uint32(os.Geteuid())
+	h.CreatorStart = startTime(os.Getpid())
 	h.Magic = Magic // last: a reader that sees the magic sees a whole header
 	return s, nil
 }
@@ -110,8 +111,9 @@ func createPosix(size int) (*Segment, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "shm_open", Path: name, Err: err}
 	}
-	defer unix.Close(fd)
+	f := os.NewFile(uintptr(fd), path)
 	fail := func(op string, err error) (*Segment, error) {
+		f.Close()
 		unix.Unlink(path)
 		return nil, &os.PathError{Op: op, Path: name, Err: err}
 	}
@@ -124,7 +126,7 @@ func createPosix(size int) (*Segment, error) {
 	if err != nil {
 		return fail("mmap", err)
 	}
-	return &Segment{backing: Posix, name: name, data: data, creator: true}, nil
+	return &Segment{backing: Posix, name: name, file: f, data: data}, nil
 }
 
 func createFile(path string, force bool, size int) (*Segment, error) {
@@ -148,8 +150,8 @@ func createFile(path string, force bool, size int) (*Segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shmem: create %s: %w", path, err)
 	}
-	defer f.Close()
 	fail := func(err error) (*Segment, error) {
+		f.Close()
 		os.Remove(path)
 		return nil, fmt.Errorf("shmem: %s: %w", path, err)
 	}
@@ -162,11 +164,11 @@ func createFile(path string, force bool, size int) (*Segment, error) {
 	if err != nil {
 		return fail(err)
 	}
-	return &Segment{backing: File, name: path, data: m, fmap: m, creator: true}, nil
+	return &Segment{backing: File, name: path, file: f, data: m, fmap: m}, nil
 }
 
-// Open attaches to an existing segment and validates its header: magic,
-// version, size, stride and owner. It refuses symlinks and anything else.
+// Open attaches to an existing segment by name and validates its header:
+// magic, version, size, stride and owner. It refuses symlinks.
 func Open(b Backing, name string) (*Segment, error) {
 	var path string
 	switch b {
@@ -180,11 +182,34 @@ func Open(b Backing, name string) (*Segment, error) {
 	default:
 		return nil, fmt.Errorf("shmem: unknown backing %q (want posix or file)", b)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOFOLLOW, 0)
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("shmem: open %q: %w", name, err)
 	}
-	defer f.Close()
+	s, err := attach(f, b, name)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenFile attaches to the segment open as f (inherited from the creator,
+// say, after the name was removed), with the same checks as Open. The
+// Segment owns f from then on.
+func OpenFile(f *os.File, b Backing) (*Segment, error) {
+	s, err := attach(f, b, f.Name())
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func attach(f *os.File, b Backing, name string) (*Segment, error) {
+	if b != Posix && b != File {
+		return nil, fmt.Errorf("shmem: unknown backing %q (want posix or file)", b)
+	}
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return nil, fmt.Errorf("shmem: open %q: %w", name, os.NewSyscallError("fstat", err))
@@ -195,11 +220,15 @@ func Open(b Backing, name string) (*Segment, error) {
 	if int(st.Uid) != os.Geteuid() {
 		return nil, fmt.Errorf("shmem: open %q: %w (file uid %d)", name, ErrNotOwner, st.Uid)
 	}
+	if st.Mode&0o077 != 0 {
+		return nil, fmt.Errorf("shmem: open %q: mode %#o lets others in (want 0600)", name, st.Mode&0o777)
+	}
 	size := st.Size
 	if size < HeaderBytes || size > 1<<32 {
 		return nil, fmt.Errorf("shmem: open %q: %w: size %d", name, ErrBadLayout, size)
 	}
-	s := &Segment{backing: b, name: name}
+	s := &Segment{backing: b, name: name, file: f}
+	var err error
 	if b == Posix {
 		s.data, err = unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	} else {
@@ -210,11 +239,15 @@ func Open(b Backing, name string) (*Segment, error) {
 		return nil, fmt.Errorf("shmem: map %q: %w", name, err)
 	}
 	if err := validate(s.Header(), len(s.data), os.Geteuid()); err != nil {
-		s.Close()
+		s.unmap()
 		return nil, fmt.Errorf("shmem: open %q: %w", name, err)
 	}
 	return s, nil
 }
+
+// File is the open segment, for passing to a child (exec.Cmd.ExtraFiles):
+// a child can attach through it after the name is gone.
+func (s *Segment) File() *os.File { return s.file }
 
 // Backing reports where the segment lives.
 func (s *Segment) Backing() Backing { return s.backing }
@@ -241,8 +274,17 @@ func (s *Segment) Block(i int) unsafe.Pointer {
 // Bytes is the whole mapping.
 func (s *Segment) Bytes() []byte { return s.data }
 
-// Close unmaps the segment. It does not remove it.
+// Close unmaps the segment and closes its file. It does not remove it.
 func (s *Segment) Close() error {
+	err := s.unmap()
+	if s.file != nil {
+		err = errors.Join(err, s.file.Close())
+		s.file = nil
+	}
+	return err
+}
+
+func (s *Segment) unmap() error {
 	if s.data == nil {
 		return nil
 	}

@@ -65,7 +65,12 @@ type Header struct {
 	Go      atomic.Uint32 // 88: start barrier: set to 1 to release them
 	_       uint32
 	Next    atomic.Uint64 // 96: shared work counter (dynamic chunks)
-	Aux     [4]atomic.Uint64
+	// CreatorStart is the creator's start time in clock ticks since boot
+	// (/proc/PID/stat field 22): with CreatorPID it names the creator even
+	// after its pid is reused, so GC removes only segments whose creator is
+	// really gone.
+	CreatorStart uint64 // 104
+	Aux          [3]atomic.Uint64
 }
 
 // Compile-time checks: the header fits its space and atomics are aligned.

@@ -3,7 +3,9 @@ package shmem
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"unsafe"
 )
@@ -149,4 +151,63 @@ func FuzzValidate(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestGCRemovesOnlyDeadCreators(t *testing.T) {
+	dead, err := Create(Options{Backing: Posix, Slots: 1, Stride: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Destroy()
+	live, err := Create(Options{Backing: Posix, Slots: 1, Stride: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Destroy()
+	// A process that has exited and been reaped stands in for a creator
+	// killed before it could unlink.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead.Header().CreatorPID = uint32(cmd.Process.Pid)
+	removed, err := GC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0] != dead.Name() {
+		t.Fatalf("GC removed %v, want only %s", removed, dead.Name())
+	}
+	if _, err := os.Stat(filepath.Join(Dir, live.Name())); err != nil {
+		t.Fatalf("GC removed a live creator's segment: %v", err)
+	}
+	// Our own pid with the wrong start time is a reused pid: dead too.
+	live.Header().CreatorStart++
+	if removed, _ := GC(); len(removed) != 1 || removed[0] != live.Name() {
+		t.Fatalf("GC with a reused pid removed %v", removed)
+	}
+}
+
+func TestOpenFileAfterRemove(t *testing.T) {
+	s, err := Create(Options{Backing: Posix, Slots: 2, Stride: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Destroy()
+	if err := s.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := syscall.Dup(int(s.File().Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := OpenFile(os.NewFile(uintptr(fd), "inherited"), Posix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	*(*uint64)(s.Block(2)) = 42
+	if *(*uint64)(o.Block(2)) != 42 {
+		t.Fatal("mapping through the inherited fd is not shared")
+	}
 }
