@@ -37,7 +37,7 @@ blockAVX512:
 	// cnt = min(n, iterations per block); n -= cnt
 	TESTQ   AX, AX
 	JZ      doneAVX512
-	MOVQ    $0x00000020, CX
+	MOVQ    $0x00000008, CX
 	CMPQ    AX, CX
 	CMOVQLT AX, CX
 	SUBQ    CX, AX
@@ -118,7 +118,7 @@ blockAVX2:
 	// cnt = min(n, iterations per block); n -= cnt
 	TESTQ   AX, AX
 	JZ      doneAVX2
-	MOVQ    $0x00000040, CX
+	MOVQ    $0x00000008, CX
 	CMPQ    AX, CX
 	CMOVQLT AX, CX
 	SUBQ    CX, AX

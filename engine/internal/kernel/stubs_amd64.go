@@ -14,7 +14,7 @@ package kernel
 //		}
 //	}
 //
-// summing each lane in blocks of 32 iterations whose partials are
+// summing each lane in blocks of 8 iterations whose partials are
 // Kahan-added into sum[j], with the compensation (to subtract) in comp[j].
 //
 // It assumes that: m = 2k + 1 + 24 for the lowest index k of the top
@@ -31,7 +31,7 @@ func blocksAVX512(m float64, n uint64) (sum [8]float64, comp [8]float64)
 //		}
 //	}
 //
-// summing each lane in blocks of 64 iterations whose partials are
+// summing each lane in blocks of 8 iterations whose partials are
 // Kahan-added into sum[j], with the compensation (to subtract) in comp[j].
 //
 // It assumes that: m = 2k + 1 + 12 for the lowest index k of the top
