@@ -58,28 +58,30 @@ func sumAVX2(lo, hi uint64) float64 {
 }
 
 // fold returns tail + 2*sum_j (sum[j] - comp[j]), the lanes of a blocks
-// kernel (which halves its terms) added with Neumaier's compensation.
+// kernel (which halves its terms). The lanes are added pairwise with
+// Knuth's TwoSum, their rounding errors and the Kahan compensations
+// gathered in e, so nothing is lost; len(sum) is 4 or 8.
 func fold(tail float64, sum, comp []float64) float64 {
-	s, c := tail, 0.0
-	add := func(x float64) {
-		t := s + x
-		if abs(s) >= abs(x) {
-			c += (s - t) + x
-		} else {
-			c += (x - t) + s
+	var v [8]float64
+	n := copy(v[:], sum)
+	var e float64
+	for _, c := range comp {
+		e -= c
+	}
+	for ; n > 1; n /= 2 {
+		for j := range n / 2 {
+			var err float64
+			v[j], err = twoSum(v[j], v[j+n/2])
+			e += err
 		}
-		s = t
 	}
-	for j := range sum {
-		add(2 * sum[j])
-		add(-2 * comp[j])
-	}
-	return s + c
+	s, err := twoSum(2*v[0], tail)
+	return s + (err + 2*e)
 }
 
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
+// twoSum returns a+b rounded and its rounding error, exactly (Knuth).
+func twoSum(a, b float64) (s, err float64) {
+	s = a + b
+	bb := s - a
+	return s, (a - (s - bb)) + (b - bb)
 }
