@@ -68,11 +68,11 @@ func ByName(name string) (Kernel, error) {
 			continue
 		}
 		if !k.Supported() {
-			return Kernel{}, fmt.Errorf("kernel %q needs CPU features %v that this CPU lacks", name, k.Requires)
+			return Kernel{}, fmt.Errorf("kernel: %q needs CPU features %v that this CPU lacks", name, k.Requires)
 		}
 		return k, nil
 	}
-	return Kernel{}, fmt.Errorf("unknown kernel %q (have auto, %s)", name, strings.Join(names, ", "))
+	return Kernel{}, fmt.Errorf("kernel: unknown kernel %q (have auto, %s)", name, strings.Join(names, ", "))
 }
 
 // MaxIndex bounds the indices a kernel takes: Sum(lo, hi) needs

@@ -5,34 +5,40 @@
 package kernel
 
 // blocksAVX512 adds n iterations of 32 terms each (see sumGeneric in kernel.go
-// for the series and asm.go for the algebra), from m downwards:
+// for the series and _asm/asm.go for the algebra), from m downwards:
 //
 //	for i := uint64(0); i < n; i++ {
 //		for j := 0; j < 8; j++ {
 //			mj := m - 64*float64(i) + 2*float64(j)
-//			lane[j] += quad(mj, 8, 24) // 1/(mj-24)^2+1/(mj-8)^2+1/(mj+8)^2+1/(mj+24)^2, halved
+//			for _, x := range []float64{mj - 24, mj - 8, mj + 8, mj + 24} {
+//				lane[j] += 1 / (x * x) / 2
+//			}
 //		}
 //	}
 //
-// summing each lane in blocks of 8 iterations whose partials are
-// Kahan-added into sum[j], with the compensation (to subtract) in comp[j].
+// with four terms per division, each lane summed in blocks of 8 iterations
+// whose partials are Kahan-added into sum[j], with the compensation (to
+// subtract) in comp[j]: lane[j] = sum[j] - comp[j].
 //
 // It assumes that: m = 2k + 1 + 24 for the lowest index k of the top
 // iteration, and that every odd number it covers is below 2^53.
 func blocksAVX512(m float64, n uint64) (sum [8]float64, comp [8]float64)
 
 // blocksAVX2 adds n iterations of 16 terms each (see sumGeneric in kernel.go
-// for the series and asm.go for the algebra), from m downwards:
+// for the series and _asm/asm.go for the algebra), from m downwards:
 //
 //	for i := uint64(0); i < n; i++ {
 //		for j := 0; j < 4; j++ {
 //			mj := m - 32*float64(i) + 2*float64(j)
-//			lane[j] += quad(mj, 4, 12) // 1/(mj-12)^2+1/(mj-4)^2+1/(mj+4)^2+1/(mj+12)^2, halved
+//			for _, x := range []float64{mj - 12, mj - 4, mj + 4, mj + 12} {
+//				lane[j] += 1 / (x * x) / 2
+//			}
 //		}
 //	}
 //
-// summing each lane in blocks of 8 iterations whose partials are
-// Kahan-added into sum[j], with the compensation (to subtract) in comp[j].
+// with four terms per division, each lane summed in blocks of 8 iterations
+// whose partials are Kahan-added into sum[j], with the compensation (to
+// subtract) in comp[j]: lane[j] = sum[j] - comp[j].
 //
 // It assumes that: m = 2k + 1 + 12 for the lowest index k of the top
 // iteration, and that every odd number it covers is below 2^53.
