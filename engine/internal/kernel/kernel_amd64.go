@@ -1,0 +1,87 @@
+//go:build amd64 && gc && !purego && !noasm
+
+package kernel
+
+import "github.com/klauspost/cpuid/v2"
+
+func init() {
+	// The Requires lists are the "// Requires:" lines avo writes in
+	// kernel_amd64.s; TestRequiresMatchAsm keeps them equal.
+	register(Kernel{
+		Name:     "avx2",
+		Requires: []cpuid.FeatureID{cpuid.AVX, cpuid.AVX2, cpuid.CMOV, cpuid.FMA3, cpuid.SSE2},
+		Sum:      sumAVX2,
+	})
+	register(Kernel{
+		Name:     "avx512",
+		Requires: []cpuid.FeatureID{cpuid.AVX, cpuid.AVX512DQ, cpuid.AVX512F, cpuid.CMOV, cpuid.SSE2},
+		Sum:      sumAVX512,
+	})
+}
+
+// sumAVX512 computes what sumGeneric does with blocksAVX512: 32 terms per
+// iteration (eight lanes of four), the top (hi-lo)%32 terms in Go.
+func sumAVX512(lo, hi uint64) float64 {
+	checkRange(hi)
+	if hi <= lo {
+		return 0
+	}
+	const terms = 32
+	n := (hi - lo) / terms
+	top := lo + n*terms
+	tail := blockGeneric(top, hi)
+	if n == 0 {
+		return tail
+	}
+	// blocksAVX512 wants m = 2k+1+24 for the lowest k of its top iteration.
+	sum, comp := blocksAVX512(float64(2*(top-terms)+1+24), n)
+	return fold(tail, sum[:], comp[:])
+}
+
+// sumAVX2 computes what sumGeneric does with blocksAVX2: 16 terms per
+// iteration (four lanes of four), the top (hi-lo)%16 terms in Go.
+func sumAVX2(lo, hi uint64) float64 {
+	checkRange(hi)
+	if hi <= lo {
+		return 0
+	}
+	const terms = 16
+	n := (hi - lo) / terms
+	top := lo + n*terms
+	tail := blockGeneric(top, hi)
+	if n == 0 {
+		return tail
+	}
+	// blocksAVX2 wants m = 2k+1+12 for the lowest k of its top iteration.
+	sum, comp := blocksAVX2(float64(2*(top-terms)+1+12), n)
+	return fold(tail, sum[:], comp[:])
+}
+
+// fold returns tail + 2*sum_j (sum[j] - comp[j]), the lanes of a blocks
+// kernel (which halves its terms). The lanes are added pairwise with
+// Knuth's TwoSum, their rounding errors and the Kahan compensations
+// gathered in e, so nothing is lost; len(sum) is 4 or 8.
+func fold(tail float64, sum, comp []float64) float64 {
+	var v [8]float64
+	n := copy(v[:], sum)
+	var e float64
+	for _, c := range comp {
+		e -= c
+	}
+	for ; n > 1; n /= 2 {
+		for j := range n / 2 {
+			var err float64
+			v[j], err = twoSum(v[j], v[j+n/2])
+			e += err
+		}
+	}
+	s, err := twoSum(2*v[0], tail)
+	return s + (err + 2*e)
+}
+
+// twoSum returns a+b rounded and its rounding error, exactly (Knuth).
+func twoSum(a, b float64) (s, err float64) {
+	s = a + b
+	bb := s - a
+	return s, (a - (s - bb)) + (b - bb)
+}
