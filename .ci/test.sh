@@ -23,6 +23,8 @@ if [ -n "$unformatted" ]; then echo "not gofmt'ed: $unformatted"; exit 1; fi
 echo "== go vet"
 go vet ./...
 GOARCH=arm64 go vet ./...
+echo "== generated assembly is reproducible (avo)"
+bash engine/internal/kernel/_asm/check.sh
 echo "== go test -race"
 # Children are race-built re-executions of the test binary; the race runtime
 # sleeps 1 s at every exit unless told not to.
@@ -32,6 +34,8 @@ echo "== go test (plain: the large-n accuracy checks the race run skips)"
 go test -count=1 -timeout 20m ./...
 echo "== go test -tags purego"
 go test -tags purego -count=1 -timeout 20m ./...
+echo "== C OpenMP anchor builds and runs beside pishm"
+RUNS=1 bash bench/anchor/compare.sh 1e8
 echo "== leak check"
 left=$(ls /dev/shm 2>/dev/null | grep '^pishm-' || true)
 if [ -n "$left" ]; then echo "segments left in /dev/shm: $left"; exit 1; fi

@@ -260,3 +260,29 @@ func TestReduceOrder(t *testing.T) {
 		t.Fatalf("reduce = %.17g, want %.17g", got, 1+2e-16)
 	}
 }
+
+// TestKernelsExact runs every kernel this CPU supports through real
+// children and checks each against the closed form.
+func TestKernelsExact(t *testing.T) {
+	checkNoLeak(t)
+	for _, k := range Kernels() {
+		t.Run("kernel="+k.Name, func(t *testing.T) {
+			if !k.Supported {
+				t.Skipf("CPU lacks %v", k.Requires)
+			}
+			res, err := Run(context.Background(), Config{N: 1e7 + 3, Workers: 3, Kernel: k.Name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Kernel != k.Name {
+				t.Fatalf("ran kernel %q, asked for %q", res.Kernel, k.Name)
+			}
+			checkExact(t, res)
+		})
+	}
+	t.Setenv("PISHM_KERNEL", "generic")
+	res, err := Run(context.Background(), Config{N: 1000, Workers: 1})
+	if err != nil || res.Kernel != "generic" {
+		t.Fatalf("PISHM_KERNEL=generic: kernel %q, err %v", res.Kernel, err)
+	}
+}
