@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -18,8 +17,9 @@ import (
 // The environment a child is started with. A process is a pishm child
 // exactly when envSegment is set.
 const (
-	envSegment = "PISHM_SEGMENT" // "posix:NAME" or "file:PATH"
+	envSegment = "PISHM_SEGMENT" // "BACKING:FD": the inherited segment, e.g. "posix:3"
 	envWorker  = "PISHM_WORKER"  // the worker index, 0-based
+	envAttempt = "PISHM_ATTEMPT" // 0 for the first try at a range, 1.. for retries
 )
 
 // getenv is os.Getenv; a variable so tests can see what a child would.
@@ -36,9 +36,9 @@ var getenv = os.Getenv
 //	}
 func IsChild() bool { return getenv(envSegment) != "" }
 
-// ChildMain runs this process as worker: it attaches to the segment named in
-// the environment, waits at the start barrier, sums its range, publishes,
-// and returns the exit status (0 on success, 1 after printing the error to
+// ChildMain runs this process as worker: it attaches to the segment it
+// inherited, waits at the start barrier, sums its range, publishes, and
+// returns the exit status (0 on success, 1 after printing the error to
 // stderr).
 func ChildMain() int {
 	if err := childMain(context.Background()); err != nil {
@@ -48,12 +48,19 @@ func ChildMain() int {
 	return 0
 }
 
-func childMain(ctx context.Context) error {
-	backing, name, ok := strings.Cut(getenv(envSegment), ":")
-	if !ok {
-		return fmt.Errorf("bad %s=%q", envSegment, getenv(envSegment))
+// openInherited attaches to the segment named by envSegment.
+func openInherited() (*shmem.Segment, error) {
+	backing, fdText, ok := strings.Cut(getenv(envSegment), ":")
+	fd, err := strconv.Atoi(fdText)
+	if !ok || err != nil || fd < 3 {
+		return nil, fmt.Errorf("bad %s=%q", envSegment, getenv(envSegment))
 	}
-	seg, err := shmem.Open(shmem.Backing(backing), name)
+	return shmem.OpenFile(os.NewFile(uintptr(fd), "inherited segment"), shmem.Backing(backing))
+}
+
+func childMain(ctx context.Context) error {
+	fault("attach")
+	seg, err := openInherited()
 	if err != nil {
 		return err
 	}
@@ -77,10 +84,12 @@ func childMain(ctx context.Context) error {
 
 	// Start barrier: announce arrival, then sleep until the parent opens
 	// the gate, so that timing measures work and not spawn skew.
+	s.state.Store(slotArrived)
 	h.Arrived.Add(1)
 	if err := sem.WakeAll(&h.Arrived); err != nil {
 		return err
 	}
+	fault("arrived")
 	for h.Go.Load() == 0 { // load-acquire: the parent's writes before Go are visible
 		if err := sem.WaitWhile(&h.Go, 0, time.Second); err != nil {
 			return err
@@ -92,15 +101,22 @@ func childMain(ctx context.Context) error {
 	s.state.Store(slotRunning)
 	start := time.Now()
 	publish, finish := publisher(mode, accumOf(seg), s)
-	partial := sumRange(k, lo, hi, h.Chunk, publish)
+	first := true
+	partial := sumRange(k, lo, hi, h.Chunk, func(p float64, done uint64) {
+		publish(p, done)
+		if first {
+			first = false
+			fault("sum")
+		}
+	})
 	if err := finish(); err != nil {
 		return err
 	}
-	if mode != Slots { // the slots mode's publisher already left it there
-		s.partial.Store(math.Float64bits(partial))
-		s.comp.Store(0)
+	if got := s.total(); got != partial {
+		return fmt.Errorf("journal holds %v, worker summed %v", got, partial)
 	}
 	s.elapsed.Store(int64(time.Since(start)))
 	s.state.Store(slotDone) // store-release: everything above is published
+	fault("done")
 	return ctx.Err()
 }

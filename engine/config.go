@@ -93,6 +93,25 @@ type Config struct {
 	Kernel string
 	// Timeout bounds the whole run; 0 means none.
 	Timeout time.Duration
+	// Retries is how many fresh attempts a worker's range gets after its
+	// process dies: 0 means the default (1), negative means none.
+	Retries int
+}
+
+// DefaultRetries is the number of retries when Config.Retries is 0.
+const DefaultRetries = 1
+
+// MaxRetries bounds Config.Retries.
+const MaxRetries = 100
+
+func (c Config) retries() int {
+	switch {
+	case c.Retries == 0:
+		return DefaultRetries
+	case c.Retries < 0:
+		return 0
+	}
+	return c.Retries
 }
 
 // withDefaults fills the zero fields and validates; errors name the field.
@@ -129,6 +148,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Chunk == 0 {
 		c.Chunk = c.N // one publish per worker
+	}
+	if c.Retries > MaxRetries {
+		return c, fmt.Errorf("Retries must be at most %d, got %d", MaxRetries, c.Retries)
 	}
 	if c.Timeout < 0 {
 		return c, fmt.Errorf("Timeout must be >= 0, got %v", c.Timeout)

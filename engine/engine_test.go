@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,12 +17,26 @@ import (
 
 // TestMain makes the test binary a pishm worker when Run re-executes it.
 // PISHM_TEST_EXIT=i:code makes worker i exit with code before attaching,
-// so tests can see a real child fail.
+// and PISHM_TEST_KILL=i:point:k makes worker i SIGKILL itself at the fault
+// point (see faultHook) in its first k attempts, so tests see real children
+// fail exactly where they ask.
 func TestMain(m *testing.M) {
 	if IsChild() {
-		if w, code, ok := strings.Cut(os.Getenv("PISHM_TEST_EXIT"), ":"); ok && w == os.Getenv(envWorker) {
+		worker := os.Getenv(envWorker)
+		if w, code, ok := strings.Cut(os.Getenv("PISHM_TEST_EXIT"), ":"); ok && w == worker {
 			c, _ := strconv.Atoi(code)
 			os.Exit(c)
+		}
+		if f := strings.Split(os.Getenv("PISHM_TEST_KILL"), ":"); len(f) == 3 && f[0] == worker {
+			attempt, _ := strconv.Atoi(os.Getenv(envAttempt))
+			if k, _ := strconv.Atoi(f[2]); attempt < k {
+				faultHook = func(point string) {
+					if point == f[1] {
+						syscall.Kill(os.Getpid(), syscall.SIGKILL)
+						select {} // the signal is on its way
+					}
+				}
+			}
 		}
 		os.Exit(ChildMain())
 	}

@@ -16,27 +16,51 @@ type accum struct {
 	sum  atomic.Uint64 // float64 bits of the running total
 	comp atomic.Uint64 // float64 bits: the rounding errors of the adds into sum
 	adds atomic.Uint64 // publishes so far
-	lock sem.Sem       // the mutex mode's cross-process lock (1 permit)
+	// lock is the mutex mode's cross-process lock. Its word is the
+	// holder's pid, so the parent can take it back from a dead holder.
+	lock sem.Mutex
 }
 
-// slot is one worker's block. Only worker i writes slot i (the parent
-// writes it before start and reads it after exit or, for progress, with
-// atomic loads while it runs).
+// slot is one worker's block. Only worker i writes slot i while it runs
+// (the parent writes it before the start and after a death, and reads it
+// after exit or, for progress, with atomic loads).
+//
+// In every mode the worker journals here the compensated total of what it
+// has published: for slots that is the publication itself; for cas and
+// mutex it is what lets the parent rebuild the sum exactly if a worker dies
+// after adding part of its range into the shared accumulator.
 type slot struct {
-	partial atomic.Uint64 // float64 bits: the worker's sum so far
+	partial atomic.Uint64 // float64 bits: the worker's published total
 	comp    atomic.Uint64 // float64 bits: its compensation
-	done    atomic.Uint64 // terms summed so far (progress)
+	done    atomic.Uint64 // terms published so far (progress)
 	elapsed atomic.Int64  // ns from the start barrier to publication
 	lo, hi  atomic.Uint64 // the worker's range
-	state   atomic.Uint32 // slotIdle, slotRunning, slotDone
+	state   atomic.Uint32 // slotIdle .. slotDone
 	pid     atomic.Uint32
 }
 
+// A slot's states, in the order a worker passes them.
 const (
-	slotIdle uint32 = iota
-	slotRunning
-	slotDone
+	slotIdle    uint32 = iota // not attached yet
+	slotArrived               // attached, waiting at the start barrier
+	slotRunning               // summing and publishing
+	slotDone                  // everything published
 )
+
+var slotStates = [...]string{"before attaching", "at the start barrier", "while summing", "after publishing"}
+
+// reset makes s ready for a fresh attempt at the same range.
+func (s *slot) reset() {
+	s.partial.Store(0)
+	s.comp.Store(0)
+	s.done.Store(0)
+	s.elapsed.Store(0)
+	s.pid.Store(0)
+	s.state.Store(slotIdle)
+}
+
+// total is the worker's journaled partial sum.
+func (s *slot) total() float64 { return f64(s.partial.Load()) + f64(s.comp.Load()) }
 
 // Both overlays must fit the smallest stride the engine uses by default.
 const minBlock = 64

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,149 +9,138 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
-	"time"
-
-	"github.com/pishm/pishm/sem"
-	"github.com/pishm/pishm/shmem"
 )
 
 // selfExe is the binary children run: this one.
 const selfExe = "/proc/self/exe"
 
-// group is the set of children of one run.
+// group is the children of one run: at most one live process per worker,
+// a fresh attempt replacing one that died.
 type group struct {
-	cmds   []*exec.Cmd
-	stderr []*tailBuffer
-	exits  chan exit     // one per child, as each is reaped
-	reaped []bool        // by worker index
-	left   int           // children not yet reaped
-	done   chan struct{} // closed to let the spawning thread go
+	env   []string   // the environment every child gets
+	files []*os.File // inherited by every child, after its own files
+	setup func(worker int) (env []string, files []*os.File, err error)
+
+	spawn chan spawnReq // served by the one thread that forks
+	exits chan exit     // one per started process, as each is reaped
+	procs []*proc       // the current attempt of each worker
+	live  int           // processes started and not yet reaped
+	quit  chan struct{} // closed to let the forking thread go
+}
+
+type proc struct {
+	cmd     *exec.Cmd
+	stderr  *tailBuffer
+	attempt int
+	reaped  bool
+}
+
+type spawnReq struct {
+	cmd   *exec.Cmd
+	reply chan error
 }
 
 type exit struct {
-	worker int
-	err    error
+	worker, attempt int
+	err             error
 }
 
-// startChildren starts one child per worker. The children are started from
-// one goroutine locked to its OS thread that lives until the run ends,
-// because the parent-death signal fires when the thread that forked a child
-// exits, not the process (PITFALLS.md #8).
-func startChildren(ctx context.Context, seg *shmem.Segment, workers int) (*group, error) {
+// newGroup starts the thread that forks children. It is locked to its OS
+// thread and lives until stop, because the parent-death signal fires when
+// the thread that forked a child exits, not the process (PITFALLS.md #8).
+func newGroup(workers int, env []string, files []*os.File) *group {
 	g := &group{
-		cmds:   make([]*exec.Cmd, workers),
-		stderr: make([]*tailBuffer, workers),
-		exits:  make(chan exit, workers),
-		reaped: make([]bool, workers),
-		done:   make(chan struct{}),
+		env:   env,
+		files: files,
+		spawn: make(chan spawnReq),
+		exits: make(chan exit, workers),
+		procs: make([]*proc, workers),
+		quit:  make(chan struct{}),
 	}
-	env := append(os.Environ(), envSegment+"="+string(seg.Backing())+":"+seg.Name())
-	started := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with this goroutine, after the children
-		for i := range workers {
-			cmd := exec.Command(selfExe)
-			cmd.Args[0] = os.Args[0]
-			cmd.Env = append(env[:len(env):len(env)], envWorker+"="+strconv.Itoa(i))
-			g.stderr[i] = &tailBuffer{max: 2048}
-			cmd.Stderr = g.stderr[i]
-			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-			if err := cmd.Start(); err != nil {
-				started <- fmt.Errorf("start worker %d: %w", i, err)
+		runtime.LockOSThread() // never unlocked: the thread exits with this goroutine, after the children
+		for {
+			select {
+			case r := <-g.spawn:
+				r.reply <- r.cmd.Start()
+			case <-g.quit:
 				return
 			}
-			g.cmds[i] = cmd
-			g.left++
-			go func() { g.exits <- exit{i, cmd.Wait()} }()
 		}
-		started <- nil
-		<-g.done
 	}()
-	if err := <-started; err != nil {
-		g.stop()
-		return nil, err
-	}
-	return g, nil
+	return g
 }
 
-// barrier waits until every child has attached and arrived, failing early
-// if one dies first or ctx ends.
-func (g *group) barrier(ctx context.Context, arrived *atomic.Uint32) error {
-	for {
-		n := arrived.Load()
-		if int(n) >= len(g.cmds) {
-			return nil
-		}
-		select {
-		case e := <-g.exits:
-			if err := g.reap(e); err != nil {
-				return err
-			}
-			return fmt.Errorf("worker %d exited before the start", e.worker)
-		case <-ctx.Done():
-			return ctx.Err()
-		default:
-		}
-		if err := sem.WaitWhile(arrived, n, 10*time.Millisecond); err != nil {
+// start runs attempt a of worker i.
+func (g *group) start(i, attempt int) error {
+	var env []string
+	var files []*os.File
+	if g.setup != nil {
+		var err error
+		if env, files, err = g.setup(i); err != nil {
 			return err
 		}
 	}
-}
-
-// release opens the start gate.
-func (g *group) release(gate *atomic.Uint32) error {
-	gate.Store(1) // store-release: the header and slots written before are visible to the children
-	return sem.WakeAll(gate)
-}
-
-// wait reaps every child, failing on the first that did not exit 0.
-func (g *group) wait(ctx context.Context) error {
-	for g.left > 0 {
-		select {
-		case e := <-g.exits:
-			if err := g.reap(e); err != nil {
-				return err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	files = append(files, g.files...)
+	cmd := exec.Command(selfExe)
+	cmd.Args[0] = os.Args[0]
+	cmd.Env = append(append(g.env[:len(g.env):len(g.env)], env...),
+		envWorker+"="+strconv.Itoa(i), envAttempt+"="+strconv.Itoa(attempt))
+	cmd.ExtraFiles = files
+	p := &proc{cmd: cmd, stderr: &tailBuffer{max: 2048}, attempt: attempt}
+	cmd.Stderr = p.stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	reply := make(chan error)
+	g.spawn <- spawnReq{cmd, reply}
+	if err := <-reply; err != nil {
+		return fmt.Errorf("start worker %d: %w", i, err)
 	}
+	g.procs[i] = p
+	g.live++
+	go func() { g.exits <- exit{i, attempt, cmd.Wait()} }()
 	return nil
 }
 
-// reap records one child's exit and turns a failure into a *WorkerError.
-func (g *group) reap(e exit) error {
-	g.reaped[e.worker] = true
-	g.left--
+// fdOf is the descriptor number the k-th inherited file has in the child.
+func fdOf(k int) int { return 3 + k }
+
+// reaped marks e's process reaped and describes how it ended: nil for exit
+// status 0, else a *WorkerError.
+func (g *group) reaped(e exit) error {
+	p := g.procs[e.worker]
+	p.reaped = true
+	g.live--
 	if e.err == nil {
 		return nil
 	}
-	we := &WorkerError{Worker: e.worker, Pid: g.cmds[e.worker].Process.Pid, How: e.err.Error()}
+	we := &WorkerError{Worker: e.worker, Attempt: e.attempt, Pid: p.cmd.Process.Pid, How: e.err.Error()}
 	var ee *exec.ExitError
 	if errors.As(e.err, &ee) {
 		we.How = ee.ProcessState.String()
 	}
-	we.Stderr = string(bytes.TrimSpace(g.stderr[e.worker].Bytes()))
+	we.Stderr = string(bytes.TrimSpace(p.stderr.Bytes()))
 	return we
 }
 
-// stop kills every child not yet reaped and reaps it, then lets the
-// spawning thread go. It is safe to call more than once.
+// pid is worker i's current process id.
+func (g *group) pid(i int) int { return g.procs[i].cmd.Process.Pid }
+
+// stop kills every child not yet reaped, reaps it, and lets the forking
+// thread go. It is safe to call more than once.
 func (g *group) stop() {
-	for i, cmd := range g.cmds {
-		if cmd != nil && !g.reaped[i] {
-			cmd.Process.Kill()
+	for _, p := range g.procs {
+		if p != nil && !p.reaped {
+			p.cmd.Process.Kill()
 		}
 	}
-	for g.left > 0 {
-		g.reap(<-g.exits)
+	for g.live > 0 {
+		g.reaped(<-g.exits)
 	}
 	select {
-	case <-g.done:
+	case <-g.quit:
 	default:
-		close(g.done)
+		close(g.quit)
 	}
 }
 

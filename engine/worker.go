@@ -42,18 +42,16 @@ func sumRange(k kernel.Kernel, lo, hi, chunk uint64, publish func(part float64, 
 // publisher returns the per-chunk publish function of a shared-memory mode,
 // and a finish function to call once after the last chunk.
 func publisher(mode Mode, a *accum, s *slot) (publish func(float64, uint64), finish func() error) {
+	// The journal: only this worker writes its slot, so plain atomic
+	// stores suffice; done is stored last (store-release).
+	var acc compensated
+	journal := func(p float64, done uint64) {
+		acc.add(p)
+		s.partial.Store(math.Float64bits(acc.hi))
+		s.comp.Store(math.Float64bits(acc.lo))
+		s.done.Store(done)
+	}
 	switch mode {
-	case Slots:
-		// Only this worker writes its slot: plain atomic stores, no RMW.
-		var acc compensated
-		return func(p float64, done uint64) {
-				acc.add(p)
-				s.partial.Store(math.Float64bits(acc.hi))
-				s.comp.Store(math.Float64bits(acc.lo))
-				s.done.Store(done) // store-release: partial/comp above are visible with it
-			}, func() error {
-				return nil
-			}
 	case CAS:
 		// The error of each add is known exactly (twoSum against the value
 		// the CAS replaced): keep it here and add it once at the end, so
@@ -62,7 +60,8 @@ func publisher(mode Mode, a *accum, s *slot) (publish func(float64, uint64), fin
 		return func(p float64, done uint64) {
 				lost += casAdd(&a.sum, p)
 				a.adds.Add(1)
-				s.done.Store(done)
+				fault("published")
+				journal(p, done)
 			}, func() error {
 				casAdd(&a.comp, lost)
 				return nil
@@ -73,21 +72,22 @@ func publisher(mode Mode, a *accum, s *slot) (publish func(float64, uint64), fin
 				if err != nil {
 					return
 				}
-				if err = a.lock.Acquire(); err != nil {
+				if err = a.lock.Lock(); err != nil {
 					return
 				}
 				// Critical section: plain read-modify-write made atomic by the lock.
 				sum, e := twoSum(f64(a.sum.Load()), p)
 				a.sum.Store(math.Float64bits(sum))
+				fault("published")
 				a.comp.Store(math.Float64bits(f64(a.comp.Load()) + e))
 				a.adds.Add(1)
-				err = a.lock.Release()
-				s.done.Store(done)
+				journal(p, done)
+				err = a.lock.Unlock()
 			}, func() error {
 				return err
 			}
 	}
-	return nil, func() error { return nil }
+	return journal, func() error { return nil }
 }
 
 // casAdd adds x to the float64 whose bits are at w with a compare-and-swap

@@ -6,6 +6,11 @@
 //
 //	pishm [flags]
 //	pishm info
+//	pishm gc
+//
+// info lists the CPU's kernels and the slot geometry; gc removes segments in
+// /dev/shm left by a pishm that was killed (only those whose creator is
+// dead; every run does this at its start too).
 //
 // The parent creates a segment (POSIX shared memory under /dev/shm, or a
 // file with -shm=file -path=FILE), re-executes itself once per worker, and
@@ -107,11 +112,17 @@ type options struct {
 }
 
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
-	if len(args) > 0 && args[0] == "info" {
-		if len(args) > 1 {
-			return usagef("info takes no arguments, got %q", args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "info", "gc":
+			if len(args) > 1 {
+				return usagef("%s takes no arguments, got %q", args[0], args[1:])
+			}
+			if args[0] == "gc" {
+				return gc(stdout)
+			}
+			return info(stdout)
 		}
-		return info(stdout)
 	}
 	opt, err := parse(stderr, args)
 	if err != nil {
@@ -137,6 +148,7 @@ func parse(stderr io.Writer, args []string) (options, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: pishm [flags]
        pishm info
+       pishm gc
 
 pishm sums the first n terms of 1/(2k+1)^2 on child processes that share a
 memory segment, publishes the partial sums by -mode, and prints pi with its
@@ -152,10 +164,11 @@ Flags:
 	shm := fs.String("shm", "posix", "segment `backing`: posix (/dev/shm) or file (needs -path)")
 	fs.StringVar(&opt.cfg.Path, "path", "", "`file` for -shm=file; created 0600, removed after the run")
 	fs.BoolVar(&opt.cfg.Force, "force", false, "let -path replace an existing regular file")
-	chunk := fs.String("chunk", "0", "publish every `K` terms (0: once per worker)")
+	chunk := fs.String("chunk", "", "publish every `K` terms (default: once per worker, at the end)")
 	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop`: auto or "+kernelNames())
 	fs.BoolVar(&opt.json, "json", false, "print the result as one JSON object")
 	fs.DurationVar(&opt.cfg.Timeout, "timeout", 0, "give up after `duration` (0: never)")
+	retries := fs.Int("retries", engine.DefaultRetries, "fresh attempts at a dead worker's range (`N`, 0 for none)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return opt, err
@@ -169,7 +182,7 @@ Flags:
 	if opt.cfg.N, err = parseCount(*n, engine.MaxN); err != nil {
 		return opt, usagef("-n: %v", err)
 	}
-	if *chunk != "0" {
+	if *chunk != "" {
 		if opt.cfg.Chunk, err = parseCount(*chunk, engine.MaxN); err != nil {
 			return opt, usagef("-chunk: %v", err)
 		}
@@ -196,6 +209,13 @@ Flags:
 	opt.cfg.Shm = shmem.Backing(*shm)
 	if !validKernel(opt.cfg.Kernel) {
 		return opt, usagef("-kernel: unknown kernel %q (want auto, %s)", opt.cfg.Kernel, kernelNames())
+	}
+	if *retries < 0 || *retries > engine.MaxRetries {
+		return opt, usagef("-retries must be in [0, %d], got %d", engine.MaxRetries, *retries)
+	}
+	opt.cfg.Retries = *retries
+	if *retries == 0 {
+		opt.cfg.Retries = -1 // the engine's "none"
 	}
 	if opt.cfg.Timeout < 0 {
 		return opt, usagef("-timeout must be >= 0, got %v", opt.cfg.Timeout)
@@ -271,6 +291,12 @@ func printResult(w io.Writer, r engine.Result) {
 	fmt.Fprintf(w, "S_n       %.16f  (exact %.16f, relative error %+.2e)\n", r.Sum, r.SumExact, r.SumRelError)
 	fmt.Fprintf(w, "n         %d terms, %d workers, mode %s, kernel %s, shm %s\n", r.N, r.Workers, r.Mode, r.Kernel, r.Shm)
 	fmt.Fprintf(w, "time      %v wall, %v work, %.3g terms/s\n", r.Wall.Round(time.Microsecond), r.Elapsed.Round(time.Microsecond), r.TermsPerSec)
+	for _, f := range r.Failures {
+		fmt.Fprintf(w, "failure   worker %d (pid %d) died %s: %s; %s\n", f.Worker, f.Pid, f.When, f.How, f.Action)
+	}
+	if r.Rebuilt {
+		fmt.Fprintf(w, "note      the shared accumulator was set aside after a death; S_n was rebuilt from the workers' journals\n")
+	}
 }
 
 func info(w io.Writer) error {
@@ -289,4 +315,15 @@ func info(w io.Writer) error {
 		fmt.Fprintf(w, "  %-8s  needs %-28s %s\n", k.Name, req, can)
 	}
 	return nil
+}
+
+func gc(w io.Writer) error {
+	removed, err := shmem.GC()
+	for _, name := range removed {
+		fmt.Fprintf(w, "removed %s/%s\n", shmem.Dir, name)
+	}
+	if err == nil && len(removed) == 0 {
+		fmt.Fprintln(w, "no stale segments")
+	}
+	return err
 }

@@ -14,9 +14,14 @@ import (
 	"github.com/pishm/pishm/shmem"
 )
 
+// TestMain makes the test binary a pishm worker when the engine re-executes
+// it, and pishm itself when a test starts it with PISHM_TEST_MAIN=1.
 func TestMain(m *testing.M) {
 	if engine.IsChild() {
 		os.Exit(engine.ChildMain())
+	}
+	if os.Getenv("PISHM_TEST_MAIN") == "1" {
+		main()
 	}
 	os.Exit(m.Run())
 }
@@ -105,6 +110,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-shm", "tmpfs"}, 2, `-shm: unknown backing "tmpfs"`},
 		{[]string{"-shm", "file"}, 2, "-shm=file needs -path"},
 		{[]string{"-chunk", "1.5"}, 2, "-chunk: must be a whole number"},
+		{[]string{"-chunk", "0"}, 2, "-chunk: must be in [1, 1e+15], got 0"},
+		{[]string{"-retries", "-1"}, 2, "-retries must be in [0, 100], got -1"},
+		{[]string{"gc", "now"}, 2, `gc takes no arguments`},
 		{[]string{"-bogus"}, 2, "flag provided but not defined: -bogus"},
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"-n", "100", "-shm", "file", "-path", existing}, 1, "already exists"},

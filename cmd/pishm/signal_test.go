@@ -1,0 +1,128 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// startPishm starts this test binary as pishm with args, and waits until
+// it has n worker processes.
+func startPishm(t *testing.T, n int, args ...string) (*exec.Cmd, []int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "PISHM_TEST_MAIN=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if kids := childrenOf(cmd.Process.Pid); len(kids) == n {
+			time.Sleep(100 * time.Millisecond) // let them attach and start summing
+			return cmd, kids
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	t.Fatalf("pishm never had %d workers; stderr: %s", n, stderr.String())
+	return nil, nil
+}
+
+func childrenOf(pid int) []int {
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+	var kids []int
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, w := range strings.Fields(string(b)) {
+			k, _ := strconv.Atoi(w)
+			kids = append(kids, k)
+		}
+	}
+	return kids
+}
+
+// gone reports whether pid no longer runs (absent, or a zombie).
+func gone(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
+func waitGone(t *testing.T, pids []int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for _, p := range pids {
+		for !gone(p) {
+			if time.Now().After(deadline) {
+				t.Fatalf("worker %d still running", p)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// A long run stopped by SIGINT or SIGTERM stops and reaps its workers,
+// removes the segment and exits 130 or 143.
+func TestSignalParent(t *testing.T) {
+	before := segments(t)
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		code int
+	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
+		t.Run(tc.sig.String(), func(t *testing.T) {
+			cmd, kids := startPishm(t, 2, "-n", "1e15", "-workers", "2", "-kernel", "generic")
+			cmd.Process.Signal(tc.sig)
+			err := cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != tc.code {
+				t.Fatalf("exit: %v, want status %d", err, tc.code)
+			}
+			for _, k := range kids {
+				if !gone(k) {
+					t.Errorf("worker %d outlived its parent", k)
+				}
+			}
+		})
+	}
+	if segments(t) != before {
+		t.Error("a signalled run left a segment in /dev/shm")
+	}
+}
+
+// A parent killed with SIGKILL cannot clean up: its workers must notice
+// (parent-death signal) and exit on their own, and no name is left.
+func TestKillParent(t *testing.T) {
+	// Orphans come to us rather than to init, so we can see them die and
+	// reap them.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Skip("cannot become a subreaper:", err)
+	}
+	before := segments(t)
+	for _, mode := range []string{"slots", "cas", "mutex"} {
+		cmd, kids := startPishm(t, 2, "-n", "1e15", "-workers", "2", "-kernel", "generic", "-mode", mode, "-chunk", "1e6")
+		cmd.Process.Kill()
+		cmd.Wait()
+		waitGone(t, kids)
+		for _, k := range kids {
+			var ws unix.WaitStatus
+			unix.Wait4(k, &ws, 0, nil)
+		}
+	}
+	if segments(t) != before {
+		t.Error("a killed parent left a segment in /dev/shm")
+	}
+}
