@@ -74,12 +74,12 @@ func childMain(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("segment has unknown mode code %d", h.Mode)
 	}
-	k, err := kernel.ByName(strings.TrimRight(string(h.Kernel[:]), "\x00"))
+	jh := readJob(h)
+	j, err := childJob(jh, strings.TrimRight(string(h.Kernel[:]), "\x00"))
 	if err != nil {
 		return err
 	}
 	s := slotOf(seg, i)
-	lo, hi := s.lo.Load(), s.hi.Load()
 	s.pid.Store(uint32(os.Getpid()))
 
 	// Start barrier: announce arrival, then sleep until the parent opens
@@ -100,23 +100,50 @@ func childMain(ctx context.Context) error {
 	}
 	s.state.Store(slotRunning)
 	start := time.Now()
-	publish, finish := publisher(mode, accumOf(seg), s)
+	publish, finish := publisher(mode, j.op, accumOf(seg), s)
 	first := true
-	partial := sumRange(k, lo, hi, h.Chunk, func(p float64, done uint64) {
-		publish(p, done)
+	publishAndMark := func(p float64, terms uint64) {
+		publish(p, terms)
 		if first {
 			first = false
 			fault("sum")
 		}
-	})
+	}
+	if jh.sched == Dynamic {
+		claim := func(c uint64) {
+			if c != 0 {
+				s.claimDone.Store(s.done.Load())
+			}
+			s.claim.Store(c)
+		}
+		sumDynamic(j, h.N, h.Chunk, counter{&h.Next}, s.redo.Load(), &s.progress, claim, publishAndMark)
+	} else {
+		sumRange(j, s.lo.Load(), s.hi.Load(), h.Chunk, &s.progress, publishAndMark)
+	}
 	if err := finish(); err != nil {
 		return err
-	}
-	if got := s.total(); got != partial {
-		return fmt.Errorf("journal holds %v, worker summed %v", got, partial)
 	}
 	s.elapsed.Store(int64(time.Since(start)))
 	s.state.Store(slotDone) // store-release: everything above is published
 	fault("done")
 	return ctx.Err()
+}
+
+// childJob finds the job the header names: the pi series with the header's
+// kernel, or a registered Func.
+func childJob(jh jobHeader, kernelName string) (job, error) {
+	if jh.name == piJob {
+		if _, err := kernel.ByName(kernelName); err != nil {
+			return job{}, err
+		}
+		return piKernelJob(kernelName), nil
+	}
+	j, ok := lookup(jh.name)
+	if !ok {
+		return job{}, fmt.Errorf("no Func registered as %q in this binary (Register it from an init function)", jh.name)
+	}
+	if j.op != jh.op {
+		return job{}, fmt.Errorf("Func %q is registered with op %v here, %v in the parent", jh.name, j.op, jh.op)
+	}
+	return j, nil
 }

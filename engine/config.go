@@ -96,6 +96,41 @@ type Config struct {
 	// Retries is how many fresh attempts a worker's range gets after its
 	// process dies: 0 means the default (1), negative means none.
 	Retries int
+	// Sched is how work is shared: Static ranges (default) or Dynamic
+	// chunks taken from a counter in the segment.
+	Sched Schedule
+	// Extrapolate adds the series' tail in closed form to give
+	// Result.PiExtrapolated (Run only).
+	Extrapolate bool
+	// Progress, if set, is called about every ProgressEvery while the
+	// workers run, with their progress read from the segment without
+	// locks, and once more at the end.
+	Progress func(Progress)
+}
+
+// Schedule is how the terms are shared among workers.
+type Schedule string
+
+const (
+	// Static gives worker i the fixed range [n*i/w, n*(i+1)/w).
+	Static Schedule = "static"
+	// Dynamic lets workers take Chunk-term pieces from a lock-free
+	// counter in the segment (atomic fetch-add) until none are left, so a
+	// slow worker takes fewer and all finish together.
+	Dynamic Schedule = "dynamic"
+)
+
+// ProgressEvery is how often Config.Progress is called.
+const ProgressEvery = 100 * time.Millisecond
+
+// Progress is a snapshot of a running reduction.
+type Progress struct {
+	N       uint64        // terms in all
+	Done    uint64        // terms summed so far, all workers
+	Worker  []uint64      // terms summed so far, by worker
+	Share   []uint64      // each worker's range (static), 0 if dynamic
+	Elapsed time.Duration // since the start barrier opened
+	Final   bool          // the last call, after every worker finished
 }
 
 // DefaultRetries is the number of retries when Config.Retries is 0.
@@ -146,8 +181,20 @@ func (c Config) withDefaults() (Config, error) {
 	default:
 		return c, fmt.Errorf("unknown Shm backing %q (want posix or file)", c.Shm)
 	}
+	switch c.Sched {
+	case "":
+		c.Sched = Static
+	case Static, Dynamic:
+	default:
+		return c, fmt.Errorf("unknown Sched %q (want static or dynamic)", c.Sched)
+	}
 	if c.Chunk == 0 {
 		c.Chunk = c.N // one publish per worker
+		if c.Sched == Dynamic {
+			// Enough pieces that a worker slowed to half speed still
+			// finishes with the others, few enough to cost nothing.
+			c.Chunk = max(1, c.N/uint64(32*c.Workers))
+		}
 	}
 	if c.Retries > MaxRetries {
 		return c, fmt.Errorf("Retries must be at most %d, got %d", MaxRetries, c.Retries)

@@ -271,7 +271,7 @@ func TestSpan(t *testing.T) {
 
 func TestReduceOrder(t *testing.T) {
 	// 1 + 1e-16 + 1e-16 loses both small terms in plain float64.
-	if got := reduce([]float64{1, 1e-16, 1e-16}); got != 1+2e-16 {
+	if got := reduce(Sum, []float64{1, 1e-16, 1e-16}); got != 1+2e-16 {
 		t.Fatalf("reduce = %.17g, want %.17g", got, 1+2e-16)
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -34,10 +35,21 @@ type slot struct {
 	comp    atomic.Uint64 // float64 bits: its compensation
 	done    atomic.Uint64 // terms published so far (progress)
 	elapsed atomic.Int64  // ns from the start barrier to publication
-	lo, hi  atomic.Uint64 // the worker's range
+	lo, hi  atomic.Uint64 // the worker's range (static schedule)
 	state   atomic.Uint32 // slotIdle .. slotDone
 	pid     atomic.Uint32
+	// progress counts terms summed so far, published or not: read by the
+	// parent for live progress.
+	progress atomic.Uint64
+	// claim is 1 + the dynamic chunk the worker is on (0 when none), and
+	// claimDone the journal's done when it claimed it: after a death, a
+	// journal that has not grown past claimDone means the chunk was not
+	// published, and the retry redoes it (redo).
+	claim, claimDone, redo atomic.Uint64
 }
+
+// minStride is the smallest slot stride the engine accepts.
+const minStride = 2 * minBlock
 
 // A slot's states, in the order a worker passes them.
 const (
@@ -49,14 +61,53 @@ const (
 
 var slotStates = [...]string{"before attaching", "at the start barrier", "while summing", "after publishing"}
 
-// reset makes s ready for a fresh attempt at the same range.
-func (s *slot) reset() {
-	s.partial.Store(0)
+// reset makes s ready for a fresh attempt at the same range, its journal
+// emptied to the op's identity.
+func (s *slot) reset(op Op) {
+	s.partial.Store(math.Float64bits(op.identity()))
 	s.comp.Store(0)
 	s.done.Store(0)
 	s.elapsed.Store(0)
 	s.pid.Store(0)
+	s.progress.Store(0)
+	s.claim.Store(0)
+	s.redo.Store(0)
 	s.state.Store(slotIdle)
+}
+
+// resume makes s ready for a fresh attempt that continues its journal
+// (dynamic schedule): a chunk claimed and not published is redone.
+func (s *slot) resume() {
+	if c := s.claim.Load(); c != 0 && s.done.Load() == s.claimDone.Load() {
+		s.redo.Store(c)
+	}
+	s.claim.Store(0)
+	s.pid.Store(0)
+	s.state.Store(slotIdle)
+}
+
+// jobHeader is the engine's encoding of Header.Job.
+type jobHeader struct {
+	op    Op
+	sched Schedule
+	name  string
+}
+
+func writeJob(h *shmem.Header, j jobHeader) {
+	h.Job = [64]byte{}
+	h.Job[0] = byte(j.op)
+	if j.sched == Dynamic {
+		h.Job[1] = 1
+	}
+	copy(h.Job[8:], j.name)
+}
+
+func readJob(h *shmem.Header) jobHeader {
+	j := jobHeader{op: Op(h.Job[0]), sched: Static, name: strings.TrimRight(string(h.Job[8:]), "\x00")}
+	if h.Job[1] == 1 {
+		j.sched = Dynamic
+	}
+	return j
 }
 
 // total is the worker's journaled partial sum.
@@ -67,7 +118,7 @@ const minBlock = 64
 
 var (
 	_ [minBlock - unsafe.Sizeof(accum{})]byte
-	_ [minBlock - unsafe.Sizeof(slot{})]byte
+	_ [2*minBlock - unsafe.Sizeof(slot{})]byte
 )
 
 func accumOf(s *shmem.Segment) *accum { return (*accum)(s.Block(0)) }
@@ -84,14 +135,13 @@ func twoSum(a, b float64) (s, e float64) {
 	return s, e
 }
 
-// reduce adds the partials in order as a double-double and rounds once, so
-// the result does not depend on anything but the partials and their order.
-func reduce(partials []float64) float64 {
-	var hi, lo float64
+// reduce combines the partials in order: for Sum as a double-double
+// rounded once, so the result depends on nothing but the partials and their
+// order.
+func reduce(op Op, partials []float64) float64 {
+	f := newFold(op)
 	for _, p := range partials {
-		var e float64
-		hi, e = twoSum(hi, p)
-		lo += e
+		f.add(p)
 	}
-	return hi + lo
+	return f.value()
 }

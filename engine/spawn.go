@@ -18,9 +18,10 @@ const selfExe = "/proc/self/exe"
 // group is the children of one run: at most one live process per worker,
 // a fresh attempt replacing one that died.
 type group struct {
-	env   []string   // the environment every child gets
-	files []*os.File // inherited by every child, after its own files
-	setup func(worker int) (env []string, files []*os.File, err error)
+	env     []string   // the environment every child gets
+	files   []*os.File // inherited by every child, after its own files: files[0] is the segment
+	backing string     // the segment's backing, for envSegment
+	setup   func(worker int) (env []string, files []*os.File, err error)
 
 	spawn chan spawnReq // served by the one thread that forks
 	exits chan exit     // one per started process, as each is reaped
@@ -49,10 +50,11 @@ type exit struct {
 // newGroup starts the thread that forks children. It is locked to its OS
 // thread and lives until stop, because the parent-death signal fires when
 // the thread that forked a child exits, not the process (PITFALLS.md #8).
-func newGroup(workers int, env []string, files []*os.File) *group {
+func newGroup(workers int, env []string, files []*os.File, backing string) *group {
 	g := &group{
-		env:   env,
-		files: files,
+		env:     env,
+		files:   files,
+		backing: backing,
 		spawn: make(chan spawnReq),
 		exits: make(chan exit, workers),
 		procs: make([]*proc, workers),
@@ -82,10 +84,12 @@ func (g *group) start(i, attempt int) error {
 			return err
 		}
 	}
+	segFD := fdOf(len(files))
 	files = append(files, g.files...)
 	cmd := exec.Command(selfExe)
 	cmd.Args[0] = os.Args[0]
 	cmd.Env = append(append(g.env[:len(g.env):len(g.env)], env...),
+		envSegment+"="+g.backing+":"+strconv.Itoa(segFD),
 		envWorker+"="+strconv.Itoa(i), envAttempt+"="+strconv.Itoa(attempt))
 	cmd.ExtraFiles = files
 	p := &proc{cmd: cmd, stderr: &tailBuffer{max: 2048}, attempt: attempt}

@@ -70,7 +70,10 @@ type Header struct {
 	// after its pid is reused, so GC removes only segments whose creator is
 	// really gone.
 	CreatorStart uint64 // 104
-	Aux          [3]atomic.Uint64
+	// Job names the work, the user's and opaque here (a function name,
+	// an operation, a schedule).
+	Job [64]byte // 112
+	Aux [3]atomic.Uint64
 }
 
 // Compile-time checks: the header fits its space and atomics are aligned.

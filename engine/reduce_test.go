@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"context"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Test functions with exactly known reductions.
+func init() {
+	Register("test-k", Sum, func(lo, hi int64) float64 { // sum of k: exact below 2^53
+		var s float64
+		for k := lo; k < hi; k++ {
+			s += float64(k)
+		}
+		return s
+	})
+	Register("test-max-parabola", Max, func(lo, hi int64) float64 { // -(k-c)^2 peaks at k = c
+		m := math.Inf(-1)
+		for k := lo; k < hi; k++ {
+			d := float64(k - 777_777)
+			m = max(m, -d*d)
+		}
+		return m
+	})
+	Register("test-min-k", Min, func(lo, hi int64) float64 {
+		if lo >= hi {
+			return math.Inf(1)
+		}
+		return float64(lo)
+	})
+}
+
+func TestReduceOps(t *testing.T) {
+	checkClean(t)
+	const n = 1_000_003
+	for _, mode := range Modes() {
+		for _, sched := range []Schedule{Static, Dynamic} {
+			t.Run(string(mode)+"/"+string(sched), func(t *testing.T) {
+				opts := []Option{WithWorkers(3), WithMode(mode), WithSchedule(sched)}
+				r, err := Reduce(context.Background(), "test-k", n, opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := float64(n) * (n - 1) / 2; r.Value != want {
+					t.Errorf("sum of k = %.17g, want %.17g", r.Value, want)
+				}
+				var terms uint64
+				for _, w := range r.WorkersDetail {
+					terms += w.Terms
+				}
+				if terms != n {
+					t.Errorf("workers did %d terms, want %d", terms, n)
+				}
+				if r, err := Reduce(context.Background(), "test-max-parabola", n, opts...); err != nil || r.Value != 0 {
+					t.Errorf("max = %v, %v; want 0", r.Value, err)
+				}
+				if r, err := Reduce(context.Background(), "test-min-k", n, append(opts, WithChunk(1000))...); err != nil || r.Value != 0 {
+					t.Errorf("min = %v, %v; want 0", r.Value, err)
+				}
+			})
+		}
+	}
+}
+
+func TestReduceUnknown(t *testing.T) {
+	if _, err := Reduce(context.Background(), "nope", 10); err == nil || !strings.Contains(err.Error(), `no Func registered as "nope"`) {
+		t.Fatalf("err = %v", err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("registering a name twice did not panic")
+		}
+	}()
+	Register("test-k", Sum, func(lo, hi int64) float64 { return 0 })
+}
+
+// Dynamic chunks survive deaths too: a claimed, unpublished chunk is redone,
+// published ones stand.
+func TestDynamicKill(t *testing.T) {
+	checkClean(t)
+	for _, mode := range shmModes {
+		for _, point := range []string{"arrived", "sum", "published", "done"} {
+			if point == "published" && mode == Slots {
+				continue
+			}
+			t.Run(string(mode)+"/"+point, func(t *testing.T) {
+				t.Setenv("PISHM_TEST_KILL", "0:"+point+":1")
+				res, err := Run(context.Background(), Config{N: 30_000_017, Workers: 3, Mode: mode, Sched: Dynamic, Chunk: 100_000, Kernel: "generic"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkExactTerms(t, res)
+				if len(res.Failures) != 1 {
+					t.Fatalf("failures %+v", res.Failures)
+				}
+			})
+		}
+	}
+}
+
+// checkExactTerms is checkExact for schedules without fixed ranges.
+func checkExactTerms(t *testing.T, res Result) {
+	t.Helper()
+	exact := ExactSum(res.N)
+	if rel := math.Abs(res.Sum-exact) / exact; rel > tolerance {
+		t.Errorf("S=%.17g, exact %.17g, relative error %.2e", res.Sum, exact, rel)
+	}
+	var terms uint64
+	for _, w := range res.WorkersDetail {
+		terms += w.Terms
+	}
+	if terms != res.N {
+		t.Errorf("workers did %d terms, want %d", terms, res.N)
+	}
+}
+
+func TestDynamicExact(t *testing.T) {
+	checkClean(t)
+	for _, mode := range Modes() {
+		res, err := Run(context.Background(), Config{N: 10_000_019, Workers: 3, Mode: mode, Sched: Dynamic})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkExactTerms(t, res)
+	}
+}
+
+// Progress is read from the slots while the workers run, and ends complete.
+func TestProgress(t *testing.T) {
+	checkClean(t)
+	for _, mode := range []Mode{Slots, Goroutines} {
+		var mu sync.Mutex
+		var calls []Progress
+		cfg := Config{N: 3e8, Workers: 2, Mode: mode, Kernel: "generic", Progress: func(p Progress) {
+			mu.Lock()
+			calls = append(calls, p)
+			mu.Unlock()
+		}}
+		if raceEnabled {
+			cfg.N = 3e7
+		}
+		if _, err := Run(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		last := calls[len(calls)-1]
+		if !last.Final || last.Done != cfg.N || last.Worker[0]+last.Worker[1] != cfg.N {
+			t.Fatalf("%s: last progress %+v, want final and complete", mode, last)
+		}
+		var prev uint64
+		for _, p := range calls {
+			if p.Done < prev || p.Done > cfg.N {
+				t.Fatalf("%s: progress went %d -> %d", mode, prev, p.Done)
+			}
+			prev = p.Done
+		}
+		if !raceEnabled && len(calls) < 2 {
+			t.Logf("%s: only %d progress calls (fast machine)", mode, len(calls))
+		}
+	}
+	_ = time.Second
+}
