@@ -64,16 +64,16 @@ type Result struct {
 	Chunk   uint64 `json:"chunk"`
 	Sched   string `json:"sched"`
 
-	Pi          float64 `json:"pi"`
-	PiError     float64 `json:"pi_error"` // Pi - math.Pi: the series' truncation error plus ours
+	Pi      float64 `json:"pi"`
+	PiError float64 `json:"pi_error"` // Pi - math.Pi: the series' truncation error plus ours
 	// PiExtrapolated is sqrt(8 (Sum + tail)), the tail pi^2/8 - S_n
 	// added in closed form (Config.Extrapolate): pi to a few ulp even at
 	// small n. Zero unless asked for.
 	PiExtrapolated      float64 `json:"pi_extrapolated,omitempty"`
 	PiExtrapolatedError float64 `json:"pi_extrapolated_error,omitempty"`
-	Sum         float64 `json:"sum"`
-	SumExact    float64 `json:"sum_exact"`
-	SumRelError float64 `json:"sum_rel_error"` // (Sum - SumExact) / SumExact
+	Sum                 float64 `json:"sum"`
+	SumExact            float64 `json:"sum_exact"`
+	SumRelError         float64 `json:"sum_rel_error"` // (Sum - SumExact) / SumExact
 
 	// Elapsed runs from the start barrier's release to the last worker's
 	// exit: the work, without process start-up.

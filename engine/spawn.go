@@ -55,10 +55,10 @@ func newGroup(workers int, env []string, files []*os.File, backing string) *grou
 		env:     env,
 		files:   files,
 		backing: backing,
-		spawn: make(chan spawnReq),
-		exits: make(chan exit, workers),
-		procs: make([]*proc, workers),
-		quit:  make(chan struct{}),
+		spawn:   make(chan spawnReq),
+		exits:   make(chan exit, workers),
+		procs:   make([]*proc, workers),
+		quit:    make(chan struct{}),
 	}
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread exits with this goroutine, after the children

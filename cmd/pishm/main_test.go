@@ -23,6 +23,10 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PISHM_TEST_MAIN") == "1" {
 		main()
 	}
+	// Race-built children otherwise sleep 1 s at exit.
+	if os.Getenv("GORACE") == "" {
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
 	os.Exit(m.Run())
 }
 
