@@ -13,6 +13,9 @@ func TestMain(m *testing.M) {
 	if engine.IsChild() {
 		os.Exit(engine.ChildMain())
 	}
+	if os.Getenv(envSpin) != "" {
+		spin()
+	}
 	// Race-built children otherwise sleep 1 s at exit.
 	if os.Getenv("GORACE") == "" {
 		os.Setenv("GORACE", "atexit_sleep_ms=0")

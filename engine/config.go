@@ -244,6 +244,11 @@ type KernelInfo struct {
 	Supported bool // this CPU can run it
 }
 
+// SlotStride is the bytes between workers' slots in a segment: the CPU's
+// cache line, at least 128 (adjacent-line prefetch), and at least what a
+// slot needs.
+func SlotStride() int { return max(minStride, shmem.StrideFor(0)) }
+
 // BestKernel is the kernel "auto" picks on this CPU.
 func BestKernel() string { return kernel.Best().Name }
 

@@ -113,7 +113,7 @@ func runProcesses(ctx context.Context, cfg Config, j job) (out outcome, err erro
 	shmem.GC()
 	seg, err := shmem.Create(shmem.Options{
 		Backing: cfg.Shm, Path: cfg.Path, Force: cfg.Force,
-		Slots: cfg.Workers, Stride: max(minStride, shmem.StrideFor(0)),
+		Slots: cfg.Workers, Stride: SlotStride(),
 	})
 	if err != nil {
 		return outcome{}, err

@@ -315,3 +315,35 @@ func (s *Segment) Remove() error {
 func (s *Segment) Destroy() error {
 	return errors.Join(s.Close(), s.Remove())
 }
+
+// MapFile maps a whole file read-only and shared, for inputs every worker
+// reads (a large array, say): the pages are the page cache's, one copy
+// for all processes. Call unmap when done.
+func MapFile(path string) (data []byte, unmap func() error, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("shmem: map %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("shmem: map %w", err)
+	}
+	if fi.Size() == 0 {
+		return nil, func() error { return nil }, nil
+	}
+	m, err := mmap.Map(f, mmap.RDONLY, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("shmem: map %s: %w", path, err)
+	}
+	return m, m.Unmap, nil
+}
+
+// FreeBytes returns the space free to us under dir (Dir for /dev/shm).
+func FreeBytes(dir string) (uint64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, &os.PathError{Op: "statfs", Path: dir, Err: err}
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}

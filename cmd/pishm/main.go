@@ -106,9 +106,9 @@ func exitCode(ctx context.Context, stderr io.Writer, err error) int {
 
 // options are the parsed flags.
 type options struct {
-	cfg     engine.Config
-	json    bool
-	timeout time.Duration
+	cfg   engine.Config
+	json  bool
+	quiet bool
 }
 
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
@@ -127,6 +127,11 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	opt, err := parse(stderr, args)
 	if err != nil {
 		return err
+	}
+	if !opt.json && !opt.quiet && isTerminal(stdout) {
+		view := newProgressView(stdout)
+		opt.cfg.Progress = view.update
+		defer view.close()
 	}
 	res, err := engine.Run(ctx, opt.cfg)
 	if err != nil {
@@ -167,6 +172,9 @@ Flags:
 	chunk := fs.String("chunk", "", "publish every `K` terms (default: once per worker, at the end)")
 	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop`: auto or "+kernelNames())
 	fs.BoolVar(&opt.json, "json", false, "print the result as one JSON object")
+	fs.BoolVar(&opt.quiet, "quiet", false, "no progress bars (they show only on a terminal, for runs over a second)")
+	sched := fs.String("sched", "static", "work sharing: static ranges or dynamic chunks from a shared counter")
+	fs.BoolVar(&opt.cfg.Extrapolate, "extrapolate", false, "also print pi with the series' tail added in closed form")
 	fs.DurationVar(&opt.cfg.Timeout, "timeout", 0, "give up after `duration` (0: never)")
 	retries := fs.Int("retries", engine.DefaultRetries, "fresh attempts at a dead worker's range (`N`, 0 for none)")
 	if err := fs.Parse(args); err != nil {
@@ -207,6 +215,12 @@ Flags:
 		return opt, usagef("-shm: unknown backing %q (want posix or file)", *shm)
 	}
 	opt.cfg.Shm = shmem.Backing(*shm)
+	switch s := engine.Schedule(*sched); s {
+	case engine.Static, engine.Dynamic:
+		opt.cfg.Sched = s
+	default:
+		return opt, usagef("-sched: unknown schedule %q (want static or dynamic)", *sched)
+	}
 	if !validKernel(opt.cfg.Kernel) {
 		return opt, usagef("-kernel: unknown kernel %q (want auto, %s)", opt.cfg.Kernel, kernelNames())
 	}
@@ -287,9 +301,12 @@ func kernelNames() string {
 }
 
 func printResult(w io.Writer, r engine.Result) {
-	fmt.Fprintf(w, "pi        %.16f  (error %+.3e against math.Pi)\n", r.Pi, r.PiError)
+	fmt.Fprintf(w, "pi        %.16f  (error %+.3e against math.Pi: the truncation of the series at n terms)\n", r.Pi, r.PiError)
+	if r.PiExtrapolated != 0 {
+		fmt.Fprintf(w, "pi+tail   %.16f  (error %+.3e: the same S_n plus the closed-form tail pi^2/8 - S_n)\n", r.PiExtrapolated, r.PiExtrapolatedError)
+	}
 	fmt.Fprintf(w, "S_n       %.16f  (exact %.16f, relative error %+.2e)\n", r.Sum, r.SumExact, r.SumRelError)
-	fmt.Fprintf(w, "n         %d terms, %d workers, mode %s, kernel %s, shm %s\n", r.N, r.Workers, r.Mode, r.Kernel, r.Shm)
+	fmt.Fprintf(w, "n         %d terms, %d workers, mode %s, kernel %s, shm %s, sched %s\n", r.N, r.Workers, r.Mode, r.Kernel, r.Shm, r.Sched)
 	fmt.Fprintf(w, "time      %v wall, %v work, %.3g terms/s\n", r.Wall.Round(time.Microsecond), r.Elapsed.Round(time.Microsecond), r.TermsPerSec)
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "failure   worker %d (pid %d) died %s: %s; %s\n", f.Worker, f.Pid, f.When, f.How, f.Action)
@@ -301,7 +318,19 @@ func printResult(w io.Writer, r engine.Result) {
 
 func info(w io.Writer) error {
 	fmt.Fprintf(w, "cpu         %s (%d logical cores)\n", cpuid.CPU.BrandName, runtime.NumCPU())
-	fmt.Fprintf(w, "cache line  %d bytes; slot stride %d bytes\n", cpuid.CPU.CacheLine, shmem.StrideFor(0))
+	var feats []string
+	for _, f := range []cpuid.FeatureID{cpuid.SSE2, cpuid.AVX, cpuid.AVX2, cpuid.FMA3, cpuid.AVX512F, cpuid.AVX512DQ, cpuid.AVX512VL} {
+		if cpuid.CPU.Supports(f) {
+			feats = append(feats, f.String())
+		}
+	}
+	fmt.Fprintf(w, "features    %s\n", strings.Join(feats, " "))
+	fmt.Fprintf(w, "cache line  %d bytes; slot stride %d bytes\n", cpuid.CPU.CacheLine, engine.SlotStride())
+	if free, err := shmem.FreeBytes(shmem.Dir); err == nil {
+		fmt.Fprintf(w, "/dev/shm    %.1f MiB free\n", float64(free)/(1<<20))
+	} else {
+		fmt.Fprintf(w, "/dev/shm    unavailable: %v\n", err)
+	}
 	fmt.Fprintf(w, "kernels     (auto picks %s)\n", engine.BestKernel())
 	for _, k := range engine.Kernels() {
 		can := "supported"
@@ -312,7 +341,7 @@ func info(w io.Writer) error {
 		if req == "" {
 			req = "none"
 		}
-		fmt.Fprintf(w, "  %-8s  needs %-28s %s\n", k.Name, req, can)
+		fmt.Fprintf(w, "  %-8s  needs %-36s %s\n", k.Name, req, can)
 	}
 	return nil
 }

@@ -117,6 +117,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-chunk", "0"}, 2, "-chunk: must be in [1, 1e+15], got 0"},
 		{[]string{"-retries", "-1"}, 2, "-retries must be in [0, 100], got -1"},
 		{[]string{"gc", "now"}, 2, `gc takes no arguments`},
+		{[]string{"-sched", "guided"}, 2, `-sched: unknown schedule "guided"`},
 		{[]string{"-bogus"}, 2, "flag provided but not defined: -bogus"},
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"-n", "100", "-shm", "file", "-path", existing}, 1, "already exists"},
@@ -151,7 +152,36 @@ func TestHelpAndInfo(t *testing.T) {
 		t.Errorf("-h: exit %d\n%s", code, stderr)
 	}
 	out, _, code := pishm(t, "info")
-	if code != 0 || !strings.Contains(out, "generic") || !strings.Contains(out, "cache line") {
+	if code != 0 || !strings.Contains(out, "generic") || !strings.Contains(out, "cache line") || !strings.Contains(out, "/dev/shm") || !strings.Contains(out, "auto picks") {
 		t.Errorf("info: exit %d\n%s", code, out)
+	}
+}
+
+func TestExtrapolate(t *testing.T) {
+	out, stderr, code := pishm(t, "-n", "1e6", "-workers", "2", "-extrapolate", "-sched", "dynamic")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "pi+tail   3.14159265358979") || !strings.Contains(out, "sched dynamic") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+// The bars draw from progress snapshots once a run passes a second, and
+// close cleanly.
+func TestProgressView(t *testing.T) {
+	var buf bytes.Buffer
+	v := newProgressView(&buf)
+	v.update(engine.Progress{N: 100, Worker: []uint64{10, 0}, Share: []uint64{50, 50}, Done: 10, Elapsed: progressDelay / 2})
+	if v.p != nil {
+		t.Fatal("bars drawn before the delay")
+	}
+	v.update(engine.Progress{N: 100, Worker: []uint64{30, 20}, Share: []uint64{50, 50}, Done: 50, Elapsed: 2 * progressDelay})
+	v.update(engine.Progress{N: 100, Worker: []uint64{50, 50}, Share: []uint64{50, 50}, Done: 100, Elapsed: 3 * progressDelay, Final: true})
+	v.close()
+	for _, want := range []string{"worker 0", "worker 1", "total", "100 %", "terms/s"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("bars lack %q:\n%s", want, buf.String())
+		}
 	}
 }

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pishm/pishm/engine"
+)
+
+func TestMain(m *testing.M) {
+	if engine.IsChild() {
+		os.Exit(engine.ChildMain())
+	}
+	os.Exit(m.Run())
+}
+
+// The file holds 1, 2, ..., n with one -7.5 in the middle: every reduction
+// is known exactly.
+func TestReduceFile(t *testing.T) {
+	const n = 1_000_001
+	path := filepath.Join(t.TempDir(), "data.f64")
+	buf := make([]byte, 0, 8*n)
+	for i := range n {
+		v := float64(i + 1)
+		if i == n/2 {
+			v = -7.5
+		}
+		buf = binary.NativeEndian.AppendUint64(buf, math.Float64bits(v))
+	}
+	if err := os.WriteFile(path, buf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantSum := float64(n)*(n+1)/2 - float64(n/2+1) - 7.5
+	for _, mode := range engine.Modes() {
+		for _, sched := range []engine.Schedule{engine.Static, engine.Dynamic} {
+			rs, err := reduceFile(context.Background(), path, n, engine.WithWorkers(3), engine.WithMode(mode), engine.WithSchedule(sched))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rs[0].Value != wantSum || rs[1].Value != -7.5 || rs[2].Value != n {
+				t.Errorf("%s/%s: sum %v min %v max %v; want %v, -7.5, %v", mode, sched, rs[0].Value, rs[1].Value, rs[2].Value, wantSum, float64(n))
+			}
+		}
+	}
+}
