@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pishm/pishm/engine/internal/kernel"
@@ -100,7 +101,7 @@ func childMain(ctx context.Context) error {
 	}
 	s.state.Store(slotRunning)
 	start := time.Now()
-	publish, finish := publisher(mode, j.op, accumOf(seg), s)
+	publish, finish := publisher(mode, j.op, accumOf(seg), s, (*atomic.Uint64)(seg.Lane(i)))
 	first := true
 	publishAndMark := func(p float64, terms uint64) {
 		publish(p, terms)
@@ -116,7 +117,7 @@ func childMain(ctx context.Context) error {
 			}
 			s.claim.Store(c)
 		}
-		sumDynamic(j, h.N, h.Chunk, counter{&h.Next}, s.redo.Load(), &s.progress, claim, publishAndMark)
+		sumDynamic(j, h.Offset, h.N, h.Chunk, counter{&h.Next}, s.redo.Load(), &s.progress, claim, publishAndMark)
 	} else {
 		sumRange(j, s.lo.Load(), s.hi.Load(), h.Chunk, &s.progress, publishAndMark)
 	}

@@ -29,6 +29,11 @@ const (
 	Goroutines Mode = "goroutines"
 )
 
+// Racy adds into the accumulator with a plain load, add and store: the
+// classic lost update, for the contention benchmark to count what it
+// loses. Modes does not list it, and the command line asks for a flag.
+const Racy Mode = "racy"
+
 // shmModes are the modes that publish through the segment.
 var shmModes = []Mode{Slots, CAS, Mutex}
 
@@ -38,7 +43,7 @@ func Modes() []Mode {
 }
 
 func (m Mode) valid() bool {
-	for _, k := range Modes() {
+	for _, k := range allModes() {
 		if k == m {
 			return true
 		}
@@ -46,8 +51,11 @@ func (m Mode) valid() bool {
 	return false
 }
 
+// allModes is Modes plus the ones it does not advertise.
+func allModes() []Mode { return append(Modes(), Racy) }
+
 func (m Mode) code() uint32 {
-	for i, k := range Modes() {
+	for i, k := range allModes() {
 		if k == m {
 			return uint32(i + 1)
 		}
@@ -56,7 +64,7 @@ func (m Mode) code() uint32 {
 }
 
 func modeFromCode(c uint32) (Mode, bool) {
-	ms := Modes()
+	ms := allModes()
 	if c == 0 || int(c) > len(ms) {
 		return "", false
 	}
@@ -74,6 +82,8 @@ const (
 type Config struct {
 	// N is the number of series terms, 1..MaxN.
 	N uint64
+	// Offset starts the terms at Offset instead of 0: [Offset, Offset+N).
+	Offset uint64
 	// Workers is the number of child processes (goroutines in the
 	// goroutines mode); 0 means runtime.NumCPU().
 	Workers int
@@ -99,6 +109,11 @@ type Config struct {
 	// Sched is how work is shared: Static ranges (default) or Dynamic
 	// chunks taken from a counter in the segment.
 	Sched Schedule
+	// Pad, if not 0, gives every worker a lane Pad bytes from the next
+	// (8, 64, 128, ...) that the slots mode writes at every publish, beside
+	// its padded journal: Pad 8 packs the lanes into shared cache lines to
+	// show what false sharing costs. 0 (no lanes) is the safe default.
+	Pad int
 	// Extrapolate adds the series' tail in closed form to give
 	// Result.PiExtrapolated (Run only).
 	Extrapolate bool
@@ -153,6 +168,12 @@ func (c Config) retries() int {
 func (c Config) withDefaults() (Config, error) {
 	if c.N == 0 || c.N > MaxN {
 		return c, fmt.Errorf("N must be in [1, %d], got %d", uint64(MaxN), c.N)
+	}
+	if c.Offset > MaxN-c.N {
+		return c, fmt.Errorf("Offset+N must be at most %d, got %d+%d", uint64(MaxN), c.Offset, c.N)
+	}
+	if c.Pad != 0 && (c.Pad < 8 || c.Pad > 4096 || c.Pad&(c.Pad-1) != 0) {
+		return c, fmt.Errorf("Pad must be 0 or a power of two in [8, 4096], got %d", c.Pad)
 	}
 	if c.Workers == 0 {
 		c.Workers = runtime.NumCPU()
@@ -256,4 +277,10 @@ func BestKernel() string { return kernel.Best().Name }
 func span(n uint64, w, i int) (lo, hi uint64) {
 	// n <= 1e15 and w <= 1024 keep n*i far from overflow.
 	return n * uint64(i) / uint64(w), n * uint64(i+1) / uint64(w)
+}
+
+// spanOf is worker i's range of cfg's terms.
+func spanOf(cfg Config, i int) (lo, hi uint64) {
+	lo, hi = span(cfg.N, cfg.Workers, i)
+	return cfg.Offset + lo, cfg.Offset + hi
 }

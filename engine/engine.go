@@ -90,6 +90,13 @@ type Result struct {
 	// worker died part-way through adding into it, and Sum was rebuilt
 	// from the workers' journals instead.
 	Rebuilt bool `json:"rebuilt,omitempty"`
+	// LostAdds is how many publishes the racy mode's unsynchronized
+	// load-add-store lost (always 0 in the other modes).
+	LostAdds uint64 `json:"lost_adds,omitempty"`
+	// Offset is Config.Offset: the terms were [Offset, Offset+N), and the
+	// pi figures are zero unless it is 0.
+	Offset uint64 `json:"offset,omitempty"`
+	Pad    int    `json:"pad,omitempty"`
 }
 
 // Failure is one worker death that the run survived.
@@ -132,12 +139,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		N: cfg.N, Workers: cfg.Workers, Mode: cfg.Mode, Kernel: cfg.Kernel, Shm: out.shm,
 		Chunk: cfg.Chunk, Sched: string(cfg.Sched), Sum: out.value, Elapsed: out.elapsed,
 		WorkersDetail: out.workers, Failures: out.failures, Rebuilt: out.rebuilt,
+		LostAdds: out.lostAdds, Offset: cfg.Offset, Pad: cfg.Pad,
 	}
-	res.SumExact = exact.Sum(res.N)
+	res.SumExact = exact.SumRange(cfg.Offset, cfg.Offset+cfg.N)
 	res.SumRelError = (res.Sum - res.SumExact) / res.SumExact
-	res.Pi = math.Sqrt(8 * res.Sum)
-	res.PiError = res.Pi - math.Pi
-	if cfg.Extrapolate {
+	if cfg.Offset == 0 {
+		res.Pi = math.Sqrt(8 * res.Sum)
+		res.PiError = res.Pi - math.Pi
+	}
+	if cfg.Extrapolate && cfg.Offset == 0 {
 		res.PiExtrapolated = math.Sqrt(8 * (res.Sum + exact.Tail(res.N)))
 		res.PiExtrapolatedError = res.PiExtrapolated - math.Pi
 	}

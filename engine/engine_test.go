@@ -305,3 +305,36 @@ func TestKernelsExact(t *testing.T) {
 		t.Fatalf("PISHM_KERNEL=generic: kernel %q, err %v", res.Kernel, err)
 	}
 }
+
+func TestOffsetPadRacy(t *testing.T) {
+	checkClean(t)
+	for _, sched := range []Schedule{Static, Dynamic} {
+		res, err := Run(context.Background(), Config{N: 1_000_003, Offset: 1_000_000, Workers: 3, Sched: sched})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel := math.Abs(res.Sum-res.SumExact) / res.SumExact; rel > 1e-15 || res.Pi != 0 {
+			t.Errorf("%s: offset run S=%.17g exact %.17g (rel %.2e), pi %v", sched, res.Sum, res.SumExact, rel, res.Pi)
+		}
+	}
+	for _, pad := range []int{8, 64, 128} {
+		res, err := Run(context.Background(), Config{N: 1_000_003, Workers: 3, Pad: pad, Chunk: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkExact(t, res)
+	}
+	if _, err := Run(context.Background(), Config{N: 10, Pad: 12}); err == nil {
+		t.Error("Pad 12 accepted")
+	}
+	// One racy worker loses nothing; several may lose adds, and say so.
+	res, err := Run(context.Background(), Config{N: 1_000_000, Workers: 1, Mode: Racy, Chunk: 100})
+	if err != nil || res.LostAdds != 0 || math.Abs(res.SumRelError) > 1e-12 {
+		t.Fatalf("racy, 1 worker: lost %d, rel error %g, %v", res.LostAdds, res.SumRelError, err)
+	}
+	res, err = Run(context.Background(), Config{N: 4_000_000, Workers: 2, Mode: Racy, Chunk: 16})
+	if err != nil || res.LostAdds > 4_000_000/16 {
+		t.Fatalf("racy, 2 workers: lost %d, %v", res.LostAdds, err)
+	}
+	t.Logf("racy, 2 workers, 250000 publishes: %d lost, relative error %.2e", res.LostAdds, res.SumRelError)
+}

@@ -17,6 +17,9 @@ type accum struct {
 	sum  atomic.Uint64 // float64 bits of the running total
 	comp atomic.Uint64 // float64 bits: the rounding errors of the adds into sum
 	adds atomic.Uint64 // publishes so far
+	// racyAdds counts publishes with the same plain load-add-store the
+	// racy mode uses on sum: publishes - racyAdds is the number lost.
+	racyAdds atomic.Uint64
 	// lock is the mutex mode's cross-process lock. Its word is the
 	// holder's pid, so the parent can take it back from a dead holder.
 	lock sem.Mutex

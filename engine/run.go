@@ -24,6 +24,7 @@ type outcome struct {
 	workers  []WorkerResult
 	failures []Failure
 	rebuilt  bool
+	lostAdds uint64 // racy mode: publishes the accumulator lost
 }
 
 // execute runs j as cfg (already defaulted) says.
@@ -49,12 +50,12 @@ func runGoroutines(ctx context.Context, cfg Config, j job) (outcome, error) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i := range cfg.Workers {
-		lo, hi := span(cfg.N, cfg.Workers, i)
+		lo, hi := spanOf(cfg, i)
 		wg.Go(func() {
 			t := time.Now()
 			if cfg.Sched == Dynamic {
 				lo, hi = 0, 0
-				partials[i] = sumDynamic(j, cfg.N, cfg.Chunk, counter{&next}, 0, &progress[i], nil, nil)
+				partials[i] = sumDynamic(j, cfg.Offset, cfg.N, cfg.Chunk, counter{&next}, 0, &progress[i], nil, nil)
 			} else {
 				partials[i] = sumRange(j, lo, hi, cfg.Chunk, &progress[i], nil)
 			}
@@ -113,7 +114,7 @@ func runProcesses(ctx context.Context, cfg Config, j job) (out outcome, err erro
 	shmem.GC()
 	seg, err := shmem.Create(shmem.Options{
 		Backing: cfg.Shm, Path: cfg.Path, Force: cfg.Force,
-		Slots: cfg.Workers, Stride: SlotStride(),
+		Slots: cfg.Workers, Stride: SlotStride(), LaneStride: cfg.Pad,
 	})
 	if err != nil {
 		return outcome{}, err
@@ -127,6 +128,7 @@ func runProcesses(ctx context.Context, cfg Config, j job) (out outcome, err erro
 	h := seg.Header()
 	h.Mode = cfg.Mode.code()
 	h.N = cfg.N
+	h.Offset = cfg.Offset
 	h.Chunk = cfg.Chunk
 	copy(h.Kernel[:], cfg.Kernel)
 	writeJob(h, jobHeader{op: j.op, sched: cfg.Sched, name: j.name})
@@ -136,7 +138,7 @@ func runProcesses(ctx context.Context, cfg Config, j job) (out outcome, err erro
 		s := slotOf(seg, i)
 		s.reset(j.op)
 		if cfg.Sched == Static {
-			lo, hi := span(cfg.N, cfg.Workers, i)
+			lo, hi := spanOf(cfg, i)
 			s.lo.Store(lo)
 			s.hi.Store(hi)
 		}
@@ -209,6 +211,9 @@ func runProcesses(ctx context.Context, cfg Config, j job) (out outcome, err erro
 	switch {
 	case cfg.Mode == Slots:
 		out.value = reduce(j.op, partials)
+	case cfg.Mode == Racy:
+		out.value = f64(a.sum.Load())
+		out.lostAdds = publishes(cfg) - a.racyAdds.Load()
 	case r.tainted:
 		out.value = reduce(j.op, partials)
 		out.rebuilt = true

@@ -70,10 +70,11 @@ func sumRange(j job, lo, hi, chunk uint64, progress *atomic.Uint64, publish func
 // chunkSource hands out dynamic chunks: next returns the next chunk index.
 type chunkSource interface{ next() uint64 }
 
-// sumDynamic takes chunks of chunk terms from src until [0, n) is used up.
+// sumDynamic takes chunks of chunk terms from src until [base, base+n) is
+// used up.
 // claim, when set, is told of each chunk before it is summed (index+1) and
 // after it is published (0); redo is a chunk index+1 to do first.
-func sumDynamic(j job, n, chunk uint64, src chunkSource, redo uint64, progress *atomic.Uint64,
+func sumDynamic(j job, base, n, chunk uint64, src chunkSource, redo uint64, progress *atomic.Uint64,
 	claim func(c uint64), publish func(part float64, terms uint64)) float64 {
 	acc := newFold(j.op)
 	for {
@@ -86,8 +87,8 @@ func sumDynamic(j job, n, chunk uint64, src chunkSource, redo uint64, progress *
 		if c >= (n+chunk-1)/chunk {
 			return acc.value()
 		}
-		a := c * chunk
-		b := min(n, a+chunk)
+		a := base + c*chunk
+		b := min(base+n, a+chunk)
 		if claim != nil {
 			claim(c + 1)
 		}
@@ -111,7 +112,7 @@ func (c counter) next() uint64 { return c.w.Add(1) - 1 }
 // publisher returns the per-chunk publish function of a shared-memory mode,
 // and a finish function to call once after the last chunk. The journal
 // continues from what s already holds (empty for a fresh range).
-func publisher(mode Mode, op Op, a *accum, s *slot) (publish func(float64, uint64), finish func() error) {
+func publisher(mode Mode, op Op, a *accum, s *slot, lane *atomic.Uint64) (publish func(float64, uint64), finish func() error) {
 	// The journal: only this worker writes its slot, so plain atomic
 	// stores suffice; done is stored last (store-release).
 	acc := fold{op: op, hi: f64(s.partial.Load()), lo: f64(s.comp.Load())}
@@ -122,6 +123,25 @@ func publisher(mode Mode, op Op, a *accum, s *slot) (publish func(float64, uint6
 		s.done.Store(s.done.Load() + terms)
 	}
 	switch mode {
+	case Slots:
+		if lane != nil {
+			// The false-sharing experiment: the running total also goes
+			// to a lane packed as tightly as Config.Pad says.
+			return func(p float64, terms uint64) {
+				journal(p, terms)
+				lane.Store(math.Float64bits(acc.hi))
+			}, func() error { return nil }
+		}
+	case Racy:
+		// Load, add, store: two workers that interleave here lose one add.
+		return func(p float64, terms uint64) {
+				a.sum.Store(math.Float64bits(f64(a.sum.Load()) + p))
+				a.racyAdds.Store(a.racyAdds.Load() + 1)
+				a.adds.Add(1)
+				journal(p, terms)
+			}, func() error {
+				return nil
+			}
 	case CAS:
 		// The error of each add is known exactly (twoSum against the value
 		// the CAS replaced): keep it here and add it once at the end, so

@@ -40,6 +40,8 @@ type Options struct {
 	Slots int
 	// Stride is the block size in bytes (see StrideFor).
 	Stride int
+	// LaneStride, if not 0, adds one lane of that many bytes per slot.
+	LaneStride int
 }
 
 // Segment is one attached mapping.
@@ -54,10 +56,10 @@ type Segment struct {
 // Create makes a new segment of the given geometry, zero-filled, with a
 // fresh header, mode 0600, and maps it shared.
 func Create(o Options) (*Segment, error) {
-	if err := checkGeometry(o.Slots, o.Stride); err != nil {
+	if err := checkGeometry(o.Slots, o.Stride, o.LaneStride); err != nil {
 		return nil, err
 	}
-	size := Size(o.Slots, o.Stride)
+	size := Size(o.Slots, o.Stride, o.LaneStride)
 	var s *Segment
 	var err error
 	switch o.Backing {
@@ -77,6 +79,7 @@ func Create(o Options) (*Segment, error) {
 	h.Size = uint64(size)
 	h.Stride = uint64(o.Stride)
 	h.Slots = uint32(o.Slots)
+	h.LaneStride = uint32(o.LaneStride)
 	h.CreatorPID = uint32(os.Getpid())
 	h.CreatorUID = uint32(os.Geteuid())
 	h.CreatorStart = startTime(os.Getpid())
@@ -269,6 +272,20 @@ func (s *Segment) Block(i int) unsafe.Pointer {
 		panic(fmt.Sprintf("shmem: block %d out of range [0, %d]", i, h.Slots))
 	}
 	return unsafe.Pointer(&s.data[int(h.HeaderSize)+i*int(h.Stride)])
+}
+
+// Lane returns a pointer to slot i's lane (i in [0, Slots)), or nil if the
+// segment has no lanes. Lanes are LaneStride bytes apart, 8-byte aligned.
+func (s *Segment) Lane(i int) unsafe.Pointer {
+	h := s.Header()
+	if h.LaneStride == 0 {
+		return nil
+	}
+	if i < 0 || i >= int(h.Slots) {
+		panic(fmt.Sprintf("shmem: lane %d out of range [0, %d)", i, h.Slots))
+	}
+	base := int(h.HeaderSize) + (int(h.Slots)+1)*int(h.Stride)
+	return unsafe.Pointer(&s.data[base+i*int(h.LaneStride)])
 }
 
 // Bytes is the whole mapping.

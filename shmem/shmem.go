@@ -63,8 +63,11 @@ type Header struct {
 	State   atomic.Uint32 // 80: the user's state word
 	Arrived atomic.Uint32 // 84: start barrier: processes that attached
 	Go      atomic.Uint32 // 88: start barrier: set to 1 to release them
-	_       uint32
-	Next    atomic.Uint64 // 96: shared work counter (dynamic chunks)
+	// LaneStride is the spacing of the lanes (0: none): one small word
+	// per slot after the blocks, packed as tightly as the creator asked, for
+	// measuring false sharing.
+	LaneStride uint32        // 92
+	Next       atomic.Uint64 // 96: shared work counter (dynamic chunks)
 	// CreatorStart is the creator's start time in clock ticks since boot
 	// (/proc/PID/stat field 22): with CreatorPID it names the creator even
 	// after its pid is reused, so GC removes only segments whose creator is
@@ -72,8 +75,9 @@ type Header struct {
 	CreatorStart uint64 // 104
 	// Job names the work, the user's and opaque here (a function name,
 	// an operation, a schedule).
-	Job [64]byte // 112
-	Aux [3]atomic.Uint64
+	Job    [64]byte // 112
+	Aux    [3]atomic.Uint64
+	Offset uint64 // 200: the user's, opaque here
 }
 
 // Compile-time checks: the header fits its space and atomics are aligned.
@@ -84,10 +88,10 @@ var (
 )
 
 // Size returns the segment size for slots blocks of stride bytes plus the
-// accumulator block.
-func Size(slots, stride int) int {
+// accumulator block, plus slots lanes of lane bytes.
+func Size(slots, stride, lane int) int {
 	hs := headerSize(stride)
-	return hs + (slots+1)*stride
+	return hs + (slots+1)*stride + slots*lane
 }
 
 func headerSize(stride int) int {
@@ -111,9 +115,12 @@ func StrideFor(pad int) int {
 	return s
 }
 
-func checkGeometry(slots, stride int) error {
+func checkGeometry(slots, stride, lane int) error {
 	if slots < 0 || slots > MaxSlots {
 		return fmt.Errorf("%w: %d slots (max %d)", ErrBadLayout, slots, MaxSlots)
+	}
+	if lane != 0 && (lane < MinStride || lane > MaxStride || lane&(lane-1) != 0) {
+		return fmt.Errorf("%w: lane stride %d (want 0 or a power of two in [%d, %d])", ErrBadLayout, lane, MinStride, MaxStride)
 	}
 	if stride < MinStride || stride > MaxStride || stride&(stride-1) != 0 {
 		return fmt.Errorf("%w: stride %d (want a power of two in [%d, %d])", ErrBadLayout, stride, MinStride, MaxStride)
@@ -129,10 +136,10 @@ func validate(h *Header, size int, uid int) error {
 	if h.Version != Version {
 		return fmt.Errorf("%w: %d (want %d)", ErrBadVersion, h.Version, Version)
 	}
-	if err := checkGeometry(int(h.Slots), int(h.Stride)); err != nil {
+	if err := checkGeometry(int(h.Slots), int(h.Stride), int(h.LaneStride)); err != nil {
 		return err
 	}
-	want := Size(int(h.Slots), int(h.Stride))
+	want := Size(int(h.Slots), int(h.Stride), int(h.LaneStride))
 	if h.Size != uint64(size) || want != size || int(h.HeaderSize) != headerSize(int(h.Stride)) {
 		return fmt.Errorf("%w: header says %d bytes (header %d), file has %d, layout needs %d",
 			ErrBadLayout, h.Size, h.HeaderSize, size, want)

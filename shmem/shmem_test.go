@@ -30,8 +30,8 @@ func TestCreateOpenRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if fi.Mode().Perm() != 0o600 || fi.Size() != int64(Size(3, 128)) {
-				t.Fatalf("mode %v size %d, want 0600 and %d", fi.Mode().Perm(), fi.Size(), Size(3, 128))
+			if fi.Mode().Perm() != 0o600 || fi.Size() != int64(Size(3, 128, 0)) {
+				t.Fatalf("mode %v size %d, want 0600 and %d", fi.Mode().Perm(), fi.Size(), Size(3, 128, 0))
 			}
 			// A write through one mapping is seen through another.
 			*(*uint64)(s.Block(3)) = 0xfeedface
@@ -146,7 +146,7 @@ func FuzzValidate(f *testing.F) {
 			// Accepted: it must really be consistent.
 			var h Header
 			copy(unsafe.Slice((*byte)(unsafe.Pointer(&h)), unsafe.Sizeof(h)), b)
-			if h.Magic != Magic || Size(int(h.Slots), int(h.Stride)) != len(b) {
+			if h.Magic != Magic || Size(int(h.Slots), int(h.Stride), int(h.LaneStride)) != len(b) {
 				t.Fatalf("accepted an inconsistent header: %+v for %d bytes", h.Magic, len(b))
 			}
 		}
@@ -209,5 +209,30 @@ func TestOpenFileAfterRemove(t *testing.T) {
 	*(*uint64)(s.Block(2)) = 42
 	if *(*uint64)(o.Block(2)) != 42 {
 		t.Fatal("mapping through the inherited fd is not shared")
+	}
+}
+
+func TestLanes(t *testing.T) {
+	s, err := Create(Options{Backing: Posix, Slots: 4, Stride: 128, LaneStride: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Destroy()
+	if d := uintptr(s.Lane(1)) - uintptr(s.Lane(0)); d != 8 {
+		t.Fatalf("lanes %d bytes apart, want 8", d)
+	}
+	if end := uintptr(s.Lane(3)) + 8 - uintptr(unsafe.Pointer(&s.Bytes()[0])); end != uintptr(len(s.Bytes())) {
+		t.Fatalf("last lane ends at %d of %d", end, len(s.Bytes()))
+	}
+	if uintptr(s.Lane(0)) < uintptr(s.Block(4))+128 {
+		t.Fatal("lanes overlap the blocks")
+	}
+	o, err := Open(Posix, s.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Close()
+	if _, err := Create(Options{Slots: 1, Stride: 128, LaneStride: 12}); !errors.Is(err, ErrBadLayout) {
+		t.Fatalf("lane stride 12: %v", err)
 	}
 }
