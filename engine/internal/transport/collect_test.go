@@ -94,20 +94,33 @@ type children struct {
 }
 
 // spawn starts n children the way the engine does: Child(i), start with
-// the env and ExtraFiles, Started(i), and Exited(i) after a zero exit.
+// the env and ExtraFiles, Started(i), and Exited(i) after a zero exit. The
+// children are killed at cleanup.
 func spawn(tb testing.TB, col Collector, n int, seed uint64, mode func(i int) string) *children {
 	tb.Helper()
+	ch, err := startChildren(col, n, seed, mode)
+	tb.Cleanup(ch.kill)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ch
+}
+
+func startChildren(col Collector, n int, seed uint64, mode func(i int) string) (*children, error) {
 	ch := &children{
 		cmds:   make([]*exec.Cmd, n),
 		stderr: make([]*bytes.Buffer, n),
 		errs:   make([]error, n),
 		done:   make([]chan struct{}, n),
 	}
-	tb.Cleanup(ch.kill)
 	for i := range n {
-		env, files, err := col.Child(i)
-		if err != nil {
-			tb.Fatal(err)
+		var env []string
+		var files []*os.File
+		if col != nil {
+			var err error
+			if env, files, err = col.Child(i); err != nil {
+				return ch, err
+			}
 		}
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), env...)
@@ -119,11 +132,15 @@ func spawn(tb testing.TB, col Collector, n int, seed uint64, mode func(i int) st
 		ch.stderr[i] = new(bytes.Buffer)
 		cmd.Stderr = ch.stderr[i]
 		if err := cmd.Start(); err != nil {
-			tb.Fatal(err)
+			return ch, err
 		}
-		col.Started(i)
 		ch.cmds[i] = cmd
 		ch.done[i] = make(chan struct{})
+		if col == nil {
+			go func() { defer close(ch.done[i]); ch.errs[i] = cmd.Wait() }()
+			continue
+		}
+		col.Started(i)
 		go func() {
 			defer close(ch.done[i])
 			ch.errs[i] = cmd.Wait()
@@ -132,7 +149,7 @@ func spawn(tb testing.TB, col Collector, n int, seed uint64, mode func(i int) st
 			}
 		}()
 	}
-	return ch
+	return ch, nil
 }
 
 // wait waits for every child and returns their exit errors, with stderr.

@@ -43,6 +43,9 @@ func childMain(mode string) int {
 		fmt.Fprintf(os.Stderr, "test child (%s): %v\n", mode, err)
 		return 1
 	}
+	if mode == modeNone {
+		return 0
+	}
 	env, err := childEnvFrom(os.Getenv)
 	if err != nil {
 		return fail(err)
@@ -59,7 +62,6 @@ func childMain(mode string) int {
 	switch mode {
 	case modeOK:
 		err = Send(ctx, msg)
-	case modeNone:
 	case modeHang:
 		time.Sleep(time.Minute)
 		return 0
