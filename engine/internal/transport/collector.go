@@ -42,7 +42,10 @@ type core struct {
 	finished bool
 	done     chan struct{} // closed when all reported or err != nil
 
-	closed    chan struct{} // closed by Close, before shutdown
+	// life orders Child (read side) before Close (write side), so that no
+	// receiver is started after shutdown.
+	life      sync.RWMutex
+	closed    chan struct{} // closed by Close, under life, before shutdown
 	closeOnce sync.Once
 	closeErr  error
 	wg        sync.WaitGroup // receivers
@@ -207,6 +210,8 @@ func (c *collector) Child(i int) ([]string, []*os.File, error) {
 	if again {
 		return nil, nil, fmt.Errorf("transport: %s: Child(%d) called twice", c.kind, i)
 	}
+	c.life.RLock()
+	defer c.life.RUnlock()
 	if c.isClosed() {
 		return nil, nil, fmt.Errorf("transport: %s: child %d: %w", c.kind, i, ErrClosed)
 	}
@@ -233,7 +238,9 @@ func (c *collector) Collect(ctx context.Context) ([]Message, error) { return c.c
 
 func (c *collector) Close() error {
 	c.closeOnce.Do(func() {
+		c.life.Lock()
 		close(c.closed)
+		c.life.Unlock()
 		err1 := c.b.shutdown()
 		c.wg.Wait()
 		err2 := c.b.remove()

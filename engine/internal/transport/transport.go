@@ -20,7 +20,7 @@
 //	socketpair  one AF_UNIX socketpair per worker, one end inherited as fd 3
 //	posixmq     a POSIX message queue (raw mq_* syscalls), unlinked at Close
 //	sysvmq      a System V message queue (msgget(IPC_PRIVATE)), removed at Close
-//	redis       RPUSH to a per-run random key, BLPOP in the parent, DEL at Close
+//	redis       RPUSH to a per-run random list, BLPOP in the parent, DEL at Close
 //
 // Per-worker channels (file, pipe, socketpair, and unix/tcp connections,
 // which open with a hello naming the worker) know which worker a record came
@@ -38,9 +38,13 @@
 //	PISHM_TRANSPORT_TOKEN      the hello token (unix, tcp)
 //	PISHM_TRANSPORT_REDIS_URL  the redis URL (it may carry a password)
 //
-// The unix-specific kinds (pipe, fifo, socketpair, posixmq, sysvmq) are
-// implemented for Linux only; elsewhere NewCollector and Send return an error
-// wrapping ErrUnsupported.
+// fifo, socketpair, posixmq and sysvmq are implemented for Linux only;
+// elsewhere NewCollector and Send return an error wrapping ErrUnsupported.
+//
+// A Collect that fails early leaves the children running: Close makes their
+// later sends fail (the dir, FIFO, socket, queue or redis run key is gone)
+// rather than leave anything behind, and ending them is the caller's job.
+// go-redis logs dial failures through its global logger (redis.SetLogger).
 package transport
 
 import (
