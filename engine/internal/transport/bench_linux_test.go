@@ -1,0 +1,93 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// BenchmarkCollectInProcess is BenchmarkCollect without the processes:
+// one op is NewCollector, n senders run in this process from what Child
+// returned (a dup of the inherited descriptor, the env as Send would read
+// it), Collect and Close. It shows the transport's own cost, which the
+// ~2-5 ms of starting a child hides in BenchmarkCollect.
+func BenchmarkCollectInProcess(b *testing.B) {
+	url := redisURL(b)
+	for _, kind := range Kinds() {
+		b.Run("kind="+kind, func(b *testing.B) {
+			for _, n := range []int{1, 4, 16} {
+				b.Run(fmt.Sprintf("workers=%d", n), func(b *testing.B) {
+					newTestCollector(b, kind, n, url).Close() // skip what this host lacks
+					dir := b.TempDir()
+					for b.Loop() {
+						sink = benchInProcess(b, kind, n, url, dir)
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/worker")
+				})
+			}
+		})
+	}
+}
+
+func benchInProcess(b *testing.B, kind string, n int, url, dir string) []Message {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	col, err := NewCollector(ctx, kind, Options{Workers: n, RedisURL: url, Dir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer col.Close()
+	errc := make(chan error, n)
+	for i := range n {
+		env, files, err := col.Child(i)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ce, err := childEnvFrom(lookup(env))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(files) > 0 {
+			if ce.fd, err = unix.Dup(int(files[0].Fd())); err != nil {
+				b.Fatal(err)
+			}
+		}
+		col.Started(i)
+		go func() {
+			err := sendRaw(ctx, ce, encode(testMessage(1, i, n)))
+			if err == nil {
+				col.Exited(i)
+			}
+			errc <- err
+		}()
+	}
+	for range n {
+		if err := <-errc; err != nil {
+			b.Fatal(err)
+		}
+	}
+	msgs, err := col.Collect(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := col.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return msgs
+}
+
+// lookup makes a getenv over KEY=VALUE entries.
+func lookup(env []string) func(string) string {
+	return func(key string) string {
+		for _, kv := range env {
+			if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+				return v
+			}
+		}
+		return ""
+	}
+}

@@ -1,0 +1,107 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// pipeBuf is PIPE_BUF on Linux: writes up to this size to a pipe are atomic.
+const pipeBuf = 4096
+
+// fifoBackend: one named pipe (mode 0600) in a private temp dir that all
+// children write to. A record is below PIPE_BUF, so each write is atomic and
+// records never interleave. The parent opens it O_RDWR: the open does not
+// wait for a writer, and the FIFO never reports EOF while it is open.
+type fifoBackend struct {
+	c    *core
+	dir  string
+	path string
+	f    *os.File
+}
+
+func newFIFOBackend(c *core, opt Options) (backend, error) {
+	dir, err := privateDir(opt)
+	if err != nil {
+		return nil, err
+	}
+	b := &fifoBackend{c: c, dir: dir, path: filepath.Join(dir, "fifo")}
+	if err := unix.Mkfifo(b.path, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, &os.PathError{Op: "mkfifo", Path: b.path, Err: err}
+	}
+	// A FIFO from OpenFile is pollable: Close unblocks the receiver.
+	if b.f, err = os.OpenFile(b.path, os.O_RDWR, 0); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	c.goRecv(b.recv)
+	return b, nil
+}
+
+// recv reads whole records. Every good writer writes exactly one record
+// atomically and the buffer is a whole number of records, so each read
+// returns whole records; anything else means a writer wrote a partial or
+// oversized record.
+func (b *fifoBackend) recv() {
+	buf := make([]byte, 85*MessageSize) // a multiple of the record, <= PIPE_BUF
+	for {
+		n, err := b.f.Read(buf)
+		if err != nil {
+			if !b.c.isClosed() {
+				b.c.fail(fmt.Errorf("read fifo: %w", err))
+			}
+			return
+		}
+		if n%MessageSize != 0 {
+			b.c.fail(fmt.Errorf("read %d bytes from the fifo, not a whole number of %d-byte records (a writer sent a partial record): %w",
+				n, MessageSize, ErrMalformed))
+			return
+		}
+		for k := 0; k < n; k += MessageSize {
+			b.c.deliver(-1, buf[k:k+MessageSize])
+		}
+	}
+}
+
+func (b *fifoBackend) child(int) ([]string, []*os.File, error) {
+	return []string{envAddr + "=" + b.path}, nil, nil
+}
+
+func (b *fifoBackend) started(int) {}
+func (b *fifoBackend) exited(int)  {}
+
+func (b *fifoBackend) shutdown() error { return b.f.Close() }
+
+func (b *fifoBackend) remove() error { return os.RemoveAll(b.dir) }
+
+func sendFIFO(ctx context.Context, e childEnv, rec []byte) error {
+	if e.addr == "" {
+		return fmt.Errorf("%s is not set", envAddr)
+	}
+	if len(rec) > pipeBuf {
+		return fmt.Errorf("record of %d bytes is over PIPE_BUF", len(rec))
+	}
+	// O_NONBLOCK: fail with ENXIO instead of waiting when no reader has it open.
+	f, err := os.OpenFile(e.addr, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return err
+	} else if st.Mode().Type() != os.ModeNamedPipe {
+		return fmt.Errorf("%s is a %v, want a FIFO", e.addr, st.Mode().Type())
+	}
+	if d, ok := ctx.Deadline(); ok {
+		f.SetWriteDeadline(d)
+	}
+	if _, err := f.Write(rec); err != nil {
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,186 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// posixmqBackend: one POSIX message queue, created O_EXCL with mode 0600
+// under an unpredictable name, holding records of exactly MessageSize
+// bytes. Its depth is capped by /proc/sys/fs/mqueue/msg_max (10 by
+// default), so with more workers the senders block until the receiver
+// drains. Close wakes the receiver with an empty message, closes the
+// descriptor and unlinks the name.
+type posixmqBackend struct {
+	c    *core
+	name string // without the leading '/': the raw syscall wants it so
+	fd   int
+}
+
+// mqAttr is struct mq_attr (all fields C long).
+type mqAttr struct {
+	Flags   int
+	Maxmsg  int
+	Msgsize int
+	Curmsgs int
+	_       [4]int
+}
+
+// mqPoll bounds one blocking receive or send, so that a lost wake-up or a
+// cancelled context is noticed.
+const mqPoll = time.Second
+
+func mqOpen(name string, flag int, mode uint32, attr *mqAttr) (int, error) {
+	p, err := unix.BytePtrFromString(name)
+	if err != nil {
+		return -1, err
+	}
+	fd, _, errno := unix.Syscall6(unix.SYS_MQ_OPEN, uintptr(unsafe.Pointer(p)), uintptr(flag),
+		uintptr(mode), uintptr(unsafe.Pointer(attr)), 0, 0)
+	if errno != 0 {
+		return -1, &os.PathError{Op: "mq_open", Path: "/" + name, Err: errno}
+	}
+	return int(fd), nil
+}
+
+func mqUnlink(name string) error {
+	p, err := unix.BytePtrFromString(name)
+	if err != nil {
+		return err
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_MQ_UNLINK, uintptr(unsafe.Pointer(p)), 0, 0); errno != 0 {
+		return &os.PathError{Op: "mq_unlink", Path: "/" + name, Err: errno}
+	}
+	return nil
+}
+
+// mqTimedsend sends msg with priority 0, waiting until the absolute
+// CLOCK_REALTIME deadline at most. It returns the raw errno.
+func mqTimedsend(fd int, msg []byte, deadline time.Time) error {
+	ts := unix.NsecToTimespec(deadline.UnixNano())
+	var p unsafe.Pointer
+	if len(msg) > 0 {
+		p = unsafe.Pointer(&msg[0])
+	}
+	_, _, errno := unix.Syscall6(unix.SYS_MQ_TIMEDSEND, uintptr(fd), uintptr(p), uintptr(len(msg)), 0,
+		uintptr(unsafe.Pointer(&ts)), 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// mqTimedreceive receives one message into buf (at least mq_msgsize bytes)
+// and returns its length. It returns the raw errno.
+func mqTimedreceive(fd int, buf []byte, deadline time.Time) (int, error) {
+	ts := unix.NsecToTimespec(deadline.UnixNano())
+	n, _, errno := unix.Syscall6(unix.SYS_MQ_TIMEDRECEIVE, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])),
+		uintptr(len(buf)), 0, uintptr(unsafe.Pointer(&ts)), 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// mqMsgMax returns /proc/sys/fs/mqueue/msg_max, or the kernel default 10.
+func mqMsgMax() int {
+	b, err := os.ReadFile("/proc/sys/fs/mqueue/msg_max")
+	if err != nil {
+		return 10
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n < 1 {
+		return 10
+	}
+	return n
+}
+
+func newPosixMQBackend(c *core, _ Options) (backend, error) {
+	b := &posixmqBackend{c: c, name: fmt.Sprintf("pishm-%d-%s", os.Getpid(), randomHex(12))}
+	attr := mqAttr{Maxmsg: min(c.workers, mqMsgMax()), Msgsize: MessageSize}
+	fd, err := mqOpen(b.name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600, &attr)
+	if err != nil {
+		return nil, err
+	}
+	b.fd = fd
+	c.goRecv(b.recv)
+	return b, nil
+}
+
+func (b *posixmqBackend) recv() {
+	buf := make([]byte, MessageSize)
+	for !b.c.isClosed() {
+		n, err := mqTimedreceive(b.fd, buf, time.Now().Add(mqPoll))
+		if b.c.isClosed() {
+			return
+		}
+		switch err {
+		case nil:
+			b.c.deliver(-1, buf[:n])
+		case unix.ETIMEDOUT, unix.EINTR:
+		default:
+			b.c.fail(os.NewSyscallError("mq_timedreceive", err))
+			return
+		}
+	}
+}
+
+func (b *posixmqBackend) child(int) ([]string, []*os.File, error) {
+	return []string{envAddr + "=" + b.name}, nil, nil
+}
+
+func (b *posixmqBackend) started(int) {}
+func (b *posixmqBackend) exited(int)  {}
+
+// shutdown wakes the receiver with an empty message. If the queue is full
+// the send fails at once (its deadline has passed), but then the receiver
+// is not blocked either.
+func (b *posixmqBackend) shutdown() error {
+	mqTimedsend(b.fd, nil, time.Now())
+	return nil
+}
+
+func (b *posixmqBackend) remove() error {
+	err := unix.Close(b.fd)
+	if err != nil {
+		err = os.NewSyscallError("close", err)
+	}
+	if uerr := mqUnlink(b.name); uerr != nil {
+		return uerr
+	}
+	return err
+}
+
+func sendPosixMQ(ctx context.Context, e childEnv, rec []byte) error {
+	if e.addr == "" || strings.Contains(e.addr, "/") {
+		return fmt.Errorf("%s=%q is not a queue name without '/'", envAddr, e.addr)
+	}
+	fd, err := mqOpen(e.addr, unix.O_WRONLY|unix.O_CLOEXEC, 0, nil)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	for {
+		deadline := time.Now().Add(mqPoll)
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		switch err := mqTimedsend(fd, rec, deadline); err {
+		case nil:
+			return nil
+		case unix.ETIMEDOUT, unix.EINTR:
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		default:
+			return os.NewSyscallError("mq_timedsend", err)
+		}
+	}
+}

@@ -1,0 +1,168 @@
+package transport
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// helloSize is the length of the hello that opens a unix or tcp
+// connection: the run's 16-byte token, then the worker index (uint32 LE)
+// and 4 zero bytes. The record follows, then EOF.
+const helloSize = 24
+
+// streamBackend: the parent listens (unix: a socket in a private temp dir;
+// tcp: 127.0.0.1, kernel-chosen port) and each child dials, says hello and
+// sends its record.
+type streamBackend struct {
+	c       *core
+	network string
+	dir     string // unix only
+	ln      net.Listener
+	token   [16]byte
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+// maxUnixPath is the usable length of sockaddr_un.sun_path (108 on Linux,
+// 104 on the BSDs) less the terminating NUL.
+const maxUnixPath = 103
+
+func newStreamBackend(c *core, opt Options) (backend, error) {
+	b := &streamBackend{c: c, network: c.kind, conns: make(map[net.Conn]struct{})}
+	rand.Read(b.token[:]) // never fails (crypto/rand, Go 1.24+)
+	var err error
+	if b.network == "unix" {
+		if b.dir, err = privateDir(opt); err != nil {
+			return nil, err
+		}
+		path := filepath.Join(b.dir, "s")
+		if len(path) > maxUnixPath {
+			os.RemoveAll(b.dir)
+			return nil, fmt.Errorf("socket path %q is %d bytes, over %d: use a shorter Options.Dir", path, len(path), maxUnixPath)
+		}
+		b.ln, err = net.Listen("unix", path)
+	} else {
+		b.ln, err = net.Listen("tcp4", "127.0.0.1:0")
+	}
+	if err != nil {
+		if b.dir != "" {
+			os.RemoveAll(b.dir)
+		}
+		return nil, err
+	}
+	c.goRecv(b.accept)
+	return b, nil
+}
+
+func (b *streamBackend) accept() {
+	for {
+		conn, err := b.ln.Accept()
+		if err != nil {
+			if !b.c.isClosed() {
+				b.c.fail(fmt.Errorf("accept: %w", err))
+			}
+			return
+		}
+		b.mu.Lock()
+		if b.conns == nil { // shut down
+			b.mu.Unlock()
+			conn.Close()
+			return
+		}
+		b.conns[conn] = struct{}{}
+		b.mu.Unlock()
+		b.c.goRecv(func() {
+			defer func() {
+				b.mu.Lock()
+				if b.conns != nil {
+					delete(b.conns, conn)
+				}
+				b.mu.Unlock()
+				conn.Close()
+			}()
+			b.serve(conn)
+		})
+	}
+}
+
+func (b *streamBackend) serve(conn net.Conn) {
+	var hello [helloSize]byte
+	if _, err := io.ReadFull(conn, hello[:]); err != nil {
+		return // not one of ours, or it gave up: it stays missing
+	}
+	if subtle.ConstantTimeCompare(hello[:16], b.token[:]) != 1 {
+		return // a stray connection: drop it
+	}
+	w := binary.LittleEndian.Uint32(hello[16:])
+	if w >= uint32(b.c.workers) {
+		b.c.fail(fmt.Errorf("connection says hello as worker %d, want [0,%d): %w", w, b.c.workers, ErrWorkerRange))
+		return
+	}
+	b.c.recvStream(int(w), conn, "connection")
+}
+
+func (b *streamBackend) child(int) ([]string, []*os.File, error) {
+	return []string{
+		envAddr + "=" + b.ln.Addr().String(),
+		envToken + "=" + hex.EncodeToString(b.token[:]),
+	}, nil, nil
+}
+
+func (b *streamBackend) started(int) {}
+func (b *streamBackend) exited(int)  {}
+
+func (b *streamBackend) shutdown() error {
+	err := b.ln.Close() // a unix listener also unlinks its socket
+	b.mu.Lock()
+	for conn := range b.conns {
+		conn.Close()
+	}
+	b.conns = nil
+	b.mu.Unlock()
+	return err
+}
+
+func (b *streamBackend) remove() error {
+	if b.dir == "" {
+		return nil
+	}
+	return os.RemoveAll(b.dir)
+}
+
+func sendStream(ctx context.Context, e childEnv, rec []byte) error {
+	if e.addr == "" {
+		return fmt.Errorf("%s is not set", envAddr)
+	}
+	token, err := hex.DecodeString(e.token)
+	if err != nil || len(token) != 16 {
+		return fmt.Errorf("%s is not 32 hex digits", envToken)
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, e.kind, e.addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	msg := make([]byte, 0, helloSize+len(rec))
+	msg = append(msg, token...)
+	msg = binary.LittleEndian.AppendUint32(msg, e.worker)
+	msg = append(msg, 0, 0, 0, 0)
+	msg = append(msg, rec...)
+	if _, err := conn.Write(msg); err != nil {
+		return err
+	}
+	return conn.Close()
+}

@@ -1,0 +1,137 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// sysvmqBackend: one System V message queue from msgget(IPC_PRIVATE, 0600),
+// its id passed in the environment. A message's mtype is its worker index
+// plus one. The receiver blocks in msgrcv; Close removes the queue
+// (IPC_RMID), which wakes it with EIDRM.
+type sysvmqBackend struct {
+	c  *core
+	id int
+}
+
+// msgNoError is MSG_NOERROR: truncate a longer message instead of failing
+// with E2BIG (and leaving it at the head of the queue).
+const msgNoError = 0o10000
+
+// msgbuf is struct msgbuf with room for one record and one more byte, so a
+// longer message is truncated to a length that Decode rejects.
+type msgbuf struct {
+	mtype int // C long, > 0
+	mtext [MessageSize + 1]byte
+}
+
+func msgget(key, flag int) (int, error) {
+	id, _, errno := unix.Syscall(unix.SYS_MSGGET, uintptr(key), uintptr(flag), 0)
+	if errno != 0 {
+		return -1, os.NewSyscallError("msgget", errno)
+	}
+	return int(id), nil
+}
+
+// msgsnd sends the struct msgbuf at m, whose text is size bytes; it
+// returns the raw errno.
+func msgsnd(id int, m unsafe.Pointer, size, flag int) error {
+	if _, _, errno := unix.Syscall6(unix.SYS_MSGSND, uintptr(id), uintptr(m), uintptr(size), uintptr(flag), 0, 0); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// msgrcv returns the length of the text or the raw errno.
+func msgrcv(id int, m *msgbuf, typ, flag int) (int, error) {
+	n, _, errno := unix.Syscall6(unix.SYS_MSGRCV, uintptr(id), uintptr(unsafe.Pointer(m)), uintptr(len(m.mtext)), uintptr(typ), uintptr(flag), 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// msgctl with a buffer of buf (nil for IPC_RMID).
+func msgctl(id, cmd int, buf unsafe.Pointer) error {
+	if _, _, errno := unix.Syscall(unix.SYS_MSGCTL, uintptr(id), uintptr(cmd), uintptr(buf)); errno != 0 {
+		return os.NewSyscallError("msgctl", errno)
+	}
+	return nil
+}
+
+func newSysVMQBackend(c *core, _ Options) (backend, error) {
+	id, err := msgget(unix.IPC_PRIVATE, unix.IPC_CREAT|0o600)
+	if err != nil {
+		return nil, err
+	}
+	b := &sysvmqBackend{c: c, id: id}
+	c.goRecv(b.recv)
+	return b, nil
+}
+
+func (b *sysvmqBackend) recv() {
+	var m msgbuf
+	for {
+		n, err := msgrcv(b.id, &m, 0, msgNoError)
+		if b.c.isClosed() {
+			return
+		}
+		switch err {
+		case nil:
+			from := -1
+			if m.mtype >= 1 && m.mtype <= b.c.workers {
+				from = m.mtype - 1
+			}
+			b.c.deliver(from, m.mtext[:n])
+		case unix.EINTR:
+		default: // EIDRM, EINVAL: the queue is gone
+			b.c.fail(os.NewSyscallError("msgrcv", err))
+			return
+		}
+	}
+}
+
+func (b *sysvmqBackend) child(int) ([]string, []*os.File, error) {
+	return []string{envAddr + "=" + strconv.Itoa(b.id)}, nil, nil
+}
+
+func (b *sysvmqBackend) started(int) {}
+func (b *sysvmqBackend) exited(int)  {}
+
+func (b *sysvmqBackend) shutdown() error { return msgctl(b.id, unix.IPC_RMID, nil) }
+
+func (b *sysvmqBackend) remove() error { return nil }
+
+func sendSysVMQ(ctx context.Context, e childEnv, rec []byte) error {
+	id, err := strconv.Atoi(e.addr)
+	if err != nil || id < 0 {
+		return fmt.Errorf("%s=%q is not a queue id", envAddr, e.addr)
+	}
+	// struct msgbuf: a C long mtype (the worker index plus one), then the
+	// text; built in longs so that it is aligned.
+	const long = int(unsafe.Sizeof(int(0)))
+	buf := make([]int, 2+len(rec)/long) // room for the text, never empty
+	buf[0] = int(e.worker) + 1
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&buf[1])), len(rec)), rec)
+	// IPC_NOWAIT and a short sleep while the queue is full, so ctx is honoured.
+	for wait := 100 * time.Microsecond; ; wait = min(2*wait, 10*time.Millisecond) {
+		switch err := msgsnd(id, unsafe.Pointer(&buf[0]), len(rec), unix.IPC_NOWAIT); err {
+		case nil:
+			return nil
+		case unix.EAGAIN, unix.EINTR:
+		default:
+			return os.NewSyscallError("msgsnd", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
