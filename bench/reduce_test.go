@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/internal/redistest"
 )
 
 func TestMain(m *testing.M) {
@@ -30,11 +31,12 @@ var sink float64
 // every mode, at a size where the work dominates and one where the fixed
 // cost does.
 func BenchmarkReduce(b *testing.B) {
+	redisURL := redistest.Start(b)
 	for _, n := range []uint64{1e6, 1e8} {
 		for _, mode := range engine.Modes() {
 			for _, workers := range []int{1, 2, 4} {
 				b.Run(fmt.Sprintf("n=%d/mode=%s/workers=%d", n, mode, workers), func(b *testing.B) {
-					cfg := engine.Config{N: n, Workers: workers, Mode: mode}
+					cfg := engine.Config{N: n, Workers: workers, Mode: mode, RedisURL: redisURL}
 					for b.Loop() {
 						res, err := engine.Run(context.Background(), cfg)
 						if err != nil {
@@ -54,9 +56,38 @@ func BenchmarkReduce(b *testing.B) {
 func BenchmarkContention(b *testing.B) {
 	const n = 1e7
 	for _, chunk := range []uint64{64, 4096, 1 << 20} {
-		for _, mode := range engine.Modes() {
+		for _, mode := range []engine.Mode{engine.Slots, engine.CAS, engine.Mutex, engine.Goroutines} {
 			b.Run(fmt.Sprintf("chunk=%d/mode=%s/workers=2", chunk, mode), func(b *testing.B) {
 				cfg := engine.Config{N: n, Workers: 2, Mode: mode, Chunk: chunk}
+				for b.Loop() {
+					res, err := engine.Run(context.Background(), cfg)
+					if err != nil {
+						b.Fatal(err)
+					}
+					sink += res.Sum
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/term")
+			})
+		}
+	}
+}
+
+// BenchmarkTransport is the fixed cost of a whole run (set-up, one message
+// per worker, tear-down) at small n, for every message-passing mode beside
+// the shared-memory slots and the in-process baseline.
+func BenchmarkTransport(b *testing.B) {
+	redisURL := redistest.Start(b)
+	const n = 1e6
+	modes := []engine.Mode{engine.Slots, engine.Goroutines}
+	for _, m := range engine.Modes() {
+		if m.IsTransport() {
+			modes = append(modes, m)
+		}
+	}
+	for _, mode := range modes {
+		for _, workers := range []int{2, 8} {
+			b.Run(fmt.Sprintf("mode=%s/workers=%d", mode, workers), func(b *testing.B) {
+				cfg := engine.Config{N: n, Workers: workers, Mode: mode, RedisURL: redisURL}
 				for b.Loop() {
 					res, err := engine.Run(context.Background(), cfg)
 					if err != nil {

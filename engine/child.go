@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine/internal/kernel"
+	"github.com/pishm/pishm/engine/internal/transport"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
 )
@@ -124,11 +125,24 @@ func childMain(ctx context.Context) error {
 	if err := finish(); err != nil {
 		return err
 	}
+	if mode.IsTransport() {
+		m := transport.Message{Worker: uint32(i), Lo: s.lo.Load(), Hi: s.hi.Load(),
+			ElapsedNs: int64(time.Since(start)), Partial: s.total()}
+		sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+		err := transport.Send(sctx, m)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
 	s.elapsed.Store(int64(time.Since(start)))
 	s.state.Store(slotDone) // store-release: everything above is published
 	fault("done")
 	return ctx.Err()
 }
+
+// sendTimeout bounds a child's send of its one message.
+const sendTimeout = time.Minute
 
 // childJob finds the job the header names: the pi series with the header's
 // kernel, or a registered Func.

@@ -3,10 +3,12 @@ package engine
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/pishm/pishm/engine/internal/kernel"
+	"github.com/pishm/pishm/engine/internal/transport"
 	"github.com/pishm/pishm/shmem"
 )
 
@@ -37,10 +39,32 @@ const Racy Mode = "racy"
 // shmModes are the modes that publish through the segment.
 var shmModes = []Mode{Slots, CAS, Mutex}
 
-// Modes lists every mode this build knows, shared-memory modes first.
+// The message-passing modes: each worker sends its partial (float64 bits,
+// worker index, range, timing) to the parent over one of these, and the
+// parent reduces in worker order, so S is bit-identical to Slots.
+const (
+	File       Mode = "file"       // one file per worker in a private temp dir
+	Pipe       Mode = "pipe"       // an anonymous pipe per worker (inherited fd)
+	FIFO       Mode = "fifo"       // one named pipe all workers write to
+	Unix       Mode = "unix"       // a unix stream socket the parent listens on
+	TCP        Mode = "tcp"        // TCP on 127.0.0.1, kernel-chosen port
+	Socketpair Mode = "socketpair" // a socketpair per worker (inherited fd)
+	PosixMQ    Mode = "posixmq"    // a POSIX message queue
+	SysVMQ     Mode = "sysvmq"     // a System V message queue
+	Redis      Mode = "redis"      // RPUSH/BLPOP on a list of a real redis-server
+)
+
+var transportModes = []Mode{File, Pipe, FIFO, Unix, TCP, Socketpair, PosixMQ, SysVMQ, Redis}
+
+// Modes lists every mode this build knows: shared memory, the in-process
+// baseline, then the message-passing transports.
 func Modes() []Mode {
-	return append(append([]Mode(nil), shmModes...), Goroutines)
+	m := append(append([]Mode(nil), shmModes...), Goroutines)
+	return append(m, transportModes...)
 }
+
+// IsTransport reports whether m passes messages instead of sharing memory.
+func (m Mode) IsTransport() bool { return slices.Contains(transportModes, m) }
 
 func (m Mode) valid() bool {
 	for _, k := range allModes() {
@@ -101,6 +125,9 @@ type Config struct {
 	// Kernel names the inner loop ("auto", "generic", ...); "" is auto.
 	// The PISHM_KERNEL environment variable overrides "auto".
 	Kernel string
+	// RedisURL is the server of the redis mode (default
+	// redis://127.0.0.1:6379/0); credentials and rediss:// TLS go in it.
+	RedisURL string
 	// Timeout bounds the whole run; 0 means none.
 	Timeout time.Duration
 	// Retries is how many fresh attempts a worker's range gets after its
@@ -208,6 +235,12 @@ func (c Config) withDefaults() (Config, error) {
 	case Static, Dynamic:
 	default:
 		return c, fmt.Errorf("unknown Sched %q (want static or dynamic)", c.Sched)
+	}
+	if c.Mode.IsTransport() && c.Sched == Dynamic {
+		return c, fmt.Errorf("Mode %s sends one message per worker range: it needs Sched static", c.Mode)
+	}
+	if c.Mode == Redis && c.RedisURL == "" {
+		c.RedisURL = transport.DefaultRedisURL
 	}
 	if c.Chunk == 0 {
 		c.Chunk = c.N // one publish per worker

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pishm/pishm/internal/redistest"
 	"github.com/pishm/pishm/shmem"
 )
 
@@ -44,7 +46,34 @@ func TestMain(m *testing.M) {
 	if os.Getenv("GORACE") == "" {
 		os.Setenv("GORACE", "atexit_sleep_ms=0")
 	}
-	os.Exit(m.Run())
+	// One real redis-server for the redis mode, if one is installed
+	// (.ci/test.sh installs it); without one the redis cases skip.
+	srv, err := redistest.NewServer()
+	if err == nil {
+		testRedisURL, testRedisPid = srv.URL, strconv.Itoa(srv.Pid())
+	} else {
+		fmt.Fprintln(os.Stderr, "engine tests: the redis mode will be skipped:", err)
+	}
+	code := m.Run()
+	if srv != nil {
+		srv.Stop()
+	}
+	os.Exit(code)
+}
+
+// testRedisURL is the test binary's redis-server, "" if none; testRedisPid
+// its pid (a child of ours that is not a worker).
+var testRedisURL, testRedisPid string
+
+// withRedis sets the redis URL, or skips the test for the redis mode when
+// no server could be started.
+func withRedis(t *testing.T, cfg Config) Config {
+	t.Helper()
+	if cfg.Mode == Redis && testRedisURL == "" {
+		t.Skip("no redis-server installed")
+	}
+	cfg.RedisURL = testRedisURL
+	return cfg
 }
 
 // shmEntries lists pishm segments in /dev/shm.
@@ -109,7 +138,7 @@ func TestModesExact(t *testing.T) {
 				for _, n := range []uint64{1, 1000, 1e6 + 3} {
 					name := string(mode) + "/" + string(shm) + "/workers=" + strconv.Itoa(workers) + "/n=" + strconv.FormatUint(n, 10)
 					t.Run(name, func(t *testing.T) {
-						cfg := Config{N: n, Workers: workers, Mode: mode, Shm: shm}
+						cfg := withRedis(t, Config{N: n, Workers: workers, Mode: mode, Shm: shm})
 						if shm == shmem.File {
 							cfg.Path = filepath.Join(dir, "seg")
 						}
@@ -150,7 +179,7 @@ func TestChunked(t *testing.T) {
 	checkNoLeak(t)
 	for _, mode := range Modes() {
 		t.Run(string(mode), func(t *testing.T) {
-			res, err := Run(context.Background(), Config{N: 300_001, Workers: 3, Mode: mode, Chunk: 97})
+			res, err := Run(context.Background(), withRedis(t, Config{N: 300_001, Workers: 3, Mode: mode, Chunk: 97}))
 			if err != nil {
 				t.Fatal(err)
 			}

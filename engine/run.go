@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pishm/pishm/engine/internal/transport"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
 )
@@ -144,9 +145,23 @@ func runProcesses(ctx context.Context, cfg Config, j job) (out outcome, err erro
 		}
 	}
 
+	var col transport.Collector
+	if cfg.Mode.IsTransport() {
+		col, err = transport.NewCollector(ctx, string(cfg.Mode), transport.Options{
+			Workers: cfg.Workers, RedisURL: cfg.RedisURL, Retries: cfg.retries() > 0,
+		})
+		if err != nil {
+			return outcome{}, err
+		}
+		// Runs after g.stop below: no child is left to use what it removes.
+		defer func() { err = errors.Join(err, col.Close()) }()
+	}
 	g := newGroup(cfg.Workers, os.Environ(), []*os.File{seg.File()}, string(seg.Backing()))
+	if col != nil {
+		g.setup, g.started = col.Child, col.Started
+	}
 	defer g.stop()
-	r := &reaper{cfg: cfg, op: j.op, seg: seg, g: g, completed: make([]bool, cfg.Workers)}
+	r := &reaper{cfg: cfg, op: j.op, seg: seg, g: g, col: col, completed: make([]bool, cfg.Workers)}
 	for i := range cfg.Workers {
 		if err := g.start(i, 0); err != nil {
 			return outcome{}, err
@@ -186,6 +201,17 @@ func runProcesses(ctx context.Context, cfg Config, j job) (out outcome, err erro
 			return outcome{}, fmt.Errorf("%w (workers %s unfinished)", context.Cause(ctx), r.unfinished())
 		}
 	}
+	var msgs []transport.Message
+	if col != nil {
+		// Every worker exited after sending: what is not here within a
+		// moment is lost.
+		cctx, cancel := context.WithTimeout(ctx, collectGrace)
+		msgs, err = col.Collect(cctx)
+		cancel()
+		if err != nil {
+			return outcome{}, err
+		}
+	}
 	out.elapsed = time.Since(start)
 	report(true)
 	out.shm = string(seg.Backing())
@@ -205,12 +231,22 @@ func runProcesses(ctx context.Context, cfg Config, j job) (out outcome, err erro
 	if terms != cfg.N {
 		return outcome{}, fmt.Errorf("the workers' journals cover %d terms, want %d", terms, cfg.N)
 	}
+	for i, m := range msgs {
+		w := &out.workers[i]
+		if m.Lo != w.Lo || m.Hi != w.Hi {
+			return outcome{}, fmt.Errorf("worker %d's message covers [%d,%d), its range is [%d,%d)", i, m.Lo, m.Hi, w.Lo, w.Hi)
+		}
+		if math.Float64bits(m.Partial) != math.Float64bits(partials[i]) {
+			return outcome{}, fmt.Errorf("worker %d's message says %v, its journal %v", i, m.Partial, partials[i])
+		}
+		w.Elapsed = time.Duration(m.ElapsedNs)
+	}
 	if owner := a.lock.Owner(); owner != 0 {
 		return outcome{}, fmt.Errorf("the accumulator lock is still held by pid %d after every worker exited", owner)
 	}
 	switch {
-	case cfg.Mode == Slots:
-		out.value = reduce(j.op, partials)
+	case cfg.Mode == Slots || cfg.Mode.IsTransport():
+		out.value = reduce(j.op, partials) // for transports, the messages' partials (checked equal above)
 	case cfg.Mode == Racy:
 		out.value = f64(a.sum.Load())
 		out.lostAdds = publishes(cfg) - a.racyAdds.Load()
@@ -225,6 +261,9 @@ func runProcesses(ctx context.Context, cfg Config, j job) (out outcome, err erro
 	}
 	return out, nil
 }
+
+// collectGrace bounds the wait for messages once every worker has exited.
+const collectGrace = 5 * time.Second
 
 // publishes is how many times the workers publish in total.
 func publishes(cfg Config) uint64 {
@@ -271,6 +310,7 @@ type reaper struct {
 	op        Op
 	seg       *shmem.Segment
 	g         *group
+	col       transport.Collector // nil in the shared-memory modes
 	completed []bool
 	failures  []Failure
 	tainted   bool // a cas/mutex worker died part-way through its adds
@@ -288,6 +328,9 @@ func (r *reaper) handle(e exit) (bool, error) {
 		if state != slotDone {
 			return false, fmt.Errorf("worker %d exited 0 without publishing", e.worker)
 		}
+		if r.col != nil {
+			r.col.Exited(e.worker)
+		}
 		r.completed[e.worker] = true
 		return true, nil
 	}
@@ -301,6 +344,9 @@ func (r *reaper) handle(e exit) (bool, error) {
 		// Everything was published before it died: the result stands.
 		f.Action = "kept its published result"
 		r.failures = append(r.failures, f)
+		if r.col != nil {
+			r.col.Exited(e.worker) // its message went out (the file transport reads it now)
+		}
 		r.completed[e.worker] = true
 		return true, nil
 	}
@@ -319,6 +365,11 @@ func (r *reaper) handle(e exit) (bool, error) {
 		s.resume() // its published chunks stand; an unpublished claim is redone
 	} else {
 		s.reset(r.op)
+	}
+	if r.col != nil {
+		if err := r.col.Retry(e.worker); err != nil {
+			return false, err
+		}
 	}
 	f.Action = "retried"
 	r.failures = append(r.failures, f)

@@ -22,6 +22,7 @@ type group struct {
 	files   []*os.File // inherited by every child, after its own files: files[0] is the segment
 	backing string     // the segment's backing, for envSegment
 	setup   func(worker int) (env []string, files []*os.File, err error)
+	started func(worker int) // after a child starts, if set
 
 	spawn chan spawnReq // served by the one thread that forks
 	exits chan exit     // one per started process, as each is reaped
@@ -102,6 +103,9 @@ func (g *group) start(i, attempt int) error {
 	}
 	g.procs[i] = p
 	g.live++
+	if g.started != nil {
+		g.started(i)
+	}
 	go func() { g.exits <- exit{i, attempt, cmd.Wait()} }()
 	return nil
 }

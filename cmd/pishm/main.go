@@ -21,6 +21,11 @@
 //	mutex       every worker adds under a cross-process futex semaphore
 //	goroutines  the same work on goroutines in one process (the baseline)
 //
+// and, for comparison, message passing: each worker sends its partial
+// (float64 bits) over file, pipe, fifo, unix, tcp, socketpair, posixmq,
+// sysvmq or redis (a real redis-server at -redis), and S comes out
+// bit-identical to slots.
+//
 // A child is recognised by the PISHM_SEGMENT and PISHM_WORKER environment
 // variables the parent sets; nothing else should set them. PISHM_KERNEL
 // overrides -kernel=auto.
@@ -177,6 +182,9 @@ Flags:
 	fs.BoolVar(&opt.cfg.Extrapolate, "extrapolate", false, "also print pi with the series' tail added in closed form")
 	fs.DurationVar(&opt.cfg.Timeout, "timeout", 0, "give up after `duration` (0: never)")
 	retries := fs.Int("retries", engine.DefaultRetries, "fresh attempts at a dead worker's range (`N`, 0 for none)")
+	fs.StringVar(&opt.cfg.RedisURL, "redis", "redis://127.0.0.1:6379/0", "redis-server `URL` for -mode=redis (user:password@ and rediss:// pass through)")
+	fs.IntVar(&opt.cfg.Pad, "pad", 0, "also write each publish to a lane `P` bytes from the next (8, 64, 128): the false-sharing experiment; 0 for none")
+	allowRacy := fs.Bool("allow-racy", false, "permit -mode=racy, the unsynchronized load-add-store that loses updates (for demonstrations)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return opt, err
@@ -199,9 +207,16 @@ Flags:
 		return opt, usagef("-workers must be in [1, %d], got %d", engine.MaxWorkers, opt.cfg.Workers)
 	}
 	opt.cfg.Mode = engine.Mode(*mode)
-	if !validMode(opt.cfg.Mode) {
+	if opt.cfg.Mode == engine.Racy && !*allowRacy {
+		return opt, usagef("-mode=racy loses updates on purpose; add -allow-racy to run it")
+	}
+	if !validMode(opt.cfg.Mode) && opt.cfg.Mode != engine.Racy {
 		return opt, usagef("-mode: unknown mode %q (want %s)", *mode, modeNames())
 	}
+	if p := opt.cfg.Pad; p != 0 && (p < 8 || p > 4096 || p&(p-1) != 0) {
+		return opt, usagef("-pad must be 0 or a power of two in [8, 4096], got %d", p)
+	}
+
 	switch b := shmem.Backing(*shm); b {
 	case shmem.Posix:
 		if opt.cfg.Path != "" {
@@ -220,6 +235,9 @@ Flags:
 		opt.cfg.Sched = s
 	default:
 		return opt, usagef("-sched: unknown schedule %q (want static or dynamic)", *sched)
+	}
+	if opt.cfg.Mode.IsTransport() && opt.cfg.Sched == engine.Dynamic {
+		return opt, usagef("-mode=%s sends one message per worker range: it needs -sched=static", *mode)
 	}
 	if !validKernel(opt.cfg.Kernel) {
 		return opt, usagef("-kernel: unknown kernel %q (want auto, %s)", opt.cfg.Kernel, kernelNames())
@@ -310,6 +328,9 @@ func printResult(w io.Writer, r engine.Result) {
 	fmt.Fprintf(w, "time      %v wall, %v work, %.3g terms/s\n", r.Wall.Round(time.Microsecond), r.Elapsed.Round(time.Microsecond), r.TermsPerSec)
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "failure   worker %d (pid %d) died %s: %s; %s\n", f.Worker, f.Pid, f.When, f.How, f.Action)
+	}
+	if r.LostAdds > 0 {
+		fmt.Fprintf(w, "racy      %d publishes lost by the unsynchronized load-add-store\n", r.LostAdds)
 	}
 	if r.Rebuilt {
 		fmt.Fprintf(w, "note      the shared accumulator was set aside after a death; S_n was rebuilt from the workers' journals\n")

@@ -161,6 +161,9 @@ func ping(addr string) error {
 	return nil
 }
 
+// Pid is the server's process id.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
 // Stop sends SIGTERM, waits (SIGKILL after 5s) and removes the server's
 // directory. It is idempotent.
 func (s *Server) Stop() error {

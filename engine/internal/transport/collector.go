@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -19,6 +20,9 @@ type backend interface {
 	child(i int) (env []string, files []*os.File, err error)
 	started(i int)
 	exited(i int)
+	// retry drops worker i's channel from a process that died, so that
+	// child(i) can make a fresh one.
+	retry(i int)
 	// shutdown unblocks every receiver (close descriptors, wake queues).
 	// It runs once, after core.closed is closed.
 	shutdown() error
@@ -32,11 +36,16 @@ type backend interface {
 type core struct {
 	kind    string
 	workers int
+	// tolerant: a worker's channel closing without a record is noted, not
+	// fatal, because the caller may restart the worker (Options.Retries).
+	tolerant bool
 
 	mu       sync.Mutex
 	msgs     []Message
 	have     []bool
-	children []bool // Child(i) was called
+	children []bool   // Child(i) was called since the last Retry(i)
+	retried  []bool   // Retry(i) was called: an identical second record is dropped
+	notes    []string // why a worker's channel closed without a record
 	count    int
 	err      error
 	finished bool
@@ -58,6 +67,8 @@ func newCore(kind string, workers int) *core {
 		msgs:     make([]Message, workers),
 		have:     make([]bool, workers),
 		children: make([]bool, workers),
+		retried:  make([]bool, workers),
+		notes:    make([]string, workers),
 		done:     make(chan struct{}),
 		closed:   make(chan struct{}),
 	}
@@ -133,6 +144,10 @@ func (c *core) deliver(from int, rec []byte) {
 		return
 	}
 	if c.have[m.Worker] {
+		if first := c.msgs[m.Worker]; c.retried[m.Worker] && first.Lo == m.Lo && first.Hi == m.Hi &&
+			math.Float64bits(first.Partial) == math.Float64bits(m.Partial) {
+			return // a retried worker's record, and the dead attempt's matched it
+		}
 		c.err = fmt.Errorf("transport: %s: worker %d reported twice: %w", c.kind, m.Worker, ErrDuplicate)
 		c.finished = true
 		close(c.done)
@@ -149,6 +164,12 @@ func (c *core) deliver(from int, rec []byte) {
 
 // missing reports that worker i closed its channel without sending.
 func (c *core) missing(i int, how string) {
+	if c.tolerant {
+		c.mu.Lock()
+		c.notes[i] = how
+		c.mu.Unlock()
+		return
+	}
 	c.fail(fmt.Errorf("worker %d %s: %w", i, how, ErrMissing))
 }
 
@@ -182,7 +203,11 @@ func (c *core) missingErr(cause error) error {
 			continue
 		}
 		if n++; n <= 16 {
-			miss = append(miss, fmt.Sprint(i))
+			if c.notes[i] != "" {
+				miss = append(miss, fmt.Sprintf("%d (%s)", i, c.notes[i]))
+			} else {
+				miss = append(miss, fmt.Sprint(i))
+			}
 		}
 	}
 	list := strings.Join(miss, " ")
@@ -220,6 +245,27 @@ func (c *collector) Child(i int) ([]string, []*os.File, error) {
 		return nil, nil, fmt.Errorf("transport: %s: child %d: %w", c.kind, i, err)
 	}
 	return append(commonEnv(c.kind, i), env...), files, nil
+}
+
+func (c *collector) Retry(i int) error {
+	if i < 0 || i >= c.workers {
+		return fmt.Errorf("transport: %s: retry %d out of range [0,%d)", c.kind, i, c.workers)
+	}
+	if !c.tolerant {
+		return fmt.Errorf("transport: %s: Retry needs Options.Retries", c.kind)
+	}
+	c.life.RLock()
+	defer c.life.RUnlock()
+	if c.isClosed() {
+		return fmt.Errorf("transport: %s: retry %d: %w", c.kind, i, ErrClosed)
+	}
+	c.mu.Lock()
+	c.children[i] = false
+	c.retried[i] = true
+	c.notes[i] = ""
+	c.mu.Unlock()
+	c.b.retry(i)
+	return nil
 }
 
 func (c *collector) Started(i int) {
@@ -273,6 +319,9 @@ func (c *core) recvStream(i int, r io.Reader, what string) {
 		c.fail(fmt.Errorf("worker %d: read %s: %w", i, what, err))
 	case len(rec) == 0:
 		c.missing(i, "closed its "+what+" without sending a record")
+	case len(rec) < MessageSize && c.tolerant:
+		// A writer that died mid-record: the retry will send a whole one.
+		c.missing(i, fmt.Sprintf("closed its %s after %d of %d bytes", what, len(rec), MessageSize))
 	case len(rec) > MessageSize:
 		c.fail(fmt.Errorf("worker %d sent more than one record (over %d bytes) on its %s: %w", i, MessageSize, what, ErrMalformed))
 	default:

@@ -75,6 +75,9 @@ func (b *fifoBackend) child(int) ([]string, []*os.File, error) {
 func (b *fifoBackend) started(int) {}
 func (b *fifoBackend) exited(int)  {}
 
+// retry: a shared channel needs nothing new for a fresh process.
+func (b *fifoBackend) retry(int) {}
+
 func (b *fifoBackend) shutdown() error { return b.f.Close() }
 
 func (b *fifoBackend) remove() error { return os.RemoveAll(b.dir) }

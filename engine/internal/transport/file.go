@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // fileBackend: worker i creates dir/worker-i.rec (O_EXCL, 0600) and the
@@ -58,9 +59,30 @@ func (b *fileBackend) exited(i int) {
 	b.c.recvStream(i, f, "record file")
 }
 
+// retry removes what the dead process may have written, so that the fresh
+// one's O_EXCL create succeeds.
+func (b *fileBackend) retry(i int) {
+	b.mu.Lock()
+	b.read[i] = false
+	b.mu.Unlock()
+	os.Remove(b.path(i))
+}
+
 func (b *fileBackend) shutdown() error { return nil }
 
-func (b *fileBackend) remove() error { return os.RemoveAll(b.dir) }
+// remove deletes the private dir. A worker still running (the caller may
+// close before it kills them) can create its file between RemoveAll's
+// listing and its rmdir: try again a few times before reporting it.
+func (b *fileBackend) remove() error {
+	var err error
+	for range 5 {
+		if err = os.RemoveAll(b.dir); err == nil {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return err
+}
 
 func sendFile(e childEnv, rec []byte) error {
 	if e.addr == "" {

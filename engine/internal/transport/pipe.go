@@ -17,6 +17,7 @@ type pipeBackend struct {
 	mu    sync.Mutex
 	read  []*os.File // parent ends
 	write []*os.File // child ends, closed in started
+	stale []*os.File // parent ends of dead workers' pipes, closed at shutdown
 }
 
 func newPipeBackend(c *core, _ Options) (backend, error) {
@@ -47,11 +48,21 @@ func (b *pipeBackend) started(i int) {
 
 func (b *pipeBackend) exited(int) {}
 
+func (b *pipeBackend) retry(i int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.read[i] != nil {
+		b.stale = append(b.stale, b.read[i])
+		b.read[i] = nil
+	}
+}
+
 func (b *pipeBackend) shutdown() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	closeAll(b.write)
 	closeAll(b.read) // unblocks the receivers
+	closeAll(b.stale)
 	return nil
 }
 

@@ -139,6 +139,9 @@ func (b *posixmqBackend) child(int) ([]string, []*os.File, error) {
 func (b *posixmqBackend) started(int) {}
 func (b *posixmqBackend) exited(int)  {}
 
+// retry: a shared channel needs nothing new for a fresh process.
+func (b *posixmqBackend) retry(int) {}
+
 // shutdown wakes the receiver with an empty message. If the queue is full
 // the send fails at once (its deadline has passed), but then the receiver
 // is not blocked either.

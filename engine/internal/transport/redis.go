@@ -120,6 +120,9 @@ func (b *redisBackend) child(int) ([]string, []*os.File, error) {
 func (b *redisBackend) started(int) {}
 func (b *redisBackend) exited(int)  {}
 
+// retry: a shared channel needs nothing new for a fresh process.
+func (b *redisBackend) retry(int) {}
+
 func (b *redisBackend) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -17,6 +17,7 @@ type socketpairBackend struct {
 	mu       sync.Mutex
 	parent   []*os.File
 	childEnd []*os.File // closed in started
+	stale    []*os.File // parent ends of dead workers' pairs, closed at shutdown
 }
 
 func newSocketpairBackend(c *core, _ Options) (backend, error) {
@@ -55,11 +56,21 @@ func (b *socketpairBackend) started(i int) {
 
 func (b *socketpairBackend) exited(int) {}
 
+func (b *socketpairBackend) retry(i int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.parent[i] != nil {
+		b.stale = append(b.stale, b.parent[i])
+		b.parent[i] = nil
+	}
+}
+
 func (b *socketpairBackend) shutdown() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	closeAll(b.childEnd)
 	closeAll(b.parent)
+	closeAll(b.stale)
 	return nil
 }
 

@@ -121,6 +121,9 @@ func (b *streamBackend) child(int) ([]string, []*os.File, error) {
 func (b *streamBackend) started(int) {}
 func (b *streamBackend) exited(int)  {}
 
+// retry: a shared channel needs nothing new for a fresh process.
+func (b *streamBackend) retry(int) {}
+
 func (b *streamBackend) shutdown() error {
 	err := b.ln.Close() // a unix listener also unlinks its socket
 	b.mu.Lock()

@@ -104,6 +104,9 @@ func (b *sysvmqBackend) child(int) ([]string, []*os.File, error) {
 func (b *sysvmqBackend) started(int) {}
 func (b *sysvmqBackend) exited(int)  {}
 
+// retry: a shared channel needs nothing new for a fresh process.
+func (b *sysvmqBackend) retry(int) {}
+
 func (b *sysvmqBackend) shutdown() error { return msgctl(b.id, unix.IPC_RMID, nil) }
 
 func (b *sysvmqBackend) remove() error { return nil }

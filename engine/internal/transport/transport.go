@@ -109,6 +109,10 @@ type Options struct {
 	// Dir is the parent directory of the private temp dirs (file, fifo,
 	// unix); default os.TempDir().
 	Dir string
+	// Retries says the caller restarts workers that die (calling Retry):
+	// a channel that closes without a whole record is then noted, not an
+	// error, and Collect reports it only if the worker's record never comes.
+	Retries bool
 }
 
 // Collector is the parent side of one run.
@@ -123,6 +127,11 @@ type Collector interface {
 	// Exited tells the collector that child i exited with status 0 (the
 	// file transport reads the worker's file here).
 	Exited(i int)
+	// Retry tells the collector that worker i's process died and a fresh
+	// one will be started (after a new Child(i)). A record the dead one
+	// already sent stands; the retry's identical record is then dropped.
+	// It needs Options.Retries.
+	Retry(i int) error
 	// Collect blocks until every worker 0..Workers-1 reported exactly once
 	// and returns the messages indexed by worker. A malformed, duplicate,
 	// out-of-range or misdirected record is an error naming the worker
@@ -146,6 +155,7 @@ func NewCollector(ctx context.Context, kind string, opt Options) (Collector, err
 		return nil, fmt.Errorf("transport: unknown kind %q (want one of %s)", kind, strings.Join(kinds, ", "))
 	}
 	c := newCore(kind, opt.Workers)
+	c.tolerant = opt.Retries
 	var (
 		b   backend
 		err error
