@@ -178,7 +178,7 @@ Flags:
 	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop`: auto or "+kernelNames())
 	fs.BoolVar(&opt.json, "json", false, "print the result as one JSON object")
 	fs.BoolVar(&opt.quiet, "quiet", false, "no progress bars (they show only on a terminal, for runs over a second)")
-	sched := fs.String("sched", "static", "work sharing: static ranges or dynamic chunks from a shared counter")
+	sched := fs.String("sched", "static", "work `sharing`: static ranges or dynamic chunks from a shared counter")
 	fs.BoolVar(&opt.cfg.Extrapolate, "extrapolate", false, "also print pi with the series' tail added in closed form")
 	fs.DurationVar(&opt.cfg.Timeout, "timeout", 0, "give up after `duration` (0: never)")
 	retries := fs.Int("retries", engine.DefaultRetries, "fresh attempts at a dead worker's range (`N`, 0 for none)")
