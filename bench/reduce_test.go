@@ -27,6 +27,19 @@ func TestMain(m *testing.M) {
 // sink keeps results alive so that nothing is optimised away.
 var sink float64
 
+// runEach times engine.Run(cfg) per iteration and reports ns/term.
+func runEach(b *testing.B, cfg engine.Config) {
+	b.Helper()
+	for b.Loop() {
+		res, err := engine.Run(context.Background(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink += res.Sum
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(cfg.N), "ns/term")
+}
+
 // BenchmarkReduce runs whole reductions (processes, segment and all) for
 // every mode, at a size where the work dominates and one where the fixed
 // cost does.
@@ -36,15 +49,7 @@ func BenchmarkReduce(b *testing.B) {
 		for _, mode := range engine.Modes() {
 			for _, workers := range []int{1, 2, 4} {
 				b.Run(fmt.Sprintf("n=%d/mode=%s/workers=%d", n, mode, workers), func(b *testing.B) {
-					cfg := engine.Config{N: n, Workers: workers, Mode: mode, RedisURL: redisURL}
-					for b.Loop() {
-						res, err := engine.Run(context.Background(), cfg)
-						if err != nil {
-							b.Fatal(err)
-						}
-						sink += res.Sum
-					}
-					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/term")
+					runEach(b, engine.Config{N: n, Workers: workers, Mode: mode, RedisURL: redisURL})
 				})
 			}
 		}
@@ -58,15 +63,7 @@ func BenchmarkContention(b *testing.B) {
 	for _, chunk := range []uint64{64, 4096, 1 << 20} {
 		for _, mode := range []engine.Mode{engine.Slots, engine.CAS, engine.Mutex, engine.Goroutines} {
 			b.Run(fmt.Sprintf("chunk=%d/mode=%s/workers=2", chunk, mode), func(b *testing.B) {
-				cfg := engine.Config{N: n, Workers: 2, Mode: mode, Chunk: chunk}
-				for b.Loop() {
-					res, err := engine.Run(context.Background(), cfg)
-					if err != nil {
-						b.Fatal(err)
-					}
-					sink += res.Sum
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/term")
+				runEach(b, engine.Config{N: n, Workers: 2, Mode: mode, Chunk: chunk})
 			})
 		}
 	}
@@ -87,15 +84,7 @@ func BenchmarkTransport(b *testing.B) {
 	for _, mode := range modes {
 		for _, workers := range []int{2, 8} {
 			b.Run(fmt.Sprintf("mode=%s/workers=%d", mode, workers), func(b *testing.B) {
-				cfg := engine.Config{N: n, Workers: workers, Mode: mode, RedisURL: redisURL}
-				for b.Loop() {
-					res, err := engine.Run(context.Background(), cfg)
-					if err != nil {
-						b.Fatal(err)
-					}
-					sink += res.Sum
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/term")
+				runEach(b, engine.Config{N: n, Workers: workers, Mode: mode, RedisURL: redisURL})
 			})
 		}
 	}

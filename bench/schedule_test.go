@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -51,15 +50,7 @@ func BenchmarkSchedule(b *testing.B) {
 				if load == 1 {
 					defer loadOneCore(b)()
 				}
-				cfg := engine.Config{N: n, Workers: 2, Sched: sched}
-				for b.Loop() {
-					res, err := engine.Run(context.Background(), cfg)
-					if err != nil {
-						b.Fatal(err)
-					}
-					sink += res.Sum
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/term")
+				runEach(b, engine.Config{N: n, Workers: 2, Sched: sched})
 			})
 		}
 	}

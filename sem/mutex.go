@@ -39,40 +39,11 @@ func (m *Mutex) LockTimeout(d time.Duration) error {
 }
 
 func (m *Mutex) lock(d time.Duration) error {
-	for range spinTries {
-		if m.TryLock() {
-			return nil
-		}
-		if d == 0 {
-			return ErrTimeout
-		}
-	}
-	var deadline time.Time
-	if d > 0 {
-		deadline = time.Now().Add(d)
-	}
-	for {
-		m.waiters.Add(1)
-		var err error
-		if o := m.owner.Load(); o != 0 {
-			wait := time.Duration(-1)
-			if d > 0 {
-				if wait = time.Until(deadline); wait <= 0 {
-					m.waiters.Add(^uint32(0))
-					return ErrTimeout
-				}
-			}
-			// Sleeps only while the same process still holds it.
-			err = futexWait(&m.owner, o, wait)
-		}
-		m.waiters.Add(^uint32(0))
-		if err != nil {
-			return err
-		}
-		if m.TryLock() {
-			return nil
-		}
-	}
+	// Sleep only while the same process still holds it.
+	return block(m.TryLock, &m.waiters, &m.owner, func() (uint32, bool) {
+		o := m.owner.Load()
+		return o, o != 0
+	}, d)
 }
 
 // Unlock releases a lock this process holds and wakes one waiter.

@@ -73,8 +73,18 @@ func (s *Sem) AcquireTimeout(d time.Duration) error {
 }
 
 func (s *Sem) acquire(d time.Duration) error {
-	for i := 0; i < spinTries; i++ {
-		if s.TryAcquire() {
+	// Sleep only while the count is still 0.
+	return block(s.TryAcquire, &s.waiters, &s.count, func() (uint32, bool) { return 0, true }, d)
+}
+
+// block is the slow path that Sem and Mutex share: spin briefly on try,
+// then sleep on word while taken says it still holds the value it returns,
+// until try succeeds or d (if >= 0) runs out. The kernel compares the word
+// atomically with the sleep, so a release between taken's look and the
+// sleep is never missed.
+func block(try func() bool, waiters, word *atomic.Uint32, taken func() (uint32, bool), d time.Duration) error {
+	for range spinTries {
+		if try() {
 			return nil
 		}
 		if d == 0 {
@@ -86,26 +96,23 @@ func (s *Sem) acquire(d time.Duration) error {
 		deadline = time.Now().Add(d)
 	}
 	for {
-		s.waiters.Add(1)
-		// Sleep only while the count is still 0: the kernel compares
-		// atomically with the wake-up, so a Release between our check and
-		// the sleep is never missed.
+		waiters.Add(1)
 		var err error
-		if d < 0 {
-			err = futexWait(&s.count, 0, -1)
-		} else {
-			left := time.Until(deadline)
-			if left <= 0 {
-				s.waiters.Add(^uint32(0))
-				return ErrTimeout
+		if v, ok := taken(); ok {
+			wait := time.Duration(-1)
+			if d > 0 {
+				if wait = time.Until(deadline); wait <= 0 {
+					waiters.Add(^uint32(0))
+					return ErrTimeout
+				}
 			}
-			err = futexWait(&s.count, 0, left)
+			err = futexWait(word, v, wait)
 		}
-		s.waiters.Add(^uint32(0))
+		waiters.Add(^uint32(0))
 		if err != nil {
 			return err
 		}
-		if s.TryAcquire() {
+		if try() {
 			return nil
 		}
 	}
