@@ -225,12 +225,14 @@ func TestCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := Run(ctx, Config{N: MaxN, Workers: 2, Kernel: "generic"})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want deadline exceeded", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("cancel took %v", d)
+	for _, mode := range []Mode{Slots, Goroutines} {
+		_, err := Run(ctx, Config{N: MaxN, Workers: 2, Kernel: "generic", Mode: mode})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: err = %v, want deadline exceeded", mode, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("%s: cancel took %v", mode, d)
+		}
 	}
 }
 

@@ -66,6 +66,9 @@ type job struct {
 	name string
 	op   Op
 	f    func(lo, hi uint64) float64
+	// cancelled, if set, is polled between calls of f; true abandons the
+	// work (in-process runs, which cannot be killed).
+	cancelled func() bool
 }
 
 // piJob is the built-in workload; its Func is the chosen CPU kernel.

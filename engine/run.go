@@ -44,6 +44,10 @@ func execute(ctx context.Context, cfg Config, j job) (outcome, error) {
 // runGoroutines is the in-process baseline: the same split, function and
 // reduction, on goroutines.
 func runGoroutines(ctx context.Context, cfg Config, j job) (outcome, error) {
+	// Goroutines cannot be killed: they check for cancellation between
+	// calls of at most progressStep terms instead, and a cancelled run's
+	// result is thrown away below.
+	j.cancelled = func() bool { return ctx.Err() != nil }
 	out := outcome{shm: "none", workers: make([]WorkerResult, cfg.Workers)}
 	partials := make([]float64, cfg.Workers)
 	progress := make([]atomic.Uint64, cfg.Workers)

@@ -37,6 +37,9 @@ const progressStep = 1 << 22
 func piece(j job, a, b uint64, progress *atomic.Uint64) float64 {
 	f := newFold(j.op)
 	for a < b {
+		if j.cancelled != nil && j.cancelled() {
+			break
+		}
 		e := min(b, a+progressStep)
 		f.add(j.f(a, e))
 		if progress != nil {
@@ -52,7 +55,7 @@ func piece(j job, a, b uint64, progress *atomic.Uint64) float64 {
 // which is what every mode calls the worker's partial.
 func sumRange(j job, lo, hi, chunk uint64, progress *atomic.Uint64, publish func(part float64, terms uint64)) float64 {
 	acc := newFold(j.op)
-	for a := lo; a < hi; {
+	for a := lo; a < hi && (j.cancelled == nil || !j.cancelled()); {
 		b := hi
 		if hi-a > chunk {
 			b = a + chunk
@@ -84,7 +87,7 @@ func sumDynamic(j job, base, n, chunk uint64, src chunkSource, redo uint64, prog
 		} else {
 			c = src.next()
 		}
-		if c >= (n+chunk-1)/chunk {
+		if c >= (n+chunk-1)/chunk || j.cancelled != nil && j.cancelled() {
 			return acc.value()
 		}
 		a := base + c*chunk
