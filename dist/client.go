@@ -1,0 +1,78 @@
+package dist
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// ClientOptions says how to reach redis-server. URL carries the address,
+// database, credentials and TLS: redis://[user:password@]host:port/db, or
+// rediss:// for TLS (redis.ParseURL reads it). The TLS fields add to it.
+type ClientOptions struct {
+	URL string
+	// TLSCA is a PEM file of CAs to trust instead of the system's; it
+	// turns TLS on for a redis:// URL too.
+	TLSCA string
+	// TLSCert and TLSKey are a client certificate and its key (PEM) for
+	// servers that ask for one (tls-auth-clients).
+	TLSCert, TLSKey string
+	// TLSInsecure skips the verification of the server's certificate.
+	TLSInsecure bool
+}
+
+// DefaultURL is the server when ClientOptions.URL is empty.
+const DefaultURL = "redis://127.0.0.1:6379/0"
+
+// NewClient returns a client for o; it does not connect yet.
+func NewClient(o ClientOptions) (*redis.Client, error) {
+	url := o.URL
+	if url == "" {
+		url = DefaultURL
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("dist: redis URL: %w", err)
+	}
+	opt.DisableIdentity = true // no CLIENT SETINFO round trip
+	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	if o.TLSCA != "" || o.TLSCert != "" || o.TLSKey != "" || o.TLSInsecure {
+		if opt.TLSConfig == nil {
+			opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		if o.TLSCA != "" {
+			pem, err := os.ReadFile(o.TLSCA)
+			if err != nil {
+				return nil, fmt.Errorf("dist: TLS CA: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("dist: TLS CA %s: no PEM certificate in it", o.TLSCA)
+			}
+			opt.TLSConfig.RootCAs = pool
+		}
+		if (o.TLSCert == "") != (o.TLSKey == "") {
+			return nil, errors.New("dist: a TLS client certificate needs both the cert and the key")
+		}
+		if o.TLSCert != "" {
+			pair, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+			if err != nil {
+				return nil, fmt.Errorf("dist: TLS client certificate: %w", err)
+			}
+			opt.TLSConfig.Certificates = []tls.Certificate{pair}
+		}
+		opt.TLSConfig.InsecureSkipVerify = o.TLSInsecure
+		if opt.TLSConfig.ServerName == "" && !o.TLSInsecure {
+			if host, _, err := net.SplitHostPort(opt.Addr); err == nil {
+				opt.TLSConfig.ServerName = host
+			}
+		}
+	}
+	return redis.NewClient(opt), nil
+}

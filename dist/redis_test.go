@@ -1,0 +1,146 @@
+package dist
+
+import (
+	"context"
+	"errors"
+	"math"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/internal/redistest"
+	"github.com/pishm/pishm/shmem"
+	"github.com/redis/go-redis/v9"
+)
+
+// newClient starts a redis-server for t (skipping t when none is
+// installed) and returns a client for it, closed at cleanup after checking
+// that the test left no key behind.
+func newClient(t *testing.T) (*redis.Client, string) {
+	t.Helper()
+	url := redistest.Start(t)
+	c, err := NewClient(ClientOptions{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if keys, err := c.Keys(ctx, "*").Result(); err != nil || len(keys) > 0 {
+			t.Errorf("keys left behind: %q (%v)", keys, err)
+		}
+		c.Close()
+		if m, _ := filepath.Glob(filepath.Join(shmem.Dir, shmem.NamePrefix+"*")); len(m) > 0 {
+			t.Errorf("segments left behind: %v", m)
+		}
+	})
+	return c, url
+}
+
+// TestCoordinateMatchesLocal: two workers in this process, a duplicate
+// result injected, and the distributed S bit-identical to Local's.
+func TestCoordinateMatchesLocal(t *testing.T) {
+	client, _ := newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	j := Job{N: 300_000_007, Chunks: 37, Workers: 2, Chunk: 1 << 20}.withDefaults()
+	want, err := Local(ctx, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel := math.Abs(want.SumRelError); rel > 1e-15 {
+		t.Fatalf("local sum %v, exact %v: relative error %g", want.Sum, want.SumExact, rel)
+	}
+	first, _, err := ComputeChunk(ctx, j, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	stats := make([]WorkerStats, 2)
+	errs := make([]error, 2)
+	started := func(j Job) {
+		// A result for chunk 0 before any worker's: the worker's becomes a
+		// duplicate, and so does a second copy of this one.
+		dup := record{Chunk: 0, Sum: first, Worker: "test"}.marshal()
+		if err := client.RPush(ctx, keysOf(j.ID).results(), dup, dup).Err(); err != nil {
+			t.Error(err)
+		}
+		for i := range stats {
+			wg.Go(func() { stats[i], errs[i] = Work(ctx, client, WorkerOptions{Job: j.ID, Poll: 50 * time.Millisecond}) })
+		}
+	}
+	got, err := Coordinate(ctx, client, j, CoordinateOptions{Started: started})
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("worker %d: %v", i, err)
+		}
+	}
+	if got.SumBits != want.SumBits {
+		t.Errorf("distributed S = %v (%s), local %v (%s)", got.Sum, got.SumBits, want.Sum, want.SumBits)
+	}
+	if got.Duplicates < 2 || got.Mismatches != 0 {
+		t.Errorf("duplicates %d, mismatches %d; want >= 2 and 0", got.Duplicates, got.Mismatches)
+	}
+	var chunks int
+	for _, s := range stats {
+		chunks += s.Chunks
+	}
+	if chunks < j.Chunks-1 || got.ByWorker["test"] != 1 {
+		t.Errorf("workers sent %d results, by worker %v; want %d", chunks, got.ByWorker, j.Chunks-1)
+	}
+}
+
+// TestWorkerRefuses: a worker told other bit-changing settings than the
+// job's does not take its chunks.
+func TestWorkerRefuses(t *testing.T) {
+	client, _ := newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	j := Job{N: 1000, Chunks: 4, Workers: 2}.withDefaults()
+	_, err := Coordinate(ctx, client, j, CoordinateOptions{Timeout: 2 * time.Second, Started: func(j Job) {
+		for _, o := range []WorkerOptions{{Workers: 3}, {Mode: engine.CAS}} {
+			o.Job = j.ID
+			if _, err := Work(ctx, client, o); !errors.Is(err, ErrRefused) {
+				t.Errorf("Work(%+v) = %v, want ErrRefused", o, err)
+			}
+		}
+		cancel() // nobody will do the job
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Coordinate = %v, want context.Canceled", err)
+	}
+}
+
+// TestWorkerWaitsForJob: a worker started before the coordinator finds the
+// job, and one with a deadline and no job gives up.
+func TestWorkerWaitsForJob(t *testing.T) {
+	client, _ := newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := Work(ctx, client, WorkerOptions{Wait: 100 * time.Millisecond, Poll: 20 * time.Millisecond}); !errors.Is(err, ErrNoJob) {
+		t.Errorf("Work with no job = %v, want ErrNoJob", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Work(ctx, client, WorkerOptions{Poll: 20 * time.Millisecond})
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	res, err := Coordinate(ctx, client, Job{N: 10_000, Chunks: 3}, CoordinateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("worker: %v", err)
+	}
+	if math.Abs(res.SumRelError) > 1e-15 {
+		t.Errorf("S = %v, exact %v", res.Sum, res.SumExact)
+	}
+}
