@@ -127,6 +127,10 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 				return gc(stdout)
 			}
 			return info(stdout)
+		case "coordinate":
+			return coordinate(ctx, stdout, stderr, args[1:])
+		case "worker":
+			return work(ctx, stdout, stderr, args[1:])
 		}
 	}
 	opt, err := parse(stderr, args)

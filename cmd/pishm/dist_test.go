@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pishm/pishm/dist"
+	"github.com/pishm/pishm/internal/redistest"
+)
+
+func TestDistUsage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"coordinate", "-chunks", "0"}, "-chunks"},
+		{[]string{"coordinate", "-n", "10", "-chunks", "11"}, "-chunks"},
+		{[]string{"coordinate", "-workers", "0"}, "-workers"},
+		{[]string{"coordinate", "-mode", "goroutines"}, "-mode"},
+		{[]string{"coordinate", "-kernel", "sse9"}, "-kernel"},
+		{[]string{"coordinate", "-heartbeat", "1ms"}, "-heartbeat"},
+		{[]string{"coordinate", "-n", "x"}, "-n"},
+		{[]string{"coordinate", "extra"}, "unexpected argument"},
+		{[]string{"coordinate", "-redis", "http://x"}, "-redis"},
+		{[]string{"worker", "-workers", "-1"}, "-workers"},
+		{[]string{"worker", "-mode", "pipe"}, "-mode"},
+		{[]string{"worker", "-job", "a:b"}, "-job"},
+		{[]string{"worker", "-redis", "redis://x", "-redis-tls-cert", "c.pem"}, "-redis"},
+	} {
+		_, stderr, code := pishm(t, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("pishm %q: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+func decodeResult(t *testing.T, out string) dist.Result {
+	t.Helper()
+	var r dist.Result
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	return r
+}
+
+// TestCoordinateWorker: pishm coordinate with two pishm workers gives the
+// bits of pishm coordinate -local, and leaves no key behind.
+func TestCoordinateWorker(t *testing.T) {
+	url := redistest.Start(t)
+	job := []string{"-n", "123456789", "-chunks", "17", "-workers", "2", "-json"}
+	out, stderr, code := pishm(t, append([]string{"coordinate", "-local"}, job...)...)
+	if code != 0 {
+		t.Fatalf("coordinate -local: exit %d: %s", code, stderr)
+	}
+	local := decodeResult(t, out)
+
+	type res struct {
+		out, stderr string
+		code        int
+	}
+	workers := make(chan res, 2)
+	for range 2 {
+		go func() {
+			out, stderr, code := pishm(t, "worker", "-redis", url, "-wait", "20s", "-quiet", "-json")
+			workers <- res{out, stderr, code}
+		}()
+	}
+	out, stderr, code = pishm(t, append([]string{"coordinate", "-redis", url, "-timeout", "30s"}, job...)...)
+	if code != 0 {
+		t.Fatalf("coordinate: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "start workers with: pishm worker") {
+		t.Errorf("stderr does not say how to start workers: %q", stderr)
+	}
+	got := decodeResult(t, out)
+	if got.SumBits != local.SumBits || got.Sum != local.Sum {
+		t.Errorf("distributed S %v (%s), local %v (%s)", got.Sum, got.SumBits, local.Sum, local.SumBits)
+	}
+	chunks := 0
+	for range 2 {
+		w := <-workers
+		if w.code != 0 {
+			t.Errorf("worker: exit %d: %s", w.code, w.stderr)
+			continue
+		}
+		var st dist.WorkerStats
+		if err := json.Unmarshal([]byte(w.out), &st); err != nil {
+			t.Errorf("worker output not JSON: %v\n%s", err, w.out)
+		}
+		chunks += st.Chunks
+	}
+	if chunks != 17 {
+		t.Errorf("the workers sent %d results, want 17", chunks)
+	}
+	assertNoKeys(t, url)
+}
+
+func assertNoKeys(t *testing.T, url string) {
+	t.Helper()
+	c, err := dist.NewClient(dist.ClientOptions{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if keys, err := c.Keys(context.Background(), "*").Result(); err != nil || len(keys) > 0 {
+		t.Errorf("keys left behind: %q (%v)", keys, err)
+	}
+}
+
+// TestCoordinateSIGINT: a coordinator stopped by SIGINT while its chunks
+// wait for workers deletes its keys and exits 130.
+func TestCoordinateSIGINT(t *testing.T) {
+	url := redistest.Start(t)
+	c, err := dist.NewClient(dist.ClientOptions{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cmd := exec.Command(os.Args[0], "coordinate", "-redis", url, "-n", "1e12", "-chunks", "4096")
+	cmd.Env = append(os.Environ(), "PISHM_TEST_MAIN=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	ctx := context.Background()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if n, _ := c.Exists(ctx, "pishm:dist:jobs").Result(); n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no job appeared; stderr: %s", stderr.String())
+		}
+	}
+	if n, _ := c.DBSize(ctx).Result(); n < 3 {
+		t.Errorf("only %d keys while the job runs", n)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("exit: %v, want status 130; stderr: %s", err, stderr.String())
+	}
+	assertNoKeys(t, url)
+}
