@@ -88,7 +88,7 @@ func Coordinate(ctx context.Context, client *redis.Client, j Job, o CoordinateOp
 		return Result{}, fmt.Errorf("dist: set %s: %w", k.done(), err)
 	}
 	res = finish(j, c.parts, time.Since(start))
-	res.Compute, res.Requeues, res.Duplicates, res.Mismatches = c.compute, c.requeues, c.duplicates, c.mismatches
+	res.Compute, res.Requeues, res.Duplicates, res.Mismatches, res.Rejected = c.compute, c.requeues, c.duplicates, c.mismatches, c.rejected
 	res.ByWorker = c.byWorker
 	return res, nil
 }
@@ -103,9 +103,9 @@ type coordinator struct {
 	have  []bool
 	left  int
 
-	compute                          time.Duration
-	requeues, duplicates, mismatches int
-	byWorker                         map[string]int
+	compute                                    time.Duration
+	requeues, duplicates, mismatches, rejected int
+	byWorker                                   map[string]int
 }
 
 // gather takes results until every chunk has one, reaping dead workers'
@@ -170,7 +170,7 @@ func (c *coordinator) pop(ctx context.Context, wait time.Duration) ([][]byte, er
 func (c *coordinator) take(b []byte) {
 	r, err := unmarshalRecord(b)
 	if err != nil || r.Chunk >= uint64(c.job.Chunks) {
-		c.mismatches++ // not a result of this job: as bad as a mismatch
+		c.rejected++
 		return
 	}
 	if c.have[r.Chunk] {
@@ -239,6 +239,11 @@ func (c *coordinator) keepalive(ctx context.Context) error {
 	err := keepaliveScript.Run(ctx, c.client, []string{k.job(), k.queue(), k.workers(), k.results(), k.done()}, keyTTL.Milliseconds(), procP).Err()
 	if err != nil {
 		return fmt.Errorf("dist: keepalive: %w", err)
+	}
+	// The set of live jobs (another cluster slot) expires with the last
+	// coordinator that renews it.
+	if err := c.client.PExpire(ctx, jobsKey, keyTTL).Err(); err != nil {
+		return fmt.Errorf("dist: pexpire %s: %w", jobsKey, err)
 	}
 	return nil
 }

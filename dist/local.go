@@ -34,6 +34,9 @@ type Result struct {
 	// first wins); Mismatches those among them whose bits differed.
 	Duplicates int `json:"duplicates"`
 	Mismatches int `json:"mismatches"`
+	// Rejected counts records in the results list that were no result
+	// of this job (too short, or a chunk out of range).
+	Rejected int `json:"rejected,omitempty"`
 	// ByWorker is how many chunks each worker's first results covered.
 	ByWorker map[string]int `json:"by_worker,omitempty"`
 }

@@ -40,12 +40,13 @@ func newClient(t *testing.T) (*redis.Client, string) {
 }
 
 // TestCoordinateMatchesLocal: two workers in this process, a duplicate
-// result injected, and the distributed S bit-identical to Local's.
+// result and two bad records injected, a chunk taken by a worker that
+// never registered, and the distributed S bit-identical to Local's.
 func TestCoordinateMatchesLocal(t *testing.T) {
 	client, _ := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	j := Job{N: 300_000_007, Chunks: 37, Workers: 2, Chunk: 1 << 20}.withDefaults()
+	j := Job{N: 300_000_007, Chunks: 37, Workers: 2, Chunk: 1 << 20, Heartbeat: 200 * time.Millisecond}.withDefaults()
 	want, err := Local(ctx, j)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +66,14 @@ func TestCoordinateMatchesLocal(t *testing.T) {
 		// A result for chunk 0 before any worker's: the worker's becomes a
 		// duplicate, and so does a second copy of this one.
 		dup := record{Chunk: 0, Sum: first, Worker: "test"}.marshal()
-		if err := client.RPush(ctx, keysOf(j.ID).results(), dup, dup).Err(); err != nil {
+		k := keysOf(j.ID)
+		bad := record{Chunk: uint64(j.Chunks), Worker: "test"}.marshal()
+		if err := client.RPush(ctx, k.results(), dup, dup, "short", bad).Err(); err != nil {
+			t.Error(err)
+		}
+		// A ghost takes the last chunk and is never heard of: only the
+		// scan for chunks in no list brings it back.
+		if err := client.LMove(ctx, k.queue(), k.proc("ghost"), "RIGHT", "LEFT").Err(); err != nil {
 			t.Error(err)
 		}
 		for i := range stats {
@@ -85,8 +93,9 @@ func TestCoordinateMatchesLocal(t *testing.T) {
 	if got.SumBits != want.SumBits {
 		t.Errorf("distributed S = %v (%s), local %v (%s)", got.Sum, got.SumBits, want.Sum, want.SumBits)
 	}
-	if got.Duplicates < 2 || got.Mismatches != 0 {
-		t.Errorf("duplicates %d, mismatches %d; want >= 2 and 0", got.Duplicates, got.Mismatches)
+	if got.Duplicates < 2 || got.Mismatches != 0 || got.Rejected != 2 || got.Requeues != 1 {
+		t.Errorf("duplicates %d, mismatches %d, rejected %d, requeues %d; want >= 2, 0, 2, 1",
+			got.Duplicates, got.Mismatches, got.Rejected, got.Requeues)
 	}
 	var chunks int
 	for _, s := range stats {

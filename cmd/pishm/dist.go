@@ -175,6 +175,9 @@ func printDist(w io.Writer, r dist.Result) {
 	}
 	fmt.Fprintf(w, "chunks    %d results (%s); requeues %d, duplicates %d (mismatched %d)\n",
 		r.Chunks, strings.Join(by, ", "), r.Requeues, r.Duplicates, r.Mismatches)
+	if r.Rejected > 0 {
+		fmt.Fprintf(w, "rejected  %d records in the results list that were no result of this job\n", r.Rejected)
+	}
 }
 
 func work(ctx context.Context, stdout, stderr io.Writer, args []string) error {
