@@ -20,6 +20,11 @@ import (
 // that the test left no key behind.
 func newClient(t *testing.T) (*redis.Client, string) {
 	t.Helper()
+	return newClientTB(t)
+}
+
+func newClientTB(t testing.TB) (*redis.Client, string) {
+	t.Helper()
 	url := redistest.Start(t)
 	c, err := NewClient(ClientOptions{URL: url})
 	if err != nil {
