@@ -120,13 +120,19 @@ func (c *coordinator) gather(ctx context.Context) error {
 		now := time.Now()
 		if !now.Before(nextReap) {
 			if err := c.reap(ctx); err != nil {
-				continue // a cancelled ctx ends the loop above
+				if ctx.Err() != nil {
+					continue // the check above says why
+				}
+				return err
 			}
 			nextReap = now.Add(reapEvery)
 		}
 		if !now.Before(nextKeep) {
 			if err := c.keepalive(ctx); err != nil {
-				continue
+				if ctx.Err() != nil {
+					continue
+				}
+				return err
 			}
 			nextKeep = now.Add(keepEvery)
 		}
