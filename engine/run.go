@@ -69,7 +69,7 @@ func runGoroutines(ctx context.Context, cfg Config, j job) (outcome, error) {
 	}
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
-	report := progressReporter(cfg, start, func(i int) uint64 { return progress[i].Load() })
+	report := progressReporter(cfg, &start, func(i int) uint64 { return progress[i].Load() })
 	tick := time.NewTicker(ProgressEvery)
 	defer tick.Stop()
 	for waiting := true; waiting; {
@@ -90,8 +90,8 @@ func runGoroutines(ctx context.Context, cfg Config, j job) (outcome, error) {
 }
 
 // progressReporter returns a function that calls cfg.Progress (if set)
-// with a snapshot built from done(i).
-func progressReporter(cfg Config, start time.Time, done func(i int) uint64) func(final bool) {
+// with a snapshot built from done(i), timed from *start.
+func progressReporter(cfg Config, start *time.Time, done func(i int) uint64) func(final bool) {
 	if cfg.Progress == nil {
 		return func(bool) {}
 	}
@@ -103,7 +103,7 @@ func progressReporter(cfg Config, start time.Time, done func(i int) uint64) func
 		}
 	}
 	return func(final bool) {
-		p := Progress{N: cfg.N, Worker: make([]uint64, cfg.Workers), Share: share, Elapsed: time.Since(start), Final: final}
+		p := Progress{N: cfg.N, Worker: make([]uint64, cfg.Workers), Share: share, Elapsed: time.Since(*start), Final: final}
 		for i := range p.Worker {
 			p.Worker[i] = done(i)
 			p.Done += p.Worker[i]
@@ -112,7 +112,9 @@ func progressReporter(cfg Config, start time.Time, done func(i int) uint64) func
 	}
 }
 
-// runProcesses runs a shared-memory mode on child processes.
+// runProcesses runs j on child processes: a shared-memory mode, or a
+// message-passing one (whose children still meet and journal in the
+// segment).
 func runProcesses(ctx context.Context, cfg Config, j job) (out outcome, err error) {
 	// Segments whose creator died before it could remove them (killed in
 	// the instant between create and unlink) go first.
@@ -178,8 +180,8 @@ func runProcesses(ctx context.Context, cfg Config, j job) (out outcome, err erro
 	defer watching.Wait() // before the segment is unmapped
 	defer close(stopWatch)
 
-	start := time.Now()
-	report := progressReporter(cfg, start, func(i int) uint64 { return slotOf(seg, i).progress.Load() })
+	start := time.Now() // reset when the barrier opens
+	report := progressReporter(cfg, &start, func(i int) uint64 { return slotOf(seg, i).progress.Load() })
 	tick := time.NewTicker(ProgressEvery)
 	defer tick.Stop()
 	for left := cfg.Workers; left > 0; {
