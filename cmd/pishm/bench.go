@@ -5,11 +5,17 @@ package main
 // Usage:
 //
 //	pishm bench [-sweep contention,fixed,scaling] [-count K] [-quick] [-compare]
-//	            [-json | -csv]
+//	            [-json | -csv] [-svg FILE] [-png FILE]
+//
+// The charts (-svg, -png) are drawn by pishm-chart (cmd/pishm-chart, with
+// gonum.org/v1/plot), found in $PISHM_CHART, beside pishm or on $PATH: kept
+// out of this binary, the plotting library's start-up (0.7 ms of package
+// init and 8 MB, paid by every process, workers included) stays out of the
+// fixed cost the bench measures.
 //
 // # Example
 //
-//	$ pishm bench -compare -count 5
+//	$ pishm bench -compare -count 5 -svg docs/bench.svg -png docs/bench.png
 //	pishm bench: kernel avx512, cpu AMD EPYC (2 cores), cache line 64 B, slot stride 128 B, ...
 //
 //	== contention: work ns/term as each worker publishes every chunk terms
@@ -17,11 +23,15 @@ package main
 //	slots pad=128        2  1e7      1     ...
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"time"
 
 	"github.com/pishm/pishm/bench/report"
@@ -29,9 +39,11 @@ import (
 
 // benchOptions are the parsed flags of pishm bench.
 type benchOptions struct {
-	cfg  report.Config
-	json bool
-	csv  bool
+	cfg      report.Config
+	json     bool
+	csv      bool
+	svg, png string
+	chart    string // the pishm-chart command, when -svg or -png asks for it
 }
 
 func benchCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
@@ -58,7 +70,56 @@ func benchCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	if err != nil {
 		return err
 	}
+	if opt.chart != "" {
+		return drawCharts(ctx, stderr, opt, rep)
+	}
 	return nil
+}
+
+// drawCharts runs pishm-chart with the report as JSON on its stdin.
+func drawCharts(ctx context.Context, stderr io.Writer, opt benchOptions, rep report.Report) error {
+	var js bytes.Buffer
+	if err := report.WriteJSON(&js, rep); err != nil {
+		return err
+	}
+	var args []string
+	if opt.svg != "" {
+		args = append(args, "-svg", opt.svg)
+	}
+	if opt.png != "" {
+		args = append(args, "-png", opt.png)
+	}
+	cmd := exec.CommandContext(ctx, opt.chart, append(args, "-")...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = &js, stderr, stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("drawing the charts with %s: %w", opt.chart, err)
+	}
+	for _, f := range []string{opt.svg, opt.png} {
+		if f != "" {
+			fmt.Fprintf(stderr, "bench: wrote %s\n", f)
+		}
+	}
+	return nil
+}
+
+// chartCommand finds pishm-chart: $PISHM_CHART, beside this executable,
+// then on $PATH.
+func chartCommand() (string, error) {
+	if p := os.Getenv("PISHM_CHART"); p != "" {
+		return p, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "pishm-chart")
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("pishm-chart"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("-svg and -png need pishm-chart beside pishm, on $PATH or in $PISHM_CHART " +
+		"(go install github.com/pishm/pishm/cmd/pishm-chart); it draws the charts outside pishm so that " +
+		"the plotting library's start-up stays out of pishm's workers")
 }
 
 // benchProgress says on stderr which configuration runs and how many are
@@ -103,6 +164,8 @@ Flags:
 	fs.BoolVar(&opt.cfg.Compare, "compare", false, "add the anchors: the C OpenMP program (built with gcc) and the in-process goroutines baseline")
 	fs.BoolVar(&opt.json, "json", false, "print the report as JSON, every run included")
 	fs.BoolVar(&opt.csv, "csv", false, "print the report as CSV, one record per configuration")
+	fs.StringVar(&opt.svg, "svg", "", "draw the charts into `file` as SVG (runs pishm-chart)")
+	fs.StringVar(&opt.png, "png", "", "draw the charts into `file` as PNG (runs pishm-chart)")
 	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop` of every run: auto or "+kernelNames())
 	fs.StringVar(&opt.cfg.RedisURL, "redis", "", "redis-server `URL` for the redis mode (default: start a throwaway one if redis-server is installed)")
 	fs.StringVar(&opt.cfg.AnchorSource, "anchor", "", "`file` pi_omp.c for -compare (default: "+report.AnchorPath+" here or above)")
@@ -134,6 +197,20 @@ Flags:
 	}
 	if opt.cfg.Timeout < 0 {
 		return opt, usagef("-timeout must be >= 0, got %v", opt.cfg.Timeout)
+	}
+	if opt.svg != "" || opt.png != "" {
+		// Before a long bench, not after it.
+		if opt.chart, err = chartCommand(); err != nil {
+			return opt, err
+		}
+		for _, f := range []string{opt.svg, opt.png} {
+			if f == "" {
+				continue
+			}
+			if st, err := os.Stat(filepath.Dir(f)); err != nil || !st.IsDir() {
+				return opt, usagef("-svg/-png: no directory for %q", f)
+			}
+		}
 	}
 	return opt, nil
 }

@@ -5,13 +5,21 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
+	"fmt"
+	"image/png"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pishm/pishm/bench/report"
+	"github.com/pishm/pishm/bench/report/chart"
 	"github.com/pishm/pishm/engine"
 )
 
@@ -172,5 +180,94 @@ func TestBenchCancel(t *testing.T) {
 	}
 	if got := segments(t); got != before {
 		t.Errorf("segments in /dev/shm: %d before, %d after", before, got)
+	}
+}
+
+// A test binary named pishm-chart is pishm-chart (TestBenchSVG links it
+// there), busybox style: pishm bench -svg runs it like the real one.
+func init() {
+	if filepath.Base(os.Args[0]) == "pishm-chart" {
+		if err := chart.Main(os.Stdin, os.Stderr, os.Args[1:]); err != nil {
+			fmt.Fprintf(os.Stderr, "pishm-chart: %v\n", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+}
+
+func TestBenchSVG(t *testing.T) {
+	dir := t.TempDir()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	helper := filepath.Join(dir, "pishm-chart")
+	if err := os.Symlink(exe, helper); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PISHM_CHART", helper)
+	svg, pngFile := filepath.Join(dir, "bench.svg"), filepath.Join(dir, "bench.png")
+	_, stderr, code := pishm(t, "bench", "-quick", "-sweep", "contention,scaling", "-svg", svg, "-png", pngFile)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	elems := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the SVG is not XML: %v", err)
+		}
+		if _, ok := tok.(xml.StartElement); ok {
+			elems++
+		}
+	}
+	if elems < 10 || !bytes.Contains(b, []byte("contention: 2 workers")) {
+		t.Errorf("the SVG has %d elements and no contention panel", elems)
+	}
+	f, err := os.Open(pngFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := png.Decode(f); err != nil {
+		t.Errorf("the PNG: %v", err)
+	}
+}
+
+// TestBenchSVGNoHelper: without pishm-chart, -svg fails at once, before
+// any run, and says how to get it.
+func TestBenchSVGNoHelper(t *testing.T) {
+	t.Setenv("PISHM_CHART", "")
+	t.Setenv("PATH", t.TempDir())
+	_, stderr, code := pishm(t, "bench", "-quick", "-svg", filepath.Join(t.TempDir(), "x.svg"))
+	if code == 0 || !strings.Contains(stderr, "pishm-chart") || strings.Contains(stderr, "bench: pass") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestNoPlotInPishm keeps gonum/plot out of the pishm binary: its package
+// init would run in every worker and show up as fixed cost (see
+// bench/report/chart).
+func TestNoPlotInPishm(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	out, err := exec.Command(gobin, "list", "-deps", ".").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	for dep := range strings.FieldsSeq(string(out)) {
+		if strings.HasPrefix(dep, "gonum.org/v1/plot") {
+			t.Fatalf("pishm links %s: charts belong in pishm-chart", dep)
+		}
 	}
 }
