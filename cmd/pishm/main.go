@@ -124,6 +124,8 @@ type options struct {
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if len(args) > 0 {
 		switch args[0] {
+		case "bench":
+			return benchCmd(ctx, stdout, stderr, args[1:])
 		case "info", "gc":
 			if len(args) > 1 {
 				return usagef("%s takes no arguments, got %q", args[0], args[1:])

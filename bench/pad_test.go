@@ -1,0 +1,45 @@
+package bench
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/pishm/pishm/engine"
+)
+
+// BenchmarkFalseSharing publishes every term into lanes Pad bytes apart:
+// at pad=8 the workers' lanes share cache lines, at 64 they share
+// adjacent-line prefetch pairs, at 128 (the slot stride) nothing. Compare
+// with benchstat -col /pad.
+func BenchmarkFalseSharing(b *testing.B) {
+	const n = 1e6
+	for _, workers := range []int{2, 4} {
+		for _, pad := range []int{8, 64, 128} {
+			b.Run(fmt.Sprintf("workers=%d/pad=%d", workers, pad), func(b *testing.B) {
+				runEach(b, engine.Config{N: n, Workers: workers, Mode: engine.Slots, Pad: pad, Chunk: 1})
+			})
+		}
+	}
+}
+
+// BenchmarkRacy sets the unsynchronized load-add-store beside cas at a
+// publish per term, and reports how many adds it lost per run.
+func BenchmarkRacy(b *testing.B) {
+	const n = 1e6
+	for _, mode := range []engine.Mode{engine.CAS, engine.Racy} {
+		b.Run(fmt.Sprintf("mode=%s/workers=2", mode), func(b *testing.B) {
+			cfg := engine.Config{N: n, Workers: 2, Mode: mode, Chunk: 1}
+			var lost uint64
+			for b.Loop() {
+				res, err := engine.Run(b.Context(), cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sink += res.Sum
+				lost += res.LostAdds
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/term")
+			b.ReportMetric(float64(lost)/float64(b.N), "lost/op")
+		})
+	}
+}
