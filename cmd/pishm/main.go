@@ -9,6 +9,7 @@
 //	pishm gc
 //	pishm coordinate -redis URL -n N -chunks C [flags]
 //	pishm worker -redis URL [flags]
+//	pishm bench [-quick] [-compare] [-count K] [-json|-csv] [-svg FILE]
 //
 // info lists the CPU's kernels and the slot geometry; gc removes segments in
 // /dev/shm left by a pishm that was killed (only those whose creator is
@@ -16,6 +17,7 @@
 // of one job in a redis-server and reduces the results in chunk order;
 // worker, on any number of hosts, takes chunks and computes each with the
 // local engine (see the dist package; each prints its flags with -h).
+// bench runs the comparison matrix of strategies, transports and scaling.
 //
 // The parent creates a segment (POSIX shared memory under /dev/shm, or a
 // file with -shm=file -path=FILE), re-executes itself once per worker, and
@@ -172,6 +174,7 @@ func parse(stderr io.Writer, args []string) (options, error) {
        pishm gc
        pishm coordinate -redis URL -n N -chunks C [flags]
        pishm worker -redis URL [flags]
+       pishm bench [-quick] [-compare] [-count K] [-json|-csv] [-svg FILE]
 
 pishm sums the first n terms of 1/(2k+1)^2 on child processes that share a
 memory segment, publishes the partial sums by -mode, and prints pi with its
