@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -78,23 +79,6 @@ func (m Mode) valid() bool {
 // allModes is Modes plus the ones it does not advertise.
 func allModes() []Mode { return append(Modes(), Racy) }
 
-func (m Mode) code() uint32 {
-	for i, k := range allModes() {
-		if k == m {
-			return uint32(i + 1)
-		}
-	}
-	return 0
-}
-
-func modeFromCode(c uint32) (Mode, bool) {
-	ms := allModes()
-	if c == 0 || int(c) > len(ms) {
-		return "", false
-	}
-	return ms[c-1], true
-}
-
 // Limits on a run.
 const (
 	MaxN       = 1_000_000_000_000_000 // 1e15 terms
@@ -148,6 +132,32 @@ type Config struct {
 	// workers run, with their progress read from the segment without
 	// locks, and once more at the end.
 	Progress func(Progress)
+	// Stall is how long a worker may make no progress before it is killed
+	// and its share redone: 0 means DefaultStall, negative never. A
+	// worker stopped by a signal (SIGSTOP) is killed after 2 s whatever
+	// Stall says.
+	Stall time.Duration
+	// WorkerBinary is the program workers run; "" means this one. It
+	// must be built from the same source as this program (its build stamp
+	// is checked by every worker).
+	WorkerBinary string
+	// Params is handed to a ParamsFunc (Reduce only): at most MaxParams
+	// bytes.
+	Params []byte
+	// AllowRacy must be set to use the Racy mode, which loses updates on
+	// purpose.
+	AllowRacy bool
+}
+
+// DefaultStall is Config.Stall's default: generous, since a registered
+// Func may take long over one piece of 2^22 terms.
+const DefaultStall = 2 * time.Minute
+
+func (c Config) stall() time.Duration {
+	if c.Stall == 0 {
+		return DefaultStall
+	}
+	return c.Stall
 }
 
 // Schedule is how the terms are shared among workers.
@@ -191,6 +201,9 @@ func (c Config) retries() int {
 	return c.Retries
 }
 
+// getenv is os.Getenv; a variable so tests can set what withDefaults sees.
+var getenv = os.Getenv
+
 // withDefaults fills the zero fields and validates; errors name the field.
 func (c Config) withDefaults() (Config, error) {
 	if c.N == 0 || c.N > MaxN {
@@ -213,6 +226,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if !c.Mode.valid() {
 		return c, fmt.Errorf("unknown Mode %q (want %s)", c.Mode, modeList())
+	}
+	if c.Mode == Racy && !c.AllowRacy {
+		return c, fmt.Errorf("Mode racy loses updates on purpose: set AllowRacy to use it")
+	}
+	if len(c.Params) > MaxParams {
+		return c, fmt.Errorf("Params holds %d bytes, at most %d", len(c.Params), MaxParams)
 	}
 	if c.Shm == "" {
 		c.Shm = shmem.Posix
@@ -270,14 +289,6 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-func modeList() string {
-	var s []string
-	for _, m := range Modes() {
-		s = append(s, string(m))
-	}
-	return strings.Join(s, ", ")
-}
-
 // Kernels lists the kernels compiled into this binary, best first.
 func Kernels() []KernelInfo {
 	var out []KernelInfo
@@ -299,9 +310,9 @@ type KernelInfo struct {
 }
 
 // SlotStride is the bytes between workers' slots in a segment: the CPU's
-// cache line, at least 128 (adjacent-line prefetch), and at least what a
-// slot needs.
-func SlotStride() int { return max(minStride, shmem.StrideFor(0)) }
+// cache line, at least 128 (so that the adjacent-line prefetcher never
+// pulls a neighbour's slot along).
+func SlotStride() int { return shmem.DefaultBlockStride() }
 
 // BestKernel is the kernel "auto" picks on this CPU.
 func BestKernel() string { return kernel.Best().Name }

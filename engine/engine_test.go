@@ -17,11 +17,12 @@ import (
 	"github.com/pishm/pishm/shmem"
 )
 
-// TestMain makes the test binary a pishm worker when Run re-executes it.
-// PISHM_TEST_EXIT=i:code makes worker i exit with code before attaching,
-// and PISHM_TEST_KILL=i:point:k makes worker i SIGKILL itself at the fault
-// point (see faultHook) in its first k attempts, so tests see real children
-// fail exactly where they ask.
+// TestMain makes the test binary a pishm worker when the engine
+// re-executes it. PISHM_TEST_EXIT=i:code makes worker i exit with code
+// before attaching, and PISHM_TEST_KILL=i:point:k:a makes worker i SIGKILL
+// itself at the k-th time it passes the fault point (see faultHook), in
+// its first a attempts, so tests see real workers die exactly where they
+// ask. Worker "*" means every worker.
 func TestMain(m *testing.M) {
 	if IsChild() {
 		worker := os.Getenv(envWorker)
@@ -29,13 +30,21 @@ func TestMain(m *testing.M) {
 			c, _ := strconv.Atoi(code)
 			os.Exit(c)
 		}
-		if f := strings.Split(os.Getenv("PISHM_TEST_KILL"), ":"); len(f) == 3 && f[0] == worker {
+		for v, sig := range map[string]syscall.Signal{"PISHM_TEST_KILL": syscall.SIGKILL, "PISHM_TEST_STOP": syscall.SIGSTOP} {
+			f := strings.Split(os.Getenv(v), ":")
+			if len(f) != 4 || f[0] != worker && f[0] != "*" {
+				continue
+			}
 			attempt, _ := strconv.Atoi(os.Getenv(envAttempt))
-			if k, _ := strconv.Atoi(f[2]); attempt < k {
+			k, _ := strconv.Atoi(f[2])
+			if a, _ := strconv.Atoi(f[3]); attempt < a {
+				seen := 0
 				faultHook = func(point string) {
 					if point == f[1] {
-						syscall.Kill(os.Getpid(), syscall.SIGKILL)
-						select {} // the signal is on its way
+						if seen++; seen == k {
+							syscall.Kill(os.Getpid(), sig)
+							select {} // the signal is on its way; a stopped worker is killed by the parent
+						}
 					}
 				}
 			}
@@ -46,6 +55,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("GORACE") == "" {
 		os.Setenv("GORACE", "atexit_sleep_ms=0")
 	}
+	devNull() // opened once for good: not a leak in the fd counts below
 	// One real redis-server for the redis mode, if one is installed
 	// (.ci/test.sh installs it); without one the redis cases skip.
 	srv, err := redistest.NewServer()
@@ -74,27 +84,6 @@ func withRedis(t *testing.T, cfg Config) Config {
 	}
 	cfg.RedisURL = testRedisURL
 	return cfg
-}
-
-// shmEntries lists pishm segments in /dev/shm.
-func shmEntries(t *testing.T) []string {
-	t.Helper()
-	m, err := filepath.Glob(filepath.Join(shmem.Dir, shmem.NamePrefix+"*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// checkNoLeak fails the test if a segment appears in /dev/shm during it.
-func checkNoLeak(t *testing.T) {
-	t.Helper()
-	before := len(shmEntries(t))
-	t.Cleanup(func() {
-		if after := shmEntries(t); len(after) > before {
-			t.Errorf("segments left in /dev/shm: %v", after)
-		}
-	})
 }
 
 // tolerance is the bound of the engine's contract: |S - S_exact| <= 1e-15 S_exact.
@@ -127,7 +116,7 @@ func checkExact(t *testing.T, res Result) {
 }
 
 func TestModesExact(t *testing.T) {
-	checkNoLeak(t)
+	checkClean(t)
 	dir := t.TempDir()
 	for _, mode := range Modes() {
 		for _, shm := range []shmem.Backing{shmem.Posix, shmem.File} {
@@ -164,7 +153,7 @@ func TestLargeN(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("large n in -short or -race")
 	}
-	checkNoLeak(t)
+	checkClean(t)
 	for _, mode := range []Mode{Slots, CAS, Mutex} {
 		res, err := Run(context.Background(), Config{N: 1e8 + 7, Workers: 2, Mode: mode})
 		if err != nil {
@@ -176,7 +165,7 @@ func TestLargeN(t *testing.T) {
 
 // TestChunked publishes often, so the strategies really contend.
 func TestChunked(t *testing.T) {
-	checkNoLeak(t)
+	checkClean(t)
 	for _, mode := range Modes() {
 		t.Run(string(mode), func(t *testing.T) {
 			res, err := Run(context.Background(), withRedis(t, Config{N: 300_001, Workers: 3, Mode: mode, Chunk: 97}))
@@ -191,7 +180,7 @@ func TestChunked(t *testing.T) {
 // The partials and their order alone decide the result: the in-process
 // baseline and the slots mode agree bit for bit.
 func TestSlotsMatchGoroutines(t *testing.T) {
-	checkNoLeak(t)
+	checkClean(t)
 	cfg := Config{N: 5_000_011, Workers: 3, Chunk: 100_003}
 	cfg.Mode = Slots
 	a, err := Run(context.Background(), cfg)
@@ -209,7 +198,7 @@ func TestSlotsMatchGoroutines(t *testing.T) {
 }
 
 func TestWorkerFailure(t *testing.T) {
-	checkNoLeak(t)
+	checkClean(t)
 	t.Setenv("PISHM_TEST_EXIT", "1:7")
 	for _, mode := range []Mode{Slots, CAS, Mutex} {
 		_, err := Run(context.Background(), Config{N: 1e6, Workers: 3, Mode: mode})
@@ -221,23 +210,20 @@ func TestWorkerFailure(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	checkNoLeak(t)
+	checkClean(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	for _, mode := range []Mode{Slots, Goroutines} {
+		// MaxN terms would take days: returning at all shows the stop.
 		_, err := Run(ctx, Config{N: MaxN, Workers: 2, Kernel: "generic", Mode: mode})
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("%s: err = %v, want deadline exceeded", mode, err)
-		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Fatalf("%s: cancel took %v", mode, d)
 		}
 	}
 }
 
 func TestConfigErrors(t *testing.T) {
-	checkNoLeak(t)
+	checkClean(t)
 	for _, tc := range []struct {
 		cfg  Config
 		want string
@@ -314,7 +300,7 @@ func TestReduceOrder(t *testing.T) {
 // TestKernelsExact runs every kernel this CPU supports through real
 // children and checks each against the closed form.
 func TestKernelsExact(t *testing.T) {
-	checkNoLeak(t)
+	checkClean(t)
 	for _, k := range Kernels() {
 		t.Run("kernel="+k.Name, func(t *testing.T) {
 			if !k.Supported {
@@ -358,14 +344,19 @@ func TestOffsetPadRacy(t *testing.T) {
 	if _, err := Run(context.Background(), Config{N: 10, Pad: 12}); err == nil {
 		t.Error("Pad 12 accepted")
 	}
-	// One racy worker loses nothing; several may lose adds, and say so.
-	res, err := Run(context.Background(), Config{N: 1_000_000, Workers: 1, Mode: Racy, Chunk: 100})
-	if err != nil || res.LostAdds != 0 || math.Abs(res.SumRelError) > 1e-12 {
-		t.Fatalf("racy, 1 worker: lost %d, rel error %g, %v", res.LostAdds, res.SumRelError, err)
+	if _, err := Run(context.Background(), Config{N: 10, Mode: Racy}); err == nil || !strings.Contains(err.Error(), "AllowRacy") {
+		t.Errorf("racy without AllowRacy: %v", err)
 	}
-	res, err = Run(context.Background(), Config{N: 4_000_000, Workers: 2, Mode: Racy, Chunk: 16})
-	if err != nil || res.LostAdds > 4_000_000/16 {
-		t.Fatalf("racy, 2 workers: lost %d, %v", res.LostAdds, err)
+	// One racy worker loses nothing; several may lose adds: the exact
+	// check then fails the run, and LostSum says what went missing.
+	res, err := Run(context.Background(), Config{N: 1_000_000, Workers: 1, Mode: Racy, Chunk: 100, AllowRacy: true})
+	if err != nil || math.Abs(res.LostSum) > 1e-15*res.Sum {
+		t.Fatalf("racy, 1 worker: lost %g, %v", res.LostSum, err)
 	}
-	t.Logf("racy, 2 workers, 250000 publishes: %d lost, relative error %.2e", res.LostAdds, res.SumRelError)
+	res, err = Run(context.Background(), Config{N: 4_000_000, Workers: 2, Mode: Racy, Chunk: 16, AllowRacy: true})
+	if lost := res.SumExact - res.Sum; err == nil && res.LostSum != 0 || err != nil && !errors.Is(err, ErrInexact) ||
+		math.Abs(res.LostSum-lost) > 1e-14 {
+		t.Fatalf("racy, 2 workers: lost %g (exact says %g), %v", res.LostSum, lost, err)
+	}
+	t.Logf("racy, 2 workers, 250000 publishes: lost %.3g of the sum, relative error %.2e", res.LostSum, res.SumRelError)
 }

@@ -11,14 +11,14 @@ import (
 // Functions are registered from init, so that the workers, which are
 // re-executions of this binary, know them by name.
 func init() {
-	engine.Register("squares", engine.Sum, func(lo, hi int64) float64 {
+	engine.Register("squares", engine.Sum, func(lo, hi uint64) float64 {
 		var s float64
 		for k := lo; k < hi; k++ {
 			s += float64(k * k)
 		}
 		return s
 	})
-	engine.Register("min-cos", engine.Min, func(lo, hi int64) float64 {
+	engine.Register("min-cos", engine.Min, func(lo, hi uint64) float64 {
 		m := math.Inf(1)
 		for k := lo; k < hi; k++ {
 			m = math.Min(m, math.Cos(float64(k)))

@@ -1,15 +1,20 @@
 package engine
 
 // faultHook, when set (by this package's tests only), is called at named
-// points of a child's life so that a test can SIGKILL a real child exactly
-// there:
+// points of a worker's life so that a test can SIGKILL a real worker
+// exactly there (see "Faults" in protocol.go):
 //
-//	attach     before attaching to the segment
-//	arrived    at the start barrier
-//	sum        after the first chunk is published
-//	published  mid-publish: for cas after the CAS and before the journal,
-//	           for mutex inside the critical section, holding the lock
-//	done       after everything is published, before exit
+//	attach        before attaching to the segment
+//	arrived       attached, before waiting for a call
+//	claim-next    dynamic: a chunk index taken from the counter, not yet claimed
+//	claim         dynamic: a chunk claimed in the table, not yet summed
+//	sum           a piece summed, not yet published
+//	accum         cas, mutex (inside the lock) and racy: added into the
+//	              accumulator, not yet journaled
+//	journal-half  the new journal entry written, not yet made active
+//	journal       dynamic: journaled, the chunk not yet marked done
+//	finish        cas: before adding the compensation at the end
+//	done          the call marked finished
 var faultHook func(point string)
 
 func fault(point string) {

@@ -56,19 +56,36 @@ func (op Op) better(x, v float64) bool {
 }
 
 // Func reduces the terms [lo, hi) of a series or array: their sum, or
-// their minimum or maximum, as the Op it is registered with says. It runs
-// in a child process, so it must not depend on state the parent built
-// after start-up: read inputs from files or the environment instead.
-type Func func(lo, hi int64) float64
+// their minimum or maximum, as the Op it is registered with says. Terms
+// are numbered from 0 to the n given to Reduce, and a Func is called in
+// pieces of at most 2^22 terms (so that progress shows and a cancelled
+// call stops soon). It runs in a worker process, so it must not depend on
+// state the parent built after start-up: pass a call's inputs with
+// WithParams (see ParamsFunc), or read them from files.
+type Func func(lo, hi uint64) float64
+
+// ParamsFunc is a Func that also receives the bytes the caller passed with
+// WithParams: read-only, valid during the call.
+type ParamsFunc func(params []byte, lo, hi uint64) float64
 
 // job is one named piece of work in the form the workers run it.
 type job struct {
 	name string
 	op   Op
 	f    func(lo, hi uint64) float64
+	pf   ParamsFunc // set instead of f for RegisterParams
 	// cancelled, if set, is polled between calls of f; true abandons the
 	// work (in-process runs, which cannot be killed).
 	cancelled func() bool
+}
+
+// bind gives a ParamsFunc job its call's parameters.
+func (j job) bind(params []byte) job {
+	if j.pf != nil {
+		pf := j.pf
+		j.f = func(lo, hi uint64) float64 { return pf(params, lo, hi) }
+	}
+	return j
 }
 
 // piJob is the built-in workload; its Func is the chosen CPU kernel.
@@ -85,18 +102,34 @@ var registry = struct {
 // is empty, too long, taken, or op is unknown, as http.Handle does for a
 // bad pattern.
 func Register(name string, op Op, f Func) {
-	if name == "" || len(name) > maxJobName || strings.ContainsAny(name, "\x00 ") || name == piJob {
-		panic(fmt.Sprintf("engine: Register: bad name %q", name))
+	if f == nil {
+		panic(fmt.Sprintf("engine: Register %q: nil func", name))
 	}
-	if op < Sum || op > Max || f == nil {
-		panic(fmt.Sprintf("engine: Register %q: bad op %v or nil func", name, op))
+	register(job{name: name, op: op, f: f})
+}
+
+// RegisterParams is Register for a Func that reads its call's parameters
+// (WithParams).
+func RegisterParams(name string, op Op, f ParamsFunc) {
+	if f == nil {
+		panic(fmt.Sprintf("engine: RegisterParams %q: nil func", name))
+	}
+	register(job{name: name, op: op, pf: f})
+}
+
+func register(j job) {
+	if _, err := cString([]byte(j.name)); err != nil || j.name == "" || len(j.name) > maxJobName || j.name == piJob {
+		panic(fmt.Sprintf("engine: Register: bad name %q (want 1..%d printable ASCII bytes, no spaces, not %q)", j.name, maxJobName, piJob))
+	}
+	if j.op < Sum || j.op > Max {
+		panic(fmt.Sprintf("engine: Register %q: bad op %v", j.name, j.op))
 	}
 	registry.Lock()
 	defer registry.Unlock()
-	if _, dup := registry.jobs[name]; dup {
-		panic(fmt.Sprintf("engine: Register: %q registered twice", name))
+	if _, dup := registry.jobs[j.name]; dup {
+		panic(fmt.Sprintf("engine: Register: %q registered twice", j.name))
 	}
-	registry.jobs[name] = job{name: name, op: op, f: func(lo, hi uint64) float64 { return f(int64(lo), int64(hi)) }}
+	registry.jobs[j.name] = j
 }
 
 // Registered lists the names given to Register, sorted.
@@ -109,6 +142,19 @@ func Registered() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// jobFor finds the job name stands for: "pi" is the built-in series with
+// cfg's kernel, anything else a registered Func.
+func jobFor(name string, cfg Config) (job, error) {
+	if name == piJob {
+		return piKernelJob(cfg.Kernel), nil
+	}
+	j, ok := lookup(name)
+	if !ok {
+		return job{}, fmt.Errorf("engine: no Func registered as %q (have %s)", name, strings.Join(Registered(), ", "))
+	}
+	return j, nil
 }
 
 func lookup(name string) (job, bool) {
@@ -136,54 +182,105 @@ type Reduction struct {
 	WorkersDetail []WorkerResult `json:"workers_detail"`
 	Failures      []Failure      `json:"failures,omitempty"`
 	Rebuilt       bool           `json:"rebuilt,omitempty"`
+	Publishes     uint64         `json:"publishes"`
+	// LostSum is what the racy mode lost (see Result.LostSum).
+	LostSum float64 `json:"lost_sum,omitempty"`
 }
 
-// Option adjusts a Reduce call's Config.
-type Option func(*Config)
+// Option adjusts a Reduce call, or a Pool.
+type Option func(*settings)
+
+// settings is what Options set: a Config, and what only a Pool uses.
+type settings struct {
+	Config
+	maxChunks      int
+	maxParams      int
+	inProcessBelow uint64
+	inProcessSet   bool
+}
+
+func settingsOf(opts []Option) settings {
+	var s settings
+	for _, o := range opts {
+		o(&s)
+	}
+	return s
+}
 
 // WithWorkers sets the number of worker processes.
-func WithWorkers(n int) Option { return func(c *Config) { c.Workers = n } }
+func WithWorkers(n int) Option { return func(s *settings) { s.Workers = n } }
 
 // WithMode sets the publishing strategy.
-func WithMode(m Mode) Option { return func(c *Config) { c.Mode = m } }
+func WithMode(m Mode) Option { return func(s *settings) { s.Mode = m } }
 
-// WithChunk sets how many terms a worker takes between publishes.
-func WithChunk(k uint64) Option { return func(c *Config) { c.Chunk = k } }
+// WithChunk sets how many terms a worker takes between publishes (static
+// schedule), or per chunk (dynamic).
+func WithChunk(k uint64) Option { return func(s *settings) { s.Chunk = k } }
 
 // WithSchedule picks static ranges or dynamic chunks.
-func WithSchedule(s Schedule) Option { return func(c *Config) { c.Sched = s } }
+func WithSchedule(sc Schedule) Option { return func(s *settings) { s.Sched = sc } }
 
-// WithTimeout bounds the run.
-func WithTimeout(d time.Duration) Option { return func(c *Config) { c.Timeout = d } }
+// WithTimeout bounds the call.
+func WithTimeout(d time.Duration) Option { return func(s *settings) { s.Timeout = d } }
 
-// WithConfig replaces every setting but N with cfg's.
-func WithConfig(cfg Config) Option { return func(c *Config) { n := c.N; *c = cfg; c.N = n } }
+// WithParams passes p to the workers with the call, for a ParamsFunc
+// (at most MaxParams bytes, or a Pool's WithMaxParams; the bytes travel
+// in the shared segment).
+func WithParams(p []byte) Option { return func(s *settings) { s.Params = p } }
 
-// Reduce runs the Func registered as name over the terms [0, n) on child
-// processes (or goroutines, in the Goroutines mode), publishing partials by
-// the chosen strategy, and combines them with its Op. Like Run, it leaves
-// nothing behind, whatever happens.
+// WithConfig replaces every Config setting but N with cfg's.
+func WithConfig(cfg Config) Option {
+	return func(s *settings) { n := s.N; s.Config = cfg; s.N = n }
+}
+
+// WithMaxChunks sets how many dynamic chunks one Pool call may have
+// (default 65536): the chunk table is this many words of the segment.
+func WithMaxChunks(k int) Option { return func(s *settings) { s.maxChunks = k } }
+
+// WithMaxParams sets how many parameter bytes one Pool call may pass
+// (default 64 KiB, at most MaxParams).
+func WithMaxParams(b int) Option { return func(s *settings) { s.maxParams = b } }
+
+// WithInProcessBelow makes a Pool run calls of fewer than n terms on
+// goroutines in the calling process, where waking worker processes would
+// cost more than the work (default DefaultInProcessBelow; 0 never).
+func WithInProcessBelow(n uint64) Option {
+	return func(s *settings) { s.inProcessBelow, s.inProcessSet = n, true }
+}
+
+// Reduce runs the Func registered as name ("pi" for the built-in series)
+// over the terms [0, n) on worker processes started for this call (or
+// goroutines, in the Goroutines mode), publishing partials by the chosen
+// strategy, and combines them with its Op. Like Run, it leaves nothing
+// behind, whatever happens. A program that reduces many times should use a
+// Pool, whose workers start once.
 func Reduce(ctx context.Context, name string, n uint64, opts ...Option) (Reduction, error) {
+	if err := notAWorker(); err != nil {
+		return Reduction{}, err
+	}
 	wallStart := time.Now()
-	j, ok := lookup(name)
-	if !ok {
-		return Reduction{}, fmt.Errorf("engine: no Func registered as %q (have %s)", name, strings.Join(Registered(), ", "))
-	}
-	cfg := Config{N: n}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	cfg, err := cfg.withDefaults()
+	st := settingsOf(opts)
+	st.N = n
+	cfg, err := st.Config.withDefaults()
 	if err != nil {
 		return Reduction{}, err
 	}
-	out, err := execute(ctx, cfg, j)
+	j, err := jobFor(name, cfg)
 	if err != nil {
 		return Reduction{}, err
 	}
+	out, _, err := execute(ctx, cfg, j, cfg.Params)
+	if err != nil {
+		return Reduction{}, err
+	}
+	return reductionOf(name, j, cfg, out, time.Since(wallStart)), nil
+}
+
+func reductionOf(name string, j job, cfg Config, out callResult, wall time.Duration) Reduction {
 	return Reduction{
 		Name: name, Op: j.op.String(), N: cfg.N, Value: out.value, Workers: cfg.Workers,
-		Mode: cfg.Mode, Sched: cfg.Sched, Elapsed: out.elapsed, Wall: time.Since(wallStart),
+		Mode: cfg.Mode, Sched: cfg.Sched, Elapsed: out.elapsed, Wall: wall,
 		WorkersDetail: out.workers, Failures: out.failures, Rebuilt: out.rebuilt,
-	}, nil
+		Publishes: out.publishes, LostSum: out.lostSum,
+	}
 }

@@ -1,176 +1,267 @@
 package engine
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
+	"os/signal"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
-// selfExe is the binary children run: this one.
-const selfExe = "/proc/self/exe"
+// spawner starts worker processes and reaps them.
+//
+// Every process is started by one goroutine locked to its OS thread for
+// the spawner's whole life: the parent-death signal (Pdeathsig) fires when
+// the thread that started a child exits, not the process, so a thread that
+// Go could retire would kill the workers with it.
+//
+// Exits are reaped on SIGCHLD with wait4(pid, WNOHANG) for our own pids
+// only, so an embedding program's other children are never touched, and
+// no thread is parked per worker.
+type spawner struct {
+	exe   string   // the binary workers run
+	argv0 string   // what ps shows before "worker N"
+	env   []string // the environment every worker gets, before its own entries
 
-// group is the children of one run: at most one live process per worker,
-// a fresh attempt replacing one that died.
-type group struct {
-	env     []string   // the environment every child gets
-	files   []*os.File // inherited by every child, after its own files: files[0] is the segment
-	backing string     // the segment's backing, for envSegment
-	setup   func(worker int) (env []string, files []*os.File, err error)
-	started func(worker int) // after a child starts, if set
+	reqs  chan spawnReq
+	quit  chan struct{}
+	sigs  chan os.Signal
+	ready chan struct{} // signalled when exits has grown
+	wake  func()        // called after an exit is queued (wakes the caller's futex sleep)
 
-	spawn chan spawnReq // served by the one thread that forks
-	exits chan exit     // one per started process, as each is reaped
-	procs []*proc       // the current attempt of each worker
-	live  int           // processes started and not yet reaped
-	quit  chan struct{} // closed to let the forking thread go
+	mu    sync.Mutex
+	live  map[int]*process // by pid, not yet reaped
+	exits []exit           // reaped, not yet taken
+	done  sync.WaitGroup
 }
 
-type proc struct {
-	cmd     *exec.Cmd
-	stderr  *tailBuffer
+// process is one worker process.
+type process struct {
+	pid     int
+	worker  int
 	attempt int
-	reaped  bool
+	stderr  *os.File // a memfd the worker writes its stderr to
 }
 
 type spawnReq struct {
-	cmd   *exec.Cmd
-	reply chan error
+	argv  []string
+	env   []string
+	files []uintptr
+	reply chan spawnReply
 }
 
+type spawnReply struct {
+	pid int
+	err error
+}
+
+// exit is one reaped process.
 type exit struct {
-	worker, attempt int
-	err             error
+	p      *process
+	status syscall.WaitStatus
 }
 
-// newGroup starts the thread that forks children. It is locked to its OS
-// thread and lives until stop, because the parent-death signal fires when
-// the thread that forked a child exits, not the process (PITFALLS.md #8).
-func newGroup(workers int, env []string, files []*os.File, backing string) *group {
-	g := &group{
-		env:     env,
-		files:   files,
-		backing: backing,
-		spawn:   make(chan spawnReq),
-		exits:   make(chan exit, workers),
-		procs:   make([]*proc, workers),
-		quit:    make(chan struct{}),
+func newSpawner(exe string, env []string) *spawner {
+	sp := &spawner{
+		exe: exe, argv0: os.Args[0], env: env,
+		reqs:  make(chan spawnReq),
+		quit:  make(chan struct{}),
+		sigs:  make(chan os.Signal, 1),
+		ready: make(chan struct{}, 1),
+		wake:  func() {},
+		live:  map[int]*process{},
 	}
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with this goroutine, after the children
-		for {
-			select {
-			case r := <-g.spawn:
-				r.reply <- r.cmd.Start()
-			case <-g.quit:
-				return
+	if sp.argv0 == "" {
+		sp.argv0 = "pishm"
+	}
+	signal.Notify(sp.sigs, syscall.SIGCHLD)
+	sp.done.Add(2)
+	go sp.forker()
+	go sp.reaper()
+	return sp
+}
+
+func (sp *spawner) forker() {
+	defer sp.done.Done()
+	runtime.LockOSThread() // never unlocked: the thread ends with this goroutine, after the children
+	for {
+		select {
+		case r := <-sp.reqs:
+			pid, err := syscall.ForkExec(sp.exe, r.argv, &syscall.ProcAttr{
+				Env: r.env, Files: r.files,
+				Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+			})
+			r.reply <- spawnReply{pid, err}
+		case <-sp.quit:
+			return
+		}
+	}
+}
+
+// reaper collects exits: on every SIGCHLD it polls each live pid.
+func (sp *spawner) reaper() {
+	defer sp.done.Done()
+	for {
+		select {
+		case <-sp.sigs:
+		case <-sp.quit:
+			return
+		}
+		sp.mu.Lock()
+		for pid, p := range sp.live {
+			var ws syscall.WaitStatus
+			got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+			if got == pid || err == syscall.ECHILD {
+				if err == syscall.ECHILD {
+					ws = syscall.WaitStatus(0xff << 8) // reaped by someone else: call it exit 255
+				}
+				delete(sp.live, pid)
+				sp.exits = append(sp.exits, exit{p, ws})
 			}
 		}
-	}()
-	return g
-}
-
-// start runs attempt a of worker i.
-func (g *group) start(i, attempt int) error {
-	var env []string
-	var files []*os.File
-	if g.setup != nil {
-		var err error
-		if env, files, err = g.setup(i); err != nil {
-			return err
+		n := len(sp.exits)
+		sp.mu.Unlock()
+		if n > 0 {
+			select {
+			case sp.ready <- struct{}{}:
+			default:
+			}
+			sp.wake()
 		}
 	}
-	segFD := fdOf(len(files))
-	files = append(files, g.files...)
-	cmd := exec.Command(selfExe)
-	cmd.Args[0] = os.Args[0]
-	cmd.Env = append(append(g.env[:len(g.env):len(g.env)], env...),
-		envSegment+"="+g.backing+":"+strconv.Itoa(segFD),
-		envWorker+"="+strconv.Itoa(i), envAttempt+"="+strconv.Itoa(attempt))
-	cmd.ExtraFiles = files
-	p := &proc{cmd: cmd, stderr: &tailBuffer{max: 2048}, attempt: attempt}
-	cmd.Stderr = p.stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	reply := make(chan error)
-	g.spawn <- spawnReq{cmd, reply}
-	if err := <-reply; err != nil {
-		return fmt.Errorf("start worker %d: %w", i, err)
-	}
-	g.procs[i] = p
-	g.live++
-	if g.started != nil {
-		g.started(i)
-	}
-	go func() { g.exits <- exit{i, attempt, cmd.Wait()} }()
-	return nil
 }
 
-// fdOf is the descriptor number the k-th inherited file has in the child.
-func fdOf(k int) int { return 3 + k }
+// takeExits returns the exits reaped since the last call.
+func (sp *spawner) takeExits() []exit {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	e := sp.exits
+	sp.exits = nil
+	return e
+}
 
-// reaped marks e's process reaped and describes how it ended: nil for exit
-// status 0, else a *WorkerError.
-func (g *group) reaped(e exit) error {
-	p := g.procs[e.worker]
-	p.reaped = true
-	g.live--
-	if e.err == nil {
+// start runs attempt a of worker i with the extra environment entries and
+// files (fd 3, 4, ... in the child, segment last).
+func (sp *spawner) start(i, attempt int, env []string, files []*os.File) (*process, error) {
+	stderr, err := memfd("pishm-worker-stderr")
+	if err != nil {
+		return nil, err
+	}
+	fds := []uintptr{devNull().Fd(), devNull().Fd(), stderr.Fd()}
+	for _, f := range files {
+		fds = append(fds, f.Fd())
+	}
+	e := append(sp.env[:len(sp.env):len(sp.env)], env...)
+	e = append(e, envWorker+"="+strconv.Itoa(i), envAttempt+"="+strconv.Itoa(attempt))
+	reply := make(chan spawnReply)
+	// The worker's name in ps and top: "pishm worker 3".
+	sp.mu.Lock() // held across the fork, so the reaper cannot miss the new pid's exit
+	sp.reqs <- spawnReq{argv: []string{sp.argv0, "worker", strconv.Itoa(i)}, env: e, files: fds, reply: reply}
+	r := <-reply
+	var p *process
+	if r.err == nil {
+		p = &process{pid: r.pid, worker: i, attempt: attempt, stderr: stderr}
+		sp.live[r.pid] = p
+	}
+	sp.mu.Unlock()
+	if r.err != nil {
+		stderr.Close()
+		return nil, fmt.Errorf("engine: start worker %d: %w", i, r.err)
+	}
+	// A SIGCHLD for an exit before the pid was in live was handled
+	// without it: poll once more.
+	select {
+	case sp.sigs <- syscall.SIGCHLD:
+	default:
+	}
+	return p, nil
+}
+
+// kill sends SIGKILL to a live process.
+func (sp *spawner) kill(p *process) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if _, ok := sp.live[p.pid]; ok {
+		syscall.Kill(p.pid, syscall.SIGKILL)
+	}
+}
+
+// stop kills every live process, reaps them all, and ends the spawner's
+// goroutines. The exits channel is drained.
+func (sp *spawner) stop() {
+	sp.mu.Lock()
+	for pid := range sp.live {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for pid, p := range sp.live {
+		var ws syscall.WaitStatus
+		for {
+			_, err := syscall.Wait4(pid, &ws, 0, nil)
+			if err != syscall.EINTR {
+				break
+			}
+		}
+		delete(sp.live, pid)
+		p.stderr.Close()
+	}
+	sp.mu.Unlock()
+	close(sp.quit)
+	signal.Stop(sp.sigs)
+	sp.done.Wait()
+	for _, e := range sp.takeExits() {
+		e.p.stderr.Close()
+	}
+}
+
+// describe says how a reaped process ended: nil for exit status 0, else a
+// *WorkerError with the tail of what it wrote to stderr.
+func (e exit) describe() *WorkerError {
+	ws := e.status
+	if ws.Exited() && ws.ExitStatus() == 0 {
 		return nil
 	}
-	we := &WorkerError{Worker: e.worker, Attempt: e.attempt, Pid: p.cmd.Process.Pid, How: e.err.Error()}
-	var ee *exec.ExitError
-	if errors.As(e.err, &ee) {
-		we.How = ee.ProcessState.String()
+	we := &WorkerError{Worker: e.p.worker, Attempt: e.p.attempt, Pid: e.p.pid}
+	switch {
+	case ws.Signaled():
+		we.How = "signal: " + ws.Signal().String()
+	default:
+		we.How = "exit status " + strconv.Itoa(ws.ExitStatus())
 	}
-	we.Stderr = string(bytes.TrimSpace(p.stderr.Bytes()))
+	we.Stderr = tail(e.p.stderr, 2048)
 	return we
 }
 
-// pid is worker i's current process id.
-func (g *group) pid(i int) int { return g.procs[i].cmd.Process.Pid }
-
-// stop kills every child not yet reaped, reaps it, and lets the forking
-// thread go. It is safe to call more than once.
-func (g *group) stop() {
-	for _, p := range g.procs {
-		if p != nil && !p.reaped {
-			p.cmd.Process.Kill()
-		}
+// tail reads the last max bytes of f.
+func tail(f *os.File, limit int64) string {
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
 	}
-	for g.live > 0 {
-		g.reaped(<-g.exits)
-	}
-	select {
-	case <-g.quit:
-	default:
-		close(g.quit)
-	}
+	off := max(0, fi.Size()-limit)
+	b := make([]byte, fi.Size()-off)
+	n, _ := f.ReadAt(b, off)
+	return strings.TrimSpace(string(b[:n]))
 }
 
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+// memfd makes an anonymous in-memory file.
+func memfd(name string) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("memfd_create", err)
 	}
-	return len(p), nil
+	return os.NewFile(uintptr(fd), name), nil
 }
 
-func (t *tailBuffer) Bytes() []byte {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]byte(nil), t.buf...)
-}
+var devNull = sync.OnceValue(func() *os.File {
+	f, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		panic(errors.Join(errors.New("engine: open /dev/null"), err))
+	}
+	return f
+})

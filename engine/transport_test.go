@@ -69,7 +69,7 @@ func TestTransportKill(t *testing.T) {
 				if mode == Redis && redisURL == "" {
 					t.Skip("no redis-server installed")
 				}
-				t.Setenv("PISHM_TEST_KILL", "1:"+point+":1")
+				t.Setenv("PISHM_TEST_KILL", "1:"+point+":1:1")
 				res, err := Run(context.Background(), Config{N: 2_000_003, Workers: 3, Mode: mode, Chunk: 100_000, RedisURL: redisURL})
 				if err != nil {
 					t.Fatal(err)

@@ -1,9 +1,239 @@
 package engine
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math"
+	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/pishm/pishm/engine/internal/kernel"
+	"github.com/pishm/pishm/engine/internal/transport"
+	"github.com/pishm/pishm/sem"
+	"github.com/pishm/pishm/shmem"
 )
+
+// inWorker is set once ChildMain has taken this process's worker
+// environment: from then on it must not start workers of its own.
+var inWorker atomic.Bool
+
+// IsChild reports whether this process was started by the engine as a
+// worker. Programs that embed the engine call it first thing in main:
+//
+//	func main() {
+//		if engine.IsChild() {
+//			os.Exit(engine.ChildMain())
+//		}
+//		...
+//	}
+func IsChild() bool { return os.Getenv(envSegment) != "" }
+
+// ChildMain runs this process as a worker: it attaches to the segment it
+// inherited, serves the parent's calls, and returns the exit status (0 on
+// success, 1 after printing the error to stderr).
+func ChildMain() int {
+	w := os.Getenv(envWorker)
+	if err := childMain(); err != nil {
+		fmt.Fprintf(os.Stderr, "pishm worker %s: %v\n", w, err)
+		return 1
+	}
+	return 0
+}
+
+// RunTests is a test binary's TestMain for packages that start workers:
+// the test binary is re-executed as each worker, which must serve the
+// parent instead of running the tests again.
+//
+//	func TestMain(m *testing.M) { engine.RunTests(m) }
+func RunTests(m interface{ Run() int }) {
+	if IsChild() {
+		os.Exit(ChildMain())
+	}
+	os.Exit(m.Run())
+}
+
+// notAWorker is the guard at the top of Run, Reduce and NewPool.
+func notAWorker() error {
+	if inWorker.Load() {
+		return errors.New("engine: a worker may not start workers (Run, Reduce or NewPool called from a Func)")
+	}
+	if IsChild() {
+		return fmt.Errorf("engine: this process was started as a pishm worker (%s is set) but called Run, Reduce or NewPool: "+
+			"put `if engine.IsChild() { os.Exit(engine.ChildMain()) }` first in main, or engine.RunTests(m) in a test's TestMain", envSegment)
+	}
+	return nil
+}
+
+// takeEnv reads and removes the worker environment.
+func takeEnv() (seg *shmem.Segment, index, attempt int, err error) {
+	segVar, wVar, aVar := os.Getenv(envSegment), os.Getenv(envWorker), os.Getenv(envAttempt)
+	for _, k := range []string{envSegment, envWorker, envAttempt} {
+		os.Unsetenv(k)
+	}
+	inWorker.Store(true)
+	backing, fdText, ok := strings.Cut(segVar, ":")
+	fd, err := strconv.Atoi(fdText)
+	if !ok || err != nil || fd < 3 {
+		return nil, 0, 0, fmt.Errorf("bad %s=%q", envSegment, segVar)
+	}
+	index, err1 := strconv.Atoi(wVar)
+	attempt, err2 := strconv.Atoi(aVar)
+	if err1 != nil || err2 != nil || index < 0 || attempt < 0 {
+		return nil, 0, 0, fmt.Errorf("bad %s=%q or %s=%q", envWorker, wVar, envAttempt, aVar)
+	}
+	seg, err = shmem.OpenFile(os.NewFile(uintptr(fd), "inherited segment"), shmem.Backing(backing))
+	return seg, index, attempt, err
+}
+
+// worker is one worker process's state.
+type worker struct {
+	v     segView
+	i     int
+	s     *slot
+	pid   uint32
+	jobs  map[string]job // by name (and kernel, for pi), found once
+	start time.Time
+}
+
+func childMain() error {
+	fault("attach")
+	seg, i, _, err := takeEnv()
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	ctl := (*control)(seg.Block(0))
+	l, err := ctl.check(seg)
+	if err != nil {
+		return err
+	}
+	if i >= l.workers {
+		return fmt.Errorf("bad %s=%d for a segment of %d workers", envWorker, i, l.workers)
+	}
+	w := &worker{v: newView(seg, l), i: i, pid: uint32(os.Getpid()), jobs: map[string]job{}}
+	w.s = w.v.slot(i)
+	w.s.pid.Store(w.pid)
+	w.s.state.Store(slotArrived)
+	ctl.arrived.Add(1)
+	if err := sem.WakeAll(&ctl.arrived); err != nil {
+		return err
+	}
+	fault("arrived")
+	for {
+		g := ctl.gen.Load() // load-acquire: the job written before gen is visible
+		switch {
+		case g == genQuit:
+			return nil
+		case g != 0 && w.s.doneGen.Load() != g:
+			oneShot, err := w.call(g)
+			if err != nil || oneShot {
+				return err
+			}
+			continue
+		}
+		if err := sem.WaitWhile(&ctl.gen, g, time.Second); err != nil {
+			return err
+		}
+		if os.Getppid() == 1 {
+			return errors.New("the parent died")
+		}
+	}
+}
+
+// call runs call g: the share, the publishes, then doneGen. It reports
+// whether this worker serves one call only (a one-shot Run).
+func (w *worker) call(g uint32) (oneShot bool, err error) {
+	ctl := w.v.ctl
+	spec := ctl.job // a copy: the parent does not write it during the call
+	if err := spec.check(w.v.l); err != nil {
+		return false, err
+	}
+	mode, _ := modeOf(spec.mode)
+	j, err := w.job(&spec)
+	if err != nil {
+		return false, err
+	}
+	j = j.bind(w.v.params(int(spec.params)))
+	j.cancelled = func() bool { return ctl.cancel.Load() == g }
+	s := w.s
+	s.state.Store(slotRunning)
+	start := time.Now()
+	pub := newPublisher(mode, spec.op, w.v.acc, s, w.v.lane(w.i))
+	if spec.dynamic {
+		tbl := w.v.chunks(int(spec.chunks))
+		sumChunks(j, spec.offset, spec.n, spec.chunk, tbl, &ctl.next, w.pid, &s.progress, pub.publish)
+	} else {
+		lo, hi := span(spec.n, w.v.l.workers, w.i)
+		sumRange(j, spec.offset+lo, spec.offset+hi, spec.chunk, &s.progress, pub.publish)
+	}
+	if err := pub.finish(); err != nil {
+		return false, err
+	}
+	if mode.IsTransport() {
+		lo, hi := span(spec.n, w.v.l.workers, w.i)
+		m := transport.Message{Worker: uint32(w.i), Lo: spec.offset + lo, Hi: spec.offset + hi,
+			ElapsedNs: int64(time.Since(start)), Partial: pub.j.cur.total()}
+		sctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
+		err := transport.Send(sctx, m)
+		cancel()
+		if err != nil {
+			return false, err
+		}
+	}
+	s.elapsed.Store(int64(time.Since(start)))
+	s.state.Store(slotDone)
+	s.doneGen.Store(g) // store-release: everything published above is visible
+	fault("done")
+	ctl.finished.Add(1)
+	if err := sem.WakeAll(&ctl.finished); err != nil {
+		return false, err
+	}
+	return oneShotGen(g), nil
+}
+
+// oneShotGen: a one-shot Run numbers its only call genOneShot, so that its
+// workers exit right after it instead of waiting to be told.
+func oneShotGen(g uint32) bool { return g == genOneShot }
+
+// genOneShot is the gen of a one-shot Run's call.
+const genOneShot = genQuit - 1
+
+// job finds the job spec names: the pi series with its kernel, or a
+// registered Func.
+func (w *worker) job(spec *jobSpec) (job, error) {
+	name, _ := cString(spec.name[:])
+	kname, _ := cString(spec.kernel[:])
+	key := name + "/" + kname
+	if j, ok := w.jobs[key]; ok {
+		return j, nil
+	}
+	var j job
+	if name == piJob {
+		k, err := kernel.ByName(kname)
+		if err != nil {
+			return job{}, err
+		}
+		j = job{name: piJob, op: Sum, f: k.Sum}
+	} else {
+		var ok bool
+		if j, ok = lookup(name); !ok {
+			return job{}, fmt.Errorf("no Func registered as %q in this binary (Register it from an init function)", name)
+		}
+	}
+	if j.op != spec.op {
+		return job{}, fmt.Errorf("%q is registered with op %v here, %v in the parent", name, j.op, spec.op)
+	}
+	w.jobs[key] = j
+	return j, nil
+}
+
+// sendTimeout bounds a worker's send of its one message.
+const sendTimeout = time.Minute
 
 // fold is a running reduction: for Sum a double-double (hi holds the total,
 // lo the rounding errors of the adds into hi); for Min and Max hi alone.
@@ -29,7 +259,8 @@ func (f *fold) add(x float64) {
 func (f fold) value() float64 { return f.hi + f.lo }
 
 // progressStep bounds one call of the job's function, so that progress is
-// seen (and a cancelled child dies) within a millisecond or so.
+// seen, and a cancelled call stops, within a millisecond or so (a
+// registered Func is called in pieces of at most this many terms).
 const progressStep = 1 << 22
 
 // piece reduces [a, b) in calls of at most progressStep terms, counting
@@ -42,157 +273,168 @@ func piece(j job, a, b uint64, progress *atomic.Uint64) float64 {
 		}
 		e := min(b, a+progressStep)
 		f.add(j.f(a, e))
-		if progress != nil {
-			progress.Add(e - a)
-		}
+		progress.Add(e - a)
 		a = e
 	}
 	return f.value()
 }
 
-// sumRange reduces [lo, hi) in chunks of chunk terms, calling publish with
-// each chunk's result and length. It returns the fold of the chunk results,
-// which is what every mode calls the worker's partial.
-func sumRange(j job, lo, hi, chunk uint64, progress *atomic.Uint64, publish func(part float64, terms uint64)) float64 {
-	acc := newFold(j.op)
+// sumRange reduces [lo, hi) in pieces of chunk terms, publishing each.
+func sumRange(j job, lo, hi, chunk uint64, progress *atomic.Uint64, publish func(part float64, terms, chunk uint64)) {
 	for a := lo; a < hi && (j.cancelled == nil || !j.cancelled()); {
 		b := hi
 		if hi-a > chunk {
 			b = a + chunk
 		}
 		p := piece(j, a, b, progress)
-		acc.add(p)
-		if publish != nil {
-			publish(p, b-a)
-		}
+		fault("sum")
+		publish(p, b-a, 0)
 		a = b
 	}
-	return acc.value()
 }
 
-// chunkSource hands out dynamic chunks: next returns the next chunk index.
-type chunkSource interface{ next() uint64 }
-
-// sumDynamic takes chunks of chunk terms from src until [base, base+n) is
-// used up.
-// claim, when set, is told of each chunk before it is summed (index+1) and
-// after it is published (0); redo is a chunk index+1 to do first.
-func sumDynamic(j job, base, n, chunk uint64, src chunkSource, redo uint64, progress *atomic.Uint64,
-	claim func(c uint64), publish func(part float64, terms uint64)) float64 {
-	acc := newFold(j.op)
+// sumChunks takes chunks of [base, base+n) from the table (see "Shares")
+// until none is left, publishing each.
+func sumChunks(j job, base, n, chunk uint64, tbl chunkTable, next *atomic.Uint64, owner uint32,
+	progress *atomic.Uint64, publish func(part float64, terms, chunk uint64)) {
 	for {
-		var c uint64
-		if redo != 0 {
-			c, redo = redo-1, 0
-		} else {
-			c = src.next()
+		c, ok := claimChunk(tbl, next, owner)
+		if !ok || j.cancelled != nil && j.cancelled() {
+			return
 		}
-		if c >= (n+chunk-1)/chunk || j.cancelled != nil && j.cancelled() {
-			return acc.value()
-		}
+		fault("claim")
 		a := base + c*chunk
 		b := min(base+n, a+chunk)
-		if claim != nil {
-			claim(c + 1)
-		}
 		p := piece(j, a, b, progress)
-		acc.add(p)
-		if publish != nil {
-			publish(p, b-a)
-		}
-		if claim != nil {
-			claim(0)
-		}
+		fault("sum")
+		publish(p, b-a, c)
+		fault("journal")
+		tbl[c].Store(chunkDone)
 	}
 }
 
-// counter is a chunkSource on an atomic word (in the segment, or in memory
-// for goroutines): the lock-free work queue.
-type counter struct{ w *atomic.Uint64 }
-
-func (c counter) next() uint64 { return c.w.Add(1) - 1 }
-
-// publisher returns the per-chunk publish function of a shared-memory mode,
-// and a finish function to call once after the last chunk. The journal
-// continues from what s already holds (empty for a fresh range).
-func publisher(mode Mode, op Op, a *accum, s *slot, lane *atomic.Uint64) (publish func(float64, uint64), finish func() error) {
-	// The journal: only this worker writes its slot, so plain atomic
-	// stores suffice; done is stored last (store-release).
-	acc := fold{op: op, hi: f64(s.partial.Load()), lo: f64(s.comp.Load())}
-	journal := func(p float64, terms uint64) {
-		acc.add(p)
-		s.partial.Store(math.Float64bits(acc.hi))
-		s.comp.Store(math.Float64bits(acc.lo))
-		s.done.Store(s.done.Load() + terms)
+// claimChunk takes a free chunk: the next index from the counter, or, once
+// the counter has run past the end, any chunk still free.
+func claimChunk(tbl chunkTable, next *atomic.Uint64, owner uint32) (uint64, bool) {
+	k := uint64(len(tbl))
+	for {
+		c := next.Add(1) - 1
+		if c >= k {
+			break
+		}
+		fault("claim-next")
+		if tbl[c].CompareAndSwap(0, owner) {
+			return c, true
+		}
 	}
+	for c := range tbl {
+		if tbl[c].Load() == 0 && tbl[c].CompareAndSwap(0, owner) {
+			return uint64(c), true
+		}
+	}
+	return 0, false
+}
+
+// publisher is one mode's way of publishing, over the worker's journal.
+type publisher struct {
+	j       journal
+	op      Op
+	publish func(p float64, terms, chunk uint64)
+	finish  func() error
+}
+
+// record journals p (see "The journal").
+func (pb *publisher) record(p float64, terms, chunk uint64) {
+	e := pb.j.cur
+	f := fold{op: pb.op, hi: e.partial, lo: e.comp}
+	f.add(p)
+	e.partial, e.comp = f.hi, f.lo
+	e.terms += terms
+	e.publishes++
+	e.last = chunk + 1 // dynamic only: static shares pass chunk 0
+	pb.j.commit(e)
+}
+
+func newPublisher(mode Mode, op Op, a *accum, s *slot, lane *atomic.Uint64) *publisher {
+	pb := &publisher{j: openJournal(s), op: op, finish: func() error { return nil }}
+	pb.publish = pb.record
 	switch mode {
 	case Slots:
 		if lane != nil {
 			// The false-sharing experiment: the running total also goes
 			// to a lane packed as tightly as Config.Pad says.
-			return func(p float64, terms uint64) {
-				journal(p, terms)
-				lane.Store(math.Float64bits(acc.hi))
-			}, func() error { return nil }
+			pb.publish = func(p float64, terms, chunk uint64) {
+				pb.record(p, terms, chunk)
+				lane.Store(math.Float64bits(pb.j.cur.partial))
+			}
 		}
 	case Racy:
-		// Load, add, store: two workers that interleave here lose one add.
-		return func(p float64, terms uint64) {
-				a.sum.Store(math.Float64bits(f64(a.sum.Load()) + p))
-				a.racyAdds.Store(a.racyAdds.Load() + 1)
-				a.adds.Add(1)
-				journal(p, terms)
-			}, func() error {
-				return nil
-			}
+		// A plain load, add and store, as unsynchronised code would
+		// write it: two workers that interleave here lose one add. The
+		// rounding errors are kept as cas keeps them, so that what is
+		// missing at the end is the lost adds alone.
+		w := (*uint64)(unsafe.Pointer(&a.sum))
+		var lost float64
+		pb.publish = func(p float64, terms, chunk uint64) {
+			sum, e := twoSum(f64(*w), p)
+			*w = math.Float64bits(sum)
+			lost += e
+			fault("accum")
+			pb.record(p, terms, chunk)
+		}
+		pb.finish = func() error {
+			casAdd(&a.comp, lost)
+			return nil
+		}
 	case CAS:
 		// The error of each add is known exactly (twoSum against the value
 		// the CAS replaced): keep it here and add it once at the end, so
 		// the shared total stays as exact as a compensated sum.
 		var lost float64
-		return func(p float64, terms uint64) {
-				if op == Sum {
-					lost += casAdd(&a.sum, p)
-				} else {
-					casBetter(&a.sum, op, p)
-				}
-				a.adds.Add(1)
-				fault("published")
-				journal(p, terms)
-			}, func() error {
-				if op == Sum {
-					casAdd(&a.comp, lost)
-				}
-				return nil
+		pb.publish = func(p float64, terms, chunk uint64) {
+			if op == Sum {
+				lost += casAdd(&a.sum, p)
+			} else {
+				casBetter(&a.sum, op, p)
 			}
+			fault("accum")
+			pb.record(p, terms, chunk)
+		}
+		pb.finish = func() error {
+			if op == Sum {
+				fault("finish")
+				casAdd(&a.comp, lost)
+			}
+			return nil
+		}
 	case Mutex:
 		var err error
-		return func(p float64, terms uint64) {
-				if err != nil {
-					return
-				}
-				if err = a.lock.Lock(); err != nil {
-					return
-				}
-				// Critical section: plain read-modify-write made atomic by the lock.
-				v := f64(a.sum.Load())
-				if op == Sum {
-					sum, e := twoSum(v, p)
-					a.sum.Store(math.Float64bits(sum))
-					fault("published")
-					a.comp.Store(math.Float64bits(f64(a.comp.Load()) + e))
-				} else if op.better(p, v) {
-					a.sum.Store(math.Float64bits(p))
-					fault("published")
-				}
-				a.adds.Add(1)
-				journal(p, terms)
-				err = a.lock.Unlock()
-			}, func() error {
-				return err
+		pb.publish = func(p float64, terms, chunk uint64) {
+			if err != nil {
+				return
 			}
+			if err = a.lock.Lock(); err != nil {
+				return
+			}
+			// Critical section: plain read-modify-write made atomic by the lock.
+			v := f64(a.sum.Load())
+			if op == Sum {
+				sum, e := twoSum(v, p)
+				a.sum.Store(math.Float64bits(sum))
+				fault("accum")
+				a.comp.Store(math.Float64bits(f64(a.comp.Load()) + e))
+			} else if op.better(p, v) {
+				a.sum.Store(math.Float64bits(p))
+				fault("accum")
+			}
+			if err = a.lock.Unlock(); err != nil {
+				return
+			}
+			pb.record(p, terms, chunk)
+		}
+		pb.finish = func() error { return err }
 	}
-	return journal, func() error { return nil }
+	return pb
 }
 
 // casAdd adds x to the float64 whose bits are at w with a compare-and-swap
@@ -215,4 +457,25 @@ func casBetter(w *atomic.Uint64, op Op, x float64) {
 			return
 		}
 	}
+}
+
+func f64(bits uint64) float64 { return math.Float64frombits(bits) }
+
+// twoSum returns s = fl(a+b) and the exact error e with a + b = s + e.
+func twoSum(a, b float64) (s, e float64) {
+	s = a + b
+	bb := s - a
+	e = (a - (s - bb)) + (b - bb)
+	return s, e
+}
+
+// reduce combines the partials in order: for Sum as a double-double
+// rounded once, so the result depends on nothing but the partials and their
+// order.
+func reduce(op Op, partials []float64) float64 {
+	f := newFold(op)
+	for _, p := range partials {
+		f.add(p)
+	}
+	return f.value()
 }

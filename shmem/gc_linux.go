@@ -1,55 +1,47 @@
 package shmem
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+
+	"github.com/pishm/pishm/internal/proc"
 )
 
-// startTime returns a process's start time in clock ticks since boot, or 0
-// if the process does not exist.
-func startTime(pid int) uint64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
+func startTime(pid int) uint64 { return proc.Start(pid) }
+
+// ParseCreatorName reads the creator out of a name made of prefix, then
+// PID-START-RANDOM (start in clock ticks since boot). ok is false for a
+// name of another shape.
+func ParseCreatorName(name, prefix string) (pid int, start uint64, ok bool) {
+	rest, found := strings.CutPrefix(name, prefix)
+	if !found {
+		return 0, 0, false
 	}
-	// The command name (field 2) may hold spaces and parens: count fields
-	// after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
+	f := strings.SplitN(rest, "-", 3)
+	if len(f) != 3 || f[2] == "" {
+		return 0, 0, false
 	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0
+	p, err1 := strconv.Atoi(f[0])
+	s, err2 := strconv.ParseUint(f[1], 10, 64)
+	if err1 != nil || err2 != nil || p <= 0 || s == 0 {
+		return 0, 0, false
 	}
-	t, _ := strconv.ParseUint(f[19], 10, 64) // field 22 overall
-	return t
+	return p, s, true
 }
 
-// alive reports whether the process that started at start with pid still
-// runs (a zombie counts as gone: it will never touch the segment again).
-func alive(pid int, start uint64) bool {
-	if pid <= 0 {
-		return false
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
-		return false
-	}
-	return start == 0 || startTime(pid) == start
-}
-
-// GC removes this user's pishm segments in /dev/shm whose creator is dead,
-// and only those: a segment that does not validate as ours, or whose creator
-// still runs, is left alone. It returns the names it removed.
+// GC removes this user's named pishm segments in /dev/shm whose creator is
+// dead, and only those. It judges a file by its name alone
+// (pishm-PID-START-RANDOM), so a file whose header was never written is
+// judged like any other. It returns the names it removed.
+//
+// pishm itself leaves no names behind (segments are unnamed, or unlinked
+// right after they are created); GC is for a creator killed in that
+// instant, and for files older pishm versions left.
 func GC() ([]string, error) {
 	paths, err := filepath.Glob(filepath.Join(Dir, NamePrefix+"*"))
 	if err != nil {
@@ -59,14 +51,7 @@ func GC() ([]string, error) {
 	var errs []error
 	for _, p := range paths {
 		name := filepath.Base(p)
-		s, err := Open(Posix, name)
-		if err != nil {
-			continue // not ours, or not a segment: not ours to remove
-		}
-		h := s.Header()
-		dead := !alive(int(h.CreatorPID), h.CreatorStart)
-		s.Close()
-		if !dead {
+		if !stale(p, name) {
 			continue
 		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -77,3 +62,52 @@ func GC() ([]string, error) {
 	}
 	return removed, errors.Join(errs...)
 }
+
+// stale reports whether the file at path, named name, is ours and its
+// creator is gone.
+func stale(path, name string) bool {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(path, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG || int(st.Uid) != os.Geteuid() {
+		return false // not a regular file of ours: not ours to remove
+	}
+	if pid, start, ok := ParseCreatorName(name, NamePrefix); ok {
+		return !proc.Alive(pid, start)
+	}
+	// An older name, pishm-PID-RANDOM: the creator is gone if no process
+	// has that pid, or the one that has it started after the file was
+	// made (the pid was reused).
+	f := strings.SplitN(strings.TrimPrefix(name, NamePrefix), "-", 2)
+	pid, err := strconv.Atoi(f[0])
+	if len(f) != 2 || err != nil || pid <= 0 {
+		return false
+	}
+	start := proc.Start(pid)
+	if start == 0 || !proc.Alive(pid, start) {
+		return true
+	}
+	made, ok := ticksSinceBoot(st.Ctim.Sec)
+	return ok && start > made
+}
+
+// ticksSinceBoot converts a Unix time in seconds to clock ticks since
+// boot, the unit of a process's start time.
+func ticksSinceBoot(unixSec int64) (uint64, bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil || unixSec < boot {
+				return 0, false
+			}
+			return uint64(unixSec-boot) * clockTicks, true
+		}
+	}
+	return 0, false
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every
+// Linux architecture Go supports.
+const clockTicks = 100

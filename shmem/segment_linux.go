@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+	"strconv"
 	"unsafe"
 
 	"github.com/edsrzf/mmap-go"
@@ -18,7 +18,7 @@ import (
 type Backing string
 
 const (
-	// Posix is POSIX shared memory: a file under /dev/shm.
+	// Posix is POSIX shared memory: tmpfs under /dev/shm.
 	Posix Backing = "posix"
 	// File is a regular file at a path the user names.
 	File Backing = "file"
@@ -27,7 +27,7 @@ const (
 // Dir is where POSIX shared memory objects live on Linux.
 const Dir = "/dev/shm"
 
-// NamePrefix starts the name of every POSIX segment pishm creates.
+// NamePrefix starts the name of every named POSIX segment pishm creates.
 const NamePrefix = "pishm-"
 
 // Options says what to create.
@@ -37,29 +37,30 @@ type Options struct {
 	// Force is set, and must not be a symlink.
 	Path  string
 	Force bool
-	Slots int
-	// Stride is the block size in bytes (see StrideFor).
+	// Blocks of Stride bytes each (see DefaultBlockStride), then Tail
+	// bytes.
+	Blocks int
 	Stride int
-	// LaneStride, if not 0, adds one lane of that many bytes per slot.
-	LaneStride int
+	Tail   int
 }
 
 // Segment is one attached mapping.
 type Segment struct {
 	backing Backing
-	name    string // POSIX: name under Dir; File: the path
+	name    string // File: the path; Posix: "" (unnamed) or the name it had
 	file    *os.File
 	data    []byte
 	fmap    mmap.MMap // set for the File backing
 }
 
-// Create makes a new segment of the given geometry, zero-filled, with a
-// fresh header, mode 0600, and maps it shared.
+// Create makes a new segment of the given geometry, zero-filled, its space
+// reserved (so that a full filesystem is an error here, never a SIGBUS on
+// first touch), mode 0600, mapped shared, with a whole header.
 func Create(o Options) (*Segment, error) {
-	if err := checkGeometry(o.Slots, o.Stride, o.LaneStride); err != nil {
+	if err := checkGeometry(o.Blocks, o.Stride, o.Tail); err != nil {
 		return nil, err
 	}
-	size := Size(o.Slots, o.Stride, o.LaneStride)
+	size := Size(o.Blocks, o.Stride, o.Tail)
 	var s *Segment
 	var err error
 	switch o.Backing {
@@ -78,58 +79,83 @@ func Create(o Options) (*Segment, error) {
 	h.HeaderSize = uint32(headerSize(o.Stride))
 	h.Size = uint64(size)
 	h.Stride = uint64(o.Stride)
-	h.Slots = uint32(o.Slots)
-	h.LaneStride = uint32(o.LaneStride)
+	h.Blocks = uint32(o.Blocks)
+	h.Tail = uint64(o.Tail)
 	h.CreatorPID = uint32(os.Getpid())
 	h.CreatorUID = uint32(os.Geteuid())
 	h.CreatorStart = startTime(os.Getpid())
-	h.Magic = Magic // last: a reader that sees the magic sees a whole header
+	// Nothing else maps the segment yet: the children that will attach
+	// are started after Create returns, and exec orders these stores
+	// before anything they read.
+	h.Magic = Magic
 	return s, nil
 }
 
-func randomName() (string, error) {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%s%d-%s", NamePrefix, os.Getpid(), hex.EncodeToString(b[:])), nil
-}
-
+// createPosix makes an unnamed tmpfs file in Dir, or, where O_TMPFILE is
+// not supported there, a named one that is unlinked before Create returns.
 func createPosix(size int) (*Segment, error) {
-	name, err := randomName()
+	fd, err := unix.Open(Dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	name := ""
 	if err != nil {
-		return nil, err
-	}
-	path := filepath.Join(Dir, name)
-	var st unix.Statfs_t
-	if err := unix.Statfs(Dir, &st); err != nil {
-		return nil, &os.PathError{Op: "statfs", Path: Dir, Err: err}
-	}
-	// /dev/shm overrun gives SIGBUS on first touch, not an error
-	// (PITFALLS.md #5): check and reserve up front.
-	if free := st.Bavail * uint64(st.Bsize); free < uint64(size) {
-		return nil, fmt.Errorf("shmem: %s has %d bytes free, segment needs %d", Dir, free, size)
-	}
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, &os.PathError{Op: "shm_open", Path: name, Err: err}
-	}
-	f := os.NewFile(uintptr(fd), path)
-	fail := func(op string, err error) (*Segment, error) {
-		f.Close()
-		unix.Unlink(path)
-		return nil, &os.PathError{Op: op, Path: name, Err: err}
-	}
-	if err := unix.Fallocate(fd, 0, 0, int64(size)); err != nil {
-		if err := unix.Ftruncate(fd, int64(size)); err != nil {
-			return fail("ftruncate", err)
+		if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EINVAL) {
+			return nil, &os.PathError{Op: "shm_open", Path: Dir, Err: err}
 		}
+		if name, err = creatorName(); err != nil {
+			return nil, err
+		}
+		fd, err = unix.Open(filepath.Join(Dir, name), unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return nil, &os.PathError{Op: "shm_open", Path: name, Err: err}
+		}
+		// The name is only the way to the descriptor: drop it now, so
+		// that a crash from here on leaves nothing behind.
+		unix.Unlink(filepath.Join(Dir, name))
+	}
+	f := os.NewFile(uintptr(fd), filepath.Join(Dir, name))
+	if err := reserve(fd, Dir, size); err != nil {
+		f.Close()
+		return nil, err
 	}
 	data, err := unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
-		return fail("mmap", err)
+		f.Close()
+		return nil, &os.PathError{Op: "mmap", Path: Dir, Err: err}
 	}
 	return &Segment{backing: Posix, name: name, file: f, data: data}, nil
+}
+
+// creatorName is a fresh name that tells GC who made it:
+// pishm-PID-START-RANDOM.
+func creatorName() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	pid := os.Getpid()
+	return NamePrefix + strconv.Itoa(pid) + "-" + strconv.FormatUint(startTime(pid), 10) + "-" + hex.EncodeToString(b[:]), nil
+}
+
+// reserve allocates size bytes for fd, so that running out of space is an
+// error now and not a SIGBUS when a page is first touched. Where the
+// filesystem cannot fallocate, it checks the free space and sets the size.
+func reserve(fd int, dir string, size int) error {
+	err := unix.Fallocate(fd, 0, 0, int64(size))
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+		return fmt.Errorf("%w in %s for a %d-byte segment", ErrNoSpace, dir, size)
+	}
+	if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSYS) {
+		return &os.PathError{Op: "fallocate", Path: dir, Err: err}
+	}
+	if free, ferr := FreeBytes(dir); ferr == nil && free < uint64(size) {
+		return fmt.Errorf("%w in %s: %d bytes free, the segment needs %d", ErrNoSpace, dir, free, size)
+	}
+	if err := unix.Ftruncate(fd, int64(size)); err != nil {
+		return &os.PathError{Op: "ftruncate", Path: dir, Err: err}
+	}
+	return nil
 }
 
 func createFile(path string, force bool, size int) (*Segment, error) {
@@ -143,10 +169,10 @@ func createFile(path string, force bool, size int) (*Segment, error) {
 		case !fi.Mode().IsRegular():
 			return nil, fmt.Errorf("shmem: %s exists and is not a regular file", path)
 		case !force:
-			return nil, fmt.Errorf("shmem: %s already exists (use -force to overwrite it)", path)
+			return nil, fmt.Errorf("shmem: %s already exists (use -force to replace it)", path)
 		}
 		if err := os.Remove(path); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("shmem: %w", err)
 		}
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
@@ -158,10 +184,8 @@ func createFile(path string, force bool, size int) (*Segment, error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("shmem: %s: %w", path, err)
 	}
-	if err := unix.Fallocate(int(f.Fd()), 0, 0, int64(size)); err != nil {
-		if err := f.Truncate(int64(size)); err != nil {
-			return fail(err)
-		}
+	if err := reserve(int(f.Fd()), filepath.Dir(path), size); err != nil {
+		return fail(err)
 	}
 	m, err := mmap.MapRegion(f, size, mmap.RDWR, 0, 0) // RDWR is MAP_SHARED; never COPY
 	if err != nil {
@@ -170,38 +194,11 @@ func createFile(path string, force bool, size int) (*Segment, error) {
 	return &Segment{backing: File, name: path, file: f, data: m, fmap: m}, nil
 }
 
-// Open attaches to an existing segment by name and validates its header:
-// magic, version, size, stride and owner. It refuses symlinks.
-func Open(b Backing, name string) (*Segment, error) {
-	var path string
-	switch b {
-	case Posix:
-		if name == "" || strings.ContainsRune(name, '/') {
-			return nil, fmt.Errorf("shmem: bad segment name %q", name)
-		}
-		path = filepath.Join(Dir, name)
-	case File:
-		path = name
-	default:
-		return nil, fmt.Errorf("shmem: unknown backing %q (want posix or file)", b)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("shmem: open %q: %w", name, err)
-	}
-	s, err := attach(f, b, name)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-// OpenFile attaches to the segment open as f (inherited from the creator,
-// say, after the name was removed), with the same checks as Open. The
-// Segment owns f from then on.
+// OpenFile attaches to the segment open as f (inherited from the creator)
+// and checks it: a regular file of ours, mode 0600, whose header (magic,
+// version, geometry, size) validates. The Segment owns f from then on.
 func OpenFile(f *os.File, b Backing) (*Segment, error) {
-	s, err := attach(f, b, f.Name())
+	s, err := attach(f, b)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -209,7 +206,8 @@ func OpenFile(f *os.File, b Backing) (*Segment, error) {
 	return s, nil
 }
 
-func attach(f *os.File, b Backing, name string) (*Segment, error) {
+func attach(f *os.File, b Backing) (*Segment, error) {
+	name := f.Name()
 	if b != Posix && b != File {
 		return nil, fmt.Errorf("shmem: unknown backing %q (want posix or file)", b)
 	}
@@ -227,7 +225,7 @@ func attach(f *os.File, b Backing, name string) (*Segment, error) {
 		return nil, fmt.Errorf("shmem: open %q: mode %#o lets others in (want 0600)", name, st.Mode&0o777)
 	}
 	size := st.Size
-	if size < HeaderBytes || size > 1<<32 {
+	if size < HeaderBytes || size > MaxTail+MaxBlocks*MaxStride+MaxStride {
 		return nil, fmt.Errorf("shmem: open %q: %w: size %d", name, ErrBadLayout, size)
 	}
 	s := &Segment{backing: b, name: name, file: f}
@@ -248,50 +246,39 @@ func attach(f *os.File, b Backing, name string) (*Segment, error) {
 	return s, nil
 }
 
-// File is the open segment, for passing to a child (exec.Cmd.ExtraFiles):
-// a child can attach through it after the name is gone.
+// File is the open segment, for passing to a child: a child attaches
+// through it (OpenFile), with or without a name.
 func (s *Segment) File() *os.File { return s.file }
 
 // Backing reports where the segment lives.
 func (s *Segment) Backing() Backing { return s.backing }
 
-// Name is the segment's name under /dev/shm (POSIX) or its path (File).
+// Name is the File backing's path, or the name a POSIX segment was created
+// under ("" when it never had one).
 func (s *Segment) Name() string { return s.name }
 
 // Header returns the header overlay.
 func (s *Segment) Header() *Header { return (*Header)(unsafe.Pointer(&s.data[0])) }
 
-// Stride is the block size in bytes.
-func (s *Segment) Stride() int { return int(s.Header().Stride) }
-
-// Block returns a pointer to block i: 0 is the accumulator, 1..Slots the
-// slots. The block is Stride bytes, aligned to 8 bytes at least.
+// Block returns a pointer to block i in [0, Blocks): Stride bytes, aligned
+// to Stride.
 func (s *Segment) Block(i int) unsafe.Pointer {
 	h := s.Header()
-	if i < 0 || i > int(h.Slots) {
-		panic(fmt.Sprintf("shmem: block %d out of range [0, %d]", i, h.Slots))
+	if i < 0 || i >= int(h.Blocks) {
+		panic(fmt.Sprintf("shmem: block %d out of range [0, %d)", i, h.Blocks))
 	}
 	return unsafe.Pointer(&s.data[int(h.HeaderSize)+i*int(h.Stride)])
 }
 
-// Lane returns a pointer to slot i's lane (i in [0, Slots)), or nil if the
-// segment has no lanes. Lanes are LaneStride bytes apart, 8-byte aligned.
-func (s *Segment) Lane(i int) unsafe.Pointer {
+// Tail is the bytes after the last block, aligned to Stride.
+func (s *Segment) Tail() []byte {
 	h := s.Header()
-	if h.LaneStride == 0 {
-		return nil
-	}
-	if i < 0 || i >= int(h.Slots) {
-		panic(fmt.Sprintf("shmem: lane %d out of range [0, %d)", i, h.Slots))
-	}
-	base := int(h.HeaderSize) + (int(h.Slots)+1)*int(h.Stride)
-	return unsafe.Pointer(&s.data[base+i*int(h.LaneStride)])
+	off := int(h.HeaderSize) + int(h.Blocks)*int(h.Stride)
+	return s.data[off : off+int(h.Tail) : off+int(h.Tail)]
 }
 
-// Bytes is the whole mapping.
-func (s *Segment) Bytes() []byte { return s.data }
-
-// Close unmaps the segment and closes its file. It does not remove it.
+// Close unmaps the segment and closes its file. It does not remove a
+// File-backed segment's path (Remove does).
 func (s *Segment) Close() error {
 	err := s.unmap()
 	if s.file != nil {
@@ -315,22 +302,17 @@ func (s *Segment) unmap() error {
 	return err
 }
 
-// Remove unlinks the segment's name so that nothing new can attach; the
-// mapping stays valid until Close. Only the creator should call it.
+// Remove unlinks a File-backed segment's path so that nothing new can
+// attach; the mapping stays valid until Close. POSIX segments have no name
+// left to remove.
 func (s *Segment) Remove() error {
-	path := s.name
-	if s.backing == Posix {
-		path = filepath.Join(Dir, s.name)
+	if s.backing != File {
+		return nil
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(s.name); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("shmem: remove %q: %w", s.name, err)
 	}
 	return nil
-}
-
-// Destroy is Close then Remove.
-func (s *Segment) Destroy() error {
-	return errors.Join(s.Close(), s.Remove())
 }
 
 // MapFile maps a whole file read-only and shared, for inputs every worker

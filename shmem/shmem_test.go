@@ -5,15 +5,30 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"unsafe"
+
+	"github.com/pishm/pishm/internal/proc"
 )
 
-func TestCreateOpenRoundTrip(t *testing.T) {
+// reopen attaches a second mapping through a duplicate of s's descriptor,
+// as a child that inherited it does.
+func reopen(t *testing.T, s *Segment) (*Segment, error) {
+	t.Helper()
+	fd, err := syscall.Dup(int(s.File().Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return OpenFile(os.NewFile(uintptr(fd), "inherited"), s.Backing())
+}
+
+func TestCreateAttachRoundTrip(t *testing.T) {
 	for _, b := range []Backing{Posix, File} {
 		t.Run(string(b), func(t *testing.T) {
-			o := Options{Backing: b, Slots: 3, Stride: 128}
+			before := dirNames(t)
+			o := Options{Backing: b, Blocks: 3, Stride: 128, Tail: 24}
 			if b == File {
 				o.Path = filepath.Join(t.TempDir(), "seg")
 			}
@@ -21,58 +36,69 @@ func TestCreateOpenRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s.Destroy()
-			path := s.Name()
-			if b == Posix {
-				path = filepath.Join(Dir, s.Name())
-			}
-			fi, err := os.Stat(path)
-			if err != nil {
+			defer s.Close()
+			var st syscall.Stat_t
+			if err := syscall.Fstat(int(s.File().Fd()), &st); err != nil {
 				t.Fatal(err)
 			}
-			if fi.Mode().Perm() != 0o600 || fi.Size() != int64(Size(3, 128, 0)) {
-				t.Fatalf("mode %v size %d, want 0600 and %d", fi.Mode().Perm(), fi.Size(), Size(3, 128, 0))
+			if st.Mode&0o777 != 0o600 || st.Size != int64(Size(3, 128, 24)) {
+				t.Fatalf("mode %#o size %d, want 0600 and %d", st.Mode&0o777, st.Size, Size(3, 128, 24))
+			}
+			if b == Posix {
+				if after := dirNames(t); len(after) != len(before) {
+					t.Fatalf("a POSIX segment has a name: %v -> %v", before, after)
+				}
 			}
 			// A write through one mapping is seen through another.
-			*(*uint64)(s.Block(3)) = 0xfeedface
-			o2, err := Open(b, s.Name())
+			*(*uint64)(s.Block(2)) = 0xfeedface
+			s.Tail()[23] = 7
+			o2, err := reopen(t, s)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer o2.Close()
-			if got := *(*uint64)(o2.Block(3)); got != 0xfeedface {
-				t.Fatalf("second mapping sees %#x", got)
+			if got := *(*uint64)(o2.Block(2)); got != 0xfeedface || o2.Tail()[23] != 7 || len(o2.Tail()) != 24 {
+				t.Fatalf("second mapping sees %#x, tail %v", got, o2.Tail())
 			}
-			if uintptr(s.Block(1))-uintptr(s.Block(0)) != 128 || uintptr(s.Block(0))%8 != 0 {
+			if uintptr(s.Block(1))-uintptr(s.Block(0)) != 128 || uintptr(s.Block(0))%128 != 0 {
 				t.Fatal("blocks not at stride")
 			}
-			if err := s.Destroy(); err != nil {
+			if err := s.Remove(); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-				t.Fatalf("segment still exists after Destroy: %v", err)
+			if b == File {
+				if _, err := os.Stat(o.Path); !errors.Is(err, os.ErrNotExist) {
+					t.Fatalf("file still exists after Remove: %v", err)
+				}
 			}
 		})
 	}
 }
 
-// corrupt creates a posix segment, applies f to its header, and opens it.
+// dirNames lists the pishm names in Dir.
+func dirNames(t *testing.T) []string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(Dir, NamePrefix+"*"))
+	return m
+}
+
+// corrupt creates a posix segment, applies f to its header, and attaches.
 func corrupt(t *testing.T, f func(h *Header)) error {
 	t.Helper()
-	s, err := Create(Options{Backing: Posix, Slots: 2, Stride: 64})
+	s, err := Create(Options{Backing: Posix, Blocks: 2, Stride: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Destroy()
+	defer s.Close()
 	f(s.Header())
-	o, err := Open(Posix, s.Name())
+	o, err := reopen(t, s)
 	if err == nil {
 		o.Close()
 	}
 	return err
 }
 
-func TestOpenRefuses(t *testing.T) {
+func TestAttachRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		f    func(*Header)
@@ -82,7 +108,8 @@ func TestOpenRefuses(t *testing.T) {
 		{"version", func(h *Header) { h.Version = 99 }, ErrBadVersion},
 		{"size", func(h *Header) { h.Size++ }, ErrBadLayout},
 		{"stride", func(h *Header) { h.Stride = 96 }, ErrBadLayout},
-		{"slots", func(h *Header) { h.Slots = 5 }, ErrBadLayout},
+		{"blocks", func(h *Header) { h.Blocks = 5 }, ErrBadLayout},
+		{"tail", func(h *Header) { h.Tail = 1 << 62 }, ErrBadLayout},
 		{"owner", func(h *Header) { h.CreatorUID++ }, ErrNotOwner},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,50 +120,70 @@ func TestOpenRefuses(t *testing.T) {
 	}
 }
 
-func TestOpenRefusesSymlinkAndJunk(t *testing.T) {
+func TestCreateRefusesSymlinkAndExisting(t *testing.T) {
 	dir := t.TempDir()
 	junk := filepath.Join(dir, "junk")
 	os.WriteFile(junk, make([]byte, 4096), 0o600)
-	if _, err := Open(File, junk); !errors.Is(err, ErrBadMagic) {
+	f, _ := os.OpenFile(junk, os.O_RDWR, 0)
+	if _, err := OpenFile(f, File); !errors.Is(err, ErrBadMagic) {
 		t.Fatalf("junk: %v", err)
 	}
 	link := filepath.Join(dir, "link")
 	os.Symlink(junk, link)
-	if _, err := Open(File, link); err == nil {
-		t.Fatal("opened through a symlink")
-	}
-	if _, err := Open(Posix, "../etc/passwd"); err == nil {
-		t.Fatal("posix name with a slash accepted")
-	}
-	if _, err := Create(Options{Backing: File, Path: link, Slots: 1, Stride: 64, Force: true}); err == nil {
+	if _, err := Create(Options{Backing: File, Path: link, Blocks: 1, Stride: 64, Force: true}); err == nil {
 		t.Fatal("created over a symlink")
 	}
-	if _, err := Create(Options{Backing: File, Path: junk, Slots: 1, Stride: 64}); err == nil {
+	if _, err := Create(Options{Backing: File, Path: junk, Blocks: 1, Stride: 64}); err == nil {
 		t.Fatal("created over an existing file without Force")
 	}
 }
 
 func TestGeometry(t *testing.T) {
-	for _, stride := range []int{0, 7, 48, 8192} {
-		if _, err := Create(Options{Slots: 1, Stride: stride}); !errors.Is(err, ErrBadLayout) {
+	for _, stride := range []int{0, 7, 48, 96, 8192} {
+		if _, err := Create(Options{Blocks: 1, Stride: stride}); !errors.Is(err, ErrBadLayout) {
 			t.Errorf("stride %d: err = %v", stride, err)
 		}
 	}
-	if s := StrideFor(0); s < 128 || s&(s-1) != 0 {
+	for _, o := range []Options{{Blocks: 0, Stride: 128}, {Blocks: MaxBlocks + 1, Stride: 128}, {Blocks: 1, Stride: 128, Tail: -1}} {
+		if _, err := Create(o); !errors.Is(err, ErrBadLayout) {
+			t.Errorf("%+v: err = %v", o, err)
+		}
+	}
+	if s := DefaultBlockStride(); s < 128 || s&(s-1) != 0 {
 		t.Errorf("default stride %d", s)
 	}
-	if unsafe.Sizeof(Header{}) > HeaderBytes {
-		t.Error("header too big")
+}
+
+// TestFullFilesystem: a segment that does not fit is a one-line error and
+// leaves no file, never a SIGBUS on first touch.
+func TestFullFilesystem(t *testing.T) {
+	free, err := FreeBytes(Dir)
+	if err != nil {
+		t.Skip(err)
+	}
+	blocks := MaxBlocks
+	tail := int(min(free+1<<20, MaxTail))
+	if uint64(Size(blocks, MaxStride, tail)) <= free {
+		t.Skipf("%s has %d bytes free, more than the largest segment", Dir, free)
+	}
+	before := dirNames(t)
+	_, err = Create(Options{Backing: Posix, Blocks: blocks, Stride: MaxStride, Tail: tail})
+	if !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("err = %v, want ErrNoSpace", err)
+	}
+	if after := dirNames(t); len(after) != len(before) {
+		t.Fatalf("left %v", after)
 	}
 }
 
 func FuzzValidate(f *testing.F) {
-	s, err := Create(Options{Backing: Posix, Slots: 2, Stride: 64})
+	s, err := Create(Options{Backing: Posix, Blocks: 2, Stride: 64, Tail: 8})
 	if err != nil {
 		f.Fatal(err)
 	}
-	good := append([]byte(nil), s.Bytes()...)
-	s.Destroy()
+	h := s.Header()
+	good := append([]byte(nil), unsafe.Slice((*byte)(unsafe.Pointer(h)), h.Size)...)
+	s.Close()
 	f.Add(good)
 	f.Add(good[:HeaderBytes])
 	f.Add([]byte("PISHM"))
@@ -146,93 +193,59 @@ func FuzzValidate(f *testing.F) {
 			// Accepted: it must really be consistent.
 			var h Header
 			copy(unsafe.Slice((*byte)(unsafe.Pointer(&h)), unsafe.Sizeof(h)), b)
-			if h.Magic != Magic || Size(int(h.Slots), int(h.Stride), int(h.LaneStride)) != len(b) {
-				t.Fatalf("accepted an inconsistent header: %+v for %d bytes", h.Magic, len(b))
+			if h.Magic != Magic || Size(int(h.Blocks), int(h.Stride), int(h.Tail)) != len(b) {
+				t.Fatalf("accepted an inconsistent header: %+v for %d bytes", h, len(b))
 			}
 		}
 	})
 }
 
-func TestGCRemovesOnlyDeadCreators(t *testing.T) {
-	dead, err := Create(Options{Backing: Posix, Slots: 1, Stride: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dead.Destroy()
-	live, err := Create(Options{Backing: Posix, Slots: 1, Stride: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer live.Destroy()
-	// A process that has exited and been reaped stands in for a creator
-	// killed before it could unlink.
+// TestGCJudgesByName: a named file whose creator is dead goes, header or
+// not (a creator killed before writing it leaves a file of zeros); a live
+// creator's, another user's shape of name, or junk stays.
+func TestGCJudgesByName(t *testing.T) {
 	cmd := exec.Command("true")
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
-	dead.Header().CreatorPID = uint32(cmd.Process.Pid)
+	deadPid := cmd.Process.Pid
+	me := os.Getpid()
+	names := map[string]bool{ // name -> should go
+		NamePrefix + strconv.Itoa(deadPid) + "-12345-aa":                                       true,
+		NamePrefix + strconv.Itoa(me) + "-" + strconv.FormatUint(proc.Start(me), 10) + "-bb":   false,
+		NamePrefix + strconv.Itoa(me) + "-" + strconv.FormatUint(proc.Start(me)+1, 10) + "-cc": true, // reused pid
+		NamePrefix + "notapid-dd": false,
+	}
+	for n := range names {
+		p := filepath.Join(Dir, n)
+		if err := os.WriteFile(p, make([]byte, 640), 0o600); err != nil {
+			t.Skip(err)
+		}
+		defer os.Remove(p)
+	}
 	removed, err := GC()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(removed) != 1 || removed[0] != dead.Name() {
-		t.Fatalf("GC removed %v, want only %s", removed, dead.Name())
+	got := map[string]bool{}
+	for _, r := range removed {
+		got[r] = true
 	}
-	if _, err := os.Stat(filepath.Join(Dir, live.Name())); err != nil {
-		t.Fatalf("GC removed a live creator's segment: %v", err)
-	}
-	// Our own pid with the wrong start time is a reused pid: dead too.
-	live.Header().CreatorStart++
-	if removed, _ := GC(); len(removed) != 1 || removed[0] != live.Name() {
-		t.Fatalf("GC with a reused pid removed %v", removed)
+	for n, gone := range names {
+		if got[n] != gone {
+			t.Errorf("%s: removed %v, want %v", n, got[n], gone)
+		}
 	}
 }
 
-func TestOpenFileAfterRemove(t *testing.T) {
-	s, err := Create(Options{Backing: Posix, Slots: 2, Stride: 128})
-	if err != nil {
-		t.Fatal(err)
+func TestParseCreatorName(t *testing.T) {
+	pid, start, ok := ParseCreatorName("pishm-12-345-ab", NamePrefix)
+	if !ok || pid != 12 || start != 345 {
+		t.Fatalf("got %d %d %v", pid, start, ok)
 	}
-	defer s.Destroy()
-	if err := s.Remove(); err != nil {
-		t.Fatal(err)
-	}
-	fd, err := syscall.Dup(int(s.File().Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := OpenFile(os.NewFile(uintptr(fd), "inherited"), Posix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
-	*(*uint64)(s.Block(2)) = 42
-	if *(*uint64)(o.Block(2)) != 42 {
-		t.Fatal("mapping through the inherited fd is not shared")
-	}
-}
-
-func TestLanes(t *testing.T) {
-	s, err := Create(Options{Backing: Posix, Slots: 4, Stride: 128, LaneStride: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Destroy()
-	if d := uintptr(s.Lane(1)) - uintptr(s.Lane(0)); d != 8 {
-		t.Fatalf("lanes %d bytes apart, want 8", d)
-	}
-	if end := uintptr(s.Lane(3)) + 8 - uintptr(unsafe.Pointer(&s.Bytes()[0])); end != uintptr(len(s.Bytes())) {
-		t.Fatalf("last lane ends at %d of %d", end, len(s.Bytes()))
-	}
-	if uintptr(s.Lane(0)) < uintptr(s.Block(4))+128 {
-		t.Fatal("lanes overlap the blocks")
-	}
-	o, err := Open(Posix, s.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Close()
-	if _, err := Create(Options{Slots: 1, Stride: 128, LaneStride: 12}); !errors.Is(err, ErrBadLayout) {
-		t.Fatalf("lane stride 12: %v", err)
+	for _, bad := range []string{"pishm-12-ab", "pishm-x-1-a", "pishm-12-0-a", "other-1-2-a", "pishm-1-2-"} {
+		if _, _, ok := ParseCreatorName(bad, NamePrefix); ok {
+			t.Errorf("%q parsed", bad)
+		}
 	}
 }

@@ -77,7 +77,7 @@ func WriteTable(w io.Writer, r Report) error {
 func rowNote(r Row) string {
 	var s []string
 	if r.Publishes > 0 && r.OK() {
-		n := fmt.Sprintf("  lost %.0f of %s adds (%.2g%%)", r.LostAdds, Count(r.Publishes), 100*r.LostAdds/float64(r.Publishes))
+		n := fmt.Sprintf("  lost %.2g%% of the sum over %s adds", 100*r.LostShare, Count(r.Publishes))
 		if d := r.SavedNsPerTerm; d != nil {
 			faster := "faster"
 			if *d < 0 {
@@ -126,7 +126,7 @@ func WriteJSON(w io.Writer, r Report) error {
 var CSVHeader = []string{
 	"part", "series", "mode", "pad", "workers", "n", "chunk", "measure", "count",
 	"ns_per_term_median", "ns_per_term_min", "ns_per_term_q1", "ns_per_term_q3", "ns_per_term_max",
-	"wall_s_median", "work_s_median", "cpu_s_median", "publishes", "lost_adds", "saved_ns_per_term_vs_cas",
+	"wall_s_median", "work_s_median", "cpu_s_median", "publishes", "lost_share", "saved_ns_per_term_vs_cas",
 	"kernel", "note",
 }
 
@@ -151,7 +151,7 @@ func WriteCSV(w io.Writer, r Report) error {
 		}
 		var pubs, lost, saved string
 		if row.Publishes > 0 {
-			pubs, lost = strconv.FormatUint(row.Publishes, 10), g(row.LostAdds)
+			pubs, lost = strconv.FormatUint(row.Publishes, 10), g(row.LostShare)
 		}
 		if row.SavedNsPerTerm != nil {
 			saved = g(*row.SavedNsPerTerm)

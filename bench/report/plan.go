@@ -145,7 +145,7 @@ func Plan(o Options) []Case {
 			for _, w := range sz.contentionWk {
 				for _, c := range contenders {
 					for _, chunk := range sz.chunks {
-						add(p, c.series, Work, engine.Config{N: sz.contentionN, Workers: w, Mode: c.mode, Pad: c.pad, Chunk: chunk})
+						add(p, c.series, Work, engine.Config{N: sz.contentionN, Workers: w, Mode: c.mode, Pad: c.pad, Chunk: chunk, AllowRacy: c.mode == engine.Racy})
 					}
 				}
 				if o.Compare {

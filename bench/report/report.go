@@ -180,7 +180,7 @@ type Row struct {
 
 	// Racy mode: publishes in all, and those lost (median over runs).
 	Publishes uint64  `json:"publishes,omitempty"`
-	LostAdds  float64 `json:"lost_adds,omitempty"`
+	LostShare float64 `json:"lost_share,omitempty"`
 	// SavedNsPerTerm is the cas row's median minus this racy row's at
 	// the same workers and chunk: what giving up correctness bought.
 	SavedNsPerTerm *float64 `json:"saved_ns_per_term_vs_cas,omitempty"`
@@ -194,7 +194,7 @@ type Sample struct {
 	Wall        time.Duration `json:"wall_ns"`
 	Work        time.Duration `json:"work_ns"`
 	CPU         time.Duration `json:"cpu_ns"`
-	LostAdds    uint64        `json:"lost_adds,omitempty"`
+	LostShare   float64       `json:"lost_share,omitempty"`
 	SumRelError float64       `json:"sum_rel_error"`
 }
 

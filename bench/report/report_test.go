@@ -134,7 +134,7 @@ func sample() Report {
 		makeRow(Case{Part: Contention, Series: "cas", Measure: Work, Config: engine.Config{N: 1e6, Workers: 2, Mode: engine.CAS, Chunk: 1}},
 			[]Sample{{Wall: ms(40), Work: ms(30), CPU: ms(70)}, {Wall: ms(42), Work: ms(31), CPU: ms(72)}, {Wall: ms(45), Work: ms(35), CPU: ms(80)}}, nil, 0),
 		makeRow(Case{Part: Contention, Series: "racy", Measure: Work, Config: engine.Config{N: 1e6, Workers: 2, Mode: engine.Racy, Chunk: 1}},
-			[]Sample{{Wall: ms(38), Work: ms(28), CPU: ms(66), LostAdds: 1000}, {Wall: ms(39), Work: ms(29), CPU: ms(67), LostAdds: 3000}}, nil, 0),
+			[]Sample{{Wall: ms(38), Work: ms(28), CPU: ms(66), LostShare: 0.001}, {Wall: ms(39), Work: ms(29), CPU: ms(67), LostShare: 0.003}}, nil, 0),
 		makeRow(Case{Part: Fixed, Series: "slots", Measure: Wall, Config: engine.Config{N: 1e6, Workers: 2, Mode: engine.Slots}},
 			[]Sample{{Wall: ms(5), Work: ms(0.5), CPU: ms(9)}}, nil, 0),
 		makeRow(Case{Part: Fixed, Series: "redis", Measure: Wall, Config: engine.Config{N: 1e6, Workers: 2, Mode: engine.Redis}},
@@ -214,8 +214,8 @@ func TestJSONRoundTrip(t *testing.T) {
 
 func TestRacyRow(t *testing.T) {
 	r := sample().Rows[1]
-	if r.Publishes != 1e6 || r.LostAdds != 2000 {
-		t.Errorf("racy row: %d publishes, %v lost; want 1e6, 2000", r.Publishes, r.LostAdds)
+	if r.Publishes != 1e6 || r.LostShare != 0.002 {
+		t.Errorf("racy row: %d publishes, %v lost; want 1e6, 0.002", r.Publishes, r.LostShare)
 	}
 	if r.SavedNsPerTerm == nil || *r.SavedNsPerTerm <= 0 {
 		t.Errorf("racy row saved %v against cas", r.SavedNsPerTerm)

@@ -223,6 +223,7 @@ Flags:
 		return opt, usagef("-workers must be in [1, %d], got %d", engine.MaxWorkers, opt.cfg.Workers)
 	}
 	opt.cfg.Mode = engine.Mode(*mode)
+	opt.cfg.AllowRacy = *allowRacy
 	if opt.cfg.Mode == engine.Racy && !*allowRacy {
 		return opt, usagef("-mode=racy loses updates on purpose; add -allow-racy to run it")
 	}
@@ -345,8 +346,8 @@ func printResult(w io.Writer, r engine.Result) {
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "failure   worker %d (pid %d) died %s: %s; %s\n", f.Worker, f.Pid, f.When, f.How, f.Action)
 	}
-	if r.LostAdds > 0 {
-		fmt.Fprintf(w, "racy      %d publishes lost by the unsynchronized load-add-store\n", r.LostAdds)
+	if r.LostSum != 0 {
+		fmt.Fprintf(w, "racy      %.3g of the sum (%.2g%%) lost by the unsynchronized load-add-store\n", r.LostSum, 100*r.LostSum/r.SumExact)
 	}
 	if r.Rebuilt {
 		fmt.Fprintf(w, "note      the shared accumulator was set aside after a death; S_n was rebuilt from the workers' journals\n")

@@ -8,8 +8,9 @@
 //	sumfile -make N FILE    # write N pseudo-random float64s to FILE first
 //
 // The workers are re-executions of this binary: main starts with the
-// engine's child hook, and the Funcs are registered in init, reading the
-// file named in SUMFILE_PATH (which the parent sets before it starts them).
+// engine's child hook, and the Funcs are registered in init. The three
+// reductions run on one engine.Pool (the workers start once), and each
+// call passes the file's path to the workers as its parameters.
 package main
 
 import (
@@ -26,18 +27,31 @@ import (
 	"github.com/pishm/pishm/engine"
 )
 
-const envPath = "SUMFILE_PATH"
+// mapped holds the files this process has mapped, by path: a pool worker
+// serves many calls and maps each file once.
+var mapped = struct {
+	sync.Mutex
+	m map[string][]float64
+}{m: map[string][]float64{}}
 
-// data is the mapped file, opened on first use in each process.
-var data = sync.OnceValues(func() ([]float64, error) {
-	d, _, err := engine.Float64File(os.Getenv(envPath))
-	return d, err // mapped until the process exits
-})
+func data(path string) ([]float64, error) {
+	mapped.Lock()
+	defer mapped.Unlock()
+	if d, ok := mapped.m[path]; ok {
+		return d, nil
+	}
+	d, _, err := engine.Float64File(path) // mapped until the process exits
+	if err == nil {
+		mapped.m[path] = d
+	}
+	return d, err
+}
 
-// over applies f to data[lo:hi], or panics if the file cannot be mapped
-// (the worker then dies with the message, and the parent reports it).
-func over(lo, hi int64, f func([]float64) float64) float64 {
-	d, err := data()
+// over applies f to the [lo, hi) values of the file named by params, or
+// panics if it cannot be mapped (the worker then dies with the message,
+// and the parent reports it).
+func over(params []byte, lo, hi uint64, f func([]float64) float64) float64 {
+	d, err := data(string(params))
 	if err != nil {
 		panic(err)
 	}
@@ -45,8 +59,8 @@ func over(lo, hi int64, f func([]float64) float64) float64 {
 }
 
 func init() {
-	engine.Register("sumfile.sum", engine.Sum, func(lo, hi int64) float64 {
-		return over(lo, hi, func(x []float64) float64 {
+	engine.RegisterParams("sumfile.sum", engine.Sum, func(params []byte, lo, hi uint64) float64 {
+		return over(params, lo, hi, func(x []float64) float64 {
 			var s0, s1, s2, s3 float64 // four chains: the adds overlap
 			i := 0
 			for ; i+4 <= len(x); i += 4 {
@@ -61,8 +75,8 @@ func init() {
 			return (s0 + s1) + (s2 + s3)
 		})
 	})
-	engine.Register("sumfile.min", engine.Min, func(lo, hi int64) float64 {
-		return over(lo, hi, func(x []float64) float64 {
+	engine.RegisterParams("sumfile.min", engine.Min, func(params []byte, lo, hi uint64) float64 {
+		return over(params, lo, hi, func(x []float64) float64 {
 			m := math.Inf(1)
 			for _, v := range x {
 				m = min(m, v)
@@ -70,8 +84,8 @@ func init() {
 			return m
 		})
 	})
-	engine.Register("sumfile.max", engine.Max, func(lo, hi int64) float64 {
-		return over(lo, hi, func(x []float64) float64 {
+	engine.RegisterParams("sumfile.max", engine.Max, func(params []byte, lo, hi uint64) float64 {
+		return over(params, lo, hi, func(x []float64) float64 {
 			m := math.Inf(-1)
 			for _, v := range x {
 				m = max(m, v)
@@ -113,8 +127,8 @@ func run() error {
 	}
 	n := uint64(fi.Size() / 8)
 	start := time.Now()
-	rs, err := reduceFile(context.Background(), path, n, engine.WithWorkers(*workers),
-		engine.WithMode(engine.Mode(*mode)), engine.WithSchedule(engine.Schedule(*sched)))
+	rs, err := reduceFile(context.Background(), path, n, engine.Mode(*mode), engine.WithWorkers(*workers),
+		engine.WithSchedule(engine.Schedule(*sched)))
 	if err != nil {
 		return err
 	}
@@ -125,12 +139,25 @@ func run() error {
 	return nil
 }
 
-// reduceFile sums the n float64s in path and finds their extremes.
-func reduceFile(ctx context.Context, path string, n uint64, opts ...engine.Option) ([]engine.Reduction, error) {
-	os.Setenv(envPath, path) // the workers inherit it
+// reduceFile sums the n float64s in path and finds their extremes, on
+// one pool of workers (or goroutines, for mode goroutines).
+func reduceFile(ctx context.Context, path string, n uint64, mode engine.Mode, opts ...engine.Option) ([]engine.Reduction, error) {
+	reduce := func(name string) (engine.Reduction, error) {
+		return engine.Reduce(ctx, name, n, append(opts, engine.WithMode(mode), engine.WithParams([]byte(path)))...)
+	}
+	if mode != engine.Goroutines {
+		pool, err := engine.NewPool(ctx, append(opts, engine.WithMode(mode), engine.WithInProcessBelow(0))...)
+		if err != nil {
+			return nil, err
+		}
+		defer pool.Close()
+		reduce = func(name string) (engine.Reduction, error) {
+			return pool.Reduce(ctx, name, n, engine.WithParams([]byte(path)))
+		}
+	}
 	var out []engine.Reduction
 	for _, name := range []string{"sumfile.sum", "sumfile.min", "sumfile.max"} {
-		r, err := engine.Reduce(ctx, name, n, opts...)
+		r, err := reduce(name)
 		if err != nil {
 			return nil, err
 		}

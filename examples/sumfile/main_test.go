@@ -11,12 +11,7 @@ import (
 	"github.com/pishm/pishm/engine"
 )
 
-func TestMain(m *testing.M) {
-	if engine.IsChild() {
-		os.Exit(engine.ChildMain())
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { engine.RunTests(m) }
 
 // The file holds 1, 2, ..., n with one -7.5 in the middle: every reduction
 // is known exactly.
@@ -35,15 +30,9 @@ func TestReduceFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantSum := float64(n)*(n+1)/2 - float64(n/2+1) - 7.5
-	for _, mode := range engine.Modes() {
-		if mode == engine.Redis {
-			continue // needs a server; the engine's tests cover it
-		}
+	for _, mode := range []engine.Mode{engine.Slots, engine.CAS, engine.Mutex, engine.Goroutines} {
 		for _, sched := range []engine.Schedule{engine.Static, engine.Dynamic} {
-			if sched == engine.Dynamic && mode.IsTransport() {
-				continue // one message per static range
-			}
-			rs, err := reduceFile(context.Background(), path, n, engine.WithWorkers(3), engine.WithMode(mode), engine.WithSchedule(sched))
+			rs, err := reduceFile(context.Background(), path, n, mode, engine.WithWorkers(3), engine.WithSchedule(sched))
 			if err != nil {
 				t.Fatal(err)
 			}

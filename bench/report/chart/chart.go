@@ -233,7 +233,7 @@ func contentionLabel(series string, rows []report.Row) string {
 	worst := -1.0
 	for _, r := range rows {
 		if r.Publishes > 0 && r.OK() {
-			worst = max(worst, r.LostAdds/float64(r.Publishes))
+			worst = max(worst, r.LostShare)
 		}
 	}
 	if worst < 0 {

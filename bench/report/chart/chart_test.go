@@ -30,7 +30,7 @@ func fixture() report.Report {
 			for c := uint64(1); c <= 1e6; c *= 100 {
 				r := row(report.Contention, s, strings.Fields(s)[0], w, 1e6, c, 50/float64(c)+0.2)
 				if s == "racy" {
-					r.Publishes, r.LostAdds = 1e6/c, float64(1e6/c/100)
+					r.Publishes, r.LostShare = 1e6/c, 0.01
 				}
 				rows = append(rows, r)
 			}

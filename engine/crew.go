@@ -1,0 +1,628 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pishm/pishm/engine/internal/transport"
+	"github.com/pishm/pishm/internal/proc"
+	"github.com/pishm/pishm/sem"
+	"github.com/pishm/pishm/shmem"
+)
+
+// crew is the parent's side of the protocol (see protocol.go): one
+// segment, its worker processes, and the calls they serve.
+type crew struct {
+	opt  crewOptions
+	seg  *shmem.Segment
+	v    segView
+	sp   *spawner
+	proc []*process // the current process of each worker, nil while none runs
+	gen  uint32
+	col  transport.Collector // one-shot message-passing runs only
+	// early are the deaths dealt with outside a call's share (at the
+	// start barrier, or while idle), reported with the next call.
+	early []Failure
+}
+
+// crewOptions fix a crew's shape for its life.
+type crewOptions struct {
+	workers   int
+	shm       shmem.Backing
+	path      string
+	force     bool
+	lanePad   int
+	maxChunks int
+	maxParams int
+	exe       string // the worker binary; "" for this one
+	retries   int
+	stall     time.Duration // no progress for this long kills a worker; < 0 never
+	oneShot   bool
+	progress  func(Progress)
+	// transport, for a one-shot message-passing run: the kind and options.
+	transport     string
+	transportOpts transport.Options
+}
+
+// stoppedGrace is how long a worker may sit stopped (SIGSTOP, a tracer)
+// before the parent kills it and redoes its share.
+const stoppedGrace = 2 * time.Second
+
+// tick is how often a waiting parent looks at exits, progress and stalls.
+const tick = 50 * time.Millisecond
+
+// newCrew creates the segment and starts every worker, and returns once
+// all of them have arrived (the start barrier), or with an error and
+// nothing left behind.
+func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
+	l := newLayout(o.workers, shmem.DefaultBlockStride(), o.lanePad, o.maxChunks, o.maxParams)
+	seg, err := shmem.Create(shmem.Options{Backing: o.shm, Path: o.path, Force: o.force,
+		Blocks: l.blocks(), Stride: l.stride, Tail: l.tail()})
+	if err != nil {
+		return nil, err
+	}
+	// A file-backed segment's path goes at once: children attach through
+	// the inherited descriptor, so nothing is left on disk however we die.
+	if err := seg.Remove(); err != nil {
+		seg.Close()
+		return nil, err
+	}
+	c = &crew{opt: o, seg: seg, v: newView(seg, l), proc: make([]*process, o.workers)}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, c.close())
+		}
+	}()
+	ctl := c.v.ctl
+	ctl.protocol = protocolVersion
+	ctl.workers = uint32(o.workers)
+	ctl.stamp = buildStamp()
+	ctl.lanePad = uint32(o.lanePad)
+	ctl.maxChunks = uint32(o.maxChunks)
+	ctl.maxParams = uint32(o.maxParams)
+
+	exe := o.exe
+	if exe == "" {
+		exe = selfExe
+	}
+	env := workerEnv()
+	if o.transport != "" {
+		c.col, err = transport.NewCollector(ctx, o.transport, o.transportOpts)
+		if err != nil {
+			return c, err
+		}
+	}
+	c.sp = newSpawner(exe, env)
+	c.sp.wake = func() { sem.WakeAll(&ctl.finished); sem.WakeAll(&ctl.arrived) }
+	for i := range o.workers {
+		if err := c.start(i, 0); err != nil {
+			return c, err
+		}
+	}
+	return c, c.barrier(ctx)
+}
+
+// workerEnv is the environment of every worker: ours without our own
+// worker variables, plus GOMAXPROCS=1.
+func workerEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envSegment+"=") && !strings.HasPrefix(kv, envWorker+"=") &&
+			!strings.HasPrefix(kv, envAttempt+"=") && !strings.HasPrefix(kv, "GOMAXPROCS=") {
+			env = append(env, kv)
+		}
+	}
+	// A worker runs one loop: one P spares it the threads and the
+	// scheduler work of more, and it starts faster.
+	return append(env, "GOMAXPROCS=1")
+}
+
+// fdOf is the descriptor the k-th inherited file has in a worker (after
+// stdin, stdout and stderr).
+func fdOf(k int) int { return 3 + k }
+
+// selfExe is the binary workers run by default: this one.
+const selfExe = "/proc/self/exe"
+
+// start runs attempt a of worker i. A transport's files come first (fd
+// 3, 4, ... as it expects), then the segment.
+func (c *crew) start(i, attempt int) error {
+	var env []string
+	var files []*os.File
+	if c.col != nil {
+		var err error
+		if env, files, err = c.col.Child(i); err != nil {
+			return err
+		}
+	}
+	env = append(env, envSegment+"="+string(c.seg.Backing())+":"+strconv.Itoa(fdOf(len(files))))
+	files = append(files, c.seg.File())
+	p, err := c.sp.start(i, attempt, env, files)
+	if err != nil {
+		return err
+	}
+	c.proc[i] = p
+	if c.col != nil {
+		c.col.Started(i)
+	}
+	return nil
+}
+
+// barrier waits until every worker has attached, handling deaths (a
+// worker may die before it arrives) and stalls on the way.
+func (c *crew) barrier(ctx context.Context) error {
+	ctl := c.v.ctl
+	w := newWatch(c)
+	for {
+		all := true
+		for i := range c.opt.workers {
+			if c.v.slot(i).state.Load() < slotArrived {
+				all = false
+			}
+		}
+		if all {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("engine: %w (waiting for workers to start)", context.Cause(ctx))
+		}
+		seen := ctl.arrived.Load()
+		for _, e := range c.sp.takeExits() {
+			if err := c.exited(e, w, nil); err != nil {
+				return err
+			}
+		}
+		w.check(0)
+		sem.WaitWhile(&ctl.arrived, seen, tick)
+	}
+}
+
+// callSpec is one call as the parent asks for it.
+type callSpec struct {
+	job     job
+	mode    Mode
+	n       uint64
+	offset  uint64
+	chunk   uint64
+	dynamic bool
+	kernel  string
+	params  []byte
+}
+
+// callResult is what one call produced.
+type callResult struct {
+	value     float64
+	elapsed   time.Duration
+	workers   []WorkerResult
+	failures  []Failure
+	rebuilt   bool
+	publishes uint64
+	lostSum   float64 // racy: what the accumulator lost against the journals
+}
+
+// callState is the parent's bookkeeping of one call in flight.
+type callState struct {
+	spec      callSpec
+	g         uint32
+	attempts  []int
+	completed []bool // a one-shot worker exited after finishing, or died after
+	failures  []Failure
+	tainted   bool // a cas, mutex or racy worker died part-way through its adds
+	start     time.Time
+	elapsed   time.Duration // from gen to the last worker's doneGen
+}
+
+// call runs one call on the crew and waits for it.
+func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err error) {
+	ctl := c.v.ctl
+	l := c.v.l
+	var chunks uint64
+	if spec.dynamic {
+		chunks = (spec.n-1)/spec.chunk + 1
+		if chunks > uint64(l.maxChunks) {
+			return res, fmt.Errorf("engine: %d terms in chunks of %d make %d chunks, more than the %d this %s holds (raise the chunk size)",
+				spec.n, spec.chunk, chunks, l.maxChunks, map[bool]string{true: "run", false: "pool"}[c.opt.oneShot])
+		}
+	}
+	if len(spec.params) > l.maxParams {
+		return res, fmt.Errorf("engine: %d parameter bytes, more than the %d this pool holds (WithMaxParams)", len(spec.params), l.maxParams)
+	}
+	// Everything below is written while every worker sleeps on gen.
+	js := &ctl.job
+	*js = jobSpec{n: spec.n, offset: spec.offset, chunk: spec.chunk, chunks: chunks,
+		mode: modeCode[spec.mode], op: spec.job.op, dynamic: spec.dynamic, params: uint32(len(spec.params))}
+	setName(js.name[:], spec.job.name)
+	setName(js.kernel[:], spec.kernel)
+	copy(c.v.params(len(spec.params)), spec.params)
+	for i := range l.workers {
+		c.v.slot(i).reset(spec.job.op)
+	}
+	c.v.acc.sum.Store(math.Float64bits(spec.job.op.identity()))
+	c.v.acc.comp.Store(0)
+	if owner := c.v.acc.lock.Owner(); owner != 0 {
+		return res, fmt.Errorf("engine: the accumulator lock is held by pid %d between calls", owner)
+	}
+	clear(c.v.chunks(int(chunks)))
+	ctl.next.Store(0)
+	ctl.finished.Store(0)
+	ctl.cancel.Store(0)
+
+	c.gen++
+	if c.opt.oneShot {
+		c.gen = genOneShot
+	}
+	cs := &callState{spec: spec, g: c.gen, attempts: make([]int, l.workers), completed: make([]bool, l.workers), failures: c.early}
+	c.early = nil
+	w := newWatch(c)
+	report := progressReporter(c.opt.progress, l.workers, spec.n, spec.dynamic, func(i int) uint64 { return c.v.slot(i).progress.Load() })
+	start := time.Now()
+	cs.start = start
+	ctl.gen.Store(cs.g) // store-release: the job, slots and table above are visible to a worker that sees g
+	if err := sem.WakeAll(&ctl.gen); err != nil {
+		return res, err
+	}
+	stopCancel := context.AfterFunc(ctx, func() { sem.WakeAll(&ctl.finished) })
+	defer stopCancel()
+	nextReport := start.Add(ProgressEvery)
+	for {
+		f := ctl.finished.Load()
+		for _, e := range c.sp.takeExits() {
+			if err := c.exited(e, w, cs); err != nil {
+				return res, err
+			}
+		}
+		if c.done(cs) {
+			break
+		}
+		if ctx.Err() != nil {
+			return res, c.abandon(ctx, cs)
+		}
+		w.check(cs.g)
+		if now := time.Now(); now.After(nextReport) {
+			report(now.Sub(start), false)
+			nextReport = now.Add(ProgressEvery)
+		}
+		sem.WaitWhile(&ctl.finished, f, tick)
+	}
+	report(cs.elapsed, true)
+	return c.result(ctx, cs)
+}
+
+// done reports whether every worker has finished call cs.g (for a
+// one-shot run: and exited).
+func (c *crew) done(cs *callState) bool {
+	for i := range c.opt.workers {
+		if c.v.slot(i).doneGen.Load() != cs.g {
+			return false
+		}
+	}
+	if cs.elapsed == 0 {
+		cs.elapsed = time.Since(cs.start)
+	}
+	return !c.opt.oneShot || !slices.Contains(cs.completed, false)
+}
+
+// exited handles one reaped process during the barrier (cs nil) or a call.
+func (c *crew) exited(e exit, w *watch, cs *callState) error {
+	defer e.p.stderr.Close()
+	i := e.p.worker
+	if c.proc[i] != e.p {
+		return nil // a process we had already given up on
+	}
+	c.proc[i] = nil
+	s := c.v.slot(i)
+	we := e.describe()
+	if _, err := c.v.acc.lock.Recover(e.p.pid); err != nil {
+		return err
+	}
+	finished := cs != nil && s.doneGen.Load() == cs.g
+	if we == nil {
+		if cs != nil && c.opt.oneShot && finished {
+			cs.completed[i] = true
+			if c.col != nil {
+				c.col.Exited(i)
+			}
+			return nil
+		}
+		we = &WorkerError{Worker: i, Attempt: e.p.attempt, Pid: e.p.pid, How: "exit status 0", Stderr: tail(e.p.stderr, 2048)}
+		if cs != nil && !finished {
+			return fmt.Errorf("engine: worker %d exited 0 without finishing its share", i)
+		}
+	}
+	we.When = slotStates[min(s.state.Load(), slotDone)]
+	if why := w.killed[e.p.pid]; why != "" {
+		we.When = why
+	}
+	if cs == nil || finished {
+		// Dead before any call, or after finishing this one: its share
+		// (if any) stands, and a fresh process takes its place for the
+		// calls to come.
+		if cs != nil {
+			cs.failures = append(cs.failures, failureOf(we, "kept its published result"))
+			cs.completed[i] = true
+			if c.col != nil {
+				c.col.Exited(i)
+			}
+			if c.opt.oneShot {
+				return nil
+			}
+		}
+		return c.replace(i, we)
+	}
+	if cs.attempts[i] >= c.opt.retries {
+		if c.opt.retries > 0 {
+			return fmt.Errorf("%w; no retries left", we)
+		}
+		return we
+	}
+	cs.attempts[i]++
+	if cs.spec.mode == CAS || cs.spec.mode == Mutex || cs.spec.mode == Racy {
+		if s.state.Load() >= slotRunning {
+			// It may have added part of its share into the shared
+			// accumulator, and nobody can tell how much: the journals decide.
+			cs.tainted = true
+		}
+	}
+	if cs.spec.dynamic {
+		settleChunks(c.v.chunks(int(c.v.ctl.job.chunks)), uint32(e.p.pid), s.active())
+	} else {
+		s.reset(cs.spec.job.op)
+	}
+	if c.col != nil {
+		if err := c.col.Retry(i); err != nil {
+			return err
+		}
+	}
+	cs.failures = append(cs.failures, failureOf(we, "retried"))
+	w.forget(i)
+	return c.start(i, cs.attempts[i])
+}
+
+// replace starts a fresh process for a worker that died outside a call's
+// share (before it, or after finishing it).
+func (c *crew) replace(i int, we *WorkerError) error {
+	attempt := 0
+	if c.gen == 0 {
+		// The start barrier: a worker that never arrived is retried like
+		// any other.
+		if we.Attempt >= c.opt.retries {
+			if c.opt.retries > 0 {
+				return fmt.Errorf("%w; no retries left", we)
+			}
+			return we
+		}
+		attempt = we.Attempt + 1
+		c.early = append(c.early, failureOf(we, "retried"))
+	} else if c.opt.oneShot {
+		return nil
+	} else {
+		c.early = append(c.early, failureOf(we, "replaced"))
+	}
+	if c.col != nil {
+		if err := c.col.Retry(i); err != nil {
+			return err
+		}
+	}
+	return c.start(i, attempt)
+}
+
+func failureOf(we *WorkerError, action string) Failure {
+	return Failure{Worker: we.Worker, Attempt: we.Attempt, Pid: we.Pid, How: we.How, When: we.When, Action: action}
+}
+
+// abandon ends a call whose context is done. A one-shot run's workers are
+// killed by close; a pool's are asked to stop at their next piece, and
+// killed (then replaced) if they do not within abandonGrace.
+func (c *crew) abandon(ctx context.Context, cs *callState) error {
+	err := fmt.Errorf("engine: %w (workers %s unfinished)", context.Cause(ctx), c.unfinished(cs))
+	if c.opt.oneShot {
+		return err
+	}
+	ctl := c.v.ctl
+	ctl.cancel.Store(cs.g)
+	deadline := time.Now().Add(abandonGrace)
+	for time.Now().Before(deadline) {
+		f := ctl.finished.Load()
+		for _, e := range c.sp.takeExits() {
+			c.exited(e, newWatch(c), cs)
+		}
+		all := true
+		for i := range c.opt.workers {
+			if c.v.slot(i).doneGen.Load() != cs.g {
+				all = false
+			}
+		}
+		if all {
+			return err
+		}
+		sem.WaitWhile(&ctl.finished, f, tick)
+	}
+	for i, p := range c.proc {
+		if p != nil && c.v.slot(i).doneGen.Load() != cs.g {
+			c.sp.kill(p) // reaped and replaced at the next call
+		}
+	}
+	return err
+}
+
+// abandonGrace is how long a cancelled pool call waits for its workers to
+// notice before killing them.
+const abandonGrace = 2 * time.Second
+
+// unfinished lists the workers that have not finished cs.
+func (c *crew) unfinished(cs *callState) string {
+	var s []string
+	for i := range c.opt.workers {
+		if c.v.slot(i).doneGen.Load() != cs.g || c.opt.oneShot && !cs.completed[i] {
+			s = append(s, strconv.Itoa(i))
+		}
+	}
+	return strings.Join(s, ", ")
+}
+
+// result checks a finished call and reduces it.
+func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
+	spec := cs.spec
+	l := c.v.l
+	res := callResult{elapsed: cs.elapsed, failures: cs.failures, workers: make([]WorkerResult, l.workers)}
+	partials := make([]float64, l.workers)
+	var terms uint64
+	for i := range l.workers {
+		s := c.v.slot(i)
+		e := s.active()
+		partials[i] = e.total()
+		terms += e.terms
+		res.publishes += e.publishes
+		wr := WorkerResult{Index: i, Terms: e.terms, Elapsed: time.Duration(s.elapsed.Load()), Partial: partials[i]}
+		if !spec.dynamic {
+			lo, hi := span(spec.n, l.workers, i)
+			wr.Lo, wr.Hi = spec.offset+lo, spec.offset+hi
+		}
+		res.workers[i] = wr
+	}
+	if terms != spec.n {
+		return res, fmt.Errorf("engine: the workers' journals cover %d terms, want %d", terms, spec.n)
+	}
+	if spec.dynamic {
+		tbl := c.v.chunks(int(c.v.ctl.job.chunks))
+		for k := range tbl {
+			if v := tbl[k].Load(); v != chunkDone {
+				return res, fmt.Errorf("engine: chunk %d of %d is not done (table word %#x)", k, len(tbl), v)
+			}
+		}
+		if res.publishes != uint64(len(tbl)) {
+			return res, fmt.Errorf("engine: the journals hold %d publishes for %d chunks", res.publishes, len(tbl))
+		}
+	}
+	if c.col != nil {
+		cctx, cancel := context.WithTimeout(ctx, collectGrace)
+		msgs, err := c.col.Collect(cctx)
+		cancel()
+		if err != nil {
+			return res, err
+		}
+		for i, m := range msgs {
+			w := &res.workers[i]
+			if m.Lo != w.Lo || m.Hi != w.Hi {
+				return res, fmt.Errorf("engine: worker %d's message covers [%d,%d), its range is [%d,%d)", i, m.Lo, m.Hi, w.Lo, w.Hi)
+			}
+			if math.Float64bits(m.Partial) != math.Float64bits(partials[i]) {
+				return res, fmt.Errorf("engine: worker %d's message says %v, its journal %v", i, m.Partial, partials[i])
+			}
+			w.Elapsed = time.Duration(m.ElapsedNs)
+		}
+	}
+	if owner := c.v.acc.lock.Owner(); owner != 0 {
+		return res, fmt.Errorf("engine: the accumulator lock is still held by pid %d after every worker finished", owner)
+	}
+	journals := reduce(spec.job.op, partials)
+	acc := f64(c.v.acc.sum.Load()) + f64(c.v.acc.comp.Load())
+	switch {
+	case spec.mode == Slots || spec.mode.IsTransport():
+		res.value = journals // for transports, the messages' partials (checked equal above)
+	case cs.tainted:
+		res.value = journals
+		res.rebuilt = true
+	case spec.mode == Racy:
+		res.value = acc
+		res.lostSum = journals - acc
+	default:
+		if want := publishesOf(spec, l.workers); res.publishes != want {
+			return res, fmt.Errorf("engine: the journals hold %d publishes, want %d", res.publishes, want)
+		}
+		res.value = acc
+	}
+	return res, nil
+}
+
+// collectGrace bounds the wait for messages once every worker has exited.
+const collectGrace = 5 * time.Second
+
+// publishesOf is how many publishes a call takes in all.
+func publishesOf(spec callSpec, workers int) uint64 {
+	if spec.dynamic {
+		return (spec.n-1)/spec.chunk + 1
+	}
+	var n uint64
+	for i := range workers {
+		lo, hi := span(spec.n, workers, i)
+		n += (hi - lo + spec.chunk - 1) / spec.chunk
+	}
+	return n
+}
+
+// close tells the workers to quit, reaps them (killing what does not quit
+// at once) and removes everything the crew made.
+func (c *crew) close() error {
+	var errs []error
+	if c.sp != nil {
+		c.v.ctl.gen.Store(genQuit)
+		sem.WakeAll(&c.v.ctl.gen)
+		c.sp.stop()
+	}
+	if c.col != nil {
+		errs = append(errs, c.col.Close())
+	}
+	errs = append(errs, c.seg.Close())
+	return errors.Join(errs...)
+}
+
+// watch notices workers that are stopped or make no progress, and kills
+// them, so that their share is redone instead of the call hanging.
+type watch struct {
+	c      *crew
+	last   []uint64    // progress at the last move
+	moved  []time.Time // when progress last moved
+	killed map[int]string
+}
+
+func newWatch(c *crew) *watch {
+	now := time.Now()
+	w := &watch{c: c, last: make([]uint64, c.opt.workers), moved: make([]time.Time, c.opt.workers), killed: map[int]string{}}
+	for i := range w.moved {
+		w.moved[i] = now
+	}
+	return w
+}
+
+func (w *watch) forget(i int) { w.moved[i] = time.Now(); w.last[i] = 0 }
+
+// check looks at every worker still on call g (or not yet arrived, g 0).
+func (w *watch) check(g uint32) {
+	now := time.Now()
+	for i, p := range w.c.proc {
+		if p == nil {
+			continue
+		}
+		s := w.c.v.slot(i)
+		if g != 0 && s.doneGen.Load() == g {
+			continue
+		}
+		if pr := s.progress.Load(); pr != w.last[i] {
+			w.last[i], w.moved[i] = pr, now
+			continue
+		}
+		idle := now.Sub(w.moved[i])
+		if idle < stoppedGrace {
+			continue
+		}
+		why := ""
+		switch {
+		case proc.Stopped(p.pid):
+			why = fmt.Sprintf("stopped (state T) for over %v", stoppedGrace)
+		case w.c.opt.stall > 0 && idle > w.c.opt.stall:
+			why = fmt.Sprintf("made no progress for %v", idle.Round(time.Second))
+		}
+		if why != "" && w.killed[p.pid] == "" {
+			w.killed[p.pid] = why
+			w.c.sp.kill(p)
+		}
+	}
+}

@@ -1,0 +1,170 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Pool is a set of worker processes started once and reused by every
+// call, for programs that reduce many times: a call costs a futex wake-up
+// and a few cache lines instead of starting processes.
+//
+// The workers attach to one segment and sleep on a generation word. Each
+// Reduce writes its job into the segment, bumps the generation and wakes
+// them; they sum and publish by the pool's mode and schedule, and the
+// caller sleeps until each has marked the call done. Everything a one-shot
+// run promises holds per call: a worker that dies mid-call is replaced and
+// its share redone exactly; a cancelled call stops the workers at their
+// next piece (or kills and replaces them) and does not disturb the next
+// call; Close reaps every worker; and a parent killed outright leaves
+// nothing behind (the segment has no name, and the workers die with their
+// parent).
+//
+// Calls from several goroutines are serialized: each waits for the one
+// before it. Calls smaller than WithInProcessBelow run on goroutines in
+// the calling process instead, concurrently with each other.
+type Pool struct {
+	mu     sync.Mutex // serializes calls on the workers
+	c      *crew
+	def    Config // the pool's options as given: each call's defaults
+	cfg    Config // def with its defaults filled
+	below  uint64
+	closed bool
+}
+
+// DefaultInProcessBelow is the default of WithInProcessBelow: below about
+// this many terms of the pi series, two worker processes woken through the
+// segment lose to goroutines in the caller (see the README's Embedding
+// section for the measurement).
+const DefaultInProcessBelow = 1 << 17
+
+// Pool defaults.
+const (
+	defaultPoolChunks = 1 << 16
+	defaultPoolParams = 64 << 10
+)
+
+// NewPool starts the workers (WithWorkers, default one per CPU) and
+// returns once every one has attached. The options set the pool's
+// defaults for every call: mode (slots, cas, mutex or racy), schedule,
+// chunk, retries and the rest of Config; WithMaxChunks and WithMaxParams
+// size the segment.
+func NewPool(ctx context.Context, opts ...Option) (*Pool, error) {
+	if err := notAWorker(); err != nil {
+		return nil, err
+	}
+	st := settingsOf(opts)
+	st.N = 1
+	cfg, err := st.Config.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Mode == Goroutines || cfg.Mode.IsTransport() {
+		return nil, fmt.Errorf("engine: a Pool publishes through shared memory: Mode %s is for one-shot runs", cfg.Mode)
+	}
+	if st.maxChunks == 0 {
+		st.maxChunks = defaultPoolChunks
+	}
+	if st.maxParams == 0 {
+		st.maxParams = defaultPoolParams
+	}
+	if st.maxChunks < 1 || st.maxChunks > maxChunkTable || st.maxParams < 0 || st.maxParams > MaxParams {
+		return nil, fmt.Errorf("engine: WithMaxChunks must be in [1, %d] and WithMaxParams in [0, %d], got %d and %d",
+			maxChunkTable, MaxParams, st.maxChunks, st.maxParams)
+	}
+	below := uint64(DefaultInProcessBelow)
+	if st.inProcessSet {
+		below = st.inProcessBelow
+	}
+	c, err := newCrew(ctx, crewOptions{
+		workers: cfg.Workers, shm: cfg.Shm, path: cfg.Path, force: cfg.Force, lanePad: cfg.Pad,
+		maxChunks: st.maxChunks, maxParams: st.maxParams, exe: cfg.WorkerBinary,
+		retries: cfg.retries(), stall: cfg.stall(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Pool{c: c, def: st.Config, cfg: cfg, below: below}, nil
+}
+
+// ErrPoolClosed is returned by a call on a closed Pool.
+var ErrPoolClosed = errors.New("engine: pool closed")
+
+// Reduce runs the Func registered as name ("pi" for the built-in series)
+// over [0, n) on the pool's workers, as Reduce does on fresh ones. opts
+// override the pool's defaults for this call; the number of workers,
+// the backing and the segment's capacities are the pool's.
+func (p *Pool) Reduce(ctx context.Context, name string, n uint64, opts ...Option) (Reduction, error) {
+	wallStart := time.Now()
+	st := settings{Config: p.def}
+	for _, o := range opts {
+		o(&st)
+	}
+	st.N = n
+	st.Workers, st.Shm, st.Path, st.Pad = p.cfg.Workers, p.cfg.Shm, p.cfg.Path, p.cfg.Pad
+	cfg, err := st.Config.withDefaults()
+	if err != nil {
+		return Reduction{}, err
+	}
+	j, err := jobFor(name, cfg)
+	if err != nil {
+		return Reduction{}, err
+	}
+	if n < p.below {
+		cfg.Mode = Goroutines
+		out, _, err := execute(ctx, cfg, j, cfg.Params)
+		if err != nil {
+			return Reduction{}, err
+		}
+		return reductionOf(name, j, cfg, out, time.Since(wallStart)), nil
+	}
+	if cfg.Mode == Goroutines || cfg.Mode.IsTransport() {
+		return Reduction{}, fmt.Errorf("engine: a Pool publishes through shared memory: Mode %s is for one-shot runs", cfg.Mode)
+	}
+	if cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, cfg.Timeout, fmt.Errorf("timed out after %v", cfg.Timeout))
+		defer cancel()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return Reduction{}, ErrPoolClosed
+	}
+	p.c.opt.progress = cfg.Progress
+	out, err := p.c.call(ctx, callSpec{job: j, mode: cfg.Mode, n: n, offset: cfg.Offset, chunk: cfg.Chunk,
+		dynamic: cfg.Sched == Dynamic, kernel: cfg.Kernel, params: cfg.Params})
+	if err != nil {
+		return Reduction{}, err
+	}
+	return reductionOf(name, j, cfg, out, time.Since(wallStart)), nil
+}
+
+// Workers returns the pids of the pool's current worker processes (0 for
+// a worker being replaced).
+func (p *Pool) Workers() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pids := make([]int, len(p.c.proc))
+	for i, pr := range p.c.proc {
+		if pr != nil {
+			pids[i] = pr.pid
+		}
+	}
+	return pids
+}
+
+// Close tells the workers to exit, reaps them, and removes the segment.
+// It waits for a call in progress. Calling it again does nothing.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	return p.c.close()
+}
