@@ -90,15 +90,48 @@ func Tail(n uint64) float64 {
 	return trigammaAsymptotic(float64(n)+0.5) / 4
 }
 
-// SumRange returns sum_{lo<=k<hi} 1/(2k+1)^2 = S_hi - S_lo, the difference
-// taken in double-double. Far from 0 the two closed forms agree in most of
-// their digits, so the relative error grows with lo (about 1e-16 * S_hi /
-// the range's sum).
+// SumRange returns the exact sum of the terms [lo, hi), rounded. Far from
+// 0 it is the difference of two nearly equal closed forms, so it is taken
+// as a difference of trigammas computed without cancellation
+// (trigammaDiff), not as S(hi) - S(lo) in floating point.
 func SumRange(lo, hi uint64) float64 {
-	if lo == 0 {
+	switch {
+	case lo == 0:
 		return Sum(hi)
+	case hi <= directMax:
+		h1, l1 := direct(hi)
+		h0, l0 := direct(lo)
+		return (h1 - h0) + (l1 - l0)
+	case lo < directMax:
+		// The part below directMax directly, the rest as a difference.
+		h1, l1 := direct(directMax)
+		h0, l0 := direct(lo)
+		dh, dl := trigammaDiff(directMax, hi)
+		return (h1 - h0) + (l1 - l0) + (dh+dl)/4
 	}
-	h1, l1 := SumDD(hi)
-	h0, l0 := SumDD(lo)
-	return (h1 - h0) + (l1 - l0)
+	dh, dl := trigammaDiff(lo, hi)
+	return (dh + dl) / 4
+}
+
+// trigammaDiff returns trigamma(lo+1/2) - trigamma(hi+1/2) for
+// 2^15 <= lo < hi as a double-double: 4 (S_hi - S_lo). Each term of the
+// asymptotic series is differenced in closed form, (b-a)(...)/(a^p b^p),
+// so nothing cancels; the leading one, (b-a)/(ab), is carried in double-
+// double with exact products (FMA), the rest are smaller by 1/a or more
+// and need no more than float64.
+func trigammaDiff(lo, hi uint64) (float64, float64) {
+	a, b := float64(lo)+0.5, float64(hi)+0.5 // exact below 2^52
+	d := float64(hi - lo)                    // b - a, exact
+	ph := a * b
+	pl := math.FMA(a, b, -ph) // a*b = ph + pl exactly
+	q := d / ph
+	rem := math.FMA(-q, ph, d) // d - q*ph exactly
+	ql := (rem - q*pl) / ph    // d/(ab) = q + ql to about 2^-104
+	a2, b2 := a*a, b*b
+	rest := d * (a + b) / (2 * a2 * b2)                 // (1/a^2 - 1/b^2)/2
+	rest += d * (a2 + a*b + b2) / (6 * a2 * a * b2 * b) // (1/a^3 - 1/b^3)/6
+	rest -= (1/(a2*a2*a) - 1/(b2*b2*b)) / 30            // tiny: cancellation is harmless
+	rest += (1/(a2*a2*a2*a) - 1/(b2*b2*b2*b)) / 42
+	h := q + (ql + rest)
+	return h, (q - h) + (ql + rest)
 }

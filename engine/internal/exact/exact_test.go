@@ -56,3 +56,24 @@ func TestSmall(t *testing.T) {
 		t.Fatalf("Tail+Sum != pi^2/8: %g", d)
 	}
 }
+
+// TestSumRangeFarOut checks ranges far from 0, where S(hi) - S(lo) in
+// floating point would cancel to 1e-14 relative. The references are the
+// asymptotic trigamma series evaluated with 60-digit decimals (exact to
+// the digits shown for x >= 2^15).
+func TestSumRangeFarOut(t *testing.T) {
+	for _, c := range []struct {
+		lo, hi uint64
+		want   float64
+	}{
+		{53497941, 54526748, 8.8171302176873461885e-11},
+		{32768, 32769, 2.3282353838913904512e-10},
+		{1000, 40000, 0.00024374997916699947916},
+		{1e12, 1e12 + 1000, 2.4999999975000000025e-22},
+	} {
+		got := SumRange(c.lo, c.hi)
+		if rel := math.Abs(got-c.want) / c.want; rel > 2.3e-16 {
+			t.Errorf("SumRange(%d, %d) = %.17g, want %.17g (relative error %.2e)", c.lo, c.hi, got, c.want, rel)
+		}
+	}
+}
