@@ -1,0 +1,85 @@
+package engine
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/pishm/pishm/shmem"
+)
+
+// TestLayout pins the shared structures: every atomic naturally aligned,
+// and what workers of another build would read where this one writes.
+func TestLayout(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		off, want uintptr
+	}{
+		{"control.job", unsafe.Offsetof(control{}.job), 40},
+		{"control.gen", unsafe.Offsetof(control{}.gen), 144},
+		{"control.arrived", unsafe.Offsetof(control{}.arrived), 148},
+		{"control.finished", unsafe.Offsetof(control{}.finished), 152},
+		{"control.cancel", unsafe.Offsetof(control{}.cancel), 156},
+		{"control.next", unsafe.Offsetof(control{}.next), 160},
+		{"jobSpec.kernel", unsafe.Offsetof(jobSpec{}.kernel), 48},
+		{"jobSpec.name", unsafe.Offsetof(jobSpec{}.name), 64},
+		{"accum.comp", unsafe.Offsetof(accum{}.comp), 8},
+		{"accum.lock", unsafe.Offsetof(accum{}.lock), 16},
+		{"slot.seq", unsafe.Offsetof(slot{}.seq), 80},
+		{"slot.state", unsafe.Offsetof(slot{}.state), 88},
+		{"slot.doneGen", unsafe.Offsetof(slot{}.doneGen), 96},
+		{"slot.elapsed", unsafe.Offsetof(slot{}.elapsed), 104},
+		{"slot.progress", unsafe.Offsetof(slot{}.progress), 112},
+	} {
+		if c.off != c.want {
+			t.Errorf("%s at %d, want %d (bump protocolVersion when the layout changes)", c.name, c.off, c.want)
+		}
+		if c.off%4 != 0 {
+			t.Errorf("%s at %d is not aligned", c.name, c.off)
+		}
+	}
+	if s := unsafe.Sizeof(slot{}); s > 128 {
+		t.Errorf("a slot is %d bytes, more than the default stride", s)
+	}
+}
+
+// FuzzControl writes arbitrary bytes over a segment's control block and
+// checks what a worker would: the checks never panic, and what they
+// accept is safe to index with.
+func FuzzControl(f *testing.F) {
+	l := newLayout(3, 128, 8, 16, 32)
+	seg, err := shmem.Create(shmem.Options{Blocks: l.blocks(), Stride: l.stride, Tail: l.tail()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer seg.Close()
+	ctl := (*control)(seg.Block(0))
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(ctl)), unsafe.Sizeof(control{}))
+	*ctl = control{protocol: protocolVersion, workers: 3, stamp: buildStamp(), lanePad: 8, maxChunks: 16, maxParams: 32}
+	ctl.job = jobSpec{n: 100, chunk: 10, chunks: 10, mode: modeCode[Slots], op: Sum, dynamic: true, params: 4}
+	setName(ctl.job.name[:], "pi")
+	setName(ctl.job.kernel[:], "generic")
+	f.Add(append([]byte(nil), raw...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		copy(raw, b)
+		got, err := ctl.check(seg)
+		if err != nil {
+			return
+		}
+		if got.blocks() != int(seg.Header().Blocks) || got.tail() != len(seg.Tail()) {
+			t.Fatalf("accepted a layout that does not match the segment: %+v", got)
+		}
+		j := ctl.job
+		if err := j.check(got); err != nil {
+			return
+		}
+		if j.n == 0 || j.chunk == 0 || j.params > uint32(got.maxParams) ||
+			j.dynamic && (j.chunks > uint64(got.maxChunks) || j.chunks*j.chunk < j.n) {
+			t.Fatalf("accepted a bad job: %+v", j)
+		}
+		v := newView(seg, got)
+		_ = v.params(int(j.params))
+		_ = v.chunks(int(j.chunks))
+		_ = v.slot(got.workers - 1)
+		_ = v.lane(got.workers - 1)
+	})
+}
