@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pishm/pishm/internal/redistest"
+	"github.com/pishm/pishm/internal/redisserver"
 	"github.com/pishm/pishm/shmem"
 )
 
@@ -48,7 +48,7 @@ func TestMain(m *testing.M) {
 	}
 	// One real redis-server for the redis mode, if one is installed
 	// (.ci/test.sh installs it); without one the redis cases skip.
-	srv, err := redistest.NewServer()
+	srv, err := redisserver.NewServer()
 	if err == nil {
 		testRedisURL, testRedisPid = srv.URL, strconv.Itoa(srv.Pid())
 	} else {
