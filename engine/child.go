@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine/internal/kernel"
-	"github.com/pishm/pishm/engine/internal/transport"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
+	"github.com/pishm/pishm/transport"
 )
 
 // The environment a child is started with. A process is a pishm child

@@ -12,9 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pishm/pishm/engine/internal/transport"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
+	"github.com/pishm/pishm/transport"
 )
 
 // outcome is what a run of any job produced.
