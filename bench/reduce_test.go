@@ -8,6 +8,10 @@ import (
 
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/internal/redistest"
+
+	// Every mode, unix, tcp and redis included: engine does not link them.
+	_ "github.com/pishm/pishm/transport/netsock"
+	_ "github.com/pishm/pishm/transport/redis"
 )
 
 func TestMain(m *testing.M) {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -9,8 +10,8 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine/internal/kernel"
-	"github.com/pishm/pishm/engine/internal/transport"
 	"github.com/pishm/pishm/shmem"
+	"github.com/pishm/pishm/transport"
 )
 
 // Mode is how workers publish their partial sums.
@@ -43,6 +44,12 @@ var shmModes = []Mode{Slots, CAS, Mutex}
 // The message-passing modes: each worker sends its partial (float64 bits,
 // worker index, range, timing) to the parent over one of these, and the
 // parent reduces in worker order, so S is bit-identical to Slots.
+//
+// Package transport implements them. Unix and TCP need package net and
+// Redis needs go-redis, which engine does not link (every worker process
+// would pay their initialisation): a program that uses those modes imports
+// github.com/pishm/pishm/transport/netsock or .../transport/redis for its
+// side effect; without it Run fails with an error naming the import.
 const (
 	File       Mode = "file"       // one file per worker in a private temp dir
 	Pipe       Mode = "pipe"       // an anonymous pipe per worker (inherited fd)
@@ -110,7 +117,7 @@ type Config struct {
 	// The PISHM_KERNEL environment variable overrides "auto".
 	Kernel string
 	// RedisURL is the server of the redis mode (default
-	// redis://127.0.0.1:6379/0); credentials and rediss:// TLS go in it.
+	// transport.DefaultRedisURL); credentials and rediss:// TLS go in it.
 	RedisURL string
 	// Timeout bounds the whole run; 0 means none.
 	Timeout time.Duration
@@ -254,6 +261,11 @@ func (c Config) withDefaults() (Config, error) {
 	case Static, Dynamic:
 	default:
 		return c, fmt.Errorf("unknown Sched %q (want static or dynamic)", c.Sched)
+	}
+	if c.Mode.IsTransport() {
+		if _, err := transport.Lookup(string(c.Mode)); errors.Is(err, transport.ErrNotLinked) {
+			return c, fmt.Errorf("engine: mode %s needs its transport linked in: import _ %q", c.Mode, transport.Import(string(c.Mode)))
+		}
 	}
 	if c.Mode.IsTransport() && c.Sched == Dynamic {
 		return c, fmt.Errorf("Mode %s sends one message per worker range: it needs Sched static", c.Mode)

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pishm/pishm/engine/internal/transport"
+	"github.com/pishm/pishm/transport"
 	"github.com/pishm/pishm/internal/proc"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"

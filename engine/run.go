@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pishm/pishm/engine/internal/transport"
+	"github.com/pishm/pishm/transport"
 )
 
 // execute runs one call of j as cfg (already defaulted) says: on

@@ -6,6 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	// The unix, tcp and redis modes: engine does not link them itself.
+	_ "github.com/pishm/pishm/transport/netsock"
+	_ "github.com/pishm/pishm/transport/redis"
 )
 
 // transportLeftovers counts what a message-passing run could leave: private

@@ -13,7 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/pishm/pishm/engine/internal/kernel"
-	"github.com/pishm/pishm/engine/internal/transport"
+	"github.com/pishm/pishm/transport"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
 )

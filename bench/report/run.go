@@ -15,7 +15,7 @@ import (
 
 	"github.com/klauspost/cpuid/v2"
 	"github.com/pishm/pishm/engine"
-	"github.com/pishm/pishm/internal/redistest"
+	"github.com/pishm/pishm/internal/redisserver"
 )
 
 // Step is what Run is about to do, for a progress line.
@@ -106,7 +106,7 @@ type runner struct {
 	fails   []int   // how many of its runs failed
 
 	redisTried bool
-	redis      *redistest.Server
+	redis      *redisserver.Server
 	redisErr   error
 
 	anchorTried bool
@@ -157,7 +157,7 @@ func (r *runner) run(c Case) (Sample, error) {
 func (r *runner) redisURL() (string, error) {
 	if !r.redisTried {
 		r.redisTried = true
-		r.redis, r.redisErr = redistest.NewServer()
+		r.redis, r.redisErr = redisserver.NewServer()
 		if r.redisErr != nil {
 			r.redisErr = fmt.Errorf("skipped: no redis-server to run it against (give -redis URL): %w", r.redisErr)
 		}

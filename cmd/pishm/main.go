@@ -198,7 +198,7 @@ Flags:
 	fs.BoolVar(&opt.cfg.Extrapolate, "extrapolate", false, "also print pi with the series' tail added in closed form")
 	fs.DurationVar(&opt.cfg.Timeout, "timeout", 0, "give up after `duration` (0: never)")
 	retries := fs.Int("retries", engine.DefaultRetries, "fresh attempts at a dead worker's range (`N`, 0 for none)")
-	fs.StringVar(&opt.cfg.RedisURL, "redis", "redis://127.0.0.1:6379/0", "redis-server `URL` for -mode=redis (user:password@ and rediss:// pass through)")
+	fs.StringVar(&opt.cfg.RedisURL, "redis", defaultRedisURL, "redis-server `URL` for -mode=redis (user:password@ and rediss:// pass through)")
 	fs.IntVar(&opt.cfg.Pad, "pad", 0, "also write each publish to a lane `P` bytes from the next (8, 64, 128): the false-sharing experiment; 0 for none")
 	allowRacy := fs.Bool("allow-racy", false, "permit -mode=racy, the unsynchronized load-add-store that loses updates (for demonstrations)")
 	if err := fs.Parse(args); err != nil {

@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/pishm/pishm/engine"
+
+	// The unix and tcp modes (the test runs every mode but redis).
+	_ "github.com/pishm/pishm/transport/netsock"
 )
 
 func TestMain(m *testing.M) { engine.RunTests(m) }

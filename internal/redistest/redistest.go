@@ -1,49 +1,24 @@
-// Package redistest runs a throwaway redis-server for tests and benchmarks:
-// on a free loopback port, with persistence off, stopped at cleanup.
+// Package redistest runs a throwaway redis-server for tests and benchmarks
+// (see package redisserver), stopped at cleanup.
 //
 // Tests call Start, which skips the test when redis-server is not on PATH
-// (CI installs it: apt-get install redis-server). Other callers use
-// NewServer and Server.Stop.
+// (CI installs it: apt-get install redis-server). Programs use
+// redisserver.NewServer and Server.Stop, which do not link testing.
 package redistest
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"strconv"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/pishm/pishm/internal/redisserver"
 )
-
-// ErrNotInstalled is returned by NewServer when redis-server is not on PATH.
-var ErrNotInstalled = errors.New("redistest: redis-server not found on PATH (install it: apt-get install redis-server)")
-
-// Server is a running redis-server.
-type Server struct {
-	// URL is redis://127.0.0.1:PORT/0.
-	URL  string
-	Addr string
-
-	cmd      *exec.Cmd
-	dir      string
-	out      *lockedBuffer
-	exited   chan struct{}
-	stopOnce sync.Once
-	stopErr  error
-}
 
 // Start starts a redis-server for tb, or skips tb when none is installed,
 // and stops it in tb.Cleanup. It returns the server's URL.
 func Start(tb testing.TB) (url string) {
 	tb.Helper()
-	s, err := NewServer()
-	if errors.Is(err, ErrNotInstalled) {
+	s, err := redisserver.NewServer()
+	if errors.Is(err, redisserver.ErrNotInstalled) {
 		tb.Skip(err)
 	}
 	if err != nil {
@@ -55,151 +30,4 @@ func Start(tb testing.TB) (url string) {
 		}
 	})
 	return s.URL
-}
-
-// startTimeout bounds how long NewServer waits for the first PONG.
-const startTimeout = 10 * time.Second
-
-// NewServer starts redis-server on a free loopback port and waits until it
-// answers PING. The caller must call Stop.
-func NewServer() (*Server, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, ErrNotInstalled
-	}
-	// The port is free when we ask; another process may take it before
-	// redis binds, so try a few times.
-	var errs []error
-	for range 3 {
-		s, err := start(bin)
-		if err == nil {
-			return s, nil
-		}
-		errs = append(errs, err)
-	}
-	return nil, errors.Join(errs...)
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-func start(bin string) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, fmt.Errorf("redistest: %w", err)
-	}
-	dir, err := os.MkdirTemp("", "redistest-*")
-	if err != nil {
-		return nil, fmt.Errorf("redistest: %w", err)
-	}
-	s := &Server{
-		Addr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		dir:    dir,
-		out:    &lockedBuffer{},
-		exited: make(chan struct{}),
-	}
-	s.URL = "redis://" + s.Addr + "/0"
-	s.cmd = exec.Command(bin,
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no",
-		"--dir", dir)
-	s.cmd.Stdout = s.out
-	s.cmd.Stderr = s.out
-	if err := s.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("redistest: %w", err)
-	}
-	go func() { s.cmd.Wait(); close(s.exited) }()
-	if err := s.waitPing(); err != nil {
-		s.Stop()
-		return nil, fmt.Errorf("redistest: redis-server on %s: %w\n%s", s.Addr, err, s.out.String())
-	}
-	return s, nil
-}
-
-func (s *Server) waitPing() error {
-	deadline := time.Now().Add(startTimeout)
-	for {
-		err := ping(s.Addr)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-s.exited:
-			return fmt.Errorf("exited before answering PING: %v", s.cmd.ProcessState)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no PONG within %v: %w", startTimeout, err)
-		}
-	}
-}
-
-func ping(addr string) error {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(time.Second))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("PING answered %q", line)
-	}
-	return nil
-}
-
-// Pid is the server's process id.
-func (s *Server) Pid() int { return s.cmd.Process.Pid }
-
-// Stop sends SIGTERM, waits (SIGKILL after 5s) and removes the server's
-// directory. It is idempotent.
-func (s *Server) Stop() error {
-	s.stopOnce.Do(func() {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(5 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.exited
-			s.stopErr = fmt.Errorf("redistest: redis-server on %s ignored SIGTERM; killed", s.Addr)
-		}
-		if err := os.RemoveAll(s.dir); err != nil && s.stopErr == nil {
-			s.stopErr = fmt.Errorf("redistest: %w", err)
-		}
-	})
-	return s.stopErr
-}
-
-// lockedBuffer collects the server's output for error messages.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() < 1<<16 {
-		l.b.Write(p)
-	}
-	return len(p), nil
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -1,4 +1,4 @@
-package transport
+package transporttest
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pishm/pishm/transport"
 )
 
 // BenchmarkCollectInProcess is BenchmarkCollect without the processes:
@@ -15,16 +17,15 @@ import (
 // returned (a dup of the inherited descriptor, the env as Send would read
 // it), Collect and Close. It shows the transport's own cost, which the
 // ~2-5 ms of starting a child hides in BenchmarkCollect.
-func BenchmarkCollectInProcess(b *testing.B) {
-	url := redisURL(b)
-	for _, kind := range Kinds() {
+func (s Suite) BenchmarkCollectInProcess(b *testing.B) {
+	for _, kind := range s.Kinds {
 		b.Run("kind="+kind, func(b *testing.B) {
 			for _, n := range []int{1, 4, 16} {
 				b.Run(fmt.Sprintf("workers=%d", n), func(b *testing.B) {
-					newTestCollector(b, kind, n, url).Close() // skip what this host lacks
+					NewCollector(b, kind, n, s.RedisURL).Close() // skip what this host lacks
 					dir := b.TempDir()
 					for b.Loop() {
-						sink = benchInProcess(b, kind, n, url, dir)
+						sink = s.benchInProcess(b, kind, n, dir)
 					}
 					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/worker")
 				})
@@ -33,10 +34,10 @@ func BenchmarkCollectInProcess(b *testing.B) {
 	}
 }
 
-func benchInProcess(b *testing.B, kind string, n int, url, dir string) []Message {
+func (s Suite) benchInProcess(b *testing.B, kind string, n int, dir string) []transport.Message {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	col, err := NewCollector(ctx, kind, Options{Workers: n, RedisURL: url, Dir: dir})
+	col, err := transport.NewCollector(ctx, kind, transport.Options{Workers: n, RedisURL: s.RedisURL, Dir: dir})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -47,18 +48,18 @@ func benchInProcess(b *testing.B, kind string, n int, url, dir string) []Message
 		if err != nil {
 			b.Fatal(err)
 		}
-		ce, err := childEnvFrom(lookup(env))
+		ce, err := transport.ReadChildEnv(lookup(env))
 		if err != nil {
 			b.Fatal(err)
 		}
 		if len(files) > 0 {
-			if ce.fd, err = unix.Dup(int(files[0].Fd())); err != nil {
+			if ce.FD, err = unix.Dup(int(files[0].Fd())); err != nil {
 				b.Fatal(err)
 			}
 		}
 		col.Started(i)
 		go func() {
-			err := sendRaw(ctx, ce, encode(testMessage(1, i, n)))
+			err := transport.SendRecord(ctx, ce, Encode(Message(1, i, n)))
 			if err == nil {
 				col.Exited(i)
 			}

@@ -1,4 +1,13 @@
-package transport
+// Package netsock registers the unix and tcp kinds of package transport:
+// the parent listens (a unix stream socket in a private temp dir, or
+// 127.0.0.1 with a kernel-chosen port) and each child dials, presents the
+// run's random token and its worker index, and sends its record. It lives
+// apart from transport because it imports net, whose initialisation a
+// worker that uses another kind need not pay. Import it for its side
+// effect:
+//
+//	import _ "github.com/pishm/pishm/transport/netsock"
+package netsock
 
 import (
 	"context"
@@ -12,7 +21,15 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/pishm/pishm/transport"
 )
+
+func init() {
+	k := transport.Kind{New: newStreamBackend, Send: sendStream}
+	transport.Register("unix", k)
+	transport.Register("tcp", k)
+}
 
 // helloSize is the length of the hello that opens a unix or tcp
 // connection: the run's 16-byte token, then the worker index (uint32 LE)
@@ -23,7 +40,7 @@ const helloSize = 24
 // tcp: 127.0.0.1, kernel-chosen port) and each child dials, says hello and
 // sends its record.
 type streamBackend struct {
-	c       *core
+	c       *transport.Core
 	network string
 	dir     string // unix only
 	ln      net.Listener
@@ -37,12 +54,12 @@ type streamBackend struct {
 // 104 on the BSDs) less the terminating NUL.
 const maxUnixPath = 103
 
-func newStreamBackend(c *core, opt Options) (backend, error) {
-	b := &streamBackend{c: c, network: c.kind, conns: make(map[net.Conn]struct{})}
+func newStreamBackend(_ context.Context, c *transport.Core, opt transport.Options) (transport.Backend, error) {
+	b := &streamBackend{c: c, network: c.Kind(), conns: make(map[net.Conn]struct{})}
 	rand.Read(b.token[:]) // never fails (crypto/rand, Go 1.24+)
 	var err error
 	if b.network == "unix" {
-		if b.dir, err = privateDir(opt); err != nil {
+		if b.dir, err = transport.PrivateDir(opt); err != nil {
 			return nil, err
 		}
 		path := filepath.Join(b.dir, "s")
@@ -60,7 +77,7 @@ func newStreamBackend(c *core, opt Options) (backend, error) {
 		}
 		return nil, err
 	}
-	c.goRecv(b.accept)
+	c.GoRecv(b.accept)
 	return b, nil
 }
 
@@ -68,8 +85,8 @@ func (b *streamBackend) accept() {
 	for {
 		conn, err := b.ln.Accept()
 		if err != nil {
-			if !b.c.isClosed() {
-				b.c.fail(fmt.Errorf("accept: %w", err))
+			if !b.c.IsClosed() {
+				b.c.Fail(fmt.Errorf("accept: %w", err))
 			}
 			return
 		}
@@ -81,7 +98,7 @@ func (b *streamBackend) accept() {
 		}
 		b.conns[conn] = struct{}{}
 		b.mu.Unlock()
-		b.c.goRecv(func() {
+		b.c.GoRecv(func() {
 			defer func() {
 				b.mu.Lock()
 				if b.conns != nil {
@@ -104,27 +121,27 @@ func (b *streamBackend) serve(conn net.Conn) {
 		return // a stray connection: drop it
 	}
 	w := binary.LittleEndian.Uint32(hello[16:])
-	if w >= uint32(b.c.workers) {
-		b.c.fail(fmt.Errorf("connection says hello as worker %d, want [0,%d): %w", w, b.c.workers, ErrWorkerRange))
+	if w >= uint32(b.c.Workers()) {
+		b.c.Fail(fmt.Errorf("connection says hello as worker %d, want [0,%d): %w", w, b.c.Workers(), transport.ErrWorkerRange))
 		return
 	}
-	b.c.recvStream(int(w), conn, "connection")
+	b.c.RecvStream(int(w), conn, "connection")
 }
 
-func (b *streamBackend) child(int) ([]string, []*os.File, error) {
+func (b *streamBackend) Child(int) ([]string, []*os.File, error) {
 	return []string{
-		envAddr + "=" + b.ln.Addr().String(),
-		envToken + "=" + hex.EncodeToString(b.token[:]),
+		transport.EnvAddr + "=" + b.ln.Addr().String(),
+		transport.EnvToken + "=" + hex.EncodeToString(b.token[:]),
 	}, nil, nil
 }
 
-func (b *streamBackend) started(int) {}
-func (b *streamBackend) exited(int)  {}
+func (b *streamBackend) Started(int) {}
+func (b *streamBackend) Exited(int)  {}
 
-// retry: a shared channel needs nothing new for a fresh process.
-func (b *streamBackend) retry(int) {}
+// Retry: a shared channel needs nothing new for a fresh process.
+func (b *streamBackend) Retry(int) {}
 
-func (b *streamBackend) shutdown() error {
+func (b *streamBackend) Shutdown() error {
 	err := b.ln.Close() // a unix listener also unlinks its socket
 	b.mu.Lock()
 	for conn := range b.conns {
@@ -135,23 +152,23 @@ func (b *streamBackend) shutdown() error {
 	return err
 }
 
-func (b *streamBackend) remove() error {
+func (b *streamBackend) Remove() error {
 	if b.dir == "" {
 		return nil
 	}
 	return os.RemoveAll(b.dir)
 }
 
-func sendStream(ctx context.Context, e childEnv, rec []byte) error {
-	if e.addr == "" {
-		return fmt.Errorf("%s is not set", envAddr)
+func sendStream(ctx context.Context, e transport.ChildEnv, rec []byte) error {
+	if e.Addr == "" {
+		return fmt.Errorf("%s is not set", transport.EnvAddr)
 	}
-	token, err := hex.DecodeString(e.token)
+	token, err := hex.DecodeString(e.Token)
 	if err != nil || len(token) != 16 {
-		return fmt.Errorf("%s is not 32 hex digits", envToken)
+		return fmt.Errorf("%s is not 32 hex digits", transport.EnvToken)
 	}
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, e.kind, e.addr)
+	conn, err := d.DialContext(ctx, e.Kind, e.Addr)
 	if err != nil {
 		return err
 	}
@@ -161,7 +178,7 @@ func sendStream(ctx context.Context, e childEnv, rec []byte) error {
 	}
 	msg := make([]byte, 0, helloSize+len(rec))
 	msg = append(msg, token...)
-	msg = binary.LittleEndian.AppendUint32(msg, e.worker)
+	msg = binary.LittleEndian.AppendUint32(msg, e.Worker)
 	msg = append(msg, 0, 0, 0, 0)
 	msg = append(msg, rec...)
 	if _, err := conn.Write(msg); err != nil {

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,15 +14,15 @@ import (
 // fileBackend: worker i creates dir/worker-i.rec (O_EXCL, 0600) and the
 // parent reads it when Exited(i) says the child is done.
 type fileBackend struct {
-	c   *core
+	c   *Core
 	dir string
 
 	mu   sync.Mutex
 	read []bool
 }
 
-func newFileBackend(c *core, opt Options) (backend, error) {
-	dir, err := privateDir(opt)
+func newFileBackend(_ context.Context, c *Core, opt Options) (Backend, error) {
+	dir, err := PrivateDir(opt)
 	if err != nil {
 		return nil, err
 	}
@@ -32,13 +33,13 @@ func (b *fileBackend) path(i int) string {
 	return filepath.Join(b.dir, fmt.Sprintf("worker-%d.rec", i))
 }
 
-func (b *fileBackend) child(i int) ([]string, []*os.File, error) {
-	return []string{envAddr + "=" + b.path(i)}, nil, nil
+func (b *fileBackend) Child(i int) ([]string, []*os.File, error) {
+	return []string{EnvAddr + "=" + b.path(i)}, nil, nil
 }
 
-func (b *fileBackend) started(int) {}
+func (b *fileBackend) Started(int) {}
 
-func (b *fileBackend) exited(i int) {
+func (b *fileBackend) Exited(i int) {
 	b.mu.Lock()
 	again := b.read[i]
 	b.read[i] = true
@@ -48,32 +49,32 @@ func (b *fileBackend) exited(i int) {
 	}
 	f, err := os.Open(b.path(i))
 	if errors.Is(err, fs.ErrNotExist) {
-		b.c.missing(i, "exited with status 0 without writing its record file")
+		b.c.Missing(i, "exited with status 0 without writing its record file")
 		return
 	}
 	if err != nil {
-		b.c.fail(fmt.Errorf("worker %d: %w", i, err))
+		b.c.Fail(fmt.Errorf("worker %d: %w", i, err))
 		return
 	}
 	defer f.Close()
-	b.c.recvStream(i, f, "record file")
+	b.c.RecvStream(i, f, "record file")
 }
 
-// retry removes what the dead process may have written, so that the fresh
+// Retry removes what the dead process may have written, so that the fresh
 // one's O_EXCL create succeeds.
-func (b *fileBackend) retry(i int) {
+func (b *fileBackend) Retry(i int) {
 	b.mu.Lock()
 	b.read[i] = false
 	b.mu.Unlock()
 	os.Remove(b.path(i))
 }
 
-func (b *fileBackend) shutdown() error { return nil }
+func (b *fileBackend) Shutdown() error { return nil }
 
-// remove deletes the private dir. A worker still running (the caller may
+// Remove deletes the private dir. A worker still running (the caller may
 // close before it kills them) can create its file between RemoveAll's
 // listing and its rmdir: try again a few times before reporting it.
-func (b *fileBackend) remove() error {
+func (b *fileBackend) Remove() error {
 	var err error
 	for range 5 {
 		if err = os.RemoveAll(b.dir); err == nil {
@@ -84,11 +85,11 @@ func (b *fileBackend) remove() error {
 	return err
 }
 
-func sendFile(e childEnv, rec []byte) error {
-	if e.addr == "" {
-		return fmt.Errorf("%s is not set", envAddr)
+func sendFile(_ context.Context, e ChildEnv, rec []byte) error {
+	if e.Addr == "" {
+		return fmt.Errorf("%s is not set", EnvAddr)
 	}
-	f, err := os.OpenFile(e.addr, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(e.Addr, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}

@@ -12,19 +12,19 @@ import (
 // pipeBackend: one anonymous pipe per worker; the child inherits the write
 // end as fd 3 and writes one record, and the parent reads to EOF.
 type pipeBackend struct {
-	c *core
+	c *Core
 
 	mu    sync.Mutex
 	read  []*os.File // parent ends
-	write []*os.File // child ends, closed in started
+	write []*os.File // child ends, closed in Started
 	stale []*os.File // parent ends of dead workers' pipes, closed at shutdown
 }
 
-func newPipeBackend(c *core, _ Options) (backend, error) {
+func newPipeBackend(_ context.Context, c *Core, _ Options) (Backend, error) {
 	return &pipeBackend{c: c, read: make([]*os.File, c.workers), write: make([]*os.File, c.workers)}, nil
 }
 
-func (b *pipeBackend) child(i int) ([]string, []*os.File, error) {
+func (b *pipeBackend) Child(i int) ([]string, []*os.File, error) {
 	r, w, err := os.Pipe() // O_CLOEXEC: no other child inherits them
 	if err != nil {
 		return nil, nil, err
@@ -32,11 +32,11 @@ func (b *pipeBackend) child(i int) ([]string, []*os.File, error) {
 	b.mu.Lock()
 	b.read[i], b.write[i] = r, w
 	b.mu.Unlock()
-	b.c.goRecv(func() { b.c.recvStream(i, r, "pipe") })
-	return []string{envFD + "=3"}, []*os.File{w}, nil
+	b.c.GoRecv(func() { b.c.RecvStream(i, r, "pipe") })
+	return []string{EnvFD + "=3"}, []*os.File{w}, nil
 }
 
-func (b *pipeBackend) started(i int) {
+func (b *pipeBackend) Started(i int) {
 	b.mu.Lock()
 	w := b.write[i]
 	b.write[i] = nil
@@ -46,9 +46,9 @@ func (b *pipeBackend) started(i int) {
 	}
 }
 
-func (b *pipeBackend) exited(int) {}
+func (b *pipeBackend) Exited(int) {}
 
-func (b *pipeBackend) retry(i int) {
+func (b *pipeBackend) Retry(i int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.read[i] != nil {
@@ -57,7 +57,7 @@ func (b *pipeBackend) retry(i int) {
 	}
 }
 
-func (b *pipeBackend) shutdown() error {
+func (b *pipeBackend) Shutdown() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	closeAll(b.write)
@@ -66,7 +66,7 @@ func (b *pipeBackend) shutdown() error {
 	return nil
 }
 
-func (b *pipeBackend) remove() error { return nil }
+func (b *pipeBackend) Remove() error { return nil }
 
 func closeAll(fs []*os.File) {
 	for i, f := range fs {
@@ -77,17 +77,17 @@ func closeAll(fs []*os.File) {
 	}
 }
 
-func sendPipe(ctx context.Context, e childEnv, rec []byte) error {
+func sendPipe(ctx context.Context, e ChildEnv, rec []byte) error {
 	return sendInherited(ctx, e, fs.ModeNamedPipe, rec)
 }
 
-// sendInherited writes rec to the inherited descriptor e.fd, which must be
+// sendInherited writes rec to the inherited descriptor e.FD, which must be
 // of the given type, and closes it so the parent sees EOF.
-func sendInherited(ctx context.Context, e childEnv, mode fs.FileMode, rec []byte) error {
-	if e.fd < 0 {
-		return fmt.Errorf("%s is not set", envFD)
+func sendInherited(ctx context.Context, e ChildEnv, mode fs.FileMode, rec []byte) error {
+	if e.FD < 0 {
+		return fmt.Errorf("%s is not set", EnvFD)
 	}
-	f, err := openInherited(e.fd)
+	f, err := openInherited(e.FD)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func sendInherited(ctx context.Context, e childEnv, mode fs.FileMode, rec []byte
 		return err
 	}
 	if st.Mode().Type() != mode {
-		return fmt.Errorf("fd %d (%s=%d) is a %v, want %v", e.fd, envFD, e.fd, st.Mode().Type(), mode)
+		return fmt.Errorf("fd %d (%s=%d) is a %v, want %v", e.FD, EnvFD, e.FD, st.Mode().Type(), mode)
 	}
 	if d, ok := ctx.Deadline(); ok {
 		f.SetWriteDeadline(d) // fails harmlessly when not pollable

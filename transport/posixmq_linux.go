@@ -19,7 +19,7 @@ import (
 // drains. Close wakes the receiver with an empty message, closes the
 // descriptor and unlinks the name.
 type posixmqBackend struct {
-	c    *core
+	c    *Core
 	name string // without the leading '/': the raw syscall wants it so
 	fd   int
 }
@@ -102,7 +102,7 @@ func mqMsgMax() int {
 	return n
 }
 
-func newPosixMQBackend(c *core, _ Options) (backend, error) {
+func newPosixMQBackend(_ context.Context, c *Core, _ Options) (Backend, error) {
 	b := &posixmqBackend{c: c, name: fmt.Sprintf("pishm-%d-%s", os.Getpid(), randomHex(12))}
 	attr := mqAttr{Maxmsg: min(c.workers, mqMsgMax()), Msgsize: MessageSize}
 	fd, err := mqOpen(b.name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600, &attr)
@@ -110,47 +110,47 @@ func newPosixMQBackend(c *core, _ Options) (backend, error) {
 		return nil, err
 	}
 	b.fd = fd
-	c.goRecv(b.recv)
+	c.GoRecv(b.recv)
 	return b, nil
 }
 
 func (b *posixmqBackend) recv() {
 	buf := make([]byte, MessageSize)
-	for !b.c.isClosed() {
+	for !b.c.IsClosed() {
 		n, err := mqTimedreceive(b.fd, buf, time.Now().Add(mqPoll))
-		if b.c.isClosed() {
+		if b.c.IsClosed() {
 			return
 		}
 		switch err {
 		case nil:
-			b.c.deliver(-1, buf[:n])
+			b.c.Deliver(-1, buf[:n])
 		case unix.ETIMEDOUT, unix.EINTR:
 		default:
-			b.c.fail(os.NewSyscallError("mq_timedreceive", err))
+			b.c.Fail(os.NewSyscallError("mq_timedreceive", err))
 			return
 		}
 	}
 }
 
-func (b *posixmqBackend) child(int) ([]string, []*os.File, error) {
-	return []string{envAddr + "=" + b.name}, nil, nil
+func (b *posixmqBackend) Child(int) ([]string, []*os.File, error) {
+	return []string{EnvAddr + "=" + b.name}, nil, nil
 }
 
-func (b *posixmqBackend) started(int) {}
-func (b *posixmqBackend) exited(int)  {}
+func (b *posixmqBackend) Started(int) {}
+func (b *posixmqBackend) Exited(int)  {}
 
-// retry: a shared channel needs nothing new for a fresh process.
-func (b *posixmqBackend) retry(int) {}
+// Retry: a shared channel needs nothing new for a fresh process.
+func (b *posixmqBackend) Retry(int) {}
 
-// shutdown wakes the receiver with an empty message. If the queue is full
+// Shutdown wakes the receiver with an empty message. If the queue is full
 // the send fails at once (its deadline has passed), but then the receiver
 // is not blocked either.
-func (b *posixmqBackend) shutdown() error {
+func (b *posixmqBackend) Shutdown() error {
 	mqTimedsend(b.fd, nil, time.Now())
 	return nil
 }
 
-func (b *posixmqBackend) remove() error {
+func (b *posixmqBackend) Remove() error {
 	err := unix.Close(b.fd)
 	if err != nil {
 		err = os.NewSyscallError("close", err)
@@ -161,11 +161,11 @@ func (b *posixmqBackend) remove() error {
 	return err
 }
 
-func sendPosixMQ(ctx context.Context, e childEnv, rec []byte) error {
-	if e.addr == "" || strings.Contains(e.addr, "/") {
-		return fmt.Errorf("%s=%q is not a queue name without '/'", envAddr, e.addr)
+func sendPosixMQ(ctx context.Context, e ChildEnv, rec []byte) error {
+	if e.Addr == "" || strings.Contains(e.Addr, "/") {
+		return fmt.Errorf("%s=%q is not a queue name without '/'", EnvAddr, e.Addr)
 	}
-	fd, err := mqOpen(e.addr, unix.O_WRONLY|unix.O_CLOEXEC, 0, nil)
+	fd, err := mqOpen(e.Addr, unix.O_WRONLY|unix.O_CLOEXEC, 0, nil)
 	if err != nil {
 		return err
 	}

@@ -10,17 +10,26 @@
 // worker, and Close removes whatever the run created. The child, the same
 // binary re-executed, calls Send once.
 //
-// Kinds (see Kinds):
+// Kinds (see Kinds), and the package that registers each:
 //
 //	file        one file per worker in a private 0700 temp dir, read at Exited
 //	pipe        one anonymous pipe per worker, write end inherited as fd 3
 //	fifo        one named pipe in a private temp dir shared by all workers
-//	unix        a unix stream socket listening in a private temp dir
-//	tcp         a listener on 127.0.0.1 with a kernel-chosen port
+//	unix        a unix stream socket listening in a private temp dir (transport/netsock)
+//	tcp         a listener on 127.0.0.1 with a kernel-chosen port (transport/netsock)
 //	socketpair  one AF_UNIX socketpair per worker, one end inherited as fd 3
 //	posixmq     a POSIX message queue (raw mq_* syscalls), unlinked at Close
 //	sysvmq      a System V message queue (msgget(IPC_PRIVATE)), removed at Close
-//	redis       RPUSH to a per-run random list, BLPOP in the parent, DEL at Close
+//	redis       RPUSH to a per-run random list, BLPOP in the parent, DEL at Close (transport/redis)
+//
+// This package implements the kinds that need neither package net nor a
+// client library, so that a worker process which links it initialises
+// little. unix and tcp live in transport/netsock and redis in
+// transport/redis: a program that wants them imports those packages for
+// their side effect, and they Register themselves. NewCollector and Send
+// for a kind that is not linked in fail with ErrNotLinked, naming the
+// package to import (see Import). Register adds a kind; a backend is a
+// Backend built on the run's Core.
 //
 // Per-worker channels (file, pipe, socketpair, and unix/tcp connections,
 // which open with a hello naming the worker) know which worker a record came
@@ -44,7 +53,6 @@
 // A Collect that fails early leaves the children running: Close makes their
 // later sends fail (the dir, FIFO, socket, queue or redis run key is gone)
 // rather than leave anything behind, and ending them is the caller's job.
-// go-redis logs dial failures through its global logger (redis.SetLogger).
 package transport
 
 import (
@@ -55,6 +63,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Errors that callers can test with errors.Is.
@@ -76,28 +85,126 @@ var (
 	ErrNotChild = errors.New("not started by a transport collector")
 	// ErrUnsupported: the kind is not implemented on this OS.
 	ErrUnsupported = errors.New("not supported on this OS")
+	// ErrNotLinked: the kind is known, but the package that registers it
+	// is not linked into this binary (see Import).
+	ErrNotLinked = errors.New("transport not linked in")
 )
 
 // EnvPrefix starts the name of every environment variable that Child sets.
 const EnvPrefix = "PISHM_TRANSPORT"
 
+// The environment variables that Child sets and Send reads. Every kind
+// sets EnvKind and EnvWorker; a Backend's Child adds the others it uses.
 const (
-	envKind     = EnvPrefix
-	envWorker   = EnvPrefix + "_WORKER"
-	envAddr     = EnvPrefix + "_ADDR"
-	envFD       = EnvPrefix + "_FD"
-	envToken    = EnvPrefix + "_TOKEN"
-	envRedisURL = EnvPrefix + "_REDIS_URL"
+	EnvKind     = EnvPrefix
+	EnvWorker   = EnvPrefix + "_WORKER"
+	EnvAddr     = EnvPrefix + "_ADDR"
+	EnvFD       = EnvPrefix + "_FD"
+	EnvToken    = EnvPrefix + "_TOKEN"
+	EnvRedisURL = EnvPrefix + "_REDIS_URL"
 )
 
-// DefaultRedisURL is used when Options.RedisURL is empty.
+// DefaultRedisURL is the redis server used when none is given: by
+// Options.RedisURL, the engine's Config.RedisURL and the command line.
 const DefaultRedisURL = "redis://127.0.0.1:6379/0"
 
-var kinds = []string{"file", "pipe", "fifo", "unix", "tcp", "socketpair", "posixmq", "sysvmq", "redis"}
+// known are the nine kinds of the doc comment, in that order, and the
+// package that registers each.
+var known = []struct{ kind, pkg string }{
+	{"file", thisPackage},
+	{"pipe", thisPackage},
+	{"fifo", thisPackage},
+	{"unix", netsockPackage},
+	{"tcp", netsockPackage},
+	{"socketpair", thisPackage},
+	{"posixmq", thisPackage},
+	{"sysvmq", thisPackage},
+	{"redis", redisPackage},
+}
+
+const (
+	thisPackage    = "github.com/pishm/pishm/transport"
+	netsockPackage = "github.com/pishm/pishm/transport/netsock"
+	redisPackage   = "github.com/pishm/pishm/transport/redis"
+)
 
 // Kinds returns the names of the nine transports, whether or not this OS
-// supports them.
-func Kinds() []string { return slices.Clone(kinds) }
+// supports them and whether or not they are linked in, followed by any
+// other registered kinds in name order.
+func Kinds() []string {
+	var ks []string
+	for _, k := range known {
+		ks = append(ks, k.kind)
+	}
+	regMu.RLock()
+	var extra []string
+	for name := range registry {
+		if !slices.Contains(ks, name) {
+			extra = append(extra, name)
+		}
+	}
+	regMu.RUnlock()
+	slices.Sort(extra)
+	return append(ks, extra...)
+}
+
+// Import returns the import path of the package that registers kind, one of
+// the nine; "" for any other kind.
+func Import(kind string) string {
+	for _, k := range known {
+		if k.kind == kind {
+			return k.pkg
+		}
+	}
+	return ""
+}
+
+// Kind is one transport's implementation, given to Register.
+type Kind struct {
+	// New sets up the parent side of one run: c is the run's Core, to
+	// which the backend's receivers deliver. ctx bounds only the set-up.
+	New func(ctx context.Context, c *Core, opt Options) (Backend, error)
+	// Send is the child side: it sends rec, one record as it stands
+	// (MessageSize bytes from Message.AppendBinary; tests send malformed
+	// ones), over the channel that e describes.
+	Send func(ctx context.Context, e ChildEnv, rec []byte) error
+}
+
+var (
+	regMu    sync.RWMutex
+	registry = map[string]Kind{}
+)
+
+// Register makes kind available to NewCollector and Send in this process.
+// Packages call it from init. It panics if kind is empty or already
+// registered, or if k.New or k.Send is nil.
+func Register(kind string, k Kind) {
+	if kind == "" || k.New == nil || k.Send == nil {
+		panic("transport: Register: empty kind or nil New or Send")
+	}
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := registry[kind]; dup {
+		panic("transport: Register called twice for kind " + kind)
+	}
+	registry[kind] = k
+}
+
+// Lookup returns the registered implementation of kind. The error wraps
+// ErrNotLinked for a known kind whose package is not linked in, and names
+// the package to import.
+func Lookup(kind string) (Kind, error) {
+	regMu.RLock()
+	k, ok := registry[kind]
+	regMu.RUnlock()
+	if ok {
+		return k, nil
+	}
+	if pkg := Import(kind); pkg != "" {
+		return Kind{}, fmt.Errorf("transport: kind %s: %w: import _ %q", kind, ErrNotLinked, pkg)
+	}
+	return Kind{}, fmt.Errorf("transport: unknown kind %q (want one of %s)", kind, strings.Join(Kinds(), ", "))
+}
 
 // Options configure one run's Collector.
 type Options struct {
@@ -151,116 +258,87 @@ func NewCollector(ctx context.Context, kind string, opt Options) (Collector, err
 	if opt.Workers <= 0 {
 		return nil, fmt.Errorf("transport: Options.Workers must be > 0, got %d", opt.Workers)
 	}
-	if !slices.Contains(kinds, kind) {
-		return nil, fmt.Errorf("transport: unknown kind %q (want one of %s)", kind, strings.Join(kinds, ", "))
+	k, err := Lookup(kind)
+	if err != nil {
+		return nil, err
 	}
 	c := newCore(kind, opt.Workers)
 	c.tolerant = opt.Retries
-	var (
-		b   backend
-		err error
-	)
-	switch kind {
-	case "file":
-		b, err = newFileBackend(c, opt)
-	case "pipe":
-		b, err = newPipeBackend(c, opt)
-	case "fifo":
-		b, err = newFIFOBackend(c, opt)
-	case "unix", "tcp":
-		b, err = newStreamBackend(c, opt)
-	case "socketpair":
-		b, err = newSocketpairBackend(c, opt)
-	case "posixmq":
-		b, err = newPosixMQBackend(c, opt)
-	case "sysvmq":
-		b, err = newSysVMQBackend(c, opt)
-	case "redis":
-		b, err = newRedisBackend(ctx, c, opt)
-	}
+	b, err := k.New(ctx, c, opt)
 	if err != nil {
 		return nil, fmt.Errorf("transport: %s: %w", kind, err)
 	}
-	return &collector{core: c, b: b}, nil
+	return &collector{Core: c, b: b}, nil
 }
 
 // Send is the child side: it reads the environment (and the inherited
 // descriptor) that Child set up and sends m, once. m.Worker must be the
 // index in PISHM_TRANSPORT_WORKER. The context bounds the whole send.
 func Send(ctx context.Context, m Message) error {
-	env, err := childEnvFrom(os.Getenv)
+	env, err := ReadChildEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	if m.Worker != env.worker {
+	if m.Worker != env.Worker {
 		return fmt.Errorf("transport: send: message is for worker %d, but this process is worker %d (%s)",
-			m.Worker, env.worker, envWorker)
+			m.Worker, env.Worker, EnvWorker)
 	}
 	rec, _ := m.AppendBinary(make([]byte, 0, MessageSize))
-	return sendRaw(ctx, env, rec)
+	return SendRecord(ctx, env, rec)
 }
 
-// childEnv is what Send finds in the environment.
-type childEnv struct {
-	kind     string
-	worker   uint32
-	addr     string
-	fd       int
-	token    string
-	redisURL string
+// ChildEnv is what Send finds in the environment: the variables of the doc
+// comment, parsed.
+type ChildEnv struct {
+	Kind     string // EnvKind
+	Worker   uint32 // EnvWorker
+	Addr     string // EnvAddr
+	FD       int    // EnvFD; -1 when unset
+	Token    string // EnvToken
+	RedisURL string // EnvRedisURL
 }
 
-func childEnvFrom(getenv func(string) string) (childEnv, error) {
-	e := childEnv{kind: getenv(envKind), addr: getenv(envAddr), token: getenv(envToken), redisURL: getenv(envRedisURL), fd: -1}
-	if e.kind == "" {
-		return e, fmt.Errorf("transport: send: %s is not set: %w", envKind, ErrNotChild)
+// ReadChildEnv parses the environment that Child set up, read through
+// getenv (os.Getenv in a child). The error wraps ErrNotChild when EnvKind
+// is unset.
+func ReadChildEnv(getenv func(string) string) (ChildEnv, error) {
+	e := ChildEnv{Kind: getenv(EnvKind), Addr: getenv(EnvAddr), Token: getenv(EnvToken), RedisURL: getenv(EnvRedisURL), FD: -1}
+	if e.Kind == "" {
+		return e, fmt.Errorf("transport: send: %s is not set: %w", EnvKind, ErrNotChild)
 	}
-	if !slices.Contains(kinds, e.kind) {
-		return e, fmt.Errorf("transport: send: %s=%q is not a known kind", envKind, e.kind)
+	if !slices.Contains(Kinds(), e.Kind) {
+		return e, fmt.Errorf("transport: send: %s=%q is not a known kind", EnvKind, e.Kind)
 	}
-	w, err := strconv.ParseUint(getenv(envWorker), 10, 32)
+	w, err := strconv.ParseUint(getenv(EnvWorker), 10, 32)
 	if err != nil {
-		return e, fmt.Errorf("transport: send: %s: %w", envWorker, err)
+		return e, fmt.Errorf("transport: send: %s: %w", EnvWorker, err)
 	}
-	e.worker = uint32(w)
-	if s := getenv(envFD); s != "" {
+	e.Worker = uint32(w)
+	if s := getenv(EnvFD); s != "" {
 		fd, err := strconv.Atoi(s)
 		if err != nil || fd < 3 {
-			return e, fmt.Errorf("transport: send: %s=%q is not a descriptor >= 3", envFD, s)
+			return e, fmt.Errorf("transport: send: %s=%q is not a descriptor >= 3", EnvFD, s)
 		}
-		e.fd = fd
+		e.FD = fd
 	}
 	return e, nil
 }
 
-// sendRaw sends one record as it is (tests use it to send malformed ones).
-func sendRaw(ctx context.Context, e childEnv, rec []byte) error {
-	var err error
-	switch e.kind {
-	case "file":
-		err = sendFile(e, rec)
-	case "pipe":
-		err = sendPipe(ctx, e, rec)
-	case "fifo":
-		err = sendFIFO(ctx, e, rec)
-	case "unix", "tcp":
-		err = sendStream(ctx, e, rec)
-	case "socketpair":
-		err = sendSocketpair(ctx, e, rec)
-	case "posixmq":
-		err = sendPosixMQ(ctx, e, rec)
-	case "sysvmq":
-		err = sendSysVMQ(ctx, e, rec)
-	case "redis":
-		err = sendRedis(ctx, e, rec)
-	}
+// SendRecord sends one record as it stands through e's kind. Send is
+// SendRecord of a Message's encoding; tests use it to send malformed
+// records.
+func SendRecord(ctx context.Context, e ChildEnv, rec []byte) error {
+	k, err := Lookup(e.Kind)
 	if err != nil {
-		return fmt.Errorf("transport: %s: send worker %d: %w", e.kind, e.worker, err)
+		return err
+	}
+	if err := k.Send(ctx, e, rec); err != nil {
+		return fmt.Errorf("transport: %s: send worker %d: %w", e.Kind, e.Worker, err)
 	}
 	return nil
 }
 
 // commonEnv returns the entries every kind sets for worker i.
 func commonEnv(kind string, i int) []string {
-	return []string{envKind + "=" + kind, envWorker + "=" + strconv.Itoa(i)}
+	return []string{EnvKind + "=" + kind, EnvWorker + "=" + strconv.Itoa(i)}
 }

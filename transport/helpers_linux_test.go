@@ -10,9 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// osLeftovers returns a check for the kernel objects of the Linux-only
-// kinds, or nil.
-func osLeftovers(b backend) func() []string {
+// OSLeftovers returns a check for the kernel objects of the Linux-only
+// kinds, or nil; suite_test.go uses it.
+func OSLeftovers(b Backend) func() []string {
 	switch b := b.(type) {
 	case *fifoBackend:
 		dir := b.dir
@@ -50,12 +50,4 @@ func osLeftovers(b backend) func() []string {
 		}
 	}
 	return nil
-}
-
-func countFDs() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return -1
-	}
-	return len(ents)
 }

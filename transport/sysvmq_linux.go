@@ -16,7 +16,7 @@ import (
 // plus one. The receiver blocks in msgrcv; Close removes the queue
 // (IPC_RMID), which wakes it with EIDRM.
 type sysvmqBackend struct {
-	c  *core
+	c  *Core
 	id int
 }
 
@@ -65,13 +65,13 @@ func msgctl(id, cmd int, buf unsafe.Pointer) error {
 	return nil
 }
 
-func newSysVMQBackend(c *core, _ Options) (backend, error) {
+func newSysVMQBackend(_ context.Context, c *Core, _ Options) (Backend, error) {
 	id, err := msgget(unix.IPC_PRIVATE, unix.IPC_CREAT|0o600)
 	if err != nil {
 		return nil, err
 	}
 	b := &sysvmqBackend{c: c, id: id}
-	c.goRecv(b.recv)
+	c.GoRecv(b.recv)
 	return b, nil
 }
 
@@ -79,7 +79,7 @@ func (b *sysvmqBackend) recv() {
 	var m msgbuf
 	for {
 		n, err := msgrcv(b.id, &m, 0, msgNoError)
-		if b.c.isClosed() {
+		if b.c.IsClosed() {
 			return
 		}
 		switch err {
@@ -88,39 +88,39 @@ func (b *sysvmqBackend) recv() {
 			if m.mtype >= 1 && m.mtype <= b.c.workers {
 				from = m.mtype - 1
 			}
-			b.c.deliver(from, m.mtext[:n])
+			b.c.Deliver(from, m.mtext[:n])
 		case unix.EINTR:
 		default: // EIDRM, EINVAL: the queue is gone
-			b.c.fail(os.NewSyscallError("msgrcv", err))
+			b.c.Fail(os.NewSyscallError("msgrcv", err))
 			return
 		}
 	}
 }
 
-func (b *sysvmqBackend) child(int) ([]string, []*os.File, error) {
-	return []string{envAddr + "=" + strconv.Itoa(b.id)}, nil, nil
+func (b *sysvmqBackend) Child(int) ([]string, []*os.File, error) {
+	return []string{EnvAddr + "=" + strconv.Itoa(b.id)}, nil, nil
 }
 
-func (b *sysvmqBackend) started(int) {}
-func (b *sysvmqBackend) exited(int)  {}
+func (b *sysvmqBackend) Started(int) {}
+func (b *sysvmqBackend) Exited(int)  {}
 
-// retry: a shared channel needs nothing new for a fresh process.
-func (b *sysvmqBackend) retry(int) {}
+// Retry: a shared channel needs nothing new for a fresh process.
+func (b *sysvmqBackend) Retry(int) {}
 
-func (b *sysvmqBackend) shutdown() error { return msgctl(b.id, unix.IPC_RMID, nil) }
+func (b *sysvmqBackend) Shutdown() error { return msgctl(b.id, unix.IPC_RMID, nil) }
 
-func (b *sysvmqBackend) remove() error { return nil }
+func (b *sysvmqBackend) Remove() error { return nil }
 
-func sendSysVMQ(ctx context.Context, e childEnv, rec []byte) error {
-	id, err := strconv.Atoi(e.addr)
+func sendSysVMQ(ctx context.Context, e ChildEnv, rec []byte) error {
+	id, err := strconv.Atoi(e.Addr)
 	if err != nil || id < 0 {
-		return fmt.Errorf("%s=%q is not a queue id", envAddr, e.addr)
+		return fmt.Errorf("%s=%q is not a queue id", EnvAddr, e.Addr)
 	}
 	// struct msgbuf: a C long mtype (the worker index plus one), then the
 	// text; built in longs so that it is aligned.
 	const long = int(unsafe.Sizeof(int(0)))
 	buf := make([]int, 2+len(rec)/long) // room for the text, never empty
-	buf[0] = int(e.worker) + 1
+	buf[0] = int(e.Worker) + 1
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(&buf[1])), len(rec)), rec)
 	// IPC_NOWAIT and a short sleep while the queue is full, so ctx is honoured.
 	for wait := 100 * time.Microsecond; ; wait = min(2*wait, 10*time.Millisecond) {

@@ -12,19 +12,19 @@ import (
 // socketpairBackend: one AF_UNIX stream socketpair per worker; the child
 // inherits one end as fd 3, writes its record and closes it.
 type socketpairBackend struct {
-	c *core
+	c *Core
 
 	mu       sync.Mutex
 	parent   []*os.File
-	childEnd []*os.File // closed in started
+	childEnd []*os.File // closed in Started
 	stale    []*os.File // parent ends of dead workers' pairs, closed at shutdown
 }
 
-func newSocketpairBackend(c *core, _ Options) (backend, error) {
+func newSocketpairBackend(_ context.Context, c *Core, _ Options) (Backend, error) {
 	return &socketpairBackend{c: c, parent: make([]*os.File, c.workers), childEnd: make([]*os.File, c.workers)}, nil
 }
 
-func (b *socketpairBackend) child(i int) ([]string, []*os.File, error) {
+func (b *socketpairBackend) Child(i int) ([]string, []*os.File, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, os.NewSyscallError("socketpair", err)
@@ -40,11 +40,11 @@ func (b *socketpairBackend) child(i int) ([]string, []*os.File, error) {
 	b.mu.Lock()
 	b.parent[i], b.childEnd[i] = p, ch
 	b.mu.Unlock()
-	b.c.goRecv(func() { b.c.recvStream(i, p, "socketpair") })
-	return []string{envFD + "=3"}, []*os.File{ch}, nil
+	b.c.GoRecv(func() { b.c.RecvStream(i, p, "socketpair") })
+	return []string{EnvFD + "=3"}, []*os.File{ch}, nil
 }
 
-func (b *socketpairBackend) started(i int) {
+func (b *socketpairBackend) Started(i int) {
 	b.mu.Lock()
 	ch := b.childEnd[i]
 	b.childEnd[i] = nil
@@ -54,9 +54,9 @@ func (b *socketpairBackend) started(i int) {
 	}
 }
 
-func (b *socketpairBackend) exited(int) {}
+func (b *socketpairBackend) Exited(int) {}
 
-func (b *socketpairBackend) retry(i int) {
+func (b *socketpairBackend) Retry(i int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.parent[i] != nil {
@@ -65,7 +65,7 @@ func (b *socketpairBackend) retry(i int) {
 	}
 }
 
-func (b *socketpairBackend) shutdown() error {
+func (b *socketpairBackend) Shutdown() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	closeAll(b.childEnd)
@@ -74,8 +74,8 @@ func (b *socketpairBackend) shutdown() error {
 	return nil
 }
 
-func (b *socketpairBackend) remove() error { return nil }
+func (b *socketpairBackend) Remove() error { return nil }
 
-func sendSocketpair(ctx context.Context, e childEnv, rec []byte) error {
+func sendSocketpair(ctx context.Context, e ChildEnv, rec []byte) error {
 	return sendInherited(ctx, e, fs.ModeSocket, rec)
 }

@@ -1,7 +1,23 @@
-package transport
+// Package redis registers the redis kind of package transport: children
+// RPUSH their record to a per-run random list of a real redis-server, the
+// parent BLPOPs it, and Close deletes it. It lives apart from transport
+// because it links go-redis (and net and crypto/tls), whose
+// initialisation a worker that uses another kind need not pay. Import it
+// for its side effect:
+//
+//	import _ "github.com/pishm/pishm/transport/redis"
+//
+// The server is transport.Options.RedisURL, by default
+// transport.DefaultRedisURL; credentials and TLS (rediss://) come from the
+// URL. Importing this package silences go-redis's global logger
+// (redis.SetLogger), which would otherwise print dial failures to stderr:
+// errors reach the caller as errors instead.
+package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -9,7 +25,21 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/pishm/pishm/transport"
 )
+
+func init() {
+	redis.SetLogger(discard{})
+	transport.Register("redis", transport.Kind{New: newRedisBackend, Send: sendRedis})
+}
+
+// discard is a go-redis logger that prints nothing: a library must not
+// write to stderr, and every failure it would log also reaches the caller
+// as an error.
+type discard struct{}
+
+func (discard) Printf(context.Context, string, ...any) {}
 
 // redisBackend: children RPUSH their record to a per-run random list; a
 // receiver BLPOPs it. A second key marks the run as alive: a child pushes
@@ -21,7 +51,7 @@ import (
 // the hash tag keeps both in one cluster slot. PISHM_TRANSPORT_ADDR holds
 // the common prefix.
 type redisBackend struct {
-	c       *core
+	c       *transport.Core
 	url     string
 	base    string
 	client  *redis.Client
@@ -59,10 +89,10 @@ func redisClient(url string) (*redis.Client, error) {
 	return redis.NewClient(opt), nil
 }
 
-func newRedisBackend(ctx context.Context, c *core, opt Options) (backend, error) {
+func newRedisBackend(ctx context.Context, c *transport.Core, opt transport.Options) (transport.Backend, error) {
 	url := opt.RedisURL
 	if url == "" {
-		url = DefaultRedisURL
+		url = transport.DefaultRedisURL
 	}
 	client, err := redisClient(url)
 	if err != nil {
@@ -72,7 +102,7 @@ func newRedisBackend(ctx context.Context, c *core, opt Options) (backend, error)
 		client.Close()
 		return nil, fmt.Errorf("ping %s: %w", client.Options().Addr, err)
 	}
-	b := &redisBackend{c: c, url: url, base: "pishm:{transport-" + randomHex(16) + "}", client: client}
+	b := &redisBackend{c: c, url: url, base: "pishm:{transport-" + randomHex() + "}", client: client}
 	ok, err := client.SetNX(ctx, redisAlive(b.base), 1, redisKeyTTL).Result()
 	if err == nil && !ok {
 		err = errors.New("key exists")
@@ -84,46 +114,46 @@ func newRedisBackend(ctx context.Context, c *core, opt Options) (backend, error)
 	b.renewed = time.Now()
 	rctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
-	c.goRecv(func() { b.recv(rctx) })
+	c.GoRecv(func() { b.recv(rctx) })
 	return b, nil
 }
 
 func (b *redisBackend) recv(ctx context.Context) {
 	q := redisQueue(b.base)
-	for !b.c.isClosed() {
+	for !b.c.IsClosed() {
 		if time.Since(b.renewed) > redisKeyTTL/4 {
-			if err := b.client.PExpire(ctx, redisAlive(b.base), redisKeyTTL).Err(); err != nil && !b.c.isClosed() {
-				b.c.fail(fmt.Errorf("pexpire %s: %w", redisAlive(b.base), err))
+			if err := b.client.PExpire(ctx, redisAlive(b.base), redisKeyTTL).Err(); err != nil && !b.c.IsClosed() {
+				b.c.Fail(fmt.Errorf("pexpire %s: %w", redisAlive(b.base), err))
 				return
 			}
 			b.renewed = time.Now()
 		}
 		kv, err := b.client.BLPop(ctx, redisPoll, q).Result()
-		if b.c.isClosed() {
+		if b.c.IsClosed() {
 			return
 		}
 		if errors.Is(err, redis.Nil) {
 			continue // timed out
 		}
 		if err != nil {
-			b.c.fail(fmt.Errorf("blpop %s: %w", q, err))
+			b.c.Fail(fmt.Errorf("blpop %s: %w", q, err))
 			return
 		}
-		b.c.deliver(-1, []byte(kv[1]))
+		b.c.Deliver(-1, []byte(kv[1]))
 	}
 }
 
-func (b *redisBackend) child(int) ([]string, []*os.File, error) {
-	return []string{envAddr + "=" + b.base, envRedisURL + "=" + b.url}, nil, nil
+func (b *redisBackend) Child(int) ([]string, []*os.File, error) {
+	return []string{transport.EnvAddr + "=" + b.base, transport.EnvRedisURL + "=" + b.url}, nil, nil
 }
 
-func (b *redisBackend) started(int) {}
-func (b *redisBackend) exited(int)  {}
+func (b *redisBackend) Started(int) {}
+func (b *redisBackend) Exited(int)  {}
 
-// retry: a shared channel needs nothing new for a fresh process.
-func (b *redisBackend) retry(int) {}
+// Retry: a shared channel needs nothing new for a fresh process.
+func (b *redisBackend) Retry(int) {}
 
-func (b *redisBackend) shutdown() error {
+func (b *redisBackend) Shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	// Wake the receiver; if this fails, cancel and BLPOP's timeout do.
@@ -132,7 +162,7 @@ func (b *redisBackend) shutdown() error {
 	return nil
 }
 
-func (b *redisBackend) remove() error {
+func (b *redisBackend) Remove() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err := b.client.Del(ctx, redisAlive(b.base), redisQueue(b.base)).Err()
@@ -142,22 +172,29 @@ func (b *redisBackend) remove() error {
 	return errors.Join(err, b.client.Close())
 }
 
-func sendRedis(ctx context.Context, e childEnv, rec []byte) error {
-	if e.addr == "" || e.redisURL == "" {
-		return fmt.Errorf("%s or %s is not set", envAddr, envRedisURL)
+func sendRedis(ctx context.Context, e transport.ChildEnv, rec []byte) error {
+	if e.Addr == "" || e.RedisURL == "" {
+		return fmt.Errorf("%s or %s is not set", transport.EnvAddr, transport.EnvRedisURL)
 	}
-	client, err := redisClient(e.redisURL)
+	client, err := redisClient(e.RedisURL)
 	if err != nil {
-		return fmt.Errorf("%s: %w", envRedisURL, err)
+		return fmt.Errorf("%s: %w", transport.EnvRedisURL, err)
 	}
 	defer client.Close()
-	keys := []string{redisQueue(e.addr), redisAlive(e.addr)}
+	keys := []string{redisQueue(e.Addr), redisAlive(e.Addr)}
 	n, err := redisPush.Eval(ctx, client, keys, rec, redisKeyTTL.Milliseconds()).Int64()
 	if err != nil {
 		return err
 	}
 	if n < 0 {
-		return fmt.Errorf("run %s is gone (the collector was closed)", e.addr)
+		return fmt.Errorf("run %s is gone (the collector was closed)", e.Addr)
 	}
 	return nil
+}
+
+// randomHex returns 32 random hex digits.
+func randomHex() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+	return hex.EncodeToString(b[:])
 }

@@ -13,27 +13,34 @@ import (
 	"sync"
 )
 
-// backend is one kind's half of a Collector. Receivers that it starts run
-// under core.wg and deliver to the core; they must return once the core is
-// closed and shutdown has run.
-type backend interface {
-	child(i int) (env []string, files []*os.File, err error)
-	started(i int)
-	exited(i int)
-	// retry drops worker i's channel from a process that died, so that
-	// child(i) can make a fresh one.
-	retry(i int)
-	// shutdown unblocks every receiver (close descriptors, wake queues).
-	// It runs once, after core.closed is closed.
-	shutdown() error
-	// remove deletes the named resources; it runs after the receivers
+// Backend is one kind's half of a Collector, made by its Kind.New. The
+// Collector checks the arguments and serialises Child, Retry and Close;
+// the Backend's methods get a worker index in [0, Workers). Receivers
+// that it starts run under Core.GoRecv and deliver to the Core; they must
+// return once the Core is closed and Shutdown has run.
+type Backend interface {
+	// Child returns the environment entries (beyond EnvKind and
+	// EnvWorker, which the Collector adds) and files that worker i needs.
+	Child(i int) (env []string, files []*os.File, err error)
+	// Started: child i is running; close the parent's copies of its ends.
+	Started(i int)
+	// Exited: child i exited with status 0.
+	Exited(i int)
+	// Retry drops worker i's channel from a process that died, so that
+	// Child(i) can make a fresh one.
+	Retry(i int)
+	// Shutdown unblocks every receiver (close descriptors, wake queues).
+	// It runs once, after the Core is closed.
+	Shutdown() error
+	// Remove deletes the named resources; it runs after the receivers
 	// have returned.
-	remove() error
+	Remove() error
 }
 
-// core is the state every kind shares: which workers reported what, and
-// the first error.
-type core struct {
+// Core is the state every kind shares: which workers reported what, and
+// the first error. A Backend's receivers report to it with Deliver, Fail,
+// Missing and RecvStream.
+type Core struct {
 	kind    string
 	workers int
 	// tolerant: a worker's channel closing without a record is noted, not
@@ -54,14 +61,14 @@ type core struct {
 	// life orders Child (read side) before Close (write side), so that no
 	// receiver is started after shutdown.
 	life      sync.RWMutex
-	closed    chan struct{} // closed by Close, under life, before shutdown
+	closed    chan struct{} // closed by Close, under life, before Shutdown
 	closeOnce sync.Once
 	closeErr  error
 	wg        sync.WaitGroup // receivers
 }
 
-func newCore(kind string, workers int) *core {
-	return &core{
+func newCore(kind string, workers int) *Core {
+	return &Core{
 		kind:     kind,
 		workers:  workers,
 		msgs:     make([]Message, workers),
@@ -74,7 +81,15 @@ func newCore(kind string, workers int) *core {
 	}
 }
 
-func (c *core) isClosed() bool {
+// Kind is the run's kind.
+func (c *Core) Kind() string { return c.kind }
+
+// Workers is the run's number of workers (Options.Workers).
+func (c *Core) Workers() int { return c.workers }
+
+// IsClosed reports whether Close has begun: a receiver that sees it
+// returns quietly.
+func (c *Core) IsClosed() bool {
 	select {
 	case <-c.closed:
 		return true
@@ -83,8 +98,9 @@ func (c *core) isClosed() bool {
 	}
 }
 
-// go runs f as a receiver.
-func (c *core) goRecv(f func()) {
+// GoRecv runs f as a receiver: Close waits for it to return (after
+// Backend.Shutdown) before Backend.Remove.
+func (c *Core) GoRecv(f func()) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -92,10 +108,10 @@ func (c *core) goRecv(f func()) {
 	}()
 }
 
-// fail records err as the run's outcome unless one is already known.
+// Fail records err as the run's outcome unless one is already known.
 // Errors after Close are dropped: they are the receivers shutting down.
-func (c *core) fail(err error) {
-	if c.isClosed() {
+func (c *Core) Fail(err error) {
+	if c.IsClosed() {
 		return
 	}
 	c.mu.Lock()
@@ -108,34 +124,35 @@ func (c *core) fail(err error) {
 	close(c.done)
 }
 
-// deliver validates one record. from is the worker whose private channel
-// carried it, or -1 for a channel shared by all workers.
-func (c *core) deliver(from int, rec []byte) {
-	if c.isClosed() {
+// Deliver validates one record and counts it. from is the worker whose
+// private channel carried it, or -1 for a channel shared by all workers.
+// A bad record fails the run.
+func (c *Core) Deliver(from int, rec []byte) {
+	if c.IsClosed() {
 		return
 	}
 	m, err := Decode(rec)
 	if err != nil {
 		switch w, ok := claimedWorker(rec); {
 		case from >= 0:
-			c.fail(fmt.Errorf("worker %d: %w", from, err))
+			c.Fail(fmt.Errorf("worker %d: %w", from, err))
 		case ok:
-			c.fail(fmt.Errorf("record claiming worker %d: %w", w, err))
+			c.Fail(fmt.Errorf("record claiming worker %d: %w", w, err))
 		default:
-			c.fail(fmt.Errorf("record from an unknown worker: %w", err))
+			c.Fail(fmt.Errorf("record from an unknown worker: %w", err))
 		}
 		return
 	}
 	if m.Worker >= uint32(c.workers) {
 		if from >= 0 {
-			c.fail(fmt.Errorf("worker %d sent a record for worker %d, want [0,%d): %w", from, m.Worker, c.workers, ErrWorkerRange))
+			c.Fail(fmt.Errorf("worker %d sent a record for worker %d, want [0,%d): %w", from, m.Worker, c.workers, ErrWorkerRange))
 		} else {
-			c.fail(fmt.Errorf("record for worker %d, want [0,%d): %w", m.Worker, c.workers, ErrWorkerRange))
+			c.Fail(fmt.Errorf("record for worker %d, want [0,%d): %w", m.Worker, c.workers, ErrWorkerRange))
 		}
 		return
 	}
 	if from >= 0 && m.Worker != uint32(from) {
-		c.fail(fmt.Errorf("worker %d sent a record for worker %d: %w", from, m.Worker, ErrWrongWorker))
+		c.Fail(fmt.Errorf("worker %d sent a record for worker %d: %w", from, m.Worker, ErrWrongWorker))
 		return
 	}
 	c.mu.Lock()
@@ -162,18 +179,20 @@ func (c *core) deliver(from int, rec []byte) {
 	}
 }
 
-// missing reports that worker i closed its channel without sending.
-func (c *core) missing(i int, how string) {
+// Missing reports that worker i closed its channel without sending; how
+// says what happened ("exited without ..."). With Options.Retries it is a
+// note for Collect's error, else it fails the run.
+func (c *Core) Missing(i int, how string) {
 	if c.tolerant {
 		c.mu.Lock()
 		c.notes[i] = how
 		c.mu.Unlock()
 		return
 	}
-	c.fail(fmt.Errorf("worker %d %s: %w", i, how, ErrMissing))
+	c.Fail(fmt.Errorf("worker %d %s: %w", i, how, ErrMissing))
 }
 
-func (c *core) collect(ctx context.Context) ([]Message, error) {
+func (c *Core) collect(ctx context.Context) ([]Message, error) {
 	select {
 	case <-c.done:
 	default:
@@ -193,7 +212,7 @@ func (c *core) collect(ctx context.Context) ([]Message, error) {
 	return append([]Message(nil), c.msgs...), nil
 }
 
-func (c *core) missingErr(cause error) error {
+func (c *Core) missingErr(cause error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var miss []string
@@ -218,11 +237,14 @@ func (c *core) missingErr(cause error) error {
 		c.kind, c.count, c.workers, list, ErrMissing, cause)
 }
 
-// collector binds a core to its backend.
+// collector binds a Core to its Backend.
 type collector struct {
-	*core
-	b backend
+	*Core
+	b Backend
 }
+
+// Backend returns the kind's backend, for tests that look inside it.
+func (c *collector) Backend() Backend { return c.b }
 
 func (c *collector) Child(i int) ([]string, []*os.File, error) {
 	if i < 0 || i >= c.workers {
@@ -237,10 +259,10 @@ func (c *collector) Child(i int) ([]string, []*os.File, error) {
 	}
 	c.life.RLock()
 	defer c.life.RUnlock()
-	if c.isClosed() {
+	if c.IsClosed() {
 		return nil, nil, fmt.Errorf("transport: %s: child %d: %w", c.kind, i, ErrClosed)
 	}
-	env, files, err := c.b.child(i)
+	env, files, err := c.b.Child(i)
 	if err != nil {
 		return nil, nil, fmt.Errorf("transport: %s: child %d: %w", c.kind, i, err)
 	}
@@ -256,7 +278,7 @@ func (c *collector) Retry(i int) error {
 	}
 	c.life.RLock()
 	defer c.life.RUnlock()
-	if c.isClosed() {
+	if c.IsClosed() {
 		return fmt.Errorf("transport: %s: retry %d: %w", c.kind, i, ErrClosed)
 	}
 	c.mu.Lock()
@@ -264,19 +286,19 @@ func (c *collector) Retry(i int) error {
 	c.retried[i] = true
 	c.notes[i] = ""
 	c.mu.Unlock()
-	c.b.retry(i)
+	c.b.Retry(i)
 	return nil
 }
 
 func (c *collector) Started(i int) {
 	if i >= 0 && i < c.workers {
-		c.b.started(i)
+		c.b.Started(i)
 	}
 }
 
 func (c *collector) Exited(i int) {
-	if i >= 0 && i < c.workers && !c.isClosed() {
-		c.b.exited(i)
+	if i >= 0 && i < c.workers && !c.IsClosed() {
+		c.b.Exited(i)
 	}
 }
 
@@ -287,9 +309,9 @@ func (c *collector) Close() error {
 		c.life.Lock()
 		close(c.closed)
 		c.life.Unlock()
-		err1 := c.b.shutdown()
+		err1 := c.b.Shutdown()
 		c.wg.Wait()
-		err2 := c.b.remove()
+		err2 := c.b.Remove()
 		if err := errors.Join(err1, err2); err != nil {
 			c.closeErr = fmt.Errorf("transport: %s: close: %w", c.kind, err)
 		}
@@ -309,23 +331,24 @@ func readRecord(r io.Reader) ([]byte, error) {
 	return buf[:n], err
 }
 
-// recvStream is the receiver of a per-worker stream (pipe, socketpair, or a
-// connection after its hello): one record, then EOF.
-func (c *core) recvStream(i int, r io.Reader, what string) {
+// RecvStream is the receiver of worker i's private stream (pipe,
+// socketpair, a record file, or a connection after its hello): one record,
+// then EOF. what names the stream in errors.
+func (c *Core) RecvStream(i int, r io.Reader, what string) {
 	rec, err := readRecord(r)
 	switch {
-	case c.isClosed():
+	case c.IsClosed():
 	case err != nil:
-		c.fail(fmt.Errorf("worker %d: read %s: %w", i, what, err))
+		c.Fail(fmt.Errorf("worker %d: read %s: %w", i, what, err))
 	case len(rec) == 0:
-		c.missing(i, "closed its "+what+" without sending a record")
+		c.Missing(i, "closed its "+what+" without sending a record")
 	case len(rec) < MessageSize && c.tolerant:
 		// A writer that died mid-record: the retry will send a whole one.
-		c.missing(i, fmt.Sprintf("closed its %s after %d of %d bytes", what, len(rec), MessageSize))
+		c.Missing(i, fmt.Sprintf("closed its %s after %d of %d bytes", what, len(rec), MessageSize))
 	case len(rec) > MessageSize:
-		c.fail(fmt.Errorf("worker %d sent more than one record (over %d bytes) on its %s: %w", i, MessageSize, what, ErrMalformed))
+		c.Fail(fmt.Errorf("worker %d sent more than one record (over %d bytes) on its %s: %w", i, MessageSize, what, ErrMalformed))
 	default:
-		c.deliver(i, rec)
+		c.Deliver(i, rec)
 	}
 }
 
@@ -336,7 +359,8 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// privateDir makes a 0700 temp dir under opt.Dir.
-func privateDir(opt Options) (string, error) {
+// PrivateDir makes a 0700 temp dir under opt.Dir (default os.TempDir()),
+// named pishm-transport-*, for a backend's named resources.
+func PrivateDir(opt Options) (string, error) {
 	return os.MkdirTemp(opt.Dir, "pishm-transport-*")
 }

@@ -18,14 +18,14 @@ const pipeBuf = 4096
 // records never interleave. The parent opens it O_RDWR: the open does not
 // wait for a writer, and the FIFO never reports EOF while it is open.
 type fifoBackend struct {
-	c    *core
+	c    *Core
 	dir  string
 	path string
 	f    *os.File
 }
 
-func newFIFOBackend(c *core, opt Options) (backend, error) {
-	dir, err := privateDir(opt)
+func newFIFOBackend(_ context.Context, c *Core, opt Options) (Backend, error) {
+	dir, err := PrivateDir(opt)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ func newFIFOBackend(c *core, opt Options) (backend, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	c.goRecv(b.recv)
+	c.GoRecv(b.recv)
 	return b, nil
 }
 
@@ -52,45 +52,45 @@ func (b *fifoBackend) recv() {
 	for {
 		n, err := b.f.Read(buf)
 		if err != nil {
-			if !b.c.isClosed() {
-				b.c.fail(fmt.Errorf("read fifo: %w", err))
+			if !b.c.IsClosed() {
+				b.c.Fail(fmt.Errorf("read fifo: %w", err))
 			}
 			return
 		}
 		if n%MessageSize != 0 {
-			b.c.fail(fmt.Errorf("read %d bytes from the fifo, not a whole number of %d-byte records (a writer sent a partial record): %w",
+			b.c.Fail(fmt.Errorf("read %d bytes from the fifo, not a whole number of %d-byte records (a writer sent a partial record): %w",
 				n, MessageSize, ErrMalformed))
 			return
 		}
 		for k := 0; k < n; k += MessageSize {
-			b.c.deliver(-1, buf[k:k+MessageSize])
+			b.c.Deliver(-1, buf[k:k+MessageSize])
 		}
 	}
 }
 
-func (b *fifoBackend) child(int) ([]string, []*os.File, error) {
-	return []string{envAddr + "=" + b.path}, nil, nil
+func (b *fifoBackend) Child(int) ([]string, []*os.File, error) {
+	return []string{EnvAddr + "=" + b.path}, nil, nil
 }
 
-func (b *fifoBackend) started(int) {}
-func (b *fifoBackend) exited(int)  {}
+func (b *fifoBackend) Started(int) {}
+func (b *fifoBackend) Exited(int)  {}
 
-// retry: a shared channel needs nothing new for a fresh process.
-func (b *fifoBackend) retry(int) {}
+// Retry: a shared channel needs nothing new for a fresh process.
+func (b *fifoBackend) Retry(int) {}
 
-func (b *fifoBackend) shutdown() error { return b.f.Close() }
+func (b *fifoBackend) Shutdown() error { return b.f.Close() }
 
-func (b *fifoBackend) remove() error { return os.RemoveAll(b.dir) }
+func (b *fifoBackend) Remove() error { return os.RemoveAll(b.dir) }
 
-func sendFIFO(ctx context.Context, e childEnv, rec []byte) error {
-	if e.addr == "" {
-		return fmt.Errorf("%s is not set", envAddr)
+func sendFIFO(ctx context.Context, e ChildEnv, rec []byte) error {
+	if e.Addr == "" {
+		return fmt.Errorf("%s is not set", EnvAddr)
 	}
 	if len(rec) > pipeBuf {
 		return fmt.Errorf("record of %d bytes is over PIPE_BUF", len(rec))
 	}
 	// O_NONBLOCK: fail with ENXIO instead of waiting when no reader has it open.
-	f, err := os.OpenFile(e.addr, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	f, err := os.OpenFile(e.Addr, os.O_WRONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func sendFIFO(ctx context.Context, e childEnv, rec []byte) error {
 	if st, err := f.Stat(); err != nil {
 		return err
 	} else if st.Mode().Type() != os.ModeNamedPipe {
-		return fmt.Errorf("%s is a %v, want a FIFO", e.addr, st.Mode().Type())
+		return fmt.Errorf("%s is a %v, want a FIFO", e.Addr, st.Mode().Type())
 	}
 	if d, ok := ctx.Deadline(); ok {
 		f.SetWriteDeadline(d)

@@ -1,0 +1,5 @@
+package transport_test
+
+import "testing"
+
+func BenchmarkCollectInProcess(b *testing.B) { suite.BenchmarkCollectInProcess(b) }

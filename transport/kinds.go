@@ -1,0 +1,12 @@
+package transport
+
+// The kinds of this package; transport/netsock and transport/redis
+// register the others.
+func init() {
+	Register("file", Kind{New: newFileBackend, Send: sendFile})
+	Register("pipe", Kind{New: newPipeBackend, Send: sendPipe})
+	Register("fifo", Kind{New: newFIFOBackend, Send: sendFIFO})
+	Register("socketpair", Kind{New: newSocketpairBackend, Send: sendSocketpair})
+	Register("posixmq", Kind{New: newPosixMQBackend, Send: sendPosixMQ})
+	Register("sysvmq", Kind{New: newSysVMQBackend, Send: sendSysVMQ})
+}

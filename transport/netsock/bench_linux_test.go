@@ -1,0 +1,5 @@
+package netsock
+
+import "testing"
+
+func BenchmarkCollectInProcess(b *testing.B) { suite.BenchmarkCollectInProcess(b) }

@@ -1,0 +1,5 @@
+package redis
+
+import "testing"
+
+func BenchmarkCollectInProcess(b *testing.B) { suite(b).BenchmarkCollectInProcess(b) }
