@@ -144,9 +144,11 @@ type Config struct {
 	// worker stopped by a signal (SIGSTOP) is killed after 2 s whatever
 	// Stall says.
 	Stall time.Duration
-	// WorkerBinary is the program workers run; "" means this one. It
-	// must be built from the same source as this program (its build stamp
-	// is checked by every worker).
+	// WorkerBinary is a lean program for workers to run instead of this
+	// one ("" for this one): a main that calls ChildMain and links only
+	// what the job needs, built from the same source with the same
+	// settings. Every worker checks its build stamp against the parent's,
+	// and if they differ the parent falls back to its own binary.
 	WorkerBinary string
 	// Params is handed to a ParamsFunc (Reduce only): at most MaxParams
 	// bytes.

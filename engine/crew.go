@@ -11,10 +11,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pishm/pishm/transport"
 	"github.com/pishm/pishm/internal/proc"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
+	"github.com/pishm/pishm/transport"
 )
 
 // crew is the parent's side of the protocol (see protocol.go): one
@@ -319,6 +319,13 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 	c.proc[i] = nil
 	s := c.v.slot(i)
 	we := e.describe()
+	if we != nil && e.p.exe != selfExe && s.state.Load() == slotIdle &&
+		(we.How == "exit status "+strconv.Itoa(exitProtocol) || strings.Contains(we.Stderr, ErrProtocol.Error())) {
+		// Config.WorkerBinary is from another build: this binary can
+		// always serve as its own worker, so use it instead.
+		c.sp.exe = selfExe
+		return c.start(i, e.p.attempt)
+	}
 	if _, err := c.v.acc.lock.Recover(e.p.pid); err != nil {
 		return err
 	}

@@ -198,3 +198,22 @@ func TestSoak(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerBinaryFallback: a Config.WorkerBinary that cannot serve this
+// parent (here one that exits as a worker of another build does) is
+// replaced by this binary, and the run is exact.
+func TestWorkerBinaryFallback(t *testing.T) {
+	checkClean(t)
+	stale := filepath.Join(t.TempDir(), "stale-worker")
+	if err := os.WriteFile(stale, []byte("#!/bin/sh\necho 'pishm worker: engine: worker protocol mismatch' >&2\nexit 3\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Config{N: 1_000_003, Workers: 2, WorkerBinary: stale})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExact(t, res)
+	if len(res.Failures) != 0 {
+		t.Errorf("the fallback counted as failures: %+v", res.Failures)
+	}
+}

@@ -43,6 +43,7 @@ type spawner struct {
 
 // process is one worker process.
 type process struct {
+	exe     string // the binary it runs
 	pid     int
 	worker  int
 	attempt int
@@ -50,6 +51,7 @@ type process struct {
 }
 
 type spawnReq struct {
+	exe   string
 	argv  []string
 	env   []string
 	files []uintptr
@@ -93,7 +95,7 @@ func (sp *spawner) forker() {
 	for {
 		select {
 		case r := <-sp.reqs:
-			pid, err := syscall.ForkExec(sp.exe, r.argv, &syscall.ProcAttr{
+			pid, err := syscall.ForkExec(r.exe, r.argv, &syscall.ProcAttr{
 				Env: r.env, Files: r.files,
 				Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 			})
@@ -160,13 +162,14 @@ func (sp *spawner) start(i, attempt int, env []string, files []*os.File) (*proce
 	e := append(sp.env[:len(sp.env):len(sp.env)], env...)
 	e = append(e, envWorker+"="+strconv.Itoa(i), envAttempt+"="+strconv.Itoa(attempt))
 	reply := make(chan spawnReply)
+	exe := sp.exe
 	// The worker's name in ps and top: "pishm worker 3".
 	sp.mu.Lock() // held across the fork, so the reaper cannot miss the new pid's exit
-	sp.reqs <- spawnReq{argv: []string{sp.argv0, "worker", strconv.Itoa(i)}, env: e, files: fds, reply: reply}
+	sp.reqs <- spawnReq{exe: exe, argv: []string{sp.argv0, "worker", strconv.Itoa(i)}, env: e, files: fds, reply: reply}
 	r := <-reply
 	var p *process
 	if r.err == nil {
-		p = &process{pid: r.pid, worker: i, attempt: attempt, stderr: stderr}
+		p = &process{exe: exe, pid: r.pid, worker: i, attempt: attempt, stderr: stderr}
 		sp.live[r.pid] = p
 	}
 	sp.mu.Unlock()

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"hash/fnv"
-	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -16,18 +15,18 @@ import (
 // not, and refuses to work (control.check) rather than misread the
 // segment.
 var buildStamp = sync.OnceValue(func() [16]byte {
+	bi, _ := debug.ReadBuildInfo()
 	h := fnv.New128a()
 	put := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
 	put(strconv.Itoa(protocolVersion))
-	put(runtime.Version())
-	put(runtime.GOARCH)
-	if bi, ok := debug.ReadBuildInfo(); ok {
+	if bi != nil {
+		put(bi.GoVersion)
 		put(bi.Main.Path)
 		put(bi.Main.Version)
 		put(bi.Main.Sum)
 		for _, s := range bi.Settings {
 			switch s.Key {
-			case "vcs.revision", "vcs.time", "vcs.modified", "-tags", "GOAMD64", "GOARM64", "CGO_ENABLED":
+			case "vcs.revision", "vcs.time", "vcs.modified", "-tags", "GOARCH", "GOAMD64", "GOARM64", "CGO_ENABLED":
 				put(s.Key + "=" + s.Value)
 			}
 		}

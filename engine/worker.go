@@ -13,9 +13,9 @@ import (
 	"unsafe"
 
 	"github.com/pishm/pishm/engine/internal/kernel"
-	"github.com/pishm/pishm/transport"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
+	"github.com/pishm/pishm/transport"
 )
 
 // inWorker is set once ChildMain has taken this process's worker
@@ -40,10 +40,18 @@ func ChildMain() int {
 	w := os.Getenv(envWorker)
 	if err := childMain(); err != nil {
 		fmt.Fprintf(os.Stderr, "pishm worker %s: %v\n", w, err)
+		if errors.Is(err, ErrProtocol) {
+			return exitProtocol
+		}
 		return 1
 	}
 	return 0
 }
+
+// exitProtocol is a worker's exit status when it cannot work with the
+// segment it was given (ErrProtocol): a Config.WorkerBinary from another
+// build. The parent then falls back to its own binary.
+const exitProtocol = 3
 
 // RunTests is a test binary's TestMain for packages that start workers:
 // the test binary is re-executed as each worker, which must serve the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"sync"
 )
 
 // Message is one worker's result: the compensated partial sum of the range
@@ -41,7 +42,9 @@ const (
 	offCRC        = 12
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// castagnoli is made on first use, not at init: every worker process
+// links this package, and most never send a message.
+var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // AppendBinary appends the MessageSize-byte record of m to b. It implements
 // encoding.BinaryAppender and never fails.
@@ -62,9 +65,9 @@ func (m Message) AppendBinary(b []byte) ([]byte, error) {
 
 // recordCRC returns the CRC-32C of r with its CRC field taken as zero.
 func recordCRC(r *[MessageSize]byte) uint32 {
-	c := crc32.Update(0, castagnoli, r[:offCRC])
-	c = crc32.Update(c, castagnoli, []byte{0, 0, 0, 0})
-	return crc32.Update(c, castagnoli, r[offCRC+4:])
+	c := crc32.Update(0, castagnoli(), r[:offCRC])
+	c = crc32.Update(c, castagnoli(), []byte{0, 0, 0, 0})
+	return crc32.Update(c, castagnoli(), r[offCRC+4:])
 }
 
 // Decode parses one record made by AppendBinary. b must be exactly

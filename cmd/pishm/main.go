@@ -151,6 +151,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		opt.cfg.Progress = view.update
 		defer view.close()
 	}
+	opt.cfg.WorkerBinary = leanWorker(opt.cfg.Mode)
 	res, err := engine.Run(ctx, opt.cfg)
 	if err != nil {
 		return err

@@ -1,0 +1,24 @@
+// Command pishm-worker is pishm's lean worker process. It links only the
+// engine (no redis, no network stack, no progress bars), so each worker
+// starts faster than a re-execution of pishm itself. pishm uses it when it
+// lies beside the pishm binary and was built from the same source with the
+// same settings (engine.WorkerBinaryMatches); otherwise pishm re-executes
+// itself. It is not meant to be run by hand.
+//
+//	go build -o bin/ ./cmd/pishm ./cmd/pishm-worker
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/pishm/pishm/engine"
+)
+
+func main() {
+	if !engine.IsChild() {
+		fmt.Fprintln(os.Stderr, "pishm-worker: started by pishm as a worker, not by hand (run pishm instead)")
+		os.Exit(2)
+	}
+	os.Exit(engine.ChildMain())
+}

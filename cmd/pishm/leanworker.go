@@ -1,0 +1,29 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/pishm/pishm/engine"
+)
+
+// leanWorker returns the pishm-worker binary beside this one, if it is
+// there and can serve mode (it links no network transports: unix, tcp and
+// redis need pishm itself); else "", and the workers are re-executions of
+// pishm. A pishm-worker from another build is refused by its own workers
+// (the build stamp travels in the segment), and the engine then falls
+// back to pishm itself.
+func leanWorker(mode engine.Mode) string {
+	if mode == engine.Unix || mode == engine.TCP || mode == engine.Redis {
+		return ""
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	w := filepath.Join(filepath.Dir(self), "pishm-worker")
+	if fi, err := os.Stat(w); err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+		return ""
+	}
+	return w
+}
