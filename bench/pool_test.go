@@ -42,3 +42,32 @@ func BenchmarkPool(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPoolCrossover finds where two pool workers start to beat two
+// goroutines in the caller: the default of engine.WithInProcessBelow.
+func BenchmarkPoolCrossover(b *testing.B) {
+	p, err := engine.NewPool(b.Context(), engine.WithWorkers(2), engine.WithInProcessBelow(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	for _, n := range []uint64{1e4, 3e4, 1e5, 3e5, 1e6, 3e6} {
+		for _, via := range []string{"pool", "goroutines"} {
+			b.Run(fmt.Sprintf("n=%.0e/workers=2/via=%s", float64(n), via), func(b *testing.B) {
+				for b.Loop() {
+					var r engine.Reduction
+					var err error
+					if via == "pool" {
+						r, err = p.Reduce(b.Context(), "pi", n)
+					} else {
+						r, err = engine.Reduce(b.Context(), "pi", n, engine.WithWorkers(2), engine.WithMode(engine.Goroutines))
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					sink += r.Value
+				}
+			})
+		}
+	}
+}

@@ -39,7 +39,7 @@ type Pool struct {
 // this many terms of the pi series, two worker processes woken through the
 // segment lose to goroutines in the caller (see the README's Embedding
 // section for the measurement).
-const DefaultInProcessBelow = 1 << 17
+const DefaultInProcessBelow = 1 << 20
 
 // Pool defaults.
 const (
