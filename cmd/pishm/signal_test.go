@@ -27,7 +27,10 @@ func startPishm(t *testing.T, n int, args ...string) (*exec.Cmd, []int, *strings
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	// The limits here and in waitGone only bound how long a broken run
+	// takes to fail; a working one passes in milliseconds. They are a
+	// minute so that two busy cores under -race never reach them.
+	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		if kids := childrenOf(cmd.Process.Pid); len(kids) == n {
 			time.Sleep(100 * time.Millisecond) // let them attach and start summing
@@ -66,7 +69,7 @@ func gone(pid int) bool {
 
 func waitGone(t *testing.T, pids []int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for _, p := range pids {
 		for !gone(p) {
 			if time.Now().After(deadline) {
