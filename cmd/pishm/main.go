@@ -395,7 +395,7 @@ Flags:
 	if !validKernel(opt.cfg.Kernel) {
 		return opt, usagef("-kernel: unknown kernel %q (want auto, %s)", opt.cfg.Kernel, kernelNames())
 	}
-	if opt.cfg.Kernel == "auto" {
+	if opt.cfg.Kernel == "auto" || opt.cfg.Kernel == "" {
 		// The engine reads it too, and names it; checked here, it is bad
 		// input like a bad -kernel.
 		if env := strings.TrimSpace(os.Getenv("PISHM_KERNEL")); !validKernel(env) {
