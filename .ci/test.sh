@@ -1,21 +1,48 @@
 #!/usr/bin/env bash
 # The project's test command (README.md): installs what a bare machine lacks,
 # then vets and tests every package, with the race detector, in pure Go, and
-# for arm64. Exit status is non-zero if anything fails.
+# for arm64. Exit status is non-zero if anything fails, including a tool
+# that could not be installed.
+#
+# STATICCHECK=1 also runs staticcheck ./... (installed if missing; needs the
+# network the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+fail() { echo "test.sh: $*" >&2; exit 1; }
+
+SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+# apt waits up to 10 minutes for the dpkg lock another apt or dpkg holds (an
+# unattended upgrade on a fresh machine) instead of failing at once.
+APT=($SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -qq)
+apt_updated=
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || fail "no apt-get: install $* by hand"
+  echo "== installing: $*"
+  if [ -z "$apt_updated" ]; then
+    # update takes the lists lock, which the timeout above may not cover: retry.
+    local try
+    for try in 1 2 3 4 5; do
+      "${APT[@]}" update && break
+      [ "$try" -eq 5 ] && fail "apt-get update failed 5 times"
+      echo "apt-get update failed (try $try of 5); again in $((try * 15)) s" >&2
+      sleep $((try * 15))
+    done
+    apt_updated=1
+  fi
+  "${APT[@]}" install -y "$@" >/dev/null || fail "apt-get install $* failed"
+}
+has_openmp() { echo 'int main(void){return 0;}' | gcc -fopenmp -x c - -o /dev/null 2>/dev/null; }
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
-# gcc's OpenMP runtime for the C anchor in bench/anchor.
-echo 'int main(void){return 0;}' | gcc -fopenmp -x c - -o /dev/null 2>/dev/null || need_apt+=(libgomp1 libgcc-12-dev)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "== installing: ${need_apt[*]}"
-  SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get update -qq || true
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null || echo "warning: could not install ${need_apt[*]}; dependent tests will skip"
-fi
+if [ ${#need_apt[@]} -gt 0 ]; then apt_install "${need_apt[@]}"; fi
+# gcc's OpenMP runtime and omp.h, for the C anchor in bench/anchor.
+if ! has_openmp; then apt_install libgomp1 "libgcc-$(gcc -dumpversion | cut -d. -f1)-dev"; fi
+command -v redis-server >/dev/null 2>&1 ||
+  fail "redis-server is missing after the install: the redis mode, dist and bench tests need it"
+has_openmp || fail "gcc cannot build -fopenmp programs after the install: the C anchor (bench/anchor) needs libgomp"
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
@@ -23,6 +50,14 @@ if [ -n "$unformatted" ]; then echo "not gofmt'ed: $unformatted"; exit 1; fi
 echo "== go vet"
 go vet ./...
 GOARCH=arm64 go vet ./...
+if [ "${STATICCHECK:-0}" = 1 ]; then
+  echo "== staticcheck"
+  sc=$(command -v staticcheck || echo "$(go env GOPATH)/bin/staticcheck")
+  if [ ! -x "$sc" ]; then
+    (cd /tmp && GOFLAGS= go install honnef.co/go/tools/cmd/staticcheck@v0.8.2) || fail "cannot install staticcheck"
+  fi
+  "$sc" ./...
+fi
 echo "== generated assembly is reproducible (avo)"
 bash engine/internal/kernel/_asm/check.sh
 echo "== go test -race"

@@ -216,25 +216,25 @@ var getenv = os.Getenv
 // withDefaults fills the zero fields and validates; errors name the field.
 func (c Config) withDefaults() (Config, error) {
 	if c.N == 0 || c.N > MaxN {
-		return c, fmt.Errorf("N must be in [1, %d], got %d", uint64(MaxN), c.N)
+		return c, fmt.Errorf("engine: Config.N must be in [1, %d], got %d", uint64(MaxN), c.N)
 	}
 	if c.Offset > MaxN-c.N {
-		return c, fmt.Errorf("Offset+N must be at most %d, got %d+%d", uint64(MaxN), c.Offset, c.N)
+		return c, fmt.Errorf("engine: Config.Offset+Config.N must be at most %d, got %d+%d", uint64(MaxN), c.Offset, c.N)
 	}
 	if c.Pad != 0 && (c.Pad < 8 || c.Pad > 4096 || c.Pad&(c.Pad-1) != 0) {
-		return c, fmt.Errorf("Pad must be 0 or a power of two in [8, 4096], got %d", c.Pad)
+		return c, fmt.Errorf("engine: Config.Pad must be 0 or a power of two in [8, 4096], got %d", c.Pad)
 	}
 	if c.Workers == 0 {
 		c.Workers = runtime.NumCPU()
 	}
 	if c.Workers < 1 || c.Workers > MaxWorkers {
-		return c, fmt.Errorf("Workers must be in [1, %d], got %d", MaxWorkers, c.Workers)
+		return c, fmt.Errorf("engine: Config.Workers must be in [1, %d], got %d", MaxWorkers, c.Workers)
 	}
 	if c.Mode == "" {
 		c.Mode = Slots
 	}
 	if !c.Mode.valid() {
-		return c, fmt.Errorf("unknown Mode %q (want %s)", c.Mode, modeList())
+		return c, fmt.Errorf("engine: Config.Mode: unknown Mode %q (want %s)", c.Mode, modeList())
 	}
 	if c.Mode == Racy && !c.AllowRacy {
 		return c, fmt.Errorf("Mode racy loses updates on purpose: set AllowRacy to use it")
@@ -248,21 +248,21 @@ func (c Config) withDefaults() (Config, error) {
 	switch c.Shm {
 	case shmem.Posix:
 		if c.Path != "" {
-			return c, fmt.Errorf("Path %q is only for the file backing", c.Path)
+			return c, fmt.Errorf("engine: Config.Path %q is only for Config.Shm file", c.Path)
 		}
 	case shmem.File:
 		if c.Path == "" {
-			return c, fmt.Errorf("the file backing needs a Path")
+			return c, fmt.Errorf("engine: Config.Shm file needs a Path: set Config.Path")
 		}
 	default:
-		return c, fmt.Errorf("unknown Shm backing %q (want posix or file)", c.Shm)
+		return c, fmt.Errorf("engine: Config.Shm: unknown Shm backing %q (want posix or file)", c.Shm)
 	}
 	switch c.Sched {
 	case "":
 		c.Sched = Static
 	case Static, Dynamic:
 	default:
-		return c, fmt.Errorf("unknown Sched %q (want static or dynamic)", c.Sched)
+		return c, fmt.Errorf("engine: Config.Sched: unknown schedule %q (want static or dynamic)", c.Sched)
 	}
 	if c.Mode.IsTransport() {
 		if _, err := transport.Lookup(string(c.Mode)); errors.Is(err, transport.ErrNotLinked) {
@@ -270,7 +270,7 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if c.Mode.IsTransport() && c.Sched == Dynamic {
-		return c, fmt.Errorf("Mode %s sends one message per worker range: it needs Sched static", c.Mode)
+		return c, fmt.Errorf("engine: Config.Mode %s sends one message per worker range: it needs Config.Sched static", c.Mode)
 	}
 	if c.Mode == Redis && c.RedisURL == "" {
 		c.RedisURL = transport.DefaultRedisURL
@@ -284,20 +284,22 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if c.Retries > MaxRetries {
-		return c, fmt.Errorf("Retries must be at most %d, got %d", MaxRetries, c.Retries)
+		return c, fmt.Errorf("engine: Config.Retries must be at most %d, got %d", MaxRetries, c.Retries)
 	}
 	if c.Timeout < 0 {
-		return c, fmt.Errorf("Timeout must be >= 0, got %v", c.Timeout)
+		return c, fmt.Errorf("engine: Config.Timeout must be >= 0, got %v", c.Timeout)
 	}
+	source := "Config.Kernel" // what set it, for the message
 	if c.Kernel == "" || c.Kernel == "auto" {
 		c.Kernel = "auto"
 		if env := strings.TrimSpace(getenv("PISHM_KERNEL")); env != "" {
 			c.Kernel = env
+			source = "PISHM_KERNEL"
 		}
 	}
 	k, err := kernel.ByName(c.Kernel)
 	if err != nil {
-		return c, err
+		return c, fmt.Errorf("engine: %s=%q: %w", source, c.Kernel, err)
 	}
 	c.Kernel = k.Name
 	return c, nil

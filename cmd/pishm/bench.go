@@ -117,9 +117,9 @@ func chartCommand() (string, error) {
 	if p, err := exec.LookPath("pishm-chart"); err == nil {
 		return p, nil
 	}
-	return "", errors.New("-svg and -png need pishm-chart beside pishm, on $PATH or in $PISHM_CHART " +
-		"(go install github.com/pishm/pishm/cmd/pishm-chart); it draws the charts outside pishm so that " +
-		"the plotting library's start-up stays out of pishm's workers")
+	return "", errors.New("-svg and -png need pishm-chart: build it from the checkout with " +
+		"go build ./cmd/pishm-chart, then put it beside pishm, on $PATH or in $PISHM_CHART; it draws the " +
+		"charts outside pishm so that the plotting library's start-up stays out of pishm's workers")
 }
 
 // benchProgress says on stderr which configuration runs and how many are
@@ -170,14 +170,8 @@ Flags:
 	fs.StringVar(&opt.cfg.RedisURL, "redis", "", "redis-server `URL` for the redis mode (default: start a throwaway one if redis-server is installed)")
 	fs.StringVar(&opt.cfg.AnchorSource, "anchor", "", "`file` pi_omp.c for -compare (default: "+report.AnchorPath+" here or above)")
 	fs.DurationVar(&opt.cfg.Timeout, "timeout", 5*time.Minute, "give up on one run after `duration` (0: never); the bench goes on")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return opt, err
-		}
-		return opt, usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return opt, usagef("bench: unexpected argument %q", fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return opt, err
 	}
 	parts, err := report.ParseParts(*sweep)
 	if err != nil {

@@ -7,17 +7,22 @@
 //	pishm [flags]
 //	pishm info
 //	pishm gc
+//	pishm version
+//	pishm help [command]
 //	pishm coordinate -redis URL -n N -chunks C [flags]
 //	pishm worker -redis URL [flags]
 //	pishm bench [-quick] [-compare] [-count K] [-json|-csv] [-svg FILE]
 //
 // info lists the CPU's kernels and the slot geometry; gc removes segments in
 // /dev/shm left by a pishm that was killed (only those whose creator is
-// dead; every run does this at its start too). coordinate queues the chunks
-// of one job in a redis-server and reduces the results in chunk order;
-// worker, on any number of hosts, takes chunks and computes each with the
-// local engine (see the dist package; each prints its flags with -h).
-// bench runs the comparison matrix of strategies, transports and scaling.
+// dead; every run does this at its start too). version prints the module
+// version, the Go version, the VCS revision and the build settings that
+// change the code (CGO_ENABLED, GOAMD64 or GOARM64, -tags). help is -h;
+// help bench, help coordinate and help worker give a subcommand's flags.
+// coordinate queues the chunks of one job in a redis-server and reduces the
+// results in chunk order; worker, on any number of hosts, takes chunks and
+// computes each with the local engine (see the dist package). bench runs
+// the comparison matrix of strategies, transports and scaling.
 //
 // The parent creates a segment (POSIX shared memory under /dev/shm, or a
 // file with -shm=file -path=FILE), re-executes itself once per worker, and
@@ -33,18 +38,42 @@
 // sysvmq or redis (a real redis-server at -redis), and S comes out
 // bit-identical to slots.
 //
+// -path refuses an existing file unless -force is given; with -force the
+// existing file is deleted, replaced by the segment, and the segment is
+// removed after the run, so the file is gone afterwards. -path never
+// follows a symlink.
+//
+// With -json the result is one object: n, workers, mode, kernel, shm,
+// chunk, sched, pi, pi_error, sum, sum_exact, sum_rel_error, elapsed_ns,
+// wall_ns, terms_per_sec and workers_detail; pi_extrapolated and
+// pi_extrapolated_error with -extrapolate; failures, rebuilt, lost_adds,
+// offset and pad when they apply. chunk is the most terms a worker summed
+// between two publishes: -chunk, or its whole share of n when -chunk was
+// not given.
+//
 // A child is recognised by the PISHM_SEGMENT and PISHM_WORKER environment
 // variables the parent sets; nothing else should set them. PISHM_KERNEL
 // overrides -kernel=auto.
 //
-// Exit status: 0 on success, 1 on a failure at run time, 2 on a usage
-// error, 130 or 143 when stopped by SIGINT or SIGTERM.
+// Exit status:
+//
+//	0              success (and -h, help)
+//	1              a failure at run time: a worker that died with no retry
+//	               left, -timeout, an unreachable redis-server
+//	2              bad input: a flag the parser rejects (one line, then a
+//	               pointer to -h), a bad value, a -path that exists (without
+//	               -force) or whose directory does not, a -redis URL with no
+//	               redis scheme, an unknown PISHM_KERNEL
+//	129, 130, 143  stopped by SIGHUP, SIGINT or SIGTERM (128 + the signal);
+//	               stderr says "pishm: stopped by SIGTERM"
 //
 // # Example
 //
 //	$ pishm -n 1e9 -mode=slots -workers 2
-//	pi       3.1415926532714833  (pi error -3.18e-10: the series' truncation)
-//	...
+//	pi        3.1415926532714833  (error -3.183e-10 against math.Pi: the truncation of the series at n terms)
+//	S_n       1.2337005498861697  (exact 1.2337005498861697, relative error +0.00e+00)
+//	n         1000000000 terms, 2 workers, mode slots, kernel avx512, shm posix, sched static
+//	time      50.862ms wall, 45.992ms work, 2.17e+10 terms/s
 package main
 
 import (
@@ -55,9 +84,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -74,7 +106,7 @@ func main() {
 	}
 	ctx, stop := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		s := <-sigs
 		stop(signalError{s.(syscall.Signal)})
@@ -86,14 +118,37 @@ func main() {
 // signalError is the cause of a cancellation by a signal.
 type signalError struct{ sig syscall.Signal }
 
-func (e signalError) Error() string { return "stopped by " + e.sig.String() }
+func (e signalError) Error() string { return "stopped by " + signalName(e.sig) }
 
-// usageError is a bad command line: exit status 2.
+// signalName is the name kill -l and the shells use ("SIGTERM"), where
+// syscall.Signal's String is the description ("terminated").
+func signalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+// usageError is bad input: exit status 2.
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// flagError is a command line the flag parser rejected: exit status 2,
+// with a pointer to the usage instead of the usage itself.
+type flagError struct {
+	cmd string // "pishm", "pishm bench", ...
+	err error
+}
+
+func (e flagError) Error() string { return e.err.Error() }
 
 // exitCode prints err (if any) and returns the status to exit with.
 func exitCode(ctx context.Context, stderr io.Writer, err error) int {
@@ -110,10 +165,67 @@ func exitCode(ctx context.Context, stderr io.Writer, err error) int {
 	}
 	fmt.Fprintf(stderr, "pishm: %v\n", err)
 	var ue usageError
-	if errors.As(err, &ue) {
+	var fe flagError
+	switch {
+	case errors.As(err, &fe):
+		fmt.Fprintf(stderr, "run '%s -h' for usage\n", fe.cmd)
+		return 2
+	case errors.As(err, &ue):
 		return 2
 	}
 	return 1
+}
+
+// parseFlags parses args into fs and refuses positional arguments. A flag
+// the parser rejects gives one line (exitCode adds a pointer to -h), not
+// the parser's own copy of the error followed by the whole usage; -h prints
+// the usage to fs's output. A -redis flag, where fs has one, must be a URL
+// go-redis takes.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard) // where the parser prints its error and calls usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return err
+	case err != nil:
+		return flagError{cmd: fs.Name(), err: err}
+	case fs.NArg() > 0:
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if f := fs.Lookup("redis"); f != nil && f.Value.String() != "" {
+		return checkRedisURL(f.Value.String())
+	}
+	return nil
+}
+
+// checkRedisURL refuses a -redis that go-redis cannot parse, naming what
+// is wrong (go-redis says "invalid URL scheme: " and no more). It never
+// prints a password.
+func checkRedisURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // ue.Error() quotes the URL, password included
+		}
+		return usagef("-redis: not a URL: %v", err)
+	}
+	shown := strconv.Quote(raw)
+	if u.User != nil {
+		shown = strconv.Quote(u.Redacted())
+	}
+	switch u.Scheme {
+	case "redis", "rediss", "unix":
+		return nil
+	case "":
+		return usagef("-redis %s has no scheme: want redis://host:port/db, rediss:// (TLS) or unix:///path", shown)
+	}
+	return usagef("-redis %s: unknown scheme %q (want redis, rediss or unix)", shown, u.Scheme)
 }
 
 // options are the parsed flags.
@@ -128,14 +240,19 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		switch args[0] {
 		case "bench":
 			return benchCmd(ctx, stdout, stderr, args[1:])
-		case "info", "gc":
+		case "info", "gc", "version":
 			if len(args) > 1 {
 				return usagef("%s takes no arguments, got %q", args[0], args[1:])
 			}
-			if args[0] == "gc" {
+			switch args[0] {
+			case "gc":
 				return gc(stdout)
+			case "version":
+				return version(stdout)
 			}
 			return info(stdout)
+		case "help":
+			return help(ctx, stdout, stderr, args[1:])
 		case "coordinate":
 			return coordinate(ctx, stdout, stderr, args[1:])
 		case "worker":
@@ -154,15 +271,35 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	opt.cfg.WorkerBinary = leanWorker(opt.cfg.Mode)
 	res, err := engine.Run(ctx, opt.cfg)
 	if err != nil {
-		return err
+		return asFlagError(err)
 	}
 	if opt.json {
+		res.Chunk = publishInterval(res)
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
 	printResult(stdout, res)
 	return nil
+}
+
+// help is "pishm help [command]": the usage -h prints, the command's for
+// a subcommand with flags.
+func help(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	if len(args) > 1 {
+		return usagef("help takes at most one command, got %q", args)
+	}
+	if len(args) == 1 {
+		switch args[0] {
+		case "bench", "coordinate", "worker":
+			return run(ctx, stdout, stderr, []string{args[0], "-h"})
+		case "info", "gc", "version", "help":
+			// No flags: the main usage says what they do.
+		default:
+			return usagef("help: unknown command %q (want bench, coordinate, worker, info, gc or version)", args[0])
+		}
+	}
+	return run(ctx, stdout, stderr, []string{"-h"})
 }
 
 func parse(stderr io.Writer, args []string) (options, error) {
@@ -173,13 +310,16 @@ func parse(stderr io.Writer, args []string) (options, error) {
 		fmt.Fprintf(fs.Output(), `usage: pishm [flags]
        pishm info
        pishm gc
+       pishm version
+       pishm help [command]
        pishm coordinate -redis URL -n N -chunks C [flags]
        pishm worker -redis URL [flags]
        pishm bench [-quick] [-compare] [-count K] [-json|-csv] [-svg FILE]
 
 pishm sums the first n terms of 1/(2k+1)^2 on child processes that share a
 memory segment, publishes the partial sums by -mode, and prints pi with its
-error against the exact closed form.
+error against the exact closed form. Exit status: 0 success, 1 failure at
+run time, 2 bad input, 128+signal when stopped by SIGHUP, SIGINT or SIGTERM.
 
 Flags:
 `)
@@ -190,9 +330,9 @@ Flags:
 	mode := fs.String("mode", "slots", "publishing `strategy`: "+modeNames())
 	shm := fs.String("shm", "posix", "segment `backing`: posix (/dev/shm) or file (needs -path)")
 	fs.StringVar(&opt.cfg.Path, "path", "", "`file` for -shm=file; created 0600, removed after the run")
-	fs.BoolVar(&opt.cfg.Force, "force", false, "let -path replace an existing regular file")
+	fs.BoolVar(&opt.cfg.Force, "force", false, "let -path replace an existing regular file (which is then gone: the segment file is removed after the run)")
 	chunk := fs.String("chunk", "", "publish every `K` terms (default: once per worker, at the end)")
-	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop`: auto or "+kernelNames())
+	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop`: auto or "+kernelNames()+" (PISHM_KERNEL overrides auto)")
 	fs.BoolVar(&opt.json, "json", false, "print the result as one JSON object")
 	fs.BoolVar(&opt.quiet, "quiet", false, "no progress bars (they show only on a terminal, for runs over a second)")
 	sched := fs.String("sched", "static", "work `sharing`: static ranges or dynamic chunks from a shared counter")
@@ -202,14 +342,8 @@ Flags:
 	fs.StringVar(&opt.cfg.RedisURL, "redis", defaultRedisURL, "redis-server `URL` for -mode=redis (user:password@ and rediss:// pass through)")
 	fs.IntVar(&opt.cfg.Pad, "pad", 0, "also write each publish to a lane `P` bytes from the next (8, 64, 128): the false-sharing experiment; 0 for none")
 	allowRacy := fs.Bool("allow-racy", false, "permit -mode=racy, the unsynchronized load-add-store that loses updates (for demonstrations)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return opt, err
-		}
-		return opt, usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return opt, usagef("unexpected argument %q", fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return opt, err
 	}
 	var err error
 	if opt.cfg.N, err = parseCount(*n, engine.MaxN); err != nil {
@@ -244,6 +378,9 @@ Flags:
 		if opt.cfg.Path == "" {
 			return opt, usagef("-shm=file needs -path")
 		}
+		if err := checkPath(opt.cfg.Path, opt.cfg.Force); err != nil {
+			return opt, err
+		}
 	default:
 		return opt, usagef("-shm: unknown backing %q (want posix or file)", *shm)
 	}
@@ -260,6 +397,13 @@ Flags:
 	if !validKernel(opt.cfg.Kernel) {
 		return opt, usagef("-kernel: unknown kernel %q (want auto, %s)", opt.cfg.Kernel, kernelNames())
 	}
+	if opt.cfg.Kernel == "auto" || opt.cfg.Kernel == "" {
+		// The engine reads it too, and names it; checked here, it is bad
+		// input like a bad -kernel.
+		if env := strings.TrimSpace(os.Getenv("PISHM_KERNEL")); !validKernel(env) {
+			return opt, usagef("PISHM_KERNEL=%q: unknown kernel (want auto, %s)", env, kernelNames())
+		}
+	}
 	if *retries < 0 || *retries > engine.MaxRetries {
 		return opt, usagef("-retries must be in [0, %d], got %d", engine.MaxRetries, *retries)
 	}
@@ -271,6 +415,93 @@ Flags:
 		return opt, usagef("-timeout must be >= 0, got %v", opt.cfg.Timeout)
 	}
 	return opt, nil
+}
+
+// checkPath refuses, before any worker starts, a -path that the file
+// backing would refuse, so that it is bad input (exit 2) like any other.
+// The backing checks again when it creates the file.
+func checkPath(path string, force bool) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case err == nil && fi.Mode()&os.ModeSymlink != 0:
+		return usagef("-path %s is a symlink; pishm never follows one", path)
+	case err == nil && !fi.Mode().IsRegular():
+		return usagef("-path %s exists and is not a regular file", path)
+	case err == nil && !force:
+		return usagef("-path %s already exists; -force replaces it (and it is gone after the run)", path)
+	case err == nil:
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return usagef("-path: %v", err)
+	}
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil {
+		return usagef("-path: %v", err)
+	} else if !fi.IsDir() {
+		return usagef("-path: %s is not a directory", dir)
+	}
+	return nil
+}
+
+// asFlagError turns an error of engine.Config's validation, which names
+// the field ("engine: Config.N must be ..."), into a usage error in the
+// command's terms ("-n must be ..."). The command checks its flags itself,
+// so this is for what only the engine knows (a kernel this CPU cannot
+// run); other errors pass through.
+func asFlagError(err error) error {
+	rest, ok := strings.CutPrefix(err.Error(), "engine: ")
+	if !ok || !strings.HasPrefix(rest, "Config.") && !strings.HasPrefix(rest, "PISHM_KERNEL=") {
+		return err
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(rest, "Config.")
+		if i < 0 {
+			b.WriteString(rest)
+			return usageError{b.String()}
+		}
+		b.WriteString(rest[:i])
+		rest = rest[i+len("Config."):]
+		j := 0
+		for j < len(rest) && ('A' <= rest[j] && rest[j] <= 'Z' || 'a' <= rest[j] && rest[j] <= 'z') {
+			j++
+		}
+		name := fieldFlag(rest[:j])
+		if name == "" {
+			return err // a field no flag sets (Offset): keep the engine's words
+		}
+		b.WriteString(name)
+		rest = rest[j:]
+	}
+}
+
+// fieldFlag is the flag that sets the engine.Config field, or "".
+func fieldFlag(field string) string {
+	switch field {
+	case "N", "Workers", "Mode", "Shm", "Path", "Force", "Chunk", "Kernel", "Timeout", "Retries", "Sched", "Pad":
+		return "-" + strings.ToLower(field)
+	case "RedisURL":
+		return "-redis"
+	case "Extrapolate":
+		return "-extrapolate"
+	}
+	return ""
+}
+
+// publishInterval is the most terms one worker summed between two
+// publishes, which is what -json reports as chunk: Result.Chunk is the
+// engine's setting, n when no -chunk was given, but a static worker also
+// publishes at the end of its share, and a message-passing worker sends
+// once per share.
+func publishInterval(r engine.Result) uint64 {
+	if r.Workers < 1 || r.Sched == string(engine.Dynamic) {
+		return min(r.Chunk, r.N)
+	}
+	share := (r.N + uint64(r.Workers) - 1) / uint64(r.Workers) // the largest static share
+	if r.Mode.IsTransport() {
+		return share
+	}
+	return min(r.Chunk, share)
 }
 
 // parseCount reads a positive integer count written as 1000000,
@@ -383,6 +614,57 @@ func info(w io.Writer) error {
 		fmt.Fprintf(w, "  %-8s  needs %-36s %s\n", k.Name, req, can)
 	}
 	return nil
+}
+
+// version prints what this binary is and how it was built.
+func version(w io.Writer) error {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return errors.New("this binary carries no build information")
+	}
+	printVersion(w, bi)
+	return nil
+}
+
+// printVersion prints the module and Go versions, the VCS revision, and
+// the build settings that change the code: cgo, the instruction-set level
+// (GOAMD64, GOARM64) and the tags (purego and noasm drop the assembly).
+func printVersion(w io.Writer, bi *debug.BuildInfo) {
+	set := make(map[string]string)
+	for _, s := range bi.Settings {
+		set[s.Key] = s.Value
+	}
+	or := func(v, def string) string {
+		if v == "" {
+			return def
+		}
+		return v
+	}
+	fmt.Fprintf(w, "pishm     %s %s\n", or(bi.Main.Path, "(unknown module)"), or(bi.Main.Version, "(unknown version)"))
+	fmt.Fprintf(w, "go        %s %s/%s\n", or(bi.GoVersion, runtime.Version()), or(set["GOOS"], runtime.GOOS), or(set["GOARCH"], runtime.GOARCH))
+	if rev := set["vcs.revision"]; rev != "" {
+		line := rev
+		if t := set["vcs.time"]; t != "" {
+			line += " " + t
+		}
+		if set["vcs.modified"] == "true" {
+			line += " (modified)"
+		}
+		fmt.Fprintf(w, "revision  %s\n", line)
+	} else {
+		fmt.Fprintf(w, "revision  unknown (go build in a git checkout stamps it; go run, go test and -buildvcs=false do not)\n")
+	}
+	build := []string{"CGO_ENABLED=" + or(set["CGO_ENABLED"], "?")}
+	for _, k := range []string{"GOAMD64", "GOARM64", "GOARM", "GO386"} {
+		if v := set[k]; v != "" {
+			build = append(build, k+"="+v)
+		}
+	}
+	build = append(build, "-tags="+or(set["-tags"], "(none)"))
+	if set["-race"] == "true" {
+		build = append(build, "-race")
+	}
+	fmt.Fprintf(w, "build     %s\n", strings.Join(build, " "))
 }
 
 func gc(w io.Writer) error {

@@ -4,14 +4,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/shmem"
+	"golang.org/x/sys/unix"
 )
 
 // TestMain makes the test binary a pishm worker when the engine re-executes
@@ -121,10 +129,17 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-mode", "racy"}, 2, "add -allow-racy"},
 		{[]string{"-pad", "12"}, 2, "-pad must be 0 or a power of two"},
 		{[]string{"-mode", "pipe", "-sched", "dynamic"}, 2, "needs -sched=static"},
-		{[]string{"-bogus"}, 2, "flag provided but not defined: -bogus"},
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
-		{[]string{"-n", "100", "-shm", "file", "-path", existing}, 1, "already exists"},
-		{[]string{"-n", "100", "-shm", "file", "-path", filepath.Join(dir, "missing", "f")}, 1, "no such file or directory"},
+		{[]string{"-n", "100", "-shm", "file", "-path", existing}, 2, "-path " + existing + " already exists; -force replaces it"},
+		{[]string{"-n", "100", "-shm", "file", "-path", filepath.Join(dir, "missing", "f")}, 2, "-path: stat " + filepath.Join(dir, "missing") + ": no such file or directory"},
+		{[]string{"-n", "100", "-shm", "file", "-path", filepath.Join(existing, "f")}, 2, "-path: lstat " + filepath.Join(existing, "f") + ": not a directory"},
+		{[]string{"-n", "100", "-shm", "file", "-path", dir}, 2, "exists and is not a regular file"},
+		{[]string{"-mode", "redis", "-redis", "bad url"}, 2, `-redis "bad url" has no scheme`},
+		{[]string{"-redis", "http://u:secret@h:1/0"}, 2, `-redis "http://u:xxxxx@h:1/0": unknown scheme "http"`},
+		{[]string{"-redis", "redis://h:x:y/0"}, 2, `-redis: not a URL: invalid port`},
+		{[]string{"version", "-x"}, 2, `version takes no arguments`},
+		{[]string{"help", "nope"}, 2, `help: unknown command "nope"`},
+		{[]string{"help", "bench", "gc"}, 2, `help takes at most one command`},
 	} {
 		_, stderr, code := pishm(t, tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) {
@@ -132,6 +147,12 @@ func TestUsageErrors(t *testing.T) {
 		}
 		if strings.Contains(stderr, "goroutine ") {
 			t.Errorf("pishm %q printed a panic trace", tc.args)
+		}
+		if strings.Contains(stderr, "secret") {
+			t.Errorf("pishm %q printed a password: %s", tc.args, stderr)
+		}
+		if n := strings.Count(stderr, "\n"); n != 1 {
+			t.Errorf("pishm %q printed %d lines, want 1:\n%s", tc.args, n, stderr)
 		}
 	}
 	if segments(t) != before {
@@ -153,6 +174,11 @@ func TestHelpAndInfo(t *testing.T) {
 	_, stderr, code := pishm(t, "-h")
 	if code != 0 || !strings.Contains(stderr, "usage: pishm") || !strings.Contains(stderr, "-mode strategy") {
 		t.Errorf("-h: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"pishm version", "pishm help [command]", "2 bad input"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("-h lacks %q", want)
+		}
 	}
 	out, _, code := pishm(t, "info")
 	if code != 0 || !strings.Contains(out, "generic") || !strings.Contains(out, "cache line") || !strings.Contains(out, "/dev/shm") || !strings.Contains(out, "auto picks") {
@@ -186,5 +212,272 @@ func TestProgressView(t *testing.T) {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("bars lack %q:\n%s", want, buf.String())
 		}
+	}
+}
+
+// "pishm help" is -h, and "pishm help CMD" is "pishm CMD -h": the same
+// bytes, exit 0, nothing on stdout.
+func TestHelpCommand(t *testing.T) {
+	for _, tc := range []struct{ help, flag []string }{
+		{[]string{"help"}, []string{"-h"}},
+		{[]string{"help", "gc"}, []string{"-help"}},
+		{[]string{"help", "bench"}, []string{"bench", "-h"}},
+		{[]string{"help", "coordinate"}, []string{"coordinate", "-h"}},
+		{[]string{"help", "worker"}, []string{"worker", "--help"}},
+	} {
+		out, stderr, code := pishm(t, tc.help...)
+		fout, fstderr, fcode := pishm(t, tc.flag...)
+		if code != 0 || fcode != 0 || out != "" || fout != "" {
+			t.Errorf("pishm %q: exit %d, stdout %q; pishm %q: exit %d, stdout %q", tc.help, code, out, tc.flag, fcode, fout)
+		}
+		if stderr != fstderr || !strings.HasPrefix(stderr, "usage: pishm") {
+			t.Errorf("pishm %q printed\n%s\npishm %q printed\n%s", tc.help, stderr, tc.flag, fstderr)
+		}
+	}
+}
+
+// A command line the flag parser rejects gives one line and a pointer to
+// -h, exit 2: not the usage, and not the error twice.
+func TestFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-x"}, "pishm: flag provided but not defined: -x\nrun 'pishm -h' for usage\n"},
+		{[]string{"-timeout", "abc"}, "pishm: invalid value \"abc\" for flag -timeout: parse error\nrun 'pishm -h' for usage\n"},
+		{[]string{"-workers", "99999999999999999999"}, "pishm: invalid value \"99999999999999999999\" for flag -workers: value out of range\nrun 'pishm -h' for usage\n"},
+		{[]string{"-json=maybe"}, "pishm: invalid boolean value \"maybe\" for -json: parse error\nrun 'pishm -h' for usage\n"},
+		{[]string{"-n"}, "pishm: flag needs an argument: -n\nrun 'pishm -h' for usage\n"},
+		{[]string{"bench", "-x"}, "pishm: flag provided but not defined: -x\nrun 'pishm bench -h' for usage\n"},
+		{[]string{"coordinate", "-x"}, "pishm: flag provided but not defined: -x\nrun 'pishm coordinate -h' for usage\n"},
+		{[]string{"worker", "-x"}, "pishm: flag provided but not defined: -x\nrun 'pishm worker -h' for usage\n"},
+	} {
+		out, stderr, code := pishm(t, tc.args...)
+		if code != 2 || out != "" || stderr != tc.want {
+			t.Errorf("pishm %q: exit %d, stdout %q, stderr\n%s\nwant exit 2 and stderr\n%s", tc.args, code, out, stderr, tc.want)
+		}
+	}
+}
+
+func TestKernelEnv(t *testing.T) {
+	t.Setenv("PISHM_KERNEL", "bogus")
+	_, stderr, code := pishm(t, "-n", "100", "-workers", "1")
+	want := fmt.Sprintf("pishm: PISHM_KERNEL=\"bogus\": unknown kernel (want auto, %s)\n", kernelNames())
+	if code != 2 || stderr != want {
+		t.Errorf("exit %d, stderr %q; want 2, %q", code, stderr, want)
+	}
+	// -kernel, when given, wins over the variable, as in the engine.
+	if _, stderr, code := pishm(t, "-n", "100", "-workers", "1", "-kernel", "generic"); code != 0 {
+		t.Errorf("-kernel generic with PISHM_KERNEL=bogus: exit %d: %s", code, stderr)
+	}
+}
+
+// The engine names the Config field in its validation errors; the command
+// says them with the flag's name.
+func TestEngineErrorsNameFlags(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  engine.Config
+		want string
+	}{
+		{engine.Config{N: 0}, "-n must be in [1, 1000000000000000], got 0"},
+		{engine.Config{N: 10, Workers: -1}, "-workers must be in [1, 1024], got -1"},
+		{engine.Config{N: 10, Mode: "bogus"}, `-mode: unknown Mode "bogus"`},
+		{engine.Config{N: 10, Shm: shmem.File}, "-shm file needs a Path: set -path"},
+		{engine.Config{N: 10, Path: "/tmp/x"}, `-path "/tmp/x" is only for -shm file`},
+		{engine.Config{N: 10, Sched: "guided"}, `-sched: unknown schedule "guided"`},
+		{engine.Config{N: 10, Mode: engine.Pipe, Sched: engine.Dynamic}, "-mode pipe sends one message per worker range: it needs -sched static"},
+		{engine.Config{N: 10, Kernel: "nosuch"}, `-kernel="nosuch": kernel: unknown kernel "nosuch"`},
+	} {
+		_, err := engine.Run(context.Background(), tc.cfg)
+		if err == nil {
+			t.Fatalf("%+v: no error", tc.cfg)
+		}
+		err = asFlagError(err)
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%+v: %v (%T), want a usage error starting %q", tc.cfg, err, err, tc.want)
+		}
+	}
+	// A field no flag sets keeps the engine's words.
+	_, err := engine.Run(context.Background(), engine.Config{N: engine.MaxN, Offset: 1})
+	if err == nil || asFlagError(err) != err || !strings.HasPrefix(err.Error(), "engine: Config.Offset") {
+		t.Errorf("Offset: %v", err)
+	}
+	t.Setenv("PISHM_KERNEL", "bogus")
+	_, err = engine.Run(context.Background(), engine.Config{N: 10})
+	if err == nil || !strings.HasPrefix(asFlagError(err).Error(), `PISHM_KERNEL="bogus": `) {
+		t.Errorf("PISHM_KERNEL: %v", err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, stderr, code := pishm(t, "version")
+	if code != 0 || stderr != "" {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "pishm     ") ||
+		!strings.HasPrefix(lines[1], "go        "+runtime.Version()+" "+runtime.GOOS+"/"+runtime.GOARCH) ||
+		!strings.HasPrefix(lines[2], "revision  ") || !strings.HasPrefix(lines[3], "build     CGO_ENABLED=") {
+		t.Errorf("version:\n%s", out)
+	}
+}
+
+func TestPrintVersion(t *testing.T) {
+	s := func(k, v string) debug.BuildSetting { return debug.BuildSetting{Key: k, Value: v} }
+	for _, tc := range []struct {
+		bi   debug.BuildInfo
+		want string
+	}{{
+		debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/pishm/pishm", Version: "v0.4.0"},
+			Settings: []debug.BuildSetting{s("-buildmode", "exe"), s("-tags", "purego,noasm"), s("-race", "true"),
+				s("CGO_ENABLED", "1"), s("GOARCH", "amd64"), s("GOOS", "linux"), s("GOAMD64", "v3"),
+				s("vcs", "git"), s("vcs.revision", "8c3e0e1f5a7b2d4c6e8f0a1b3c5d7e9f1a2b4c6d"),
+				s("vcs.time", "2026-03-01T12:00:00Z"), s("vcs.modified", "true")}},
+		`pishm     github.com/pishm/pishm v0.4.0
+go        go1.26.8 linux/amd64
+revision  8c3e0e1f5a7b2d4c6e8f0a1b3c5d7e9f1a2b4c6d 2026-03-01T12:00:00Z (modified)
+build     CGO_ENABLED=1 GOAMD64=v3 -tags=purego,noasm -race
+`,
+	}, {
+		debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/pishm/pishm", Version: "(devel)"},
+			Settings: []debug.BuildSetting{s("CGO_ENABLED", "0"), s("GOARCH", "arm64"), s("GOOS", "linux"), s("GOARM64", "v8.0")}},
+		`pishm     github.com/pishm/pishm (devel)
+go        go1.26.8 linux/arm64
+revision  unknown (go build in a git checkout stamps it; go run, go test and -buildvcs=false do not)
+build     CGO_ENABLED=0 GOARM64=v8.0 -tags=(none)
+`,
+	}} {
+		var b strings.Builder
+		printVersion(&b, &tc.bi)
+		if b.String() != tc.want {
+			t.Errorf("got\n%s\nwant\n%s", b.String(), tc.want)
+		}
+	}
+}
+
+// -json's chunk is the most terms a worker summed between two publishes.
+func TestJSONChunk(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want float64
+	}{
+		{nil, 333_335}, // one publish per share: ceil(1_000_003/3)
+		{[]string{"-chunk", "1000"}, 1000},
+		{[]string{"-chunk", "5e5"}, 333_335},
+		{[]string{"-sched", "dynamic", "-chunk", "5e5"}, 500_000},
+		{[]string{"-mode", "pipe", "-chunk", "1000"}, 333_335}, // one message per share
+	} {
+		args := append([]string{"-n", "1_000_003", "-workers", "3", "-json"}, tc.args...)
+		out, stderr, code := pishm(t, args...)
+		if code != 0 {
+			t.Fatalf("pishm %q: exit %d: %s", args, code, stderr)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["chunk"] != tc.want {
+			t.Errorf("pishm %q: chunk %v, want %v", args, m["chunk"], tc.want)
+		}
+	}
+}
+
+// The example in the package doc and README's sample output are what
+// printResult prints for that run.
+func TestDocExample(t *testing.T) {
+	n := uint64(1e9)
+	sum := engine.ExactSum(n)
+	pi := math.Sqrt(8 * sum)
+	elapsed := 45992 * time.Microsecond
+	var b strings.Builder
+	printResult(&b, engine.Result{N: n, Workers: 2, Mode: engine.Slots, Kernel: "avx512", Shm: "posix",
+		Sched: "static", Pi: pi, PiError: pi - math.Pi, Sum: sum, SumExact: sum,
+		Wall: 50862 * time.Microsecond, Elapsed: elapsed, TermsPerSec: float64(n) / elapsed.Seconds()})
+	const cmd = "$ pishm -n 1e9 -mode=slots -workers 2"
+
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ex, ok := strings.Cut(string(src), "// # Example\n//\n//\t"+cmd+"\n")
+	if !ok {
+		t.Fatalf("main.go has no example of %q", cmd)
+	}
+	var doc strings.Builder
+	for _, line := range strings.SplitAfter(ex, "\n") {
+		text, ok := strings.CutPrefix(line, "//\t")
+		if !ok {
+			break
+		}
+		doc.WriteString(text)
+	}
+	if doc.String() != b.String() {
+		t.Errorf("the package doc's example is\n%s\nprintResult prints\n%s", doc.String(), b.String())
+	}
+
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sample, ok := strings.Cut(string(readme), "```\n"+cmd+"\n")
+	sample, _, ok2 := strings.Cut(sample, "```")
+	if !ok || !ok2 || sample != b.String() {
+		t.Errorf("README's sample output (after %q) is\n%s\nprintResult prints\n%s", cmd, sample, b.String())
+	}
+}
+
+// openPty opens a pseudo-terminal pair sized cols×rows (0×0: unsized).
+func openPty(t *testing.T, cols, rows uint16) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skip("no pseudo-terminals:", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		m.Close()
+		t.Skip("unlockpt:", err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		m.Close()
+		t.Skip("ptsname:", err)
+	}
+	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		m.Close()
+		t.Skip("open the pty's slave:", err)
+	}
+	if err := unix.IoctlSetWinsize(int(s.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: cols, Row: rows}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); s.Close() })
+	return m, s
+}
+
+// The bars show on a terminal of known size and, at the default width, on
+// one that reports 0×0.
+func TestProgressTerminal(t *testing.T) {
+	for _, size := range [][2]uint16{{120, 40}, {0, 0}} {
+		t.Run(fmt.Sprintf("size=%dx%d", size[0], size[1]), func(t *testing.T) {
+			master, slave := openPty(t, size[0], size[1])
+			if !isTerminal(slave) {
+				t.Skip("the pty is not a terminal")
+			}
+			var screen bytes.Buffer
+			done := make(chan struct{})
+			go func() { io.Copy(&screen, master); close(done) }() // until EIO: the slave closed
+			v := newProgressView(slave)
+			v.update(engine.Progress{N: 100, Worker: []uint64{30, 20}, Share: []uint64{50, 50}, Done: 50, Elapsed: 2 * progressDelay})
+			v.update(engine.Progress{N: 100, Worker: []uint64{50, 50}, Share: []uint64{50, 50}, Done: 100, Elapsed: 3 * progressDelay, Final: true})
+			v.close()
+			slave.Close()
+			<-done
+			for _, want := range []string{"worker 0", "worker 1", "total", "100 %", "terms/s"} {
+				if !strings.Contains(screen.String(), want) {
+					t.Errorf("the terminal shows no %q:\n%q", want, screen.String())
+				}
+			}
+		})
 	}
 }

@@ -55,19 +55,41 @@ func (v *progressView) update(s engine.Progress) {
 	}
 }
 
+// barWidth is the width of a bar itself; defaultWidth is the width of a
+// line (name, bar, figures) where the terminal's is not known.
+const (
+	barWidth     = 48
+	defaultWidth = 80
+)
+
+// barOutput is what mpb draws on. mpb sizes its frame from the terminal
+// and draws no line at all on one that reports 0×0 columns and rows (a
+// serial console, a pty nobody sized), so such a terminal is handed over
+// hidden behind a plain io.Writer, which mpb frames at defaultWidth.
+func barOutput(out io.Writer) io.Writer {
+	f, ok := out.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return out
+	}
+	if w, h, err := term.GetSize(int(f.Fd())); err != nil || w <= 0 || h <= 0 {
+		return struct{ io.Writer }{out}
+	}
+	return out
+}
+
 func (v *progressView) start(s engine.Progress) {
-	v.p = mpb.New(mpb.WithOutput(v.out), mpb.WithWidth(48), mpb.WithRefreshRate(ProgressRefresh),
+	v.p = mpb.New(mpb.WithOutput(barOutput(v.out)), mpb.WithWidth(defaultWidth), mpb.WithRefreshRate(ProgressRefresh),
 		mpb.WithAutoRefresh()) // the caller checked for a terminal; this also lets tests render to a buffer
 	for i := range s.Worker {
 		total := int64(s.N) // dynamic: any worker may end up doing any share
 		if s.Share != nil && s.Share[i] > 0 {
 			total = int64(s.Share[i])
 		}
-		v.workers = append(v.workers, v.p.AddBar(total,
+		v.workers = append(v.workers, v.p.AddBar(total, mpb.BarWidth(barWidth),
 			mpb.PrependDecorators(decor.Name(fmt.Sprintf("worker %-3d", i))),
 			mpb.AppendDecorators(decor.Percentage(decor.WC{W: 6}))))
 	}
-	v.total = v.p.AddBar(int64(s.N),
+	v.total = v.p.AddBar(int64(s.N), mpb.BarWidth(barWidth),
 		mpb.PrependDecorators(decor.Name("total     ")),
 		mpb.AppendDecorators(decor.Percentage(decor.WC{W: 6}),
 			decor.Any(func(decor.Statistics) string { return fmt.Sprintf("  %.3g terms/s", v.rate) })))

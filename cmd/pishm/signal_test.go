@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -15,28 +17,31 @@ import (
 )
 
 // startPishm starts this test binary as pishm with args, and waits until
-// it has n worker processes.
-func startPishm(t *testing.T, n int, args ...string) (*exec.Cmd, []int) {
+// it has n worker processes. Its stderr is complete once cmd.Wait returns.
+func startPishm(t *testing.T, n int, args ...string) (*exec.Cmd, []int, *strings.Builder) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "PISHM_TEST_MAIN=1")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := new(strings.Builder)
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	// The limits here and in waitGone only bound how long a broken run
+	// takes to fail; a working one passes in milliseconds. They are a
+	// minute so that two busy cores under -race never reach them.
+	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		if kids := childrenOf(cmd.Process.Pid); len(kids) == n {
 			time.Sleep(100 * time.Millisecond) // let them attach and start summing
-			return cmd, kids
+			return cmd, kids, stderr
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
 	t.Fatalf("pishm never had %d workers; stderr: %s", n, stderr.String())
-	return nil, nil
+	return nil, nil, nil
 }
 
 func childrenOf(pid int) []int {
@@ -64,7 +69,7 @@ func gone(pid int) bool {
 
 func waitGone(t *testing.T, pids []int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for _, p := range pids {
 		for !gone(p) {
 			if time.Now().After(deadline) {
@@ -75,21 +80,25 @@ func waitGone(t *testing.T, pids []int) {
 	}
 }
 
-// A long run stopped by SIGINT or SIGTERM stops and reaps its workers,
-// removes the segment and exits 130 or 143.
+// A long run stopped by SIGINT, SIGTERM or SIGHUP stops and reaps its
+// workers, removes the segment, says which signal stopped it and exits
+// 128 + the signal.
 func TestSignalParent(t *testing.T) {
 	before := segments(t)
 	for _, tc := range []struct {
 		sig  syscall.Signal
 		code int
-	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
-		t.Run(tc.sig.String(), func(t *testing.T) {
-			cmd, kids := startPishm(t, 2, "-n", "1e15", "-workers", "2", "-kernel", "generic")
+	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}, {syscall.SIGHUP, 129}} {
+		t.Run(signalName(tc.sig), func(t *testing.T) {
+			cmd, kids, stderr := startPishm(t, 2, "-n", "1e15", "-workers", "2", "-kernel", "generic")
 			cmd.Process.Signal(tc.sig)
 			err := cmd.Wait()
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.ExitCode() != tc.code {
-				t.Fatalf("exit: %v, want status %d", err, tc.code)
+				t.Fatalf("exit: %v, want status %d; stderr: %s", err, tc.code, stderr)
+			}
+			if want := "pishm: stopped by " + signalName(tc.sig) + "\n"; stderr.String() != want {
+				t.Errorf("stderr %q, want %q", stderr, want)
 			}
 			for _, k := range kids {
 				if !gone(k) {
@@ -113,7 +122,7 @@ func TestKillParent(t *testing.T) {
 	}
 	before := segments(t)
 	for _, mode := range []string{"slots", "cas", "mutex"} {
-		cmd, kids := startPishm(t, 2, "-n", "1e15", "-workers", "2", "-kernel", "generic", "-mode", mode, "-chunk", "1e6")
+		cmd, kids, _ := startPishm(t, 2, "-n", "1e15", "-workers", "2", "-kernel", "generic", "-mode", mode, "-chunk", "1e6")
 		cmd.Process.Kill()
 		cmd.Wait()
 		waitGone(t, kids)
@@ -124,5 +133,26 @@ func TestKillParent(t *testing.T) {
 	}
 	if segments(t) != before {
 		t.Error("a killed parent left a segment in /dev/shm")
+	}
+}
+
+// exitCode names the signal that cancelled the run, as the shells do
+// ("SIGTERM", not syscall's "terminated"), and exits 128 + its number.
+func TestExitCodeSignal(t *testing.T) {
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		code int
+		want string
+	}{
+		{syscall.SIGHUP, 129, "pishm: stopped by SIGHUP\n"},
+		{syscall.SIGINT, 130, "pishm: stopped by SIGINT\n"},
+		{syscall.SIGTERM, 143, "pishm: stopped by SIGTERM\n"},
+	} {
+		ctx, stop := context.WithCancelCause(context.Background())
+		stop(signalError{tc.sig})
+		var stderr bytes.Buffer
+		if code := exitCode(ctx, &stderr, context.Canceled); code != tc.code || stderr.String() != tc.want {
+			t.Errorf("%v: exit %d, stderr %q; want %d, %q", tc.sig, code, stderr.String(), tc.code, tc.want)
+		}
 	}
 }
