@@ -18,15 +18,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pishm/pishm/dist"
+	"github.com/pishm/pishm/queue"
 	"github.com/pishm/pishm/engine"
 )
 
 // redisFlags are the connection flags both subcommands take.
-type redisFlags struct{ o dist.ClientOptions }
+type redisFlags struct{ o queue.ClientOptions }
 
 func (r *redisFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&r.o.URL, "redis", dist.DefaultURL, "redis-server `URL`: redis://[user:password@]host:port/db, or rediss:// for TLS")
+	fs.StringVar(&r.o.URL, "redis", queue.DefaultURL, "redis-server `URL`: redis://[user:password@]host:port/db, or rediss:// for TLS")
 	fs.StringVar(&r.o.TLSCA, "redis-tls-ca", "", "PEM `file` of CAs to trust for TLS (turns TLS on)")
 	fs.StringVar(&r.o.TLSCert, "redis-tls-cert", "", "client certificate PEM `file` for TLS")
 	fs.StringVar(&r.o.TLSKey, "redis-tls-key", "", "client key PEM `file` for TLS")
@@ -75,13 +75,13 @@ Flags:
 	var rf redisFlags
 	rf.register(fs)
 	n := fs.String("n", "1e9", "number of series `terms` (1e12, 1_000_000, ...; at most 1e15)")
-	var j dist.Job
-	fs.IntVar(&j.Chunks, "chunks", dist.DefaultChunks, "number of `chunks` [0, n) is cut into (at most n)")
+	var j queue.Job
+	fs.IntVar(&j.Chunks, "chunks", queue.DefaultChunks, "number of `chunks` [0, n) is cut into (at most n)")
 	fs.IntVar(&j.Workers, "workers", 1, "engine worker `processes` per chunk, fixed for every host (they change the bits)")
 	mode := fs.String("mode", "slots", "engine `strategy` per chunk: slots, cas or mutex (cas and mutex are reproducible only with -workers 1)")
 	fs.StringVar(&j.Kernel, "kernel", "auto", "inner `loop`, fixed for every host: auto (this CPU's best) or "+kernelNames())
 	chunk := fs.String("chunk", "", "engine publish interval inside a chunk, in `terms` (default: once per engine worker)")
-	fs.DurationVar(&j.Heartbeat, "heartbeat", dist.DefaultHeartbeat, "a worker silent this `long` is taken for dead and its chunks requeued")
+	fs.DurationVar(&j.Heartbeat, "heartbeat", queue.DefaultHeartbeat, "a worker silent this `long` is taken for dead and its chunks requeued")
 	timeout := fs.Duration("timeout", 0, "give up after `duration` (0: never)")
 	local := fs.Bool("local", false, "compute every chunk here, one after another, without redis")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
@@ -92,8 +92,8 @@ Flags:
 	if j.N, err = parseCount(*n, engine.MaxN); err != nil {
 		return usagef("-n: %v", err)
 	}
-	if j.Chunks < 1 || j.Chunks > dist.MaxChunks || uint64(j.Chunks) > j.N {
-		return usagef("-chunks must be in [1, min(n, %d)], got %d", dist.MaxChunks, j.Chunks)
+	if j.Chunks < 1 || j.Chunks > queue.MaxChunks || uint64(j.Chunks) > j.N {
+		return usagef("-chunks must be in [1, min(n, %d)], got %d", queue.MaxChunks, j.Chunks)
 	}
 	if j.Workers < 1 || j.Workers > engine.MaxWorkers {
 		return usagef("-workers must be in [1, %d], got %d", engine.MaxWorkers, j.Workers)
@@ -110,28 +110,28 @@ Flags:
 			return usagef("-chunk: %v", err)
 		}
 	}
-	if j.Heartbeat < dist.MinHeartbeat {
-		return usagef("-heartbeat must be at least %v, got %v", dist.MinHeartbeat, j.Heartbeat)
+	if j.Heartbeat < queue.MinHeartbeat {
+		return usagef("-heartbeat must be at least %v, got %v", queue.MinHeartbeat, j.Heartbeat)
 	}
 	if *timeout < 0 {
 		return usagef("-timeout must be >= 0, got %v", *timeout)
 	}
-	base := dist.NewJob(j.N)
+	base := queue.NewJob(j.N)
 	j.ID = base.ID
 	if j.Kernel == "auto" {
 		j.Kernel = base.Kernel
 	}
 
-	var res dist.Result
+	var res queue.Result
 	if *local {
 		if *timeout > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, *timeout)
 			defer cancel()
 		}
-		res, err = dist.Local(ctx, j)
+		res, err = queue.Local(ctx, j)
 	} else {
-		client, cerr := dist.NewClient(rf.o)
+		client, cerr := queue.NewClient(rf.o)
 		if cerr != nil {
 			return usagef("-redis: %v", cerr)
 		}
@@ -139,7 +139,7 @@ Flags:
 		if err := client.Ping(ctx).Err(); err != nil {
 			return fmt.Errorf("redis %s: %w", redacted(rf.o.URL), err)
 		}
-		res, err = dist.Coordinate(ctx, client, j, dist.CoordinateOptions{Timeout: *timeout, Started: func(j dist.Job) {
+		res, err = queue.Coordinate(ctx, client, j, queue.CoordinateOptions{Timeout: *timeout, Started: func(j queue.Job) {
 			lo, hi := j.Bounds(0)
 			fmt.Fprintf(stderr, "pishm: job %s: %d chunks of ~%d terms queued at %s; start workers with: pishm worker -redis URL [-job %s]\n",
 				j.ID, j.Chunks, hi-lo, redacted(rf.o.URL), j.ID)
@@ -157,7 +157,7 @@ Flags:
 	return nil
 }
 
-func printDist(w io.Writer, r dist.Result) {
+func printDist(w io.Writer, r queue.Result) {
 	j := r.Job
 	fmt.Fprintf(w, "pi        %.16f  (error %+.3e against math.Pi: the truncation of the series at n terms)\n", r.Pi, r.PiError)
 	fmt.Fprintf(w, "S_n       %.16f  (exact %.16f, relative error %+.2e; bits %s)\n", r.Sum, r.SumExact, r.SumRelError, r.SumBits)
@@ -200,7 +200,7 @@ Flags:
 	}
 	var rf redisFlags
 	rf.register(fs)
-	var o dist.WorkerOptions
+	var o queue.WorkerOptions
 	fs.StringVar(&o.Job, "job", "", "`ID` of the job to serve (default: the first one found)")
 	fs.StringVar(&o.ID, "id", "", "this worker's `name` in the job's keys (default: HOST-PID-RANDOM)")
 	fs.IntVar(&o.Workers, "workers", 0, "engine worker `processes` per chunk: 0 takes the job's; another value must equal it")
@@ -227,7 +227,7 @@ Flags:
 	if !*quiet {
 		o.Log = stderr
 	}
-	client, err := dist.NewClient(rf.o)
+	client, err := queue.NewClient(rf.o)
 	if err != nil {
 		return usagef("-redis: %v", err)
 	}
@@ -235,7 +235,7 @@ Flags:
 	if err := client.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis %s: %w", redacted(rf.o.URL), err)
 	}
-	st, err := dist.Work(ctx, client, o)
+	st, err := queue.Work(ctx, client, o)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pishm/pishm/dist"
+	"github.com/pishm/pishm/queue"
 	"github.com/pishm/pishm/internal/redistest"
 )
 
@@ -42,9 +42,9 @@ func TestDistUsage(t *testing.T) {
 	}
 }
 
-func decodeResult(t *testing.T, out string) dist.Result {
+func decodeResult(t *testing.T, out string) queue.Result {
 	t.Helper()
-	var r dist.Result
+	var r queue.Result
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
@@ -98,7 +98,7 @@ func TestCoordinateWorker(t *testing.T) {
 			t.Errorf("worker: exit %d: %s", w.code, w.stderr)
 			continue
 		}
-		var st dist.WorkerStats
+		var st queue.WorkerStats
 		if err := json.Unmarshal([]byte(w.out), &st); err != nil {
 			t.Errorf("worker output not JSON: %v\n%s", err, w.out)
 		}
@@ -112,7 +112,7 @@ func TestCoordinateWorker(t *testing.T) {
 
 func assertNoKeys(t *testing.T, url string) {
 	t.Helper()
-	c, err := dist.NewClient(dist.ClientOptions{URL: url})
+	c, err := queue.NewClient(queue.ClientOptions{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func assertNoKeys(t *testing.T, url string) {
 // wait for workers deletes its keys and exits 130.
 func TestCoordinateSIGINT(t *testing.T) {
 	url := redistest.Start(t)
-	c, err := dist.NewClient(dist.ClientOptions{URL: url})
+	c, err := queue.NewClient(queue.ClientOptions{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}

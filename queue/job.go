@@ -1,4 +1,4 @@
-package dist
+package queue
 
 import (
 	"crypto/rand"
@@ -54,7 +54,7 @@ const (
 )
 
 // ErrBadJob is wrapped by the errors of Job.Validate.
-var ErrBadJob = errors.New("dist: bad job")
+var ErrBadJob = errors.New("queue: bad job")
 
 // NewJob returns a Job with a fresh random ID and the defaults filled in:
 // Chunks DefaultChunks (at most n), Workers 1, Mode slots, Kernel the best
@@ -205,7 +205,7 @@ func (r record) marshal() []byte {
 
 func unmarshalRecord(b []byte) (record, error) {
 	if len(b) < recordHeader {
-		return record{}, fmt.Errorf("dist: result record of %d bytes, want at least %d", len(b), recordHeader)
+		return record{}, fmt.Errorf("queue: result record of %d bytes, want at least %d", len(b), recordHeader)
 	}
 	return record{
 		Chunk:   binary.LittleEndian.Uint64(b[0:]),

@@ -1,4 +1,4 @@
-package dist
+package queue
 
 import (
 	"context"
@@ -52,10 +52,10 @@ type WorkerStats struct {
 
 // Errors of Work.
 var (
-	ErrNoJob    = errors.New("dist: no job appeared")
-	ErrRefused  = errors.New("dist: job refused")
-	errJobOver  = errors.New("dist: the job is over")
-	errNoResult = errors.New("dist: job gone before the result was sent")
+	ErrNoJob    = errors.New("queue: no job appeared")
+	ErrRefused  = errors.New("queue: job refused")
+	errJobOver  = errors.New("queue: the job is over")
+	errNoResult = errors.New("queue: job gone before the result was sent")
 )
 
 // Work serves one job: it takes chunks with the reliable-queue pattern
@@ -108,7 +108,7 @@ func Work(ctx context.Context, client *redis.Client, o WorkerOptions) (st Worker
 		k := w.keys
 		n, lerr := leaveScript.Run(lctx, client, []string{k.job(), k.queue(), k.proc(w.id), k.hb(w.id), k.workers()}, w.id).Int64()
 		if lerr != nil {
-			err = errors.Join(err, fmt.Errorf("dist: worker %s: leave: %w", w.id, lerr))
+			err = errors.Join(err, fmt.Errorf("queue: worker %s: leave: %w", w.id, lerr))
 		} else if n > 0 {
 			w.logf("returned %d unfinished chunk(s) to the queue", n)
 		}
@@ -134,7 +134,7 @@ func findJob(ctx context.Context, client *redis.Client, o WorkerOptions) (Job, e
 		if o.Job == "" {
 			var err error
 			if ids, err = client.SMembers(ctx, jobsKey).Result(); err != nil {
-				return Job{}, fmt.Errorf("dist: smembers %s: %w", jobsKey, err)
+				return Job{}, fmt.Errorf("queue: smembers %s: %w", jobsKey, err)
 			}
 			sort.Strings(ids)
 		}
@@ -149,11 +149,11 @@ func findJob(ctx context.Context, client *redis.Client, o WorkerOptions) (Job, e
 				continue
 			}
 			if err != nil {
-				return Job{}, fmt.Errorf("dist: get %s: %w", keysOf(id).job(), err)
+				return Job{}, fmt.Errorf("queue: get %s: %w", keysOf(id).job(), err)
 			}
 			j, err := decodeJob(s)
 			if err != nil {
-				return Job{}, fmt.Errorf("dist: job %s: %w", id, err)
+				return Job{}, fmt.Errorf("queue: job %s: %w", id, err)
 			}
 			return j, nil
 		}
@@ -208,7 +208,7 @@ func (w *worker) heartbeat(ctx context.Context) (int64, error) {
 	n, err := heartbeatScript.Run(ctx, w.client, []string{k.job(), k.workers(), k.hb(w.id), k.proc(w.id), k.done()},
 		w.id, w.job.Heartbeat.Milliseconds(), keyTTL.Milliseconds()).Int64()
 	if err != nil {
-		return 0, fmt.Errorf("dist: worker %s: heartbeat: %w", w.id, err)
+		return 0, fmt.Errorf("queue: worker %s: heartbeat: %w", w.id, err)
 	}
 	return n, nil
 }
@@ -250,11 +250,11 @@ func (w *worker) loop(ctx context.Context, poll time.Duration, st *WorkerStats) 
 			if ctx.Err() != nil {
 				return context.Cause(ctx)
 			}
-			return fmt.Errorf("dist: worker %s: blmove %s: %w", w.id, k.queue(), err)
+			return fmt.Errorf("queue: worker %s: blmove %s: %w", w.id, k.queue(), err)
 		}
 		i, err := strconv.Atoi(v)
 		if err != nil || i < 0 || i >= w.job.Chunks {
-			return fmt.Errorf("dist: worker %s: queue %s holds %q, not a chunk of [0, %d)", w.id, k.queue(), v, w.job.Chunks)
+			return fmt.Errorf("queue: worker %s: queue %s holds %q, not a chunk of [0, %d)", w.id, k.queue(), v, w.job.Chunks)
 		}
 		lo, hi := w.job.Bounds(i)
 		w.logf("chunk %d [%d, %d) taken", i, lo, hi)
@@ -263,7 +263,7 @@ func (w *worker) loop(ctx context.Context, poll time.Duration, st *WorkerStats) 
 			if ctx.Err() != nil {
 				return context.Cause(ctx)
 			}
-			return fmt.Errorf("dist: worker %s: %w", w.id, err)
+			return fmt.Errorf("queue: worker %s: %w", w.id, err)
 		}
 		rec := record{Chunk: uint64(i), Sum: sum, Elapsed: d, Worker: w.id}
 		// The result goes out even if ctx ended meanwhile: it is done.
@@ -271,7 +271,7 @@ func (w *worker) loop(ctx context.Context, poll time.Duration, st *WorkerStats) 
 		n, err := ackScript.Run(actx, w.client, []string{k.job(), k.results(), k.proc(w.id)}, rec.marshal(), v).Int64()
 		cancel()
 		if err != nil {
-			return fmt.Errorf("dist: worker %s: ack chunk %d: %w", w.id, i, err)
+			return fmt.Errorf("queue: worker %s: ack chunk %d: %w", w.id, i, err)
 		}
 		if n < 0 {
 			return errNoResult
@@ -300,14 +300,14 @@ func (w *worker) over(ctx context.Context) (bool, error) {
 		if ctx.Err() != nil {
 			return false, context.Cause(ctx)
 		}
-		return false, fmt.Errorf("dist: worker %s: exists %s: %w", w.id, w.keys.job(), err)
+		return false, fmt.Errorf("queue: worker %s: exists %s: %w", w.id, w.keys.job(), err)
 	}
 	if n == 0 {
 		return true, nil
 	}
 	d, err := w.client.Exists(ctx, w.keys.done()).Result()
 	if err != nil {
-		return false, fmt.Errorf("dist: worker %s: exists %s: %w", w.id, w.keys.done(), err)
+		return false, fmt.Errorf("queue: worker %s: exists %s: %w", w.id, w.keys.done(), err)
 	}
 	return d == 1, nil
 }

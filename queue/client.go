@@ -1,4 +1,4 @@
-package dist
+package queue
 
 import (
 	"crypto/tls"
@@ -38,7 +38,7 @@ func NewClient(o ClientOptions) (*redis.Client, error) {
 	}
 	opt, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("dist: redis URL: %w", err)
+		return nil, fmt.Errorf("queue: redis URL: %w", err)
 	}
 	opt.DisableIdentity = true // no CLIENT SETINFO round trip
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
@@ -49,21 +49,21 @@ func NewClient(o ClientOptions) (*redis.Client, error) {
 		if o.TLSCA != "" {
 			pem, err := os.ReadFile(o.TLSCA)
 			if err != nil {
-				return nil, fmt.Errorf("dist: TLS CA: %w", err)
+				return nil, fmt.Errorf("queue: TLS CA: %w", err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("dist: TLS CA %s: no PEM certificate in it", o.TLSCA)
+				return nil, fmt.Errorf("queue: TLS CA %s: no PEM certificate in it", o.TLSCA)
 			}
 			opt.TLSConfig.RootCAs = pool
 		}
 		if (o.TLSCert == "") != (o.TLSKey == "") {
-			return nil, errors.New("dist: a TLS client certificate needs both the cert and the key")
+			return nil, errors.New("queue: a TLS client certificate needs both the cert and the key")
 		}
 		if o.TLSCert != "" {
 			pair, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
 			if err != nil {
-				return nil, fmt.Errorf("dist: TLS client certificate: %w", err)
+				return nil, fmt.Errorf("queue: TLS client certificate: %w", err)
 			}
 			opt.TLSConfig.Certificates = []tls.Certificate{pair}
 		}

@@ -1,4 +1,4 @@
-package dist
+package queue
 
 import (
 	"context"
@@ -47,11 +47,11 @@ type Result struct {
 // bits do not depend on where it ran.
 func ComputeChunk(ctx context.Context, j Job, i int) (float64, time.Duration, error) {
 	if i < 0 || i >= j.Chunks {
-		return 0, 0, fmt.Errorf("dist: chunk %d out of [0, %d)", i, j.Chunks)
+		return 0, 0, fmt.Errorf("queue: chunk %d out of [0, %d)", i, j.Chunks)
 	}
 	res, err := engine.Run(ctx, j.config(i))
 	if err != nil {
-		return 0, 0, fmt.Errorf("dist: chunk %d: %w", i, err)
+		return 0, 0, fmt.Errorf("queue: chunk %d: %w", i, err)
 	}
 	return res.Sum, res.Elapsed, nil
 }

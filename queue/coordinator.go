@@ -1,4 +1,4 @@
-package dist
+package queue
 
 import (
 	"context"
@@ -28,7 +28,7 @@ const keyTTL = time.Minute
 const pushBatch = 1024
 
 // ErrJobExists is returned by Coordinate when the job's ID is taken.
-var ErrJobExists = errors.New("dist: a job with this ID exists")
+var ErrJobExists = errors.New("queue: a job with this ID exists")
 
 // Coordinate runs j on the workers that serve the redis-server client
 // talks to: it queues j's chunks, gathers their results (the first result
@@ -43,13 +43,13 @@ func Coordinate(ctx context.Context, client *redis.Client, j Job, o CoordinateOp
 	}
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, fmt.Errorf("dist: job %s: timed out after %v", j.ID, o.Timeout))
+		ctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, fmt.Errorf("queue: job %s: timed out after %v", j.ID, o.Timeout))
 		defer cancel()
 	}
 	k := keysOf(j.ID)
 	ok, err := client.SetNX(ctx, k.job(), j.encode(), keyTTL).Result()
 	if err != nil {
-		return Result{}, fmt.Errorf("dist: set %s: %w", k.job(), err)
+		return Result{}, fmt.Errorf("queue: set %s: %w", k.job(), err)
 	}
 	if !ok {
 		return Result{}, fmt.Errorf("%w: %s", ErrJobExists, j.ID)
@@ -63,11 +63,11 @@ func Coordinate(ctx context.Context, client *redis.Client, j Job, o CoordinateOp
 			args = append(args, strconv.Itoa(i))
 		}
 		if err := client.RPush(ctx, k.queue(), args...).Err(); err != nil {
-			return Result{}, fmt.Errorf("dist: rpush %s: %w", k.queue(), err)
+			return Result{}, fmt.Errorf("queue: rpush %s: %w", k.queue(), err)
 		}
 	}
 	if err := client.SAdd(ctx, jobsKey, j.ID).Err(); err != nil {
-		return Result{}, fmt.Errorf("dist: sadd %s: %w", jobsKey, err)
+		return Result{}, fmt.Errorf("queue: sadd %s: %w", jobsKey, err)
 	}
 	c := &coordinator{
 		client: client, job: j, keys: k,
@@ -85,7 +85,7 @@ func Coordinate(ctx context.Context, client *redis.Client, j Job, o CoordinateOp
 	}
 	// The done marker: workers that poll see it before the keys go.
 	if err := client.Set(ctx, k.done(), "1", keyTTL).Err(); err != nil {
-		return Result{}, fmt.Errorf("dist: set %s: %w", k.done(), err)
+		return Result{}, fmt.Errorf("queue: set %s: %w", k.done(), err)
 	}
 	res = finish(j, c.parts, time.Since(start))
 	res.Compute, res.Requeues, res.Duplicates, res.Mismatches, res.Rejected = c.compute, c.requeues, c.duplicates, c.mismatches, c.rejected
@@ -115,7 +115,7 @@ func (c *coordinator) gather(ctx context.Context) error {
 	nextReap, nextKeep := time.Now().Add(reapEvery), time.Now().Add(keepEvery)
 	for c.left > 0 {
 		if ctx.Err() != nil {
-			return fmt.Errorf("dist: job %s: %w (%d of %d chunks have results)", c.job.ID, context.Cause(ctx), c.job.Chunks-c.left, c.job.Chunks)
+			return fmt.Errorf("queue: job %s: %w (%d of %d chunks have results)", c.job.ID, context.Cause(ctx), c.job.Chunks-c.left, c.job.Chunks)
 		}
 		now := time.Now()
 		if !now.Before(nextReap) {
@@ -159,12 +159,12 @@ func (c *coordinator) pop(ctx context.Context, wait time.Duration) ([][]byte, er
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dist: blpop %s: %w", q, err)
+		return nil, fmt.Errorf("queue: blpop %s: %w", q, err)
 	}
 	out := [][]byte{[]byte(kv[1])}
 	more, err := c.client.LPopCount(ctx, q, 1024).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("dist: lpop %s: %w", q, err)
+		return nil, fmt.Errorf("queue: lpop %s: %w", q, err)
 	}
 	for _, m := range more {
 		out = append(out, []byte(m))
@@ -202,10 +202,10 @@ func (c *coordinator) reap(ctx context.Context) error {
 	procP, hbP := k.prefixes()
 	v, err := reapScript.Run(ctx, c.client, []string{k.job(), k.queue(), k.workers(), k.results()}, procP, hbP).Slice()
 	if err != nil {
-		return fmt.Errorf("dist: reap: %w", err)
+		return fmt.Errorf("queue: reap: %w", err)
 	}
 	if len(v) != 4 {
-		return fmt.Errorf("dist: reap: %d values, want 4", len(v))
+		return fmt.Errorf("queue: reap: %d values, want 4", len(v))
 	}
 	moved, _ := v[0].(int64)
 	qlen, _ := v[1].(int64)
@@ -233,7 +233,7 @@ func (c *coordinator) reap(ctx context.Context) error {
 		return nil
 	}
 	if err := c.client.RPush(ctx, k.queue(), lost...).Err(); err != nil {
-		return fmt.Errorf("dist: rpush %s: %w", k.queue(), err)
+		return fmt.Errorf("queue: rpush %s: %w", k.queue(), err)
 	}
 	c.requeues += len(lost)
 	return nil
@@ -244,12 +244,12 @@ func (c *coordinator) keepalive(ctx context.Context) error {
 	procP, _ := k.prefixes()
 	err := keepaliveScript.Run(ctx, c.client, []string{k.job(), k.queue(), k.workers(), k.results(), k.done()}, keyTTL.Milliseconds(), procP).Err()
 	if err != nil {
-		return fmt.Errorf("dist: keepalive: %w", err)
+		return fmt.Errorf("queue: keepalive: %w", err)
 	}
 	// The set of live jobs (another cluster slot) expires with the last
 	// coordinator that renews it.
 	if err := c.client.PExpire(ctx, jobsKey, keyTTL).Err(); err != nil {
-		return fmt.Errorf("dist: pexpire %s: %w", jobsKey, err)
+		return fmt.Errorf("queue: pexpire %s: %w", jobsKey, err)
 	}
 	return nil
 }
@@ -282,7 +282,7 @@ func cleanup(client *redis.Client, id string) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("dist: clean up job %s: %w", id, err)
+		return fmt.Errorf("queue: clean up job %s: %w", id, err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-// Package dist spreads the pi series over many hosts through a Redis work
+// Package queue spreads the pi series over many hosts through a Redis work
 // queue, each chunk computed on its host by the multi-process
 // shared-memory engine.
 //
@@ -24,4 +24,4 @@
 // The keys of a job are listed at jobsKey in job.go. The coordinator
 // deletes them all before Coordinate returns, on success, failure or
 // cancellation; if it is killed outright they expire within a minute.
-package dist
+package queue
