@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -13,83 +14,127 @@ import (
 
 // CoordinateOptions adjusts Coordinate.
 type CoordinateOptions struct {
-	// Timeout bounds the whole job; 0 means none.
+	// Timeout bounds the whole job; 0 means none. A job that times out
+	// ends (its keys go).
 	Timeout time.Duration
+	// Outage is how long redis may stay unreachable before Coordinate
+	// gives up, leaving the chunks done so far for a resume; 0 means
+	// DefaultOutage.
+	Outage time.Duration
+	// Poll is the longest pause between two looks at the results; 0
+	// means DefaultCoordinatorPoll.
+	Poll time.Duration
+	// Resume, when true, requires the job to exist already (pishm
+	// coordinate -resume): Coordinate then takes its settings from redis.
+	Resume bool
 	// Started, if set, is called once the chunks are queued and workers
-	// can find the job.
-	Started func(Job)
+	// can find the job, with the number of chunks that already had a
+	// result (non-zero on a resume).
+	Started func(j Job, resumed int)
 }
 
-// keyTTL removes a job's keys if its coordinator dies without cleaning up
-// (SIGKILL, power loss); the coordinator renews it while it runs.
-const keyTTL = time.Minute
+// DefaultCoordinatorPoll is CoordinateOptions.Poll's default.
+const DefaultCoordinatorPoll = 100 * time.Millisecond
 
-// pushBatch is how many chunk indices one RPUSH carries.
-const pushBatch = 1024
+// pushBatch is how many chunk indices one script call queues.
+const pushBatch = 4096
 
-// ErrJobExists is returned by Coordinate when the job's ID is taken.
-var ErrJobExists = errors.New("queue: a job with this ID exists")
+// Errors of Coordinate, for errors.Is.
+var (
+	// ErrJobExists: another coordinator holds the job.
+	ErrJobExists = errors.New("queue: the job has a live coordinator")
+	// ErrNoSuchJob: Resume found no job of that ID.
+	ErrNoSuchJob = errors.New("queue: no such job")
+	// ErrJobGone: the job's keys vanished while it ran (redis restarted
+	// without persistence, or they expired while the coordinator was
+	// stopped for longer than Job.Retain).
+	ErrJobGone = errors.New("queue: the job's keys vanished")
+	// ErrUsurped: another coordinator took the job over while this one
+	// was away.
+	ErrUsurped = errors.New("queue: another coordinator took the job over")
+	// ErrDeadLetter: a chunk failed Job.MaxAttempts times.
+	ErrDeadLetter = errors.New("queue: a chunk went to the dead letters")
+	// ErrDisagree: three results of one chunk differ.
+	ErrDisagree = errors.New("queue: results of one chunk disagree")
+	// ErrInexact: the reduced S_n is not the closed form's within
+	// SumRelTol.
+	ErrInexact = errors.New("queue: S_n fails the exact check")
+)
+
+// endTTL is how long the end marker stays: long enough for every worker
+// to see it, at its next poll or lease renewal.
+func endTTL(j Job) time.Duration { return max(10*j.Lease, 10*time.Second) }
 
 // Coordinate runs j on the workers that serve the redis-server client
-// talks to: it queues j's chunks, gathers their results (the first result
-// of a chunk wins; later ones are counted and dropped), requeues the chunks
-// of workers whose heartbeat lapsed, and reduces the partials in chunk
-// order, compensated, so the result is bit-identical to Local(ctx, j). It
-// deletes every key it created before it returns, whatever happens.
+// talks to, or resumes it if its keys are there (a coordinator that died or
+// lost redis left them, for up to Job.Retain). It queues the chunks that
+// have no result, validates every result against its chunk's closed-form
+// bounds (the first valid one wins; for a reproducible job a second that
+// differs puts the chunk to a third run, which settles it, and a third
+// distinct value fails the job), and reduces the partials in chunk order,
+// compensated, so that the result is bit-identical to Local(ctx, j). A
+// sum that fails the exact check (SumRelTol) is returned with ErrInexact.
+//
+// Whenever the job ends (done, failed, cancelled, timed out) Coordinate
+// deletes its keys and leaves only the end marker, which expires. When
+// redis stays unreachable beyond the outage window it returns ErrOutage
+// and the keys stay, for a resume.
 func Coordinate(ctx context.Context, client *redis.Client, j Job, o CoordinateOptions) (res Result, err error) {
 	j = j.withDefaults()
 	if err := j.Validate(); err != nil {
 		return Result{}, err
 	}
+	if o.Outage <= 0 {
+		o.Outage = DefaultOutage
+	}
+	if o.Poll <= 0 {
+		o.Poll = DefaultCoordinatorPoll
+	}
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, fmt.Errorf("queue: job %s: timed out after %v", j.ID, o.Timeout))
+		ctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, fmt.Errorf("timed out after %v", o.Timeout))
 		defer cancel()
 	}
-	k := keysOf(j.ID)
-	ok, err := client.SetNX(ctx, k.job(), j.encode(), keyTTL).Result()
+	c := &coordinator{client: client, job: j, keys: keysOf(j.ID), token: randomID(), r: &retrier{window: o.Outage}, poll: o.Poll}
+	resumed, err := c.claim(ctx, o.Resume)
 	if err != nil {
-		return Result{}, fmt.Errorf("queue: set %s: %w", k.job(), err)
+		return Result{}, err
 	}
-	if !ok {
-		return Result{}, fmt.Errorf("%w: %s", ErrJobExists, j.ID)
-	}
-	defer func() { err = errors.Join(err, cleanup(client, j.ID)) }()
-
+	j = c.job
+	defer func() {
+		// The job ends here unless redis is out of reach, or the job is
+		// not ours or no longer there: then the keys stay as they are.
+		if errors.Is(err, ErrOutage) || errors.Is(err, ErrUsurped) || errors.Is(err, ErrJobGone) {
+			return
+		}
+		why := "done"
+		if err != nil {
+			why = "failed: " + err.Error()
+			if ctx.Err() != nil && context.Cause(ctx) == context.Canceled {
+				why = "cancelled"
+			}
+		}
+		err = errors.Join(err, c.end(why))
+	}()
 	start := time.Now()
-	for lo := 0; lo < j.Chunks; lo += pushBatch {
-		args := make([]any, 0, pushBatch)
-		for i := lo; i < min(j.Chunks, lo+pushBatch); i++ {
-			args = append(args, strconv.Itoa(i))
-		}
-		if err := client.RPush(ctx, k.queue(), args...).Err(); err != nil {
-			return Result{}, fmt.Errorf("queue: rpush %s: %w", k.queue(), err)
-		}
-	}
-	if err := client.SAdd(ctx, jobsKey, j.ID).Err(); err != nil {
-		return Result{}, fmt.Errorf("queue: sadd %s: %w", jobsKey, err)
-	}
-	c := &coordinator{
-		client: client, job: j, keys: k,
-		parts: make([]float64, j.Chunks), have: make([]bool, j.Chunks), left: j.Chunks,
-		byWorker: map[string]int{},
-	}
-	if err := c.keepalive(ctx); err != nil {
+	if err := c.initial(ctx, resumed); err != nil {
 		return Result{}, err
 	}
 	if o.Started != nil {
-		o.Started(j)
+		o.Started(j, j.Chunks-c.left)
 	}
 	if err := c.gather(ctx); err != nil {
 		return Result{}, err
 	}
-	// The done marker: workers that poll see it before the keys go.
-	if err := client.Set(ctx, k.done(), "1", keyTTL).Err(); err != nil {
-		return Result{}, fmt.Errorf("queue: set %s: %w", k.done(), err)
-	}
 	res = finish(j, c.parts, time.Since(start))
-	res.Compute, res.Requeues, res.Duplicates, res.Mismatches, res.Rejected = c.compute, c.requeues, c.duplicates, c.mismatches, c.rejected
-	res.ByWorker = c.byWorker
+	res.Compute, res.Duplicates, res.Mismatches, res.Rejected = c.compute, c.duplicates, c.mismatches, c.rejected
+	res.RejectReasons, res.Disputes, res.DeadLetters, res.ByWorker, res.Builds = c.reasons, c.disputes, c.deadNotes, c.byWorker, c.builds
+	res.Resumed = resumed
+	c.stats(&res)
+	if math.Abs(res.SumRelError) > SumRelTol || math.IsNaN(res.SumRelError) {
+		return res, fmt.Errorf("%w: job %s: S_n %.17g, exact %.17g: relative error %.3g is beyond %g",
+			ErrInexact, j.ID, res.Sum, res.SumExact, res.SumRelError, SumRelTol)
+	}
 	return res, nil
 }
 
@@ -98,194 +143,395 @@ type coordinator struct {
 	client *redis.Client
 	job    Job
 	keys   keys
+	token  string
+	r      *retrier
+	poll   time.Duration
 
 	parts []float64
-	have  []bool
+	chunk []chunkState
 	left  int
 
+	cursor, deadCursor int64
+
 	compute                                    time.Duration
-	requeues, duplicates, mismatches, rejected int
-	byWorker                                   map[string]int
+	duplicates, mismatches, rejected, disputes int
+	reasons, deadNotes                         []string
+	byWorker, builds                           map[string]int
 }
 
-// gather takes results until every chunk has one, reaping dead workers'
-// chunks every half heartbeat and renewing the keys' TTL.
-func (c *coordinator) gather(ctx context.Context) error {
-	reapEvery, keepEvery := c.job.Heartbeat/2, keyTTL/4
-	nextReap, nextKeep := time.Now().Add(reapEvery), time.Now().Add(keepEvery)
-	for c.left > 0 {
+// chunkState is what the coordinator knows of one chunk.
+type chunkState struct {
+	have     bool              // parts[i] holds its accepted value
+	disputed bool              // two results differ: a third decides
+	votes    map[uint64]string // distinct valid results: bits -> worker
+	count    map[uint64]int    // how many results gave those bits
+}
+
+// maxReasons bounds the rejection reasons kept for the report.
+const maxReasons = 5
+
+// do runs f with c's outage retries, naming the job once in any error.
+func (c *coordinator) do(ctx context.Context, what string, f func(context.Context) error) error {
+	if err := c.r.do(ctx, what, f); err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("queue: job %s: %w (%d of %d chunks have results)", c.job.ID, context.Cause(ctx), c.job.Chunks-c.left, c.job.Chunks)
+			return c.stopped(ctx)
 		}
-		now := time.Now()
-		if !now.Before(nextReap) {
-			if err := c.reap(ctx); err != nil {
-				if ctx.Err() != nil {
-					continue // the check above says why
-				}
-				return err
-			}
-			nextReap = now.Add(reapEvery)
+		if errors.Is(err, ErrOutage) {
+			return fmt.Errorf("job %s: %w; %d of %d chunks have results, kept in redis for %v after it comes back: resume with the same flags or -resume %s",
+				c.job.ID, err, c.job.Chunks-c.left, c.job.Chunks, c.job.Retain, c.job.ID)
 		}
-		if !now.Before(nextKeep) {
-			if err := c.keepalive(ctx); err != nil {
-				if ctx.Err() != nil {
-					continue
-				}
-				return err
-			}
-			nextKeep = now.Add(keepEvery)
-		}
-		recs, err := c.pop(ctx, min(max(time.Until(nextReap), 10*time.Millisecond), time.Second))
-		if err != nil {
-			if ctx.Err() != nil {
-				continue
-			}
-			return err
-		}
-		for _, r := range recs {
-			c.take(r)
-		}
+		return fmt.Errorf("queue: job %s: %s: %w", c.job.ID, what, err)
 	}
 	return nil
 }
 
-// pop waits up to wait for results and returns those that came.
-func (c *coordinator) pop(ctx context.Context, wait time.Duration) ([][]byte, error) {
-	q := c.keys.results()
-	// BLPOP with a fractional timeout (the client's BLPop rounds to seconds).
-	kv, err := c.client.Do(ctx, "blpop", q, seconds(wait)).StringSlice()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("queue: blpop %s: %w", q, err)
-	}
-	out := [][]byte{[]byte(kv[1])}
-	more, err := c.client.LPopCount(ctx, q, 1024).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("queue: lpop %s: %w", q, err)
-	}
-	for _, m := range more {
-		out = append(out, []byte(m))
-	}
-	return out, nil
+func (c *coordinator) stopped(ctx context.Context) error {
+	return fmt.Errorf("queue: job %s: %w (%d of %d chunks have results)", c.job.ID, context.Cause(ctx), c.job.Chunks-c.left, c.job.Chunks)
 }
 
-// take keeps the first result of each chunk.
-func (c *coordinator) take(b []byte) {
-	r, err := unmarshalRecord(b)
-	if err != nil || r.Chunk >= uint64(c.job.Chunks) {
-		c.rejected++
-		return
+// over turns a script's "end" or "gone" reply into an error.
+func (c *coordinator) over(v []any) error {
+	switch str(v, 0) {
+	case "gone":
+		return fmt.Errorf("%w: job %s (redis restarted without persistence, or the keys expired while this coordinator was stopped for more than %v); %d of %d chunks had results, none is left",
+			ErrJobGone, c.job.ID, c.job.Retain, c.job.Chunks-c.left, c.job.Chunks)
+	case "end":
+		return fmt.Errorf("%w: job %s was ended by another coordinator: %s", ErrUsurped, c.job.ID, str(v, 1))
+	case "usurped":
+		return fmt.Errorf("%w: job %s", ErrUsurped, c.job.ID)
 	}
-	if c.have[r.Chunk] {
-		c.duplicates++
-		if math.Float64bits(r.Sum) != math.Float64bits(c.parts[r.Chunk]) {
-			c.mismatches++
+	return fmt.Errorf("queue: job %s: unexpected reply %v", c.job.ID, v)
+}
+
+// claim makes this the job's coordinator, new or resumed. A coordinator
+// that still holds the job is waited for up to two leases (it may be one
+// that was just killed, whose presence has not lapsed yet).
+func (c *coordinator) claim(ctx context.Context, mustExist bool) (resumed bool, err error) {
+	k, j := c.keys, c.job
+	if mustExist {
+		var s string
+		err := c.do(ctx, "get "+k.job(), func(ctx context.Context) error {
+			var err error
+			s, err = c.client.Get(ctx, k.job()).Result()
+			return err
+		})
+		if errors.Is(err, redis.Nil) {
+			return false, fmt.Errorf("%w: %s (it ended, or its keys expired after %v without a coordinator)", ErrNoSuchJob, j.ID, j.Retain)
 		}
-		return
+		if err != nil {
+			return false, err
+		}
+		if c.job, err = decodeJob(s); err != nil {
+			return false, fmt.Errorf("queue: job %s: %w", j.ID, err)
+		}
+		j = c.job
 	}
-	c.have[r.Chunk], c.parts[r.Chunk] = true, r.Sum
+	deadline := time.Now().Add(2 * j.Lease)
+	for {
+		var v []any
+		err := c.do(ctx, "claim", func(ctx context.Context) error {
+			var err error
+			v, err = run(ctx, c.client, claimScript, j.ID, j.encode(), c.token, j.Lease.Milliseconds(), j.Retain.Milliseconds())
+			return err
+		})
+		if err != nil {
+			return false, err
+		}
+		switch str(v, 0) {
+		case "new":
+			if mustExist {
+				return false, fmt.Errorf("%w: %s", ErrNoSuchJob, j.ID)
+			}
+			return false, nil
+		case "resume":
+			old, err := decodeJob(str(v, 1))
+			if err != nil {
+				return false, fmt.Errorf("queue: job %s: %w", j.ID, err)
+			}
+			if !old.sameWork(j) {
+				return false, fmt.Errorf("queue: job %s exists with other settings (%s): choose another ID", j.ID, str(v, 1))
+			}
+			c.job = old
+			return true, nil
+		case "busy":
+			if time.Now().After(deadline) {
+				return false, fmt.Errorf("%w: %s (its presence lapses %v after it stops)", ErrJobExists, j.ID, j.Lease)
+			}
+		default:
+			return false, c.over(v)
+		}
+		select {
+		case <-ctx.Done():
+			return false, c.stopped(ctx)
+		case <-time.After(min(j.Lease/4, 250*time.Millisecond)):
+		}
+	}
+}
+
+// initial queues a new job's chunks, or reads a resumed job's results and
+// requeues what is missing; then it announces the job to workers.
+func (c *coordinator) initial(ctx context.Context, resumed bool) error {
+	j := c.job
+	c.parts, c.chunk, c.left = make([]float64, j.Chunks), make([]chunkState, j.Chunks), j.Chunks
+	c.byWorker, c.builds = map[string]int{}, map[string]int{}
+	if !resumed {
+		for lo := 0; lo < j.Chunks; lo += pushBatch {
+			args := []any{c.token}
+			for i := lo; i < min(j.Chunks, lo+pushBatch); i++ {
+				args = append(args, strconv.Itoa(i))
+			}
+			if err := c.script(ctx, "queue chunks", requeueScript, args...); err != nil {
+				return err
+			}
+		}
+	}
+	for resumed {
+		t, err := c.tick(ctx)
+		if err != nil {
+			return err
+		}
+		resumed = t.more
+	}
+	return c.announce(ctx)
+}
+
+// announce lists the job in jobsKey for workers without -job. The set is
+// in another cluster slot than the job's keys, so it is written apart,
+// with its own TTL, renewed while a coordinator runs.
+func (c *coordinator) announce(ctx context.Context) error {
+	return c.do(ctx, "sadd "+jobsKey, func(ctx context.Context) error {
+		p := c.client.TxPipeline()
+		p.SAdd(ctx, jobsKey, c.job.ID)
+		p.PExpire(ctx, jobsKey, c.job.Retain)
+		_, err := p.Exec(ctx)
+		return err
+	})
+}
+
+// script runs one of the coordinator's scripts that answer only "ok".
+func (c *coordinator) script(ctx context.Context, what string, s *redis.Script, args ...any) error {
+	var v []any
+	if err := c.do(ctx, what, func(ctx context.Context) error {
+		var err error
+		v, err = run(ctx, c.client, s, c.job.ID, args...)
+		return err
+	}); err != nil {
+		return err
+	}
+	if str(v, 0) != "ok" {
+		return c.over(v)
+	}
+	return nil
+}
+
+// gather reads results until every chunk has an accepted one. It looks
+// again at once while results come, and backs off to c.poll when none do.
+func (c *coordinator) gather(ctx context.Context) error {
+	wait := time.Millisecond
+	nextAnnounce := time.Now().Add(c.job.Lease)
+	for {
+		v, err := c.tick(ctx)
+		if err != nil {
+			return err
+		}
+		if c.left == 0 {
+			return nil
+		}
+		if time.Now().After(nextAnnounce) {
+			if err := c.announce(ctx); err != nil {
+				return err
+			}
+			nextAnnounce = time.Now().Add(c.job.Lease)
+		}
+		if v.got > 0 {
+			wait = time.Millisecond
+		} else {
+			wait = min(2*wait, c.poll)
+		}
+		if v.more {
+			continue
+		}
+		if v.queue == 0 && v.leases == 0 {
+			// Nothing waits and nothing runs, yet chunks lack a result:
+			// their results were invalid or disputed, or a resumed job's
+			// chunks were in flight when its coordinator died.
+			if err := c.requeueMissing(ctx); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return c.stopped(ctx)
+		case <-time.After(wait):
+		}
+	}
+}
+
+type tickInfo struct {
+	got           int
+	more          bool
+	queue, leases int64
+}
+
+// tick runs gatherScript once and takes what it returns.
+func (c *coordinator) tick(ctx context.Context) (tickInfo, error) {
+	var v []any
+	err := c.do(ctx, "gather", func(ctx context.Context) error {
+		var err error
+		v, err = run(ctx, c.client, gatherScript, c.job.ID, c.token, c.job.Lease.Milliseconds(), c.job.Retain.Milliseconds(), c.cursor, c.deadCursor)
+		return err
+	})
+	if err != nil {
+		return tickInfo{}, err
+	}
+	if str(v, 0) != "ok" {
+		return tickInfo{}, c.over(v)
+	}
+	recs, dead := strs(v, 1), strs(v, 2)
+	c.cursor += int64(len(recs))
+	c.deadCursor += int64(len(dead))
+	for _, d := range dead {
+		if err := c.deadLetter(d); err != nil {
+			return tickInfo{}, err
+		}
+	}
+	for _, r := range recs {
+		if err := c.take(r); err != nil {
+			return tickInfo{}, err
+		}
+	}
+	return tickInfo{got: len(recs), more: c.cursor < num(v, 3), queue: num(v, 4), leases: num(v, 5)}, nil
+}
+
+// deadLetter fails the job for a chunk that went to the dead letters, and
+// notes an entry that was no chunk at all.
+func (c *coordinator) deadLetter(s string) error {
+	var d struct{ Entry, Reason, Worker string }
+	if err := json.Unmarshal([]byte(s), &d); err != nil {
+		d.Entry, d.Reason = s, "unreadable dead letter"
+	}
+	if i, err := strconv.Atoi(d.Entry); err == nil && i >= 0 && i < c.job.Chunks && strconv.Itoa(i) == d.Entry {
+		if c.chunk[i].have {
+			return nil // a late attempt of a chunk that has its result
+		}
+		return fmt.Errorf("%w: job %s: chunk %d: %s (worker %s)", ErrDeadLetter, c.job.ID, i, d.Reason, d.Worker)
+	}
+	c.deadNotes = append(c.deadNotes, fmt.Sprintf("%q: %s (found by worker %s)", d.Entry, d.Reason, d.Worker))
+	return nil
+}
+
+// take checks one record and keeps it as its chunk's result if it is the
+// first valid one, or settles a dispute.
+func (c *coordinator) take(s string) error {
+	j := c.job
+	r, v, err := parseRecord(j, s)
+	if err == nil {
+		if why := j.checkChunk(int(r.Chunk), v); why != "" {
+			err = errors.New(why)
+		}
+	}
+	if err != nil {
+		c.rejected++
+		if len(c.reasons) < maxReasons {
+			c.reasons = append(c.reasons, fmt.Sprintf("%v (worker %q)", err, r.Worker))
+		}
+		return nil
+	}
+	i, bits := int(r.Chunk), math.Float64bits(v)
+	st := &c.chunk[i]
+	if st.votes == nil {
+		st.votes, st.count = map[uint64]string{}, map[uint64]int{}
+	}
+	if _, ok := st.votes[bits]; !ok {
+		st.votes[bits] = fmt.Sprintf("%s (%s)", r.Worker, r.Build)
+	}
+	st.count[bits]++
+	c.builds[r.Build]++
+	switch {
+	case !st.have && !st.disputed:
+		c.accept(i, v, r)
+	case st.have && math.Float64bits(c.parts[i]) == bits:
+		c.duplicates++
+	case st.have && !j.Reproducible():
+		// cas and mutex with several engine workers add in arrival
+		// order: both values passed the bounds, the first stays.
+		c.duplicates++
+		c.mismatches++
+	case st.have:
+		c.duplicates++
+		c.mismatches++
+		c.disputes++
+		st.have, st.disputed = false, true
+		c.left++
+	case st.count[bits] >= 2:
+		c.duplicates++
+		st.disputed = false
+		c.accept(i, v, r)
+	case len(st.votes) >= 3:
+		var who []string
+		for b, w := range st.votes {
+			who = append(who, fmt.Sprintf("%016x from %s", b, w))
+		}
+		return fmt.Errorf("%w: job %s: chunk %d: %v", ErrDisagree, j.ID, i, who)
+	default:
+		c.duplicates++
+	}
+	return nil
+}
+
+func (c *coordinator) accept(i int, v float64, r record) {
+	c.chunk[i].have = true
+	c.parts[i] = v
 	c.left--
-	c.compute += r.Elapsed
+	c.compute += time.Duration(r.Elapsed)
 	c.byWorker[r.Worker]++
 }
 
-// reap requeues the chunks of workers whose heartbeat has lapsed. When the
-// queue and the results list are both empty it also requeues the chunks
-// without a result that no live worker holds: the chunk of a worker that
-// took it in the instant after being reaped and died before its next
-// heartbeat, which is in no list a scan would look at.
-func (c *coordinator) reap(ctx context.Context) error {
-	k := c.keys
-	procP, hbP := k.prefixes()
-	v, err := reapScript.Run(ctx, c.client, []string{k.job(), k.queue(), k.workers(), k.results()}, procP, hbP).Slice()
-	if err != nil {
-		return fmt.Errorf("queue: reap: %w", err)
-	}
-	if len(v) != 4 {
-		return fmt.Errorf("queue: reap: %d values, want 4", len(v))
-	}
-	moved, _ := v[0].(int64)
-	qlen, _ := v[1].(int64)
-	rlen, _ := v[2].(int64)
-	c.requeues += int(moved)
-	if qlen != 0 || rlen != 0 {
-		return nil
-	}
-	held := make(map[int]bool)
-	heldList, _ := v[3].([]any)
-	for _, h := range heldList {
-		if s, ok := h.(string); ok {
-			if i, err := strconv.Atoi(s); err == nil {
-				held[i] = true
+// requeueMissing queues again every chunk without an accepted result.
+func (c *coordinator) requeueMissing(ctx context.Context) error {
+	args := []any{c.token}
+	for i := range c.chunk {
+		if !c.chunk[i].have {
+			args = append(args, strconv.Itoa(i))
+		}
+		if len(args) > pushBatch || i == len(c.chunk)-1 && len(args) > 1 {
+			if err := c.script(ctx, "requeue", requeueScript, args...); err != nil {
+				return err
 			}
+			args = args[:1]
 		}
-	}
-	var lost []any
-	for i, ok := range c.have {
-		if !ok && !held[i] {
-			lost = append(lost, strconv.Itoa(i))
-		}
-	}
-	if len(lost) == 0 {
-		return nil
-	}
-	if err := c.client.RPush(ctx, k.queue(), lost...).Err(); err != nil {
-		return fmt.Errorf("queue: rpush %s: %w", k.queue(), err)
-	}
-	c.requeues += len(lost)
-	return nil
-}
-
-func (c *coordinator) keepalive(ctx context.Context) error {
-	k := c.keys
-	procP, _ := k.prefixes()
-	err := keepaliveScript.Run(ctx, c.client, []string{k.job(), k.queue(), k.workers(), k.results(), k.done()}, keyTTL.Milliseconds(), procP).Err()
-	if err != nil {
-		return fmt.Errorf("queue: keepalive: %w", err)
-	}
-	// The set of live jobs (another cluster slot) expires with the last
-	// coordinator that renews it.
-	if err := c.client.PExpire(ctx, jobsKey, keyTTL).Err(); err != nil {
-		return fmt.Errorf("queue: pexpire %s: %w", jobsKey, err)
 	}
 	return nil
 }
 
-// cleanup deletes every key of job id: the job's own in one atomic step,
-// then any stray key that matches its prefix.
-func cleanup(client *redis.Client, id string) error {
+// stats adds the workers' counters to res.
+func (c *coordinator) stats(res *Result) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	k := keysOf(id)
-	procP, hbP := k.prefixes()
+	m, err := c.client.HGetAll(ctx, c.keys.stats()).Result()
+	if err != nil {
+		return // figures for the report only
+	}
+	res.Reclaimed, _ = strconv.Atoi(m["reclaimed"])
+	res.Speculative, _ = strconv.Atoi(m["speculative"])
+}
+
+// end deletes the job's keys but the end marker, which says why.
+func (c *coordinator) end(why string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	var errs []error
-	if err := client.SRem(ctx, jobsKey, id).Err(); err != nil {
+	if err := c.client.SRem(ctx, jobsKey, c.job.ID).Err(); err != nil {
 		errs = append(errs, fmt.Errorf("srem %s: %w", jobsKey, err))
 	}
-	if err := cleanupScript.Run(ctx, client, []string{k.job(), k.queue(), k.workers(), k.results(), k.done()}, procP, hbP).Err(); err != nil {
+	v, err := run(ctx, c.client, endScript, c.job.ID, c.token, why, endTTL(c.job).Milliseconds())
+	if err != nil {
 		errs = append(errs, err)
-	}
-	var stray []string
-	iter := client.Scan(ctx, 0, k.pattern(), 1000).Iterator()
-	for iter.Next(ctx) {
-		stray = append(stray, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("scan %s: %w", k.pattern(), err))
-	}
-	if len(stray) > 0 {
-		if err := client.Del(ctx, stray...).Err(); err != nil {
-			errs = append(errs, fmt.Errorf("del %v: %w", stray, err))
-		}
+	} else if str(v, 0) != "ok" {
+		errs = append(errs, fmt.Errorf("another coordinator holds the job"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("queue: clean up job %s: %w", id, err)
+		return fmt.Errorf("queue: end job %s: %w", c.job.ID, err)
 	}
 	return nil
 }
-
-// seconds formats d for a blocking command's timeout.
-func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ import (
 
 // newClient starts a redis-server for t (skipping t when none is
 // installed) and returns a client for it, closed at cleanup after checking
-// that the test left no key behind.
+// that the test left no key behind but jobs' end markers, which expire.
 func newClient(t *testing.T) (*redis.Client, string) {
 	t.Helper()
 	return newClientTB(t)
@@ -33,9 +34,7 @@ func newClientTB(t testing.TB) (*redis.Client, string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if keys, err := c.Keys(ctx, "*").Result(); err != nil || len(keys) > 0 {
-			t.Errorf("keys left behind: %q (%v)", keys, err)
-		}
+		checkKeys(ctx, t, c)
 		c.Close()
 		if m, _ := filepath.Glob(filepath.Join(shmem.Dir, shmem.NamePrefix+"*")); len(m) > 0 {
 			t.Errorf("segments left behind: %v", m)
@@ -44,14 +43,30 @@ func newClientTB(t testing.TB) (*redis.Client, string) {
 	return c, url
 }
 
+// checkKeys fails t if any key is left but an end marker, or any has no
+// TTL.
+func checkKeys(ctx context.Context, t testing.TB, c *redis.Client) {
+	t.Helper()
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Error(err)
+	}
+	for _, k := range keys {
+		ttl, err := c.PTTL(ctx, k).Result()
+		if err != nil || ttl < 0 || !strings.HasSuffix(k, ":end") {
+			t.Errorf("key left behind: %q, TTL %v (%v)", k, ttl, err)
+		}
+	}
+}
+
 // TestCoordinateMatchesLocal: two workers in this process, a duplicate
-// result and two bad records injected, a chunk taken by a worker that
-// never registered, and the distributed S bit-identical to Local's.
+// result and two bad records injected, a chunk leased by a worker that is
+// never heard of again, and the distributed S bit-identical to Local's.
 func TestCoordinateMatchesLocal(t *testing.T) {
 	client, _ := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	j := Job{N: 300_000_007, Chunks: 37, Workers: 2, Chunk: 1 << 20, Heartbeat: 200 * time.Millisecond}.withDefaults()
+	j := Job{N: 300_000_007, Chunks: 37, Workers: 2, Chunk: 1 << 20, Lease: 300 * time.Millisecond}.withDefaults()
 	want, err := Local(ctx, j)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +74,7 @@ func TestCoordinateMatchesLocal(t *testing.T) {
 	if rel := math.Abs(want.SumRelError); rel > 1e-15 {
 		t.Fatalf("local sum %v, exact %v: relative error %g", want.Sum, want.SumExact, rel)
 	}
-	first, _, err := ComputeChunk(ctx, j, 0)
+	first1, _, err := ComputeChunk(ctx, j, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,22 +82,25 @@ func TestCoordinateMatchesLocal(t *testing.T) {
 	var wg sync.WaitGroup
 	stats := make([]WorkerStats, 2)
 	errs := make([]error, 2)
-	started := func(j Job) {
-		// A result for chunk 0 before any worker's: the worker's becomes a
+	started := func(j Job, _ int) {
+		// A result for chunk 1 before any worker's: the worker's becomes a
 		// duplicate, and so does a second copy of this one.
-		dup := record{Chunk: 0, Sum: first, Worker: "test"}.marshal()
+		dup := newRecord(j, 1, first1, 0, "test").marshal()
 		k := keysOf(j.ID)
-		bad := record{Chunk: uint64(j.Chunks), Worker: "test"}.marshal()
+		bad := newRecord(j, j.Chunks, 0, 0, "test").marshal()
 		if err := client.RPush(ctx, k.results(), dup, dup, "short", bad).Err(); err != nil {
 			t.Error(err)
 		}
-		// A ghost takes the last chunk and is never heard of: only the
-		// scan for chunks in no list brings it back.
-		if err := client.LMove(ctx, k.queue(), k.proc("ghost"), "RIGHT", "LEFT").Err(); err != nil {
-			t.Error(err)
+		// A ghost leases chunk 0 and is never heard of: its lease lapses
+		// and a worker takes the chunk back.
+		v, err := run(ctx, client, takeScript, j.ID, "ghost", j.Lease.Milliseconds(), j.MaxAttempts, 0, j.Chunks)
+		if err != nil || str(v, 0) != "lease" || str(v, 2) != "0" {
+			t.Errorf("ghost take: %v %v", v, err)
 		}
 		for i := range stats {
-			wg.Go(func() { stats[i], errs[i] = Work(ctx, client, WorkerOptions{Job: j.ID, Poll: 50 * time.Millisecond}) })
+			wg.Go(func() {
+				stats[i], errs[i] = Work(ctx, client, WorkerOptions{Job: j.ID, Poll: 50 * time.Millisecond, NoSpeculate: true})
+			})
 		}
 	}
 	got, err := Coordinate(ctx, client, j, CoordinateOptions{Started: started})
@@ -98,9 +116,9 @@ func TestCoordinateMatchesLocal(t *testing.T) {
 	if got.SumBits != want.SumBits {
 		t.Errorf("distributed S = %v (%s), local %v (%s)", got.Sum, got.SumBits, want.Sum, want.SumBits)
 	}
-	if got.Duplicates < 2 || got.Mismatches != 0 || got.Rejected != 2 || got.Requeues != 1 {
-		t.Errorf("duplicates %d, mismatches %d, rejected %d, requeues %d; want >= 2, 0, 2, 1",
-			got.Duplicates, got.Mismatches, got.Rejected, got.Requeues)
+	if got.Duplicates < 2 || got.Mismatches != 0 || got.Rejected != 2 || got.Reclaimed != 1 {
+		t.Errorf("duplicates %d, mismatches %d, rejected %d, reclaimed %d; want >= 2, 0, 2, 1",
+			got.Duplicates, got.Mismatches, got.Rejected, got.Reclaimed)
 	}
 	var chunks int
 	for _, s := range stats {
@@ -118,7 +136,7 @@ func TestWorkerRefuses(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	j := Job{N: 1000, Chunks: 4, Workers: 2}.withDefaults()
-	_, err := Coordinate(ctx, client, j, CoordinateOptions{Timeout: 2 * time.Second, Started: func(j Job) {
+	_, err := Coordinate(ctx, client, j, CoordinateOptions{Timeout: 2 * time.Second, Started: func(j Job, _ int) {
 		for _, o := range []WorkerOptions{{Workers: 3}, {Mode: engine.CAS}} {
 			o.Job = j.ID
 			if _, err := Work(ctx, client, o); !errors.Is(err, ErrRefused) {
