@@ -13,7 +13,9 @@ import (
 // computation replaced by its closed-form value. Compare with what engine.Run costs per chunk (its process
 // start-up) to choose the chunk size.
 func BenchmarkQueue(b *testing.B) {
-	defer func(f func(context.Context, Job, int, func(uint64)) (float64, time.Duration, error)) { computeChunk = f }(computeChunk)
+	defer func(f func(context.Context, Job, int, func(uint64)) (float64, time.Duration, error)) {
+		computeChunk = f
+	}(computeChunk)
 	computeChunk = func(_ context.Context, j Job, i int, _ func(uint64)) (float64, time.Duration, error) {
 		v, _ := j.expected(i) // a valid result, so the coordinator keeps it
 		return v, 0, nil

@@ -110,8 +110,8 @@ func Coordinate(ctx context.Context, client *redis.Client, j Job, o CoordinateOp
 		why := "done"
 		if err != nil {
 			why = "failed: " + err.Error()
-			if ctx.Err() != nil && context.Cause(ctx) == context.Canceled {
-				why = "cancelled"
+			if ctx.Err() != nil {
+				why = "cancelled: " + context.Cause(ctx).Error()
 			}
 		}
 		err = errors.Join(err, c.end(why))

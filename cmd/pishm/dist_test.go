@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pishm/pishm/queue"
 	"github.com/pishm/pishm/internal/redistest"
+	"github.com/pishm/pishm/queue"
 )
 
 func TestDistUsage(t *testing.T) {
@@ -26,7 +26,11 @@ func TestDistUsage(t *testing.T) {
 		{[]string{"coordinate", "-workers", "0"}, "-workers"},
 		{[]string{"coordinate", "-mode", "goroutines"}, "-mode"},
 		{[]string{"coordinate", "-kernel", "sse9"}, "-kernel"},
-		{[]string{"coordinate", "-heartbeat", "1ms"}, "-heartbeat"},
+		{[]string{"coordinate", "-lease", "1ms"}, "-lease"},
+		{[]string{"coordinate", "-retain", "1s"}, "-retain"},
+		{[]string{"coordinate", "-resume", "a:b"}, "-resume"},
+		{[]string{"coordinate", "-outage", "0s"}, "-outage"},
+		{[]string{"worker", "-redis-password-file", "/nonexistent"}, "-redis-password-file"},
 		{[]string{"coordinate", "-n", "x"}, "-n"},
 		{[]string{"coordinate", "extra"}, "unexpected argument"},
 		{[]string{"coordinate", "-redis", "http://x"}, "-redis"},
