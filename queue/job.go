@@ -214,9 +214,9 @@ const (
 	SumRelTol = 1e-13
 )
 
-// expected returns chunk i's exact sum and how far a result may be from
-// it (see rangeSum).
-func (j Job) expected(i int) (exact, tol float64) {
+// Exact returns chunk i's exact sum and how far a result may be from it
+// and still be taken (see rangeSum).
+func (j Job) Exact(i int) (sum, tol float64) {
 	lo, hi := j.Bounds(i)
 	return rangeSum(lo, hi)
 }
@@ -261,7 +261,7 @@ func (j Job) checkChunk(i int, v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return fmt.Sprintf("chunk %d: %v is not finite", i, v)
 	}
-	want, tol := j.expected(i)
+	want, tol := j.Exact(i)
 	if math.Abs(v-want) > tol {
 		return fmt.Sprintf("chunk %d: %.17g is outside its closed-form bounds %.17g ± %.3g", i, v, want, tol)
 	}

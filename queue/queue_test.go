@@ -138,11 +138,11 @@ func TestRangeSum(t *testing.T) {
 func TestCheckChunk(t *testing.T) {
 	for _, j := range []Job{{N: 1000, Chunks: 10}, {N: 1e12, Chunks: 4096}, {N: engine.MaxN, Chunks: MaxChunks}} {
 		for _, i := range []int{0, 1, j.Chunks / 2, j.Chunks - 1} {
-			want, tol := j.expected(i)
+			want, tol := j.Exact(i)
 			if why := j.checkChunk(i, want); why != "" {
 				t.Errorf("n=%d chunks=%d: the exact value: %s", j.N, j.Chunks, why)
 			}
-			other, _ := j.expected((i + 1) % j.Chunks)
+			other, _ := j.Exact((i + 1) % j.Chunks)
 			for _, bad := range []float64{math.NaN(), math.Inf(1), 0.25, want + 2*tol, want - 2*tol, other, -want} {
 				if why := j.checkChunk(i, bad); why == "" {
 					t.Errorf("n=%d chunks=%d chunk %d: %v accepted (exact %v ± %v)", j.N, j.Chunks, i, bad, want, tol)
