@@ -165,6 +165,8 @@ type chunkState struct {
 	disputed bool              // two results differ: a third decides
 	votes    map[uint64]string // distinct valid results: bits -> worker
 	count    map[uint64]int    // how many results gave those bits
+	worker   string            // who sent the accepted value
+	elapsed  time.Duration     // and its compute time
 }
 
 // maxReasons bounds the rejection reasons kept for the report.
@@ -463,6 +465,10 @@ func (c *coordinator) take(s string) error {
 		c.disputes++
 		st.have, st.disputed = false, true
 		c.left++
+		c.compute -= st.elapsed
+		if c.byWorker[st.worker]--; c.byWorker[st.worker] == 0 {
+			delete(c.byWorker, st.worker)
+		}
 	case st.count[bits] >= 2:
 		c.duplicates++
 		st.disputed = false
@@ -480,7 +486,7 @@ func (c *coordinator) take(s string) error {
 }
 
 func (c *coordinator) accept(i int, v float64, r record) {
-	c.chunk[i].have = true
+	c.chunk[i].have, c.chunk[i].worker, c.chunk[i].elapsed = true, r.Worker, time.Duration(r.Elapsed)
 	c.parts[i] = v
 	c.left--
 	c.compute += time.Duration(r.Elapsed)

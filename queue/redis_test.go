@@ -176,3 +176,91 @@ func TestWorkerWaitsForJob(t *testing.T) {
 		t.Errorf("S = %v, exact %v", res.Sum, res.SumExact)
 	}
 }
+
+// TestDeadLetter (fault 7): a chunk that fails on every attempt goes to
+// the dead letters after Job.MaxAttempts, and the job fails with a clear
+// error instead of hanging; the worker learns that the job ended
+// unfinished.
+func TestDeadLetter(t *testing.T) {
+	client, _ := newClient(t)
+	defer func(f func(context.Context, Job, int, func(uint64)) (float64, time.Duration, error)) { computeChunk = f }(computeChunk)
+	computeChunk = func(ctx context.Context, j Job, i int, p func(uint64)) (float64, time.Duration, error) {
+		if i == 3 {
+			return 0, 0, errors.New("this chunk always fails")
+		}
+		v, _ := j.Exact(i)
+		return v, 0, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	j := Job{N: 1000, Chunks: 8, Lease: time.Second, MaxAttempts: 2}.withDefaults()
+	done := make(chan error, 1)
+	_, err := Coordinate(ctx, client, j, CoordinateOptions{Started: func(j Job, _ int) {
+		// Two workers, so that neither gives up for failing in a row.
+		for range 2 {
+			go func() {
+				_, err := Work(ctx, client, WorkerOptions{Job: j.ID, Poll: 20 * time.Millisecond, NoSpeculate: true})
+				done <- err
+			}()
+		}
+	}})
+	if !errors.Is(err, ErrDeadLetter) || !strings.Contains(err.Error(), "chunk 3") || !strings.Contains(err.Error(), "always fails") {
+		t.Errorf("Coordinate = %v, want ErrDeadLetter for chunk 3", err)
+	}
+	for range 2 {
+		if err := <-done; !errors.Is(err, ErrJobEnded) && !errors.Is(err, errFailing) {
+			t.Errorf("worker: %v, want ErrJobEnded", err)
+		}
+	}
+}
+
+// TestDisagreement (fault 3): a result within a chunk's bounds but with
+// other bits than the honest run's sends the chunk to a third run, which
+// settles it, and S is bit-identical to Local's; three different values
+// fail the job.
+func TestDisagreement(t *testing.T) {
+	client, _ := newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	j := Job{N: 10_000_000, Chunks: 6, Lease: time.Second}.withDefaults()
+	want, err := Local(ctx, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	honest, _, err := ComputeChunk(ctx, j, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := math.Nextafter(honest, 2) // one ulp off: inside the bounds
+	var wg sync.WaitGroup
+	got, err := Coordinate(ctx, client, j, CoordinateOptions{Started: func(j Job, _ int) {
+		if err := client.RPush(ctx, keysOf(j.ID).results(), newRecord(j, 2, off, 0, "liar").marshal()).Err(); err != nil {
+			t.Error(err)
+		}
+		wg.Go(func() {
+			if _, err := Work(ctx, client, WorkerOptions{Job: j.ID, Poll: 20 * time.Millisecond, NoSpeculate: true}); err != nil {
+				t.Error(err)
+			}
+		})
+	}})
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SumBits != want.SumBits || got.Disputes != 1 || got.ByWorker["liar"] != 0 {
+		t.Errorf("S %s (local %s), disputes %d, by worker %v", got.SumBits, want.SumBits, got.Disputes, got.ByWorker)
+	}
+
+	j.ID = randomID()
+	off2 := math.Nextafter(off, 2)
+	_, err = Coordinate(ctx, client, j, CoordinateOptions{Started: func(j Job, _ int) {
+		k := keysOf(j.ID)
+		if err := client.RPush(ctx, k.results(), newRecord(j, 2, off, 0, "liar").marshal(), newRecord(j, 2, off2, 0, "liar2").marshal(),
+			newRecord(j, 2, honest, 0, "honest").marshal()).Err(); err != nil {
+			t.Error(err)
+		}
+	}})
+	if !errors.Is(err, ErrDisagree) {
+		t.Errorf("three values: %v, want ErrDisagree", err)
+	}
+}
