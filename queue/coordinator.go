@@ -152,6 +152,7 @@ type coordinator struct {
 	left  int
 
 	cursor, deadCursor int64
+	nextRenew          time.Time // when the keys' TTLs are renewed next
 
 	compute                                    time.Duration
 	duplicates, mismatches, rejected, disputes int
@@ -329,7 +330,8 @@ func (c *coordinator) script(ctx context.Context, what string, s *redis.Script, 
 // gather reads results until every chunk has an accepted one. It looks
 // again at once while results come, and backs off to c.poll when none do.
 func (c *coordinator) gather(ctx context.Context) error {
-	wait := time.Millisecond
+	const minWait = 2 * time.Millisecond
+	wait := minWait
 	nextAnnounce := time.Now().Add(c.job.Lease)
 	for {
 		v, err := c.tick(ctx)
@@ -346,7 +348,7 @@ func (c *coordinator) gather(ctx context.Context) error {
 			nextAnnounce = time.Now().Add(c.job.Lease)
 		}
 		if v.got > 0 {
-			wait = time.Millisecond
+			wait = minWait
 		} else {
 			wait = min(2*wait, c.poll)
 		}
@@ -377,10 +379,17 @@ type tickInfo struct {
 
 // tick runs gatherScript once and takes what it returns.
 func (c *coordinator) tick(ctx context.Context) (tickInfo, error) {
+	// The keys' TTLs (Job.Retain) are renewed a few times per lease, not
+	// at every look: the look comes every few milliseconds while results
+	// flow, and the renewal touches every key.
+	renew := "0"
+	if now := time.Now(); !now.Before(c.nextRenew) {
+		renew, c.nextRenew = "1", now.Add(min(c.job.Lease/4, time.Second))
+	}
 	var v []any
 	err := c.do(ctx, "gather", func(ctx context.Context) error {
 		var err error
-		v, err = run(ctx, c.client, gatherScript, c.job.ID, c.token, c.job.Lease.Milliseconds(), c.job.Retain.Milliseconds(), c.cursor, c.deadCursor)
+		v, err = run(ctx, c.client, gatherScript, c.job.ID, c.token, c.job.Lease.Milliseconds(), c.job.Retain.Milliseconds(), c.cursor, c.deadCursor, renew)
 		return err
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pishm/pishm/engine"
@@ -303,7 +304,9 @@ func randomID() string {
 // "+dirty" for uncommitted changes) and Go version. Jobs and results carry
 // it so that a disagreement between two hosts can be traced to their
 // builds.
-func BuildStamp() string {
+func BuildStamp() string { return buildStamp() }
+
+var buildStamp = sync.OnceValue(func() string {
 	v, rev, dirty := "(unknown)", "", false
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		v = bi.Main.Version
@@ -324,7 +327,7 @@ func BuildStamp() string {
 		}
 	}
 	return s + " " + runtime.Version()
-}
+})
 
 // The keys. Every key of a job carries the job's ID as a hash tag (the
 // braces), so all of them are in one cluster slot and every script

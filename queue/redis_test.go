@@ -183,7 +183,9 @@ func TestWorkerWaitsForJob(t *testing.T) {
 // unfinished.
 func TestDeadLetter(t *testing.T) {
 	client, _ := newClient(t)
-	defer func(f func(context.Context, Job, int, func(uint64)) (float64, time.Duration, error)) { computeChunk = f }(computeChunk)
+	defer func(f func(context.Context, Job, int, func(uint64)) (float64, time.Duration, error)) {
+		computeChunk = f
+	}(computeChunk)
 	computeChunk = func(ctx context.Context, j Job, i int, p func(uint64)) (float64, time.Duration, error) {
 		if i == 3 {
 			return 0, 0, errors.New("this chunk always fails")

@@ -183,8 +183,9 @@ return {'new'}`)
 
 // gatherScript is the coordinator's tick: it checks that the job is still
 // there and still its own, renews its presence (TTL Job.Lease) and every
-// key's TTL (Job.Retain), and returns what is new in the results and dead
-// letters. ARGV: token, lease ms, retain ms, results cursor, dead cursor.
+// key's TTL (Job.Retain) when ARGV[6] is "1", and returns what is new in
+// the results and dead letters. ARGV: token, lease ms, retain ms, results
+// cursor, dead cursor, renew.
 // Returns {"ok", records, dead letters, results length, queue length,
 // leases}, {"usurped", holder}, or over().
 var gatherScript = script(`
@@ -192,7 +193,9 @@ if ttl < 0 then return over() end
 local holder = redis.call('GET', K_coord)
 if holder and holder ~= ARGV[1] then return {'usurped', holder} end
 redis.call('SET', K_coord, ARGV[1], 'PX', ARGV[2])
-for i, k in ipairs(KEYS) do if i ~= 2 and i ~= 15 then redis.call('PEXPIRE', k, ARGV[3]) end end
+if ARGV[6] == '1' then
+  for i, k in ipairs(KEYS) do if i ~= 2 and i ~= 15 then redis.call('PEXPIRE', k, ARGV[3]) end end
+end
 local rc = tonumber(ARGV[4])
 return {'ok', redis.call('LRANGE', K_results, rc, rc + 999), redis.call('LRANGE', K_dead, tonumber(ARGV[5]), -1),
   redis.call('LLEN', K_results), redis.call('LLEN', K_queue), redis.call('ZCARD', K_leases)}`)
