@@ -125,6 +125,11 @@ type WorkerResult struct {
 // ExactSum returns the true S_n (pi^2/8 - trigamma(n+1/2)/4), rounded.
 func ExactSum(n uint64) float64 { return exact.Sum(n) }
 
+// ExactSumRange returns the true sum of the terms [lo, hi), rounded: far
+// out in the series it is not ExactSum(hi) - ExactSum(lo), which would be
+// all rounding, but a difference taken without cancellation.
+func ExactSumRange(lo, hi uint64) float64 { return exact.SumRange(lo, hi) }
+
 // Tolerance is the relative error |S - S_exact| / S_exact that Run
 // accepts. Every kernel and mode stays well inside it, at any Offset and
 // chunk (the kernels are within 2.5e-16, and the shared accumulators carry

@@ -1,10 +1,10 @@
 package main
 
 // The subcommands that spread the series over several hosts through
-// redis-server (package dist):
+// redis-server (package queue):
 //
-//	pishm coordinate [flags]   queue a job's chunks, gather the results, print pi
-//	pishm worker [flags]       serve a job: take chunks, compute them here, send the bits
+//	pishm coordinate [flags]   queue a job's chunks, gather and check the results, print pi
+//	pishm worker [flags]       serve jobs: lease chunks, compute them here, send the bits
 
 import (
 	"context"
@@ -13,24 +13,63 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/pishm/pishm/dist"
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/queue"
+	"github.com/redis/go-redis/v9"
 )
 
 // redisFlags are the connection flags both subcommands take.
-type redisFlags struct{ o dist.ClientOptions }
+type redisFlags struct {
+	o            queue.ClientOptions
+	passwordFile string
+}
 
 func (r *redisFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&r.o.URL, "redis", dist.DefaultURL, "redis-server `URL`: redis://[user:password@]host:port/db, or rediss:// for TLS")
+	fs.StringVar(&r.o.URL, "redis", queue.DefaultURL, "redis-server `URL`: redis://[user@]host:port/db, or rediss:// for TLS (a password here shows in ps: prefer REDISCLI_AUTH or -redis-password-file)")
+	fs.StringVar(&r.passwordFile, "redis-password-file", "", "read the redis password from `file` (its first line)")
 	fs.StringVar(&r.o.TLSCA, "redis-tls-ca", "", "PEM `file` of CAs to trust for TLS (turns TLS on)")
 	fs.StringVar(&r.o.TLSCert, "redis-tls-cert", "", "client certificate PEM `file` for TLS")
 	fs.StringVar(&r.o.TLSKey, "redis-tls-key", "", "client key PEM `file` for TLS")
 	fs.BoolVar(&r.o.TLSInsecure, "redis-tls-insecure", false, "do not verify the server's TLS certificate")
+}
+
+// client connects to redis as r says, taking the password from the file
+// or from REDISCLI_AUTH (as redis-cli does) when the URL has none, and
+// checks that the server answers.
+func (r *redisFlags) client(ctx context.Context) (*redis.Client, error) {
+	queue.SilenceClientLog()
+	o := r.o
+	if r.passwordFile != "" {
+		b, err := os.ReadFile(r.passwordFile)
+		if err != nil {
+			return nil, usagef("-redis-password-file: %v", err)
+		}
+		o.Password, _, _ = strings.Cut(string(b), "\n")
+		o.Password = strings.TrimSuffix(o.Password, "\r")
+		if o.Password == "" {
+			return nil, usagef("-redis-password-file %s: the first line is empty", r.passwordFile)
+		}
+	} else if u, err := url.Parse(o.URL); err == nil {
+		if _, set := u.User.Password(); !set {
+			o.Password = os.Getenv("REDISCLI_AUTH")
+		}
+	}
+	c, err := queue.NewClient(o)
+	if err != nil {
+		return nil, usagef("-redis: %v", err)
+	}
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redis %s: %w", redacted(o.URL), err)
+	}
+	return c, nil
 }
 
 // redacted is u without its password, for messages.
@@ -50,10 +89,16 @@ func coordinate(ctx context.Context, stdout, stderr io.Writer, args []string) er
 
 coordinate cuts the first n terms of 1/(2k+1)^2 into -chunks contiguous
 chunks, queues them in redis-server, and waits while any number of
-"pishm worker" processes, on any hosts, compute them. It requeues the chunks
-of workers that stop heartbeating, keeps the first result of each chunk,
-reduces in chunk order (compensated), prints pi, and deletes its keys. -local
-computes the same chunks here, without redis, to the same bits.
+"pishm worker" processes, on any hosts, compute them. Workers lease chunks
+and extend a lease only while their engine progresses, so a stuck chunk
+goes to another worker after -lease. Every result is checked against its
+chunk's closed-form bounds; two that differ send the chunk to a third run.
+The partials are reduced in chunk order (compensated), S_n is checked
+against the closed form, pi is printed and the keys are deleted; exit 1 if
+any check fails. The job's ID comes from the flags, so the same command
+started again resumes the job (within -retain of its last coordinator);
+-resume ID names it. -local computes the same chunks here, without redis,
+to the same bits.
 
 Flags:
 `)
@@ -62,13 +107,17 @@ Flags:
 	var rf redisFlags
 	rf.register(fs)
 	n := fs.String("n", "1e9", "number of series `terms` (1e12, 1_000_000, ...; at most 1e15)")
-	var j dist.Job
-	fs.IntVar(&j.Chunks, "chunks", dist.DefaultChunks, "number of `chunks` [0, n) is cut into (at most n)")
+	var j queue.Job
+	fs.IntVar(&j.Chunks, "chunks", queue.DefaultChunks, "number of `chunks` [0, n) is cut into (at most n)")
 	fs.IntVar(&j.Workers, "workers", 1, "engine worker `processes` per chunk, fixed for every host (they change the bits)")
 	mode := fs.String("mode", "slots", "engine `strategy` per chunk: slots, cas or mutex (cas and mutex are reproducible only with -workers 1)")
 	fs.StringVar(&j.Kernel, "kernel", "auto", "inner `loop`, fixed for every host: auto (this CPU's best) or "+kernelNames())
 	chunk := fs.String("chunk", "", "engine publish interval inside a chunk, in `terms` (default: once per engine worker)")
-	fs.DurationVar(&j.Heartbeat, "heartbeat", dist.DefaultHeartbeat, "a worker silent this `long` is taken for dead and its chunks requeued")
+	fs.DurationVar(&j.Lease, "lease", queue.DefaultLease, "a chunk whose engine makes no progress for this `long` is taken back")
+	fs.DurationVar(&j.Retain, "retain", queue.DefaultRetain, "the job's keys outlive a dead coordinator by this `long`, for a resume")
+	fs.IntVar(&j.MaxAttempts, "max-attempts", queue.DefaultMaxAttempts, "a chunk taken this `many` times without a result goes to the dead letters and fails the job")
+	resume := fs.String("resume", "", "resume job `ID` (its settings come from redis; -n, -chunks, ... are ignored)")
+	outage := fs.Duration("outage", queue.DefaultOutage, "give up (keeping the results for a resume) when redis is unreachable this `long`")
 	timeout := fs.Duration("timeout", 0, "give up after `duration` (0: never)")
 	local := fs.Bool("local", false, "compute every chunk here, one after another, without redis")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
@@ -79,8 +128,8 @@ Flags:
 	if j.N, err = parseCount(*n, engine.MaxN); err != nil {
 		return usagef("-n: %v", err)
 	}
-	if j.Chunks < 1 || j.Chunks > dist.MaxChunks || uint64(j.Chunks) > j.N {
-		return usagef("-chunks must be in [1, min(n, %d)], got %d", dist.MaxChunks, j.Chunks)
+	if j.Chunks < 1 || j.Chunks > queue.MaxChunks || uint64(j.Chunks) > j.N {
+		return usagef("-chunks must be in [1, min(n, %d)], got %d", queue.MaxChunks, j.Chunks)
 	}
 	if j.Workers < 1 || j.Workers > engine.MaxWorkers {
 		return usagef("-workers must be in [1, %d], got %d", engine.MaxWorkers, j.Workers)
@@ -97,42 +146,61 @@ Flags:
 			return usagef("-chunk: %v", err)
 		}
 	}
-	if j.Heartbeat < dist.MinHeartbeat {
-		return usagef("-heartbeat must be at least %v, got %v", dist.MinHeartbeat, j.Heartbeat)
+	if j.Lease < queue.MinLease {
+		return usagef("-lease must be at least %v, got %v", queue.MinLease, j.Lease)
+	}
+	if j.Retain < 2*j.Lease {
+		return usagef("-retain must be at least twice -lease (%v), got %v", 2*j.Lease, j.Retain)
+	}
+	if j.MaxAttempts < 1 {
+		return usagef("-max-attempts must be at least 1, got %d", j.MaxAttempts)
 	}
 	if *timeout < 0 {
 		return usagef("-timeout must be >= 0, got %v", *timeout)
 	}
-	base := dist.NewJob(j.N)
-	j.ID = base.ID
+	if *outage <= 0 {
+		return usagef("-outage must be > 0, got %v", *outage)
+	}
+	if *resume != "" && (!queue.ValidID(*resume) || *local) {
+		return usagef("-resume takes a job ID (no braces, colons, spaces or glob characters) and no -local, got %q", *resume)
+	}
 	if j.Kernel == "auto" {
-		j.Kernel = base.Kernel
+		j.Kernel = engine.BestKernel()
+	}
+	j.ID = j.DefaultID()
+	if *resume != "" {
+		j.ID = *resume
 	}
 
-	var res dist.Result
+	var res queue.Result
 	if *local {
 		if *timeout > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, *timeout)
 			defer cancel()
 		}
-		res, err = dist.Local(ctx, j)
+		res, err = queue.Local(ctx, j)
 	} else {
-		client, cerr := dist.NewClient(rf.o)
+		client, cerr := rf.client(ctx)
 		if cerr != nil {
-			return usagef("-redis: %v", cerr)
+			return cerr
 		}
 		defer client.Close()
-		if err := client.Ping(ctx).Err(); err != nil {
-			return fmt.Errorf("redis %s: %w", redacted(rf.o.URL), err)
-		}
-		res, err = dist.Coordinate(ctx, client, j, dist.CoordinateOptions{Timeout: *timeout, Started: func(j dist.Job) {
+		o := queue.CoordinateOptions{Timeout: *timeout, Outage: *outage, Resume: *resume != "", Started: func(j queue.Job, had int) {
 			lo, hi := j.Bounds(0)
-			fmt.Fprintf(stderr, "pishm: job %s: %d chunks of ~%d terms queued at %s; start workers with: pishm worker -redis URL [-job %s]\n",
-				j.ID, j.Chunks, hi-lo, redacted(rf.o.URL), j.ID)
-		}})
+			what := "queued"
+			if had > 0 {
+				what = fmt.Sprintf("resumed, %d of them with results kept", had)
+			}
+			fmt.Fprintf(stderr, "pishm: job %s: %d chunks of ~%d terms %s at %s; start workers with: pishm worker -redis URL [-job %s]\n",
+				j.ID, j.Chunks, hi-lo, what, redacted(rf.o.URL), j.ID)
+		}}
+		res, err = queue.Coordinate(ctx, client, j, o)
 	}
 	if err != nil {
+		if errors.Is(err, queue.ErrInexact) {
+			printDist(stdout, res) // what was reduced, for the record
+		}
 		return err
 	}
 	if *asJSON {
@@ -144,9 +212,13 @@ Flags:
 	return nil
 }
 
-func printDist(w io.Writer, r dist.Result) {
+func printDist(w io.Writer, r queue.Result) {
 	j := r.Job
-	fmt.Fprintf(w, "pi        %.16f  (error %+.3e against math.Pi: the truncation of the series at n terms)\n", r.Pi, r.PiError)
+	if math.Abs(r.SumRelError) <= queue.SumRelTol {
+		fmt.Fprintf(w, "pi        %.16f  (error %+.3e against math.Pi: the truncation of the series at n terms)\n", r.Pi, r.PiError)
+	} else {
+		fmt.Fprintf(w, "pi        %.16f  (WRONG: S_n fails the exact check)\n", r.Pi)
+	}
 	fmt.Fprintf(w, "S_n       %.16f  (exact %.16f, relative error %+.2e; bits %s)\n", r.Sum, r.SumExact, r.SumRelError, r.SumBits)
 	fmt.Fprintf(w, "n         %d terms in %d chunks; per chunk: engine workers %d, mode %s, kernel %s\n", j.N, r.Chunks, j.Workers, j.Mode, j.Kernel)
 	fmt.Fprintf(w, "time      %v, %.3g terms/s; chunks' compute %v in all, %v per chunk on average\n",
@@ -160,10 +232,16 @@ func printDist(w io.Writer, r dist.Result) {
 	for _, name := range names {
 		by = append(by, fmt.Sprintf("%s %d", name, r.ByWorker[name]))
 	}
-	fmt.Fprintf(w, "chunks    %d results (%s); requeues %d, duplicates %d (mismatched %d)\n",
-		r.Chunks, strings.Join(by, ", "), r.Requeues, r.Duplicates, r.Mismatches)
+	fmt.Fprintf(w, "chunks    %d results (%s); reclaimed %d, speculative %d, duplicates %d (mismatched %d, disputes %d)\n",
+		r.Chunks, strings.Join(by, ", "), r.Reclaimed, r.Speculative, r.Duplicates, r.Mismatches, r.Disputes)
+	if r.Resumed {
+		fmt.Fprintf(w, "resumed   the results of an earlier coordinator were kept\n")
+	}
 	if r.Rejected > 0 {
-		fmt.Fprintf(w, "rejected  %d records in the results list that were no result of this job\n", r.Rejected)
+		fmt.Fprintf(w, "rejected  %d records that were no valid result of this job, e.g. %s\n", r.Rejected, strings.Join(r.RejectReasons, "; "))
+	}
+	for _, d := range r.DeadLetters {
+		fmt.Fprintf(w, "dead      queue entry %s\n", d)
 	}
 }
 
@@ -173,13 +251,16 @@ func work(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: pishm worker [flags]
 
-worker serves one job of a "pishm coordinate" through redis-server: it takes
-chunks from the job's queue into its own processing list, computes each here
-with the multi-process engine (the job fixes its worker count, mode and
-kernel, so the bits do not depend on the host), sends the result and
-acknowledges. It heartbeats while it works, exits 0 when the job is done,
-and on SIGINT or SIGTERM returns its unfinished chunk to the queue first.
-Run several per host to use more cores.
+worker serves a job of a "pishm coordinate" through redis-server: it leases
+chunks, computes each here with the multi-process engine (the job fixes its
+worker count, mode and kernel, so the bits do not depend on the host), and
+sends the result and ends the lease in one step. It extends a lease only
+while the engine progresses, and gives up a chunk that stalls. Without -job
+it joins only jobs whose coordinator is alive. It exits 0 when the job is
+done, 1 when the job ended unfinished or its keys vanished (redis restarted
+without persistence), and on SIGINT or SIGTERM returns its chunk to the
+queue first. -serve keeps it serving jobs one after another. Run several per
+host to use more cores.
 
 Flags:
 `)
@@ -187,9 +268,12 @@ Flags:
 	}
 	var rf redisFlags
 	rf.register(fs)
-	var o dist.WorkerOptions
+	var o queue.WorkerOptions
 	fs.StringVar(&o.Job, "job", "", "`ID` of the job to serve (default: the first one found)")
-	fs.StringVar(&o.ID, "id", "", "this worker's `name` in the job's keys (default: HOST-PID-RANDOM)")
+	fs.StringVar(&o.ID, "id", "", "this worker's `name` in logs and results, need not be unique (default: HOST-PID)")
+	fs.BoolVar(&o.Serve, "serve", false, "serve jobs one after another until stopped (or -wait passes without one)")
+	fs.DurationVar(&o.Outage, "outage", queue.DefaultOutage, "give up when redis is unreachable this `long`")
+	noSpec := fs.Bool("no-speculate", false, "never run a second copy of a straggling chunk when idle")
 	fs.IntVar(&o.Workers, "workers", 0, "engine worker `processes` per chunk: 0 takes the job's; another value must equal it")
 	mode := fs.String("mode", "", "engine `strategy`: empty takes the job's; another value must equal it")
 	fs.DurationVar(&o.Wait, "wait", 0, "give up if no job appears within `duration` (0: wait for ever)")
@@ -208,21 +292,22 @@ Flags:
 	if o.Wait < 0 {
 		return usagef("-wait must be >= 0, got %v", o.Wait)
 	}
-	if strings.ContainsAny(o.ID, "{}: \t\r\n*?[]") || strings.ContainsAny(o.Job, "{}: \t\r\n*?[]") {
-		return usagef("-id and -job must not contain braces, colons, spaces or glob characters")
+	if o.ID != "" && !queue.ValidID(o.ID) || o.Job != "" && !queue.ValidID(o.Job) {
+		return usagef("-id and -job must be 1 to 64 characters without braces, colons, spaces or glob characters")
 	}
+	if o.Outage <= 0 {
+		return usagef("-outage must be > 0, got %v", o.Outage)
+	}
+	o.NoSpeculate = *noSpec
 	if !*quiet {
 		o.Log = stderr
 	}
-	client, err := dist.NewClient(rf.o)
+	client, err := rf.client(ctx)
 	if err != nil {
-		return usagef("-redis: %v", err)
+		return err
 	}
 	defer client.Close()
-	if err := client.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis %s: %w", redacted(rf.o.URL), err)
-	}
-	st, err := dist.Work(ctx, client, o)
+	st, err := queue.Work(ctx, client, o)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -230,8 +315,8 @@ Flags:
 			return errors.Join(err, jerr)
 		}
 	} else if st.Job != "" {
-		fmt.Fprintf(stdout, "worker %s: job %s: %d chunks, %d terms, %v computing in %v (%d late duplicates)\n",
-			st.Worker, st.Job, st.Chunks, st.Terms, st.Compute.Round(time.Microsecond), st.Elapsed.Round(time.Microsecond), st.Late)
+		fmt.Fprintf(stdout, "worker %s: %d job(s), the last %s: %d chunks, %d terms, %v computing in %v (%d late duplicates, %d speculative, %d abandoned)\n",
+			st.Worker, st.Jobs, st.Job, st.Chunks, st.Terms, st.Compute.Round(time.Microsecond), st.Elapsed.Round(time.Microsecond), st.Late, st.Speculative, st.Abandoned)
 	}
 	return err
 }

@@ -1,4 +1,4 @@
-package dist
+package queue
 
 import (
 	"context"
@@ -15,12 +15,12 @@ import (
 
 // Environment of a worker process started by a test (see startWorker).
 const (
-	envTestRedis = "PISHM_DIST_TEST_REDIS"
-	envTestJob   = "PISHM_DIST_TEST_JOB"
+	envTestRedis = "PISHM_QUEUE_TEST_REDIS"
+	envTestJob   = "PISHM_QUEUE_TEST_JOB"
 )
 
 // TestMain makes the test binary an engine child when the engine
-// re-executes it, and a dist worker when a test starts it with
+// re-executes it, and a queue worker when a test starts it with
 // envTestRedis set.
 func TestMain(m *testing.M) {
 	if engine.IsChild() {
@@ -92,13 +92,63 @@ func TestBounds(t *testing.T) {
 }
 
 func TestRecord(t *testing.T) {
-	r := record{Chunk: 4095, Sum: math.Nextafter(1.2337, 2), Elapsed: 1234567, Worker: "host-1-abcdef"}
-	got, err := unmarshalRecord(r.marshal())
-	if err != nil || got != r || math.Float64bits(got.Sum) != math.Float64bits(r.Sum) {
-		t.Fatalf("round trip: %+v, %v; want %+v", got, err, r)
+	j := Job{N: 1 << 20, Chunks: 4096}.withDefaults()
+	sum := math.Nextafter(1.2337, 2)
+	r := newRecord(j, 4095, sum, 1234567, "host-1")
+	got, v, err := parseRecord(j, r.marshal())
+	if err != nil || got != r || math.Float64bits(v) != math.Float64bits(sum) {
+		t.Fatalf("round trip: %+v %v, %v; want %+v", got, v, err, r)
 	}
-	if _, err := unmarshalRecord(make([]byte, recordHeader-1)); err == nil {
-		t.Error("a short record was accepted")
+	other := j
+	other.ID = "other"
+	for _, bad := range []string{
+		"short",
+		newRecord(j, 4096, sum, 0, "w").marshal(),
+		newRecord(j, -1, sum, 0, "w").marshal(),
+		newRecord(other, 1, sum, 0, "w").marshal(),
+		strings.Replace(r.marshal(), `"v":2`, `"v":1`, 1),
+		strings.Replace(r.marshal(), r.Bits, "7ff80000", 1),
+	} {
+		if _, _, err := parseRecord(j, bad); err == nil {
+			t.Errorf("%s was accepted", bad)
+		}
+	}
+}
+
+// TestRangeSum: the two closed forms of a chunk's sum agree where both
+// hold, and a range summed term by term agrees with them.
+func TestRangeSum(t *testing.T) {
+	for _, c := range []struct{ lo, hi uint64 }{{1 << 15, 1 << 16}, {100_000, 100_100}, {1 << 20, 1<<20 + 3}} {
+		got, tol := rangeSum(c.lo, c.hi)
+		want := engine.ExactSum(c.hi) - engine.ExactSum(c.lo)
+		var f fold
+		for k := c.hi; k > c.lo; k-- {
+			d := float64(2*(k-1) + 1)
+			f.add(1 / (d * d))
+		}
+		if math.Abs(got-want) > 4*ulp(1.25) || math.Abs(got-f.value()) > tol {
+			t.Errorf("[%d, %d): asymptotic %.17g, difference of S %.17g, summed %.17g", c.lo, c.hi, got, want, f.value())
+		}
+	}
+}
+
+// TestCheckChunk: a chunk's closed-form bounds take its honest value and
+// reject a non-finite one, another chunk's, or one nudged by more than the
+// tolerance, near 0 and far out in the series.
+func TestCheckChunk(t *testing.T) {
+	for _, j := range []Job{{N: 1000, Chunks: 10}, {N: 1e12, Chunks: 4096}, {N: engine.MaxN, Chunks: MaxChunks}} {
+		for _, i := range []int{0, 1, j.Chunks / 2, j.Chunks - 1} {
+			want, tol := j.Exact(i)
+			if why := j.checkChunk(i, want); why != "" {
+				t.Errorf("n=%d chunks=%d: the exact value: %s", j.N, j.Chunks, why)
+			}
+			other, _ := j.Exact((i + 1) % j.Chunks)
+			for _, bad := range []float64{math.NaN(), math.Inf(1), 0.25, want + 2*tol, want - 2*tol, other, -want} {
+				if why := j.checkChunk(i, bad); why == "" {
+					t.Errorf("n=%d chunks=%d chunk %d: %v accepted (exact %v ± %v)", j.N, j.Chunks, i, bad, want, tol)
+				}
+			}
+		}
 	}
 }
 
@@ -110,6 +160,12 @@ func TestValidate(t *testing.T) {
 	if ok.Chunks != 1000 || ok.Workers != 1 || ok.Mode != engine.Slots || ok.Kernel == "auto" || len(ok.ID) != 16 {
 		t.Errorf("defaults: %+v", ok)
 	}
+	if again := NewJob(1000); again.ID != ok.ID {
+		t.Errorf("the same settings give IDs %s and %s", ok.ID, again.ID)
+	}
+	if other := NewJob(1001); other.ID == ok.ID {
+		t.Errorf("other settings give the same ID %s", ok.ID)
+	}
 	for _, c := range []struct {
 		field string
 		edit  func(*Job)
@@ -120,7 +176,9 @@ func TestValidate(t *testing.T) {
 		{"Workers", func(j *Job) { j.Workers = -1 }},
 		{"Mode", func(j *Job) { j.Mode = engine.Goroutines }},
 		{"Kernel", func(j *Job) { j.Kernel = "sse9" }},
-		{"Heartbeat", func(j *Job) { j.Heartbeat = time.Millisecond }},
+		{"Lease", func(j *Job) { j.Lease = time.Millisecond }},
+		{"Retain", func(j *Job) { j.Retain = j.Lease }},
+		{"Protocol", func(j *Job) { j.Protocol = 1 }},
 	} {
 		j := ok
 		c.edit(&j)
@@ -139,3 +197,5 @@ func TestFoldIsCompensated(t *testing.T) {
 		t.Errorf("fold = %g, want 2e-16", got)
 	}
 }
+
+func ulp(x float64) float64 { return math.Nextafter(x, math.Inf(1)) - x }

@@ -1,4 +1,4 @@
-package dist
+package queue
 
 import (
 	"crypto/ecdsa"

@@ -1,4 +1,4 @@
-package dist
+package queue
 
 import (
 	"context"
@@ -27,31 +27,52 @@ type Result struct {
 	Compute time.Duration `json:"compute_ns"`
 
 	Chunks int `json:"chunks"`
-	// Requeues counts chunks put back on the queue: taken by a worker
-	// whose heartbeat lapsed, or found in no list at all.
-	Requeues int `json:"requeues"`
+	// Resumed says the job was found in redis, left by an earlier
+	// coordinator, and its results so far were kept.
+	Resumed bool `json:"resumed,omitempty"`
+	// Reclaimed counts chunks taken back from a worker whose lease lapsed
+	// (no progress for Job.Lease); Speculative the second copies that idle
+	// workers ran of the chunk that had run longest.
+	Reclaimed   int `json:"reclaimed"`
+	Speculative int `json:"speculative"`
 	// Duplicates counts results for chunks that already had one (the
-	// first wins); Mismatches those among them whose bits differed.
+	// first valid one wins); Mismatches those among them whose bits
+	// differed; Disputes the chunks a mismatch sent to a third run.
 	Duplicates int `json:"duplicates"`
 	Mismatches int `json:"mismatches"`
-	// Rejected counts records in the results list that were no result
-	// of this job (too short, or a chunk out of range).
-	Rejected int `json:"rejected,omitempty"`
-	// ByWorker is how many chunks each worker's first results covered.
+	Disputes   int `json:"disputes,omitempty"`
+	// Rejected counts records that were no valid result of this job
+	// (unreadable, another protocol or job, a chunk out of range, a value
+	// not finite or outside the chunk's closed-form bounds); RejectReasons
+	// gives the first few.
+	Rejected      int      `json:"rejected,omitempty"`
+	RejectReasons []string `json:"reject_reasons,omitempty"`
+	// DeadLetters lists queue entries that were no chunk, set aside.
+	DeadLetters []string `json:"dead_letters,omitempty"`
+	// ByWorker is how many chunks each worker's accepted results covered;
+	// Builds how many valid results each build stamp sent.
 	ByWorker map[string]int `json:"by_worker,omitempty"`
+	Builds   map[string]int `json:"builds,omitempty"`
 }
 
 // ComputeChunk sums chunk i of j on this machine with the engine (child
 // processes meeting in shared memory) and returns the chunk's partial and
 // the engine's compute time. Workers and Local both call it, so a chunk's
 // bits do not depend on where it ran.
-func ComputeChunk(ctx context.Context, j Job, i int) (float64, time.Duration, error) {
+//
+// progress, if not nil, is called with the terms summed so far, about every
+// engine.ProgressEvery while the engine runs.
+func ComputeChunk(ctx context.Context, j Job, i int, progress func(done uint64)) (float64, time.Duration, error) {
 	if i < 0 || i >= j.Chunks {
-		return 0, 0, fmt.Errorf("dist: chunk %d out of [0, %d)", i, j.Chunks)
+		return 0, 0, fmt.Errorf("queue: chunk %d out of [0, %d)", i, j.Chunks)
 	}
-	res, err := engine.Run(ctx, j.config(i))
+	cfg := j.config(i)
+	if progress != nil {
+		cfg.Progress = func(p engine.Progress) { progress(p.Done) }
+	}
+	res, err := engine.Run(ctx, cfg)
 	if err != nil {
-		return 0, 0, fmt.Errorf("dist: chunk %d: %w", i, err)
+		return 0, 0, fmt.Errorf("queue: chunk %d: %w", i, err)
 	}
 	return res.Sum, res.Elapsed, nil
 }
@@ -68,7 +89,7 @@ func Local(ctx context.Context, j Job) (Result, error) {
 	parts := make([]float64, j.Chunks)
 	var compute time.Duration
 	for i := range j.Chunks {
-		p, d, err := ComputeChunk(ctx, j, i)
+		p, d, err := ComputeChunk(ctx, j, i, nil)
 		if err != nil {
 			return Result{}, err
 		}
@@ -78,6 +99,9 @@ func Local(ctx context.Context, j Job) (Result, error) {
 	r := finish(j, parts, time.Since(start))
 	r.Compute = compute
 	r.ByWorker = map[string]int{"local": j.Chunks}
+	if math.Abs(r.SumRelError) > SumRelTol || math.IsNaN(r.SumRelError) {
+		return r, fmt.Errorf("%w: S_n %.17g, exact %.17g: relative error %.3g is beyond %g", ErrInexact, r.Sum, r.SumExact, r.SumRelError, SumRelTol)
+	}
 	return r, nil
 }
 

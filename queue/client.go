@@ -1,6 +1,7 @@
-package dist
+package queue
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -25,9 +26,14 @@ type ClientOptions struct {
 	TLSCert, TLSKey string
 	// TLSInsecure skips the verification of the server's certificate.
 	TLSInsecure bool
+	// Password, if set, is the password when the URL has none; it keeps
+	// the password out of the command line (ps shows that). The command
+	// takes it from REDISCLI_AUTH, as redis-cli does, or from a file.
+	Password string
 }
 
-// DefaultURL is the server when ClientOptions.URL is empty.
+// DefaultURL is the server when ClientOptions.URL is empty; the command's
+// -redis flag defaults to it too.
 const DefaultURL = "redis://127.0.0.1:6379/0"
 
 // NewClient returns a client for o; it does not connect yet.
@@ -38,9 +44,19 @@ func NewClient(o ClientOptions) (*redis.Client, error) {
 	}
 	opt, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("dist: redis URL: %w", err)
+		return nil, fmt.Errorf("queue: redis URL: %w", err)
+	}
+	if o.Password != "" {
+		if opt.Password != "" {
+			return nil, errors.New("queue: the redis password is given twice: in the URL and apart from it")
+		}
+		opt.Password = o.Password
 	}
 	opt.DisableIdentity = true // no CLIENT SETINFO round trip
+	// Outages are retried by this package, with backoff, within a stated
+	// window (see retrier); one quick retry here covers a pooled
+	// connection that died with a restarted server.
+	opt.MaxRetries = 1
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	if o.TLSCA != "" || o.TLSCert != "" || o.TLSKey != "" || o.TLSInsecure {
 		if opt.TLSConfig == nil {
@@ -49,21 +65,21 @@ func NewClient(o ClientOptions) (*redis.Client, error) {
 		if o.TLSCA != "" {
 			pem, err := os.ReadFile(o.TLSCA)
 			if err != nil {
-				return nil, fmt.Errorf("dist: TLS CA: %w", err)
+				return nil, fmt.Errorf("queue: TLS CA: %w", err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("dist: TLS CA %s: no PEM certificate in it", o.TLSCA)
+				return nil, fmt.Errorf("queue: TLS CA %s: no PEM certificate in it", o.TLSCA)
 			}
 			opt.TLSConfig.RootCAs = pool
 		}
 		if (o.TLSCert == "") != (o.TLSKey == "") {
-			return nil, errors.New("dist: a TLS client certificate needs both the cert and the key")
+			return nil, errors.New("queue: a TLS client certificate needs both the cert and the key")
 		}
 		if o.TLSCert != "" {
 			pair, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
 			if err != nil {
-				return nil, fmt.Errorf("dist: TLS client certificate: %w", err)
+				return nil, fmt.Errorf("queue: TLS client certificate: %w", err)
 			}
 			opt.TLSConfig.Certificates = []tls.Certificate{pair}
 		}
@@ -76,3 +92,13 @@ func NewClient(o ClientOptions) (*redis.Client, error) {
 	}
 	return redis.NewClient(opt), nil
 }
+
+// quiet drops go-redis's own log lines (reconnects, pool events): its
+// errors reach the caller through this package's errors, once.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+// SilenceClientLog stops go-redis from logging to stderr; it sets a
+// process-wide logger, so the command calls it once, at start.
+func SilenceClientLog() { redis.SetLogger(quiet{}) }

@@ -1,0 +1,417 @@
+package queue
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pishm/pishm/engine"
+)
+
+// Protocol is the version of the keys, scripts and records this package
+// speaks. A worker refuses a job, and a coordinator rejects a result, of
+// another version.
+const Protocol = 2
+
+// Job describes one distributed reduction. The coordinator fixes every
+// setting that changes the bits of a chunk's result, so a chunk sums to the
+// same float64 whichever host computes it.
+type Job struct {
+	// ID names the job's keys: by default derived from the settings below
+	// (DefaultID), so the same flags find the same job again.
+	ID string `json:"id"`
+	// Protocol is the Protocol of the coordinator that queued the job.
+	Protocol int `json:"protocol"`
+	// Build is the coordinator's build stamp (BuildStamp), for reports.
+	Build string `json:"build,omitempty"`
+	// N is the number of terms: the job sums [0, N).
+	N uint64 `json:"n"`
+	// Chunks is how many pieces [0, N) is cut into (see Bounds).
+	Chunks int `json:"chunks"`
+	// Workers is the number of engine child processes per chunk
+	// (engine.Config.Workers): it changes the order of the additions, so
+	// it belongs to the job, not to the host.
+	Workers int `json:"workers"`
+	// Mode is the engine's shared-memory strategy for a chunk. Slots
+	// reduces in worker order; cas and mutex add in arrival order, so they
+	// are bit-reproducible only with Workers 1 (see Reproducible).
+	Mode engine.Mode `json:"mode"`
+	// Kernel is the engine's inner loop, a concrete name ("avx2", never
+	// "auto": auto may pick differently on another CPU).
+	Kernel string `json:"kernel"`
+	// Chunk is engine.Config.Chunk inside a chunk: terms between publishes,
+	// 0 for one publish per engine worker.
+	Chunk uint64 `json:"chunk,omitempty"`
+	// Lease is how long a chunk stays with a worker that reports no
+	// progress on it: the worker extends its lease only when the engine's
+	// term count has grown, so a chunk whose engine is stuck (a child
+	// stopped, a host frozen) is taken back after Lease, even though the
+	// worker process itself still answers.
+	Lease time.Duration `json:"lease_ns"`
+	// Retain is the TTL of every key of the job, renewed by its
+	// coordinator: how long the chunks done so far survive a coordinator
+	// that died or lost redis, for a resume.
+	Retain time.Duration `json:"retain_ns"`
+	// MaxAttempts is how many times a chunk may be taken without a result
+	// before it goes to the dead-letter list (and the job fails).
+	MaxAttempts int `json:"max_attempts"`
+}
+
+// Limits and defaults of a Job.
+const (
+	MaxChunks          = 1 << 22
+	DefaultChunks      = 4096
+	DefaultLease       = 5 * time.Second
+	MinLease           = 50 * time.Millisecond
+	DefaultRetain      = 10 * time.Minute
+	DefaultMaxAttempts = 5
+)
+
+// ErrBadJob is wrapped by the errors of Job.Validate.
+var ErrBadJob = errors.New("queue: bad job")
+
+// NewJob returns a Job of n terms with the defaults filled in: Chunks
+// DefaultChunks (at most n), Workers 1, Mode slots, Kernel the best this
+// CPU runs, Lease DefaultLease, Retain DefaultRetain, ID DefaultID.
+func NewJob(n uint64) Job {
+	j := Job{N: n}.withDefaults()
+	j.ID = j.DefaultID()
+	return j
+}
+
+// withDefaults fills in the zero fields; an empty ID becomes a random one.
+func (j Job) withDefaults() Job {
+	if j.ID == "" {
+		j.ID = randomID()
+	}
+	if j.Protocol == 0 {
+		j.Protocol = Protocol
+	}
+	if j.Build == "" {
+		j.Build = BuildStamp()
+	}
+	if j.Chunks == 0 {
+		j.Chunks = int(min(uint64(DefaultChunks), max(j.N, 1)))
+	}
+	if j.Workers == 0 {
+		j.Workers = 1
+	}
+	if j.Mode == "" {
+		j.Mode = engine.Slots
+	}
+	if j.Kernel == "" || j.Kernel == "auto" {
+		j.Kernel = engine.BestKernel()
+	}
+	if j.Lease == 0 {
+		j.Lease = DefaultLease
+	}
+	if j.Retain == 0 {
+		j.Retain = DefaultRetain
+	}
+	if j.MaxAttempts == 0 {
+		j.MaxAttempts = DefaultMaxAttempts
+	}
+	return j
+}
+
+// DefaultID derives an ID from the settings that change the job's result
+// (N, Chunks, Workers, Mode, Kernel, Chunk, Protocol): a coordinator
+// started again with the same flags finds the job it left.
+func (j Job) DefaultID() string {
+	h := sha256.Sum256(fmt.Appendf(nil, "pishm/queue v%d n=%d chunks=%d workers=%d mode=%s kernel=%s chunk=%d",
+		Protocol, j.N, j.Chunks, j.Workers, j.Mode, j.Kernel, j.Chunk))
+	return hex.EncodeToString(h[:8])
+}
+
+// sameWork reports whether j and o compute the same chunks to the same
+// bits (their IDs, builds and durations aside).
+func (j Job) sameWork(o Job) bool {
+	return j.Protocol == o.Protocol && j.N == o.N && j.Chunks == o.Chunks && j.Workers == o.Workers &&
+		j.Mode == o.Mode && j.Kernel == o.Kernel && j.Chunk == o.Chunk
+}
+
+// Reproducible reports whether every run of a chunk gives the same bits:
+// then two results of one chunk that differ mean that one is wrong.
+func (j Job) Reproducible() bool { return j.Mode == engine.Slots || j.Workers == 1 }
+
+// shmModes are the modes a chunk may run in.
+var shmModes = []engine.Mode{engine.Slots, engine.CAS, engine.Mutex}
+
+// badIDChars may not appear in an ID: braces are the hash tag, colons
+// separate the key's parts, the rest are glob or whitespace.
+const badIDChars = "{}: \t\r\n*?[]"
+
+// ValidID checks a job or worker name from the command line.
+func ValidID(s string) bool {
+	return len(s) > 0 && len(s) <= 64 && !strings.ContainsAny(s, badIDChars)
+}
+
+// Validate checks j; errors name the field and wrap ErrBadJob.
+func (j Job) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrBadJob}, args...)...)
+	}
+	switch {
+	case !ValidID(j.ID):
+		return bad("ID %q must be 1 to 64 characters without braces, colons, spaces or glob characters", j.ID)
+	case j.Protocol != Protocol:
+		return bad("Protocol %d, this build speaks %d", j.Protocol, Protocol)
+	case j.N == 0 || j.N > engine.MaxN:
+		return bad("N must be in [1, %d], got %d", uint64(engine.MaxN), j.N)
+	case j.Chunks < 1 || j.Chunks > MaxChunks || uint64(j.Chunks) > j.N:
+		return bad("Chunks must be in [1, min(N, %d)], got %d", MaxChunks, j.Chunks)
+	case j.Workers < 1 || j.Workers > engine.MaxWorkers:
+		return bad("Workers must be in [1, %d], got %d", engine.MaxWorkers, j.Workers)
+	case !slices.Contains(shmModes, j.Mode):
+		return bad("Mode must be slots, cas or mutex, got %q", j.Mode)
+	case j.Lease < MinLease:
+		return bad("Lease must be at least %v, got %v", MinLease, j.Lease)
+	case j.Retain < 2*j.Lease:
+		return bad("Retain must be at least twice Lease (%v), got %v", 2*j.Lease, j.Retain)
+	case j.MaxAttempts < 1:
+		return bad("MaxAttempts must be at least 1, got %d", j.MaxAttempts)
+	}
+	if !slices.ContainsFunc(engine.Kernels(), func(k engine.KernelInfo) bool { return k.Name == j.Kernel }) {
+		return bad("Kernel %q is not a kernel of this build (auto is resolved by NewJob)", j.Kernel)
+	}
+	return nil
+}
+
+// Bounds returns chunk i's terms [lo, hi): floor(N*i/Chunks) to
+// floor(N*(i+1)/Chunks), computed in 128 bits, so the boundaries depend on
+// nothing but N and Chunks.
+func (j Job) Bounds(i int) (lo, hi uint64) {
+	at := func(k uint64) uint64 {
+		h, l := bits.Mul64(j.N, k)
+		q, _ := bits.Div64(h, l, uint64(j.Chunks))
+		return q
+	}
+	return at(uint64(i)), at(uint64(i) + 1)
+}
+
+// Tolerances of the checks against the closed form.
+const (
+	// ChunkRelTol bounds a chunk's relative error. The engine's kernels
+	// are compensated (a few ulps for any range), so 1e-12 leaves three
+	// orders of magnitude of margin and still rejects any value that is
+	// not this chunk's sum.
+	ChunkRelTol = 1e-12
+	// SumRelTol bounds the whole job's relative error; a result beyond it
+	// fails the job. The reduction is compensated too, so honest runs stay
+	// near 1e-16; a forger who nudges every chunk within ChunkRelTol is
+	// caught here.
+	SumRelTol = 1e-13
+)
+
+// Exact returns chunk i's exact sum and how far a result may be from it
+// and still be taken (see rangeSum).
+func (j Job) Exact(i int) (sum, tol float64) {
+	lo, hi := j.Bounds(i)
+	return rangeSum(lo, hi)
+}
+
+// rangeSum returns sum_{lo<=k<hi} 1/(2k+1)^2 in closed form
+// (engine.ExactSumRange, right to an ulp anywhere in the series), and the
+// tolerance a computed chunk must meet: ChunkRelTol relative.
+func rangeSum(lo, hi uint64) (sum, tol float64) {
+	sum = engine.ExactSumRange(lo, hi)
+	return sum, ChunkRelTol * sum
+}
+
+// checkChunk says why v cannot be chunk i's sum, or "" when it can.
+func (j Job) checkChunk(i int, v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Sprintf("chunk %d: %v is not finite", i, v)
+	}
+	want, tol := j.Exact(i)
+	if math.Abs(v-want) > tol {
+		return fmt.Sprintf("chunk %d: %.17g is outside its closed-form bounds %.17g ± %.3g", i, v, want, tol)
+	}
+	return ""
+}
+
+// config is the engine configuration that computes chunk i.
+func (j Job) config(i int) engine.Config {
+	lo, hi := j.Bounds(i)
+	return engine.Config{
+		N: hi - lo, Offset: lo, Workers: j.Workers, Mode: j.Mode,
+		Kernel: j.Kernel, Chunk: j.Chunk, Sched: engine.Static,
+	}
+}
+
+func (j Job) encode() string {
+	b, err := json.Marshal(j)
+	if err != nil {
+		panic(err) // a Job always marshals
+	}
+	return string(b)
+}
+
+func decodeJob(s string) (Job, error) {
+	var j Job
+	if err := json.Unmarshal([]byte(s), &j); err != nil {
+		return Job{}, fmt.Errorf("%w: %v", ErrBadJob, err)
+	}
+	return j, j.Validate()
+}
+
+func randomID() string {
+	var b [8]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}
+
+// BuildStamp names this build: module version, VCS revision (with
+// "+dirty" for uncommitted changes) and Go version. Jobs and results carry
+// it so that a disagreement between two hosts can be traced to their
+// builds.
+func BuildStamp() string { return buildStamp() }
+
+var buildStamp = sync.OnceValue(func() string {
+	v, rev, dirty := "(unknown)", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = bi.Main.Version
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value[:min(12, len(s.Value))]
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	s := v
+	if rev != "" {
+		s += " " + rev
+		if dirty {
+			s += "+dirty"
+		}
+	}
+	return s + " " + runtime.Version()
+})
+
+// The keys. Every key of a job carries the job's ID as a hash tag (the
+// braces), so all of them are in one cluster slot and every script
+// declares the keys it touches in KEYS. Every key has a TTL: the job's
+// keys take the job key's remaining TTL whenever a script writes them, and
+// the coordinator renews them all to Job.Retain.
+//
+//	pishm:queue:jobs             set of job IDs, for workers without -job
+//	pishm:queue:{ID}:job         the Job as JSON; gone means gone
+//	pishm:queue:{ID}:coord       the live coordinator's token, TTL Job.Lease
+//	pishm:queue:{ID}:queue       list of chunk indices waiting
+//	pishm:queue:{ID}:leases      zset lease token -> deadline (ms, server clock)
+//	pishm:queue:{ID}:lease       hash lease token -> "CHUNK WORKER"
+//	pishm:queue:{ID}:copies      hash chunk -> leases held on it
+//	pishm:queue:{ID}:started     zset chunk -> when its current lease began
+//	pishm:queue:{ID}:finished    set of chunks that have a result
+//	pishm:queue:{ID}:attempts    hash chunk -> times taken (not speculatively)
+//	pishm:queue:{ID}:errors      hash chunk -> why its last attempt failed
+//	pishm:queue:{ID}:dead        list of dead letters (JSON)
+//	pishm:queue:{ID}:results     list of result records (JSON), kept to the end
+//	pishm:queue:{ID}:seq         counter of lease tokens
+//	pishm:queue:{ID}:stats       hash of counters (reclaimed, speculative)
+//	pishm:queue:{ID}:end         "done" or why it failed: the only key left
+//	                             after the end, for a while (see endTTL)
+const jobsKey = "pishm:queue:jobs"
+
+type keys struct{ base string }
+
+func keysOf(id string) keys { return keys{"pishm:queue:{" + id + "}"} }
+
+func (k keys) job() string      { return k.base + ":job" }
+func (k keys) coord() string    { return k.base + ":coord" }
+func (k keys) queue() string    { return k.base + ":queue" }
+func (k keys) leases() string   { return k.base + ":leases" }
+func (k keys) lease() string    { return k.base + ":lease" }
+func (k keys) copies() string   { return k.base + ":copies" }
+func (k keys) started() string  { return k.base + ":started" }
+func (k keys) finished() string { return k.base + ":finished" }
+func (k keys) attempts() string { return k.base + ":attempts" }
+func (k keys) errors() string   { return k.base + ":errors" }
+func (k keys) dead() string     { return k.base + ":dead" }
+func (k keys) results() string  { return k.base + ":results" }
+func (k keys) seq() string      { return k.base + ":seq" }
+func (k keys) stats() string    { return k.base + ":stats" }
+func (k keys) end() string      { return k.base + ":end" }
+
+// all lists every key of the job but end, in the order the scripts take
+// them (see scripts.go).
+func (k keys) all() []string {
+	return []string{k.job(), k.coord(), k.queue(), k.leases(), k.lease(), k.copies(), k.started(),
+		k.finished(), k.attempts(), k.errors(), k.dead(), k.results(), k.seq(), k.stats(), k.end()}
+}
+
+// record is one chunk's result as a worker sends it, JSON in the results
+// list. The partial travels as its float64 bits in hex, never as decimal
+// text.
+type record struct {
+	Protocol int    `json:"v"`
+	Job      string `json:"job"`
+	Chunk    int64  `json:"chunk"`
+	Bits     string `json:"bits"`
+	Elapsed  int64  `json:"ns"` // the engine's compute time for the chunk
+	Worker   string `json:"worker"`
+	Build    string `json:"build"`
+}
+
+func newRecord(j Job, chunk int, sum float64, d time.Duration, worker string) record {
+	return record{Protocol: Protocol, Job: j.ID, Chunk: int64(chunk), Bits: fmt.Sprintf("%016x", math.Float64bits(sum)),
+		Elapsed: int64(d), Worker: worker, Build: BuildStamp()}
+}
+
+func (r record) marshal() string {
+	b, err := json.Marshal(r)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// parseRecord decodes a record of job j; the error says why it is none.
+func parseRecord(j Job, s string) (record, float64, error) {
+	var r record
+	if err := json.Unmarshal([]byte(s), &r); err != nil {
+		return r, 0, fmt.Errorf("not a result record: %v", err)
+	}
+	if r.Protocol != Protocol {
+		return r, 0, fmt.Errorf("protocol %d, want %d (worker %q, build %q)", r.Protocol, Protocol, r.Worker, r.Build)
+	}
+	if r.Job != j.ID {
+		return r, 0, fmt.Errorf("a result of job %q", r.Job)
+	}
+	if r.Chunk < 0 || r.Chunk >= int64(j.Chunks) {
+		return r, 0, fmt.Errorf("chunk %d out of [0, %d)", r.Chunk, j.Chunks)
+	}
+	b, err := strconv.ParseUint(r.Bits, 16, 64)
+	if err != nil || len(r.Bits) != 16 {
+		return r, 0, fmt.Errorf("chunk %d: bits %q are not 16 hex digits", r.Chunk, r.Bits)
+	}
+	return r, math.Float64frombits(b), nil
+}
+
+// fold is a compensated running sum: hi holds the total, lo the exact
+// rounding errors of the adds into hi (TwoSum), rounded together once at
+// the end, as the engine reduces its workers' partials.
+type fold struct{ hi, lo float64 }
+
+func (f *fold) add(x float64) {
+	s := f.hi + x
+	bb := s - f.hi
+	f.lo += (f.hi - (s - bb)) + (x - bb)
+	f.hi = s
+}
+
+func (f fold) value() float64 { return f.hi + f.lo }

@@ -1,0 +1,268 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"math"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/internal/redistest"
+	"github.com/pishm/pishm/shmem"
+	"github.com/redis/go-redis/v9"
+)
+
+// newClient starts a redis-server for t (skipping t when none is
+// installed) and returns a client for it, closed at cleanup after checking
+// that the test left no key behind but jobs' end markers, which expire.
+func newClient(t *testing.T) (*redis.Client, string) {
+	t.Helper()
+	return newClientTB(t)
+}
+
+func newClientTB(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	url := redistest.Start(t)
+	c, err := NewClient(ClientOptions{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		checkKeys(ctx, t, c)
+		c.Close()
+		if m, _ := filepath.Glob(filepath.Join(shmem.Dir, shmem.NamePrefix+"*")); len(m) > 0 {
+			t.Errorf("segments left behind: %v", m)
+		}
+	})
+	return c, url
+}
+
+// checkKeys fails t if any key is left but an end marker, or any has no
+// TTL.
+func checkKeys(ctx context.Context, t testing.TB, c *redis.Client) {
+	t.Helper()
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Error(err)
+	}
+	for _, k := range keys {
+		ttl, err := c.PTTL(ctx, k).Result()
+		if err != nil || ttl < 0 || !strings.HasSuffix(k, ":end") {
+			t.Errorf("key left behind: %q, TTL %v (%v)", k, ttl, err)
+		}
+	}
+}
+
+// TestCoordinateMatchesLocal: two workers in this process, a duplicate
+// result and two bad records injected, a chunk leased by a worker that is
+// never heard of again, and the distributed S bit-identical to Local's.
+func TestCoordinateMatchesLocal(t *testing.T) {
+	client, _ := newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	j := Job{N: 300_000_007, Chunks: 37, Workers: 2, Chunk: 1 << 20, Lease: 300 * time.Millisecond}.withDefaults()
+	want, err := Local(ctx, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel := math.Abs(want.SumRelError); rel > 1e-15 {
+		t.Fatalf("local sum %v, exact %v: relative error %g", want.Sum, want.SumExact, rel)
+	}
+	first1, _, err := ComputeChunk(ctx, j, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	stats := make([]WorkerStats, 2)
+	errs := make([]error, 2)
+	started := func(j Job, _ int) {
+		// A result for chunk 1 before any worker's: the worker's becomes a
+		// duplicate, and so does a second copy of this one.
+		dup := newRecord(j, 1, first1, 0, "test").marshal()
+		k := keysOf(j.ID)
+		bad := newRecord(j, j.Chunks, 0, 0, "test").marshal()
+		if err := client.RPush(ctx, k.results(), dup, dup, "short", bad).Err(); err != nil {
+			t.Error(err)
+		}
+		// A ghost leases chunk 0 and is never heard of: its lease lapses
+		// and a worker takes the chunk back.
+		v, err := run(ctx, client, takeScript, j.ID, "ghost", j.Lease.Milliseconds(), j.MaxAttempts, 0, j.Chunks)
+		if err != nil || str(v, 0) != "lease" || str(v, 2) != "0" {
+			t.Errorf("ghost take: %v %v", v, err)
+		}
+		for i := range stats {
+			wg.Go(func() {
+				stats[i], errs[i] = Work(ctx, client, WorkerOptions{Job: j.ID, Poll: 50 * time.Millisecond, NoSpeculate: true})
+			})
+		}
+	}
+	got, err := Coordinate(ctx, client, j, CoordinateOptions{Started: started})
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("worker %d: %v", i, err)
+		}
+	}
+	if got.SumBits != want.SumBits {
+		t.Errorf("distributed S = %v (%s), local %v (%s)", got.Sum, got.SumBits, want.Sum, want.SumBits)
+	}
+	if got.Duplicates < 2 || got.Mismatches != 0 || got.Rejected != 2 || got.Reclaimed != 1 {
+		t.Errorf("duplicates %d, mismatches %d, rejected %d, reclaimed %d; want >= 2, 0, 2, 1",
+			got.Duplicates, got.Mismatches, got.Rejected, got.Reclaimed)
+	}
+	var chunks int
+	for _, s := range stats {
+		chunks += s.Chunks
+	}
+	if chunks < j.Chunks-1 || got.ByWorker["test"] != 1 {
+		t.Errorf("workers sent %d results, by worker %v; want %d", chunks, got.ByWorker, j.Chunks-1)
+	}
+}
+
+// TestWorkerRefuses: a worker told other bit-changing settings than the
+// job's does not take its chunks.
+func TestWorkerRefuses(t *testing.T) {
+	client, _ := newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	j := Job{N: 1000, Chunks: 4, Workers: 2}.withDefaults()
+	_, err := Coordinate(ctx, client, j, CoordinateOptions{Timeout: 2 * time.Second, Started: func(j Job, _ int) {
+		for _, o := range []WorkerOptions{{Workers: 3}, {Mode: engine.CAS}} {
+			o.Job = j.ID
+			if _, err := Work(ctx, client, o); !errors.Is(err, ErrRefused) {
+				t.Errorf("Work(%+v) = %v, want ErrRefused", o, err)
+			}
+		}
+		cancel() // nobody will do the job
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Coordinate = %v, want context.Canceled", err)
+	}
+}
+
+// TestWorkerWaitsForJob: a worker started before the coordinator finds the
+// job, and one with a deadline and no job gives up.
+func TestWorkerWaitsForJob(t *testing.T) {
+	client, _ := newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := Work(ctx, client, WorkerOptions{Wait: 100 * time.Millisecond, Poll: 20 * time.Millisecond}); !errors.Is(err, ErrNoJob) {
+		t.Errorf("Work with no job = %v, want ErrNoJob", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Work(ctx, client, WorkerOptions{Poll: 20 * time.Millisecond})
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	res, err := Coordinate(ctx, client, Job{N: 10_000, Chunks: 3}, CoordinateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("worker: %v", err)
+	}
+	if math.Abs(res.SumRelError) > 1e-15 {
+		t.Errorf("S = %v, exact %v", res.Sum, res.SumExact)
+	}
+}
+
+// TestDeadLetter (fault 7): a chunk that fails on every attempt goes to
+// the dead letters after Job.MaxAttempts, and the job fails with a clear
+// error instead of hanging; the worker learns that the job ended
+// unfinished.
+func TestDeadLetter(t *testing.T) {
+	client, _ := newClient(t)
+	defer func(f func(context.Context, Job, int, func(uint64)) (float64, time.Duration, error)) {
+		computeChunk = f
+	}(computeChunk)
+	computeChunk = func(ctx context.Context, j Job, i int, p func(uint64)) (float64, time.Duration, error) {
+		if i == 3 {
+			return 0, 0, errors.New("this chunk always fails")
+		}
+		v, _ := j.Exact(i)
+		return v, 0, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	j := Job{N: 1000, Chunks: 8, Lease: time.Second, MaxAttempts: 2}.withDefaults()
+	done := make(chan error, 1)
+	_, err := Coordinate(ctx, client, j, CoordinateOptions{Started: func(j Job, _ int) {
+		// Two workers, so that neither gives up for failing in a row.
+		for range 2 {
+			go func() {
+				_, err := Work(ctx, client, WorkerOptions{Job: j.ID, Poll: 20 * time.Millisecond, NoSpeculate: true})
+				done <- err
+			}()
+		}
+	}})
+	if !errors.Is(err, ErrDeadLetter) || !strings.Contains(err.Error(), "chunk 3") || !strings.Contains(err.Error(), "always fails") {
+		t.Errorf("Coordinate = %v, want ErrDeadLetter for chunk 3", err)
+	}
+	for range 2 {
+		if err := <-done; !errors.Is(err, ErrJobEnded) && !errors.Is(err, errFailing) {
+			t.Errorf("worker: %v, want ErrJobEnded", err)
+		}
+	}
+}
+
+// TestDisagreement (fault 3): a result within a chunk's bounds but with
+// other bits than the honest run's sends the chunk to a third run, which
+// settles it, and S is bit-identical to Local's; three different values
+// fail the job.
+func TestDisagreement(t *testing.T) {
+	client, _ := newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	j := Job{N: 10_000_000, Chunks: 6, Lease: time.Second}.withDefaults()
+	want, err := Local(ctx, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	honest, _, err := ComputeChunk(ctx, j, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := math.Nextafter(honest, 2) // one ulp off: inside the bounds
+	var wg sync.WaitGroup
+	got, err := Coordinate(ctx, client, j, CoordinateOptions{Started: func(j Job, _ int) {
+		if err := client.RPush(ctx, keysOf(j.ID).results(), newRecord(j, 2, off, 0, "liar").marshal()).Err(); err != nil {
+			t.Error(err)
+		}
+		wg.Go(func() {
+			if _, err := Work(ctx, client, WorkerOptions{Job: j.ID, Poll: 20 * time.Millisecond, NoSpeculate: true}); err != nil {
+				t.Error(err)
+			}
+		})
+	}})
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SumBits != want.SumBits || got.Disputes != 1 || got.ByWorker["liar"] != 0 {
+		t.Errorf("S %s (local %s), disputes %d, by worker %v", got.SumBits, want.SumBits, got.Disputes, got.ByWorker)
+	}
+
+	j.ID = randomID()
+	off2 := math.Nextafter(off, 2)
+	_, err = Coordinate(ctx, client, j, CoordinateOptions{Started: func(j Job, _ int) {
+		k := keysOf(j.ID)
+		if err := client.RPush(ctx, k.results(), newRecord(j, 2, off, 0, "liar").marshal(), newRecord(j, 2, off2, 0, "liar2").marshal(),
+			newRecord(j, 2, honest, 0, "honest").marshal()).Err(); err != nil {
+			t.Error(err)
+		}
+	}})
+	if !errors.Is(err, ErrDisagree) {
+		t.Errorf("three values: %v, want ErrDisagree", err)
+	}
+}
