@@ -44,6 +44,11 @@ command -v redis-server >/dev/null 2>&1 ||
   fail "redis-server is missing after the install: the redis mode, dist and bench tests need it"
 has_openmp || fail "gcc cannot build -fopenmp programs after the install: the C anchor (bench/anchor) needs libgomp"
 
+# pishm's names in /dev/shm before the tests, so that the leak check at
+# the end blames them only for what they made.
+pishm_names() { ls /dev/shm 2>/dev/null | grep '^pishm-' | sort || true; }
+shm_before=$(pishm_names)
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then echo "not gofmt'ed: $unformatted"; exit 1; fi
@@ -72,6 +77,7 @@ go test -tags purego -count=1 -timeout 20m ./...
 echo "== C OpenMP anchor builds and runs beside pishm"
 RUNS=1 bash bench/anchor/compare.sh 1e8
 echo "== leak check"
-left=$(ls /dev/shm 2>/dev/null | grep '^pishm-' || true)
-if [ -n "$left" ]; then echo "segments left in /dev/shm: $left"; exit 1; fi
+# Only what this script's runs made: names that were not there before it.
+left=$(comm -13 <(echo "$shm_before") <(pishm_names))
+if [ -n "$left" ]; then echo "left in /dev/shm by these tests: $left"; exit 1; fi
 echo "== all tests passed"

@@ -104,8 +104,8 @@ type Config struct {
 	Workers int
 	// Mode is the publishing strategy; "" means Slots.
 	Mode Mode
-	// Shm is the segment's backing: shmem.Posix (default) or shmem.File.
-	Shm shmem.Backing
+	// Shm is the segment's backing: ShmPosix (default) or ShmFile.
+	Shm Backing
 	// Path is the file for the File backing; Force lets it replace an
 	// existing regular file.
 	Path  string
@@ -168,6 +168,18 @@ func (c Config) stall() time.Duration {
 	}
 	return c.Stall
 }
+
+// Backing is where the shared segment lives (package shmem's type, so
+// that callers need not import it).
+type Backing = shmem.Backing
+
+// The backings.
+const (
+	// ShmPosix: POSIX shared memory, an unnamed tmpfs file in /dev/shm.
+	ShmPosix = shmem.Posix
+	// ShmFile: a file at Config.Path, removed once the workers attached.
+	ShmFile = shmem.File
+)
 
 // Schedule is how the terms are shared among workers.
 type Schedule string
