@@ -9,9 +9,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Futex operations. These are the shared (non-private) variants: the
-// private flag (128) would keep wake-ups from crossing processes
-// (PITFALLS.md #1). x/sys/unix has no FUTEX_* constants.
+// Futex operations. These are the shared (non-private) variants: with the
+// private flag (128) the kernel keys the wait queue by the calling
+// process's address space, so a wake-up would never reach a sleeper in
+// another process. x/sys/unix has no FUTEX_* constants.
 const (
 	futexWaitOp = 0 // FUTEX_WAIT
 	futexWakeOp = 1 // FUTEX_WAKE

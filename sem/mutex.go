@@ -12,8 +12,8 @@ var ErrNotOwner = errors.New("sem: unlock of a mutex held by another process")
 // Mutex is a cross-process lock whose futex word is the holder's pid (0 when
 // free), so the holder is known from the instant it takes the lock: a
 // process that dies holding it can be identified and its lock taken back
-// (Recover) by whoever reaps it. This is the robustness that a counting Sem
-// cannot give, since its count does not say who holds it.
+// (Recover) by whoever reaps it. Within one process it is a plain mutex
+// shared by its goroutines (they have one pid).
 type Mutex struct {
 	owner   atomic.Uint32 // holder's pid, 0 when free; the futex word
 	waiters atomic.Uint32 // processes in (or about to enter) FUTEX_WAIT
@@ -24,7 +24,9 @@ const MutexSize = 8
 
 // TryLock takes the lock if it is free.
 func (m *Mutex) TryLock() bool {
-	return m.owner.CompareAndSwap(0, uint32(pid)) // acquire
+	// acquire: pairs with the release in Unlock and Recover, so the
+	// previous holder's critical section happens before ours.
+	return m.owner.CompareAndSwap(0, uint32(pid))
 }
 
 // Lock takes the lock, sleeping in the kernel while another process holds it.
@@ -48,7 +50,9 @@ func (m *Mutex) lock(d time.Duration) error {
 
 // Unlock releases a lock this process holds and wakes one waiter.
 func (m *Mutex) Unlock() error {
-	if !m.owner.CompareAndSwap(uint32(pid), 0) { // release
+	// release: pairs with the acquire in TryLock; our critical section's
+	// stores are visible to the next holder.
+	if !m.owner.CompareAndSwap(uint32(pid), 0) {
 		return ErrNotOwner
 	}
 	if m.waiters.Load() > 0 {
@@ -63,6 +67,8 @@ func (m *Mutex) Owner() int { return int(m.owner.Load()) }
 // Recover frees the lock if deadPid holds it and wakes a waiter; it reports
 // whether it did. The caller must know deadPid is dead (it reaped it).
 func (m *Mutex) Recover(deadPid int) (bool, error) {
+	// release on the dead holder's behalf: its critical section is cut
+	// short, which the caller (the engine: "tainted") must account for.
 	if deadPid <= 0 || !m.owner.CompareAndSwap(uint32(deadPid), 0) {
 		return false, nil
 	}

@@ -18,7 +18,7 @@ import (
 
 // shared is the test's layout in a MAP_SHARED file mapping.
 type shared struct {
-	s       Sem
+	m       Mutex
 	counter uint64 // incremented non-atomically under s
 	inside  atomic.Int32
 	overlap atomic.Int32
@@ -57,7 +57,7 @@ func mapShared(tb testing.TB, path string, create bool) *shared {
 	return (*shared)(unsafe.Pointer(&b[0]))
 }
 
-// child runs in a separate process: it takes the semaphore iterations times
+// child runs in a separate process: it takes the lock iterations times
 // and does a non-atomic increment inside, checking nobody else is inside.
 func child(v string) int {
 	var path string
@@ -75,7 +75,7 @@ func child(v string) int {
 	}
 	sh := (*shared)(unsafe.Pointer(&b[0]))
 	for range iters {
-		if err := sh.s.Acquire(); err != nil {
+		if err := sh.m.Lock(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -85,7 +85,7 @@ func child(v string) int {
 		c := atomic.LoadUint64(&sh.counter)
 		atomic.StoreUint64(&sh.counter, c+1) // load then store: only the lock makes this safe
 		sh.inside.Add(-1)
-		if err := sh.s.Release(); err != nil {
+		if err := sh.m.Unlock(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -93,11 +93,10 @@ func child(v string) int {
 	return 0
 }
 
-// TestCrossProcessMutex runs real processes contending for one permit.
+// TestCrossProcessMutex runs real processes contending for the lock.
 func TestCrossProcessMutex(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sem")
 	sh := mapShared(t, path, true)
-	sh.s.Init(1)
 	const procs, iters = 4, 20000
 	var cmds []*exec.Cmd
 	for range procs {
@@ -120,91 +119,37 @@ func TestCrossProcessMutex(t *testing.T) {
 	if o := sh.overlap.Load(); o != 0 {
 		t.Fatalf("%d times two processes were inside at once", o)
 	}
-	if v := sh.s.Value(); v != 1 {
-		t.Fatalf("value after all releases = %d, want 1", v)
+	if o := sh.m.Owner(); o != 0 {
+		t.Fatalf("owner after all unlocks = %d, want 0", o)
 	}
 }
 
 func TestGoroutines(t *testing.T) {
-	var s Sem
-	s.Init(2)
-	var inside, peak atomic.Int32
+	var m Mutex
+	var inside atomic.Int32
 	var wg sync.WaitGroup
-	for range 8 {
+	var errs atomic.Int32
+	for range 4 {
 		wg.Go(func() {
 			for range 2000 {
-				if err := s.Acquire(); err != nil {
-					t.Error(err)
+				if err := m.Lock(); err != nil {
+					errs.Add(1)
 					return
 				}
-				n := inside.Add(1)
-				for {
-					p := peak.Load()
-					if n <= p || peak.CompareAndSwap(p, n) {
-						break
-					}
+				if inside.Add(1) != 1 {
+					errs.Add(1)
 				}
 				inside.Add(-1)
-				if err := s.Release(); err != nil {
-					t.Error(err)
+				if err := m.Unlock(); err != nil {
+					errs.Add(1)
 					return
 				}
 			}
 		})
 	}
 	wg.Wait()
-	if p := peak.Load(); p > 2 {
-		t.Fatalf("%d holders at once with 2 permits", p)
-	}
-	if s.Value() != 2 {
-		t.Fatalf("value = %d, want 2", s.Value())
-	}
-}
-
-func TestTryAndTimeout(t *testing.T) {
-	var s Sem
-	s.Init(1)
-	if !s.TryAcquire() {
-		t.Fatal("TryAcquire on a free semaphore failed")
-	}
-	if s.Holder() != os.Getpid() {
-		t.Fatalf("holder = %d, want %d", s.Holder(), os.Getpid())
-	}
-	if s.TryAcquire() {
-		t.Fatal("TryAcquire succeeded twice with one permit")
-	}
-	start := time.Now()
-	if err := s.AcquireTimeout(30 * time.Millisecond); !errors.Is(err, ErrTimeout) {
-		t.Fatalf("AcquireTimeout = %v, want ErrTimeout", err)
-	}
-	if d := time.Since(start); d < 30*time.Millisecond || d > 2*time.Second {
-		t.Fatalf("AcquireTimeout took %v", d)
-	}
-	// A release from another goroutine wakes a timed waiter early.
-	go func() { time.Sleep(10 * time.Millisecond); s.Release() }()
-	if err := s.AcquireTimeout(5 * time.Second); err != nil {
-		t.Fatalf("AcquireTimeout after release = %v", err)
-	}
-	if err := s.Release(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Release(); !errors.Is(err, ErrNotHeld) {
-		t.Fatalf("extra Release = %v, want ErrNotHeld", err)
-	}
-}
-
-func TestRecover(t *testing.T) {
-	var s Sem
-	s.Init(1)
-	s.Acquire()
-	if ok, _ := s.Recover(os.Getpid() + 1); ok {
-		t.Fatal("Recover released for a pid that is not the holder")
-	}
-	if ok, err := s.Recover(os.Getpid()); !ok || err != nil {
-		t.Fatalf("Recover(holder) = %v, %v", ok, err)
-	}
-	if s.Value() != 1 || s.Holder() != 0 {
-		t.Fatalf("after Recover: value %d holder %d", s.Value(), s.Holder())
+	if errs.Load() != 0 {
+		t.Fatalf("%d errors or overlaps", errs.Load())
 	}
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# compare.sh times the C OpenMP anchor (pi_omp.c, see ANCHORS.md) and pishm
+# compare.sh times the C OpenMP anchor (pi_omp.c: the loop a C programmer
+# would write, parallel for simd with a reduction) and pishm
 # side by side: whole-process wall time, the two run alternately so that
 # drift on a noisy machine hits both alike. It prints each run, both
 # medians and the median of the paired ratios pishm/OpenMP.

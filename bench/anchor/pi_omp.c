@@ -1,4 +1,4 @@
-// pi_omp is the C anchor of ANCHORS.md: the series
+// pi_omp is the C anchor pishm is measured against (bench/anchor/compare.sh): the series
 //
 //	S_n = sum_{k<n} 1/(2k+1)^2,  pi = sqrt(8 S_n)
 //

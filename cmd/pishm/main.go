@@ -30,7 +30,7 @@
 //
 //	slots       each worker writes its own cache-line-padded slot (wait-free)
 //	cas         every worker adds into one shared float64 by compare-and-swap
-//	mutex       every worker adds under a cross-process futex semaphore
+//	mutex       every worker adds under a cross-process lock (a pid-word futex mutex)
 //	goroutines  the same work on goroutines in one process (the baseline)
 //
 // and, for comparison, message passing: each worker sends its partial

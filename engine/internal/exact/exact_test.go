@@ -6,7 +6,7 @@ import (
 )
 
 // Reference values computed with mpmath at 50 digits (pi^2/8 - psi(1, n+1/2)/4),
-// independent of this package. ANCHORS.md's n=1e7 figures are 2 ulp low.
+// independent of this package.
 func TestReference(t *testing.T) {
 	for _, tc := range []struct {
 		n       uint64

@@ -8,8 +8,10 @@
 //
 // # Algebra
 //
-// Four odd numbers placed symmetrically around an even m, m-q, m-p, m+p and
-// m+q, give four terms over one denominator. With M = m*m:
+// Four odd numbers placed symmetrically around a centre m, m-q, m-p, m+p
+// and m+q, give four terms over one denominator. (In the generic kernel the
+// four are consecutive, p = 1 and q = 3, so m is even; here each lane's four
+// are 2L apart, p = L and q = 3L are even, and m is odd.) With M = m*m:
 //
 //	1/(m-p)^2 + 1/(m+p)^2 = 2(M+p^2) / (M-p^2)^2
 //
