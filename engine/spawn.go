@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // spawner starts worker processes and reaps them.
@@ -95,10 +93,7 @@ func (sp *spawner) forker() {
 	for {
 		select {
 		case r := <-sp.reqs:
-			pid, err := syscall.ForkExec(r.exe, r.argv, &syscall.ProcAttr{
-				Env: r.env, Files: r.files,
-				Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
-			})
+			pid, err := forkExec(r.exe, r.argv, r.env, r.files)
 			r.reply <- spawnReply{pid, err}
 		case <-sp.quit:
 			return
@@ -250,15 +245,6 @@ func tail(f *os.File, limit int64) string {
 	b := make([]byte, fi.Size()-off)
 	n, _ := f.ReadAt(b, off)
 	return strings.TrimSpace(string(b[:n]))
-}
-
-// memfd makes an anonymous in-memory file.
-func memfd(name string) (*os.File, error) {
-	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
-	if err != nil {
-		return nil, os.NewSyscallError("memfd_create", err)
-	}
-	return os.NewFile(uintptr(fd), name), nil
 }
 
 var devNull = sync.OnceValue(func() *os.File {

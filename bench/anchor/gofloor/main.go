@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command gofloor is the smallest Go program of pishm's design, the floor
 // that a whole pishm run is measured against (bench/anchor/floor.sh). The parent makes a
 // memfd segment, re-execs itself twice (fd 3 inherited), waits until both
