@@ -261,14 +261,26 @@ func Reduce(ctx context.Context, name string, n uint64, opts ...Option) (Reducti
 	wallStart := time.Now()
 	st := settingsOf(opts)
 	st.N = n
+	cfg, j, err := resolve(st, name)
+	if err != nil {
+		return Reduction{}, err
+	}
+	return reduceOnce(ctx, name, j, cfg, wallStart)
+}
+
+// resolve fills st's defaults and finds the job name stands for.
+func resolve(st settings, name string) (Config, job, error) {
 	cfg, err := st.Config.withDefaults()
 	if err != nil {
-		return Reduction{}, err
+		return cfg, job{}, err
 	}
 	j, err := jobFor(name, cfg)
-	if err != nil {
-		return Reduction{}, err
-	}
+	return cfg, j, err
+}
+
+// reduceOnce runs one call of j on workers started for it, or on
+// goroutines in the Goroutines mode.
+func reduceOnce(ctx context.Context, name string, j job, cfg Config, wallStart time.Time) (Reduction, error) {
 	out, _, err := execute(ctx, cfg, j, cfg.Params)
 	if err != nil {
 		return Reduction{}, err

@@ -105,21 +105,13 @@ func (p *Pool) Reduce(ctx context.Context, name string, n uint64, opts ...Option
 	}
 	st.N = n
 	st.Workers, st.Shm, st.Path, st.Pad = p.cfg.Workers, p.cfg.Shm, p.cfg.Path, p.cfg.Pad
-	cfg, err := st.Config.withDefaults()
-	if err != nil {
-		return Reduction{}, err
-	}
-	j, err := jobFor(name, cfg)
+	cfg, j, err := resolve(st, name)
 	if err != nil {
 		return Reduction{}, err
 	}
 	if n < p.below {
 		cfg.Mode = Goroutines
-		out, _, err := execute(ctx, cfg, j, cfg.Params)
-		if err != nil {
-			return Reduction{}, err
-		}
-		return reductionOf(name, j, cfg, out, time.Since(wallStart)), nil
+		return reduceOnce(ctx, name, j, cfg, wallStart)
 	}
 	if cfg.Mode == Goroutines || cfg.Mode.IsTransport() {
 		return Reduction{}, fmt.Errorf("engine: a Pool publishes through shared memory: Mode %s is for one-shot runs", cfg.Mode)

@@ -2,12 +2,14 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"testing"
 
 	// The unix, tcp and redis modes: engine does not link them itself.
+	"github.com/pishm/pishm/transport"
 	_ "github.com/pishm/pishm/transport/netsock"
 	_ "github.com/pishm/pishm/transport/redis"
 )
@@ -95,5 +97,17 @@ func TestTransportNeedsStatic(t *testing.T) {
 	_, err := Run(context.Background(), Config{N: 100, Workers: 1, Mode: Redis, RedisURL: "redis://127.0.0.1:1/0"})
 	if err == nil {
 		t.Fatal("redis mode without a server succeeded")
+	}
+}
+
+// TestTransportNamesAgree: the engine's message-passing modes are exactly
+// the transport package's known kinds, so that neither list can grow alone.
+func TestTransportNamesAgree(t *testing.T) {
+	var modes []string
+	for _, m := range transportModes {
+		modes = append(modes, string(m))
+	}
+	if kinds := transport.Kinds(); fmt.Sprint(modes) != fmt.Sprint(kinds[:min(len(kinds), len(modes))]) || len(kinds) != len(modes) {
+		t.Fatalf("engine modes %v, transport kinds %v", modes, kinds)
 	}
 }

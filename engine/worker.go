@@ -16,6 +16,8 @@ import (
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
 	"github.com/pishm/pishm/transport"
+
+	"github.com/pishm/pishm/internal/twosum"
 )
 
 // inWorker is set once ChildMain has taken this process's worker
@@ -469,13 +471,8 @@ func casBetter(w *atomic.Uint64, op Op, x float64) {
 
 func f64(bits uint64) float64 { return math.Float64frombits(bits) }
 
-// twoSum returns s = fl(a+b) and the exact error e with a + b = s + e.
-func twoSum(a, b float64) (s, e float64) {
-	s = a + b
-	bb := s - a
-	e = (a - (s - bb)) + (b - bb)
-	return s, e
-}
+// twoSum is twosum.TwoSum: s = fl(a+b), and e with a + b = s + e exactly.
+var twoSum = twosum.TwoSum
 
 // reduce combines the partials in order: for Sum as a double-double
 // rounded once, so the result depends on nothing but the partials and their

@@ -11,6 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/pishm/pishm/transport"
 )
 
 // ClientOptions says how to reach redis-server. URL carries the address,
@@ -34,7 +36,7 @@ type ClientOptions struct {
 
 // DefaultURL is the server when ClientOptions.URL is empty; the command's
 // -redis flag defaults to it too.
-const DefaultURL = "redis://127.0.0.1:6379/0"
+const DefaultURL = transport.DefaultRedisURL
 
 // NewClient returns a client for o; it does not connect yet.
 func NewClient(o ClientOptions) (*redis.Client, error) {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+
+	"github.com/pishm/pishm/internal/twosum"
 )
 
 // Protocol is the version of the keys, scripts and records this package
@@ -402,16 +404,7 @@ func parseRecord(j Job, s string) (record, float64, error) {
 	return r, math.Float64frombits(b), nil
 }
 
-// fold is a compensated running sum: hi holds the total, lo the exact
-// rounding errors of the adds into hi (TwoSum), rounded together once at
-// the end, as the engine reduces its workers' partials.
-type fold struct{ hi, lo float64 }
-
-func (f *fold) add(x float64) {
-	s := f.hi + x
-	bb := s - f.hi
-	f.lo += (f.hi - (s - bb)) + (x - bb)
-	f.hi = s
-}
-
-func (f fold) value() float64 { return f.hi + f.lo }
+// fold is a compensated running sum (Hi the total, Lo the exact rounding
+// errors of the adds into Hi, rounded together once at the end), as the
+// engine reduces its workers' partials.
+type fold = twosum.Sum

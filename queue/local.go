@@ -109,9 +109,9 @@ func Local(ctx context.Context, j Job) (Result, error) {
 func finish(j Job, parts []float64, elapsed time.Duration) Result {
 	var f fold
 	for _, p := range parts {
-		f.add(p)
+		f.Add(p)
 	}
-	r := Result{Job: j, Sum: f.value(), SumExact: engine.ExactSum(j.N), Elapsed: elapsed, Chunks: j.Chunks}
+	r := Result{Job: j, Sum: f.Value(), SumExact: engine.ExactSum(j.N), Elapsed: elapsed, Chunks: j.Chunks}
 	r.SumRelError = (r.Sum - r.SumExact) / r.SumExact
 	r.SumBits = fmt.Sprintf("%016x", math.Float64bits(r.Sum))
 	r.Pi = math.Sqrt(8 * r.Sum)

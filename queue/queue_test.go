@@ -124,10 +124,10 @@ func TestRangeSum(t *testing.T) {
 		var f fold
 		for k := c.hi; k > c.lo; k-- {
 			d := float64(2*(k-1) + 1)
-			f.add(1 / (d * d))
+			f.Add(1 / (d * d))
 		}
-		if math.Abs(got-want) > 4*ulp(1.25) || math.Abs(got-f.value()) > tol {
-			t.Errorf("[%d, %d): asymptotic %.17g, difference of S %.17g, summed %.17g", c.lo, c.hi, got, want, f.value())
+		if math.Abs(got-want) > 4*ulp(1.25) || math.Abs(got-f.Value()) > tol {
+			t.Errorf("[%d, %d): asymptotic %.17g, difference of S %.17g, summed %.17g", c.lo, c.hi, got, want, f.Value())
 		}
 	}
 }
@@ -191,9 +191,9 @@ func TestValidate(t *testing.T) {
 func TestFoldIsCompensated(t *testing.T) {
 	var f fold
 	for _, x := range []float64{1, 1e-16, 1e-16, -1} {
-		f.add(x)
+		f.Add(x)
 	}
-	if got := f.value(); got != 2e-16 {
+	if got := f.Value(); got != 2e-16 {
 		t.Errorf("fold = %g, want 2e-16", got)
 	}
 }

@@ -6,7 +6,11 @@
 // against the true answer rather than against another run of our own code.
 package exact
 
-import "math"
+import (
+	"math"
+
+	"github.com/pishm/pishm/internal/twosum"
+)
 
 // pi2over8 is pi^2/8 as a double-double (hi + lo).
 const (
@@ -63,9 +67,7 @@ func direct(n uint64) (hi, lo float64) {
 
 // twoSumDD adds b to the double-double (hi, lo).
 func twoSumDD(hi, lo, b float64) (float64, float64) {
-	s := hi + b
-	bb := s - hi
-	e := (hi - (s - bb)) + (b - bb)
+	s, e := twosum.TwoSum(hi, b)
 	e += lo
 	h := s + e
 	return h, e - (h - s)

@@ -20,40 +20,37 @@ func init() {
 }
 
 // sumAVX512 computes what sumGeneric does with blocksAVX512: 32 terms per
-// iteration (eight lanes of four), the top (hi-lo)%32 terms in Go.
-func sumAVX512(lo, hi uint64) float64 {
-	checkRange(hi)
-	if hi <= lo {
-		return 0
-	}
-	const terms = 32
-	n := (hi - lo) / terms
-	top := lo + n*terms
-	tail := blockGeneric(top, hi)
-	if n == 0 {
-		return tail
-	}
-	// blocksAVX512 wants m = 2k+1+24 for the lowest k of its top iteration.
-	sum, comp := blocksAVX512(float64(2*(top-terms)+1+24), n)
-	return fold(tail, sum[:], comp[:])
-}
+// iteration (eight lanes of four).
+func sumAVX512(lo, hi uint64) float64 { return sumLanes(lo, hi, 8) }
 
 // sumAVX2 computes what sumGeneric does with blocksAVX2: 16 terms per
-// iteration (four lanes of four), the top (hi-lo)%16 terms in Go.
-func sumAVX2(lo, hi uint64) float64 {
+// iteration (four lanes of four).
+func sumAVX2(lo, hi uint64) float64 { return sumLanes(lo, hi, 4) }
+
+// sumLanes runs the blocks kernel of L lanes (4L terms per iteration:
+// blocksAVX2 for 4, blocksAVX512 for 8) over the whole iterations of
+// [lo, hi), and the top (hi-lo)%(4L) terms in Go. The kernels are called
+// directly, not through a func value, so their result arrays stay on the
+// stack.
+func sumLanes(lo, hi, lanes uint64) float64 {
 	checkRange(hi)
 	if hi <= lo {
 		return 0
 	}
-	const terms = 16
+	terms := 4 * lanes
 	n := (hi - lo) / terms
 	top := lo + n*terms
 	tail := blockGeneric(top, hi)
 	if n == 0 {
 		return tail
 	}
-	// blocksAVX2 wants m = 2k+1+12 for the lowest k of its top iteration.
-	sum, comp := blocksAVX2(float64(2*(top-terms)+1+12), n)
+	// The kernel wants m = 2k+1+3L for the lowest k of its top iteration.
+	m := float64(2*(top-terms) + 1 + 3*lanes)
+	if lanes == 8 {
+		sum, comp := blocksAVX512(m, n)
+		return fold(tail, sum[:], comp[:])
+	}
+	sum, comp := blocksAVX2(m, n)
 	return fold(tail, sum[:], comp[:])
 }
 
