@@ -225,6 +225,13 @@ func (c Config) retries() int {
 // getenv is os.Getenv; a variable so tests can set what withDefaults sees.
 var getenv = os.Getenv
 
+// Validate reports what Run would refuse in c, naming the field
+// ("engine: Config.Workers must be ..."), or nil.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // withDefaults fills the zero fields and validates; errors name the field.
 func (c Config) withDefaults() (Config, error) {
 	if c.N == 0 || c.N > MaxN {
@@ -246,13 +253,13 @@ func (c Config) withDefaults() (Config, error) {
 		c.Mode = Slots
 	}
 	if !c.Mode.valid() {
-		return c, fmt.Errorf("engine: Config.Mode: unknown Mode %q (want %s)", c.Mode, modeList())
+		return c, fmt.Errorf("engine: Config.Mode: unknown mode %q (want %s)", c.Mode, modeList())
 	}
 	if c.Mode == Racy && !c.AllowRacy {
-		return c, fmt.Errorf("Mode racy loses updates on purpose: set AllowRacy to use it")
+		return c, fmt.Errorf("engine: Config.Mode racy loses updates on purpose: set Config.AllowRacy to use it")
 	}
 	if len(c.Params) > MaxParams {
-		return c, fmt.Errorf("Params holds %d bytes, at most %d", len(c.Params), MaxParams)
+		return c, fmt.Errorf("engine: Config.Params holds %d bytes, at most %d", len(c.Params), MaxParams)
 	}
 	if c.Shm == "" {
 		c.Shm = shmem.Posix
@@ -267,7 +274,7 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("engine: Config.Shm file needs a Path: set Config.Path")
 		}
 	default:
-		return c, fmt.Errorf("engine: Config.Shm: unknown Shm backing %q (want posix or file)", c.Shm)
+		return c, fmt.Errorf("engine: Config.Shm: unknown backing %q (want posix or file)", c.Shm)
 	}
 	switch c.Sched {
 	case "":
@@ -301,20 +308,33 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Timeout < 0 {
 		return c, fmt.Errorf("engine: Config.Timeout must be >= 0, got %v", c.Timeout)
 	}
-	source := "Config.Kernel" // what set it, for the message
+	fromEnv := false // what set it, for the message
 	if c.Kernel == "" || c.Kernel == "auto" {
 		c.Kernel = "auto"
 		if env := strings.TrimSpace(getenv("PISHM_KERNEL")); env != "" {
-			c.Kernel = env
-			source = "PISHM_KERNEL"
+			c.Kernel, fromEnv = env, true
 		}
 	}
 	k, err := kernel.ByName(c.Kernel)
-	if err != nil {
-		return c, fmt.Errorf("engine: %s=%q: %w", source, c.Kernel, err)
+	switch {
+	case err == nil:
+	case fromEnv && errors.Is(err, kernel.ErrUnknown):
+		return c, fmt.Errorf("engine: PISHM_KERNEL=%q: unknown kernel (want auto, %s)", c.Kernel, strings.Join(kernelNames(), ", "))
+	case fromEnv:
+		return c, fmt.Errorf("engine: PISHM_KERNEL=%q: %w", c.Kernel, err)
+	default:
+		return c, fmt.Errorf("engine: Config.Kernel: %w", err)
 	}
 	c.Kernel = k.Name
 	return c, nil
+}
+
+func kernelNames() []string {
+	var names []string
+	for _, k := range kernel.All() {
+		names = append(names, k.Name)
+	}
+	return names
 }
 
 // Kernels lists the kernels compiled into this binary, best first.

@@ -232,8 +232,8 @@ func TestConfigErrors(t *testing.T) {
 		{Config{N: MaxN + 1}, "N must be"},
 		{Config{N: 10, Workers: -1}, "Workers must be"},
 		{Config{N: 10, Workers: MaxWorkers + 1}, "Workers must be"},
-		{Config{N: 10, Mode: "bogus"}, `unknown Mode "bogus"`},
-		{Config{N: 10, Shm: "tmpfs"}, `unknown Shm backing "tmpfs"`},
+		{Config{N: 10, Mode: "bogus"}, `unknown mode "bogus"`},
+		{Config{N: 10, Shm: "tmpfs"}, `unknown backing "tmpfs"`},
 		{Config{N: 10, Shm: shmem.File}, "needs a Path"},
 		{Config{N: 10, Kernel: "nosuch"}, `unknown kernel "nosuch"`},
 	} {

@@ -554,11 +554,14 @@ func TestQueueForgedResults(t *testing.T) {
 	if err := c.LPush(ctx, key(j, "queue"), "x").Err(); err != nil {
 		t.Fatal(err)
 	}
-	startProc(t, nil, "worker", "-redis", r.url, "-job", j.ID, "-quiet")
+	w := startProc(t, nil, "worker", "-redis", r.url, "-job", j.ID, "-quiet")
 	got := coord.expectExact(t, local)
 	if got.Rejected != 5 || len(got.DeadLetters) != 1 {
 		t.Errorf("rejected %d (%q), dead letters %q; want 5 and the entry x", got.Rejected, got.RejectReasons, got.DeadLetters)
 	}
+	// The next job has the same flags, so the same ID: this worker must be
+	// gone first, or it would compute the chunks the forger answers.
+	w.wait(t, time.Minute)
 
 	// Every chunk 5e-13 high: each within its bounds (1e-12), the sum not.
 	coord = startProc(t, nil, "coordinate", "-redis", r.url, "-n", "1e8", "-chunks", "16", "-lease", "1s")

@@ -354,7 +354,7 @@ Flags:
 			return opt, usagef("-chunk: %v", err)
 		}
 	}
-	if opt.cfg.Workers < 1 || opt.cfg.Workers > engine.MaxWorkers {
+	if opt.cfg.Workers < 1 { // the engine's 0 is "one per CPU": the flag's default says so already
 		return opt, usagef("-workers must be in [1, %d], got %d", engine.MaxWorkers, opt.cfg.Workers)
 	}
 	opt.cfg.Mode = engine.Mode(*mode)
@@ -362,48 +362,13 @@ Flags:
 	if opt.cfg.Mode == engine.Racy && !*allowRacy {
 		return opt, usagef("-mode=racy loses updates on purpose; add -allow-racy to run it")
 	}
-	if !validMode(opt.cfg.Mode) && opt.cfg.Mode != engine.Racy {
-		return opt, usagef("-mode: unknown mode %q (want %s)", *mode, modeNames())
-	}
-	if p := opt.cfg.Pad; p != 0 && (p < 8 || p > 4096 || p&(p-1) != 0) {
-		return opt, usagef("-pad must be 0 or a power of two in [8, 4096], got %d", p)
-	}
-
-	switch b := shmem.Backing(*shm); b {
-	case shmem.Posix:
-		if opt.cfg.Path != "" {
-			return opt, usagef("-path is only for -shm=file")
-		}
-	case shmem.File:
-		if opt.cfg.Path == "" {
-			return opt, usagef("-shm=file needs -path")
-		}
+	opt.cfg.Shm = engine.Backing(*shm)
+	if opt.cfg.Shm == engine.ShmFile && opt.cfg.Path != "" {
 		if err := checkPath(opt.cfg.Path, opt.cfg.Force); err != nil {
 			return opt, err
 		}
-	default:
-		return opt, usagef("-shm: unknown backing %q (want posix or file)", *shm)
 	}
-	opt.cfg.Shm = shmem.Backing(*shm)
-	switch s := engine.Schedule(*sched); s {
-	case engine.Static, engine.Dynamic:
-		opt.cfg.Sched = s
-	default:
-		return opt, usagef("-sched: unknown schedule %q (want static or dynamic)", *sched)
-	}
-	if opt.cfg.Mode.IsTransport() && opt.cfg.Sched == engine.Dynamic {
-		return opt, usagef("-mode=%s sends one message per worker range: it needs -sched=static", *mode)
-	}
-	if !validKernel(opt.cfg.Kernel) {
-		return opt, usagef("-kernel: unknown kernel %q (want auto, %s)", opt.cfg.Kernel, kernelNames())
-	}
-	if opt.cfg.Kernel == "auto" || opt.cfg.Kernel == "" {
-		// The engine reads it too, and names it; checked here, it is bad
-		// input like a bad -kernel.
-		if env := strings.TrimSpace(os.Getenv("PISHM_KERNEL")); !validKernel(env) {
-			return opt, usagef("PISHM_KERNEL=%q: unknown kernel (want auto, %s)", env, kernelNames())
-		}
-	}
+	opt.cfg.Sched = engine.Schedule(*sched)
 	if *retries < 0 || *retries > engine.MaxRetries {
 		return opt, usagef("-retries must be in [0, %d], got %d", engine.MaxRetries, *retries)
 	}
@@ -411,8 +376,10 @@ Flags:
 	if *retries == 0 {
 		opt.cfg.Retries = -1 // the engine's "none"
 	}
-	if opt.cfg.Timeout < 0 {
-		return opt, usagef("-timeout must be >= 0, got %v", opt.cfg.Timeout)
+	// Everything else is the engine's to judge, once: its errors name the
+	// Config field, which asFlagError turns into the flag.
+	if err := opt.cfg.Validate(); err != nil {
+		return opt, asFlagError(err)
 	}
 	return opt, nil
 }

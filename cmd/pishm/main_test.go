@@ -117,7 +117,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-mode", "nope"}, 2, `-mode: unknown mode "nope"`},
 		{[]string{"-kernel", "sse9"}, 2, `-kernel: unknown kernel "sse9"`},
 		{[]string{"-shm", "tmpfs"}, 2, `-shm: unknown backing "tmpfs"`},
-		{[]string{"-shm", "file"}, 2, "-shm=file needs -path"},
+		{[]string{"-shm", "file"}, 2, "-shm file needs a Path: set -path"},
 		{[]string{"-chunk", "1.5"}, 2, "-chunk: must be a whole number"},
 		{[]string{"-chunk", "0"}, 2, "-chunk: must be in [1, 1e+15], got 0"},
 		{[]string{"-retries", "-1"}, 2, "-retries must be in [0, 100], got -1"},
@@ -125,7 +125,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-sched", "guided"}, 2, `-sched: unknown schedule "guided"`},
 		{[]string{"-mode", "racy"}, 2, "add -allow-racy"},
 		{[]string{"-pad", "12"}, 2, "-pad must be 0 or a power of two"},
-		{[]string{"-mode", "pipe", "-sched", "dynamic"}, 2, "needs -sched=static"},
+		{[]string{"-mode", "pipe", "-sched", "dynamic"}, 2, "needs -sched static"},
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"-n", "100", "-shm", "file", "-path", existing}, 2, "-path " + existing + " already exists; -force replaces it"},
 		{[]string{"-n", "100", "-shm", "file", "-path", filepath.Join(dir, "missing", "f")}, 2, "-path: stat " + filepath.Join(dir, "missing") + ": no such file or directory"},
@@ -278,12 +278,12 @@ func TestEngineErrorsNameFlags(t *testing.T) {
 	}{
 		{engine.Config{N: 0}, "-n must be in [1, 1000000000000000], got 0"},
 		{engine.Config{N: 10, Workers: -1}, "-workers must be in [1, 1024], got -1"},
-		{engine.Config{N: 10, Mode: "bogus"}, `-mode: unknown Mode "bogus"`},
+		{engine.Config{N: 10, Mode: "bogus"}, `-mode: unknown mode "bogus"`},
 		{engine.Config{N: 10, Shm: shmem.File}, "-shm file needs a Path: set -path"},
 		{engine.Config{N: 10, Path: "/tmp/x"}, `-path "/tmp/x" is only for -shm file`},
 		{engine.Config{N: 10, Sched: "guided"}, `-sched: unknown schedule "guided"`},
 		{engine.Config{N: 10, Mode: engine.Pipe, Sched: engine.Dynamic}, "-mode pipe sends one message per worker range: it needs -sched static"},
-		{engine.Config{N: 10, Kernel: "nosuch"}, `-kernel="nosuch": kernel: unknown kernel "nosuch"`},
+		{engine.Config{N: 10, Kernel: "nosuch"}, `-kernel: unknown kernel "nosuch"`},
 	} {
 		_, err := engine.Run(context.Background(), tc.cfg)
 		if err == nil {

@@ -11,6 +11,7 @@ package kernel
 //go:generate go -C _asm run . -out ../kernel_amd64.s -stubs ../stubs_amd64.go -pkg kernel
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -57,6 +58,9 @@ func Best() Kernel {
 
 // ByName returns the kernel called name; "auto" or "" means Best. It fails
 // when no kernel has that name or when this CPU lacks its features.
+// ErrUnknown is wrapped by ByName's error for a name no kernel has.
+var ErrUnknown = errors.New("unknown kernel")
+
 func ByName(name string) (Kernel, error) {
 	if name == "" || name == "auto" {
 		return Best(), nil
@@ -72,7 +76,7 @@ func ByName(name string) (Kernel, error) {
 		}
 		return k, nil
 	}
-	return Kernel{}, fmt.Errorf("kernel: unknown kernel %q (have auto, %s)", name, strings.Join(names, ", "))
+	return Kernel{}, fmt.Errorf("%w %q (want auto, %s)", ErrUnknown, name, strings.Join(names, ", "))
 }
 
 // MaxIndex bounds the indices a kernel takes: Sum(lo, hi) needs
