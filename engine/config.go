@@ -308,25 +308,35 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Timeout < 0 {
 		return c, fmt.Errorf("engine: Config.Timeout must be >= 0, got %v", c.Timeout)
 	}
-	fromEnv := false // what set it, for the message
-	if c.Kernel == "" || c.Kernel == "auto" {
-		c.Kernel = "auto"
+	k, err := ResolveKernel(c.Kernel)
+	if err != nil {
+		return c, err
+	}
+	c.Kernel = k
+	return c, nil
+}
+
+// ResolveKernel is the kernel a Config.Kernel of name runs: "" and "auto"
+// mean PISHM_KERNEL if set, else the best this CPU supports. Errors name
+// what set the bad name.
+func ResolveKernel(name string) (string, error) {
+	fromEnv := false
+	if name == "" || name == "auto" {
+		name = "auto"
 		if env := strings.TrimSpace(getenv("PISHM_KERNEL")); env != "" {
-			c.Kernel, fromEnv = env, true
+			name, fromEnv = env, true
 		}
 	}
-	k, err := kernel.ByName(c.Kernel)
+	k, err := kernel.ByName(name)
 	switch {
 	case err == nil:
+		return k.Name, nil
 	case fromEnv && errors.Is(err, kernel.ErrUnknown):
-		return c, fmt.Errorf("engine: PISHM_KERNEL=%q: unknown kernel (want auto, %s)", c.Kernel, strings.Join(kernelNames(), ", "))
+		return "", fmt.Errorf("engine: PISHM_KERNEL=%q: unknown kernel (want auto, %s)", name, strings.Join(kernelNames(), ", "))
 	case fromEnv:
-		return c, fmt.Errorf("engine: PISHM_KERNEL=%q: %w", c.Kernel, err)
-	default:
-		return c, fmt.Errorf("engine: Config.Kernel: %w", err)
+		return "", fmt.Errorf("engine: PISHM_KERNEL=%q: %w", name, err)
 	}
-	c.Kernel = k.Name
-	return c, nil
+	return "", fmt.Errorf("engine: Config.Kernel: %w", err)
 }
 
 func kernelNames() []string {

@@ -191,6 +191,7 @@ type Row struct {
 
 // Sample is one run.
 type Sample struct {
+	Publishes   uint64        `json:"publishes,omitempty"` // the engine's count (Result.Publishes)
 	Wall        time.Duration `json:"wall_ns"`
 	Work        time.Duration `json:"work_ns"`
 	CPU         time.Duration `json:"cpu_ns"`

@@ -82,12 +82,9 @@ func Run(ctx context.Context, c Config) (Report, error) {
 
 // header describes this machine and build.
 func header(o Options, start time.Time) Header {
-	k := o.Kernel
-	if k == "" || k == "auto" {
-		k = engine.BestKernel()
-		if env := strings.TrimSpace(os.Getenv("PISHM_KERNEL")); env != "" {
-			k = env
-		}
+	k, err := engine.ResolveKernel(o.Kernel)
+	if err != nil {
+		k = o.Kernel // the runs fail and say why
 	}
 	return Header{
 		Kernel: k, CPU: strings.TrimSpace(cpuid.CPU.BrandName), Cores: o.Cores,
@@ -143,7 +140,7 @@ func (r *runner) run(c Case) (Sample, error) {
 	if err != nil && !(cfg.Mode == engine.Racy && errors.Is(err, engine.ErrInexact)) {
 		return Sample{}, err // the racy mode's lost updates fail the exact check on purpose
 	}
-	s := Sample{Wall: res.Wall, CPU: cpu, LostShare: res.LostSum / res.SumExact, SumRelError: res.SumRelError}
+	s := Sample{Wall: res.Wall, CPU: cpu, Publishes: res.Publishes, LostShare: res.LostSum / res.SumExact, SumRelError: res.SumRelError}
 	for _, w := range res.WorkersDetail {
 		s.Work = max(s.Work, w.Elapsed)
 	}
@@ -314,11 +311,13 @@ func makeRow(c Case, samples []Sample, err error, fails int) Row {
 		work = append(work, s.Work.Seconds())
 		cpu = append(cpu, s.CPU.Seconds())
 		lost = append(lost, s.LostShare)
+		row.Publishes = s.Publishes
 	}
 	row.NsPerTerm, row.WallS, row.WorkS, row.CPUS = StatsOf(ns), StatsOf(wall), StatsOf(work), StatsOf(cpu)
 	if cfg.Mode == engine.Racy {
-		row.Publishes = publishes(cfg)
 		row.LostShare = StatsOf(lost).Median
+	} else {
+		row.Publishes = 0
 	}
 	return row
 }
@@ -330,22 +329,6 @@ func oneLine(err error) string {
 		s = s[:157] + "..."
 	}
 	return s
-}
-
-// publishes is how many times the workers of a static run publish: each
-// its share in Chunk-term pieces (engine's own count, recomputed).
-func publishes(cfg engine.Config) uint64 {
-	chunk := cfg.Chunk
-	if chunk == 0 {
-		chunk = cfg.N
-	}
-	w := uint64(cfg.Workers)
-	var n uint64
-	for i := range w {
-		lo, hi := cfg.N*i/w, cfg.N*(i+1)/w
-		n += (hi - lo + chunk - 1) / chunk
-	}
-	return n
 }
 
 // savedVsCAS sets SavedNsPerTerm on each racy row that has a cas row of
