@@ -110,8 +110,13 @@ type Config struct {
 	// existing regular file.
 	Path  string
 	Force bool
-	// Chunk is how many terms a worker sums between publishes; 0 means
-	// its whole range (one publish per worker).
+	// Publish is the static schedule's publish interval: how many terms
+	// a worker sums between publishes; 0 means its whole share (one
+	// publish per worker).
+	Publish uint64
+	// Chunk is the dynamic schedule's unit of work: how many terms a
+	// worker takes from the chunk counter at a time, and publishes; 0
+	// means n/(32 workers).
 	Chunk uint64
 	// Kernel names the inner loop ("auto", "generic", ...); "" is auto.
 	// The PISHM_KERNEL environment variable overrides "auto".
@@ -161,6 +166,15 @@ type Config struct {
 // DefaultStall is Config.Stall's default: generous, since a registered
 // Func may take long over one piece of 2^22 terms.
 const DefaultStall = 2 * time.Minute
+
+// step is the terms between publishes: Publish (static) or Chunk
+// (dynamic), after withDefaults.
+func (c Config) step() uint64 {
+	if c.Sched == Dynamic {
+		return c.Chunk
+	}
+	return c.Publish
+}
 
 func (c Config) stall() time.Duration {
 	if c.Stall == 0 {
@@ -294,13 +308,17 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Mode == Redis && c.RedisURL == "" {
 		c.RedisURL = transport.DefaultRedisURL
 	}
-	if c.Chunk == 0 {
-		c.Chunk = c.N // one publish per worker
-		if c.Sched == Dynamic {
-			// Enough pieces that a worker slowed to half speed still
-			// finishes with the others, few enough to cost nothing.
-			c.Chunk = max(1, c.N/uint64(32*c.Workers))
-		}
+	switch {
+	case c.Sched == Static && c.Chunk != 0:
+		return c, fmt.Errorf("engine: Config.Chunk is the dynamic schedule's unit of work: the static schedule publishes every Config.Publish terms")
+	case c.Sched == Dynamic && c.Publish != 0:
+		return c, fmt.Errorf("engine: Config.Publish is the static schedule's interval: the dynamic schedule publishes each Config.Chunk")
+	case c.Sched == Dynamic && c.Chunk == 0:
+		// Enough pieces that a worker slowed to half speed still
+		// finishes with the others, few enough to cost nothing.
+		c.Chunk = max(1, c.N/uint64(32*c.Workers))
+	case c.Sched == Static && c.Publish == 0:
+		c.Publish = c.N // one publish per worker
 	}
 	if c.Retries > MaxRetries {
 		return c, fmt.Errorf("engine: Config.Retries must be at most %d, got %d", MaxRetries, c.Retries)

@@ -174,10 +174,8 @@ func (c *crew) barrier(ctx context.Context) error {
 			return fmt.Errorf("engine: %w (waiting for workers to start)", context.Cause(ctx))
 		}
 		seen := ctl.arrived.Load()
-		for _, e := range c.sp.takeExits() {
-			if err := c.exited(e, w, nil); err != nil {
-				return err
-			}
+		if err := c.reap(w, nil); err != nil {
+			return err
 		}
 		w.check(0)
 		sem.WaitWhile(&ctl.arrived, seen, tick)
@@ -273,10 +271,8 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	nextReport := start.Add(ProgressEvery)
 	for {
 		f := ctl.finished.Load()
-		for _, e := range c.sp.takeExits() {
-			if err := c.exited(e, w, cs); err != nil {
-				return res, err
-			}
+		if err := c.reap(w, cs); err != nil {
+			return res, err
 		}
 		if c.done(cs) {
 			break
@@ -307,6 +303,21 @@ func (c *crew) done(cs *callState) bool {
 		cs.elapsed = time.Since(cs.start)
 	}
 	return !c.opt.oneShot || !slices.Contains(cs.completed, false)
+}
+
+// reap handles the exits reaped since the last look, during the barrier
+// (cs nil) or a call, and returns the first error; every exit is handled
+// (its stderr closed) even after an error.
+func (c *crew) reap(w *watch, cs *callState) error {
+	var first error
+	for _, e := range c.sp.takeExits() {
+		if first != nil {
+			e.p.stderr.Close()
+			continue
+		}
+		first = c.exited(e, w, cs)
+	}
+	return first
 }
 
 // exited handles one reaped process during the barrier (cs nil) or a call.
@@ -437,9 +448,7 @@ func (c *crew) abandon(ctx context.Context, cs *callState) error {
 	deadline := time.Now().Add(abandonGrace)
 	for time.Now().Before(deadline) {
 		f := ctl.finished.Load()
-		for _, e := range c.sp.takeExits() {
-			c.exited(e, newWatch(c), cs)
-		}
+		c.reap(newWatch(c), cs)
 		all := true
 		for i := range c.opt.workers {
 			if c.v.slot(i).doneGen.Load() != cs.g {

@@ -61,8 +61,13 @@ type Result struct {
 	Mode    Mode   `json:"mode"`
 	Kernel  string `json:"kernel"`
 	Shm     string `json:"shm"`
-	Chunk   uint64 `json:"chunk"`
 	Sched   string `json:"sched"`
+	// Publish is, under the static schedule, the most terms a worker
+	// summed between two publishes (at most its share; a message-passing
+	// worker sends once per share).
+	Publish uint64 `json:"publish,omitempty"`
+	// Chunk is, under the dynamic schedule, the terms per chunk.
+	Chunk uint64 `json:"chunk,omitempty"`
 
 	Pi      float64 `json:"pi"`
 	PiError float64 `json:"pi_error"` // Pi - math.Pi: the series' truncation error plus ours
@@ -160,7 +165,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	res := Result{
 		N: cfg.N, Workers: cfg.Workers, Mode: cfg.Mode, Kernel: cfg.Kernel, Shm: shm,
-		Chunk: cfg.Chunk, Sched: string(cfg.Sched), Sum: out.value, Elapsed: out.elapsed,
+		Chunk: cfg.Chunk, Publish: publishInterval(cfg), Sched: string(cfg.Sched), Sum: out.value, Elapsed: out.elapsed,
 		WorkersDetail: out.workers, Failures: out.failures, Rebuilt: out.rebuilt,
 		Publishes: out.publishes, LostSum: out.lostSum, Offset: cfg.Offset, Pad: cfg.Pad,
 	}
@@ -183,6 +188,21 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			ErrInexact, res.Sum, res.SumExact, res.SumRelError, Tolerance)
 	}
 	return res, nil
+}
+
+// publishInterval is the most terms one static worker summed between two
+// publishes: Config.Publish, capped by the largest share (a worker also
+// publishes at the end of its share); a message-passing worker sends once
+// per share. 0 under the dynamic schedule.
+func publishInterval(cfg Config) uint64 {
+	if cfg.Sched == Dynamic {
+		return 0
+	}
+	share := (cfg.N + uint64(cfg.Workers) - 1) / uint64(cfg.Workers)
+	if cfg.Mode.IsTransport() {
+		return share
+	}
+	return min(cfg.Publish, share)
 }
 
 // piKernelJob is the pi series with the named CPU kernel (validated by

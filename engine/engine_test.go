@@ -168,7 +168,7 @@ func TestChunked(t *testing.T) {
 	checkClean(t)
 	for _, mode := range Modes() {
 		t.Run(string(mode), func(t *testing.T) {
-			res, err := Run(context.Background(), withRedis(t, Config{N: 300_001, Workers: 3, Mode: mode, Chunk: 97}))
+			res, err := Run(context.Background(), withRedis(t, Config{N: 300_001, Workers: 3, Mode: mode, Publish: 97}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -181,7 +181,7 @@ func TestChunked(t *testing.T) {
 // baseline and the slots mode agree bit for bit.
 func TestSlotsMatchGoroutines(t *testing.T) {
 	checkClean(t)
-	cfg := Config{N: 5_000_011, Workers: 3, Chunk: 100_003}
+	cfg := Config{N: 5_000_011, Workers: 3, Publish: 100_003}
 	cfg.Mode = Slots
 	a, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -335,7 +335,7 @@ func TestOffsetPadRacy(t *testing.T) {
 		}
 	}
 	for _, pad := range []int{8, 64, 128} {
-		res, err := Run(context.Background(), Config{N: 1_000_003, Workers: 3, Pad: pad, Chunk: 1000})
+		res, err := Run(context.Background(), Config{N: 1_000_003, Workers: 3, Pad: pad, Publish: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -349,11 +349,11 @@ func TestOffsetPadRacy(t *testing.T) {
 	}
 	// One racy worker loses nothing; several may lose adds: the exact
 	// check then fails the run, and LostSum says what went missing.
-	res, err := Run(context.Background(), Config{N: 1_000_000, Workers: 1, Mode: Racy, Chunk: 100, AllowRacy: true})
+	res, err := Run(context.Background(), Config{N: 1_000_000, Workers: 1, Mode: Racy, Publish: 100, AllowRacy: true})
 	if err != nil || math.Abs(res.LostSum) > 1e-15*res.Sum {
 		t.Fatalf("racy, 1 worker: lost %g, %v", res.LostSum, err)
 	}
-	res, err = Run(context.Background(), Config{N: 4_000_000, Workers: 2, Mode: Racy, Chunk: 16, AllowRacy: true})
+	res, err = Run(context.Background(), Config{N: 4_000_000, Workers: 2, Mode: Racy, Publish: 16, AllowRacy: true})
 	if lost := res.SumExact - res.Sum; err == nil && math.Abs(res.LostSum) > Tolerance*res.Sum ||
 		err != nil && !errors.Is(err, ErrInexact) || math.Abs(res.LostSum-lost) > 1e-14 {
 		t.Fatalf("racy, 2 workers: lost %g (exact says %g), %v", res.LostSum, lost, err)

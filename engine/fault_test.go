@@ -95,7 +95,12 @@ func TestKillMatrix(t *testing.T) {
 					t.Run(fmt.Sprintf("mode=%s/sched=%s/point=%s/k=%d", mode, sched, p.name, k), func(t *testing.T) {
 						killEnv(t, p.name, k)
 						// 21 chunks over 3 workers: someone passes each point 3 times.
-						cfg := Config{N: 200_003, Workers: 3, Mode: mode, Sched: sched, Chunk: 9_973}
+						cfg := Config{N: 200_003, Workers: 3, Mode: mode, Sched: sched}
+						if sched == Dynamic {
+							cfg.Chunk = 9_973
+						} else {
+							cfg.Publish = 9_973
+						}
 						res, err := Run(context.Background(), cfg)
 						if err != nil {
 							t.Fatal(err) // a retry is left: anything but exact is a defect
@@ -146,7 +151,11 @@ func TestKillLockHolderManyWaiters(t *testing.T) {
 	checkClean(t)
 	for _, sched := range []Schedule{Static, Dynamic} {
 		killEnv(t, "accum", 1)
-		res, err := Run(context.Background(), Config{N: 1_000_000, Workers: 4, Mode: Mutex, Chunk: 1000, Sched: sched})
+		cfg := Config{N: 1_000_000, Workers: 4, Mode: Mutex, Sched: sched, Chunk: 1000}
+		if sched == Static {
+			cfg.Chunk, cfg.Publish = 0, 1000
+		}
+		res, err := Run(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +170,7 @@ func TestRetriesRunOut(t *testing.T) {
 	checkClean(t)
 	t.Setenv("PISHM_TEST_KILL", "2:sum:1:1000")
 	for _, retries := range []int{-1, 0, 3} {
-		_, err := Run(context.Background(), Config{N: 1_000_000, Workers: 3, Mode: CAS, Chunk: 1000, Retries: retries})
+		_, err := Run(context.Background(), Config{N: 1_000_000, Workers: 3, Mode: CAS, Publish: 1000, Retries: retries})
 		var we *WorkerError
 		if !errors.As(err, &we) || we.Worker != 2 || !strings.Contains(we.How, "killed") || we.When != "while summing" {
 			t.Fatalf("retries=%d: err = %v", retries, err)
@@ -177,7 +186,7 @@ func TestRetriesRunOut(t *testing.T) {
 func TestStoppedWorker(t *testing.T) {
 	checkClean(t)
 	t.Setenv("PISHM_TEST_STOP", "1:sum:1:1")
-	res, err := Run(context.Background(), Config{N: 2_000_003, Workers: 2, Chunk: 100_000})
+	res, err := Run(context.Background(), Config{N: 2_000_003, Workers: 2, Publish: 100_000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -213,9 +213,12 @@ func WithWorkers(n int) Option { return func(s *settings) { s.Workers = n } }
 // WithMode sets the publishing strategy.
 func WithMode(m Mode) Option { return func(s *settings) { s.Mode = m } }
 
-// WithChunk sets how many terms a worker takes between publishes (static
-// schedule), or per chunk (dynamic).
+// WithChunk sets the dynamic schedule's terms per chunk (Config.Chunk).
 func WithChunk(k uint64) Option { return func(s *settings) { s.Chunk = k } }
+
+// WithPublish sets the static schedule's publish interval
+// (Config.Publish).
+func WithPublish(k uint64) Option { return func(s *settings) { s.Publish = k } }
 
 // WithSchedule picks static ranges or dynamic chunks.
 func WithSchedule(sc Schedule) Option { return func(s *settings) { s.Sched = sc } }

@@ -39,7 +39,7 @@ func TestPoolCalls(t *testing.T) {
 					poolExact(t, p, n)
 				}
 				// Other Funcs, ops, chunks and parameters on the same workers.
-				if r, err := p.Reduce(context.Background(), "test-k", 100_000, WithChunk(777)); err != nil || r.Value != 100_000*99_999/2 {
+				if r, err := p.Reduce(context.Background(), "test-k", 100_000, stepOf(sched, 777)); err != nil || r.Value != 100_000*99_999/2 {
 					t.Fatalf("test-k: %v, %v", r.Value, err)
 				}
 				if r, err := p.Reduce(context.Background(), "test-params", 1000, WithParams([]byte{3})); err != nil || r.Value != 3000 {
@@ -100,7 +100,7 @@ func TestPoolKillMatrix(t *testing.T) {
 				}
 				t.Run(fmt.Sprintf("mode=%s/sched=%s/point=%s", mode, sched, pt.name), func(t *testing.T) {
 					killEnv(t, pt.name, 2)
-					p, err := NewPool(context.Background(), WithWorkers(3), WithMode(mode), WithSchedule(sched), WithChunk(9_973), WithInProcessBelow(0))
+					p, err := NewPool(context.Background(), WithWorkers(3), WithMode(mode), WithSchedule(sched), stepOf(sched, 9_973), WithInProcessBelow(0))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -193,4 +193,12 @@ func init() {
 		}
 		return 0
 	})
+}
+
+// stepOf sets k terms between publishes for sched: Publish or Chunk.
+func stepOf(sched Schedule, k uint64) Option {
+	if sched == Dynamic {
+		return WithChunk(k)
+	}
+	return WithPublish(k)
 }

@@ -60,7 +60,7 @@ func TestReduceOps(t *testing.T) {
 				if r, err := Reduce(context.Background(), "test-max-parabola", n, opts...); err != nil || r.Value != 0 {
 					t.Errorf("max = %v, %v; want 0", r.Value, err)
 				}
-				if r, err := Reduce(context.Background(), "test-min-k", n, append(opts, WithChunk(1000))...); err != nil || r.Value != 0 {
+				if r, err := Reduce(context.Background(), "test-min-k", n, append(opts, stepOf(sched, 1000))...); err != nil || r.Value != 0 {
 					t.Errorf("min = %v, %v; want 0", r.Value, err)
 				}
 			})

@@ -19,7 +19,7 @@ func execute(ctx context.Context, cfg Config, j job, params []byte) (callResult,
 		ctx, cancel = context.WithTimeoutCause(ctx, cfg.Timeout, fmt.Errorf("timed out after %v", cfg.Timeout))
 		defer cancel()
 	}
-	spec := callSpec{job: j, mode: cfg.Mode, n: cfg.N, offset: cfg.Offset, chunk: cfg.Chunk,
+	spec := callSpec{job: j, mode: cfg.Mode, n: cfg.N, offset: cfg.Offset, chunk: cfg.step(),
 		dynamic: cfg.Sched == Dynamic, kernel: cfg.Kernel, params: params}
 	if cfg.Mode == Goroutines {
 		res, err := runGoroutines(ctx, cfg, spec)

@@ -40,7 +40,7 @@ func TestTransportsMatchSlots(t *testing.T) {
 	checkTransportClean(t)
 	redisURL := testRedisURL
 	for _, workers := range []int{1, 3, 12} {
-		base := Config{N: 10_000_019, Workers: workers, Chunk: 1_000_003, RedisURL: redisURL}
+		base := Config{N: 10_000_019, Workers: workers, Publish: 1_000_003, RedisURL: redisURL}
 		base.Mode = Slots
 		want, err := Run(context.Background(), base)
 		if err != nil {
@@ -76,7 +76,7 @@ func TestTransportKill(t *testing.T) {
 					t.Skip("no redis-server installed")
 				}
 				t.Setenv("PISHM_TEST_KILL", "1:"+point+":1:1")
-				res, err := Run(context.Background(), Config{N: 2_000_003, Workers: 3, Mode: mode, Chunk: 100_000, RedisURL: redisURL})
+				res, err := Run(context.Background(), Config{N: 2_000_003, Workers: 3, Mode: mode, Publish: 100_000, RedisURL: redisURL})
 				if err != nil {
 					t.Fatal(err)
 				}

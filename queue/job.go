@@ -25,7 +25,7 @@ import (
 // Protocol is the version of the keys, scripts and records this package
 // speaks. A worker refuses a job, and a coordinator rejects a result, of
 // another version.
-const Protocol = 2
+const Protocol = 3
 
 // Job describes one distributed reduction. The coordinator fixes every
 // setting that changes the bits of a chunk's result, so a chunk sums to the
@@ -53,9 +53,9 @@ type Job struct {
 	// Kernel is the engine's inner loop, a concrete name ("avx2", never
 	// "auto": auto may pick differently on another CPU).
 	Kernel string `json:"kernel"`
-	// Chunk is engine.Config.Chunk inside a chunk: terms between publishes,
-	// 0 for one publish per engine worker.
-	Chunk uint64 `json:"chunk,omitempty"`
+	// Publish is engine.Config.Publish inside a chunk: terms between
+	// publishes, 0 for one publish per engine worker.
+	Publish uint64 `json:"publish,omitempty"`
 	// Lease is how long a chunk stays with a worker that reports no
 	// progress on it: the worker extends its lease only when the engine's
 	// term count has grown, so a chunk whose engine is stuck (a child
@@ -129,11 +129,11 @@ func (j Job) withDefaults() Job {
 }
 
 // DefaultID derives an ID from the settings that change the job's result
-// (N, Chunks, Workers, Mode, Kernel, Chunk, Protocol): a coordinator
+// (N, Chunks, Workers, Mode, Kernel, Publish, Protocol): a coordinator
 // started again with the same flags finds the job it left.
 func (j Job) DefaultID() string {
-	h := sha256.Sum256(fmt.Appendf(nil, "pishm/queue v%d n=%d chunks=%d workers=%d mode=%s kernel=%s chunk=%d",
-		Protocol, j.N, j.Chunks, j.Workers, j.Mode, j.Kernel, j.Chunk))
+	h := sha256.Sum256(fmt.Appendf(nil, "pishm/queue v%d n=%d chunks=%d workers=%d mode=%s kernel=%s publish=%d",
+		Protocol, j.N, j.Chunks, j.Workers, j.Mode, j.Kernel, j.Publish))
 	return hex.EncodeToString(h[:8])
 }
 
@@ -141,7 +141,7 @@ func (j Job) DefaultID() string {
 // bits (their IDs, builds and durations aside).
 func (j Job) sameWork(o Job) bool {
 	return j.Protocol == o.Protocol && j.N == o.N && j.Chunks == o.Chunks && j.Workers == o.Workers &&
-		j.Mode == o.Mode && j.Kernel == o.Kernel && j.Chunk == o.Chunk
+		j.Mode == o.Mode && j.Kernel == o.Kernel && j.Publish == o.Publish
 }
 
 // Reproducible reports whether every run of a chunk gives the same bits:
@@ -249,7 +249,7 @@ func (j Job) config(i int) engine.Config {
 	lo, hi := j.Bounds(i)
 	return engine.Config{
 		N: hi - lo, Offset: lo, Workers: j.Workers, Mode: j.Mode,
-		Kernel: j.Kernel, Chunk: j.Chunk, Sched: engine.Static,
+		Kernel: j.Kernel, Publish: j.Publish, Sched: engine.Static,
 	}
 }
 

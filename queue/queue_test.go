@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"os/signal"
@@ -106,7 +107,7 @@ func TestRecord(t *testing.T) {
 		newRecord(j, 4096, sum, 0, "w").marshal(),
 		newRecord(j, -1, sum, 0, "w").marshal(),
 		newRecord(other, 1, sum, 0, "w").marshal(),
-		strings.Replace(r.marshal(), `"v":2`, `"v":1`, 1),
+		strings.Replace(r.marshal(), fmt.Sprintf(`"v":%d`, Protocol), `"v":1`, 1),
 		strings.Replace(r.marshal(), r.Bits, "7ff80000", 1),
 	} {
 		if _, _, err := parseRecord(j, bad); err == nil {

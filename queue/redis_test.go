@@ -66,7 +66,7 @@ func TestCoordinateMatchesLocal(t *testing.T) {
 	client, _ := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	j := Job{N: 300_000_007, Chunks: 37, Workers: 2, Chunk: 1 << 20, Lease: 300 * time.Millisecond}.withDefaults()
+	j := Job{N: 300_000_007, Chunks: 37, Workers: 2, Publish: 1 << 20, Lease: 300 * time.Millisecond}.withDefaults()
 	want, err := Local(ctx, j)
 	if err != nil {
 		t.Fatal(err)

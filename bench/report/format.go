@@ -55,9 +55,9 @@ func WriteTable(w io.Writer, r Report) error {
 			width = max(width, len(row.Series))
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "%-*s\tworkers\tn\tchunk\tns/term\tmin-max\twall ms\tcpu ms\t\n", width, "series")
+		fmt.Fprintf(tw, "%-*s\tworkers\tn\tpublish\tns/term\tmin-max\twall ms\tcpu ms\t\n", width, "series")
 		for _, row := range rows {
-			fmt.Fprintf(tw, "%-*s\t%d\t%s\t%s\t", width, row.Series, row.Workers, Count(row.N), chunkString(row.Chunk))
+			fmt.Fprintf(tw, "%-*s\t%d\t%s\t%s\t", width, row.Series, row.Workers, Count(row.N), chunkString(row.Publish))
 			if row.OK() {
 				s := row.NsPerTerm
 				fmt.Fprintf(tw, "%s\t%s-%s\t%s\t%s\t", num(s.Median), num(s.Min), num(s.Max), num(row.WallS.Median*1e3), num(row.CPUS.Median*1e3))
@@ -124,7 +124,7 @@ func WriteJSON(w io.Writer, r Report) error {
 
 // CSVHeader is the first record WriteCSV writes.
 var CSVHeader = []string{
-	"part", "series", "mode", "pad", "workers", "n", "chunk", "measure", "count",
+	"part", "series", "mode", "pad", "workers", "n", "publish", "measure", "count",
 	"ns_per_term_median", "ns_per_term_min", "ns_per_term_q1", "ns_per_term_q3", "ns_per_term_max",
 	"wall_s_median", "work_s_median", "cpu_s_median", "publishes", "lost_share", "saved_ns_per_term_vs_cas",
 	"kernel", "note",
@@ -141,7 +141,7 @@ func WriteCSV(w io.Writer, r Report) error {
 	for _, row := range r.Rows {
 		rec := []string{
 			string(row.Part), row.Series, row.Mode, strconv.Itoa(row.Pad), strconv.Itoa(row.Workers),
-			strconv.FormatUint(row.N, 10), strconv.FormatUint(row.Chunk, 10), string(row.Measure), strconv.Itoa(row.Count),
+			strconv.FormatUint(row.N, 10), strconv.FormatUint(row.Publish, 10), string(row.Measure), strconv.Itoa(row.Count),
 		}
 		if row.OK() {
 			s := row.NsPerTerm

@@ -65,7 +65,7 @@ type Case struct {
 
 // Label names the case on the progress line.
 func (c Case) Label() string {
-	return fmt.Sprintf("%s %s workers=%d n=%s chunk=%s", c.Part, c.Series, c.Config.Workers, Count(c.Config.N), chunkString(c.Config.Chunk))
+	return fmt.Sprintf("%s %s workers=%d n=%s publish=%s", c.Part, c.Series, c.Config.Workers, Count(c.Config.N), chunkString(c.Config.Publish))
 }
 
 // contention strategies: the series of the contention part.
@@ -145,12 +145,12 @@ func Plan(o Options) []Case {
 			for _, w := range sz.contentionWk {
 				for _, c := range contenders {
 					for _, chunk := range sz.chunks {
-						add(p, c.series, Work, engine.Config{N: sz.contentionN, Workers: w, Mode: c.mode, Pad: c.pad, Chunk: chunk, AllowRacy: c.mode == engine.Racy})
+						add(p, c.series, Work, engine.Config{N: sz.contentionN, Workers: w, Mode: c.mode, Pad: c.pad, Publish: chunk, AllowRacy: c.mode == engine.Racy})
 					}
 				}
 				if o.Compare {
 					for _, chunk := range sz.chunks {
-						add(p, string(engine.Goroutines), Work, engine.Config{N: sz.contentionN, Workers: w, Mode: engine.Goroutines, Chunk: chunk})
+						add(p, string(engine.Goroutines), Work, engine.Config{N: sz.contentionN, Workers: w, Mode: engine.Goroutines, Publish: chunk})
 					}
 				}
 			}

@@ -7,7 +7,7 @@
 // spread of its runs. The parts of the matrix:
 //
 //   - contention: time per term of the busy strategies (slots padded and
-//     unpadded, cas, mutex, racy) as the publish interval Chunk goes from 1
+//     unpadded, cas, mutex, racy) as the publish interval (Publish) goes from 1
 //     term to the whole range, at 2 workers and at twice the cores;
 //   - fixed: every mode at small n, where set-up and tear-down dominate;
 //   - throughput: every mode at large n, where the kernel does;
@@ -106,7 +106,7 @@ const (
 func (p Part) Title() string {
 	switch p {
 	case Contention:
-		return "contention: work ns/term as each worker publishes every chunk terms"
+		return "contention: work ns/term as each worker publishes every publish terms"
 	case Fixed:
 		return "fixed cost: wall time of a whole run at small n"
 	case Throughput:
@@ -169,7 +169,7 @@ type Row struct {
 	Pad     int     `json:"pad,omitempty"`
 	Workers int     `json:"workers"`
 	N       uint64  `json:"n"`
-	Chunk   uint64  `json:"chunk"` // terms between publishes; 0: once per worker
+	Publish uint64  `json:"publish"` // terms between publishes; 0: once per worker
 	Measure Measure `json:"measure"`
 	Count   int     `json:"count"` // runs that succeeded
 
@@ -204,7 +204,7 @@ func (r Row) OK() bool { return r.Count > 0 }
 
 // Label is the row's series with what varies inside its part.
 func (r Row) Label() string {
-	return fmt.Sprintf("%s workers=%d n=%s chunk=%s", r.Series, r.Workers, Count(r.N), chunkString(r.Chunk))
+	return fmt.Sprintf("%s workers=%d n=%s publish=%s", r.Series, r.Workers, Count(r.N), chunkString(r.Publish))
 }
 
 // Stats are order statistics of a row's runs.

@@ -280,7 +280,7 @@ func makeRow(c Case, samples []Sample, err error, fails int) Row {
 	cfg := c.Config
 	row := Row{
 		Part: c.Part, Series: c.Series, Mode: string(cfg.Mode), Pad: cfg.Pad, Workers: cfg.Workers,
-		N: cfg.N, Chunk: cfg.Chunk, Measure: c.Measure, Count: len(samples), Samples: samples,
+		N: cfg.N, Publish: cfg.Publish, Measure: c.Measure, Count: len(samples), Samples: samples,
 	}
 	if c.Anchor != "" {
 		row.Mode = c.Anchor
@@ -340,7 +340,7 @@ func savedVsCAS(rows []Row) {
 			continue
 		}
 		for _, c := range rows {
-			if c.Mode == string(engine.CAS) && c.OK() && c.Part == r.Part && c.Workers == r.Workers && c.N == r.N && c.Chunk == r.Chunk {
+			if c.Mode == string(engine.CAS) && c.OK() && c.Part == r.Part && c.Workers == r.Workers && c.N == r.N && c.Publish == r.Publish {
 				d := c.NsPerTerm.Median - r.NsPerTerm.Median
 				r.SavedNsPerTerm = &d
 			}

@@ -112,7 +112,7 @@ Flags:
 	fs.IntVar(&j.Workers, "workers", 1, "engine worker `processes` per chunk, fixed for every host (they change the bits)")
 	mode := fs.String("mode", "slots", "engine `strategy` per chunk: slots, cas or mutex (cas and mutex are reproducible only with -workers 1)")
 	fs.StringVar(&j.Kernel, "kernel", "auto", "inner `loop`, fixed for every host: auto (this CPU's best) or "+kernelNames())
-	chunk := fs.String("chunk", "", "engine publish interval inside a chunk, in `terms` (default: once per engine worker)")
+	publish := fs.String("publish", "", "engine publish interval inside a chunk, in `terms` (default: once per engine worker)")
 	fs.DurationVar(&j.Lease, "lease", queue.DefaultLease, "a chunk whose engine makes no progress for this `long` is taken back")
 	fs.DurationVar(&j.Retain, "retain", queue.DefaultRetain, "the job's keys outlive a dead coordinator by this `long`, for a resume")
 	fs.IntVar(&j.MaxAttempts, "max-attempts", queue.DefaultMaxAttempts, "a chunk taken this `many` times without a result goes to the dead letters and fails the job")
@@ -141,9 +141,9 @@ Flags:
 	if !validKernel(j.Kernel) {
 		return usagef("-kernel: unknown kernel %q (want auto, %s)", j.Kernel, kernelNames())
 	}
-	if *chunk != "" {
-		if j.Chunk, err = parseCount(*chunk, engine.MaxN); err != nil {
-			return usagef("-chunk: %v", err)
+	if *publish != "" {
+		if j.Publish, err = parseCount(*publish, engine.MaxN); err != nil {
+			return usagef("-publish: %v", err)
 		}
 	}
 	if j.Lease < queue.MinLease {

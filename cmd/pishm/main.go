@@ -44,12 +44,12 @@
 // follows a symlink.
 //
 // With -json the result is one object: n, workers, mode, kernel, shm,
-// chunk, sched, pi, pi_error, sum, sum_exact, sum_rel_error, elapsed_ns,
-// wall_ns, terms_per_sec and workers_detail; pi_extrapolated and
-// pi_extrapolated_error with -extrapolate; failures, rebuilt, lost_adds,
-// offset and pad when they apply. chunk is the most terms a worker summed
-// between two publishes: -chunk, or its whole share of n when -chunk was
-// not given.
+// sched, pi, pi_error, sum, sum_exact, sum_rel_error, elapsed_ns, wall_ns,
+// terms_per_sec, publishes and workers_detail; publish (static: the most
+// terms a worker summed between two publishes, -publish or its whole share)
+// or chunk (dynamic: terms per chunk); pi_extrapolated and
+// pi_extrapolated_error with -extrapolate; failures, rebuilt, lost_sum,
+// offset and pad when they apply.
 //
 // A child is recognised by the PISHM_SEGMENT and PISHM_WORKER environment
 // variables the parent sets; nothing else should set them. PISHM_KERNEL
@@ -274,7 +274,6 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		return asFlagError(err)
 	}
 	if opt.json {
-		res.Chunk = publishInterval(res)
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
@@ -331,7 +330,8 @@ Flags:
 	shm := fs.String("shm", "posix", "segment `backing`: posix (/dev/shm) or file (needs -path)")
 	fs.StringVar(&opt.cfg.Path, "path", "", "`file` for -shm=file; created 0600, removed after the run")
 	fs.BoolVar(&opt.cfg.Force, "force", false, "let -path replace an existing regular file (which is then gone: the segment file is removed after the run)")
-	chunk := fs.String("chunk", "", "publish every `K` terms (default: once per worker, at the end)")
+	publish := fs.String("publish", "", "static schedule: publish every `K` terms (default: once per worker, at the end)")
+	chunk := fs.String("chunk", "", "dynamic schedule: take and publish `K` terms at a time (default: n/(32 workers))")
 	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop`: auto or "+kernelNames()+" (PISHM_KERNEL overrides auto)")
 	fs.BoolVar(&opt.json, "json", false, "print the result as one JSON object")
 	fs.BoolVar(&opt.quiet, "quiet", false, "no progress bars (they show only on a terminal, for runs over a second)")
@@ -348,6 +348,11 @@ Flags:
 	var err error
 	if opt.cfg.N, err = parseCount(*n, engine.MaxN); err != nil {
 		return opt, usagef("-n: %v", err)
+	}
+	if *publish != "" {
+		if opt.cfg.Publish, err = parseCount(*publish, engine.MaxN); err != nil {
+			return opt, usagef("-publish: %v", err)
+		}
 	}
 	if *chunk != "" {
 		if opt.cfg.Chunk, err = parseCount(*chunk, engine.MaxN); err != nil {
@@ -445,7 +450,7 @@ func asFlagError(err error) error {
 // fieldFlag is the flag that sets the engine.Config field, or "".
 func fieldFlag(field string) string {
 	switch field {
-	case "N", "Workers", "Mode", "Shm", "Path", "Force", "Chunk", "Kernel", "Timeout", "Retries", "Sched", "Pad":
+	case "N", "Workers", "Mode", "Shm", "Path", "Force", "Chunk", "Publish", "Kernel", "Timeout", "Retries", "Sched", "Pad":
 		return "-" + strings.ToLower(field)
 	case "RedisURL":
 		return "-redis"
@@ -453,22 +458,6 @@ func fieldFlag(field string) string {
 		return "-extrapolate"
 	}
 	return ""
-}
-
-// publishInterval is the most terms one worker summed between two
-// publishes, which is what -json reports as chunk: Result.Chunk is the
-// engine's setting, n when no -chunk was given, but a static worker also
-// publishes at the end of its share, and a message-passing worker sends
-// once per share.
-func publishInterval(r engine.Result) uint64 {
-	if r.Workers < 1 || r.Sched == string(engine.Dynamic) {
-		return min(r.Chunk, r.N)
-	}
-	share := (r.N + uint64(r.Workers) - 1) / uint64(r.Workers) // the largest static share
-	if r.Mode.IsTransport() {
-		return share
-	}
-	return min(r.Chunk, share)
 }
 
 // parseCount reads a positive integer count written as 1000000,

@@ -60,7 +60,7 @@ func TestJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &m); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	for _, k := range []string{"n", "workers", "mode", "kernel", "shm", "chunk", "pi", "pi_error", "sum",
+	for _, k := range []string{"n", "workers", "mode", "kernel", "shm", "publish", "publishes", "pi", "pi_error", "sum",
 		"sum_exact", "sum_rel_error", "elapsed_ns", "terms_per_sec", "workers_detail"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON lacks %q", k)
@@ -119,7 +119,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-shm", "tmpfs"}, 2, `-shm: unknown backing "tmpfs"`},
 		{[]string{"-shm", "file"}, 2, "-shm file needs a Path: set -path"},
 		{[]string{"-chunk", "1.5"}, 2, "-chunk: must be a whole number"},
-		{[]string{"-chunk", "0"}, 2, "-chunk: must be in [1, 1e+15], got 0"},
+		{[]string{"-publish", "0"}, 2, "-publish: must be in [1, 1e+15], got 0"},
 		{[]string{"-retries", "-1"}, 2, "-retries must be in [0, 100], got -1"},
 		{[]string{"gc", "now"}, 2, `gc takes no arguments`},
 		{[]string{"-sched", "guided"}, 2, `-sched: unknown schedule "guided"`},
@@ -353,17 +353,19 @@ build     CGO_ENABLED=0 GOARM64=v8.0 -tags=(none)
 	}
 }
 
-// -json's chunk is the most terms a worker summed between two publishes.
-func TestJSONChunk(t *testing.T) {
+// -json's publish is the most terms a static worker summed between two
+// publishes; chunk is the dynamic schedule's terms per chunk.
+func TestJSONPublishChunk(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
+		key  string
 		want float64
 	}{
-		{nil, 333_335}, // one publish per share: ceil(1_000_003/3)
-		{[]string{"-chunk", "1000"}, 1000},
-		{[]string{"-chunk", "5e5"}, 333_335},
-		{[]string{"-sched", "dynamic", "-chunk", "5e5"}, 500_000},
-		{[]string{"-mode", "pipe", "-chunk", "1000"}, 333_335}, // one message per share
+		{nil, "publish", 333_335}, // one publish per share: ceil(1_000_003/3)
+		{[]string{"-publish", "1000"}, "publish", 1000},
+		{[]string{"-publish", "5e5"}, "publish", 333_335},
+		{[]string{"-sched", "dynamic", "-chunk", "5e5"}, "chunk", 500_000},
+		{[]string{"-mode", "pipe", "-publish", "1000"}, "publish", 333_335}, // one message per share
 	} {
 		args := append([]string{"-n", "1_000_003", "-workers", "3", "-json"}, tc.args...)
 		out, stderr, code := pishm(t, args...)
@@ -374,8 +376,14 @@ func TestJSONChunk(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &m); err != nil {
 			t.Fatal(err)
 		}
-		if m["chunk"] != tc.want {
-			t.Errorf("pishm %q: chunk %v, want %v", args, m["chunk"], tc.want)
+		if m[tc.key] != tc.want {
+			t.Errorf("pishm %q: %s %v, want %v", args, tc.key, m[tc.key], tc.want)
+		}
+	}
+	// Each flag belongs to its schedule.
+	for _, args := range [][]string{{"-chunk", "10"}, {"-sched", "dynamic", "-publish", "10"}} {
+		if _, stderr, code := pishm(t, append([]string{"-n", "1000"}, args...)...); code != 2 || !strings.Contains(stderr, "schedule") {
+			t.Errorf("pishm %q: exit %d, %s; want a usage error naming the schedule", args, code, stderr)
 		}
 	}
 }

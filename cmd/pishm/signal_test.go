@@ -124,7 +124,7 @@ func TestKillParent(t *testing.T) {
 	}
 	before := segments(t)
 	for _, mode := range []string{"slots", "cas", "mutex"} {
-		cmd, kids, _ := startPishm(t, 2, "-n", "1e15", "-workers", "2", "-kernel", "generic", "-mode", mode, "-chunk", "1e6")
+		cmd, kids, _ := startPishm(t, 2, "-n", "1e15", "-workers", "2", "-kernel", "generic", "-mode", mode, "-publish", "1e6")
 		cmd.Process.Kill()
 		cmd.Wait()
 		waitGone(t, kids)

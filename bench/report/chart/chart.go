@@ -136,7 +136,7 @@ func charts(r report.Report) ([]*plot.Plot, error) {
 						sub = append(sub, row)
 					}
 				}
-				p, err := linePanel(sub, colors, func(r report.Row) float64 { return float64(r.Chunk) }, true,
+				p, err := linePanel(sub, colors, func(r report.Row) float64 { return float64(r.Publish) }, true,
 					fmt.Sprintf("contention: %d workers on %d cores, n=%s", w, r.Header.Cores, report.Count(sub[0].N)),
 					"chunk (terms between publishes)", "work ns/term", contentionLabel)
 				if err != nil {

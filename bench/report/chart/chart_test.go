@@ -19,7 +19,7 @@ import (
 func fixture() report.Report {
 	row := func(p report.Part, series, mode string, workers int, n, chunk uint64, med float64) report.Row {
 		return report.Row{
-			Part: p, Series: series, Mode: mode, Workers: workers, N: n, Chunk: chunk, Measure: report.Wall, Count: 3,
+			Part: p, Series: series, Mode: mode, Workers: workers, N: n, Publish: chunk, Measure: report.Wall, Count: 3,
 			NsPerTerm: report.Stats{Median: med, Min: med * 0.9, Q1: med * 0.95, Q3: med * 1.05, Max: med * 1.2},
 			WallS:     report.Stats{Median: med * float64(n) / 1e9}, CPUS: report.Stats{Median: 2 * med * float64(n) / 1e9},
 		}
