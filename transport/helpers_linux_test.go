@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -33,7 +34,7 @@ func OSLeftovers(b Backend) func() []string {
 		name, manifest := b.name, b.manifest
 		return func() []string {
 			left := gone("manifest", manifest)
-			if mqExists(name) {
+			if MQExists(name) {
 				left = append(left, "posix mq /"+name)
 			}
 			if _, err := os.Stat("/dev/mqueue/" + name); err == nil {
@@ -45,7 +46,7 @@ func OSLeftovers(b Backend) func() []string {
 		id, manifest := b.id, b.manifest
 		return func() []string {
 			left := gone("manifest", manifest)
-			if msqExists(id) {
+			if MsqExists(id) {
 				left = append(left, fmt.Sprintf("sysv msq %d", id))
 			}
 			return left
@@ -54,9 +55,9 @@ func OSLeftovers(b Backend) func() []string {
 	return nil
 }
 
-// mqExists reports whether the POSIX queue /name exists (an error other
+// MQExists reports whether the POSIX queue /name exists (an error other
 // than ENOENT counts as existing).
-func mqExists(name string) bool {
+func MQExists(name string) bool {
 	fd, err := mqOpen(name, unix.O_RDONLY|unix.O_CLOEXEC, 0, nil)
 	if err == nil {
 		unix.Close(fd)
@@ -65,8 +66,26 @@ func mqExists(name string) bool {
 	return !errors.Is(err, unix.ENOENT)
 }
 
-// msqExists reports whether the System V queue id exists.
-func msqExists(id int) bool {
+// MsqExists reports whether the System V queue id exists.
+func MsqExists(id int) bool {
 	var ds [512]byte // larger than struct msqid64_ds
 	return msgctl(id, unix.IPC_STAT, unsafe.Pointer(&ds)) == nil
+}
+
+// MsqRemoved is what GC reports when it removes the System V queue id.
+func MsqRemoved(id string) string {
+	n, _ := strconv.Atoi(id)
+	for _, q := range must(readMsqs()) {
+		if q.id == n {
+			return fmt.Sprintf("sysv msq key 0x%08x id %d", uint32(q.key), q.id)
+		}
+	}
+	return "sysv msq id " + id + " (not found)"
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
