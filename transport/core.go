@@ -358,9 +358,3 @@ func randomHex(n int) string {
 	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
 	return hex.EncodeToString(b)
 }
-
-// PrivateDir makes a 0700 temp dir under opt.Dir (default os.TempDir()),
-// named pishm-transport-*, for a backend's named resources.
-func PrivateDir(opt Options) (string, error) {
-	return os.MkdirTemp(opt.Dir, "pishm-transport-*")
-}

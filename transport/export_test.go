@@ -12,9 +12,9 @@ func CheckFileModes(t *testing.T, b Backend, n int) {
 	if !ok {
 		return
 	}
-	st, err := os.Stat(fb.dir)
+	st, err := os.Stat(fb.dir.Path)
 	if err != nil || st.Mode().Perm() != 0o700 {
-		t.Errorf("dir %s: %v, %v; want mode 0700", fb.dir, st.Mode(), err)
+		t.Errorf("dir %s: %v, %v; want mode 0700", fb.dir.Path, st.Mode(), err)
 	}
 	for i := range n {
 		st, err := os.Stat(fb.path(i))

@@ -19,24 +19,24 @@ const pipeBuf = 4096
 // wait for a writer, and the FIFO never reports EOF while it is open.
 type fifoBackend struct {
 	c    *Core
-	dir  string
+	dir  *PrivateDir
 	path string
 	f    *os.File
 }
 
 func newFIFOBackend(_ context.Context, c *Core, opt Options) (Backend, error) {
-	dir, err := PrivateDir(opt)
+	dir, err := NewPrivateDir(opt)
 	if err != nil {
 		return nil, err
 	}
-	b := &fifoBackend{c: c, dir: dir, path: filepath.Join(dir, "fifo")}
+	b := &fifoBackend{c: c, dir: dir, path: filepath.Join(dir.Path, "fifo")}
 	if err := unix.Mkfifo(b.path, 0o600); err != nil {
-		os.RemoveAll(dir)
+		dir.Remove()
 		return nil, &os.PathError{Op: "mkfifo", Path: b.path, Err: err}
 	}
 	// A FIFO from OpenFile is pollable: Close unblocks the receiver.
 	if b.f, err = os.OpenFile(b.path, os.O_RDWR, 0); err != nil {
-		os.RemoveAll(dir)
+		dir.Remove()
 		return nil, err
 	}
 	c.GoRecv(b.recv)
@@ -80,7 +80,7 @@ func (b *fifoBackend) Retry(int) {}
 
 func (b *fifoBackend) Shutdown() error { return b.f.Close() }
 
-func (b *fifoBackend) Remove() error { return os.RemoveAll(b.dir) }
+func (b *fifoBackend) Remove() error { return b.dir.Remove() }
 
 func sendFIFO(ctx context.Context, e ChildEnv, rec []byte) error {
 	if e.Addr == "" {

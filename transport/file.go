@@ -15,14 +15,14 @@ import (
 // parent reads it when Exited(i) says the child is done.
 type fileBackend struct {
 	c   *Core
-	dir string
+	dir *PrivateDir
 
 	mu   sync.Mutex
 	read []bool
 }
 
 func newFileBackend(_ context.Context, c *Core, opt Options) (Backend, error) {
-	dir, err := PrivateDir(opt)
+	dir, err := NewPrivateDir(opt)
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +30,7 @@ func newFileBackend(_ context.Context, c *Core, opt Options) (Backend, error) {
 }
 
 func (b *fileBackend) path(i int) string {
-	return filepath.Join(b.dir, fmt.Sprintf("worker-%d.rec", i))
+	return filepath.Join(b.dir.Path, fmt.Sprintf("worker-%d.rec", i))
 }
 
 func (b *fileBackend) Child(i int) ([]string, []*os.File, error) {
@@ -71,13 +71,14 @@ func (b *fileBackend) Retry(i int) {
 
 func (b *fileBackend) Shutdown() error { return nil }
 
-// Remove deletes the private dir. A worker still running (the caller may
-// close before it kills them) can create its file between RemoveAll's
-// listing and its rmdir: try again a few times before reporting it.
+// Remove deletes the private dir and its manifest. A worker still running
+// (the caller may close before it kills them) can create its file between
+// RemoveAll's listing and its rmdir: try again a few times before
+// reporting it.
 func (b *fileBackend) Remove() error {
 	var err error
 	for range 5 {
-		if err = os.RemoveAll(b.dir); err == nil {
+		if err = b.dir.Remove(); err == nil {
 			return nil
 		}
 		time.Sleep(10 * time.Millisecond)

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -13,15 +14,17 @@ import (
 )
 
 // posixmqBackend: one POSIX message queue, created O_EXCL with mode 0600
-// under an unpredictable name, holding records of exactly MessageSize
+// under an unpredictable name that names its creator
+// (pishm-PID-START-RANDOM, listed in a manifest first; see GC), holding records of exactly MessageSize
 // bytes. Its depth is capped by /proc/sys/fs/mqueue/msg_max (10 by
 // default), so with more workers the senders block until the receiver
 // drains. Close wakes the receiver with an empty message, closes the
 // descriptor and unlinks the name.
 type posixmqBackend struct {
-	c    *Core
-	name string // without the leading '/': the raw syscall wants it so
-	fd   int
+	c        *Core
+	name     string // without the leading '/': the raw syscall wants it so
+	manifest string
+	fd       int
 }
 
 // mqAttr is struct mq_attr (all fields C long).
@@ -103,10 +106,16 @@ func mqMsgMax() int {
 }
 
 func newPosixMQBackend(_ context.Context, c *Core, _ Options) (Backend, error) {
-	b := &posixmqBackend{c: c, name: fmt.Sprintf("pishm-%d-%s", os.Getpid(), randomHex(12))}
+	// Under NAME_MAX (255) and without '/', as mq_open wants.
+	b := &posixmqBackend{c: c, name: MQPrefix + creatorOrZero() + "-" + randomHex(12)}
+	var err error
+	if b.manifest, err = writeManifest(resPosixMQ, b.name); err != nil {
+		return nil, err
+	}
 	attr := mqAttr{Maxmsg: min(c.workers, mqMsgMax()), Msgsize: MessageSize}
 	fd, err := mqOpen(b.name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600, &attr)
 	if err != nil {
+		removeManifest(b.manifest)
 		return nil, err
 	}
 	b.fd = fd
@@ -155,10 +164,10 @@ func (b *posixmqBackend) Remove() error {
 	if err != nil {
 		err = os.NewSyscallError("close", err)
 	}
-	if uerr := mqUnlink(b.name); uerr != nil {
-		return uerr
+	if uerr := mqUnlink(b.name); uerr != nil && !errors.Is(uerr, unix.ENOENT) {
+		return uerr // the manifest stays, for GC
 	}
-	return err
+	return errors.Join(err, removeManifest(b.manifest))
 }
 
 func sendPosixMQ(ctx context.Context, e ChildEnv, rec []byte) error {

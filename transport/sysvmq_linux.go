@@ -2,6 +2,8 @@ package transport
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -11,13 +13,35 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sysvmqBackend: one System V message queue from msgget(IPC_PRIVATE, 0600),
-// its id passed in the environment. A message's mtype is its worker index
+// sysvmqBackend: one System V message queue from msgget(key,
+// IPC_CREAT|IPC_EXCL|0600), its id passed in the environment. A queue has
+// no name to say who made it, so the key is random under the magic high
+// byte sysvKeyMagic and listed in a manifest before msgget (see GC). A message's mtype is its worker index
 // plus one. The receiver blocks in msgrcv; Close removes the queue
 // (IPC_RMID), which wakes it with EIDRM.
 type sysvmqBackend struct {
-	c  *Core
-	id int
+	c        *Core
+	id       int
+	manifest string
+	rmErr    error // IPC_RMID's, from Shutdown
+}
+
+// sysvKeyMagic is the high byte of every key that pishm gives a System V
+// queue ('p'); the low 24 bits are random and never all zero, so no key is
+// IPC_PRIVATE.
+const sysvKeyMagic = 0x70
+
+// isSysVKey reports whether key is of the shape pishm gives its queues.
+func isSysVKey(key int32) bool { return key>>24 == sysvKeyMagic && key&0xffffff != 0 }
+
+func sysvKey() int {
+	for {
+		var b [3]byte
+		rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+		if r := int(b[0])<<16 | int(b[1])<<8 | int(b[2]); r != 0 {
+			return sysvKeyMagic<<24 | r
+		}
+	}
 }
 
 // msgNoError is MSG_NOERROR: truncate a longer message instead of failing
@@ -66,11 +90,26 @@ func msgctl(id, cmd int, buf unsafe.Pointer) error {
 }
 
 func newSysVMQBackend(_ context.Context, c *Core, _ Options) (Backend, error) {
-	id, err := msgget(unix.IPC_PRIVATE, unix.IPC_CREAT|0o600)
-	if err != nil {
-		return nil, err
+	b := &sysvmqBackend{c: c}
+	// A key that another queue holds (EEXIST) is dropped for a new one;
+	// 16 tries fail only if the 2^24 keys are nearly all taken.
+	for try := 0; ; try++ {
+		key := sysvKey()
+		manifest, err := writeManifest(resSysVMQ, strconv.Itoa(key))
+		if err != nil {
+			return nil, err
+		}
+		id, err := msgget(key, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+		if err != nil {
+			removeManifest(manifest)
+			if errors.Is(err, unix.EEXIST) && try < 16 {
+				continue
+			}
+			return nil, err
+		}
+		b.id, b.manifest = id, manifest
+		break
 	}
-	b := &sysvmqBackend{c: c, id: id}
 	c.GoRecv(b.recv)
 	return b, nil
 }
@@ -107,9 +146,18 @@ func (b *sysvmqBackend) Exited(int)  {}
 // Retry: a shared channel needs nothing new for a fresh process.
 func (b *sysvmqBackend) Retry(int) {}
 
-func (b *sysvmqBackend) Shutdown() error { return msgctl(b.id, unix.IPC_RMID, nil) }
+func (b *sysvmqBackend) Shutdown() error {
+	b.rmErr = msgctl(b.id, unix.IPC_RMID, nil)
+	return b.rmErr
+}
 
-func (b *sysvmqBackend) Remove() error { return nil }
+// Remove deletes the manifest, unless Shutdown could not remove the queue.
+func (b *sysvmqBackend) Remove() error {
+	if b.rmErr != nil && !errors.Is(b.rmErr, unix.EINVAL) && !errors.Is(b.rmErr, unix.EIDRM) {
+		return nil // Shutdown reported it; the manifest stays, for GC
+	}
+	return removeManifest(b.manifest)
+}
 
 func sendSysVMQ(ctx context.Context, e ChildEnv, rec []byte) error {
 	id, err := strconv.Atoi(e.Addr)

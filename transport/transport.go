@@ -19,7 +19,7 @@
 //	tcp         a listener on 127.0.0.1 with a kernel-chosen port (transport/netsock)
 //	socketpair  one AF_UNIX socketpair per worker, one end inherited as fd 3
 //	posixmq     a POSIX message queue (raw mq_* syscalls), unlinked at Close
-//	sysvmq      a System V message queue (msgget(IPC_PRIVATE)), removed at Close
+//	sysvmq      a System V message queue (msgget, a random key), removed at Close
 //	redis       RPUSH to a per-run random list, BLPOP in the parent, DEL at Close (transport/redis)
 //
 // This package implements the kinds that need neither package net nor a
@@ -49,6 +49,11 @@
 //
 // fifo, socketpair, posixmq and sysvmq are implemented for Linux only;
 // elsewhere NewCollector and Send return an error wrapping ErrUnsupported.
+//
+// The named resources (temp dirs, POSIX and System V queues) name their
+// creator, by pid and start time, and a manifest in os.TempDir() lists each
+// before it exists; Close removes both. GC removes those of a creator that
+// died without closing (SIGKILL), and only those (see res.go and GC).
 //
 // A Collect that fails early leaves the children running: Close makes their
 // later sends fail (the dir, FIFO, socket, queue or redis run key is gone)
@@ -246,7 +251,8 @@ type Collector interface {
 	// Range plausibility (Lo < Hi) is left to the caller.
 	Collect(ctx context.Context) ([]Message, error)
 	// Close stops the receivers, closes every descriptor and removes every
-	// named resource (temp dir, files, FIFO, socket, queue, redis key). It
+	// named resource (temp dir, files, FIFO, socket, queue, redis key) and
+	// its manifest. It
 	// is idempotent and may be called at any time, even during Collect,
 	// which then returns ErrClosed.
 	Close() error

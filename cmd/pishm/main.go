@@ -624,12 +624,5 @@ func printVersion(w io.Writer, bi *debug.BuildInfo) {
 }
 
 func gc(w io.Writer) error {
-	removed, err := shmem.GC()
-	for _, name := range removed {
-		fmt.Fprintf(w, "removed %s/%s\n", shmem.Dir, name)
-	}
-	if err == nil && len(removed) == 0 {
-		fmt.Fprintln(w, "no stale segments")
-	}
-	return err
+	return removeStale(w)
 }

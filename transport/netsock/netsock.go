@@ -42,7 +42,7 @@ const helloSize = 24
 type streamBackend struct {
 	c       *transport.Core
 	network string
-	dir     string // unix only
+	dir     *transport.PrivateDir // unix only
 	ln      net.Listener
 	token   [16]byte
 
@@ -59,12 +59,12 @@ func newStreamBackend(_ context.Context, c *transport.Core, opt transport.Option
 	rand.Read(b.token[:]) // never fails (crypto/rand, Go 1.24+)
 	var err error
 	if b.network == "unix" {
-		if b.dir, err = transport.PrivateDir(opt); err != nil {
+		if b.dir, err = transport.NewPrivateDir(opt); err != nil {
 			return nil, err
 		}
-		path := filepath.Join(b.dir, "s")
+		path := filepath.Join(b.dir.Path, "s")
 		if len(path) > maxUnixPath {
-			os.RemoveAll(b.dir)
+			b.dir.Remove()
 			return nil, fmt.Errorf("socket path %q is %d bytes, over %d: use a shorter Options.Dir", path, len(path), maxUnixPath)
 		}
 		b.ln, err = net.Listen("unix", path)
@@ -72,8 +72,8 @@ func newStreamBackend(_ context.Context, c *transport.Core, opt transport.Option
 		b.ln, err = net.Listen("tcp4", "127.0.0.1:0")
 	}
 	if err != nil {
-		if b.dir != "" {
-			os.RemoveAll(b.dir)
+		if b.dir != nil {
+			b.dir.Remove()
 		}
 		return nil, err
 	}
@@ -153,10 +153,10 @@ func (b *streamBackend) Shutdown() error {
 }
 
 func (b *streamBackend) Remove() error {
-	if b.dir == "" {
+	if b.dir == nil {
 		return nil
 	}
-	return os.RemoveAll(b.dir)
+	return b.dir.Remove()
 }
 
 func sendStream(ctx context.Context, e transport.ChildEnv, rec []byte) error {

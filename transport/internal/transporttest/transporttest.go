@@ -43,9 +43,13 @@ const (
 	ModeWrong   = "wrong"   // Send a message for another worker: must fail (exit 3)
 )
 
-// Main is the TestMain of a package that uses Spawn: in a child it sends
-// and exits, else it runs the tests.
+// Main is the TestMain of a package that uses Spawn or CheckGC: in a child
+// it sends and exits (or makes a collector and waits to be killed), else
+// it runs the tests.
 func Main(m *testing.M) {
+	if kind := os.Getenv(envTestCreate); kind != "" {
+		os.Exit(creatorMain(kind))
+	}
 	if mode := os.Getenv(envTestChild); mode != "" {
 		os.Exit(childMain(mode))
 	}
