@@ -13,15 +13,16 @@
 //	pishm worker -redis URL [flags]
 //	pishm bench [-quick] [-compare] [-count K] [-json|-csv] [-svg FILE]
 //
-// info lists the CPU's kernels and the slot geometry; gc removes segments in
-// /dev/shm left by a pishm that was killed (only those whose creator is
-// dead; every run does this at its start too). version prints the module
+// info lists the CPU's kernels and the slot geometry; gc removes what a
+// pishm killed outright may have left (named segments of older versions,
+// message-passing temp dirs and queues), and only where the creator is dead
+// (pid and start time). version prints the module
 // version, the Go version, the VCS revision and the build settings that
 // change the code (CGO_ENABLED, GOAMD64 or GOARM64, -tags). help is -h;
 // help bench, help coordinate and help worker give a subcommand's flags.
 // coordinate queues the chunks of one job in a redis-server and reduces the
 // results in chunk order; worker, on any number of hosts, takes chunks and
-// computes each with the local engine (see the dist package). bench runs
+// computes each with the local engine (see the queue package). bench runs
 // the comparison matrix of strategies, transports and scaling.
 //
 // The parent creates a segment (POSIX shared memory under /dev/shm, or a
@@ -338,6 +339,7 @@ Flags:
 	sched := fs.String("sched", "static", "work `sharing`: static ranges or dynamic chunks from a shared counter")
 	fs.BoolVar(&opt.cfg.Extrapolate, "extrapolate", false, "also print pi with the series' tail added in closed form")
 	fs.DurationVar(&opt.cfg.Timeout, "timeout", 0, "give up after `duration` (0: never)")
+	fs.DurationVar(&opt.cfg.Stall, "stall", 0, "kill and redo a worker that makes no progress for `duration` (0: 2m, negative: never; a stopped worker goes after 2s)")
 	retries := fs.Int("retries", engine.DefaultRetries, "fresh attempts at a dead worker's range (`N`, 0 for none)")
 	fs.StringVar(&opt.cfg.RedisURL, "redis", defaultRedisURL, "redis-server `URL` for -mode=redis (user:password@ and rediss:// pass through)")
 	fs.IntVar(&opt.cfg.Pad, "pad", 0, "also write each publish to a lane `P` bytes from the next (8, 64, 128): the false-sharing experiment; 0 for none")
@@ -450,7 +452,7 @@ func asFlagError(err error) error {
 // fieldFlag is the flag that sets the engine.Config field, or "".
 func fieldFlag(field string) string {
 	switch field {
-	case "N", "Workers", "Mode", "Shm", "Path", "Force", "Chunk", "Publish", "Kernel", "Timeout", "Retries", "Sched", "Pad":
+	case "N", "Workers", "Mode", "Shm", "Path", "Force", "Chunk", "Publish", "Kernel", "Timeout", "Retries", "Sched", "Pad", "Stall":
 		return "-" + strings.ToLower(field)
 	case "RedisURL":
 		return "-redis"
