@@ -1,18 +1,24 @@
-// Package engine splits a numeric reduction over child processes that meet
+// Package engine splits a numeric reduction over worker processes that meet
 // in a shared-memory segment, and gathers their partial sums by one of
 // several publishing strategies so that the strategies can be compared on
-// the same work.
+// the same work. It owns the worker protocol (protocol.go: the segment's
+// control block, slots and journals, the calls, the faults), the
+// strategies, the choice of kernel, and the only code that starts
+// processes; shmem lays out bytes, sem locks a word, kernel sums numbers.
 //
-// The workload is the pi series S_n = sum_{k<n} 1/(2k+1)^2, pi = sqrt(8 S_n),
-// whose exact partial sum is known in closed form (ExactSum), so every result
-// is checked against the true answer.
+// The built-in workload is the pi series S_n = sum_{k<n} 1/(2k+1)^2,
+// pi = sqrt(8 S_n), whose exact partial sum is known in closed form
+// (ExactSum), so Run checks every result against the true answer and fails
+// beyond Tolerance. Reduce and Pool run a registered Func instead.
 //
-// Run re-executes the current binary once per worker; that binary must call
-// the child hook at the top of main:
+// Workers are re-executions of the current binary (or Config.WorkerBinary),
+// which must call the child hook at the top of main:
 //
 //	if engine.IsChild() {
 //		os.Exit(engine.ChildMain())
 //	}
+//
+// and, in a test binary, func TestMain(m *testing.M) { engine.RunTests(m) }.
 package engine
 
 import (

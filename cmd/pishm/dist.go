@@ -128,32 +128,11 @@ Flags:
 	if j.N, err = parseCount(*n, engine.MaxN); err != nil {
 		return usagef("-n: %v", err)
 	}
-	if j.Chunks < 1 || j.Chunks > queue.MaxChunks || uint64(j.Chunks) > j.N {
-		return usagef("-chunks must be in [1, min(n, %d)], got %d", queue.MaxChunks, j.Chunks)
-	}
-	if j.Workers < 1 || j.Workers > engine.MaxWorkers {
-		return usagef("-workers must be in [1, %d], got %d", engine.MaxWorkers, j.Workers)
-	}
 	j.Mode = engine.Mode(*mode)
-	if j.Mode != engine.Slots && j.Mode != engine.CAS && j.Mode != engine.Mutex {
-		return usagef("-mode must be slots, cas or mutex, got %q", *mode)
-	}
-	if !validKernel(j.Kernel) {
-		return usagef("-kernel: unknown kernel %q (want auto, %s)", j.Kernel, kernelNames())
-	}
 	if *publish != "" {
 		if j.Publish, err = parseCount(*publish, engine.MaxN); err != nil {
 			return usagef("-publish: %v", err)
 		}
-	}
-	if j.Lease < queue.MinLease {
-		return usagef("-lease must be at least %v, got %v", queue.MinLease, j.Lease)
-	}
-	if j.Retain < 2*j.Lease {
-		return usagef("-retain must be at least twice -lease (%v), got %v", 2*j.Lease, j.Retain)
-	}
-	if j.MaxAttempts < 1 {
-		return usagef("-max-attempts must be at least 1, got %d", j.MaxAttempts)
 	}
 	if *timeout < 0 {
 		return usagef("-timeout must be >= 0, got %v", *timeout)
@@ -161,15 +140,21 @@ Flags:
 	if *outage <= 0 {
 		return usagef("-outage must be > 0, got %v", *outage)
 	}
-	if *resume != "" && (!queue.ValidID(*resume) || *local) {
-		return usagef("-resume takes a job ID (no braces, colons, spaces or glob characters) and no -local, got %q", *resume)
+	if *resume != "" && *local {
+		return usagef("-resume and -local do not go together")
 	}
 	if j.Kernel == "auto" {
 		j.Kernel = engine.BestKernel()
 	}
+	j.Protocol, j.Build = queue.Protocol, queue.BuildStamp()
 	j.ID = j.DefaultID()
 	if *resume != "" {
 		j.ID = *resume
+	}
+	// The job's own check, once; its errors name the field, shown as the
+	// flag that sets it.
+	if err := j.Validate(); err != nil {
+		return jobFlagError(err)
 	}
 
 	var res queue.Result
@@ -319,4 +304,25 @@ Flags:
 			st.Worker, st.Jobs, st.Job, st.Chunks, st.Terms, st.Compute.Round(time.Microsecond), st.Elapsed.Round(time.Microsecond), st.Late, st.Speculative, st.Abandoned)
 	}
 	return err
+}
+
+// jobFlagError turns queue.Job.Validate's error, which names the field
+// ("queue: bad job: Chunks must be ..."), into a usage error naming the
+// coordinate flag that sets it.
+func jobFlagError(err error) error {
+	rest, ok := strings.CutPrefix(err.Error(), queue.ErrBadJob.Error()+": ")
+	if !ok {
+		return err
+	}
+	field, why, _ := strings.Cut(rest, " ")
+	flags := map[string]string{
+		"ID": "-resume", "N": "-n", "Chunks": "-chunks", "Workers": "-workers", "Mode": "-mode",
+		"Lease": "-lease", "Retain": "-retain", "MaxAttempts": "-max-attempts", "Kernel": "-kernel",
+	}
+	f, ok := flags[field]
+	if !ok {
+		return err
+	}
+	why = strings.NewReplacer("Lease", "-lease", "N,", "n,").Replace(why)
+	return usageError{f + " " + why}
 }
