@@ -232,6 +232,13 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	if len(spec.params) > l.maxParams {
 		return res, fmt.Errorf("engine: %d parameter bytes, more than the %d this pool holds (WithMaxParams)", len(spec.params), l.maxParams)
 	}
+	// A pool worker that died since the last call is replaced now, not
+	// mistaken for a death during this one.
+	if c.gen != 0 && !c.opt.oneShot {
+		if err := c.reap(newWatch(c), nil); err != nil {
+			return res, err
+		}
+	}
 	// Everything below is written while every worker sleeps on gen.
 	js := &ctl.job
 	*js = jobSpec{n: spec.n, offset: spec.offset, chunk: spec.chunk, chunks: chunks,
@@ -240,7 +247,9 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	setName(js.kernel[:], spec.kernel)
 	copy(c.v.params(len(spec.params)), spec.params)
 	for i := range l.workers {
-		c.v.slot(i).reset(spec.job.op)
+		s := c.v.slot(i)
+		s.reset(spec.job.op)
+		s.state.CompareAndSwap(slotDone, slotArrived) // idle since the last call
 	}
 	c.v.acc.sum.Store(math.Float64bits(spec.job.op.identity()))
 	c.v.acc.comp.Store(0)
@@ -355,6 +364,9 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 		}
 	}
 	we.When = slotStates[min(s.state.Load(), slotDone)]
+	if cs == nil && c.gen != 0 {
+		we.When = "between calls"
+	}
 	if why := w.killed[e.p.pid]; why != "" {
 		we.When = why
 	}
