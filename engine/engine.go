@@ -34,7 +34,7 @@ import (
 
 // ErrWorkerDied is wrapped by the error Run returns when a child exits
 // non-zero or by a signal; errors.As with *WorkerError gives the details.
-var ErrWorkerDied = errors.New("worker died")
+var ErrWorkerDied = errors.New("engine: worker died")
 
 // WorkerError says which worker failed, when and how.
 type WorkerError struct {
@@ -47,7 +47,7 @@ type WorkerError struct {
 }
 
 func (e *WorkerError) Error() string {
-	msg := fmt.Sprintf("worker %d (pid %d, attempt %d) died", e.Worker, e.Pid, e.Attempt+1)
+	msg := fmt.Sprintf("engine: worker %d (pid %d, attempt %d) died", e.Worker, e.Pid, e.Attempt+1)
 	if e.When != "" {
 		msg += " " + e.When
 	}
