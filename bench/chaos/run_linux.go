@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -59,9 +59,19 @@ func execute(ctx context.Context, pishm string, p plan, seed uint64, limit time.
 	res := runResult{plan: p}
 	before := shmEntries()
 
+	// Unlinked files rather than pipes: Wait returns when pishm exits even
+	// if a worker it left behind holds them open.
+	stdout, err1 := unlinkedFile()
+	stderr, err2 := unlinkedFile()
+	if err := errors.Join(err1, err2); err != nil {
+		res.rc = -1
+		res.outcome = outcome{class: wrong, detail: err.Error()}
+		return res
+	}
+	defer stdout.Close()
+	defer stderr.Close()
 	cmd := exec.Command(pishm, p.args()...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.Env = childEnv()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -122,7 +132,12 @@ wait:
 		case <-ctx.Done():
 			interrupted = true
 			cmd.Process.Signal(syscall.SIGTERM)
-			<-done
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
 			break wait
 		case <-tick.C:
 		}
@@ -205,9 +220,12 @@ wait:
 	}
 	res.wall = time.Since(start)
 	res.firstWorker = firstWorker
-	res.stdout, res.stderr = stdout.String(), stderr.String()
+	res.stdout, res.stderr = readAll(stdout), readAll(stderr)
 	res.rc = cmd.ProcessState.ExitCode()
 	if interrupted {
+		for _, c := range children(os.Getpid()) {
+			reap(c, true)
+		}
 		res.detail = "interrupted"
 		return res
 	}
@@ -245,6 +263,22 @@ wait:
 		}
 	}
 	return res
+}
+
+// unlinkedFile is a temporary file that is already removed.
+func unlinkedFile() (*os.File, error) {
+	f, err := os.CreateTemp("", "chaos-out-")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name())
+	return f, nil
+}
+
+// readAll is what was written to f, from its start.
+func readAll(f *os.File) string {
+	b, _ := os.ReadFile("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
+	return string(b)
 }
 
 // childEnv is our environment without what would make pishm a worker or
