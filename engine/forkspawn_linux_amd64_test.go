@@ -129,10 +129,11 @@ func TestForkValidate(t *testing.T) {
 	}
 }
 
-// waitState polls worker i's slot until its state is at least st, or the
-// process is gone.
-func waitState(c *crew, i int, st uint32, pid int) bool {
-	for c.v.slot(i).state.Load() < st {
+// waitState polls slot s until its state is at least st, or the process
+// is gone. It takes the slot, not the crew: a goroutine that polls must
+// not read the segment's Go-side fields, which the crew's close writes.
+func waitState(s *slot, st uint32, pid int) bool {
+	for s.state.Load() < st {
 		if syscall.Kill(pid, 0) != nil {
 			return false
 		}
@@ -173,12 +174,13 @@ func TestForkKills(t *testing.T) {
 				case "right-after-fork": // on the forking thread; the child has often arrived already
 					syscall.Kill(pid, tc.sig)
 				case "at-barrier": // the parent is still forking: nobody has seen a call
-					if waitState(c, i, slotArrived, pid) {
+					if waitState(c.v.slot(i), slotArrived, pid) {
 						syscall.Kill(pid, tc.sig)
 					}
 				default:
+					s := c.v.slot(i)
 					wg.Go(func() {
-						if waitState(c, i, slotRunning, pid) {
+						if waitState(s, slotRunning, pid) {
 							time.Sleep(time.Millisecond)
 							syscall.Kill(pid, tc.sig)
 						}
