@@ -15,10 +15,13 @@ import (
 //	go test -run '^$' -bench Spawn -count 10 ./bench | benchstat -col /spawn -
 func BenchmarkSpawn(b *testing.B) {
 	for _, spawn := range []string{engine.SpawnExec, engine.SpawnFork} {
-		for _, n := range []uint64{1e6} {
+		for _, n := range []struct {
+			name string
+			n    uint64
+		}{{"1e6", 1e6}} {
 			for _, workers := range []int{2} {
-				b.Run(fmt.Sprintf("spawn=%s/n=%.0e/workers=%d", spawn, float64(n), workers), func(b *testing.B) {
-					cfg := engine.Config{N: n, Workers: workers, Spawn: spawn}
+				b.Run(fmt.Sprintf("spawn=%s/n=%s/workers=%d", spawn, n.name, workers), func(b *testing.B) {
+					cfg := engine.Config{N: n.n, Workers: workers, Spawn: spawn}
 					if err := cfg.Validate(); err != nil {
 						b.Skip(err)
 					}
