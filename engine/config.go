@@ -161,6 +161,13 @@ type Config struct {
 	// AllowRacy must be set to use the Racy mode, which loses updates on
 	// purpose.
 	AllowRacy bool
+	// Spawn is how worker processes start: SpawnExec ("" or "exec", the
+	// default) re-executes a binary; SpawnFork ("fork") forks without exec,
+	// for Run's pi series on linux/amd64 with the avx2 or avx512 kernel,
+	// Mode slots, Sched static and one publish per worker (see
+	// forkspawn.go). A forked worker reports its progress once, when its
+	// share is done, so Stall must exceed the time of a whole share.
+	Spawn string
 }
 
 // DefaultStall is Config.Stall's default: generous, since a registered
@@ -331,6 +338,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	c.Kernel = k
+	if err := c.checkSpawn(); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 

@@ -49,6 +49,8 @@ type crewOptions struct {
 	// transport, for a one-shot message-passing run: the kind and options.
 	transport     string
 	transportOpts transport.Options
+	// fork, for Config.Spawn fork: workers are forked, not exec'd (forkspawn.go).
+	fork *forkSpawn
 }
 
 // stoppedGrace is how long a worker may sit stopped (SIGSTOP, a tracer)
@@ -134,6 +136,9 @@ const selfExe = "/proc/self/exe"
 // start runs attempt a of worker i. A transport's files come first (fd
 // 3, 4, ... as it expects), then the segment.
 func (c *crew) start(i, attempt int) error {
+	if c.opt.fork != nil {
+		return c.startFork(i, attempt)
+	}
 	var env []string
 	var files []*os.File
 	if c.col != nil {
@@ -338,6 +343,9 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 	}
 	c.proc[i] = nil
 	s := c.v.slot(i)
+	if c.opt.fork != nil && cs != nil {
+		c.opt.fork.settle(c, i, cs) // a forked worker's raw result becomes its journal entry
+	}
 	we := e.describe()
 	if we != nil && e.p.exe != selfExe && s.state.Load() == slotIdle &&
 		(we.How == "exit status "+strconv.Itoa(exitProtocol) || strings.Contains(we.Stderr, ErrProtocol.Error())) {

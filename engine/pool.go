@@ -62,6 +62,9 @@ func NewPool(ctx context.Context, opts ...Option) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Spawn == SpawnFork {
+		return nil, fmt.Errorf("engine: Config.Spawn fork is for one-shot runs of the pi series: a Pool's workers are exec'd")
+	}
 	if cfg.Mode == Goroutines || cfg.Mode.IsTransport() {
 		return nil, fmt.Errorf("engine: a Pool publishes through shared memory: Mode %s is for one-shot runs", cfg.Mode)
 	}

@@ -33,6 +33,14 @@ func execute(ctx context.Context, cfg Config, j job, params []byte) (callResult,
 	if spec.dynamic {
 		o.maxChunks = int((cfg.N-1)/cfg.Chunk + 1)
 	}
+	if cfg.Spawn == SpawnFork {
+		fs, err := newForkSpawn(cfg, j)
+		if err != nil {
+			return callResult{}, "", err
+		}
+		defer fs.close() // after c.close below: every forked worker is reaped by then
+		o.fork = fs
+	}
 	if cfg.Mode.IsTransport() {
 		o.transport = string(cfg.Mode)
 		o.transportOpts = transport.Options{Workers: cfg.Workers, RedisURL: cfg.RedisURL, Retries: cfg.retries() > 0}

@@ -53,6 +53,7 @@ type spawnReq struct {
 	argv  []string
 	env   []string
 	files []uintptr
+	fork  func() (int, error) // Config.Spawn fork: run this instead of forkExec
 	reply chan spawnReply
 }
 
@@ -93,7 +94,13 @@ func (sp *spawner) forker() {
 	for {
 		select {
 		case r := <-sp.reqs:
-			pid, err := forkExec(r.exe, r.argv, r.env, r.files)
+			var pid int
+			var err error
+			if r.fork != nil {
+				pid, err = r.fork()
+			} else {
+				pid, err = forkExec(r.exe, r.argv, r.env, r.files)
+			}
 			r.reply <- spawnReply{pid, err}
 		case <-sp.quit:
 			return

@@ -12,6 +12,7 @@
 #   PISHM=path   use this pishm binary instead of building ./cmd/pishm
 #   RUNS=31      runs of each program
 #   WORKERS=2    pishm -workers (gofloor always uses 2)
+#   FLAGS=...    more pishm flags, e.g. FLAGS="-spawn fork"
 set -euo pipefail
 export LC_ALL=C
 
@@ -20,6 +21,7 @@ root=$(cd "$here/../.." && pwd)
 n=${1:-1e6}
 runs=${RUNS:-31}
 workers=${WORKERS:-2}
+read -r -a flags <<<"${FLAGS:-}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -42,19 +44,19 @@ time_us() {
 
 # One untimed run of each warms the page cache.
 FLOOR_N=$n "$tmp/gofloor" >/dev/null
-"$pishm" -n "$n" -workers "$workers" -quiet >/dev/null
+"$pishm" -n "$n" -workers "$workers" -quiet "${flags[@]}" >/dev/null
 
 : >"$tmp/f"
 : >"$tmp/p"
 : >"$tmp/r"
 for ((i = 1; i <= runs; i++)); do
 	f=$(FLOOR_N=$n time_us "$tmp/gofloor")
-	p=$(time_us "$pishm" -n "$n" -workers "$workers" -quiet)
+	p=$(time_us "$pishm" -n "$n" -workers "$workers" -quiet "${flags[@]}")
 	echo "$f" >>"$tmp/f"
 	echo "$p" >>"$tmp/p"
 	awk -v p="$p" -v f="$f" 'BEGIN { printf "%.4f\n", p / f }' >>"$tmp/r"
 done
 median() { sort -g "$1" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 echo "floor  median $(awk -v m="$(median "$tmp/f")" 'BEGIN { printf "%.2f ms", m / 1000 }')"
-echo "pishm  median $(awk -v m="$(median "$tmp/p")" 'BEGIN { printf "%.2f ms", m / 1000 }')  (-n $n -workers $workers)"
+echo "pishm  median $(awk -v m="$(median "$tmp/p")" 'BEGIN { printf "%.2f ms", m / 1000 }')  (-n $n -workers $workers ${FLAGS:-})"
 echo "ratio  pishm/floor median $(median "$tmp/r") over $runs alternating pairs"

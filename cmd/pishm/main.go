@@ -269,7 +269,9 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		opt.cfg.Progress = view.update
 		defer view.close()
 	}
-	opt.cfg.WorkerBinary = leanWorker(opt.cfg.Mode)
+	if opt.cfg.Spawn != engine.SpawnFork {
+		opt.cfg.WorkerBinary = leanWorker(opt.cfg.Mode)
+	}
 	res, err := engine.Run(ctx, opt.cfg)
 	if err != nil {
 		return asFlagError(err)
@@ -339,6 +341,7 @@ Flags:
 	sched := fs.String("sched", "static", "work `sharing`: static ranges or dynamic chunks from a shared counter")
 	fs.BoolVar(&opt.cfg.Extrapolate, "extrapolate", false, "also print pi with the series' tail added in closed form")
 	fs.DurationVar(&opt.cfg.Timeout, "timeout", 0, "give up after `duration` (0: never)")
+	spawn := fs.String("spawn", "exec", "how workers start: exec (re-execute pishm-worker or pishm) or fork (linux/amd64, slots, static, one publish: a child that runs only the assembly kernel)")
 	fs.DurationVar(&opt.cfg.Stall, "stall", 0, "kill and redo a worker that makes no progress for `duration` (0: 2m, negative: never; a stopped worker goes after 2s)")
 	retries := fs.Int("retries", engine.DefaultRetries, "fresh attempts at a dead worker's range (`N`, 0 for none)")
 	fs.StringVar(&opt.cfg.RedisURL, "redis", defaultRedisURL, "redis-server `URL` for -mode=redis (user:password@ and rediss:// pass through)")
@@ -376,6 +379,7 @@ Flags:
 		}
 	}
 	opt.cfg.Sched = engine.Schedule(*sched)
+	opt.cfg.Spawn = *spawn
 	if *retries < 0 || *retries > engine.MaxRetries {
 		return opt, usagef("-retries must be in [0, %d], got %d", engine.MaxRetries, *retries)
 	}
@@ -452,7 +456,7 @@ func asFlagError(err error) error {
 // fieldFlag is the flag that sets the engine.Config field, or "".
 func fieldFlag(field string) string {
 	switch field {
-	case "N", "Workers", "Mode", "Shm", "Path", "Force", "Chunk", "Publish", "Kernel", "Timeout", "Retries", "Sched", "Pad", "Stall":
+	case "N", "Workers", "Mode", "Shm", "Path", "Force", "Chunk", "Publish", "Kernel", "Timeout", "Retries", "Sched", "Pad", "Stall", "Spawn":
 		return "-" + strings.ToLower(field)
 	case "RedisURL":
 		return "-redis"

@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+)
+
+// Spawn methods (Config.Spawn).
+//
+// SpawnExec starts each worker by fork and exec of a binary that serves
+// the worker protocol (protocol.go) in Go. SpawnFork starts each worker by
+// a fork alone: the child is a copy of the parent that runs only an
+// assembly routine of the kernel package (forkWorker), which keeps the
+// protocol's start barrier, waits for the call on the gen futex, runs the
+// blocks kernel over the whole iterations of its static range and leaves
+// the raw lanes in a shared anonymous mapping. When the parent reaps it, it
+// adds the top terms and folds the lanes as the kernel's Go wrapper does,
+// and writes the slot's journal entry and doneGen itself (settle), so that
+// everything after (result, the checks, retries) is the exec path's. A
+// forked worker killed at any point leaves no Done word for the call and
+// is re-forked like any dead worker.
+//
+// A forked worker skips exec and the Go runtime's start-up in the child,
+// the bulk of a short run's cost. Its result equals the exec worker's bit
+// for bit when a worker's range is at most progressStep terms; above that
+// the exec worker folds pieces of progressStep terms and the forked one
+// sums its range in one kernel call (both within the kernels' few ulps).
+const (
+	SpawnExec = "exec"
+	SpawnFork = "fork"
+)
+
+// checkSpawn validates Config.Spawn against the rest of a defaulted c.
+func (c Config) checkSpawn() error {
+	switch c.Spawn {
+	case "", SpawnExec:
+		return nil
+	case SpawnFork:
+	default:
+		return fmt.Errorf("engine: Config.Spawn: unknown spawn method %q (want exec or fork)", c.Spawn)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("engine: Config.Spawn fork "+format, args...)
+	}
+	switch {
+	case !forkSupported:
+		return bad("needs linux/amd64 and the assembly kernels, this is %s/%s: use exec", runtime.GOOS, runtime.GOARCH)
+	case !slices.Contains(forkKernels, c.Kernel):
+		return bad("runs only an assembly kernel (%s), not %s", strings.Join(forkKernels, " or "), c.Kernel)
+	case c.Mode != Slots:
+		return bad("needs Config.Mode slots, got %s", c.Mode)
+	case c.Sched != Static:
+		return bad("needs Config.Sched static, got %s", c.Sched)
+	case c.Publish < c.N:
+		return bad("publishes once per worker: Config.Publish must be 0, got %d", c.Publish)
+	case c.Pad != 0:
+		return bad("has no lanes: Config.Pad must be 0, got %d", c.Pad)
+	case c.WorkerBinary != "":
+		return bad("runs no binary: Config.WorkerBinary must be empty, got %q", c.WorkerBinary)
+	}
+	return nil
+}
+
+// startFork is spawner.start for a forked worker: fork runs on the
+// spawner's locked thread, whose exit is what the child's parent-death
+// signal watches. Unlike start it does not hold sp.mu across the fork (no
+// Go lock is held by the forking thread; the child runs no Go code, so
+// none would matter there, but nothing needs it): the SIGCHLD poll below
+// catches a child that exited before its pid was in live.
+func (sp *spawner) startFork(i, attempt int, fork func() (int, error)) (*process, error) {
+	reply := make(chan spawnReply)
+	sp.reqs <- spawnReq{fork: fork, reply: reply}
+	r := <-reply
+	if r.err != nil {
+		return nil, fmt.Errorf("engine: fork worker %d: %w", i, r.err)
+	}
+	// A forked worker writes nothing, so it has no stderr file: a nil
+	// *os.File reads as empty and closes as a no-op. Its binary is ours.
+	p := &process{exe: selfExe, pid: r.pid, worker: i, attempt: attempt}
+	sp.mu.Lock()
+	sp.live[r.pid] = p
+	sp.mu.Unlock()
+	select {
+	case sp.sigs <- syscall.SIGCHLD:
+	default:
+	}
+	return p, nil
+}

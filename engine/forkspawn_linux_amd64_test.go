@@ -1,0 +1,280 @@
+//go:build gc && !purego && !noasm
+
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pishm/pishm/engine/internal/kernel"
+)
+
+// forkKernelsHere are the fork kernels this CPU runs; the test skips when
+// there are none.
+func forkKernelsHere(t *testing.T) []string {
+	t.Helper()
+	var ks []string
+	for _, name := range forkKernels {
+		if _, err := kernel.ByName(name); err == nil {
+			ks = append(ks, name)
+		} else {
+			t.Logf("kernel %s: %v (skipped)", name, err)
+		}
+	}
+	if len(ks) == 0 {
+		t.Skip("this CPU runs no fork kernel")
+	}
+	return ks
+}
+
+// checkForkParts requires every worker's partial to be the kernel's sum of
+// its range bit for bit, and the total their reduction.
+func checkForkParts(t *testing.T, res Result) {
+	t.Helper()
+	checkExactTerms(t, res)
+	k, _ := kernel.ByName(res.Kernel)
+	var parts []float64
+	for _, w := range res.WorkersDetail {
+		if want := k.Sum(w.Lo, w.Hi); math.Float64bits(w.Partial) != math.Float64bits(want) {
+			t.Errorf("worker %d [%d, %d): partial %.17g, kernel %.17g", w.Index, w.Lo, w.Hi, w.Partial, want)
+		}
+		parts = append(parts, w.Partial)
+	}
+	if s := reduce(Sum, parts); math.Float64bits(s) != math.Float64bits(res.Sum) {
+		t.Errorf("S = %.17g, the partials reduce to %.17g", res.Sum, s)
+	}
+}
+
+// TestForkExact runs forked workers for every fork kernel this CPU has,
+// over worker counts and term counts that do not divide, and compares
+// with exec'd workers bit for bit where their pieces agree.
+func TestForkExact(t *testing.T) {
+	checkClean(t)
+	for _, kname := range forkKernelsHere(t) {
+		for _, n := range []uint64{1e6 + 3, 1e7 + 7} {
+			for _, w := range []int{1, 2, 3, 7} {
+				t.Run(fmt.Sprintf("kernel=%s/n=%d/workers=%d", kname, n, w), func(t *testing.T) {
+					cfg := Config{N: n, Workers: w, Kernel: kname, Spawn: SpawnFork}
+					res, err := Run(context.Background(), cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkForkParts(t, res)
+					if len(res.Failures) != 0 {
+						t.Errorf("failures: %+v", res.Failures)
+					}
+					if n/uint64(w)+1 > progressStep {
+						return // exec folds pieces of progressStep terms: not the same rounding
+					}
+					cfg.Spawn = SpawnExec
+					ex, err := Run(context.Background(), cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if math.Float64bits(ex.Sum) != math.Float64bits(res.Sum) {
+						t.Errorf("fork S = %.17g, exec S = %.17g", res.Sum, ex.Sum)
+					}
+				})
+			}
+		}
+	}
+	t.Run("offset", func(t *testing.T) {
+		res, err := Run(context.Background(), Config{N: 1e6 + 3, Offset: 1e12 + 1, Workers: 3, Kernel: forkKernelsHere(t)[0], Spawn: SpawnFork})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel := math.Abs(res.Sum-res.SumExact) / res.SumExact; rel > tolerance {
+			t.Errorf("offset run: S=%.17g exact %.17g (rel %.2e)", res.Sum, res.SumExact, rel)
+		}
+	})
+}
+
+// TestForkValidate: what fork cannot do is refused, naming Config.Spawn.
+func TestForkValidate(t *testing.T) {
+	k := forkKernelsHere(t)[0]
+	for _, c := range []Config{
+		{N: 10, Spawn: "vfork"},
+		{N: 10, Spawn: SpawnFork, Kernel: "generic"},
+		{N: 10, Spawn: SpawnFork, Kernel: k, Mode: CAS},
+		{N: 10, Spawn: SpawnFork, Kernel: k, Mode: Pipe},
+		{N: 10, Spawn: SpawnFork, Kernel: k, Mode: Goroutines},
+		{N: 10, Spawn: SpawnFork, Kernel: k, Sched: Dynamic},
+		{N: 10, Spawn: SpawnFork, Kernel: k, Publish: 3},
+		{N: 10, Spawn: SpawnFork, Kernel: k, Pad: 64},
+		{N: 10, Spawn: SpawnFork, Kernel: k, WorkerBinary: "/bin/true"},
+	} {
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
+			t.Errorf("%+v: err %v, want one naming Config.Spawn", c, err)
+		}
+	}
+	for _, c := range []Config{{N: 10, Spawn: SpawnExec}, {N: 10, Spawn: SpawnFork, Kernel: k, Publish: 10}, {N: 10, Spawn: SpawnFork, Kernel: k, Shm: ShmFile, Path: "x"}} {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%+v: %v", c, err)
+		}
+	}
+	if _, err := Reduce(context.Background(), "test-k", 100, WithConfig(Config{Spawn: SpawnFork, Kernel: k})); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
+		t.Errorf("Reduce of a registered Func with fork: %v", err)
+	}
+	if _, err := NewPool(context.Background(), WithConfig(Config{Spawn: SpawnFork, Kernel: k})); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
+		t.Errorf("NewPool with fork: %v", err)
+	}
+}
+
+// waitState polls slot s until its state is at least st, or the process
+// is gone. It takes the slot, not the crew: a goroutine that polls must
+// not read the segment's Go-side fields, which the crew's close writes.
+func waitState(s *slot, st uint32, pid int) bool {
+	for s.state.Load() < st {
+		if syscall.Kill(pid, 0) != nil {
+			return false
+		}
+		time.Sleep(20 * time.Microsecond)
+	}
+	return true
+}
+
+// TestForkKills SIGKILLs forked workers (the first attempt of worker 1)
+// right after the fork (before or, more often, just after they arrive: the
+// child is quicker than the parent's kill), at the start barrier and in the
+// middle of the kernel, or stops them there, and requires the exact result
+// from the re-forked worker and nothing left behind.
+func TestForkKills(t *testing.T) {
+	checkClean(t)
+	k := forkKernelsHere(t)[0]
+	for _, tc := range []struct {
+		point string
+		n     uint64
+		when  []string
+		sig   syscall.Signal
+	}{
+		{"right-after-fork", 1e6 + 3, []string{slotStates[slotIdle], slotStates[slotArrived]}, syscall.SIGKILL},
+		{"at-barrier", 1e6 + 3, []string{slotStates[slotArrived]}, syscall.SIGKILL},
+		{"mid-sum", 2e9 + 7, []string{slotStates[slotRunning]}, syscall.SIGKILL},
+		{"stopped-mid-sum", 2e9 + 7, []string{fmt.Sprintf("stopped (state T) for over %v", stoppedGrace)}, syscall.SIGSTOP},
+	} {
+		t.Run("point="+tc.point, func(t *testing.T) {
+			if testing.Short() && tc.sig == syscall.SIGSTOP {
+				t.Skip("waits for the stopped grace")
+			}
+			var wg sync.WaitGroup
+			forkHook = func(c *crew, i, attempt, pid int) {
+				if i != 1 || attempt != 0 {
+					return
+				}
+				switch tc.point {
+				case "right-after-fork": // on the forking thread; the child has often arrived already
+					syscall.Kill(pid, tc.sig)
+				case "at-barrier": // the parent is still forking: nobody has seen a call
+					if waitState(c.v.slot(i), slotArrived, pid) {
+						syscall.Kill(pid, tc.sig)
+					}
+				default:
+					s := c.v.slot(i)
+					wg.Go(func() {
+						if waitState(s, slotRunning, pid) {
+							time.Sleep(time.Millisecond)
+							syscall.Kill(pid, tc.sig)
+						}
+					})
+				}
+			}
+			defer func() { forkHook = nil }()
+			res, err := Run(context.Background(), Config{N: tc.n, Workers: 2, Kernel: k, Spawn: SpawnFork})
+			wg.Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkForkParts(t, res)
+			if len(res.Failures) != 1 {
+				t.Fatalf("failures %+v, want one", res.Failures)
+			}
+			f := res.Failures[0]
+			if f.Worker != 1 || f.Action != "retried" || !strings.Contains(strings.Join(tc.when, "|"), f.When) {
+				t.Errorf("failure %+v, want worker 1 retried %v", f, tc.when)
+			}
+			t.Logf("failure: %+v", f)
+		})
+	}
+}
+
+// TestForkRetriesRunOut: a worker killed on every attempt ends the run
+// with ErrWorkerDied, and nothing is left behind.
+func TestForkRetriesRunOut(t *testing.T) {
+	checkClean(t)
+	k := forkKernelsHere(t)[0]
+	forkHook = func(c *crew, i, attempt, pid int) {
+		if i == 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	defer func() { forkHook = nil }()
+	_, err := Run(context.Background(), Config{N: 1e6, Workers: 2, Kernel: k, Spawn: SpawnFork, Retries: 2})
+	var we *WorkerError
+	if !errors.Is(err, ErrWorkerDied) || !errors.As(err, &we) || we.Worker != 0 || we.Attempt != 2 {
+		t.Fatalf("err %v, want worker 0 dead on its third attempt", err)
+	}
+}
+
+// TestForkStress runs many forked runs while other goroutines allocate
+// hard and force collections: the parent's runtime is in the middle of a
+// collection or a stop-the-world at many of the forks, which is what hangs
+// a child that runs Go code. Every run must be exact and leave nothing.
+func TestForkStress(t *testing.T) {
+	checkClean(t)
+	k := forkKernelsHere(t)[0]
+	runs := 300
+	if testing.Short() {
+		runs = 30
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var sink atomic.Pointer[[]byte]
+	wg.Go(func() {
+		var keep [128][]byte
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			b := make([]byte, 64<<10)
+			b[0] = byte(i)
+			keep[i%len(keep)] = b
+			sink.Store(&b)
+		}
+	})
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			runtime.GC()
+			time.Sleep(200 * time.Microsecond)
+		}
+	})
+	defer func() { close(stop); wg.Wait() }()
+	var want float64
+	for r := range runs {
+		res, err := Run(context.Background(), Config{N: 1e6 + 3, Workers: 2, Kernel: k, Spawn: SpawnFork})
+		if err != nil {
+			t.Fatalf("run %d: %v", r, err)
+		}
+		if r == 0 {
+			checkForkParts(t, res)
+			want = res.Sum
+		} else if math.Float64bits(res.Sum) != math.Float64bits(want) || len(res.Failures) != 0 {
+			t.Fatalf("run %d: S = %.17g (want %.17g), failures %+v", r, res.Sum, want, res.Failures)
+		}
+	}
+}

@@ -1,0 +1,22 @@
+//go:build !linux || !amd64 || !gc || purego || noasm
+
+package engine
+
+import "errors"
+
+// Forked workers need the linux/amd64 assembly of the kernel package.
+const forkSupported = false
+
+var forkKernels []string
+
+type forkSpawn struct{}
+
+func newForkSpawn(Config, job) (*forkSpawn, error) {
+	return nil, errors.New("engine: Config.Spawn fork is not supported in this build")
+}
+
+func (*forkSpawn) close() error                  { return nil }
+func (*forkSpawn) settle(*crew, int, *callState) {}
+func (c *crew) startFork(i, attempt int) error {
+	return errors.New("engine: Config.Spawn fork is not supported in this build")
+}
