@@ -18,12 +18,17 @@ const (
 	numChunks
 )
 
-func (c chunkClass) flag() []string {
+// flag is the -publish (static) or -chunk (dynamic) flag for c.
+func (c chunkClass) flag(sched string) []string {
+	name := "-publish"
+	if sched == "dynamic" {
+		name = "-chunk"
+	}
 	switch c {
 	case chunk1:
-		return []string{"-chunk", "1"}
+		return []string{name, "1"}
 	case chunk1000:
-		return []string{"-chunk", "1000"}
+		return []string{name, "1000"}
 	}
 	return nil
 }
@@ -64,7 +69,9 @@ func (k kind) String() string {
 // drawn for mutex only and is kill elsewhere.
 var kindWeights = [numKinds]int{none: 5, kill: 28, early: 10, kill2: 10, killSeq: 12, holder: 15, stop: 12, stopCont: 8}
 
-var modes = []string{"slots", "cas", "mutex"}
+// modes are pishm's -mode values, and "fork": slots with -spawn fork,
+// which takes only the static schedule and one publish per worker.
+var modes = []string{"slots", "cas", "mutex", "fork"}
 var scheds = []string{"static", "dynamic"}
 
 // plan is one run: pishm's flags and what happens to its workers.
@@ -88,6 +95,9 @@ type estimator func(mode, sched string, c chunkClass, n uint64) time.Duration
 func draw(seed uint64, i int, ms, ss []string, est estimator) plan {
 	r := rand.New(rand.NewPCG(seed, uint64(i)))
 	p := plan{Index: i, Mode: ms[r.IntN(len(ms))], Sched: ss[r.IntN(len(ss))], Chunk: chunkClass(r.IntN(int(numChunks)))}
+	if p.Fork() {
+		p.Sched, p.Chunk = "static", chunkWhole
+	}
 	lo, hi := nRange[p.Chunk][0], nRange[p.Chunk][1]
 	p.N = uint64(lo * math.Pow(hi/lo, r.Float64())) // log-uniform
 	p.Workers = 2 + r.IntN(3)
@@ -120,10 +130,16 @@ func draw(seed uint64, i int, ms, ss []string, est estimator) plan {
 	return p
 }
 
+// Fork reports whether p's workers are forked, not exec'd.
+func (p plan) Fork() bool { return p.Mode == "fork" }
+
 // args are pishm's arguments for p.
 func (p plan) args() []string {
 	a := []string{"-n", strconv.FormatUint(p.N, 10), "-mode", p.Mode, "-sched", p.Sched}
-	a = append(a, p.Chunk.flag()...)
+	if p.Fork() {
+		a = []string{"-n", strconv.FormatUint(p.N, 10), "-mode", "slots", "-spawn", "fork", "-sched", p.Sched}
+	}
+	a = append(a, p.Chunk.flag(p.Sched)...)
 	return append(a, "-workers", strconv.Itoa(p.Workers), "-json")
 }
 

@@ -89,7 +89,9 @@ func execute(ctx context.Context, pishm string, p plan, seed uint64, limit time.
 		var ws []proc
 		for _, c := range children(pid) {
 			q, ok := readProc(c)
-			if !ok || q.ppid != pid || len(q.argv) < 3 || q.argv[1] != "worker" {
+			// An exec'd worker is "pishm worker N"; a forked one is a copy
+			// of pishm, and pishm has no other children in these modes.
+			if !ok || q.ppid != pid || !p.Fork() && (len(q.argv) < 3 || q.argv[1] != "worker") {
 				continue
 			}
 			if _, ok := seen[c]; !ok {
@@ -104,7 +106,7 @@ func execute(ctx context.Context, pishm string, p plan, seed uint64, limit time.
 	}
 	send := func(el time.Duration, q proc, sig syscall.Signal, name, note string) {
 		if err := sendSignal(q, sig); err == nil {
-			res.events = append(res.events, event{at: el, sig: name, worker: q.argv[2], pid: q.pid, note: note})
+			res.events = append(res.events, event{at: el, sig: name, worker: workerLabel(q), pid: q.pid, note: note})
 		}
 	}
 	var stopped proc
@@ -245,7 +247,7 @@ wait:
 	}
 	for _, q := range seen {
 		if r, ok := readProc(q.pid); ok && r.start == q.start {
-			res.leaks = append(res.leaks, fmt.Sprintf("worker %s (pid %d, state %c) outlived pishm", q.argv[2], q.pid, r.state))
+			res.leaks = append(res.leaks, fmt.Sprintf("worker %s (pid %d, state %c) outlived pishm", workerLabel(q), q.pid, r.state))
 			syscall.Kill(q.pid, syscall.SIGKILL)
 			syscall.Kill(q.pid, syscall.SIGCONT)
 		}
@@ -292,4 +294,13 @@ func childEnv() []string {
 		env = append(env, kv)
 	}
 	return env
+}
+
+// workerLabel is the N of "pishm worker N", or "?" for a forked worker,
+// whose argv is its parent's.
+func workerLabel(q proc) string {
+	if len(q.argv) >= 3 && q.argv[1] == "worker" {
+		return q.argv[2]
+	}
+	return "?"
 }
