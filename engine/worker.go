@@ -102,12 +102,11 @@ func takeEnv() (seg *shmem.Segment, index, attempt int, err error) {
 
 // worker is one worker process's state.
 type worker struct {
-	v     segView
-	i     int
-	s     *slot
-	pid   uint32
-	jobs  map[string]job // by name (and kernel, for pi), found once
-	start time.Time
+	v    segView
+	i    int
+	s    *slot
+	pid  uint32
+	jobs map[string]job // by name (and kernel, for pi), found once
 }
 
 func childMain() error {

@@ -492,15 +492,6 @@ func parseCount(s string, max uint64) (uint64, error) {
 	return uint64(f), nil
 }
 
-func validMode(m engine.Mode) bool {
-	for _, k := range engine.Modes() {
-		if k == m {
-			return true
-		}
-	}
-	return false
-}
-
 func modeNames() string {
 	var s []string
 	for _, m := range engine.Modes() {

@@ -3,6 +3,7 @@ package transporttest
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func (s Suite) BenchmarkCollectInProcess(b *testing.B) {
 					NewCollector(b, kind, n, s.RedisURL).Close() // skip what this host lacks
 					dir := b.TempDir()
 					for b.Loop() {
-						sink = s.benchInProcess(b, kind, n, dir)
+						runtime.KeepAlive(s.benchInProcess(b, kind, n, dir))
 					}
 					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/worker")
 				})

@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -574,9 +575,6 @@ func (s Suite) TestCloseUnused(t *testing.T) {
 	}
 }
 
-// sink keeps benchmark results alive.
-var sink []transport.Message
-
 // BenchmarkCollect measures one whole run per op: NewCollector, n real
 // child processes that each Send one message, Collect, waiting for the
 // children, and Close. Kind "none" is the baseline: the same children
@@ -591,7 +589,7 @@ func (s Suite) BenchmarkCollect(b *testing.B) {
 					}
 					dir := b.TempDir()
 					for b.Loop() {
-						sink = s.benchRun(b, kind, n, dir)
+						runtime.KeepAlive(s.benchRun(b, kind, n, dir))
 					}
 					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/worker")
 				})
