@@ -12,28 +12,6 @@ import (
 	"github.com/pishm/pishm/internal/proc"
 )
 
-func startTime(pid int) uint64 { return proc.Start(pid) }
-
-// ParseCreatorName reads the creator out of a name made of prefix, then
-// PID-START-RANDOM (start in clock ticks since boot). ok is false for a
-// name of another shape.
-func ParseCreatorName(name, prefix string) (pid int, start uint64, ok bool) {
-	rest, found := strings.CutPrefix(name, prefix)
-	if !found {
-		return 0, 0, false
-	}
-	f := strings.SplitN(rest, "-", 3)
-	if len(f) != 3 || f[2] == "" {
-		return 0, 0, false
-	}
-	p, err1 := strconv.Atoi(f[0])
-	s, err2 := strconv.ParseUint(f[1], 10, 64)
-	if err1 != nil || err2 != nil || p <= 0 || s == 0 {
-		return 0, 0, false
-	}
-	return p, s, true
-}
-
 // GC removes this user's named pishm segments in /dev/shm whose creator is
 // dead, and only those. It judges a file by its name alone
 // (pishm-PID-START-RANDOM), so a file whose header was never written is
@@ -70,7 +48,7 @@ func stale(path, name string) bool {
 	if err := syscall.Lstat(path, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG || int(st.Uid) != os.Geteuid() {
 		return false // not a regular file of ours: not ours to remove
 	}
-	if pid, start, ok := ParseCreatorName(name, NamePrefix); ok {
+	if pid, start, ok := proc.ParseName(name, NamePrefix); ok {
 		return !proc.Alive(pid, start)
 	}
 	// An older name, pishm-PID-RANDOM: the creator is gone if no process
@@ -92,22 +70,9 @@ func stale(path, name string) bool {
 // ticksSinceBoot converts a Unix time in seconds to clock ticks since
 // boot, the unit of a process's start time.
 func ticksSinceBoot(unixSec int64) (uint64, bool) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
+	boot, ok := proc.BootTime()
+	if !ok || unixSec < boot {
 		return 0, false
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "btime "); ok {
-			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil || unixSec < boot {
-				return 0, false
-			}
-			return uint64(unixSec-boot) * clockTicks, true
-		}
-	}
-	return 0, false
+	return uint64(unixSec-boot) * proc.ClockTicks, true
 }
-
-// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every
-// Linux architecture Go supports.
-const clockTicks = 100

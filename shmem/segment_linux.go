@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/edsrzf/mmap-go"
+	"github.com/pishm/pishm/internal/proc"
 	"golang.org/x/sys/unix"
 )
 
@@ -83,7 +84,7 @@ func Create(o Options) (*Segment, error) {
 	h.Tail = uint64(o.Tail)
 	h.CreatorPID = uint32(os.Getpid())
 	h.CreatorUID = uint32(os.Geteuid())
-	h.CreatorStart = startTime(os.Getpid())
+	h.CreatorStart = proc.Start(os.Getpid())
 	// Nothing else maps the segment yet: the children that will attach
 	// are started after Create returns, and exec orders these stores
 	// before anything they read.
@@ -131,8 +132,11 @@ func creatorName() (string, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
-	pid := os.Getpid()
-	return NamePrefix + strconv.Itoa(pid) + "-" + strconv.FormatUint(startTime(pid), 10) + "-" + hex.EncodeToString(b[:]), nil
+	tag := proc.Self()
+	if tag == "" {
+		tag = strconv.Itoa(os.Getpid()) + "-0" // unjudgeable, and never GC'd: it is unlinked at once anyway
+	}
+	return NamePrefix + tag + "-" + hex.EncodeToString(b[:]), nil
 }
 
 // reserve allocates size bytes for fd, so that running out of space is an

@@ -239,15 +239,3 @@ func TestGCJudgesByName(t *testing.T) {
 		}
 	}
 }
-
-func TestParseCreatorName(t *testing.T) {
-	pid, start, ok := ParseCreatorName("pishm-12-345-ab", NamePrefix)
-	if !ok || pid != 12 || start != 345 {
-		t.Fatalf("got %d %d %v", pid, start, ok)
-	}
-	for _, bad := range []string{"pishm-12-ab", "pishm-x-1-a", "pishm-12-0-a", "other-1-2-a", "pishm-1-2-"} {
-		if _, _, ok := ParseCreatorName(bad, NamePrefix); ok {
-			t.Errorf("%q parsed", bad)
-		}
-	}
-}

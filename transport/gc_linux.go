@@ -70,7 +70,7 @@ func gc(tmp, mqdir string) ([]string, error) {
 		path := filepath.Join(tmp, name)
 		switch {
 		case strings.HasPrefix(name, ManifestPrefix):
-			pid, start, ok := parseCreator(name, ManifestPrefix)
+			pid, start, ok := proc.ParseName(name, ManifestPrefix)
 			if !ok || !ownedBy(path, syscall.S_IFREG, uid) {
 				continue
 			}
@@ -87,7 +87,7 @@ func gc(tmp, mqdir string) ([]string, error) {
 			}
 			dead = append(dead, m)
 		case strings.HasPrefix(name, DirPrefix):
-			if pid, start, ok := parseCreator(name, DirPrefix); ok && !proc.Alive(pid, start) {
+			if pid, start, ok := proc.ParseName(name, DirPrefix); ok && !proc.Alive(pid, start) {
 				dirs = append(dirs, entry{resDir, path})
 			}
 		}
@@ -95,7 +95,7 @@ func gc(tmp, mqdir string) ([]string, error) {
 	if des, err := os.ReadDir(mqdir); err == nil { // not mounted: the manifests tell
 		for _, de := range des {
 			name := de.Name()
-			if pid, start, ok := parseCreator(name, MQPrefix); ok && !proc.Alive(pid, start) &&
+			if pid, start, ok := proc.ParseName(name, MQPrefix); ok && !proc.Alive(pid, start) &&
 				ownedBy(filepath.Join(mqdir, name), 0, uid) {
 				mqs = append(mqs, entry{resPosixMQ, name})
 			}
@@ -155,7 +155,7 @@ func (g *gcRun) removeListed(m manifest, e entry) bool {
 		if e.kind == resPosixMQ {
 			name, prefix = e.name, MQPrefix
 		}
-		pid, start, ok := parseCreator(name, prefix)
+		pid, start, ok := proc.ParseName(name, prefix)
 		if !ok || pid != m.pid || start != m.start || (e.kind == resDir && !filepath.IsAbs(e.name)) {
 			return true // not a name this creator would have made: leave it be
 		}
@@ -310,24 +310,8 @@ func readMsqs() ([]msq, error) {
 }
 
 // startUnix converts a start time in clock ticks since boot to Unix
-// seconds, by /proc/stat's btime.
+// seconds.
 func startUnix(start uint64) (int64, bool) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, false
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "btime "); ok {
-			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return 0, false
-			}
-			return boot + int64(start/clockTicks), true
-		}
-	}
-	return 0, false
+	boot, ok := proc.BootTime()
+	return boot + int64(start/proc.ClockTicks), ok
 }
-
-// clockTicks is USER_HZ, the unit of a process's start time: 100 on every
-// Linux architecture Go supports.
-const clockTicks = 100

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/pishm/pishm/internal/proc"
 )
@@ -50,17 +49,10 @@ const (
 // read as one.
 const manifestHeader = "pishm-res v1\n"
 
-// creator is this process's PID-START, or "" where the start time cannot
-// be read (no /proc): there names carry START 0, which GC never judges
-// dead, and no manifest is written.
-var creator = sync.OnceValue(func() string {
-	pid := os.Getpid()
-	start := proc.Start(pid)
-	if start == 0 {
-		return ""
-	}
-	return strconv.Itoa(pid) + "-" + strconv.FormatUint(start, 10)
-})
+// creator is this process's PID-START (proc.Self), or "" where the start
+// time cannot be read (no /proc): there names carry START 0, which GC
+// never judges dead, and no manifest is written.
+var creator = proc.Self
 
 // creatorOrZero is creator(), or PID-0 where that is "".
 func creatorOrZero() string {
@@ -68,25 +60,6 @@ func creatorOrZero() string {
 		return c
 	}
 	return strconv.Itoa(os.Getpid()) + "-0"
-}
-
-// parseCreator reads the creator out of a name made of prefix, then
-// PID-START-RANDOM. ok is false for a name of another shape or START 0.
-func parseCreator(name, prefix string) (pid int, start uint64, ok bool) {
-	rest, found := strings.CutPrefix(name, prefix)
-	if !found {
-		return 0, 0, false
-	}
-	f := strings.SplitN(rest, "-", 3)
-	if len(f) != 3 || f[2] == "" || strings.Contains(f[2], "-") {
-		return 0, 0, false
-	}
-	p, err1 := strconv.Atoi(f[0])
-	s, err2 := strconv.ParseUint(f[1], 10, 64)
-	if err1 != nil || err2 != nil || p <= 0 || s == 0 {
-		return 0, 0, false
-	}
-	return p, s, true
 }
 
 // writeManifest records, before it is created, that this process is about
