@@ -140,3 +140,19 @@ func TestProgress(t *testing.T) {
 		}
 	}
 }
+
+// TestReduceParams: a call's parameters reach the workers' Func through
+// the segment, in every shared-memory mode and in process; too many is a
+// clear error.
+func TestReduceParams(t *testing.T) {
+	checkClean(t)
+	for _, mode := range []Mode{Slots, CAS, Mutex, Goroutines} {
+		r, err := Reduce(context.Background(), "test-params", 1000, WithWorkers(2), WithMode(mode), WithParams([]byte{7}))
+		if err != nil || r.Value != 7000 {
+			t.Errorf("%s: %v, %v; want 7000", mode, r.Value, err)
+		}
+	}
+	if _, err := Reduce(context.Background(), "test-params", 10, WithParams(make([]byte, MaxParams+1))); err == nil || !strings.Contains(err.Error(), "Config.Params") {
+		t.Errorf("too many parameter bytes: %v", err)
+	}
+}

@@ -27,7 +27,7 @@ import (
 // a few milliseconds each.
 
 func TestBenchTable(t *testing.T) {
-	before := segments(t)
+	before := segmentsOf(t)
 	out, stderr, code := pishm(t, "bench", "-quick")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -58,7 +58,7 @@ func TestBenchTable(t *testing.T) {
 	if !strings.Contains(stderr, "left") || !strings.Contains(stderr, "contention slots pad=128") {
 		t.Errorf("no progress on stderr:\n%s", stderr)
 	}
-	if got := segments(t); got != before {
+	if got := segmentsOf(t); got != before {
 		t.Errorf("segments in /dev/shm: %d before, %d after", before, got)
 	}
 }
@@ -171,14 +171,14 @@ func TestBenchUsage(t *testing.T) {
 // TestBenchCancel: a cancelled bench stops with the cause and leaves
 // nothing in /dev/shm.
 func TestBenchCancel(t *testing.T) {
-	before := segments(t)
+	before := segmentsOf(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := run(ctx, &bytes.Buffer{}, &bytes.Buffer{}, []string{"bench", "-quick"})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled bench: %v, want context.Canceled", err)
 	}
-	if got := segments(t); got != before {
+	if got := segmentsOf(t); got != before {
 		t.Errorf("segments in /dev/shm: %d before, %d after", before, got)
 	}
 }

@@ -86,13 +86,15 @@ func waitGone(t *testing.T, pids []int) {
 // workers, removes the segment, says which signal stopped it and exits
 // 128 + the signal.
 func TestSignalParent(t *testing.T) {
-	before := segments(t)
+	var pids []int // the pishm processes: what they made is what to check
+	before := segmentsOf(t)
 	for _, tc := range []struct {
 		sig  syscall.Signal
 		code int
 	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}, {syscall.SIGHUP, 129}} {
 		t.Run(signalName(tc.sig), func(t *testing.T) {
 			cmd, kids, stderr := startPishm(t, 2, "-n", "1e15", "-workers", "2", "-kernel", "generic")
+			pids = append(pids, cmd.Process.Pid)
 			cmd.Process.Signal(tc.sig)
 			err := cmd.Wait()
 			var ee *exec.ExitError
@@ -109,7 +111,7 @@ func TestSignalParent(t *testing.T) {
 			}
 		})
 	}
-	if segments(t) != before {
+	if segmentsOf(t, pids...) != before {
 		t.Error("a signalled run left a segment in /dev/shm")
 	}
 }
@@ -122,9 +124,11 @@ func TestKillParent(t *testing.T) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		t.Skip("cannot become a subreaper:", err)
 	}
-	before := segments(t)
+	var pids []int
+	before := segmentsOf(t)
 	for _, mode := range []string{"slots", "cas", "mutex"} {
 		cmd, kids, _ := startPishm(t, 2, "-n", "1e15", "-workers", "2", "-kernel", "generic", "-mode", mode, "-publish", "1e6")
+		pids = append(pids, cmd.Process.Pid)
 		cmd.Process.Kill()
 		cmd.Wait()
 		waitGone(t, kids)
@@ -133,7 +137,7 @@ func TestKillParent(t *testing.T) {
 			unix.Wait4(k, &ws, 0, nil)
 		}
 	}
-	if segments(t) != before {
+	if segmentsOf(t, pids...) != before {
 		t.Error("a killed parent left a segment in /dev/shm")
 	}
 }
