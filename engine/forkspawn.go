@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 )
 
 // Spawn methods (Config.Spawn).
@@ -66,26 +65,16 @@ func (c Config) checkSpawn() error {
 
 // startFork is spawner.start for a forked worker: fork runs on the
 // spawner's locked thread, whose exit is what the child's parent-death
-// signal watches. Unlike start it does not hold sp.mu across the fork (no
-// Go lock is held by the forking thread; the child runs no Go code, so
-// none would matter there, but nothing needs it): the SIGCHLD poll below
-// catches a child that exited before its pid was in live.
+// signal watches, and track's SIGCHLD poll catches a child that exited
+// before its pid was in live.
 func (sp *spawner) startFork(i, attempt int, fork func() (int, error)) (*process, error) {
-	reply := make(chan spawnReply)
-	sp.reqs <- spawnReq{fork: fork, reply: reply}
-	r := <-reply
+	r := sp.fork(spawnReq{fork: fork})
 	if r.err != nil {
 		return nil, fmt.Errorf("engine: fork worker %d: %w", i, r.err)
 	}
 	// A forked worker writes nothing, so it has no stderr file: a nil
 	// *os.File reads as empty and closes as a no-op. Its binary is ours.
 	p := &process{exe: selfExe, pid: r.pid, worker: i, attempt: attempt}
-	sp.mu.Lock()
-	sp.live[r.pid] = p
-	sp.mu.Unlock()
-	select {
-	case sp.sigs <- syscall.SIGCHLD:
-	default:
-	}
+	sp.track(p)
 	return p, nil
 }

@@ -9,7 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
+
+	"github.com/pishm/pishm/internal/proc"
 )
 
 // spawner starts worker processes and reaps them.
@@ -32,6 +36,8 @@ type spawner struct {
 	sigs  chan os.Signal
 	ready chan struct{} // signalled when exits has grown
 	wake  func()        // called after an exit is queued (wakes the caller's futex sleep)
+
+	tid atomic.Int64 // the forking thread's id
 
 	mu    sync.Mutex
 	live  map[int]*process // by pid, not yet reaped
@@ -91,6 +97,7 @@ func newSpawner(exe string, env []string) *spawner {
 func (sp *spawner) forker() {
 	defer sp.done.Done()
 	runtime.LockOSThread() // never unlocked: the thread ends with this goroutine, after the children
+	sp.tid.Store(int64(gettid()))
 	for {
 		select {
 		case r := <-sp.reqs:
@@ -163,29 +170,58 @@ func (sp *spawner) start(i, attempt int, env []string, files []*os.File) (*proce
 	}
 	e := append(sp.env[:len(sp.env):len(sp.env)], env...)
 	e = append(e, envWorker+"="+strconv.Itoa(i), envAttempt+"="+strconv.Itoa(attempt))
-	reply := make(chan spawnReply)
 	exe := sp.exe
 	// The worker's name in ps and top: "pishm worker 3".
-	sp.mu.Lock() // held across the fork, so the reaper cannot miss the new pid's exit
-	sp.reqs <- spawnReq{exe: exe, argv: []string{sp.argv0, "worker", strconv.Itoa(i)}, env: e, files: fds, reply: reply}
-	r := <-reply
-	var p *process
-	if r.err == nil {
-		p = &process{exe: exe, pid: r.pid, worker: i, attempt: attempt, stderr: stderr}
-		sp.live[r.pid] = p
-	}
-	sp.mu.Unlock()
+	r := sp.fork(spawnReq{exe: exe, argv: []string{sp.argv0, "worker", strconv.Itoa(i)}, env: e, files: fds})
 	if r.err != nil {
 		stderr.Close()
 		return nil, fmt.Errorf("engine: start worker %d: %w", i, r.err)
 	}
-	// A SIGCHLD for an exit before the pid was in live was handled
-	// without it: poll once more.
+	p := &process{exe: exe, pid: r.pid, worker: i, attempt: attempt, stderr: stderr}
+	sp.track(p)
+	return p, nil
+}
+
+// fork runs req on the forking thread and waits for it. The fork is a
+// vfork (syscall.ForkExec's, and os/exec's): the thread waits until the
+// child has exec'd, so a child stopped (SIGSTOP) in that instant would hold
+// it, and this call, forever. So while it waits it looks at the thread's
+// children, and kills one that has sat stopped for stoppedGrace: the fork
+// then returns, and the child's death is a death like any other.
+func (sp *spawner) fork(req spawnReq) spawnReply {
+	req.reply = make(chan spawnReply, 1)
+	sp.reqs <- req
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	stopped := map[int]time.Time{}
+	for {
+		select {
+		case r := <-req.reply:
+			return r
+		case now := <-t.C:
+			for _, pid := range proc.ThreadChildren(int(sp.tid.Load())) {
+				if !proc.Stopped(pid) {
+					delete(stopped, pid)
+				} else if since, ok := stopped[pid]; !ok {
+					stopped[pid] = now
+				} else if now.Sub(since) >= stoppedGrace {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+	}
+}
+
+// track adds a started process to the reaped ones. A SIGCHLD for an exit
+// before the pid was in live was handled without it: poll once more.
+func (sp *spawner) track(p *process) {
+	sp.mu.Lock()
+	sp.live[p.pid] = p
+	sp.mu.Unlock()
 	select {
 	case sp.sigs <- syscall.SIGCHLD:
 	default:
 	}
-	return p, nil
 }
 
 // kill sends SIGKILL to a live process.

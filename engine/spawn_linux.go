@@ -24,3 +24,5 @@ func memfd(name string) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fd), name), nil
 }
+
+func gettid() int { return unix.Gettid() }

@@ -17,3 +17,5 @@ var errUnsupported = fmt.Errorf("engine: worker processes: %w on %s (pishm runs 
 func forkExec(string, []string, []string, []uintptr) (int, error) { return 0, errUnsupported }
 
 func memfd(string) (*os.File, error) { return nil, errUnsupported }
+
+func gettid() int { return 0 }

@@ -77,3 +77,19 @@ func Stopped(pid int) bool {
 	s := State(pid)
 	return s == 'T' || s == 't'
 }
+
+// ThreadChildren lists the processes that the thread tid of this process
+// started and that are not reaped yet (/proc/self/task/TID/children).
+func ThreadChildren(tid int) []int {
+	b, err := os.ReadFile("/proc/self/task/" + strconv.Itoa(tid) + "/children")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if p, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, p)
+		}
+	}
+	return pids
+}
