@@ -28,14 +28,16 @@ package engine
 // (slot.reset), the accumulator and the chunk table, then stores gen = g
 // (store-release: all of the above is visible to a worker that loads g)
 // and wakes every worker on the gen futex. A one-shot Run makes exactly one
-// call, once every worker has arrived (the start barrier, so that timing
-// excludes start-up); a Pool makes one per Reduce.
+// call, numbered genOneShot, once every worker has arrived (the start
+// barrier, so that timing excludes start-up); a Pool makes one per Reduce.
 //
 // A worker that sees gen = g and has not finished g (slot.doneGen != g)
 // sums its share and publishes it by the mode, then stores doneGen = g
 // (store-release: everything it published is visible to a parent that
 // loads doneGen), adds one to control.finished and wakes the parent. A
-// one-shot worker then exits 0; a pool worker sleeps on gen again.
+// worker of call genOneShot then exits 0; a pool worker sleeps on gen
+// again. A pool worker that died between calls is replaced before the next
+// call is written.
 // gen = genQuit tells pool workers to exit. The parent counts a call done
 // when every slot's doneGen is g; control.finished is only what it sleeps
 // on.
