@@ -327,6 +327,9 @@ func (c Config) withDefaults() (Config, error) {
 	case c.Sched == Static && c.Publish == 0:
 		c.Publish = c.N // one publish per worker
 	}
+	if c.Sched == Dynamic && (c.N-1)/c.Chunk+1 > maxChunkTable {
+		return c, fmt.Errorf("engine: Config.Chunk %d cuts %d terms into more than %d chunks: raise it", c.Chunk, c.N, maxChunkTable)
+	}
 	if c.Retries > MaxRetries {
 		return c, fmt.Errorf("engine: Config.Retries must be at most %d, got %d", MaxRetries, c.Retries)
 	}

@@ -230,8 +230,8 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	if spec.dynamic {
 		chunks = (spec.n-1)/spec.chunk + 1
 		if chunks > uint64(l.maxChunks) {
-			return res, fmt.Errorf("engine: %d terms in chunks of %d make %d chunks, more than the %d this %s holds (raise the chunk size)",
-				spec.n, spec.chunk, chunks, l.maxChunks, map[bool]string{true: "run", false: "pool"}[c.opt.oneShot])
+			return res, fmt.Errorf("engine: %d terms in chunks of %d make %d chunks, more than the %d this pool holds (raise the chunk size, or WithMaxChunks)",
+				spec.n, spec.chunk, chunks, l.maxChunks)
 		}
 	}
 	if len(spec.params) > l.maxParams {

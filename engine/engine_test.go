@@ -360,3 +360,11 @@ func TestOffsetPadRacy(t *testing.T) {
 	}
 	t.Logf("racy, 2 workers, 250000 publishes: lost %.3g of the sum, relative error %.2e", res.LostSum, res.SumRelError)
 }
+
+// TestTooManyChunks: a dynamic chunk so small that the chunk table would
+// not fit is refused up front, naming the field.
+func TestTooManyChunks(t *testing.T) {
+	if _, err := Run(context.Background(), Config{N: MaxN, Sched: Dynamic, Chunk: 1}); err == nil || !strings.Contains(err.Error(), "Config.Chunk 1 cuts") {
+		t.Fatalf("err = %v", err)
+	}
+}
