@@ -10,32 +10,6 @@ import (
 	"unsafe"
 )
 
-// Backing is where a segment lives.
-type Backing string
-
-const (
-	// Posix is POSIX shared memory: tmpfs under /dev/shm.
-	Posix Backing = "posix"
-	// File is a regular file at a path the user names.
-	File Backing = "file"
-)
-
-// Dir is where POSIX shared memory objects live on Linux.
-const Dir = "/dev/shm"
-
-// NamePrefix starts the name of every named POSIX segment pishm creates.
-const NamePrefix = "pishm-"
-
-// Options says what to create.
-type Options struct {
-	Backing Backing
-	Path    string
-	Force   bool
-	Blocks  int
-	Stride  int
-	Tail    int
-}
-
 // Segment is one attached mapping; on this system none can be made.
 type Segment struct{}
 

@@ -135,3 +135,33 @@ func Validate(b []byte, uid int) error {
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(&h)), unsafe.Sizeof(h)), b)
 	return validate(&h, len(b), uid)
 }
+
+// Backing is where a segment lives.
+type Backing string
+
+const (
+	// Posix is POSIX shared memory: tmpfs under /dev/shm.
+	Posix Backing = "posix"
+	// File is a regular file at a path the user names.
+	File Backing = "file"
+)
+
+// Dir is where POSIX shared memory objects live on Linux.
+const Dir = "/dev/shm"
+
+// NamePrefix starts the name of every named POSIX segment pishm creates.
+const NamePrefix = "pishm-"
+
+// Options says what to create.
+type Options struct {
+	Backing Backing
+	// Path is the file for the File backing. It must not exist unless
+	// Force is set, and must not be a symlink.
+	Path  string
+	Force bool
+	// Blocks of Stride bytes each (see DefaultBlockStride), then Tail
+	// bytes.
+	Blocks int
+	Stride int
+	Tail   int
+}
