@@ -217,7 +217,10 @@ func TestForkRetriesRunOut(t *testing.T) {
 		}
 	}
 	defer func() { forkHook = nil }()
-	_, err := Run(context.Background(), Config{N: 1e6, Workers: 2, Kernel: k, Spawn: SpawnFork, Retries: 2})
+	// Each share takes a tenth of a second or more, so the kill, sent the
+	// moment the fork returns, lands long before a retry (which starts
+	// summing at once) could finish.
+	_, err := Run(context.Background(), Config{N: 4e9, Workers: 2, Kernel: k, Spawn: SpawnFork, Retries: 2})
 	var we *WorkerError
 	if !errors.Is(err, ErrWorkerDied) || !errors.As(err, &we) || we.Worker != 0 || we.Attempt != 2 {
 		t.Fatalf("err %v, want worker 0 dead on its third attempt", err)
