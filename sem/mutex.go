@@ -40,12 +40,45 @@ func (m *Mutex) LockTimeout(d time.Duration) error {
 	return m.lock(d)
 }
 
+// lock is Lock's slow path: spin briefly on TryLock, then sleep on the
+// owner word while it still names the holder it was seen with, until
+// TryLock succeeds or d (if >= 0) runs out. The kernel compares the word
+// atomically with the sleep, so an unlock between the look and the sleep
+// is never missed.
 func (m *Mutex) lock(d time.Duration) error {
-	// Sleep only while the same process still holds it.
-	return block(m.TryLock, &m.waiters, &m.owner, func() (uint32, bool) {
-		o := m.owner.Load()
-		return o, o != 0
-	}, d)
+	for range spinTries {
+		if m.TryLock() {
+			return nil
+		}
+		if d == 0 {
+			return ErrTimeout
+		}
+	}
+	var deadline time.Time
+	if d > 0 {
+		deadline = time.Now().Add(d)
+	}
+	for {
+		m.waiters.Add(1)
+		var err error
+		if o := m.owner.Load(); o != 0 {
+			wait := time.Duration(-1)
+			if d > 0 {
+				if wait = time.Until(deadline); wait <= 0 {
+					m.waiters.Add(^uint32(0))
+					return ErrTimeout
+				}
+			}
+			err = futexWait(&m.owner, o, wait)
+		}
+		m.waiters.Add(^uint32(0))
+		if err != nil {
+			return err
+		}
+		if m.TryLock() {
+			return nil
+		}
+	}
 }
 
 // Unlock releases a lock this process holds and wakes one waiter.

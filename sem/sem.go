@@ -16,11 +16,7 @@
 // aligned shared bytes); its zero value is unlocked.
 package sem
 
-import (
-	"errors"
-	"sync/atomic"
-	"time"
-)
+import "errors"
 
 // ErrTimeout is returned by LockTimeout when the lock stayed taken.
 var ErrTimeout = errors.New("sem: timed out")
@@ -29,44 +25,3 @@ var ErrTimeout = errors.New("sem: timed out")
 // On 2 cores a long spin starves the very holder it waits for: the
 // holder may be descheduled in favour of the spinner.
 const spinTries = 64
-
-// block is the lock's slow path: spin briefly on try,
-// then sleep on word while taken says it still holds the value it returns,
-// until try succeeds or d (if >= 0) runs out. The kernel compares the word
-// atomically with the sleep, so a release between taken's look and the
-// sleep is never missed.
-func block(try func() bool, waiters, word *atomic.Uint32, taken func() (uint32, bool), d time.Duration) error {
-	for range spinTries {
-		if try() {
-			return nil
-		}
-		if d == 0 {
-			return ErrTimeout
-		}
-	}
-	var deadline time.Time
-	if d > 0 {
-		deadline = time.Now().Add(d)
-	}
-	for {
-		waiters.Add(1)
-		var err error
-		if v, ok := taken(); ok {
-			wait := time.Duration(-1)
-			if d > 0 {
-				if wait = time.Until(deadline); wait <= 0 {
-					waiters.Add(^uint32(0))
-					return ErrTimeout
-				}
-			}
-			err = futexWait(word, v, wait)
-		}
-		waiters.Add(^uint32(0))
-		if err != nil {
-			return err
-		}
-		if try() {
-			return nil
-		}
-	}
-}
