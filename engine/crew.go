@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pishm/pishm/internal/proc"
@@ -25,7 +26,11 @@ type crew struct {
 	v    segView
 	sp   *spawner
 	proc []*process // the current process of each worker, nil while none runs
+	pids []atomic.Int64 // proc's pids, for Pool.Workers while a call runs
 	gen  uint32
+	// broken, once set, fails every later call at once: the crew could
+	// not be made whole after a failure (a replacement would not start).
+	broken error
 	col  transport.Collector // one-shot message-passing runs only
 	// early are the deaths dealt with outside a call's share (at the
 	// start barrier, or while idle), reported with the next call.
@@ -76,7 +81,7 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 		seg.Close()
 		return nil, err
 	}
-	c = &crew{opt: o, seg: seg, v: newView(seg, l), proc: make([]*process, o.workers)}
+	c = &crew{opt: o, seg: seg, v: newView(seg, l), proc: make([]*process, o.workers), pids: make([]atomic.Int64, o.workers)}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.close())
@@ -153,11 +158,22 @@ func (c *crew) start(i, attempt int) error {
 	if err != nil {
 		return err
 	}
-	c.proc[i] = p
+	c.setProc(i, p)
 	if c.col != nil {
 		c.col.Started(i)
 	}
 	return nil
+}
+
+// setProc makes p (nil for none) worker i's current process.
+func (c *crew) setProc(i int, p *process) {
+	c.proc[i] = p
+	pid := 0
+	if p != nil {
+		pid = p.pid
+		p.gen = c.gen
+	}
+	c.pids[i].Store(int64(pid))
 }
 
 // barrier waits until every worker has attached, handling deaths (a
@@ -224,6 +240,9 @@ type callState struct {
 
 // call runs one call on the crew and waits for it.
 func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err error) {
+	if c.broken != nil {
+		return res, c.broken
+	}
 	ctl := c.v.ctl
 	l := c.v.l
 	var chunks uint64
@@ -241,7 +260,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	// mistaken for a death during this one.
 	if c.gen != 0 && !c.opt.oneShot {
 		if err := c.reap(newWatch(c), nil); err != nil {
-			return res, err
+			return res, c.breakWith(err)
 		}
 	}
 	// Everything below is written while every worker sleeps on gen.
@@ -278,7 +297,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	cs.start = start
 	ctl.gen.Store(cs.g) // store-release: the job, slots and table above are visible to a worker that sees g
 	if err := sem.WakeAll(&ctl.gen); err != nil {
-		return res, err
+		return res, c.fail(cs, err)
 	}
 	stopCancel := context.AfterFunc(ctx, func() { sem.WakeAll(&ctl.finished) })
 	defer stopCancel()
@@ -286,13 +305,13 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	for {
 		f := ctl.finished.Load()
 		if err := c.reap(w, cs); err != nil {
-			return res, err
+			return res, c.fail(cs, err)
 		}
 		if c.done(cs) {
 			break
 		}
 		if ctx.Err() != nil {
-			return res, c.abandon(ctx, cs)
+			return res, c.fail(cs, fmt.Errorf("engine: %w (workers %s unfinished)", context.Cause(ctx), c.unfinished(cs)))
 		}
 		w.check(cs.g)
 		if now := time.Now(); now.After(nextReport) {
@@ -302,7 +321,11 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 		sem.WaitWhile(&ctl.finished, f, tick)
 	}
 	report(cs.elapsed, true)
-	return c.result(ctx, cs)
+	res, err = c.result(ctx, cs)
+	if err != nil {
+		return res, c.fail(cs, err)
+	}
+	return res, nil
 }
 
 // done reports whether every worker has finished call cs.g (for a
@@ -326,12 +349,24 @@ func (c *crew) reap(w *watch, cs *callState) error {
 	var first error
 	for _, e := range c.sp.takeExits() {
 		if first != nil {
-			e.p.stderr.Close()
+			c.drop(e) // the call fails anyway: fail replaces it
 			continue
 		}
 		first = c.exited(e, w, cs)
 	}
 	return first
+}
+
+// drop forgets a reaped process without retrying its share: its slot is
+// left empty for fail or the next call to refill.
+func (c *crew) drop(e exit) error {
+	defer e.p.stderr.Close()
+	i := e.p.worker
+	if c.proc[i] == e.p {
+		c.setProc(i, nil)
+	}
+	_, err := c.v.acc.lock.Recover(e.p.pid)
+	return err
 }
 
 // exited handles one reaped process during the barrier (cs nil) or a call.
@@ -341,7 +376,7 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 	if c.proc[i] != e.p {
 		return nil // a process we had already given up on
 	}
-	c.proc[i] = nil
+	c.setProc(i, nil)
 	s := c.v.slot(i)
 	if c.opt.fork != nil && cs != nil {
 		c.opt.fork.settle(c, i, cs) // a forked worker's raw result becomes its journal entry
@@ -366,12 +401,25 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 			}
 			return nil
 		}
-		we = &WorkerError{Worker: i, Attempt: e.p.attempt, Pid: e.p.pid, How: "exit status 0", Stderr: tail(e.p.stderr, 2048)}
-		if cs != nil && !finished {
-			return fmt.Errorf("engine: worker %d exited 0 without finishing its share", i)
+		// A Func (or a library it calls) that calls os.Exit(0) ends a
+		// worker as surely as a panic: a death like any other.
+		we = &WorkerError{Worker: i, Attempt: e.p.attempt, Pid: e.p.pid, How: "exit status 0"}
+		we.Stderr, we.Cause = readStderr(e.p.stderr)
+	}
+	state := s.state.Load()
+	we.When = slotStates[min(state, slotDone)]
+	if state == slotIdle && e.status.Exited() && c.opt.fork == nil && !strings.HasPrefix(we.Stderr, childPrefix) {
+		// It ended before ChildMain could say anything: the program
+		// never reached the child hook.
+		we.Hint = "it exited before reaching the engine: call `if engine.IsChild() { os.Exit(engine.ChildMain()) }` first in main"
+	}
+	if cs != nil {
+		we.Func = cs.spec.job.name
+		if we.Hi == 0 && !cs.spec.dynamic {
+			lo, hi := span(cs.spec.n, c.opt.workers, i)
+			we.Lo, we.Hi = cs.spec.offset+lo, cs.spec.offset+hi
 		}
 	}
-	we.When = slotStates[min(s.state.Load(), slotDone)]
 	if cs == nil && c.gen != 0 {
 		we.When = "between calls"
 	}
@@ -394,10 +442,16 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 		}
 		return c.replace(i, we)
 	}
+	if !c.opt.oneShot && e.p.gen < cs.g && s.state.Load() < slotRunning {
+		// A pool worker that died idle, before it took up this call (its
+		// exit reaped only now): nothing of the call is lost, and the
+		// fresh process is not a retry.
+		cs.failures = append(cs.failures, failureOf(we, "replaced"))
+		w.forget(i)
+		return c.start(i, cs.attempts[i])
+	}
 	if cs.attempts[i] >= c.opt.retries {
-		if c.opt.retries > 0 {
-			return fmt.Errorf("%w; no retries left", we)
-		}
+		we.NoRetriesLeft = c.opt.retries > 0
 		return we
 	}
 	cs.attempts[i]++
@@ -431,9 +485,7 @@ func (c *crew) replace(i int, we *WorkerError) error {
 		// The start barrier: a worker that never arrived is retried like
 		// any other.
 		if we.Attempt >= c.opt.retries {
-			if c.opt.retries > 0 {
-				return fmt.Errorf("%w; no retries left", we)
-			}
+			we.NoRetriesLeft = c.opt.retries > 0
 			return we
 		}
 		attempt = we.Attempt + 1
@@ -442,6 +494,7 @@ func (c *crew) replace(i int, we *WorkerError) error {
 		return nil
 	} else {
 		c.early = append(c.early, failureOf(we, "replaced"))
+		c.idleSlot(i)
 	}
 	if c.col != nil {
 		if err := c.col.Retry(i); err != nil {
@@ -455,42 +508,96 @@ func failureOf(we *WorkerError, action string) Failure {
 	return Failure{Worker: we.Worker, Attempt: we.Attempt, Pid: we.Pid, How: we.How, When: we.When, Action: action}
 }
 
-// abandon ends a call whose context is done. A one-shot run's workers are
-// killed by close; a pool's are asked to stop at their next piece, and
-// killed (then replaced) if they do not within abandonGrace.
-func (c *crew) abandon(ctx context.Context, cs *callState) error {
-	err := fmt.Errorf("engine: %w (workers %s unfinished)", context.Cause(ctx), c.unfinished(cs))
+// fail ends a pool call cs that failed with err, so that the pool is
+// whole for the next call: the workers still on cs are told to stop at
+// their next piece, those still busy after cancelGrace (a Func that
+// sleeps, a stopped process) are killed, every dead worker is reaped and
+// a fresh process started in its place. The next call waits for nothing
+// of this one. It returns err, joined with ErrPoolBroken if a
+// replacement cannot start. A one-shot run's workers are killed by close.
+func (c *crew) fail(cs *callState, err error) error {
 	if c.opt.oneShot {
 		return err
 	}
 	ctl := c.v.ctl
 	ctl.cancel.Store(cs.g)
-	deadline := time.Now().Add(abandonGrace)
-	for time.Now().Before(deadline) {
-		f := ctl.finished.Load()
-		c.reap(newWatch(c), cs)
-		all := true
-		for i := range c.opt.workers {
-			if c.v.slot(i).doneGen.Load() != cs.g {
-				all = false
+	busy := func() bool {
+		for i, p := range c.proc {
+			if p != nil && c.v.slot(i).doneGen.Load() != cs.g {
+				return true
 			}
 		}
-		if all {
-			return err
-		}
-		sem.WaitWhile(&ctl.finished, f, tick)
+		return false
 	}
+	deadline := time.Now().Add(cancelGrace)
+	for {
+		f := ctl.finished.Load()
+		c.dropExits()
+		if !busy() || !time.Now().Before(deadline) {
+			break
+		}
+		sem.WaitWhile(&ctl.finished, f, min(tick, time.Until(deadline)))
+	}
+	var killed []*process
 	for i, p := range c.proc {
 		if p != nil && c.v.slot(i).doneGen.Load() != cs.g {
-			c.sp.kill(p) // reaped and replaced at the next call
+			c.sp.kill(p)
+			killed = append(killed, p)
+		}
+	}
+	// A SIGKILLed process is reaped within milliseconds, unless it sits in
+	// the kernel; one that is not reaped by then is a death the next call
+	// handles like any other (its slot is not reused before it is reaped).
+	reapBy := time.Now().Add(killReapWait)
+	for slices.ContainsFunc(killed, func(p *process) bool { return c.proc[p.worker] == p }) && time.Now().Before(reapBy) {
+		c.sp.waitExit(tick)
+		c.dropExits()
+	}
+	for i, p := range c.proc {
+		if p != nil {
+			continue
+		}
+		c.idleSlot(i)
+		if err := c.start(i, 0); err != nil {
+			return errors.Join(err, c.breakWith(err))
 		}
 	}
 	return err
 }
 
-// abandonGrace is how long a cancelled pool call waits for its workers to
-// notice before killing them.
-const abandonGrace = 2 * time.Second
+// dropExits drops every exit reaped so far (see drop).
+func (c *crew) dropExits() {
+	for _, e := range c.sp.takeExits() {
+		c.drop(e)
+	}
+}
+
+// idleSlot readies slot i for a fresh process between calls: it counts
+// the last call as done, so that the process sleeps until the next one
+// instead of running a call that is over.
+func (c *crew) idleSlot(i int) {
+	s := c.v.slot(i)
+	s.doneGen.Store(c.gen)
+	s.state.Store(slotIdle)
+}
+
+// breakWith marks the crew broken by err: every later call fails at once.
+func (c *crew) breakWith(err error) error {
+	c.broken = fmt.Errorf("%w: %w", ErrPoolBroken, err)
+	return c.broken
+}
+
+// ErrPoolBroken is returned by every call on a Pool that could not be
+// made whole after a failure (a worker that would not start again).
+// Close it and make a new one.
+var ErrPoolBroken = errors.New("engine: pool broken")
+
+// cancelGrace is how long a failed or cancelled pool call waits for its
+// workers to stop at a piece boundary before killing them.
+const cancelGrace = 100 * time.Millisecond
+
+// killReapWait bounds the wait for killed workers to be reaped.
+const killReapWait = time.Second
 
 // unfinished lists the workers that have not finished cs.
 func (c *crew) unfinished(cs *callState) string {
@@ -602,6 +709,9 @@ func (c *crew) close() error {
 		c.v.ctl.gen.Store(genQuit)
 		sem.WakeAll(&c.v.ctl.gen)
 		c.sp.stop()
+		for i := range c.proc {
+			c.setProc(i, nil)
+		}
 	}
 	if c.col != nil {
 		errs = append(errs, c.col.Close())

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/pishm/pishm/engine/internal/exact"
@@ -36,26 +37,84 @@ import (
 // non-zero or by a signal; errors.As with *WorkerError gives the details.
 var ErrWorkerDied = errors.New("engine: worker died")
 
-// WorkerError says which worker failed, when and how.
+// WorkerError says which worker failed, when and how. Error() is one
+// line; what the worker printed (a stack, say) is in Stderr and Stack.
 type WorkerError struct {
 	Worker  int
 	Attempt int    // 0 for the first try at the range
 	Pid     int    //
-	How     string // "exit status 1", "signal: killed", ...
+	How     string // "exit status 1", "signal: killed", "panicked", ...
 	When    string // "before attaching", "while summing", ...
+	Func    string // the Func of the call, "" outside one
+	Lo, Hi  uint64 // the terms it was working on, when known (Hi > Lo)
+	Cause   string // one line: the panic value or the worker's own error
+	Hint    string // what to do about it, when the engine can tell
 	Stderr  string // the tail of what it printed
+	Stack   string // a panicking Func's stack
+	// RetriesLeft is false when this death ended the call.
+	NoRetriesLeft bool
 }
 
 func (e *WorkerError) Error() string {
-	msg := fmt.Sprintf("engine: worker %d (pid %d, attempt %d) died", e.Worker, e.Pid, e.Attempt+1)
-	if e.When != "" {
-		msg += " " + e.When
+	var b strings.Builder
+	fmt.Fprintf(&b, "engine: worker %d (pid %d, attempt %d) ", e.Worker, e.Pid, e.Attempt+1)
+	if e.How == howPanicked {
+		b.WriteString("panicked")
+	} else {
+		b.WriteString("died")
+		if e.When != "" {
+			b.WriteString(" " + e.When)
+		}
 	}
-	msg += ": " + e.How
-	if e.Stderr != "" {
-		msg += ": " + e.Stderr
+	if e.Func != "" {
+		fmt.Fprintf(&b, " in %q", e.Func)
 	}
-	return msg
+	if e.Hi > e.Lo {
+		fmt.Fprintf(&b, " on [%d, %d)", e.Lo, e.Hi)
+	}
+	if e.How != howPanicked {
+		b.WriteString(": " + e.How)
+	}
+	if e.Cause != "" {
+		b.WriteString(": " + e.Cause)
+	}
+	if e.Hint != "" {
+		b.WriteString(" (" + e.Hint + ")")
+	}
+	if e.NoRetriesLeft {
+		b.WriteString("; no retries left")
+	}
+	return b.String()
+}
+
+// howPanicked is WorkerError.How for a Func that panicked in a worker.
+const howPanicked = "panicked"
+
+// FuncPanic is the error of a call whose Func panicked on goroutines in
+// the calling process (a Pool call below WithInProcessBelow, or the
+// Goroutines mode); in a worker process the same panic is a WorkerError.
+type FuncPanic struct {
+	Func      string
+	Goroutine int
+	Lo, Hi    uint64 // the piece it panicked on
+	Value     any    // what it panicked with
+	Stack     string
+}
+
+func (e *FuncPanic) Error() string {
+	return fmt.Sprintf("engine: goroutine %d panicked in %q on [%d, %d): %s", e.Goroutine, e.Func, e.Lo, e.Hi, oneLine(fmt.Sprint(e.Value)))
+}
+
+// oneLine is s cut to its first line, and to at most 300 bytes.
+func oneLine(s string) string {
+	s, _, cut := strings.Cut(strings.TrimSpace(s), "\n")
+	if len(s) > 300 {
+		s, cut = s[:300], true
+	}
+	if cut {
+		s += " …"
+	}
+	return s
 }
 
 func (e *WorkerError) Unwrap() error { return ErrWorkerDied }

@@ -22,7 +22,8 @@ import (
 // before attaching, and PISHM_TEST_KILL=i:point:k:a makes worker i SIGKILL
 // itself at the k-th time it passes the fault point (see faultHook), in
 // its first a attempts, so tests see real workers die exactly where they
-// ask. Worker "*" means every worker.
+// ask. Worker "*" means every worker. A fifth field :g kills only in call
+// g (a pool's first call is 1), so that a pool's later calls run clean.
 func TestMain(m *testing.M) {
 	if IsChild() {
 		worker := os.Getenv(envWorker)
@@ -32,14 +33,21 @@ func TestMain(m *testing.M) {
 		}
 		for v, sig := range map[string]syscall.Signal{"PISHM_TEST_KILL": syscall.SIGKILL, "PISHM_TEST_STOP": syscall.SIGSTOP} {
 			f := strings.Split(os.Getenv(v), ":")
-			if len(f) != 4 || f[0] != worker && f[0] != "*" {
+			if len(f) < 4 || len(f) > 5 || f[0] != worker && f[0] != "*" {
 				continue
+			}
+			onlyGen := -1
+			if len(f) == 5 {
+				onlyGen, _ = strconv.Atoi(f[4])
 			}
 			attempt, _ := strconv.Atoi(os.Getenv(envAttempt))
 			k, _ := strconv.Atoi(f[2])
 			if a, _ := strconv.Atoi(f[3]); attempt < a {
 				seen := 0
 				faultHook = func(point string) {
+					if onlyGen >= 0 && (point == "attach" || point == "arrived" || faultGen != uint32(onlyGen)) {
+						return
+					}
 					if point == f[1] {
 						if seen++; seen == k {
 							syscall.Kill(os.Getpid(), sig)

@@ -22,3 +22,7 @@ func fault(point string) {
 		faultHook(point)
 	}
 }
+
+// faultGen is the call a worker is running, for faultHook's tests that
+// kill in one call only.
+var faultGen uint32

@@ -87,7 +87,7 @@ func (c *crew) startFork(i, attempt int) error {
 	if err != nil {
 		return err
 	}
-	c.proc[i] = p
+	c.setProc(i, p)
 	return nil
 }
 

@@ -49,6 +49,10 @@ func init() {
 
 func main() {
 	r, err := engine.Reduce(context.Background(), "ones", 1000, engine.WithWorkers(2))
+	if err != nil && os.Getenv("FORGETFUL_PRINTLN") != "" {
+		fmt.Println("forgetful:", err) // to stdout, and exit 0: the worker says nothing the parent sees
+		return
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "forgetful:", err)
 		os.Exit(1)
@@ -74,5 +78,14 @@ func main() {
 	}
 	if !strings.Contains(string(out), "ChildMain") {
 		t.Fatalf("the error does not name ChildMain:\n%s", out)
+	}
+	// A program that prints its errors to stdout and exits 0: its workers
+	// end silently before attaching, and the parent's error names the fix.
+	cmd := exec.Command(filepath.Join(dir, "forgetful"))
+	cmd.Env = append(os.Environ(), "FORGETFUL_PRINTLN=1")
+	out, _ = cmd.CombinedOutput()
+	if !strings.Contains(string(out), "engine.IsChild()") || !strings.Contains(string(out), "before attaching") ||
+		strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+		t.Fatalf("a worker that exits 0 before attaching: the error does not give the hint on one line:\n%s", out)
 	}
 }

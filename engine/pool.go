@@ -139,15 +139,11 @@ func (p *Pool) Reduce(ctx context.Context, name string, n uint64, opts ...Option
 }
 
 // Workers returns the pids of the pool's current worker processes (0 for
-// a worker being replaced).
+// a worker being replaced). It answers at once, also during a call.
 func (p *Pool) Workers() []int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	pids := make([]int, len(p.c.proc))
-	for i, pr := range p.c.proc {
-		if pr != nil {
-			pids[i] = pr.pid
-		}
+	pids := make([]int, len(p.c.pids))
+	for i := range p.c.pids {
+		pids[i] = int(p.c.pids[i].Load())
 	}
 	return pids
 }

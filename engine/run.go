@@ -56,14 +56,17 @@ func execute(ctx context.Context, cfg Config, j job, params []byte) (callResult,
 // runGoroutines is the in-process baseline: the same split, function,
 // schedule and reduction, on goroutines.
 func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, error) {
-	// Goroutines cannot be killed: they check for cancellation between
-	// calls of at most progressStep terms instead, and a cancelled run's
-	// result is thrown away below.
+	// Goroutines cannot be killed: they check for cancellation (or another
+	// goroutine's panic) between calls of at most progressStep terms, and
+	// a cancelled call returns at once, leaving them to stop at their next
+	// piece; its result is never read.
 	j := spec.job.bind(spec.params)
-	j.cancelled = func() bool { return ctx.Err() != nil }
+	var failed atomic.Bool
+	j.cancelled = func() bool { return failed.Load() || ctx.Err() != nil }
 	w := cfg.Workers
 	res := callResult{workers: make([]WorkerResult, w)}
 	partials := make([]float64, w)
+	panics := make([]*FuncPanic, w)
 	progress := make([]atomic.Uint64, w)
 	var tbl chunkTable
 	var next atomic.Uint64
@@ -74,6 +77,16 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 	var wg sync.WaitGroup
 	for i := range w {
 		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					fp, ok := r.(*funcPanic)
+					if !ok {
+						panic(r) // the engine's own bug: not the Func's to hide
+					}
+					panics[i] = &FuncPanic{Func: j.name, Goroutine: i, Lo: fp.lo, Hi: fp.hi, Value: fp.value, Stack: fp.stack}
+					failed.Store(true)
+				}
+			}()
 			t := time.Now()
 			f := newFold(j.op)
 			var terms uint64
@@ -100,12 +113,19 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 		select {
 		case <-finished:
 			waiting = false
+		case <-ctx.Done():
+			return callResult{}, fmt.Errorf("engine: %w", context.Cause(ctx))
 		case <-t.C:
 			report(time.Since(start), false)
 		}
 	}
 	res.elapsed = time.Since(start)
 	report(res.elapsed, true)
+	for _, p := range panics {
+		if p != nil {
+			return callResult{}, p
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return callResult{}, fmt.Errorf("engine: %w", context.Cause(ctx))
 	}

@@ -48,6 +48,7 @@ type spawner struct {
 // process is one worker process.
 type process struct {
 	exe     string // the binary it runs
+	gen     uint32 // the crew's last call when it was started
 	pid     int
 	worker  int
 	attempt int
@@ -260,8 +261,19 @@ func (sp *spawner) stop() {
 	}
 }
 
+// waitExit waits up to d for the reaper to queue an exit.
+func (sp *spawner) waitExit(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-sp.ready:
+	case <-t.C:
+	}
+}
+
 // describe says how a reaped process ended: nil for exit status 0, else a
-// *WorkerError with the tail of what it wrote to stderr.
+// *WorkerError with the tail of what it wrote to stderr, and for a Func
+// that panicked, the panic's range, value and stack (see panicReport).
 func (e exit) describe() *WorkerError {
 	ws := e.status
 	if ws.Exited() && ws.ExitStatus() == 0 {
@@ -274,8 +286,39 @@ func (e exit) describe() *WorkerError {
 	default:
 		we.How = "exit status " + strconv.Itoa(ws.ExitStatus())
 	}
-	we.Stderr = tail(e.p.stderr, 2048)
+	we.Stderr, we.Cause = readStderr(e.p.stderr)
+	if ws.Exited() && ws.ExitStatus() == exitPanic {
+		if r, ok := parsePanicReport(head(e.p.stderr, 64<<10)); ok {
+			we.How, we.Lo, we.Hi, we.Cause, we.Stack = howPanicked, r.lo, r.hi, r.cause, r.stack
+		}
+	}
 	return we
+}
+
+// readStderr returns the tail of what a worker printed, and one line of
+// it that says why it ended: a Go runtime's "panic:" or "fatal error:"
+// line, else ChildMain's error line (its prefix cut), else the last line.
+func readStderr(f *os.File) (text, cause string) {
+	text = tail(f, 2048)
+	lines := strings.Split(text, "\n")
+	for _, l := range lines {
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
+			return text, oneLine(l)
+		}
+	}
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		if l == "" {
+			continue
+		}
+		if _, rest, ok := strings.Cut(l, childPrefix); ok {
+			if _, msg, ok := strings.Cut(rest, ": "); ok {
+				l = msg
+			}
+		}
+		return text, oneLine(l)
+	}
+	return text, ""
 }
 
 // tail reads the last max bytes of f.
@@ -288,6 +331,13 @@ func tail(f *os.File, limit int64) string {
 	b := make([]byte, fi.Size()-off)
 	n, _ := f.ReadAt(b, off)
 	return strings.TrimSpace(string(b[:n]))
+}
+
+// head reads the first limit bytes of f.
+func head(f *os.File, limit int) string {
+	b := make([]byte, limit)
+	n, _ := f.ReadAt(b, 0)
+	return string(b[:n])
 }
 
 var devNull = sync.OnceValue(func() *os.File {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -41,7 +42,12 @@ func IsChild() bool { return os.Getenv(envSegment) != "" }
 func ChildMain() int {
 	w := os.Getenv(envWorker)
 	if err := childMain(); err != nil {
-		fmt.Fprintf(os.Stderr, "pishm worker %s: %v\n", w, err)
+		var fp *funcPanic
+		if errors.As(err, &fp) {
+			os.Stderr.WriteString(fp.report())
+			return exitPanic
+		}
+		fmt.Fprintf(os.Stderr, "%s%s: %v\n", childPrefix, w, err)
 		if errors.Is(err, ErrProtocol) {
 			return exitProtocol
 		}
@@ -50,10 +56,74 @@ func ChildMain() int {
 	return 0
 }
 
+// childPrefix starts every line ChildMain prints about its own failure, so
+// that the parent can tell a worker that reached it from a program that
+// never called it.
+const childPrefix = "pishm worker "
+
 // exitProtocol is a worker's exit status when it cannot work with the
 // segment it was given (ErrProtocol): a Config.WorkerBinary from another
 // build. The parent then falls back to its own binary.
 const exitProtocol = 3
+
+// exitPanic is a worker's exit status after its Func panicked; its stderr
+// then starts with a panicReport.
+const exitPanic = 4
+
+// funcPanic carries a Func's panic, with the piece it happened on and the
+// stack where it happened, from callFunc up to whoever recovers it: the
+// worker's call (which exits with exitPanic) or an in-process goroutine
+// (which makes it the call's *FuncPanic).
+type funcPanic struct {
+	lo, hi uint64
+	value  any
+	stack  string
+}
+
+func (p *funcPanic) Error() string {
+	return fmt.Sprintf("panicked on [%d, %d): %v", p.lo, p.hi, p.value)
+}
+
+// callFunc calls j.f on [a, b), turning a panic into a *funcPanic.
+func callFunc(j job, a, b uint64) float64 {
+	defer func() {
+		if r := recover(); r != nil {
+			panic(&funcPanic{lo: a, hi: b, value: r, stack: string(debug.Stack())})
+		}
+	}()
+	return j.f(a, b)
+}
+
+// The panic report a worker prints to stderr: one line the parent parses,
+// then the stack.
+//
+//	pishm-func-panic LO HI "VALUE"
+//	goroutine 1 [running]: ...
+const panicTag = "pishm-func-panic "
+
+func (p *funcPanic) report() string {
+	return fmt.Sprintf("%s%d %d %s\n%s", panicTag, p.lo, p.hi, strconv.Quote(oneLine(fmt.Sprint(p.value))), p.stack)
+}
+
+type panicReport struct {
+	lo, hi       uint64
+	cause, stack string
+}
+
+func parsePanicReport(text string) (panicReport, bool) {
+	first, stack, _ := strings.Cut(text, "\n")
+	rest, ok := strings.CutPrefix(first, panicTag)
+	if !ok {
+		return panicReport{}, false
+	}
+	var r panicReport
+	var quoted string
+	if n, _ := fmt.Sscanf(rest, "%d %d %q", &r.lo, &r.hi, &quoted); n != 3 {
+		return panicReport{}, false
+	}
+	r.cause, r.stack = quoted, strings.TrimSpace(stack)
+	return r, true
+}
 
 // RunTests is a test binary's TestMain for packages that start workers:
 // the test binary is re-executed as each worker, which must serve the
@@ -157,6 +227,16 @@ func childMain() error {
 // call runs call g: the share, the publishes, then doneGen. It reports
 // whether this worker serves one call only (a one-shot Run).
 func (w *worker) call(g uint32) (oneShot bool, err error) {
+	faultGen = g
+	defer func() {
+		if r := recover(); r != nil {
+			fp, ok := r.(*funcPanic)
+			if !ok {
+				panic(r)
+			}
+			err = fp
+		}
+	}()
 	ctl := w.v.ctl
 	spec := ctl.job // a copy: the parent does not write it during the call
 	if err := spec.check(w.v.l); err != nil {
@@ -281,7 +361,7 @@ func piece(j job, a, b uint64, progress *atomic.Uint64) float64 {
 			break
 		}
 		e := min(b, a+progressStep)
-		f.add(j.f(a, e))
+		f.add(callFunc(j, a, e))
 		progress.Add(e - a)
 		a = e
 	}

@@ -116,6 +116,18 @@ func main() {
 	os.Exit(exitCode(ctx, os.Stderr, err))
 }
 
+// printWorkerDetail prints what a failed worker wrote, below the one-line
+// error that exitCode prints.
+func printWorkerDetail(w io.Writer, we *engine.WorkerError) {
+	detail := we.Stack
+	if detail == "" {
+		detail = we.Stderr
+	}
+	if detail != "" {
+		fmt.Fprintf(w, "pishm: worker %d (pid %d) wrote:\n%s\n", we.Worker, we.Pid, detail)
+	}
+}
+
 // signalError is the cause of a cancellation by a signal.
 type signalError struct{ sig syscall.Signal }
 
@@ -231,9 +243,10 @@ func checkRedisURL(raw string) error {
 
 // options are the parsed flags.
 type options struct {
-	cfg   engine.Config
-	json  bool
-	quiet bool
+	cfg     engine.Config
+	json    bool
+	quiet   bool
+	verbose bool
 }
 
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
@@ -274,6 +287,10 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	}
 	res, err := engine.Run(ctx, opt.cfg)
 	if err != nil {
+		var we *engine.WorkerError
+		if opt.verbose && errors.As(err, &we) {
+			printWorkerDetail(stderr, we)
+		}
 		return asFlagError(err)
 	}
 	if opt.json {
@@ -337,6 +354,7 @@ Flags:
 	chunk := fs.String("chunk", "", "dynamic schedule: take and publish `K` terms at a time (default: n/(32 workers))")
 	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop`: auto or "+kernelNames()+" (PISHM_KERNEL overrides auto)")
 	fs.BoolVar(&opt.json, "json", false, "print the result as one JSON object")
+	fs.BoolVar(&opt.verbose, "v", false, "on a worker's failure, also print what it wrote to stderr (a stack, say)")
 	fs.BoolVar(&opt.quiet, "quiet", false, "no progress bars (they show only on a terminal, for runs over a second)")
 	sched := fs.String("sched", "static", "work `sharing`: static ranges or dynamic chunks from a shared counter")
 	fs.BoolVar(&opt.cfg.Extrapolate, "extrapolate", false, "also print pi with the series' tail added in closed form")
