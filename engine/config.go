@@ -114,6 +114,13 @@ type Config struct {
 	// a worker sums between publishes; 0 means its whole share (one
 	// publish per worker).
 	Publish uint64
+	// Grain is the terms per piece of the grid the Func is called on
+	// (0: DefaultGrain(N)). The grid depends on N and Grain alone, never
+	// on workers, mode, schedule, chunk or retries, so a deterministic
+	// Func gives the same bits every time; setting Grain makes it part of
+	// the result's identity. Publish and Chunk are rounded up to whole
+	// pieces.
+	Grain uint64
 	// Chunk is the dynamic schedule's unit of work: how many terms a
 	// worker takes from the chunk counter at a time, and publishes; 0
 	// means n/(32 workers).
@@ -327,6 +334,13 @@ func (c Config) withDefaults() (Config, error) {
 	case c.Sched == Static && c.Publish == 0:
 		c.Publish = c.N // one publish per worker
 	}
+	if c.Grain == 0 {
+		c.Grain = DefaultGrain(c.N)
+	}
+	if c.Grain > MaxGrain {
+		return c, fmt.Errorf("engine: Config.Grain must be at most %d terms, got %d", uint64(MaxGrain), c.Grain)
+	}
+	c.Chunk, c.Publish = wholePieces(c.Chunk, c.Grain), wholePieces(c.Publish, c.Grain)
 	if c.Sched == Dynamic && (c.N-1)/c.Chunk+1 > maxChunkTable {
 		return c, fmt.Errorf("engine: Config.Chunk %d cuts %d terms into more than %d chunks: raise it", c.Chunk, c.N, maxChunkTable)
 	}
@@ -407,13 +421,43 @@ func SlotStride() int { return shmem.DefaultBlockStride() }
 func BestKernel() string { return kernel.Best().Name }
 
 // span returns worker i's range of [0, n) split over w workers.
-func span(n uint64, w, i int) (lo, hi uint64) {
-	// n <= 1e15 and w <= 1024 keep n*i far from overflow.
-	return n * uint64(i) / uint64(w), n * uint64(i+1) / uint64(w)
+func span(n, grain uint64, w, i int) (lo, hi uint64) {
+	// Whole pieces: p <= 1e15 and w <= 1024 keep p*i far from overflow.
+	p := (n + grain - 1) / grain
+	lo = min(n, p*uint64(i)/uint64(w)*grain)
+	hi = min(n, p*uint64(i+1)/uint64(w)*grain)
+	return lo, hi
+}
+
+// DefaultGrain is the piece size for n terms when Config.Grain is 0: the
+// smallest power of two that cuts n into at most 128 pieces, and at most
+// 2^16 terms, so that a small call still spreads over every worker and a
+// large one pays for a piece (one Func call, one exact add) once per 2^16
+// terms. It depends on n alone.
+func DefaultGrain(n uint64) uint64 {
+	g := uint64(1)
+	for g < MaxDefaultGrain && g*128 < n {
+		g *= 2
+	}
+	return g
+}
+
+// Grain bounds.
+const (
+	MaxDefaultGrain = 1 << 16
+	MaxGrain        = 1 << 30
+)
+
+// wholePieces rounds k up to a multiple of grain (0 stays 0).
+func wholePieces(k, grain uint64) uint64 {
+	if k == 0 || k%grain == 0 {
+		return k
+	}
+	return (k/grain + 1) * grain
 }
 
 // spanOf is worker i's range of cfg's terms.
 func spanOf(cfg Config, i int) (lo, hi uint64) {
-	lo, hi = span(cfg.N, cfg.Workers, i)
+	lo, hi = span(cfg.N, cfg.Grain, cfg.Workers, i)
 	return cfg.Offset + lo, cfg.Offset + hi
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/internal/proc"
+	"github.com/pishm/pishm/internal/superacc"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
 	"github.com/pishm/pishm/transport"
@@ -25,13 +26,13 @@ type crew struct {
 	seg  *shmem.Segment
 	v    segView
 	sp   *spawner
-	proc []*process // the current process of each worker, nil while none runs
+	proc []*process     // the current process of each worker, nil while none runs
 	pids []atomic.Int64 // proc's pids, for Pool.Workers while a call runs
 	gen  uint32
 	// broken, once set, fails every later call at once: the crew could
 	// not be made whole after a failure (a replacement would not start).
 	broken error
-	col  transport.Collector // one-shot message-passing runs only
+	col    transport.Collector // one-shot message-passing runs only
 	// early are the deaths dealt with outside a call's share (at the
 	// start barrier, or while idle), reported with the next call.
 	early []Failure
@@ -210,6 +211,7 @@ type callSpec struct {
 	n       uint64
 	offset  uint64
 	chunk   uint64
+	grain   uint64
 	dynamic bool
 	kernel  string
 	params  []byte
@@ -265,7 +267,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	}
 	// Everything below is written while every worker sleeps on gen.
 	js := &ctl.job
-	*js = jobSpec{n: spec.n, offset: spec.offset, chunk: spec.chunk, chunks: chunks,
+	*js = jobSpec{n: spec.n, offset: spec.offset, chunk: spec.chunk, chunks: chunks, grain: spec.grain,
 		mode: modeCode[spec.mode], op: spec.job.op, dynamic: spec.dynamic, params: uint32(len(spec.params))}
 	setName(js.name[:], spec.job.name)
 	setName(js.kernel[:], spec.kernel)
@@ -275,8 +277,8 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 		s.reset(spec.job.op)
 		s.state.CompareAndSwap(slotDone, slotArrived) // idle since the last call
 	}
-	c.v.acc.sum.Store(math.Float64bits(spec.job.op.identity()))
-	c.v.acc.comp.Store(0)
+	c.v.acc.best.Store(math.Float64bits(spec.job.op.identity()))
+	c.v.acc.exact.Reset()
 	if owner := c.v.acc.lock.Owner(); owner != 0 {
 		return res, fmt.Errorf("engine: the accumulator lock is held by pid %d between calls", owner)
 	}
@@ -292,7 +294,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	cs := &callState{spec: spec, g: c.gen, attempts: make([]int, l.workers), completed: make([]bool, l.workers), failures: c.early}
 	c.early = nil
 	w := newWatch(c)
-	report := progressReporter(c.opt.progress, l.workers, spec.n, spec.dynamic, func(i int) uint64 { return c.v.slot(i).progress.Load() })
+	report := progressReporter(c.opt.progress, l.workers, spec.n, spec.grain, spec.dynamic, func(i int) uint64 { return c.v.slot(i).progress.Load() })
 	start := time.Now()
 	cs.start = start
 	ctl.gen.Store(cs.g) // store-release: the job, slots and table above are visible to a worker that sees g
@@ -416,7 +418,7 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 	if cs != nil {
 		we.Func = cs.spec.job.name
 		if we.Hi == 0 && !cs.spec.dynamic {
-			lo, hi := span(cs.spec.n, c.opt.workers, i)
+			lo, hi := span(cs.spec.n, cs.spec.grain, c.opt.workers, i)
 			we.Lo, we.Hi = cs.spec.offset+lo, cs.spec.offset+hi
 		}
 	}
@@ -616,16 +618,18 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	l := c.v.l
 	res := callResult{elapsed: cs.elapsed, failures: cs.failures, workers: make([]WorkerResult, l.workers)}
 	partials := make([]float64, l.workers)
+	journals := newFold(spec.job.op)
 	var terms uint64
 	for i := range l.workers {
 		s := c.v.slot(i)
 		e := s.active()
-		partials[i] = e.total()
+		journals.merge(&e.fold)
+		partials[i] = e.fold.value()
 		terms += e.terms
 		res.publishes += e.publishes
 		wr := WorkerResult{Index: i, Terms: e.terms, Elapsed: time.Duration(s.elapsed.Load()), Partial: partials[i]}
 		if !spec.dynamic {
-			lo, hi := span(spec.n, l.workers, i)
+			lo, hi := span(spec.n, spec.grain, l.workers, i)
 			wr.Lo, wr.Hi = spec.offset+lo, spec.offset+hi
 		}
 		res.workers[i] = wr
@@ -665,22 +669,32 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	if owner := c.v.acc.lock.Owner(); owner != 0 {
 		return res, fmt.Errorf("engine: the accumulator lock is still held by pid %d after every worker finished", owner)
 	}
-	journals := reduce(spec.job.op, partials)
-	acc := f64(c.v.acc.sum.Load()) + f64(c.v.acc.comp.Load())
+	// Every strategy's total is exact, so each equals the journals' to
+	// the bit; a shared accumulator is read only when nothing tainted it.
+	want := journals.value()
 	switch {
 	case spec.mode == Slots || spec.mode.IsTransport():
-		res.value = journals // for transports, the messages' partials (checked equal above)
+		res.value = want // for transports, the messages' partials (checked equal above)
 	case cs.tainted:
-		res.value = journals
+		res.value = want
 		res.rebuilt = true
 	case spec.mode == Racy:
-		res.value = acc
-		res.lostSum = journals - acc
+		res.value = f64(c.v.acc.best.Load())
+		res.lostSum = want - res.value
 	default:
-		if want := publishesOf(spec, l.workers); res.publishes != want {
-			return res, fmt.Errorf("engine: the journals hold %d publishes, want %d", res.publishes, want)
+		if n := publishesOf(spec, l.workers); res.publishes != n {
+			return res, fmt.Errorf("engine: the journals hold %d publishes, want %d", res.publishes, n)
 		}
-		res.value = acc
+		shared := newFold(spec.job.op)
+		if spec.job.op == Sum {
+			shared.acc = superacc.Snapshot(&c.v.acc.exact)
+		} else {
+			shared.best = f64(c.v.acc.best.Load())
+		}
+		res.value = shared.value()
+		if math.Float64bits(res.value) != math.Float64bits(want) {
+			return res, fmt.Errorf("engine: the shared accumulator holds %v, the journals %v", res.value, want)
+		}
 	}
 	return res, nil
 }
@@ -695,7 +709,7 @@ func publishesOf(spec callSpec, workers int) uint64 {
 	}
 	var n uint64
 	for i := range workers {
-		lo, hi := span(spec.n, workers, i)
+		lo, hi := span(spec.n, spec.grain, workers, i)
 		n += (hi - lo + spec.chunk - 1) / spec.chunk
 	}
 	return n

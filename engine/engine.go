@@ -127,6 +127,9 @@ type Result struct {
 	Kernel  string `json:"kernel"`
 	Shm     string `json:"shm"`
 	Sched   string `json:"sched"`
+	// Grain is the terms per piece of the grid the series was summed on
+	// (Config.Grain): with N, it fixes the result's bits.
+	Grain uint64 `json:"grain"`
 	// Publish is, under the static schedule, the most terms a worker
 	// summed between two publishes (at most its share; a message-passing
 	// worker sends once per share).
@@ -230,7 +233,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	res := Result{
 		N: cfg.N, Workers: cfg.Workers, Mode: cfg.Mode, Kernel: cfg.Kernel, Shm: shm,
-		Chunk: cfg.Chunk, Publish: publishInterval(cfg), Sched: string(cfg.Sched), Sum: out.value, Elapsed: out.elapsed,
+		Chunk: cfg.Chunk, Publish: publishInterval(cfg), Grain: cfg.Grain, Sched: string(cfg.Sched), Sum: out.value, Elapsed: out.elapsed,
 		WorkersDetail: out.workers, Failures: out.failures, Rebuilt: out.rebuilt,
 		Publishes: out.publishes, LostSum: out.lostSum, Offset: cfg.Offset, Pad: cfg.Pad,
 	}
@@ -263,7 +266,11 @@ func publishInterval(cfg Config) uint64 {
 	if cfg.Sched == Dynamic {
 		return 0
 	}
-	share := (cfg.N + uint64(cfg.Workers) - 1) / uint64(cfg.Workers)
+	var share uint64
+	for i := range cfg.Workers {
+		lo, hi := span(cfg.N, cfg.Grain, cfg.Workers, i)
+		share = max(share, hi-lo)
+	}
 	if cfg.Mode.IsTransport() {
 		return share
 	}

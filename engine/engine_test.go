@@ -282,17 +282,19 @@ func TestFileBackingRefusesExisting(t *testing.T) {
 
 func TestSpan(t *testing.T) {
 	for _, n := range []uint64{1, 7, 1e6 + 3, MaxN} {
-		for _, w := range []int{1, 2, 3, 7, MaxWorkers} {
-			var next uint64
-			for i := range w {
-				lo, hi := span(n, w, i)
-				if lo != next || hi < lo {
-					t.Fatalf("span(%d,%d,%d) = [%d,%d), want start %d", n, w, i, lo, hi, next)
+		for _, grain := range []uint64{1, 3, DefaultGrain(n), MaxGrain} {
+			for _, w := range []int{1, 2, 3, 7, MaxWorkers} {
+				var next uint64
+				for i := range w {
+					lo, hi := span(n, grain, w, i)
+					if lo != next || hi < lo || lo%grain != 0 || hi%grain != 0 && hi != n {
+						t.Fatalf("span(%d,%d,%d,%d) = [%d,%d), want start %d, whole pieces", n, grain, w, i, lo, hi, next)
+					}
+					next = hi
 				}
-				next = hi
-			}
-			if next != n {
-				t.Fatalf("span(%d,%d) ends at %d", n, w, next)
+				if next != n {
+					t.Fatalf("span(%d,%d,%d) ends at %d", n, grain, w, next)
+				}
 			}
 		}
 	}
@@ -372,7 +374,7 @@ func TestOffsetPadRacy(t *testing.T) {
 // TestTooManyChunks: a dynamic chunk so small that the chunk table would
 // not fit is refused up front, naming the field.
 func TestTooManyChunks(t *testing.T) {
-	if _, err := Run(context.Background(), Config{N: MaxN, Sched: Dynamic, Chunk: 1}); err == nil || !strings.Contains(err.Error(), "Config.Chunk 1 cuts") {
+	if _, err := Run(context.Background(), Config{N: MaxN, Sched: Dynamic, Chunk: 1}); err == nil || !strings.Contains(err.Error(), "Config.Chunk") || !strings.Contains(err.Error(), "cuts") {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -13,7 +13,6 @@ package engine
 //	              accumulator, not yet journaled
 //	journal-half  the new journal entry written, not yet made active
 //	journal       dynamic: journaled, the chunk not yet marked done
-//	finish        cas: before adding the compensation at the end
 //	done          the call marked finished
 var faultHook func(point string)
 

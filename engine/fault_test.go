@@ -55,7 +55,7 @@ var faultPoints = []struct {
 	perStep bool
 }{
 	{"attach", false}, {"arrived", false}, {"claim-next", true}, {"claim", true}, {"sum", true},
-	{"accum", true}, {"journal-half", true}, {"journal", true}, {"finish", false}, {"done", false},
+	{"accum", true}, {"journal-half", true}, {"journal", true}, {"done", false},
 }
 
 // passes reports whether a worker of mode and sched passes point.
@@ -65,8 +65,6 @@ func passes(mode Mode, dynamic bool, point string) bool {
 		return dynamic
 	case "accum":
 		return mode == CAS || mode == Mutex || mode == Racy
-	case "finish":
-		return mode == CAS
 	}
 	return true
 }
@@ -132,7 +130,7 @@ func TestKillMatrixChunkOne(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("mode=%s/point=%s", mode, point), func(t *testing.T) {
 				killEnv(t, point, 5000)
-				res, err := Run(context.Background(), Config{N: 30_000, Workers: 2, Mode: mode, Sched: Dynamic, Chunk: 1})
+				res, err := Run(context.Background(), Config{N: 30_000, Workers: 2, Mode: mode, Sched: Dynamic, Chunk: 1, Grain: 1})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -103,7 +103,9 @@ func (f *forkSpawn) settle(c *crew, i int, cs *callState) {
 	}
 	v := f.share[i].Result(out)
 	pb := newPublisher(Slots, Sum, c.v.acc, s, nil)
-	pb.publish(v, f.hi[i]-f.lo[i], 0)
+	fl := newFold(Sum)
+	fl.add(v)
+	pb.publish(&fl, f.hi[i]-f.lo[i], 0)
 	s.state.Store(slotDone)
 	s.doneGen.Store(cs.g) // store-release, as a worker's
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pishm/pishm/internal/superacc"
 )
 
 // Op says how partial results combine.
@@ -15,11 +17,14 @@ type Op uint8
 
 // The operations a reduction can use.
 const (
-	// Sum adds the partials, compensated (double-double), in worker order.
+	// Sum adds the pieces' values exactly and rounds once: the correctly
+	// rounded sum, whatever the order (IEEE for ±Inf and NaN: +Inf with
+	// -Inf gives NaN).
 	Sum Op = iota + 1
-	// Min keeps the smallest partial (NaN-free inputs assumed).
+	// Min keeps the smallest piece value: NaN if any is NaN, and -0 is
+	// below +0, so that the result does not depend on the order.
 	Min
-	// Max keeps the largest partial.
+	// Max keeps the largest piece value, under the same rules.
 	Max
 )
 
@@ -46,13 +51,13 @@ func (op Op) identity() float64 {
 	return 0
 }
 
-// better reports whether x should replace the running value v of a Min or
-// Max reduction.
-func (op Op) better(x, v float64) bool {
+// pick is a Min or Max reduction's choice of x and v, the same whatever
+// their order: NaN wins over any number, and -0 is below +0.
+func (op Op) pick(x, v float64) float64 {
 	if op == Min {
-		return x < v
+		return superacc.MinOf(x, v)
 	}
-	return x > v
+	return superacc.MaxOf(x, v)
 }
 
 // Func reduces the terms [lo, hi) of a series or array: their sum, or
@@ -169,13 +174,16 @@ const maxJobName = 40
 
 // Reduction is the outcome of Reduce.
 type Reduction struct {
-	Name    string        `json:"name"`
-	Op      string        `json:"op"`
-	N       uint64        `json:"n"`
-	Value   float64       `json:"value"`
-	Workers int           `json:"workers"`
-	Mode    Mode          `json:"mode"`
-	Sched   Schedule      `json:"sched"`
+	Name    string   `json:"name"`
+	Op      string   `json:"op"`
+	N       uint64   `json:"n"`
+	Value   float64  `json:"value"`
+	Workers int      `json:"workers"`
+	Mode    Mode     `json:"mode"`
+	Sched   Schedule `json:"sched"`
+	// Grain is the terms per piece of the grid the Func was called on:
+	// with the Func, N and the params it fixes the result's bits.
+	Grain   uint64        `json:"grain"`
 	Elapsed time.Duration `json:"elapsed_ns"`
 	Wall    time.Duration `json:"wall_ns"`
 
@@ -219,6 +227,10 @@ func WithChunk(k uint64) Option { return func(s *settings) { s.Chunk = k } }
 // WithPublish sets the static schedule's publish interval
 // (Config.Publish).
 func WithPublish(k uint64) Option { return func(s *settings) { s.Publish = k } }
+
+// WithGrain sets the terms per piece of the grid the Func is called on
+// (Config.Grain; default DefaultGrain(n)).
+func WithGrain(g uint64) Option { return func(s *settings) { s.Grain = g } }
 
 // WithSchedule picks static ranges or dynamic chunks.
 func WithSchedule(sc Schedule) Option { return func(s *settings) { s.Sched = sc } }
@@ -294,7 +306,7 @@ func reduceOnce(ctx context.Context, name string, j job, cfg Config, wallStart t
 func reductionOf(name string, j job, cfg Config, out callResult, wall time.Duration) Reduction {
 	return Reduction{
 		Name: name, Op: j.op.String(), N: cfg.N, Value: out.value, Workers: cfg.Workers,
-		Mode: cfg.Mode, Sched: cfg.Sched, Elapsed: out.elapsed, Wall: wall,
+		Mode: cfg.Mode, Sched: cfg.Sched, Grain: cfg.Grain, Elapsed: out.elapsed, Wall: wall,
 		WorkersDetail: out.workers, Failures: out.failures, Rebuilt: out.rebuilt,
 		Publishes: out.publishes, LostSum: out.lostSum,
 	}

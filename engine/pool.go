@@ -130,7 +130,7 @@ func (p *Pool) Reduce(ctx context.Context, name string, n uint64, opts ...Option
 		return Reduction{}, ErrPoolClosed
 	}
 	p.c.opt.progress = cfg.Progress
-	out, err := p.c.call(ctx, callSpec{job: j, mode: cfg.Mode, n: n, offset: cfg.Offset, chunk: cfg.step(),
+	out, err := p.c.call(ctx, callSpec{job: j, mode: cfg.Mode, n: n, offset: cfg.Offset, chunk: cfg.step(), grain: cfg.Grain,
 		dynamic: cfg.Sched == Dynamic, kernel: cfg.Kernel, params: cfg.Params})
 	if err != nil {
 		return Reduction{}, err

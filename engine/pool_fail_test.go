@@ -123,7 +123,7 @@ func TestPoolFailedCallThenGood(t *testing.T) {
 func TestPoolKilledTwice(t *testing.T) {
 	checkClean(t)
 	t.Setenv("PISHM_TEST_KILL", "1:sum:2:2:1") // worker 1, attempts 0 and 1, at the 2nd publish of call 1
-	p := newTestPool(t, WithPublish(1000)) // DefaultRetries: one retry
+	p := newTestPool(t, WithPublish(1000))     // DefaultRetries: one retry
 	_, err := p.Reduce(context.Background(), "test-k", 1_000_000)
 	if !errors.Is(err, ErrWorkerDied) || !strings.Contains(err.Error(), "no retries left") {
 		t.Fatalf("err = %v", err)

@@ -44,9 +44,17 @@ package engine
 //
 // # Shares
 //
-// Static: worker i sums [lo, hi) = span(n, workers, i), publishing every
-// job.chunk terms. Dynamic: the terms are cut into job.chunks chunks of
-// job.chunk terms, and the chunk table in the tail holds one word per
+// The terms are cut into pieces of job.grain terms, counted from the
+// call's first term: the piece grid, which depends on the call alone (see
+// Config.Grain). The Func is called on whole pieces only, and each piece's
+// value is added exactly into the worker's accumulator (package superacc),
+// so a call's result is the correctly rounded sum of its pieces' values
+// whoever summed them, in whatever order, in whatever groups.
+//
+// Static: worker i sums [lo, hi) = span(n, grain, workers, i), whole
+// pieces, publishing every job.chunk terms (whole pieces too). Dynamic:
+// the terms are cut into job.chunks chunks of job.chunk terms (whole
+// pieces), and the chunk table in the tail holds one word per
 // chunk: 0 (free), the pid of the worker summing it, or chunkDone. A worker
 // takes the next index from control.next (fetch-add), then claims the
 // chunk by CAS 0 -> pid; when next runs past the end it sweeps the table
@@ -55,8 +63,9 @@ package engine
 //
 // # The journal
 //
-// Every mode journals, in the worker's own slot, the compensated total of
-// what it has published: two entries and a sequence word. A worker writes
+// Every mode journals, in the worker's own slot, the exact total of what
+// it has published (an accumulator; for Min and Max the extreme): two
+// entries and a sequence word. A worker writes
 // the new total into the entry that is not active (plain stores: nothing
 // else reads it), then stores seq+1 (store-release), which makes it the
 // active one. A process killed at any instruction leaves the old entry or
@@ -68,12 +77,16 @@ package engine
 //
 // # The modes
 //
-// slots journals only. cas adds each published value into accum.sum with
-// a CAS loop and keeps each add's exact rounding error (twoSum) locally,
-// adding their total into accum.comp once at the end. mutex adds under
-// accum.lock, a pid-word lock the parent can take back from a dead holder.
-// racy adds with a plain load, add and store. The message-passing modes
-// send the journal's total to the parent once, after the last publish.
+// slots journals only; the parent adds the journals. cas adds each
+// publish's accumulator into accum.exact with one atomic add per limb
+// (superacc.AtomicMerge: integer adds commute, so no order is needed and
+// nothing is lost), and Min and Max with a CAS loop on accum.best. mutex
+// adds under accum.lock, a pid-word lock the parent can take back from a
+// dead holder. racy adds each publish's rounded value into accum.best with
+// a plain load, add and store, losing what interleaves. The
+// message-passing modes send the journal's rounded total to the parent
+// once, after the last publish; the parent checks it against the journal
+// and combines the journals' accumulators.
 //
 // # Faults
 //
@@ -94,12 +107,13 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/pishm/pishm/internal/superacc"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
 )
 
 // protocolVersion changes whenever anything below changes meaning.
-const protocolVersion = 3
+const protocolVersion = 4
 
 // The environment a worker is started with. A process is a pishm worker
 // exactly when envSegment is set.
@@ -137,6 +151,7 @@ type jobSpec struct {
 	n, offset uint64
 	chunk     uint64 // static: terms between publishes; dynamic: terms per chunk
 	chunks    uint64 // dynamic: how many chunks (0 for static)
+	grain     uint64 // terms per piece of the grid (chunk is a multiple)
 	mode      uint32 // modeCode
 	op        Op
 	dynamic   bool
@@ -165,20 +180,22 @@ type control struct {
 	next     atomic.Uint64 // dynamic: the next chunk index to hand out
 }
 
-// accum is the shared accumulator: cas adds into sum with CompareAndSwap
-// on its bits; mutex adds into sum and comp holding lock.
+// accum is the shared accumulator: cas adds into exact with atomic adds
+// (Sum) or into best with CompareAndSwap (Min, Max); mutex adds into
+// either holding lock; racy adds into best with plain loads and stores.
 type accum struct {
-	sum  atomic.Uint64 // float64 bits of the running total
-	comp atomic.Uint64 // float64 bits: the rounding errors of the adds into sum
-	lock sem.Mutex
+	best  atomic.Uint64 // float64 bits: Min or Max so far; racy's running sum
+	lock  sem.Mutex
+	_     uint32
+	exact superacc.Acc // Sum: the exact total
 }
 
 // journalEntry is one published total (see "The journal").
 type journalEntry struct {
-	partial, comp float64 // the double-double total
-	terms         uint64  // terms covered
-	publishes     uint64  // how many publishes it took
-	last          uint64  // dynamic: 1 + the last chunk covered, 0 for none
+	fold      fold   // the exact total (Sum) or the extreme (Min, Max)
+	terms     uint64 // terms covered
+	publishes uint64 // how many publishes it took
+	last      uint64 // dynamic: 1 + the last chunk covered, 0 for none
 }
 
 // slot is one worker's block. Only worker i writes slot i during a call;
@@ -205,10 +222,11 @@ const (
 
 var slotStates = [...]string{"before attaching", "waiting for work", "while summing", "after publishing"}
 
-// The blocks must fit the smallest stride.
+// superacc's accumulators are updated with 64-bit atomics: they must be
+// 8-byte aligned in the segment, as every block start is.
 var (
-	_ [shmem.MinStride - unsafe.Sizeof(accum{})]byte
-	_ [2*shmem.MinStride - unsafe.Sizeof(slot{})]byte
+	_ [0]struct{} = [unsafe.Offsetof(accum{}.exact) % 8]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(slot{}.entry) % 8]struct{}{}
 )
 
 // layout is where everything lives in a segment.
@@ -216,6 +234,7 @@ type layout struct {
 	workers   int
 	stride    int
 	ctlBlocks int // control spans this many blocks
+	accBlocks int // the accumulator spans this many
 	slotSpan  int // blocks per slot
 	lanePad   int
 	maxChunks int
@@ -226,6 +245,7 @@ func newLayout(workers, stride, lanePad, maxChunks, maxParams int) layout {
 	return layout{
 		workers: workers, stride: stride,
 		ctlBlocks: blocksFor(unsafe.Sizeof(control{}), stride),
+		accBlocks: blocksFor(unsafe.Sizeof(accum{}), stride),
 		slotSpan:  blocksFor(unsafe.Sizeof(slot{}), stride),
 		lanePad:   lanePad, maxChunks: maxChunks, maxParams: maxParams,
 	}
@@ -233,7 +253,7 @@ func newLayout(workers, stride, lanePad, maxChunks, maxParams int) layout {
 
 func blocksFor(size uintptr, stride int) int { return (int(size) + stride - 1) / stride }
 
-func (l layout) blocks() int { return l.ctlBlocks + 1 + l.workers*l.slotSpan }
+func (l layout) blocks() int { return l.ctlBlocks + l.accBlocks + l.workers*l.slotSpan }
 
 // The tail: lanes, then the chunk table, then the parameters, each 8-byte
 // aligned.
@@ -255,7 +275,7 @@ func newView(seg *shmem.Segment, l layout) segView {
 }
 
 func (v segView) slot(i int) *slot {
-	return (*slot)(v.seg.Block(v.l.ctlBlocks + 1 + i*v.l.slotSpan))
+	return (*slot)(v.seg.Block(v.l.ctlBlocks + v.l.accBlocks + i*v.l.slotSpan))
 }
 
 // lane is worker i's word in the false-sharing experiment, or nil.
@@ -316,8 +336,8 @@ func (j *jobSpec) check(l layout) error {
 		return bad("op %d", j.op)
 	case j.n == 0 || j.n > MaxN || j.offset > MaxN-j.n:
 		return bad("terms [%d, %d+%d)", j.offset, j.offset, j.n)
-	case j.chunk == 0:
-		return bad("chunk 0")
+	case j.grain == 0 || j.grain > MaxGrain || j.chunk == 0 || j.chunk%j.grain != 0:
+		return bad("chunk %d, grain %d", j.chunk, j.grain)
 	case j.dynamic && (j.chunks != (j.n-1)/j.chunk+1 || j.chunks > uint64(l.maxChunks)):
 		return bad("%d chunks of %d for %d terms (table holds %d)", j.chunks, j.chunk, j.n, l.maxChunks)
 	case !j.dynamic && j.chunks != 0:
@@ -385,24 +405,21 @@ func openJournal(s *slot) journal {
 }
 
 // commit makes e the active entry (see "The journal").
-func (j *journal) commit(e journalEntry) {
-	j.s.entry[(j.seq+1)&1] = e // plain stores into the inactive entry
+func (j *journal) commit(e *journalEntry) {
+	j.s.entry[(j.seq+1)&1] = *e // plain stores into the inactive entry
 	fault("journal-half")
 	j.seq++
 	j.s.seq.Store(j.seq) // store-release: the entry is whole before it is active
-	j.cur = e
+	j.cur = *e
 }
 
 // active is the slot's committed journal entry.
-func (s *slot) active() journalEntry { return s.entry[s.seq.Load()&1] }
-
-// total is the worker's journaled partial.
-func (e journalEntry) total() float64 { return e.partial + e.comp }
+func (s *slot) active() *journalEntry { return &s.entry[s.seq.Load()&1] }
 
 // reset makes s ready for a fresh share: the journal emptied to op's
 // identity. Only the parent calls it, with no live process on the slot.
 func (s *slot) reset(op Op) {
-	s.entry[0] = journalEntry{partial: op.identity()}
+	s.entry[0] = journalEntry{fold: newFold(op)}
 	s.entry[1] = journalEntry{}
 	s.seq.Store(0)
 	s.elapsed.Store(0)
@@ -412,7 +429,7 @@ func (s *slot) reset(op Op) {
 // settleChunks fixes the chunk table after the worker with pid died: a chunk
 // it claimed is done if its journal covers it, else free again. It
 // returns how many chunks it freed.
-func settleChunks(tbl chunkTable, pid uint32, e journalEntry) int {
+func settleChunks(tbl chunkTable, pid uint32, e *journalEntry) int {
 	freed := 0
 	for c := range tbl {
 		if tbl[c].Load() != pid {

@@ -15,20 +15,20 @@ func TestLayout(t *testing.T) {
 		off, want uintptr
 	}{
 		{"control.job", unsafe.Offsetof(control{}.job), 40},
-		{"control.gen", unsafe.Offsetof(control{}.gen), 144},
-		{"control.arrived", unsafe.Offsetof(control{}.arrived), 148},
-		{"control.finished", unsafe.Offsetof(control{}.finished), 152},
-		{"control.cancel", unsafe.Offsetof(control{}.cancel), 156},
-		{"control.next", unsafe.Offsetof(control{}.next), 160},
-		{"jobSpec.kernel", unsafe.Offsetof(jobSpec{}.kernel), 48},
-		{"jobSpec.name", unsafe.Offsetof(jobSpec{}.name), 64},
-		{"accum.comp", unsafe.Offsetof(accum{}.comp), 8},
-		{"accum.lock", unsafe.Offsetof(accum{}.lock), 16},
-		{"slot.seq", unsafe.Offsetof(slot{}.seq), 80},
-		{"slot.state", unsafe.Offsetof(slot{}.state), 88},
-		{"slot.doneGen", unsafe.Offsetof(slot{}.doneGen), 96},
-		{"slot.elapsed", unsafe.Offsetof(slot{}.elapsed), 104},
-		{"slot.progress", unsafe.Offsetof(slot{}.progress), 112},
+		{"control.gen", unsafe.Offsetof(control{}.gen), 152},
+		{"control.arrived", unsafe.Offsetof(control{}.arrived), 156},
+		{"control.finished", unsafe.Offsetof(control{}.finished), 160},
+		{"control.cancel", unsafe.Offsetof(control{}.cancel), 164},
+		{"control.next", unsafe.Offsetof(control{}.next), 168},
+		{"jobSpec.kernel", unsafe.Offsetof(jobSpec{}.kernel), 56},
+		{"jobSpec.name", unsafe.Offsetof(jobSpec{}.name), 72},
+		{"accum.exact", unsafe.Offsetof(accum{}.exact), 24},
+		{"accum.lock", unsafe.Offsetof(accum{}.lock), 8},
+		{"slot.seq", unsafe.Offsetof(slot{}.seq), 1248},
+		{"slot.state", unsafe.Offsetof(slot{}.state), 1256},
+		{"slot.doneGen", unsafe.Offsetof(slot{}.doneGen), 1264},
+		{"slot.elapsed", unsafe.Offsetof(slot{}.elapsed), 1272},
+		{"slot.progress", unsafe.Offsetof(slot{}.progress), 1280},
 	} {
 		if c.off != c.want {
 			t.Errorf("%s at %d, want %d (bump protocolVersion when the layout changes)", c.name, c.off, c.want)
@@ -37,8 +37,9 @@ func TestLayout(t *testing.T) {
 			t.Errorf("%s at %d is not aligned", c.name, c.off)
 		}
 	}
-	if s := unsafe.Sizeof(slot{}); s > 128 {
-		t.Errorf("a slot is %d bytes, more than the default stride", s)
+	// A slot holds two journal entries with an exact accumulator each.
+	if s := unsafe.Sizeof(slot{}); s > 11*128 {
+		t.Errorf("a slot is %d bytes, more than 11 blocks of the default stride", s)
 	}
 }
 
@@ -55,7 +56,7 @@ func FuzzControl(f *testing.F) {
 	ctl := (*control)(seg.Block(0))
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(ctl)), unsafe.Sizeof(control{}))
 	*ctl = control{protocol: protocolVersion, workers: 3, stamp: buildStamp(), lanePad: 8, maxChunks: 16, maxParams: 32}
-	ctl.job = jobSpec{n: 100, chunk: 10, chunks: 10, mode: modeCode[Slots], op: Sum, dynamic: true, params: 4}
+	ctl.job = jobSpec{n: 100, chunk: 10, chunks: 10, grain: 5, mode: modeCode[Slots], op: Sum, dynamic: true, params: 4}
 	setName(ctl.job.name[:], "pi")
 	setName(ctl.job.kernel[:], "generic")
 	f.Add(append([]byte(nil), raw...))

@@ -19,7 +19,7 @@ func execute(ctx context.Context, cfg Config, j job, params []byte) (callResult,
 		ctx, cancel = context.WithTimeoutCause(ctx, cfg.Timeout, fmt.Errorf("timed out after %v", cfg.Timeout))
 		defer cancel()
 	}
-	spec := callSpec{job: j, mode: cfg.Mode, n: cfg.N, offset: cfg.Offset, chunk: cfg.step(),
+	spec := callSpec{job: j, mode: cfg.Mode, n: cfg.N, offset: cfg.Offset, chunk: cfg.step(), grain: cfg.Grain,
 		dynamic: cfg.Sched == Dynamic, kernel: cfg.Kernel, params: params}
 	if cfg.Mode == Goroutines {
 		res, err := runGoroutines(ctx, cfg, spec)
@@ -65,7 +65,7 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 	j.cancelled = func() bool { return failed.Load() || ctx.Err() != nil }
 	w := cfg.Workers
 	res := callResult{workers: make([]WorkerResult, w)}
-	partials := make([]float64, w)
+	folds := make([]fold, w)
 	panics := make([]*FuncPanic, w)
 	progress := make([]atomic.Uint64, w)
 	var tbl chunkTable
@@ -88,25 +88,25 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 				}
 			}()
 			t := time.Now()
-			f := newFold(j.op)
+			f := &folds[i]
+			*f = newFold(j.op)
 			var terms uint64
-			publish := func(p float64, n, _ uint64) { f.add(p); terms += n }
+			publish := func(p *fold, n, _ uint64) { f.merge(p); terms += n }
 			wr := WorkerResult{Index: i}
 			if spec.dynamic {
-				sumChunks(j, spec.offset, spec.n, spec.chunk, tbl, &next, uint32(i+1), &progress[i], publish)
+				sumChunks(j, spec.offset, spec.n, spec.chunk, spec.grain, tbl, &next, uint32(i+1), &progress[i], publish)
 			} else {
-				lo, hi := span(spec.n, w, i)
+				lo, hi := span(spec.n, spec.grain, w, i)
 				wr.Lo, wr.Hi = spec.offset+lo, spec.offset+hi
-				sumRange(j, wr.Lo, wr.Hi, spec.chunk, &progress[i], publish)
+				sumRange(j, wr.Lo, wr.Hi, spec.chunk, spec.grain, &progress[i], publish)
 			}
-			partials[i] = f.value()
-			wr.Terms, wr.Elapsed, wr.Partial = terms, time.Since(t), partials[i]
+			wr.Terms, wr.Elapsed, wr.Partial = terms, time.Since(t), f.value()
 			res.workers[i] = wr
 		})
 	}
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
-	report := progressReporter(cfg.Progress, w, spec.n, spec.dynamic, func(i int) uint64 { return progress[i].Load() })
+	report := progressReporter(cfg.Progress, w, spec.n, spec.grain, spec.dynamic, func(i int) uint64 { return progress[i].Load() })
 	t := time.NewTicker(ProgressEvery)
 	defer t.Stop()
 	for waiting := true; waiting; {
@@ -129,21 +129,25 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 	if err := ctx.Err(); err != nil {
 		return callResult{}, fmt.Errorf("engine: %w", context.Cause(ctx))
 	}
-	res.value = reduce(j.op, partials)
+	total := newFold(j.op)
+	for i := range folds {
+		total.merge(&folds[i])
+	}
+	res.value = total.value()
 	res.publishes = publishesOf(spec, w)
 	return res, nil
 }
 
 // progressReporter returns a function that calls cb (if set) with a
 // snapshot built from done(i).
-func progressReporter(cb func(Progress), workers int, n uint64, dynamic bool, done func(i int) uint64) func(elapsed time.Duration, final bool) {
+func progressReporter(cb func(Progress), workers int, n, grain uint64, dynamic bool, done func(i int) uint64) func(elapsed time.Duration, final bool) {
 	if cb == nil {
 		return func(time.Duration, bool) {}
 	}
 	share := make([]uint64, workers)
 	if !dynamic {
 		for i := range share {
-			lo, hi := span(n, workers, i)
+			lo, hi := span(n, grain, workers, i)
 			share[i] = hi - lo
 		}
 	}

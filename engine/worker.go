@@ -14,11 +14,10 @@ import (
 	"unsafe"
 
 	"github.com/pishm/pishm/engine/internal/kernel"
+	"github.com/pishm/pishm/internal/superacc"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
 	"github.com/pishm/pishm/transport"
-
-	"github.com/pishm/pishm/internal/twosum"
 )
 
 // inWorker is set once ChildMain has taken this process's worker
@@ -255,18 +254,18 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 	pub := newPublisher(mode, spec.op, w.v.acc, s, w.v.lane(w.i))
 	if spec.dynamic {
 		tbl := w.v.chunks(int(spec.chunks))
-		sumChunks(j, spec.offset, spec.n, spec.chunk, tbl, &ctl.next, w.pid, &s.progress, pub.publish)
+		sumChunks(j, spec.offset, spec.n, spec.chunk, spec.grain, tbl, &ctl.next, w.pid, &s.progress, pub.publish)
 	} else {
-		lo, hi := span(spec.n, w.v.l.workers, w.i)
-		sumRange(j, spec.offset+lo, spec.offset+hi, spec.chunk, &s.progress, pub.publish)
+		lo, hi := span(spec.n, spec.grain, w.v.l.workers, w.i)
+		sumRange(j, spec.offset+lo, spec.offset+hi, spec.chunk, spec.grain, &s.progress, pub.publish)
 	}
 	if err := pub.finish(); err != nil {
 		return false, err
 	}
 	if mode.IsTransport() {
-		lo, hi := span(spec.n, w.v.l.workers, w.i)
+		lo, hi := span(spec.n, spec.grain, w.v.l.workers, w.i)
 		m := transport.Message{Worker: uint32(w.i), Lo: spec.offset + lo, Hi: spec.offset + hi,
-			ElapsedNs: int64(time.Since(start)), Partial: pub.j.cur.total()}
+			ElapsedNs: int64(time.Since(start)), Partial: pub.j.cur.fold.value()}
 		sctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
 		err := transport.Send(sctx, m)
 		cancel()
@@ -324,68 +323,78 @@ func (w *worker) job(spec *jobSpec) (job, error) {
 // sendTimeout bounds a worker's send of its one message.
 const sendTimeout = time.Minute
 
-// fold is a running reduction: for Sum a double-double (hi holds the total,
-// lo the rounding errors of the adds into hi); for Min and Max hi alone.
+// fold is a running reduction: for Sum an exact accumulator, for Min and
+// Max the extreme so far, under an order-independent rule (NaN wins, and
+// -0 is below +0). Either way its value depends on the set of values
+// added, not on their order or grouping. It lives in the journal, so it
+// holds no pointers.
 type fold struct {
-	op     Op
-	hi, lo float64
+	acc  superacc.Acc // Sum
+	best float64      // Min, Max
+	op   Op
 }
 
-func newFold(op Op) fold { return fold{op: op, hi: op.identity()} }
+func newFold(op Op) fold { return fold{op: op, best: op.identity()} }
 
 func (f *fold) add(x float64) {
-	if f.op != Sum {
-		if f.op.better(x, f.hi) {
-			f.hi = x
-		}
-		return
+	if f.op == Sum {
+		f.acc.Add(x)
+	} else {
+		f.best = f.op.pick(x, f.best)
 	}
-	var e float64
-	f.hi, e = twoSum(f.hi, x)
-	f.lo += e
 }
 
-func (f fold) value() float64 { return f.hi + f.lo }
+// merge adds everything o holds.
+func (f *fold) merge(o *fold) {
+	if f.op == Sum {
+		f.acc.Merge(&o.acc)
+	} else {
+		f.best = f.op.pick(o.best, f.best)
+	}
+}
 
-// progressStep bounds one call of the job's function, so that progress is
-// seen, and a cancelled call stops, within a millisecond or so (a
-// registered Func is called in pieces of at most this many terms).
-const progressStep = 1 << 22
+// value is the result: for Sum the exact total rounded once.
+func (f *fold) value() float64 {
+	if f.op == Sum {
+		return f.acc.Round()
+	}
+	return f.best
+}
 
-// piece reduces [a, b) in calls of at most progressStep terms, counting
-// each into progress.
-func piece(j job, a, b uint64, progress *atomic.Uint64) float64 {
-	f := newFold(j.op)
+// piece adds the value of every piece of the grid in [a, b) into f (a and
+// b are on the grid), counting each into progress, and stops early when
+// the call is cancelled.
+func piece(j job, a, b, grain uint64, progress *atomic.Uint64, f *fold) {
 	for a < b {
 		if j.cancelled != nil && j.cancelled() {
-			break
+			return
 		}
-		e := min(b, a+progressStep)
+		e := min(b, a+grain)
 		f.add(callFunc(j, a, e))
 		progress.Add(e - a)
 		a = e
 	}
-	return f.value()
 }
 
-// sumRange reduces [lo, hi) in pieces of chunk terms, publishing each.
-func sumRange(j job, lo, hi, chunk uint64, progress *atomic.Uint64, publish func(part float64, terms, chunk uint64)) {
+// sumRange reduces [lo, hi) in publishes of chunk terms (whole pieces).
+func sumRange(j job, lo, hi, chunk, grain uint64, progress *atomic.Uint64, publish func(f *fold, terms, chunk uint64)) {
 	for a := lo; a < hi && (j.cancelled == nil || !j.cancelled()); {
 		b := hi
 		if hi-a > chunk {
 			b = a + chunk
 		}
-		p := piece(j, a, b, progress)
+		f := newFold(j.op)
+		piece(j, a, b, grain, progress, &f)
 		fault("sum")
-		publish(p, b-a, 0)
+		publish(&f, b-a, 0)
 		a = b
 	}
 }
 
 // sumChunks takes chunks of [base, base+n) from the table (see "Shares")
 // until none is left, publishing each.
-func sumChunks(j job, base, n, chunk uint64, tbl chunkTable, next *atomic.Uint64, owner uint32,
-	progress *atomic.Uint64, publish func(part float64, terms, chunk uint64)) {
+func sumChunks(j job, base, n, chunk, grain uint64, tbl chunkTable, next *atomic.Uint64, owner uint32,
+	progress *atomic.Uint64, publish func(f *fold, terms, chunk uint64)) {
 	for {
 		c, ok := claimChunk(tbl, next, owner)
 		if !ok || j.cancelled != nil && j.cancelled() {
@@ -394,9 +403,10 @@ func sumChunks(j job, base, n, chunk uint64, tbl chunkTable, next *atomic.Uint64
 		fault("claim")
 		a := base + c*chunk
 		b := min(base+n, a+chunk)
-		p := piece(j, a, b, progress)
+		f := newFold(j.op)
+		piece(j, a, b, grain, progress, &f)
 		fault("sum")
-		publish(p, b-a, c)
+		publish(&f, b-a, c)
 		fault("journal")
 		tbl[c].Store(chunkDone)
 	}
@@ -428,16 +438,16 @@ func claimChunk(tbl chunkTable, next *atomic.Uint64, owner uint32) (uint64, bool
 type publisher struct {
 	j       journal
 	op      Op
-	publish func(p float64, terms, chunk uint64)
+	publish func(f *fold, terms, chunk uint64)
 	finish  func() error
+	next    journalEntry // record's scratch: entries are too big to copy about
 }
 
-// record journals p (see "The journal").
-func (pb *publisher) record(p float64, terms, chunk uint64) {
-	e := pb.j.cur
-	f := fold{op: pb.op, hi: e.partial, lo: e.comp}
-	f.add(p)
-	e.partial, e.comp = f.hi, f.lo
+// record journals f (see "The journal").
+func (pb *publisher) record(f *fold, terms, chunk uint64) {
+	e := &pb.next
+	*e = pb.j.cur
+	e.fold.merge(f)
 	e.terms += terms
 	e.publishes++
 	e.last = chunk + 1 // dynamic only: static shares pass chunk 0
@@ -450,108 +460,73 @@ func newPublisher(mode Mode, op Op, a *accum, s *slot, lane *atomic.Uint64) *pub
 	switch mode {
 	case Slots:
 		if lane != nil {
-			// The false-sharing experiment: the running total also goes
-			// to a lane packed as tightly as Config.Pad says.
-			pb.publish = func(p float64, terms, chunk uint64) {
-				pb.record(p, terms, chunk)
-				lane.Store(math.Float64bits(pb.j.cur.partial))
+			// The false-sharing experiment: a running total also goes to
+			// a lane packed as tightly as Config.Pad says.
+			var run float64
+			pb.publish = func(f *fold, terms, chunk uint64) {
+				pb.record(f, terms, chunk)
+				run += f.value()
+				lane.Store(math.Float64bits(run))
 			}
 		}
 	case Racy:
-		// A plain load, add and store, as unsynchronised code would
-		// write it: two workers that interleave here lose one add. The
-		// rounding errors are kept as cas keeps them, so that what is
-		// missing at the end is the lost adds alone.
-		w := (*uint64)(unsafe.Pointer(&a.sum))
-		var lost float64
-		pb.publish = func(p float64, terms, chunk uint64) {
-			sum, e := twoSum(f64(*w), p)
-			*w = math.Float64bits(sum)
-			lost += e
+		// A plain load, add and store of each publish's value, as
+		// unsynchronised code would write it: two workers that
+		// interleave here lose one add.
+		w := (*uint64)(unsafe.Pointer(&a.best))
+		pb.publish = func(f *fold, terms, chunk uint64) {
+			*w = math.Float64bits(f64(*w) + f.value())
 			fault("accum")
-			pb.record(p, terms, chunk)
-		}
-		pb.finish = func() error {
-			casAdd(&a.comp, lost)
-			return nil
+			pb.record(f, terms, chunk)
 		}
 	case CAS:
-		// The error of each add is known exactly (twoSum against the value
-		// the CAS replaced): keep it here and add it once at the end, so
-		// the shared total stays as exact as a compensated sum.
-		var lost float64
-		pb.publish = func(p float64, terms, chunk uint64) {
+		pb.publish = func(f *fold, terms, chunk uint64) {
 			if op == Sum {
-				lost += casAdd(&a.sum, p)
+				superacc.AtomicMerge(&a.exact, &f.acc)
 			} else {
-				casBetter(&a.sum, op, p)
+				casBetter(&a.best, op, f.best)
 			}
 			fault("accum")
-			pb.record(p, terms, chunk)
-		}
-		pb.finish = func() error {
-			if op == Sum {
-				fault("finish")
-				casAdd(&a.comp, lost)
-			}
-			return nil
+			pb.record(f, terms, chunk)
 		}
 	case Mutex:
 		var err error
-		pb.publish = func(p float64, terms, chunk uint64) {
+		pb.publish = func(f *fold, terms, chunk uint64) {
 			if err != nil {
 				return
 			}
 			if err = a.lock.Lock(); err != nil {
 				return
 			}
-			// Critical section: plain read-modify-write made atomic by the lock.
-			v := f64(a.sum.Load())
+			// Critical section: plain adds made atomic by the lock.
 			if op == Sum {
-				sum, e := twoSum(v, p)
-				a.sum.Store(math.Float64bits(sum))
-				fault("accum")
-				a.comp.Store(math.Float64bits(f64(a.comp.Load()) + e))
-			} else if op.better(p, v) {
-				a.sum.Store(math.Float64bits(p))
-				fault("accum")
+				a.exact.Merge(&f.acc)
+			} else {
+				a.best.Store(math.Float64bits(op.pick(f.best, f64(a.best.Load()))))
 			}
+			fault("accum")
 			if err = a.lock.Unlock(); err != nil {
 				return
 			}
-			pb.record(p, terms, chunk)
+			pb.record(f, terms, chunk)
 		}
 		pb.finish = func() error { return err }
 	}
 	return pb
 }
 
-// casAdd adds x to the float64 whose bits are at w with a compare-and-swap
-// loop, and returns the rounding error of the add that won.
-func casAdd(w *atomic.Uint64, x float64) float64 {
-	for {
-		old := w.Load()
-		sum, e := twoSum(f64(old), x)
-		if w.CompareAndSwap(old, math.Float64bits(sum)) {
-			return e
-		}
-	}
-}
-
-// casBetter replaces the float64 at w with x while x is better for op.
+// casBetter replaces the float64 at w with op's pick of it and x.
 func casBetter(w *atomic.Uint64, op Op, x float64) {
 	for {
 		old := w.Load()
-		if !op.better(x, f64(old)) || w.CompareAndSwap(old, math.Float64bits(x)) {
+		v := math.Float64bits(op.pick(x, f64(old)))
+		if v == old || w.CompareAndSwap(old, v) {
 			return
 		}
 	}
 }
 
 func f64(bits uint64) float64 { return math.Float64frombits(bits) }
-
-// twoSum is twosum.TwoSum: s = fl(a+b), and e with a + b = s + e exactly.
-var twoSum = twosum.TwoSum
 
 // reduce combines the partials in order: for Sum as a double-double
 // rounded once, so the result depends on nothing but the partials and their

@@ -380,8 +380,12 @@ func TestJSONPublishChunk(t *testing.T) {
 		{[]string{"-publish", "5e5"}, "publish", 333_335},
 		{[]string{"-sched", "dynamic", "-chunk", "5e5"}, "chunk", 500_000},
 		{[]string{"-mode", "pipe", "-publish", "1000"}, "publish", 333_335}, // one message per share
+		// The default grid (8192 terms a piece here): whole pieces.
+		{[]string{"-grain", "0", "-publish", "1000"}, "publish", 8192},
+		{[]string{"-grain", "0"}, "publish", 41 * 8192},
+		{[]string{"-grain", "0", "-sched", "dynamic", "-chunk", "5e5"}, "chunk", 62 * 8192},
 	} {
-		args := append([]string{"-n", "1_000_003", "-workers", "3", "-json"}, tc.args...)
+		args := append([]string{"-n", "1_000_003", "-workers", "3", "-json", "-grain", "1"}, tc.args...)
 		out, stderr, code := pishm(t, args...)
 		if code != 0 {
 			t.Fatalf("pishm %q: exit %d: %s", args, code, stderr)

@@ -1,0 +1,161 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/pishm/pishm/internal/superacc"
+)
+
+// Adversarial Funcs for the reproducibility contract: each returns, for a
+// piece [lo, hi), a plain left-to-right float64 sum of its terms (so the
+// piece's value is a deterministic function of lo and hi, as the contract
+// asks, but rounds at every step), and their terms make any reordering or
+// regrouping of the pieces show in the last bits.
+var reproFuncs = []struct {
+	name string
+	op   Op
+	term func(k uint64) float64
+}{
+	{"repro-harmonic", Sum, func(k uint64) float64 { return 1 / float64(k+1) }},
+	{"repro-sin", Sum, func(k uint64) float64 { return 1e6 * math.Sin(float64(k)) }},
+	// Terms spread over 600 binades whose neighbours cancel.
+	{"repro-binades", Sum, func(k uint64) float64 {
+		e := int((k/2)*37%600) - 300
+		x := math.Ldexp(1+float64(k%5)*0x1p-40, e)
+		if k%2 == 1 {
+			return -math.Ldexp(1, e) + 0x1p-900
+		}
+		return x
+	}},
+	{"repro-subnormal", Sum, func(k uint64) float64 { return math.SmallestNonzeroFloat64 * float64(k%7) }},
+	{"repro-inf", Sum, func(k uint64) float64 {
+		if k == 777_777 {
+			return math.Inf(1)
+		}
+		return 1e300
+	}},
+	{"repro-inf-nan", Sum, func(k uint64) float64 {
+		switch k {
+		case 1_234_567:
+			return math.Inf(1)
+		case 222:
+			return math.Inf(-1)
+		}
+		return 1
+	}},
+	{"repro-min-zero", Min, func(k uint64) float64 {
+		if k%1000 == 999 {
+			return math.Copysign(0, -1)
+		}
+		return float64(k%1000) * 0 // +0
+	}},
+	{"repro-max-nan", Max, func(k uint64) float64 {
+		if k == 1_500_000 {
+			return math.NaN()
+		}
+		return float64(k)
+	}},
+}
+
+func init() {
+	for _, f := range reproFuncs {
+		term, op := f.term, f.op
+		Register(f.name, op, func(lo, hi uint64) float64 {
+			acc := op.identity()
+			for k := lo; k < hi; k++ {
+				switch x := term(k); op {
+				case Sum:
+					acc += x
+				case Min:
+					acc = op.pick(x, acc)
+				default:
+					acc = op.pick(x, acc)
+				}
+			}
+			return acc
+		})
+	}
+}
+
+// reproWant is the contract's answer, computed here without the engine:
+// the Func called on every piece of the grid, the values added exactly
+// (math/big checks superacc itself) and rounded once.
+func reproWant(name string, n uint64) float64 {
+	j, _ := lookup(name)
+	grain := DefaultGrain(n)
+	var acc superacc.Acc
+	best := j.op.identity()
+	for lo := uint64(0); lo < n; lo += grain {
+		v := j.f(lo, min(n, lo+grain))
+		acc.Add(v)
+		if j.op != Sum {
+			best = j.op.pick(v, best)
+		}
+	}
+	if j.op == Sum {
+		return acc.Round()
+	}
+	return best
+}
+
+// TestReproducible reduces every adversarial Func under random worker
+// counts, every mode, both schedules, random chunks and publish
+// intervals, a pool, and injected SIGKILLs, and requires one bit pattern
+// per Func: the exact combine of the grid's pieces.
+func TestReproducible(t *testing.T) {
+	checkClean(t)
+	const n = 2_000_003
+	rng := rand.New(rand.NewPCG(2026, 12))
+	type run struct {
+		name string
+		opts []Option
+	}
+	var runs []run
+	for _, mode := range []Mode{Slots, CAS, Mutex, Goroutines, Pipe} {
+		for _, sched := range []Schedule{Static, Dynamic} {
+			if sched == Dynamic && mode.IsTransport() {
+				continue
+			}
+			w := 1 + rng.IntN(16)
+			step := uint64(1 + rng.IntN(400_000))
+			runs = append(runs, run{fmt.Sprintf("mode=%s/sched=%s/workers=%d/step=%d", mode, sched, w, step),
+				[]Option{WithWorkers(w), WithMode(mode), WithSchedule(sched), stepOf(sched, step)}})
+		}
+	}
+	pool, err := NewPool(context.Background(), WithWorkers(3), WithMode(CAS), WithSchedule(Dynamic), WithInProcessBelow(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	for _, f := range reproFuncs {
+		t.Run(f.name, func(t *testing.T) {
+			want := reproWant(f.name, n)
+			check := func(how string, r Reduction, err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatalf("%s: %v", how, err)
+				}
+				if math.Float64bits(r.Value) != math.Float64bits(want) && !(math.IsNaN(r.Value) && math.IsNaN(want)) {
+					t.Errorf("%s: %v (%#x), want %v (%#x)", how, r.Value, math.Float64bits(r.Value), want, math.Float64bits(want))
+				}
+			}
+			for _, r := range runs {
+				v, err := Reduce(context.Background(), f.name, n, r.opts...)
+				check(r.name, v, err)
+			}
+			v, err := pool.Reduce(context.Background(), f.name, n, WithChunk(uint64(1+rng.IntN(300_000))))
+			check("pool", v, err)
+			// A worker killed at its second publish: its share is redone.
+			t.Setenv("PISHM_TEST_KILL", "1:journal-half:2:1")
+			v, err = Reduce(context.Background(), f.name, n, WithWorkers(3), WithMode(Mutex), WithPublish(50_000))
+			check("killed", v, err)
+			if len(v.Failures) == 0 {
+				t.Errorf("killed: no worker died")
+			}
+		})
+	}
+}
