@@ -51,27 +51,35 @@
 // processes. Writers use AtomicAdd, AtomicMerge and AtomicSub, which add to
 // each limb and counter with one sync/atomic add: additions commute, so any
 // interleaving of concurrent atomic adds leaves the exact sum of all of them.
-// A concurrent writer does not propagate carries; instead, when an atomic add
-// leaves a limb at or beyond ±2^61, that writer moves 2^40 of it (2^8 in the
-// next limb's units) into the next limb, itself with two atomic adds that
-// preserve the value. This keeps every limb within ±(2^61 + P·2^42) for P
-// writers in flight at once, so a shared Acc takes an unbounded number of
-// atomic adds and merges (filling the top limb would take more than 2^62 of
-// them) as long as fewer than 2^20 writers act on it at the same moment.
+// A shared Acc must start normalized (zero, or after Reset or Normalize).
+//
+// Concurrent writers cannot propagate carries, and a limb taking 2^31 adds
+// of digits near 2^32 would overflow. So when an atomic add leaves a limb at
+// or beyond ±2^61, that writer moves ±2^40 of it into the next limb (±2^8
+// in that limb's units), with two more atomic adds that together keep the
+// value. Each writer has at most one such move pending, so with P writers
+// in flight at once every limb stays within ±(2^61 + P·2^42): a shared Acc
+// takes any number of atomic adds and merges (the top limb, which never
+// moves, would need more than 2^62 of them to fill) as long as fewer than
+// 2^20 writers act on it at the same moment.
 //
 // Readers call Snapshot, which loads every limb and counter atomically and
 // normalizes the copy; Round, Equal and the other methods then work on the
-// copy. A snapshot taken while writers are in the middle of an add may see
-// part of that add (some limbs but not others), so the exact total is
-// available only once the writers are done (a barrier, a counter of
-// finished workers, or process exit). A dead worker's contribution is
-// removed exactly with AtomicSub (or Sub on a quiescent Acc), given an Acc
-// that holds what it added.
+// copy. An atomic add or merge is several atomic adds, so a snapshot taken
+// while writers are active may hold part of one: the exact total is there
+// once the writers are done (a barrier, a count of finished workers, or
+// process exit). A dead worker's contribution is removed exactly with
+// AtomicSub (or Sub on a quiescent Acc), given an Acc holding what it
+// added; but a writer that died in the middle of an atomic add or merge
+// (or of a move between limbs) has left part of it in, which no Sub can
+// tell apart, so a caller that must survive that should give each worker
+// its own shared Acc and Merge them once they are done.
 //
 // The local methods (Add, AddSlice, Merge, Sub, Neg, Normalize, Reset) are
 // not safe for concurrent use and must not race with atomic writers; use
-// them on private accumulators and on shared ones only while no one else
-// touches them.
+// them on private accumulators, and on a shared one only while no one else
+// touches it, after Normalize (its limbs may then be far from digits: local
+// adds assume the headroom above).
 package superacc
 
 import (
@@ -137,8 +145,8 @@ func split(bits uint64) (v int64, b uint) {
 	return (int64(m) ^ s) - s, e - 1
 }
 
-// Add adds x. It is the hot path: one branch for Inf/NaN, and the
-// significand added into two limbs without carrying.
+// Add adds x. It is the hot path: the signed significand goes into two
+// limbs without carrying, and Inf or NaN only bumps a counter.
 func (a *Acc) Add(x float64) {
 	bits := math.Float64bits(x)
 	if uint(bits>>52)&expMask == expMask {
