@@ -17,7 +17,7 @@ func BenchmarkFalseSharing(b *testing.B) {
 	for _, workers := range []int{2, 4} {
 		for _, pad := range []int{8, 64, 128} {
 			b.Run(fmt.Sprintf("workers=%d/pad=%d", workers, pad), func(b *testing.B) {
-				runEach(b, engine.Config{N: n, Workers: workers, Mode: engine.Slots, Pad: pad, Publish: 1})
+				runEach(b, engine.Config{N: n, Workers: workers, Mode: engine.Slots, Pad: pad, Publish: 1, Grain: 1})
 			})
 		}
 	}
@@ -29,7 +29,7 @@ func BenchmarkRacy(b *testing.B) {
 	const n = 1e6
 	for _, mode := range []engine.Mode{engine.CAS, engine.Racy} {
 		b.Run(fmt.Sprintf("mode=%s/workers=2", mode), func(b *testing.B) {
-			cfg := engine.Config{N: n, Workers: 2, Mode: mode, Publish: 1, AllowRacy: true}
+			cfg := engine.Config{N: n, Workers: 2, Mode: mode, Publish: 1, Grain: 1, AllowRacy: true}
 			var lost float64
 			for b.Loop() {
 				res, err := engine.Run(b.Context(), cfg)

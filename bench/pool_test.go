@@ -2,20 +2,45 @@ package bench
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pishm/pishm/engine"
 )
 
 // BenchmarkPool is the cost of one reduction of the pi series for a
-// program that reduces many times, three ways: a Pool whose two workers
-// start once (via=pool, never in process), fresh worker processes per
-// call (via=exec, engine.Reduce), and goroutines in the caller
-// (via=goroutines). Compare with benchstat -col /via.
+// program that reduces many times, on two CPUs' worth of workers:
+//
+//	via=pool          a Pool of two worker processes started once (never in
+//	                  process), the caller asleep while they work
+//	via=pool-caller   a Pool of two with WithCallerShare: the caller sums
+//	                  one share, one worker process the other
+//	via=goroutines    two goroutines in the caller (the Goroutines mode)
+//	via=exec          fresh worker processes per call (engine.Reduce)
+//	via=cpool-passive the C anchor: two forked workers woken by FUTEX_WAKE,
+//	                  the caller asleep on a futex (bench/anchor/cpool)
+//	via=cpool-spin    the C anchor as an OpenMP team with active waiting:
+//	                  the caller sums one share, one worker spins
+//
+// The C anchors time their own calls (the median of b.N) and run only
+// where their scalar loop costs next to nothing (n <= 1e4). Compare with
+// benchstat -col /via.
 func BenchmarkPool(b *testing.B) {
-	for _, n := range []uint64{1e3, 1e6, 1e8} {
-		for _, via := range []string{"pool", "exec", "goroutines"} {
+	for _, n := range []uint64{1e3, 1e4, 1e6, 1e8} {
+		for _, via := range []string{"pool", "pool-caller", "goroutines", "exec", "cpool-passive", "cpool-spin"} {
+			if strings.HasPrefix(via, "cpool") && n > 1e4 {
+				continue
+			}
 			b.Run(fmt.Sprintf("n=%.0e/workers=2/via=%s", float64(n), via), func(b *testing.B) {
+				if mode, ok := strings.CutPrefix(via, "cpool-"); ok {
+					cpoolBench(b, n, mode)
+					return
+				}
 				reduce := func() (engine.Reduction, error) {
 					mode := engine.Slots
 					if via == "goroutines" {
@@ -23,8 +48,9 @@ func BenchmarkPool(b *testing.B) {
 					}
 					return engine.Reduce(b.Context(), "pi", n, engine.WithWorkers(2), engine.WithMode(mode))
 				}
-				if via == "pool" {
-					p, err := engine.NewPool(b.Context(), engine.WithWorkers(2), engine.WithInProcessBelow(0))
+				if strings.HasPrefix(via, "pool") {
+					p, err := engine.NewPool(b.Context(), engine.WithWorkers(2), engine.WithInProcessBelow(0),
+						engine.WithCallerShare(via == "pool-caller"))
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -42,6 +68,42 @@ func BenchmarkPool(b *testing.B) {
 		}
 	}
 }
+
+// cpoolBench runs the C pool anchor for b.N calls of n terms and reports
+// the median call it measured as ns/op.
+func cpoolBench(b *testing.B, n uint64, mode string) {
+	bin, err := cpoolBinary()
+	if err != nil {
+		b.Skip(err)
+	}
+	reps := max(b.N, 11)
+	out, err := exec.CommandContext(b.Context(), bin, strconv.FormatUint(n, 10), strconv.Itoa(reps), mode).Output()
+	if err != nil {
+		b.Fatalf("cpool: %v", err)
+	}
+	var ns float64
+	if _, err := fmt.Sscanf(string(out), "cpool "+mode+" n=%d: median %g ns/call", new(uint64), &ns); err != nil {
+		b.Fatalf("cpool printed %q: %v", out, err)
+	}
+	b.ReportMetric(ns, "ns/op")
+}
+
+// cpoolBinary builds bench/anchor/cpool once per test binary.
+var cpoolBinary = sync.OnceValues(func() (string, error) {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		return "", fmt.Errorf("no gcc for the C pool anchor: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "pishm-cpool-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "cpool")
+	if out, err := exec.Command(gcc, "-O2", "-o", bin, "anchor/cpool/cpool.c").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("gcc cpool.c: %v: %s", err, out)
+	}
+	return bin, nil
+})
 
 // BenchmarkPoolCrossover finds where two pool workers start to beat two
 // goroutines in the caller: the default of engine.WithInProcessBelow.

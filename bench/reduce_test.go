@@ -67,7 +67,7 @@ func BenchmarkContention(b *testing.B) {
 	for _, chunk := range []uint64{64, 4096, 1 << 20} {
 		for _, mode := range []engine.Mode{engine.Slots, engine.CAS, engine.Mutex, engine.Goroutines} {
 			b.Run(fmt.Sprintf("chunk=%d/mode=%s/workers=2", chunk, mode), func(b *testing.B) {
-				runEach(b, engine.Config{N: n, Workers: 2, Mode: mode, Publish: chunk})
+				runEach(b, engine.Config{N: n, Workers: 2, Mode: mode, Publish: chunk, Grain: chunk})
 			})
 		}
 	}

@@ -75,12 +75,7 @@ func Modes() []Mode {
 func (m Mode) IsTransport() bool { return slices.Contains(transportModes, m) }
 
 func (m Mode) valid() bool {
-	for _, k := range allModes() {
-		if k == m {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(shmModes, m) || m == Goroutines || m == Racy || slices.Contains(transportModes, m)
 }
 
 // allModes is Modes plus the ones it does not advertise.
@@ -430,12 +425,12 @@ func span(n, grain uint64, w, i int) (lo, hi uint64) {
 }
 
 // DefaultGrain is the piece size for n terms when Config.Grain is 0: the
-// smallest power of two that cuts n into at most 128 pieces, and at most
-// 2^16 terms, so that a small call still spreads over every worker and a
-// large one pays for a piece (one Func call, one exact add) once per 2^16
-// terms. It depends on n alone.
+// smallest power of two that cuts n into at most 128 pieces, within
+// [MinDefaultGrain, MaxDefaultGrain], so that a call spreads over the
+// workers and a piece (one Func call, one exact add, a few nanoseconds of
+// overhead) costs little against its terms. It depends on n alone.
 func DefaultGrain(n uint64) uint64 {
-	g := uint64(1)
+	g := uint64(MinDefaultGrain)
 	for g < MaxDefaultGrain && g*128 < n {
 		g *= 2
 	}
@@ -444,6 +439,7 @@ func DefaultGrain(n uint64) uint64 {
 
 // Grain bounds.
 const (
+	MinDefaultGrain = 1 << 9
 	MaxDefaultGrain = 1 << 16
 	MaxGrain        = 1 << 30
 )

@@ -36,6 +36,9 @@ type crew struct {
 	// early are the deaths dealt with outside a call's share (at the
 	// start barrier, or while idle), reported with the next call.
 	early []Failure
+	self  int       // this process's pid (os.Getpid is a system call)
+	cs    callState // the call in flight, or the last one
+	w     *watch    // the watch of the call in flight (see watch)
 }
 
 // crewOptions fix a crew's shape for its life.
@@ -57,6 +60,13 @@ type crewOptions struct {
 	transportOpts transport.Options
 	// fork, for Config.Spawn fork: workers are forked, not exec'd (forkspawn.go).
 	fork *forkSpawn
+	// callerShare: the caller sums slot 0's share itself (a Pool's
+	// WithCallerShare); slot 0 has no process.
+	callerShare bool
+	// spin is how long the parent spins for a call's end before it
+	// sleeps, workerSpin how long workers spin for the next call (see
+	// "Waiting" in protocol.go).
+	spin, workerSpin time.Duration
 }
 
 // stoppedGrace is how long a worker may sit stopped (SIGSTOP, a tracer)
@@ -82,7 +92,7 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 		seg.Close()
 		return nil, err
 	}
-	c = &crew{opt: o, seg: seg, v: newView(seg, l), proc: make([]*process, o.workers), pids: make([]atomic.Int64, o.workers)}
+	c = &crew{opt: o, seg: seg, v: newView(seg, l), proc: make([]*process, o.workers), pids: make([]atomic.Int64, o.workers), self: os.Getpid()}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.close())
@@ -108,8 +118,17 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 		}
 	}
 	c.sp = newSpawner(exe, env)
-	c.sp.wake = func() { sem.WakeAll(&ctl.finished); sem.WakeAll(&ctl.arrived) }
+	c.sp.wake = c.nudge
+	ctl.spinNs.Store(int64(o.workerSpin))
 	for i := range o.workers {
+		if o.callerShare && i == 0 {
+			// Slot 0 is the caller's own: it never has a process.
+			s := c.v.slot(0)
+			s.pid.Store(uint32(c.self))
+			s.state.Store(slotArrived)
+			c.pids[0].Store(int64(c.self))
+			continue
+		}
 		if err := c.start(i, 0); err != nil {
 			return c, err
 		}
@@ -261,7 +280,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	// A pool worker that died since the last call is replaced now, not
 	// mistaken for a death during this one.
 	if c.gen != 0 && !c.opt.oneShot {
-		if err := c.reap(newWatch(c), nil); err != nil {
+		if err := c.reap(c.watch(), nil); err != nil {
 			return res, c.breakWith(err)
 		}
 	}
@@ -277,6 +296,9 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 		s.reset(spec.job.op)
 		s.state.CompareAndSwap(slotDone, slotArrived) // idle since the last call
 	}
+	if c.opt.callerShare {
+		c.v.slot(0).state.Store(slotArrived) // also after a share that panicked
+	}
 	c.v.acc.best.Store(math.Float64bits(spec.job.op.identity()))
 	c.v.acc.exact.Reset()
 	if owner := c.v.acc.lock.Owner(); owner != 0 {
@@ -291,19 +313,41 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	if c.opt.oneShot {
 		c.gen = genOneShot
 	}
-	cs := &callState{spec: spec, g: c.gen, attempts: make([]int, l.workers), completed: make([]bool, l.workers), failures: c.early}
+	// The call's bookkeeping reuses the last call's memory: a steady
+	// stream of calls allocates little.
+	cs := &c.cs
+	attempts, completed := cs.attempts, cs.completed
+	if attempts == nil {
+		attempts, completed = make([]int, l.workers), make([]bool, l.workers)
+	}
+	clear(attempts)
+	clear(completed)
+	*cs = callState{spec: spec, g: c.gen, attempts: attempts, completed: completed, failures: c.early}
 	c.early = nil
-	w := newWatch(c)
+	w := c.watch()
 	report := progressReporter(c.opt.progress, l.workers, spec.n, spec.grain, spec.dynamic, func(i int) uint64 { return c.v.slot(i).progress.Load() })
 	start := time.Now()
 	cs.start = start
 	ctl.gen.Store(cs.g) // store-release: the job, slots and table above are visible to a worker that sees g
-	if err := sem.WakeAll(&ctl.gen); err != nil {
-		return res, c.fail(cs, err)
+	if ctl.genSleepers.Load() != 0 {
+		if err := sem.WakeAll(&ctl.gen); err != nil {
+			return res, c.fail(cs, err)
+		}
 	}
-	stopCancel := context.AfterFunc(ctx, func() { sem.WakeAll(&ctl.finished) })
-	defer stopCancel()
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, c.nudge)
+		defer stop()
+	}
+	if c.opt.callerShare {
+		if err := c.shareInCaller(ctx, cs); err != nil {
+			return res, c.fail(cs, err)
+		}
+		if ctx.Err() != nil { // the caller's share stopped short
+			return res, c.fail(cs, fmt.Errorf("engine: %w (workers %s unfinished)", context.Cause(ctx), c.unfinished(cs)))
+		}
+	}
 	nextReport := start.Add(ProgressEvery)
+	spin := c.opt.spin
 	for {
 		f := ctl.finished.Load()
 		if err := c.reap(w, cs); err != nil {
@@ -320,7 +364,13 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 			report(now.Sub(start), false)
 			nextReport = now.Add(ProgressEvery)
 		}
+		if sem.SpinWhile(&ctl.finished, f, spin) {
+			continue
+		}
+		spin = 0 // one window per call: a call that runs longer is worth a sleep
+		ctl.parentSleeps.Store(1)
 		sem.WaitWhile(&ctl.finished, f, tick)
+		ctl.parentSleeps.Store(0)
 	}
 	report(cs.elapsed, true)
 	res, err = c.result(ctx, cs)
@@ -329,6 +379,64 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	}
 	return res, nil
 }
+
+// nudge makes the parent look again at once, wherever it waits: a death
+// reaped, a context done. The word's value changes, so a parent that is
+// spinning sees it too, and one about to sleep does not sleep.
+func (c *crew) nudge() {
+	ctl := c.v.ctl
+	ctl.finished.Add(1)
+	ctl.arrived.Add(1)
+	sem.WakeAll(&ctl.finished)
+	sem.WakeAll(&ctl.arrived)
+}
+
+// shareInCaller sums slot 0's share of call cs in the calling goroutine
+// (Pool's WithCallerShare), as an OpenMP master thread sums its own, and
+// marks it done. A panic of the Func is the call's *FuncPanic.
+func (c *crew) shareInCaller(ctx context.Context, cs *callState) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fp, ok := r.(*funcPanic)
+			if !ok {
+				panic(r)
+			}
+			err = &FuncPanic{Func: cs.spec.job.name, Goroutine: 0, Lo: fp.lo, Hi: fp.hi, Value: fp.value, Stack: fp.stack}
+		}
+	}()
+	ctl := c.v.ctl
+	j := cs.spec.job.bind(cs.spec.params)
+	g := cs.g
+	j.cancelled = func() bool { return ctl.cancel.Load() == g || ctx.Err() != nil }
+	start := time.Now()
+	if _, err := sumShare(c.v, 0, uint32(c.self), &ctl.job, cs.spec.mode, j, c.lockAccum); err != nil {
+		return err
+	}
+	finishShare(c.v, 0, g, time.Since(start))
+	return nil
+}
+
+// lockAccum takes the accumulator's lock for the caller's share. A worker
+// that dies holding it is freed by the parent when it reaps it, but the
+// parent is the caller, busy here: so it waits in short slices and frees
+// the lock itself once the spawner has reaped the holder.
+func (c *crew) lockAccum(m *sem.Mutex) error {
+	for {
+		err := m.LockTimeout(lockSlice)
+		if err != sem.ErrTimeout {
+			return err
+		}
+		if owner := m.Owner(); owner != 0 && owner != c.self && !c.sp.alive(owner) {
+			if _, err := m.Recover(owner); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// lockSlice is how long the caller's share waits for the accumulator's
+// lock before it looks whether the holder died.
+const lockSlice = 10 * time.Millisecond
 
 // done reports whether every worker has finished call cs.g (for a
 // one-shot run: and exited).
@@ -556,7 +664,7 @@ func (c *crew) fail(cs *callState, err error) error {
 		c.dropExits()
 	}
 	for i, p := range c.proc {
-		if p != nil {
+		if p != nil || c.opt.callerShare && i == 0 {
 			continue
 		}
 		c.idleSlot(i)
@@ -617,17 +725,15 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	spec := cs.spec
 	l := c.v.l
 	res := callResult{elapsed: cs.elapsed, failures: cs.failures, workers: make([]WorkerResult, l.workers)}
-	partials := make([]float64, l.workers)
 	journals := newFold(spec.job.op)
 	var terms uint64
 	for i := range l.workers {
 		s := c.v.slot(i)
 		e := s.active()
 		journals.merge(&e.fold)
-		partials[i] = e.fold.value()
 		terms += e.terms
 		res.publishes += e.publishes
-		wr := WorkerResult{Index: i, Terms: e.terms, Elapsed: time.Duration(s.elapsed.Load()), Partial: partials[i]}
+		wr := WorkerResult{Index: i, Terms: e.terms, Elapsed: time.Duration(s.elapsed.Load()), Partial: e.fold.value()}
 		if !spec.dynamic {
 			lo, hi := span(spec.n, spec.grain, l.workers, i)
 			wr.Lo, wr.Hi = spec.offset+lo, spec.offset+hi
@@ -660,8 +766,8 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 			if m.Lo != w.Lo || m.Hi != w.Hi {
 				return res, fmt.Errorf("engine: worker %d's message covers [%d,%d), its range is [%d,%d)", i, m.Lo, m.Hi, w.Lo, w.Hi)
 			}
-			if math.Float64bits(m.Partial) != math.Float64bits(partials[i]) {
-				return res, fmt.Errorf("engine: worker %d's message says %v, its journal %v", i, m.Partial, partials[i])
+			if math.Float64bits(m.Partial) != math.Float64bits(res.workers[i].Partial) {
+				return res, fmt.Errorf("engine: worker %d's message says %v, its journal %v", i, m.Partial, res.workers[i].Partial)
 			}
 			w.Elapsed = time.Duration(m.ElapsedNs)
 		}
@@ -723,8 +829,8 @@ func (c *crew) close() error {
 		c.v.ctl.gen.Store(genQuit)
 		sem.WakeAll(&c.v.ctl.gen)
 		c.sp.stop()
-		for i := range c.proc {
-			c.setProc(i, nil)
+		for i := range c.pids {
+			c.pids[i].Store(0)
 		}
 	}
 	if c.col != nil {
@@ -741,6 +847,20 @@ type watch struct {
 	last   []uint64    // progress at the last move
 	moved  []time.Time // when progress last moved
 	killed map[int]string
+}
+
+// watch returns the crew's watch, reset: it is reused call after call.
+func (c *crew) watch() *watch {
+	if c.w == nil {
+		c.w = newWatch(c)
+		return c.w
+	}
+	now := time.Now()
+	for i := range c.w.moved {
+		c.w.moved[i], c.w.last[i] = now, 0
+	}
+	clear(c.w.killed)
+	return c.w
 }
 
 func newWatch(c *crew) *watch {

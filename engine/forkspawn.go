@@ -13,20 +13,25 @@ import (
 // the worker protocol (protocol.go) in Go. SpawnFork starts each worker by
 // a fork alone: the child is a copy of the parent that runs only an
 // assembly routine of the kernel package (forkWorker), which keeps the
-// protocol's start barrier, waits for the call on the gen futex, runs the
-// blocks kernel over the whole iterations of its static range and leaves
-// the raw lanes in a shared anonymous mapping. When the parent reaps it, it
-// adds the top terms and folds the lanes as the kernel's Go wrapper does,
-// and writes the slot's journal entry and doneGen itself (settle), so that
-// everything after (result, the checks, retries) is the exec path's. A
-// forked worker killed at any point leaves no Done word for the call and
-// is re-forked like any dead worker.
+// protocol's start barrier, waits for the call on the gen futex, then runs
+// the blocks kernel once per piece of the grid in its static range (its
+// whole iterations), leaving each piece's raw lanes in a record of a
+// shared anonymous mapping, and stores its progress after each piece.
+// When the parent reaps it, it turns each record into the piece's value
+// as the kernel's Go wrapper does (the top terms and the fold of the
+// lanes), adds the values into the fold in grid order and writes the
+// slot's journal entry and doneGen itself (settle), so that everything
+// after (result, the checks, retries) is the exec path's. A forked worker
+// killed at any point leaves no Done word for the call and is re-forked
+// like any dead worker.
 //
 // A forked worker skips exec and the Go runtime's start-up in the child,
-// the bulk of a short run's cost. Its result equals the exec worker's bit
-// for bit when a worker's range is at most progressStep terms; above that
-// the exec worker folds pieces of progressStep terms and the forked one
-// sums its range in one kernel call (both within the kernels' few ulps).
+// the bulk of a short run's cost. Its result always equals the exec
+// worker's bit for bit: both add the same value for every piece, the
+// kernel's Sum of the piece, in the same order. A forked call keeps one
+// 128-byte record per piece, so it is limited to kernel.MaxForkPieces
+// (2^18) pieces in all: 2^34 terms at the default grain; beyond, use exec
+// or a larger Config.Grain.
 const (
 	SpawnExec = "exec"
 	SpawnFork = "fork"
@@ -59,6 +64,14 @@ func (c Config) checkSpawn() error {
 		return bad("has no lanes: Config.Pad must be 0, got %d", c.Pad)
 	case c.WorkerBinary != "":
 		return bad("runs no binary: Config.WorkerBinary must be empty, got %q", c.WorkerBinary)
+	}
+	if p := (c.N-1)/c.Grain + 1; p > forkMaxPieces {
+		fix := "use exec"
+		if g := (c.N-1)/forkMaxPieces + 1; g <= MaxGrain {
+			fix += fmt.Sprintf(", or Config.Grain >= %d", g)
+		}
+		return bad("keeps a record per piece, at most %d pieces: N %d in pieces of Config.Grain %d makes %d: %s",
+			forkMaxPieces, c.N, c.Grain, p, fix)
 	}
 	return nil
 }

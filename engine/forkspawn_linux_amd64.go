@@ -15,14 +15,23 @@ const forkSupported = true
 
 var forkKernels = kernel.ForkKernels
 
-// forkSpawn is a one-shot crew's forked workers: their shares, and the
-// areas where they leave their raw lanes, in an anonymous MAP_SHARED
-// mapping that fork passes on to every child (nothing to name, nothing
-// left behind once it is unmapped).
+// forkMaxPieces bounds the pieces of the grid of a forked call: the
+// records the workers leave (see kernel.MaxForkPieces).
+const forkMaxPieces = kernel.MaxForkPieces
+
+// forkSpawn is a one-shot crew's forked workers: their shares, and where
+// they leave their results, in an anonymous MAP_SHARED mapping that fork
+// passes on to every child (nothing to name, nothing left behind once it is
+// unmapped): one kernel.ForkPiece record (128 bytes) per piece of the grid,
+// in grid order, then one kernel.ForkOut header (128 bytes) per worker.
+// Worker i's records are recs[first[i]:][:share[i].Pieces()], its own
+// pieces of the grid.
 type forkSpawn struct {
 	mem    []byte
 	out    []kernel.ForkOut
+	recs   []kernel.ForkPiece
 	share  []kernel.ForkShare
+	first  []int
 	lo, hi []uint64
 	ppid   uint64
 }
@@ -37,25 +46,38 @@ func newForkSpawn(cfg Config, j job) (*forkSpawn, error) {
 		return nil, fmt.Errorf("engine: Config.Spawn fork runs only the pi series, not %q", j.name)
 	}
 	f := &forkSpawn{ppid: uint64(os.Getpid())}
+	pieces := 0
 	for i := range cfg.Workers {
 		lo, hi := spanOf(cfg, i)
-		s, err := kernel.NewForkShare(cfg.Kernel, lo, hi)
+		s, err := kernel.NewForkShare(cfg.Kernel, lo, hi, cfg.Grain)
 		if err != nil {
 			return nil, fmt.Errorf("engine: Config.Spawn fork: %w", err)
 		}
 		f.share, f.lo, f.hi = append(f.share, s), append(f.lo, lo), append(f.hi, hi)
+		f.first = append(f.first, pieces)
+		pieces += s.Pieces()
 	}
-	size := cfg.Workers * int(unsafe.Sizeof(kernel.ForkOut{}))
+	if pieces > forkMaxPieces { // checkSpawn refuses such a Config
+		return nil, fmt.Errorf("engine: Config.Spawn fork: %d pieces, at most %d", pieces, forkMaxPieces)
+	}
+	recSize := pieces * int(unsafe.Sizeof(kernel.ForkPiece{}))
+	size := recSize + cfg.Workers*int(unsafe.Sizeof(kernel.ForkOut{}))
 	mem, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_ANON)
 	if err != nil {
 		return nil, os.NewSyscallError("mmap", err)
 	}
 	f.mem = mem
-	f.out = unsafe.Slice((*kernel.ForkOut)(unsafe.Pointer(&mem[0])), cfg.Workers)
+	f.recs = unsafe.Slice((*kernel.ForkPiece)(unsafe.Pointer(&mem[0])), pieces)
+	f.out = unsafe.Slice((*kernel.ForkOut)(unsafe.Pointer(&mem[recSize])), cfg.Workers)
 	return f, nil
 }
 
-// close unmaps the lanes; every forked worker has been reaped by then.
+// records is worker i's piece records.
+func (f *forkSpawn) records(i int) []kernel.ForkPiece {
+	return f.recs[f.first[i] : f.first[i]+f.share[i].Pieces()]
+}
+
+// close unmaps the records; every forked worker has been reaped by then.
 func (f *forkSpawn) close() error {
 	if err := syscall.Munmap(f.mem); err != nil {
 		return os.NewSyscallError("munmap", err)
@@ -64,16 +86,17 @@ func (f *forkSpawn) close() error {
 }
 
 // startFork forks attempt a of worker i. No process of worker i is alive
-// (the last one, if any, has been reaped), so its lanes are ours to clear.
+// (the last one, if any, has been reaped), so its header is ours to clear;
+// its records need no clearing (the worker writes every one that settle
+// reads).
 func (c *crew) startFork(i, attempt int) error {
 	f := c.opt.fork
 	out := &f.out[i]
-	out.Sum, out.Comp = [8]float64{}, [8]float64{}
 	out.Done.Store(0)
 	ctl, s := c.v.ctl, c.v.slot(i)
 	task := &kernel.ForkTask{
-		Ppid: f.ppid, Pid: &s.pid, State: &s.state, Arrived: &ctl.arrived, Gen: &ctl.gen,
-		Progress: &s.progress, Elapsed: &s.elapsed, Finished: &ctl.finished, Out: out,
+		Ppid: f.ppid, Pid: &s.pid, State: &s.state, Arrived: &ctl.arrived, Gen: &ctl.gen, GenSleepers: &ctl.genSleepers,
+		Progress: &s.progress, Elapsed: &s.elapsed, Finished: &ctl.finished, Out: out, Pieces: f.records(i),
 		StateArrived: slotArrived, StateRunning: slotRunning, Quit: genQuit,
 		Share: f.share[i],
 	}
@@ -91,20 +114,24 @@ func (c *crew) startFork(i, attempt int) error {
 	return nil
 }
 
-// settle turns the raw lanes of worker i, just reaped, into its journal
-// entry for call cs, if it finished the call: the top terms and the fold
-// the kernel's Go wrapper adds, then one publish of the whole range, as an
+// settle turns the records of worker i, just reaped, into its journal
+// entry for call cs, if it finished the call: each piece's value, what the
+// kernel's Sum returns for the piece (the top terms and the fold its Go
+// wrapper adds to the raw lanes), added into the fold in grid order as an
+// exec'd worker adds them, then one publish of the whole range, as an
 // exec'd worker journals it, then slotDone and doneGen. The worker is dead,
-// so nothing else writes its slot or lanes.
+// so nothing else writes its slot or records.
 func (f *forkSpawn) settle(c *crew, i int, cs *callState) {
 	s, out := c.v.slot(i), &f.out[i]
 	if out.Done.Load() != cs.g || s.doneGen.Load() == cs.g {
 		return
 	}
-	v := f.share[i].Result(out)
-	pb := newPublisher(Slots, Sum, c.v.acc, s, nil)
+	sh, recs := f.share[i], f.records(i)
 	fl := newFold(Sum)
-	fl.add(v)
+	for k := range recs {
+		fl.add(sh.Value(k, &recs[k]))
+	}
+	pb := newPublisher(Slots, Sum, c.v.acc, s, nil)
 	pb.publish(&fl, f.hi[i]-f.lo[i], 0)
 	s.state.Store(slotDone)
 	s.doneGen.Store(cs.g) // store-release, as a worker's

@@ -36,66 +36,96 @@ func forkKernelsHere(t *testing.T) []string {
 	return ks
 }
 
-// checkForkParts requires every worker's partial to be the kernel's sum of
-// its range bit for bit, and the total their reduction.
+// checkForkParts requires every worker's partial to be the exact sum,
+// rounded once, of the kernel's Sum of each piece of the grid in its range
+// (what an exec'd worker journals), bit for bit, and S the exact sum of
+// every piece, rounded once.
 func checkForkParts(t *testing.T, res Result) {
 	t.Helper()
-	checkExactTerms(t, res)
-	k, _ := kernel.ByName(res.Kernel)
-	var parts []float64
-	for _, w := range res.WorkersDetail {
-		if want := k.Sum(w.Lo, w.Hi); math.Float64bits(w.Partial) != math.Float64bits(want) {
-			t.Errorf("worker %d [%d, %d): partial %.17g, kernel %.17g", w.Index, w.Lo, w.Hi, w.Partial, want)
+	if res.Offset == 0 {
+		checkExactTerms(t, res)
+	} else {
+		var terms uint64
+		for _, w := range res.WorkersDetail {
+			terms += w.Terms
 		}
-		parts = append(parts, w.Partial)
+		if terms != res.N {
+			t.Errorf("workers did %d terms, want %d", terms, res.N)
+		}
 	}
-	if s := reduce(Sum, parts); math.Float64bits(s) != math.Float64bits(res.Sum) {
-		t.Errorf("S = %.17g, the partials reduce to %.17g", res.Sum, s)
+	k, _ := kernel.ByName(res.Kernel)
+	all := newFold(Sum)
+	for _, w := range res.WorkersDetail {
+		f := newFold(Sum)
+		for a := w.Lo; a < w.Hi; a += res.Grain {
+			v := k.Sum(a, min(w.Hi, a+res.Grain))
+			f.add(v)
+			all.add(v)
+		}
+		if want := f.value(); math.Float64bits(w.Partial) != math.Float64bits(want) {
+			t.Errorf("worker %d [%d, %d): partial %.17g, its pieces' sum %.17g", w.Index, w.Lo, w.Hi, w.Partial, want)
+		}
+	}
+	if want := all.value(); math.Float64bits(res.Sum) != math.Float64bits(want) {
+		t.Errorf("S = %.17g, the pieces' sum %.17g", res.Sum, want)
 	}
 }
 
 // TestForkExact runs forked workers for every fork kernel this CPU has,
-// over worker counts and term counts that do not divide, and compares
-// with exec'd workers bit for bit where their pieces agree.
+// over worker counts and term counts that do not divide (many pieces per
+// worker), and over an explicit grain (not a multiple of the kernels'
+// iterations) and an offset, and requires S and every partial to equal the
+// exec'd workers' bit for bit.
 func TestForkExact(t *testing.T) {
 	checkClean(t)
-	for _, kname := range forkKernelsHere(t) {
-		for _, n := range []uint64{1e6 + 3, 1e7 + 7} {
-			for _, w := range []int{1, 2, 3, 7} {
-				t.Run(fmt.Sprintf("kernel=%s/n=%d/workers=%d", kname, n, w), func(t *testing.T) {
-					cfg := Config{N: n, Workers: w, Kernel: kname, Spawn: SpawnFork}
-					res, err := Run(context.Background(), cfg)
-					if err != nil {
-						t.Fatal(err)
-					}
-					checkForkParts(t, res)
-					if len(res.Failures) != 0 {
-						t.Errorf("failures: %+v", res.Failures)
-					}
-					if n > uint64(w)*DefaultGrain(n) {
-						return // exec adds pieces of the grid, fork sums its range in one call: not the same rounding
-					}
-					cfg.Spawn = SpawnExec
-					ex, err := Run(context.Background(), cfg)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if math.Float64bits(ex.Sum) != math.Float64bits(res.Sum) {
-						t.Errorf("fork S = %.17g, exec S = %.17g", res.Sum, ex.Sum)
-					}
-				})
-			}
+	type tc struct {
+		n, offset, grain uint64
+		w                int
+	}
+	var cases []tc
+	for _, n := range []uint64{1e6 + 3, 1e7 + 7} {
+		for _, w := range []int{1, 2, 3, 7} {
+			cases = append(cases, tc{n: n, w: w})
 		}
 	}
-	t.Run("offset", func(t *testing.T) {
-		res, err := Run(context.Background(), Config{N: 1e6 + 3, Offset: 1e12 + 1, Workers: 3, Kernel: forkKernelsHere(t)[0], Spawn: SpawnFork})
-		if err != nil {
-			t.Fatal(err)
+	cases = append(cases,
+		tc{n: 5e6 + 11, offset: 1e12 + 1, grain: 1000, w: 3},
+		tc{n: 3e6 + 5, offset: 12345, grain: 1 << 12, w: 2},
+		tc{n: 1e5 + 7, offset: 7, grain: 7, w: 3},
+		tc{n: 5, grain: 1, w: 7}, // fewer pieces than workers
+	)
+	for _, kname := range forkKernelsHere(t) {
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("kernel=%s/n=%d/offset=%d/grain=%d/workers=%d", kname, c.n, c.offset, c.grain, c.w), func(t *testing.T) {
+				cfg := Config{N: c.n, Offset: c.offset, Grain: c.grain, Workers: c.w, Kernel: kname, Spawn: SpawnFork}
+				res, err := Run(context.Background(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkForkParts(t, res)
+				if len(res.Failures) != 0 {
+					t.Errorf("failures: %+v", res.Failures)
+				}
+				if c.grain != 0 && res.Grain != c.grain {
+					t.Errorf("grain %d, want %d", res.Grain, c.grain)
+				}
+				cfg.Spawn = SpawnExec
+				ex, err := Run(context.Background(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if math.Float64bits(ex.Sum) != math.Float64bits(res.Sum) {
+					t.Errorf("fork S = %.17g, exec S = %.17g", res.Sum, ex.Sum)
+				}
+				for i, w := range res.WorkersDetail {
+					e := ex.WorkersDetail[i]
+					if w.Lo != e.Lo || w.Hi != e.Hi || w.Terms != e.Terms || math.Float64bits(w.Partial) != math.Float64bits(e.Partial) {
+						t.Errorf("worker %d: fork [%d, %d) %d terms %.17g, exec [%d, %d) %d terms %.17g", i, w.Lo, w.Hi, w.Terms, w.Partial, e.Lo, e.Hi, e.Terms, e.Partial)
+					}
+				}
+			})
 		}
-		if rel := math.Abs(res.Sum-res.SumExact) / res.SumExact; rel > tolerance {
-			t.Errorf("offset run: S=%.17g exact %.17g (rel %.2e)", res.Sum, res.SumExact, rel)
-		}
-	})
+	}
 }
 
 // TestForkValidate: what fork cannot do is refused, naming Config.Spawn.
@@ -108,17 +138,37 @@ func TestForkValidate(t *testing.T) {
 		{N: 10, Spawn: SpawnFork, Kernel: k, Mode: Pipe},
 		{N: 10, Spawn: SpawnFork, Kernel: k, Mode: Goroutines},
 		{N: 10, Spawn: SpawnFork, Kernel: k, Sched: Dynamic},
-		{N: 10, Spawn: SpawnFork, Kernel: k, Publish: 3},
+		{N: 1e6, Spawn: SpawnFork, Kernel: k, Publish: 3}, // rounded up to a piece, still below N
 		{N: 10, Spawn: SpawnFork, Kernel: k, Pad: 64},
 		{N: 10, Spawn: SpawnFork, Kernel: k, WorkerBinary: "/bin/true"},
+		{N: 1e12, Spawn: SpawnFork, Kernel: k},
+		{N: 1e6, Spawn: SpawnFork, Kernel: k, Grain: 3},
 	} {
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
 			t.Errorf("%+v: err %v, want one naming Config.Spawn", c, err)
 		}
 	}
-	for _, c := range []Config{{N: 10, Spawn: SpawnExec}, {N: 10, Spawn: SpawnFork, Kernel: k, Publish: 10}, {N: 10, Spawn: SpawnFork, Kernel: k, Shm: ShmFile, Path: "x"}} {
+	for _, c := range []Config{{N: 10, Spawn: SpawnExec}, {N: 10, Spawn: SpawnFork, Kernel: k, Publish: 10}, {N: 10, Spawn: SpawnFork, Kernel: k, Shm: ShmFile, Path: "x"},
+		{N: forkMaxPieces * MaxDefaultGrain, Spawn: SpawnFork, Kernel: k}, {N: 1e12, Spawn: SpawnFork, Kernel: k, Grain: 1 << 22}, {N: 1e12, Spawn: SpawnExec}} {
 		if err := c.Validate(); err != nil {
 			t.Errorf("%+v: %v", c, err)
+		}
+	}
+	// Too many pieces: the error names the cap and the fix, on one line.
+	for _, tc := range []struct {
+		c    Config
+		want string
+	}{
+		{Config{N: forkMaxPieces*MaxDefaultGrain + 1, Spawn: SpawnFork, Kernel: k}, "use exec, or Config.Grain >= 65537"},
+		{Config{N: 1e6, Spawn: SpawnFork, Kernel: k, Grain: 3}, "makes 333334: use exec, or Config.Grain >= 4"},
+		{Config{N: MaxN, Spawn: SpawnFork, Kernel: k, Grain: MaxGrain}, "use exec"},
+	} {
+		err := tc.c.Validate()
+		if err == nil || !strings.Contains(err.Error(), "Config.Spawn fork") || !strings.Contains(err.Error(), fmt.Sprint(forkMaxPieces)) ||
+			!strings.HasSuffix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("N %d, grain %d: %v, want one line naming Config.Spawn fork and %d, ending %q", tc.c.N, tc.c.Grain, err, forkMaxPieces, tc.want)
+		} else {
+			t.Logf("%v", err)
 		}
 	}
 	if _, err := Reduce(context.Background(), "test-k", 100, WithConfig(Config{Spawn: SpawnFork, Kernel: k})); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {

@@ -9,6 +9,8 @@ const forkSupported = false
 
 var forkKernels []string
 
+const forkMaxPieces = 1 // never consulted: forkSupported is false
+
 type forkSpawn struct{}
 
 func newForkSpawn(Config, job) (*forkSpawn, error) {

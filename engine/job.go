@@ -205,6 +205,8 @@ type settings struct {
 	maxParams      int
 	inProcessBelow uint64
 	inProcessSet   bool
+	callerShare    bool
+	wait           WaitPolicy
 }
 
 func settingsOf(opts []Option) settings {
@@ -255,6 +257,22 @@ func WithMaxChunks(k int) Option { return func(s *settings) { s.maxChunks = k } 
 // WithMaxParams sets how many parameter bytes one Pool call may pass
 // (default 64 KiB, at most MaxParams).
 func WithMaxParams(b int) Option { return func(s *settings) { s.maxParams = b } }
+
+// WithCallerShare makes a Pool's caller sum a share of each call itself,
+// as an OpenMP master thread does: a pool of W workers is then the caller
+// and W-1 processes, and a small call costs no wake-up of the caller, only
+// a spin (see WaitPolicy). It is off by default because the caller's share
+// runs the Func in the calling process: a panic is recovered into the
+// call's *FuncPanic, but a Func that crashes the process (os.Exit, a fatal
+// signal) takes the caller with it, and a cancelled call returns only once
+// the caller's current piece ends (a worker process is killed instead).
+func WithCallerShare(on bool) Option {
+	return func(s *settings) { s.callerShare = on }
+}
+
+// WithWaitPolicy sets how a Pool's workers and caller wait (default
+// WaitAdaptive).
+func WithWaitPolicy(p WaitPolicy) Option { return func(s *settings) { s.wait = p } }
 
 // WithInProcessBelow makes a Pool run calls of fewer than n terms on
 // goroutines in the calling process, where waking worker processes would

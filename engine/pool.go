@@ -78,19 +78,38 @@ func NewPool(ctx context.Context, opts ...Option) (*Pool, error) {
 		return nil, fmt.Errorf("engine: WithMaxChunks must be in [1, %d] and WithMaxParams in [0, %d], got %d and %d",
 			maxChunkTable, MaxParams, st.maxChunks, st.maxParams)
 	}
+	callerShare := st.callerShare
 	below := uint64(DefaultInProcessBelow)
+	if callerShare {
+		// The caller's share makes a call cost a spin, not a wake-up:
+		// cheaper than starting goroutines at every n measured.
+		below = 0
+	}
 	if st.inProcessSet {
 		below = st.inProcessBelow
+	}
+	// Who may spin at once: every worker process, and the caller.
+	spin, err := spinWindow(st.wait, cfg.Workers+boolInt(!callerShare))
+	if err != nil {
+		return nil, err
 	}
 	c, err := newCrew(ctx, crewOptions{
 		workers: cfg.Workers, shm: cfg.Shm, path: cfg.Path, force: cfg.Force, lanePad: cfg.Pad,
 		maxChunks: st.maxChunks, maxParams: st.maxParams, exe: cfg.WorkerBinary,
 		retries: cfg.retries(), stall: cfg.stall(),
+		callerShare: callerShare, spin: spin, workerSpin: spin,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &Pool{c: c, def: st.Config, cfg: cfg, below: below}, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // ErrPoolClosed is returned by a call on a closed Pool.
@@ -138,8 +157,9 @@ func (p *Pool) Reduce(ctx context.Context, name string, n uint64, opts ...Option
 	return reductionOf(name, j, cfg, out, time.Since(wallStart)), nil
 }
 
-// Workers returns the pids of the pool's current worker processes (0 for
-// a worker being replaced). It answers at once, also during a call.
+// Workers returns the pid of each worker slot's process (0 for one being
+// replaced); with the caller's share (the default), slot 0 is the calling
+// process itself. It answers at once, also during a call.
 func (p *Pool) Workers() []int {
 	pids := make([]int, len(p.c.pids))
 	for i := range p.c.pids {

@@ -38,6 +38,12 @@ func init() {
 		}
 		return float64(hi - lo)
 	})
+	Register("test-slow-caller", Sum, func(lo, hi uint64) float64 {
+		if !inWorker.Load() {
+			time.Sleep(time.Millisecond)
+		}
+		return float64(hi - lo)
+	})
 	Register("test-hang", Sum, func(lo, hi uint64) float64 {
 		if hi > badLo && inWorker.Load() {
 			select {} // never returns (a goroutine could not be stopped: workers only)
@@ -256,15 +262,25 @@ func TestPoolKillMatrixTwoCalls(t *testing.T) {
 					{"no-retries", -1, fmt.Sprintf("*:%s:%d:1:1", pt.name, k)},
 					{"retry-killed-too", 1, fmt.Sprintf("*:%s:%d:2:1", pt.name, k)},
 				} {
-					t.Run(fmt.Sprintf("mode=%s/sched=%s/point=%s/%s", mode, sched, pt.name, kill.name), func(t *testing.T) {
+					// The caller's share (a third of the runs): the caller
+					// must not wait for a lock a dead worker holds.
+					caller := (len(pt.name)+len(kill.name))%3 == 0
+					t.Run(fmt.Sprintf("mode=%s/sched=%s/point=%s/%s/caller=%v", mode, sched, pt.name, kill.name, caller), func(t *testing.T) {
 						t.Setenv("PISHM_TEST_KILL", kill.env)
 						p := newTestPool(t, WithWorkers(3), WithMode(mode), WithSchedule(sched), stepOf(sched, 9_973),
-							func(s *settings) { s.Retries = kill.retries })
-						r, err := p.Reduce(context.Background(), "pi", 200_003)
+							func(s *settings) { s.Retries = kill.retries }, WithCallerShare(caller))
+						name, n, exact := "pi", uint64(200_003), ExactSum(200_003)
+						if caller {
+							// A Func slow in the caller only (1 ms a piece):
+							// the workers, however late they wake, find
+							// chunks the caller has not taken.
+							name, n, exact = "test-slow-caller", 200_003, 200_003
+						}
+						r, err := p.Reduce(context.Background(), name, n)
 						died := len(r.Failures)
 						switch {
 						case err == nil:
-							if rel := math.Abs(r.Value-ExactSum(200_003)) / ExactSum(200_003); rel > Tolerance {
+							if rel := math.Abs(r.Value-exact) / exact; rel > Tolerance {
 								t.Fatalf("call 1: S=%.17g, relative error %.2e: a wrong sum without an error", r.Value, rel)
 							}
 						case !errors.Is(err, ErrWorkerDied) || !strings.Contains(err.Error(), "signal: killed") || strings.Contains(err.Error(), "\n"):
@@ -286,6 +302,38 @@ func TestPoolKillMatrixTwoCalls(t *testing.T) {
 					})
 				}
 			}
+		}
+	}
+}
+
+// TestPoolCallerShare: with the caller summing slot 0's share, every mode
+// and schedule gives the contract's bits, a panic in the caller's share is
+// the call's *FuncPanic and leaves the pool whole, and a worker killed
+// while holding the accumulator's lock does not leave the caller waiting.
+func TestPoolCallerShare(t *testing.T) {
+	checkClean(t)
+	const n = 2_000_003
+	want := reproWant("repro-sin", n)
+	for _, mode := range []Mode{Slots, CAS, Mutex} {
+		for _, sched := range []Schedule{Static, Dynamic} {
+			p := newTestPool(t, WithWorkers(3), WithMode(mode), WithSchedule(sched), WithCallerShare(true))
+			if pids := p.Workers(); pids[0] != os.Getpid() {
+				t.Fatalf("slot 0 is %d, want the caller %d", pids[0], os.Getpid())
+			}
+			r, err := p.Reduce(context.Background(), "repro-sin", n)
+			if err != nil || math.Float64bits(r.Value) != math.Float64bits(want) {
+				t.Fatalf("%s/%s: %v, %v; want %v", mode, sched, r.Value, err, want)
+			}
+			if r.WorkersDetail[0].Terms == 0 {
+				t.Errorf("%s/%s: the caller summed nothing", mode, sched)
+			}
+			_, err = p.Reduce(context.Background(), "test-panic", 1_000_000, WithSchedule(Static))
+			var fp *FuncPanic
+			var we *WorkerError
+			if !errors.As(err, &fp) && !errors.As(err, &we) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("%s/%s: panic: %v", mode, sched, err)
+			}
+			goodCall(t, p, "test-panic")
 		}
 	}
 }

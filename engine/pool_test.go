@@ -165,7 +165,7 @@ func TestPoolErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Reduce(context.Background(), "pi", 1000, WithSchedule(Dynamic), WithChunk(1)); err == nil || !strings.Contains(err.Error(), "raise the chunk") {
+	if _, err := p.Reduce(context.Background(), "pi", 1000, WithSchedule(Dynamic), WithChunk(1), WithGrain(1)); err == nil || !strings.Contains(err.Error(), "raise the chunk") {
 		t.Errorf("too many chunks: %v", err)
 	}
 	if _, err := p.Reduce(context.Background(), "test-params", 10, WithParams(make([]byte, 9))); err == nil || !strings.Contains(err.Error(), "WithMaxParams") {

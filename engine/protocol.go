@@ -42,6 +42,20 @@ package engine
 // when every slot's doneGen is g; control.finished is only what it sleeps
 // on.
 //
+// # Waiting
+//
+// A waiter spins on its word for a while before it sleeps on the futex
+// (control.spinNs for workers waiting for the next call; the parent's own
+// window for the end of a call), as an OpenMP team does: a spin sees the
+// word change in nanoseconds, a futex sleep costs a wake-up through the
+// scheduler, tens of microseconds. Spinning is for when every spinner has
+// a CPU of its own (see WaitPolicy); otherwise the window is 0. A waiter
+// that goes to sleep says so first (control.genSleepers, parentSleeps),
+// and a waker makes the FUTEX_WAKE system call only when someone sleeps:
+// both sides use sequentially consistent atomics, and the futex compares
+// the word with the sleep, so either the waker sees the sleeper or the
+// sleeper sees the new word.
+//
 // # Shares
 //
 // The terms are cut into pieces of job.grain terms, counted from the
@@ -113,7 +127,7 @@ import (
 )
 
 // protocolVersion changes whenever anything below changes meaning.
-const protocolVersion = 4
+const protocolVersion = 5
 
 // The environment a worker is started with. A process is a pishm worker
 // exactly when envSegment is set.
@@ -178,6 +192,13 @@ type control struct {
 	finished atomic.Uint32 // workers done with the current call; futex word the parent sleeps on
 	cancel   atomic.Uint32 // = gen when the parent gave up on the call
 	next     atomic.Uint64 // dynamic: the next chunk index to hand out
+
+	// The wait policy (see "Waiting"): how long a worker spins on gen
+	// before it sleeps, and who sleeps, so that a wake-up costs a system
+	// call only when somebody sleeps.
+	spinNs       atomic.Int64  // ns a worker spins on gen before sleeping
+	genSleepers  atomic.Uint32 // workers asleep (or about to be) on gen
+	parentSleeps atomic.Uint32 // 1 while the parent is asleep (or about to be) on finished
 }
 
 // accum is the shared accumulator: cas adds into exact with atomic adds
@@ -395,22 +416,28 @@ type chunkTable []atomic.Uint32
 // locally, and the commit that publishes a new one.
 type journal struct {
 	s   *slot
-	cur journalEntry
 	seq uint64
 }
 
-func openJournal(s *slot) journal {
-	seq := s.seq.Load()
-	return journal{s: s, cur: s.entry[seq&1], seq: seq}
+func openJournal(s *slot) journal { return journal{s: s, seq: s.seq.Load()} }
+
+// cur is the active entry. Only this worker writes its slot during a
+// call, so it reads it from the segment.
+func (j *journal) cur() *journalEntry { return &j.s.entry[j.seq&1] }
+
+// next is the inactive entry, made a copy of the active one for the
+// caller to update and commit (plain stores: nothing else reads it).
+func (j *journal) next() *journalEntry {
+	e := &j.s.entry[(j.seq+1)&1]
+	*e = *j.cur()
+	return e
 }
 
-// commit makes e the active entry (see "The journal").
-func (j *journal) commit(e *journalEntry) {
-	j.s.entry[(j.seq+1)&1] = *e // plain stores into the inactive entry
+// commit makes the entry next returned the active one (see "The journal").
+func (j *journal) commit() {
 	fault("journal-half")
 	j.seq++
 	j.s.seq.Store(j.seq) // store-release: the entry is whole before it is active
-	j.cur = *e
 }
 
 // active is the slot's committed journal entry.

@@ -225,6 +225,14 @@ func (sp *spawner) track(p *process) {
 	}
 }
 
+// alive reports whether pid is one of ours not yet reaped.
+func (sp *spawner) alive(pid int) bool {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	_, ok := sp.live[pid]
+	return ok
+}
+
 // kill sends SIGKILL to a live process.
 func (sp *spawner) kill(p *process) {
 	sp.mu.Lock()

@@ -202,6 +202,7 @@ func childMain() error {
 		return err
 	}
 	fault("arrived")
+	spun := uint32(genQuit) // the call whose arrival this worker last spun for
 	for {
 		g := ctl.gen.Load() // load-acquire: the job written before gen is visible
 		switch {
@@ -214,7 +215,18 @@ func childMain() error {
 			}
 			continue
 		}
-		if err := sem.WaitWhile(&ctl.gen, g, time.Second); err != nil {
+		// Spin once per call waited for: a sleep that times out (to look
+		// at the parent) goes back to sleep.
+		if g != spun {
+			spun = g
+			if sem.SpinWhile(&ctl.gen, g, time.Duration(ctl.spinNs.Load())) {
+				continue
+			}
+		}
+		ctl.genSleepers.Add(1)
+		err := sem.WaitWhile(&ctl.gen, g, time.Second)
+		ctl.genSleepers.Add(^uint32(0))
+		if err != nil {
 			return err
 		}
 		if os.Getppid() == 1 {
@@ -248,24 +260,15 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 	}
 	j = j.bind(w.v.params(int(spec.params)))
 	j.cancelled = func() bool { return ctl.cancel.Load() == g }
-	s := w.s
-	s.state.Store(slotRunning)
 	start := time.Now()
-	pub := newPublisher(mode, spec.op, w.v.acc, s, w.v.lane(w.i))
-	if spec.dynamic {
-		tbl := w.v.chunks(int(spec.chunks))
-		sumChunks(j, spec.offset, spec.n, spec.chunk, spec.grain, tbl, &ctl.next, w.pid, &s.progress, pub.publish)
-	} else {
-		lo, hi := span(spec.n, spec.grain, w.v.l.workers, w.i)
-		sumRange(j, spec.offset+lo, spec.offset+hi, spec.chunk, spec.grain, &s.progress, pub.publish)
-	}
-	if err := pub.finish(); err != nil {
+	pub, err := sumShare(w.v, w.i, w.pid, &spec, mode, j, nil)
+	if err != nil {
 		return false, err
 	}
 	if mode.IsTransport() {
 		lo, hi := span(spec.n, spec.grain, w.v.l.workers, w.i)
 		m := transport.Message{Worker: uint32(w.i), Lo: spec.offset + lo, Hi: spec.offset + hi,
-			ElapsedNs: int64(time.Since(start)), Partial: pub.j.cur.fold.value()}
+			ElapsedNs: int64(time.Since(start)), Partial: pub.j.cur().fold.value()}
 		sctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
 		err := transport.Send(sctx, m)
 		cancel()
@@ -273,15 +276,45 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 			return false, err
 		}
 	}
-	s.elapsed.Store(int64(time.Since(start)))
-	s.state.Store(slotDone)
-	s.doneGen.Store(g) // store-release: everything published above is visible
+	finishShare(w.v, w.i, g, time.Since(start))
 	fault("done")
 	ctl.finished.Add(1)
-	if err := sem.WakeAll(&ctl.finished); err != nil {
-		return false, err
+	if ctl.parentSleeps.Load() != 0 {
+		if err := sem.WakeAll(&ctl.finished); err != nil {
+			return false, err
+		}
 	}
 	return oneShotGen(g), nil
+}
+
+// sumShare sums participant i's share of the call spec (a worker process,
+// or a pool's caller on slot 0) and publishes it by mode into slot i's
+// journal, claiming dynamic chunks as owner. It returns the publisher,
+// whose journal holds the share's total. lock, if set, takes the
+// accumulator's lock in the mutex mode instead of Mutex.Lock.
+func sumShare(v segView, i int, owner uint32, spec *jobSpec, mode Mode, j job, lock func(*sem.Mutex) error) (*publisher, error) {
+	s := v.slot(i)
+	s.state.Store(slotRunning)
+	pub := newPublisher(mode, spec.op, v.acc, s, v.lane(i))
+	if lock != nil {
+		pub.lock = lock
+	}
+	if spec.dynamic {
+		tbl := v.chunks(int(spec.chunks))
+		sumChunks(j, spec.offset, spec.n, spec.chunk, spec.grain, tbl, &v.ctl.next, owner, &s.progress, pub.publish)
+	} else {
+		lo, hi := span(spec.n, spec.grain, v.l.workers, i)
+		sumRange(j, spec.offset+lo, spec.offset+hi, spec.chunk, spec.grain, &s.progress, pub.publish)
+	}
+	return pub, pub.finish()
+}
+
+// finishShare marks slot i done with call g.
+func finishShare(v segView, i int, g uint32, elapsed time.Duration) {
+	s := v.slot(i)
+	s.elapsed.Store(int64(elapsed))
+	s.state.Store(slotDone)
+	s.doneGen.Store(g) // store-release: everything published before is visible
 }
 
 // oneShotGen: a one-shot Run numbers its only call genOneShot, so that its
@@ -440,22 +473,21 @@ type publisher struct {
 	op      Op
 	publish func(f *fold, terms, chunk uint64)
 	finish  func() error
-	next    journalEntry // record's scratch: entries are too big to copy about
+	lock    func(*sem.Mutex) error // the mutex mode's Lock
 }
 
 // record journals f (see "The journal").
 func (pb *publisher) record(f *fold, terms, chunk uint64) {
-	e := &pb.next
-	*e = pb.j.cur
+	e := pb.j.next()
 	e.fold.merge(f)
 	e.terms += terms
 	e.publishes++
 	e.last = chunk + 1 // dynamic only: static shares pass chunk 0
-	pb.j.commit(e)
+	pb.j.commit()
 }
 
 func newPublisher(mode Mode, op Op, a *accum, s *slot, lane *atomic.Uint64) *publisher {
-	pb := &publisher{j: openJournal(s), op: op, finish: func() error { return nil }}
+	pb := &publisher{j: openJournal(s), op: op, finish: func() error { return nil }, lock: (*sem.Mutex).Lock}
 	pb.publish = pb.record
 	switch mode {
 	case Slots:
@@ -495,7 +527,7 @@ func newPublisher(mode Mode, op Op, a *accum, s *slot, lane *atomic.Uint64) *pub
 			if err != nil {
 				return
 			}
-			if err = a.lock.Lock(); err != nil {
+			if err = pb.lock(&a.lock); err != nil {
 				return
 			}
 			// Critical section: plain adds made atomic by the lock.

@@ -24,11 +24,13 @@ func (c chunkClass) flag(sched string) []string {
 	if sched == "dynamic" {
 		name = "-chunk"
 	}
+	// The grid's pieces are the chunk's own size, so that the publishes
+	// and claims happen as often as the class says.
 	switch c {
 	case chunk1:
-		return []string{name, "1"}
+		return []string{name, "1", "-grain", "1"}
 	case chunk1000:
-		return []string{name, "1000"}
+		return []string{name, "1000", "-grain", "1000"}
 	}
 	return nil
 }

@@ -145,12 +145,12 @@ func Plan(o Options) []Case {
 			for _, w := range sz.contentionWk {
 				for _, c := range contenders {
 					for _, chunk := range sz.chunks {
-						add(p, c.series, Work, engine.Config{N: sz.contentionN, Workers: w, Mode: c.mode, Pad: c.pad, Publish: chunk, AllowRacy: c.mode == engine.Racy})
+						add(p, c.series, Work, engine.Config{N: sz.contentionN, Workers: w, Mode: c.mode, Pad: c.pad, Publish: chunk, Grain: chunk, AllowRacy: c.mode == engine.Racy})
 					}
 				}
 				if o.Compare {
 					for _, chunk := range sz.chunks {
-						add(p, string(engine.Goroutines), Work, engine.Config{N: sz.contentionN, Workers: w, Mode: engine.Goroutines, Publish: chunk})
+						add(p, string(engine.Goroutines), Work, engine.Config{N: sz.contentionN, Workers: w, Mode: engine.Goroutines, Publish: chunk, Grain: chunk})
 					}
 				}
 			}

@@ -18,37 +18,59 @@ import (
 // there. See forkWorker in fork_linux_amd64.s for the conditions and why
 // each one matters.
 //
-// The parent computes what the Go wrapper sumLanes adds around the
-// kernel (the top (hi-lo)%(4L) terms and the fold of the lanes) after the
-// child has exited, from the raw lanes the child leaves in a ForkOut:
-// ForkShare.Result is sumLanes(lo, hi, L), bit for bit.
+// The range is cut into pieces of a grain of terms counted from its first
+// (the engine's piece grid), and the child runs the kernel once per piece,
+// leaving each piece's raw lanes in a ForkPiece record. The parent computes
+// what the Go wrapper sumLanes adds around the kernel (the top
+// (hi-lo)%(4L) terms and the fold of the lanes) after the child has
+// exited: ForkShare.Value(k, rec) is sumLanes of piece k, that is the
+// kernel's Sum of the piece, bit for bit.
 
-// ForkShare is one forked worker's share of the series: [lo, hi) summed
-// with the blocks kernel of L lanes over its whole iterations [lo, top),
-// the rest [top, hi) in Go by the parent.
+// MaxForkPieces bounds the pieces of one forked call, every worker's share
+// together: each piece is one ForkPiece record (128 bytes) in memory shared
+// with the children, so the records of a call take at most 32 MiB (only
+// those written are ever touched). Pieces of the engine's default grain
+// (2^16 terms from 2^23 terms on) allow 2^34 terms, a second or two of a
+// core's work: fork saves a worker's exec and runtime start, milliseconds,
+// which longer runs do not notice; a larger grain allows more.
+const MaxForkPieces = 1 << 18
+
+// ForkPiece is the record a forked worker leaves for one piece of its
+// share: the blocks kernel's raw lanes, the sums and the compensations (the
+// first L of each). A piece with no whole iteration of 4L terms has no
+// lanes: the worker leaves its record as it was, and Value never reads it.
+type ForkPiece struct {
+	Sum, Comp [8]float64
+}
+
+// ForkShare is one forked worker's share of the series: [lo, hi) cut into
+// pieces of grain terms from lo, each summed as the kernel's Go wrapper
+// sums it, with the blocks kernel of L lanes over its whole iterations in
+// the child and the top terms in Go by the parent.
 type ForkShare struct {
-	m      float64 // the kernel's m for the top iteration (0 when iters is 0)
-	iters  uint64  // whole iterations of 4L terms in [lo, top)
-	lanes  uint64  // L: 4 (avx2) or 8 (avx512)
-	terms  uint64  // hi - lo, stored into the progress word at the end
-	top    uint64
-	hi     uint64
+	lo, hi uint64
+	grain  uint64 // terms per piece (the last may be shorter)
+	pieces uint64
+	lanes  uint64 // L: 4 (avx2) or 8 (avx512)
+	shift  uint64 // log2(4L): iterations = terms >> shift
+	mBias  uint64 // 5L-1: the kernel's m is 2*top - mBias (see lanesPlan)
 	kernel string
 }
 
-// ForkKernels are the kernels a forked worker can run: those whose whole
-// work is one call of an assembly routine.
+// ForkKernels are the kernels a forked worker can run: those whose work on
+// a piece is one call of an assembly routine.
 var ForkKernels = []string{"avx512", "avx2"}
 
-// NewForkShare plans the share [lo, hi) for the kernel called name, which
-// must be one of ForkKernels and supported by this CPU.
-func NewForkShare(name string, lo, hi uint64) (ForkShare, error) {
-	var lanes uint64
+// NewForkShare plans the share [lo, hi), in pieces of grain terms counted
+// from lo, for the kernel called name, which must be one of ForkKernels and
+// supported by this CPU. The share may have at most MaxForkPieces pieces.
+func NewForkShare(name string, lo, hi, grain uint64) (ForkShare, error) {
+	var lanes, shift uint64
 	switch name {
 	case "avx2":
-		lanes = 4
+		lanes, shift = 4, 4
 	case "avx512":
-		lanes = 8
+		lanes, shift = 8, 5
 	default:
 		return ForkShare{}, fmt.Errorf("kernel: %q cannot run in a forked worker (want one of %v)", name, ForkKernels)
 	}
@@ -56,41 +78,44 @@ func NewForkShare(name string, lo, hi uint64) (ForkShare, error) {
 	if err != nil {
 		return ForkShare{}, err
 	}
-	checkRange(hi)
-	s := ForkShare{lanes: lanes, top: lo, hi: hi, kernel: k.Name}
-	if hi <= lo {
-		s.top = hi
-		return s, nil
+	if grain == 0 {
+		return ForkShare{}, fmt.Errorf("kernel: a forked worker's pieces need a grain of at least one term")
 	}
-	s.terms = hi - lo
-	n := s.terms / (4 * lanes)
-	s.iters = n
-	s.top = lo + n*4*lanes
-	if n > 0 {
-		// As sumLanes: m = 2k+1+3L for the lowest k of the top iteration.
-		s.m = float64(2*(s.top-4*lanes) + 1 + 3*lanes)
+	checkRange(hi)
+	grain = min(grain, MaxIndex) // the same pieces, and lo + grain cannot wrap
+	s := ForkShare{lo: lo, hi: max(lo, hi), grain: grain, lanes: lanes, shift: shift, mBias: 5*lanes - 1, kernel: k.Name}
+	s.pieces = (s.hi - s.lo + grain - 1) / grain
+	if s.pieces > MaxForkPieces {
+		return ForkShare{}, fmt.Errorf("kernel: [%d, %d) in pieces of %d terms makes %d pieces, over MaxForkPieces = %d", lo, hi, grain, s.pieces, MaxForkPieces)
 	}
 	return s, nil
 }
 
-// Result is the share's sum, sumLanes(lo, hi, L) bit for bit, from the raw
-// lanes a forked worker left in out (read only after the worker has
-// exited, and only if out.Done says it finished).
-func (s ForkShare) Result(out *ForkOut) float64 {
-	tail := blockGeneric(s.top, s.hi)
-	if s.iters == 0 {
-		return tail
-	}
-	return fold(tail, out.Sum[:s.lanes], out.Comp[:s.lanes])
+// Pieces is how many pieces the share has: the ForkPiece records its
+// worker writes.
+func (s ForkShare) Pieces() int { return int(s.pieces) }
+
+// Piece returns piece k's range.
+func (s ForkShare) Piece(k int) (lo, hi uint64) {
+	lo = s.lo + uint64(k)*s.grain
+	return lo, min(s.hi, lo+s.grain)
 }
 
-// ForkOut is where a forked worker leaves its kernel's raw result: the
-// lanes' sums and compensations (the first L of each), then Done, the call
-// it finished (store-release: the lanes are whole before Done is set).
+// Value returns the value of piece k, sumLanes of its range (the kernel's
+// Sum) bit for bit, from rec, the record a forked worker left for it. Read
+// the records only after the worker has exited, and only if its ForkOut.Done
+// says it finished the call.
+func (s ForkShare) Value(k int, rec *ForkPiece) float64 {
+	lo, hi := s.Piece(k)
+	n, top, _ := lanesPlan(lo, hi, s.lanes)
+	return lanesValue(n, top, hi, rec.Sum[:s.lanes], rec.Comp[:s.lanes])
+}
+
+// ForkOut is a forked worker's header: Done, the call it finished
+// (store-release: every record is whole before Done is set).
 type ForkOut struct {
-	Sum, Comp [8]float64
-	Done      atomic.Uint32
-	_         [60]byte // to 192 bytes: no two workers' areas share a cache line
+	Done atomic.Uint32
+	_    [124]byte // to 128 bytes: no two workers' headers share a cache line, or a prefetched pair
 }
 
 // ForkTask is everything a forked worker reads. It is a Go value in the
@@ -98,15 +123,19 @@ type ForkOut struct {
 // pointers all point into memory shared with the parent (MAP_SHARED), the
 // only memory through which the child's work can reach it.
 type ForkTask struct {
-	Ppid     uint64         // the parent's pid: the child exits at once if its parent is another
-	Pid      *atomic.Uint32 // the child stores its pid here first
-	State    *atomic.Uint32 // then StateArrived; StateRunning once the call starts
-	Arrived  *atomic.Uint32 // then adds one here and wakes its futex sleepers
-	Gen      *atomic.Uint32 // then sleeps on this futex while it is 0, exits if Quit
-	Progress *atomic.Uint64 // at the end, the share's term count
-	Elapsed  *atomic.Int64  // at the end, ns from seeing Gen to the lanes stored
-	Finished *atomic.Uint32 // last, adds one here and wakes its futex sleepers
-	Out      *ForkOut
+	Ppid    uint64         // the parent's pid: the child exits at once if its parent is another
+	Pid     *atomic.Uint32 // the child stores its pid here first
+	State   *atomic.Uint32 // then StateArrived; StateRunning once the call starts
+	Arrived *atomic.Uint32 // then adds one here and wakes its futex sleepers
+	Gen     *atomic.Uint32 // then sleeps on this futex while it is 0, exits if Quit
+	// GenSleepers is one more during each of the child's sleeps on Gen
+	// (the engine's parent wakes Gen only when it is not 0).
+	GenSleepers *atomic.Uint32
+	Progress    *atomic.Uint64 // after each piece, the share's terms done so far
+	Elapsed     *atomic.Int64  // at the end, ns from seeing Gen to the last record stored
+	Finished    *atomic.Uint32 // last, adds one here and wakes its futex sleepers
+	Out         *ForkOut
+	Pieces      []ForkPiece // Share.Pieces() records, one per piece in order
 
 	StateArrived, StateRunning, Quit uint32
 
@@ -122,11 +151,15 @@ func forkWorker(t *ForkTask) (pid int64)
 
 // Fork starts a forked worker for t and returns its pid. It must be called
 // on a thread that outlives the child (the child asks for SIGKILL when the
-// thread that forked it exits); t.Out must be zeroed.
+// thread that forked it exits); t.Out.Done must be 0. The records need not
+// be cleared: the worker writes every one that Value reads.
 func Fork(t *ForkTask) (int, error) {
-	if t.Share.lanes == 0 || t.Pid == nil || t.State == nil || t.Arrived == nil || t.Gen == nil ||
+	if t.Share.lanes == 0 || t.Pid == nil || t.State == nil || t.Arrived == nil || t.Gen == nil || t.GenSleepers == nil ||
 		t.Progress == nil || t.Elapsed == nil || t.Finished == nil || t.Out == nil {
 		return 0, fmt.Errorf("kernel: Fork: incomplete task")
+	}
+	if len(t.Pieces) != t.Share.Pieces() {
+		return 0, fmt.Errorf("kernel: Fork: %d records for %d pieces", len(t.Pieces), t.Share.Pieces())
 	}
 	pid := forkWorker(t)
 	if pid < 0 {

@@ -22,13 +22,17 @@
 
 // The frame, at the hardware SP: the blocks kernel's arguments and results
 // (up to 144 bytes, at 0), the all-ones mask, the saved mask, the call's
-// gen and two timespecs.
+// gen, two timespecs, and the piece loop's state: the piece's range and
+// its record.
 #define callArgs 0
 #define maskAll 144
 #define maskOld 152
 #define genSeen 160
 #define ts0 168
 #define ts1 184
+#define pieceLo 200
+#define pieceHi 208
+#define pieceRec 216
 
 // func forkWorker(t *ForkTask) (pid int64)
 //
@@ -58,17 +62,25 @@
 //     died before the prctl would never send the signal.
 //  2. Store the pid and StateArrived, add one to *t.Arrived and wake it:
 //     the engine's start barrier, as an exec'd worker arrives.
-//  3. Sleep on the *t.Gen futex while it is 0; exit 0 on Quit.
-//  4. Store StateRunning, run the kernel over t.Share's whole iterations,
-//     copy the raw lanes into *t.Out, store the elapsed time and the
-//     progress, then Done = gen (after the lanes: x86 stores are not
-//     reordered with each other), add one to *t.Finished, wake it, and
+//  3. Sleep on the *t.Gen futex while it is 0; exit 0 on Quit. Each sleep
+//     is announced, as a worker's (protocol.go, "Waiting"): add one to
+//     *t.GenSleepers before the futex wait and take it back after, so
+//     that a parent that wakes gen's sleepers only when there are some
+//     sees this one (or the futex sees the new gen).
+//  4. Store StateRunning. For each piece [lo, hi) of t.Share in order
+//     (grain terms from the share's first, the last maybe fewer): if it
+//     has n > 0 whole iterations of 4L terms, run the kernel over them
+//     with sumLanes's m (lanesPlan: top = lo + n*4L, m = 2*top - (5L-1))
+//     and copy the raw lanes into the piece's record, t.Pieces[k]; then
+//     store hi - Share.lo into *t.Progress. Then store the elapsed time,
+//     then Done = gen (after the records: x86 stores are not reordered
+//     with each other), add one to *t.Finished, wake it, and
 //     exit_group(0).
 //
 // The signals stay blocked in the child throughout; SIGKILL and SIGSTOP
 // cannot be blocked, so the parent can still kill or stop it, and a fault
 // still kills it.
-TEXT ·forkWorker(SB), NOSPLIT, $200-16
+TEXT ·forkWorker(SB), NOSPLIT, $224-16
 	// rt_sigprocmask(SIG_SETMASK, &all, &old, 8)
 	MOVQ $-1, maskAll(SP)
 	MOVQ $0, maskOld(SP)
@@ -135,20 +147,31 @@ child:
 	SYSCALL
 
 wait:
-	// 3. g = *Gen (load-acquire); Quit: exit; 0: futex_wait(Gen, 0) and look again
-	MOVQ t+0(FP), BX
-	MOVQ ForkTask_Gen(BX), DI
-	MOVL 0(DI), AX
-	CMPL AX, ForkTask_Quit(BX)
-	JEQ  quit
+	// 3. g = *Gen (load-acquire); Quit: exit; 0: sleep and look again
+	MOVQ  t+0(FP), BX
+	MOVQ  ForkTask_Gen(BX), DI
+	MOVL  0(DI), AX
+	CMPL  AX, ForkTask_Quit(BX)
+	JEQ   quit
 	TESTL AX, AX
-	JNE  run
-	MOVQ $SYS_futex, AX
-	MOVQ $FUTEX_WAIT, SI
-	XORQ DX, DX
-	XORQ R10, R10
+	JNE   run
+
+	// *GenSleepers += 1 (a full barrier), futex_wait(Gen, 0), *GenSleepers -= 1
+	MOVQ  ForkTask_GenSleepers(BX), SI
+	MOVL  $1, AX
+	LOCK
+	XADDL AX, 0(SI)
+	MOVQ  $SYS_futex, AX
+	MOVQ  $FUTEX_WAIT, SI
+	XORQ  DX, DX
+	XORQ  R10, R10
 	SYSCALL
-	JMP  wait
+	MOVQ  t+0(FP), BX
+	MOVQ  ForkTask_GenSleepers(BX), SI
+	MOVL  $-1, AX
+	LOCK
+	XADDL AX, 0(SI)
+	JMP   wait
 
 run:
 	// 4. *State = StateRunning; the clock; the kernel
@@ -161,41 +184,81 @@ run:
 	LEAQ  ts0(SP), SI
 	SYSCALL
 
-	MOVQ  t+0(FP), BX
-	MOVQ  ForkTask_Share+ForkShare_iters(BX), CX
-	TESTQ CX, CX
-	JEQ   stored // no whole iteration: the lanes stay 0 (the parent zeroed Out)
-	MOVSD ForkTask_Share+ForkShare_m(BX), X0
-	MOVSD X0, callArgs+0(SP)
-	MOVQ  CX, callArgs+8(SP)
-	CMPQ  ForkTask_Share+ForkShare_lanes(BX), $8
-	JEQ   wide
-	CALL  ·blocksAVX2(SB)
-	JMP   copy
+	MOVQ t+0(FP), BX
+	MOVQ ForkTask_Share+ForkShare_lo(BX), AX
+	MOVQ AX, pieceLo(SP)
+	MOVQ ForkTask_Pieces(BX), AX
+	MOVQ AX, pieceRec(SP)
+
+piece:
+	// [lo, hi) = [pieceLo, min(pieceLo + grain, Share.hi)); none left when lo reaches Share.hi
+	MOVQ    t+0(FP), BX
+	MOVQ    pieceLo(SP), SI
+	MOVQ    ForkTask_Share+ForkShare_hi(BX), DX
+	CMPQ    SI, DX
+	JCC     stored
+	MOVQ    SI, DI
+	ADDQ    ForkTask_Share+ForkShare_grain(BX), DI
+	CMPQ    DI, DX
+	CMOVQHI DX, DI
+	MOVQ    DI, pieceHi(SP)
+
+	// n = (hi - lo) >> shift whole iterations; none: the piece is all top terms, its record unused
+	MOVQ  DI, AX
+	SUBQ  SI, AX
+	MOVQ  ForkTask_Share+ForkShare_shift(BX), CX
+	SHRQ  CX, AX
+	TESTQ AX, AX
+	JEQ   next
+
+	// m = float64(2*top - mBias), top = lo + n<<shift (exact: below 2^53)
+	MOVQ     AX, R8
+	SHLQ     CX, R8
+	ADDQ     SI, R8
+	SHLQ     $1, R8
+	SUBQ     ForkTask_Share+ForkShare_mBias(BX), R8
+	CVTSQ2SD R8, X0
+	MOVSD    X0, callArgs+0(SP)
+	MOVQ     AX, callArgs+8(SP)
+	CMPQ     ForkTask_Share+ForkShare_lanes(BX), $8
+	JEQ      wide
+	CALL     ·blocksAVX2(SB)
+	JMP      copy
 
 wide:
 	CALL ·blocksAVX512(SB)
 
 copy:
-	// Out.Sum[j] = sum[j]; Out.Comp[j] = comp[j] for j < L (results at 16(SP): L sums, then L comps)
+	// rec.Sum[j] = sum[j]; rec.Comp[j] = comp[j] for j < L (results at 16(SP): L sums, then L comps)
 	MOVQ t+0(FP), BX
 	MOVQ ForkTask_Share+ForkShare_lanes(BX), CX
-	MOVQ ForkTask_Out(BX), DI
+	MOVQ pieceRec(SP), DI
 	LEAQ callArgs+16(SP), SI
 	LEAQ (SI)(CX*8), DX
 	XORQ R8, R8
 
 copyLane:
 	MOVQ (SI)(R8*8), R9
-	MOVQ R9, ForkOut_Sum(DI)(R8*8)
+	MOVQ R9, ForkPiece_Sum(DI)(R8*8)
 	MOVQ (DX)(R8*8), R9
-	MOVQ R9, ForkOut_Comp(DI)(R8*8)
+	MOVQ R9, ForkPiece_Comp(DI)(R8*8)
 	INCQ R8
 	CMPQ R8, CX
 	JLT  copyLane
 
+next:
+	// *Progress = hi - Share.lo; on to the next piece and its record
+	MOVQ  t+0(FP), BX
+	MOVQ  pieceHi(SP), AX
+	MOVQ  AX, pieceLo(SP)
+	SUBQ  ForkTask_Share+ForkShare_lo(BX), AX
+	MOVQ  ForkTask_Progress(BX), DI
+	XCHGQ AX, 0(DI)
+	ADDQ  $ForkPiece__size, pieceRec(SP)
+	JMP   piece
+
 stored:
-	// *Elapsed = clock - ts0 in ns; *Progress = terms
+	// *Elapsed = clock - ts0 in ns
 	MOVQ   $SYS_clock_gettime, AX
 	MOVQ   $CLOCK_MONOTONIC, DI
 	LEAQ   ts1(SP), SI
@@ -208,11 +271,8 @@ stored:
 	MOVQ   t+0(FP), BX
 	MOVQ   ForkTask_Elapsed(BX), DI
 	XCHGQ  AX, 0(DI)
-	MOVQ   ForkTask_Share+ForkShare_terms(BX), AX
-	MOVQ   ForkTask_Progress(BX), DI
-	XCHGQ  AX, 0(DI)
 
-	// Out.Done = g (store-release after the lanes); *Finished += 1; wake; exit
+	// Out.Done = g (store-release after the records); *Finished += 1; wake; exit
 	MOVL  genSeen(SP), AX
 	MOVQ  ForkTask_Out(BX), DI
 	XCHGL AX, ForkOut_Done(DI)

@@ -31,27 +31,47 @@ func sumAVX2(lo, hi uint64) float64 { return sumLanes(lo, hi, 4) }
 // blocksAVX2 for 4, blocksAVX512 for 8) over the whole iterations of
 // [lo, hi), and the top (hi-lo)%(4L) terms in Go. The kernels are called
 // directly, not through a func value, so their result arrays stay on the
-// stack.
+// stack. A forked worker (fork_linux_amd64.go) splits the same work
+// between the child (the kernel, with lanesPlan's m and n) and the parent
+// (lanesValue), which gives the same bits.
 func sumLanes(lo, hi, lanes uint64) float64 {
 	checkRange(hi)
 	if hi <= lo {
 		return 0
 	}
+	n, top, m := lanesPlan(lo, hi, lanes)
+	if n == 0 {
+		return blockGeneric(top, hi)
+	}
+	if lanes == 8 {
+		sum, comp := blocksAVX512(m, n)
+		return lanesValue(n, top, hi, sum[:], comp[:])
+	}
+	sum, comp := blocksAVX2(m, n)
+	return lanesValue(n, top, hi, sum[:], comp[:])
+}
+
+// lanesPlan splits [lo, hi) (lo < hi) as sumLanes does: n whole
+// iterations of 4L terms [lo, top) for the blocks kernel, which wants
+// m = 2k+1+3L for the lowest k of its top iteration (meaningless when n is
+// 0), and the top terms [top, hi) in Go. (m = 2*top - (5L-1): forkWorker
+// computes it so.)
+func lanesPlan(lo, hi, lanes uint64) (n, top uint64, m float64) {
 	terms := 4 * lanes
-	n := (hi - lo) / terms
-	top := lo + n*terms
+	n = (hi - lo) / terms
+	top = lo + n*terms
+	m = float64(2*(top-terms) + 1 + 3*lanes)
+	return n, top, m
+}
+
+// lanesValue is sumLanes's result from the blocks kernel's raw lanes for n
+// iterations (not read when n is 0) and the top terms [top, hi).
+func lanesValue(n, top, hi uint64, sum, comp []float64) float64 {
 	tail := blockGeneric(top, hi)
 	if n == 0 {
 		return tail
 	}
-	// The kernel wants m = 2k+1+3L for the lowest k of its top iteration.
-	m := float64(2*(top-terms) + 1 + 3*lanes)
-	if lanes == 8 {
-		sum, comp := blocksAVX512(m, n)
-		return fold(tail, sum[:], comp[:])
-	}
-	sum, comp := blocksAVX2(m, n)
-	return fold(tail, sum[:], comp[:])
+	return fold(tail, sum, comp)
 }
 
 // fold returns tail + 2*sum_j (sum[j] - comp[j]), the lanes of a blocks

@@ -1,0 +1,57 @@
+package engine
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+)
+
+// WaitPolicy says how a Pool's workers wait for the next call and its
+// caller for the end of one, in the spirit of OMP_WAIT_POLICY: by
+// spinning on the shared word (an answer in nanoseconds, for a CPU held),
+// by sleeping on the futex (a CPU free, for a wake-up through the
+// scheduler: tens of microseconds), or by spinning a while and then
+// sleeping.
+type WaitPolicy string
+
+// The wait policies.
+const (
+	// WaitAdaptive spins for AdaptiveSpin, then sleeps, when every
+	// spinner (the workers and the caller) has a CPU of its own, and
+	// sleeps at once when they would oversubscribe the CPUs this process
+	// may use (its affinity mask and GOMAXPROCS), where spinning would
+	// steal the CPU from the very process it waits for.
+	WaitAdaptive WaitPolicy = "adaptive"
+	// WaitActive spins for ActiveSpin before sleeping, whatever the CPUs.
+	WaitActive WaitPolicy = "active"
+	// WaitPassive sleeps at once.
+	WaitPassive WaitPolicy = "passive"
+)
+
+// Spin windows. An idle pool stops spinning after its window: from then
+// on its workers use no CPU until the next call.
+const (
+	AdaptiveSpin = 200 * time.Microsecond
+	ActiveSpin   = 50 * time.Millisecond
+)
+
+// spinWindow is how long a waiter spins under policy p when spinners
+// threads may spin at once.
+func spinWindow(p WaitPolicy, spinners int) (time.Duration, error) {
+	switch p {
+	case WaitPassive:
+		return 0, nil
+	case WaitActive:
+		return ActiveSpin, nil
+	case WaitAdaptive, "":
+		if spinners <= usableCPUs() {
+			return AdaptiveSpin, nil
+		}
+		return 0, nil
+	}
+	return 0, fmt.Errorf("engine: unknown wait policy %q (want adaptive, active or passive)", p)
+}
+
+// usableCPUs is how many CPUs this process may run on at once: its
+// affinity mask (runtime.NumCPU reads it) and GOMAXPROCS.
+func usableCPUs() int { return min(runtime.NumCPU(), runtime.GOMAXPROCS(0)) }

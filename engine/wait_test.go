@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cpuTime is the CPU time pid has used, from /proc/pid/schedstat (in
+// nanoseconds, where /proc/pid/stat counts 10 ms ticks).
+func cpuTime(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/schedstat")
+	if err != nil {
+		t.Skipf("no schedstat: %v", err)
+	}
+	ns, err := strconv.ParseInt(strings.Fields(string(b))[0], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ns)
+}
+
+// TestPoolIdleUsesNoCPU: once its spin window is over, an idle pool's
+// workers sleep on the futex: over a second idle, under the active policy
+// too (its window is the longest), they use at most a millisecond of CPU.
+func TestPoolIdleUsesNoCPU(t *testing.T) {
+	checkClean(t)
+	for _, policy := range []WaitPolicy{WaitAdaptive, WaitActive} {
+		p := newTestPool(t, WithWaitPolicy(policy))
+		poolExact(t, p, 1_000_003)
+		// Past the spin window: a sleep is the condition itself here.
+		time.Sleep(ActiveSpin + 50*time.Millisecond)
+		pids := p.Workers()
+		before := make([]time.Duration, len(pids))
+		for i, pid := range pids {
+			before[i] = cpuTime(t, pid)
+		}
+		time.Sleep(time.Second)
+		for i, pid := range pids {
+			if used := cpuTime(t, pid) - before[i]; used > time.Millisecond {
+				t.Errorf("%s: idle worker %d (pid %d) used %v of CPU in 1 s", policy, i, pid, used)
+			}
+		}
+	}
+}
+
+// TestPoolCallAllocs: a pool call in steady state allocates a small,
+// fixed number of objects (the result's per-worker detail, and the
+// caller's share's closures), however many calls have gone before.
+func TestPoolCallAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	checkClean(t)
+	for _, caller := range []bool{false, true} {
+		p := newTestPool(t, WithCallerShare(caller))
+		ctx := context.Background()
+		allocs := testing.AllocsPerRun(200, func() {
+			if _, err := p.Reduce(ctx, "pi", 100_000); err != nil {
+				t.Fatal(err)
+			}
+		})
+		t.Logf("caller share %v: %.0f allocations per call", caller, allocs)
+		if allocs > 8 {
+			t.Errorf("caller share %v: %.0f allocations per call", caller, allocs)
+		}
+	}
+}
+
+func TestWaitPolicyOption(t *testing.T) {
+	if _, err := NewPool(context.Background(), WithWorkers(1), WithWaitPolicy("busy")); err == nil || !strings.Contains(err.Error(), "wait policy") {
+		t.Fatalf("err = %v", err)
+	}
+	for _, c := range []struct {
+		p        WaitPolicy
+		spinners int
+		want     time.Duration
+	}{
+		{WaitPassive, 1, 0}, {WaitActive, 1000, ActiveSpin}, {WaitAdaptive, 1, AdaptiveSpin},
+		{WaitAdaptive, usableCPUs() + 1, 0}, // never spin oversubscribed
+	} {
+		if got, err := spinWindow(c.p, c.spinners); err != nil || got != c.want {
+			t.Errorf("spinWindow(%s, %d) = %v, %v; want %v", c.p, c.spinners, got, err, c.want)
+		}
+	}
+}
