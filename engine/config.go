@@ -167,8 +167,8 @@ type Config struct {
 	// default) re-executes a binary; SpawnFork ("fork") forks without exec,
 	// for Run's pi series on linux/amd64 with the avx2 or avx512 kernel,
 	// Mode slots, Sched static and one publish per worker (see
-	// forkspawn.go). A forked worker reports its progress once, when its
-	// share is done, so Stall must exceed the time of a whole share.
+	// forkspawn.go). A forked worker reports its progress after each piece
+	// of the grid, and gives the same bits as an exec'd one.
 	Spawn string
 }
 

@@ -30,6 +30,9 @@ package engine
 // and wakes every worker on the gen futex. A one-shot Run makes exactly one
 // call, numbered genOneShot, once every worker has arrived (the start
 // barrier, so that timing excludes start-up); a Pool makes one per Reduce.
+// With the caller's share (WithCallerShare), slot 0 has no process: the
+// parent itself sums slot 0's share after it stores gen, through the same
+// code a worker runs, and marks it done.
 //
 // A worker that sees gen = g and has not finished g (slot.doneGen != g)
 // sums its share and publishes it by the mode, then stores doneGen = g

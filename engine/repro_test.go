@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/pishm/pishm/internal/superacc"
@@ -157,5 +158,54 @@ func TestReproducible(t *testing.T) {
 				t.Errorf("killed: no worker died")
 			}
 		})
+	}
+}
+
+// TestPiSameBits: the pi series gives one S for every worker count from 1
+// to 64, every shared-memory mode, both schedules, the goroutines and a
+// worker killed and redone: the grid and the exact combine make it so by
+// construction, and this checks the construction.
+func TestPiSameBits(t *testing.T) {
+	checkClean(t)
+	const n = 10_000_019
+	var want uint64
+	first := true
+	check := func(how string, res Result, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", how, err)
+		}
+		if first {
+			want, first = math.Float64bits(res.Sum), false
+			return
+		}
+		if math.Float64bits(res.Sum) != want {
+			t.Errorf("%s: S = %.17g (%#x), want %#x", how, res.Sum, math.Float64bits(res.Sum), want)
+		}
+	}
+	workers := []int{1, 2, 3, 5, 8, 13, 16, 31, 64}
+	if testing.Short() || raceEnabled {
+		workers = []int{1, 3, 16}
+	}
+	for _, w := range workers {
+		for _, mode := range []Mode{Slots, CAS, Mutex, Goroutines} {
+			for _, sched := range []Schedule{Static, Dynamic} {
+				res, err := Run(context.Background(), Config{N: n, Workers: w, Mode: mode, Sched: sched})
+				check(fmt.Sprintf("workers=%d mode=%s sched=%s", w, mode, sched), res, err)
+			}
+		}
+	}
+	// Forked workers run the assembly kernel auto picks, on the same pieces.
+	if auto, err := ResolveKernel("auto"); err == nil && forkSupported && slices.Contains(forkKernels, auto) {
+		for _, w := range []int{1, 3, 16} {
+			res, err := Run(context.Background(), Config{N: n, Workers: w, Spawn: SpawnFork})
+			check(fmt.Sprintf("workers=%d spawn=fork", w), res, err)
+		}
+	}
+	t.Setenv("PISHM_TEST_KILL", "1:journal-half:1:1")
+	res, err := Run(context.Background(), Config{N: n, Workers: 3, Mode: CAS, Publish: 100_000})
+	check("a worker killed", res, err)
+	if len(res.Failures) == 0 {
+		t.Errorf("a worker killed: no worker died")
 	}
 }
