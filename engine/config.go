@@ -78,8 +78,6 @@ func (m Mode) valid() bool {
 	return slices.Contains(shmModes, m) || m == Goroutines || m == Racy || slices.Contains(transportModes, m)
 }
 
-// allModes is Modes plus the ones it does not advertise.
-func allModes() []Mode { return append(Modes(), Racy) }
 
 // Limits on a run.
 const (
