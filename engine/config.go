@@ -78,7 +78,6 @@ func (m Mode) valid() bool {
 	return slices.Contains(shmModes, m) || m == Goroutines || m == Racy || slices.Contains(transportModes, m)
 }
 
-
 // Limits on a run.
 const (
 	MaxN       = 1_000_000_000_000_000 // 1e15 terms
