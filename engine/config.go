@@ -41,9 +41,11 @@ const Racy Mode = "racy"
 // shmModes are the modes that publish through the segment.
 var shmModes = []Mode{Slots, CAS, Mutex}
 
-// The message-passing modes: each worker sends its partial (float64 bits,
-// worker index, range, timing) to the parent over one of these, and the
-// parent reduces in worker order, so S is bit-identical to Slots.
+// The message-passing modes: each worker sends its exact accumulator (and
+// its rounded value, worker index, range, timing) to the parent over one
+// of these, and the parent merges the messages' accumulators and rounds
+// once, so S is bit-identical to Slots; each message is checked against
+// the worker's journal.
 //
 // Package transport implements them. Unix and TCP need package net and
 // Redis needs go-redis, which engine does not link (every worker process

@@ -754,6 +754,11 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 			return res, fmt.Errorf("engine: the journals hold %d publishes for %d chunks", res.publishes, len(tbl))
 		}
 	}
+	// A transport mode's result comes from the messages: each carries its
+	// worker's exact result (Sum, and for Min and Max the extreme as
+	// Partial), merged in worker order and rounded once. The journals are
+	// the check: every message must carry exactly its worker's journal.
+	messages := newFold(spec.job.op)
 	if c.col != nil {
 		cctx, cancel := context.WithTimeout(ctx, collectGrace)
 		msgs, err := c.col.Collect(cctx)
@@ -761,16 +766,28 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 		if err != nil {
 			return res, err
 		}
+		if len(msgs) != l.workers {
+			return res, fmt.Errorf("engine: %d messages for %d workers", len(msgs), l.workers)
+		}
 		for i, m := range msgs {
 			w := &res.workers[i]
 			if m.Lo != w.Lo || m.Hi != w.Hi {
 				return res, fmt.Errorf("engine: worker %d's message covers [%d,%d), its range is [%d,%d)", i, m.Lo, m.Hi, w.Lo, w.Hi)
 			}
-			if math.Float64bits(m.Partial) != math.Float64bits(res.workers[i].Partial) {
-				return res, fmt.Errorf("engine: worker %d's message says %v, its journal %v", i, m.Partial, res.workers[i].Partial)
+			jacc := c.v.slot(i).active().fold.acc // a copy, out of the segment
+			jacc.Normalize()
+			if !m.Sum.Equal(&jacc) || m.Sum.Count() != jacc.Count() {
+				return res, fmt.Errorf("engine: worker %d's message carries an exact sum (%d inputs, rounding to %v) that is not its journal's (%d inputs, rounding to %v)",
+					i, m.Sum.Count(), m.Sum.Round(), jacc.Count(), jacc.Round())
 			}
+			if math.Float64bits(m.Partial) != math.Float64bits(w.Partial) {
+				return res, fmt.Errorf("engine: worker %d's message says %v, its journal %v", i, m.Partial, w.Partial)
+			}
+			messages.merge(&fold{acc: m.Sum, best: m.Partial, op: spec.job.op})
 			w.Elapsed = time.Duration(m.ElapsedNs)
 		}
+	} else if spec.mode.IsTransport() {
+		return res, fmt.Errorf("engine: mode %s has no transport collector", spec.mode)
 	}
 	if owner := c.v.acc.lock.Owner(); owner != 0 {
 		return res, fmt.Errorf("engine: the accumulator lock is still held by pid %d after every worker finished", owner)
@@ -779,8 +796,10 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	// the bit; a shared accumulator is read only when nothing tainted it.
 	want := journals.value()
 	switch {
-	case spec.mode == Slots || spec.mode.IsTransport():
-		res.value = want // for transports, the messages' partials (checked equal above)
+	case spec.mode.IsTransport():
+		res.value = messages.value() // the messages' exact results, each checked against its journal above
+	case spec.mode == Slots:
+		res.value = want
 	case cs.tainted:
 		res.value = want
 		res.rebuilt = true

@@ -101,9 +101,10 @@ package engine
 // adds under accum.lock, a pid-word lock the parent can take back from a
 // dead holder. racy adds each publish's rounded value into accum.best with
 // a plain load, add and store, losing what interleaves. The
-// message-passing modes send the journal's rounded total to the parent
-// once, after the last publish; the parent checks it against the journal
-// and combines the journals' accumulators.
+// message-passing modes send the journal's fold (the exact accumulator
+// and its rounded value) to the parent once, after the last publish; the
+// parent combines the messages' accumulators and checks each against its
+// worker's journal.
 //
 // # Faults
 //

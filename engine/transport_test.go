@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	// The unix, tcp and redis modes: engine does not link them itself.
@@ -110,4 +113,89 @@ func TestTransportNamesAgree(t *testing.T) {
 	if kinds := transport.Kinds(); fmt.Sprint(modes) != fmt.Sprint(kinds[:min(len(kinds), len(modes))]) || len(kinds) != len(modes) {
 		t.Fatalf("engine modes %v, transport kinds %v", modes, kinds)
 	}
+}
+
+// TestReproducibleTransports is TestReproducible for the message-passing
+// modes: every adversarial Func, every transport (redis when a server
+// runs), random worker counts and publish intervals. The result is made
+// from the messages' exact sums, so it must be the contract's bit pattern,
+// the same as the slots mode's.
+func TestReproducibleTransports(t *testing.T) {
+	checkTransportClean(t)
+	const n = 2_000_003
+	rng := rand.New(rand.NewPCG(2026, 13))
+	withURL := func(s *settings) { s.RedisURL = testRedisURL }
+	modes := slices.DeleteFunc(slices.Clone(transportModes), func(m Mode) bool { return m == Redis && testRedisURL == "" })
+	t.Logf("modes %v", modes)
+	for _, f := range reproFuncs {
+		t.Run(f.name, func(t *testing.T) {
+			want := reproWant(f.name, n)
+			same := func(v float64) bool {
+				return math.Float64bits(v) == math.Float64bits(want) || math.IsNaN(v) && math.IsNaN(want)
+			}
+			slots, err := Reduce(context.Background(), f.name, n, WithWorkers(1+rng.IntN(16)), WithMode(Slots))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !same(slots.Value) {
+				t.Fatalf("slots: %v (%#x), want %v (%#x)", slots.Value, math.Float64bits(slots.Value), want, math.Float64bits(want))
+			}
+			for _, mode := range modes {
+				w := 1 + rng.IntN(16)
+				step := uint64(1 + rng.IntN(400_000))
+				how := fmt.Sprintf("mode=%s/workers=%d/step=%d", mode, w, step)
+				r, err := Reduce(context.Background(), f.name, n, WithWorkers(w), WithMode(mode), WithPublish(step), withURL)
+				if err != nil {
+					t.Fatalf("%s: %v", how, err)
+				}
+				if !same(r.Value) {
+					t.Errorf("%s: %v (%#x), slots and the contract %v (%#x)", how, r.Value, math.Float64bits(r.Value), want, math.Float64bits(want))
+				}
+			}
+		})
+	}
+}
+
+// envTamper names the worker of the test binary that, in the file mode,
+// rewrites its record after sending it (a well-formed record whose Sum is
+// one subnormal more than its journal's, its Partial unchanged), so that
+// the parent's check of the messages against the journals has something
+// to catch.
+const envTamper = "PISHM_TEST_TAMPER"
+
+func init() {
+	if !IsChild() || os.Getenv(envTamper) == "" || os.Getenv(envTamper) != os.Getenv(envWorker) {
+		return
+	}
+	faultHook = func(point string) {
+		if point != "done" {
+			return
+		}
+		path := os.Getenv(transport.EnvAddr)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			panic(err)
+		}
+		m, err := transport.Decode(b)
+		if err != nil {
+			panic(err)
+		}
+		m.Sum.Add(math.SmallestNonzeroFloat64)
+		rec, _ := m.AppendBinary(nil)
+		if err := os.WriteFile(path, rec, 0o600); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// A message whose exact sum is not its worker's journal's fails the call,
+// naming the worker, even when it rounds to the same value.
+func TestTransportMessageChecked(t *testing.T) {
+	checkTransportClean(t)
+	t.Setenv(envTamper, "1")
+	_, err := Run(context.Background(), Config{N: 1_000_003, Workers: 3, Mode: File})
+	if err == nil || !strings.Contains(err.Error(), "worker 1's message carries an exact sum") {
+		t.Fatalf("Run with a tampered message = %v, want the journal check's error", err)
+	}
+	t.Logf("%v", err)
 }

@@ -266,9 +266,13 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 		return false, err
 	}
 	if mode.IsTransport() {
+		// The message carries the share's exact result, the journal's
+		// fold: the parent's result comes from the messages, and the
+		// journal is its check.
 		lo, hi := span(spec.n, spec.grain, w.v.l.workers, w.i)
+		f := &pub.j.cur().fold
 		m := transport.Message{Worker: uint32(w.i), Lo: spec.offset + lo, Hi: spec.offset + hi,
-			ElapsedNs: int64(time.Since(start)), Partial: pub.j.cur().fold.value()}
+			ElapsedNs: int64(time.Since(start)), Partial: f.value(), Sum: f.acc}
 		sctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
 		err := transport.Send(sctx, m)
 		cancel()
@@ -560,9 +564,8 @@ func casBetter(w *atomic.Uint64, op Op, x float64) {
 
 func f64(bits uint64) float64 { return math.Float64frombits(bits) }
 
-// reduce combines the partials in order: for Sum as a double-double
-// rounded once, so the result depends on nothing but the partials and their
-// order.
+// reduce combines the partials: for Sum exactly, rounded once, so the
+// result depends on the partials alone, not on their order.
 func reduce(op Op, partials []float64) float64 {
 	f := newFold(op)
 	for _, p := range partials {

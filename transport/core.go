@@ -161,8 +161,7 @@ func (c *Core) Deliver(from int, rec []byte) {
 		return
 	}
 	if c.have[m.Worker] {
-		if first := c.msgs[m.Worker]; c.retried[m.Worker] && first.Lo == m.Lo && first.Hi == m.Hi &&
-			math.Float64bits(first.Partial) == math.Float64bits(m.Partial) {
+		if first := c.msgs[m.Worker]; c.retried[m.Worker] && sameResult(first, m) {
 			return // a retried worker's record, and the dead attempt's matched it
 		}
 		c.err = fmt.Errorf("transport: %s: worker %d reported twice: %w", c.kind, m.Worker, ErrDuplicate)
@@ -177,6 +176,13 @@ func (c *Core) Deliver(from int, rec []byte) {
 		c.finished = true
 		close(c.done)
 	}
+}
+
+// sameResult reports whether two records of one worker carry the same
+// result: range, Partial bit for bit and Sum (decoded Sums are normalized,
+// so equal accumulators are equal structs). ElapsedNs may differ.
+func sameResult(a, b Message) bool {
+	return a.Lo == b.Lo && a.Hi == b.Hi && math.Float64bits(a.Partial) == math.Float64bits(b.Partial) && a.Sum == b.Sum
 }
 
 // Missing reports that worker i closed its channel without sending; how

@@ -13,6 +13,9 @@ import (
 // pipeBuf is PIPE_BUF on Linux: writes up to this size to a pipe are atomic.
 const pipeBuf = 4096
 
+// A record must be one atomic write: the FIFO is shared by all workers.
+var _ [pipeBuf - MessageSize]struct{}
+
 // fifoBackend: one named pipe (mode 0600) in a private temp dir that all
 // children write to. A record is below PIPE_BUF, so each write is atomic and
 // records never interleave. The parent opens it O_RDWR: the open does not
@@ -48,7 +51,7 @@ func newFIFOBackend(_ context.Context, c *Core, opt Options) (Backend, error) {
 // returns whole records; anything else means a writer wrote a partial or
 // oversized record.
 func (b *fifoBackend) recv() {
-	buf := make([]byte, 85*MessageSize) // a multiple of the record, <= PIPE_BUF
+	buf := make([]byte, pipeBuf/MessageSize*MessageSize) // a multiple of the record, <= PIPE_BUF
 	for {
 		n, err := b.f.Read(buf)
 		if err != nil {

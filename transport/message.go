@@ -6,16 +6,24 @@ import (
 	"hash/crc32"
 	"math"
 	"sync"
+
+	"github.com/pishm/pishm/internal/superacc"
 )
 
-// Message is one worker's result: the compensated partial sum of the range
-// [Lo, Hi) it was given, and how long that took. It travels as a fixed-size
-// binary record (see MessageSize), so Partial arrives bit for bit.
+// Message is one worker's result: the exact sum of the range [Lo, Hi) it
+// was given, and how long that took. It travels as a fixed-size binary
+// record (see MessageSize), so Sum and Partial arrive bit for bit.
+//
+// Sum is the exact accumulator of the worker's share (for a Sum
+// reduction; empty for Min and Max): the parent merges the messages' Sums
+// and rounds once. Partial is the worker's own result as one float64: Sum
+// rounded once for a Sum reduction, the extreme value for Min and Max.
 type Message struct {
 	Worker    uint32
 	Lo, Hi    uint64 // the range [Lo, Hi) that was summed
 	ElapsedNs int64
 	Partial   float64
+	Sum       superacc.Acc
 }
 
 // MessageSize is the length in bytes of every encoded Message. The record is
@@ -23,23 +31,43 @@ type Message struct {
 //
 //	off size field
 //	  0   4  magic "pshm" (0x6d687370)
-//	  4   2  version (1)
-//	  6   2  size (48)
+//	  4   2  version (2)
+//	  6   2  size (360)
 //	  8   4  Worker
 //	 12   4  CRC-32C of the record with this field zeroed
 //	 16   8  Lo
 //	 24   8  Hi
 //	 32   8  ElapsedNs
 //	 40   8  math.Float64bits(Partial)
+//	 48 312  Sum in superacc's binary form (Acc.AppendBinary), normalized:
+//	 48 264    limbs 0..65: 66 uint32 digits, least significant first
+//	312   8    limb 66, the signed rest (int64)
+//	320   8    number of NaN inputs
+//	328   8    number of +Inf inputs
+//	336   8    number of -Inf inputs
+//	344   8    number of finite inputs with the sign bit clear
+//	352   8    number of finite inputs with the sign bit set
+//
+// Version 1 was the first 48 bytes alone (no Sum); Decode refuses it.
 //
 // It is below PIPE_BUF (4096 on Linux), so a single write of one record to a
-// pipe or FIFO is atomic.
-const MessageSize = 48
+// pipe or FIFO is atomic, and far below the default limits on one message
+// of a POSIX queue (fs.mqueue.msgsize_max, 8192) and a System V queue
+// (kernel.msgmax, 8192).
+const MessageSize = headerSize + superacc.BinarySize
 
 const (
 	recordMagic   = 0x6d687370 // "pshm" in little-endian byte order
-	recordVersion = 1
+	recordVersion = 2
 	offCRC        = 12
+	headerSize    = 48 // the fields before Sum
+	offSum        = headerSize
+)
+
+// The record must fit a pipe's atomic write, and its size field.
+var (
+	_ [4096 - MessageSize]struct{}
+	_ [1<<16 - 1 - MessageSize]struct{}
 )
 
 // castagnoli is made on first use, not at init: every worker process
@@ -59,6 +87,8 @@ func (m Message) AppendBinary(b []byte) ([]byte, error) {
 	le.PutUint64(r[24:], m.Hi)
 	le.PutUint64(r[32:], uint64(m.ElapsedNs))
 	le.PutUint64(r[40:], math.Float64bits(m.Partial))
+	sum, _ := m.Sum.AppendBinary(make([]byte, 0, superacc.BinarySize))
+	copy(r[offSum:], sum)
 	le.PutUint32(r[offCRC:], recordCRC(&r))
 	return append(b, r[:]...), nil
 }
@@ -90,13 +120,17 @@ func Decode(b []byte) (Message, error) {
 	if got, want := le.Uint32(r[offCRC:]), recordCRC(r); got != want {
 		return Message{}, fmt.Errorf("transport: record checksum %#08x, want %#08x: %w", got, want, ErrMalformed)
 	}
-	return Message{
+	m := Message{
 		Worker:    le.Uint32(r[8:]),
 		Lo:        le.Uint64(r[16:]),
 		Hi:        le.Uint64(r[24:]),
 		ElapsedNs: int64(le.Uint64(r[32:])),
 		Partial:   math.Float64frombits(le.Uint64(r[40:])),
-	}, nil
+	}
+	if err := m.Sum.UnmarshalBinary(r[offSum:]); err != nil { // cannot fail: the length is right
+		return Message{}, fmt.Errorf("transport: record's sum: %w: %w", err, ErrMalformed)
+	}
+	return m, nil
 }
 
 // claimedWorker returns the worker index a record claims, when it at least

@@ -14,12 +14,14 @@ import (
 )
 
 // posixmqBackend: one POSIX message queue, created O_EXCL with mode 0600
-// under an unpredictable name that names its creator
-// (pishm-PID-START-RANDOM, listed in a manifest first; see GC), holding records of exactly MessageSize
-// bytes. Its depth is capped by /proc/sys/fs/mqueue/msg_max (10 by
-// default), so with more workers the senders block until the receiver
-// drains. Close wakes the receiver with an empty message, closes the
-// descriptor and unlinks the name.
+// under an unpredictable name that names its creator (pishm-PID-START-RANDOM,
+// listed in a manifest first; see GC), holding records of exactly
+// MessageSize bytes: its mq_msgsize, which an unprivileged process may ask
+// for up to /proc/sys/fs/mqueue/msgsize_max (8192 by default, far above
+// MessageSize). Its depth is capped by /proc/sys/fs/mqueue/msg_max (10 by
+// default) and by mqMaxDepth, so with more workers the senders block until
+// the receiver drains. Close wakes the receiver with an empty message,
+// closes the descriptor and unlinks the name.
 type posixmqBackend struct {
 	c        *Core
 	name     string // without the leading '/': the raw syscall wants it so
@@ -92,17 +94,40 @@ func mqTimedreceive(fd int, buf []byte, deadline time.Time) (int, error) {
 	return int(n), nil
 }
 
-// mqMsgMax returns /proc/sys/fs/mqueue/msg_max, or the kernel default 10.
-func mqMsgMax() int {
-	b, err := os.ReadFile("/proc/sys/fs/mqueue/msg_max")
+// sysctl returns the integer in the /proc/sys file path, or def when it
+// cannot be read (no /proc, or not an integer).
+func sysctl(path string, def int) int {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return 10
+		return def
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || n < 1 {
-		return 10
+	if err != nil {
+		return def
 	}
 	return n
+}
+
+// Limits on POSIX queues: the default depth cap and the largest message
+// an unprivileged process may ask for.
+const (
+	mqMsgMaxPath     = "/proc/sys/fs/mqueue/msg_max"
+	mqMsgsizeMaxPath = "/proc/sys/fs/mqueue/msgsize_max"
+)
+
+// mqMaxDepth caps a queue's depth where an administrator raised msg_max:
+// a queue's messages count against the creator's RLIMIT_MSGQUEUE (819200
+// bytes by default), and this many records with the kernel's per-message
+// overhead stay far below it, while a deeper queue would not be faster
+// (the receiver drains it as the workers send).
+const mqMaxDepth = 256
+
+// mqMsgMax returns /proc/sys/fs/mqueue/msg_max, or the kernel default 10.
+func mqMsgMax() int {
+	if n := sysctl(mqMsgMaxPath, 10); n >= 1 {
+		return n
+	}
+	return 10
 }
 
 func newPosixMQBackend(_ context.Context, c *Core, _ Options) (Backend, error) {
@@ -112,10 +137,15 @@ func newPosixMQBackend(_ context.Context, c *Core, _ Options) (Backend, error) {
 	if b.manifest, err = writeManifest(resPosixMQ, b.name); err != nil {
 		return nil, err
 	}
-	attr := mqAttr{Maxmsg: min(c.workers, mqMsgMax()), Msgsize: MessageSize}
+	attr := mqAttr{Maxmsg: min(c.workers, mqMsgMax(), mqMaxDepth), Msgsize: MessageSize}
 	fd, err := mqOpen(b.name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600, &attr)
 	if err != nil {
 		removeManifest(b.manifest)
+		// An unprivileged mq_open fails with EINVAL when mq_msgsize is over
+		// msgsize_max (8192 by default; an administrator may lower it to 128).
+		if limit := sysctl(mqMsgsizeMaxPath, -1); errors.Is(err, unix.EINVAL) && limit >= 0 && MessageSize > limit {
+			return nil, fmt.Errorf("%w: a record is %d bytes, over %s = %d", err, MessageSize, mqMsgsizeMaxPath, limit)
+		}
 		return nil, err
 	}
 	b.fd = fd

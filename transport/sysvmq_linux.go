@@ -89,7 +89,29 @@ func msgctl(id, cmd int, buf unsafe.Pointer) error {
 	return nil
 }
 
+// Limits on System V queues in this IPC namespace: the largest message
+// msgsnd takes (else EINVAL) and a new queue's capacity in bytes (a
+// message larger than that could never be sent). Both default to far
+// above MessageSize (8192 and 16384), and no privilege lifts msgmax.
+const (
+	sysvMsgmaxPath = "/proc/sys/kernel/msgmax"
+	sysvMsgmnbPath = "/proc/sys/kernel/msgmnb"
+)
+
+// checkSysVLimits fails when a record cannot go through a new queue.
+func checkSysVLimits() error {
+	for _, p := range []string{sysvMsgmaxPath, sysvMsgmnbPath} {
+		if n := sysctl(p, -1); n >= 0 && n < MessageSize {
+			return fmt.Errorf("a record is %d bytes, over %s = %d", MessageSize, p, n)
+		}
+	}
+	return nil
+}
+
 func newSysVMQBackend(_ context.Context, c *Core, _ Options) (Backend, error) {
+	if err := checkSysVLimits(); err != nil {
+		return nil, err
+	}
 	b := &sysvmqBackend{c: c}
 	// A key that another queue holds (EEXIST) is dropped for a new one;
 	// 16 tries fail only if the 2^24 keys are nearly all taken.

@@ -1,6 +1,9 @@
-// Package transport carries each worker's partial result (a Message) from a
-// child process to the parent by message passing, as an alternative to
-// writing it into a shared-memory slot.
+// Package transport carries each worker's result (a Message: its exact sum
+// as a superacc accumulator, that sum rounded or the Min/Max extreme, its
+// range and timing) from a child process to the parent by message passing,
+// as an alternative to writing it into a shared-memory slot. Every record
+// is MessageSize bytes, small enough for one atomic pipe write and for the
+// default message size limits of POSIX and System V queues.
 //
 // The parent makes one Collector per run. For each worker i it calls
 // Child(i), starts the child with the returned environment entries appended

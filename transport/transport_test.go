@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestKinds(t *testing.T) {
@@ -137,5 +138,66 @@ func TestSendErrors(t *testing.T) {
 	}
 	if err := Send(ctx, Message{Worker: 2}); err == nil {
 		t.Error("second Send to the same file succeeded (want O_EXCL failure)")
+	}
+}
+
+// nopBackend is a Backend with no channel: the test delivers to the Core.
+type nopBackend struct{}
+
+func (nopBackend) Child(int) ([]string, []*os.File, error) { return nil, nil, nil }
+func (nopBackend) Started(int)                             {}
+func (nopBackend) Exited(int)                              {}
+func (nopBackend) Retry(int)                               {}
+func (nopBackend) Shutdown() error                         { return nil }
+func (nopBackend) Remove() error                           { return nil }
+
+// A retried worker's second record is dropped only when it carries the
+// same result as the first, its exact Sum included.
+func TestRetryDuplicateComparesSum(t *testing.T) {
+	var core *Core
+	Register("test-nop", Kind{
+		New:  func(_ context.Context, c *Core, _ Options) (Backend, error) { core = c; return nopBackend{}, nil },
+		Send: func(context.Context, ChildEnv, []byte) error { return nil },
+	})
+	defer func() {
+		regMu.Lock()
+		delete(registry, "test-nop")
+		regMu.Unlock()
+	}()
+	m := Message{Worker: 0, Lo: 0, Hi: 10, Partial: 1}
+	m.Sum.AddSlice([]float64{0.5, 0.25, 0.25})
+	other := m
+	other.Sum.Add(0x1p-1074) // rounds to the same Partial, but another exact sum
+	for _, c := range []struct {
+		name   string
+		second Message
+		dup    bool
+	}{
+		{"same", m, false},
+		{"same, other timing", func() Message { s := m; s.ElapsedNs = 99; return s }(), false},
+		{"other sum", other, true},
+	} {
+		col, err := NewCollector(context.Background(), "test-nop", Options{Workers: 2, Retries: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := func(m Message) []byte { b, _ := m.AppendBinary(nil); return b }
+		core.Deliver(0, rec(m))
+		if err := col.Retry(0); err != nil {
+			t.Fatal(err)
+		}
+		core.Deliver(0, rec(c.second))
+		core.Deliver(1, rec(Message{Worker: 1, Lo: 10, Hi: 20}))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		msgs, err := col.Collect(ctx)
+		cancel()
+		if c.dup {
+			if !errors.Is(err, ErrDuplicate) {
+				t.Errorf("%s: Collect = %v, want ErrDuplicate", c.name, err)
+			}
+		} else if err != nil || !msgs[0].Sum.Equal(&m.Sum) {
+			t.Errorf("%s: Collect = %v, %v", c.name, msgs, err)
+		}
+		col.Close()
 	}
 }

@@ -87,7 +87,9 @@ func TestCoordinateWorker(t *testing.T) {
 			workers <- res{out, stderr, code}
 		}()
 	}
-	out, stderr, code = pishm(t, append([]string{"coordinate", "-redis", url, "-timeout", "30s"}, job...)...)
+	// The timeout guards against a hang, not a slow machine: 120 chunks
+	// under the race detector beside other work took over 30 s.
+	out, stderr, code = pishm(t, append([]string{"coordinate", "-redis", url, "-timeout", "5m"}, job...)...)
 	if code != 0 {
 		t.Fatalf("coordinate: exit %d: %s", code, stderr)
 	}

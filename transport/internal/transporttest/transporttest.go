@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pishm/pishm/internal/superacc"
 	"github.com/pishm/pishm/transport"
 )
 
@@ -37,6 +38,7 @@ const (
 	ModeNone    = "none"    // exit 0 without sending
 	ModeHang    = "hang"    // never send; killed by the test
 	ModeGarbage = "garbage" // a record-sized run of 0xa5
+	ModeCorrupt = "corrupt" // a good record with one bit of its Sum flipped
 	ModeShort   = "short"   // the first 20 bytes of the record
 	ModeLong    = "long"    // the record and 10 more bytes
 	ModeDup     = "dup"     // a good record that claims worker 0
@@ -89,6 +91,9 @@ func childMain(mode string) int {
 			rec[i] = 0xa5
 		}
 		err = transport.SendRecord(ctx, env, rec)
+	case ModeCorrupt:
+		rec[len(rec)-100] ^= 0x10 // in the Sum's digits
+		err = transport.SendRecord(ctx, env, rec)
 	case ModeShort:
 		err = transport.SendRecord(ctx, env, rec[:20])
 	case ModeLong:
@@ -116,7 +121,9 @@ func childMain(mode string) int {
 
 // Message is worker i's message in the run with this seed: partials with
 // full 53-bit significands, subnormals and values one ulp off round
-// numbers, so any loss of bits shows.
+// numbers, and an exact sum (Sum) of terms spread over the whole exponent
+// range, with cancellation, -0, infinities and NaN in some workers, so any
+// loss of bits shows.
 func Message(seed uint64, i, n int) transport.Message {
 	x := splitmix(seed ^ uint64(i)*0x9e3779b97f4a7c15)
 	const mant = 1<<52 - 1
@@ -140,7 +147,33 @@ func Message(seed uint64, i, n int) transport.Message {
 		Hi:        lo + 1 + x>>24,
 		ElapsedNs: int64(x >> 1),
 		Partial:   p,
+		Sum:       Sum(x, i),
 	}
+}
+
+// Sum is an exact accumulator made from x for worker i: a few dozen terms
+// with random exponents over the whole finite range and both signs (so
+// most limbs are non-zero), some cancelling, subnormals, and for some i
+// also -0 alone, +Inf, -Inf or NaN.
+func Sum(x uint64, i int) superacc.Acc {
+	var a superacc.Acc
+	switch i % 7 {
+	case 5:
+		a.Add(math.Copysign(0, -1)) // an exact -0 sum
+		return a
+	case 6:
+		a.Add([]float64{math.Inf(1), math.Inf(-1), math.NaN()}[x%3])
+	}
+	for k := range 24 + int(x%17) {
+		y := splitmix(x + uint64(k))
+		t := math.Float64frombits(y&^(0x7ff<<52) | (y>>40)%0x7ff<<52) // any finite double
+		a.Add(t)
+		if k%5 == 0 {
+			a.Add(-t * 0.5) // half of it cancels
+		}
+	}
+	a.Add(math.SmallestNonzeroFloat64)
+	return a
 }
 
 func splitmix(x uint64) uint64 {
@@ -150,10 +183,15 @@ func splitmix(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-// Same reports whether a and b are equal, Partial bit for bit.
+// Same reports whether a and b are equal: Partial bit for bit, and Sum as
+// the same normalized accumulator (the same exact sum and the same counts
+// of each kind of input).
 func Same(a, b transport.Message) bool {
+	x, y := a.Sum, b.Sum
+	x.Normalize()
+	y.Normalize()
 	return a.Worker == b.Worker && a.Lo == b.Lo && a.Hi == b.Hi && a.ElapsedNs == b.ElapsedNs &&
-		math.Float64bits(a.Partial) == math.Float64bits(b.Partial)
+		math.Float64bits(a.Partial) == math.Float64bits(b.Partial) && x == y
 }
 
 // Encode returns m's record.
@@ -423,6 +461,12 @@ func (s Suite) TestMisbehaving(t *testing.T) {
 				return want{transport.ErrMalformed, "worker 1: ", 0}
 			}
 			return want{transport.ErrMalformed, "bad record magic", 0}
+		}},
+		{ModeCorrupt, func(kind string) want {
+			if perWorker(kind) {
+				return want{transport.ErrMalformed, "worker 1: transport: record checksum", 0}
+			}
+			return want{transport.ErrMalformed, "record claiming worker 1: transport: record checksum", 0}
 		}},
 		{ModeShort, func(kind string) want {
 			if perWorker(kind) {
