@@ -213,12 +213,12 @@ func TestInProcessPanic(t *testing.T) {
 	}
 }
 
-// TestPoolWorkersDuringCall: Workers answers at once while a call runs.
+// TestPoolWorkersDuringCall: Workers answers at once while a call runs
+// (it used to wait for the call, here 10 s a piece).
 func TestPoolWorkersDuringCall(t *testing.T) {
 	checkClean(t)
 	p := newTestPool(t, WithPublish(1<<15))
-	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
-	defer cancel()
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -231,9 +231,10 @@ func TestPoolWorkersDuringCall(t *testing.T) {
 	if pids := p.Workers(); len(pids) != 2 {
 		t.Errorf("Workers() = %v", pids)
 	}
-	if took := time.Since(start); took > 200*time.Millisecond {
+	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("Workers() took %v during a call", took)
 	}
+	cancel()
 	<-done
 }
 
