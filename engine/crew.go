@@ -63,10 +63,10 @@ type crewOptions struct {
 	// callerShare: the caller sums slot 0's share itself (a Pool's
 	// WithCallerShare); slot 0 has no process.
 	callerShare bool
-	// spin is how long the parent spins for a call's end before it
-	// sleeps, workerSpin how long workers spin for the next call (see
-	// "Waiting" in protocol.go).
-	spin, workerSpin time.Duration
+	// spin is how long the parent spins for a call's end, and the
+	// workers for the next call, before they sleep (see "Waiting" in
+	// protocol.go).
+	spin time.Duration
 }
 
 // stoppedGrace is how long a worker may sit stopped (SIGSTOP, a tracer)
@@ -119,7 +119,7 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 	}
 	c.sp = newSpawner(exe, env)
 	c.sp.wake = c.nudge
-	ctl.spinNs.Store(int64(o.workerSpin))
+	ctl.spinNs.Store(int64(o.spin))
 	for i := range o.workers {
 		if o.callerShare && i == 0 {
 			// Slot 0 is the caller's own: it never has a process.
@@ -343,7 +343,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 			return res, c.fail(cs, err)
 		}
 		if ctx.Err() != nil { // the caller's share stopped short
-			return res, c.fail(cs, fmt.Errorf("engine: %w (workers %s unfinished)", context.Cause(ctx), c.unfinished(cs)))
+			return res, c.fail(cs, c.cancelled(ctx, cs))
 		}
 	}
 	nextReport := start.Add(ProgressEvery)
@@ -357,7 +357,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 			break
 		}
 		if ctx.Err() != nil {
-			return res, c.fail(cs, fmt.Errorf("engine: %w (workers %s unfinished)", context.Cause(ctx), c.unfinished(cs)))
+			return res, c.fail(cs, c.cancelled(ctx, cs))
 		}
 		w.check(cs.g)
 		if now := time.Now(); now.After(nextReport) {
@@ -397,11 +397,7 @@ func (c *crew) nudge() {
 func (c *crew) shareInCaller(ctx context.Context, cs *callState) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			fp, ok := r.(*funcPanic)
-			if !ok {
-				panic(r)
-			}
-			err = &FuncPanic{Func: cs.spec.job.name, Goroutine: 0, Lo: fp.lo, Hi: fp.hi, Value: fp.value, Stack: fp.stack}
+			err = asFuncPanic(r).inProcess(cs.spec.job.name, 0)
 		}
 	}()
 	ctl := c.v.ctl
@@ -552,7 +548,7 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 		}
 		return c.replace(i, we)
 	}
-	if !c.opt.oneShot && e.p.gen < cs.g && s.state.Load() < slotRunning {
+	if !c.opt.oneShot && e.p.gen < cs.g && state < slotRunning {
 		// A pool worker that died idle, before it took up this call (its
 		// exit reaped only now): nothing of the call is lost, and the
 		// fresh process is not a retry.
@@ -631,26 +627,20 @@ func (c *crew) fail(cs *callState, err error) error {
 	}
 	ctl := c.v.ctl
 	ctl.cancel.Store(cs.g)
-	busy := func() bool {
-		for i, p := range c.proc {
-			if p != nil && c.v.slot(i).doneGen.Load() != cs.g {
-				return true
-			}
-		}
-		return false
-	}
+	// onCall reports whether p, a worker's process, is still on cs.
+	onCall := func(p *process) bool { return p != nil && c.v.slot(p.worker).doneGen.Load() != cs.g }
 	deadline := time.Now().Add(cancelGrace)
 	for {
 		f := ctl.finished.Load()
 		c.dropExits()
-		if !busy() || !time.Now().Before(deadline) {
+		if !slices.ContainsFunc(c.proc, onCall) || !time.Now().Before(deadline) {
 			break
 		}
 		sem.WaitWhile(&ctl.finished, f, min(tick, time.Until(deadline)))
 	}
 	var killed []*process
-	for i, p := range c.proc {
-		if p != nil && c.v.slot(i).doneGen.Load() != cs.g {
+	for _, p := range c.proc {
+		if onCall(p) {
 			c.sp.kill(p)
 			killed = append(killed, p)
 		}
@@ -708,6 +698,11 @@ const cancelGrace = 100 * time.Millisecond
 
 // killReapWait bounds the wait for killed workers to be reaped.
 const killReapWait = time.Second
+
+// cancelled is the error of call cs whose context is done.
+func (c *crew) cancelled(ctx context.Context, cs *callState) error {
+	return fmt.Errorf("engine: %w (workers %s unfinished)", context.Cause(ctx), c.unfinished(cs))
+}
 
 // unfinished lists the workers that have not finished cs.
 func (c *crew) unfinished(cs *callState) string {

@@ -51,7 +51,8 @@ type WorkerError struct {
 	Hint    string // what to do about it, when the engine can tell
 	Stderr  string // the tail of what it printed
 	Stack   string // a panicking Func's stack
-	// RetriesLeft is false when this death ended the call.
+	// NoRetriesLeft is set when this death ended the call because its
+	// retries had run out.
 	NoRetriesLeft bool
 }
 
@@ -90,9 +91,10 @@ func (e *WorkerError) Error() string {
 // howPanicked is WorkerError.How for a Func that panicked in a worker.
 const howPanicked = "panicked"
 
-// FuncPanic is the error of a call whose Func panicked on goroutines in
-// the calling process (a Pool call below WithInProcessBelow, or the
-// Goroutines mode); in a worker process the same panic is a WorkerError.
+// FuncPanic is the error of a call whose Func panicked in the calling
+// process (a Pool call below WithInProcessBelow, the Goroutines mode, or
+// the caller's share, Goroutine 0); in a worker process the same panic is
+// a WorkerError.
 type FuncPanic struct {
 	Func      string
 	Goroutine int

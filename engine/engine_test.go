@@ -302,8 +302,12 @@ func TestSpan(t *testing.T) {
 
 func TestReduceOrder(t *testing.T) {
 	// 1 + 1e-16 + 1e-16 loses both small terms in plain float64.
-	if got := reduce(Sum, []float64{1, 1e-16, 1e-16}); got != 1+2e-16 {
-		t.Fatalf("reduce = %.17g, want %.17g", got, 1+2e-16)
+	f := newFold(Sum)
+	for _, x := range []float64{1, 1e-16, 1e-16} {
+		f.add(x)
+	}
+	if got := f.value(); got != 1+2e-16 {
+		t.Fatalf("fold = %.17g, want %.17g", got, 1+2e-16)
 	}
 }
 

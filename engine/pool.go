@@ -97,7 +97,7 @@ func NewPool(ctx context.Context, opts ...Option) (*Pool, error) {
 		workers: cfg.Workers, shm: cfg.Shm, path: cfg.Path, force: cfg.Force, lanePad: cfg.Pad,
 		maxChunks: st.maxChunks, maxParams: st.maxParams, exe: cfg.WorkerBinary,
 		retries: cfg.retries(), stall: cfg.stall(),
-		callerShare: callerShare, spin: spin, workerSpin: spin,
+		callerShare: callerShare, spin: spin,
 	})
 	if err != nil {
 		return nil, err

@@ -79,11 +79,7 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 		wg.Go(func() {
 			defer func() {
 				if r := recover(); r != nil {
-					fp, ok := r.(*funcPanic)
-					if !ok {
-						panic(r) // the engine's own bug: not the Func's to hide
-					}
-					panics[i] = &FuncPanic{Func: j.name, Goroutine: i, Lo: fp.lo, Hi: fp.hi, Value: fp.value, Stack: fp.stack}
+					panics[i] = asFuncPanic(r).inProcess(j.name, i)
 					failed.Store(true)
 				}
 			}()

@@ -83,6 +83,22 @@ func (p *funcPanic) Error() string {
 	return fmt.Sprintf("panicked on [%d, %d): %v", p.lo, p.hi, p.value)
 }
 
+// asFuncPanic is what recover returned, as the Func's panic. Anything else
+// is the engine's own bug, not the Func's to hide: it panics again.
+func asFuncPanic(r any) *funcPanic {
+	fp, ok := r.(*funcPanic)
+	if !ok {
+		panic(r)
+	}
+	return fp
+}
+
+// inProcess is the call's error for a panic on participant goroutine of
+// the calling process, running the Func called name.
+func (p *funcPanic) inProcess(name string, goroutine int) *FuncPanic {
+	return &FuncPanic{Func: name, Goroutine: goroutine, Lo: p.lo, Hi: p.hi, Value: p.value, Stack: p.stack}
+}
+
 // callFunc calls j.f on [a, b), turning a panic into a *funcPanic.
 func callFunc(j job, a, b uint64) float64 {
 	defer func() {
@@ -241,11 +257,7 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 	faultGen = g
 	defer func() {
 		if r := recover(); r != nil {
-			fp, ok := r.(*funcPanic)
-			if !ok {
-				panic(r)
-			}
-			err = fp
+			err = asFuncPanic(r)
 		}
 	}()
 	ctl := w.v.ctl
@@ -563,13 +575,3 @@ func casBetter(w *atomic.Uint64, op Op, x float64) {
 }
 
 func f64(bits uint64) float64 { return math.Float64frombits(bits) }
-
-// reduce combines the partials: for Sum exactly, rounded once, so the
-// result depends on the partials alone, not on their order.
-func reduce(op Op, partials []float64) float64 {
-	f := newFold(op)
-	for _, p := range partials {
-		f.add(p)
-	}
-	return f.value()
-}
