@@ -88,6 +88,10 @@ func cpoolBench(b *testing.B, n uint64, mode string) {
 	b.ReportMetric(ns, "ns/op")
 }
 
+// cpoolDir holds the C pool anchor's binary, "" until it is built;
+// TestMain removes it when the benchmarks end.
+var cpoolDir string
+
 // cpoolBinary builds bench/anchor/cpool once per test binary.
 var cpoolBinary = sync.OnceValues(func() (string, error) {
 	gcc, err := exec.LookPath("gcc")
@@ -98,6 +102,7 @@ var cpoolBinary = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	cpoolDir = dir
 	bin := filepath.Join(dir, "cpool")
 	if out, err := exec.Command(gcc, "-O2", "-o", bin, "anchor/cpool/cpool.c").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("gcc cpool.c: %v: %s", err, out)

@@ -25,7 +25,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv("GORACE") == "" {
 		os.Setenv("GORACE", "atexit_sleep_ms=0")
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if cpoolDir != "" {
+		os.RemoveAll(cpoolDir)
+	}
+	os.Exit(code)
 }
 
 // sink keeps results alive so that nothing is optimised away.
