@@ -4,11 +4,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/pishm/pishm/engine"
-	"github.com/vbauerster/mpb/v8"
-	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
 )
 
@@ -24,35 +23,63 @@ func isTerminal(w io.Writer) bool {
 
 // progressView draws one bar per worker and a total with terms/s, from the
 // snapshots engine.Config.Progress delivers (read from the segment's slots
-// without locks).
+// without locks), redrawing them in place at each snapshot (the engine
+// sends one every engine.ProgressEvery). It draws with two ANSI sequences
+// (cursor up, erase line) and starts no goroutine: a bar library costs
+// the run about 0.7 ms of package initialisation (its regexps and Unicode
+// width tables) whether or not a bar is ever drawn.
 type progressView struct {
 	out     io.Writer
-	p       *mpb.Progress
-	workers []*mpb.Bar
-	total   *mpb.Bar
-	rate    float64 // terms/s, for the total's decorator
+	started bool
+	lines   int // lines on screen, to move back over at the next draw
+	width   int // of a bar itself
+	buf     strings.Builder
 }
 
 func newProgressView(out io.Writer) *progressView { return &progressView{out: out} }
 
 // update is the engine.Config.Progress callback.
 func (v *progressView) update(s engine.Progress) {
-	if v.p == nil {
+	if !v.started {
 		if s.Final || s.Elapsed < progressDelay {
 			return
 		}
-		v.start(s)
+		v.started, v.width = true, barFits(v.out)
 	}
+	var rate float64
 	if s.Elapsed > 0 {
-		v.rate = float64(s.Done) / s.Elapsed.Seconds()
+		rate = float64(s.Done) / s.Elapsed.Seconds()
 	}
-	for i, b := range v.workers {
-		b.SetCurrent(int64(s.Worker[i]))
+	b := &v.buf
+	b.Reset()
+	if v.lines > 0 {
+		fmt.Fprintf(b, "\x1b[%dA", v.lines)
 	}
-	v.total.SetCurrent(int64(s.Done))
-	if s.Final {
-		v.close()
+	for i, done := range s.Worker {
+		total := s.N // dynamic: any worker may end up doing any share
+		if s.Share != nil && s.Share[i] > 0 {
+			total = s.Share[i]
+		}
+		v.line(fmt.Sprintf("worker %-3d", i), done, total, "")
 	}
+	v.line("total     ", s.Done, s.N, fmt.Sprintf("  %.3g terms/s", rate))
+	v.lines = len(s.Worker) + 1
+	io.WriteString(v.out, b.String())
+}
+
+// line adds one bar: name [=====>    ] 42 %.
+func (v *progressView) line(name string, done, total uint64, tail string) {
+	frac := 1.0
+	if total > 0 {
+		frac = min(1, float64(done)/float64(total))
+	}
+	fill := int(frac * float64(v.width))
+	head := ""
+	if fill < v.width {
+		head = ">"
+	}
+	fmt.Fprintf(&v.buf, "\r\x1b[K%s [%s%s%s] %3d %%%s\n", name, strings.Repeat("=", fill), head,
+		strings.Repeat(" ", max(0, v.width-fill-len(head))), int(frac*100), tail)
 }
 
 // barWidth is the width of a bar itself; defaultWidth is the width of a
@@ -60,54 +87,26 @@ func (v *progressView) update(s engine.Progress) {
 const (
 	barWidth     = 48
 	defaultWidth = 80
+	// barFrame is what a line holds beside its bar: the name, brackets,
+	// percentage and the total's rate.
+	barFrame = 40
 )
 
-// barOutput is what mpb draws on. mpb sizes its frame from the terminal
-// and draws no line at all on one that reports 0×0 columns and rows (a
-// serial console, a pty nobody sized), so such a terminal is handed over
-// hidden behind a plain io.Writer, which mpb frames at defaultWidth.
-func barOutput(out io.Writer) io.Writer {
-	f, ok := out.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return out
-	}
-	if w, h, err := term.GetSize(int(f.Fd())); err != nil || w <= 0 || h <= 0 {
-		return struct{ io.Writer }{out}
-	}
-	return out
-}
-
-func (v *progressView) start(s engine.Progress) {
-	v.p = mpb.New(mpb.WithOutput(barOutput(v.out)), mpb.WithWidth(defaultWidth), mpb.WithRefreshRate(ProgressRefresh),
-		mpb.WithAutoRefresh()) // the caller checked for a terminal; this also lets tests render to a buffer
-	for i := range s.Worker {
-		total := int64(s.N) // dynamic: any worker may end up doing any share
-		if s.Share != nil && s.Share[i] > 0 {
-			total = int64(s.Share[i])
+// barFits is the bar width for out: barWidth, shortened so that a line
+// never wraps on a narrower terminal (a wrapped line would break the
+// cursor-up redraw). A terminal that reports 0×0 (a serial console, a
+// pty nobody sized) is taken to be defaultWidth wide.
+func barFits(out io.Writer) int {
+	cols := defaultWidth
+	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if w, h, err := term.GetSize(int(f.Fd())); err == nil && w > 0 && h > 0 {
+			cols = w
 		}
-		v.workers = append(v.workers, v.p.AddBar(total, mpb.BarWidth(barWidth),
-			mpb.PrependDecorators(decor.Name(fmt.Sprintf("worker %-3d", i))),
-			mpb.AppendDecorators(decor.Percentage(decor.WC{W: 6}))))
 	}
-	v.total = v.p.AddBar(int64(s.N), mpb.BarWidth(barWidth),
-		mpb.PrependDecorators(decor.Name("total     ")),
-		mpb.AppendDecorators(decor.Percentage(decor.WC{W: 6}),
-			decor.Any(func(decor.Statistics) string { return fmt.Sprintf("  %.3g terms/s", v.rate) })))
+	return max(10, min(barWidth, cols-barFrame))
 }
 
-// close stops every bar where it stands (a dynamic worker's bar, out of
-// n, never fills) and waits for the last render; safe to call when nothing
+// close ends the view: the bars stay on screen where they stand (a
+// dynamic worker's bar, out of n, never fills). Safe to call when nothing
 // was drawn.
-func (v *progressView) close() {
-	if v.p == nil {
-		return
-	}
-	for _, b := range append(v.workers, v.total) {
-		b.Abort(false) // keeps the bar on screen; a no-op for a full one
-	}
-	v.p.Wait()
-	v.p = nil
-}
-
-// ProgressRefresh is how often the bars are redrawn.
-const ProgressRefresh = 150 * time.Millisecond
+func (v *progressView) close() { v.started, v.lines = false, 0 }
