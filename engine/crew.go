@@ -234,6 +234,7 @@ type callSpec struct {
 	dynamic bool
 	kernel  string
 	params  []byte
+	detail  []WorkerResult // memory to reuse for the result's per-worker detail
 }
 
 // callResult is what one call produced.
@@ -325,7 +326,10 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	*cs = callState{spec: spec, g: c.gen, attempts: attempts, completed: completed, failures: c.early}
 	c.early = nil
 	w := c.watch()
-	report := progressReporter(c.opt.progress, l.workers, spec.n, spec.grain, spec.dynamic, func(i int) uint64 { return c.v.slot(i).progress.Load() })
+	report := noProgress // the closure over c would cost every call an allocation
+	if c.opt.progress != nil {
+		report = progressReporter(c.opt.progress, l.workers, spec.n, spec.grain, spec.dynamic, func(i int) uint64 { return c.v.slot(i).progress.Load() })
+	}
 	start := time.Now()
 	cs.start = start
 	ctl.gen.Store(cs.g) // store-release: the job, slots and table above are visible to a worker that sees g
@@ -719,7 +723,7 @@ func (c *crew) unfinished(cs *callState) string {
 func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	spec := cs.spec
 	l := c.v.l
-	res := callResult{elapsed: cs.elapsed, failures: cs.failures, workers: make([]WorkerResult, l.workers)}
+	res := callResult{elapsed: cs.elapsed, failures: cs.failures, workers: slices.Grow(spec.detail[:0], l.workers)[:l.workers]}
 	journals := newFold(spec.job.op)
 	var terms uint64
 	for i := range l.workers {

@@ -120,23 +120,45 @@ var ErrPoolClosed = errors.New("engine: pool closed")
 // override the pool's defaults for this call; the number of workers,
 // the backing and the segment's capacities are the pool's.
 func (p *Pool) Reduce(ctx context.Context, name string, n uint64, opts ...Option) (Reduction, error) {
-	wallStart := time.Now()
-	st := settings{Config: p.def}
-	for _, o := range opts {
-		o(&st)
-	}
-	st.N = n
-	st.Workers, st.Shm, st.Path, st.Pad = p.cfg.Workers, p.cfg.Shm, p.cfg.Path, p.cfg.Pad
-	cfg, j, err := resolve(st, name)
+	var r Reduction
+	err := p.ReduceInto(ctx, &r, name, n, opts...)
 	if err != nil {
 		return Reduction{}, err
 	}
+	return r, nil
+}
+
+// ReduceInto is Reduce writing its result into *r, and reusing the memory
+// of r.WorkersDetail: a loop that passes the same Reduction to every call
+// allocates nothing in steady state (Reduce allocates the detail, one
+// object a call). On error *r holds a zero Reduction, its detail's memory
+// kept for the next call.
+func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint64, opts ...Option) error {
+	wallStart := time.Now()
+	detail := r.WorkersDetail[:0]
+	*r = Reduction{WorkersDetail: detail}
+	st := settingsPool.Get().(*settings)
+	*st = settings{Config: p.def}
+	for _, o := range opts {
+		o(st)
+	}
+	st.N = n
+	st.Workers, st.Shm, st.Path, st.Pad = p.cfg.Workers, p.cfg.Shm, p.cfg.Path, p.cfg.Pad
+	cfg, j, err := resolve(*st, name)
+	settingsPool.Put(st)
+	if err != nil {
+		return err
+	}
 	if n < p.below {
 		cfg.Mode = Goroutines
-		return reduceOnce(ctx, name, j, cfg, wallStart)
+		out, err := reduceOnce(ctx, name, j, cfg, wallStart)
+		if err == nil {
+			*r = out
+		}
+		return err
 	}
 	if cfg.Mode == Goroutines || cfg.Mode.IsTransport() {
-		return Reduction{}, fmt.Errorf("engine: a Pool publishes through shared memory: Mode %s is for one-shot runs", cfg.Mode)
+		return fmt.Errorf("engine: a Pool publishes through shared memory: Mode %s is for one-shot runs", cfg.Mode)
 	}
 	if cfg.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -146,16 +168,22 @@ func (p *Pool) Reduce(ctx context.Context, name string, n uint64, opts ...Option
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return Reduction{}, ErrPoolClosed
+		return ErrPoolClosed
 	}
 	p.c.opt.progress = cfg.Progress
 	out, err := p.c.call(ctx, callSpec{job: j, mode: cfg.Mode, n: n, offset: cfg.Offset, chunk: cfg.step(), grain: cfg.Grain,
-		dynamic: cfg.Sched == Dynamic, kernel: cfg.Kernel, params: cfg.Params})
+		dynamic: cfg.Sched == Dynamic, kernel: cfg.Kernel, params: cfg.Params, detail: detail})
 	if err != nil {
-		return Reduction{}, err
+		return err
 	}
-	return reductionOf(name, j, cfg, out, time.Since(wallStart)), nil
+	*r = reductionOf(name, j, cfg, out, time.Since(wallStart))
+	return nil
 }
+
+// settingsPool holds the scratch settings a call applies its options to:
+// an Option is a function of a *settings, so the struct would escape to
+// the heap at every call.
+var settingsPool = sync.Pool{New: func() any { return new(settings) }}
 
 // Workers returns the pid of each worker slot's process (0 for one being
 // replaced); with the caller's share (the default), slot 0 is the calling

@@ -134,11 +134,14 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 	return res, nil
 }
 
+// noProgress is the reporter of a call nobody watches.
+func noProgress(time.Duration, bool) {}
+
 // progressReporter returns a function that calls cb (if set) with a
 // snapshot built from done(i).
 func progressReporter(cb func(Progress), workers int, n, grain uint64, dynamic bool, done func(i int) uint64) func(elapsed time.Duration, final bool) {
 	if cb == nil {
-		return func(time.Duration, bool) {}
+		return noProgress
 	}
 	share := make([]uint64, workers)
 	if !dynamic {

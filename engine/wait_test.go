@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -54,9 +55,10 @@ func TestPoolIdleUsesNoCPU(t *testing.T) {
 	}
 }
 
-// TestPoolCallAllocs: a pool call in steady state allocates a small,
-// fixed number of objects (the result's per-worker detail, and the
-// caller's share's closures), however many calls have gone before.
+// TestPoolCallAllocs: a pool call in steady state allocates nothing
+// through ReduceInto and one object (the per-worker detail) through
+// Reduce, however many calls have gone before; the caller's share adds a
+// few (its publisher and fold).
 func TestPoolCallAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
@@ -65,14 +67,27 @@ func TestPoolCallAllocs(t *testing.T) {
 	for _, caller := range []bool{false, true} {
 		p := newTestPool(t, WithCallerShare(caller))
 		ctx := context.Background()
-		allocs := testing.AllocsPerRun(200, func() {
+		var r Reduction
+		into := testing.AllocsPerRun(200, func() {
+			if err := p.ReduceInto(ctx, &r, "pi", 100_000); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if r.Value != ExactSum(100_000) && math.Abs(r.Value-ExactSum(100_000)) > 1e-15 {
+			t.Fatalf("ReduceInto gave %v", r.Value)
+		}
+		plain := testing.AllocsPerRun(200, func() {
 			if _, err := p.Reduce(ctx, "pi", 100_000); err != nil {
 				t.Fatal(err)
 			}
 		})
-		t.Logf("caller share %v: %.0f allocations per call", caller, allocs)
-		if allocs > 8 {
-			t.Errorf("caller share %v: %.0f allocations per call", caller, allocs)
+		t.Logf("caller share %v: %.0f allocations per ReduceInto, %.0f per Reduce", caller, into, plain)
+		want := 0.0
+		if caller {
+			want = 6
+		}
+		if into > want || plain > want+1 {
+			t.Errorf("caller share %v: %.0f allocations per ReduceInto, %.0f per Reduce; want at most %.0f and %.0f", caller, into, plain, want, want+1)
 		}
 	}
 }
