@@ -162,12 +162,14 @@ type Config struct {
 	// AllowRacy must be set to use the Racy mode, which loses updates on
 	// purpose.
 	AllowRacy bool
-	// Spawn is how worker processes start: SpawnExec ("" or "exec", the
-	// default) re-executes a binary; SpawnFork ("fork") forks without exec,
-	// for Run's pi series on linux/amd64 with the avx2 or avx512 kernel,
-	// Mode slots, Sched static and one publish per worker (see
-	// forkspawn.go). A forked worker reports its progress after each piece
-	// of the grid, and gives the same bits as an exec'd one.
+	// Spawn is how Run's worker processes start: SpawnExec ("exec")
+	// re-executes a binary; SpawnFork ("fork") forks without exec, for
+	// Run's pi series on linux/amd64 with the avx2 or avx512 kernel, Mode
+	// slots, Sched static and one publish per worker (see forkspawn.go);
+	// SpawnAuto ("" or "auto", the default) forks where fork can run the
+	// call and execs otherwise. A forked worker reports its progress after
+	// each piece of the grid, and gives the same bits as an exec'd one.
+	// Reduce and Pool always exec.
 	Spawn string
 }
 

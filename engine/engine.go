@@ -129,6 +129,9 @@ type Result struct {
 	Kernel  string `json:"kernel"`
 	Shm     string `json:"shm"`
 	Sched   string `json:"sched"`
+	// Spawn is how the workers started: "exec" or "fork" (see
+	// Config.Spawn), or "" in the goroutines mode.
+	Spawn string `json:"spawn,omitempty"`
 	// Grain is the terms per piece of the grid the series was summed on
 	// (Config.Grain): with N, it fixes the result's bits.
 	Grain uint64 `json:"grain"`
@@ -229,12 +232,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	switch {
+	case cfg.Mode == Goroutines:
+		cfg.Spawn = "" // no processes
+	case cfg.Spawn == "" || cfg.Spawn == SpawnAuto:
+		cfg.Spawn = cfg.autoSpawn()
+	}
 	out, shm, err := execute(ctx, cfg, piKernelJob(cfg.Kernel), nil)
 	if err != nil {
 		return Result{}, err
 	}
 	res := Result{
-		N: cfg.N, Workers: cfg.Workers, Mode: cfg.Mode, Kernel: cfg.Kernel, Shm: shm,
+		N: cfg.N, Workers: cfg.Workers, Mode: cfg.Mode, Kernel: cfg.Kernel, Shm: shm, Spawn: cfg.Spawn,
 		Chunk: cfg.Chunk, Publish: publishInterval(cfg), Grain: cfg.Grain, Sched: string(cfg.Sched), Sum: out.value, Elapsed: out.elapsed,
 		WorkersDetail: out.workers, Failures: out.failures, Rebuilt: out.rebuilt,
 		Publishes: out.publishes, LostSum: out.lostSum, Offset: cfg.Offset, Pad: cfg.Pad,

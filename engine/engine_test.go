@@ -59,6 +59,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(ChildMain())
 	}
+	// The fault hooks above live in exec'd workers: a test that arms one
+	// gets them, where Spawn auto would fork.
+	forkVetoed = func() bool {
+		return os.Getenv("PISHM_TEST_KILL") != "" || os.Getenv("PISHM_TEST_STOP") != "" || os.Getenv("PISHM_TEST_EXIT") != ""
+	}
 	// Race-built children otherwise sleep 1 s at exit.
 	if os.Getenv("GORACE") == "" {
 		os.Setenv("GORACE", "atexit_sleep_ms=0")

@@ -32,19 +32,40 @@ import (
 // 128-byte record per piece, so it is limited to kernel.MaxForkPieces
 // (2^18) pieces in all: 2^34 terms at the default grain; beyond, use exec
 // or a larger Config.Grain.
+//
+// SpawnAuto, the default, forks where fork can run the call (Run's pi
+// series under the conditions checkSpawn lists) and execs otherwise:
+// forking cuts a short run's start-up and never changes its bits.
 const (
+	SpawnAuto = "auto"
 	SpawnExec = "exec"
 	SpawnFork = "fork"
 )
 
+// forkVetoed, if set, makes SpawnAuto exec: the engine's tests arm their
+// fault hooks (a kill at a protocol store) in exec'd workers only.
+var forkVetoed func() bool
+
+// autoSpawn is what Config.Spawn "" or "auto" means for Run's pi series
+// under the defaulted c: fork if fork can run it, else exec. A worker
+// binary is what exec would run, so it does not keep auto from forking.
+func (c Config) autoSpawn() string {
+	f := c
+	f.Spawn, f.WorkerBinary = SpawnFork, ""
+	if f.checkSpawn() != nil || forkVetoed != nil && forkVetoed() {
+		return SpawnExec
+	}
+	return SpawnFork
+}
+
 // checkSpawn validates Config.Spawn against the rest of a defaulted c.
 func (c Config) checkSpawn() error {
 	switch c.Spawn {
-	case "", SpawnExec:
+	case "", SpawnAuto, SpawnExec:
 		return nil
 	case SpawnFork:
 	default:
-		return fmt.Errorf("engine: Config.Spawn: unknown spawn method %q (want exec or fork)", c.Spawn)
+		return fmt.Errorf("engine: Config.Spawn: unknown spawn method %q (want auto, exec or fork)", c.Spawn)
 	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("engine: Config.Spawn fork "+format, args...)

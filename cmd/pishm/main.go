@@ -360,7 +360,7 @@ Flags:
 	sched := fs.String("sched", "static", "work `sharing`: static ranges or dynamic chunks from a shared counter")
 	fs.BoolVar(&opt.cfg.Extrapolate, "extrapolate", false, "also print pi with the series' tail added in closed form")
 	fs.DurationVar(&opt.cfg.Timeout, "timeout", 0, "give up after `duration` (0: never)")
-	spawn := fs.String("spawn", "exec", "how workers start: exec (re-execute pishm-worker or pishm) or fork (linux/amd64, slots, static, one publish: a child that runs only the assembly kernel)")
+	spawn := fs.String("spawn", "auto", "how workers start: exec (re-execute pishm-worker or pishm), fork (linux/amd64, slots, static, one publish: a child that runs only the assembly kernel), or auto: fork where it can")
 	fs.DurationVar(&opt.cfg.Stall, "stall", 0, "kill and redo a worker that makes no progress for `duration` (0: 2m, negative: never; a stopped worker goes after 2s)")
 	retries := fs.Int("retries", engine.DefaultRetries, "fresh attempts at a dead worker's range (`N`, 0 for none)")
 	fs.StringVar(&opt.cfg.RedisURL, "redis", defaultRedisURL, "redis-server `URL` for -mode=redis (user:password@ and rediss:// pass through)")
@@ -550,7 +550,11 @@ func printResult(w io.Writer, r engine.Result) {
 		fmt.Fprintf(w, "pi+tail   %.16f  (error %+.3e: the same S_n plus the closed-form tail pi^2/8 - S_n)\n", r.PiExtrapolated, r.PiExtrapolatedError)
 	}
 	fmt.Fprintf(w, "S_n       %.16f  (exact %.16f, relative error %+.2e)\n", r.Sum, r.SumExact, r.SumRelError)
-	fmt.Fprintf(w, "n         %d terms, %d workers, mode %s, kernel %s, shm %s, sched %s\n", r.N, r.Workers, r.Mode, r.Kernel, r.Shm, r.Sched)
+	spawn := ""
+	if r.Spawn != "" {
+		spawn = ", spawn " + r.Spawn
+	}
+	fmt.Fprintf(w, "n         %d terms, %d workers, mode %s, kernel %s, shm %s, sched %s%s\n", r.N, r.Workers, r.Mode, r.Kernel, r.Shm, r.Sched, spawn)
 	fmt.Fprintf(w, "time      %v wall, %v work, %.3g terms/s\n", r.Wall.Round(time.Microsecond), r.Elapsed.Round(time.Microsecond), r.TermsPerSec)
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "failure   worker %d (pid %d) died %s: %s; %s\n", f.Worker, f.Pid, f.When, f.How, f.Action)
