@@ -772,32 +772,35 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	// worker's exact result (Sum, and for Min and Max the extreme as
 	// Partial), merged in worker order and rounded once. The journals are
 	// the check: every message must carry exactly its worker's journal.
-	messages := newFold(ops[0])
+	var messages folds
 	if c.col != nil {
+		messages = make(folds, k)
+		messages.reset(ops)
 		cctx, cancel := context.WithTimeout(ctx, collectGrace)
 		msgs, err := c.col.Collect(cctx)
 		cancel()
 		if err != nil {
 			return res, err
 		}
-		if len(msgs) != l.workers {
-			return res, fmt.Errorf("engine: %d messages for %d workers", len(msgs), l.workers)
+		if len(msgs) != l.workers*k {
+			return res, fmt.Errorf("engine: %d messages for %d workers of %d elements", len(msgs), l.workers, k)
 		}
-		for i, m := range msgs {
+		for at, m := range msgs {
+			i, e := at/k, at%k
 			w := &res.workers[i]
 			if m.Lo != w.Lo || m.Hi != w.Hi {
 				return res, fmt.Errorf("engine: worker %d's message covers [%d,%d), its range is [%d,%d)", i, m.Lo, m.Hi, w.Lo, w.Hi)
 			}
-			jacc := c.v.activeFolds(i, 1)[0].acc // a copy, out of the segment
-			jacc.Normalize()
-			if !m.Sum.Equal(&jacc) || m.Sum.Count() != jacc.Count() {
-				return res, fmt.Errorf("engine: worker %d's message carries an exact sum (%d inputs, rounding to %v) that is not its journal's (%d inputs, rounding to %v)",
-					i, m.Sum.Count(), m.Sum.Round(), jacc.Count(), jacc.Round())
+			jf := c.v.activeFolds(i, k)[e] // a copy, out of the segment
+			jf.acc.Normalize()
+			if !m.Sum.Equal(&jf.acc) || m.Sum.Count() != jf.acc.Count() {
+				return res, fmt.Errorf("engine: worker %d's message for element %d carries an exact sum (%d inputs, rounding to %v) that is not its journal's (%d inputs, rounding to %v)",
+					i, e, m.Sum.Count(), m.Sum.Round(), jf.acc.Count(), jf.acc.Round())
 			}
-			if math.Float64bits(m.Partial) != math.Float64bits(w.Partial) {
-				return res, fmt.Errorf("engine: worker %d's message says %v, its journal %v", i, m.Partial, w.Partial)
+			if jv := jf.value(); math.Float64bits(m.Partial) != math.Float64bits(jv) {
+				return res, fmt.Errorf("engine: worker %d's message for element %d says %v, its journal %v", i, e, m.Partial, jv)
 			}
-			messages.merge(&fold{acc: m.Sum, best: m.Partial, op: ops[0]})
+			messages[e].merge(&fold{acc: m.Sum, best: m.Partial, op: ops[e]})
 			w.Elapsed = time.Duration(m.ElapsedNs)
 		}
 	} else if spec.mode.IsTransport() {
@@ -812,10 +815,13 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	switch {
 	case spec.mode.IsTransport():
 		// The messages' exact results, each checked against its journal
-		// above (transports carry scalar results only: jobSpec.check).
-		if got, want := messages.value(), journals[0].value(); math.Float64bits(got) != math.Float64bits(want) {
-			return res, fmt.Errorf("engine: the messages add up to %v, the journals to %v", got, want)
+		// above: their total is the journals'.
+		for e := range messages {
+			if got, want := messages[e].value(), journals[e].value(); math.Float64bits(got) != math.Float64bits(want) {
+				return res, fmt.Errorf("engine: element %d of the messages adds up to %v, of the journals to %v", e, got, want)
+			}
 		}
+		copy(journals, messages)
 	case spec.mode == Slots:
 	case cs.tainted:
 		res.rebuilt = true

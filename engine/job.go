@@ -343,8 +343,8 @@ func resolve(st settings, name string) (Config, job, error) {
 		return cfg, job{}, err
 	}
 	j, err := jobFor(name, cfg)
-	if err == nil && j.k() > 1 && (cfg.Mode.IsTransport() || cfg.Mode == Racy) {
-		err = fmt.Errorf("engine: mode %s carries one value per worker, and %q has %d elements (use slots, cas, mutex or goroutines)", cfg.Mode, name, j.k())
+	if err == nil && j.k() > 1 && cfg.Mode == Racy {
+		err = fmt.Errorf("engine: mode racy loses scalar adds on purpose, and %q has %d elements (use slots, cas, mutex, goroutines or a transport)", name, j.k())
 	}
 	return cfg, j, err
 }

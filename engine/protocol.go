@@ -105,10 +105,10 @@ package engine
 // dead holder. racy (scalar Funcs only) adds each publish's rounded value
 // into element 0's best with a plain load, add and store, losing what
 // interleaves. The
-// message-passing modes send the journal's fold (the exact accumulator
-// and its rounded value) to the parent once, after the last publish; the
-// parent combines the messages' accumulators and checks each against its
-// worker's journal.
+// message-passing modes send the journal's folds (each element's exact
+// accumulator and its rounded value, one message per element) to the
+// parent once, after the last publish; the parent combines the messages'
+// accumulators and checks each against its worker's journal.
 //
 // # Faults
 //
@@ -400,7 +400,7 @@ func (j *jobSpec) check(l layout, ops func(k int) []Op) error {
 		return bad("mode code %d", j.mode)
 	case j.k < 1 || j.k > uint32(l.maxK):
 		return bad("%d elements (room for %d)", j.k, l.maxK)
-	case j.k > 1 && (mode.IsTransport() || mode == Racy):
+	case j.k > 1 && mode == Racy:
 		return bad("mode %s with %d elements", mode, j.k)
 	case j.n == 0 || j.n > MaxN || j.offset > MaxN-j.n:
 		return bad("terms [%d, %d+%d)", j.offset, j.offset, j.n)

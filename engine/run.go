@@ -44,7 +44,7 @@ func execute(ctx context.Context, cfg Config, j job, params []byte) (callResult,
 	}
 	if cfg.Mode.IsTransport() {
 		o.transport = string(cfg.Mode)
-		o.transportOpts = transport.Options{Workers: cfg.Workers, RedisURL: cfg.RedisURL, Retries: cfg.retries() > 0}
+		o.transportOpts = transport.Options{Workers: cfg.Workers, Elems: j.k(), RedisURL: cfg.RedisURL, Retries: cfg.retries() > 0}
 	}
 	c, err := newCrew(ctx, o)
 	if err != nil {

@@ -294,11 +294,14 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 		// journal is its check.
 		lo, hi := span(spec.n, spec.grain, w.v.l.workers, w.i)
 		_, cf := pub.j.cur()
-		f := &cf[0]
-		m := transport.Message{Worker: uint32(w.i), Lo: spec.offset + lo, Hi: spec.offset + hi,
-			ElapsedNs: int64(time.Since(start)), Partial: f.value(), Sum: f.acc}
+		ms := make([]transport.Message, len(cf))
+		for e := range cf {
+			f := &cf[e]
+			ms[e] = transport.Message{Worker: uint32(w.i), Lo: spec.offset + lo, Hi: spec.offset + hi,
+				ElapsedNs: int64(time.Since(start)), Partial: f.value(), Sum: f.acc, Elem: uint32(e), Elems: uint32(len(cf))}
+		}
 		sctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
-		err := transport.Send(sctx, m)
+		err := transport.Send(sctx, ms...)
 		cancel()
 		if err != nil {
 			return false, err
