@@ -22,13 +22,14 @@ import (
 // crew is the parent's side of the protocol (see protocol.go): one
 // segment, its worker processes, and the calls they serve.
 type crew struct {
-	opt  crewOptions
-	seg  *shmem.Segment
-	v    segView
-	sp   *spawner
-	proc []*process     // the current process of each worker, nil while none runs
-	pids []atomic.Int64 // proc's pids, for Pool.Workers while a call runs
-	gen  uint32
+	opt    crewOptions
+	caller callerShare // the caller's share's state (WithCallerShare)
+	seg    *shmem.Segment
+	v      segView
+	sp     *spawner
+	proc   []*process     // the current process of each worker, nil while none runs
+	pids   []atomic.Int64 // proc's pids, for Pool.Workers while a call runs
+	gen    uint32
 	// broken, once set, fails every later call at once: the crew could
 	// not be made whole after a failure (a replacement would not start).
 	broken error
@@ -94,6 +95,8 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 		return nil, err
 	}
 	c = &crew{opt: o, seg: seg, v: newView(seg, l), proc: make([]*process, o.workers), pids: make([]atomic.Int64, o.workers), self: os.Getpid()}
+	c.caller.cancelled = func() bool { return c.v.ctl.cancel.Load() == c.caller.g || c.caller.ctx.Err() != nil }
+	c.caller.lock = c.lockAccum
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.close())
@@ -417,14 +420,28 @@ func (c *crew) shareInCaller(ctx context.Context, cs *callState) (err error) {
 	}()
 	ctl := c.v.ctl
 	j := cs.spec.job.bind(cs.spec.params)
-	g := cs.g
-	j.cancelled = func() bool { return ctl.cancel.Load() == g || ctx.Err() != nil }
+	sh := &c.caller
+	sh.ctx, sh.g = ctx, cs.g
+	defer func() { sh.ctx = nil }()
+	j.cancelled = sh.cancelled
 	start := time.Now()
-	if _, err := sumShare(c.v, 0, uint32(c.self), &ctl.job, cs.spec.mode, j, c.lockAccum); err != nil {
+	if err := sumShare(c.v, 0, uint32(c.self), &ctl.job, cs.spec.mode, j, sh.lock, &sh.pub, &sh.scratch); err != nil {
 		return err
 	}
-	finishShare(c.v, 0, g, time.Since(start))
+	finishShare(c.v, 0, cs.g, time.Since(start))
 	return nil
+}
+
+// callerShare is what the caller's share keeps from call to call, so that
+// a call allocates nothing: its publisher, its scratch folds, and the
+// cancel check and lock it hands the shared code, made once.
+type callerShare struct {
+	pub       publisher
+	scratch   Vector
+	ctx       context.Context // the call in flight's
+	g         uint32
+	cancelled func() bool
+	lock      func(*sem.Mutex) error
 }
 
 // lockAccum takes the accumulator's lock for the caller's share. A worker
