@@ -246,6 +246,7 @@ type callResult struct {
 	rebuilt   bool
 	publishes uint64
 	lostSum   float64 // racy: what the accumulator lost against the journals
+	total     fold    // the exact total before rounding (the journals')
 }
 
 // callState is the parent's bookkeeping of one call in flight.
@@ -794,6 +795,7 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	// Every strategy's total is exact, so each equals the journals' to
 	// the bit; a shared accumulator is read only when nothing tainted it.
 	want := journals.value()
+	res.total = journals
 	switch {
 	case spec.mode.IsTransport():
 		res.value = messages.value() // the messages' exact results, each checked against its journal above

@@ -193,6 +193,8 @@ type Reduction struct {
 	Publishes     uint64         `json:"publishes"`
 	// LostSum is what the racy mode lost (see Result.LostSum).
 	LostSum float64 `json:"lost_sum,omitempty"`
+
+	exact fold // the exact state before rounding (see Partial)
 }
 
 // Option adjusts a Reduce call, or a Pool.
@@ -326,6 +328,6 @@ func reductionOf(name string, j job, cfg Config, out callResult, wall time.Durat
 		Name: name, Op: j.op.String(), N: cfg.N, Value: out.value, Workers: cfg.Workers,
 		Mode: cfg.Mode, Sched: cfg.Sched, Grain: cfg.Grain, Elapsed: out.elapsed, Wall: wall,
 		WorkersDetail: out.workers, Failures: out.failures, Rebuilt: out.rebuilt,
-		Publishes: out.publishes, LostSum: out.lostSum,
+		Publishes: out.publishes, LostSum: out.lostSum, exact: out.total,
 	}
 }

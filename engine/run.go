@@ -129,7 +129,7 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 	for i := range folds {
 		total.merge(&folds[i])
 	}
-	res.value = total.value()
+	res.value, res.total = total.value(), total
 	res.publishes = publishesOf(spec, w)
 	return res, nil
 }
