@@ -45,6 +45,14 @@ func (r *Reduction) Partial() Partial {
 	return Partial{elems: []fold{r.exact}}
 }
 
+// Add folds one more piece value into element 0, as the engine folds the
+// value of each piece of the grid: for building a Partial by hand (a test,
+// a value computed elsewhere).
+func (p *Partial) Add(v float64) {
+	p.own()
+	p.elems[0].add(v)
+}
+
 // Len is the number of elements: 1 for a scalar reduction, 0 for an
 // empty Partial.
 func (p Partial) Len() int { return len(p.elems) }
@@ -74,25 +82,6 @@ func (p *Partial) Merge(o Partial) error {
 	p.own()
 	for i := range p.elems {
 		p.elems[i].merge(&o.elems[i])
-	}
-	return nil
-}
-
-// Unmerge takes o's reduction back out of p: the inverse of Merge, for a
-// Sum (an exact subtraction). It fails for Min and Max, whose extremes
-// cannot be undone.
-func (p *Partial) Unmerge(o Partial) error {
-	if err := p.compatible(o); err != nil {
-		return err
-	}
-	for i := range p.elems {
-		if p.elems[i].op != Sum {
-			return fmt.Errorf("engine: Partial.Unmerge: element %d is a %v, which cannot be undone", i, p.elems[i].op)
-		}
-	}
-	p.own()
-	for i := range p.elems {
-		p.elems[i].acc.Sub(&o.elems[i].acc)
 	}
 	return nil
 }
@@ -211,6 +200,28 @@ func (p *Partial) UnmarshalBinary(b []byte) error {
 // their union, every call must use that call's Grain (WithGrain) and
 // start on its grid: lo a multiple of the Grain.
 func WithOffset(lo uint64) Option { return func(s *settings) { s.Offset = lo } }
+
+// Reduction returns the Reduction that p stands for: the Func registered
+// as name, reduced over [0, n) on a grid of grain terms per piece. The
+// fields that describe a run on this machine (workers, mode, times) are
+// zero; the caller sets what it knows of them.
+func (p Partial) Reduction(name string, n, grain uint64) Reduction {
+	r := Reduction{Name: name, N: n, Grain: grain}
+	if len(p.elems) > 0 {
+		r.Op, r.Value, r.exact = p.elems[0].op.String(), p.elems[0].value(), p.elems[0]
+	}
+	return r
+}
+
+// FuncOp is the Op of the Func registered as name ("pi", the built-in
+// series, is a Sum), and whether there is one.
+func FuncOp(name string) (Op, bool) {
+	if name == piJob {
+		return Sum, true
+	}
+	j, ok := lookup(name)
+	return j.op, ok
+}
 
 // BuildID names the build of this binary as far as results go: the
 // protocol, the toolchain, the module's version and VCS state, and the

@@ -56,14 +56,16 @@ func TestPartialMerge(t *testing.T) {
 					t.Fatalf("order %v: merged state differs from one Reduce's", order)
 				}
 			}
-			if f.op == Sum {
-				total := whole.Partial()
-				if err := total.Unmerge(parts[1]); err != nil {
-					t.Fatal(err)
-				}
-				if err := total.Merge(parts[1]); err != nil || !total.Equal(whole.Partial()) {
-					t.Fatalf("Unmerge then Merge: %v, equal %v", err, total.Equal(whole.Partial()))
-				}
+			total := NewPartial(f.op)
+			for _, p := range parts {
+				total.Merge(p)
+			}
+			r := total.Reduction(f.name, n, g)
+			if r.Value != whole.Value && !math.IsNaN(r.Value) || r.Op != f.op.String() || !r.Partial().Equal(whole.Partial()) {
+				t.Fatalf("Reduction %+v, want the value and state of %+v", r, whole)
+			}
+			if op, ok := FuncOp(f.name); !ok || op != f.op {
+				t.Fatalf("FuncOp(%q) = %v, %v", f.name, op, ok)
 			}
 		})
 	}
@@ -103,8 +105,8 @@ func TestPartialErrors(t *testing.T) {
 	if err := s.Merge(m); err == nil {
 		t.Fatal("a Sum merged a Max")
 	}
-	if err := m.Unmerge(NewPartial(Max)); err == nil {
-		t.Fatal("a Max was unmerged")
+	if _, ok := FuncOp("no-such-func"); ok {
+		t.Fatal("FuncOp found an unregistered name")
 	}
 	if err := s.Merge(Partial{}); err == nil {
 		t.Fatal("an empty Partial merged into a Sum")
