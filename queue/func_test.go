@@ -264,3 +264,51 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("dead letters:\n%s\nby worker %v", dead, r.ByWorker)
 	}
 }
+
+// TestNotes: an idle worker says now and then that it waits, and a
+// coordinator reports chunks done out of the total, the last time all.
+func TestNotes(t *testing.T) {
+	client, _ := newClient(t)
+	ctx := context.Background()
+	var status syncBuffer
+	_, err := Work(ctx, client, WorkerOptions{Wait: 300 * time.Millisecond, WaitNote: 50 * time.Millisecond, Poll: 20 * time.Millisecond, Status: &status})
+	if !errors.Is(err, ErrNoJob) || strings.Count(status.String(), "waiting for a job") < 2 {
+		t.Errorf("Work: %v; status:\n%s", err, status.String())
+	}
+	var notes [][2]int
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	res, err := Coordinate(ctx, client, Job{Func: "queue-test-harmonic", N: 100_000, Chunks: 4}, CoordinateOptions{
+		Progress: func(done, total int) { notes = append(notes, [2]int{done, total}) }, ProgressEvery: time.Millisecond,
+		Started: func(j Job, _ int) {
+			wg.Go(func() {
+				if _, err := Work(ctx, client, WorkerOptions{Job: j.ID, Poll: 20 * time.Millisecond}); err != nil {
+					t.Error(err)
+				}
+			})
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) == 0 || notes[len(notes)-1] != [2]int{res.Chunks, res.Chunks} {
+		t.Errorf("progress notes %v", notes)
+	}
+}
+
+// syncBuffer is a strings.Builder that goroutines may write at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -126,6 +126,10 @@ func NewJob(n uint64) Job {
 	return j
 }
 
+// WithDefaults returns j with its zero fields filled in as NewJob does,
+// and Func the pi series if unset; an empty ID becomes a random one.
+func (j Job) WithDefaults() Job { return j.withDefaults() }
+
 // withDefaults fills in the zero fields; an empty ID becomes a random one.
 func (j Job) withDefaults() Job {
 	if j.ID == "" {

@@ -49,11 +49,13 @@ type WorkerOptions struct {
 	// NoSpeculate stops the worker from running a second copy of a
 	// straggler when it has nothing else to do.
 	NoSpeculate bool
-	// Log, if set, gets a line per chunk taken and finished, and, while
-	// the worker waits for a job, a line every WaitNote.
+	// Log, if set, gets a line per chunk taken and finished.
 	Log io.Writer
-	// WaitNote is how often an idle worker says on Log that it waits for
-	// a job; 0 means DefaultWaitNote, negative never.
+	// Status, if set (else Log), gets a line every WaitNote while the
+	// worker waits for a job, so that a log shows it alive and idle.
+	Status io.Writer
+	// WaitNote is how often an idle worker says that it waits for a job;
+	// 0 means DefaultWaitNote, negative never.
 	WaitNote time.Duration
 
 	// tamper, if set, changes a chunk's result before it is sent: a test
@@ -194,7 +196,11 @@ func findJob(ctx context.Context, client *redis.Client, r *retrier, o WorkerOpti
 			if o.Job != "" {
 				what = "job " + o.Job
 			}
-			logTo(o.Log, "worker %s: waiting for %s (%v so far)", o.ID, what, time.Since(since).Round(time.Second))
+			out := o.Status
+			if out == nil {
+				out = o.Log
+			}
+			logTo(out, "worker %s: waiting for %s (%v so far)", o.ID, what, time.Since(since).Round(time.Second))
 			nextNote = time.Now().Add(note)
 		}
 		ids := []string{o.Job}
