@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/internal/redisserver"
 	"github.com/pishm/pishm/internal/redistest"
-	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/queue"
 	"github.com/redis/go-redis/v9"
 )
