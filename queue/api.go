@@ -32,7 +32,7 @@ type Submission struct {
 // results, until the job ends or ctx is done (which ends the job); Wait
 // returns its outcome. The same job submitted again, by this program or
 // after a crash, resumes what is in redis (see Coordinate).
-func Submit(ctx context.Context, client *redis.Client, j Job, o CoordinateOptions) (*Submission, error) {
+func Submit(ctx context.Context, client redis.UniversalClient, j Job, o CoordinateOptions) (*Submission, error) {
 	s := &Submission{Job: j, done: make(chan struct{})}
 	started := make(chan struct{})
 	user := o.Started
@@ -88,7 +88,7 @@ func (s *Submission) Result() Result {
 // another build of the program, it refuses with a dead letter that names
 // it and the reason, and takes no lease on it. o.Serve is implied, and so
 // is o.Wait 0 (wait for ever).
-func Serve(ctx context.Context, client *redis.Client, o WorkerOptions) (WorkerStats, error) {
+func Serve(ctx context.Context, client redis.UniversalClient, o WorkerOptions) (WorkerStats, error) {
 	o.Serve, o.Wait = true, 0
 	st, err := Work(ctx, client, o)
 	if ctx.Err() != nil && errors.Is(err, context.Cause(ctx)) {

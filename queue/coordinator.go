@@ -93,7 +93,7 @@ func endTTL(j Job) time.Duration { return max(10*j.Lease, 10*time.Second) }
 // deletes its keys and leaves only the end marker, which expires. When
 // redis stays unreachable beyond the outage window it returns ErrOutage
 // and the keys stay, for a resume.
-func Coordinate(ctx context.Context, client *redis.Client, j Job, o CoordinateOptions) (res Result, err error) {
+func Coordinate(ctx context.Context, client redis.UniversalClient, j Job, o CoordinateOptions) (res Result, err error) {
 	j = j.withDefaults()
 	if err := j.Validate(); err != nil {
 		return Result{}, err
@@ -165,7 +165,7 @@ func Coordinate(ctx context.Context, client *redis.Client, j Job, o CoordinateOp
 
 // coordinator is the state of one Coordinate call.
 type coordinator struct {
-	client *redis.Client
+	client redis.UniversalClient
 	job    Job
 	keys   keys
 	token  string

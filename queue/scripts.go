@@ -282,7 +282,7 @@ redis.call('SET', K_end, ARGV[2], 'PX', ARGV[3])
 return {'ok'}`)
 
 // run runs s on job id's keys and returns its reply as a list.
-func run(ctx context.Context, c *redis.Client, s *redis.Script, id string, args ...any) ([]any, error) {
+func run(ctx context.Context, c redis.UniversalClient, s *redis.Script, id string, args ...any) ([]any, error) {
 	v, err := s.Run(ctx, c, keysOf(id).all(), args...).Slice()
 	if err != nil {
 		return nil, err

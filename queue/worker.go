@@ -118,7 +118,7 @@ var (
 // vanish, ErrJobEnded when its coordinator ended it unfinished, ErrOutage
 // when redis stays out of reach. When ctx is cancelled it first returns
 // its unfinished chunk to the queue, then returns ctx's cause.
-func Work(ctx context.Context, client *redis.Client, o WorkerOptions) (st WorkerStats, err error) {
+func Work(ctx context.Context, client redis.UniversalClient, o WorkerOptions) (st WorkerStats, err error) {
 	start := time.Now()
 	defer func() { st.Elapsed = time.Since(start) }()
 	if o.ID == "" {
@@ -178,7 +178,7 @@ func logTo(w io.Writer, format string, args ...any) {
 // compute it: when it may not, it says why in the job's dead letters
 // (once per worker) and returns the job with an error wrapping
 // ErrRefused.
-func findJob(ctx context.Context, client *redis.Client, r *retrier, o WorkerOptions, skip map[string]bool) (Job, error) {
+func findJob(ctx context.Context, client redis.UniversalClient, r *retrier, o WorkerOptions, skip map[string]bool) (Job, error) {
 	var deadline <-chan time.Time
 	if o.Wait > 0 {
 		t := time.NewTimer(o.Wait)
@@ -283,7 +283,7 @@ func workerErr(ctx context.Context, err error) error {
 
 // refuse puts the reason of worker id's refusal of j in j's dead letters
 // (the first time) and marks it as taking no chunk of j, and returns err.
-func refuse(ctx context.Context, client *redis.Client, r *retrier, j Job, id string, err error) error {
+func refuse(ctx context.Context, client redis.UniversalClient, r *retrier, j Job, id string, err error) error {
 	d, _ := json.Marshal(map[string]string{"entry": "worker " + id, "worker": id, "reason": err.Error()})
 	rerr := r.do(ctx, "refuse", func(ctx context.Context) error {
 		_, err := run(ctx, client, banScript, j.ID, id, "refused: "+err.Error(), string(d))
@@ -323,7 +323,7 @@ func compatible(j Job, o WorkerOptions) error {
 }
 
 type worker struct {
-	client *redis.Client
+	client redis.UniversalClient
 	job    Job
 	id     string
 	log    io.Writer
