@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 		os.Exit(engine.ChildMain())
 	}
 	if url := os.Getenv(envTestRedis); url != "" {
+		if mode := os.Getenv(envBenchMode); mode != "" {
+			os.Exit(benchWorkerMain(url, os.Getenv(envTestJob), mode))
+		}
 		os.Exit(testWorkerMain(url, os.Getenv(envTestJob)))
 	}
 	// Race-built children otherwise sleep 1 s at exit.
