@@ -187,10 +187,10 @@ func TestWorkerWaitsForJob(t *testing.T) {
 // unfinished.
 func TestDeadLetter(t *testing.T) {
 	client, _ := newClient(t)
-	defer func(f func(context.Context, Job, int, func(uint64)) (engine.Partial, time.Duration, error)) {
+	defer func(f func(context.Context, Job, int, func(uint64), *engine.Pool) (engine.Partial, time.Duration, error)) {
 		computeChunk = f
 	}(computeChunk)
-	computeChunk = func(ctx context.Context, j Job, i int, p func(uint64)) (engine.Partial, time.Duration, error) {
+	computeChunk = func(ctx context.Context, j Job, i int, p func(uint64), _ *engine.Pool) (engine.Partial, time.Duration, error) {
 		if i == 3 {
 			return engine.Partial{}, 0, errors.New("this chunk always fails")
 		}

@@ -151,6 +151,7 @@ func Work(ctx context.Context, client redis.UniversalClient, o WorkerOptions) (s
 		st.Jobs++
 		w := &worker{client: client, job: j, id: o.ID, log: o.Log, r: r, o: o}
 		err = w.serve(ctx, &st)
+		w.closePool()
 		if !o.Serve || ctx.Err() != nil || errors.Is(err, ErrOutage) || errors.Is(err, errFailing) {
 			return st, err
 		}
@@ -331,6 +332,7 @@ type worker struct {
 	r      *retrier
 	o      WorkerOptions
 
+	pool     *engine.Pool  // the engine's processes, started at the first chunk
 	failures int           // chunks failed in a row
 	wall     time.Duration // wall time of the chunks sent, for speculation
 	sent     int
@@ -469,7 +471,22 @@ func (w *worker) compute(ctx context.Context, l lease, st *WorkerStats) error {
 	var overErr atomic.Pointer[jobOver] // the job's end, seen by a renewal
 	var wg sync.WaitGroup
 	wg.Go(func() { w.keep(runCtx, l, &done, &begun, &overErr, cancel) })
-	part, d, err := computeChunk(runCtx, j, l.chunk, func(n uint64) { done.Store(n); begun.Store(true) })
+	if w.pool == nil {
+		// The engine's processes start once per job, not once per chunk
+		// (tens of milliseconds each).
+		p, err := engine.NewPool(ctx, engine.WithWorkers(j.Workers), engine.WithMode(j.Mode),
+			engine.WithMaxParams(max(len(j.Params), 1)))
+		if err != nil {
+			w.nack(l, err.Error(), true)
+			return fmt.Errorf("queue: worker %s: job %s: start the engine: %w", w.id, j.ID, err)
+		}
+		w.pool = p
+	}
+	part, d, err := computeChunk(runCtx, j, l.chunk, func(n uint64) { done.Store(n); begun.Store(true) }, w.pool)
+	if err != nil {
+		// Whatever went wrong, the next chunk gets fresh processes.
+		w.closePool()
+	}
 	cancel(nil)
 	wg.Wait()
 	if o := overErr.Load(); o != nil {
@@ -611,9 +628,28 @@ func (w *worker) nack(l lease, reason string, forgive bool) error {
 	return nil
 }
 
-// computeChunk is ComputeChunk; a variable so that a benchmark can time
-// the queue without the engine, and a test can stall a chunk.
-var computeChunk = ComputeChunk
+// computeChunk computes chunk i of j on pool, as ComputeChunk does on
+// processes of its own; a variable so that a benchmark can time the queue
+// without the engine, and a test can stall a chunk.
+var computeChunk = func(ctx context.Context, j Job, i int, progress func(uint64), pool *engine.Pool) (engine.Partial, time.Duration, error) {
+	cfg := j.config(i)
+	if progress != nil {
+		cfg.Progress = func(p engine.Progress) { progress(p.Done) }
+	}
+	r, err := pool.Reduce(ctx, j.Func, cfg.N, engine.WithConfig(cfg))
+	if err != nil {
+		return engine.Partial{}, 0, fmt.Errorf("queue: chunk %d: %w", i, err)
+	}
+	return r.Partial(), r.Elapsed, nil
+}
+
+// closePool stops the engine's processes of the job.
+func (w *worker) closePool() {
+	if w.pool != nil {
+		w.pool.Close()
+		w.pool = nil
+	}
+}
 
 // seconds formats d for a blocking command's timeout.
 func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
