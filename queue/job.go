@@ -69,8 +69,9 @@ type Job struct {
 	// Chunks is how many pieces [0, N) is cut into (see Bounds).
 	Chunks int `json:"chunks"`
 	// Workers is the number of engine child processes per chunk
-	// (engine.Config.Workers): it changes the order of the additions, so
-	// it belongs to the job, not to the host.
+	// (engine.Config.Workers). It does not change the bits (the engine's
+	// reductions are reproducible), but the job fixes it so that a chunk
+	// costs the same wherever it runs.
 	Workers int `json:"workers"`
 	// Mode is the engine's shared-memory strategy for a chunk (every one
 	// gives the same bits).

@@ -91,11 +91,13 @@ coordinate cuts the first n terms of 1/(2k+1)^2 into -chunks contiguous
 chunks, queues them in redis-server, and waits while any number of
 "pishm worker" processes, on any hosts, compute them. Workers lease chunks
 and extend a lease only while their engine progresses, so a stuck chunk
-goes to another worker after -lease. Every result is checked against its
-chunk's closed-form bounds; two that differ send the chunk to a third run.
-The partials are reduced in chunk order (compensated), S_n is checked
-against the closed form, pi is printed and the keys are deleted; exit 1 if
-any check fails. The job's ID comes from the flags, so the same command
+goes to another worker after -lease. A chunk's result is the exact state
+of its reduction: every result is checked against its chunk's closed-form
+bounds, and two that differ send the chunk to another run (with
+-redundancy k, k workers compute each chunk and must agree). The states
+are merged exactly and rounded once, so S_n is engine.Reduce's on one
+machine bit for bit; it is checked against the closed form, pi is printed
+and the keys are deleted; exit 1 if any check fails. The job's ID comes from the flags, so the same command
 started again resumes the job (within -retain of its last coordinator);
 -resume ID names it. -local computes the same chunks here, without redis,
 to the same bits.
@@ -111,7 +113,7 @@ Flags:
 	fs.IntVar(&j.Chunks, "chunks", queue.DefaultChunks, "number of `chunks` [0, n) is cut into (at most n)")
 	fs.IntVar(&j.Redundancy, "redundancy", 1, "`k`: each chunk is computed by k distinct workers and taken only when their exact results agree (a worker outvoted twice is shunned)")
 	fs.IntVar(&j.Workers, "workers", 1, "engine worker `processes` per chunk, fixed for every host (they change the bits)")
-	mode := fs.String("mode", "slots", "engine `strategy` per chunk: slots, cas or mutex (cas and mutex are reproducible only with -workers 1)")
+	mode := fs.String("mode", "slots", "engine `strategy` per chunk: slots, cas or mutex (all give the same bits)")
 	fs.StringVar(&j.Kernel, "kernel", "auto", "inner `loop`, fixed for every host: auto (this CPU's best) or "+kernelNames())
 	publish := fs.String("publish", "", "engine publish interval inside a chunk, in `terms` (default: once per engine worker)")
 	fs.DurationVar(&j.Lease, "lease", queue.DefaultLease, "a chunk whose engine makes no progress for this `long` is taken back")
