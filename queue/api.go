@@ -61,7 +61,9 @@ func Submit(ctx context.Context, client redis.UniversalClient, j Job, o Coordina
 // Wait waits for the job's end and returns its value as engine.Reduce
 // would on one machine: the Func's exact reduction over [0, N), rounded
 // once, bit for bit. If ctx ends first, Wait returns its cause and the job
-// goes on (Submit's context ends it). Result has the job's full report.
+// goes on: Submit's context ends it, and a program that cancels that one
+// and wants the job's keys gone before it exits waits with a context that
+// does not end (context.WithoutCancel). Result has the job's full report.
 func (s *Submission) Wait(ctx context.Context) (engine.Reduction, error) {
 	select {
 	case <-s.done:

@@ -194,7 +194,12 @@ Flags:
 				j.ID, j.Chunks, hi-lo, what, redacted(rf.o.URL), j.ID)
 		}}
 		o.Progress, o.ProgressEvery = chunkProgress(stderr, j.ID)
-		res, err = queue.Coordinate(ctx, client, j, o)
+		var sub *queue.Submission
+		if sub, err = queue.Submit(ctx, client, j, o); err == nil {
+			// The job ends with ctx (Submit's): wait for its keys to go too.
+			_, err = sub.Wait(context.WithoutCancel(ctx))
+			res = sub.Result()
+		}
 	}
 	if err != nil {
 		if errors.Is(err, queue.ErrInexact) {

@@ -195,7 +195,8 @@ func run(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := sub.Wait(ctx)
+	// Interrupted, the job ends (Submit's ctx): wait for it to clean up.
+	r, err := sub.Wait(context.WithoutCancel(ctx))
 	if err != nil {
 		return err
 	}

@@ -222,3 +222,29 @@ func TestUsage(t *testing.T) {
 		t.Errorf("unreachable redis: %v", err)
 	}
 }
+
+// TestSubmitInterrupted: a submitter stopped by SIGINT while its chunks
+// wait ends its job: it exits 1 saying so, and leaves only the end marker.
+func TestSubmitInterrupted(t *testing.T) {
+	srv, err := redisserver.NewServer()
+	if errors.Is(err, redisserver.ErrNotInstalled) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer c.Close()
+	submit := start(t, "-redis", srv.URL, "-n", "1e9")
+	waitFor(t, "the job", func() bool { return c.Exists(ctx, "pishm:queue:jobs").Val() == 1 }, submit)
+	submit.cmd.Process.Signal(syscall.SIGINT)
+	if err := submit.wait(); err == nil || !strings.Contains(submit.stderr.String(), "cancelled") && !strings.Contains(submit.stderr.String(), "interrupt") {
+		t.Errorf("exit %v; stderr:\n%s", err, submit.stderr.String())
+	}
+	keys, _ := c.Keys(ctx, "*").Result()
+	if len(keys) != 1 || !strings.HasSuffix(keys[0], ":end") || c.PTTL(ctx, keys[0]).Val() <= 0 {
+		t.Errorf("keys left: %v", keys)
+	}
+}
