@@ -22,13 +22,14 @@ import (
 // crew is the parent's side of the protocol (see protocol.go): one
 // segment, its worker processes, and the calls they serve.
 type crew struct {
-	opt  crewOptions
-	seg  *shmem.Segment
-	v    segView
-	sp   *spawner
-	proc []*process     // the current process of each worker, nil while none runs
-	pids []atomic.Int64 // proc's pids, for Pool.Workers while a call runs
-	gen  uint32
+	opt    crewOptions
+	caller callerShare // the caller's share's state (WithCallerShare)
+	seg    *shmem.Segment
+	v      segView
+	sp     *spawner
+	proc   []*process     // the current process of each worker, nil while none runs
+	pids   []atomic.Int64 // proc's pids, for Pool.Workers while a call runs
+	gen    uint32
 	// broken, once set, fails every later call at once: the crew could
 	// not be made whole after a failure (a replacement would not start).
 	broken error
@@ -50,6 +51,7 @@ type crewOptions struct {
 	lanePad   int
 	maxChunks int
 	maxParams int
+	maxK      int    // elements a call may have (at least 1)
 	exe       string // the worker binary; "" for this one
 	retries   int
 	stall     time.Duration // no progress for this long kills a worker; < 0 never
@@ -80,7 +82,7 @@ const tick = 50 * time.Millisecond
 // all of them have arrived (the start barrier), or with an error and
 // nothing left behind.
 func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
-	l := newLayout(o.workers, shmem.DefaultBlockStride(), o.lanePad, o.maxChunks, o.maxParams)
+	l := newLayout(o.workers, shmem.DefaultBlockStride(), o.lanePad, o.maxChunks, o.maxParams, max(o.maxK, 1))
 	seg, err := shmem.Create(shmem.Options{Backing: o.shm, Path: o.path, Force: o.force,
 		Blocks: l.blocks(), Stride: l.stride, Tail: l.tail()})
 	if err != nil {
@@ -93,6 +95,8 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 		return nil, err
 	}
 	c = &crew{opt: o, seg: seg, v: newView(seg, l), proc: make([]*process, o.workers), pids: make([]atomic.Int64, o.workers), self: os.Getpid()}
+	c.caller.cancelled = func() bool { return c.v.ctl.cancel.Load() == c.caller.g || c.caller.ctx.Err() != nil }
+	c.caller.lock = c.lockAccum
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.close())
@@ -105,6 +109,7 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 	ctl.lanePad = uint32(o.lanePad)
 	ctl.maxChunks = uint32(o.maxChunks)
 	ctl.maxParams = uint32(o.maxParams)
+	ctl.maxK = uint32(l.maxK)
 
 	exe := o.exe
 	if exe == "" {
@@ -235,18 +240,18 @@ type callSpec struct {
 	kernel  string
 	params  []byte
 	detail  []WorkerResult // memory to reuse for the result's per-worker detail
+	total   folds          // memory to reuse for the result's exact total
 }
 
 // callResult is what one call produced.
 type callResult struct {
-	value     float64
+	total     folds // the exact result, one fold per element
 	elapsed   time.Duration
 	workers   []WorkerResult
 	failures  []Failure
 	rebuilt   bool
 	publishes uint64
 	lostSum   float64 // racy: what the accumulator lost against the journals
-	total     fold    // the exact total before rounding (the journals')
 }
 
 // callState is the parent's bookkeeping of one call in flight.
@@ -279,6 +284,10 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	if len(spec.params) > l.maxParams {
 		return res, fmt.Errorf("engine: %d parameter bytes, more than the %d this pool holds (WithMaxParams)", len(spec.params), l.maxParams)
 	}
+	ops := spec.job.ops
+	if len(ops) > l.maxK {
+		return res, fmt.Errorf("engine: %q has %d elements, more than the %d this pool holds (WithMaxK)", spec.job.name, len(ops), l.maxK)
+	}
 	// A pool worker that died since the last call is replaced now, not
 	// mistaken for a death during this one.
 	if c.gen != 0 && !c.opt.oneShot {
@@ -289,20 +298,24 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	// Everything below is written while every worker sleeps on gen.
 	js := &ctl.job
 	*js = jobSpec{n: spec.n, offset: spec.offset, chunk: spec.chunk, chunks: chunks, grain: spec.grain,
-		mode: modeCode[spec.mode], op: spec.job.op, dynamic: spec.dynamic, params: uint32(len(spec.params))}
+		mode: modeCode[spec.mode], dynamic: spec.dynamic, params: uint32(len(spec.params)), k: uint32(len(ops))}
 	setName(js.name[:], spec.job.name)
 	setName(js.kernel[:], spec.kernel)
 	copy(c.v.params(len(spec.params)), spec.params)
+	copy(c.v.ops(len(ops)), ops)
 	for i := range l.workers {
 		s := c.v.slot(i)
-		s.reset(spec.job.op)
+		c.v.resetSlot(i, ops)
 		s.state.CompareAndSwap(slotDone, slotArrived) // idle since the last call
 	}
 	if c.opt.callerShare {
 		c.v.slot(0).state.Store(slotArrived) // also after a share that panicked
 	}
-	c.v.acc.best.Store(math.Float64bits(spec.job.op.identity()))
-	c.v.acc.exact.Reset()
+	acc := c.v.accElems(len(ops))
+	for e := range acc {
+		acc[e].best.Store(math.Float64bits(ops[e].identity()))
+		acc[e].exact.Reset()
+	}
 	if owner := c.v.acc.lock.Owner(); owner != 0 {
 		return res, fmt.Errorf("engine: the accumulator lock is held by pid %d between calls", owner)
 	}
@@ -407,14 +420,28 @@ func (c *crew) shareInCaller(ctx context.Context, cs *callState) (err error) {
 	}()
 	ctl := c.v.ctl
 	j := cs.spec.job.bind(cs.spec.params)
-	g := cs.g
-	j.cancelled = func() bool { return ctl.cancel.Load() == g || ctx.Err() != nil }
+	sh := &c.caller
+	sh.ctx, sh.g = ctx, cs.g
+	defer func() { sh.ctx = nil }()
+	j.cancelled = sh.cancelled
 	start := time.Now()
-	if _, err := sumShare(c.v, 0, uint32(c.self), &ctl.job, cs.spec.mode, j, c.lockAccum); err != nil {
+	if err := sumShare(c.v, 0, uint32(c.self), &ctl.job, cs.spec.mode, j, sh.lock, &sh.pub, &sh.scratch); err != nil {
 		return err
 	}
-	finishShare(c.v, 0, g, time.Since(start))
+	finishShare(c.v, 0, cs.g, time.Since(start))
 	return nil
+}
+
+// callerShare is what the caller's share keeps from call to call, so that
+// a call allocates nothing: its publisher, its scratch folds, and the
+// cancel check and lock it hands the shared code, made once.
+type callerShare struct {
+	pub       publisher
+	scratch   Vector
+	ctx       context.Context // the call in flight's
+	g         uint32
+	cancelled func() bool
+	lock      func(*sem.Mutex) error
 }
 
 // lockAccum takes the accumulator's lock for the caller's share. A worker
@@ -576,7 +603,7 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 	if cs.spec.dynamic {
 		settleChunks(c.v.chunks(int(c.v.ctl.job.chunks)), uint32(e.p.pid), s.active())
 	} else {
-		s.reset(cs.spec.job.op)
+		c.v.resetSlot(i, cs.spec.job.ops)
 	}
 	if c.col != nil {
 		if err := c.col.Retry(i); err != nil {
@@ -725,15 +752,19 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	spec := cs.spec
 	l := c.v.l
 	res := callResult{elapsed: cs.elapsed, failures: cs.failures, workers: slices.Grow(spec.detail[:0], l.workers)[:l.workers]}
-	journals := newFold(spec.job.op)
+	ops := spec.job.ops
+	k := len(ops)
+	journals := slices.Grow(spec.total[:0], k)[:k]
+	journals.reset(ops)
+	res.total = journals
 	var terms uint64
 	for i := range l.workers {
 		s := c.v.slot(i)
-		e := s.active()
-		journals.merge(&e.fold)
+		e, ef := s.active(), c.v.activeFolds(i, k)
+		journals.merge(ef)
 		terms += e.terms
 		res.publishes += e.publishes
-		wr := WorkerResult{Index: i, Terms: e.terms, Elapsed: time.Duration(s.elapsed.Load()), Partial: e.fold.value()}
+		wr := WorkerResult{Index: i, Terms: e.terms, Elapsed: time.Duration(s.elapsed.Load()), Partial: ef[0].value()}
 		if !spec.dynamic {
 			lo, hi := span(spec.n, spec.grain, l.workers, i)
 			wr.Lo, wr.Hi = spec.offset+lo, spec.offset+hi
@@ -758,32 +789,35 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	// worker's exact result (Sum, and for Min and Max the extreme as
 	// Partial), merged in worker order and rounded once. The journals are
 	// the check: every message must carry exactly its worker's journal.
-	messages := newFold(spec.job.op)
+	var messages folds
 	if c.col != nil {
+		messages = make(folds, k)
+		messages.reset(ops)
 		cctx, cancel := context.WithTimeout(ctx, collectGrace)
 		msgs, err := c.col.Collect(cctx)
 		cancel()
 		if err != nil {
 			return res, err
 		}
-		if len(msgs) != l.workers {
-			return res, fmt.Errorf("engine: %d messages for %d workers", len(msgs), l.workers)
+		if len(msgs) != l.workers*k {
+			return res, fmt.Errorf("engine: %d messages for %d workers of %d elements", len(msgs), l.workers, k)
 		}
-		for i, m := range msgs {
+		for at, m := range msgs {
+			i, e := at/k, at%k
 			w := &res.workers[i]
 			if m.Lo != w.Lo || m.Hi != w.Hi {
 				return res, fmt.Errorf("engine: worker %d's message covers [%d,%d), its range is [%d,%d)", i, m.Lo, m.Hi, w.Lo, w.Hi)
 			}
-			jacc := c.v.slot(i).active().fold.acc // a copy, out of the segment
-			jacc.Normalize()
-			if !m.Sum.Equal(&jacc) || m.Sum.Count() != jacc.Count() {
-				return res, fmt.Errorf("engine: worker %d's message carries an exact sum (%d inputs, rounding to %v) that is not its journal's (%d inputs, rounding to %v)",
-					i, m.Sum.Count(), m.Sum.Round(), jacc.Count(), jacc.Round())
+			jf := c.v.activeFolds(i, k)[e] // a copy, out of the segment
+			jf.acc.Normalize()
+			if !m.Sum.Equal(&jf.acc) || m.Sum.Count() != jf.acc.Count() {
+				return res, fmt.Errorf("engine: worker %d's message for element %d carries an exact sum (%d inputs, rounding to %v) that is not its journal's (%d inputs, rounding to %v)",
+					i, e, m.Sum.Count(), m.Sum.Round(), jf.acc.Count(), jf.acc.Round())
 			}
-			if math.Float64bits(m.Partial) != math.Float64bits(w.Partial) {
-				return res, fmt.Errorf("engine: worker %d's message says %v, its journal %v", i, m.Partial, w.Partial)
+			if jv := jf.value(); math.Float64bits(m.Partial) != math.Float64bits(jv) {
+				return res, fmt.Errorf("engine: worker %d's message for element %d says %v, its journal %v", i, e, m.Partial, jv)
 			}
-			messages.merge(&fold{acc: m.Sum, best: m.Partial, op: spec.job.op})
+			messages[e].merge(&fold{acc: m.Sum, best: m.Partial, op: ops[e]})
 			w.Elapsed = time.Duration(m.ElapsedNs)
 		}
 	} else if spec.mode.IsTransport() {
@@ -794,32 +828,42 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	}
 	// Every strategy's total is exact, so each equals the journals' to
 	// the bit; a shared accumulator is read only when nothing tainted it.
-	want := journals.value()
-	res.total = journals
+	// The journals' total is the result; the others are its checks.
 	switch {
 	case spec.mode.IsTransport():
-		res.value = messages.value() // the messages' exact results, each checked against its journal above
+		// The messages' exact results, each checked against its journal
+		// above: their total is the journals'.
+		for e := range messages {
+			if got, want := messages[e].value(), journals[e].value(); math.Float64bits(got) != math.Float64bits(want) {
+				return res, fmt.Errorf("engine: element %d of the messages adds up to %v, of the journals to %v", e, got, want)
+			}
+		}
+		copy(journals, messages)
 	case spec.mode == Slots:
-		res.value = want
 	case cs.tainted:
-		res.value = want
 		res.rebuilt = true
 	case spec.mode == Racy:
-		res.value = f64(c.v.acc.best.Load())
-		res.lostSum = want - res.value
+		// The result is what the racy adds left, to show what they lost.
+		racy := f64(c.v.accElems(1)[0].best.Load())
+		res.lostSum = journals[0].value() - racy
+		journals[0] = newFold(Sum)
+		journals[0].add(racy)
 	default:
 		if n := publishesOf(spec, l.workers); res.publishes != n {
 			return res, fmt.Errorf("engine: the journals hold %d publishes, want %d", res.publishes, n)
 		}
-		shared := newFold(spec.job.op)
-		if spec.job.op == Sum {
-			shared.acc = superacc.Snapshot(&c.v.acc.exact)
-		} else {
-			shared.best = f64(c.v.acc.best.Load())
-		}
-		res.value = shared.value()
-		if math.Float64bits(res.value) != math.Float64bits(want) {
-			return res, fmt.Errorf("engine: the shared accumulator holds %v, the journals %v", res.value, want)
+		shared := c.v.accElems(k)
+		for e := range shared {
+			var got float64
+			if ops[e] == Sum {
+				acc := superacc.Snapshot(&shared[e].exact)
+				got = acc.Round()
+			} else {
+				got = f64(shared[e].best.Load())
+			}
+			if want := journals[e].value(); math.Float64bits(got) != math.Float64bits(want) {
+				return res, fmt.Errorf("engine: element %d of the shared accumulator holds %v, the journals %v", e, got, want)
+			}
 		}
 	}
 	return res, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/pishm/pishm/internal/superacc"
 )
@@ -18,20 +19,26 @@ import (
 // Reduce over the union. It travels in its binary form (MarshalBinary), so
 // a reduction can be cut into pieces that run on other machines.
 //
-// A Partial holds one element per reduced value; a scalar Func has one.
-// The binary form carries the count, so Partials of k-wide reductions
-// will use the same form.
+// A Partial holds one element per reduced value: a scalar Func has one, a
+// vector Func (RegisterVector) k, each under its own Op.
 type Partial struct {
-	elems []fold
+	elems folds
 }
 
-// NewPartial returns the Partial of an empty reduction with op: its Value
-// is op's identity (0, +Inf, -Inf).
-func NewPartial(op Op) Partial {
-	if op < Sum || op > Max {
-		panic(fmt.Sprintf("engine: NewPartial: bad op %v", op))
+// NewPartial returns the Partial of an empty reduction with ops, one per
+// element: its Values are the ops' identities (0, +Inf, -Inf).
+func NewPartial(ops ...Op) Partial {
+	if len(ops) < 1 || len(ops) > MaxK {
+		panic(fmt.Sprintf("engine: NewPartial: %d elements, want 1 to %d", len(ops), MaxK))
 	}
-	return Partial{elems: []fold{newFold(op)}}
+	for _, op := range ops {
+		if op < Sum || op > Max {
+			panic(fmt.Sprintf("engine: NewPartial: bad op %v", op))
+		}
+	}
+	p := Partial{elems: make(folds, len(ops))}
+	p.elems.reset(ops)
+	return p
 }
 
 // Partial returns r's exact state (a copy: merging into it leaves r as it
@@ -39,18 +46,18 @@ func NewPartial(op Op) Partial {
 // zero value, or one decoded from JSON) has none: its Partial is empty
 // and Len is 0.
 func (r *Reduction) Partial() Partial {
-	if r.exact.op == 0 {
+	if len(r.folds) == 0 {
 		return Partial{}
 	}
-	return Partial{elems: []fold{r.exact}}
+	return Partial{elems: append(folds(nil), r.folds...)}
 }
 
-// Add folds one more piece value into element 0, as the engine folds the
-// value of each piece of the grid: for building a Partial by hand (a test,
-// a value computed elsewhere).
-func (p *Partial) Add(v float64) {
+// Add folds one more value into element i, as Vector.Add does (the
+// engine folds each piece's value so): for building a Partial by hand (a
+// test, a value computed elsewhere).
+func (p *Partial) Add(i int, x float64) {
 	p.own()
-	p.elems[0].add(v)
+	p.elems[i].add(x)
 }
 
 // Len is the number of elements: 1 for a scalar reduction, 0 for an
@@ -65,12 +72,15 @@ func (p Partial) Op(i int) Op { return p.elems[i].op }
 func (p Partial) Value() float64 { return p.elems[0].value() }
 
 // Values are all the elements' values.
-func (p Partial) Values() []float64 {
-	v := make([]float64, len(p.elems))
+func (p Partial) Values() []float64 { return p.elems.values(nil) }
+
+// Ops are the elements' operations.
+func (p Partial) Ops() []Op {
+	ops := make([]Op, len(p.elems))
 	for i := range p.elems {
-		v[i] = p.elems[i].value()
+		ops[i] = p.elems[i].op
 	}
-	return v
+	return ops
 }
 
 // Merge adds o's reduction into p's: afterwards p stands for the union of
@@ -80,15 +90,13 @@ func (p *Partial) Merge(o Partial) error {
 		return err
 	}
 	p.own()
-	for i := range p.elems {
-		p.elems[i].merge(&o.elems[i])
-	}
+	p.elems.merge(o.elems)
 	return nil
 }
 
 // own gives p its own copy of its elements, so that a Partial copied by
 // assignment does not change with p.
-func (p *Partial) own() { p.elems = append([]fold(nil), p.elems...) }
+func (p *Partial) own() { p.elems = append(folds(nil), p.elems...) }
 
 func (p Partial) compatible(o Partial) error {
 	if len(p.elems) != len(o.elems) {
@@ -127,9 +135,6 @@ var partialMagic = [4]byte{'p', 's', 'p', '1'}
 // ErrBadPartial is wrapped by UnmarshalBinary's errors.
 var ErrBadPartial = errors.New("engine: not a Partial's binary form")
 
-// maxPartialElems bounds the element count a decoded Partial may claim.
-const maxPartialElems = 1 << 12
-
 // MarshalBinary returns p's binary form. It is canonical: Equal Partials
 // have the same bytes. It never fails.
 func (p Partial) MarshalBinary() ([]byte, error) {
@@ -156,11 +161,11 @@ func (p *Partial) UnmarshalBinary(b []byte) error {
 		return bad("no magic")
 	}
 	k := int(binary.LittleEndian.Uint16(b[4:]))
-	if k > maxPartialElems {
+	if k < 1 || k > MaxK {
 		return bad("%d elements", k)
 	}
 	b = b[6:]
-	elems := make([]fold, k)
+	elems := make(folds, k)
 	for i := range elems {
 		if len(b) < 1 {
 			return bad("element %d is missing", i)
@@ -202,25 +207,49 @@ func (p *Partial) UnmarshalBinary(b []byte) error {
 func WithOffset(lo uint64) Option { return func(s *settings) { s.Offset = lo } }
 
 // Reduction returns the Reduction that p stands for: the Func registered
-// as name, reduced over [0, n) on a grid of grain terms per piece. The
-// fields that describe a run on this machine (workers, mode, times) are
-// zero; the caller sets what it knows of them.
+// as name, reduced over [0, n) on a grid of grain terms per piece (Value,
+// Values, Op and Exact as Reduce sets them). The fields that describe a
+// run on this machine (workers, mode, times) are zero; the caller sets
+// what it knows of them.
 func (p Partial) Reduction(name string, n, grain uint64) Reduction {
 	r := Reduction{Name: name, N: n, Grain: grain}
 	if len(p.elems) > 0 {
-		r.Op, r.Value, r.exact = p.elems[0].op.String(), p.elems[0].value(), p.elems[0]
+		r.Values = p.elems.values(nil)
+		r.Op, r.Value, r.folds = opsString(p.Ops()), r.Values[0], append(folds(nil), p.elems...)
 	}
 	return r
 }
 
-// FuncOp is the Op of the Func registered as name ("pi", the built-in
-// series, is a Sum), and whether there is one.
-func FuncOp(name string) (Op, bool) {
+// FuncOps are the Ops of the Func registered as name, one per element
+// ("pi", the built-in series, is one Sum), and whether there is one.
+func FuncOps(name string) ([]Op, bool) {
 	if name == piJob {
-		return Sum, true
+		return []Op{Sum}, true
 	}
 	j, ok := lookup(name)
-	return j.op, ok
+	return append([]Op(nil), j.ops...), ok
+}
+
+// ParseOps reads ops as Reduction.Op writes them: "sum", or
+// "sum,min,max" for a vector.
+func ParseOps(s string) ([]Op, error) {
+	var ops []Op
+	for _, name := range strings.Split(s, ",") {
+		op := Op(0)
+		for _, o := range []Op{Sum, Min, Max} {
+			if o.String() == name {
+				op = o
+			}
+		}
+		if op == 0 {
+			return nil, fmt.Errorf("engine: %q is not an op (sum, min, max)", name)
+		}
+		ops = append(ops, op)
+	}
+	if len(ops) > MaxK {
+		return nil, fmt.Errorf("engine: %d ops, at most %d", len(ops), MaxK)
+	}
+	return ops, nil
 }
 
 // BuildID names the build of this binary as far as results go: the

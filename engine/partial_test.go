@@ -64,8 +64,8 @@ func TestPartialMerge(t *testing.T) {
 			if r.Value != whole.Value && !math.IsNaN(r.Value) || r.Op != f.op.String() || !r.Partial().Equal(whole.Partial()) {
 				t.Fatalf("Reduction %+v, want the value and state of %+v", r, whole)
 			}
-			if op, ok := FuncOp(f.name); !ok || op != f.op {
-				t.Fatalf("FuncOp(%q) = %v, %v", f.name, op, ok)
+			if ops, ok := FuncOps(f.name); !ok || len(ops) != 1 || ops[0] != f.op {
+				t.Fatalf("FuncOps(%q) = %v, %v", f.name, ops, ok)
 			}
 		})
 	}
@@ -105,8 +105,14 @@ func TestPartialErrors(t *testing.T) {
 	if err := s.Merge(m); err == nil {
 		t.Fatal("a Sum merged a Max")
 	}
-	if _, ok := FuncOp("no-such-func"); ok {
-		t.Fatal("FuncOp found an unregistered name")
+	if _, ok := FuncOps("no-such-func"); ok {
+		t.Fatal("FuncOps found an unregistered name")
+	}
+	if ops, err := ParseOps("sum,min,max"); err != nil || len(ops) != 3 || ops[1] != Min {
+		t.Fatalf("ParseOps: %v, %v", ops, err)
+	}
+	if _, err := ParseOps("sum,avg"); err == nil {
+		t.Fatal("ParseOps took avg")
 	}
 	if err := s.Merge(Partial{}); err == nil {
 		t.Fatal("an empty Partial merged into a Sum")
@@ -128,11 +134,50 @@ func TestPartialErrors(t *testing.T) {
 	// A copy does not change with the original.
 	c := s
 	one := NewPartial(Sum)
-	one.elems[0].add(1)
+	one.Add(0, 1)
 	if err := s.Merge(one); err != nil || c.Value() != 0 || s.Value() != 1 {
 		t.Fatalf("copy %v, merged %v (%v)", c.Value(), s.Value(), err)
 	}
 	if len(BuildID()) != 32 {
 		t.Fatalf("BuildID %q", BuildID())
+	}
+}
+
+// TestPartialVector: a k-wide reduction cut into grid-aligned ranges on
+// several strategies merges, through the binary form, into the exact
+// answer of each element (vecWant, from the terms alone).
+func TestPartialVector(t *testing.T) {
+	ctx := context.Background()
+	const n = 400_000
+	g := DefaultGrain(n)
+	var total Partial
+	for i, r := range [][2]uint64{{0, 3 * g}, {3 * g, 5 * g}, {5 * g, n}} {
+		red, err := Reduce(ctx, vecName, r[1]-r[0], WithOffset(r[0]), WithGrain(g), WithWorkers(2), WithMode([]Mode{Slots, CAS, Goroutines}[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := red.Partial().MarshalBinary()
+		var p Partial
+		if err := p.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			total = p
+		} else if err := total.Merge(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, _ := vecWant(n)
+	got := total.Reduction(vecName, n, g)
+	if len(got.Values) != len(vecOps) || got.Op != opsString(vecOps) {
+		t.Fatalf("%d values, op %q", len(got.Values), got.Op)
+	}
+	for e := range want {
+		if math.Float64bits(got.Values[e]) != math.Float64bits(want[e]) && !(math.IsNaN(got.Values[e]) && math.IsNaN(want[e])) {
+			t.Errorf("element %d: %v, exact %v", e, got.Values[e], want[e])
+		}
+	}
+	if ops, ok := FuncOps(vecName); !ok || len(ops) != len(vecOps) {
+		t.Errorf("FuncOps: %v %v", ops, ok)
 	}
 }

@@ -213,7 +213,7 @@ func TestTransportMessageChecked(t *testing.T) {
 	checkTransportClean(t)
 	t.Setenv(envTamper, "1")
 	_, err := Run(context.Background(), Config{N: 1_000_003, Workers: 3, Mode: File})
-	if err == nil || !strings.Contains(err.Error(), "worker 1's message carries an exact sum") {
+	if err == nil || !strings.Contains(err.Error(), "worker 1's message for element 0 carries an exact sum") {
 		t.Fatalf("Run with a tampered message = %v, want the journal check's error", err)
 	}
 	t.Logf("%v", err)

@@ -332,7 +332,7 @@ func (c *coordinator) claim(ctx context.Context, mustExist bool) (resumed bool, 
 // requeues what is missing; then it announces the job to workers.
 func (c *coordinator) initial(ctx context.Context, resumed bool) error {
 	j := c.job
-	c.total, c.chunk, c.left = engine.NewPartial(j.op()), make([]chunkState, j.Chunks), j.Chunks
+	c.total, c.chunk, c.left = engine.NewPartial(j.ops()...), make([]chunkState, j.Chunks), j.Chunks
 	c.byWorker, c.builds, c.outvoted, c.shunned = map[string]int{}, map[string]int{}, map[string]int{}, map[string]bool{}
 	if !resumed {
 		// Redundancy k queues each chunk k times in a row, so that its
@@ -698,7 +698,7 @@ func (c *coordinator) accept(i int, x *candidate) {
 // rebuildTotal merges the accepted records again, read back from redis,
 // after a dispute revoked one that was merged.
 func (c *coordinator) rebuildTotal(ctx context.Context) error {
-	c.total = engine.NewPartial(c.job.op())
+	c.total = engine.NewPartial(c.job.ops()...)
 	for lo := 0; lo < len(c.chunk); lo += 1000 {
 		var cmds []*redis.StringCmd
 		err := c.do(ctx, "read accepted results", func(ctx context.Context) error {

@@ -41,10 +41,23 @@ func wave(params []byte, lo, hi uint64) float64 {
 	return best
 }
 
+// moments is a vector Func: the count, the sum, the least and the
+// largest of the terms 1/(k+1).
+func moments(lo, hi uint64, v *engine.Vector) {
+	for k := lo; k < hi; k++ {
+		x := 1 / float64(k+1)
+		v.Add(0, 1)
+		v.Add(1, x)
+		v.Add(2, x)
+		v.Add(3, x)
+	}
+}
+
 func init() {
 	if os.Getenv(envNoFunc) == "" {
 		engine.Register("queue-test-harmonic", engine.Sum, harmonic)
 		engine.RegisterParams("queue-test-wave", engine.Max, wave)
+		engine.RegisterVector("queue-test-moments", []engine.Op{engine.Sum, engine.Sum, engine.Min, engine.Max}, moments)
 	}
 }
 
@@ -163,7 +176,7 @@ func TestRedundancyCatchesLiar(t *testing.T) {
 				calls++
 				switch {
 				case calls <= lies:
-					p.Add(1e-9)
+					p.Add(0, 1e-9)
 				case calls == lies+1:
 					close(lied)
 					for lies >= ShunAfter && !client.HExists(ctx, keysOf(j.ID).shunned(), "liar").Val() && ctx.Err() == nil {
@@ -311,4 +324,47 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestVectorJobExact: a vector Func's job gives each element's exact
+// answer, computed from the terms alone.
+func TestVectorJobExact(t *testing.T) {
+	client, _ := newClient(t)
+	ctx := context.Background()
+	const n = 300_007
+	var wg sync.WaitGroup
+	sub, err := Submit(ctx, client, Job{Func: "queue-test-moments", N: n, Chunks: 5, Redundancy: 2}, CoordinateOptions{Started: func(j Job, _ int) {
+		for _, id := range []string{"a", "b"} {
+			wg.Go(func() {
+				if _, err := Work(ctx, client, WorkerOptions{ID: id, Job: j.ID, Poll: 20 * time.Millisecond}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	red, err := sub.Wait(ctx)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := new(big.Float).SetPrec(4096)
+	for k := uint64(0); k < n; k++ {
+		sum.Add(sum, new(big.Float).SetFloat64(1/float64(k+1)))
+	}
+	s, _ := sum.Float64()
+	want := []float64{n, s, 1 / float64(n), 1}
+	if len(red.Values) != 4 || red.Op != "sum,sum,min,max" || sub.Job.Op != red.Op {
+		t.Fatalf("values %v, op %q (job %q)", red.Values, red.Op, sub.Job.Op)
+	}
+	for i := range want {
+		if red.Values[i] != want[i] {
+			t.Errorf("element %d: %v, want %v", i, red.Values[i], want[i])
+		}
+	}
+	if r := sub.Result(); len(r.Values) != 4 || r.Sum != n {
+		t.Errorf("result values %v, sum %v", r.Values, r.Sum)
+	}
 }

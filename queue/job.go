@@ -43,8 +43,9 @@ type Job struct {
 	// (engine.Register, engine.RegisterParams); "" or "pi" is the
 	// built-in series, whose chunks are checked against its closed form.
 	Func string `json:"func"`
-	// Op is Func's Op in the coordinator's program ("sum", "min", "max"):
-	// a worker whose program registered Func with another refuses the job.
+	// Op is Func's Op in the coordinator's program ("sum", "min", "max";
+	// for a vector Func one per element, "sum,sum,max"): a worker whose
+	// program registered Func with others refuses the job.
 	Op string `json:"op"`
 	// Params are the bytes passed to a ParamsFunc (engine.WithParams).
 	Params []byte `json:"params,omitempty"`
@@ -146,8 +147,8 @@ func (j Job) withDefaults() Job {
 		j.Func = PiFunc
 	}
 	if j.Op == "" {
-		if op, ok := engine.FuncOp(j.Func); ok {
-			j.Op = op.String()
+		if ops, ok := engine.FuncOps(j.Func); ok {
+			j.Op = opsString(ops)
 		}
 	}
 	if j.Engine == "" {
@@ -219,14 +220,22 @@ func (j Job) grain() uint64 {
 // pieces is how many pieces of the grid [0, N) has.
 func (j Job) pieces() uint64 { return (j.N-1)/j.grain() + 1 }
 
-// op is j.Op as an engine.Op (0 if it names none).
-func (j Job) op() engine.Op {
-	for _, op := range []engine.Op{engine.Sum, engine.Min, engine.Max} {
-		if op.String() == j.Op {
-			return op
-		}
+// ops is j.Op as engine.Ops, one per element (nil if it names none).
+func (j Job) ops() []engine.Op {
+	ops, err := engine.ParseOps(j.Op)
+	if err != nil {
+		return nil
 	}
-	return 0
+	return ops
+}
+
+// opsString writes ops as Job.Op holds them: "sum", or "sum,min,max".
+func opsString(ops []engine.Op) string {
+	s := make([]string, len(ops))
+	for i, op := range ops {
+		s[i] = op.String()
+	}
+	return strings.Join(s, ",")
 }
 
 // shmModes are the modes a chunk may run in.
@@ -255,8 +264,8 @@ func (j Job) Validate() error {
 		return bad("N must be in [1, %d], got %d", uint64(engine.MaxN), j.N)
 	case j.Func == "" || len(j.Func) > 64 || strings.ContainsAny(j.Func, " \t\r\n"):
 		return bad("Func %q must be the name of a registered Func", j.Func)
-	case j.op() == 0:
-		return bad("Op %q must be sum, min or max (is %q registered in this program?)", j.Op, j.Func)
+	case j.ops() == nil:
+		return bad("Op %q must be sum, min or max, or a comma-separated list of them for a vector Func (is %q registered in this program?)", j.Op, j.Func)
 	case j.IsPi() && j.Op != "sum":
 		return bad("Op of the pi series is sum, got %q", j.Op)
 	case len(j.Params) > engine.MaxParams:
@@ -516,8 +525,8 @@ func parseRecord(j Job, s string) (record, engine.Partial, error) {
 	if err := p.UnmarshalBinary(r.Partial); err != nil {
 		return r, p, fmt.Errorf("chunk %d: %v", r.Chunk, err)
 	}
-	if p.Len() != 1 || p.Op(0) != j.op() {
-		return r, p, fmt.Errorf("chunk %d: a partial of %d elements, want one %s", r.Chunk, p.Len(), j.Op)
+	if got := opsString(p.Ops()); got != j.Op {
+		return r, p, fmt.Errorf("chunk %d: a partial of ops %q, want %q", r.Chunk, got, j.Op)
 	}
 	if b := fmt.Sprintf("%016x", math.Float64bits(p.Value())); b != r.Bits {
 		return r, p, fmt.Errorf("chunk %d: bits %q are not its partial's %s", r.Chunk, r.Bits, b)

@@ -22,9 +22,11 @@ type Result struct {
 	PiError float64 `json:"pi_error,omitempty"` // Pi - math.Pi: mostly the series' truncation
 	// Sum is the job's value: the Func's reduction with its Op (a sum, or
 	// for Min and Max the extreme), rounded once.
-	Sum         float64 `json:"sum"`
-	SumExact    float64 `json:"sum_exact,omitempty"`
-	SumRelError float64 `json:"sum_rel_error,omitempty"`
+	Sum float64 `json:"sum"`
+	// Values are a vector Func's k values (Sum is the first).
+	Values      []float64 `json:"values,omitempty"`
+	SumExact    float64   `json:"sum_exact,omitempty"`
+	SumRelError float64   `json:"sum_rel_error,omitempty"`
 	// SumBits is Sum's IEEE 754 bits in hex, to compare runs bit for bit.
 	SumBits string `json:"sum_bits"`
 
@@ -105,7 +107,7 @@ func Local(ctx context.Context, j Job) (Result, error) {
 		return Result{}, err
 	}
 	start := time.Now()
-	total := engine.NewPartial(j.op())
+	total := engine.NewPartial(j.ops()...)
 	var compute time.Duration
 	for i := range j.Chunks {
 		p, d, err := ComputeChunk(ctx, j, i, nil)
@@ -128,12 +130,12 @@ func Local(ctx context.Context, j Job) (Result, error) {
 
 // registered checks that this program runs j's Func with j's Op.
 func registered(j Job) error {
-	op, ok := engine.FuncOp(j.Func)
+	ops, ok := engine.FuncOps(j.Func)
 	switch {
 	case !ok:
 		return fmt.Errorf("%w: no Func registered as %q in this program (have %v)", ErrBadJob, j.Func, engine.Registered())
-	case op != j.op():
-		return fmt.Errorf("%w: Func %q is registered with op %v here, the job says %s", ErrBadJob, j.Func, op, j.Op)
+	case opsString(ops) != j.Op:
+		return fmt.Errorf("%w: Func %q is registered with op %s here, the job says %s", ErrBadJob, j.Func, opsString(ops), j.Op)
 	}
 	return nil
 }
@@ -143,6 +145,9 @@ func finish(j Job, total engine.Partial, elapsed time.Duration) Result {
 	red := total.Reduction(j.Func, j.N, j.Grain)
 	red.Workers, red.Mode, red.Sched, red.Elapsed, red.Wall = j.Workers, j.Mode, engine.Static, elapsed, elapsed
 	r := Result{Job: j, Reduction: red, N: j.N, Sum: red.Value, Elapsed: elapsed, Chunks: j.Chunks}
+	if len(red.Values) > 1 {
+		r.Values = red.Values
+	}
 	r.SumBits = fmt.Sprintf("%016x", math.Float64bits(r.Sum))
 	if j.IsPi() {
 		r.SumExact = engine.ExactSum(j.N)

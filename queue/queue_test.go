@@ -66,7 +66,7 @@ func testWorkerMain(url, job string) int {
 // valueOf is the exact state of one piece of value v.
 func valueOf(v float64) engine.Partial {
 	p := engine.NewPartial(engine.Sum)
-	p.Add(v)
+	p.Add(0, v)
 	return p
 }
 
@@ -115,7 +115,7 @@ func TestBounds(t *testing.T) {
 func TestRecord(t *testing.T) {
 	j := Job{N: 1 << 20, Chunks: 4096}.withDefaults()
 	p := valueOf(math.Nextafter(1.2337, 2))
-	p.Add(1e-300)
+	p.Add(0, 1e-300)
 	r := newRecord(j, 4095, p, 1234567, "host-1")
 	got, v, err := parseRecord(j, r.marshal())
 	if err != nil || got.Bits != r.Bits || got.Worker != r.Worker || !v.Equal(p) {

@@ -301,12 +301,12 @@ func refuse(ctx context.Context, client redis.UniversalClient, r *retrier, j Job
 // other than the pi series (which has a closed form to check it), the
 // same build as the coordinator's.
 func compatible(j Job, o WorkerOptions) error {
-	op, ok := engine.FuncOp(j.Func)
+	ops, ok := engine.FuncOps(j.Func)
 	switch {
 	case !ok:
 		return fmt.Errorf("%w %s: no Func registered as %q in this worker's program (it has %v)", ErrRefused, j.ID, j.Func, engine.Registered())
-	case op.String() != j.Op:
-		return fmt.Errorf("%w %s: Func %q is registered with op %v in this worker's program, the job says %s", ErrRefused, j.ID, j.Func, op, j.Op)
+	case opsString(ops) != j.Op:
+		return fmt.Errorf("%w %s: Func %q is registered with op %s in this worker's program, the job says %s", ErrRefused, j.ID, j.Func, opsString(ops), j.Op)
 	case !j.IsPi() && j.Engine != engine.BuildID():
 		return fmt.Errorf("%w %s: the job comes from another build of the program (engine build %s, this worker's %s): run the same binary on every host", ErrRefused, j.ID, j.Engine, engine.BuildID())
 	}

@@ -176,6 +176,10 @@ type Kind struct {
 	// (MessageSize bytes from Message.AppendBinary; tests send malformed
 	// ones), over the channel that e describes.
 	Send func(ctx context.Context, e ChildEnv, rec []byte) error
+	// Stream says Send writes a private stream that ends at EOF: it takes a
+	// worker's records all at once. Otherwise each record is a message of
+	// its own (a FIFO's atomic write, a queue's message, a list entry).
+	Stream bool
 }
 
 var (
@@ -218,6 +222,9 @@ func Lookup(kind string) (Kind, error) {
 type Options struct {
 	// Workers is the number of children; each must report exactly once.
 	Workers int
+	// Elems is the number of records each child sends, one per element of
+	// a k-wide result (default 1).
+	Elems int
 	// RedisURL locates the redis server (kind redis only); default
 	// DefaultRedisURL. Credentials and TLS (rediss://) come from the URL.
 	RedisURL string
@@ -271,7 +278,10 @@ func NewCollector(ctx context.Context, kind string, opt Options) (Collector, err
 	if err != nil {
 		return nil, err
 	}
-	c := newCore(kind, opt.Workers)
+	if opt.Elems < 0 {
+		return nil, fmt.Errorf("transport: Options.Elems must be >= 0, got %d", opt.Elems)
+	}
+	c := newCore(kind, opt.Workers, max(opt.Elems, 1))
 	c.tolerant = opt.Retries
 	b, err := k.New(ctx, c, opt)
 	if err != nil {
@@ -281,18 +291,23 @@ func NewCollector(ctx context.Context, kind string, opt Options) (Collector, err
 }
 
 // Send is the child side: it reads the environment (and the inherited
-// descriptor) that Child set up and sends m, once. m.Worker must be the
-// index in PISHM_TRANSPORT_WORKER. The context bounds the whole send.
-func Send(ctx context.Context, m Message) error {
+// descriptor) that Child set up and sends ms, once: a worker's one
+// message, or its k messages of a k-wide result, elements 0 to k-1 in
+// order. Each m.Worker must be the index in PISHM_TRANSPORT_WORKER. The
+// context bounds the whole send.
+func Send(ctx context.Context, ms ...Message) error {
 	env, err := ReadChildEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	if m.Worker != env.Worker {
-		return fmt.Errorf("transport: send: message is for worker %d, but this process is worker %d (%s)",
-			m.Worker, env.Worker, EnvWorker)
+	rec := make([]byte, 0, len(ms)*MessageSize)
+	for _, m := range ms {
+		if m.Worker != env.Worker {
+			return fmt.Errorf("transport: send: message is for worker %d, but this process is worker %d (%s)",
+				m.Worker, env.Worker, EnvWorker)
+		}
+		rec, _ = m.AppendBinary(rec)
 	}
-	rec, _ := m.AppendBinary(make([]byte, 0, MessageSize))
 	return SendRecord(ctx, env, rec)
 }
 
@@ -333,18 +348,27 @@ func ReadChildEnv(getenv func(string) string) (ChildEnv, error) {
 	return e, nil
 }
 
-// SendRecord sends one record as it stands through e's kind. Send is
-// SendRecord of a Message's encoding; tests use it to send malformed
-// records.
+// SendRecord sends rec as it stands through e's kind: one record, or a
+// worker's records back to back, which a kind that is not a Stream sends
+// one message per MessageSize bytes. Send is SendRecord of Messages'
+// encodings; tests use it to send malformed records.
 func SendRecord(ctx context.Context, e ChildEnv, rec []byte) error {
 	k, err := Lookup(e.Kind)
 	if err != nil {
 		return err
 	}
-	if err := k.Send(ctx, e, rec); err != nil {
-		return fmt.Errorf("transport: %s: send worker %d: %w", e.Kind, e.Worker, err)
+	each := len(rec)
+	if !k.Stream && len(rec) > MessageSize && len(rec)%MessageSize == 0 {
+		each = MessageSize
 	}
-	return nil
+	for {
+		if err := k.Send(ctx, e, rec[:each]); err != nil {
+			return fmt.Errorf("transport: %s: send worker %d: %w", e.Kind, e.Worker, err)
+		}
+		if rec = rec[each:]; len(rec) == 0 {
+			return nil
+		}
+	}
 }
 
 // commonEnv returns the entries every kind sets for worker i.

@@ -552,7 +552,7 @@ func TestQueueForgedResults(t *testing.T) {
 	// A forged record: an exact state of one piece of value v.
 	forged := func(chunk int, v float64) string {
 		p := engine.NewPartial(engine.Sum)
-		p.Add(v)
+		p.Add(0, v)
 		b, _ := p.MarshalBinary()
 		rec, _ := json.Marshal(map[string]any{"v": queue.Protocol, "job": j.ID, "chunk": chunk, "partial": b,
 			"bits": fmt.Sprintf("%016x", math.Float64bits(p.Value())), "worker": "forger"})
