@@ -516,10 +516,8 @@ func (v segView) resetSlot(i int, ops []Op) {
 }
 
 // settleChunks fixes the chunk table after the worker with pid died: a chunk
-// it claimed is done if its journal covers it, else free again. It
-// returns how many chunks it freed.
-func settleChunks(tbl chunkTable, pid uint32, e *journalEntry) int {
-	freed := 0
+// it claimed is done if its journal covers it, else free again.
+func settleChunks(tbl chunkTable, pid uint32, e *journalEntry) {
 	for c := range tbl {
 		if tbl[c].Load() != pid {
 			continue
@@ -528,10 +526,8 @@ func settleChunks(tbl chunkTable, pid uint32, e *journalEntry) int {
 			tbl[c].Store(chunkDone)
 		} else {
 			tbl[c].Store(0)
-			freed++
 		}
 	}
-	return freed
 }
 
 // modeList is the modes a user can ask for, for error messages.

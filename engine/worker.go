@@ -58,8 +58,9 @@ func ChildMain() int {
 
 // childPrefix starts every line ChildMain prints about its own failure, so
 // that the parent can tell a worker that reached it from a program that
-// never called it.
-const childPrefix = "pishm worker "
+// never called it. It names the engine, not pishm: ChildMain runs inside
+// any program that embeds the engine.
+const childPrefix = "engine worker "
 
 // exitProtocol is a worker's exit status when it cannot work with the
 // segment it was given (ErrProtocol): a Config.WorkerBinary from another
@@ -183,7 +184,7 @@ func notAWorker() error {
 }
 
 // takeEnv reads and removes the worker environment.
-func takeEnv() (seg *shmem.Segment, index, attempt int, err error) {
+func takeEnv() (seg *shmem.Segment, index int, err error) {
 	segVar, wVar, aVar := os.Getenv(envSegment), os.Getenv(envWorker), os.Getenv(envAttempt)
 	for _, k := range []string{envSegment, envWorker, envAttempt} {
 		os.Unsetenv(k)
@@ -192,15 +193,17 @@ func takeEnv() (seg *shmem.Segment, index, attempt int, err error) {
 	backing, fdText, ok := strings.Cut(segVar, ":")
 	fd, err := strconv.Atoi(fdText)
 	if !ok || err != nil || fd < 3 {
-		return nil, 0, 0, fmt.Errorf("bad %s=%q", envSegment, segVar)
+		return nil, 0, fmt.Errorf("bad %s=%q", envSegment, segVar)
 	}
+	// The attempt is for the fault hooks of the engine's tests, which read
+	// it before ChildMain; here it is only checked.
 	index, err1 := strconv.Atoi(wVar)
 	attempt, err2 := strconv.Atoi(aVar)
 	if err1 != nil || err2 != nil || index < 0 || attempt < 0 {
-		return nil, 0, 0, fmt.Errorf("bad %s=%q or %s=%q", envWorker, wVar, envAttempt, aVar)
+		return nil, 0, fmt.Errorf("bad %s=%q or %s=%q", envWorker, wVar, envAttempt, aVar)
 	}
 	seg, err = shmem.OpenFile(os.NewFile(uintptr(fd), "inherited segment"), shmem.Backing(backing))
-	return seg, index, attempt, err
+	return seg, index, err
 }
 
 // worker is one worker process's state.
@@ -217,7 +220,7 @@ type worker struct {
 
 func childMain() error {
 	fault("attach")
-	seg, i, _, err := takeEnv()
+	seg, i, err := takeEnv()
 	if err != nil {
 		return err
 	}
