@@ -64,7 +64,17 @@ const (
 	Redis      Mode = "redis"      // RPUSH/BLPOP on a list of a real redis-server
 )
 
-var transportModes = []Mode{File, Pipe, FIFO, Unix, TCP, Socketpair, PosixMQ, SysVMQ, Redis}
+// transportModes are the transport kinds the engine runs: those with a
+// code in package transport's list.
+var transportModes = func() []Mode {
+	var m []Mode
+	for _, k := range transport.Kinds() {
+		if transport.Code(k) != 0 {
+			m = append(m, Mode(k))
+		}
+	}
+	return m
+}()
 
 // Modes lists every mode this build knows: shared memory, the in-process
 // baseline, then the message-passing transports.

@@ -132,6 +132,7 @@ import (
 	"github.com/pishm/pishm/internal/superacc"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
+	"github.com/pishm/pishm/transport"
 )
 
 // protocolVersion changes whenever anything below changes meaning.
@@ -152,11 +153,15 @@ const genQuit = math.MaxUint32
 const chunkDone = math.MaxUint32
 
 // modeCode is a Mode as the segment carries it. The numbers are part of
-// the protocol: never reuse one.
-var modeCode = map[Mode]uint32{
-	Slots: 1, CAS: 2, Mutex: 3, Racy: 4,
-	File: 10, Pipe: 11, FIFO: 12, Unix: 13, TCP: 14, Socketpair: 15, PosixMQ: 16, SysVMQ: 17, Redis: 18,
-}
+// the protocol: never reuse one. The transports' come from package
+// transport's list of kinds (transport.Code).
+var modeCode = func() map[Mode]uint32 {
+	m := map[Mode]uint32{Slots: 1, CAS: 2, Mutex: 3, Racy: 4}
+	for _, t := range transportModes {
+		m[t] = transport.Code(string(t))
+	}
+	return m
+}()
 
 func modeOf(code uint32) (Mode, bool) {
 	for m, c := range modeCode {

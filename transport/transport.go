@@ -116,19 +116,41 @@ const (
 // Options.RedisURL, the engine's Config.RedisURL and the command line.
 const DefaultRedisURL = "redis://127.0.0.1:6379/0"
 
-// known are the nine kinds of the doc comment, in that order, and the
-// package that registers each.
-var known = []struct{ kind, pkg string }{
-	{"file", thisPackage},
-	{"pipe", thisPackage},
-	{"fifo", thisPackage},
-	{"unix", netsockPackage},
-	{"tcp", netsockPackage},
-	{"socketpair", thisPackage},
-	{"posixmq", thisPackage},
-	{"sysvmq", thisPackage},
-	{"redis", redisPackage},
+// known are the nine kinds of the doc comment, in that order: the one
+// list of them, from which the engine takes its modes and their codes and
+// pishm which kinds its lean worker can serve. code is the number the
+// engine's segment carries for the kind (see Code).
+var known = []struct {
+	kind, pkg string
+	code      uint32
+}{
+	{"file", thisPackage, 10},
+	{"pipe", thisPackage, 11},
+	{"fifo", thisPackage, 12},
+	{"unix", netsockPackage, 13},
+	{"tcp", netsockPackage, 14},
+	{"socketpair", thisPackage, 15},
+	{"posixmq", thisPackage, 16},
+	{"sysvmq", thisPackage, 17},
+	{"redis", redisPackage, 18},
 }
+
+// Code is the number that stands for one of the nine kinds in the
+// engine's shared segment (part of its protocol: a number is never
+// reused), or 0 for any other kind: the engine runs the nine.
+func Code(kind string) uint32 {
+	for _, k := range known {
+		if k.kind == kind {
+			return k.code
+		}
+	}
+	return 0
+}
+
+// Builtin reports whether kind is one of the nine that this package
+// registers itself, so that every binary linking it has them: those need
+// neither package net nor a client library.
+func Builtin(kind string) bool { return Import(kind) == thisPackage }
 
 const (
 	thisPackage    = "github.com/pishm/pishm/transport"
