@@ -373,7 +373,7 @@ func (c *coordinator) announce(ctx context.Context) error {
 }
 
 // script runs one of the coordinator's scripts that answer only "ok".
-func (c *coordinator) script(ctx context.Context, what string, s *redis.Script, args ...any) error {
+func (c *coordinator) script(ctx context.Context, what string, s *luaScript, args ...any) error {
 	var v []any
 	if err := c.do(ctx, what, func(ctx context.Context) error {
 		var err error

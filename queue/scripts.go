@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -43,7 +44,16 @@ local function drop(tok, c)
 end
 `
 
-func script(body string) *redis.Script { return redis.NewScript(prelude + body) }
+// luaScript is a Lua script whose SHA-1 (redis.NewScript computes it) is
+// made on first use, not at init: every pishm process links this package,
+// and most never talk to redis.
+type luaScript struct {
+	get func() *redis.Script
+}
+
+func script(body string) *luaScript {
+	return &luaScript{get: sync.OnceValue(func() *redis.Script { return redis.NewScript(prelude + body) })}
+}
 
 // takeScript gives the caller a lease on a chunk: first one whose lease
 // lapsed (its worker stopped making progress), then the head of the queue,
@@ -282,8 +292,8 @@ redis.call('SET', K_end, ARGV[2], 'PX', ARGV[3])
 return {'ok'}`)
 
 // run runs s on job id's keys and returns its reply as a list.
-func run(ctx context.Context, c redis.UniversalClient, s *redis.Script, id string, args ...any) ([]any, error) {
-	v, err := s.Run(ctx, c, keysOf(id).all(), args...).Slice()
+func run(ctx context.Context, c redis.UniversalClient, s *luaScript, id string, args ...any) ([]any, error) {
+	v, err := s.get().Run(ctx, c, keysOf(id).all(), args...).Slice()
 	if err != nil {
 		return nil, err
 	}

@@ -355,7 +355,7 @@ type lease struct {
 }
 
 // call runs a worker script with outage retries.
-func (w *worker) call(ctx context.Context, what string, s *redis.Script, args ...any) ([]any, error) {
+func (w *worker) call(ctx context.Context, what string, s *luaScript, args ...any) ([]any, error) {
 	var v []any
 	err := w.r.do(ctx, what, func(ctx context.Context) error {
 		var err error
