@@ -1,5 +1,5 @@
 // Package floatfile finds the array of floating-point numbers in a file and
-// maps it read-only: a raw file of little-endian float64 or float32, or a
+// reads it: a raw file of little-endian float64 or float32, or a
 // NumPy .npy file holding either. It checks everything a reduction over the
 // file would otherwise trip on (a directory, an empty file, a size that is
 // not a whole number of elements, a .npy header it cannot honour, data
@@ -15,8 +15,6 @@ import (
 	"io"
 	"os"
 	"unsafe"
-
-	"github.com/pishm/pishm/shmem"
 )
 
 // Elem is an element type: its value is its size in bytes.
@@ -131,41 +129,72 @@ func littleEndian() bool {
 	return b[0] == 1
 }
 
-// Data is a mapped array: exactly one of F64 and F32 is set.
-type Data struct {
-	F64 []float64
-	F32 []float32
+// Reader reads a file's elements by index. It reads with pread into the
+// caller's buffer rather than mapping the file: on the machines measured,
+// faulting a mapping in cost several times what copying the same bytes
+// out of the page cache did.
+type Reader struct {
+	f *os.File
+	l Layout
 }
 
-// Len is the number of elements.
-func (d Data) Len() int { return len(d.F64) + len(d.F32) }
-
-// Map maps the elements of path that l describes, read-only and shared with
-// every process that maps the same file (one copy, in the page cache). It
-// checks again that the file still holds them. unmap releases the mapping;
-// the slices must not be used after it.
-func Map(path string, l Layout) (d Data, unmap func() error, err error) {
-	if l.Count == 0 || l.Offset < 0 || l.Offset%int64(l.Elem) != 0 || l.Elem != Float64 && l.Elem != Float32 {
-		return Data{}, nil, errorf(path, "bad layout %+v", l)
+// Open opens path for reading the elements l describes, checking that the
+// file still holds them.
+func Open(path string, l Layout) (*Reader, error) {
+	if l.Count == 0 || l.Offset < 0 || l.Elem != Float64 && l.Elem != Float32 {
+		return nil, errorf(path, "bad layout %+v", l)
 	}
-	b, unmap, err := shmem.MapFile(path)
+	f, err := os.Open(path)
 	if err != nil {
-		return Data{}, nil, err
+		return nil, &Error{Path: path, Msg: oneLine(err)}
 	}
-	end := uint64(l.Offset) + l.Count*uint64(l.Elem)
-	if uint64(len(b)) < end {
-		unmap()
-		return Data{}, nil, errorf(path, "now holds %d bytes, fewer than the %d it had", len(b), end)
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, &Error{Path: path, Msg: oneLine(err)}
 	}
-	p := unsafe.Pointer(&b[l.Offset])
-	if uintptr(p)%uintptr(l.Elem) != 0 { // mappings are page-aligned and Offset a multiple of Elem
-		unmap()
-		return Data{}, nil, errorf(path, "elements are not aligned in memory")
+	if end := uint64(l.Offset) + l.Count*uint64(l.Elem); uint64(fi.Size()) < end {
+		f.Close()
+		return nil, errorf(path, "now holds %d bytes, fewer than the %d it had", fi.Size(), end)
 	}
-	if l.Elem == Float64 {
-		d.F64 = unsafe.Slice((*float64)(p), l.Count)
-	} else {
-		d.F32 = unsafe.Slice((*float32)(p), l.Count)
-	}
-	return d, unmap, nil
+	return &Reader{f: f, l: l}, nil
 }
+
+// Layout is what the reader reads.
+func (r *Reader) Layout() Layout { return r.l }
+
+// ReadF64 fills dst with the float64 elements from index lo on.
+func (r *Reader) ReadF64(lo uint64, dst []float64) error {
+	if r.l.Elem != Float64 {
+		return fmt.Errorf("floatfile: ReadF64 on a file of %v", r.l.Elem)
+	}
+	if len(dst) == 0 {
+		return nil
+	}
+	return r.read(lo, uint64(len(dst)), unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 8*len(dst)))
+}
+
+// ReadF32 fills dst with the float32 elements from index lo on.
+func (r *Reader) ReadF32(lo uint64, dst []float32) error {
+	if r.l.Elem != Float32 {
+		return fmt.Errorf("floatfile: ReadF32 on a file of %v", r.l.Elem)
+	}
+	if len(dst) == 0 {
+		return nil
+	}
+	return r.read(lo, uint64(len(dst)), unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 4*len(dst)))
+}
+
+func (r *Reader) read(lo, n uint64, b []byte) error {
+	if lo > r.l.Count || n > r.l.Count-lo {
+		return fmt.Errorf("floatfile: elements [%d, %d) of %d", lo, lo+n, r.l.Count)
+	}
+	_, err := r.f.ReadAt(b, r.l.Offset+int64(lo)*int64(r.l.Elem))
+	if err != nil {
+		return fmt.Errorf("floatfile: %s: %w", r.f.Name(), err)
+	}
+	return nil
+}
+
+// Close closes the file.
+func (r *Reader) Close() error { return r.f.Close() }

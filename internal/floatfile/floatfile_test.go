@@ -90,23 +90,37 @@ func TestRawAndNPY(t *testing.T) {
 			if l.NPY && l.Offset%64 != 0 {
 				t.Errorf("npy data at %d, want a multiple of 64", l.Offset)
 			}
-			d, unmap, err := Map(p, l)
+			r, err := Open(p, l)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer unmap()
-			if d.Len() != len(c.want) {
-				t.Fatalf("mapped %d elements, want %d", d.Len(), len(c.want))
+			defer r.Close()
+			got := make([]float64, len(c.want))
+			if l.Elem == Float64 {
+				err = r.ReadF64(0, got)
+			} else {
+				g32 := make([]float32, len(c.want))
+				err = r.ReadF32(0, g32)
+				for i, x := range g32 {
+					got[i] = float64(x)
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
 			}
 			for i, w := range c.want {
-				var got float64
-				if d.F64 != nil {
-					got = d.F64[i]
-				} else {
-					got = float64(d.F32[i])
+				if math.Float64bits(got[i]) != math.Float64bits(w) {
+					t.Errorf("element %d = %v, want %v", i, got[i], w)
 				}
-				if math.Float64bits(got) != math.Float64bits(w) {
-					t.Errorf("element %d = %v, want %v", i, got, w)
+			}
+			// A read from an index on, and one past the end.
+			if n := len(c.want); n > 1 && l.Elem == Float64 {
+				tail := make([]float64, n-1)
+				if err := r.ReadF64(1, tail); err != nil || math.Float64bits(tail[0]) != math.Float64bits(c.want[1]) {
+					t.Errorf("ReadF64(1) = %v, %v", tail, err)
+				}
+				if err := r.ReadF64(2, tail); err == nil {
+					t.Error("a read past the end succeeded")
 				}
 			}
 		})
@@ -167,9 +181,9 @@ func TestBadFiles(t *testing.T) {
 	})
 }
 
-// A file that shrinks between Inspect and Map is refused, not read past
+// A file that shrinks between Inspect and Open is refused, not read past
 // its end.
-func TestMapShrunk(t *testing.T) {
+func TestOpenShrunk(t *testing.T) {
 	p := write(t, "x.f64", f64Bytes(1, 2, 3))
 	l, err := Inspect(p, Float64)
 	if err != nil {
@@ -178,8 +192,8 @@ func TestMapShrunk(t *testing.T) {
 	if err := os.Truncate(p, 8); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Map(p, l); err == nil || !strings.Contains(err.Error(), "fewer than") {
-		t.Errorf("Map of a shrunk file = %v, want an error", err)
+	if _, err := Open(p, l); err == nil || !strings.Contains(err.Error(), "fewer than") {
+		t.Errorf("Open of a shrunk file = %v, want an error", err)
 	}
 }
 

@@ -92,3 +92,27 @@ func extractRest(xs []float64, e int, add func(float64)) (hi, lo float64) {
 	}
 	return hi, lo
 }
+
+// sumNonNeg returns hi + lo ≈ the sum of xs, which are at most chunkLen
+// values in [0, 2^e) (or NaNs, which make hi NaN), for the sums that need
+// only be accurate: hi is the first level's exact sum and lo the float sum
+// of the remainders, each below 2^(e−42), so the error is below 2^(e−75)
+// for the chunk: far below the rounding of the values themselves, and
+// with no slow path however far apart they are.
+func sumNonNeg(xs []float64, e int) (hi, lo float64) {
+	s1 := pow2(e + 11)
+	var a0, a1, a2, a3, b0, b1, b2, b3 float64
+	i := 0
+	for ; i+4 <= len(xs); i += 4 {
+		x0, x1, x2, x3 := xs[i], xs[i+1], xs[i+2], xs[i+3]
+		q0, q1, q2, q3 := (s1+x0)-s1, (s1+x1)-s1, (s1+x2)-s1, (s1+x3)-s1
+		a0, a1, a2, a3 = a0+q0, a1+q1, a2+q2, a3+q3
+		b0, b1, b2, b3 = b0+(x0-q0), b1+(x1-q1), b2+(x2-q2), b3+(x3-q3)
+	}
+	for ; i < len(xs); i++ {
+		q := (s1 + xs[i]) - s1
+		a0 += q
+		b0 += xs[i] - q
+	}
+	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
+}

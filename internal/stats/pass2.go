@@ -224,18 +224,17 @@ func (p *Plan) chunk(c []float64, h []uint32, sink Sink, sc *Scratch) (below, ab
 			above++
 		}
 	}
-	add := func(v float64) { sink.Add(P2SumSq, v) }
-	a, b, ok := extract(sq, p.sqExp)
-	if !ok {
+	a, b := sumNonNeg(sq, p.sqExp)
+	if a != a {
 		fin := sc.fin[:0] // drop the NaNs' squares
 		for _, v := range sq {
 			if v == v {
 				fin = append(fin, v)
 			}
 		}
-		sumFinite(fin, add)
-		return below, above
+		a, b = sumNonNeg(fin, p.sqExp)
 	}
-	addPartials(a, b, add)
+	sink.Add(P2SumSq, a)
+	sink.Add(P2SumSq, b)
 	return below, above
 }

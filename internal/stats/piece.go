@@ -10,9 +10,10 @@
 // rounded once and the terms added exactly, and the histogram's counts.
 // The variance is then (Σ(x − m)² − (Σx − n·m)²/n) / (n − 1) computed
 // exactly from those sums: two passes, so it stays accurate when the mean
-// is far larger than the spread, where Σx²/n − mean² cancels to nothing;
-// its only errors are the rounding of each x − m and of its square, below
-// 3 units in the last place of the result.
+// is far larger than the spread, where Σx²/n − mean² cancels to nothing.
+// Its errors are the rounding of each x − m and of its square, below
+// 3 units in the last place of the result, and what adding the squares
+// in float64 leaves (see sumNonNeg), orders of magnitude below that.
 //
 // NaNs are counted apart and take no part in anything else: Count is the
 // number of the other values, and the statistics are theirs.
@@ -54,7 +55,7 @@ func Pass1Ops() []Op { return []Op{Sum, Sum, Min, Max, Min, Max} }
 
 // Pass 2 elements.
 const (
-	P2SumSq = iota // Sum of ((x − m)·2^−Plan.Scale)², each term rounded
+	P2SumSq = iota // Sum of ((x − m)·2^−Plan.Scale)², each term rounded, each chunk's sum within 2^−75 of its largest possible term
 	P2Below        // Sum: non-NaN values below the histogram's range (−Inf included)
 	P2Above        // Sum: values above it (+Inf included)
 	P2Bins         // Sum: the first bin's count; bin k is element P2Bins+k
