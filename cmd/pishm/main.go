@@ -195,6 +195,18 @@ func exitCode(ctx context.Context, stderr io.Writer, err error) int {
 // the usage to fs's output. A -redis flag, where fs has one, must be a URL
 // go-redis takes.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := parseFlagsArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// parseFlagsArgs is parseFlags for a command that takes arguments after
+// its flags (fs.Args()).
+func parseFlagsArgs(fs *flag.FlagSet, args []string) error {
 	out, usage := fs.Output(), fs.Usage
 	fs.SetOutput(io.Discard) // where the parser prints its error and calls usage
 	fs.Usage = func() {}
@@ -207,8 +219,6 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return err
 	case err != nil:
 		return flagError{cmd: fs.Name(), err: err}
-	case fs.NArg() > 0:
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if f := fs.Lookup("redis"); f != nil && f.Value.String() != "" {
 		return checkRedisURL(f.Value.String())
