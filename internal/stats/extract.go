@@ -116,3 +116,54 @@ func sumNonNeg(xs []float64, e int) (hi, lo float64) {
 	}
 	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
 }
+
+// lanes is extract8's state: eight lanes of each accumulator.
+type lanes struct {
+	a, b   [8]float64
+	rest   [8]uint64
+	mn, mx [8]float64
+}
+
+// extractMinMax is extract fused with the chunk's extremes, for e a guess:
+// it returns hi and lo as extract does, the extremes of the non-NaN values
+// of xs (as long as there is no NaN), and rest, which is zero when no
+// remainder was left. The caller checks that the guess held (every |x|
+// below 2^e); a NaN or an infinity makes hi or lo NaN. It runs on eight
+// lanes with AVX-512 (extract8), or in Go.
+func extractMinMax(xs []float64, e int) (hi, lo, mn, mx float64, rest uint64) {
+	s1, s2 := pow2(e+11), pow2(e-30)
+	mn, mx = math.Inf(1), math.Inf(-1)
+	n := 0
+	if haveExtract8 && len(xs) >= 8 {
+		l := lanes{mn: [8]float64{mn, mn, mn, mn, mn, mn, mn, mn}, mx: [8]float64{mx, mx, mx, mx, mx, mx, mx, mx}}
+		n = len(xs) &^ 7
+		extract8(&xs[0], n, s1, s2, &l)
+		// Any grouping of the lanes' partials is exact (see extract).
+		hi = ((l.a[0] + l.a[1]) + (l.a[2] + l.a[3])) + ((l.a[4] + l.a[5]) + (l.a[6] + l.a[7]))
+		lo = ((l.b[0] + l.b[1]) + (l.b[2] + l.b[3])) + ((l.b[4] + l.b[5]) + (l.b[6] + l.b[7]))
+		for k := range 8 {
+			rest |= l.rest[k]
+			if l.mn[k] < mn {
+				mn = l.mn[k]
+			}
+			if l.mx[k] > mx {
+				mx = l.mx[k]
+			}
+		}
+	}
+	for _, x := range xs[n:] {
+		q := (s1 + x) - s1
+		r := x - q
+		hi += q
+		u := (s2 + r) - s2
+		lo += u
+		rest |= math.Float64bits(r - u)
+		if x < mn {
+			mn = x
+		}
+		if x > mx {
+			mx = x
+		}
+	}
+	return hi, lo, mn, mx, rest << 1 // without the sign bits: −0 is no remainder
+}

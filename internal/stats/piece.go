@@ -89,6 +89,9 @@ type pass1 struct {
 	fmn, fmx   float64
 	sc         *Scratch
 	addSumFunc func(float64)
+	// e is the exponent the last chunk was extracted with: the guess of
+	// the fused path (0: none yet).
+	e int
 }
 
 // Pass1F64 reduces the piece xs for pass 1 into sink.
@@ -137,6 +140,9 @@ func (p *pass1) flush() {
 // chunk reduces at most chunkLen values: the fast path when they are all
 // finite and of like magnitude, else slowChunk.
 func (p *pass1) chunk(c []float64) {
+	if haveExtract8 && p.e != 0 && p.fused(c) {
+		return
+	}
 	lmn, lmx := math.Inf(1), math.Inf(-1)
 	for _, x := range c { // NaNs fail both tests: extract finds them
 		if x < lmn {
@@ -174,9 +180,35 @@ func (p *pass1) chunk(c []float64) {
 			hi, lo = extractRest(c, e, p.addSumFunc)
 		}
 		addPartials(hi, lo, p.addSumFunc)
+		p.e = e
 	}
 	p.mn, p.mx = min(p.mn, lmn), max(p.mx, lmx)
 	p.fmn, p.fmx = min(p.fmn, lmn), max(p.fmx, lmx)
+}
+
+// fused is chunk in one pass over c, extremes and sums together, with the
+// exponent of the chunk before as a guess of c's: right for nearly every
+// chunk of real data. It reports false, having added nothing, when the
+// guess was too small or c holds a NaN, an infinity or only zeros: chunk
+// then goes the way that first finds the extremes.
+func (p *pass1) fused(c []float64) bool {
+	hi, lo, lmn, lmx, rest := extractMinMax(c, p.e)
+	if hi != hi || lo != lo {
+		return false
+	}
+	if lmn == 0 || lmx == 0 {
+		lmn, lmx = signedZeros(c, lmn, lmx)
+	}
+	if m := max(lmx, -lmn); m == 0 || m >= pow2(p.e) {
+		return false
+	}
+	if rest != 0 { // a value far below the guess: its remainder exactly, by the slower way
+		hi, lo = extractRest(c, p.e, p.addSumFunc)
+	}
+	addPartials(hi, lo, p.addSumFunc)
+	p.mn, p.mx = min(p.mn, lmn), max(p.mx, lmx)
+	p.fmn, p.fmx = min(p.fmn, lmn), max(p.fmx, lmx)
+	return true
 }
 
 // slowChunk takes the values of c one by one: NaNs counted, infinities
