@@ -50,6 +50,7 @@ type crewOptions struct {
 	lanePad   int
 	maxChunks int
 	maxParams int
+	maxK      int    // elements a call may have (at least 1)
 	exe       string // the worker binary; "" for this one
 	retries   int
 	stall     time.Duration // no progress for this long kills a worker; < 0 never
@@ -80,7 +81,7 @@ const tick = 50 * time.Millisecond
 // all of them have arrived (the start barrier), or with an error and
 // nothing left behind.
 func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
-	l := newLayout(o.workers, shmem.DefaultBlockStride(), o.lanePad, o.maxChunks, o.maxParams)
+	l := newLayout(o.workers, shmem.DefaultBlockStride(), o.lanePad, o.maxChunks, o.maxParams, max(o.maxK, 1))
 	seg, err := shmem.Create(shmem.Options{Backing: o.shm, Path: o.path, Force: o.force,
 		Blocks: l.blocks(), Stride: l.stride, Tail: l.tail()})
 	if err != nil {
@@ -105,6 +106,7 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 	ctl.lanePad = uint32(o.lanePad)
 	ctl.maxChunks = uint32(o.maxChunks)
 	ctl.maxParams = uint32(o.maxParams)
+	ctl.maxK = uint32(l.maxK)
 
 	exe := o.exe
 	if exe == "" {
@@ -235,11 +237,12 @@ type callSpec struct {
 	kernel  string
 	params  []byte
 	detail  []WorkerResult // memory to reuse for the result's per-worker detail
+	total   folds          // memory to reuse for the result's exact total
 }
 
 // callResult is what one call produced.
 type callResult struct {
-	value     float64
+	total     folds // the exact result, one fold per element
 	elapsed   time.Duration
 	workers   []WorkerResult
 	failures  []Failure
@@ -278,6 +281,10 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	if len(spec.params) > l.maxParams {
 		return res, fmt.Errorf("engine: %d parameter bytes, more than the %d this pool holds (WithMaxParams)", len(spec.params), l.maxParams)
 	}
+	ops := spec.job.ops
+	if len(ops) > l.maxK {
+		return res, fmt.Errorf("engine: %q has %d elements, more than the %d this pool holds (WithMaxK)", spec.job.name, len(ops), l.maxK)
+	}
 	// A pool worker that died since the last call is replaced now, not
 	// mistaken for a death during this one.
 	if c.gen != 0 && !c.opt.oneShot {
@@ -288,20 +295,24 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	// Everything below is written while every worker sleeps on gen.
 	js := &ctl.job
 	*js = jobSpec{n: spec.n, offset: spec.offset, chunk: spec.chunk, chunks: chunks, grain: spec.grain,
-		mode: modeCode[spec.mode], op: spec.job.op, dynamic: spec.dynamic, params: uint32(len(spec.params))}
+		mode: modeCode[spec.mode], dynamic: spec.dynamic, params: uint32(len(spec.params)), k: uint32(len(ops))}
 	setName(js.name[:], spec.job.name)
 	setName(js.kernel[:], spec.kernel)
 	copy(c.v.params(len(spec.params)), spec.params)
+	copy(c.v.ops(len(ops)), ops)
 	for i := range l.workers {
 		s := c.v.slot(i)
-		s.reset(spec.job.op)
+		c.v.resetSlot(i, ops)
 		s.state.CompareAndSwap(slotDone, slotArrived) // idle since the last call
 	}
 	if c.opt.callerShare {
 		c.v.slot(0).state.Store(slotArrived) // also after a share that panicked
 	}
-	c.v.acc.best.Store(math.Float64bits(spec.job.op.identity()))
-	c.v.acc.exact.Reset()
+	acc := c.v.accElems(len(ops))
+	for e := range acc {
+		acc[e].best.Store(math.Float64bits(ops[e].identity()))
+		acc[e].exact.Reset()
+	}
 	if owner := c.v.acc.lock.Owner(); owner != 0 {
 		return res, fmt.Errorf("engine: the accumulator lock is held by pid %d between calls", owner)
 	}
@@ -575,7 +586,7 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 	if cs.spec.dynamic {
 		settleChunks(c.v.chunks(int(c.v.ctl.job.chunks)), uint32(e.p.pid), s.active())
 	} else {
-		s.reset(cs.spec.job.op)
+		c.v.resetSlot(i, cs.spec.job.ops)
 	}
 	if c.col != nil {
 		if err := c.col.Retry(i); err != nil {
@@ -724,15 +735,19 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	spec := cs.spec
 	l := c.v.l
 	res := callResult{elapsed: cs.elapsed, failures: cs.failures, workers: slices.Grow(spec.detail[:0], l.workers)[:l.workers]}
-	journals := newFold(spec.job.op)
+	ops := spec.job.ops
+	k := len(ops)
+	journals := slices.Grow(spec.total[:0], k)[:k]
+	journals.reset(ops)
+	res.total = journals
 	var terms uint64
 	for i := range l.workers {
 		s := c.v.slot(i)
-		e := s.active()
-		journals.merge(&e.fold)
+		e, ef := s.active(), c.v.activeFolds(i, k)
+		journals.merge(ef)
 		terms += e.terms
 		res.publishes += e.publishes
-		wr := WorkerResult{Index: i, Terms: e.terms, Elapsed: time.Duration(s.elapsed.Load()), Partial: e.fold.value()}
+		wr := WorkerResult{Index: i, Terms: e.terms, Elapsed: time.Duration(s.elapsed.Load()), Partial: ef[0].value()}
 		if !spec.dynamic {
 			lo, hi := span(spec.n, spec.grain, l.workers, i)
 			wr.Lo, wr.Hi = spec.offset+lo, spec.offset+hi
@@ -757,7 +772,7 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	// worker's exact result (Sum, and for Min and Max the extreme as
 	// Partial), merged in worker order and rounded once. The journals are
 	// the check: every message must carry exactly its worker's journal.
-	messages := newFold(spec.job.op)
+	messages := newFold(ops[0])
 	if c.col != nil {
 		cctx, cancel := context.WithTimeout(ctx, collectGrace)
 		msgs, err := c.col.Collect(cctx)
@@ -773,7 +788,7 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 			if m.Lo != w.Lo || m.Hi != w.Hi {
 				return res, fmt.Errorf("engine: worker %d's message covers [%d,%d), its range is [%d,%d)", i, m.Lo, m.Hi, w.Lo, w.Hi)
 			}
-			jacc := c.v.slot(i).active().fold.acc // a copy, out of the segment
+			jacc := c.v.activeFolds(i, 1)[0].acc // a copy, out of the segment
 			jacc.Normalize()
 			if !m.Sum.Equal(&jacc) || m.Sum.Count() != jacc.Count() {
 				return res, fmt.Errorf("engine: worker %d's message carries an exact sum (%d inputs, rounding to %v) that is not its journal's (%d inputs, rounding to %v)",
@@ -782,7 +797,7 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 			if math.Float64bits(m.Partial) != math.Float64bits(w.Partial) {
 				return res, fmt.Errorf("engine: worker %d's message says %v, its journal %v", i, m.Partial, w.Partial)
 			}
-			messages.merge(&fold{acc: m.Sum, best: m.Partial, op: spec.job.op})
+			messages.merge(&fold{acc: m.Sum, best: m.Partial, op: ops[0]})
 			w.Elapsed = time.Duration(m.ElapsedNs)
 		}
 	} else if spec.mode.IsTransport() {
@@ -793,31 +808,39 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	}
 	// Every strategy's total is exact, so each equals the journals' to
 	// the bit; a shared accumulator is read only when nothing tainted it.
-	want := journals.value()
+	// The journals' total is the result; the others are its checks.
 	switch {
 	case spec.mode.IsTransport():
-		res.value = messages.value() // the messages' exact results, each checked against its journal above
+		// The messages' exact results, each checked against its journal
+		// above (transports carry scalar results only: jobSpec.check).
+		if got, want := messages.value(), journals[0].value(); math.Float64bits(got) != math.Float64bits(want) {
+			return res, fmt.Errorf("engine: the messages add up to %v, the journals to %v", got, want)
+		}
 	case spec.mode == Slots:
-		res.value = want
 	case cs.tainted:
-		res.value = want
 		res.rebuilt = true
 	case spec.mode == Racy:
-		res.value = f64(c.v.acc.best.Load())
-		res.lostSum = want - res.value
+		// The result is what the racy adds left, to show what they lost.
+		racy := f64(c.v.accElems(1)[0].best.Load())
+		res.lostSum = journals[0].value() - racy
+		journals[0] = newFold(Sum)
+		journals[0].add(racy)
 	default:
 		if n := publishesOf(spec, l.workers); res.publishes != n {
 			return res, fmt.Errorf("engine: the journals hold %d publishes, want %d", res.publishes, n)
 		}
-		shared := newFold(spec.job.op)
-		if spec.job.op == Sum {
-			shared.acc = superacc.Snapshot(&c.v.acc.exact)
-		} else {
-			shared.best = f64(c.v.acc.best.Load())
-		}
-		res.value = shared.value()
-		if math.Float64bits(res.value) != math.Float64bits(want) {
-			return res, fmt.Errorf("engine: the shared accumulator holds %v, the journals %v", res.value, want)
+		shared := c.v.accElems(k)
+		for e := range shared {
+			var got float64
+			if ops[e] == Sum {
+				acc := superacc.Snapshot(&shared[e].exact)
+				got = acc.Round()
+			} else {
+				got = f64(shared[e].best.Load())
+			}
+			if want := journals[e].value(); math.Float64bits(got) != math.Float64bits(want) {
+				return res, fmt.Errorf("engine: element %d of the shared accumulator holds %v, the journals %v", e, got, want)
+			}
 		}
 	}
 	return res, nil

@@ -244,7 +244,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	res := Result{
 		N: cfg.N, Workers: cfg.Workers, Mode: cfg.Mode, Kernel: cfg.Kernel, Shm: shm, Spawn: cfg.Spawn,
-		Chunk: cfg.Chunk, Publish: publishInterval(cfg), Grain: cfg.Grain, Sched: string(cfg.Sched), Sum: out.value, Elapsed: out.elapsed,
+		Chunk: cfg.Chunk, Publish: publishInterval(cfg), Grain: cfg.Grain, Sched: string(cfg.Sched), Sum: out.total[0].value(), Elapsed: out.elapsed,
 		WorkersDetail: out.workers, Failures: out.failures, Rebuilt: out.rebuilt,
 		Publishes: out.publishes, LostSum: out.lostSum, Offset: cfg.Offset, Pad: cfg.Pad,
 	}
@@ -288,10 +288,13 @@ func publishInterval(cfg Config) uint64 {
 	return min(cfg.Publish, share)
 }
 
+// sumOps is the ops of a scalar Sum: the pi series'.
+var sumOps = []Op{Sum}
+
 // piKernelJob is the pi series with the named CPU kernel (validated by
 // withDefaults). Worker processes find the kernel again by the name the
 // job carries (jobSpec.kernel).
 func piKernelJob(name string) job {
 	k, _ := kernel.ByName(name)
-	return job{name: piJob, op: Sum, f: k.Sum}
+	return job{name: piJob, ops: sumOps, f: k.Sum}
 }

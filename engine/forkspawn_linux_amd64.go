@@ -127,12 +127,12 @@ func (f *forkSpawn) settle(c *crew, i int, cs *callState) {
 		return
 	}
 	sh, recs := f.share[i], f.records(i)
-	fl := newFold(Sum)
+	fl := folds{newFold(Sum)}
 	for k := range recs {
-		fl.add(sh.Value(k, &recs[k]))
+		fl[0].add(sh.Value(k, &recs[k]))
 	}
-	pb := newPublisher(Slots, Sum, c.v.acc, s, nil)
-	pb.publish(&fl, f.hi[i]-f.lo[i], 0)
+	pb := newPublisher(Slots, sumOps, c.v, i, nil)
+	pb.publish(fl, f.hi[i]-f.lo[i], 0)
 	s.state.Store(slotDone)
 	s.doneGen.Store(cs.g) // store-release, as a worker's
 }

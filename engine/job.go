@@ -76,9 +76,11 @@ type ParamsFunc func(params []byte, lo, hi uint64) float64
 // job is one named piece of work in the form the workers run it.
 type job struct {
 	name string
-	op   Op
+	ops  []Op // one per element: a Func has one
 	f    func(lo, hi uint64) float64
-	pf   ParamsFunc // set instead of f for RegisterParams
+	pf   ParamsFunc       // set instead of f for RegisterParams
+	vf   VectorFunc       // set instead of f for RegisterVector
+	vpf  VectorParamsFunc // set instead of f for RegisterVectorParams
 	// cancelled, if set, is polled between calls of f; true abandons the
 	// work (in-process runs, which cannot be killed).
 	cancelled func() bool
@@ -86,12 +88,19 @@ type job struct {
 
 // bind gives a ParamsFunc job its call's parameters.
 func (j job) bind(params []byte) job {
-	if j.pf != nil {
+	switch {
+	case j.pf != nil:
 		pf := j.pf
 		j.f = func(lo, hi uint64) float64 { return pf(params, lo, hi) }
+	case j.vpf != nil:
+		vpf := j.vpf
+		j.vf = func(lo, hi uint64, v *Vector) { vpf(params, lo, hi, v) }
 	}
 	return j
 }
+
+// k is the job's number of elements.
+func (j job) k() int { return len(j.ops) }
 
 // piJob is the built-in workload; its Func is the chosen CPU kernel.
 const piJob = "pi"
@@ -110,7 +119,7 @@ func Register(name string, op Op, f Func) {
 	if f == nil {
 		panic(fmt.Sprintf("engine: Register %q: nil func", name))
 	}
-	register(job{name: name, op: op, f: f})
+	register(job{name: name, ops: []Op{op}, f: f})
 }
 
 // RegisterParams is Register for a Func that reads its call's parameters
@@ -119,15 +128,17 @@ func RegisterParams(name string, op Op, f ParamsFunc) {
 	if f == nil {
 		panic(fmt.Sprintf("engine: RegisterParams %q: nil func", name))
 	}
-	register(job{name: name, op: op, pf: f})
+	register(job{name: name, ops: []Op{op}, pf: f})
 }
 
 func register(j job) {
 	if _, err := cString([]byte(j.name)); err != nil || j.name == "" || len(j.name) > maxJobName || j.name == piJob {
 		panic(fmt.Sprintf("engine: Register: bad name %q (want 1..%d printable ASCII bytes, no spaces, not %q)", j.name, maxJobName, piJob))
 	}
-	if j.op < Sum || j.op > Max {
-		panic(fmt.Sprintf("engine: Register %q: bad op %v", j.name, j.op))
+	for _, op := range j.ops {
+		if op < Sum || op > Max {
+			panic(fmt.Sprintf("engine: Register %q: bad op %v", j.name, op))
+		}
 	}
 	registry.Lock()
 	defer registry.Unlock()
@@ -135,6 +146,17 @@ func register(j job) {
 		panic(fmt.Sprintf("engine: Register: %q registered twice", j.name))
 	}
 	registry.jobs[j.name] = j
+}
+
+// maxRegisteredK is the most elements of any registered Func (1 if none).
+func maxRegisteredK() int {
+	registry.RLock()
+	defer registry.RUnlock()
+	k := 1
+	for _, j := range registry.jobs {
+		k = max(k, j.k())
+	}
+	return k
 }
 
 // Registered lists the names given to Register, sorted.
@@ -174,13 +196,17 @@ const maxJobName = 40
 
 // Reduction is the outcome of Reduce.
 type Reduction struct {
-	Name    string   `json:"name"`
-	Op      string   `json:"op"`
-	N       uint64   `json:"n"`
-	Value   float64  `json:"value"`
-	Workers int      `json:"workers"`
-	Mode    Mode     `json:"mode"`
-	Sched   Schedule `json:"sched"`
+	Name  string  `json:"name"`
+	Op    string  `json:"op"`
+	N     uint64  `json:"n"`
+	Value float64 `json:"value"`
+	// Values is each element's result, rounded once, for a vector Func
+	// (RegisterVector): k values, Values[0] == Value. For a scalar Func
+	// it holds Value alone.
+	Values  []float64 `json:"values,omitempty"`
+	Workers int       `json:"workers"`
+	Mode    Mode      `json:"mode"`
+	Sched   Schedule  `json:"sched"`
 	// Grain is the terms per piece of the grid the Func was called on:
 	// with the Func, N and the params it fixes the result's bits.
 	Grain   uint64        `json:"grain"`
@@ -193,6 +219,8 @@ type Reduction struct {
 	Publishes     uint64         `json:"publishes"`
 	// LostSum is what the racy mode lost (see Result.LostSum).
 	LostSum float64 `json:"lost_sum,omitempty"`
+
+	folds folds // the exact results (Exact), memory reused by ReduceInto
 }
 
 // Option adjusts a Reduce call, or a Pool.
@@ -203,6 +231,7 @@ type settings struct {
 	Config
 	maxChunks      int
 	maxParams      int
+	maxK           int
 	inProcessBelow uint64
 	inProcessSet   bool
 	callerShare    bool
@@ -258,6 +287,12 @@ func WithMaxChunks(k int) Option { return func(s *settings) { s.maxChunks = k } 
 // (default 64 KiB, at most MaxParams).
 func WithMaxParams(b int) Option { return func(s *settings) { s.maxParams = b } }
 
+// WithMaxK sets the most elements a vector Func called on a Pool may have
+// (default: the most of any Func registered when the Pool starts; at most
+// MaxK). Each element takes about 600 bytes of the segment per worker,
+// twice, and once more for the shared accumulator.
+func WithMaxK(k int) Option { return func(s *settings) { s.maxK = k } }
+
 // WithCallerShare makes a Pool's caller sum a share of each call itself,
 // as an OpenMP master thread does: a pool of W workers is then the caller
 // and W-1 processes, and a small call costs no wake-up of the caller, only
@@ -308,6 +343,9 @@ func resolve(st settings, name string) (Config, job, error) {
 		return cfg, job{}, err
 	}
 	j, err := jobFor(name, cfg)
+	if err == nil && j.k() > 1 && (cfg.Mode.IsTransport() || cfg.Mode == Racy) {
+		err = fmt.Errorf("engine: mode %s carries one value per worker, and %q has %d elements (use slots, cas, mutex or goroutines)", cfg.Mode, name, j.k())
+	}
 	return cfg, j, err
 }
 
@@ -318,14 +356,28 @@ func reduceOnce(ctx context.Context, name string, j job, cfg Config, wallStart t
 	if err != nil {
 		return Reduction{}, err
 	}
-	return reductionOf(name, j, cfg, out, time.Since(wallStart)), nil
+	return reductionOf(name, j, cfg, out, time.Since(wallStart), nil), nil
 }
 
-func reductionOf(name string, j job, cfg Config, out callResult, wall time.Duration) Reduction {
+func reductionOf(name string, j job, cfg Config, out callResult, wall time.Duration, values []float64) Reduction {
+	values = out.total.values(values[:0])
 	return Reduction{
-		Name: name, Op: j.op.String(), N: cfg.N, Value: out.value, Workers: cfg.Workers,
+		Name: name, Op: opsString(j.ops), N: cfg.N, Value: values[0], Values: values, Workers: cfg.Workers,
 		Mode: cfg.Mode, Sched: cfg.Sched, Grain: cfg.Grain, Elapsed: out.elapsed, Wall: wall,
 		WorkersDetail: out.workers, Failures: out.failures, Rebuilt: out.rebuilt,
-		Publishes: out.publishes, LostSum: out.lostSum,
+		Publishes: out.publishes, LostSum: out.lostSum, folds: out.total,
 	}
+}
+
+// opsString names a job's ops: "sum" for a scalar Sum, "sum,sum,min" for
+// a vector.
+func opsString(ops []Op) string {
+	if len(ops) == 1 {
+		return ops[0].String()
+	}
+	s := make([]string, len(ops))
+	for i, op := range ops {
+		s[i] = op.String()
+	}
+	return strings.Join(s, ",")
 }

@@ -78,6 +78,12 @@ func NewPool(ctx context.Context, opts ...Option) (*Pool, error) {
 		return nil, fmt.Errorf("engine: WithMaxChunks must be in [1, %d] and WithMaxParams in [0, %d], got %d and %d",
 			maxChunkTable, MaxParams, st.maxChunks, st.maxParams)
 	}
+	if st.maxK == 0 {
+		st.maxK = maxRegisteredK()
+	}
+	if st.maxK < 1 || st.maxK > MaxK {
+		return nil, fmt.Errorf("engine: WithMaxK must be in [1, %d], got %d", MaxK, st.maxK)
+	}
 	callerShare := st.callerShare
 	below := uint64(DefaultInProcessBelow)
 	if callerShare {
@@ -95,7 +101,7 @@ func NewPool(ctx context.Context, opts ...Option) (*Pool, error) {
 	}
 	c, err := newCrew(ctx, crewOptions{
 		workers: cfg.Workers, shm: cfg.Shm, path: cfg.Path, force: cfg.Force, lanePad: cfg.Pad,
-		maxChunks: st.maxChunks, maxParams: st.maxParams, exe: cfg.WorkerBinary,
+		maxChunks: st.maxChunks, maxParams: st.maxParams, maxK: st.maxK, exe: cfg.WorkerBinary,
 		retries: cfg.retries(), stall: cfg.stall(),
 		callerShare: callerShare, spin: spin,
 	})
@@ -129,14 +135,14 @@ func (p *Pool) Reduce(ctx context.Context, name string, n uint64, opts ...Option
 }
 
 // ReduceInto is Reduce writing its result into *r, and reusing the memory
-// of r.WorkersDetail: a loop that passes the same Reduction to every call
-// allocates nothing in steady state (Reduce allocates the detail, one
-// object a call). On error *r holds a zero Reduction, its detail's memory
-// kept for the next call.
+// of r's detail, values and exact total: a loop that passes the same
+// Reduction to every call allocates nothing in steady state (Reduce
+// allocates them, three objects a call). On error *r holds a zero
+// Reduction, that memory kept for the next call.
 func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint64, opts ...Option) error {
 	wallStart := time.Now()
-	detail := r.WorkersDetail[:0]
-	*r = Reduction{WorkersDetail: detail}
+	detail, values, total := r.WorkersDetail[:0], r.Values[:0], r.folds[:0]
+	*r = Reduction{WorkersDetail: detail, Values: values, folds: total}
 	st := settingsPool.Get().(*settings)
 	*st = settings{Config: p.def}
 	for _, o := range opts {
@@ -172,11 +178,11 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint
 	}
 	p.c.opt.progress = cfg.Progress
 	out, err := p.c.call(ctx, callSpec{job: j, mode: cfg.Mode, n: n, offset: cfg.Offset, chunk: cfg.step(), grain: cfg.Grain,
-		dynamic: cfg.Sched == Dynamic, kernel: cfg.Kernel, params: cfg.Params, detail: detail})
+		dynamic: cfg.Sched == Dynamic, kernel: cfg.Kernel, params: cfg.Params, detail: detail, total: total})
 	if err != nil {
 		return err
 	}
-	*r = reductionOf(name, j, cfg, out, time.Since(wallStart))
+	*r = reductionOf(name, j, cfg, out, time.Since(wallStart), values)
 	return nil
 }
 

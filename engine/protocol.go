@@ -81,8 +81,10 @@ package engine
 // # The journal
 //
 // Every mode journals, in the worker's own slot, the exact total of what
-// it has published (an accumulator; for Min and Max the extreme): two
-// entries and a sequence word. A worker writes
+// it has published (an accumulator per element; for Min and Max the
+// extreme): two entries and a sequence word. An entry's k folds (one per
+// element of a vector Func, one for a scalar) live in the tail, at
+// segView.entryFolds. A worker writes
 // the new total into the entry that is not active (plain stores: nothing
 // else reads it), then stores seq+1 (store-release), which makes it the
 // active one. A process killed at any instruction leaves the old entry or
@@ -95,12 +97,14 @@ package engine
 // # The modes
 //
 // slots journals only; the parent adds the journals. cas adds each
-// publish's accumulator into accum.exact with one atomic add per limb
+// publish's accumulators into the tail's accElems (one per element) with
+// one atomic add per limb
 // (superacc.AtomicMerge: integer adds commute, so no order is needed and
-// nothing is lost), and Min and Max with a CAS loop on accum.best. mutex
-// adds under accum.lock, a pid-word lock the parent can take back from a
-// dead holder. racy adds each publish's rounded value into accum.best with
-// a plain load, add and store, losing what interleaves. The
+// nothing is lost), and Min and Max with a CAS loop on accElem.best. mutex
+// adds every element under accum.lock, a pid-word lock the parent can take back from a
+// dead holder. racy (scalar Funcs only) adds each publish's rounded value
+// into element 0's best with a plain load, add and store, losing what
+// interleaves. The
 // message-passing modes send the journal's fold (the exact accumulator
 // and its rounded value) to the parent once, after the last publish; the
 // parent combines the messages' accumulators and checks each against its
@@ -131,7 +135,7 @@ import (
 )
 
 // protocolVersion changes whenever anything below changes meaning.
-const protocolVersion = 5
+const protocolVersion = 6
 
 // The environment a worker is started with. A process is a pishm worker
 // exactly when envSegment is set.
@@ -171,11 +175,10 @@ type jobSpec struct {
 	chunks    uint64 // dynamic: how many chunks (0 for static)
 	grain     uint64 // terms per piece of the grid (chunk is a multiple)
 	mode      uint32 // modeCode
-	op        Op
 	dynamic   bool
-	_         [2]byte
-	params    uint32 // bytes of parameters at the start of the params area
-	_         uint32
+	_         [3]byte
+	params    uint32   // bytes of parameters at the start of the params area
+	k         uint32   // elements: their ops are the first k bytes of the ops area
 	kernel    [16]byte // the pi job's kernel name
 	name      [maxJobName]byte
 }
@@ -188,7 +191,7 @@ type control struct {
 	lanePad   uint32   // bytes between lanes (Config.Pad), 0 for none
 	maxChunks uint32   // chunk table capacity
 	maxParams uint32   // params area capacity
-	_         uint32
+	maxK      uint32   // elements a call may have: ops area, accElems and journal folds
 	job       jobSpec
 
 	gen      atomic.Uint32 // the current call; futex word the workers sleep on
@@ -205,19 +208,25 @@ type control struct {
 	parentSleeps atomic.Uint32 // 1 while the parent is asleep (or about to be) on finished
 }
 
-// accum is the shared accumulator: cas adds into exact with atomic adds
-// (Sum) or into best with CompareAndSwap (Min, Max); mutex adds into
-// either holding lock; racy adds into best with plain loads and stores.
+// accum is the shared accumulator's lock; its elements are accElems in
+// the tail.
 type accum struct {
-	best  atomic.Uint64 // float64 bits: Min or Max so far; racy's running sum
-	lock  sem.Mutex
-	_     uint32
-	exact superacc.Acc // Sum: the exact total
+	lock sem.Mutex
 }
 
-// journalEntry is one published total (see "The journal").
+// accElem is one element of the shared accumulator: cas adds into exact
+// with atomic adds (Sum) or into best with CompareAndSwap (Min, Max);
+// mutex adds into either holding accum.lock; racy adds into best with
+// plain loads and stores.
+type accElem struct {
+	best  atomic.Uint64 // float64 bits: Min or Max so far; racy's running sum
+	exact superacc.Acc  // Sum: the exact total
+}
+
+// journalEntry is one published total (see "The journal"); its folds, the
+// exact total (Sum) or the extreme (Min, Max) of each element, are at
+// segView.entryFolds.
 type journalEntry struct {
-	fold      fold   // the exact total (Sum) or the extreme (Min, Max)
 	terms     uint64 // terms covered
 	publishes uint64 // how many publishes it took
 	last      uint64 // dynamic: 1 + the last chunk covered, 0 for none
@@ -248,10 +257,12 @@ const (
 var slotStates = [...]string{"before attaching", "waiting for work", "while summing", "after publishing"}
 
 // superacc's accumulators are updated with 64-bit atomics: they must be
-// 8-byte aligned in the segment, as every block start is.
+// 8-byte aligned in the segment. The tail starts 8-byte aligned, and the
+// arrays of accElems and folds keep every element so.
 var (
-	_ [0]struct{} = [unsafe.Offsetof(accum{}.exact) % 8]struct{}{}
-	_ [0]struct{} = [unsafe.Offsetof(slot{}.entry) % 8]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(accElem{}.exact) % 8]struct{}{}
+	_ [0]struct{} = [unsafe.Sizeof(accElem{}) % 8]struct{}{}
+	_ [0]struct{} = [unsafe.Sizeof(fold{}) % 8]struct{}{}
 )
 
 // layout is where everything lives in a segment.
@@ -264,15 +275,16 @@ type layout struct {
 	lanePad   int
 	maxChunks int
 	maxParams int
+	maxK      int
 }
 
-func newLayout(workers, stride, lanePad, maxChunks, maxParams int) layout {
+func newLayout(workers, stride, lanePad, maxChunks, maxParams, maxK int) layout {
 	return layout{
 		workers: workers, stride: stride,
 		ctlBlocks: blocksFor(unsafe.Sizeof(control{}), stride),
 		accBlocks: blocksFor(unsafe.Sizeof(accum{}), stride),
 		slotSpan:  blocksFor(unsafe.Sizeof(slot{}), stride),
-		lanePad:   lanePad, maxChunks: maxChunks, maxParams: maxParams,
+		lanePad:   lanePad, maxChunks: maxChunks, maxParams: maxParams, maxK: maxK,
 	}
 }
 
@@ -280,12 +292,18 @@ func blocksFor(size uintptr, stride int) int { return (int(size) + stride - 1) /
 
 func (l layout) blocks() int { return l.ctlBlocks + l.accBlocks + l.workers*l.slotSpan }
 
-// The tail: lanes, then the chunk table, then the parameters, each 8-byte
-// aligned.
+// The tail: lanes, the chunk table, the parameters, the ops of the
+// elements, the shared accumulator's elements, then the journals' folds
+// (worker by worker, entry 0 then 1, k folds each), each 8-byte aligned.
 func (l layout) laneOff() int   { return 0 }
 func (l layout) chunkOff() int  { return l.workers * l.lanePad }
 func (l layout) paramsOff() int { return l.chunkOff() + (l.maxChunks*4+7)&^7 }
-func (l layout) tail() int      { return l.paramsOff() + (l.maxParams+7)&^7 }
+func (l layout) opsOff() int    { return l.paramsOff() + (l.maxParams+7)&^7 }
+func (l layout) accOff() int    { return l.opsOff() + (l.maxK+7)&^7 }
+func (l layout) foldsOff() int  { return l.accOff() + l.maxK*int(unsafe.Sizeof(accElem{})) }
+func (l layout) tail() int {
+	return l.foldsOff() + l.workers*2*l.maxK*int(unsafe.Sizeof(fold{}))
+}
 
 // segView is a segment seen through a layout.
 type segView struct {
@@ -319,6 +337,28 @@ func (v segView) chunks(k int) chunkTable {
 	return unsafe.Slice((*atomic.Uint32)(unsafe.Pointer(&v.seg.Tail()[v.l.chunkOff()])), k)
 }
 
+// ops is the call's ops, k of them.
+func (v segView) ops(k int) []Op {
+	off := v.l.opsOff()
+	return unsafe.Slice((*Op)(unsafe.Pointer(&v.seg.Tail()[off])), k)
+}
+
+// accElems is the shared accumulator's first k elements.
+func (v segView) accElems(k int) []accElem {
+	return unsafe.Slice((*accElem)(unsafe.Pointer(&v.seg.Tail()[v.l.accOff()])), k)
+}
+
+// entryFolds is the first k folds of entry e of worker i's journal.
+func (v segView) entryFolds(i, e, k int) folds {
+	off := v.l.foldsOff() + (i*2+e)*v.l.maxK*int(unsafe.Sizeof(fold{}))
+	return unsafe.Slice((*fold)(unsafe.Pointer(&v.seg.Tail()[off])), k)
+}
+
+// activeFolds is the first k folds of worker i's committed journal entry.
+func (v segView) activeFolds(i, k int) folds {
+	return v.entryFolds(i, int(v.slot(i).seq.Load()&1), k)
+}
+
 // params is the call's parameter bytes.
 func (v segView) params(n int) []byte {
 	off := v.l.paramsOff()
@@ -336,11 +376,12 @@ func (c *control) check(seg *shmem.Segment) (layout, error) {
 	}
 	h := seg.Header()
 	if c.workers < 1 || c.workers > MaxWorkers || c.maxChunks > maxChunkTable || c.maxParams > MaxParams ||
+		c.maxK < 1 || c.maxK > MaxK ||
 		c.lanePad != 0 && (c.lanePad < 8 || c.lanePad > 4096 || c.lanePad&(c.lanePad-1) != 0) {
-		return layout{}, fmt.Errorf("%w: control block workers=%d maxChunks=%d maxParams=%d lanePad=%d",
-			ErrProtocol, c.workers, c.maxChunks, c.maxParams, c.lanePad)
+		return layout{}, fmt.Errorf("%w: control block workers=%d maxChunks=%d maxParams=%d maxK=%d lanePad=%d",
+			ErrProtocol, c.workers, c.maxChunks, c.maxParams, c.maxK, c.lanePad)
 	}
-	l := newLayout(int(c.workers), int(h.Stride), int(c.lanePad), int(c.maxChunks), int(c.maxParams))
+	l := newLayout(int(c.workers), int(h.Stride), int(c.lanePad), int(c.maxChunks), int(c.maxParams), int(c.maxK))
 	if l.blocks() != int(h.Blocks) || l.tail() != int(h.Tail) {
 		return layout{}, fmt.Errorf("%w: control block needs %d blocks and %d tail bytes, the segment has %d and %d",
 			ErrProtocol, l.blocks(), l.tail(), h.Blocks, h.Tail)
@@ -348,8 +389,8 @@ func (c *control) check(seg *shmem.Segment) (layout, error) {
 	return l, nil
 }
 
-// check validates a job a worker is about to run.
-func (j *jobSpec) check(l layout) error {
+// check validates a job a worker is about to run, and its ops.
+func (j *jobSpec) check(l layout, ops func(k int) []Op) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: job "+format, append([]any{ErrProtocol}, args...)...)
 	}
@@ -357,8 +398,10 @@ func (j *jobSpec) check(l layout) error {
 	switch {
 	case !ok || mode == Goroutines:
 		return bad("mode code %d", j.mode)
-	case j.op < Sum || j.op > Max:
-		return bad("op %d", j.op)
+	case j.k < 1 || j.k > uint32(l.maxK):
+		return bad("%d elements (room for %d)", j.k, l.maxK)
+	case j.k > 1 && (mode.IsTransport() || mode == Racy):
+		return bad("mode %s with %d elements", mode, j.k)
 	case j.n == 0 || j.n > MaxN || j.offset > MaxN-j.n:
 		return bad("terms [%d, %d+%d)", j.offset, j.offset, j.n)
 	case j.grain == 0 || j.grain > MaxGrain || j.chunk == 0 || j.chunk%j.grain != 0:
@@ -371,6 +414,11 @@ func (j *jobSpec) check(l layout) error {
 		return bad("%d parameter bytes (room for %d)", j.params, l.maxParams)
 	case mode.IsTransport() && j.dynamic:
 		return bad("mode %s with dynamic chunks", mode)
+	}
+	for e, op := range ops(int(j.k)) {
+		if op < Sum || op > Max {
+			return bad("element %d: op %d", e, op)
+		}
 	}
 	if _, err := cString(j.name[:]); err != nil {
 		return bad("name: %v", err)
@@ -419,22 +467,29 @@ type chunkTable []atomic.Uint32
 // journal is a worker's view of its slot's journal: the active entry, kept
 // locally, and the commit that publishes a new one.
 type journal struct {
-	s   *slot
-	seq uint64
+	s     *slot
+	seq   uint64
+	folds [2]folds // each entry's folds
 }
 
-func openJournal(s *slot) journal { return journal{s: s, seq: s.seq.Load()} }
+func openJournal(v segView, i, k int) journal {
+	s := v.slot(i)
+	return journal{s: s, seq: s.seq.Load(), folds: [2]folds{v.entryFolds(i, 0, k), v.entryFolds(i, 1, k)}}
+}
 
-// cur is the active entry. Only this worker writes its slot during a
-// call, so it reads it from the segment.
-func (j *journal) cur() *journalEntry { return &j.s.entry[j.seq&1] }
+// cur is the active entry and its folds. Only this worker writes its slot
+// during a call, so it reads them from the segment.
+func (j *journal) cur() (*journalEntry, folds) { return &j.s.entry[j.seq&1], j.folds[j.seq&1] }
 
-// next is the inactive entry, made a copy of the active one for the
-// caller to update and commit (plain stores: nothing else reads it).
-func (j *journal) next() *journalEntry {
-	e := &j.s.entry[(j.seq+1)&1]
-	*e = *j.cur()
-	return e
+// next is the inactive entry and its folds, made a copy of the active one
+// for the caller to update and commit (plain stores: nothing else reads
+// it).
+func (j *journal) next() (*journalEntry, folds) {
+	e, f := &j.s.entry[(j.seq+1)&1], j.folds[(j.seq+1)&1]
+	ce, cf := j.cur()
+	*e = *ce
+	copy(f, cf)
+	return e, f
 }
 
 // commit makes the entry next returned the active one (see "The journal").
@@ -447,11 +502,14 @@ func (j *journal) commit() {
 // active is the slot's committed journal entry.
 func (s *slot) active() *journalEntry { return &s.entry[s.seq.Load()&1] }
 
-// reset makes s ready for a fresh share: the journal emptied to op's
-// identity. Only the parent calls it, with no live process on the slot.
-func (s *slot) reset(op Op) {
-	s.entry[0] = journalEntry{fold: newFold(op)}
+// resetSlot makes slot i ready for a fresh share: the journal emptied to
+// the identities of ops. Only the parent calls it, with no live process
+// on the slot.
+func (v segView) resetSlot(i int, ops []Op) {
+	s := v.slot(i)
+	s.entry[0] = journalEntry{}
 	s.entry[1] = journalEntry{}
+	v.entryFolds(i, 0, len(ops)).reset(ops)
 	s.seq.Store(0)
 	s.elapsed.Store(0)
 	s.progress.Store(0)

@@ -22,13 +22,14 @@ func TestLayout(t *testing.T) {
 		{"control.next", unsafe.Offsetof(control{}.next), 168},
 		{"jobSpec.kernel", unsafe.Offsetof(jobSpec{}.kernel), 56},
 		{"jobSpec.name", unsafe.Offsetof(jobSpec{}.name), 72},
-		{"accum.exact", unsafe.Offsetof(accum{}.exact), 24},
-		{"accum.lock", unsafe.Offsetof(accum{}.lock), 8},
-		{"slot.seq", unsafe.Offsetof(slot{}.seq), 1248},
-		{"slot.state", unsafe.Offsetof(slot{}.state), 1256},
-		{"slot.doneGen", unsafe.Offsetof(slot{}.doneGen), 1264},
-		{"slot.elapsed", unsafe.Offsetof(slot{}.elapsed), 1272},
-		{"slot.progress", unsafe.Offsetof(slot{}.progress), 1280},
+		{"jobSpec.k", unsafe.Offsetof(jobSpec{}.k), 52},
+		{"accElem.exact", unsafe.Offsetof(accElem{}.exact), 8},
+		{"accum.lock", unsafe.Offsetof(accum{}.lock), 0},
+		{"slot.seq", unsafe.Offsetof(slot{}.seq), 48},
+		{"slot.state", unsafe.Offsetof(slot{}.state), 56},
+		{"slot.doneGen", unsafe.Offsetof(slot{}.doneGen), 64},
+		{"slot.elapsed", unsafe.Offsetof(slot{}.elapsed), 72},
+		{"slot.progress", unsafe.Offsetof(slot{}.progress), 80},
 	} {
 		if c.off != c.want {
 			t.Errorf("%s at %d, want %d (bump protocolVersion when the layout changes)", c.name, c.off, c.want)
@@ -37,9 +38,9 @@ func TestLayout(t *testing.T) {
 			t.Errorf("%s at %d is not aligned", c.name, c.off)
 		}
 	}
-	// A slot holds two journal entries with an exact accumulator each.
-	if s := unsafe.Sizeof(slot{}); s > 11*128 {
-		t.Errorf("a slot is %d bytes, more than 11 blocks of the default stride", s)
+	// A slot's journal entries hold counts; their folds are in the tail.
+	if s := unsafe.Sizeof(slot{}); s > 128 {
+		t.Errorf("a slot is %d bytes, more than one block of the default stride", s)
 	}
 }
 
@@ -47,7 +48,7 @@ func TestLayout(t *testing.T) {
 // checks what a worker would: the checks never panic, and what they
 // accept is safe to index with.
 func FuzzControl(f *testing.F) {
-	l := newLayout(3, 128, 8, 16, 32)
+	l := newLayout(3, 128, 8, 16, 32, 5)
 	seg, err := shmem.Create(shmem.Options{Blocks: l.blocks(), Stride: l.stride, Tail: l.tail()})
 	if err != nil {
 		f.Fatal(err)
@@ -55,8 +56,9 @@ func FuzzControl(f *testing.F) {
 	defer seg.Close()
 	ctl := (*control)(seg.Block(0))
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(ctl)), unsafe.Sizeof(control{}))
-	*ctl = control{protocol: protocolVersion, workers: 3, stamp: buildStamp(), lanePad: 8, maxChunks: 16, maxParams: 32}
-	ctl.job = jobSpec{n: 100, chunk: 10, chunks: 10, grain: 5, mode: modeCode[Slots], op: Sum, dynamic: true, params: 4}
+	*ctl = control{protocol: protocolVersion, workers: 3, stamp: buildStamp(), lanePad: 8, maxChunks: 16, maxParams: 32, maxK: 5}
+	ctl.job = jobSpec{n: 100, chunk: 10, chunks: 10, grain: 5, mode: modeCode[Slots], k: 2, dynamic: true, params: 4}
+	copy(newView(seg, l).ops(2), []Op{Sum, Max})
 	setName(ctl.job.name[:], "pi")
 	setName(ctl.job.kernel[:], "generic")
 	f.Add(append([]byte(nil), raw...))
@@ -70,15 +72,17 @@ func FuzzControl(f *testing.F) {
 			t.Fatalf("accepted a layout that does not match the segment: %+v", got)
 		}
 		j := ctl.job
-		if err := j.check(got); err != nil {
+		v := newView(seg, got)
+		if err := j.check(got, v.ops); err != nil {
 			return
 		}
-		if j.n == 0 || j.chunk == 0 || j.params > uint32(got.maxParams) ||
+		if j.n == 0 || j.chunk == 0 || j.params > uint32(got.maxParams) || j.k < 1 || j.k > uint32(got.maxK) ||
 			j.dynamic && (j.chunks > uint64(got.maxChunks) || j.chunks*j.chunk < j.n) {
 			t.Fatalf("accepted a bad job: %+v", j)
 		}
-		v := newView(seg, got)
 		_ = v.params(int(j.params))
+		_ = v.accElems(int(j.k))
+		_ = v.entryFolds(got.workers-1, 1, int(j.k))
 		_ = v.chunks(int(j.chunks))
 		_ = v.slot(got.workers - 1)
 		_ = v.lane(got.workers - 1)

@@ -89,15 +89,16 @@ func reproWant(name string, n uint64) float64 {
 	j, _ := lookup(name)
 	grain := DefaultGrain(n)
 	var acc superacc.Acc
-	best := j.op.identity()
+	op := j.ops[0]
+	best := op.identity()
 	for lo := uint64(0); lo < n; lo += grain {
 		v := j.f(lo, min(n, lo+grain))
 		acc.Add(v)
-		if j.op != Sum {
-			best = j.op.pick(v, best)
+		if op != Sum {
+			best = op.pick(v, best)
 		}
 	}
-	if j.op == Sum {
+	if op == Sum {
 		return acc.Round()
 	}
 	return best

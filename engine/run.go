@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +28,7 @@ func execute(ctx context.Context, cfg Config, j job, params []byte) (callResult,
 	}
 	o := crewOptions{
 		workers: cfg.Workers, shm: cfg.Shm, path: cfg.Path, force: cfg.Force, lanePad: cfg.Pad,
-		maxParams: len(params), exe: cfg.WorkerBinary, retries: cfg.retries(), stall: cfg.stall(),
+		maxParams: len(params), maxK: j.k(), exe: cfg.WorkerBinary, retries: cfg.retries(), stall: cfg.stall(),
 		oneShot: true, progress: cfg.Progress,
 	}
 	if spec.dynamic {
@@ -65,7 +66,7 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 	j.cancelled = func() bool { return failed.Load() || ctx.Err() != nil }
 	w := cfg.Workers
 	res := callResult{workers: make([]WorkerResult, w)}
-	folds := make([]fold, w)
+	shares := make([]folds, w)
 	panics := make([]*FuncPanic, w)
 	progress := make([]atomic.Uint64, w)
 	var tbl chunkTable
@@ -84,19 +85,21 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 				}
 			}()
 			t := time.Now()
-			f := &folds[i]
-			*f = newFold(j.op)
+			f := make(folds, j.k())
+			f.reset(j.ops)
+			shares[i] = f
+			scratch := &Vector{f: make(folds, j.k())}
 			var terms uint64
-			publish := func(p *fold, n, _ uint64) { f.merge(p); terms += n }
+			publish := func(p folds, n, _ uint64) { f.merge(p); terms += n }
 			wr := WorkerResult{Index: i}
 			if spec.dynamic {
-				sumChunks(j, spec.offset, spec.n, spec.chunk, spec.grain, tbl, &next, uint32(i+1), &progress[i], publish)
+				sumChunks(j, spec.offset, spec.n, spec.chunk, spec.grain, tbl, &next, uint32(i+1), &progress[i], scratch, publish)
 			} else {
 				lo, hi := span(spec.n, spec.grain, w, i)
 				wr.Lo, wr.Hi = spec.offset+lo, spec.offset+hi
-				sumRange(j, wr.Lo, wr.Hi, spec.chunk, spec.grain, &progress[i], publish)
+				sumRange(j, wr.Lo, wr.Hi, spec.chunk, spec.grain, &progress[i], scratch, publish)
 			}
-			wr.Terms, wr.Elapsed, wr.Partial = terms, time.Since(t), f.value()
+			wr.Terms, wr.Elapsed, wr.Partial = terms, time.Since(t), f[0].value()
 			res.workers[i] = wr
 		})
 	}
@@ -125,11 +128,12 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 	if err := ctx.Err(); err != nil {
 		return callResult{}, fmt.Errorf("engine: %w", context.Cause(ctx))
 	}
-	total := newFold(j.op)
-	for i := range folds {
-		total.merge(&folds[i])
+	total := slices.Grow(spec.total[:0], j.k())[:j.k()]
+	total.reset(j.ops)
+	for _, f := range shares {
+		total.merge(f)
 	}
-	res.value = total.value()
+	res.total = total
 	res.publishes = publishesOf(spec, w)
 	return res, nil
 }

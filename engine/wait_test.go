@@ -56,9 +56,10 @@ func TestPoolIdleUsesNoCPU(t *testing.T) {
 }
 
 // TestPoolCallAllocs: a pool call in steady state allocates nothing
-// through ReduceInto and one object (the per-worker detail) through
-// Reduce, however many calls have gone before; the caller's share adds a
-// few (its publisher and fold).
+// through ReduceInto and three objects (the per-worker detail, the values
+// and the exact total) through Reduce, however many calls have gone
+// before; the caller's share adds a few (its publisher, closures and
+// scratch folds).
 func TestPoolCallAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
@@ -86,8 +87,8 @@ func TestPoolCallAllocs(t *testing.T) {
 		if caller {
 			want = 6
 		}
-		if into > want || plain > want+1 {
-			t.Errorf("caller share %v: %.0f allocations per ReduceInto, %.0f per Reduce; want at most %.0f and %.0f", caller, into, plain, want, want+1)
+		if into > want || plain > want+3 {
+			t.Errorf("caller share %v: %.0f allocations per ReduceInto, %.0f per Reduce; want at most %.0f and %.0f", caller, into, plain, want, want+3)
 		}
 	}
 }

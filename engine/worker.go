@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -107,6 +108,16 @@ func callFunc(j job, a, b uint64) float64 {
 		}
 	}()
 	return j.f(a, b)
+}
+
+// callVector calls j.vf on [a, b) into v, as callFunc calls j.f.
+func callVector(j job, a, b uint64, v *Vector) {
+	defer func() {
+		if r := recover(); r != nil {
+			panic(&funcPanic{lo: a, hi: b, value: r, stack: string(debug.Stack())})
+		}
+	}()
+	j.vf(a, b, v)
 }
 
 // The panic report a worker prints to stderr: one line the parent parses,
@@ -262,7 +273,7 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 	}()
 	ctl := w.v.ctl
 	spec := ctl.job // a copy: the parent does not write it during the call
-	if err := spec.check(w.v.l); err != nil {
+	if err := spec.check(w.v.l, w.v.ops); err != nil {
 		return false, err
 	}
 	mode, _ := modeOf(spec.mode)
@@ -282,7 +293,8 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 		// fold: the parent's result comes from the messages, and the
 		// journal is its check.
 		lo, hi := span(spec.n, spec.grain, w.v.l.workers, w.i)
-		f := &pub.j.cur().fold
+		_, cf := pub.j.cur()
+		f := &cf[0]
 		m := transport.Message{Worker: uint32(w.i), Lo: spec.offset + lo, Hi: spec.offset + hi,
 			ElapsedNs: int64(time.Since(start)), Partial: f.value(), Sum: f.acc}
 		sctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
@@ -311,16 +323,17 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 func sumShare(v segView, i int, owner uint32, spec *jobSpec, mode Mode, j job, lock func(*sem.Mutex) error) (*publisher, error) {
 	s := v.slot(i)
 	s.state.Store(slotRunning)
-	pub := newPublisher(mode, spec.op, v.acc, s, v.lane(i))
+	pub := newPublisher(mode, j.ops, v, i, v.lane(i))
 	if lock != nil {
 		pub.lock = lock
 	}
+	scratch := &Vector{f: make(folds, j.k())}
 	if spec.dynamic {
 		tbl := v.chunks(int(spec.chunks))
-		sumChunks(j, spec.offset, spec.n, spec.chunk, spec.grain, tbl, &v.ctl.next, owner, &s.progress, pub.publish)
+		sumChunks(j, spec.offset, spec.n, spec.chunk, spec.grain, tbl, &v.ctl.next, owner, &s.progress, scratch, pub.publish)
 	} else {
 		lo, hi := span(spec.n, spec.grain, v.l.workers, i)
-		sumRange(j, spec.offset+lo, spec.offset+hi, spec.chunk, spec.grain, &s.progress, pub.publish)
+		sumRange(j, spec.offset+lo, spec.offset+hi, spec.chunk, spec.grain, &s.progress, scratch, pub.publish)
 	}
 	return pub, pub.finish()
 }
@@ -355,15 +368,15 @@ func (w *worker) job(spec *jobSpec) (job, error) {
 		if err != nil {
 			return job{}, err
 		}
-		j = job{name: piJob, op: Sum, f: k.Sum}
+		j = job{name: piJob, ops: sumOps, f: k.Sum}
 	} else {
 		var ok bool
 		if j, ok = lookup(name); !ok {
 			return job{}, fmt.Errorf("no Func registered as %q in this binary (Register it from an init function)", name)
 		}
 	}
-	if j.op != spec.op {
-		return job{}, fmt.Errorf("%q is registered with op %v here, %v in the parent", name, j.op, spec.op)
+	if ops := w.v.ops(int(spec.k)); !slices.Equal(j.ops, ops) {
+		return job{}, fmt.Errorf("%q is registered with ops %s here, %s in the parent", name, opsString(j.ops), opsString(ops))
 	}
 	w.jobs[key] = j
 	return j, nil
@@ -410,32 +423,38 @@ func (f *fold) value() float64 {
 	return f.best
 }
 
-// piece adds the value of every piece of the grid in [a, b) into f (a and
+// piece adds the value of every piece of the grid in [a, b) into v (a and
 // b are on the grid), counting each into progress, and stops early when
-// the call is cancelled.
-func piece(j job, a, b, grain uint64, progress *atomic.Uint64, f *fold) {
+// the call is cancelled. A scalar Func's value goes to element 0; a
+// vector Func adds into v itself.
+func piece(j job, a, b, grain uint64, progress *atomic.Uint64, v *Vector) {
 	for a < b {
 		if j.cancelled != nil && j.cancelled() {
 			return
 		}
 		e := min(b, a+grain)
-		f.add(callFunc(j, a, e))
+		if j.vf != nil {
+			callVector(j, a, e, v)
+		} else {
+			v.f[0].add(callFunc(j, a, e))
+		}
 		progress.Add(e - a)
 		a = e
 	}
 }
 
 // sumRange reduces [lo, hi) in publishes of chunk terms (whole pieces).
-func sumRange(j job, lo, hi, chunk, grain uint64, progress *atomic.Uint64, publish func(f *fold, terms, chunk uint64)) {
+// scratch holds each publish's folds.
+func sumRange(j job, lo, hi, chunk, grain uint64, progress *atomic.Uint64, scratch *Vector, publish func(f folds, terms, chunk uint64)) {
 	for a := lo; a < hi && (j.cancelled == nil || !j.cancelled()); {
 		b := hi
 		if hi-a > chunk {
 			b = a + chunk
 		}
-		f := newFold(j.op)
-		piece(j, a, b, grain, progress, &f)
+		scratch.f.reset(j.ops)
+		piece(j, a, b, grain, progress, scratch)
 		fault("sum")
-		publish(&f, b-a, 0)
+		publish(scratch.f, b-a, 0)
 		a = b
 	}
 }
@@ -443,7 +462,7 @@ func sumRange(j job, lo, hi, chunk, grain uint64, progress *atomic.Uint64, publi
 // sumChunks takes chunks of [base, base+n) from the table (see "Shares")
 // until none is left, publishing each.
 func sumChunks(j job, base, n, chunk, grain uint64, tbl chunkTable, next *atomic.Uint64, owner uint32,
-	progress *atomic.Uint64, publish func(f *fold, terms, chunk uint64)) {
+	progress *atomic.Uint64, scratch *Vector, publish func(f folds, terms, chunk uint64)) {
 	for {
 		c, ok := claimChunk(tbl, next, owner)
 		if !ok || j.cancelled != nil && j.cancelled() {
@@ -452,10 +471,10 @@ func sumChunks(j job, base, n, chunk, grain uint64, tbl chunkTable, next *atomic
 		fault("claim")
 		a := base + c*chunk
 		b := min(base+n, a+chunk)
-		f := newFold(j.op)
-		piece(j, a, b, grain, progress, &f)
+		scratch.f.reset(j.ops)
+		piece(j, a, b, grain, progress, scratch)
 		fault("sum")
-		publish(&f, b-a, c)
+		publish(scratch.f, b-a, c)
 		fault("journal")
 		tbl[c].Store(chunkDone)
 	}
@@ -486,74 +505,82 @@ func claimChunk(tbl chunkTable, next *atomic.Uint64, owner uint32) (uint64, bool
 // publisher is one mode's way of publishing, over the worker's journal.
 type publisher struct {
 	j       journal
-	op      Op
-	publish func(f *fold, terms, chunk uint64)
+	publish func(f folds, terms, chunk uint64)
 	finish  func() error
 	lock    func(*sem.Mutex) error // the mutex mode's Lock
 }
 
 // record journals f (see "The journal").
-func (pb *publisher) record(f *fold, terms, chunk uint64) {
-	e := pb.j.next()
-	e.fold.merge(f)
+func (pb *publisher) record(f folds, terms, chunk uint64) {
+	e, ef := pb.j.next()
+	ef.merge(f)
 	e.terms += terms
 	e.publishes++
 	e.last = chunk + 1 // dynamic only: static shares pass chunk 0
 	pb.j.commit()
 }
 
-func newPublisher(mode Mode, op Op, a *accum, s *slot, lane *atomic.Uint64) *publisher {
-	pb := &publisher{j: openJournal(s), op: op, finish: func() error { return nil }, lock: (*sem.Mutex).Lock}
+// newPublisher publishes participant i's folds of ops by mode, into its
+// journal in v and, for cas, mutex and racy, the shared accumulator; lane
+// is the false-sharing experiment's word, or nil.
+func newPublisher(mode Mode, ops []Op, v segView, i int, lane *atomic.Uint64) *publisher {
+	pb := &publisher{j: openJournal(v, i, len(ops)), finish: func() error { return nil }, lock: (*sem.Mutex).Lock}
 	pb.publish = pb.record
+	acc := v.accElems(len(ops))
 	switch mode {
 	case Slots:
 		if lane != nil {
 			// The false-sharing experiment: a running total also goes to
 			// a lane packed as tightly as Config.Pad says.
 			var run float64
-			pb.publish = func(f *fold, terms, chunk uint64) {
+			pb.publish = func(f folds, terms, chunk uint64) {
 				pb.record(f, terms, chunk)
-				run += f.value()
+				run += f[0].value()
 				lane.Store(math.Float64bits(run))
 			}
 		}
 	case Racy:
 		// A plain load, add and store of each publish's value, as
 		// unsynchronised code would write it: two workers that
-		// interleave here lose one add.
-		w := (*uint64)(unsafe.Pointer(&a.best))
-		pb.publish = func(f *fold, terms, chunk uint64) {
-			*w = math.Float64bits(f64(*w) + f.value())
+		// interleave here lose one add. (Scalar Funcs only.)
+		w := (*uint64)(unsafe.Pointer(&acc[0].best))
+		pb.publish = func(f folds, terms, chunk uint64) {
+			*w = math.Float64bits(f64(*w) + f[0].value())
 			fault("accum")
 			pb.record(f, terms, chunk)
 		}
 	case CAS:
-		pb.publish = func(f *fold, terms, chunk uint64) {
-			if op == Sum {
-				superacc.AtomicMerge(&a.exact, &f.acc)
-			} else {
-				casBetter(&a.best, op, f.best)
+		pb.publish = func(f folds, terms, chunk uint64) {
+			for e := range f {
+				if f[e].op == Sum {
+					superacc.AtomicMerge(&acc[e].exact, &f[e].acc)
+				} else {
+					casBetter(&acc[e].best, f[e].op, f[e].best)
+				}
 			}
 			fault("accum")
 			pb.record(f, terms, chunk)
 		}
 	case Mutex:
 		var err error
-		pb.publish = func(f *fold, terms, chunk uint64) {
+		lock := &v.acc.lock
+		pb.publish = func(f folds, terms, chunk uint64) {
 			if err != nil {
 				return
 			}
-			if err = pb.lock(&a.lock); err != nil {
+			if err = pb.lock(lock); err != nil {
 				return
 			}
 			// Critical section: plain adds made atomic by the lock.
-			if op == Sum {
-				a.exact.Merge(&f.acc)
-			} else {
-				a.best.Store(math.Float64bits(op.pick(f.best, f64(a.best.Load()))))
+			for e := range f {
+				if f[e].op == Sum {
+					acc[e].exact.Merge(&f[e].acc)
+				} else {
+					acc[e].best.Store(math.Float64bits(f[e].op.pick(f[e].best, f64(acc[e].best.Load()))))
+				}
 			}
 			fault("accum")
-			if err = a.lock.Unlock(); err != nil {
+			if err = lock.Unlock(); err != nil {
 				return
 			}
 			pb.record(f, terms, chunk)

@@ -73,7 +73,7 @@
 //	$ pishm -n 1e9 -mode=slots -workers 2
 //	pi        3.1415926532714833  (error -3.183e-10 against math.Pi: the truncation of the series at n terms)
 //	S_n       1.2337005498861697  (exact 1.2337005498861697, relative error +0.00e+00)
-//	n         1000000000 terms, 2 workers, mode slots, kernel avx512, shm posix, sched static
+//	n         1000000000 terms, 2 workers, mode slots, kernel avx512, shm posix, sched static, spawn fork
 //	time      50.862ms wall, 45.992ms work, 2.17e+10 terms/s
 package main
 

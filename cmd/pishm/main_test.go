@@ -415,7 +415,7 @@ func TestDocExample(t *testing.T) {
 	elapsed := 45992 * time.Microsecond
 	var b strings.Builder
 	printResult(&b, engine.Result{N: n, Workers: 2, Mode: engine.Slots, Kernel: "avx512", Shm: "posix",
-		Sched: "static", Pi: pi, PiError: pi - math.Pi, Sum: sum, SumExact: sum,
+		Sched: "static", Spawn: "fork", Pi: pi, PiError: pi - math.Pi, Sum: sum, SumExact: sum,
 		Wall: 50862 * time.Microsecond, Elapsed: elapsed, TermsPerSec: float64(n) / elapsed.Seconds()})
 	const cmd = "$ pishm -n 1e9 -mode=slots -workers 2"
 

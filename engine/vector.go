@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"fmt"
+	"math/big"
+)
+
+// MaxK is the most elements a vector reduction may have: a histogram of
+// 4096 bins, or fewer bins beside a few moments. Each element costs every
+// worker two exact accumulators of about 600 bytes in the segment (its
+// journal's two entries), and the segment one more.
+const MaxK = 4096
+
+// Vector is one piece's k results, which a VectorFunc adds to. Element i
+// is reduced under the i-th Op of the registration: a Sum element
+// accumulates exactly (the adds of every piece, in any order or grouping,
+// give the same bits), a Min or Max element keeps its extreme under the
+// rules of Min and Max.
+type Vector struct {
+	f folds
+}
+
+// Len is k, the number of elements.
+func (v *Vector) Len() int { return len(v.f) }
+
+// Add adds x into element i: exactly for a Sum element, as the new
+// extreme if it is one for Min and Max.
+func (v *Vector) Add(i int, x float64) { v.f[i].add(x) }
+
+// AddSlice adds every value of xs into element i, as a loop of Add would,
+// faster for a Sum element.
+func (v *Vector) AddSlice(i int, xs []float64) {
+	f := &v.f[i]
+	if f.op == Sum {
+		f.acc.AddSlice(xs)
+		return
+	}
+	for _, x := range xs {
+		f.best = f.op.pick(x, f.best)
+	}
+}
+
+// VectorFunc reduces the terms [lo, hi) into v, k values at once: the
+// count, sum and extremes of a column, a histogram's bins, the terms of a
+// dot product. It is called as a Func is (on the pieces of the grid, in
+// worker processes), with v holding the elements' identities.
+type VectorFunc func(lo, hi uint64, v *Vector)
+
+// VectorParamsFunc is a VectorFunc that also receives the call's
+// parameters (WithParams).
+type VectorParamsFunc func(params []byte, lo, hi uint64, v *Vector)
+
+// RegisterVector makes f available to Reduce under name, as Register does,
+// with one Op per element: len(ops) is k, from 1 to MaxK. The Reduction's
+// Values hold the k results. It panics on a bad name, op or k.
+func RegisterVector(name string, ops []Op, f VectorFunc) {
+	if f == nil {
+		panic(fmt.Sprintf("engine: RegisterVector %q: nil func", name))
+	}
+	register(job{name: name, ops: checkOps(name, ops), vf: f})
+}
+
+// RegisterVectorParams is RegisterVector for a Func that reads its call's
+// parameters.
+func RegisterVectorParams(name string, ops []Op, f VectorParamsFunc) {
+	if f == nil {
+		panic(fmt.Sprintf("engine: RegisterVectorParams %q: nil func", name))
+	}
+	register(job{name: name, ops: checkOps(name, ops), vpf: f})
+}
+
+// checkOps validates and copies a registration's ops.
+func checkOps(name string, ops []Op) []Op {
+	if len(ops) < 1 || len(ops) > MaxK {
+		panic(fmt.Sprintf("engine: RegisterVector %q: %d elements, want 1 to %d", name, len(ops), MaxK))
+	}
+	return append([]Op(nil), ops...)
+}
+
+// folds is a k-wide running reduction: one fold per element.
+type folds []fold
+
+// reset makes f the identity of ops.
+func (f folds) reset(ops []Op) {
+	for i := range f {
+		f[i] = newFold(ops[i])
+	}
+}
+
+// merge adds everything o holds, element by element.
+func (f folds) merge(o folds) {
+	for i := range f {
+		f[i].merge(&o[i])
+	}
+}
+
+// values appends each element's result to dst.
+func (f folds) values(dst []float64) []float64 {
+	for i := range f {
+		dst = append(dst, f[i].value())
+	}
+	return dst
+}
+
+// Exact is element i's exact result: for a Sum element the exact sum of
+// everything added (Values[i] is it rounded once), for Min and Max the
+// extreme. It is ±Inf for an infinite result and nil for NaN, and nil if i
+// is out of range.
+func (r *Reduction) Exact(i int) *big.Float {
+	if i < 0 || i >= len(r.folds) {
+		return nil
+	}
+	f := &r.folds[i]
+	if f.op == Sum {
+		return f.acc.Big()
+	}
+	if f.best != f.best {
+		return nil
+	}
+	return new(big.Float).SetFloat64(f.best)
+}
