@@ -1,5 +1,3 @@
-//go:build kwide
-
 package main
 
 // The Funcs of pishm stats: a lean worker must know every Func pishm

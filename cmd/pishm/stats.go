@@ -1,5 +1,3 @@
-//go:build kwide
-
 package main
 
 import (

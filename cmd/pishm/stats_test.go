@@ -1,5 +1,3 @@
-//go:build kwide
-
 package main
 
 import (
@@ -260,5 +258,14 @@ func TestStatsBadInput(t *testing.T) {
 	}
 	if segmentsOf(t) != 0 {
 		t.Error("segments left behind")
+	}
+}
+
+func TestStatsHelp(t *testing.T) {
+	for _, args := range [][]string{{"stats", "-h"}, {"help", "stats"}} {
+		_, stderr, code := pishm(t, args...)
+		if code != 0 || !strings.Contains(stderr, "usage: pishm stats [flags] FILE") || !strings.Contains(stderr, "-bins") {
+			t.Errorf("%q: exit %d, stderr %q", args, code, stderr)
+		}
 	}
 }

@@ -1,5 +1,3 @@
-//go:build kwide
-
 // Package filestats runs the statistics of package stats over the elements
 // of a file on the engine: pass 1 and pass 2 are k-wide reductions whose
 // Funcs read their pieces of the file themselves. Its init registers them,
