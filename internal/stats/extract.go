@@ -98,26 +98,39 @@ func extractRest(xs []float64, e int, add func(float64)) (hi, lo float64) {
 // only be accurate: hi is the first level's exact sum and lo the float sum
 // of the remainders, each below 2^(e−42), so the error is below 2^(e−75)
 // for the chunk: far below the rounding of the values themselves, and
-// with no slow path however far apart they are.
+// with no slow path however far apart they are. The remainders go into
+// eight lanes by index (i mod 8) and the tail past the last multiple of 8
+// into lane 0, which is what dev8 does: the same bits either way.
 func sumNonNeg(xs []float64, e int) (hi, lo float64) {
+	var l lanes
+	n := len(xs) &^ 7
 	s1 := pow2(e + 11)
-	var a0, a1, a2, a3, b0, b1, b2, b3 float64
-	i := 0
-	for ; i+4 <= len(xs); i += 4 {
-		x0, x1, x2, x3 := xs[i], xs[i+1], xs[i+2], xs[i+3]
-		q0, q1, q2, q3 := (s1+x0)-s1, (s1+x1)-s1, (s1+x2)-s1, (s1+x3)-s1
-		a0, a1, a2, a3 = a0+q0, a1+q1, a2+q2, a3+q3
-		b0, b1, b2, b3 = b0+(x0-q0), b1+(x1-q1), b2+(x2-q2), b3+(x3-q3)
+	for i := 0; i < n; i += 8 {
+		for k := range 8 {
+			x := xs[i+k]
+			q := (s1 + x) - s1
+			l.a[k] += q
+			l.b[k] += x - q
+		}
 	}
-	for ; i < len(xs); i++ {
-		q := (s1 + xs[i]) - s1
-		a0 += q
-		b0 += xs[i] - q
+	for _, x := range xs[n:] {
+		q := (s1 + x) - s1
+		l.a[0] += q
+		l.b[0] += x - q
 	}
-	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
+	return l.sums()
 }
 
-// lanes is extract8's state: eight lanes of each accumulator.
+// sums combines the lanes' first- and second-level partials, in a fixed
+// order.
+func (l *lanes) sums() (hi, lo float64) {
+	hi = ((l.a[0] + l.a[1]) + (l.a[2] + l.a[3])) + ((l.a[4] + l.a[5]) + (l.a[6] + l.a[7]))
+	lo = ((l.b[0] + l.b[1]) + (l.b[2] + l.b[3])) + ((l.b[4] + l.b[5]) + (l.b[6] + l.b[7]))
+	return hi, lo
+}
+
+// lanes is the state of extract8 and dev8: eight lanes of each
+// accumulator.
 type lanes struct {
 	a, b   [8]float64
 	rest   [8]uint64
@@ -138,9 +151,7 @@ func extractMinMax(xs []float64, e int) (hi, lo, mn, mx float64, rest uint64) {
 		l := lanes{mn: [8]float64{mn, mn, mn, mn, mn, mn, mn, mn}, mx: [8]float64{mx, mx, mx, mx, mx, mx, mx, mx}}
 		n = len(xs) &^ 7
 		extract8(&xs[0], n, s1, s2, &l)
-		// Any grouping of the lanes' partials is exact (see extract).
-		hi = ((l.a[0] + l.a[1]) + (l.a[2] + l.a[3])) + ((l.a[4] + l.a[5]) + (l.a[6] + l.a[7]))
-		lo = ((l.b[0] + l.b[1]) + (l.b[2] + l.b[3])) + ((l.b[4] + l.b[5]) + (l.b[6] + l.b[7]))
+		hi, lo = l.sums() // any grouping of the lanes' partials is exact (see extract)
 		for k := range 8 {
 			rest |= l.rest[k]
 			if l.mn[k] < mn {
@@ -166,4 +177,9 @@ func extractMinMax(xs []float64, e int) (hi, lo, mn, mx float64, rest uint64) {
 		}
 	}
 	return hi, lo, mn, mx, rest << 1 // without the sign bits: −0 is no remainder
+}
+
+// devConsts are dev8's constants, from a Plan.
+type devConsts struct {
+	s, ms, s1, half, loHalf, norm, lo, hi, delta, oneMinusDelta float64
 }

@@ -9,3 +9,6 @@ var haveExtract8 = cpuid.CPU.Supports(cpuid.AVX512F)
 
 //go:noescape
 func extract8(xs *float64, n int, s1, s2 float64, l *lanes)
+
+//go:noescape
+func dev8(xs *float64, n int, k *devConsts, l *lanes, idx *int32)

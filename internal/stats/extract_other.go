@@ -7,3 +7,5 @@ package stats
 var haveExtract8 = false
 
 func extract8(xs *float64, n int, s1, s2 float64, l *lanes) { panic("stats: no extract8 here") }
+
+func dev8(xs *float64, n int, k *devConsts, l *lanes, idx *int32) { panic("stats: no dev8 here") }

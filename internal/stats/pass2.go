@@ -41,6 +41,7 @@ type Plan struct {
 	scale     float64 // 2^−Scale
 	sqExp     int     // the squares of the scaled deviations are below 2^sqExp
 	meanScale float64 // Mean·2^−Scale
+	dev       devConsts
 }
 
 // NewPlan makes pass 2's plan from pass 1's totals. lo, hi give the
@@ -105,6 +106,19 @@ func (p *Plan) Prepare() error {
 	p.norm = float64(p.Bins) / (p.Hi*p.half - p.loHalf)
 	p.scale = math.Ldexp(1, -p.Scale)
 	p.meanScale = p.Mean * p.scale
+	// delta bounds, in bins, how far the estimate f can be from the true
+	// position (x − Lo)/(Hi − Lo)·Bins (a few roundings of values up to
+	// Bins) plus how far an edge can be from its true place (roundings of
+	// values up to max(|Lo|, |Hi|), divided by the bin width), with a
+	// factor of two to spare, and what a subnormal x loses when halved.
+	m := max(math.Abs(p.Lo), math.Abs(p.Hi)) * p.half
+	delta := 16 * 0x1p-53 * float64(p.Bins) * (1 + m/(p.Hi*p.half-p.loHalf))
+	delta += 4 * 0x1p-1074 * p.norm
+	if !(delta < 0.25) {
+		delta = 1 // no value is certain: every one is looked up against the edges
+	}
+	p.dev = devConsts{s: p.scale, ms: p.meanScale, s1: pow2(p.sqExp + 11), half: p.half, loHalf: p.loHalf, norm: p.norm,
+		lo: p.Lo, hi: p.Hi, delta: delta, oneMinusDelta: 1 - delta}
 	return nil
 }
 
@@ -157,18 +171,20 @@ func (p *Plan) Pass2F32(xs []float32, sink Sink, sc *Scratch) {
 	p.flush(h, below, above, sink)
 }
 
+// hist returns four zeroed histograms, one after the other (see chunk).
 func (p *Plan) hist(sc *Scratch) []uint32 {
-	if cap(sc.hist) < p.Bins {
-		sc.hist = make([]uint32, p.Bins)
+	if cap(sc.hist) < 4*p.Bins {
+		sc.hist = make([]uint32, 4*p.Bins)
 	}
-	h := sc.hist[:p.Bins]
+	h := sc.hist[:4*p.Bins]
 	clear(h)
 	return h
 }
 
 func (p *Plan) flush(h []uint32, below, above int, sink Sink) {
-	for k, c := range h {
-		if c != 0 {
+	B := p.Bins
+	for k := range B {
+		if c := uint64(h[k]) + uint64(h[B+k]) + uint64(h[2*B+k]) + uint64(h[3*B+k]); c != 0 {
 			sink.Add(P2Bins+k, float64(c))
 		}
 	}
@@ -176,65 +192,111 @@ func (p *Plan) flush(h []uint32, below, above int, sink Sink) {
 	sink.Add(P2Above, float64(above))
 }
 
-// chunk bins at most chunkLen values into h and, with Deviations, adds
-// their squared scaled deviations to sink exactly. It returns the counts
-// below and above the range.
-func (p *Plan) chunk(c []float64, h []uint32, sink Sink, sc *Scratch) (below, above int) {
-	lo, hi, last := p.Lo, p.Hi, p.Bins-1
-	edges := p.edges[:p.Bins+1]
-	half, loHalf, norm := p.half, p.loHalf, p.norm
-	bin := func(x float64) int {
-		f := float64(float64(x*half)-loHalf) * norm
-		if !(f < float64(last)) { // x at the top, or a NaN estimate (a range so narrow that norm is +Inf)
-			f = float64(last)
-		}
-		k := int(f)
-		for x < edges[k] { // the estimate is off by one at most, but for bins of no width or that NaN
+// estimate is x's bin when it is certain without looking at the edges:
+// x in [Lo, Hi] and f = ((x·half) − loHalf)·norm more than delta from an
+// integer, where delta bounds the rounding errors of f and of the edges
+// (see Prepare), so that trunc(f) is the bin. Otherwise it is −1, and the
+// caller classifies x against the edges. dev8 computes the same.
+func (p *Plan) estimate(x float64) int32 {
+	if !(x >= p.Lo && x <= p.Hi) {
+		return -1
+	}
+	f := float64(float64(x*p.half)-p.loHalf) * p.norm
+	t := math.Trunc(f)
+	if fr := f - t; !(fr >= p.dev.delta && fr <= p.dev.oneMinusDelta) {
+		return -1
+	}
+	return int32(t)
+}
+
+// classify bins x against the edges (k = −1: estimate could not tell),
+// or counts it below or above the range; a NaN is none of these.
+func (p *Plan) classify(x float64, k int32, h []uint32, below, above *int) {
+	switch {
+	case k >= 0:
+		h[k]++
+	case x >= p.Lo && x <= p.Hi:
+		top := p.Bins - 1
+		k := min(max(int(float64(float64(x*p.half)-p.loHalf)*p.norm), 0), top) // NaN: whatever int gives, clamped
+		for k > 0 && x < p.edges[k] {
 			k--
 		}
-		for k < last && x >= edges[k+1] {
+		for k < top && x >= p.edges[k+1] {
 			k++
 		}
-		return k
+		h[k]++
+	case x < p.Lo:
+		*below++
+	case x > p.Hi:
+		*above++
 	}
-	if !p.Deviations {
-		for _, x := range c {
-			switch {
-			case x >= lo && x <= hi:
-				h[bin(x)]++
-			case x < lo:
-				below++
-			case x > hi:
-				above++
+}
+
+// chunk bins at most chunkLen values into h and, with Deviations, adds
+// their squared scaled deviations to sink. It returns the counts below and
+// above the range. With AVX-512, dev8 does the arithmetic of all but the
+// last few values eight at a time: squares, their sum, and the bins that
+// need no look at the edges; the same bits as the Go code. The counts go
+// into four histograms by index, so that runs of values in one bin do not
+// wait on each other's increments.
+func (p *Plan) chunk(c []float64, h []uint32, sink Sink, sc *Scratch) (below, above int) {
+	idx := sc.idx[:len(c)]
+	n8 := 0
+	var l lanes
+	if haveExtract8 {
+		n8 = len(c) &^ 7
+		if n8 > 0 {
+			dev8(&c[0], n8, &p.dev, &l, &idx[0])
+		}
+	}
+	for i := n8; i < len(c); i++ {
+		idx[i] = p.estimate(c[i])
+	}
+	if p.Deviations {
+		var a, b float64
+		if n8 > 0 {
+			s1 := pow2(p.sqExp + 11)
+			for _, x := range c[n8:] { // the tail into lane 0, as sumNonNeg does
+				d := float64(x*p.scale) - p.meanScale
+				v := float64(d * d)
+				q := (s1 + v) - s1
+				l.a[0] += q
+				l.b[0] += v - q
 			}
+			a, b = l.sums()
 		}
-		return below, above
-	}
-	sq := sc.sq[:len(c)]
-	s, ms := p.scale, p.meanScale
-	for i, x := range c {
-		d := float64(x*s) - ms
-		sq[i] = float64(d * d)
-		switch {
-		case x >= lo && x <= hi:
-			h[bin(x)]++
-		case x < lo:
-			below++
-		case x > hi:
-			above++
-		}
-	}
-	a, b := sumNonNeg(sq, p.sqExp)
-	if a != a {
-		fin := sc.fin[:0] // drop the NaNs' squares
-		for _, v := range sq {
-			if v == v {
-				fin = append(fin, v)
+		if n8 == 0 || a != a { // no AVX-512, or a NaN in c: the squares in Go, without the NaNs'
+			sq := sc.sq[:0]
+			for _, x := range c {
+				d := float64(x*p.scale) - p.meanScale
+				if v := float64(d * d); v == v {
+					sq = append(sq, v)
+				}
 			}
+			a, b = sumNonNeg(sq, p.sqExp)
 		}
-		a, b = sumNonNeg(fin, p.sqExp)
+		sink.Add(P2SumSq, a)
+		sink.Add(P2SumSq, b)
 	}
-	sink.Add(P2SumSq, a)
-	sink.Add(P2SumSq, b)
+	B := p.Bins
+	h0, h1, h2, h3 := h[:B], h[B:2*B], h[2*B:3*B], h[3*B:4*B]
+	i := 0
+	for ; i+4 <= len(c); i += 4 {
+		k0, k1, k2, k3 := idx[i], idx[i+1], idx[i+2], idx[i+3]
+		if k0|k1|k2|k3 >= 0 {
+			h0[k0]++
+			h1[k1]++
+			h2[k2]++
+			h3[k3]++
+			continue
+		}
+		p.classify(c[i], k0, h0, &below, &above)
+		p.classify(c[i+1], k1, h1, &below, &above)
+		p.classify(c[i+2], k2, h2, &below, &above)
+		p.classify(c[i+3], k3, h3, &below, &above)
+	}
+	for ; i < len(c); i++ {
+		p.classify(c[i], idx[i], h0, &below, &above)
+	}
 	return below, above
 }

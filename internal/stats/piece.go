@@ -78,6 +78,7 @@ type Scratch struct {
 	conv [chunkLen]float64 // a chunk of float32 values, converted
 	fin  [chunkLen]float64 // the finite values of a chunk with NaN or Inf
 	sq   [chunkLen]float64 // pass 2's squared deviations
+	idx  [chunkLen]int32   // pass 2's bin estimates
 	hist []uint32          // pass 2's bin counts
 }
 
