@@ -487,3 +487,26 @@ func TestFusedSameBits(t *testing.T) {
 		})
 	}
 }
+
+// Values on every edge and one ulp either side land in the bins the edges
+// say, on the fast path (bins without a look at the edges) as on the slow.
+func TestEdgeNeighbours(t *testing.T) {
+	for _, rng := range [][2]float64{{-3.3, 12.9}, {1e8, 1e8 + 7}, {-1e-300, 3e-300}} {
+		edges := Edges(rng[0], rng[1], 7)
+		var xs []float64
+		for _, e := range edges {
+			xs = append(xs, e, math.Nextafter(e, math.Inf(-1)), math.Nextafter(e, math.Inf(1)))
+		}
+		r := rand.New(rand.NewPCG(13, 14))
+		for range 5000 {
+			xs = append(xs, rng[0]+(rng[1]-rng[0])*r.Float64())
+		}
+		for _, fused := range []bool{true, false} {
+			func() {
+				defer func(v bool) { haveExtract8 = v }(haveExtract8)
+				haveExtract8 = haveExtract8 && fused
+				check(t, compute(t, xs, 1000, 7, &rng), newReference(xs, 7, &rng), varianceErr)
+			}()
+		}
+	}
+}
