@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -267,5 +268,28 @@ func TestStatsHelp(t *testing.T) {
 		if code != 0 || !strings.Contains(stderr, "usage: pishm stats [flags] FILE") || !strings.Contains(stderr, "-bins") {
 			t.Errorf("%q: exit %d, stderr %q", args, code, stderr)
 		}
+	}
+}
+
+// pishm with pishm-worker beside it runs stats on the lean workers, which
+// must link the stats Funcs (cmd/pishm-worker/stats.go): without them
+// every worker dies with "no Func registered".
+func TestStatsLeanWorker(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go is not on PATH: cannot build pishm and pishm-worker")
+	}
+	dir := t.TempDir()
+	build := exec.Command(gobin, "build", "-o", dir+string(filepath.Separator), "github.com/pishm/pishm/cmd/pishm", "github.com/pishm/pishm/cmd/pishm-worker")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	path := writeF64(t, []float64{1, 2, 3, 4, 5})
+	out, err := exec.Command(filepath.Join(dir, "pishm"), "stats", "-json", "-workers", "2", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pishm stats: %v\n%s", err, out)
+	}
+	if !strings.HasPrefix(string(out), `{"count":5,"sum":15,"mean":3,"variance":2.5,`) {
+		t.Errorf("pishm stats -json: %s", out)
 	}
 }
