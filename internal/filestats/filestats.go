@@ -106,6 +106,21 @@ func stateFor(raw []byte) *state {
 	return s
 }
 
+// release closes and forgets what stateFor opened for these params in
+// this process: Compute calls it when it is done, for the pieces that ran
+// in the calling process (the goroutines mode; a pool's workers exit with
+// the pool).
+func release(raws ...[]byte) {
+	states.Lock()
+	defer states.Unlock()
+	for _, raw := range raws {
+		if s, ok := states.m[string(raw)]; ok {
+			s.r.Close()
+			delete(states.m, string(raw))
+		}
+	}
+}
+
 // buffers are one piece's working memory, reused across pieces.
 type buffers struct {
 	f64 []float64
@@ -202,6 +217,7 @@ func Compute(ctx context.Context, path string, l floatfile.Layout, opt Options) 
 	if err != nil {
 		return stats.Result{}, err
 	}
+	defer release(p1)
 	r1, err := reduce(pass1Name, p1)
 	if err != nil {
 		return stats.Result{}, err
@@ -218,6 +234,7 @@ func Compute(ctx context.Context, path string, l floatfile.Layout, opt Options) 
 	if err != nil {
 		return stats.Result{}, err
 	}
+	defer release(p2)
 	pass = 2
 	r2, err := reduce(pass2Name(plan.Bins), p2)
 	if err != nil {

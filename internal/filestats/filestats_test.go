@@ -1,0 +1,56 @@
+package filestats
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/internal/floatfile"
+)
+
+func TestMain(m *testing.M) { engine.RunTests(m) }
+
+// Compute leaves no file open in the calling process, where pieces may
+// run (the goroutines mode): a program may call it any number of times.
+func TestComputeClosesFiles(t *testing.T) {
+	var b []byte
+	for i := range 50_000 {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(float64(i%1000)))
+	}
+	path := filepath.Join(t.TempDir(), "x.f64")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := floatfile.Inspect(path, floatfile.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds := func() int {
+		es, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(es)
+	}
+	before := -1
+	for i := range 4 {
+		if i == 1 { // after the first call: the runtime's poller is set up once
+			before = fds()
+		}
+		mode := []engine.Mode{engine.Slots, engine.Goroutines}[i%2] // goroutines: the pieces run here
+		r, err := Compute(context.Background(), path, l, Options{Workers: 2, Mode: mode, Bins: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Count != 50_000 || r.Sum != 50*999*1000/2 || r.Min != 0 || r.Max != 999 {
+			t.Fatalf("count %d sum %v min %v max %v", r.Count, r.Sum, r.Min, r.Max)
+		}
+	}
+	if after := fds(); after != before {
+		t.Errorf("%d open files before, %d after", before, after)
+	}
+}
