@@ -245,7 +245,9 @@ func TestStatsBadInput(t *testing.T) {
 		{[]string{"-range", "0:inf", good}, "is not a finite number"},
 		{[]string{"-type", "i8", good}, `-type: unknown element type "i8"`},
 		{[]string{"-workers", "0", good}, "-workers must be in"},
-		{[]string{"-mode", "nope", good}, "-mode"},
+		{[]string{"-mode", "nope", good}, `-mode "nope": stats runs in slots, cas, mutex or goroutines`},
+		{[]string{"-mode", "pipe", good}, `-mode "pipe"`},
+		{[]string{"-mode", "racy", good}, `-mode "racy"`},
 	}
 	for _, c := range cases {
 		out, stderr, code := pishm(t, append([]string{"stats"}, c.args...)...)
