@@ -64,7 +64,17 @@ const (
 	Redis      Mode = "redis"      // RPUSH/BLPOP on a list of a real redis-server
 )
 
-var transportModes = []Mode{File, Pipe, FIFO, Unix, TCP, Socketpair, PosixMQ, SysVMQ, Redis}
+// transportModes are the transport kinds the engine runs: those with a
+// code in package transport's list.
+var transportModes = func() []Mode {
+	var m []Mode
+	for _, k := range transport.Kinds() {
+		if transport.Code(k) != 0 {
+			m = append(m, Mode(k))
+		}
+	}
+	return m
+}()
 
 // Modes lists every mode this build knows: shared memory, the in-process
 // baseline, then the message-passing transports.
@@ -259,31 +269,31 @@ func (c Config) Validate() error {
 // withDefaults fills the zero fields and validates; errors name the field.
 func (c Config) withDefaults() (Config, error) {
 	if c.N == 0 || c.N > MaxN {
-		return c, fmt.Errorf("engine: Config.N must be in [1, %d], got %d", uint64(MaxN), c.N)
+		return c, configErr("N", " must be in [1, %d], got %d", uint64(MaxN), c.N)
 	}
 	if c.Offset > MaxN-c.N {
-		return c, fmt.Errorf("engine: Config.Offset+Config.N must be at most %d, got %d+%d", uint64(MaxN), c.Offset, c.N)
+		return c, configErr("Offset", "+{N} must be at most %d, got %d+%d", uint64(MaxN), c.Offset, c.N)
 	}
 	if c.Pad != 0 && (c.Pad < 8 || c.Pad > 4096 || c.Pad&(c.Pad-1) != 0) {
-		return c, fmt.Errorf("engine: Config.Pad must be 0 or a power of two in [8, 4096], got %d", c.Pad)
+		return c, configErr("Pad", " must be 0 or a power of two in [8, 4096], got %d", c.Pad)
 	}
 	if c.Workers == 0 {
 		c.Workers = runtime.NumCPU()
 	}
 	if c.Workers < 1 || c.Workers > MaxWorkers {
-		return c, fmt.Errorf("engine: Config.Workers must be in [1, %d], got %d", MaxWorkers, c.Workers)
+		return c, configErr("Workers", " must be in [1, %d], got %d", MaxWorkers, c.Workers)
 	}
 	if c.Mode == "" {
 		c.Mode = Slots
 	}
 	if !c.Mode.valid() {
-		return c, fmt.Errorf("engine: Config.Mode: unknown mode %q (want %s)", c.Mode, modeList())
+		return c, configErr("Mode", ": unknown mode %q (want %s)", c.Mode, modeList())
 	}
 	if c.Mode == Racy && !c.AllowRacy {
-		return c, fmt.Errorf("engine: Config.Mode racy loses updates on purpose: set Config.AllowRacy to use it")
+		return c, configErr("Mode", " racy loses updates on purpose: set {AllowRacy} to use it")
 	}
 	if len(c.Params) > MaxParams {
-		return c, fmt.Errorf("engine: Config.Params holds %d bytes, at most %d", len(c.Params), MaxParams)
+		return c, configErr("Params", " holds %d bytes, at most %d", len(c.Params), MaxParams)
 	}
 	if c.Shm == "" {
 		c.Shm = shmem.Posix
@@ -291,21 +301,21 @@ func (c Config) withDefaults() (Config, error) {
 	switch c.Shm {
 	case shmem.Posix:
 		if c.Path != "" {
-			return c, fmt.Errorf("engine: Config.Path %q is only for Config.Shm file", c.Path)
+			return c, configErr("Path", " %q is only for {Shm} file", c.Path)
 		}
 	case shmem.File:
 		if c.Path == "" {
-			return c, fmt.Errorf("engine: Config.Shm file needs a Path: set Config.Path")
+			return c, configErr("Shm", " file needs a Path: set {Path}")
 		}
 	default:
-		return c, fmt.Errorf("engine: Config.Shm: unknown backing %q (want posix or file)", c.Shm)
+		return c, configErr("Shm", ": unknown backing %q (want posix or file)", c.Shm)
 	}
 	switch c.Sched {
 	case "":
 		c.Sched = Static
 	case Static, Dynamic:
 	default:
-		return c, fmt.Errorf("engine: Config.Sched: unknown schedule %q (want static or dynamic)", c.Sched)
+		return c, configErr("Sched", ": unknown schedule %q (want static or dynamic)", c.Sched)
 	}
 	if c.Mode.IsTransport() {
 		if _, err := transport.Lookup(string(c.Mode)); errors.Is(err, transport.ErrNotLinked) {
@@ -313,16 +323,16 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if c.Mode.IsTransport() && c.Sched == Dynamic {
-		return c, fmt.Errorf("engine: Config.Mode %s sends one message per worker range: it needs Config.Sched static", c.Mode)
+		return c, configErr("Mode", " %s sends one message per worker range: it needs {Sched} static", c.Mode)
 	}
 	if c.Mode == Redis && c.RedisURL == "" {
 		c.RedisURL = transport.DefaultRedisURL
 	}
 	switch {
 	case c.Sched == Static && c.Chunk != 0:
-		return c, fmt.Errorf("engine: Config.Chunk is the dynamic schedule's unit of work: the static schedule publishes every Config.Publish terms")
+		return c, configErr("Chunk", " is the dynamic schedule's unit of work: the static schedule publishes every {Publish} terms")
 	case c.Sched == Dynamic && c.Publish != 0:
-		return c, fmt.Errorf("engine: Config.Publish is the static schedule's interval: the dynamic schedule publishes each Config.Chunk")
+		return c, configErr("Publish", " is the static schedule's interval: the dynamic schedule publishes each {Chunk}")
 	case c.Sched == Dynamic && c.Chunk == 0:
 		// Enough pieces that a worker slowed to half speed still
 		// finishes with the others, few enough to cost nothing.
@@ -334,17 +344,17 @@ func (c Config) withDefaults() (Config, error) {
 		c.Grain = DefaultGrain(c.N)
 	}
 	if c.Grain > MaxGrain {
-		return c, fmt.Errorf("engine: Config.Grain must be at most %d terms, got %d", uint64(MaxGrain), c.Grain)
+		return c, configErr("Grain", " must be at most %d terms, got %d", uint64(MaxGrain), c.Grain)
 	}
 	c.Chunk, c.Publish = wholePieces(c.Chunk, c.Grain), wholePieces(c.Publish, c.Grain)
 	if c.Sched == Dynamic && (c.N-1)/c.Chunk+1 > maxChunkTable {
-		return c, fmt.Errorf("engine: Config.Chunk %d cuts %d terms into more than %d chunks: raise it", c.Chunk, c.N, maxChunkTable)
+		return c, configErr("Chunk", " %d cuts %d terms into more than %d chunks: raise it", c.Chunk, c.N, maxChunkTable)
 	}
 	if c.Retries > MaxRetries {
-		return c, fmt.Errorf("engine: Config.Retries must be at most %d, got %d", MaxRetries, c.Retries)
+		return c, configErr("Retries", " must be at most %d, got %d", MaxRetries, c.Retries)
 	}
 	if c.Timeout < 0 {
-		return c, fmt.Errorf("engine: Config.Timeout must be >= 0, got %v", c.Timeout)
+		return c, configErr("Timeout", " must be >= 0, got %v", c.Timeout)
 	}
 	k, err := ResolveKernel(c.Kernel)
 	if err != nil {
@@ -373,11 +383,11 @@ func ResolveKernel(name string) (string, error) {
 	case err == nil:
 		return k.Name, nil
 	case fromEnv && errors.Is(err, kernel.ErrUnknown):
-		return "", fmt.Errorf("engine: PISHM_KERNEL=%q: unknown kernel (want auto, %s)", name, strings.Join(kernelNames(), ", "))
+		return "", &ConfigError{Reason: fmt.Sprintf("PISHM_KERNEL=%q: unknown kernel (want auto, %s)", name, strings.Join(kernelNames(), ", ")), Err: err}
 	case fromEnv:
-		return "", fmt.Errorf("engine: PISHM_KERNEL=%q: %w", name, err)
+		return "", &ConfigError{Reason: fmt.Sprintf("PISHM_KERNEL=%q: %v", name, err), Err: err}
 	}
-	return "", fmt.Errorf("engine: Config.Kernel: %w", err)
+	return "", &ConfigError{Field: "Kernel", Reason: ": " + err.Error(), Err: err}
 }
 
 func kernelNames() []string {

@@ -22,13 +22,14 @@ import (
 // crew is the parent's side of the protocol (see protocol.go): one
 // segment, its worker processes, and the calls they serve.
 type crew struct {
-	opt  crewOptions
-	seg  *shmem.Segment
-	v    segView
-	sp   *spawner
-	proc []*process     // the current process of each worker, nil while none runs
-	pids []atomic.Int64 // proc's pids, for Pool.Workers while a call runs
-	gen  uint32
+	opt    crewOptions
+	caller callerShare // the caller's share's state (WithCallerShare)
+	seg    *shmem.Segment
+	v      segView
+	sp     *spawner
+	proc   []*process     // the current process of each worker, nil while none runs
+	pids   []atomic.Int64 // proc's pids, for Pool.Workers while a call runs
+	gen    uint32
 	// broken, once set, fails every later call at once: the crew could
 	// not be made whole after a failure (a replacement would not start).
 	broken error
@@ -94,6 +95,8 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 		return nil, err
 	}
 	c = &crew{opt: o, seg: seg, v: newView(seg, l), proc: make([]*process, o.workers), pids: make([]atomic.Int64, o.workers), self: os.Getpid()}
+	c.caller.cancelled = func() bool { return c.v.ctl.cancel.Load() == c.caller.g || c.caller.ctx.Err() != nil }
+	c.caller.lock = c.lockAccum
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.close())
@@ -417,14 +420,28 @@ func (c *crew) shareInCaller(ctx context.Context, cs *callState) (err error) {
 	}()
 	ctl := c.v.ctl
 	j := cs.spec.job.bind(cs.spec.params)
-	g := cs.g
-	j.cancelled = func() bool { return ctl.cancel.Load() == g || ctx.Err() != nil }
+	sh := &c.caller
+	sh.ctx, sh.g = ctx, cs.g
+	defer func() { sh.ctx = nil }()
+	j.cancelled = sh.cancelled
 	start := time.Now()
-	if _, err := sumShare(c.v, 0, uint32(c.self), &ctl.job, cs.spec.mode, j, c.lockAccum); err != nil {
+	if err := sumShare(c.v, 0, uint32(c.self), &ctl.job, cs.spec.mode, j, sh.lock, &sh.pub, &sh.scratch); err != nil {
 		return err
 	}
-	finishShare(c.v, 0, g, time.Since(start))
+	finishShare(c.v, 0, cs.g, time.Since(start))
 	return nil
+}
+
+// callerShare is what the caller's share keeps from call to call, so that
+// a call allocates nothing: its publisher, its scratch folds, and the
+// cancel check and lock it hands the shared code, made once.
+type callerShare struct {
+	pub       publisher
+	scratch   Vector
+	ctx       context.Context // the call in flight's
+	g         uint32
+	cancelled func() bool
+	lock      func(*sem.Mutex) error
 }
 
 // lockAccum takes the accumulator's lock for the caller's share. A worker
@@ -772,32 +789,35 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	// worker's exact result (Sum, and for Min and Max the extreme as
 	// Partial), merged in worker order and rounded once. The journals are
 	// the check: every message must carry exactly its worker's journal.
-	messages := newFold(ops[0])
+	var messages folds
 	if c.col != nil {
+		messages = make(folds, k)
+		messages.reset(ops)
 		cctx, cancel := context.WithTimeout(ctx, collectGrace)
 		msgs, err := c.col.Collect(cctx)
 		cancel()
 		if err != nil {
 			return res, err
 		}
-		if len(msgs) != l.workers {
-			return res, fmt.Errorf("engine: %d messages for %d workers", len(msgs), l.workers)
+		if len(msgs) != l.workers*k {
+			return res, fmt.Errorf("engine: %d messages for %d workers of %d elements", len(msgs), l.workers, k)
 		}
-		for i, m := range msgs {
+		for at, m := range msgs {
+			i, e := at/k, at%k
 			w := &res.workers[i]
 			if m.Lo != w.Lo || m.Hi != w.Hi {
 				return res, fmt.Errorf("engine: worker %d's message covers [%d,%d), its range is [%d,%d)", i, m.Lo, m.Hi, w.Lo, w.Hi)
 			}
-			jacc := c.v.activeFolds(i, 1)[0].acc // a copy, out of the segment
-			jacc.Normalize()
-			if !m.Sum.Equal(&jacc) || m.Sum.Count() != jacc.Count() {
-				return res, fmt.Errorf("engine: worker %d's message carries an exact sum (%d inputs, rounding to %v) that is not its journal's (%d inputs, rounding to %v)",
-					i, m.Sum.Count(), m.Sum.Round(), jacc.Count(), jacc.Round())
+			jf := c.v.activeFolds(i, k)[e] // a copy, out of the segment
+			jf.acc.Normalize()
+			if !m.Sum.Equal(&jf.acc) || m.Sum.Count() != jf.acc.Count() {
+				return res, fmt.Errorf("engine: worker %d's message for element %d carries an exact sum (%d inputs, rounding to %v) that is not its journal's (%d inputs, rounding to %v)",
+					i, e, m.Sum.Count(), m.Sum.Round(), jf.acc.Count(), jf.acc.Round())
 			}
-			if math.Float64bits(m.Partial) != math.Float64bits(w.Partial) {
-				return res, fmt.Errorf("engine: worker %d's message says %v, its journal %v", i, m.Partial, w.Partial)
+			if jv := jf.value(); math.Float64bits(m.Partial) != math.Float64bits(jv) {
+				return res, fmt.Errorf("engine: worker %d's message for element %d says %v, its journal %v", i, e, m.Partial, jv)
 			}
-			messages.merge(&fold{acc: m.Sum, best: m.Partial, op: ops[0]})
+			messages[e].merge(&fold{acc: m.Sum, best: m.Partial, op: ops[e]})
 			w.Elapsed = time.Duration(m.ElapsedNs)
 		}
 	} else if spec.mode.IsTransport() {
@@ -812,10 +832,13 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	switch {
 	case spec.mode.IsTransport():
 		// The messages' exact results, each checked against its journal
-		// above (transports carry scalar results only: jobSpec.check).
-		if got, want := messages.value(), journals[0].value(); math.Float64bits(got) != math.Float64bits(want) {
-			return res, fmt.Errorf("engine: the messages add up to %v, the journals to %v", got, want)
+		// above: their total is the journals'.
+		for e := range messages {
+			if got, want := messages[e].value(), journals[e].value(); math.Float64bits(got) != math.Float64bits(want) {
+				return res, fmt.Errorf("engine: element %d of the messages adds up to %v, of the journals to %v", e, got, want)
+			}
 		}
+		copy(journals, messages)
 	case spec.mode == Slots:
 	case cs.tainted:
 		res.rebuilt = true

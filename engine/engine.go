@@ -153,8 +153,9 @@ type Result struct {
 	SumExact            float64 `json:"sum_exact"`
 	SumRelError         float64 `json:"sum_rel_error"` // (Sum - SumExact) / SumExact
 
-	// Elapsed runs from the start barrier's release to the last worker's
-	// exit: the work, without process start-up.
+	// Elapsed runs from the start barrier's release to the moment the
+	// last worker marked the call done (before the workers exit): the
+	// work, without process start-up or tear-down.
 	Elapsed     time.Duration `json:"elapsed_ns"`
 	Wall        time.Duration `json:"wall_ns"` // the whole Run, set-up and tear-down included
 	TermsPerSec float64       `json:"terms_per_sec"`

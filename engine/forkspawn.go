@@ -65,10 +65,10 @@ func (c Config) checkSpawn() error {
 		return nil
 	case SpawnFork:
 	default:
-		return fmt.Errorf("engine: Config.Spawn: unknown spawn method %q (want auto, exec or fork)", c.Spawn)
+		return configErr("Spawn", ": unknown spawn method %q (want auto, exec or fork)", c.Spawn)
 	}
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("engine: Config.Spawn fork "+format, args...)
+		return configErr("Spawn", " fork "+format, args...)
 	}
 	switch {
 	case !forkSupported:
@@ -76,22 +76,22 @@ func (c Config) checkSpawn() error {
 	case !slices.Contains(forkKernels, c.Kernel):
 		return bad("runs only an assembly kernel (%s), not %s", strings.Join(forkKernels, " or "), c.Kernel)
 	case c.Mode != Slots:
-		return bad("needs Config.Mode slots, got %s", c.Mode)
+		return bad("needs {Mode} slots, got %s", c.Mode)
 	case c.Sched != Static:
-		return bad("needs Config.Sched static, got %s", c.Sched)
+		return bad("needs {Sched} static, got %s", c.Sched)
 	case c.Publish < c.N:
-		return bad("publishes once per worker: Config.Publish must be 0, got %d", c.Publish)
+		return bad("publishes once per worker: {Publish} must be 0, got %d", c.Publish)
 	case c.Pad != 0:
-		return bad("has no lanes: Config.Pad must be 0, got %d", c.Pad)
+		return bad("has no lanes: {Pad} must be 0, got %d", c.Pad)
 	case c.WorkerBinary != "":
-		return bad("runs no binary: Config.WorkerBinary must be empty, got %q", c.WorkerBinary)
+		return bad("runs no binary: {WorkerBinary} must be empty, got %q", c.WorkerBinary)
 	}
 	if p := (c.N-1)/c.Grain + 1; p > forkMaxPieces {
 		fix := "use exec"
 		if g := (c.N-1)/forkMaxPieces + 1; g <= MaxGrain {
-			fix += fmt.Sprintf(", or Config.Grain >= %d", g)
+			fix += fmt.Sprintf(", or {Grain} >= %d", g)
 		}
-		return bad("keeps a record per piece, at most %d pieces: N %d in pieces of Config.Grain %d makes %d: %s",
+		return bad("keeps a record per piece, at most %d pieces: N %d in pieces of {Grain} %d makes %d: %s",
 			forkMaxPieces, c.N, c.Grain, p, fix)
 	}
 	return nil

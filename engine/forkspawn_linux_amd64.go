@@ -131,7 +131,8 @@ func (f *forkSpawn) settle(c *crew, i int, cs *callState) {
 	for k := range recs {
 		fl[0].add(sh.Value(k, &recs[k]))
 	}
-	pb := newPublisher(Slots, sumOps, c.v, i, nil)
+	var pb publisher
+	pb.init(Slots, sumOps, c.v, i, nil, nil)
 	pb.publish(fl, f.hi[i]-f.lo[i], 0)
 	s.state.Store(slotDone)
 	s.doneGen.Store(cs.g) // store-release, as a worker's

@@ -81,6 +81,8 @@ type job struct {
 	pf   ParamsFunc       // set instead of f for RegisterParams
 	vf   VectorFunc       // set instead of f for RegisterVector
 	vpf  VectorParamsFunc // set instead of f for RegisterVectorParams
+	// params is the call's parameters for pf or vpf (bind).
+	params []byte
 	// cancelled, if set, is polled between calls of f; true abandons the
 	// work (in-process runs, which cannot be killed).
 	cancelled func() bool
@@ -88,16 +90,12 @@ type job struct {
 
 // bind gives a ParamsFunc job its call's parameters.
 func (j job) bind(params []byte) job {
-	switch {
-	case j.pf != nil:
-		pf := j.pf
-		j.f = func(lo, hi uint64) float64 { return pf(params, lo, hi) }
-	case j.vpf != nil:
-		vpf := j.vpf
-		j.vf = func(lo, hi uint64, v *Vector) { vpf(params, lo, hi, v) }
-	}
+	j.params = params
 	return j
 }
+
+// vector reports whether the job's Func adds into a Vector.
+func (j job) vector() bool { return j.vf != nil || j.vpf != nil }
 
 // k is the job's number of elements.
 func (j job) k() int { return len(j.ops) }
@@ -343,8 +341,8 @@ func resolve(st settings, name string) (Config, job, error) {
 		return cfg, job{}, err
 	}
 	j, err := jobFor(name, cfg)
-	if err == nil && j.k() > 1 && (cfg.Mode.IsTransport() || cfg.Mode == Racy) {
-		err = fmt.Errorf("engine: mode %s carries one value per worker, and %q has %d elements (use slots, cas, mutex or goroutines)", cfg.Mode, name, j.k())
+	if err == nil && j.k() > 1 && cfg.Mode == Racy {
+		err = fmt.Errorf("engine: mode racy loses scalar adds on purpose, and %q has %d elements (use slots, cas, mutex, goroutines or a transport)", name, j.k())
 	}
 	return cfg, j, err
 }

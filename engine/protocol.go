@@ -105,10 +105,10 @@ package engine
 // dead holder. racy (scalar Funcs only) adds each publish's rounded value
 // into element 0's best with a plain load, add and store, losing what
 // interleaves. The
-// message-passing modes send the journal's fold (the exact accumulator
-// and its rounded value) to the parent once, after the last publish; the
-// parent combines the messages' accumulators and checks each against its
-// worker's journal.
+// message-passing modes send the journal's folds (each element's exact
+// accumulator and its rounded value, one message per element) to the
+// parent once, after the last publish; the parent combines the messages'
+// accumulators and checks each against its worker's journal.
 //
 // # Faults
 //
@@ -132,6 +132,7 @@ import (
 	"github.com/pishm/pishm/internal/superacc"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
+	"github.com/pishm/pishm/transport"
 )
 
 // protocolVersion changes whenever anything below changes meaning.
@@ -152,11 +153,15 @@ const genQuit = math.MaxUint32
 const chunkDone = math.MaxUint32
 
 // modeCode is a Mode as the segment carries it. The numbers are part of
-// the protocol: never reuse one.
-var modeCode = map[Mode]uint32{
-	Slots: 1, CAS: 2, Mutex: 3, Racy: 4,
-	File: 10, Pipe: 11, FIFO: 12, Unix: 13, TCP: 14, Socketpair: 15, PosixMQ: 16, SysVMQ: 17, Redis: 18,
-}
+// the protocol: never reuse one. The transports' come from package
+// transport's list of kinds (transport.Code).
+var modeCode = func() map[Mode]uint32 {
+	m := map[Mode]uint32{Slots: 1, CAS: 2, Mutex: 3, Racy: 4}
+	for _, t := range transportModes {
+		m[t] = transport.Code(string(t))
+	}
+	return m
+}()
 
 func modeOf(code uint32) (Mode, bool) {
 	for m, c := range modeCode {
@@ -400,7 +405,7 @@ func (j *jobSpec) check(l layout, ops func(k int) []Op) error {
 		return bad("mode code %d", j.mode)
 	case j.k < 1 || j.k > uint32(l.maxK):
 		return bad("%d elements (room for %d)", j.k, l.maxK)
-	case j.k > 1 && (mode.IsTransport() || mode == Racy):
+	case j.k > 1 && mode == Racy:
 		return bad("mode %s with %d elements", mode, j.k)
 	case j.n == 0 || j.n > MaxN || j.offset > MaxN-j.n:
 		return bad("terms [%d, %d+%d)", j.offset, j.offset, j.n)
@@ -516,10 +521,8 @@ func (v segView) resetSlot(i int, ops []Op) {
 }
 
 // settleChunks fixes the chunk table after the worker with pid died: a chunk
-// it claimed is done if its journal covers it, else free again. It
-// returns how many chunks it freed.
-func settleChunks(tbl chunkTable, pid uint32, e *journalEntry) int {
-	freed := 0
+// it claimed is done if its journal covers it, else free again.
+func settleChunks(tbl chunkTable, pid uint32, e *journalEntry) {
 	for c := range tbl {
 		if tbl[c].Load() != pid {
 			continue
@@ -528,10 +531,8 @@ func settleChunks(tbl chunkTable, pid uint32, e *journalEntry) int {
 			tbl[c].Store(chunkDone)
 		} else {
 			tbl[c].Store(0)
-			freed++
 		}
 	}
-	return freed
 }
 
 // modeList is the modes a user can ask for, for error messages.

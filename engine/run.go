@@ -44,7 +44,7 @@ func execute(ctx context.Context, cfg Config, j job, params []byte) (callResult,
 	}
 	if cfg.Mode.IsTransport() {
 		o.transport = string(cfg.Mode)
-		o.transportOpts = transport.Options{Workers: cfg.Workers, RedisURL: cfg.RedisURL, Retries: cfg.retries() > 0}
+		o.transportOpts = transport.Options{Workers: cfg.Workers, Elems: j.k(), RedisURL: cfg.RedisURL, Retries: cfg.retries() > 0}
 	}
 	c, err := newCrew(ctx, o)
 	if err != nil {
@@ -85,21 +85,19 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 				}
 			}()
 			t := time.Now()
-			f := make(folds, j.k())
-			f.reset(j.ops)
-			shares[i] = f
+			own := &ownTotal{f: make(folds, j.k())}
+			own.f.reset(j.ops)
+			shares[i] = own.f
 			scratch := &Vector{f: make(folds, j.k())}
-			var terms uint64
-			publish := func(p folds, n, _ uint64) { f.merge(p); terms += n }
 			wr := WorkerResult{Index: i}
 			if spec.dynamic {
-				sumChunks(j, spec.offset, spec.n, spec.chunk, spec.grain, tbl, &next, uint32(i+1), &progress[i], scratch, publish)
+				sumChunks(j, spec.offset, spec.n, spec.chunk, spec.grain, tbl, &next, uint32(i+1), &progress[i], scratch, own)
 			} else {
 				lo, hi := span(spec.n, spec.grain, w, i)
 				wr.Lo, wr.Hi = spec.offset+lo, spec.offset+hi
-				sumRange(j, wr.Lo, wr.Hi, spec.chunk, spec.grain, &progress[i], scratch, publish)
+				sumRange(j, wr.Lo, wr.Hi, spec.chunk, spec.grain, &progress[i], scratch, own)
 			}
-			wr.Terms, wr.Elapsed, wr.Partial = terms, time.Since(t), f[0].value()
+			wr.Terms, wr.Elapsed, wr.Partial = own.terms, time.Since(t), own.f[0].value()
 			res.workers[i] = wr
 		})
 	}
@@ -137,6 +135,14 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 	res.publishes = publishesOf(spec, w)
 	return res, nil
 }
+
+// ownTotal is an in-process participant's sink: its share's total.
+type ownTotal struct {
+	f     folds
+	terms uint64
+}
+
+func (o *ownTotal) publish(f folds, terms, _ uint64) { o.f.merge(f); o.terms += terms }
 
 // noProgress is the reporter of a call nobody watches.
 func noProgress(time.Duration, bool) {}

@@ -122,15 +122,21 @@ func TestTransportNeedsStatic(t *testing.T) {
 	}
 }
 
-// TestTransportNamesAgree: the engine's message-passing modes are exactly
-// the transport package's known kinds, so that neither list can grow alone.
+// TestTransportNamesAgree: the engine's message-passing modes come from
+// the transport package's list of kinds, and its Mode constants name
+// exactly those, each with the segment code the list gives it.
 func TestTransportNamesAgree(t *testing.T) {
-	var modes []string
-	for _, m := range transportModes {
-		modes = append(modes, string(m))
+	consts := []Mode{File, Pipe, FIFO, Unix, TCP, Socketpair, PosixMQ, SysVMQ, Redis}
+	if fmt.Sprint(consts) != fmt.Sprint(transportModes) {
+		t.Fatalf("engine Mode constants %v, transport kinds %v", consts, transportModes)
 	}
-	if kinds := transport.Kinds(); fmt.Sprint(modes) != fmt.Sprint(kinds[:min(len(kinds), len(modes))]) || len(kinds) != len(modes) {
-		t.Fatalf("engine modes %v, transport kinds %v", modes, kinds)
+	for _, m := range consts {
+		if c := modeCode[m]; c == 0 || c != transport.Code(string(m)) {
+			t.Errorf("mode %s has code %d", m, c)
+		}
+		if got, ok := modeOf(modeCode[m]); !ok || got != m {
+			t.Errorf("modeOf(%d) = %v, %v", modeCode[m], got, ok)
+		}
 	}
 }
 
@@ -213,7 +219,7 @@ func TestTransportMessageChecked(t *testing.T) {
 	checkTransportClean(t)
 	t.Setenv(envTamper, "1")
 	_, err := Run(context.Background(), Config{N: 1_000_003, Workers: 3, Mode: File})
-	if err == nil || !strings.Contains(err.Error(), "worker 1's message carries an exact sum") {
+	if err == nil || !strings.Contains(err.Error(), "worker 1's message for element 0 carries an exact sum") {
 		t.Fatalf("Run with a tampered message = %v, want the journal check's error", err)
 	}
 	t.Logf("%v", err)

@@ -117,7 +117,8 @@ func vecWant(n uint64) (values []float64, exact []*big.Float) {
 
 // TestVectorReproducible: every element of a vector reduction is its
 // exact answer, bit for bit, under every shared-memory mode, both
-// schedules, worker counts from 1 to 16, the goroutines, a pool with and
+// schedules, the transports of package transport (a message per element;
+// unix, tcp and redis are cmd/pishm's to test), worker counts from 1 to 16, the goroutines, a pool with and
 // without the caller's share, and a worker killed mid-share.
 func TestVectorReproducible(t *testing.T) {
 	checkClean(t)
@@ -156,8 +157,11 @@ func TestVectorReproducible(t *testing.T) {
 	}
 	workers := []int{1, 2, 5, 16}
 	i := 0
-	for _, mode := range []Mode{Slots, CAS, Mutex, Goroutines} {
+	for _, mode := range []Mode{Slots, CAS, Mutex, Goroutines, File, Pipe, FIFO, Socketpair, PosixMQ, SysVMQ} {
 		for _, sched := range []Schedule{Static, Dynamic} {
+			if sched == Dynamic && mode.IsTransport() {
+				continue
+			}
 			w := workers[i%len(workers)]
 			i++
 			step := uint64(7_919 * i)
@@ -186,19 +190,22 @@ func TestVectorReproducible(t *testing.T) {
 	}
 	// A worker killed at its second publish: its share is redone.
 	t.Setenv("PISHM_TEST_KILL", "1:journal-half:2:1")
-	r, err := Reduce(context.Background(), vecName, n, WithWorkers(3), WithMode(Mutex), WithPublish(20_000))
-	check("killed", r, err)
-	if len(r.Failures) == 0 {
-		t.Errorf("killed: no worker died")
+	for _, mode := range []Mode{Mutex, FIFO} {
+		r, err := Reduce(context.Background(), vecName, n, WithWorkers(3), WithMode(mode), WithPublish(20_000))
+		check("killed/mode="+string(mode), r, err)
+		if len(r.Failures) == 0 {
+			t.Errorf("killed/mode=%s: no worker died", mode)
+		}
 	}
 }
 
 // TestVectorMaxK: a reduction of MaxK elements runs in every
-// shared-memory mode and gives each element its exact count.
+// shared-memory mode and through a stream and a queue, and gives each
+// element its exact count.
 func TestVectorMaxK(t *testing.T) {
 	checkClean(t)
 	const n = 100_003
-	for _, mode := range []Mode{Slots, CAS, Mutex, Goroutines} {
+	for _, mode := range []Mode{Slots, CAS, Mutex, Goroutines, Pipe, PosixMQ} {
 		r, err := Reduce(context.Background(), vecWide, n, WithWorkers(3), WithMode(mode))
 		if err != nil {
 			t.Fatalf("mode=%s: %v", mode, err)
@@ -233,9 +240,9 @@ func TestVectorErrors(t *testing.T) {
 	mustPanic("k = MaxK+1", func() { RegisterVector("vec-too-wide", make([]Op, MaxK+1), func(uint64, uint64, *Vector) {}) })
 	mustPanic("k = 0", func() { RegisterVector("vec-empty", nil, func(uint64, uint64, *Vector) {}) })
 	mustPanic("a bad op", func() { RegisterVector("vec-bad-op", []Op{Sum, 9}, func(uint64, uint64, *Vector) {}) })
-	_, err := Reduce(context.Background(), vecName, 1000, WithMode(Pipe))
-	if err == nil || !strings.Contains(err.Error(), "one value per worker") {
-		t.Errorf("a transport mode: err = %v", err)
+	_, err := Reduce(context.Background(), vecName, 1000, WithConfig(Config{Mode: Racy, AllowRacy: true}))
+	if err == nil || !strings.Contains(err.Error(), "racy") {
+		t.Errorf("the racy mode: err = %v", err)
 	}
 	p, err := NewPool(context.Background(), WithWorkers(1), WithMaxK(4), WithInProcessBelow(0))
 	if err != nil {

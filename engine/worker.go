@@ -58,8 +58,9 @@ func ChildMain() int {
 
 // childPrefix starts every line ChildMain prints about its own failure, so
 // that the parent can tell a worker that reached it from a program that
-// never called it.
-const childPrefix = "pishm worker "
+// never called it. It names the engine, not pishm: ChildMain runs inside
+// any program that embeds the engine.
+const childPrefix = "engine worker "
 
 // exitProtocol is a worker's exit status when it cannot work with the
 // segment it was given (ErrProtocol): a Config.WorkerBinary from another
@@ -107,6 +108,9 @@ func callFunc(j job, a, b uint64) float64 {
 			panic(&funcPanic{lo: a, hi: b, value: r, stack: string(debug.Stack())})
 		}
 	}()
+	if j.pf != nil {
+		return j.pf(j.params, a, b)
+	}
 	return j.f(a, b)
 }
 
@@ -117,6 +121,10 @@ func callVector(j job, a, b uint64, v *Vector) {
 			panic(&funcPanic{lo: a, hi: b, value: r, stack: string(debug.Stack())})
 		}
 	}()
+	if j.vpf != nil {
+		j.vpf(j.params, a, b, v)
+		return
+	}
 	j.vf(a, b, v)
 }
 
@@ -176,7 +184,7 @@ func notAWorker() error {
 }
 
 // takeEnv reads and removes the worker environment.
-func takeEnv() (seg *shmem.Segment, index, attempt int, err error) {
+func takeEnv() (seg *shmem.Segment, index int, err error) {
 	segVar, wVar, aVar := os.Getenv(envSegment), os.Getenv(envWorker), os.Getenv(envAttempt)
 	for _, k := range []string{envSegment, envWorker, envAttempt} {
 		os.Unsetenv(k)
@@ -185,15 +193,17 @@ func takeEnv() (seg *shmem.Segment, index, attempt int, err error) {
 	backing, fdText, ok := strings.Cut(segVar, ":")
 	fd, err := strconv.Atoi(fdText)
 	if !ok || err != nil || fd < 3 {
-		return nil, 0, 0, fmt.Errorf("bad %s=%q", envSegment, segVar)
+		return nil, 0, fmt.Errorf("bad %s=%q", envSegment, segVar)
 	}
+	// The attempt is for the fault hooks of the engine's tests, which read
+	// it before ChildMain; here it is only checked.
 	index, err1 := strconv.Atoi(wVar)
 	attempt, err2 := strconv.Atoi(aVar)
 	if err1 != nil || err2 != nil || index < 0 || attempt < 0 {
-		return nil, 0, 0, fmt.Errorf("bad %s=%q or %s=%q", envWorker, wVar, envAttempt, aVar)
+		return nil, 0, fmt.Errorf("bad %s=%q or %s=%q", envWorker, wVar, envAttempt, aVar)
 	}
 	seg, err = shmem.OpenFile(os.NewFile(uintptr(fd), "inherited segment"), shmem.Backing(backing))
-	return seg, index, attempt, err
+	return seg, index, err
 }
 
 // worker is one worker process's state.
@@ -203,11 +213,14 @@ type worker struct {
 	s    *slot
 	pid  uint32
 	jobs map[string]job // by name (and kernel, for pi), found once
+
+	pub     publisher // reused by every call
+	scratch Vector    // each publish's folds, reused by every call
 }
 
 func childMain() error {
 	fault("attach")
-	seg, i, _, err := takeEnv()
+	seg, i, err := takeEnv()
 	if err != nil {
 		return err
 	}
@@ -284,8 +297,8 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 	j = j.bind(w.v.params(int(spec.params)))
 	j.cancelled = func() bool { return ctl.cancel.Load() == g }
 	start := time.Now()
-	pub, err := sumShare(w.v, w.i, w.pid, &spec, mode, j, nil)
-	if err != nil {
+	pub := &w.pub
+	if err := sumShare(w.v, w.i, w.pid, &spec, mode, j, nil, pub, &w.scratch); err != nil {
 		return false, err
 	}
 	if mode.IsTransport() {
@@ -294,11 +307,14 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 		// journal is its check.
 		lo, hi := span(spec.n, spec.grain, w.v.l.workers, w.i)
 		_, cf := pub.j.cur()
-		f := &cf[0]
-		m := transport.Message{Worker: uint32(w.i), Lo: spec.offset + lo, Hi: spec.offset + hi,
-			ElapsedNs: int64(time.Since(start)), Partial: f.value(), Sum: f.acc}
+		ms := make([]transport.Message, len(cf))
+		for e := range cf {
+			f := &cf[e]
+			ms[e] = transport.Message{Worker: uint32(w.i), Lo: spec.offset + lo, Hi: spec.offset + hi,
+				ElapsedNs: int64(time.Since(start)), Partial: f.value(), Sum: f.acc, Elem: uint32(e), Elems: uint32(len(cf))}
+		}
 		sctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
-		err := transport.Send(sctx, m)
+		err := transport.Send(sctx, ms...)
 		cancel()
 		if err != nil {
 			return false, err
@@ -317,25 +333,23 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 
 // sumShare sums participant i's share of the call spec (a worker process,
 // or a pool's caller on slot 0) and publishes it by mode into slot i's
-// journal, claiming dynamic chunks as owner. It returns the publisher,
-// whose journal holds the share's total. lock, if set, takes the
-// accumulator's lock in the mutex mode instead of Mutex.Lock.
-func sumShare(v segView, i int, owner uint32, spec *jobSpec, mode Mode, j job, lock func(*sem.Mutex) error) (*publisher, error) {
+// journal, claiming dynamic chunks as owner, through pub (set up here;
+// its journal then holds the share's total) and scratch (grown to k).
+// lock, if set, takes the accumulator's lock in the mutex mode instead of
+// Mutex.Lock.
+func sumShare(v segView, i int, owner uint32, spec *jobSpec, mode Mode, j job, lock func(*sem.Mutex) error, pub *publisher, scratch *Vector) error {
 	s := v.slot(i)
 	s.state.Store(slotRunning)
-	pub := newPublisher(mode, j.ops, v, i, v.lane(i))
-	if lock != nil {
-		pub.lock = lock
-	}
-	scratch := &Vector{f: make(folds, j.k())}
+	pub.init(mode, j.ops, v, i, v.lane(i), lock)
+	scratch.f = slices.Grow(scratch.f[:0], j.k())[:j.k()]
 	if spec.dynamic {
 		tbl := v.chunks(int(spec.chunks))
-		sumChunks(j, spec.offset, spec.n, spec.chunk, spec.grain, tbl, &v.ctl.next, owner, &s.progress, scratch, pub.publish)
+		sumChunks(j, spec.offset, spec.n, spec.chunk, spec.grain, tbl, &v.ctl.next, owner, &s.progress, scratch, pub)
 	} else {
 		lo, hi := span(spec.n, spec.grain, v.l.workers, i)
-		sumRange(j, spec.offset+lo, spec.offset+hi, spec.chunk, spec.grain, &s.progress, scratch, pub.publish)
+		sumRange(j, spec.offset+lo, spec.offset+hi, spec.chunk, spec.grain, &s.progress, scratch, pub)
 	}
-	return pub, pub.finish()
+	return pub.finish()
 }
 
 // finishShare marks slot i done with call g.
@@ -433,7 +447,7 @@ func piece(j job, a, b, grain uint64, progress *atomic.Uint64, v *Vector) {
 			return
 		}
 		e := min(b, a+grain)
-		if j.vf != nil {
+		if j.vector() {
 			callVector(j, a, e, v)
 		} else {
 			v.f[0].add(callFunc(j, a, e))
@@ -445,7 +459,7 @@ func piece(j job, a, b, grain uint64, progress *atomic.Uint64, v *Vector) {
 
 // sumRange reduces [lo, hi) in publishes of chunk terms (whole pieces).
 // scratch holds each publish's folds.
-func sumRange(j job, lo, hi, chunk, grain uint64, progress *atomic.Uint64, scratch *Vector, publish func(f folds, terms, chunk uint64)) {
+func sumRange(j job, lo, hi, chunk, grain uint64, progress *atomic.Uint64, scratch *Vector, to sink) {
 	for a := lo; a < hi && (j.cancelled == nil || !j.cancelled()); {
 		b := hi
 		if hi-a > chunk {
@@ -454,7 +468,7 @@ func sumRange(j job, lo, hi, chunk, grain uint64, progress *atomic.Uint64, scrat
 		scratch.f.reset(j.ops)
 		piece(j, a, b, grain, progress, scratch)
 		fault("sum")
-		publish(scratch.f, b-a, 0)
+		to.publish(scratch.f, b-a, 0)
 		a = b
 	}
 }
@@ -462,7 +476,7 @@ func sumRange(j job, lo, hi, chunk, grain uint64, progress *atomic.Uint64, scrat
 // sumChunks takes chunks of [base, base+n) from the table (see "Shares")
 // until none is left, publishing each.
 func sumChunks(j job, base, n, chunk, grain uint64, tbl chunkTable, next *atomic.Uint64, owner uint32,
-	progress *atomic.Uint64, scratch *Vector, publish func(f folds, terms, chunk uint64)) {
+	progress *atomic.Uint64, scratch *Vector, to sink) {
 	for {
 		c, ok := claimChunk(tbl, next, owner)
 		if !ok || j.cancelled != nil && j.cancelled() {
@@ -474,7 +488,7 @@ func sumChunks(j job, base, n, chunk, grain uint64, tbl chunkTable, next *atomic
 		scratch.f.reset(j.ops)
 		piece(j, a, b, grain, progress, scratch)
 		fault("sum")
-		publish(scratch.f, b-a, c)
+		to.publish(scratch.f, b-a, c)
 		fault("journal")
 		tbl[c].Store(chunkDone)
 	}
@@ -502,12 +516,36 @@ func claimChunk(tbl chunkTable, next *atomic.Uint64, owner uint32) (uint64, bool
 	return 0, false
 }
 
+// sink takes a share's publishes: a publisher, or an in-process
+// participant's own total. An interface, not a func, so that passing one
+// allocates nothing.
+type sink interface {
+	publish(f folds, terms, chunk uint64)
+}
+
 // publisher is one mode's way of publishing, over the worker's journal.
+// It holds no closures, so that one kept by its owner (a worker, a pool's
+// caller) is reused by every call without allocating.
 type publisher struct {
-	j       journal
-	publish func(f folds, terms, chunk uint64)
-	finish  func() error
-	lock    func(*sem.Mutex) error // the mutex mode's Lock
+	j    journal
+	mode Mode
+	acc  []accElem              // the shared accumulator's elements
+	mu   *sem.Mutex             // the accumulator's lock (mutex)
+	lock func(*sem.Mutex) error // takes mu (mutex): Mutex.Lock, or the caller's way
+	lane *atomic.Uint64         // the false-sharing experiment's word (slots), or nil
+	run  float64                // the running total stored in lane
+	err  error                  // the mutex mode's first lock error: the rest is skipped
+}
+
+// init makes pb publish participant i's folds of ops by mode into its
+// journal in v and, for cas, mutex and racy, the shared accumulator; lane
+// is the false-sharing experiment's word, or nil; lock takes the
+// accumulator's lock (nil: Mutex.Lock).
+func (pb *publisher) init(mode Mode, ops []Op, v segView, i int, lane *atomic.Uint64, lock func(*sem.Mutex) error) {
+	if lock == nil {
+		lock = (*sem.Mutex).Lock
+	}
+	*pb = publisher{j: openJournal(v, i, len(ops)), mode: mode, acc: v.accElems(len(ops)), mu: &v.acc.lock, lock: lock, lane: lane}
 }
 
 // record journals f (see "The journal").
@@ -520,75 +558,64 @@ func (pb *publisher) record(f folds, terms, chunk uint64) {
 	pb.j.commit()
 }
 
-// newPublisher publishes participant i's folds of ops by mode, into its
-// journal in v and, for cas, mutex and racy, the shared accumulator; lane
-// is the false-sharing experiment's word, or nil.
-func newPublisher(mode Mode, ops []Op, v segView, i int, lane *atomic.Uint64) *publisher {
-	pb := &publisher{j: openJournal(v, i, len(ops)), finish: func() error { return nil }, lock: (*sem.Mutex).Lock}
-	pb.publish = pb.record
-	acc := v.accElems(len(ops))
-	switch mode {
+// publish publishes f, the total of terms terms (of dynamic chunk chunk),
+// by pb's mode.
+func (pb *publisher) publish(f folds, terms, chunk uint64) {
+	acc := pb.acc
+	switch pb.mode {
 	case Slots:
-		if lane != nil {
+		pb.record(f, terms, chunk)
+		if pb.lane != nil {
 			// The false-sharing experiment: a running total also goes to
 			// a lane packed as tightly as Config.Pad says.
-			var run float64
-			pb.publish = func(f folds, terms, chunk uint64) {
-				pb.record(f, terms, chunk)
-				run += f[0].value()
-				lane.Store(math.Float64bits(run))
-			}
+			pb.run += f[0].value()
+			pb.lane.Store(math.Float64bits(pb.run))
 		}
 	case Racy:
 		// A plain load, add and store of each publish's value, as
 		// unsynchronised code would write it: two workers that
 		// interleave here lose one add. (Scalar Funcs only.)
 		w := (*uint64)(unsafe.Pointer(&acc[0].best))
-		pb.publish = func(f folds, terms, chunk uint64) {
-			*w = math.Float64bits(f64(*w) + f[0].value())
-			fault("accum")
-			pb.record(f, terms, chunk)
-		}
+		*w = math.Float64bits(f64(*w) + f[0].value())
+		fault("accum")
+		pb.record(f, terms, chunk)
 	case CAS:
-		pb.publish = func(f folds, terms, chunk uint64) {
-			for e := range f {
-				if f[e].op == Sum {
-					superacc.AtomicMerge(&acc[e].exact, &f[e].acc)
-				} else {
-					casBetter(&acc[e].best, f[e].op, f[e].best)
-				}
+		for e := range f {
+			if f[e].op == Sum {
+				superacc.AtomicMerge(&acc[e].exact, &f[e].acc)
+			} else {
+				casBetter(&acc[e].best, f[e].op, f[e].best)
 			}
-			fault("accum")
-			pb.record(f, terms, chunk)
 		}
+		fault("accum")
+		pb.record(f, terms, chunk)
 	case Mutex:
-		var err error
-		lock := &v.acc.lock
-		pb.publish = func(f folds, terms, chunk uint64) {
-			if err != nil {
-				return
-			}
-			if err = pb.lock(lock); err != nil {
-				return
-			}
-			// Critical section: plain adds made atomic by the lock.
-			for e := range f {
-				if f[e].op == Sum {
-					acc[e].exact.Merge(&f[e].acc)
-				} else {
-					acc[e].best.Store(math.Float64bits(f[e].op.pick(f[e].best, f64(acc[e].best.Load()))))
-				}
-			}
-			fault("accum")
-			if err = lock.Unlock(); err != nil {
-				return
-			}
-			pb.record(f, terms, chunk)
+		if pb.err != nil {
+			return
 		}
-		pb.finish = func() error { return err }
+		if pb.err = pb.lock(pb.mu); pb.err != nil {
+			return
+		}
+		// Critical section: plain adds made atomic by the lock.
+		for e := range f {
+			if f[e].op == Sum {
+				acc[e].exact.Merge(&f[e].acc)
+			} else {
+				acc[e].best.Store(math.Float64bits(f[e].op.pick(f[e].best, f64(acc[e].best.Load()))))
+			}
+		}
+		fault("accum")
+		if pb.err = pb.mu.Unlock(); pb.err != nil {
+			return
+		}
+		pb.record(f, terms, chunk)
+	default: // the transports: the journal is what the message carries
+		pb.record(f, terms, chunk)
 	}
-	return pb
 }
+
+// finish is the share's publishing error, if any.
+func (pb *publisher) finish() error { return pb.err }
 
 // casBetter replaces the float64 at w with op's pick of it and x.
 func casBetter(w *atomic.Uint64, op Op, x float64) {

@@ -19,9 +19,6 @@ type Mutex struct {
 	waiters atomic.Uint32 // processes in (or about to enter) FUTEX_WAIT
 }
 
-// MutexSize is the number of bytes a Mutex occupies in shared memory.
-const MutexSize = 8
-
 // TryLock takes the lock if it is free.
 func (m *Mutex) TryLock() bool {
 	// acquire: pairs with the release in Unlock and Recover, so the

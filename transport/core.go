@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -43,16 +44,17 @@ type Backend interface {
 type Core struct {
 	kind    string
 	workers int
+	elems   int // records per worker (Options.Elems)
 	// tolerant: a worker's channel closing without a record is noted, not
 	// fatal, because the caller may restart the worker (Options.Retries).
 	tolerant bool
 
 	mu       sync.Mutex
-	msgs     []Message
-	have     []bool
-	children []bool   // Child(i) was called since the last Retry(i)
-	retried  []bool   // Retry(i) was called: an identical second record is dropped
-	notes    []string // why a worker's channel closed without a record
+	msgs     []Message // worker i's element e at i*elems+e
+	have     []bool    // indexed as msgs
+	children []bool    // Child(i) was called since the last Retry(i)
+	retried  []bool    // Retry(i) was called: an identical second record is dropped
+	notes    []string  // why a worker's channel closed without a record
 	count    int
 	err      error
 	finished bool
@@ -67,12 +69,13 @@ type Core struct {
 	wg        sync.WaitGroup // receivers
 }
 
-func newCore(kind string, workers int) *Core {
+func newCore(kind string, workers, elems int) *Core {
 	return &Core{
 		kind:     kind,
 		workers:  workers,
-		msgs:     make([]Message, workers),
-		have:     make([]bool, workers),
+		elems:    elems,
+		msgs:     make([]Message, workers*elems),
+		have:     make([]bool, workers*elems),
 		children: make([]bool, workers),
 		retried:  make([]bool, workers),
 		notes:    make([]string, workers),
@@ -155,24 +158,33 @@ func (c *Core) Deliver(from int, rec []byte) {
 		c.Fail(fmt.Errorf("worker %d sent a record for worker %d: %w", from, m.Worker, ErrWrongWorker))
 		return
 	}
+	if m.Elems != uint32(c.elems) {
+		c.Fail(fmt.Errorf("worker %d sent a record of %d elements, want %d: %w", m.Worker, m.Elems, c.elems, ErrMalformed))
+		return
+	}
+	at := int(m.Worker)*c.elems + int(m.Elem)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.finished {
 		return
 	}
-	if c.have[m.Worker] {
-		if first := c.msgs[m.Worker]; c.retried[m.Worker] && sameResult(first, m) {
+	if c.have[at] {
+		if first := c.msgs[at]; c.retried[m.Worker] && sameResult(first, m) {
 			return // a retried worker's record, and the dead attempt's matched it
 		}
-		c.err = fmt.Errorf("transport: %s: worker %d reported twice: %w", c.kind, m.Worker, ErrDuplicate)
+		what := fmt.Sprintf("worker %d", m.Worker)
+		if c.elems > 1 {
+			what += fmt.Sprintf(" element %d", m.Elem)
+		}
+		c.err = fmt.Errorf("transport: %s: %s reported twice: %w", c.kind, what, ErrDuplicate)
 		c.finished = true
 		close(c.done)
 		return
 	}
-	c.have[m.Worker] = true
-	c.msgs[m.Worker] = m
+	c.have[at] = true
+	c.msgs[at] = m
 	c.count++
-	if c.count == c.workers {
+	if c.count == len(c.msgs) {
 		c.finished = true
 		close(c.done)
 	}
@@ -223,8 +235,8 @@ func (c *Core) missingErr(cause error) error {
 	defer c.mu.Unlock()
 	var miss []string
 	n := 0
-	for i, ok := range c.have {
-		if ok {
+	for i := range c.workers {
+		if !slices.Contains(c.have[i*c.elems:(i+1)*c.elems], false) {
 			continue
 		}
 		if n++; n <= 16 {
@@ -240,7 +252,7 @@ func (c *Core) missingErr(cause error) error {
 		list += fmt.Sprintf(" ... (%d more)", n-16)
 	}
 	return fmt.Errorf("transport: %s: collect: %d of %d workers reported; missing workers [%s]: %w: %w",
-		c.kind, c.count, c.workers, list, ErrMissing, cause)
+		c.kind, c.workers-n, c.workers, list, ErrMissing, cause)
 }
 
 // collector binds a Core to its Backend.
@@ -325,11 +337,11 @@ func (c *collector) Close() error {
 	return c.closeErr
 }
 
-// readRecord reads one record from a per-worker stream up to EOF. It
-// returns at most MessageSize+1 bytes, so a stream with more than one record
-// fails to decode.
-func readRecord(r io.Reader) ([]byte, error) {
-	buf := make([]byte, MessageSize+1)
+// readRecords reads a worker's records from its private stream up to EOF.
+// It returns at most n·MessageSize+1 bytes, so a stream with more than n
+// records is seen to be.
+func readRecords(r io.Reader, n int) ([]byte, error) {
+	buf := make([]byte, n*MessageSize+1)
 	n, err := io.ReadFull(r, buf)
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		err = nil
@@ -338,23 +350,28 @@ func readRecord(r io.Reader) ([]byte, error) {
 }
 
 // RecvStream is the receiver of worker i's private stream (pipe,
-// socketpair, a record file, or a connection after its hello): one record,
-// then EOF. what names the stream in errors.
+// socketpair, a record file, or a connection after its hello): one record
+// per element (Options.Elems), then EOF. what names the stream in errors.
 func (c *Core) RecvStream(i int, r io.Reader, what string) {
-	rec, err := readRecord(r)
+	want := c.elems * MessageSize
+	recs, err := readRecords(r, c.elems)
 	switch {
 	case c.IsClosed():
 	case err != nil:
 		c.Fail(fmt.Errorf("worker %d: read %s: %w", i, what, err))
-	case len(rec) == 0:
+	case len(recs) == 0:
 		c.Missing(i, "closed its "+what+" without sending a record")
-	case len(rec) < MessageSize && c.tolerant:
-		// A writer that died mid-record: the retry will send a whole one.
-		c.Missing(i, fmt.Sprintf("closed its %s after %d of %d bytes", what, len(rec), MessageSize))
-	case len(rec) > MessageSize:
-		c.Fail(fmt.Errorf("worker %d sent more than one record (over %d bytes) on its %s: %w", i, MessageSize, what, ErrMalformed))
+	case len(recs) < want && c.tolerant:
+		// A writer that died mid-record: the retry will send whole ones.
+		c.Missing(i, fmt.Sprintf("closed its %s after %d of %d bytes", what, len(recs), want))
+	case len(recs) > want:
+		c.Fail(fmt.Errorf("worker %d sent more than %d records (over %d bytes) on its %s: %w", i, c.elems, want, what, ErrMalformed))
+	case len(recs) < want:
+		c.Deliver(i, recs) // not whole: Decode says how
 	default:
-		c.Deliver(i, rec)
+		for k := 0; k < want; k += MessageSize {
+			c.Deliver(i, recs[k:k+MessageSize])
+		}
 	}
 }
 

@@ -10,8 +10,9 @@ import (
 	"github.com/pishm/pishm/internal/superacc"
 )
 
-// Message is one worker's result: the exact sum of the range [Lo, Hi) it
-// was given, and how long that took. It travels as a fixed-size binary
+// Message is one worker's result, or one element of it: the exact sum of
+// the range [Lo, Hi) it was given, and how long that took. A worker of a
+// k-wide reduction sends k messages, Elem 0 to k-1, each with Elems = k. It travels as a fixed-size binary
 // record (see MessageSize), so Sum and Partial arrive bit for bit.
 //
 // Sum is the exact accumulator of the worker's share (for a Sum
@@ -24,6 +25,8 @@ type Message struct {
 	ElapsedNs int64
 	Partial   float64
 	Sum       superacc.Acc
+	// Elem is the element this message carries, of Elems (0 means 1).
+	Elem, Elems uint32
 }
 
 // MessageSize is the length in bytes of every encoded Message. The record is
@@ -31,24 +34,27 @@ type Message struct {
 //
 //	off size field
 //	  0   4  magic "pshm" (0x6d687370)
-//	  4   2  version (2)
-//	  6   2  size (360)
+//	  4   2  version (3)
+//	  6   2  size (368)
 //	  8   4  Worker
 //	 12   4  CRC-32C of the record with this field zeroed
 //	 16   8  Lo
 //	 24   8  Hi
 //	 32   8  ElapsedNs
 //	 40   8  math.Float64bits(Partial)
-//	 48 312  Sum in superacc's binary form (Acc.AppendBinary), normalized:
-//	 48 264    limbs 0..65: 66 uint32 digits, least significant first
-//	312   8    limb 66, the signed rest (int64)
-//	320   8    number of NaN inputs
-//	328   8    number of +Inf inputs
-//	336   8    number of -Inf inputs
-//	344   8    number of finite inputs with the sign bit clear
-//	352   8    number of finite inputs with the sign bit set
+//	 48   4  Elem
+//	 52   4  Elems (at least 1)
+//	 56 312  Sum in superacc's binary form (Acc.AppendBinary), normalized:
+//	 56 264    limbs 0..65: 66 uint32 digits, least significant first
+//	320   8    limb 66, the signed rest (int64)
+//	328   8    number of NaN inputs
+//	336   8    number of +Inf inputs
+//	344   8    number of -Inf inputs
+//	352   8    number of finite inputs with the sign bit clear
+//	360   8    number of finite inputs with the sign bit set
 //
-// Version 1 was the first 48 bytes alone (no Sum); Decode refuses it.
+// Version 1 was the first 48 bytes alone (no Sum), version 2 had no Elem
+// and Elems; Decode refuses both.
 //
 // It is below PIPE_BUF (4096 on Linux), so a single write of one record to a
 // pipe or FIFO is atomic, and far below the default limits on one message
@@ -58,9 +64,9 @@ const MessageSize = headerSize + superacc.BinarySize
 
 const (
 	recordMagic   = 0x6d687370 // "pshm" in little-endian byte order
-	recordVersion = 2
+	recordVersion = 3
 	offCRC        = 12
-	headerSize    = 48 // the fields before Sum
+	headerSize    = 56 // the fields before Sum
 	offSum        = headerSize
 )
 
@@ -87,6 +93,8 @@ func (m Message) AppendBinary(b []byte) ([]byte, error) {
 	le.PutUint64(r[24:], m.Hi)
 	le.PutUint64(r[32:], uint64(m.ElapsedNs))
 	le.PutUint64(r[40:], math.Float64bits(m.Partial))
+	le.PutUint32(r[48:], m.Elem)
+	le.PutUint32(r[52:], max(m.Elems, 1))
 	sum, _ := m.Sum.AppendBinary(make([]byte, 0, superacc.BinarySize))
 	copy(r[offSum:], sum)
 	le.PutUint32(r[offCRC:], recordCRC(&r))
@@ -126,6 +134,11 @@ func Decode(b []byte) (Message, error) {
 		Hi:        le.Uint64(r[24:]),
 		ElapsedNs: int64(le.Uint64(r[32:])),
 		Partial:   math.Float64frombits(le.Uint64(r[40:])),
+		Elem:      le.Uint32(r[48:]),
+		Elems:     le.Uint32(r[52:]),
+	}
+	if m.Elems == 0 || m.Elem >= m.Elems {
+		return Message{}, fmt.Errorf("transport: record carries element %d of %d: %w", m.Elem, m.Elems, ErrMalformed)
 	}
 	if err := m.Sum.UnmarshalBinary(r[offSum:]); err != nil { // cannot fail: the length is right
 		return Message{}, fmt.Errorf("transport: record's sum: %w: %w", err, ErrMalformed)

@@ -104,10 +104,10 @@ func TestMessageSumRoundTrip(t *testing.T) {
 // TestMessageLayout checks the documented offsets: the header fields and
 // the Sum's digits, top limb and counts.
 func TestMessageLayout(t *testing.T) {
-	if transport.MessageSize != 360 || transport.MessageSize > 4096 {
-		t.Fatalf("MessageSize = %d, want 360 (and at most PIPE_BUF)", transport.MessageSize)
+	if transport.MessageSize != 368 || transport.MessageSize > 4096 {
+		t.Fatalf("MessageSize = %d, want 368 (and at most PIPE_BUF)", transport.MessageSize)
 	}
-	m := transport.Message{Worker: 0x01020304, Lo: 5, Hi: 6, ElapsedNs: 7, Partial: 2}
+	m := transport.Message{Worker: 0x01020304, Lo: 5, Hi: 6, ElapsedNs: 7, Partial: 2, Elem: 9, Elems: 11}
 	m.Sum.AddSlice([]float64{0x1p-1074, 1, math.Inf(-1), math.NaN(), math.Copysign(0, -1)})
 	b := encode(m)
 	le := binary.LittleEndian
@@ -116,21 +116,23 @@ func TestMessageLayout(t *testing.T) {
 		got, want uint64
 	}{
 		{"magic", uint64(le.Uint32(b[0:])), 0x6d687370},
-		{"version", uint64(le.Uint16(b[4:])), 2},
+		{"version", uint64(le.Uint16(b[4:])), 3},
 		{"size", uint64(le.Uint16(b[6:])), transport.MessageSize},
 		{"worker", uint64(le.Uint32(b[8:])), 0x01020304},
 		{"lo", le.Uint64(b[16:]), 5},
 		{"hi", le.Uint64(b[24:]), 6},
 		{"elapsed", le.Uint64(b[32:]), 7},
 		{"partial", le.Uint64(b[40:]), math.Float64bits(2)},
-		{"digit 0", uint64(le.Uint32(b[48:])), 1},             // 2^-1074
-		{"digit 33", uint64(le.Uint32(b[48+4*33:])), 1 << 18}, // 1 = 2^1074 · 2^-1074, bit 1074 = 32·33 + 18
-		{"top limb", le.Uint64(b[312:]), 0},
-		{"nan", le.Uint64(b[320:]), 1},
-		{"+inf", le.Uint64(b[328:]), 0},
-		{"-inf", le.Uint64(b[336:]), 1},
-		{"finite +", le.Uint64(b[344:]), 2},
-		{"finite -", le.Uint64(b[352:]), 1},
+		{"elem", uint64(le.Uint32(b[48:])), 9},
+		{"elems", uint64(le.Uint32(b[52:])), 11},
+		{"digit 0", uint64(le.Uint32(b[56:])), 1},             // 2^-1074
+		{"digit 33", uint64(le.Uint32(b[56+4*33:])), 1 << 18}, // 1 = 2^1074 · 2^-1074, bit 1074 = 32·33 + 18
+		{"top limb", le.Uint64(b[320:]), 0},
+		{"nan", le.Uint64(b[328:]), 1},
+		{"+inf", le.Uint64(b[336:]), 0},
+		{"-inf", le.Uint64(b[344:]), 1},
+		{"finite +", le.Uint64(b[352:]), 2},
+		{"finite -", le.Uint64(b[360:]), 1},
 	} {
 		if f.got != f.want {
 			t.Errorf("%s = %#x, want %#x", f.name, f.got, f.want)
@@ -187,15 +189,21 @@ func TestDecodeRejectsHeader(t *testing.T) {
 		text string
 	}{
 		{"magic", func(b []byte) []byte { b[0] ^= 1; return resign(b) }, "bad record magic"},
-		{"version 1", func(b []byte) []byte { binary.LittleEndian.PutUint16(b[4:], 1); return resign(b) }, "record version 1, want 2"},
-		{"version 3", func(b []byte) []byte { binary.LittleEndian.PutUint16(b[4:], 3); return resign(b) }, "record version 3, want 2"},
-		{"size 48", func(b []byte) []byte { binary.LittleEndian.PutUint16(b[6:], 48); return resign(b) }, "record size field 48, want 360"},
+		{"version 1", func(b []byte) []byte { binary.LittleEndian.PutUint16(b[4:], 1); return resign(b) }, "record version 1, want 3"},
+		{"version 2", func(b []byte) []byte { binary.LittleEndian.PutUint16(b[4:], 2); return resign(b) }, "record version 2, want 3"},
+		{"size 48", func(b []byte) []byte { binary.LittleEndian.PutUint16(b[6:], 48); return resign(b) }, "record size field 48, want 368"},
+		{"elems 0", func(b []byte) []byte { binary.LittleEndian.PutUint32(b[52:], 0); return resign(b) }, "element 0 of 0"},
+		{"elem 3 of 3", func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[48:], 3)
+			binary.LittleEndian.PutUint32(b[52:], 3)
+			return resign(b)
+		}, "element 3 of 3"},
 		{"v1 record", func(b []byte) []byte {
 			b = b[:48]
 			binary.LittleEndian.PutUint16(b[4:], 1)
 			binary.LittleEndian.PutUint16(b[6:], 48)
 			return b
-		}, "record is 48 bytes, want 360"},
+		}, "record is 48 bytes, want 368"},
 		{"sum", func(b []byte) []byte { b[200] ^= 0x80; return b }, "record checksum"},
 	} {
 		_, err := transport.Decode(c.edit(bytes.Clone(good)))

@@ -116,19 +116,41 @@ const (
 // Options.RedisURL, the engine's Config.RedisURL and the command line.
 const DefaultRedisURL = "redis://127.0.0.1:6379/0"
 
-// known are the nine kinds of the doc comment, in that order, and the
-// package that registers each.
-var known = []struct{ kind, pkg string }{
-	{"file", thisPackage},
-	{"pipe", thisPackage},
-	{"fifo", thisPackage},
-	{"unix", netsockPackage},
-	{"tcp", netsockPackage},
-	{"socketpair", thisPackage},
-	{"posixmq", thisPackage},
-	{"sysvmq", thisPackage},
-	{"redis", redisPackage},
+// known are the nine kinds of the doc comment, in that order: the one
+// list of them, from which the engine takes its modes and their codes and
+// pishm which kinds its lean worker can serve. code is the number the
+// engine's segment carries for the kind (see Code).
+var known = []struct {
+	kind, pkg string
+	code      uint32
+}{
+	{"file", thisPackage, 10},
+	{"pipe", thisPackage, 11},
+	{"fifo", thisPackage, 12},
+	{"unix", netsockPackage, 13},
+	{"tcp", netsockPackage, 14},
+	{"socketpair", thisPackage, 15},
+	{"posixmq", thisPackage, 16},
+	{"sysvmq", thisPackage, 17},
+	{"redis", redisPackage, 18},
 }
+
+// Code is the number that stands for one of the nine kinds in the
+// engine's shared segment (part of its protocol: a number is never
+// reused), or 0 for any other kind: the engine runs the nine.
+func Code(kind string) uint32 {
+	for _, k := range known {
+		if k.kind == kind {
+			return k.code
+		}
+	}
+	return 0
+}
+
+// Builtin reports whether kind is one of the nine that this package
+// registers itself, so that every binary linking it has them: those need
+// neither package net nor a client library.
+func Builtin(kind string) bool { return Import(kind) == thisPackage }
 
 const (
 	thisPackage    = "github.com/pishm/pishm/transport"
@@ -176,6 +198,10 @@ type Kind struct {
 	// (MessageSize bytes from Message.AppendBinary; tests send malformed
 	// ones), over the channel that e describes.
 	Send func(ctx context.Context, e ChildEnv, rec []byte) error
+	// Stream says Send writes a private stream that ends at EOF: it takes a
+	// worker's records all at once. Otherwise each record is a message of
+	// its own (a FIFO's atomic write, a queue's message, a list entry).
+	Stream bool
 }
 
 var (
@@ -218,6 +244,9 @@ func Lookup(kind string) (Kind, error) {
 type Options struct {
 	// Workers is the number of children; each must report exactly once.
 	Workers int
+	// Elems is the number of records each child sends, one per element of
+	// a k-wide result (default 1).
+	Elems int
 	// RedisURL locates the redis server (kind redis only); default
 	// DefaultRedisURL. Credentials and TLS (rediss://) come from the URL.
 	RedisURL string
@@ -271,7 +300,10 @@ func NewCollector(ctx context.Context, kind string, opt Options) (Collector, err
 	if err != nil {
 		return nil, err
 	}
-	c := newCore(kind, opt.Workers)
+	if opt.Elems < 0 {
+		return nil, fmt.Errorf("transport: Options.Elems must be >= 0, got %d", opt.Elems)
+	}
+	c := newCore(kind, opt.Workers, max(opt.Elems, 1))
 	c.tolerant = opt.Retries
 	b, err := k.New(ctx, c, opt)
 	if err != nil {
@@ -281,18 +313,23 @@ func NewCollector(ctx context.Context, kind string, opt Options) (Collector, err
 }
 
 // Send is the child side: it reads the environment (and the inherited
-// descriptor) that Child set up and sends m, once. m.Worker must be the
-// index in PISHM_TRANSPORT_WORKER. The context bounds the whole send.
-func Send(ctx context.Context, m Message) error {
+// descriptor) that Child set up and sends ms, once: a worker's one
+// message, or its k messages of a k-wide result, elements 0 to k-1 in
+// order. Each m.Worker must be the index in PISHM_TRANSPORT_WORKER. The
+// context bounds the whole send.
+func Send(ctx context.Context, ms ...Message) error {
 	env, err := ReadChildEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	if m.Worker != env.Worker {
-		return fmt.Errorf("transport: send: message is for worker %d, but this process is worker %d (%s)",
-			m.Worker, env.Worker, EnvWorker)
+	rec := make([]byte, 0, len(ms)*MessageSize)
+	for _, m := range ms {
+		if m.Worker != env.Worker {
+			return fmt.Errorf("transport: send: message is for worker %d, but this process is worker %d (%s)",
+				m.Worker, env.Worker, EnvWorker)
+		}
+		rec, _ = m.AppendBinary(rec)
 	}
-	rec, _ := m.AppendBinary(make([]byte, 0, MessageSize))
 	return SendRecord(ctx, env, rec)
 }
 
@@ -333,18 +370,27 @@ func ReadChildEnv(getenv func(string) string) (ChildEnv, error) {
 	return e, nil
 }
 
-// SendRecord sends one record as it stands through e's kind. Send is
-// SendRecord of a Message's encoding; tests use it to send malformed
-// records.
+// SendRecord sends rec as it stands through e's kind: one record, or a
+// worker's records back to back, which a kind that is not a Stream sends
+// one message per MessageSize bytes. Send is SendRecord of Messages'
+// encodings; tests use it to send malformed records.
 func SendRecord(ctx context.Context, e ChildEnv, rec []byte) error {
 	k, err := Lookup(e.Kind)
 	if err != nil {
 		return err
 	}
-	if err := k.Send(ctx, e, rec); err != nil {
-		return fmt.Errorf("transport: %s: send worker %d: %w", e.Kind, e.Worker, err)
+	each := len(rec)
+	if !k.Stream && len(rec) > MessageSize && len(rec)%MessageSize == 0 {
+		each = MessageSize
 	}
-	return nil
+	for {
+		if err := k.Send(ctx, e, rec[:each]); err != nil {
+			return fmt.Errorf("transport: %s: send worker %d: %w", e.Kind, e.Worker, err)
+		}
+		if rec = rec[each:]; len(rec) == 0 {
+			return nil
+		}
+	}
 }
 
 // commonEnv returns the entries every kind sets for worker i.

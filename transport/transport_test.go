@@ -201,3 +201,23 @@ func TestRetryDuplicateComparesSum(t *testing.T) {
 		col.Close()
 	}
 }
+
+// TestCodes: each of the nine kinds has its own protocol code, and only
+// they have one; Builtin is exactly the kinds this package registers.
+func TestCodes(t *testing.T) {
+	seen := map[uint32]string{}
+	for _, k := range Kinds()[:9] {
+		c := Code(k)
+		if c == 0 || seen[c] != "" {
+			t.Errorf("Code(%q) = %d (also %q)", k, c, seen[c])
+		}
+		seen[c] = k
+		_, registered := registry[k]
+		if Builtin(k) != (Import(k) == thisPackage) || Builtin(k) && !registered {
+			t.Errorf("Builtin(%q) = %v", k, Builtin(k))
+		}
+	}
+	if Code("carrier-pigeon") != 0 || Builtin("carrier-pigeon") {
+		t.Errorf("an unknown kind has a code or is builtin")
+	}
+}

@@ -5,16 +5,18 @@ import (
 	"path/filepath"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/transport"
 )
 
 // leanWorker returns the pishm-worker binary beside this one, if it is
-// there and can serve mode (it links no network transports: unix, tcp and
-// redis need pishm itself); else "", and the workers are re-executions of
+// there and can serve mode (it links only the transports package
+// transport registers itself: unix, tcp and redis need pishm); else "",
+// and the workers are re-executions of
 // pishm. A pishm-worker from another build is refused by its own workers
 // (the build stamp travels in the segment), and the engine then falls
 // back to pishm itself.
 func leanWorker(mode engine.Mode) string {
-	if mode == engine.Unix || mode == engine.TCP || mode == engine.Redis {
+	if mode.IsTransport() && !transport.Builtin(string(mode)) {
 		return ""
 	}
 	self, err := os.Executable()

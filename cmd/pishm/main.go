@@ -462,36 +462,29 @@ func checkPath(path string, force bool) error {
 	return nil
 }
 
-// asFlagError turns an error of engine.Config's validation, which names
-// the field ("engine: Config.N must be ..."), into a usage error in the
-// command's terms ("-n must be ..."). The command checks its flags itself,
-// so this is for what only the engine knows (a kernel this CPU cannot
-// run); other errors pass through.
+// asFlagError turns an error of engine.Config's validation (an
+// *engine.ConfigError, "engine: Config.N must be ...") into a usage error
+// in the command's terms ("-n must be ..."), by asking the error to name
+// its fields as flags. The command checks its flags itself, so this is
+// for what only the engine knows (a kernel this CPU cannot run); other
+// errors, and those naming a field no flag sets, pass through.
 func asFlagError(err error) error {
-	rest, ok := strings.CutPrefix(err.Error(), "engine: ")
-	if !ok || !strings.HasPrefix(rest, "Config.") && !strings.HasPrefix(rest, "PISHM_KERNEL=") {
+	var ce *engine.ConfigError
+	if !errors.As(err, &ce) {
 		return err
 	}
-	var b strings.Builder
-	for {
-		i := strings.Index(rest, "Config.")
-		if i < 0 {
-			b.WriteString(rest)
-			return usageError{b.String()}
+	flagged := true
+	text := ce.Explain(func(field string) string {
+		if f := fieldFlag(field); f != "" {
+			return f
 		}
-		b.WriteString(rest[:i])
-		rest = rest[i+len("Config."):]
-		j := 0
-		for j < len(rest) && ('A' <= rest[j] && rest[j] <= 'Z' || 'a' <= rest[j] && rest[j] <= 'z') {
-			j++
-		}
-		name := fieldFlag(rest[:j])
-		if name == "" {
-			return err // a field no flag sets (Offset): keep the engine's words
-		}
-		b.WriteString(name)
-		rest = rest[j:]
+		flagged = false
+		return "Config." + field
+	})
+	if !flagged {
+		return err // a field no flag sets (Offset): keep the engine's words
 	}
+	return usageError{text}
 }
 
 // fieldFlag is the flag that sets the engine.Config field, or "".

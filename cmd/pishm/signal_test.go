@@ -34,8 +34,7 @@ func startPishm(t *testing.T, n int, args ...string) (*exec.Cmd, []int, *strings
 	// minute so that two busy cores under -race never reach them.
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		if kids := childrenOf(cmd.Process.Pid); len(kids) == n {
-			time.Sleep(100 * time.Millisecond) // let them attach and start summing
+		if kids := childrenOf(cmd.Process.Pid); len(kids) == n && allBusy(kids) {
 			return cmd, kids, stderr
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -44,6 +43,27 @@ func startPishm(t *testing.T, n int, args ...string) (*exec.Cmd, []int, *strings
 	cmd.Wait()
 	t.Fatalf("pishm never had %d workers; stderr: %s", n, stderr.String())
 	return nil, nil, nil
+}
+
+// allBusy reports whether every pid has used CPU time (a clock tick of
+// user or system time in /proc/PID/stat): a worker that has, has attached
+// and is summing, whatever the machine's speed.
+func allBusy(pids []int) bool {
+	for _, p := range pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat")
+		if err != nil {
+			return false
+		}
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			return false
+		}
+		f := strings.Fields(string(b[i+1:])) // state is f[0]; utime and stime are fields 14 and 15 of stat
+		if len(f) < 13 || f[11] == "0" && f[12] == "0" {
+			return false
+		}
+	}
+	return true
 }
 
 func childrenOf(pid int) []int {

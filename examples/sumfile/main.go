@@ -8,9 +8,10 @@
 //	sumfile -make N FILE    # write N pseudo-random float64s to FILE first
 //
 // The workers are re-executions of this binary: main starts with the
-// engine's child hook, and the Funcs are registered in init. The three
-// reductions run on one engine.Pool (the workers start once), and each
-// call passes the file's path to the workers as its parameters.
+// engine's child hook, and the Func is registered in init. It is a vector
+// Func (engine.RegisterVectorParams): one pass over the file gives the
+// sum, the minimum and the maximum at once, the call passing the file's
+// path to the workers as its parameters.
 package main
 
 import (
@@ -47,52 +48,30 @@ func data(path string) ([]float64, error) {
 	return d, err
 }
 
-// over applies f to the [lo, hi) values of the file named by params, or
-// panics if it cannot be mapped (the worker then dies with the message,
-// and the parent reports it).
-func over(params []byte, lo, hi uint64, f func([]float64) float64) float64 {
-	d, err := data(string(params))
-	if err != nil {
-		panic(err)
-	}
-	return f(d[lo:hi])
-}
+// The one reduction: element 0 the exact sum, 1 the minimum, 2 the
+// maximum, in one pass over each piece of the file.
+const (
+	elemSum = iota
+	elemMin
+	elemMax
+)
 
 func init() {
-	engine.RegisterParams("sumfile.sum", engine.Sum, func(params []byte, lo, hi uint64) float64 {
-		return over(params, lo, hi, func(x []float64) float64 {
-			var s0, s1, s2, s3 float64 // four chains: the adds overlap
-			i := 0
-			for ; i+4 <= len(x); i += 4 {
-				s0 += x[i]
-				s1 += x[i+1]
-				s2 += x[i+2]
-				s3 += x[i+3]
+	engine.RegisterVectorParams("sumfile", []engine.Op{engine.Sum, engine.Min, engine.Max},
+		func(params []byte, lo, hi uint64, v *engine.Vector) {
+			d, err := data(string(params))
+			if err != nil {
+				panic(err) // the worker dies with the message, and the parent reports it
 			}
-			for ; i < len(x); i++ {
-				s0 += x[i]
+			x := d[lo:hi]
+			v.AddSlice(elemSum, x) // exactly: the sum is correctly rounded, like math.fsum
+			least, most := math.Inf(1), math.Inf(-1)
+			for _, e := range x {
+				least, most = min(least, e), max(most, e)
 			}
-			return (s0 + s1) + (s2 + s3)
+			v.Add(elemMin, least)
+			v.Add(elemMax, most)
 		})
-	})
-	engine.RegisterParams("sumfile.min", engine.Min, func(params []byte, lo, hi uint64) float64 {
-		return over(params, lo, hi, func(x []float64) float64 {
-			m := math.Inf(1)
-			for _, v := range x {
-				m = min(m, v)
-			}
-			return m
-		})
-	})
-	engine.RegisterParams("sumfile.max", engine.Max, func(params []byte, lo, hi uint64) float64 {
-		return over(params, lo, hi, func(x []float64) float64 {
-			m := math.Inf(-1)
-			for _, v := range x {
-				m = max(m, v)
-			}
-			return m
-		})
-	})
 }
 
 func main() {
@@ -127,43 +106,23 @@ func run() error {
 	}
 	n := uint64(fi.Size() / 8)
 	start := time.Now()
-	rs, err := reduceFile(context.Background(), path, n, engine.Mode(*mode), engine.WithWorkers(*workers),
+	r, err := reduceFile(context.Background(), path, n, engine.Mode(*mode), engine.WithWorkers(*workers),
 		engine.WithSchedule(engine.Schedule(*sched)))
 	if err != nil {
 		return err
 	}
-	for _, r := range rs {
-		fmt.Printf("%-4s %.17g  (%d values, %d workers, mode %s, %v)\n", r.Op, r.Value, r.N, r.Workers, r.Mode, r.Elapsed.Round(time.Microsecond))
+	for i, name := range []string{"sum", "min", "max"} {
+		fmt.Printf("%-4s %.17g\n", name, r.Values[i])
 	}
+	fmt.Printf("(%d values, %d workers, mode %s, %v)\n", r.N, r.Workers, r.Mode, r.Elapsed.Round(time.Microsecond))
 	fmt.Printf("total %v\n", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-// reduceFile sums the n float64s in path and finds their extremes, on
-// one pool of workers (or goroutines, for mode goroutines).
-func reduceFile(ctx context.Context, path string, n uint64, mode engine.Mode, opts ...engine.Option) ([]engine.Reduction, error) {
-	reduce := func(name string) (engine.Reduction, error) {
-		return engine.Reduce(ctx, name, n, append(opts, engine.WithMode(mode), engine.WithParams([]byte(path)))...)
-	}
-	if mode != engine.Goroutines {
-		pool, err := engine.NewPool(ctx, append(opts, engine.WithMode(mode), engine.WithInProcessBelow(0))...)
-		if err != nil {
-			return nil, err
-		}
-		defer pool.Close()
-		reduce = func(name string) (engine.Reduction, error) {
-			return pool.Reduce(ctx, name, n, engine.WithParams([]byte(path)))
-		}
-	}
-	var out []engine.Reduction
-	for _, name := range []string{"sumfile.sum", "sumfile.min", "sumfile.max"} {
-		r, err := reduce(name)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, nil
+// reduceFile sums the n float64s in path and finds their extremes, in
+// one pass: Values holds the sum, the minimum and the maximum.
+func reduceFile(ctx context.Context, path string, n uint64, mode engine.Mode, opts ...engine.Option) (engine.Reduction, error) {
+	return engine.Reduce(ctx, "sumfile", n, append(opts, engine.WithMode(mode), engine.WithParams([]byte(path)))...)
 }
 
 // write fills path with n float64s drawn from a fixed seed.

@@ -26,7 +26,7 @@ import (
 )
 
 func init() {
-	k := transport.Kind{New: newStreamBackend, Send: sendStream}
+	k := transport.Kind{New: newStreamBackend, Send: sendStream, Stream: true}
 	transport.Register("unix", k)
 	transport.Register("tcp", k)
 }

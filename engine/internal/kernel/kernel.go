@@ -56,11 +56,11 @@ func Best() Kernel {
 	return kernels[len(kernels)-1]
 }
 
-// ByName returns the kernel called name; "auto" or "" means Best. It fails
-// when no kernel has that name or when this CPU lacks its features.
 // ErrUnknown is wrapped by ByName's error for a name no kernel has.
 var ErrUnknown = errors.New("unknown kernel")
 
+// ByName returns the kernel called name; "auto" or "" means Best. It fails
+// when no kernel has that name or when this CPU lacks its features.
 func ByName(name string) (Kernel, error) {
 	if name == "" || name == "auto" {
 		return Best(), nil

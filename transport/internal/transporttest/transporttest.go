@@ -190,7 +190,7 @@ func Same(a, b transport.Message) bool {
 	x, y := a.Sum, b.Sum
 	x.Normalize()
 	y.Normalize()
-	return a.Worker == b.Worker && a.Lo == b.Lo && a.Hi == b.Hi && a.ElapsedNs == b.ElapsedNs &&
+	return a.Worker == b.Worker && a.Elem == b.Elem && max(a.Elems, 1) == max(b.Elems, 1) && a.Lo == b.Lo && a.Hi == b.Hi && a.ElapsedNs == b.ElapsedNs &&
 		math.Float64bits(a.Partial) == math.Float64bits(b.Partial) && x == y
 }
 
