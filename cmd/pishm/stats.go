@@ -40,7 +40,7 @@ Flags (before FILE):
 		fs.PrintDefaults()
 	}
 	workers := fs.Int("workers", runtime.NumCPU(), "number of worker `processes`")
-	mode := fs.String("mode", "slots", "publishing `strategy`: slots, cas, mutex or goroutines (the message-passing modes carry one value per worker)")
+	mode := fs.String("mode", "slots", "publishing `strategy`: "+strings.Replace(modeNames(), ", racy", "", 1))
 	asJSON := fs.Bool("json", false, "print the result as one JSON object (non-finite numbers as \"NaN\", \"+Inf\", \"-Inf\")")
 	bins := fs.Int("bins", 10, fmt.Sprintf("histogram `bins`, 1 to %d", stats.MaxBins))
 	rng := fs.String("range", "", "histogram range `LO:HI` (default: the finite values' min:max)")
@@ -77,10 +77,11 @@ Flags (before FILE):
 		histRange = &r
 	}
 	m := engine.Mode(*mode)
-	switch m {
-	case engine.Slots, engine.CAS, engine.Mutex, engine.Goroutines:
-	default:
-		return usagef("-mode %q: stats runs in slots, cas, mutex or goroutines (its reductions carry %d values per worker)", *mode, stats.P2Bins+*bins)
+	if m == engine.Racy {
+		return usagef("-mode racy loses updates on purpose: stats has no use for it")
+	}
+	if err := (engine.Config{N: 1, Workers: *workers, Mode: m}).Validate(); err != nil {
+		return asFlagError(err)
 	}
 	layout, err := floatfile.Inspect(path, elem)
 	if err != nil {
