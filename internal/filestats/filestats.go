@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/internal/floatfile"
@@ -195,10 +196,11 @@ func Compute(ctx context.Context, path string, l floatfile.Layout, opt Options) 
 	if err != nil {
 		return stats.Result{}, err
 	}
-	pass := 1
+	var pass atomic.Int32 // the engine may call Progress from a goroutine of its own
+	pass.Store(1)
 	cfg := engine.Config{Workers: opt.Workers, Mode: opt.Mode, WorkerBinary: opt.WorkerBinary}
 	if opt.Progress != nil {
-		cfg.Progress = func(p engine.Progress) { opt.Progress(pass, p) }
+		cfg.Progress = func(p engine.Progress) { opt.Progress(int(pass.Load()), p) }
 	}
 	reduce := func(name string, p []byte) (engine.Reduction, error) {
 		return engine.Reduce(ctx, name, l.Count, engine.WithConfig(cfg), engine.WithParams(p))
@@ -235,7 +237,7 @@ func Compute(ctx context.Context, path string, l floatfile.Layout, opt Options) 
 		return stats.Result{}, err
 	}
 	defer release(p2)
-	pass = 2
+	pass.Store(2)
 	r2, err := reduce(pass2Name(plan.Bins), p2)
 	if err != nil {
 		return stats.Result{}, err
