@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/pishm/pishm/engine"
@@ -52,5 +53,38 @@ func TestComputeClosesFiles(t *testing.T) {
 	}
 	if after := fds(); after != before {
 		t.Errorf("%d open files before, %d after", before, after)
+	}
+}
+
+// Progress hears from both passes, each ending with a final report, in
+// order.
+func TestProgress(t *testing.T) {
+	var b []byte
+	for i := range 10_000 {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(float64(i)))
+	}
+	path := filepath.Join(t.TempDir(), "x.f64")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := floatfile.Inspect(path, floatfile.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var finals []int
+	_, err = Compute(context.Background(), path, l, Options{Workers: 2, Mode: engine.Slots, Bins: 3,
+		Progress: func(pass int, p engine.Progress) {
+			if p.Final {
+				mu.Lock()
+				finals = append(finals, pass)
+				mu.Unlock()
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(finals) != 2 || finals[0] != 1 || finals[1] != 2 {
+		t.Errorf("final reports from passes %v, want [1 2]", finals)
 	}
 }
