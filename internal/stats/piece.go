@@ -200,10 +200,11 @@ func (p *pass1) fused(c []float64) bool {
 	if lmn == 0 || lmx == 0 {
 		lmn, lmx = signedZeros(c, lmn, lmx)
 	}
-	if m := max(lmx, -lmn); m == 0 || m >= pow2(p.e) {
-		return false
+	m := max(lmx, -lmn)
+	if m == 0 || m >= pow2(p.e) || rest != 0 && expAbove(m) < p.e {
+		return false // the guess is off (a chunk of smaller values: a new guess)
 	}
-	if rest != 0 { // a value far below the guess: its remainder exactly, by the slower way
+	if rest != 0 { // a value far below the others: its remainder exactly, by the slower way
 		hi, lo = extractRest(c, p.e, p.addSumFunc)
 	}
 	addPartials(hi, lo, p.addSumFunc)

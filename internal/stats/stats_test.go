@@ -467,6 +467,11 @@ func TestFusedSameBits(t *testing.T) {
 	for i := range data["growing"] { // each chunk's magnitude above the last one's guess
 		data["growing"][i] = math.Ldexp(1+r.Float64(), i/300-60)
 	}
+	shrinking := make([]float64, 50000) // each chunk's far below the last one's
+	for i := range shrinking {
+		shrinking[i] = math.Ldexp(1+r.Float64(), 500-i/100)
+	}
+	data["shrinking"] = shrinking
 	m := data["mixed"]
 	m[10], m[5000], m[7000], m[9001] = math.NaN(), math.Inf(1), 0x1p-1060, -1e300
 	for i := 20000; i < 21100; i++ {
