@@ -137,20 +137,28 @@ type lanes struct {
 	mn, mx [8]float64
 }
 
+// float is the element types of a file.
+type float interface{ ~float32 | ~float64 }
+
 // extractMinMax is extract fused with the chunk's extremes, for e a guess:
 // it returns hi and lo as extract does, the extremes of the non-NaN values
 // of xs (as long as there is no NaN), and rest, which is zero when no
 // remainder was left. The caller checks that the guess held (every |x|
 // below 2^e); a NaN or an infinity makes hi or lo NaN. It runs on eight
-// lanes with AVX-512 (extract8), or in Go.
-func extractMinMax(xs []float64, e int) (hi, lo, mn, mx float64, rest uint64) {
+// lanes with AVX-512 (extract8, or extract8f32 on float32s), or in Go.
+func extractMinMax[T float](xs []T, e int) (hi, lo, mn, mx float64, rest uint64) {
 	s1, s2 := pow2(e+11), pow2(e-30)
 	mn, mx = math.Inf(1), math.Inf(-1)
 	n := 0
 	if haveExtract8 && len(xs) >= 8 {
 		l := lanes{mn: [8]float64{mn, mn, mn, mn, mn, mn, mn, mn}, mx: [8]float64{mx, mx, mx, mx, mx, mx, mx, mx}}
 		n = len(xs) &^ 7
-		extract8(&xs[0], n, s1, s2, &l)
+		switch v := any(xs).(type) {
+		case []float64:
+			extract8(&v[0], n, s1, s2, &l)
+		case []float32:
+			extract8f32(&v[0], n, s1, s2, &l)
+		}
 		hi, lo = l.sums() // any grouping of the lanes' partials is exact (see extract)
 		for k := range 8 {
 			rest |= l.rest[k]
@@ -162,7 +170,8 @@ func extractMinMax(xs []float64, e int) (hi, lo, mn, mx float64, rest uint64) {
 			}
 		}
 	}
-	for _, x := range xs[n:] {
+	for _, v := range xs[n:] {
+		x := float64(v)
 		q := (s1 + x) - s1
 		r := x - q
 		hi += q

@@ -12,3 +12,9 @@ func extract8(xs *float64, n int, s1, s2 float64, l *lanes)
 
 //go:noescape
 func dev8(xs *float64, n int, k *devConsts, l *lanes, idx *int32)
+
+//go:noescape
+func extract8f32(xs *float32, n int, s1, s2 float64, l *lanes)
+
+//go:noescape
+func dev8f32(xs *float32, n int, k *devConsts, l *lanes, idx *int32)

@@ -147,7 +147,7 @@ func (p *Plan) Pass2F64(xs []float64, sink Sink, sc *Scratch) {
 	var below, above int
 	for len(xs) > 0 {
 		n := min(len(xs), chunkLen)
-		b, a := p.chunk(xs[:n], h, sink, sc)
+		b, a := chunk2(p, xs[:n], h, sink, sc)
 		below, above = below+b, above+a
 		xs = xs[n:]
 	}
@@ -160,11 +160,7 @@ func (p *Plan) Pass2F32(xs []float32, sink Sink, sc *Scratch) {
 	var below, above int
 	for len(xs) > 0 {
 		n := min(len(xs), chunkLen)
-		c := sc.conv[:n]
-		for i, x := range xs[:n] {
-			c[i] = float64(x)
-		}
-		b, a := p.chunk(c, h, sink, sc)
+		b, a := chunk2(p, xs[:n], h, sink, sc)
 		below, above = below+b, above+a
 		xs = xs[n:]
 	}
@@ -232,31 +228,38 @@ func (p *Plan) classify(x float64, k int32, h []uint32, below, above *int) {
 	}
 }
 
-// chunk bins at most chunkLen values into h and, with Deviations, adds
+// chunk2 bins at most chunkLen values into h and, with Deviations, adds
 // their squared scaled deviations to sink. It returns the counts below and
 // above the range. With AVX-512, dev8 does the arithmetic of all but the
-// last few values eight at a time: squares, their sum, and the bins that
-// need no look at the edges; the same bits as the Go code. The counts go
+// last few values eight at a time (dev8f32 converting float32s as it
+// loads them): squares, their sum, and the bins that need no look at the
+// edges; the same bits as the Go code. The counts go
 // into four histograms by index, so that runs of values in one bin do not
 // wait on each other's increments.
-func (p *Plan) chunk(c []float64, h []uint32, sink Sink, sc *Scratch) (below, above int) {
+func chunk2[T float](p *Plan, c []T, h []uint32, sink Sink, sc *Scratch) (below, above int) {
 	idx := sc.idx[:len(c)]
 	n8 := 0
 	var l lanes
 	if haveExtract8 {
 		n8 = len(c) &^ 7
 		if n8 > 0 {
-			dev8(&c[0], n8, &p.dev, &l, &idx[0])
+			switch v := any(c).(type) {
+			case []float64:
+				dev8(&v[0], n8, &p.dev, &l, &idx[0])
+			case []float32:
+				dev8f32(&v[0], n8, &p.dev, &l, &idx[0])
+			}
 		}
 	}
 	for i := n8; i < len(c); i++ {
-		idx[i] = p.estimate(c[i])
+		idx[i] = p.estimate(float64(c[i]))
 	}
 	if p.Deviations {
 		var a, b float64
 		if n8 > 0 {
 			s1 := pow2(p.sqExp + 11)
-			for _, x := range c[n8:] { // the tail into lane 0, as sumNonNeg does
+			for _, v := range c[n8:] { // the tail into lane 0, as sumNonNeg does
+				x := float64(v)
 				d := float64(x*p.scale) - p.meanScale
 				v := float64(d * d)
 				q := (s1 + v) - s1
@@ -267,7 +270,8 @@ func (p *Plan) chunk(c []float64, h []uint32, sink Sink, sc *Scratch) (below, ab
 		}
 		if n8 == 0 || a != a { // no AVX-512, or a NaN in c: the squares in Go, without the NaNs'
 			sq := sc.sq[:0]
-			for _, x := range c {
+			for _, v := range c {
+				x := float64(v)
 				d := float64(x*p.scale) - p.meanScale
 				if v := float64(d * d); v == v {
 					sq = append(sq, v)
@@ -290,13 +294,13 @@ func (p *Plan) chunk(c []float64, h []uint32, sink Sink, sc *Scratch) (below, ab
 			h3[k3]++
 			continue
 		}
-		p.classify(c[i], k0, h0, &below, &above)
-		p.classify(c[i+1], k1, h1, &below, &above)
-		p.classify(c[i+2], k2, h2, &below, &above)
-		p.classify(c[i+3], k3, h3, &below, &above)
+		p.classify(float64(c[i]), k0, h0, &below, &above)
+		p.classify(float64(c[i+1]), k1, h1, &below, &above)
+		p.classify(float64(c[i+2]), k2, h2, &below, &above)
+		p.classify(float64(c[i+3]), k3, h3, &below, &above)
 	}
 	for ; i < len(c); i++ {
-		p.classify(c[i], idx[i], h0, &below, &above)
+		p.classify(float64(c[i]), idx[i], h0, &below, &above)
 	}
 	return below, above
 }

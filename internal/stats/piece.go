@@ -107,16 +107,19 @@ func Pass1F64(xs []float64, sink Sink, sc *Scratch) {
 }
 
 // Pass1F32 is Pass1F64 for float32 values: each is converted to float64
-// exactly.
+// exactly (by the fused path's kernel as it loads them, else into a
+// buffer first).
 func Pass1F32(xs []float32, sink Sink, sc *Scratch) {
 	p := newPass1(sink, sc)
 	for len(xs) > 0 {
 		n := min(len(xs), chunkLen)
-		c := sc.conv[:n]
-		for i, x := range xs[:n] {
-			c[i] = float64(x)
+		if !(haveExtract8 && p.e != 0 && fused(p, xs[:n])) {
+			c := sc.conv[:n]
+			for i, x := range xs[:n] {
+				c[i] = float64(x)
+			}
+			p.generic(c)
 		}
-		p.chunk(c)
 		xs = xs[n:]
 	}
 	p.flush()
@@ -141,9 +144,15 @@ func (p *pass1) flush() {
 // chunk reduces at most chunkLen values: the fast path when they are all
 // finite and of like magnitude, else slowChunk.
 func (p *pass1) chunk(c []float64) {
-	if haveExtract8 && p.e != 0 && p.fused(c) {
+	if haveExtract8 && p.e != 0 && fused(p, c) {
 		return
 	}
+	p.generic(c)
+}
+
+// generic is chunk without the fused path: the extremes first, then the
+// sums with the exponent they give.
+func (p *pass1) generic(c []float64) {
 	lmn, lmx := math.Inf(1), math.Inf(-1)
 	for _, x := range c { // NaNs fail both tests: extract finds them
 		if x < lmn {
@@ -192,7 +201,7 @@ func (p *pass1) chunk(c []float64) {
 // chunk of real data. It reports false, having added nothing, when the
 // guess was too small or c holds a NaN, an infinity or only zeros: chunk
 // then goes the way that first finds the extremes.
-func (p *pass1) fused(c []float64) bool {
+func fused[T float](p *pass1, c []T) bool {
 	hi, lo, lmn, lmx, rest := extractMinMax(c, p.e)
 	if hi != hi || lo != lo {
 		return false
@@ -205,12 +214,23 @@ func (p *pass1) fused(c []float64) bool {
 		return false // the guess is off (a chunk of smaller values: a new guess)
 	}
 	if rest != 0 { // a value far below the others: its remainder exactly, by the slower way
-		hi, lo = extractRest(c, p.e, p.addSumFunc)
+		hi, lo = extractRest(asFloat64(c, p.sc.conv[:len(c)]), p.e, p.addSumFunc)
 	}
 	addPartials(hi, lo, p.addSumFunc)
 	p.mn, p.mx = min(p.mn, lmn), max(p.mx, lmx)
 	p.fmn, p.fmx = min(p.fmn, lmn), max(p.fmx, lmx)
 	return true
+}
+
+// asFloat64 is c as float64s: c itself, or converted into buf.
+func asFloat64[T float](c []T, buf []float64) []float64 {
+	if v, ok := any(c).([]float64); ok {
+		return v
+	}
+	for i, x := range c {
+		buf[i] = float64(x)
+	}
+	return buf
 }
 
 // slowChunk takes the values of c one by one: NaNs counted, infinities
@@ -235,10 +255,10 @@ func (p *pass1) slowChunk(c []float64) {
 
 // signedZeros corrects the extremes lmn and lmx of c when one of them is
 // zero (the comparisons do not tell −0 from +0): −0 is below +0.
-func signedZeros(c []float64, lmn, lmx float64) (float64, float64) {
+func signedZeros[T float](c []T, lmn, lmx float64) (float64, float64) {
 	for _, x := range c {
 		if x == 0 {
-			lmn, lmx = min(lmn, x), max(lmx, x)
+			lmn, lmx = min(lmn, float64(x)), max(lmx, float64(x))
 		}
 	}
 	return lmn, lmx

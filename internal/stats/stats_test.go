@@ -387,37 +387,48 @@ func TestEdges(t *testing.T) {
 
 func TestFloat32(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	xs32 := make([]float32, 5000)
+	xs32 := make([]float32, 5003)
 	xs := make([]float64, len(xs32))
 	for i := range xs32 {
 		xs32[i] = float32(1e4 + r.NormFloat64())
 		xs[i] = float64(xs32[i])
 	}
 	xs32[3], xs[3] = float32(math.NaN()), math.NaN()
+	xs32[4000], xs[4000] = 1e-30, float64(float32(1e-30)) // a remainder on the fused path
 	want := compute(t, xs, 1000, 5, nil)
-	var sc Scratch
-	s1 := newSink(Pass1Ops())
-	Pass1F32(xs32, s1, &sc)
-	nan := uint64(s1.float(P1NaN))
-	tot := Totals{Count: uint64(len(xs)) - nan, NaN: nan, Sum: s1.exact(P1Sum), Min: s1.float(P1Min), Max: s1.float(P1Max),
-		FiniteMin: s1.float(P1FiniteMin), FiniteMax: s1.float(P1FiniteMax)}
-	plan, err := NewPlan(tot, 5, nil)
-	if err != nil {
-		t.Fatal(err)
+	for _, fused := range []bool{true, false} {
+		func() {
+			defer func(v bool) { haveExtract8 = v }(haveExtract8)
+			haveExtract8 = haveExtract8 && fused
+			var sc Scratch
+			s1 := newSink(Pass1Ops())
+			for lo := 0; lo < len(xs32); lo += 1000 {
+				Pass1F32(xs32[lo:min(lo+1000, len(xs32))], s1, &sc)
+			}
+			nan := uint64(s1.float(P1NaN))
+			tot := Totals{Count: uint64(len(xs)) - nan, NaN: nan, Sum: s1.exact(P1Sum), Min: s1.float(P1Min), Max: s1.float(P1Max),
+				FiniteMin: s1.float(P1FiniteMin), FiniteMax: s1.float(P1FiniteMax)}
+			plan, err := NewPlan(tot, 5, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s2 := newSink(Pass2Ops(5))
+			for lo := 0; lo < len(xs32); lo += 1000 {
+				plan.Pass2F32(xs32[lo:min(lo+1000, len(xs32))], s2, &sc)
+			}
+			counts := make([]float64, 5)
+			for k := range counts {
+				counts[k] = s2.float(P2Bins + k)
+			}
+			got := Finish(tot, plan, s2.exact(P2SumSq), counts, s2.float(P2Below), s2.float(P2Above))
+			a, _ := json.Marshal(got)
+			b, _ := json.Marshal(want)
+			if string(a) != string(b) {
+				t.Errorf("float32 pieces (fused %v):\n%s\nfloat64 of the same values:\n%s", fused, a, b)
+			}
+			check(t, got, newReference(xs, 5, nil), varianceErr)
+		}()
 	}
-	s2 := newSink(Pass2Ops(5))
-	plan.Pass2F32(xs32, s2, &sc)
-	counts := make([]float64, 5)
-	for k := range counts {
-		counts[k] = s2.float(P2Bins + k)
-	}
-	got := Finish(tot, plan, s2.exact(P2SumSq), counts, s2.float(P2Below), s2.float(P2Above))
-	a, _ := json.Marshal(got)
-	b, _ := json.Marshal(want)
-	if string(a) != string(b) {
-		t.Errorf("float32 piece:\n%s\nfloat64 of the same values:\n%s", a, b)
-	}
-	check(t, got, newReference(xs, 5, nil), varianceErr)
 }
 
 func TestJSON(t *testing.T) {
