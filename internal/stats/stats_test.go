@@ -526,3 +526,85 @@ func TestEdgeNeighbours(t *testing.T) {
 		}
 	}
 }
+
+// computeOnce runs the one-pass reduction over xs in pieces (pass 1 and
+// pass 2 on each piece, into one sink), as filestats does with a given
+// range, and reports whether ShiftHolds; if not, it runs pass 2 again
+// with the mean.
+func computeOnce(t *testing.T, xs []float64, grain, bins int, rng [2]float64) (Result, bool) {
+	t.Helper()
+	var sample []float64
+	for _, r := range Sample(uint64(len(xs))) {
+		sample = append(sample, xs[r[0]:r[1]]...)
+	}
+	plan, err := ShiftPlan(sample, bins, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc Scratch
+	s := newSink(OnePassOps(bins))
+	for lo := 0; lo < len(xs); lo += grain {
+		piece := xs[lo:min(lo+grain, len(xs))]
+		Pass1F64(piece, s, &sc)
+		plan.Pass2F64(piece, Offset(s, OnePassOffset), &sc)
+	}
+	nan := uint64(s.float(P1NaN))
+	tot := Totals{Count: uint64(len(xs)) - nan, NaN: nan, Sum: s.exact(P1Sum),
+		Min: s.float(P1Min), Max: s.float(P1Max), FiniteMin: s.float(P1FiniteMin), FiniteMax: s.float(P1FiniteMax)}
+	ss := s.exact(OnePassOffset + P2SumSq)
+	if !ShiftHolds(tot, plan, ss) {
+		return compute(t, xs, grain, bins, &rng), false
+	}
+	counts := make([]float64, bins)
+	for k := range counts {
+		counts[k] = s.float(OnePassOffset + P2Bins + k)
+	}
+	return Finish(tot, plan, ss, counts, s.float(OnePassOffset+P2Below), s.float(OnePassOffset+P2Above)), true
+}
+
+func TestOnePass(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	sorted := normals(r, 40000, 3, 2)
+	sort.Float64s(sorted)
+	outlier := normals(r, 40000, 0, 1)
+	outlier[12345] = 1e9 // between the sample's runs: beyond the spread the plan was scaled for
+	withNaN := normals(r, 40000, 1e8, 1)
+	withNaN[7], withNaN[30000] = math.NaN(), math.Inf(1)
+	small := normals(r, 3000, -5, 0.5)
+	cases := []struct {
+		name  string
+		xs    []float64
+		holds bool
+	}{
+		{"offset 1e8", normals(r, 60000, 1e8, 1), true},
+		{"sorted", sorted, true},
+		{"small", small, true},
+		{"outlier", outlier, false},
+		{"NaN and Inf", withNaN, true}, // no variance to compute
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rng := [2]float64{c.xs[1] - 3, c.xs[1] + 3}
+			got, held := computeOnce(t, c.xs, 4096, 6, rng)
+			if held != c.holds {
+				t.Errorf("ShiftHolds = %v, want %v", held, c.holds)
+			}
+			check(t, got, newReference(c.xs, 6, &rng), MaxShiftCancellation*varianceErr)
+		})
+	}
+}
+
+func TestSample(t *testing.T) {
+	if s := Sample(100); len(s) != 1 || s[0] != [2]uint64{0, 100} {
+		t.Errorf("Sample(100) = %v", s)
+	}
+	s := Sample(1_000_000)
+	if len(s) != 64 || s[0][0] != 0 || s[63][1] != 1_000_000 {
+		t.Errorf("Sample(1e6) = %v ... %v", s[0], s[len(s)-1])
+	}
+	for j := 1; j < len(s); j++ {
+		if s[j][0] < s[j-1][1] {
+			t.Errorf("runs %v and %v overlap", s[j-1], s[j])
+		}
+	}
+}
