@@ -24,14 +24,19 @@ import (
 const (
 	pass1Name   = "stats.pass1"
 	pass2Prefix = "stats.pass2."
+	oncePrefix  = "stats.once." // both passes over each piece, for a given range
 )
 
 var binTiers = []int{16, 128, 1024, stats.MaxBins}
 
-func pass2Name(bins int) string {
+func pass2Name(bins int) string { return tierName(pass2Prefix, bins) }
+
+func onceName(bins int) string { return tierName(oncePrefix, bins) }
+
+func tierName(prefix string, bins int) string {
 	for _, t := range binTiers {
 		if bins <= t {
-			return fmt.Sprintf("%s%d", pass2Prefix, t)
+			return fmt.Sprintf("%s%d", prefix, t)
 		}
 	}
 	panic(fmt.Sprintf("filestats: %d bins", bins))
@@ -41,8 +46,15 @@ func init() {
 	engine.RegisterVectorParams(pass1Name, engineOps(stats.Pass1Ops()), pass1)
 	for _, t := range binTiers {
 		engine.RegisterVectorParams(pass2Name(t), engineOps(stats.Pass2Ops(t)), pass2)
+		if stats.OnePassOffset+stats.P2Bins+t <= engine.MaxK {
+			engine.RegisterVectorParams(onceName(t), engineOps(stats.OnePassOps(t)), once)
+		}
 	}
 }
+
+// maxOnceBins is the most bins a one-pass run holds: pass 1's elements
+// and pass 2's must fit in one reduction.
+const maxOnceBins = engine.MaxK - stats.OnePassOffset - stats.P2Bins
 
 func engineOps(ops []stats.Op) []engine.Op {
 	out := make([]engine.Op, len(ops))
@@ -176,6 +188,27 @@ func pass2(raw []byte, lo, hi uint64, v *engine.Vector) {
 		func(xs []float32) { s.plan.Pass2F32(xs, v, &b.sc) })
 }
 
+// once runs both passes over each piece, read once: a given range and a
+// sampled shift in the plan (stats.ShiftPlan).
+func once(raw []byte, lo, hi uint64, v *engine.Vector) {
+	s := stateFor(raw)
+	if s.plan == nil {
+		panic("filestats: one pass without a plan")
+	}
+	b := bufPool.Get().(*buffers)
+	defer bufPool.Put(b)
+	v2 := stats.Offset(v, stats.OnePassOffset)
+	read(s, lo, hi, b,
+		func(xs []float64) {
+			stats.Pass1F64(xs, v, &b.sc)
+			s.plan.Pass2F64(xs, v2, &b.sc)
+		},
+		func(xs []float32) {
+			stats.Pass1F32(xs, v, &b.sc)
+			s.plan.Pass2F32(xs, v2, &b.sc)
+		})
+}
+
 // Options say how to run.
 type Options struct {
 	Workers int
@@ -190,7 +223,11 @@ type Options struct {
 	Progress func(pass int, p engine.Progress)
 }
 
-// Compute runs both passes over the elements of path that l describes.
+// Compute runs both passes over the elements of path that l describes:
+// one after the other, or, with a Range, both over each piece as it is
+// read, the deviations taken from a shift sampled from the file; where
+// that shift turns out not to serve (stats.ShiftHolds), pass 2 runs again
+// with the mean.
 func Compute(ctx context.Context, path string, l floatfile.Layout, opt Options) (stats.Result, error) {
 	abs, err := filepath.Abs(path) // the workers may not share our directory
 	if err != nil {
@@ -215,19 +252,27 @@ func Compute(ctx context.Context, path string, l floatfile.Layout, opt Options) 
 			return pool.Reduce(ctx, name, l.Count, engine.WithParams(p))
 		}
 	}
-	p1, err := json.Marshal(params{Path: abs, Layout: l})
-	if err != nil {
-		return stats.Result{}, err
+	var tot stats.Totals
+	ran := false // pass 1's totals are in tot
+	if opt.Range != nil && opt.Bins <= maxOnceBins {
+		res, t, done, err := onePass(abs, l, opt, reduce)
+		if err != nil || done {
+			return res, err
+		}
+		tot, ran = t, t.Count+t.NaN > 0
 	}
-	defer release(p1)
-	r1, err := reduce(pass1Name, p1)
-	if err != nil {
-		return stats.Result{}, err
+	if !ran {
+		p1, err := json.Marshal(params{Path: abs, Layout: l})
+		if err != nil {
+			return stats.Result{}, err
+		}
+		defer release(p1)
+		r1, err := reduce(pass1Name, p1)
+		if err != nil {
+			return stats.Result{}, err
+		}
+		tot = totals(l, &r1)
 	}
-	v := r1.Values
-	nan := uint64(v[stats.P1NaN])
-	tot := stats.Totals{Count: l.Count - nan, NaN: nan, Sum: r1.Exact(stats.P1Sum),
-		Min: v[stats.P1Min], Max: v[stats.P1Max], FiniteMin: v[stats.P1FiniteMin], FiniteMax: v[stats.P1FiniteMax]}
 	plan, err := stats.NewPlan(tot, opt.Bins, opt.Range)
 	if err != nil {
 		return stats.Result{}, err
@@ -248,4 +293,70 @@ func Compute(ctx context.Context, path string, l floatfile.Layout, opt Options) 
 	}
 	w := r2.Values
 	return stats.Finish(tot, plan, sumSq, w[stats.P2Bins:stats.P2Bins+plan.Bins], w[stats.P2Below], w[stats.P2Above]), nil
+}
+
+// onePass runs both passes over each piece as it is read, the deviations
+// from a shift sampled from the file (a given range). done says the result
+// is final; otherwise pass 2 must run again with the mean, on the totals
+// given (zero, counting no value, when the sample gave no shift and
+// nothing ran).
+func onePass(path string, l floatfile.Layout, opt Options, reduce func(string, []byte) (engine.Reduction, error)) (res stats.Result, tot stats.Totals, done bool, err error) {
+	shift, err := samplePlan(path, l, opt.Bins, *opt.Range)
+	if err != nil || !shift.Deviations { // no finite value in the sample to shift by
+		return res, tot, false, err
+	}
+	p0, err := json.Marshal(params{Path: path, Layout: l, Plan: &shift})
+	if err != nil {
+		return res, tot, false, err
+	}
+	defer release(p0)
+	r, err := reduce(onceName(opt.Bins), p0)
+	if err != nil {
+		return res, tot, false, err
+	}
+	tot = totals(l, &r)
+	ss := r.Exact(stats.OnePassOffset + stats.P2SumSq)
+	if !stats.ShiftHolds(tot, shift, ss) {
+		return res, tot, false, nil
+	}
+	w := r.Values[stats.OnePassOffset:]
+	return stats.Finish(tot, shift, ss, w[stats.P2Bins:stats.P2Bins+shift.Bins], w[stats.P2Below], w[stats.P2Above]), tot, true, nil
+}
+
+// totals reads pass 1's elements of r.
+func totals(l floatfile.Layout, r *engine.Reduction) stats.Totals {
+	v := r.Values
+	nan := uint64(v[stats.P1NaN])
+	return stats.Totals{Count: l.Count - nan, NaN: nan, Sum: r.Exact(stats.P1Sum),
+		Min: v[stats.P1Min], Max: v[stats.P1Max], FiniteMin: v[stats.P1FiniteMin], FiniteMax: v[stats.P1FiniteMax]}
+}
+
+// samplePlan reads the sample stats.Sample names from the file and makes
+// the one-pass plan from it.
+func samplePlan(path string, l floatfile.Layout, bins int, rng [2]float64) (stats.Plan, error) {
+	r, err := floatfile.Open(path, l)
+	if err != nil {
+		return stats.Plan{}, err
+	}
+	defer r.Close()
+	var sample []float64
+	for _, run := range stats.Sample(l.Count) {
+		n := int(run[1] - run[0])
+		if l.Elem == floatfile.Float64 {
+			xs := make([]float64, n)
+			if err := r.ReadF64(run[0], xs); err != nil {
+				return stats.Plan{}, err
+			}
+			sample = append(sample, xs...)
+			continue
+		}
+		xs := make([]float32, n)
+		if err := r.ReadF32(run[0], xs); err != nil {
+			return stats.Plan{}, err
+		}
+		for _, x := range xs {
+			sample = append(sample, float64(x))
+		}
+	}
+	return stats.ShiftPlan(sample, bins, rng)
 }

@@ -88,3 +88,48 @@ func TestProgress(t *testing.T) {
 		t.Errorf("final reports from passes %v, want [1 2]", finals)
 	}
 }
+
+// With a range, a file whose sample serves takes one pass; one with an
+// outlier the sample misses takes a second.
+func TestRangePasses(t *testing.T) {
+	for _, c := range []struct {
+		outlier bool
+		want    []int
+	}{{false, []int{1}}, {true, []int{1, 2}}} {
+		var b []byte
+		for i := range 100_000 {
+			x := 5 + float64(i%997)/997
+			if c.outlier && i == 54_321 {
+				x = 1e9
+			}
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+		}
+		path := filepath.Join(t.TempDir(), "x.f64")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		l, err := floatfile.Inspect(path, floatfile.Float64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var finals []int
+		r, err := Compute(context.Background(), path, l, Options{Workers: 2, Mode: engine.Slots, Bins: 4, Range: &[2]float64{5, 6},
+			Progress: func(pass int, p engine.Progress) {
+				if p.Final {
+					mu.Lock()
+					finals = append(finals, pass)
+					mu.Unlock()
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(finals) != len(c.want) || finals[len(finals)-1] != c.want[len(c.want)-1] {
+			t.Errorf("outlier %v: passes %v, want %v", c.outlier, finals, c.want)
+		}
+		if r.Count != 100_000 || r.Histogram.Above != map[bool]uint64{false: 0, true: 1}[c.outlier] {
+			t.Errorf("outlier %v: count %d, above %d", c.outlier, r.Count, r.Histogram.Above)
+		}
+	}
+}

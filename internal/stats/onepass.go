@@ -1,7 +1,6 @@
 package stats
 
 import (
-	"fmt"
 	"math"
 	"math/big"
 )
@@ -22,8 +21,10 @@ import (
 const MaxShiftCancellation = 1.25
 
 // ShiftPlan is the plan of a one-pass run: deviations from K, the mean of
-// the finite values of sample (0 if none), scaled for a spread sixteen
-// times the sample's, over the histogram range rng.
+// the finite values of sample, scaled for a spread sixteen times the
+// sample's, over the histogram range rng. Without finite values in the
+// sample there is no K: the plan takes no deviations, and the caller runs
+// two passes.
 func ShiftPlan(sample []float64, bins int, rng [2]float64) (Plan, error) {
 	t := Totals{FiniteMin: math.Inf(1), FiniteMax: math.Inf(-1)}
 	s := new(big.Float).SetPrec(2300)
@@ -35,16 +36,10 @@ func ShiftPlan(sample []float64, bins int, rng [2]float64) (Plan, error) {
 		s.Add(s, new(big.Float).SetFloat64(x))
 		t.FiniteMin, t.FiniteMax = min(t.FiniteMin, x), max(t.FiniteMax, x)
 	}
-	if t.Count == 0 { // nothing to go by: a plan that ShiftHolds will refuse unless the data is as empty
-		t.Count, t.FiniteMin, t.FiniteMax = 1, 0, 0
-	}
 	t.Sum = s
 	p, err := NewPlan(t, bins, &rng)
-	if err != nil {
-		return Plan{}, err
-	}
-	if !p.Deviations {
-		return Plan{}, fmt.Errorf("stats: the sample's mean is not finite")
+	if err != nil || !p.Deviations {
+		return p, err
 	}
 	p.Spread += 4
 	p.Scale = max(p.Spread, minScale)
