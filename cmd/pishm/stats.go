@@ -43,7 +43,7 @@ Flags (before FILE):
 	mode := fs.String("mode", "slots", "publishing `strategy`: "+strings.Replace(modeNames(), ", racy", "", 1))
 	asJSON := fs.Bool("json", false, "print the result as one JSON object (non-finite numbers as \"NaN\", \"+Inf\", \"-Inf\")")
 	bins := fs.Int("bins", 10, fmt.Sprintf("histogram `bins`, 1 to %d", stats.MaxBins))
-	rng := fs.String("range", "", "histogram range `LO:HI` (default: the finite values' min:max)")
+	rng := fs.String("range", "", "histogram range `LO:HI` (default: the finite values' min:max, which takes a second read of FILE)")
 	typ := fs.String("type", "f64", "element `type` of a raw file: f64 or f32 (a .npy file says its own)")
 	verbose := fs.Bool("v", false, "on a worker's failure, also print what it wrote to stderr")
 	quiet := fs.Bool("quiet", false, "no progress bars (they show only on a terminal, for passes over a second)")
