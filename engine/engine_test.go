@@ -128,35 +128,42 @@ func checkExact(t *testing.T, res Result) {
 	}
 }
 
+// TestModesExact runs every mode over both backings, 1 to 7 workers and n
+// from 1 to a million, checking each result against the closed form. It
+// covers every pair of values of any two of those four factors (not
+// their full product, 312 whole runs): with t = mode index + workers
+// index, n is t mod 3 and the backing t mod 2, so for each mode the four
+// worker counts meet every n and both backings, and since t runs over
+// 0..15, every (backing, n), (workers, n) and (backing, workers) pair
+// occurs too.
 func TestModesExact(t *testing.T) {
 	checkClean(t)
 	dir := t.TempDir()
-	for _, mode := range Modes() {
-		for _, shm := range []shmem.Backing{shmem.Posix, shmem.File} {
-			if mode == Goroutines && shm == shmem.File {
-				continue
+	backings := []shmem.Backing{shmem.Posix, shmem.File}
+	ns := []uint64{1, 1000, 1e6 + 3}
+	for i, mode := range Modes() {
+		for wi, workers := range []int{1, 2, 3, 7} {
+			n, shm := ns[(i+wi)%3], backings[(i+wi)%2]
+			if mode == Goroutines {
+				shm = shmem.Posix // no segment at all
 			}
-			for _, workers := range []int{1, 2, 3, 7} {
-				for _, n := range []uint64{1, 1000, 1e6 + 3} {
-					name := string(mode) + "/" + string(shm) + "/workers=" + strconv.Itoa(workers) + "/n=" + strconv.FormatUint(n, 10)
-					t.Run(name, func(t *testing.T) {
-						cfg := withRedis(t, Config{N: n, Workers: workers, Mode: mode, Shm: shm})
-						if shm == shmem.File {
-							cfg.Path = filepath.Join(dir, "seg")
-						}
-						res, err := Run(context.Background(), cfg)
-						if err != nil {
-							t.Fatal(err)
-						}
-						checkExact(t, res)
-						if shm == shmem.File {
-							if _, err := os.Lstat(cfg.Path); !errors.Is(err, os.ErrNotExist) {
-								t.Errorf("segment file %s left behind (%v)", cfg.Path, err)
-							}
-						}
-					})
+			name := string(mode) + "/" + string(shm) + "/workers=" + strconv.Itoa(workers) + "/n=" + strconv.FormatUint(n, 10)
+			t.Run(name, func(t *testing.T) {
+				cfg := withRedis(t, Config{N: n, Workers: workers, Mode: mode, Shm: shm})
+				if shm == shmem.File {
+					cfg.Path = filepath.Join(dir, "seg")
 				}
-			}
+				res, err := Run(context.Background(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkExact(t, res)
+				if shm == shmem.File {
+					if _, err := os.Lstat(cfg.Path); !errors.Is(err, os.ErrNotExist) {
+						t.Errorf("segment file %s left behind (%v)", cfg.Path, err)
+					}
+				}
+			})
 		}
 	}
 }

@@ -77,31 +77,6 @@ func checkOps(name string, ops []Op) []Op {
 	return append([]Op(nil), ops...)
 }
 
-// folds is a k-wide running reduction: one fold per element.
-type folds []fold
-
-// reset makes f the identity of ops.
-func (f folds) reset(ops []Op) {
-	for i := range f {
-		f[i] = newFold(ops[i])
-	}
-}
-
-// merge adds everything o holds, element by element.
-func (f folds) merge(o folds) {
-	for i := range f {
-		f[i].merge(&o[i])
-	}
-}
-
-// values appends each element's result to dst.
-func (f folds) values(dst []float64) []float64 {
-	for i := range f {
-		dst = append(dst, f[i].value())
-	}
-	return dst
-}
-
 // Exact is element i's exact result: for a Sum element the exact sum of
 // everything added (Values[i] is it rounded once), for Min and Max the
 // extreme. It is ±Inf for an infinite result and nil for NaN, and nil if i

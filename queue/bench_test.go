@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pishm/pishm/engine"
 )
 
 // BenchmarkQueue times the protocol alone, per chunk: the take script, the
@@ -13,12 +15,12 @@ import (
 // computation replaced by its closed-form value. Compare with what engine.Run costs per chunk (its process
 // start-up) to choose the chunk size.
 func BenchmarkQueue(b *testing.B) {
-	defer func(f func(context.Context, Job, int, func(uint64)) (float64, time.Duration, error)) {
+	defer func(f func(context.Context, Job, int, func(uint64), *engine.Pool) (engine.Partial, time.Duration, error)) {
 		computeChunk = f
 	}(computeChunk)
-	computeChunk = func(_ context.Context, j Job, i int, _ func(uint64)) (float64, time.Duration, error) {
+	computeChunk = func(_ context.Context, j Job, i int, _ func(uint64), _ *engine.Pool) (engine.Partial, time.Duration, error) {
 		v, _ := j.Exact(i) // a valid result, so the coordinator keeps it
-		return v, 0, nil
+		return valueOf(v), 0, nil
 	}
 	client, _ := newClientTB(b)
 	for _, workers := range []int{1, 2, 4} {

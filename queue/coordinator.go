@@ -2,13 +2,17 @@ package queue
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/pishm/pishm/engine"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -31,6 +35,10 @@ type CoordinateOptions struct {
 	// can find the job, with the number of chunks that already had a
 	// result (non-zero on a resume).
 	Started func(j Job, resumed int)
+	// Progress, if set, is called about every ProgressEvery with the
+	// chunks accepted so far and the job's chunks, and once at the end.
+	Progress      func(done, total int)
+	ProgressEvery time.Duration
 }
 
 // DefaultCoordinatorPoll is CoordinateOptions.Poll's default.
@@ -56,6 +64,9 @@ var (
 	ErrDeadLetter = errors.New("queue: a chunk went to the dead letters")
 	// ErrDisagree: three results of one chunk differ.
 	ErrDisagree = errors.New("queue: results of one chunk disagree")
+	// ErrNotRegistered: the coordinator's program has no Func of the
+	// job's name, or has it with another Op.
+	ErrNotRegistered = errors.New("queue: the job's Func is not registered in this program")
 	// ErrInexact: the reduced S_n is not the closed form's within
 	// SumRelTol.
 	ErrInexact = errors.New("queue: S_n fails the exact check")
@@ -68,21 +79,27 @@ func endTTL(j Job) time.Duration { return max(10*j.Lease, 10*time.Second) }
 // Coordinate runs j on the workers that serve the redis-server client
 // talks to, or resumes it if its keys are there (a coordinator that died or
 // lost redis left them, for up to Job.Retain). It queues the chunks that
-// have no result, validates every result against its chunk's closed-form
-// bounds (the first valid one wins; for a reproducible job a second that
-// differs puts the chunk to a third run, which settles it, and a third
-// distinct value fails the job), and reduces the partials in chunk order,
-// compensated, so that the result is bit-identical to Local(ctx, j). A
-// sum that fails the exact check (SumRelTol) is returned with ErrInexact.
+// have no result, checks every result (for the pi series against its
+// chunk's closed-form bounds), and accepts a chunk's exact state once
+// Job.Redundancy results agree bit for bit; with Redundancy 1 the first
+// valid one is taken, and a later one that differs puts the chunk to
+// another run, which settles it. A third distinct value fails the job. The
+// accepted states are merged exactly and rounded once, so the result is
+// bit-identical to Local(ctx, j) and to engine.Reduce of the job's Func on
+// one machine. A pi sum that fails the exact check (SumRelTol) is returned
+// with ErrInexact.
 //
 // Whenever the job ends (done, failed, cancelled, timed out) Coordinate
 // deletes its keys and leaves only the end marker, which expires. When
 // redis stays unreachable beyond the outage window it returns ErrOutage
 // and the keys stay, for a resume.
-func Coordinate(ctx context.Context, client *redis.Client, j Job, o CoordinateOptions) (res Result, err error) {
+func Coordinate(ctx context.Context, client redis.UniversalClient, j Job, o CoordinateOptions) (res Result, err error) {
 	j = j.withDefaults()
 	if err := j.Validate(); err != nil {
 		return Result{}, err
+	}
+	if err := registered(j); err != nil && !o.Resume {
+		return Result{}, fmt.Errorf("%w: %v", ErrNotRegistered, err)
 	}
 	if o.Outage <= 0 {
 		o.Outage = DefaultOutage
@@ -95,7 +112,7 @@ func Coordinate(ctx context.Context, client *redis.Client, j Job, o CoordinateOp
 		ctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, fmt.Errorf("timed out after %v", o.Timeout))
 		defer cancel()
 	}
-	c := &coordinator{client: client, job: j, keys: keysOf(j.ID), token: randomID(), r: &retrier{window: o.Outage}, poll: o.Poll}
+	c := &coordinator{client: client, job: j, keys: keysOf(j.ID), token: randomID(), r: &retrier{window: o.Outage}, poll: o.Poll, o: o}
 	resumed, err := c.claim(ctx, o.Resume)
 	if err != nil {
 		return Result{}, err
@@ -126,12 +143,20 @@ func Coordinate(ctx context.Context, client *redis.Client, j Job, o CoordinateOp
 	if err := c.gather(ctx); err != nil {
 		return Result{}, err
 	}
-	res = finish(j, c.parts, time.Since(start))
+	if c.rebuild {
+		if err := c.rebuildTotal(ctx); err != nil {
+			return Result{}, err
+		}
+	}
+	res = finish(j, c.total, time.Since(start))
 	res.Compute, res.Duplicates, res.Mismatches, res.Rejected = c.compute, c.duplicates, c.mismatches, c.rejected
 	res.RejectReasons, res.Disputes, res.DeadLetters, res.ByWorker, res.Builds = c.reasons, c.disputes, c.deadNotes, c.byWorker, c.builds
-	res.Resumed = resumed
+	res.Resumed, res.Shunned = resumed, c.shunnedList
+	if len(c.outvoted) > 0 {
+		res.Outvoted = c.outvoted
+	}
 	c.stats(&res)
-	if math.Abs(res.SumRelError) > SumRelTol || math.IsNaN(res.SumRelError) {
+	if j.IsPi() && (math.Abs(res.SumRelError) > SumRelTol || math.IsNaN(res.SumRelError)) {
 		return res, fmt.Errorf("%w: job %s: S_n %.17g, exact %.17g: relative error %.3g is beyond %g",
 			ErrInexact, j.ID, res.Sum, res.SumExact, res.SumRelError, SumRelTol)
 	}
@@ -140,16 +165,28 @@ func Coordinate(ctx context.Context, client *redis.Client, j Job, o CoordinateOp
 
 // coordinator is the state of one Coordinate call.
 type coordinator struct {
-	client *redis.Client
+	client redis.UniversalClient
 	job    Job
 	keys   keys
 	token  string
 	r      *retrier
 	poll   time.Duration
+	o      CoordinateOptions
 
-	parts []float64
-	chunk []chunkState
-	left  int
+	// total is the exact merge of the accepted chunks' states; rebuild
+	// says an accepted state was revoked (a later result disputed it), so
+	// total is rebuilt from the accepted records at the end.
+	total   engine.Partial
+	rebuild bool
+	chunk   []chunkState
+	left    int
+	again   []int // chunks that need another copy now (a dispute)
+
+	outvoted    map[string]int
+	shunned     map[string]bool
+	shunnedList []string
+	toShun      []string
+	nextNote    time.Time
 
 	cursor, deadCursor int64
 	nextRenew          time.Time // when the keys' TTLs are renewed next
@@ -160,14 +197,34 @@ type coordinator struct {
 	byWorker, builds                           map[string]int
 }
 
-// chunkState is what the coordinator knows of one chunk.
+// chunkState is what the coordinator knows of one chunk: a few words once
+// it is accepted (no partial: it is merged into the total), and the
+// results so far while it waits for enough equal ones.
 type chunkState struct {
-	have     bool              // parts[i] holds its accepted value
-	disputed bool              // two results differ: a third decides
-	votes    map[uint64]string // distinct valid results: bits -> worker
-	count    map[uint64]int    // how many results gave those bits
-	worker   string            // who sent the accepted value
-	elapsed  time.Duration     // and its compute time
+	have     bool     // accepted: merged into total
+	disputed bool     // two results differ: another decides
+	digest   [32]byte // of the accepted state
+	at       int64    // index of the accepted record in the results list
+	pending  *ballot  // the results so far, until one state has the votes
+}
+
+// ballot is the distinct states sent for one chunk, with who sent them.
+type ballot struct {
+	states []*candidate
+}
+
+type candidate struct {
+	digest  [32]byte
+	p       engine.Partial
+	rec     record
+	at      int64
+	workers []string
+}
+
+// digestOf names an exact state by the hash of its canonical binary form.
+func digestOf(p engine.Partial) [32]byte {
+	b, _ := p.MarshalBinary()
+	return sha256.Sum256(b)
 }
 
 // maxReasons bounds the rejection reasons kept for the report.
@@ -275,13 +332,17 @@ func (c *coordinator) claim(ctx context.Context, mustExist bool) (resumed bool, 
 // requeues what is missing; then it announces the job to workers.
 func (c *coordinator) initial(ctx context.Context, resumed bool) error {
 	j := c.job
-	c.parts, c.chunk, c.left = make([]float64, j.Chunks), make([]chunkState, j.Chunks), j.Chunks
-	c.byWorker, c.builds = map[string]int{}, map[string]int{}
+	c.total, c.chunk, c.left = engine.NewPartial(j.ops()...), make([]chunkState, j.Chunks), j.Chunks
+	c.byWorker, c.builds, c.outvoted, c.shunned = map[string]int{}, map[string]int{}, map[string]int{}, map[string]bool{}
 	if !resumed {
-		for lo := 0; lo < j.Chunks; lo += pushBatch {
+		// Redundancy k queues each chunk k times in a row, so that its
+		// copies run at once on distinct workers.
+		for lo := 0; lo < j.Chunks; lo += pushBatch / j.Redundancy {
 			args := []any{c.token}
-			for i := lo; i < min(j.Chunks, lo+pushBatch); i++ {
-				args = append(args, strconv.Itoa(i))
+			for i := lo; i < min(j.Chunks, lo+pushBatch/j.Redundancy); i++ {
+				for range j.Redundancy {
+					args = append(args, strconv.Itoa(i))
+				}
 			}
 			if err := c.script(ctx, "queue chunks", requeueScript, args...); err != nil {
 				return err
@@ -338,6 +399,7 @@ func (c *coordinator) gather(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		c.note(c.left == 0)
 		if c.left == 0 {
 			return nil
 		}
@@ -371,6 +433,24 @@ func (c *coordinator) gather(ctx context.Context) error {
 	}
 }
 
+// note calls the Progress callback when it is time, and at the end.
+func (c *coordinator) note(final bool) {
+	if c.o.Progress == nil {
+		return
+	}
+	every := c.o.ProgressEvery
+	if every <= 0 {
+		every = DefaultProgressEvery
+	}
+	if now := time.Now(); final || !now.Before(c.nextNote) {
+		c.nextNote = now.Add(every)
+		c.o.Progress(c.job.Chunks-c.left, c.job.Chunks)
+	}
+}
+
+// DefaultProgressEvery is CoordinateOptions.ProgressEvery's default.
+const DefaultProgressEvery = 5 * time.Second
+
 type tickInfo struct {
 	got           int
 	more          bool
@@ -399,6 +479,7 @@ func (c *coordinator) tick(ctx context.Context) (tickInfo, error) {
 		return tickInfo{}, c.over(v)
 	}
 	recs, dead := strs(v, 1), strs(v, 2)
+	at := c.cursor
 	c.cursor += int64(len(recs))
 	c.deadCursor += int64(len(dead))
 	for _, d := range dead {
@@ -406,12 +487,37 @@ func (c *coordinator) tick(ctx context.Context) (tickInfo, error) {
 			return tickInfo{}, err
 		}
 	}
-	for _, r := range recs {
-		if err := c.take(r); err != nil {
+	for k, r := range recs {
+		if err := c.take(ctx, r, at+int64(k)); err != nil {
 			return tickInfo{}, err
 		}
 	}
-	return tickInfo{got: len(recs), more: c.cursor < num(v, 3), queue: num(v, 4), leases: num(v, 5)}, nil
+	if err := c.settle(ctx); err != nil {
+		return tickInfo{}, err
+	}
+	more := c.cursor < num(v, 3) || c.deadCursor < num(v, 6)
+	return tickInfo{got: len(recs), more: more, queue: num(v, 4), leases: num(v, 5)}, nil
+}
+
+// settle shuns the workers outvoted ShunAfter times and queues the copies
+// that disputes asked for.
+func (c *coordinator) settle(ctx context.Context) error {
+	for _, w := range c.toShun {
+		why := fmt.Sprintf("shunned by the coordinator: outvoted on %d chunks", c.outvoted[w])
+		if err := c.script(ctx, "shun "+w, banScript, w, why, ""); err != nil {
+			return err
+		}
+	}
+	c.toShun = c.toShun[:0]
+	if len(c.again) > 0 {
+		args := []any{c.token}
+		for _, i := range c.again {
+			args = append(args, strconv.Itoa(i))
+		}
+		c.again = c.again[:0]
+		return c.script(ctx, "requeue", requeueScript, args...)
+	}
+	return nil
 }
 
 // deadLetter fails the job for a chunk that went to the dead letters, and
@@ -427,87 +533,216 @@ func (c *coordinator) deadLetter(s string) error {
 		}
 		return fmt.Errorf("%w: job %s: chunk %d: %s (worker %s)", ErrDeadLetter, c.job.ID, i, d.Reason, d.Worker)
 	}
-	c.deadNotes = append(c.deadNotes, fmt.Sprintf("%q: %s (found by worker %s)", d.Entry, d.Reason, d.Worker))
+	if len(c.deadNotes) < 100 {
+		if strings.HasPrefix(d.Entry, "worker ") {
+			c.deadNotes = append(c.deadNotes, fmt.Sprintf("%s refused the job: %s", d.Entry, d.Reason))
+		} else {
+			c.deadNotes = append(c.deadNotes, fmt.Sprintf("%q: %s (found by worker %s)", d.Entry, d.Reason, d.Worker))
+		}
+	}
 	return nil
 }
 
-// take checks one record and keeps it as its chunk's result if it is the
-// first valid one, or settles a dispute.
-func (c *coordinator) take(s string) error {
+// take checks one record (at index at of the results list) and counts it
+// as a vote for its chunk's state: the state that reaches the votes it
+// needs (Job.Redundancy, and at least two once the chunk is disputed) is
+// accepted and merged into the total, and the workers that sent another
+// are outvoted.
+func (c *coordinator) take(ctx context.Context, s string, at int64) error {
 	j := c.job
-	r, v, err := parseRecord(j, s)
-	if err == nil {
-		if why := j.checkChunk(int(r.Chunk), v); why != "" {
+	r, p, err := parseRecord(j, s)
+	if err == nil && j.IsPi() {
+		if why := j.checkChunk(int(r.Chunk), p.Value()); why != "" {
 			err = errors.New(why)
 		}
 	}
+	if err == nil && c.shunned[r.Worker] {
+		err = fmt.Errorf("chunk %d: the worker is shunned", r.Chunk)
+	}
 	if err != nil {
-		c.rejected++
-		if len(c.reasons) < maxReasons {
-			c.reasons = append(c.reasons, fmt.Sprintf("%v (worker %q)", err, r.Worker))
-		}
+		c.reject(err, r.Worker)
 		return nil
 	}
-	i, bits := int(r.Chunk), math.Float64bits(v)
+	i, d := int(r.Chunk), digestOf(p)
 	st := &c.chunk[i]
-	if st.votes == nil {
-		st.votes, st.count = map[uint64]string{}, map[uint64]int{}
-	}
-	if _, ok := st.votes[bits]; !ok {
-		st.votes[bits] = fmt.Sprintf("%s (%s)", r.Worker, r.Build)
-	}
-	st.count[bits]++
 	c.builds[r.Build]++
-	switch {
-	case !st.have && !st.disputed:
-		c.accept(i, v, r)
-	case st.have && math.Float64bits(c.parts[i]) == bits:
+	if st.have {
 		c.duplicates++
-	case st.have && !j.Reproducible():
-		// cas and mutex with several engine workers add in arrival
-		// order: both values passed the bounds, the first stays.
-		c.duplicates++
+		if d == st.digest {
+			return nil
+		}
 		c.mismatches++
-	case st.have:
-		c.duplicates++
-		c.mismatches++
+		if j.Redundancy > 1 {
+			// Redundancy equal states outvote a late one.
+			c.outvote(r.Worker)
+			return nil
+		}
+		// One result was taken; another differs: the accepted one becomes
+		// a vote again, and another run decides.
+		old, err := c.reread(ctx, st.at)
+		if err != nil {
+			return err
+		}
 		c.disputes++
 		st.have, st.disputed = false, true
 		c.left++
-		c.compute -= st.elapsed
-		if c.byWorker[st.worker]--; c.byWorker[st.worker] == 0 {
-			delete(c.byWorker, st.worker)
+		c.rebuild = true
+		c.compute -= time.Duration(old.rec.Elapsed)
+		if c.byWorker[old.rec.Worker]--; c.byWorker[old.rec.Worker] == 0 {
+			delete(c.byWorker, old.rec.Worker)
 		}
-	case st.count[bits] >= 2:
-		c.duplicates++
-		st.disputed = false
-		c.accept(i, v, r)
-	case len(st.votes) >= 3:
+		st.pending = &ballot{states: []*candidate{old}}
+	}
+	if st.pending == nil {
+		st.pending = &ballot{}
+	}
+	b := st.pending
+	var cand *candidate
+	for _, x := range b.states {
+		if x.digest == d {
+			cand = x
+		}
+		if slices.Contains(x.workers, r.Worker) && j.Redundancy > 1 {
+			// One worker's second result for a chunk (a retry after a
+			// reclaim) is no second vote.
+			c.duplicates++
+			return nil
+		}
+	}
+	if cand == nil {
+		cand = &candidate{digest: d, p: p, rec: r, at: at}
+		b.states = append(b.states, cand)
+	}
+	cand.workers = append(cand.workers, r.Worker)
+	if len(b.states) > 1 && !st.disputed {
+		st.disputed = true
+		c.mismatches++
+		c.disputes++
+	}
+	need := j.Redundancy
+	if st.disputed {
+		need = max(need, 2)
+	}
+	votes := 0
+	for _, x := range b.states {
+		votes += len(x.workers)
+	}
+	switch {
+	case len(cand.workers) >= need:
+		c.accept(i, cand)
+		for _, x := range b.states {
+			if x != cand {
+				for _, w := range x.workers {
+					c.outvote(w)
+				}
+			}
+		}
+		st.pending = nil
+	case len(b.states) >= 3:
 		var who []string
-		for b, w := range st.votes {
-			who = append(who, fmt.Sprintf("%016x from %s", b, w))
+		for _, x := range b.states {
+			who = append(who, fmt.Sprintf("%s (value %016x) from %s (%s)", x.p, math.Float64bits(x.p.Value()), strings.Join(x.workers, ", "), x.rec.Build))
 		}
 		return fmt.Errorf("%w: job %s: chunk %d: %v", ErrDisagree, j.ID, i, who)
-	default:
-		c.duplicates++
+	case st.disputed && votes >= need:
+		// Every copy asked for has come and none has the votes: one more.
+		c.again = append(c.again, i)
 	}
 	return nil
 }
 
-func (c *coordinator) accept(i int, v float64, r record) {
-	c.chunk[i].have, c.chunk[i].worker, c.chunk[i].elapsed = true, r.Worker, time.Duration(r.Elapsed)
-	c.parts[i] = v
-	c.left--
-	c.compute += time.Duration(r.Elapsed)
-	c.byWorker[r.Worker]++
+func (c *coordinator) reject(err error, worker string) {
+	c.rejected++
+	if len(c.reasons) < maxReasons {
+		c.reasons = append(c.reasons, fmt.Sprintf("%v (worker %q)", err, worker))
+	}
 }
 
-// requeueMissing queues again every chunk without an accepted result.
+// outvote counts a result of w that lost, and shuns w at ShunAfter.
+func (c *coordinator) outvote(w string) {
+	c.outvoted[w]++
+	if c.outvoted[w] >= ShunAfter && !c.shunned[w] {
+		c.shunned[w] = true
+		c.shunnedList = append(c.shunnedList, w)
+		c.toShun = append(c.toShun, w)
+	}
+}
+
+// reread fetches the record at index at of the results list.
+func (c *coordinator) reread(ctx context.Context, at int64) (*candidate, error) {
+	var s string
+	err := c.do(ctx, "lindex "+c.keys.results(), func(ctx context.Context) error {
+		var err error
+		s, err = c.client.LIndex(ctx, c.keys.results(), at).Result()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	r, p, err := parseRecord(c.job, s)
+	if err != nil {
+		return nil, fmt.Errorf("queue: job %s: the accepted record %d: %v", c.job.ID, at, err)
+	}
+	return &candidate{digest: digestOf(p), p: p, rec: r, at: at, workers: []string{r.Worker}}, nil
+}
+
+func (c *coordinator) accept(i int, x *candidate) {
+	st := &c.chunk[i]
+	st.have, st.digest, st.at = true, x.digest, x.at
+	c.total.Merge(x.p) // parseRecord checked its op
+	c.left--
+	c.compute += time.Duration(x.rec.Elapsed)
+	c.byWorker[x.rec.Worker]++
+}
+
+// rebuildTotal merges the accepted records again, read back from redis,
+// after a dispute revoked one that was merged.
+func (c *coordinator) rebuildTotal(ctx context.Context) error {
+	c.total = engine.NewPartial(c.job.ops()...)
+	for lo := 0; lo < len(c.chunk); lo += 1000 {
+		var cmds []*redis.StringCmd
+		err := c.do(ctx, "read accepted results", func(ctx context.Context) error {
+			p := c.client.Pipeline()
+			cmds = cmds[:0]
+			for i := lo; i < min(len(c.chunk), lo+1000); i++ {
+				cmds = append(cmds, p.LIndex(ctx, c.keys.results(), c.chunk[i].at))
+			}
+			_, err := p.Exec(ctx)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for k, cmd := range cmds {
+			_, p, err := parseRecord(c.job, cmd.Val())
+			if err != nil || digestOf(p) != c.chunk[lo+k].digest {
+				return fmt.Errorf("queue: job %s: chunk %d's accepted record changed in redis (%v)", c.job.ID, lo+k, err)
+			}
+			c.total.Merge(p)
+		}
+	}
+	return nil
+}
+
+// requeueMissing queues again every chunk without an accepted result, as
+// many copies as its votes lack.
 func (c *coordinator) requeueMissing(ctx context.Context) error {
 	args := []any{c.token}
 	for i := range c.chunk {
-		if !c.chunk[i].have {
-			args = append(args, strconv.Itoa(i))
+		st := &c.chunk[i]
+		if !st.have {
+			need, best := c.job.Redundancy, 0
+			if st.disputed {
+				need = max(need, 2)
+			}
+			if st.pending != nil {
+				for _, x := range st.pending.states {
+					best = max(best, len(x.workers))
+				}
+			}
+			for range max(1, need-best) {
+				args = append(args, strconv.Itoa(i))
+			}
 		}
 		if len(args) > pushBatch || i == len(c.chunk)-1 && len(args) > 1 {
 			if err := c.script(ctx, "requeue", requeueScript, args...); err != nil {

@@ -12,24 +12,25 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pishm/pishm/engine"
-
-	"github.com/pishm/pishm/internal/twosum"
 )
 
 // Protocol is the version of the keys, scripts and records this package
 // speaks. A worker refuses a job, and a coordinator rejects a result, of
 // another version.
-const Protocol = 3
+const Protocol = 4
 
-// Job describes one distributed reduction. The coordinator fixes every
-// setting that changes the bits of a chunk's result, so a chunk sums to the
-// same float64 whichever host computes it.
+// Job describes one distributed reduction: the Func registered under
+// Func (the built-in pi series by default) reduced over [0, N), cut into
+// Chunks ranges on the engine's grid of Grain terms per piece. Each chunk's
+// result is the exact state of its reduction (engine.Partial), and the
+// coordinator merges them and rounds once, so the job's value is bit for
+// bit that of engine.Reduce(Func, N, WithGrain(Grain), WithParams(Params))
+// on one machine, whichever hosts computed the chunks.
 type Job struct {
 	// ID names the job's keys: by default derived from the settings below
 	// (DefaultID), so the same flags find the same job again.
@@ -38,17 +39,43 @@ type Job struct {
 	Protocol int `json:"protocol"`
 	// Build is the coordinator's build stamp (BuildStamp), for reports.
 	Build string `json:"build,omitempty"`
-	// N is the number of terms: the job sums [0, N).
+	// Func is the name the program registered its Func under
+	// (engine.Register, engine.RegisterParams); "" or "pi" is the
+	// built-in series, whose chunks are checked against its closed form.
+	Func string `json:"func"`
+	// Op is Func's Op in the coordinator's program ("sum", "min", "max";
+	// for a vector Func one per element, "sum,sum,max"): a worker whose
+	// program registered Func with others refuses the job.
+	Op string `json:"op"`
+	// Params are the bytes passed to a ParamsFunc (engine.WithParams).
+	Params []byte `json:"params,omitempty"`
+	// Grain is the terms per piece of the engine's grid: the chunks'
+	// boundaries are on it, so their exact results merge into those of one
+	// reduction over [0, N). 0 means engine.DefaultGrain(N), halved until
+	// [0, N) has at least Chunks pieces.
+	Grain uint64 `json:"grain"`
+	// Engine is the coordinator program's engine.BuildID. A worker of
+	// another build refuses a job of a registered Func (its Func may have
+	// changed), with a dead letter saying so; the pi series is checked
+	// against its closed form instead, so any build may serve it.
+	Engine string `json:"engine"`
+	// Redundancy is how many distinct workers compute each chunk: with 2
+	// or more, a chunk is accepted only when that many results are equal
+	// bit for bit (exact states), a disagreement sends it to another
+	// worker, and a worker outvoted ShunAfter times is shunned. It is the
+	// integrity check of a Func without a closed form; 0 means 1.
+	Redundancy int `json:"redundancy"`
+	// N is the number of terms: the job reduces [0, N).
 	N uint64 `json:"n"`
 	// Chunks is how many pieces [0, N) is cut into (see Bounds).
 	Chunks int `json:"chunks"`
 	// Workers is the number of engine child processes per chunk
-	// (engine.Config.Workers): it changes the order of the additions, so
-	// it belongs to the job, not to the host.
+	// (engine.Config.Workers). It does not change the bits (the engine's
+	// reductions are reproducible), but the job fixes it so that a chunk
+	// costs the same wherever it runs.
 	Workers int `json:"workers"`
-	// Mode is the engine's shared-memory strategy for a chunk. Slots
-	// reduces in worker order; cas and mutex add in arrival order, so they
-	// are bit-reproducible only with Workers 1 (see Reproducible).
+	// Mode is the engine's shared-memory strategy for a chunk (every one
+	// gives the same bits).
 	Mode engine.Mode `json:"mode"`
 	// Kernel is the engine's inner loop, a concrete name ("avx2", never
 	// "auto": auto may pick differently on another CPU).
@@ -79,7 +106,15 @@ const (
 	MinLease           = 50 * time.Millisecond
 	DefaultRetain      = 10 * time.Minute
 	DefaultMaxAttempts = 5
+	MaxRedundancy      = 8
+	// ShunAfter is how many times a worker's result may be outvoted before
+	// the coordinator shuns it: it takes no more chunks of the job, and its
+	// results are rejected.
+	ShunAfter = 2
 )
+
+// PiFunc is Job.Func of the built-in series.
+const PiFunc = "pi"
 
 // ErrBadJob is wrapped by the errors of Job.Validate.
 var ErrBadJob = errors.New("queue: bad job")
@@ -93,6 +128,10 @@ func NewJob(n uint64) Job {
 	return j
 }
 
+// WithDefaults returns j with its zero fields filled in as NewJob does,
+// and Func the pi series if unset; an empty ID becomes a random one.
+func (j Job) WithDefaults() Job { return j.withDefaults() }
+
 // withDefaults fills in the zero fields; an empty ID becomes a random one.
 func (j Job) withDefaults() Job {
 	if j.ID == "" {
@@ -104,9 +143,24 @@ func (j Job) withDefaults() Job {
 	if j.Build == "" {
 		j.Build = BuildStamp()
 	}
+	if j.Func == "" {
+		j.Func = PiFunc
+	}
+	if j.Op == "" {
+		if ops, ok := engine.FuncOps(j.Func); ok {
+			j.Op = opsString(ops)
+		}
+	}
+	if j.Engine == "" {
+		j.Engine = engine.BuildID()
+	}
+	if j.Redundancy == 0 {
+		j.Redundancy = 1
+	}
 	if j.Chunks == 0 {
 		j.Chunks = int(min(uint64(DefaultChunks), max(j.N, 1)))
 	}
+	j.Grain = j.grain()
 	if j.Workers == 0 {
 		j.Workers = 1
 	}
@@ -128,25 +182,61 @@ func (j Job) withDefaults() Job {
 	return j
 }
 
-// DefaultID derives an ID from the settings that change the job's result
-// (N, Chunks, Workers, Mode, Kernel, Publish, Protocol): a coordinator
-// started again with the same flags finds the job it left.
+// DefaultID derives an ID from the settings that define the job's work
+// (Func, Op, Params, Grain, Redundancy, N, Chunks, Workers, Mode, Kernel,
+// Publish, Protocol): a coordinator started again with the same flags
+// finds the job it left.
 func (j Job) DefaultID() string {
-	h := sha256.Sum256(fmt.Appendf(nil, "pishm/queue v%d n=%d chunks=%d workers=%d mode=%s kernel=%s publish=%d",
-		Protocol, j.N, j.Chunks, j.Workers, j.Mode, j.Kernel, j.Publish))
+	h := sha256.Sum256(fmt.Appendf(nil, "pishm/queue v%d func=%q op=%s params=%x grain=%d k=%d n=%d chunks=%d workers=%d mode=%s kernel=%s publish=%d",
+		Protocol, j.Func, j.Op, j.Params, j.Grain, j.Redundancy, j.N, j.Chunks, j.Workers, j.Mode, j.Kernel, j.Publish))
 	return hex.EncodeToString(h[:8])
 }
 
 // sameWork reports whether j and o compute the same chunks to the same
 // bits (their IDs, builds and durations aside).
 func (j Job) sameWork(o Job) bool {
-	return j.Protocol == o.Protocol && j.N == o.N && j.Chunks == o.Chunks && j.Workers == o.Workers &&
-		j.Mode == o.Mode && j.Kernel == o.Kernel && j.Publish == o.Publish
+	return j.Protocol == o.Protocol && j.Func == o.Func && j.Op == o.Op && string(j.Params) == string(o.Params) &&
+		j.Grain == o.Grain && j.Redundancy == o.Redundancy && j.N == o.N && j.Chunks == o.Chunks &&
+		j.Workers == o.Workers && j.Mode == o.Mode && j.Kernel == o.Kernel && j.Publish == o.Publish
 }
 
-// Reproducible reports whether every run of a chunk gives the same bits:
-// then two results of one chunk that differ mean that one is wrong.
-func (j Job) Reproducible() bool { return j.Mode == engine.Slots || j.Workers == 1 }
+// IsPi reports whether j reduces the built-in series, whose chunks have a
+// closed form.
+func (j Job) IsPi() bool { return j.Func == PiFunc }
+
+// grain is Grain, or when it is 0 its default: engine.DefaultGrain(N),
+// halved until [0, N) has at least Chunks pieces.
+func (j Job) grain() uint64 {
+	if j.Grain != 0 || j.N == 0 {
+		return j.Grain
+	}
+	g := engine.DefaultGrain(j.N)
+	for g > 1 && (j.N-1)/g+1 < uint64(j.Chunks) {
+		g /= 2
+	}
+	return g
+}
+
+// pieces is how many pieces of the grid [0, N) has.
+func (j Job) pieces() uint64 { return (j.N-1)/j.grain() + 1 }
+
+// ops is j.Op as engine.Ops, one per element (nil if it names none).
+func (j Job) ops() []engine.Op {
+	ops, err := engine.ParseOps(j.Op)
+	if err != nil {
+		return nil
+	}
+	return ops
+}
+
+// opsString writes ops as Job.Op holds them: "sum", or "sum,min,max".
+func opsString(ops []engine.Op) string {
+	s := make([]string, len(ops))
+	for i, op := range ops {
+		s[i] = op.String()
+	}
+	return strings.Join(s, ",")
+}
 
 // shmModes are the modes a chunk may run in.
 var shmModes = []engine.Mode{engine.Slots, engine.CAS, engine.Mutex}
@@ -172,8 +262,20 @@ func (j Job) Validate() error {
 		return bad("Protocol %d, this build speaks %d", j.Protocol, Protocol)
 	case j.N == 0 || j.N > engine.MaxN:
 		return bad("N must be in [1, %d], got %d", uint64(engine.MaxN), j.N)
-	case j.Chunks < 1 || j.Chunks > MaxChunks || uint64(j.Chunks) > j.N:
-		return bad("Chunks must be in [1, min(N, %d)], got %d", MaxChunks, j.Chunks)
+	case j.Func == "" || len(j.Func) > 64 || strings.ContainsAny(j.Func, " \t\r\n"):
+		return bad("Func %q must be the name of a registered Func", j.Func)
+	case j.ops() == nil:
+		return bad("Op %q must be sum, min or max, or a comma-separated list of them for a vector Func (is %q registered in this program?)", j.Op, j.Func)
+	case j.IsPi() && j.Op != "sum":
+		return bad("Op of the pi series is sum, got %q", j.Op)
+	case len(j.Params) > engine.MaxParams:
+		return bad("Params must be at most %d bytes, got %d", engine.MaxParams, len(j.Params))
+	case j.Redundancy < 1 || j.Redundancy > MaxRedundancy:
+		return bad("Redundancy must be in [1, %d], got %d", MaxRedundancy, j.Redundancy)
+	case j.Grain < 1 || j.Grain > engine.MaxGrain:
+		return bad("Grain must be in [1, %d], got %d", uint64(engine.MaxGrain), j.Grain)
+	case j.Chunks < 1 || j.Chunks > MaxChunks || uint64(j.Chunks) > j.pieces():
+		return bad("Chunks must be in [1, min(pieces of Grain %d terms in N = %d, %d)], got %d", j.Grain, j.pieces(), MaxChunks, j.Chunks)
 	case j.Workers < 1 || j.Workers > engine.MaxWorkers:
 		return bad("Workers must be in [1, %d], got %d", engine.MaxWorkers, j.Workers)
 	case !slices.Contains(shmModes, j.Mode):
@@ -191,14 +293,20 @@ func (j Job) Validate() error {
 	return nil
 }
 
-// Bounds returns chunk i's terms [lo, hi): floor(N*i/Chunks) to
-// floor(N*(i+1)/Chunks), computed in 128 bits, so the boundaries depend on
-// nothing but N and Chunks.
+// Bounds returns chunk i's terms [lo, hi): pieces floor(P*i/Chunks) to
+// floor(P*(i+1)/Chunks) of the P pieces of Grain terms in [0, N) (the last
+// piece may be shorter), computed in 128 bits, so the boundaries depend on
+// nothing but N, Grain and Chunks, and lie on the grid of one reduction
+// over [0, N).
 func (j Job) Bounds(i int) (lo, hi uint64) {
+	p := j.pieces()
 	at := func(k uint64) uint64 {
-		h, l := bits.Mul64(j.N, k)
+		h, l := bits.Mul64(p, k)
 		q, _ := bits.Div64(h, l, uint64(j.Chunks))
-		return q
+		if q >= p {
+			return j.N
+		}
+		return q * j.grain()
 	}
 	return at(uint64(i)), at(uint64(i) + 1)
 }
@@ -247,10 +355,14 @@ func (j Job) checkChunk(i int, v float64) string {
 // config is the engine configuration that computes chunk i.
 func (j Job) config(i int) engine.Config {
 	lo, hi := j.Bounds(i)
-	return engine.Config{
-		N: hi - lo, Offset: lo, Workers: j.Workers, Mode: j.Mode,
-		Kernel: j.Kernel, Publish: j.Publish, Sched: engine.Static,
+	cfg := engine.Config{
+		N: hi - lo, Offset: lo, Workers: j.Workers, Mode: j.Mode, Grain: j.Grain,
+		Publish: j.Publish, Sched: engine.Static, Params: j.Params,
 	}
+	if j.IsPi() {
+		cfg.Kernel = j.Kernel
+	}
+	return cfg
 }
 
 func (j Job) encode() string {
@@ -325,6 +437,12 @@ var buildStamp = sync.OnceValue(func() string {
 //	pishm:queue:{ID}:results     list of result records (JSON), kept to the end
 //	pishm:queue:{ID}:seq         counter of lease tokens
 //	pishm:queue:{ID}:stats       hash of counters (reclaimed, speculative)
+//	pishm:queue:{ID}:who         hash "CHUNK WORKER" -> 1: who took a copy
+//	                             (Redundancy > 1, so that copies go to
+//	                             distinct workers)
+//	pishm:queue:{ID}:got         hash chunk -> results sent
+//	pishm:queue:{ID}:shunned     hash worker -> why it takes no chunk: shunned
+//	                             by the coordinator, or it refused the job
 //	pishm:queue:{ID}:end         "done" or why it failed: the only key left
 //	                             after the end, for a while (see endTTL)
 const jobsKey = "pishm:queue:jobs"
@@ -347,31 +465,37 @@ func (k keys) dead() string     { return k.base + ":dead" }
 func (k keys) results() string  { return k.base + ":results" }
 func (k keys) seq() string      { return k.base + ":seq" }
 func (k keys) stats() string    { return k.base + ":stats" }
+func (k keys) who() string      { return k.base + ":who" }
+func (k keys) got() string      { return k.base + ":got" }
+func (k keys) shunned() string  { return k.base + ":shunned" }
 func (k keys) end() string      { return k.base + ":end" }
 
 // all lists every key of the job but end, in the order the scripts take
 // them (see scripts.go).
 func (k keys) all() []string {
 	return []string{k.job(), k.coord(), k.queue(), k.leases(), k.lease(), k.copies(), k.started(),
-		k.finished(), k.attempts(), k.errors(), k.dead(), k.results(), k.seq(), k.stats(), k.end()}
+		k.finished(), k.attempts(), k.errors(), k.dead(), k.results(), k.seq(), k.stats(), k.who(), k.got(),
+		k.shunned(), k.end()}
 }
 
 // record is one chunk's result as a worker sends it, JSON in the results
-// list. The partial travels as its float64 bits in hex, never as decimal
-// text.
+// list: the chunk's exact state (engine.Partial's binary form, base64),
+// and its value's float64 bits in hex, for people.
 type record struct {
 	Protocol int    `json:"v"`
 	Job      string `json:"job"`
 	Chunk    int64  `json:"chunk"`
+	Partial  []byte `json:"partial"`
 	Bits     string `json:"bits"`
 	Elapsed  int64  `json:"ns"` // the engine's compute time for the chunk
 	Worker   string `json:"worker"`
 	Build    string `json:"build"`
 }
 
-func newRecord(j Job, chunk int, sum float64, d time.Duration, worker string) record {
-	return record{Protocol: Protocol, Job: j.ID, Chunk: int64(chunk), Bits: fmt.Sprintf("%016x", math.Float64bits(sum)),
-		Elapsed: int64(d), Worker: worker, Build: BuildStamp()}
+func newRecord(j Job, chunk int, p engine.Partial, d time.Duration, worker string) record {
+	b, _ := p.MarshalBinary()
+	return record{Protocol: Protocol, Job: j.ID, Chunk: int64(chunk), Partial: b,
+		Bits: fmt.Sprintf("%016x", math.Float64bits(p.Value())), Elapsed: int64(d), Worker: worker, Build: BuildStamp()}
 }
 
 func (r record) marshal() string {
@@ -383,28 +507,29 @@ func (r record) marshal() string {
 }
 
 // parseRecord decodes a record of job j; the error says why it is none.
-func parseRecord(j Job, s string) (record, float64, error) {
+func parseRecord(j Job, s string) (record, engine.Partial, error) {
 	var r record
+	var p engine.Partial
 	if err := json.Unmarshal([]byte(s), &r); err != nil {
-		return r, 0, fmt.Errorf("not a result record: %v", err)
+		return r, p, fmt.Errorf("not a result record: %v", err)
 	}
 	if r.Protocol != Protocol {
-		return r, 0, fmt.Errorf("protocol %d, want %d (worker %q, build %q)", r.Protocol, Protocol, r.Worker, r.Build)
+		return r, p, fmt.Errorf("protocol %d, want %d (worker %q, build %q)", r.Protocol, Protocol, r.Worker, r.Build)
 	}
 	if r.Job != j.ID {
-		return r, 0, fmt.Errorf("a result of job %q", r.Job)
+		return r, p, fmt.Errorf("a result of job %q", r.Job)
 	}
 	if r.Chunk < 0 || r.Chunk >= int64(j.Chunks) {
-		return r, 0, fmt.Errorf("chunk %d out of [0, %d)", r.Chunk, j.Chunks)
+		return r, p, fmt.Errorf("chunk %d out of [0, %d)", r.Chunk, j.Chunks)
 	}
-	b, err := strconv.ParseUint(r.Bits, 16, 64)
-	if err != nil || len(r.Bits) != 16 {
-		return r, 0, fmt.Errorf("chunk %d: bits %q are not 16 hex digits", r.Chunk, r.Bits)
+	if err := p.UnmarshalBinary(r.Partial); err != nil {
+		return r, p, fmt.Errorf("chunk %d: %v", r.Chunk, err)
 	}
-	return r, math.Float64frombits(b), nil
+	if got := opsString(p.Ops()); got != j.Op {
+		return r, p, fmt.Errorf("chunk %d: a partial of ops %q, want %q", r.Chunk, got, j.Op)
+	}
+	if b := fmt.Sprintf("%016x", math.Float64bits(p.Value())); b != r.Bits {
+		return r, p, fmt.Errorf("chunk %d: bits %q are not its partial's %s", r.Chunk, r.Bits, b)
+	}
+	return r, p, nil
 }
-
-// fold is a compensated running sum (Hi the total, Lo the exact rounding
-// errors of the adds into Hi, rounded together once at the end), as the
-// engine reduces its workers' partials.
-type fold = twosum.Sum

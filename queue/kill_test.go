@@ -25,14 +25,14 @@ type workerProc struct {
 	exit  chan error
 }
 
-func startWorker(t *testing.T, url, job string) *workerProc {
+func startWorker(t *testing.T, url, job string, env ...string) *workerProc {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := &workerProc{cmd: exec.Command(exe), taken: make(chan string, 100), exit: make(chan error, 1)}
-	w.cmd.Env = append(os.Environ(), envTestRedis+"="+url, envTestJob+"="+job)
+	w.cmd.Env = append(append(os.Environ(), envTestRedis+"="+url, envTestJob+"="+job), env...)
 	w.cmd.Stderr = os.Stderr
 	stdout, err := w.cmd.StdoutPipe()
 	if err != nil {

@@ -11,12 +11,22 @@ import (
 
 // Result is what a distributed (or Local) run computed.
 type Result struct {
-	Job         Job     `json:"job"`
-	Pi          float64 `json:"pi"`
-	PiError     float64 `json:"pi_error"` // Pi - math.Pi: mostly the series' truncation
-	Sum         float64 `json:"sum"`
-	SumExact    float64 `json:"sum_exact"`
-	SumRelError float64 `json:"sum_rel_error"`
+	Job Job `json:"job"`
+	// Reduction is the job's value as engine.Reduce would return it on
+	// one machine (Reduction.Partial is the exact state of the whole).
+	Reduction engine.Reduction `json:"-"`
+	// N is the number of terms reduced, as in pishm -json.
+	N uint64 `json:"n"`
+	// Pi figures are those of the built-in series, absent for a Func.
+	Pi      float64 `json:"pi,omitempty"`
+	PiError float64 `json:"pi_error,omitempty"` // Pi - math.Pi: mostly the series' truncation
+	// Sum is the job's value: the Func's reduction with its Op (a sum, or
+	// for Min and Max the extreme), rounded once.
+	Sum float64 `json:"sum"`
+	// Values are a vector Func's k values (Sum is the first).
+	Values      []float64 `json:"values,omitempty"`
+	SumExact    float64   `json:"sum_exact,omitempty"`
+	SumRelError float64   `json:"sum_rel_error,omitempty"`
 	// SumBits is Sum's IEEE 754 bits in hex, to compare runs bit for bit.
 	SumBits string `json:"sum_bits"`
 
@@ -47,75 +57,104 @@ type Result struct {
 	// gives the first few.
 	Rejected      int      `json:"rejected,omitempty"`
 	RejectReasons []string `json:"reject_reasons,omitempty"`
-	// DeadLetters lists queue entries that were no chunk, set aside.
+	// DeadLetters lists queue entries that were no chunk, set aside, and
+	// the workers that refused the job (another build, no such Func).
 	DeadLetters []string `json:"dead_letters,omitempty"`
+	// Outvoted counts, per worker, its results that other workers' equal
+	// results outvoted; Shunned lists the workers shunned for it (see
+	// ShunAfter).
+	Outvoted map[string]int `json:"outvoted,omitempty"`
+	Shunned  []string       `json:"shunned,omitempty"`
 	// ByWorker is how many chunks each worker's accepted results covered;
 	// Builds how many valid results each build stamp sent.
 	ByWorker map[string]int `json:"by_worker,omitempty"`
 	Builds   map[string]int `json:"builds,omitempty"`
 }
 
-// ComputeChunk sums chunk i of j on this machine with the engine (child
-// processes meeting in shared memory) and returns the chunk's partial and
-// the engine's compute time. Workers and Local both call it, so a chunk's
-// bits do not depend on where it ran.
+// ComputeChunk reduces chunk i of j on this machine with the engine
+// (child processes meeting in shared memory) and returns the chunk's exact
+// state and the engine's compute time. Workers and Local both call it, so
+// a chunk's bits do not depend on where it ran.
 //
 // progress, if not nil, is called with the terms summed so far, about every
 // engine.ProgressEvery while the engine runs.
-func ComputeChunk(ctx context.Context, j Job, i int, progress func(done uint64)) (float64, time.Duration, error) {
+func ComputeChunk(ctx context.Context, j Job, i int, progress func(done uint64)) (engine.Partial, time.Duration, error) {
+	j = j.withDefaults()
 	if i < 0 || i >= j.Chunks {
-		return 0, 0, fmt.Errorf("queue: chunk %d out of [0, %d)", i, j.Chunks)
+		return engine.Partial{}, 0, fmt.Errorf("queue: chunk %d out of [0, %d)", i, j.Chunks)
 	}
 	cfg := j.config(i)
 	if progress != nil {
 		cfg.Progress = func(p engine.Progress) { progress(p.Done) }
 	}
-	res, err := engine.Run(ctx, cfg)
+	r, err := engine.Reduce(ctx, j.Func, cfg.N, engine.WithConfig(cfg))
 	if err != nil {
-		return 0, 0, fmt.Errorf("queue: chunk %d: %w", i, err)
+		return engine.Partial{}, 0, fmt.Errorf("queue: chunk %d: %w", i, err)
 	}
-	return res.Sum, res.Elapsed, nil
+	return r.Partial(), r.Elapsed, nil
 }
 
 // Local computes j on this machine alone, chunk after chunk, and reduces
 // exactly as Coordinate does: its Sum is bit-identical to a distributed run
-// of the same Job (whatever its ID).
+// of the same Job (whatever its ID), and to engine.Reduce of j.Func over
+// [0, N) with j.Grain.
 func Local(ctx context.Context, j Job) (Result, error) {
 	j = j.withDefaults()
 	if err := j.Validate(); err != nil {
 		return Result{}, err
 	}
+	if err := registered(j); err != nil {
+		return Result{}, err
+	}
 	start := time.Now()
-	parts := make([]float64, j.Chunks)
+	total := engine.NewPartial(j.ops()...)
 	var compute time.Duration
 	for i := range j.Chunks {
 		p, d, err := ComputeChunk(ctx, j, i, nil)
 		if err != nil {
 			return Result{}, err
 		}
-		parts[i] = p
+		if err := total.Merge(p); err != nil {
+			return Result{}, err
+		}
 		compute += d
 	}
-	r := finish(j, parts, time.Since(start))
+	r := finish(j, total, time.Since(start))
 	r.Compute = compute
 	r.ByWorker = map[string]int{"local": j.Chunks}
-	if math.Abs(r.SumRelError) > SumRelTol || math.IsNaN(r.SumRelError) {
+	if j.IsPi() && (math.Abs(r.SumRelError) > SumRelTol || math.IsNaN(r.SumRelError)) {
 		return r, fmt.Errorf("%w: S_n %.17g, exact %.17g: relative error %.3g is beyond %g", ErrInexact, r.Sum, r.SumExact, r.SumRelError, SumRelTol)
 	}
 	return r, nil
 }
 
-// finish reduces the partials in chunk order and fills in the figures.
-func finish(j Job, parts []float64, elapsed time.Duration) Result {
-	var f fold
-	for _, p := range parts {
-		f.Add(p)
+// registered checks that this program runs j's Func with j's Op.
+func registered(j Job) error {
+	ops, ok := engine.FuncOps(j.Func)
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: no Func registered as %q in this program (have %v)", ErrBadJob, j.Func, engine.Registered())
+	case opsString(ops) != j.Op:
+		return fmt.Errorf("%w: Func %q is registered with op %s here, the job says %s", ErrBadJob, j.Func, opsString(ops), j.Op)
 	}
-	r := Result{Job: j, Sum: f.Value(), SumExact: engine.ExactSum(j.N), Elapsed: elapsed, Chunks: j.Chunks}
-	r.SumRelError = (r.Sum - r.SumExact) / r.SumExact
+	return nil
+}
+
+// finish rounds the merged exact state once and fills in the figures.
+func finish(j Job, total engine.Partial, elapsed time.Duration) Result {
+	red := total.Reduction(j.Func, j.N, j.Grain)
+	red.Workers, red.Mode, red.Sched, red.Elapsed, red.Wall = j.Workers, j.Mode, engine.Static, elapsed, elapsed
+	r := Result{Job: j, Reduction: red, N: j.N, Sum: red.Value, Elapsed: elapsed, Chunks: j.Chunks}
+	if len(red.Values) > 1 {
+		r.Values = red.Values
+	}
 	r.SumBits = fmt.Sprintf("%016x", math.Float64bits(r.Sum))
-	r.Pi = math.Sqrt(8 * r.Sum)
-	r.PiError = r.Pi - math.Pi
+	if j.IsPi() {
+		r.SumExact = engine.ExactSum(j.N)
+		r.SumRelError = (r.Sum - r.SumExact) / r.SumExact
+		r.Pi = math.Sqrt(8 * r.Sum)
+		r.PiError = r.Pi - math.Pi
+	}
 	if elapsed > 0 {
 		r.TermsPerSec = float64(j.N) / elapsed.Seconds()
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/internal/twosum"
 )
 
 // Environment of a worker process started by a test (see startWorker).
@@ -28,6 +29,9 @@ func TestMain(m *testing.M) {
 		os.Exit(engine.ChildMain())
 	}
 	if url := os.Getenv(envTestRedis); url != "" {
+		if mode := os.Getenv(envBenchMode); mode != "" {
+			os.Exit(benchWorkerMain(url, os.Getenv(envTestJob), mode))
+		}
 		os.Exit(testWorkerMain(url, os.Getenv(envTestJob)))
 	}
 	// Race-built children otherwise sleep 1 s at exit.
@@ -59,12 +63,28 @@ func testWorkerMain(url, job string) int {
 	return 0
 }
 
+// valueOf is the exact state of one piece of value v.
+func valueOf(v float64) engine.Partial {
+	p := engine.NewPartial(engine.Sum)
+	p.Add(0, v)
+	return p
+}
+
+// TestBounds: the chunks are contiguous, cover [0, N), start on the grid
+// of Grain terms, and hold floor or ceil of pieces/Chunks pieces each.
 func TestBounds(t *testing.T) {
 	for _, c := range []struct {
 		n      uint64
 		chunks int
-	}{{1, 1}, {10, 3}, {1000, 1000}, {1e12, 4096}, {engine.MaxN, MaxChunks}, {engine.MaxN - 7, 12345}} {
-		j := Job{N: c.n, Chunks: c.chunks}
+		grain  uint64
+	}{{1, 1, 0}, {10, 3, 0}, {1000, 1000, 0}, {1e12, 4096, 0}, {1e9 + 7, 37, 1 << 16}, {engine.MaxN, MaxChunks, 0}, {engine.MaxN - 7, 12345, 0}} {
+		j := Job{N: c.n, Chunks: c.chunks, Grain: c.grain}.withDefaults()
+		if err := j.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if c.grain == 0 && j.Grain != engine.DefaultGrain(c.n) && j.pieces() > uint64(2*c.chunks) {
+			t.Errorf("n=%d chunks=%d: grain %d, want the engine's default %d", c.n, c.chunks, j.Grain, engine.DefaultGrain(c.n))
+		}
 		// Every chunk of the small cases; the ends of the big ones.
 		var idx []int
 		for i := range c.chunks {
@@ -72,18 +92,18 @@ func TestBounds(t *testing.T) {
 				idx = append(idx, i)
 			}
 		}
-		size := c.n / uint64(c.chunks)
+		size := j.pieces() / uint64(c.chunks)
 		for _, i := range idx {
 			lo, hi := j.Bounds(i)
 			var prev uint64
 			if i > 0 {
 				_, prev = j.Bounds(i - 1)
 			}
-			if lo != prev {
-				t.Fatalf("n=%d chunks=%d: chunk %d starts at %d, the one before ends at %d", c.n, c.chunks, i, lo, prev)
+			if lo != prev || lo%j.Grain != 0 {
+				t.Fatalf("n=%d chunks=%d: chunk %d starts at %d, the one before ends at %d (grain %d)", c.n, c.chunks, i, lo, prev, j.Grain)
 			}
-			if hi-lo != size && hi-lo != size+1 {
-				t.Fatalf("n=%d chunks=%d: chunk %d has %d terms, want %d or %d", c.n, c.chunks, i, hi-lo, size, size+1)
+			if p := (hi - lo + j.Grain - 1) / j.Grain; p != size && p != size+1 {
+				t.Fatalf("n=%d chunks=%d: chunk %d has %d pieces, want %d or %d", c.n, c.chunks, i, p, size, size+1)
 			}
 		}
 		if _, hi := j.Bounds(c.chunks - 1); hi != c.n {
@@ -94,21 +114,25 @@ func TestBounds(t *testing.T) {
 
 func TestRecord(t *testing.T) {
 	j := Job{N: 1 << 20, Chunks: 4096}.withDefaults()
-	sum := math.Nextafter(1.2337, 2)
-	r := newRecord(j, 4095, sum, 1234567, "host-1")
+	p := valueOf(math.Nextafter(1.2337, 2))
+	p.Add(0, 1e-300)
+	r := newRecord(j, 4095, p, 1234567, "host-1")
 	got, v, err := parseRecord(j, r.marshal())
-	if err != nil || got != r || math.Float64bits(v) != math.Float64bits(sum) {
+	if err != nil || got.Bits != r.Bits || got.Worker != r.Worker || !v.Equal(p) {
 		t.Fatalf("round trip: %+v %v, %v; want %+v", got, v, err, r)
 	}
 	other := j
 	other.ID = "other"
+	max := engine.NewPartial(engine.Max)
 	for _, bad := range []string{
 		"short",
-		newRecord(j, 4096, sum, 0, "w").marshal(),
-		newRecord(j, -1, sum, 0, "w").marshal(),
-		newRecord(other, 1, sum, 0, "w").marshal(),
+		newRecord(j, 4096, p, 0, "w").marshal(),
+		newRecord(j, -1, p, 0, "w").marshal(),
+		newRecord(other, 1, p, 0, "w").marshal(),
+		newRecord(j, 1, max, 0, "w").marshal(),
 		strings.Replace(r.marshal(), fmt.Sprintf(`"v":%d`, Protocol), `"v":1`, 1),
-		strings.Replace(r.marshal(), r.Bits, "7ff80000", 1),
+		strings.Replace(r.marshal(), r.Bits, "7ff8000000000000", 1),
+		strings.Replace(r.marshal(), `"partial":"`, `"partial":"AA`, 1),
 	} {
 		if _, _, err := parseRecord(j, bad); err == nil {
 			t.Errorf("%s was accepted", bad)
@@ -122,7 +146,7 @@ func TestRangeSum(t *testing.T) {
 	for _, c := range []struct{ lo, hi uint64 }{{1 << 15, 1 << 16}, {100_000, 100_100}, {1 << 20, 1<<20 + 3}} {
 		got, tol := rangeSum(c.lo, c.hi)
 		want := engine.ExactSum(c.hi) - engine.ExactSum(c.lo)
-		var f fold
+		var f twosum.Sum
 		for k := c.hi; k > c.lo; k-- {
 			d := float64(2*(k-1) + 1)
 			f.Add(1 / (d * d))
@@ -186,16 +210,6 @@ func TestValidate(t *testing.T) {
 		if err := j.Validate(); err == nil || !strings.Contains(err.Error(), c.field) {
 			t.Errorf("%s: %v", c.field, err)
 		}
-	}
-}
-
-func TestFoldIsCompensated(t *testing.T) {
-	var f fold
-	for _, x := range []float64{1, 1e-16, 1e-16, -1} {
-		f.Add(x)
-	}
-	if got := f.Value(); got != 2e-16 {
-		t.Errorf("fold = %g, want 2e-16", got)
 	}
 }
 

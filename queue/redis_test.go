@@ -91,13 +91,13 @@ func TestCoordinateMatchesLocal(t *testing.T) {
 		// duplicate, and so does a second copy of this one.
 		dup := newRecord(j, 1, first1, 0, "test").marshal()
 		k := keysOf(j.ID)
-		bad := newRecord(j, j.Chunks, 0, 0, "test").marshal()
+		bad := newRecord(j, j.Chunks, valueOf(0), 0, "test").marshal()
 		if err := client.RPush(ctx, k.results(), dup, dup, "short", bad).Err(); err != nil {
 			t.Error(err)
 		}
 		// A ghost leases chunk 0 and is never heard of: its lease lapses
 		// and a worker takes the chunk back.
-		v, err := run(ctx, client, takeScript, j.ID, "ghost", j.Lease.Milliseconds(), j.MaxAttempts, 0, j.Chunks)
+		v, err := run(ctx, client, takeScript, j.ID, "ghost", j.Lease.Milliseconds(), j.MaxAttempts, 0, j.Chunks, 1)
 		if err != nil || str(v, 0) != "lease" || str(v, 2) != "0" {
 			t.Errorf("ghost take: %v %v", v, err)
 		}
@@ -187,15 +187,15 @@ func TestWorkerWaitsForJob(t *testing.T) {
 // unfinished.
 func TestDeadLetter(t *testing.T) {
 	client, _ := newClient(t)
-	defer func(f func(context.Context, Job, int, func(uint64)) (float64, time.Duration, error)) {
+	defer func(f func(context.Context, Job, int, func(uint64), *engine.Pool) (engine.Partial, time.Duration, error)) {
 		computeChunk = f
 	}(computeChunk)
-	computeChunk = func(ctx context.Context, j Job, i int, p func(uint64)) (float64, time.Duration, error) {
+	computeChunk = func(ctx context.Context, j Job, i int, p func(uint64), _ *engine.Pool) (engine.Partial, time.Duration, error) {
 		if i == 3 {
-			return 0, 0, errors.New("this chunk always fails")
+			return engine.Partial{}, 0, errors.New("this chunk always fails")
 		}
 		v, _ := j.Exact(i)
-		return v, 0, nil
+		return valueOf(v), 0, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -237,7 +237,7 @@ func TestDisagreement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	off := math.Nextafter(honest, 2) // one ulp off: inside the bounds
+	off := valueOf(math.Nextafter(honest.Value(), 2)) // one ulp off: inside the bounds
 	var wg sync.WaitGroup
 	got, err := Coordinate(ctx, client, j, CoordinateOptions{Started: func(j Job, _ int) {
 		if err := client.RPush(ctx, keysOf(j.ID).results(), newRecord(j, 2, off, 0, "liar").marshal()).Err(); err != nil {
@@ -258,7 +258,7 @@ func TestDisagreement(t *testing.T) {
 	}
 
 	j.ID = randomID()
-	off2 := math.Nextafter(off, 2)
+	off2 := valueOf(math.Nextafter(off.Value(), 2))
 	_, err = Coordinate(ctx, client, j, CoordinateOptions{Started: func(j Job, _ int) {
 		k := keysOf(j.ID)
 		if err := client.RPush(ctx, k.results(), newRecord(j, 2, off, 0, "liar").marshal(), newRecord(j, 2, off2, 0, "liar2").marshal(),

@@ -19,7 +19,7 @@ import (
 // the coordinator was away longer than Job.Retain).
 const prelude = `
 local K_job, K_coord, K_queue, K_leases, K_lease, K_copies, K_started, K_finished,
-      K_attempts, K_errors, K_dead, K_results, K_seq, K_stats, K_end = unpack(KEYS)
+      K_attempts, K_errors, K_dead, K_results, K_seq, K_stats, K_who, K_got, K_shunned, K_end = unpack(KEYS)
 local ttl = redis.call('PTTL', K_job)
 local function over()
   local e = redis.call('GET', K_end)
@@ -31,6 +31,8 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+-- the lease value: "CHUNK KIND WORKER"
+local function parse_lease(v) return string.match(v or '', '^(%d+) (%a+) (.*)$') end
 -- drop lease tok (held on chunk c); returns the leases left on c
 local function drop(tok, c)
   if redis.call('ZREM', K_leases, tok) == 0 then return -1 end
@@ -47,31 +49,47 @@ func script(body string) *redis.Script { return redis.NewScript(prelude + body) 
 // lapsed (its worker stopped making progress), then the head of the queue,
 // then, if ARGV[4] > 0, a speculative second copy of the chunk that has run
 // longest, when that is longer than ARGV[4] ms and nobody else runs a copy.
-// A queue entry that is no chunk index goes to the dead letters at once
-// (it can never succeed); a chunk taken more than ARGV[3] times goes there
-// too, and the job fails. ARGV: worker, lease ms, max attempts,
-// speculate-after ms, chunks. Returns {"lease", token, chunk, kind,
-// attempt}, {"idle"}, {"dead", chunk}, or over().
+// With redundancy k = ARGV[6] > 1 every queue entry is one copy to compute,
+// and a worker never gets a copy of a chunk it took before: such entries
+// go back to the tail for another worker. A queue entry that is no chunk
+// index goes to the dead letters at once (it can never succeed); a chunk
+// taken more than ARGV[3] times goes there too, and the job fails. A
+// shunned worker gets nothing. The script looks at no more than a few
+// dozen entries, so a call is O(1) whatever the job's size.
+// ARGV: worker, lease ms, max attempts, speculate-after ms, chunks, k.
+// Returns {"lease", token, chunk, kind, attempt}, {"idle", skipped},
+// {"dead", chunk}, {"shunned", why}, or over().
 var takeScript = script(`
 if ttl < 0 then return over() end
+local why = redis.call('HGET', K_shunned, ARGV[1])
+if why then return {'shunned', why} end
+local k = tonumber(ARGV[6])
 local now = now_ms()
 local chunk, kind
+local skipped = {}
+local function mine(c) return k > 1 and redis.call('HEXISTS', K_who, c .. ' ' .. ARGV[1]) == 1 end
 for _, tok in ipairs(redis.call('ZRANGEBYSCORE', K_leases, '-inf', now, 'LIMIT', 0, 16)) do
-  local v = redis.call('HGET', K_lease, tok) or ''
-  local c = string.match(v, '^(%d+)')
+  local c, ckind, w = parse_lease(redis.call('HGET', K_lease, tok))
   if c then
     local left = drop(tok, c)
-    if left <= 0 and redis.call('SISMEMBER', K_finished, c) == 0 then
-      chunk, kind = c, 'reclaimed'
+    if k > 1 then redis.call('HDEL', K_who, c .. ' ' .. w) end
+    local needed = ckind ~= 'speculative' and (left <= 0 or k > 1)
+    if needed and redis.call('SISMEMBER', K_finished, c) == 0 then
       redis.call('HINCRBY', K_stats, 'reclaimed', 1)
-      break
+      if mine(c) then
+        table.insert(skipped, c)
+      else
+        chunk, kind = c, 'reclaimed'
+        break
+      end
     end
   else
     redis.call('ZREM', K_leases, tok)
     redis.call('HDEL', K_lease, tok)
   end
 end
-while not chunk do
+for _ = 1, 64 do
+  if chunk then break end
   local v = redis.call('LPOP', K_queue)
   if not v then break end
   local n = tonumber(v)
@@ -79,10 +97,19 @@ while not chunk do
     redis.call('RPUSH', K_dead, cjson.encode({entry = v, reason = 'not a chunk index of [0, ' .. ARGV[5] .. ')', worker = ARGV[1]}))
     keep(K_dead)
   elseif redis.call('SISMEMBER', K_finished, v) == 0 then
-    chunk, kind = v, 'queued'
+    if mine(v) then
+      table.insert(skipped, v)
+      if #skipped >= 16 then break end
+    else
+      chunk, kind = v, 'queued'
+    end
   end
 end
-if not chunk and tonumber(ARGV[4]) > 0 then
+if #skipped > 0 then
+  redis.call('RPUSH', K_queue, unpack(skipped))
+  keep(K_queue)
+end
+if not chunk and k == 1 and tonumber(ARGV[4]) > 0 then
   local r = redis.call('ZRANGE', K_started, 0, 15, 'WITHSCORES')
   for i = 1, #r, 2 do
     local c, t = r[i], tonumber(r[i + 1])
@@ -94,25 +121,29 @@ if not chunk and tonumber(ARGV[4]) > 0 then
     end
   end
 end
-if not chunk then return {'idle'} end
+if not chunk then return {'idle', #skipped} end
 local attempt = 0
 if kind ~= 'speculative' then
   attempt = redis.call('HINCRBY', K_attempts, chunk, 1)
   keep(K_attempts)
   if attempt > tonumber(ARGV[3]) then
-    local why = redis.call('HGET', K_errors, chunk) or 'its leases lapsed'
-    redis.call('RPUSH', K_dead, cjson.encode({entry = chunk, reason = 'taken ' .. (attempt - 1) .. ' times without a result; last: ' .. why, worker = ARGV[1]}))
+    local last = redis.call('HGET', K_errors, chunk) or 'its leases lapsed'
+    redis.call('RPUSH', K_dead, cjson.encode({entry = chunk, reason = 'taken ' .. (attempt - 1) .. ' times without a result; last: ' .. last, worker = ARGV[1]}))
     keep(K_dead)
     return {'dead', chunk}
   end
   redis.call('ZADD', K_started, now, chunk)
   keep(K_started)
 end
+if k > 1 then
+  redis.call('HSET', K_who, chunk .. ' ' .. ARGV[1], 1)
+  keep(K_who)
+end
 local tok = redis.call('INCR', K_seq)
 redis.call('ZADD', K_leases, now + tonumber(ARGV[2]), tok)
-redis.call('HSET', K_lease, tok, chunk .. ' ' .. ARGV[1])
+redis.call('HSET', K_lease, tok, chunk .. ' ' .. kind .. ' ' .. ARGV[1])
 redis.call('HINCRBY', K_copies, chunk, 1)
-for _, k in ipairs({K_seq, K_leases, K_lease, K_copies, K_stats}) do keep(k) end
+for _, key in ipairs({K_seq, K_leases, K_lease, K_copies, K_stats}) do keep(key) end
 return {'lease', tostring(tok), chunk, kind, attempt}`)
 
 // renewScript checks a lease and, if ARGV[4] is "1", moves its deadline
@@ -132,39 +163,62 @@ return {'ok'}`)
 // ackScript publishes a chunk's result and ends its lease in one step: a
 // worker killed at any instant leaves either both done or neither. The
 // result goes in even if the lease was reclaimed meanwhile (it is a
-// duplicate then, and the coordinator checks that the two agree).
-// ARGV: record, token, chunk. Returns {"ok", held (0/1), first (0/1)} or
-// over().
+// duplicate then, and the coordinator checks that the two agree). The
+// chunk is finished once it has k results. ARGV: record, token, chunk, k.
+// Returns {"ok", held (0/1), late (0/1: the chunk was finished already)}
+// or over().
 var ackScript = script(`
 if ttl < 0 then return over() end
 redis.call('RPUSH', K_results, ARGV[1])
 keep(K_results)
 local held = drop(ARGV[2], ARGV[3]) >= 0 and 1 or 0
-local first = redis.call('SADD', K_finished, ARGV[3])
-keep(K_finished)
-redis.call('ZREM', K_started, ARGV[3])
-return {'ok', held, first}`)
+local late = redis.call('SISMEMBER', K_finished, ARGV[3])
+local got = redis.call('HINCRBY', K_got, ARGV[3], 1)
+keep(K_got)
+if got >= tonumber(ARGV[4]) then
+  redis.call('SADD', K_finished, ARGV[3])
+  keep(K_finished)
+  redis.call('ZREM', K_started, ARGV[3])
+end
+return {'ok', held, late}`)
 
 // nackScript gives a lease back: the chunk goes to the head of the queue
-// unless another copy runs or it has a result. With ARGV[4] "1" (the
-// worker was stopped, the chunk did nothing wrong) the attempt is not
-// counted; otherwise ARGV[3] is kept as the chunk's last error.
-// ARGV: token, chunk, reason, forgive. Returns {"ok"}, {"lost"} or over().
+// unless it is finished, or (k = 1) another copy runs. With ARGV[4] "1"
+// (the worker was stopped, the chunk did nothing wrong) the attempt is not
+// counted and the worker may take the chunk again; otherwise ARGV[3] is
+// kept as the chunk's last error. ARGV: token, chunk, reason, forgive, k,
+// worker. Returns {"ok"}, {"lost"} or over().
 var nackScript = script(`
 if ttl < 0 then return over() end
 local left = drop(ARGV[1], ARGV[2])
 if left < 0 then return {'lost'} end
 if ARGV[4] == '1' then
   redis.call('HINCRBY', K_attempts, ARGV[2], -1)
+  redis.call('HDEL', K_who, ARGV[2] .. ' ' .. ARGV[6])
 else
   redis.call('HSET', K_errors, ARGV[2], ARGV[3])
   keep(K_errors)
 end
-if left <= 0 and redis.call('SISMEMBER', K_finished, ARGV[2]) == 0 then
+if (left <= 0 or tonumber(ARGV[5]) > 1) and redis.call('SISMEMBER', K_finished, ARGV[2]) == 0 then
   redis.call('LPUSH', K_queue, ARGV[2])
   keep(K_queue)
 end
 return {'ok'}`)
+
+// banScript records why worker ARGV[1] takes no more chunks (ARGV[2]):
+// the coordinator shuns it, or it refuses the job itself (another build,
+// a Func it lacks). The first time, ARGV[3] (JSON) goes to the dead
+// letters, so that the coordinator reports it. ARGV: worker, why, dead
+// letter. Returns {"ok", new (0/1)} or over().
+var banScript = script(`
+if ttl < 0 then return over() end
+local new = redis.call('HSETNX', K_shunned, ARGV[1], ARGV[2])
+keep(K_shunned)
+if new == 1 and ARGV[3] ~= '' then
+  redis.call('RPUSH', K_dead, ARGV[3])
+  keep(K_dead)
+end
+return {'ok', new}`)
 
 // claimScript makes the caller (token ARGV[2]) the job's coordinator.
 // A job key that exists is resumed as it is; otherwise ARGV[1] becomes the
@@ -177,7 +231,7 @@ if holder and holder ~= ARGV[2] then return {'busy', holder, redis.call('PTTL', 
 local cur = redis.call('GET', K_job)
 redis.call('SET', K_coord, ARGV[2], 'PX', ARGV[3])
 if cur then return {'resume', cur} end
-for i, k in ipairs(KEYS) do if i ~= 2 then redis.call('DEL', k) end end
+for i, k in ipairs(KEYS) do if i ~= 2 then redis.call('UNLINK', k) end end
 redis.call('SET', K_job, ARGV[1], 'PX', ARGV[4])
 return {'new'}`)
 
@@ -187,18 +241,19 @@ return {'new'}`)
 // the results and dead letters. ARGV: token, lease ms, retain ms, results
 // cursor, dead cursor, renew.
 // Returns {"ok", records, dead letters, results length, queue length,
-// leases}, {"usurped", holder}, or over().
+// leases, dead letters length}, {"usurped", holder}, or over(). At most
+// 1000 results and 100 dead letters come per call.
 var gatherScript = script(`
 if ttl < 0 then return over() end
 local holder = redis.call('GET', K_coord)
 if holder and holder ~= ARGV[1] then return {'usurped', holder} end
 redis.call('SET', K_coord, ARGV[1], 'PX', ARGV[2])
 if ARGV[6] == '1' then
-  for i, k in ipairs(KEYS) do if i ~= 2 and i ~= 15 then redis.call('PEXPIRE', k, ARGV[3]) end end
+  for i, k in ipairs(KEYS) do if i ~= 2 and i ~= #KEYS then redis.call('PEXPIRE', k, ARGV[3]) end end
 end
-local rc = tonumber(ARGV[4])
-return {'ok', redis.call('LRANGE', K_results, rc, rc + 999), redis.call('LRANGE', K_dead, tonumber(ARGV[5]), -1),
-  redis.call('LLEN', K_results), redis.call('LLEN', K_queue), redis.call('ZCARD', K_leases)}`)
+local rc, dc = tonumber(ARGV[4]), tonumber(ARGV[5])
+return {'ok', redis.call('LRANGE', K_results, rc, rc + 999), redis.call('LRANGE', K_dead, dc, dc + 99),
+  redis.call('LLEN', K_results), redis.call('LLEN', K_queue), redis.call('ZCARD', K_leases), redis.call('LLEN', K_dead)}`)
 
 // requeueScript puts chunks ARGV[2:] on the queue (again): the chunks of
 // a new job, or those of a resumed one that have no valid result and are
@@ -222,12 +277,12 @@ return {'ok'}`)
 var endScript = script(`
 local holder = redis.call('GET', K_coord)
 if holder and holder ~= ARGV[1] then return {'usurped'} end
-for i = 1, #KEYS - 1 do redis.call('DEL', KEYS[i]) end
+for i = 1, #KEYS - 1 do redis.call('UNLINK', KEYS[i]) end
 redis.call('SET', K_end, ARGV[2], 'PX', ARGV[3])
 return {'ok'}`)
 
 // run runs s on job id's keys and returns its reply as a list.
-func run(ctx context.Context, c *redis.Client, s *redis.Script, id string, args ...any) ([]any, error) {
+func run(ctx context.Context, c redis.UniversalClient, s *redis.Script, id string, args ...any) ([]any, error) {
 	v, err := s.Run(ctx, c, keysOf(id).all(), args...).Slice()
 	if err != nil {
 		return nil, err

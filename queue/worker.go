@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -50,7 +51,20 @@ type WorkerOptions struct {
 	NoSpeculate bool
 	// Log, if set, gets a line per chunk taken and finished.
 	Log io.Writer
+	// Status, if set (else Log), gets a line every WaitNote while the
+	// worker waits for a job, so that a log shows it alive and idle.
+	Status io.Writer
+	// WaitNote is how often an idle worker says that it waits for a job;
+	// 0 means DefaultWaitNote, negative never.
+	WaitNote time.Duration
+
+	// tamper, if set, changes a chunk's result before it is sent: a test
+	// plays a faulty worker with it.
+	tamper func(chunk int, p *engine.Partial)
 }
+
+// DefaultWaitNote is WorkerOptions.WaitNote's default.
+const DefaultWaitNote = 30 * time.Second
 
 // DefaultPoll is WorkerOptions.Poll's default.
 const DefaultPoll = 200 * time.Millisecond
@@ -82,6 +96,9 @@ type WorkerStats struct {
 var (
 	ErrNoJob   = errors.New("queue: no job appeared")
 	ErrRefused = errors.New("queue: job refused")
+	// ErrShunned: the coordinator shunned this worker, whose results
+	// other workers outvoted (see ShunAfter).
+	ErrShunned = errors.New("queue: the coordinator shunned this worker")
 	// ErrJobEnded: the job ended without being done (its coordinator
 	// failed or was stopped); the error gives its reason.
 	ErrJobEnded = errors.New("queue: the job ended unfinished")
@@ -101,7 +118,7 @@ var (
 // vanish, ErrJobEnded when its coordinator ended it unfinished, ErrOutage
 // when redis stays out of reach. When ctx is cancelled it first returns
 // its unfinished chunk to the queue, then returns ctx's cause.
-func Work(ctx context.Context, client *redis.Client, o WorkerOptions) (st WorkerStats, err error) {
+func Work(ctx context.Context, client redis.UniversalClient, o WorkerOptions) (st WorkerStats, err error) {
 	start := time.Now()
 	defer func() { st.Elapsed = time.Since(start) }()
 	if o.ID == "" {
@@ -116,8 +133,14 @@ func Work(ctx context.Context, client *redis.Client, o WorkerOptions) (st Worker
 	}
 	st.Worker = o.ID
 	r := &retrier{window: o.Outage}
+	skip := map[string]bool{} // jobs this worker refused or was shunned from
 	for {
-		j, err := findJob(ctx, client, r, o)
+		j, err := findJob(ctx, client, r, o, skip)
+		if errors.Is(err, ErrRefused) && o.Serve && o.Job == "" {
+			skip[j.ID] = true
+			logTo(o.Log, "worker %s: %v", o.ID, err)
+			continue
+		}
 		if err != nil {
 			if o.Serve && st.Jobs > 0 && errors.Is(err, ErrNoJob) {
 				return st, nil
@@ -128,11 +151,15 @@ func Work(ctx context.Context, client *redis.Client, o WorkerOptions) (st Worker
 		st.Jobs++
 		w := &worker{client: client, job: j, id: o.ID, log: o.Log, r: r, o: o}
 		err = w.serve(ctx, &st)
+		w.closePool()
 		if !o.Serve || ctx.Err() != nil || errors.Is(err, ErrOutage) || errors.Is(err, errFailing) {
 			return st, err
 		}
 		if err != nil {
 			w.logf("%v", err)
+		}
+		if errors.Is(err, ErrShunned) {
+			skip[j.ID] = true
 		}
 		if o.Job != "" {
 			return st, err // it was told to serve this one job
@@ -140,16 +167,43 @@ func Work(ctx context.Context, client *redis.Client, o WorkerOptions) (st Worker
 	}
 }
 
+// logTo writes a line to w, if set.
+func logTo(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format+"\n", args...)
+	}
+}
+
 // findJob waits for the job o names, or any job whose coordinator is
-// alive, and checks that this worker may compute it.
-func findJob(ctx context.Context, client *redis.Client, r *retrier, o WorkerOptions) (Job, error) {
+// alive and that skip does not name, and checks that this worker may
+// compute it: when it may not, it says why in the job's dead letters
+// (once per worker) and returns the job with an error wrapping
+// ErrRefused.
+func findJob(ctx context.Context, client redis.UniversalClient, r *retrier, o WorkerOptions, skip map[string]bool) (Job, error) {
 	var deadline <-chan time.Time
 	if o.Wait > 0 {
 		t := time.NewTimer(o.Wait)
 		defer t.Stop()
 		deadline = t.C
 	}
+	note := o.WaitNote
+	if note == 0 {
+		note = DefaultWaitNote
+	}
+	since, nextNote := time.Now(), time.Now().Add(note)
 	for {
+		if note > 0 && time.Now().After(nextNote) {
+			what := "a job"
+			if o.Job != "" {
+				what = "job " + o.Job
+			}
+			out := o.Status
+			if out == nil {
+				out = o.Log
+			}
+			logTo(out, "worker %s: waiting for %s (%v so far)", o.ID, what, time.Since(since).Round(time.Second))
+			nextNote = time.Now().Add(note)
+		}
 		ids := []string{o.Job}
 		if o.Job == "" {
 			err := r.do(ctx, "smembers "+jobsKey, func(ctx context.Context) error {
@@ -163,6 +217,9 @@ func findJob(ctx context.Context, client *redis.Client, r *retrier, o WorkerOpti
 			sort.Strings(ids)
 		}
 		for _, id := range ids {
+			if skip[id] {
+				continue
+			}
 			k := keysOf(id)
 			var job, coord, end string
 			err := r.do(ctx, "get "+k.job(), func(ctx context.Context) error {
@@ -200,7 +257,10 @@ func findJob(ctx context.Context, client *redis.Client, r *retrier, o WorkerOpti
 				}
 				return Job{}, fmt.Errorf("%w %s: %v", ErrRefused, id, err)
 			}
-			return j, compatible(j, o)
+			if err := compatible(j, o); err != nil {
+				return j, refuse(ctx, client, r, j, o.ID, err)
+			}
+			return j, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -222,9 +282,34 @@ func workerErr(ctx context.Context, err error) error {
 	return fmt.Errorf("queue: %w", err)
 }
 
+// refuse puts the reason of worker id's refusal of j in j's dead letters
+// (the first time) and marks it as taking no chunk of j, and returns err.
+func refuse(ctx context.Context, client redis.UniversalClient, r *retrier, j Job, id string, err error) error {
+	d, _ := json.Marshal(map[string]string{"entry": "worker " + id, "worker": id, "reason": err.Error()})
+	rerr := r.do(ctx, "refuse", func(ctx context.Context) error {
+		_, err := run(ctx, client, banScript, j.ID, id, "refused: "+err.Error(), string(d))
+		return err
+	})
+	if rerr != nil {
+		return errors.Join(err, workerErr(ctx, rerr))
+	}
+	return err
+}
+
 // compatible checks that this worker can compute j's chunks bit for bit as
-// any other would.
+// any other would: its program has j's Func with j's Op, and, for a Func
+// other than the pi series (which has a closed form to check it), the
+// same build as the coordinator's.
 func compatible(j Job, o WorkerOptions) error {
+	ops, ok := engine.FuncOps(j.Func)
+	switch {
+	case !ok:
+		return fmt.Errorf("%w %s: no Func registered as %q in this worker's program (it has %v)", ErrRefused, j.ID, j.Func, engine.Registered())
+	case opsString(ops) != j.Op:
+		return fmt.Errorf("%w %s: Func %q is registered with op %s in this worker's program, the job says %s", ErrRefused, j.ID, j.Func, opsString(ops), j.Op)
+	case !j.IsPi() && j.Engine != engine.BuildID():
+		return fmt.Errorf("%w %s: the job comes from another build of the program (engine build %s, this worker's %s): run the same binary on every host", ErrRefused, j.ID, j.Engine, engine.BuildID())
+	}
 	if o.Workers != 0 && o.Workers != j.Workers {
 		return fmt.Errorf("%w %s: it fixes %d engine workers per chunk, this worker was given %d (set them at the coordinator: they change the result's bits)", ErrRefused, j.ID, j.Workers, o.Workers)
 	}
@@ -232,14 +317,14 @@ func compatible(j Job, o WorkerOptions) error {
 		return fmt.Errorf("%w %s: it fixes mode %s, this worker was given %s (set it at the coordinator)", ErrRefused, j.ID, j.Mode, o.Mode)
 	}
 	i := slices.IndexFunc(engine.Kernels(), func(k engine.KernelInfo) bool { return k.Name == j.Kernel })
-	if i < 0 || !engine.Kernels()[i].Supported {
+	if j.IsPi() && (i < 0 || !engine.Kernels()[i].Supported) {
 		return fmt.Errorf("%w %s: its kernel %s does not run on this CPU (start the coordinator with a kernel every host runs, e.g. -kernel generic)", ErrRefused, j.ID, j.Kernel)
 	}
 	return nil
 }
 
 type worker struct {
-	client *redis.Client
+	client redis.UniversalClient
 	job    Job
 	id     string
 	log    io.Writer
@@ -247,6 +332,7 @@ type worker struct {
 	r      *retrier
 	o      WorkerOptions
 
+	pool     *engine.Pool  // the engine's processes, started at the first chunk
 	failures int           // chunks failed in a row
 	wall     time.Duration // wall time of the chunks sent, for speculation
 	sent     int
@@ -312,12 +398,12 @@ func (w *worker) serve(ctx context.Context, st *WorkerStats) error {
 			return context.Cause(ctx)
 		}
 		var spec time.Duration
-		if !w.o.NoSpeculate && w.sent > 0 {
+		if !w.o.NoSpeculate && w.sent > 0 && j.Redundancy == 1 {
 			// A chunk is a straggler when it has run twice as long as
 			// this worker's chunks take on average.
 			spec = max(2*w.wall/time.Duration(w.sent), time.Millisecond)
 		}
-		v, err := w.call(ctx, "take", takeScript, w.id, j.Lease.Milliseconds(), j.MaxAttempts, spec.Milliseconds(), j.Chunks)
+		v, err := w.call(ctx, "take", takeScript, w.id, j.Lease.Milliseconds(), j.MaxAttempts*j.Redundancy, spec.Milliseconds(), j.Chunks, j.Redundancy)
 		if err != nil {
 			return err
 		}
@@ -330,7 +416,19 @@ func (w *worker) serve(ctx context.Context, st *WorkerStats) error {
 			}
 		case "dead":
 			w.logf("chunk %s went to the dead letters", str(v, 1))
+		case "shunned":
+			return fmt.Errorf("%w: job %s: %s", ErrShunned, j.ID, str(v, 1))
 		case "idle":
+			if num(v, 1) > 0 {
+				// What waits are copies of chunks this worker computed:
+				// they are for other workers (Redundancy).
+				select {
+				case <-ctx.Done():
+					return context.Cause(ctx)
+				case <-time.After(w.o.Poll):
+				}
+				continue
+			}
 			// Block until the queue has an entry (BLMOVE from a list to
 			// itself, right to right, leaves it as it was) or Poll passes.
 			err := w.r.do(ctx, "wait", func(ctx context.Context) error {
@@ -373,7 +471,22 @@ func (w *worker) compute(ctx context.Context, l lease, st *WorkerStats) error {
 	var overErr atomic.Pointer[jobOver] // the job's end, seen by a renewal
 	var wg sync.WaitGroup
 	wg.Go(func() { w.keep(runCtx, l, &done, &begun, &overErr, cancel) })
-	sum, d, err := computeChunk(runCtx, j, l.chunk, func(n uint64) { done.Store(n); begun.Store(true) })
+	if w.pool == nil {
+		// The engine's processes start once per job, not once per chunk
+		// (tens of milliseconds each).
+		p, err := engine.NewPool(ctx, engine.WithWorkers(j.Workers), engine.WithMode(j.Mode),
+			engine.WithMaxParams(max(len(j.Params), 1)))
+		if err != nil {
+			w.nack(l, err.Error(), true)
+			return fmt.Errorf("queue: worker %s: job %s: start the engine: %w", w.id, j.ID, err)
+		}
+		w.pool = p
+	}
+	part, d, err := computeChunk(runCtx, j, l.chunk, func(n uint64) { done.Store(n); begun.Store(true) }, w.pool)
+	if err != nil {
+		// Whatever went wrong, the next chunk gets fresh processes.
+		w.closePool()
+	}
 	cancel(nil)
 	wg.Wait()
 	if o := overErr.Load(); o != nil {
@@ -406,9 +519,12 @@ func (w *worker) compute(ctx context.Context, l lease, st *WorkerStats) error {
 		return nil
 	}
 	w.failures = 0
-	rec := newRecord(j, l.chunk, sum, d, w.id)
+	if w.o.tamper != nil {
+		w.o.tamper(l.chunk, &part)
+	}
+	rec := newRecord(j, l.chunk, part, d, w.id)
 	// The result goes out even if ctx ended meanwhile: it is done.
-	v, err := w.call(context.WithoutCancel(ctx), "send result", ackScript, rec.marshal(), l.token, l.chunk)
+	v, err := w.call(context.WithoutCancel(ctx), "send result", ackScript, rec.marshal(), l.token, l.chunk, j.Redundancy)
 	if err != nil {
 		return err
 	}
@@ -420,7 +536,7 @@ func (w *worker) compute(ctx context.Context, l lease, st *WorkerStats) error {
 	st.Compute += d
 	w.sent++
 	w.wall += time.Since(taken)
-	if num(v, 2) == 0 {
+	if num(v, 2) == 1 {
 		st.Late++
 		w.logf("chunk %d done in %v, after another copy (a duplicate)", l.chunk, d)
 	} else {
@@ -498,7 +614,7 @@ func (w *worker) nack(l lease, reason string, forgive bool) error {
 	if forgive {
 		f = "1"
 	}
-	v, err := w.call(ctx, "return chunk", nackScript, l.token, l.chunk, reason, f)
+	v, err := w.call(ctx, "return chunk", nackScript, l.token, l.chunk, reason, f, w.job.Redundancy, w.id)
 	if err != nil {
 		return err
 	}
@@ -512,9 +628,28 @@ func (w *worker) nack(l lease, reason string, forgive bool) error {
 	return nil
 }
 
-// computeChunk is ComputeChunk; a variable so that a benchmark can time
-// the queue without the engine, and a test can stall a chunk.
-var computeChunk = ComputeChunk
+// computeChunk computes chunk i of j on pool, as ComputeChunk does on
+// processes of its own; a variable so that a benchmark can time the queue
+// without the engine, and a test can stall a chunk.
+var computeChunk = func(ctx context.Context, j Job, i int, progress func(uint64), pool *engine.Pool) (engine.Partial, time.Duration, error) {
+	cfg := j.config(i)
+	if progress != nil {
+		cfg.Progress = func(p engine.Progress) { progress(p.Done) }
+	}
+	r, err := pool.Reduce(ctx, j.Func, cfg.N, engine.WithConfig(cfg))
+	if err != nil {
+		return engine.Partial{}, 0, fmt.Errorf("queue: chunk %d: %w", i, err)
+	}
+	return r.Partial(), r.Elapsed, nil
+}
+
+// closePool stops the engine's processes of the job.
+func (w *worker) closePool() {
+	if w.pool != nil {
+		w.pool.Close()
+		w.pool = nil
+	}
+}
 
 // seconds formats d for a blocking command's timeout.
 func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }

@@ -35,6 +35,28 @@ cleanup() { redis_stop; jobs -p | xargs -r kill -9 2>/dev/null; wait 2>/dev/null
 trap cleanup EXIT
 
 rcli() { redis-cli -p "$PORT" "$@"; }
+# forge JOB CHUNK VALUE prints a result record of JOB for CHUNK, in the
+# queue's protocol 4, whose exact state is one piece of VALUE (a positive
+# float64 or nan): superacc's binary form of it, wrapped in a Partial's.
+forge() {
+	python3 - "$@" <<'PY'
+import base64, json, math, struct, sys
+from fractions import Fraction
+job, chunk, v = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+digits, counts = [0] * 66, [0] * 5  # counts: NaN, +Inf, -Inf, finite +, finite -
+bits = struct.pack(">d", v).hex()
+if math.isnan(v):
+    counts[0], bits = 1, "7ff8000000000001"  # Go's math.NaN(), what the sum rounds to
+else:
+    assert v > 0
+    n = int(Fraction(v) * 2**1074)  # the value in units of 2^-1074
+    digits = [(n >> (32 * i)) & 0xFFFFFFFF for i in range(66)]
+    counts[3] = 1
+acc = struct.pack("<66I", *digits) + struct.pack("<q", 0) + struct.pack("<5q", *counts)
+partial = b"psp1" + struct.pack("<H", 1) + bytes([1]) + acc  # one element, a Sum
+print(json.dumps({"v": 4, "job": job, "chunk": chunk, "partial": base64.b64encode(partial).decode(), "bits": bits, "worker": "forger"}))
+PY
+}
 job_id() { until id=$(rcli smembers pishm:queue:jobs) && [ -n "$id" ]; do sleep 0.05; done; echo "$id"; }
 results() { rcli llen "pishm:queue:{$1}:results"; }
 wait_results() { until [ "$(results "$1")" -ge "$2" ]; do sleep 0.05; done; }
@@ -81,7 +103,8 @@ stopped_worker() {
 	"$PISHM" coordinate -redis "$URL" -n 6e9 -chunks 12 -lease 1s 2>"$WORK/coord.err" >"$WORK/coord.out" & local c=$!
 	local id; id=$(job_id)
 	"$PISHM" worker -redis "$URL" -job "$id" 2>"$WORK/stuck.err" >/dev/null & local a=$!
-	"$PISHM" worker -redis "$URL" -job "$id" -quiet 2>"$WORK/other.err" >/dev/null & local b=$!
+	# -no-speculate: the stuck chunk comes back only when its worker gives it up.
+	"$PISHM" worker -redis "$URL" -job "$id" -quiet -no-speculate 2>"$WORK/other.err" >/dev/null & local b=$!
 	local child=
 	until [ -n "$child" ] && kill -STOP "$child" 2>/dev/null; do child=$(pgrep -P $a | head -1); sleep 0.01; done
 	echo "  stopped engine child $child of worker $a"
@@ -96,9 +119,9 @@ forged_result() {
 	"$PISHM" coordinate -redis "$URL" -n 1e8 -chunks 16 -lease 1s 2>"$WORK/coord.err" >"$WORK/coord.out" & local c=$!
 	local id; id=$(job_id)
 	local k="pishm:queue:{$id}"
-	rcli rpush "$k:results" "{\"v\":2,\"job\":\"$id\",\"chunk\":2,\"bits\":\"7ff8000000000000\",\"worker\":\"forger\"}" >/dev/null
+	rcli rpush "$k:results" "$(forge "$id" 2 nan)" >/dev/null
 	for i in 0 1 3 4; do
-		rcli rpush "$k:results" "{\"v\":2,\"job\":\"$id\",\"chunk\":$i,\"bits\":\"3fd0000000000000\",\"worker\":\"forger\"}" >/dev/null
+		rcli rpush "$k:results" "$(forge "$id" "$i" 0.25)" >/dev/null
 	done
 	rcli lpush "$k:queue" x >/dev/null
 	"$PISHM" worker -redis "$URL" -job "$id" -quiet 2>"$WORK/worker.err" >/dev/null & local w=$!
@@ -109,18 +132,19 @@ forged_result() {
 	echo "forged-result: every chunk 5e-13 high (inside its bounds), no worker"
 	"$PISHM" coordinate -redis "$URL" -n 1e8 -chunks 4 -lease 1s 2>"$WORK/coord.err" >"$WORK/coord.out" & c=$!
 	id=$(job_id); k="pishm:queue:{$id}"
-	# The chunks' exact sums (closed form), 5e-13 high, as float64 bits.
-	local i=0 bits
-	for bits in $(python3 -c '
-import struct
+	# The chunks' exact sums (closed form), 5e-13 high. The chunks lie on
+	# the engine's grid: 65536 terms a piece at n = 1e8.
+	local i=0 v
+	for v in $(python3 -c '
 from mpmath import mp, psi, mpf
 mp.dps = 40
-n, c = 10**8, 4
+n, c, g = 10**8, 4, 65536
+p = -(-n // g)
 for i in range(c):
-    lo, hi = n*i//c, n*(i+1)//c
+    lo, hi = min(n, p*i//c*g), min(n, p*(i+1)//c*g)
     v = (psi(1, mpf(lo)+0.5) - psi(1, mpf(hi)+0.5)) / 4 * (1 + mpf("5e-13"))
-    print(struct.pack(">d", float(v)).hex())' 2>/dev/null); do
-		rcli rpush "$k:results" "{\"v\":2,\"job\":\"$id\",\"chunk\":$i,\"bits\":\"$bits\",\"worker\":\"forger\"}" >/dev/null
+    print(repr(float(v)))' 2>/dev/null); do
+		rcli rpush "$k:results" "$(forge "$id" "$i" "$v")" >/dev/null
 		i=$((i + 1))
 	done
 	if [ "$i" -eq 4 ]; then

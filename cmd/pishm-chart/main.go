@@ -25,7 +25,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/pishm/pishm/bench/report/chart"
+	"github.com/pishm/pishm/internal/report/chart"
 )
 
 func main() {

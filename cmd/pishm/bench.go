@@ -1,6 +1,6 @@
 package main
 
-// pishm bench: the comparison report (package bench/report does the work).
+// pishm bench: the comparison report (package internal/report does the work).
 //
 // Usage:
 //
@@ -34,7 +34,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/pishm/pishm/bench/report"
+	"github.com/pishm/pishm/internal/report"
 )
 
 // benchOptions are the parsed flags of pishm bench.

@@ -18,9 +18,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pishm/pishm/bench/report"
-	"github.com/pishm/pishm/bench/report/chart"
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/internal/report"
+	"github.com/pishm/pishm/internal/report/chart"
 )
 
 // The bench tests run the -quick matrix in process: a few dozen runs of
@@ -255,7 +255,7 @@ func TestBenchSVGNoHelper(t *testing.T) {
 
 // TestNoPlotInPishm keeps gonum/plot out of the pishm binary: its package
 // init would run in every worker and show up as fixed cost (see
-// bench/report/chart).
+// internal/report/chart).
 func TestNoPlotInPishm(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {

@@ -91,11 +91,13 @@ coordinate cuts the first n terms of 1/(2k+1)^2 into -chunks contiguous
 chunks, queues them in redis-server, and waits while any number of
 "pishm worker" processes, on any hosts, compute them. Workers lease chunks
 and extend a lease only while their engine progresses, so a stuck chunk
-goes to another worker after -lease. Every result is checked against its
-chunk's closed-form bounds; two that differ send the chunk to a third run.
-The partials are reduced in chunk order (compensated), S_n is checked
-against the closed form, pi is printed and the keys are deleted; exit 1 if
-any check fails. The job's ID comes from the flags, so the same command
+goes to another worker after -lease. A chunk's result is the exact state
+of its reduction: every result is checked against its chunk's closed-form
+bounds, and two that differ send the chunk to another run (with
+-redundancy k, k workers compute each chunk and must agree). The states
+are merged exactly and rounded once, so S_n is engine.Reduce's on one
+machine bit for bit; it is checked against the closed form, pi is printed
+and the keys are deleted; exit 1 if any check fails. The job's ID comes from the flags, so the same command
 started again resumes the job (within -retain of its last coordinator);
 -resume ID names it. -local computes the same chunks here, without redis,
 to the same bits.
@@ -109,8 +111,9 @@ Flags:
 	n := fs.String("n", "1e9", "number of series `terms` (1e12, 1_000_000, ...; at most 1e15)")
 	var j queue.Job
 	fs.IntVar(&j.Chunks, "chunks", queue.DefaultChunks, "number of `chunks` [0, n) is cut into (at most n)")
+	fs.IntVar(&j.Redundancy, "redundancy", 1, "`k`: each chunk is computed by k distinct workers and taken only when their exact results agree (a worker outvoted twice is shunned)")
 	fs.IntVar(&j.Workers, "workers", 1, "engine worker `processes` per chunk, fixed for every host (they change the bits)")
-	mode := fs.String("mode", "slots", "engine `strategy` per chunk: slots, cas or mutex (cas and mutex are reproducible only with -workers 1)")
+	mode := fs.String("mode", "slots", "engine `strategy` per chunk: slots, cas or mutex (all give the same bits)")
 	fs.StringVar(&j.Kernel, "kernel", "auto", "inner `loop`, fixed for every host: auto (this CPU's best) or "+kernelNames())
 	publish := fs.String("publish", "", "engine publish interval inside a chunk, in `terms` (default: once per engine worker)")
 	fs.DurationVar(&j.Lease, "lease", queue.DefaultLease, "a chunk whose engine makes no progress for this `long` is taken back")
@@ -144,9 +147,19 @@ Flags:
 		return usagef("-resume and -local do not go together")
 	}
 	if j.Kernel == "auto" {
-		j.Kernel = engine.BestKernel()
+		j.Kernel = ""
 	}
-	j.Protocol, j.Build = queue.Protocol, queue.BuildStamp()
+	// Zero would mean "the default" to the job: here it is a mistake.
+	switch {
+	case j.Chunks < 1:
+		return usagef("-chunks must be at least 1, got %d", j.Chunks)
+	case j.Workers < 1:
+		return usagef("-workers must be in [1, %d], got %d", engine.MaxWorkers, j.Workers)
+	case j.Redundancy < 1:
+		return usagef("-redundancy must be in [1, %d], got %d", queue.MaxRedundancy, j.Redundancy)
+	}
+	j.Func = queue.PiFunc
+	j = j.WithDefaults()
 	j.ID = j.DefaultID()
 	if *resume != "" {
 		j.ID = *resume
@@ -180,7 +193,13 @@ Flags:
 			fmt.Fprintf(stderr, "pishm: job %s: %d chunks of ~%d terms %s at %s; start workers with: pishm worker -redis URL [-job %s]\n",
 				j.ID, j.Chunks, hi-lo, what, redacted(rf.o.URL), j.ID)
 		}}
-		res, err = queue.Coordinate(ctx, client, j, o)
+		o.Progress, o.ProgressEvery = chunkProgress(stderr, j.ID)
+		var sub *queue.Submission
+		if sub, err = queue.Submit(ctx, client, j, o); err == nil {
+			// The job ends with ctx (Submit's): wait for its keys to go too.
+			_, err = sub.Wait(context.WithoutCancel(ctx))
+			res = sub.Result()
+		}
 	}
 	if err != nil {
 		if errors.Is(err, queue.ErrInexact) {
@@ -287,6 +306,7 @@ Flags:
 	if !*quiet {
 		o.Log = stderr
 	}
+	o.Status = stderr
 	client, err := rf.client(ctx)
 	if err != nil {
 		return err
@@ -318,6 +338,7 @@ func jobFlagError(err error) error {
 	flags := map[string]string{
 		"ID": "-resume", "N": "-n", "Chunks": "-chunks", "Workers": "-workers", "Mode": "-mode",
 		"Lease": "-lease", "Retain": "-retain", "MaxAttempts": "-max-attempts", "Kernel": "-kernel",
+		"Redundancy": "-redundancy",
 	}
 	f, ok := flags[field]
 	if !ok {
@@ -325,4 +346,22 @@ func jobFlagError(err error) error {
 	}
 	why = strings.NewReplacer("Lease", "-lease", "N,", "n,").Replace(why)
 	return usageError{f + " " + why}
+}
+
+// chunkProgress returns a coordinator's Progress callback and its period:
+// on a terminal one line rewritten every second, elsewhere (a log) a line
+// every few seconds, so that a long job is never silent for minutes.
+func chunkProgress(w io.Writer, id string) (func(done, total int), time.Duration) {
+	start := time.Now()
+	if isTerminal(w) {
+		return func(done, total int) {
+			fmt.Fprintf(w, "\r\033[Kpishm: job %s: %d of %d chunks done (%.0f%%) in %v", id, done, total, 100*float64(done)/float64(total), time.Since(start).Round(time.Second))
+			if done == total {
+				fmt.Fprintln(w)
+			}
+		}, time.Second
+	}
+	return func(done, total int) {
+		fmt.Fprintf(w, "pishm: job %s: %d of %d chunks done (%.0f%%) in %v\n", id, done, total, 100*float64(done)/float64(total), time.Since(start).Round(time.Second))
+	}, queue.DefaultProgressEvery
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/internal/redisserver"
 	"github.com/pishm/pishm/internal/redistest"
 	"github.com/pishm/pishm/queue"
@@ -548,11 +549,16 @@ func TestQueueForgedResults(t *testing.T) {
 	local := localResult(t, job)
 	coord := startProc(t, nil, append([]string{"coordinate", "-redis", r.url, "-json"}, job...)...)
 	j := jobOf(t, c, coord)
-	forged := func(chunk int, bits string) string {
-		return fmt.Sprintf(`{"v":%d,"job":%q,"chunk":%d,"bits":%q,"worker":"forger"}`, queue.Protocol, j.ID, chunk, bits)
+	// A forged record: an exact state of one piece of value v.
+	forged := func(chunk int, v float64) string {
+		p := engine.NewPartial(engine.Sum)
+		p.Add(0, v)
+		b, _ := p.MarshalBinary()
+		rec, _ := json.Marshal(map[string]any{"v": queue.Protocol, "job": j.ID, "chunk": chunk, "partial": b,
+			"bits": fmt.Sprintf("%016x", math.Float64bits(p.Value())), "worker": "forger"})
+		return string(rec)
 	}
-	quarter := fmt.Sprintf("%016x", math.Float64bits(0.25))
-	if err := c.RPush(ctx, key(j, "results"), forged(2, "7ff8000000000000"), forged(0, quarter), forged(1, quarter), forged(3, quarter), forged(4, quarter)).Err(); err != nil {
+	if err := c.RPush(ctx, key(j, "results"), forged(2, math.NaN()), forged(0, 0.25), forged(1, 0.25), forged(3, 0.25), forged(4, 0.25)).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.LPush(ctx, key(j, "queue"), "x").Err(); err != nil {
@@ -573,7 +579,7 @@ func TestQueueForgedResults(t *testing.T) {
 	var recs []any
 	for i := range j.Chunks {
 		v, _ := j.Exact(i)
-		recs = append(recs, forged(i, fmt.Sprintf("%016x", math.Float64bits(v*(1+5e-13)))))
+		recs = append(recs, forged(i, v*(1+5e-13)))
 	}
 	if err := c.RPush(ctx, key(j, "results"), recs...).Err(); err != nil {
 		t.Fatal(err)

@@ -28,6 +28,9 @@ type Server struct {
 	Addr string
 
 	cmd      *exec.Cmd
+	bin      string
+	port     int
+	args     []string
 	dir      string
 	out      *lockedBuffer
 	exited   chan struct{}
@@ -39,8 +42,10 @@ type Server struct {
 const startTimeout = 10 * time.Second
 
 // NewServer starts redis-server on a free loopback port and waits until it
-// answers PING. The caller must call Stop.
-func NewServer() (*Server, error) {
+// answers PING. The caller must call Stop. args are more redis-server
+// options, after the defaults, so they override them: "--appendonly",
+// "yes" makes a server whose data survive Restart.
+func NewServer(args ...string) (*Server, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, ErrNotInstalled
@@ -49,7 +54,7 @@ func NewServer() (*Server, error) {
 	// redis binds, so try a few times.
 	var errs []error
 	for range 3 {
-		s, err := start(bin)
+		s, err := start(bin, args)
 		if err == nil {
 			return s, nil
 		}
@@ -67,7 +72,7 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func start(bin string) (*Server, error) {
+func start(bin string, args []string) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("redisserver: %w", err)
@@ -77,28 +82,62 @@ func start(bin string) (*Server, error) {
 		return nil, fmt.Errorf("redisserver: %w", err)
 	}
 	s := &Server{
-		Addr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		dir:    dir,
-		out:    &lockedBuffer{},
-		exited: make(chan struct{}),
+		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		bin:  bin, port: port, args: args,
+		dir: dir,
+		out: &lockedBuffer{},
 	}
 	s.URL = "redis://" + s.Addr + "/0"
-	s.cmd = exec.Command(bin,
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+	if err := s.launch(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+// launch starts the process and waits for its first PONG.
+func (s *Server) launch() error {
+	s.exited = make(chan struct{})
+	s.cmd = exec.Command(s.bin, append([]string{
+		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no",
-		"--dir", dir)
+		"--dir", s.dir}, s.args...)...)
 	s.cmd.Stdout = s.out
 	s.cmd.Stderr = s.out
 	if err := s.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("redisserver: %w", err)
+		return fmt.Errorf("redisserver: %w", err)
 	}
-	go func() { s.cmd.Wait(); close(s.exited) }()
+	go func(cmd *exec.Cmd, exited chan struct{}) { cmd.Wait(); close(exited) }(s.cmd, s.exited)
 	if err := s.waitPing(); err != nil {
-		s.Stop()
-		return nil, fmt.Errorf("redisserver: redis-server on %s: %w\n%s", s.Addr, err, s.out.String())
+		s.terminate()
+		return fmt.Errorf("redisserver: redis-server on %s: %w\n%s", s.Addr, err, s.out.String())
 	}
-	return s, nil
+	return nil
+}
+
+// terminate sends SIGTERM and waits, killing the server after 5 s; it
+// reports whether SIGTERM sufficed.
+func (s *Server) terminate() bool {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+		return true
+	case <-time.After(5 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+		return false
+	}
+}
+
+// Restart stops the server as Stop does (SIGTERM: a server with
+// --appendonly yes writes its data out first) and starts it again on the
+// same port, directory and options, waiting for its first PONG. Without
+// persistence it comes back empty, as a real restart would.
+func (s *Server) Restart() error {
+	if !s.terminate() {
+		return fmt.Errorf("redisserver: redis-server on %s ignored SIGTERM; killed", s.Addr)
+	}
+	return s.launch()
 }
 
 func (s *Server) waitPing() error {
@@ -146,12 +185,7 @@ func (s *Server) Pid() int { return s.cmd.Process.Pid }
 // directory. It is idempotent.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(5 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.exited
+		if !s.terminate() {
 			s.stopErr = fmt.Errorf("redisserver: redis-server on %s ignored SIGTERM; killed", s.Addr)
 		}
 		if err := os.RemoveAll(s.dir); err != nil && s.stopErr == nil {

@@ -1,10 +1,13 @@
 package redisserver
 
 import (
+	"context"
 	"errors"
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func newServer(t *testing.T) *Server {
@@ -41,5 +44,39 @@ func TestStop(t *testing.T) {
 	if c, err := net.Dial("tcp", s.Addr); err == nil {
 		c.Close()
 		t.Fatalf("%s still accepts connections after Stop", s.Addr)
+	}
+}
+
+// TestRestart: a server with an append-only file keeps its data over a
+// Restart, on the same address; one without comes back empty.
+func TestRestart(t *testing.T) {
+	ctx := context.Background()
+	for _, durable := range []bool{true, false} {
+		var args []string
+		if durable {
+			args = []string{"--appendonly", "yes", "--appendfsync", "always"}
+		}
+		s, err := NewServer(args...)
+		if errors.Is(err, ErrNotInstalled) {
+			t.Skip(err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := redis.NewClient(&redis.Options{Addr: s.Addr})
+		if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Restart(); err != nil {
+			t.Fatal(err)
+		}
+		v, err := c.Get(ctx, "k").Result()
+		if durable && v != "v" || !durable && !errors.Is(err, redis.Nil) {
+			t.Errorf("durable %v: after Restart, k = %q (%v)", durable, v, err)
+		}
+		c.Close()
+		if err := s.Stop(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

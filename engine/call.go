@@ -1,0 +1,224 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pishm/pishm/sem"
+)
+
+// callSpec is one call as the parent asks for it.
+type callSpec struct {
+	job     job
+	mode    Mode
+	n       uint64
+	offset  uint64
+	chunk   uint64
+	grain   uint64
+	dynamic bool
+	kernel  string
+	params  []byte
+	detail  []WorkerResult // memory to reuse for the result's per-worker detail
+	total   folds          // memory to reuse for the result's exact total
+}
+
+// callResult is what one call produced.
+type callResult struct {
+	total     folds // the exact result, one fold per element
+	elapsed   time.Duration
+	workers   []WorkerResult
+	failures  []Failure
+	rebuilt   bool
+	publishes uint64
+	lostSum   float64 // racy: what the accumulator lost against the journals
+}
+
+// callState is the parent's bookkeeping of one call in flight.
+type callState struct {
+	spec      callSpec
+	g         uint32
+	attempts  []int
+	completed []bool // a one-shot worker exited after finishing, or died after
+	failures  []Failure
+	tainted   bool // a cas, mutex or racy worker died part-way through its adds
+	start     time.Time
+	elapsed   time.Duration // from gen to the last worker's doneGen
+}
+
+// call runs one call on the crew and waits for it.
+func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err error) {
+	if c.broken != nil {
+		return res, c.broken
+	}
+	ctl := c.v.ctl
+	l := c.v.l
+	var chunks uint64
+	if spec.dynamic {
+		chunks = (spec.n-1)/spec.chunk + 1
+		if chunks > uint64(l.maxChunks) {
+			return res, fmt.Errorf("engine: %d terms in chunks of %d make %d chunks, more than the %d this pool holds (raise the chunk size, or WithMaxChunks)",
+				spec.n, spec.chunk, chunks, l.maxChunks)
+		}
+	}
+	if len(spec.params) > l.maxParams {
+		return res, fmt.Errorf("engine: %d parameter bytes, more than the %d this pool holds (WithMaxParams)", len(spec.params), l.maxParams)
+	}
+	ops := spec.job.ops
+	if len(ops) > l.maxK {
+		return res, fmt.Errorf("engine: %q has %d elements, more than the %d this pool holds (WithMaxK)", spec.job.name, len(ops), l.maxK)
+	}
+	// A pool worker that died since the last call is replaced now, not
+	// mistaken for a death during this one.
+	if c.gen != 0 && !c.opt.oneShot {
+		if err := c.reap(c.watch(), nil); err != nil {
+			return res, c.breakWith(err)
+		}
+	}
+	// Everything below is written while every worker sleeps on gen.
+	js := &ctl.job
+	*js = jobSpec{n: spec.n, offset: spec.offset, chunk: spec.chunk, chunks: chunks, grain: spec.grain,
+		mode: modeCode[spec.mode], dynamic: spec.dynamic, params: uint32(len(spec.params)), k: uint32(len(ops))}
+	setName(js.name[:], spec.job.name)
+	setName(js.kernel[:], spec.kernel)
+	copy(c.v.params(len(spec.params)), spec.params)
+	copy(c.v.ops(len(ops)), ops)
+	for i := range l.workers {
+		s := c.v.slot(i)
+		c.v.resetSlot(i, ops)
+		s.state.CompareAndSwap(slotDone, slotArrived) // idle since the last call
+	}
+	if c.opt.callerShare {
+		c.v.slot(0).state.Store(slotArrived) // also after a share that panicked
+	}
+	acc := c.v.accElems(len(ops))
+	for e := range acc {
+		acc[e].best.Store(math.Float64bits(ops[e].identity()))
+		acc[e].exact.Reset()
+	}
+	if owner := c.v.acc.lock.Owner(); owner != 0 {
+		return res, fmt.Errorf("engine: the accumulator lock is held by pid %d between calls", owner)
+	}
+	clear(c.v.chunks(int(chunks)))
+	ctl.next.Store(0)
+	ctl.finished.Store(0)
+	ctl.cancel.Store(0)
+
+	c.gen++
+	if c.opt.oneShot {
+		c.gen = genOneShot
+	}
+	// The call's bookkeeping reuses the last call's memory: a steady
+	// stream of calls allocates little.
+	cs := &c.cs
+	attempts, completed := cs.attempts, cs.completed
+	if attempts == nil {
+		attempts, completed = make([]int, l.workers), make([]bool, l.workers)
+	}
+	clear(attempts)
+	clear(completed)
+	*cs = callState{spec: spec, g: c.gen, attempts: attempts, completed: completed, failures: c.early}
+	c.early = nil
+	w := c.watch()
+	report := noProgress // the closure over c would cost every call an allocation
+	if c.opt.progress != nil {
+		report = progressReporter(c.opt.progress, l.workers, spec.n, spec.grain, spec.dynamic, func(i int) uint64 { return c.v.slot(i).progress.Load() })
+	}
+	start := time.Now()
+	cs.start = start
+	ctl.gen.Store(cs.g) // store-release: the job, slots and table above are visible to a worker that sees g
+	if ctl.genSleepers.Load() != 0 {
+		if err := sem.WakeAll(&ctl.gen); err != nil {
+			return res, c.fail(cs, err)
+		}
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, c.nudge)
+		defer stop()
+	}
+	if c.opt.callerShare {
+		if err := c.shareInCaller(ctx, cs); err != nil {
+			return res, c.fail(cs, err)
+		}
+		if ctx.Err() != nil { // the caller's share stopped short
+			return res, c.fail(cs, c.cancelled(ctx, cs))
+		}
+	}
+	nextReport := start.Add(ProgressEvery)
+	spin := c.opt.spin
+	for {
+		f := ctl.finished.Load()
+		if err := c.reap(w, cs); err != nil {
+			return res, c.fail(cs, err)
+		}
+		if c.done(cs) {
+			break
+		}
+		if ctx.Err() != nil {
+			return res, c.fail(cs, c.cancelled(ctx, cs))
+		}
+		w.check(cs.g)
+		if now := time.Now(); now.After(nextReport) {
+			report(now.Sub(start), false)
+			nextReport = now.Add(ProgressEvery)
+		}
+		if sem.SpinWhile(&ctl.finished, f, spin) {
+			continue
+		}
+		spin = 0 // one window per call: a call that runs longer is worth a sleep
+		ctl.parentSleeps.Store(1)
+		sem.WaitWhile(&ctl.finished, f, tick)
+		ctl.parentSleeps.Store(0)
+	}
+	report(cs.elapsed, true)
+	res, err = c.result(ctx, cs)
+	if err != nil {
+		return res, c.fail(cs, err)
+	}
+	return res, nil
+}
+
+// nudge makes the parent look again at once, wherever it waits: a death
+// reaped, a context done. The word's value changes, so a parent that is
+// spinning sees it too, and one about to sleep does not sleep.
+func (c *crew) nudge() {
+	ctl := c.v.ctl
+	ctl.finished.Add(1)
+	ctl.arrived.Add(1)
+	sem.WakeAll(&ctl.finished)
+	sem.WakeAll(&ctl.arrived)
+}
+
+// done reports whether every worker has finished call cs.g (for a
+// one-shot run: and exited).
+func (c *crew) done(cs *callState) bool {
+	for i := range c.opt.workers {
+		if c.v.slot(i).doneGen.Load() != cs.g {
+			return false
+		}
+	}
+	if cs.elapsed == 0 {
+		cs.elapsed = time.Since(cs.start)
+	}
+	return !c.opt.oneShot || !slices.Contains(cs.completed, false)
+}
+
+// cancelled is the error of call cs whose context is done.
+func (c *crew) cancelled(ctx context.Context, cs *callState) error {
+	return fmt.Errorf("engine: %w (workers %s unfinished)", context.Cause(ctx), c.unfinished(cs))
+}
+
+// unfinished lists the workers that have not finished cs.
+func (c *crew) unfinished(cs *callState) string {
+	var s []string
+	for i := range c.opt.workers {
+		if c.v.slot(i).doneGen.Load() != cs.g || c.opt.oneShot && !cs.completed[i] {
+			s = append(s, strconv.Itoa(i))
+		}
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,65 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/pishm/pishm/sem"
+)
+
+// shareInCaller sums slot 0's share of call cs in the calling goroutine
+// (Pool's WithCallerShare), as an OpenMP master thread sums its own, and
+// marks it done. A panic of the Func is the call's *FuncPanic.
+func (c *crew) shareInCaller(ctx context.Context, cs *callState) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = asFuncPanic(r).inProcess(cs.spec.job.name, 0)
+		}
+	}()
+	ctl := c.v.ctl
+	j := cs.spec.job.bind(cs.spec.params)
+	sh := &c.caller
+	sh.ctx, sh.g = ctx, cs.g
+	defer func() { sh.ctx = nil }()
+	j.cancelled = sh.cancelled
+	start := time.Now()
+	if err := sumShare(c.v, 0, uint32(c.self), &ctl.job, cs.spec.mode, j, sh.lock, &sh.pub, &sh.scratch); err != nil {
+		return err
+	}
+	finishShare(c.v, 0, cs.g, time.Since(start))
+	return nil
+}
+
+// callerShare is what the caller's share keeps from call to call, so that
+// a call allocates nothing: its publisher, its scratch folds, and the
+// cancel check and lock it hands the shared code, made once.
+type callerShare struct {
+	pub       publisher
+	scratch   Vector
+	ctx       context.Context // the call in flight's
+	g         uint32
+	cancelled func() bool
+	lock      func(*sem.Mutex) error
+}
+
+// lockAccum takes the accumulator's lock for the caller's share. A worker
+// that dies holding it is freed by the parent when it reaps it, but the
+// parent is the caller, busy here: so it waits in short slices and frees
+// the lock itself once the spawner has reaped the holder.
+func (c *crew) lockAccum(m *sem.Mutex) error {
+	for {
+		err := m.LockTimeout(lockSlice)
+		if err != sem.ErrTimeout {
+			return err
+		}
+		if owner := m.Owner(); owner != 0 && owner != c.self && !c.sp.alive(owner) {
+			if _, err := m.Recover(owner); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// lockSlice is how long the caller's share waits for the accumulator's
+// lock before it looks whether the holder died.
+const lockSlice = 10 * time.Millisecond

@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"math"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/pishm/pishm/internal/superacc"
+	"github.com/pishm/pishm/sem"
+)
+
+// sink takes a share's publishes: a publisher, or an in-process
+// participant's own total. An interface, not a func, so that passing one
+// allocates nothing.
+type sink interface {
+	publish(f folds, terms, chunk uint64)
+}
+
+// publisher is one mode's way of publishing, over the worker's journal.
+// It holds no closures, so that one kept by its owner (a worker, a pool's
+// caller) is reused by every call without allocating.
+type publisher struct {
+	j    journal
+	mode Mode
+	acc  []accElem              // the shared accumulator's elements
+	mu   *sem.Mutex             // the accumulator's lock (mutex)
+	lock func(*sem.Mutex) error // takes mu (mutex): Mutex.Lock, or the caller's way
+	lane *atomic.Uint64         // the false-sharing experiment's word (slots), or nil
+	run  float64                // the running total stored in lane
+	err  error                  // the mutex mode's first lock error: the rest is skipped
+}
+
+// init makes pb publish participant i's folds of ops by mode into its
+// journal in v and, for cas, mutex and racy, the shared accumulator; lane
+// is the false-sharing experiment's word, or nil; lock takes the
+// accumulator's lock (nil: Mutex.Lock).
+func (pb *publisher) init(mode Mode, ops []Op, v segView, i int, lane *atomic.Uint64, lock func(*sem.Mutex) error) {
+	if lock == nil {
+		lock = (*sem.Mutex).Lock
+	}
+	*pb = publisher{j: openJournal(v, i, len(ops)), mode: mode, acc: v.accElems(len(ops)), mu: &v.acc.lock, lock: lock, lane: lane}
+}
+
+// record journals f (see "The journal").
+func (pb *publisher) record(f folds, terms, chunk uint64) {
+	e, ef := pb.j.next()
+	ef.merge(f)
+	e.terms += terms
+	e.publishes++
+	e.last = chunk + 1 // dynamic only: static shares pass chunk 0
+	pb.j.commit()
+}
+
+// publish publishes f, the total of terms terms (of dynamic chunk chunk),
+// by pb's mode.
+func (pb *publisher) publish(f folds, terms, chunk uint64) {
+	acc := pb.acc
+	switch pb.mode {
+	case Slots:
+		pb.record(f, terms, chunk)
+		if pb.lane != nil {
+			// The false-sharing experiment: a running total also goes to
+			// a lane packed as tightly as Config.Pad says.
+			pb.run += f[0].value()
+			pb.lane.Store(math.Float64bits(pb.run))
+		}
+	case Racy:
+		// A plain load, add and store of each publish's value, as
+		// unsynchronised code would write it: two workers that
+		// interleave here lose one add. (Scalar Funcs only.)
+		w := (*uint64)(unsafe.Pointer(&acc[0].best))
+		*w = math.Float64bits(f64(*w) + f[0].value())
+		fault("accum")
+		pb.record(f, terms, chunk)
+	case CAS:
+		for e := range f {
+			if f[e].op == Sum {
+				superacc.AtomicMerge(&acc[e].exact, &f[e].acc)
+			} else {
+				casBetter(&acc[e].best, f[e].op, f[e].best)
+			}
+		}
+		fault("accum")
+		pb.record(f, terms, chunk)
+	case Mutex:
+		if pb.err != nil {
+			return
+		}
+		if pb.err = pb.lock(pb.mu); pb.err != nil {
+			return
+		}
+		// Critical section: plain adds made atomic by the lock.
+		for e := range f {
+			if f[e].op == Sum {
+				acc[e].exact.Merge(&f[e].acc)
+			} else {
+				acc[e].best.Store(math.Float64bits(f[e].op.pick(f[e].best, f64(acc[e].best.Load()))))
+			}
+		}
+		fault("accum")
+		if pb.err = pb.mu.Unlock(); pb.err != nil {
+			return
+		}
+		pb.record(f, terms, chunk)
+	default: // the transports: the journal is what the message carries
+		pb.record(f, terms, chunk)
+	}
+}
+
+// finish is the share's publishing error, if any.
+func (pb *publisher) finish() error { return pb.err }
+
+// casBetter replaces the float64 at w with op's pick of it and x.
+func casBetter(w *atomic.Uint64, op Op, x float64) {
+	for {
+		old := w.Load()
+		v := math.Float64bits(op.pick(x, f64(old)))
+		if v == old || w.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+func f64(bits uint64) float64 { return math.Float64frombits(bits) }

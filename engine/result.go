@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/pishm/pishm/internal/superacc"
+)
+
+// result checks a finished call and reduces it.
+func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
+	spec := cs.spec
+	l := c.v.l
+	res := callResult{elapsed: cs.elapsed, failures: cs.failures, workers: slices.Grow(spec.detail[:0], l.workers)[:l.workers]}
+	ops := spec.job.ops
+	k := len(ops)
+	journals := slices.Grow(spec.total[:0], k)[:k]
+	journals.reset(ops)
+	res.total = journals
+	var terms uint64
+	for i := range l.workers {
+		s := c.v.slot(i)
+		e, ef := s.active(), c.v.activeFolds(i, k)
+		journals.merge(ef)
+		terms += e.terms
+		res.publishes += e.publishes
+		wr := WorkerResult{Index: i, Terms: e.terms, Elapsed: time.Duration(s.elapsed.Load()), Partial: ef[0].value()}
+		if !spec.dynamic {
+			lo, hi := span(spec.n, spec.grain, l.workers, i)
+			wr.Lo, wr.Hi = spec.offset+lo, spec.offset+hi
+		}
+		res.workers[i] = wr
+	}
+	if terms != spec.n {
+		return res, fmt.Errorf("engine: the workers' journals cover %d terms, want %d", terms, spec.n)
+	}
+	if spec.dynamic {
+		tbl := c.v.chunks(int(c.v.ctl.job.chunks))
+		for k := range tbl {
+			if v := tbl[k].Load(); v != chunkDone {
+				return res, fmt.Errorf("engine: chunk %d of %d is not done (table word %#x)", k, len(tbl), v)
+			}
+		}
+		if res.publishes != uint64(len(tbl)) {
+			return res, fmt.Errorf("engine: the journals hold %d publishes for %d chunks", res.publishes, len(tbl))
+		}
+	}
+	// A transport mode's result comes from the messages: each carries its
+	// worker's exact result (Sum, and for Min and Max the extreme as
+	// Partial), merged in worker order and rounded once. The journals are
+	// the check: every message must carry exactly its worker's journal.
+	var messages folds
+	if c.col != nil {
+		messages = make(folds, k)
+		messages.reset(ops)
+		cctx, cancel := context.WithTimeout(ctx, collectGrace)
+		msgs, err := c.col.Collect(cctx)
+		cancel()
+		if err != nil {
+			return res, err
+		}
+		if len(msgs) != l.workers*k {
+			return res, fmt.Errorf("engine: %d messages for %d workers of %d elements", len(msgs), l.workers, k)
+		}
+		for at, m := range msgs {
+			i, e := at/k, at%k
+			w := &res.workers[i]
+			if m.Lo != w.Lo || m.Hi != w.Hi {
+				return res, fmt.Errorf("engine: worker %d's message covers [%d,%d), its range is [%d,%d)", i, m.Lo, m.Hi, w.Lo, w.Hi)
+			}
+			jf := c.v.activeFolds(i, k)[e] // a copy, out of the segment
+			jf.acc.Normalize()
+			if !m.Sum.Equal(&jf.acc) || m.Sum.Count() != jf.acc.Count() {
+				return res, fmt.Errorf("engine: worker %d's message for element %d carries an exact sum (%d inputs, rounding to %v) that is not its journal's (%d inputs, rounding to %v)",
+					i, e, m.Sum.Count(), m.Sum.Round(), jf.acc.Count(), jf.acc.Round())
+			}
+			if jv := jf.value(); math.Float64bits(m.Partial) != math.Float64bits(jv) {
+				return res, fmt.Errorf("engine: worker %d's message for element %d says %v, its journal %v", i, e, m.Partial, jv)
+			}
+			messages[e].merge(&fold{acc: m.Sum, best: m.Partial, op: ops[e]})
+			w.Elapsed = time.Duration(m.ElapsedNs)
+		}
+	} else if spec.mode.IsTransport() {
+		return res, fmt.Errorf("engine: mode %s has no transport collector", spec.mode)
+	}
+	if owner := c.v.acc.lock.Owner(); owner != 0 {
+		return res, fmt.Errorf("engine: the accumulator lock is still held by pid %d after every worker finished", owner)
+	}
+	// Every strategy's total is exact, so each equals the journals' to
+	// the bit; a shared accumulator is read only when nothing tainted it.
+	// The journals' total is the result; the others are its checks.
+	switch {
+	case spec.mode.IsTransport():
+		// The messages' exact results, each checked against its journal
+		// above: their total is the journals'.
+		for e := range messages {
+			if got, want := messages[e].value(), journals[e].value(); math.Float64bits(got) != math.Float64bits(want) {
+				return res, fmt.Errorf("engine: element %d of the messages adds up to %v, of the journals to %v", e, got, want)
+			}
+		}
+		copy(journals, messages)
+	case spec.mode == Slots:
+	case cs.tainted:
+		res.rebuilt = true
+	case spec.mode == Racy:
+		// The result is what the racy adds left, to show what they lost.
+		racy := f64(c.v.accElems(1)[0].best.Load())
+		res.lostSum = journals[0].value() - racy
+		journals[0] = newFold(Sum)
+		journals[0].add(racy)
+	default:
+		if n := publishesOf(spec, l.workers); res.publishes != n {
+			return res, fmt.Errorf("engine: the journals hold %d publishes, want %d", res.publishes, n)
+		}
+		shared := c.v.accElems(k)
+		for e := range shared {
+			var got float64
+			if ops[e] == Sum {
+				acc := superacc.Snapshot(&shared[e].exact)
+				got = acc.Round()
+			} else {
+				got = f64(shared[e].best.Load())
+			}
+			if want := journals[e].value(); math.Float64bits(got) != math.Float64bits(want) {
+				return res, fmt.Errorf("engine: element %d of the shared accumulator holds %v, the journals %v", e, got, want)
+			}
+		}
+	}
+	return res, nil
+}
+
+// collectGrace bounds the wait for messages once every worker has exited.
+const collectGrace = 5 * time.Second
+
+// publishesOf is how many publishes a call takes in all.
+func publishesOf(spec callSpec, workers int) uint64 {
+	if spec.dynamic {
+		return (spec.n-1)/spec.chunk + 1
+	}
+	var n uint64
+	for i := range workers {
+		lo, hi := span(spec.n, spec.grain, workers, i)
+		n += (hi - lo + spec.chunk - 1) / spec.chunk
+	}
+	return n
+}

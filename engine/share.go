@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/pishm/pishm/sem"
+)
+
+// sumShare sums participant i's share of the call spec (a worker process,
+// or a pool's caller on slot 0) and publishes it by mode into slot i's
+// journal, claiming dynamic chunks as owner, through pub (set up here;
+// its journal then holds the share's total) and scratch (grown to k).
+// lock, if set, takes the accumulator's lock in the mutex mode instead of
+// Mutex.Lock.
+func sumShare(v segView, i int, owner uint32, spec *jobSpec, mode Mode, j job, lock func(*sem.Mutex) error, pub *publisher, scratch *Vector) error {
+	s := v.slot(i)
+	s.state.Store(slotRunning)
+	pub.init(mode, j.ops, v, i, v.lane(i), lock)
+	scratch.f = slices.Grow(scratch.f[:0], j.k())[:j.k()]
+	if spec.dynamic {
+		tbl := v.chunks(int(spec.chunks))
+		sumChunks(j, spec.offset, spec.n, spec.chunk, spec.grain, tbl, &v.ctl.next, owner, &s.progress, scratch, pub)
+	} else {
+		lo, hi := span(spec.n, spec.grain, v.l.workers, i)
+		sumRange(j, spec.offset+lo, spec.offset+hi, spec.chunk, spec.grain, &s.progress, scratch, pub)
+	}
+	return pub.finish()
+}
+
+// finishShare marks slot i done with call g.
+func finishShare(v segView, i int, g uint32, elapsed time.Duration) {
+	s := v.slot(i)
+	s.elapsed.Store(int64(elapsed))
+	s.state.Store(slotDone)
+	s.doneGen.Store(g) // store-release: everything published before is visible
+}
+
+// piece adds the value of every piece of the grid in [a, b) into v (a and
+// b are on the grid), counting each into progress, and stops early when
+// the call is cancelled. A scalar Func's value goes to element 0; a
+// vector Func adds into v itself.
+func piece(j job, a, b, grain uint64, progress *atomic.Uint64, v *Vector) {
+	for a < b {
+		if j.cancelled != nil && j.cancelled() {
+			return
+		}
+		e := min(b, a+grain)
+		if j.vector() {
+			callVector(j, a, e, v)
+		} else {
+			v.f[0].add(callFunc(j, a, e))
+		}
+		progress.Add(e - a)
+		a = e
+	}
+}
+
+// sumRange reduces [lo, hi) in publishes of chunk terms (whole pieces).
+// scratch holds each publish's folds.
+func sumRange(j job, lo, hi, chunk, grain uint64, progress *atomic.Uint64, scratch *Vector, to sink) {
+	for a := lo; a < hi && (j.cancelled == nil || !j.cancelled()); {
+		b := hi
+		if hi-a > chunk {
+			b = a + chunk
+		}
+		scratch.f.reset(j.ops)
+		piece(j, a, b, grain, progress, scratch)
+		fault("sum")
+		to.publish(scratch.f, b-a, 0)
+		a = b
+	}
+}
+
+// sumChunks takes chunks of [base, base+n) from the table (see "Shares")
+// until none is left, publishing each.
+func sumChunks(j job, base, n, chunk, grain uint64, tbl chunkTable, next *atomic.Uint64, owner uint32,
+	progress *atomic.Uint64, scratch *Vector, to sink) {
+	for {
+		c, ok := claimChunk(tbl, next, owner)
+		if !ok || j.cancelled != nil && j.cancelled() {
+			return
+		}
+		fault("claim")
+		a := base + c*chunk
+		b := min(base+n, a+chunk)
+		scratch.f.reset(j.ops)
+		piece(j, a, b, grain, progress, scratch)
+		fault("sum")
+		to.publish(scratch.f, b-a, c)
+		fault("journal")
+		tbl[c].Store(chunkDone)
+	}
+}
+
+// claimChunk takes a free chunk: the next index from the counter, or, once
+// the counter has run past the end, any chunk still free.
+func claimChunk(tbl chunkTable, next *atomic.Uint64, owner uint32) (uint64, bool) {
+	k := uint64(len(tbl))
+	for {
+		c := next.Add(1) - 1
+		if c >= k {
+			break
+		}
+		fault("claim-next")
+		if tbl[c].CompareAndSwap(0, owner) {
+			return c, true
+		}
+	}
+	for c := range tbl {
+		if tbl[c].Load() == 0 && tbl[c].CompareAndSwap(0, owner) {
+			return uint64(c), true
+		}
+	}
+	return 0, false
+}

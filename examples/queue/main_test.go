@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/internal/redisserver"
+	"github.com/redis/go-redis/v9"
+)
+
+// envMain makes this test binary the example program: the workers and the
+// submitter of the test are real processes of the same build.
+const envMain = "QUEUE_EXAMPLE_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envMain) != "" {
+		main() // exits on an error
+		os.Exit(0)
+	}
+	engine.RunTests(m)
+}
+
+// proc is one process of the example program.
+type proc struct {
+	cmd            *exec.Cmd
+	stdout, stderr syncBuffer
+	done           chan struct{}
+	err            error
+}
+
+func start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: exec.Command(exe, args...), done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), envMain+"=1")
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// wait waits for the process's exit (the test's own timeout bounds it).
+func (p *proc) wait() error { <-p.done; return p.err }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(b)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls cond, which looks at real state, until it holds.
+func waitFor(t *testing.T, what string, cond func() bool, give ...*proc) {
+	t.Helper()
+	for !cond() {
+		for _, p := range give {
+			select {
+			case <-p.done:
+				t.Fatalf("waiting for %s: %v exited: %v\n%s", what, p.cmd.Args, p.err, p.stderr.String())
+			default:
+			}
+		}
+		time.Sleep(10 * time.Millisecond) // polls a condition
+	}
+}
+
+func decode(t *testing.T, s string) output {
+	t.Helper()
+	var o output
+	if err := json.Unmarshal([]byte(s), &o); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, s)
+	}
+	return o
+}
+
+// TestSubmitMatchesLocal: three workers serve a submitted job on a
+// redis-server that persists; one is SIGKILLed while it holds a chunk, and
+// the server is restarted mid-job. The submitter prints the sum of -local
+// bit for bit, the killed worker's chunk is done by another, the other
+// workers stop cleanly, and no key is left but the job's end marker.
+func TestSubmitMatchesLocal(t *testing.T) {
+	srv, err := redisserver.NewServer("--appendonly", "yes", "--appendfsync", "always")
+	if errors.Is(err, redisserver.ErrNotInstalled) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer c.Close()
+
+	const chunks = 40
+	job := []string{"-n", "4e8", "-chunks", strconv.Itoa(chunks), "-json"}
+	var out, errb bytes.Buffer
+	if err := run(&out, &errb, append(job, "-local")); err != nil {
+		t.Fatalf("-local: %v\n%s", err, errb.String())
+	}
+	local := decode(t, out.String())
+
+	var workers []*proc
+	for i := 1; i <= 3; i++ {
+		workers = append(workers, start(t, "-redis", srv.URL, "-work", "-id", "w"+strconv.Itoa(i)))
+	}
+	submit := start(t, append([]string{"-redis", srv.URL}, job...)...)
+
+	var id string
+	waitFor(t, "the job", func() bool {
+		ids, _ := c.SMembers(ctx, "pishm:queue:jobs").Result()
+		if len(ids) == 1 {
+			id = ids[0]
+		}
+		return id != ""
+	}, submit)
+	key := func(name string) string { return "pishm:queue:{" + id + "}:" + name }
+	// SIGKILL w1 while it holds a chunk.
+	waitFor(t, "w1 to hold a chunk", func() bool {
+		leases, _ := c.HVals(ctx, key("lease")).Result()
+		for _, l := range leases {
+			if strings.HasSuffix(l, " w1") {
+				return true
+			}
+		}
+		return false
+	}, submit)
+	workers[0].cmd.Process.Signal(syscall.SIGKILL)
+	if err := workers[0].wait(); err == nil {
+		t.Fatal("the SIGKILLed worker exited 0")
+	}
+	// Restart redis-server once a third of the chunks have results; it
+	// keeps them (appendonly), and everyone rides out the outage.
+	waitFor(t, "a third of the results", func() bool {
+		n, _ := c.LLen(ctx, key("results")).Result()
+		return n >= chunks/3
+	}, submit)
+	if n, _ := c.LLen(ctx, key("results")).Result(); n >= chunks {
+		t.Fatalf("the job was over (%d results) before the restart", n)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := submit.wait(); err != nil {
+		t.Fatalf("submit: %v\n%s", err, submit.stderr.String())
+	}
+	got := decode(t, submit.stdout.String())
+	if got.SumBits != local.SumBits || got.Sum != local.Sum || got.N != local.N || got.Chunks != chunks {
+		t.Errorf("submitted %+v\nlocal %+v", got, local)
+	}
+	var byWorker int
+	for w, n := range got.ByWorker {
+		if w != "w1" && w != "w2" && w != "w3" {
+			t.Errorf("chunks by %q", w)
+		}
+		byWorker += n
+	}
+	if byWorker != chunks {
+		t.Errorf("by worker %v: %d chunks, want %d", got.ByWorker, byWorker, chunks)
+	}
+	if !strings.Contains(submit.stderr.String(), "of 40 chunks done") {
+		t.Errorf("the submitter's stderr has no progress line:\n%s", submit.stderr.String())
+	}
+	for _, w := range workers[1:] {
+		w.cmd.Process.Signal(syscall.SIGTERM)
+		if err := w.wait(); err != nil {
+			t.Errorf("%v: %v\n%s", w.cmd.Args, err, w.stderr.String())
+		}
+	}
+	keys, _ := c.Keys(ctx, "*").Result()
+	for _, k := range keys {
+		if ttl, _ := c.PTTL(ctx, k).Result(); k != key("end") || ttl <= 0 {
+			t.Errorf("key left: %s (TTL %v)", k, ttl)
+		}
+	}
+	if v, _ := c.Get(ctx, key("end")).Result(); v != "done" {
+		t.Errorf("end marker %q", v)
+	}
+}
+
+// TestUsage: bad flags exit 2 with one line.
+func TestUsage(t *testing.T) {
+	for _, args := range [][]string{{"-n", "0"}, {"-p", "0"}, {"-work", "-local"}, {"-chunks", "0"}, {"stray"}} {
+		var out, errb bytes.Buffer
+		err := run(&out, &errb, args)
+		if !errors.As(err, new(usageError)) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+	var out, errb bytes.Buffer
+	if err := run(&out, &errb, []string{"-n", "1000", "-redis", "redis://127.0.0.1:1/0"}); err == nil || errors.As(err, new(usageError)) {
+		t.Errorf("unreachable redis: %v", err)
+	}
+}
+
+// TestSubmitInterrupted: a submitter stopped by SIGINT while its chunks
+// wait ends its job: it exits 1 saying so, and leaves only the end marker.
+func TestSubmitInterrupted(t *testing.T) {
+	srv, err := redisserver.NewServer()
+	if errors.Is(err, redisserver.ErrNotInstalled) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer c.Close()
+	submit := start(t, "-redis", srv.URL, "-n", "1e9")
+	waitFor(t, "the job", func() bool { return c.Exists(ctx, "pishm:queue:jobs").Val() == 1 }, submit)
+	submit.cmd.Process.Signal(syscall.SIGINT)
+	if err := submit.wait(); err == nil || !strings.Contains(submit.stderr.String(), "cancelled") && !strings.Contains(submit.stderr.String(), "interrupt") {
+		t.Errorf("exit %v; stderr:\n%s", err, submit.stderr.String())
+	}
+	keys, _ := c.Keys(ctx, "*").Result()
+	if len(keys) != 1 || !strings.HasSuffix(keys[0], ":end") || c.PTTL(ctx, keys[0]).Val() <= 0 {
+		t.Errorf("keys left: %v", keys)
+	}
+}
