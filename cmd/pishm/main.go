@@ -12,6 +12,7 @@
 //	pishm coordinate -redis URL -n N -chunks C [flags]
 //	pishm worker -redis URL [flags]
 //	pishm bench [-quick] [-compare] [-count K] [-json|-csv] [-svg FILE]
+//	pishm stats [-workers W] [-mode M] [-json] [-bins B] [-range LO:HI] [-type f64|f32] FILE
 //
 // info lists the CPU's kernels and the slot geometry; gc removes what a
 // pishm killed outright may have left (named segments of older versions,
@@ -23,7 +24,10 @@
 // coordinate queues the chunks of one job in a redis-server and reduces the
 // results in chunk order; worker, on any number of hosts, takes chunks and
 // computes each with the local engine (see the queue package). bench runs
-// the comparison matrix of strategies, transports and scaling.
+// the comparison matrix of strategies, transports and scaling. stats
+// gives the count, exact sum, mean, variance, extremes and histogram of a
+// file of float64s or float32s (raw or .npy), the same bits for any
+// workers and mode.
 //
 // The parent creates a segment (POSIX shared memory under /dev/shm, or a
 // file with -shm=file -path=FILE), re-executes itself once per worker, and
@@ -195,6 +199,18 @@ func exitCode(ctx context.Context, stderr io.Writer, err error) int {
 // the usage to fs's output. A -redis flag, where fs has one, must be a URL
 // go-redis takes.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := parseFlagsArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// parseFlagsArgs is parseFlags for a command that takes arguments after
+// its flags (fs.Args()).
+func parseFlagsArgs(fs *flag.FlagSet, args []string) error {
 	out, usage := fs.Output(), fs.Usage
 	fs.SetOutput(io.Discard) // where the parser prints its error and calls usage
 	fs.Usage = func() {}
@@ -207,8 +223,6 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return err
 	case err != nil:
 		return flagError{cmd: fs.Name(), err: err}
-	case fs.NArg() > 0:
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if f := fs.Lookup("redis"); f != nil && f.Value.String() != "" {
 		return checkRedisURL(f.Value.String())
@@ -252,6 +266,8 @@ type options struct {
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if len(args) > 0 {
 		switch args[0] {
+		case "stats":
+			return statsCmd(ctx, stdout, stderr, args[1:])
 		case "bench":
 			return benchCmd(ctx, stdout, stderr, args[1:])
 		case "info", "gc", "version":
@@ -310,12 +326,12 @@ func help(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	}
 	if len(args) == 1 {
 		switch args[0] {
-		case "bench", "coordinate", "worker":
+		case "bench", "coordinate", "worker", "stats":
 			return run(ctx, stdout, stderr, []string{args[0], "-h"})
 		case "info", "gc", "version", "help":
 			// No flags: the main usage says what they do.
 		default:
-			return usagef("help: unknown command %q (want bench, coordinate, worker, info, gc or version)", args[0])
+			return usagef("help: unknown command %q (want bench, coordinate, worker, stats, info, gc or version)", args[0])
 		}
 	}
 	return run(ctx, stdout, stderr, []string{"-h"})
@@ -334,6 +350,7 @@ func parse(stderr io.Writer, args []string) (options, error) {
        pishm coordinate -redis URL -n N -chunks C [flags]
        pishm worker -redis URL [flags]
        pishm bench [-quick] [-compare] [-count K] [-json|-csv] [-svg FILE]
+       pishm stats [flags] FILE
 
 pishm sums the first n terms of 1/(2k+1)^2 on child processes that share a
 memory segment, publishes the partial sums by -mode, and prints pi with its

@@ -1,0 +1,5 @@
+package main
+
+// The Funcs of pishm stats: a lean worker must know every Func pishm
+// registers.
+import _ "github.com/pishm/pishm/internal/filestats"

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/internal/filestats"
+	"github.com/pishm/pishm/internal/floatfile"
+	"github.com/pishm/pishm/internal/stats"
+)
+
+// statsCmd is "pishm stats [flags] FILE": count, exact sum, mean, sample
+// variance, extremes and histogram of a file of numbers, on the engine's
+// workers (see internal/filestats).
+func statsCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	fs := flag.NewFlagSet("pishm stats", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: pishm stats [flags] FILE
+
+pishm stats reads FILE, raw little-endian float64 (or float32 with -type f32)
+or a NumPy .npy array of either, and prints the count, the correctly rounded
+sum (math.fsum's), mean, sample variance (n-1) and standard deviation, the
+extremes and a histogram. NaNs are counted apart and take no part in the
+rest; the histogram counts values outside its range as below and above.
+The output is the same bits for any -workers and -mode.
+
+Flags (before FILE):
+`)
+		fs.PrintDefaults()
+	}
+	workers := fs.Int("workers", runtime.NumCPU(), "number of worker `processes`")
+	mode := fs.String("mode", "slots", "publishing `strategy`: "+strings.Replace(modeNames(), ", racy", "", 1))
+	asJSON := fs.Bool("json", false, "print the result as one JSON object (non-finite numbers as \"NaN\", \"+Inf\", \"-Inf\")")
+	bins := fs.Int("bins", 10, fmt.Sprintf("histogram `bins`, 1 to %d", stats.MaxBins))
+	rng := fs.String("range", "", "histogram range `LO:HI` (default: the finite values' min:max, which takes a second read of FILE)")
+	typ := fs.String("type", "f64", "element `type` of a raw file: f64 or f32 (a .npy file says its own)")
+	verbose := fs.Bool("v", false, "on a worker's failure, also print what it wrote to stderr")
+	quiet := fs.Bool("quiet", false, "no progress bars (they show only on a terminal, for passes over a second)")
+	if err := parseFlagsArgs(fs, args); err != nil {
+		return err
+	}
+	switch fs.NArg() {
+	case 0:
+		return usagef("stats: no FILE (usage: pishm stats [flags] FILE)")
+	case 1:
+	default:
+		return usagef("stats: one FILE, and flags before it: got %q", fs.Args())
+	}
+	path := fs.Arg(0)
+	elem, err := floatfile.ParseElem(*typ)
+	if err != nil {
+		return usagef("-type: %v", err)
+	}
+	if *workers < 1 || *workers > engine.MaxWorkers {
+		return usagef("-workers must be in [1, %d], got %d", engine.MaxWorkers, *workers)
+	}
+	if *bins < 1 || *bins > stats.MaxBins {
+		return usagef("-bins must be in [1, %d], got %d", stats.MaxBins, *bins)
+	}
+	var histRange *[2]float64
+	if *rng != "" {
+		r, err := parseRange(*rng)
+		if err != nil {
+			return usagef("-range: %v", err)
+		}
+		histRange = &r
+	}
+	m := engine.Mode(*mode)
+	if m == engine.Racy {
+		return usagef("-mode racy loses updates on purpose: stats has no use for it")
+	}
+	if err := (engine.Config{N: 1, Workers: *workers, Mode: m}).Validate(); err != nil {
+		return asFlagError(err)
+	}
+	layout, err := floatfile.Inspect(path, elem)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	opt := filestats.Options{Workers: *workers, Mode: m, Bins: *bins, Range: histRange}
+	if m != engine.Goroutines {
+		opt.WorkerBinary = leanWorker(m)
+	}
+	if !*asJSON && !*quiet && isTerminal(stdout) {
+		var view *progressView
+		last := 0
+		opt.Progress = func(pass int, p engine.Progress) {
+			if pass != last {
+				if view != nil {
+					view.close()
+				}
+				view, last = newProgressView(stdout), pass
+			}
+			view.update(p)
+		}
+		defer func() {
+			if view != nil {
+				view.close()
+			}
+		}()
+	}
+	start := time.Now()
+	res, err := filestats.Compute(ctx, path, layout, opt)
+	if err != nil {
+		var we *engine.WorkerError
+		if *verbose && errors.As(err, &we) {
+			printWorkerDetail(stderr, we)
+		}
+		return err
+	}
+	if *asJSON {
+		b, err := json.Marshal(res)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	printStats(stdout, path, layout, res)
+	fmt.Fprintf(stdout, "time      %v, %d workers, mode %s\n", time.Since(start).Round(time.Millisecond), *workers, m)
+	return nil
+}
+
+// parseRange reads LO:HI, two finite numbers with LO <= HI.
+func parseRange(s string) ([2]float64, error) {
+	lo, hi, ok := strings.Cut(s, ":")
+	if !ok {
+		return [2]float64{}, fmt.Errorf("want LO:HI, got %q", s)
+	}
+	var r [2]float64
+	for i, t := range []string{lo, hi} {
+		f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return r, fmt.Errorf("%q is not a finite number", t)
+		}
+		r[i] = f
+	}
+	if r[0] > r[1] {
+		return r, fmt.Errorf("LO %v is above HI %v", r[0], r[1])
+	}
+	return r, nil
+}
+
+func printStats(w io.Writer, path string, l floatfile.Layout, r stats.Result) {
+	kind := "raw " + l.Elem.String()
+	if l.NPY {
+		kind = ".npy " + l.Elem.String()
+	}
+	fmt.Fprintf(w, "file      %s (%s, %d values)\n", path, kind, l.Count)
+	fmt.Fprintf(w, "count     %d (and %d NaN)\n", r.Count, r.NaN)
+	fmt.Fprintf(w, "sum       %.17g  (correctly rounded)\n", r.Sum)
+	fmt.Fprintf(w, "mean      %.17g\n", r.Mean)
+	fmt.Fprintf(w, "variance  %.17g  (sample, n-1)\n", r.Variance)
+	fmt.Fprintf(w, "std       %.17g\n", r.Std)
+	fmt.Fprintf(w, "min       %.17g\n", r.Min)
+	fmt.Fprintf(w, "max       %.17g\n", r.Max)
+	h := r.Histogram
+	fmt.Fprintf(w, "histogram %d bins over [%.6g, %.6g]\n", len(h.Counts), h.Edges[0], h.Edges[len(h.Edges)-1])
+	var most uint64
+	for _, c := range h.Counts {
+		most = max(most, c)
+	}
+	for k, c := range h.Counts {
+		closing := ")"
+		if k == len(h.Counts)-1 {
+			closing = "]"
+		}
+		bar := 0
+		if most > 0 {
+			bar = int(40 * c / most)
+		}
+		fmt.Fprintf(w, "  [%12.6g, %12.6g%s %12d %s\n", h.Edges[k], h.Edges[k+1], closing, c, strings.Repeat("#", bar))
+	}
+	if h.Below > 0 || h.Above > 0 {
+		fmt.Fprintf(w, "  below %d, above %d (outside the range)\n", h.Below, h.Above)
+	}
+}

@@ -1,0 +1,362 @@
+// Package filestats runs the statistics of package stats over the elements
+// of a file on the engine: pass 1 and pass 2 are k-wide reductions whose
+// Funcs read their pieces of the file themselves. Its init registers them,
+// so every binary that may serve as a worker of pishm stats (pishm and
+// pishm-worker) must link it.
+package filestats
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/internal/floatfile"
+	"github.com/pishm/pishm/internal/stats"
+)
+
+// The registered names. Pass 2 has a fixed number of elements per name, so
+// it is registered once per tier of bins and a call uses the smallest tier
+// that holds its histogram (the bins beyond stay zero).
+const (
+	pass1Name   = "stats.pass1"
+	pass2Prefix = "stats.pass2."
+	oncePrefix  = "stats.once." // both passes over each piece, for a given range
+)
+
+var binTiers = []int{16, 128, 1024, stats.MaxBins}
+
+func pass2Name(bins int) string { return tierName(pass2Prefix, bins) }
+
+func onceName(bins int) string { return tierName(oncePrefix, bins) }
+
+func tierName(prefix string, bins int) string {
+	for _, t := range binTiers {
+		if bins <= t {
+			return fmt.Sprintf("%s%d", prefix, t)
+		}
+	}
+	panic(fmt.Sprintf("filestats: %d bins", bins))
+}
+
+func init() {
+	engine.RegisterVectorParams(pass1Name, engineOps(stats.Pass1Ops()), pass1)
+	for _, t := range binTiers {
+		engine.RegisterVectorParams(pass2Name(t), engineOps(stats.Pass2Ops(t)), pass2)
+		if stats.OnePassOffset+stats.P2Bins+t <= engine.MaxK {
+			engine.RegisterVectorParams(onceName(t), engineOps(stats.OnePassOps(t)), once)
+		}
+	}
+}
+
+// maxOnceBins is the most bins a one-pass run holds: pass 1's elements
+// and pass 2's must fit in one reduction.
+const maxOnceBins = engine.MaxK - stats.OnePassOffset - stats.P2Bins
+
+func engineOps(ops []stats.Op) []engine.Op {
+	out := make([]engine.Op, len(ops))
+	for i, op := range ops {
+		switch op {
+		case stats.Sum:
+			out[i] = engine.Sum
+		case stats.Min:
+			out[i] = engine.Min
+		case stats.Max:
+			out[i] = engine.Max
+		}
+	}
+	return out
+}
+
+// params is what a call hands its Funcs: the file, where its elements
+// are, and for pass 2 the plan.
+type params struct {
+	Path   string           `json:"path"`
+	Layout floatfile.Layout `json:"layout"`
+	Plan   *stats.Plan      `json:"plan,omitempty"`
+}
+
+// state is what a worker keeps for one call's params: the open file and
+// the decoded plan. A pool worker serves both passes and keeps both.
+type state struct {
+	r    *floatfile.Reader
+	plan *stats.Plan
+}
+
+var states = struct {
+	sync.Mutex
+	m map[string]*state
+}{m: map[string]*state{}}
+
+// stateFor opens (once per worker) what params names. It panics on
+// failure: the worker then dies with the message and the parent reports
+// it. The command checks the file before any worker starts, so this is a
+// file that changed under it.
+func stateFor(raw []byte) *state {
+	states.Lock()
+	defer states.Unlock()
+	if s, ok := states.m[string(raw)]; ok {
+		return s
+	}
+	var p params
+	if err := json.Unmarshal(raw, &p); err != nil {
+		panic(fmt.Sprintf("filestats: bad params: %v", err))
+	}
+	if p.Plan != nil {
+		if err := p.Plan.Prepare(); err != nil {
+			panic(err)
+		}
+	}
+	r, err := floatfile.Open(p.Path, p.Layout)
+	if err != nil {
+		panic(err)
+	}
+	s := &state{r: r, plan: p.Plan}
+	states.m[string(raw)] = s
+	return s
+}
+
+// release closes and forgets what stateFor opened for these params in
+// this process: Compute calls it when it is done, for the pieces that ran
+// in the calling process (the goroutines mode; a pool's workers exit with
+// the pool).
+func release(raws ...[]byte) {
+	states.Lock()
+	defer states.Unlock()
+	for _, raw := range raws {
+		if s, ok := states.m[string(raw)]; ok {
+			s.r.Close()
+			delete(states.m, string(raw))
+		}
+	}
+}
+
+// buffers are one piece's working memory, reused across pieces.
+type buffers struct {
+	f64 []float64
+	f32 []float32
+	sc  stats.Scratch
+}
+
+var bufPool = sync.Pool{New: func() any { return new(buffers) }}
+
+// read reads the piece [lo, hi) into b and calls f64 or f32 on it.
+func read(s *state, lo, hi uint64, b *buffers, f64 func([]float64), f32 func([]float32)) {
+	n := int(hi - lo)
+	if s.r.Layout().Elem == floatfile.Float64 {
+		if cap(b.f64) < n {
+			b.f64 = make([]float64, n)
+		}
+		xs := b.f64[:n]
+		if err := s.r.ReadF64(lo, xs); err != nil {
+			panic(err)
+		}
+		f64(xs)
+		return
+	}
+	if cap(b.f32) < n {
+		b.f32 = make([]float32, n)
+	}
+	xs := b.f32[:n]
+	if err := s.r.ReadF32(lo, xs); err != nil {
+		panic(err)
+	}
+	f32(xs)
+}
+
+func pass1(raw []byte, lo, hi uint64, v *engine.Vector) {
+	s := stateFor(raw)
+	b := bufPool.Get().(*buffers)
+	defer bufPool.Put(b)
+	read(s, lo, hi, b,
+		func(xs []float64) { stats.Pass1F64(xs, v, &b.sc) },
+		func(xs []float32) { stats.Pass1F32(xs, v, &b.sc) })
+}
+
+func pass2(raw []byte, lo, hi uint64, v *engine.Vector) {
+	s := stateFor(raw)
+	if s.plan == nil {
+		panic("filestats: pass 2 without a plan")
+	}
+	b := bufPool.Get().(*buffers)
+	defer bufPool.Put(b)
+	read(s, lo, hi, b,
+		func(xs []float64) { s.plan.Pass2F64(xs, v, &b.sc) },
+		func(xs []float32) { s.plan.Pass2F32(xs, v, &b.sc) })
+}
+
+// once runs both passes over each piece, read once: a given range and a
+// sampled shift in the plan (stats.ShiftPlan).
+func once(raw []byte, lo, hi uint64, v *engine.Vector) {
+	s := stateFor(raw)
+	if s.plan == nil {
+		panic("filestats: one pass without a plan")
+	}
+	b := bufPool.Get().(*buffers)
+	defer bufPool.Put(b)
+	v2 := stats.Offset(v, stats.OnePassOffset)
+	read(s, lo, hi, b,
+		func(xs []float64) {
+			stats.Pass1F64(xs, v, &b.sc)
+			s.plan.Pass2F64(xs, v2, &b.sc)
+		},
+		func(xs []float32) {
+			stats.Pass1F32(xs, v, &b.sc)
+			s.plan.Pass2F32(xs, v2, &b.sc)
+		})
+}
+
+// Options say how to run.
+type Options struct {
+	Workers int
+	Mode    engine.Mode
+	Bins    int
+	Range   *[2]float64 // the histogram's; nil: the finite values' [min, max]
+	// WorkerBinary is engine.Config.WorkerBinary: a lean worker that links
+	// this package, or "" for the running binary.
+	WorkerBinary string
+	// Progress, if set, is called as engine.Config.Progress is, during
+	// each pass; pass is 1 or 2.
+	Progress func(pass int, p engine.Progress)
+}
+
+// Compute runs both passes over the elements of path that l describes:
+// one after the other, or, with a Range, both over each piece as it is
+// read, the deviations taken from a shift sampled from the file; where
+// that shift turns out not to serve (stats.ShiftHolds), pass 2 runs again
+// with the mean.
+func Compute(ctx context.Context, path string, l floatfile.Layout, opt Options) (stats.Result, error) {
+	abs, err := filepath.Abs(path) // the workers may not share our directory
+	if err != nil {
+		return stats.Result{}, err
+	}
+	var pass atomic.Int32 // the engine may call Progress from a goroutine of its own
+	pass.Store(1)
+	cfg := engine.Config{Workers: opt.Workers, Mode: opt.Mode, WorkerBinary: opt.WorkerBinary}
+	if opt.Progress != nil {
+		cfg.Progress = func(p engine.Progress) { opt.Progress(int(pass.Load()), p) }
+	}
+	reduce := func(name string, p []byte) (engine.Reduction, error) {
+		return engine.Reduce(ctx, name, l.Count, engine.WithConfig(cfg), engine.WithParams(p))
+	}
+	if opt.Mode != engine.Goroutines && !opt.Mode.IsTransport() {
+		pool, err := engine.NewPool(ctx, engine.WithConfig(cfg), engine.WithInProcessBelow(0))
+		if err != nil {
+			return stats.Result{}, err
+		}
+		defer pool.Close()
+		reduce = func(name string, p []byte) (engine.Reduction, error) {
+			return pool.Reduce(ctx, name, l.Count, engine.WithParams(p))
+		}
+	}
+	var tot stats.Totals
+	ran := false // pass 1's totals are in tot
+	if opt.Range != nil && opt.Bins <= maxOnceBins {
+		res, t, done, err := onePass(abs, l, opt, reduce)
+		if err != nil || done {
+			return res, err
+		}
+		tot, ran = t, t.Count+t.NaN > 0
+	}
+	if !ran {
+		p1, err := json.Marshal(params{Path: abs, Layout: l})
+		if err != nil {
+			return stats.Result{}, err
+		}
+		defer release(p1)
+		r1, err := reduce(pass1Name, p1)
+		if err != nil {
+			return stats.Result{}, err
+		}
+		tot = totals(l, &r1)
+	}
+	plan, err := stats.NewPlan(tot, opt.Bins, opt.Range)
+	if err != nil {
+		return stats.Result{}, err
+	}
+	p2, err := json.Marshal(params{Path: abs, Layout: l, Plan: &plan})
+	if err != nil {
+		return stats.Result{}, err
+	}
+	defer release(p2)
+	pass.Store(2)
+	r2, err := reduce(pass2Name(plan.Bins), p2)
+	if err != nil {
+		return stats.Result{}, err
+	}
+	var sumSq = r2.Exact(stats.P2SumSq)
+	if !plan.Deviations {
+		sumSq = nil
+	}
+	w := r2.Values
+	return stats.Finish(tot, plan, sumSq, w[stats.P2Bins:stats.P2Bins+plan.Bins], w[stats.P2Below], w[stats.P2Above]), nil
+}
+
+// onePass runs both passes over each piece as it is read, the deviations
+// from a shift sampled from the file (a given range). done says the result
+// is final; otherwise pass 2 must run again with the mean, on the totals
+// given (zero, counting no value, when the sample gave no shift and
+// nothing ran).
+func onePass(path string, l floatfile.Layout, opt Options, reduce func(string, []byte) (engine.Reduction, error)) (res stats.Result, tot stats.Totals, done bool, err error) {
+	shift, err := samplePlan(path, l, opt.Bins, *opt.Range)
+	if err != nil || !shift.Deviations { // no finite value in the sample to shift by
+		return res, tot, false, err
+	}
+	p0, err := json.Marshal(params{Path: path, Layout: l, Plan: &shift})
+	if err != nil {
+		return res, tot, false, err
+	}
+	defer release(p0)
+	r, err := reduce(onceName(opt.Bins), p0)
+	if err != nil {
+		return res, tot, false, err
+	}
+	tot = totals(l, &r)
+	ss := r.Exact(stats.OnePassOffset + stats.P2SumSq)
+	if !stats.ShiftHolds(tot, shift, ss) {
+		return res, tot, false, nil
+	}
+	w := r.Values[stats.OnePassOffset:]
+	return stats.Finish(tot, shift, ss, w[stats.P2Bins:stats.P2Bins+shift.Bins], w[stats.P2Below], w[stats.P2Above]), tot, true, nil
+}
+
+// totals reads pass 1's elements of r.
+func totals(l floatfile.Layout, r *engine.Reduction) stats.Totals {
+	v := r.Values
+	nan := uint64(v[stats.P1NaN])
+	return stats.Totals{Count: l.Count - nan, NaN: nan, Sum: r.Exact(stats.P1Sum),
+		Min: v[stats.P1Min], Max: v[stats.P1Max], FiniteMin: v[stats.P1FiniteMin], FiniteMax: v[stats.P1FiniteMax]}
+}
+
+// samplePlan reads the sample stats.Sample names from the file and makes
+// the one-pass plan from it.
+func samplePlan(path string, l floatfile.Layout, bins int, rng [2]float64) (stats.Plan, error) {
+	r, err := floatfile.Open(path, l)
+	if err != nil {
+		return stats.Plan{}, err
+	}
+	defer r.Close()
+	var sample []float64
+	for _, run := range stats.Sample(l.Count) {
+		n := int(run[1] - run[0])
+		if l.Elem == floatfile.Float64 {
+			xs := make([]float64, n)
+			if err := r.ReadF64(run[0], xs); err != nil {
+				return stats.Plan{}, err
+			}
+			sample = append(sample, xs...)
+			continue
+		}
+		xs := make([]float32, n)
+		if err := r.ReadF32(run[0], xs); err != nil {
+			return stats.Plan{}, err
+		}
+		for _, x := range xs {
+			sample = append(sample, float64(x))
+		}
+	}
+	return stats.ShiftPlan(sample, bins, rng)
+}

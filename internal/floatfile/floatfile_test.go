@@ -1,0 +1,209 @@
+package floatfile
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// npyFile builds a .npy file byte by byte, as NumPy writes it: magic,
+// version, header length, the dict padded with spaces to a multiple of 64
+// bytes and ended by a newline, then data.
+func npyFile(major byte, dict string, data []byte) []byte {
+	lenBytes := 2
+	if major >= 2 {
+		lenBytes = 4
+	}
+	pre := len(magic) + 2 + lenBytes
+	h := dict
+	for (pre+len(h)+1)%64 != 0 {
+		h += " "
+	}
+	h += "\n"
+	b := append([]byte(magic), major, 0)
+	if lenBytes == 2 {
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(h)))
+	} else {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(h)))
+	}
+	b = append(b, h...)
+	return append(b, data...)
+}
+
+func f64Bytes(xs ...float64) []byte {
+	var b []byte
+	for _, x := range xs {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
+	return b
+}
+
+func f32Bytes(xs ...float32) []byte {
+	var b []byte
+	for _, x := range xs {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+	}
+	return b
+}
+
+func write(t *testing.T, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRawAndNPY(t *testing.T) {
+	cases := []struct {
+		name string
+		b    []byte
+		raw  Elem
+		want []float64
+		elem Elem
+		npy  bool
+	}{
+		{"raw.f64", f64Bytes(1, -2.5, math.Inf(1)), Float64, []float64{1, -2.5, math.Inf(1)}, Float64, false},
+		{"raw.f32", f32Bytes(1, 0.1, -3), Float32, []float64{1, float64(float32(0.1)), -3}, Float32, false},
+		{"v1.npy", npyFile(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", f64Bytes(4, 5, 6)), Float32, []float64{4, 5, 6}, Float64, true},
+		{"v2.npy", npyFile(2, `{"descr": "<f4", "fortran_order": False, "shape": (2, 2)}`, f32Bytes(1, 2, 3, 4)), Float64, []float64{1, 2, 3, 4}, Float32, true},
+		{"v3.npy", npyFile(3, "{'descr': '=f8', 'fortran_order': False, 'shape': (1L,)}", f64Bytes(7)), Float64, []float64{7}, Float64, true},
+		{"scalar.npy", npyFile(1, "{'descr': '<f8', 'fortran_order': False, 'shape': ()}", f64Bytes(9)), Float64, []float64{9}, Float64, true},
+		// Named .npy but without the magic: raw data.
+		{"raw.npy", f64Bytes(1, 2), Float64, []float64{1, 2}, Float64, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := write(t, c.name, c.b)
+			l, err := Inspect(p, c.raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Elem != c.elem || l.NPY != c.npy || l.Count != uint64(len(c.want)) {
+				t.Fatalf("layout %+v, want %v npy=%v count %d", l, c.elem, c.npy, len(c.want))
+			}
+			if l.NPY && l.Offset%64 != 0 {
+				t.Errorf("npy data at %d, want a multiple of 64", l.Offset)
+			}
+			r, err := Open(p, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			got := make([]float64, len(c.want))
+			if l.Elem == Float64 {
+				err = r.ReadF64(0, got)
+			} else {
+				g32 := make([]float32, len(c.want))
+				err = r.ReadF32(0, g32)
+				for i, x := range g32 {
+					got[i] = float64(x)
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, w := range c.want {
+				if math.Float64bits(got[i]) != math.Float64bits(w) {
+					t.Errorf("element %d = %v, want %v", i, got[i], w)
+				}
+			}
+			// A read from an index on, and one past the end.
+			if n := len(c.want); n > 1 && l.Elem == Float64 {
+				tail := make([]float64, n-1)
+				if err := r.ReadF64(1, tail); err != nil || math.Float64bits(tail[0]) != math.Float64bits(c.want[1]) {
+					t.Errorf("ReadF64(1) = %v, %v", tail, err)
+				}
+				if err := r.ReadF64(2, tail); err == nil {
+					t.Error("a read past the end succeeded")
+				}
+			}
+		})
+	}
+}
+
+func TestBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name string
+		b    []byte // nil: do not create
+		raw  Elem
+		want string
+	}{
+		{"missing", nil, Float64, "no such file or directory"},
+		{"empty", []byte{}, Float64, "is empty"},
+		{"odd", make([]byte, 12), Float64, "12 bytes is not a whole number of f64 elements"},
+		{"odd32", make([]byte, 6), Float32, "6 bytes is not a whole number of f32 elements"},
+		{"big-endian.npy", npyFile(1, "{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }", f64Bytes(1)), Float64, `dtype ">f8" is not supported`},
+		{"int.npy", npyFile(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", make([]byte, 8)), Float64, `dtype "<i4" is not supported`},
+		{"f16.npy", npyFile(1, "{'descr': '<f2', 'fortran_order': False, 'shape': (4,), }", make([]byte, 8)), Float64, `dtype "<f2" is not supported`},
+		{"fortran.npy", npyFile(1, "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 1), }", f64Bytes(1, 2)), Float64, "Fortran order"},
+		{"short.npy", npyFile(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", f64Bytes(1, 2)), Float64, "truncated .npy: shape (3,) needs 24 bytes of data after byte 128, the file has 16"},
+		{"huge.npy", npyFile(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }", f64Bytes(1)), Float64, "truncated .npy"},
+		{"long.npy", npyFile(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", f64Bytes(1, 2)), Float64, "8 bytes follow"},
+		{"zero.npy", npyFile(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (0,), }", nil), Float64, "is empty"},
+		{"cut-header.npy", npyFile(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", nil)[:30], Float64, "truncated .npy: the header is"},
+		{"cut-preamble.npy", []byte(magic + "\x01"), Float64, "truncated .npy"},
+		{"version.npy", append([]byte(magic), 9, 0, 0, 0), Float64, "version 9.0 is not supported"},
+		{"nokey.npy", npyFile(1, "{'descr': '<f8', 'shape': (1,), }", f64Bytes(1)), Float64, `no "fortran_order" key`},
+		{"garbage.npy", npyFile(1, "{'descr': '<f8', 'fortran_order': Maybe, 'shape': (1,), }", f64Bytes(1)), Float64, "want True or False"},
+		{"structured.npy", npyFile(1, "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (1,), }", f64Bytes(1)), Float64, "structured dtype"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(dir, c.name)
+			if c.b != nil {
+				if err := os.WriteFile(p, c.b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := Inspect(p, c.raw)
+			var fe *Error
+			if !errors.As(err, &fe) {
+				t.Fatalf("Inspect = %v, want an *Error", err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, c.want) || !strings.HasPrefix(msg, p+": ") || strings.Contains(msg, "\n") {
+				t.Errorf("error %q, want one line starting with the path and containing %q", msg, c.want)
+			}
+		})
+	}
+	t.Run("directory", func(t *testing.T) {
+		_, err := Inspect(dir, Float64)
+		if err == nil || !strings.Contains(err.Error(), "is a directory") {
+			t.Errorf("Inspect(dir) = %v, want 'is a directory'", err)
+		}
+	})
+}
+
+// A file that shrinks between Inspect and Open is refused, not read past
+// its end.
+func TestOpenShrunk(t *testing.T) {
+	p := write(t, "x.f64", f64Bytes(1, 2, 3))
+	l, err := Inspect(p, Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, 8); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(p, l); err == nil || !strings.Contains(err.Error(), "fewer than") {
+		t.Errorf("Open of a shrunk file = %v, want an error", err)
+	}
+}
+
+func TestParseElem(t *testing.T) {
+	for s, want := range map[string]Elem{"f64": Float64, "float32": Float32, "f32": Float32} {
+		if got, err := ParseElem(s); err != nil || got != want {
+			t.Errorf("ParseElem(%q) = %v, %v", s, got, err)
+		}
+	}
+	if _, err := ParseElem("i8"); err == nil {
+		t.Error("ParseElem(i8) succeeded")
+	}
+}

@@ -1,0 +1,610 @@
+package stats
+
+import (
+	"encoding/json"
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/pishm/pishm/internal/superacc"
+)
+
+// exactSink is a Sink that keeps its Sum elements in big.Floats wide
+// enough to hold any sum of float64s exactly, and its Min and Max
+// elements as the engine does: the reference the pieces report to.
+type exactSink struct {
+	ops            []Op
+	sums           []*big.Float
+	nan, pos, negi []int
+	ext            []float64
+}
+
+func newSink(ops []Op) *exactSink {
+	s := &exactSink{ops: ops, sums: make([]*big.Float, len(ops)), nan: make([]int, len(ops)),
+		pos: make([]int, len(ops)), negi: make([]int, len(ops)), ext: make([]float64, len(ops))}
+	for i, op := range ops {
+		s.sums[i] = new(big.Float).SetPrec(2300)
+		switch op {
+		case Min:
+			s.ext[i] = math.Inf(1)
+		case Max:
+			s.ext[i] = math.Inf(-1)
+		}
+	}
+	return s
+}
+
+func (s *exactSink) Add(i int, x float64) {
+	switch s.ops[i] {
+	case Sum:
+		switch {
+		case x != x:
+			s.nan[i]++
+		case math.IsInf(x, 1):
+			s.pos[i]++
+		case math.IsInf(x, -1):
+			s.negi[i]++
+		default:
+			s.sums[i].Add(s.sums[i], new(big.Float).SetFloat64(x))
+		}
+	case Min:
+		s.ext[i] = superacc.MinOf(s.ext[i], x)
+	case Max:
+		s.ext[i] = superacc.MaxOf(s.ext[i], x)
+	}
+}
+
+// exact is element i as the engine's Reduction.Exact gives it.
+func (s *exactSink) exact(i int) *big.Float {
+	switch {
+	case s.nan[i] > 0 || s.pos[i] > 0 && s.negi[i] > 0:
+		return nil
+	case s.pos[i] > 0:
+		return new(big.Float).SetInf(false)
+	case s.negi[i] > 0:
+		return new(big.Float).SetInf(true)
+	}
+	return s.sums[i]
+}
+
+func (s *exactSink) float(i int) float64 {
+	if s.ops[i] != Sum {
+		return s.ext[i]
+	}
+	f := s.exact(i)
+	if f == nil {
+		return math.NaN()
+	}
+	v, _ := f.Float64()
+	return v
+}
+
+// compute runs both passes over xs in pieces of grain values, as the
+// engine's grid would, and finishes.
+func compute(t *testing.T, xs []float64, grain, bins int, rng *[2]float64) Result {
+	t.Helper()
+	var sc Scratch
+	s1 := newSink(Pass1Ops())
+	for lo := 0; lo < len(xs); lo += grain {
+		Pass1F64(xs[lo:min(lo+grain, len(xs))], s1, &sc)
+	}
+	nan := uint64(s1.float(P1NaN))
+	tot := Totals{Count: uint64(len(xs)) - nan, NaN: nan, Sum: s1.exact(P1Sum),
+		Min: s1.float(P1Min), Max: s1.float(P1Max), FiniteMin: s1.float(P1FiniteMin), FiniteMax: s1.float(P1FiniteMax)}
+	plan, err := NewPlan(tot, bins, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The plan travels to the workers as JSON.
+	b, err := json.Marshal(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wire Plan
+	if err := json.Unmarshal(b, &wire); err != nil {
+		t.Fatal(err)
+	}
+	if err := wire.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newSink(Pass2Ops(bins))
+	for lo := 0; lo < len(xs); lo += grain {
+		wire.Pass2F64(xs[lo:min(lo+grain, len(xs))], s2, &sc)
+	}
+	counts := make([]float64, bins)
+	for k := range counts {
+		counts[k] = s2.float(P2Bins + k)
+	}
+	var ss *big.Float
+	if plan.Deviations {
+		ss = s2.exact(P2SumSq)
+	}
+	return Finish(tot, plan, ss, counts, s2.float(P2Below), s2.float(P2Above))
+}
+
+// reference computes the statistics of the non-NaN values of xs with
+// math/big: the sum and mean exactly rounded, the variance exactly as
+// (Σx² − (Σx)²/n)/(n − 1), and the histogram by searching the edges.
+type reference struct {
+	count, nan    uint64
+	sum, mean, vr float64
+	min, max      float64
+	counts        []uint64
+	below, above  uint64
+	edges         []float64
+}
+
+func newReference(xs []float64, bins int, rng *[2]float64) reference {
+	r := reference{min: math.Inf(1), max: math.Inf(-1)}
+	s, s2 := new(big.Rat), new(big.Rat)
+	var pos, neg int
+	fmn, fmx := math.Inf(1), math.Inf(-1)
+	for _, x := range xs {
+		switch {
+		case x != x:
+			r.nan++
+			continue
+		case math.IsInf(x, 1):
+			pos++
+		case math.IsInf(x, -1):
+			neg++
+		default:
+			q := new(big.Rat).SetFloat64(x)
+			s.Add(s, q)
+			s2.Add(s2, q.Mul(q, q))
+			fmn, fmx = min(fmn, x), max(fmx, x)
+		}
+		r.count++
+		r.min, r.max = min(r.min, x), max(r.max, x)
+	}
+	switch {
+	case pos > 0 && neg > 0:
+		r.sum, r.mean, r.vr = math.NaN(), math.NaN(), math.NaN()
+	case pos > 0:
+		r.sum, r.mean, r.vr = math.Inf(1), math.Inf(1), math.NaN()
+	case neg > 0:
+		r.sum, r.mean, r.vr = math.Inf(-1), math.Inf(-1), math.NaN()
+	default:
+		r.sum, _ = s.Float64()
+		n := new(big.Rat).SetUint64(r.count)
+		if r.count > 0 {
+			m := new(big.Rat).Quo(s, n)
+			r.mean, _ = m.Float64()
+		} else {
+			r.mean = math.NaN()
+		}
+		if r.count > 1 {
+			v := new(big.Rat).Mul(s, s)
+			v.Quo(v, n)
+			v.Sub(s2, v)
+			v.Quo(v, new(big.Rat).SetUint64(r.count-1))
+			r.vr, _ = v.Float64()
+		} else {
+			r.vr = math.NaN()
+		}
+	}
+	if r.count == 0 {
+		r.min, r.max = math.NaN(), math.NaN()
+	}
+	lo, hi := 0.0, 0.0
+	if rng != nil {
+		lo, hi = rng[0], rng[1]
+	} else if fmn <= fmx {
+		lo, hi = fmn, fmx
+	}
+	if lo == hi {
+		lo, hi = lo-0.5, hi+0.5
+	}
+	r.edges = Edges(lo, hi, bins)
+	r.counts = make([]uint64, bins)
+	for _, x := range xs {
+		switch {
+		case x != x:
+		case x < lo:
+			r.below++
+		case x > hi:
+			r.above++
+		default:
+			k := sort.Search(bins, func(k int) bool { return x < r.edges[k+1] })
+			r.counts[min(k, bins-1)]++
+		}
+	}
+	return r
+}
+
+func same(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) || a != a && b != b }
+
+// check compares a result with the reference: everything exact but the
+// variance, within relErr of the exact one.
+func check(t *testing.T, got Result, want reference, relErr float64) {
+	t.Helper()
+	if got.Count != want.count || got.NaN != want.nan {
+		t.Errorf("count %d nan %d, want %d and %d", got.Count, got.NaN, want.count, want.nan)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{{"sum", got.Sum, want.sum}, {"mean", got.Mean, want.mean}, {"min", got.Min, want.min}, {"max", got.Max, want.max}} {
+		if !same(c.got, c.want) {
+			t.Errorf("%s = %v (%#x), want %v (%#x)", c.name, c.got, math.Float64bits(c.got), c.want, math.Float64bits(c.want))
+		}
+	}
+	switch {
+	case want.vr != want.vr || got.Variance != got.Variance || math.IsInf(want.vr, 0):
+		if !same(got.Variance, want.vr) {
+			t.Errorf("variance = %v, want %v", got.Variance, want.vr)
+		}
+	case want.vr == 0:
+		if got.Variance != 0 {
+			t.Errorf("variance = %v, want 0", got.Variance)
+		}
+	default:
+		if e := math.Abs(got.Variance-want.vr) / want.vr; !(e <= relErr) {
+			t.Errorf("variance = %v, want %v: relative error %.3g > %.3g", got.Variance, want.vr, e, relErr)
+		}
+		if want.vr > 0 && !same(got.Std, math.Sqrt(got.Variance)) && math.Abs(got.Std-math.Sqrt(want.vr))/math.Sqrt(want.vr) > relErr {
+			t.Errorf("std = %v, want about %v", got.Std, math.Sqrt(want.vr))
+		}
+	}
+	h := got.Histogram
+	if len(h.Edges) != len(want.edges) {
+		t.Fatalf("%d edges, want %d", len(h.Edges), len(want.edges))
+	}
+	for k := range h.Edges {
+		if !same(h.Edges[k], want.edges[k]) {
+			t.Errorf("edge %d = %v, want %v", k, h.Edges[k], want.edges[k])
+		}
+	}
+	total := h.Below + h.Above
+	for k, c := range h.Counts {
+		total += c
+		if c != want.counts[k] {
+			t.Errorf("bin %d [%v, %v] holds %d, want %d", k, h.Edges[k], h.Edges[k+1], c, want.counts[k])
+		}
+	}
+	if h.Below != want.below || h.Above != want.above {
+		t.Errorf("below %d above %d, want %d and %d", h.Below, h.Above, want.below, want.above)
+	}
+	if total != got.Count {
+		t.Errorf("the histogram holds %d values, the count is %d", total, got.Count)
+	}
+}
+
+// varianceErr is what the variance may be off by, relative: the rounding
+// of each deviation and its square, and of the result.
+const varianceErr = 4 * 0x1p-53
+
+func normals(r *rand.Rand, n int, mean, std float64) []float64 {
+	xs := make([]float64, n)
+	for i := range xs {
+		xs[i] = mean + std*r.NormFloat64()
+	}
+	return xs
+}
+
+func TestAdversarial(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	subnormals := make([]float64, 5000)
+	for i := range subnormals {
+		subnormals[i] = math.Float64frombits(r.Uint64()&(1<<52-1) | uint64(i&1)<<63)
+	}
+	wide := make([]float64, 5000) // exponents all over the range: remainders, huge and tiny values
+	for i := range wide {
+		wide[i] = math.Ldexp(1+r.Float64(), r.IntN(2040)-1020) * float64(1-2*(i&1))
+	}
+	withNaN := normals(r, 3000, 5, 2)
+	for i := 0; i < len(withNaN); i += 7 {
+		withNaN[i] = math.NaN()
+	}
+	withInf := normals(r, 3000, 5, 2)
+	withInf[100], withInf[2000] = math.Inf(1), math.Inf(-1)
+	posInf := normals(r, 3000, 5, 2)
+	posInf[17] = math.Inf(1)
+	huge := []float64{math.MaxFloat64, math.MaxFloat64, -math.MaxFloat64, 1, -0.5 * math.MaxFloat64}
+	cases := []struct {
+		name string
+		xs   []float64
+	}{
+		{"offset 1e8 std", normals(r, 20000, 1e8, 1)},
+		{"offset 1e12 std", normals(r, 20000, 3e12, 0.25)},
+		{"offset 2^52", normals(r, 5000, 0x1p52, 3)},
+		{"negative offset", normals(r, 5000, -7e9, 1e-3)},
+		{"subnormals", subnormals},
+		{"wide exponents", wide},
+		{"NaNs", withNaN},
+		{"both infinities", withInf},
+		{"+Inf", posInf},
+		{"huge", huge},
+		{"all equal", []float64{0.1, 0.1, 0.1, 0.1}},
+		{"one", []float64{42}},
+		{"only NaN", []float64{math.NaN(), math.NaN()}},
+		{"zeros", []float64{0, math.Copysign(0, -1), 0}},
+		{"negative zeros", []float64{math.Copysign(0, -1), math.Copysign(0, -1)}},
+		{"cancelling", []float64{1e100, 1, -1e100, 1e-100}},
+		{"ulp apart", []float64{1, math.Nextafter(1, 2), 1, 1, math.Nextafter(1, 0)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			want := newReference(c.xs, 10, nil)
+			for _, grain := range []int{1, 7, 1000, 1 << 16} {
+				check(t, compute(t, c.xs, grain, 10, nil), want, varianceErr)
+			}
+		})
+	}
+}
+
+// The variance of data whose mean is 1e8 times its spread comes out right,
+// where the one-pass textbook formula returns garbage (checked too, so
+// the data is known to be hard).
+func TestTextbookFails(t *testing.T) {
+	xs := normals(rand.New(rand.NewPCG(3, 4)), 100000, 1e8, 1)
+	want := newReference(xs, 4, nil)
+	got := compute(t, xs, 4096, 4, nil)
+	check(t, got, want, varianceErr)
+	var s, s2 float64
+	for _, x := range xs {
+		s += x
+		s2 += x * x
+	}
+	n := float64(len(xs))
+	textbook := (s2/n - (s/n)*(s/n)) * n / (n - 1)
+	if math.Abs(textbook-want.vr)/want.vr < 0.01 {
+		t.Fatalf("the textbook formula got %v against %v: the test data is not hard", textbook, want.vr)
+	}
+}
+
+func TestRange(t *testing.T) {
+	xs := normals(rand.New(rand.NewPCG(5, 6)), 10000, 0, 1)
+	xs[5], xs[9] = math.Inf(1), math.Inf(-1)
+	rng := [2]float64{-1, 1.5}
+	want := newReference(xs, 7, &rng)
+	got := compute(t, xs, 333, 7, &rng)
+	check(t, got, want, varianceErr)
+	if got.Histogram.Below == 0 || got.Histogram.Above == 0 {
+		t.Errorf("below %d above %d: want values on both sides", got.Histogram.Below, got.Histogram.Above)
+	}
+}
+
+// Values go where numpy puts them, against the edges as computed: 0.3 is
+// below the third edge, 0.30000000000000004, so it falls in the bin below,
+// and the last edge is in the last bin.
+func TestEdges(t *testing.T) {
+	xs := []float64{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1}
+	got := compute(t, xs, 4, 10, nil)
+	check(t, got, newReference(xs, 10, nil), varianceErr)
+	// numpy.histogram(xs, 10) gives these counts (numpy 1.24.2).
+	want := []uint64{1, 1, 2, 0, 1, 2, 1, 0, 1, 2}
+	for k, c := range got.Histogram.Counts {
+		if c != want[k] {
+			t.Errorf("counts %v, want %v", got.Histogram.Counts, want)
+			break
+		}
+	}
+}
+
+func TestFloat32(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	xs32 := make([]float32, 5003)
+	xs := make([]float64, len(xs32))
+	for i := range xs32 {
+		xs32[i] = float32(1e4 + r.NormFloat64())
+		xs[i] = float64(xs32[i])
+	}
+	xs32[3], xs[3] = float32(math.NaN()), math.NaN()
+	xs32[4000], xs[4000] = 1e-30, float64(float32(1e-30)) // a remainder on the fused path
+	want := compute(t, xs, 1000, 5, nil)
+	for _, fused := range []bool{true, false} {
+		func() {
+			defer func(v bool) { haveExtract8 = v }(haveExtract8)
+			haveExtract8 = haveExtract8 && fused
+			var sc Scratch
+			s1 := newSink(Pass1Ops())
+			for lo := 0; lo < len(xs32); lo += 1000 {
+				Pass1F32(xs32[lo:min(lo+1000, len(xs32))], s1, &sc)
+			}
+			nan := uint64(s1.float(P1NaN))
+			tot := Totals{Count: uint64(len(xs)) - nan, NaN: nan, Sum: s1.exact(P1Sum), Min: s1.float(P1Min), Max: s1.float(P1Max),
+				FiniteMin: s1.float(P1FiniteMin), FiniteMax: s1.float(P1FiniteMax)}
+			plan, err := NewPlan(tot, 5, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s2 := newSink(Pass2Ops(5))
+			for lo := 0; lo < len(xs32); lo += 1000 {
+				plan.Pass2F32(xs32[lo:min(lo+1000, len(xs32))], s2, &sc)
+			}
+			counts := make([]float64, 5)
+			for k := range counts {
+				counts[k] = s2.float(P2Bins + k)
+			}
+			got := Finish(tot, plan, s2.exact(P2SumSq), counts, s2.float(P2Below), s2.float(P2Above))
+			a, _ := json.Marshal(got)
+			b, _ := json.Marshal(want)
+			if string(a) != string(b) {
+				t.Errorf("float32 pieces (fused %v):\n%s\nfloat64 of the same values:\n%s", fused, a, b)
+			}
+			check(t, got, newReference(xs, 5, nil), varianceErr)
+		}()
+	}
+}
+
+func TestJSON(t *testing.T) {
+	got := compute(t, []float64{1, math.Inf(1), math.NaN()}, 2, 2, nil)
+	b, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"count":2,"sum":"+Inf","mean":"+Inf","variance":"NaN","std":"NaN","min":1,"max":"+Inf","nan":1,` +
+		`"histogram":{"edges":[0.5,1,1.5],"counts":[0,1],"below":0,"above":1}}`
+	if string(b) != want {
+		t.Errorf("JSON\n%s\nwant\n%s", b, want)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Errorf("not JSON: %v", err)
+	}
+}
+
+func TestPlanErrors(t *testing.T) {
+	tot := Totals{Count: 1, Sum: big.NewFloat(1), Min: 1, Max: 1, FiniteMin: 1, FiniteMax: 1}
+	for _, c := range []struct {
+		bins int
+		rng  *[2]float64
+		want string
+	}{
+		{0, nil, "bins must be in"},
+		{MaxBins + 1, nil, "bins must be in"},
+		{3, &[2]float64{2, 1}, "low end above"},
+		{3, &[2]float64{math.Inf(-1), 1}, "not finite"},
+	} {
+		if _, err := NewPlan(tot, c.bins, c.rng); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("NewPlan(bins %d, range %v) = %v, want %q", c.bins, c.rng, err, c.want)
+		}
+	}
+}
+
+// The fused AVX-512 path of pass 1 and the Go path give the same bits
+// (where the CPU has AVX-512; elsewhere both runs take the Go path).
+func TestFusedSameBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	data := map[string][]float64{
+		"normal":  normals(r, 50000, 1e8, 1),
+		"growing": make([]float64, 50000),
+		"mixed":   normals(r, 50000, 0, 1),
+	}
+	for i := range data["growing"] { // each chunk's magnitude above the last one's guess
+		data["growing"][i] = math.Ldexp(1+r.Float64(), i/300-60)
+	}
+	shrinking := make([]float64, 50000) // each chunk's far below the last one's
+	for i := range shrinking {
+		shrinking[i] = math.Ldexp(1+r.Float64(), 500-i/100)
+	}
+	data["shrinking"] = shrinking
+	m := data["mixed"]
+	m[10], m[5000], m[7000], m[9001] = math.NaN(), math.Inf(1), 0x1p-1060, -1e300
+	for i := 20000; i < 21100; i++ {
+		m[i] = math.Copysign(0, float64(i%3-1))
+	}
+	for name, xs := range data {
+		t.Run(name, func(t *testing.T) {
+			run := func(fused bool) string {
+				defer func(v bool) { haveExtract8 = v }(haveExtract8)
+				haveExtract8 = haveExtract8 && fused
+				b, _ := json.Marshal(compute(t, xs, 1<<14, 8, nil))
+				return string(b)
+			}
+			if a, b := run(true), run(false); a != b {
+				t.Errorf("fused:\n%s\nGo:\n%s", a, b)
+			}
+			check(t, compute(t, xs, 1<<14, 8, nil), newReference(xs, 8, nil), varianceErr)
+		})
+	}
+}
+
+// Values on every edge and one ulp either side land in the bins the edges
+// say, on the fast path (bins without a look at the edges) as on the slow.
+func TestEdgeNeighbours(t *testing.T) {
+	for _, rng := range [][2]float64{{-3.3, 12.9}, {1e8, 1e8 + 7}, {-1e-300, 3e-300}} {
+		edges := Edges(rng[0], rng[1], 7)
+		var xs []float64
+		for _, e := range edges {
+			xs = append(xs, e, math.Nextafter(e, math.Inf(-1)), math.Nextafter(e, math.Inf(1)))
+		}
+		r := rand.New(rand.NewPCG(13, 14))
+		for range 5000 {
+			xs = append(xs, rng[0]+(rng[1]-rng[0])*r.Float64())
+		}
+		for _, fused := range []bool{true, false} {
+			func() {
+				defer func(v bool) { haveExtract8 = v }(haveExtract8)
+				haveExtract8 = haveExtract8 && fused
+				check(t, compute(t, xs, 1000, 7, &rng), newReference(xs, 7, &rng), varianceErr)
+			}()
+		}
+	}
+}
+
+// computeOnce runs the one-pass reduction over xs in pieces (pass 1 and
+// pass 2 on each piece, into one sink), as filestats does with a given
+// range, and reports whether ShiftHolds; if not, it runs pass 2 again
+// with the mean.
+func computeOnce(t *testing.T, xs []float64, grain, bins int, rng [2]float64) (Result, bool) {
+	t.Helper()
+	var sample []float64
+	for _, r := range Sample(uint64(len(xs))) {
+		sample = append(sample, xs[r[0]:r[1]]...)
+	}
+	plan, err := ShiftPlan(sample, bins, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc Scratch
+	s := newSink(OnePassOps(bins))
+	for lo := 0; lo < len(xs); lo += grain {
+		piece := xs[lo:min(lo+grain, len(xs))]
+		Pass1F64(piece, s, &sc)
+		plan.Pass2F64(piece, Offset(s, OnePassOffset), &sc)
+	}
+	nan := uint64(s.float(P1NaN))
+	tot := Totals{Count: uint64(len(xs)) - nan, NaN: nan, Sum: s.exact(P1Sum),
+		Min: s.float(P1Min), Max: s.float(P1Max), FiniteMin: s.float(P1FiniteMin), FiniteMax: s.float(P1FiniteMax)}
+	ss := s.exact(OnePassOffset + P2SumSq)
+	if !ShiftHolds(tot, plan, ss) {
+		return compute(t, xs, grain, bins, &rng), false
+	}
+	counts := make([]float64, bins)
+	for k := range counts {
+		counts[k] = s.float(OnePassOffset + P2Bins + k)
+	}
+	return Finish(tot, plan, ss, counts, s.float(OnePassOffset+P2Below), s.float(OnePassOffset+P2Above)), true
+}
+
+func TestOnePass(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	sorted := normals(r, 40000, 3, 2)
+	sort.Float64s(sorted)
+	outlier := normals(r, 40000, 0, 1)
+	outlier[12345] = 1e9 // between the sample's runs: beyond the spread the plan was scaled for
+	withNaN := normals(r, 40000, 1e8, 1)
+	withNaN[7], withNaN[30000] = math.NaN(), math.Inf(1)
+	small := normals(r, 3000, -5, 0.5)
+	cases := []struct {
+		name  string
+		xs    []float64
+		holds bool
+	}{
+		{"offset 1e8", normals(r, 60000, 1e8, 1), true},
+		{"sorted", sorted, true},
+		{"small", small, true},
+		{"outlier", outlier, false},
+		{"NaN and Inf", withNaN, true}, // no variance to compute
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rng := [2]float64{c.xs[1] - 3, c.xs[1] + 3}
+			got, held := computeOnce(t, c.xs, 4096, 6, rng)
+			if held != c.holds {
+				t.Errorf("ShiftHolds = %v, want %v", held, c.holds)
+			}
+			check(t, got, newReference(c.xs, 6, &rng), MaxShiftCancellation*varianceErr)
+		})
+	}
+}
+
+func TestSample(t *testing.T) {
+	if s := Sample(100); len(s) != 1 || s[0] != [2]uint64{0, 100} {
+		t.Errorf("Sample(100) = %v", s)
+	}
+	s := Sample(1_000_000)
+	if len(s) != 64 || s[0][0] != 0 || s[63][1] != 1_000_000 {
+		t.Errorf("Sample(1e6) = %v ... %v", s[0], s[len(s)-1])
+	}
+	for j := 1; j < len(s); j++ {
+		if s[j][0] < s[j-1][1] {
+			t.Errorf("runs %v and %v overlap", s[j-1], s[j])
+		}
+	}
+}
