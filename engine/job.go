@@ -288,7 +288,10 @@ func WithMaxParams(b int) Option { return func(s *settings) { s.maxParams = b } 
 // WithMaxK sets the most elements a vector Func called on a Pool may have
 // (default: the most of any Func registered when the Pool starts; at most
 // MaxK). Each element takes about 600 bytes of the segment per worker,
-// twice, and once more for the shared accumulator.
+// twice, and once more for the shared accumulator, and the segment is
+// allocated in full when the Pool starts: a program that registers a wide
+// Func (a 4096-bin histogram) but runs narrow ones on a Pool should say
+// so, or 16 workers hold some 80 MB of /dev/shm.
 func WithMaxK(k int) Option { return func(s *settings) { s.maxK = k } }
 
 // WithCallerShare makes a Pool's caller sum a share of each call itself,

@@ -474,8 +474,10 @@ func (w *worker) compute(ctx context.Context, l lease, st *WorkerStats) error {
 	if w.pool == nil {
 		// The engine's processes start once per job, not once per chunk
 		// (tens of milliseconds each).
+		// The segment holds the job's elements only: by default a Pool
+		// makes room for the widest Func the program registered.
 		p, err := engine.NewPool(ctx, engine.WithWorkers(j.Workers), engine.WithMode(j.Mode),
-			engine.WithMaxParams(max(len(j.Params), 1)))
+			engine.WithMaxParams(max(len(j.Params), 1)), engine.WithMaxK(max(len(j.ops()), 1)))
 		if err != nil {
 			w.nack(l, err.Error(), true)
 			return fmt.Errorf("queue: worker %s: job %s: start the engine: %w", w.id, j.ID, err)
