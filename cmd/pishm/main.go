@@ -54,7 +54,8 @@
 // terms a worker summed between two publishes, -publish or its whole share)
 // or chunk (dynamic: terms per chunk); pi_extrapolated and
 // pi_extrapolated_error with -extrapolate; failures, rebuilt, lost_sum,
-// offset and pad when they apply.
+// offset and pad when they apply; error when the run failed (the object is
+// printed then too, and the exit status is the failure's).
 //
 // A child is recognised by the PISHM_SEGMENT and PISHM_WORKER environment
 // variables the parent sets; nothing else should set them. PISHM_KERNEL
@@ -293,10 +294,16 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !opt.json && !opt.quiet && isTerminal(stdout) {
+	switch {
+	case opt.quiet:
+	case !opt.json && isTerminal(stdout):
 		view := newProgressView(stdout)
 		opt.cfg.Progress = view.update
 		defer view.close()
+	default:
+		// Not on a terminal (a log, a pipe, -json): a line on stderr now
+		// and then, so that a long run is not silent.
+		opt.cfg.Progress = newProgressLines(stderr).update
 	}
 	if opt.cfg.Spawn != engine.SpawnFork {
 		opt.cfg.WorkerBinary = leanWorker(opt.cfg.Mode)
@@ -307,15 +314,37 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		if opt.verbose && errors.As(err, &we) {
 			printWorkerDetail(stderr, we)
 		}
-		return asFlagError(err)
+		err = asFlagError(err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			return err // nothing ran
+		}
 	}
 	if opt.json {
+		// Also on failure: the object says what ran, and why it failed.
+		if res.N == 0 {
+			res.N, res.Workers, res.Mode = opt.cfg.N, opt.cfg.Workers, opt.cfg.Mode
+		}
+		out := struct {
+			engine.Result
+			Error string `json:"error,omitempty"`
+		}{Result: res}
+		if err != nil {
+			out.Error = err.Error()
+		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		if jerr := enc.Encode(out); jerr != nil {
+			return errors.Join(err, jerr)
+		}
+		return err
 	}
-	printResult(stdout, res)
-	return nil
+	if err == nil || res.Wall > 0 {
+		// A run that failed its exact check (the racy demo) still shows
+		// what it computed, and what it lost, above the error.
+		printResult(stdout, res)
+	}
+	return err
 }
 
 // help is "pishm help [command]": the usage -h prints, the command's for
@@ -373,7 +402,7 @@ Flags:
 	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop`: auto or "+kernelNames()+" (PISHM_KERNEL overrides auto)")
 	fs.BoolVar(&opt.json, "json", false, "print the result as one JSON object")
 	fs.BoolVar(&opt.verbose, "v", false, "on a worker's failure, also print what it wrote to stderr (a stack, say)")
-	fs.BoolVar(&opt.quiet, "quiet", false, "no progress bars (they show only on a terminal, for runs over a second)")
+	fs.BoolVar(&opt.quiet, "quiet", false, "no progress: bars on a terminal (runs over a second), else a line on stderr every 5s")
 	sched := fs.String("sched", "static", "work `sharing`: static ranges or dynamic chunks from a shared counter")
 	fs.BoolVar(&opt.cfg.Extrapolate, "extrapolate", false, "also print pi with the series' tail added in closed form")
 	fs.DurationVar(&opt.cfg.Timeout, "timeout", 0, "give up after `duration` (0: never)")

@@ -449,3 +449,34 @@ func TestDocExample(t *testing.T) {
 		t.Errorf("README's sample output (after %q) is\n%s\nprintResult prints\n%s", cmd, sample, b.String())
 	}
 }
+
+// A failed run with -json still prints one object, with the error, and
+// exits non-zero.
+func TestJSONOnFailure(t *testing.T) {
+	out, stderr, code := pishm(t, "-n", "1e12", "-workers", "1", "-timeout", "1ms", "-json")
+	if code == 0 {
+		t.Fatalf("a run timed out after 1ms exited 0; stderr %s", stderr)
+	}
+	var got struct {
+		N     uint64 `json:"n"`
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.N != 1e12 || !strings.Contains(got.Error, "timed out") {
+		t.Fatalf("stdout %q (%v), want an object with n and the error", out, err)
+	}
+}
+
+// Off a terminal, progress is a line every progressLineEvery of the run,
+// none for a run shorter than that, none at the end.
+func TestProgressLines(t *testing.T) {
+	var b strings.Builder
+	p := newProgressLines(&b)
+	for s := time.Duration(0); s <= 12*time.Second; s += 100 * time.Millisecond {
+		p.update(engine.Progress{N: 1200, Done: uint64(s / (10 * time.Millisecond)), Elapsed: s})
+	}
+	p.update(engine.Progress{N: 1200, Done: 1200, Elapsed: 13 * time.Second, Final: true})
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "pishm: 42% (500 of 1200 terms) after 5s") || !strings.Contains(lines[1], "after 10s") {
+		t.Fatalf("progress lines:\n%s", b.String())
+	}
+}

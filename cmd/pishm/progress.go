@@ -110,3 +110,31 @@ func barFits(out io.Writer) int {
 // dynamic worker's bar, out of n, never fills). Safe to call when nothing
 // was drawn.
 func (v *progressView) close() { v.started, v.lines = false, 0 }
+
+// progressLines is progress where no bars can be drawn (stderr a log or a
+// pipe): one line every progressLineEvery, from the first on, so that a
+// long run says how far it is and a short one says nothing.
+type progressLines struct {
+	out  io.Writer
+	next time.Duration
+}
+
+// progressLineEvery is how often a run off a terminal reports.
+const progressLineEvery = 5 * time.Second
+
+func newProgressLines(out io.Writer) *progressLines {
+	return &progressLines{out: out, next: progressLineEvery}
+}
+
+func (p *progressLines) update(s engine.Progress) {
+	if s.Final || s.Elapsed < p.next {
+		return
+	}
+	p.next = s.Elapsed + progressLineEvery
+	var rate float64
+	if s.Elapsed > 0 {
+		rate = float64(s.Done) / s.Elapsed.Seconds()
+	}
+	fmt.Fprintf(p.out, "pishm: %.0f%% (%d of %d terms) after %v, %.3g terms/s\n",
+		100*float64(s.Done)/float64(max(s.N, 1)), s.Done, s.N, s.Elapsed.Round(time.Second), rate)
+}
