@@ -18,7 +18,7 @@ type callSpec struct {
 	mode    Mode
 	n       uint64
 	offset  uint64
-	chunk   uint64
+	step    uint64 // static: terms between publishes; dynamic: terms per chunk
 	grain   uint64
 	dynamic bool
 	kernel  string
@@ -59,10 +59,10 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	l := c.v.l
 	var chunks uint64
 	if spec.dynamic {
-		chunks = (spec.n-1)/spec.chunk + 1
+		chunks = (spec.n-1)/spec.step + 1
 		if chunks > uint64(l.maxChunks) {
 			return res, fmt.Errorf("engine: %d terms in chunks of %d make %d chunks, more than the %d this pool holds (raise the chunk size, or WithMaxChunks)",
-				spec.n, spec.chunk, chunks, l.maxChunks)
+				spec.n, spec.step, chunks, l.maxChunks)
 		}
 	}
 	if len(spec.params) > l.maxParams {
@@ -81,7 +81,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	}
 	// Everything below is written while every worker sleeps on gen.
 	js := &ctl.job
-	*js = jobSpec{n: spec.n, offset: spec.offset, chunk: spec.chunk, chunks: chunks, grain: spec.grain,
+	*js = jobSpec{n: spec.n, offset: spec.offset, step: spec.step, chunks: chunks, grain: spec.grain,
 		mode: modeCode[spec.mode], dynamic: spec.dynamic, params: uint32(len(spec.params)), k: uint32(len(ops))}
 	setName(js.name[:], spec.job.name)
 	setName(js.kernel[:], spec.kernel)

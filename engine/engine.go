@@ -41,7 +41,7 @@ var ErrWorkerDied = errors.New("engine: worker died")
 // line; what the worker printed (a stack, say) is in Stderr and Stack.
 type WorkerError struct {
 	Worker  int
-	Attempt int    // 0 for the first try at the range
+	Attempt int    // retries of the range before this process: 0 for the first try
 	Pid     int    //
 	How     string // "exit status 1", "signal: killed", "panicked", ...
 	When    string // "before attaching", "while summing", ...
@@ -58,7 +58,12 @@ type WorkerError struct {
 
 func (e *WorkerError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "engine: worker %d (pid %d, attempt %d) ", e.Worker, e.Pid, e.Attempt+1)
+	// The text counts retries as Attempt does: a first try says none.
+	if e.Attempt > 0 {
+		fmt.Fprintf(&b, "engine: worker %d (pid %d, retry %d) ", e.Worker, e.Pid, e.Attempt)
+	} else {
+		fmt.Fprintf(&b, "engine: worker %d (pid %d) ", e.Worker, e.Pid)
+	}
 	if e.How == howPanicked {
 		b.WriteString("panicked")
 	} else {
@@ -184,7 +189,7 @@ type Result struct {
 // Failure is one worker death that the run survived.
 type Failure struct {
 	Worker  int    `json:"worker"`
-	Attempt int    `json:"attempt"`
+	Attempt int    `json:"attempt"` // retries of the range before this process: 0 for the first try
 	Pid     int    `json:"pid"`
 	How     string `json:"how"`
 	When    string `json:"when"`

@@ -177,7 +177,7 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint
 		return ErrPoolClosed
 	}
 	p.c.opt.progress = cfg.Progress
-	out, err := p.c.call(ctx, callSpec{job: j, mode: cfg.Mode, n: n, offset: cfg.Offset, chunk: cfg.step(), grain: cfg.Grain,
+	out, err := p.c.call(ctx, callSpec{job: j, mode: cfg.Mode, n: n, offset: cfg.Offset, step: cfg.step(), grain: cfg.Grain,
 		dynamic: cfg.Sched == Dynamic, kernel: cfg.Kernel, params: cfg.Params, detail: detail, total: total})
 	if err != nil {
 		return err

@@ -69,8 +69,8 @@ package engine
 // whoever summed them, in whatever order, in whatever groups.
 //
 // Static: worker i sums [lo, hi) = span(n, grain, workers, i), whole
-// pieces, publishing every job.chunk terms (whole pieces too). Dynamic:
-// the terms are cut into job.chunks chunks of job.chunk terms (whole
+// pieces, publishing every job.step terms (whole pieces too). Dynamic:
+// the terms are cut into job.chunks chunks of job.step terms (whole
 // pieces), and the chunk table in the tail holds one word per
 // chunk: 0 (free), the pid of the worker summing it, or chunkDone. A worker
 // takes the next index from control.next (fetch-add), then claims the
@@ -176,7 +176,7 @@ func modeOf(code uint32) (Mode, bool) {
 // sleep and read by them after they load the new gen.
 type jobSpec struct {
 	n, offset uint64
-	chunk     uint64 // static: terms between publishes; dynamic: terms per chunk
+	step      uint64 // static: terms between publishes; dynamic: terms per chunk
 	chunks    uint64 // dynamic: how many chunks (0 for static)
 	grain     uint64 // terms per piece of the grid (chunk is a multiple)
 	mode      uint32 // modeCode
@@ -409,10 +409,10 @@ func (j *jobSpec) check(l layout, ops func(k int) []Op) error {
 		return bad("mode %s with %d elements", mode, j.k)
 	case j.n == 0 || j.n > MaxN || j.offset > MaxN-j.n:
 		return bad("terms [%d, %d+%d)", j.offset, j.offset, j.n)
-	case j.grain == 0 || j.grain > MaxGrain || j.chunk == 0 || j.chunk%j.grain != 0:
-		return bad("chunk %d, grain %d", j.chunk, j.grain)
-	case j.dynamic && (j.chunks != (j.n-1)/j.chunk+1 || j.chunks > uint64(l.maxChunks)):
-		return bad("%d chunks of %d for %d terms (table holds %d)", j.chunks, j.chunk, j.n, l.maxChunks)
+	case j.grain == 0 || j.grain > MaxGrain || j.step == 0 || j.step%j.grain != 0:
+		return bad("step %d, grain %d", j.step, j.grain)
+	case j.dynamic && (j.chunks != (j.n-1)/j.step+1 || j.chunks > uint64(l.maxChunks)):
+		return bad("%d chunks of %d for %d terms (table holds %d)", j.chunks, j.step, j.n, l.maxChunks)
 	case !j.dynamic && j.chunks != 0:
 		return bad("static with %d chunks", j.chunks)
 	case j.params > uint32(l.maxParams):

@@ -57,7 +57,7 @@ func FuzzControl(f *testing.F) {
 	ctl := (*control)(seg.Block(0))
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(ctl)), unsafe.Sizeof(control{}))
 	*ctl = control{protocol: protocolVersion, workers: 3, stamp: buildStamp(), lanePad: 8, maxChunks: 16, maxParams: 32, maxK: 5}
-	ctl.job = jobSpec{n: 100, chunk: 10, chunks: 10, grain: 5, mode: modeCode[Slots], k: 2, dynamic: true, params: 4}
+	ctl.job = jobSpec{n: 100, step: 10, chunks: 10, grain: 5, mode: modeCode[Slots], k: 2, dynamic: true, params: 4}
 	copy(newView(seg, l).ops(2), []Op{Sum, Max})
 	setName(ctl.job.name[:], "pi")
 	setName(ctl.job.kernel[:], "generic")
@@ -76,8 +76,8 @@ func FuzzControl(f *testing.F) {
 		if err := j.check(got, v.ops); err != nil {
 			return
 		}
-		if j.n == 0 || j.chunk == 0 || j.params > uint32(got.maxParams) || j.k < 1 || j.k > uint32(got.maxK) ||
-			j.dynamic && (j.chunks > uint64(got.maxChunks) || j.chunks*j.chunk < j.n) {
+		if j.n == 0 || j.step == 0 || j.params > uint32(got.maxParams) || j.k < 1 || j.k > uint32(got.maxK) ||
+			j.dynamic && (j.chunks > uint64(got.maxChunks) || j.chunks*j.step < j.n) {
 			t.Fatalf("accepted a bad job: %+v", j)
 		}
 		_ = v.params(int(j.params))

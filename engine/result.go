@@ -138,12 +138,12 @@ const collectGrace = 5 * time.Second
 // publishesOf is how many publishes a call takes in all.
 func publishesOf(spec callSpec, workers int) uint64 {
 	if spec.dynamic {
-		return (spec.n-1)/spec.chunk + 1
+		return (spec.n-1)/spec.step + 1
 	}
 	var n uint64
 	for i := range workers {
 		lo, hi := span(spec.n, spec.grain, workers, i)
-		n += (hi - lo + spec.chunk - 1) / spec.chunk
+		n += (hi - lo + spec.step - 1) / spec.step
 	}
 	return n
 }

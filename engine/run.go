@@ -20,7 +20,7 @@ func execute(ctx context.Context, cfg Config, j job, params []byte) (callResult,
 		ctx, cancel = context.WithTimeoutCause(ctx, cfg.Timeout, fmt.Errorf("timed out after %v", cfg.Timeout))
 		defer cancel()
 	}
-	spec := callSpec{job: j, mode: cfg.Mode, n: cfg.N, offset: cfg.Offset, chunk: cfg.step(), grain: cfg.Grain,
+	spec := callSpec{job: j, mode: cfg.Mode, n: cfg.N, offset: cfg.Offset, step: cfg.step(), grain: cfg.Grain,
 		dynamic: cfg.Sched == Dynamic, kernel: cfg.Kernel, params: params}
 	if cfg.Mode == Goroutines {
 		res, err := runGoroutines(ctx, cfg, spec)
@@ -72,7 +72,7 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 	var tbl chunkTable
 	var next atomic.Uint64
 	if spec.dynamic {
-		tbl = make(chunkTable, (spec.n-1)/spec.chunk+1)
+		tbl = make(chunkTable, (spec.n-1)/spec.step+1)
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -91,11 +91,11 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 			scratch := &Vector{f: make(folds, j.k())}
 			wr := WorkerResult{Index: i}
 			if spec.dynamic {
-				sumChunks(j, spec.offset, spec.n, spec.chunk, spec.grain, tbl, &next, uint32(i+1), &progress[i], scratch, own)
+				sumChunks(j, spec.offset, spec.n, spec.step, spec.grain, tbl, &next, uint32(i+1), &progress[i], scratch, own)
 			} else {
 				lo, hi := span(spec.n, spec.grain, w, i)
 				wr.Lo, wr.Hi = spec.offset+lo, spec.offset+hi
-				sumRange(j, wr.Lo, wr.Hi, spec.chunk, spec.grain, &progress[i], scratch, own)
+				sumRange(j, wr.Lo, wr.Hi, spec.step, spec.grain, &progress[i], scratch, own)
 			}
 			wr.Terms, wr.Elapsed, wr.Partial = own.terms, time.Since(t), own.f[0].value()
 			res.workers[i] = wr

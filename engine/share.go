@@ -21,10 +21,10 @@ func sumShare(v segView, i int, owner uint32, spec *jobSpec, mode Mode, j job, l
 	scratch.f = slices.Grow(scratch.f[:0], j.k())[:j.k()]
 	if spec.dynamic {
 		tbl := v.chunks(int(spec.chunks))
-		sumChunks(j, spec.offset, spec.n, spec.chunk, spec.grain, tbl, &v.ctl.next, owner, &s.progress, scratch, pub)
+		sumChunks(j, spec.offset, spec.n, spec.step, spec.grain, tbl, &v.ctl.next, owner, &s.progress, scratch, pub)
 	} else {
 		lo, hi := span(spec.n, spec.grain, v.l.workers, i)
-		sumRange(j, spec.offset+lo, spec.offset+hi, spec.chunk, spec.grain, &s.progress, scratch, pub)
+		sumRange(j, spec.offset+lo, spec.offset+hi, spec.step, spec.grain, &s.progress, scratch, pub)
 	}
 	return pub.finish()
 }

@@ -88,8 +88,8 @@ type WorkerStats struct {
 	Late        int           `json:"late"`        // results for chunks another copy had sent already
 	Speculative int           `json:"speculative"` // second copies of stragglers taken
 	Abandoned   int           `json:"abandoned"`   // chunks given up: lease lost, no progress, or another copy won
-	Compute     time.Duration `json:"compute"`     // engine time
-	Elapsed     time.Duration `json:"elapsed"`
+	Compute     time.Duration `json:"compute_ns"`  // engine time
+	Elapsed     time.Duration `json:"elapsed_ns"`
 }
 
 // Errors of Work, for errors.Is.

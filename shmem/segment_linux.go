@@ -143,7 +143,7 @@ func createFile(path string, force bool, size int) (*Segment, error) {
 		case !fi.Mode().IsRegular():
 			return nil, fmt.Errorf("shmem: %s exists and is not a regular file", path)
 		case !force:
-			return nil, fmt.Errorf("shmem: %s already exists (use -force to replace it)", path)
+			return nil, fmt.Errorf("shmem: %s already exists (Options.Force replaces it)", path)
 		}
 		if err := os.Remove(path); err != nil {
 			return nil, fmt.Errorf("shmem: %w", err)
@@ -159,7 +159,9 @@ func createFile(path string, force bool, size int) (*Segment, error) {
 		return nil, fmt.Errorf("shmem: %s: %w", path, err)
 	}
 	if err := reserve(int(f.Fd()), filepath.Dir(path), size); err != nil {
-		return fail(err)
+		f.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("%w (segment file %s)", err, path) // it starts "shmem: " already
 	}
 	m, err := mmap.MapRegion(f, size, mmap.RDWR, 0, 0) // RDWR is MAP_SHARED; never COPY
 	if err != nil {

@@ -25,7 +25,7 @@ func TestClassify(t *testing.T) {
 		{"no json", 0, "", "", wrong, false},
 		{"truncated json", 0, js(ex)[:20], "", wrong, false},
 		{"other n", 0, fmt.Sprintf(`{"n": 7, "sum": %v, "sum_exact": %v}`, ex, ex), "", wrong, false},
-		{"retries exhausted", 1, "", "pishm: worker 1 (pid 9, attempt 2) died while summing: signal: killed; no retries left\n", clean, false},
+		{"retries exhausted", 1, "", "pishm: worker 1 (pid 9, retry 1) died while summing: signal: killed; no retries left\n", clean, false},
 		{"gate", 1, "", "pishm: engine: the sum is wrong: S_n = 1, the closed form gives 2: relative error -5e-01, tolerance 1e-15\n", clean, true},
 		{"two lines", 1, "", "pishm: a\nmore\n", wrong, false},
 		{"no prefix", 1, "", "boom\n", wrong, false},

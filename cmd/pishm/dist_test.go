@@ -591,7 +591,7 @@ func TestQueueForgedResults(t *testing.T) {
 	assertNoKeys(t, r.url)
 }
 
-// TestQueueRedisOutage (fault 6): redis-server SIGSTOPped for 5 s
+// TestQueueRedisOutage (fault 6): redis-server SIGSTOPped for 2 s
 // mid-job: coordinator and worker wait it out (-outage 30s) and S is
 // exact. Then a coordinator with -outage 1s facing a frozen server exits 1
 // saying how to resume; the results survive, and the same command resumes
@@ -606,7 +606,7 @@ func TestQueueRedisOutage(t *testing.T) {
 	w := startProc(t, nil, "worker", "-redis", r.url, "-job", j.ID, "-quiet", "-outage", "2m")
 	waitResults(t, c, j, 3)
 	r.cmd.Process.Signal(syscall.SIGSTOP)
-	time.Sleep(5 * time.Second) // the outage itself, not a wait for an event
+	time.Sleep(2 * time.Second) // the outage itself (twice the lease), not a wait for an event
 	r.cmd.Process.Signal(syscall.SIGCONT)
 	coord.expectExact(t, local)
 	if code := w.wait(t, time.Minute); code != 0 {
