@@ -1,0 +1,304 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/pishm/pishm/engine"
+)
+
+// parseFlags parses args into fs and refuses positional arguments. A flag
+// the parser rejects gives one line (exitCode adds a pointer to -h), not
+// the parser's own copy of the error followed by the whole usage; -h prints
+// the usage to fs's output. A -redis flag, where fs has one, must be a URL
+// go-redis takes.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := parseFlagsArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// parseFlagsArgs is parseFlags for a command that takes arguments after
+// its flags (fs.Args()).
+func parseFlagsArgs(fs *flag.FlagSet, args []string) error {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard) // where the parser prints its error and calls usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return err
+	case err != nil:
+		return flagError{cmd: fs.Name(), err: err}
+	}
+	if f := fs.Lookup("redis"); f != nil && f.Value.String() != "" {
+		return checkRedisURL(f.Value.String())
+	}
+	return nil
+}
+
+// checkRedisURL refuses a -redis that go-redis cannot parse, naming what
+// is wrong (go-redis says "invalid URL scheme: " and no more). It never
+// prints a password.
+func checkRedisURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // ue.Error() quotes the URL, password included
+		}
+		return usagef("-redis: not a URL: %v", err)
+	}
+	shown := strconv.Quote(raw)
+	if u.User != nil {
+		shown = strconv.Quote(u.Redacted())
+	}
+	switch u.Scheme {
+	case "redis", "rediss", "unix":
+		return nil
+	case "":
+		return usagef("-redis %s has no scheme: want redis://host:port/db, rediss:// (TLS) or unix:///path", shown)
+	}
+	return usagef("-redis %s: unknown scheme %q (want redis, rediss or unix)", shown, u.Scheme)
+}
+
+// options are the parsed flags.
+type options struct {
+	cfg     engine.Config
+	json    bool
+	quiet   bool
+	verbose bool
+}
+
+func parse(stderr io.Writer, args []string) (options, error) {
+	var opt options
+	fs := flag.NewFlagSet("pishm", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: pishm [flags]
+       pishm info
+       pishm gc
+       pishm version
+       pishm help [command]
+       pishm coordinate -redis URL -n N -chunks C [flags]
+       pishm worker -redis URL [flags]
+       pishm bench [-quick] [-compare] [-count K] [-json|-csv] [-svg FILE]
+       pishm stats [flags] FILE
+
+pishm sums the first n terms of 1/(2k+1)^2 on child processes that share a
+memory segment, publishes the partial sums by -mode, and prints pi with its
+error against the exact closed form. Exit status: 0 success, 1 failure at
+run time, 2 bad input, 128+signal when stopped by SIGHUP, SIGINT or SIGTERM.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	n := fs.String("n", "1e9", "number of series `terms`: 1000000, 1e9, 1_000_000_000, 2.5e8 (at most 1e15)")
+	fs.IntVar(&opt.cfg.Workers, "workers", runtime.NumCPU(), "number of worker `processes`")
+	mode := fs.String("mode", "slots", "publishing `strategy`: "+modeNames())
+	shm := fs.String("shm", "posix", "segment `backing`: posix (/dev/shm) or file (needs -path)")
+	fs.StringVar(&opt.cfg.Path, "path", "", "`file` for -shm=file; created 0600, removed after the run")
+	fs.BoolVar(&opt.cfg.Force, "force", false, "let -path replace an existing regular file (which is then gone: the segment file is removed after the run)")
+	publish := fs.String("publish", "", "static schedule: publish every `K` terms (default: once per worker, at the end)")
+	chunk := fs.String("chunk", "", "dynamic schedule: take and publish `K` terms at a time (default: n/(32 workers))")
+	grain := fs.String("grain", "0", "terms per piece of the grid the series is summed on (`K`; 0: from n, at most 65536); -publish and -chunk are rounded up to whole pieces")
+	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop`: auto or "+kernelNames()+" (PISHM_KERNEL overrides auto)")
+	fs.BoolVar(&opt.json, "json", false, "print the result as one JSON object")
+	fs.BoolVar(&opt.verbose, "v", false, "on a worker's failure, also print what it wrote to stderr (a stack, say)")
+	fs.BoolVar(&opt.quiet, "quiet", false, "no progress: bars on a terminal (runs over a second), else a line on stderr every 5s")
+	sched := fs.String("sched", "static", "work `sharing`: static ranges or dynamic chunks from a shared counter")
+	fs.BoolVar(&opt.cfg.Extrapolate, "extrapolate", false, "also print pi with the series' tail added in closed form")
+	fs.DurationVar(&opt.cfg.Timeout, "timeout", 0, "give up after `duration` (0: never)")
+	spawn := fs.String("spawn", "auto", "how workers start: exec (re-execute pishm-worker or pishm), fork (linux/amd64, slots, static, one publish: a child that runs only the assembly kernel), or auto: fork where it can")
+	fs.DurationVar(&opt.cfg.Stall, "stall", 0, "kill and redo a worker that makes no progress for `duration` (0: 2m, negative: never; a stopped worker goes after 2s)")
+	retries := fs.Int("retries", engine.DefaultRetries, "fresh attempts at a dead worker's range (`N`, 0 for none)")
+	fs.StringVar(&opt.cfg.RedisURL, "redis", defaultRedisURL, "redis-server `URL` for -mode=redis (user:password@ and rediss:// pass through)")
+	fs.IntVar(&opt.cfg.Pad, "pad", 0, "also write each publish to a lane `P` bytes from the next (8, 64, 128): the false-sharing experiment; 0 for none")
+	allowRacy := fs.Bool("allow-racy", false, "permit -mode=racy, the unsynchronized load-add-store that loses updates (for demonstrations)")
+	if err := parseFlags(fs, args); err != nil {
+		return opt, err
+	}
+	var err error
+	if opt.cfg.N, err = parseCount(*n, engine.MaxN); err != nil {
+		return opt, usagef("-n: %v", err)
+	}
+	if *publish != "" {
+		if opt.cfg.Publish, err = parseCount(*publish, engine.MaxN); err != nil {
+			return opt, usagef("-publish: %v", err)
+		}
+	}
+	if *chunk != "" {
+		if opt.cfg.Chunk, err = parseCount(*chunk, engine.MaxN); err != nil {
+			return opt, usagef("-chunk: %v", err)
+		}
+	}
+	if *grain != "0" {
+		if opt.cfg.Grain, err = parseCount(*grain, engine.MaxGrain); err != nil {
+			return opt, usagef("-grain: %v", err)
+		}
+	}
+	if opt.cfg.Workers < 1 { // the engine's 0 is "one per CPU": the flag's default says so already
+		return opt, usagef("-workers must be in [1, %d], got %d", engine.MaxWorkers, opt.cfg.Workers)
+	}
+	opt.cfg.Mode = engine.Mode(*mode)
+	opt.cfg.AllowRacy = *allowRacy
+	if opt.cfg.Mode == engine.Racy && !*allowRacy {
+		return opt, usagef("-mode=racy loses updates on purpose; add -allow-racy to run it")
+	}
+	opt.cfg.Shm = engine.Backing(*shm)
+	if opt.cfg.Shm == engine.ShmFile && opt.cfg.Path != "" {
+		if err := checkPath(opt.cfg.Path, opt.cfg.Force); err != nil {
+			return opt, err
+		}
+	}
+	opt.cfg.Sched = engine.Schedule(*sched)
+	opt.cfg.Spawn = *spawn
+	if *retries < 0 || *retries > engine.MaxRetries {
+		return opt, usagef("-retries must be in [0, %d], got %d", engine.MaxRetries, *retries)
+	}
+	opt.cfg.Retries = *retries
+	if *retries == 0 {
+		opt.cfg.Retries = -1 // the engine's "none"
+	}
+	// Everything else is the engine's to judge, once: its errors name the
+	// Config field, which asFlagError turns into the flag.
+	if err := opt.cfg.Validate(); err != nil {
+		return opt, asFlagError(err)
+	}
+	return opt, nil
+}
+
+// checkPath refuses, before any worker starts, a -path that the file
+// backing would refuse, so that it is bad input (exit 2) like any other.
+// The backing checks again when it creates the file.
+func checkPath(path string, force bool) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case err == nil && fi.Mode()&os.ModeSymlink != 0:
+		return usagef("-path %s is a symlink; pishm never follows one", path)
+	case err == nil && !fi.Mode().IsRegular():
+		return usagef("-path %s exists and is not a regular file", path)
+	case err == nil && !force:
+		return usagef("-path %s already exists; -force replaces it (and it is gone after the run)", path)
+	case err == nil:
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return usagef("-path: %v", err)
+	}
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil {
+		return usagef("-path: %v", err)
+	} else if !fi.IsDir() {
+		return usagef("-path: %s is not a directory", dir)
+	}
+	return nil
+}
+
+// asFlagError turns an error of engine.Config's validation (an
+// *engine.ConfigError, "engine: Config.N must be ...") into a usage error
+// in the command's terms ("-n must be ..."), by asking the error to name
+// its fields as flags. The command checks its flags itself, so this is
+// for what only the engine knows (a kernel this CPU cannot run); other
+// errors, and those naming a field no flag sets, pass through.
+func asFlagError(err error) error {
+	var ce *engine.ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	flagged := true
+	text := ce.Explain(func(field string) string {
+		if f := fieldFlag(field); f != "" {
+			return f
+		}
+		flagged = false
+		return "Config." + field
+	})
+	if !flagged {
+		return err // a field no flag sets (Offset): keep the engine's words
+	}
+	return usageError{text}
+}
+
+// fieldFlag is the flag that sets the engine.Config field, or "".
+func fieldFlag(field string) string {
+	switch field {
+	case "N", "Workers", "Mode", "Shm", "Path", "Force", "Chunk", "Publish", "Kernel", "Timeout", "Retries", "Sched", "Pad", "Stall", "Spawn":
+		return "-" + strings.ToLower(field)
+	case "RedisURL":
+		return "-redis"
+	case "Extrapolate":
+		return "-extrapolate"
+	}
+	return ""
+}
+
+// parseCount reads a positive integer count written as 1000000,
+// 1_000_000, 1e9 or 2.5e8, at most max.
+func parseCount(s string, max uint64) (uint64, error) {
+	t := strings.ReplaceAll(strings.TrimSpace(s), "_", "")
+	if t == "" {
+		return 0, fmt.Errorf("empty value")
+	}
+	if u, err := strconv.ParseUint(t, 10, 64); err == nil {
+		if u == 0 || u > max {
+			return 0, fmt.Errorf("must be in [1, %g], got %s", float64(max), s)
+		}
+		return u, nil
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) && !strings.ContainsAny(t, "eE") {
+		return 0, fmt.Errorf("not a number: %q", s)
+	}
+	if f < 1 || f > float64(max) {
+		return 0, fmt.Errorf("must be in [1, %g], got %s", float64(max), s)
+	}
+	if f != math.Trunc(f) {
+		return 0, fmt.Errorf("must be a whole number, got %s", s)
+	}
+	return uint64(f), nil
+}
+
+func modeNames() string {
+	var s []string
+	for _, m := range engine.Modes() {
+		s = append(s, string(m))
+	}
+	return strings.Join(s, ", ")
+}
+
+func validKernel(name string) bool {
+	if name == "auto" || name == "" {
+		return true
+	}
+	for _, k := range engine.Kernels() {
+		if k.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func kernelNames() string {
+	var s []string
+	for _, k := range engine.Kernels() {
+		s = append(s, k.Name)
+	}
+	return strings.Join(s, ", ")
+}

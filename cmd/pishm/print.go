@@ -1,0 +1,44 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/pishm/pishm/engine"
+)
+
+func printResult(w io.Writer, r engine.Result) {
+	fmt.Fprintf(w, "pi        %.16f  (error %+.3e against math.Pi: the truncation of the series at n terms)\n", r.Pi, r.PiError)
+	if r.PiExtrapolated != 0 {
+		fmt.Fprintf(w, "pi+tail   %.16f  (error %+.3e: the same S_n plus the closed-form tail pi^2/8 - S_n)\n", r.PiExtrapolated, r.PiExtrapolatedError)
+	}
+	fmt.Fprintf(w, "S_n       %.16f  (exact %.16f, relative error %+.2e)\n", r.Sum, r.SumExact, r.SumRelError)
+	spawn := ""
+	if r.Spawn != "" {
+		spawn = ", spawn " + r.Spawn
+	}
+	fmt.Fprintf(w, "n         %d terms, %d workers, mode %s, kernel %s, shm %s, sched %s%s\n", r.N, r.Workers, r.Mode, r.Kernel, r.Shm, r.Sched, spawn)
+	fmt.Fprintf(w, "time      %v wall, %v work, %.3g terms/s\n", r.Wall.Round(time.Microsecond), r.Elapsed.Round(time.Microsecond), r.TermsPerSec)
+	for _, f := range r.Failures {
+		fmt.Fprintf(w, "failure   worker %d (pid %d) died %s: %s; %s\n", f.Worker, f.Pid, f.When, f.How, f.Action)
+	}
+	if r.LostSum != 0 {
+		fmt.Fprintf(w, "racy      %.3g of the sum (%.2g%%) lost by the unsynchronized load-add-store\n", r.LostSum, 100*r.LostSum/r.SumExact)
+	}
+	if r.Rebuilt {
+		fmt.Fprintf(w, "note      the shared accumulator was set aside after a death; S_n was rebuilt from the workers' journals\n")
+	}
+}
+
+// printWorkerDetail prints what a failed worker wrote, below the one-line
+// error that exitCode prints.
+func printWorkerDetail(w io.Writer, we *engine.WorkerError) {
+	detail := we.Stack
+	if detail == "" {
+		detail = we.Stderr
+	}
+	if detail != "" {
+		fmt.Fprintf(w, "pishm: worker %d (pid %d) wrote:\n%s\n", we.Worker, we.Pid, detail)
+	}
+}
