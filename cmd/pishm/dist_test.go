@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -288,60 +287,41 @@ func (p *proc) expectExact(t *testing.T, want queue.Result) queue.Result {
 	return got
 }
 
-// redisServer is a redis-server without persistence that a test can stop,
-// freeze and restart on the same port.
+// redisServer is a redis-server without persistence (internal/redisserver)
+// that a test can freeze and restart on the same port.
 type redisServer struct {
-	port int
-	url  string
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	*redisserver.Server
+	url string
 }
 
 func newRedis(t *testing.T) *redisServer {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip(redisserver.ErrNotInstalled)
+	s, err := redisserver.NewServer()
+	if errors.Is(err, redisserver.ErrNotInstalled) {
+		t.Skip(err)
 	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	r := &redisServer{port: port, url: fmt.Sprintf("redis://127.0.0.1:%d/0", port), dir: t.TempDir()}
-	r.start(t)
-	t.Cleanup(func() { r.stop(t) })
+	r := &redisServer{Server: s, url: s.URL}
+	t.Cleanup(func() {
+		r.signal(syscall.SIGCONT) // a test that failed with it frozen
+		s.Stop()
+	})
 	return r
 }
 
-func (r *redisServer) start(t *testing.T) {
+// restart stops the server and starts a fresh one on the same port: its
+// data are gone.
+func (r *redisServer) restart(t *testing.T) {
 	t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir)
-	if err := r.cmd.Start(); err != nil {
+	if err := r.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	r.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) { cmd.Wait(); close(done) }(r.cmd, r.done)
-	c := client(t, r.url)
-	waitFor(t, "redis-server to answer", func() bool { return c.Ping(context.Background()).Err() == nil })
 }
 
-func (r *redisServer) stop(t *testing.T) {
-	if r.cmd == nil {
-		return
-	}
-	r.cmd.Process.Signal(syscall.SIGCONT)
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(10 * time.Second):
-		r.cmd.Process.Kill()
-		<-r.done
-	}
-	r.cmd = nil
-}
+// signal sends sig to the server: SIGSTOP freezes it, SIGCONT thaws it.
+func (r *redisServer) signal(sig syscall.Signal) { syscall.Kill(r.Pid(), sig) }
 
 // waitFor polls cond every 10 ms, failing t after a minute.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -411,8 +391,7 @@ func TestQueueRedisRestart(t *testing.T) {
 	j := jobOf(t, c, coord)
 	w := startProc(t, nil, "worker", "-redis", r.url, "-job", j.ID, "-quiet")
 	waitResults(t, c, j, 2)
-	r.stop(t)
-	r.start(t)
+	r.restart(t)
 	coord.expectFail(t, "the job's keys vanished")
 	w.expectFail(t, "the job's keys vanished")
 }
@@ -605,9 +584,9 @@ func TestQueueRedisOutage(t *testing.T) {
 	j := jobOf(t, c, coord)
 	w := startProc(t, nil, "worker", "-redis", r.url, "-job", j.ID, "-quiet", "-outage", "2m")
 	waitResults(t, c, j, 3)
-	r.cmd.Process.Signal(syscall.SIGSTOP)
+	r.signal(syscall.SIGSTOP)
 	time.Sleep(2 * time.Second) // the outage itself (twice the lease), not a wait for an event
-	r.cmd.Process.Signal(syscall.SIGCONT)
+	r.signal(syscall.SIGCONT)
 	coord.expectExact(t, local)
 	if code := w.wait(t, time.Minute); code != 0 {
 		t.Errorf("worker: exit %d: %s", code, w.stderr.String())
@@ -618,9 +597,9 @@ func TestQueueRedisOutage(t *testing.T) {
 	j = jobOf(t, c, coord)
 	w = startProc(t, nil, "worker", "-redis", r.url, "-job", j.ID, "-quiet", "-outage", "2m")
 	waitResults(t, c, j, 3)
-	r.cmd.Process.Signal(syscall.SIGSTOP)
+	r.signal(syscall.SIGSTOP)
 	coord.expectFail(t, "resume with the same flags")
-	r.cmd.Process.Signal(syscall.SIGCONT)
+	r.signal(syscall.SIGCONT)
 	again := startProc(t, nil, args...)
 	if got := again.expectExact(t, local); !got.Resumed {
 		t.Errorf("not resumed: %s", again.stderr.String())
