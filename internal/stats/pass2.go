@@ -142,20 +142,13 @@ func Edges(lo, hi float64, bins int) []float64 {
 }
 
 // Pass2F64 reduces the piece xs for pass 2 into sink.
-func (p *Plan) Pass2F64(xs []float64, sink Sink, sc *Scratch) {
-	h := p.hist(sc)
-	var below, above int
-	for len(xs) > 0 {
-		n := min(len(xs), chunkLen)
-		b, a := chunk2(p, xs[:n], h, sink, sc)
-		below, above = below+b, above+a
-		xs = xs[n:]
-	}
-	p.flush(h, below, above, sink)
-}
+func (p *Plan) Pass2F64(xs []float64, sink Sink, sc *Scratch) { pass2(p, xs, sink, sc) }
 
 // Pass2F32 is Pass2F64 for float32 values.
-func (p *Plan) Pass2F32(xs []float32, sink Sink, sc *Scratch) {
+func (p *Plan) Pass2F32(xs []float32, sink Sink, sc *Scratch) { pass2(p, xs, sink, sc) }
+
+// pass2 is Pass2F64 and Pass2F32: the piece in chunks through chunk2.
+func pass2[T float](p *Plan, xs []T, sink Sink, sc *Scratch) {
 	h := p.hist(sc)
 	var below, above int
 	for len(xs) > 0 {
