@@ -363,16 +363,16 @@ func reduceOnce(ctx context.Context, name string, j job, cfg Config, wallStart t
 func reductionOf(name string, j job, cfg Config, out callResult, wall time.Duration, values []float64) Reduction {
 	values = out.total.values(values[:0])
 	return Reduction{
-		Name: name, Op: opsString(j.ops), N: cfg.N, Value: values[0], Values: values, Workers: cfg.Workers,
+		Name: name, Op: FormatOps(j.ops), N: cfg.N, Value: values[0], Values: values, Workers: cfg.Workers,
 		Mode: cfg.Mode, Sched: cfg.Sched, Grain: cfg.Grain, Elapsed: out.elapsed, Wall: wall,
 		WorkersDetail: out.workers, Failures: out.failures, Rebuilt: out.rebuilt,
 		Publishes: out.publishes, LostSum: out.lostSum, folds: out.total,
 	}
 }
 
-// opsString names a job's ops: "sum" for a scalar Sum, "sum,sum,min" for
-// a vector.
-func opsString(ops []Op) string {
+// FormatOps names ops as Reduction.Op does: "sum" for a scalar Sum,
+// "sum,sum,min" for a vector. ParseOps reads it back.
+func FormatOps(ops []Op) string {
 	if len(ops) == 1 {
 		return ops[0].String()
 	}

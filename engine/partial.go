@@ -215,7 +215,7 @@ func (p Partial) Reduction(name string, n, grain uint64) Reduction {
 	r := Reduction{Name: name, N: n, Grain: grain}
 	if len(p.elems) > 0 {
 		r.Values = p.elems.values(nil)
-		r.Op, r.Value, r.folds = opsString(p.Ops()), r.Values[0], append(folds(nil), p.elems...)
+		r.Op, r.Value, r.folds = FormatOps(p.Ops()), r.Values[0], append(folds(nil), p.elems...)
 	}
 	return r
 }

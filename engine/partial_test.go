@@ -169,7 +169,7 @@ func TestPartialVector(t *testing.T) {
 	}
 	want, _ := vecWant(n)
 	got := total.Reduction(vecName, n, g)
-	if len(got.Values) != len(vecOps) || got.Op != opsString(vecOps) {
+	if len(got.Values) != len(vecOps) || got.Op != FormatOps(vecOps) {
 		t.Fatalf("%d values, op %q", len(got.Values), got.Op)
 	}
 	for e := range want {

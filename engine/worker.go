@@ -269,7 +269,7 @@ func (w *worker) job(spec *jobSpec) (job, error) {
 		}
 	}
 	if ops := w.v.ops(int(spec.k)); !slices.Equal(j.ops, ops) {
-		return job{}, fmt.Errorf("%q is registered with ops %s here, %s in the parent", name, opsString(j.ops), opsString(ops))
+		return job{}, fmt.Errorf("%q is registered with ops %s here, %s in the parent", name, FormatOps(j.ops), FormatOps(ops))
 	}
 	w.jobs[key] = j
 	return j, nil

@@ -148,7 +148,7 @@ func (j Job) withDefaults() Job {
 	}
 	if j.Op == "" {
 		if ops, ok := engine.FuncOps(j.Func); ok {
-			j.Op = opsString(ops)
+			j.Op = engine.FormatOps(ops)
 		}
 	}
 	if j.Engine == "" {
@@ -227,15 +227,6 @@ func (j Job) ops() []engine.Op {
 		return nil
 	}
 	return ops
-}
-
-// opsString writes ops as Job.Op holds them: "sum", or "sum,min,max".
-func opsString(ops []engine.Op) string {
-	s := make([]string, len(ops))
-	for i, op := range ops {
-		s[i] = op.String()
-	}
-	return strings.Join(s, ",")
 }
 
 // shmModes are the modes a chunk may run in.
@@ -525,7 +516,7 @@ func parseRecord(j Job, s string) (record, engine.Partial, error) {
 	if err := p.UnmarshalBinary(r.Partial); err != nil {
 		return r, p, fmt.Errorf("chunk %d: %v", r.Chunk, err)
 	}
-	if got := opsString(p.Ops()); got != j.Op {
+	if got := engine.FormatOps(p.Ops()); got != j.Op {
 		return r, p, fmt.Errorf("chunk %d: a partial of ops %q, want %q", r.Chunk, got, j.Op)
 	}
 	if b := fmt.Sprintf("%016x", math.Float64bits(p.Value())); b != r.Bits {

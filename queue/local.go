@@ -134,8 +134,8 @@ func registered(j Job) error {
 	switch {
 	case !ok:
 		return fmt.Errorf("%w: no Func registered as %q in this program (have %v)", ErrBadJob, j.Func, engine.Registered())
-	case opsString(ops) != j.Op:
-		return fmt.Errorf("%w: Func %q is registered with op %s here, the job says %s", ErrBadJob, j.Func, opsString(ops), j.Op)
+	case engine.FormatOps(ops) != j.Op:
+		return fmt.Errorf("%w: Func %q is registered with op %s here, the job says %s", ErrBadJob, j.Func, engine.FormatOps(ops), j.Op)
 	}
 	return nil
 }

@@ -305,8 +305,8 @@ func compatible(j Job, o WorkerOptions) error {
 	switch {
 	case !ok:
 		return fmt.Errorf("%w %s: no Func registered as %q in this worker's program (it has %v)", ErrRefused, j.ID, j.Func, engine.Registered())
-	case opsString(ops) != j.Op:
-		return fmt.Errorf("%w %s: Func %q is registered with op %s in this worker's program, the job says %s", ErrRefused, j.ID, j.Func, opsString(ops), j.Op)
+	case engine.FormatOps(ops) != j.Op:
+		return fmt.Errorf("%w %s: Func %q is registered with op %s in this worker's program, the job says %s", ErrRefused, j.ID, j.Func, engine.FormatOps(ops), j.Op)
 	case !j.IsPi() && j.Engine != engine.BuildID():
 		return fmt.Errorf("%w %s: the job comes from another build of the program (engine build %s, this worker's %s): run the same binary on every host", ErrRefused, j.ID, j.Engine, engine.BuildID())
 	}
