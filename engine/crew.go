@@ -121,6 +121,17 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 	c.sp = newSpawner(exe, env)
 	c.sp.wake = c.nudge
 	ctl.spinNs.Store(int64(o.spin))
+	if o.fork != nil {
+		// One request forks them all, back to back.
+		all := make([]int, o.workers)
+		for i := range all {
+			all[i] = i
+		}
+		if err := c.startForks(0, all...); err != nil {
+			return c, err
+		}
+		return c, c.barrier(ctx)
+	}
 	for i := range o.workers {
 		if o.callerShare && i == 0 {
 			// Slot 0 is the caller's own: it never has a process.
@@ -163,7 +174,7 @@ const selfExe = "/proc/self/exe"
 // 3, 4, ... as it expects), then the segment.
 func (c *crew) start(i, attempt int) error {
 	if c.opt.fork != nil {
-		return c.startFork(i, attempt)
+		return c.startForks(attempt, i)
 	}
 	var env []string
 	var files []*os.File

@@ -390,7 +390,7 @@ func TestOffsetPadRacy(t *testing.T) {
 // TestTooManyChunks: a dynamic chunk so small that the chunk table would
 // not fit is refused up front, naming the field.
 func TestTooManyChunks(t *testing.T) {
-	if _, err := Run(context.Background(), Config{N: MaxN, Sched: Dynamic, Chunk: 1}); err == nil || !strings.Contains(err.Error(), "Config.Chunk") || !strings.Contains(err.Error(), "cuts") {
+	if _, err := Run(context.Background(), Config{N: MaxN, Sched: Dynamic, Chunk: 1, Grain: SmallGrainCap}); err == nil || !strings.Contains(err.Error(), "Config.Chunk") || !strings.Contains(err.Error(), "cuts") {
 		t.Fatalf("err = %v", err)
 	}
 }

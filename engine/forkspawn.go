@@ -30,8 +30,9 @@ import (
 // worker's bit for bit: both add the same value for every piece, the
 // kernel's Sum of the piece, in the same order. A forked call keeps one
 // 128-byte record per piece, so it is limited to kernel.MaxForkPieces
-// (2^18) pieces in all: 2^34 terms at the default grain; beyond, use exec
-// or a larger Config.Grain.
+// (2^18) pieces in all: the default grain stays within them up to 2^48
+// terms (2^34 at a grain of 2^16 set by hand); beyond, use exec or a
+// larger Config.Grain.
 //
 // SpawnAuto, the default, forks where fork can run the call (Run's pi
 // series under the conditions checkSpawn lists) and execs otherwise:
@@ -97,18 +98,23 @@ func (c Config) checkSpawn() error {
 	return nil
 }
 
-// startFork is spawner.start for a forked worker: fork runs on the
-// spawner's locked thread, whose exit is what the child's parent-death
-// signal watches, and track's SIGCHLD poll catches a child that exited
-// before its pid was in live.
-func (sp *spawner) startFork(i, attempt int, fork func() (int, error)) (*process, error) {
-	r := sp.fork(spawnReq{fork: fork})
-	if r.err != nil {
-		return nil, fmt.Errorf("engine: fork worker %d: %w", i, r.err)
+// startForks is spawner.start for forked workers: attempt a of each
+// worker in workers, forks[k] making workers[k]. The forks run back to
+// back in one request on the spawner's locked thread, whose exit is what
+// the children's parent-death signal watches; track's SIGCHLD poll catches
+// a child that exited before its pid was in live. It returns the processes
+// that forked, in order, and the error that stopped the rest.
+func (sp *spawner) startForks(workers []int, attempt int, forks []func() (int, error)) ([]*process, error) {
+	r := sp.fork(spawnReq{forks: forks})
+	ps := make([]*process, len(r.pids))
+	for k, pid := range r.pids {
+		// A forked worker writes nothing, so it has no stderr file: a nil
+		// *os.File reads as empty and closes as a no-op. Its binary is ours.
+		ps[k] = &process{exe: selfExe, pid: pid, worker: workers[k], attempt: attempt}
+		sp.track(ps[k])
 	}
-	// A forked worker writes nothing, so it has no stderr file: a nil
-	// *os.File reads as empty and closes as a no-op. Its binary is ours.
-	p := &process{exe: selfExe, pid: r.pid, worker: i, attempt: attempt}
-	sp.track(p)
-	return p, nil
+	if r.err != nil {
+		return ps, fmt.Errorf("engine: fork worker %d: %w", workers[len(ps)], r.err)
+	}
+	return ps, nil
 }

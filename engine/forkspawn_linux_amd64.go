@@ -85,33 +85,37 @@ func (f *forkSpawn) close() error {
 	return nil
 }
 
-// startFork forks attempt a of worker i. No process of worker i is alive
-// (the last one, if any, has been reaped), so its header is ours to clear;
-// its records need no clearing (the worker writes every one that settle
-// reads).
-func (c *crew) startFork(i, attempt int) error {
+// startForks forks attempt a of each worker in workers, in one request to
+// the spawner. No process of those workers is alive (the last one, if any,
+// has been reaped), so their headers are ours to clear; their records need
+// no clearing (a worker writes every one that settle reads).
+func (c *crew) startForks(attempt int, workers ...int) error {
 	f := c.opt.fork
-	out := &f.out[i]
-	out.Done.Store(0)
-	ctl, s := c.v.ctl, c.v.slot(i)
-	task := &kernel.ForkTask{
-		Ppid: f.ppid, Pid: &s.pid, State: &s.state, Arrived: &ctl.arrived, Gen: &ctl.gen, GenSleepers: &ctl.genSleepers,
-		Progress: &s.progress, Elapsed: &s.elapsed, Finished: &ctl.finished, Out: out, Pieces: f.records(i),
-		StateArrived: slotArrived, StateRunning: slotRunning, Quit: genQuit,
-		Share: f.share[i],
-	}
-	p, err := c.sp.startFork(i, attempt, func() (int, error) {
-		pid, err := kernel.Fork(task)
-		if err == nil && forkHook != nil {
-			forkHook(c, i, attempt, pid)
+	ctl := c.v.ctl
+	forks := make([]func() (int, error), len(workers))
+	for k, i := range workers {
+		out := &f.out[i]
+		out.Done.Store(0)
+		s := c.v.slot(i)
+		task := &kernel.ForkTask{
+			Ppid: f.ppid, Pid: &s.pid, State: &s.state, Arrived: &ctl.arrived, Gen: &ctl.gen, GenSleepers: &ctl.genSleepers,
+			Progress: &s.progress, Elapsed: &s.elapsed, Finished: &ctl.finished, Out: out, Pieces: f.records(i),
+			StateArrived: slotArrived, StateRunning: slotRunning, Quit: genQuit,
+			Share: f.share[i],
 		}
-		return pid, err
-	})
-	if err != nil {
-		return err
+		forks[k] = func() (int, error) {
+			pid, err := kernel.Fork(task)
+			if err == nil && forkHook != nil {
+				forkHook(c, i, attempt, pid)
+			}
+			return pid, err
+		}
 	}
-	c.setProc(i, p)
-	return nil
+	ps, err := c.sp.startForks(workers, attempt, forks)
+	for _, p := range ps {
+		c.setProc(p.worker, p)
+	}
+	return err
 }
 
 // settle turns the records of worker i, just reaped, into its journal

@@ -141,7 +141,7 @@ func TestForkValidate(t *testing.T) {
 		{N: 1e6, Spawn: SpawnFork, Kernel: k, Publish: 3}, // rounded up to a piece, still below N
 		{N: 10, Spawn: SpawnFork, Kernel: k, Pad: 64},
 		{N: 10, Spawn: SpawnFork, Kernel: k, WorkerBinary: "/bin/true"},
-		{N: 1e12, Spawn: SpawnFork, Kernel: k},
+		{N: 1e12, Spawn: SpawnFork, Kernel: k, Grain: SmallGrainCap},
 		{N: 1e6, Spawn: SpawnFork, Kernel: k, Grain: 3},
 	} {
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
@@ -149,7 +149,8 @@ func TestForkValidate(t *testing.T) {
 		}
 	}
 	for _, c := range []Config{{N: 10, Spawn: SpawnExec}, {N: 10, Spawn: SpawnFork, Kernel: k, Publish: 10}, {N: 10, Spawn: SpawnFork, Kernel: k, Shm: ShmFile, Path: "x"},
-		{N: forkMaxPieces * MaxDefaultGrain, Spawn: SpawnFork, Kernel: k}, {N: 1e12, Spawn: SpawnFork, Kernel: k, Grain: 1 << 22}, {N: 1e12, Spawn: SpawnExec}} {
+		{N: forkMaxPieces * SmallGrainCap, Spawn: SpawnFork, Kernel: k, Grain: SmallGrainCap}, {N: 1e12, Spawn: SpawnFork, Kernel: k}, // the default grain keeps 1e12 within 1024 pieces
+		{N: 1e12, Spawn: SpawnFork, Kernel: k, Grain: 1 << 22}, {N: 1e12, Spawn: SpawnExec}} {
 		if err := c.Validate(); err != nil {
 			t.Errorf("%+v: %v", c, err)
 		}
@@ -159,7 +160,7 @@ func TestForkValidate(t *testing.T) {
 		c    Config
 		want string
 	}{
-		{Config{N: forkMaxPieces*MaxDefaultGrain + 1, Spawn: SpawnFork, Kernel: k}, "use exec, or Config.Grain >= 65537"},
+		{Config{N: forkMaxPieces*SmallGrainCap + 1, Spawn: SpawnFork, Kernel: k, Grain: SmallGrainCap}, "use exec, or Config.Grain >= 65537"},
 		{Config{N: 1e6, Spawn: SpawnFork, Kernel: k, Grain: 3}, "makes 333334: use exec, or Config.Grain >= 4"},
 		{Config{N: MaxN, Spawn: SpawnFork, Kernel: k, Grain: MaxGrain}, "use exec"},
 	} {

@@ -19,6 +19,6 @@ func newForkSpawn(Config, job) (*forkSpawn, error) {
 
 func (*forkSpawn) close() error                  { return nil }
 func (*forkSpawn) settle(*crew, int, *callState) {}
-func (c *crew) startFork(i, attempt int) error {
+func (c *crew) startForks(int, ...int) error {
 	return errors.New("engine: Config.Spawn fork is not supported in this build")
 }

@@ -60,13 +60,16 @@ type spawnReq struct {
 	argv  []string
 	env   []string
 	files []uintptr
-	fork  func() (int, error) // Config.Spawn fork: run this instead of forkExec
+	// forks, for Config.Spawn fork: run these in order instead of
+	// forkExec, in one request, stopping at the first error.
+	forks []func() (int, error)
 	reply chan spawnReply
 }
 
 type spawnReply struct {
-	pid int
-	err error
+	pid  int
+	pids []int // of forks, those that forked
+	err  error
 }
 
 // exit is one reaped process.
@@ -102,14 +105,20 @@ func (sp *spawner) forker() {
 	for {
 		select {
 		case r := <-sp.reqs:
-			var pid int
-			var err error
-			if r.fork != nil {
-				pid, err = r.fork()
+			var rep spawnReply
+			if r.forks != nil {
+				for _, f := range r.forks {
+					pid, err := f()
+					if err != nil {
+						rep.err = err
+						break
+					}
+					rep.pids = append(rep.pids, pid)
+				}
 			} else {
-				pid, err = forkExec(r.exe, r.argv, r.env, r.files)
+				rep.pid, rep.err = forkExec(r.exe, r.argv, r.env, r.files)
 			}
-			r.reply <- spawnReply{pid, err}
+			r.reply <- rep
 		case <-sp.quit:
 			return
 		}

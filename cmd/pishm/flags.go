@@ -118,7 +118,7 @@ Flags:
 	fs.BoolVar(&opt.cfg.Force, "force", false, "let -path replace an existing regular file (which is then gone: the segment file is removed after the run)")
 	publish := fs.String("publish", "", "static schedule: publish every `K` terms (default: once per worker, at the end)")
 	chunk := fs.String("chunk", "", "dynamic schedule: take and publish `K` terms at a time (default: n/(32 workers))")
-	grain := fs.String("grain", "0", "terms per piece of the grid the series is summed on (`K`; 0: from n, at most 65536); -publish and -chunk are rounded up to whole pieces")
+	grain := fs.String("grain", "0", "terms per piece of the grid the series is summed on (`K`; 0: from n, engine.DefaultGrain); -publish and -chunk are rounded up to whole pieces")
 	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop`: auto or "+kernelNames()+" (PISHM_KERNEL overrides auto)")
 	fs.BoolVar(&opt.json, "json", false, "print the result as one JSON object")
 	fs.BoolVar(&opt.verbose, "v", false, "on a worker's failure, also print what it wrote to stderr (a stack, say)")

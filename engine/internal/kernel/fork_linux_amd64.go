@@ -29,10 +29,9 @@ import (
 // MaxForkPieces bounds the pieces of one forked call, every worker's share
 // together: each piece is one ForkPiece record (128 bytes) in memory shared
 // with the children, so the records of a call take at most 32 MiB (only
-// those written are ever touched). Pieces of the engine's default grain
-// (2^16 terms from 2^23 terms on) allow 2^34 terms, a second or two of a
-// core's work: fork saves a worker's exec and runtime start, milliseconds,
-// which longer runs do not notice; a larger grain allows more.
+// those written are ever touched). The engine's default grid has at most
+// 1024 pieces up to 2^40 terms; a small grain set by hand allows fewer
+// terms (2^34 at 2^16 terms a piece).
 const MaxForkPieces = 1 << 18
 
 // ForkPiece is the record a forked worker leaves for one piece of its
