@@ -184,7 +184,8 @@ type Config struct {
 }
 
 // DefaultStall is Config.Stall's default: generous, since a registered
-// Func may take long over one piece of 2^22 terms.
+// Func may take long over one piece of the grid (progress moves only
+// between pieces).
 const DefaultStall = 2 * time.Minute
 
 // step is the terms between publishes: Publish (static) or Chunk

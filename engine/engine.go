@@ -244,7 +244,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	case cfg.Spawn == "" || cfg.Spawn == SpawnAuto:
 		cfg.Spawn = cfg.autoSpawn()
 	}
-	out, shm, err := execute(ctx, cfg, piKernelJob(cfg.Kernel), nil)
+	j := piKernelJob(cfg.Kernel)
+	j.exact = piClosedForm
+	out, shm, err := execute(ctx, cfg, j, nil)
 	if err != nil {
 		return Result{}, err
 	}
@@ -254,8 +256,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		WorkersDetail: out.workers, Failures: out.failures, Rebuilt: out.rebuilt,
 		Publishes: out.publishes, LostSum: out.lostSum, Offset: cfg.Offset, Pad: cfg.Pad,
 	}
-	res.SumExact = exact.SumRange(cfg.Offset, cfg.Offset+cfg.N)
-	res.SumRelError = (res.Sum - res.SumExact) / res.SumExact
+	res.SumExact = j.exact(nil, cfg.Offset, cfg.Offset+cfg.N)
+	res.SumRelError = relError(res.Sum, res.SumExact)
 	if cfg.Offset == 0 {
 		res.Pi = math.Sqrt(8 * res.Sum)
 		res.PiError = res.Pi - math.Pi
@@ -268,11 +270,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.TermsPerSec = float64(res.N) / res.Elapsed.Seconds()
 	}
 	res.Wall = time.Since(wallStart)
-	if !(math.Abs(res.SumRelError) <= Tolerance) {
-		return res, fmt.Errorf("%w: S_n = %v, the closed form gives %v: relative error %.2e, tolerance %.0e",
-			ErrInexact, res.Sum, res.SumExact, res.SumRelError, Tolerance)
-	}
-	return res, nil
+	return res, j.checkExact(cfg, res.Sum) // the gate of every Func with a closed form
 }
 
 // publishInterval is the most terms one static worker summed between two
@@ -304,3 +302,9 @@ func piKernelJob(name string) job {
 	k, _ := kernel.ByName(name)
 	return job{name: piJob, ops: sumOps, f: k.Sum}
 }
+
+// piClosedForm is the pi series' sum over [lo, hi) (ExactSumRange): Run's
+// gate. Reduce and Pool calls of "pi" are not gated yet: below 2^15 terms
+// ExactSumRange sums the terms in double-double, 10 µs at 1000 terms, more
+// than a pool call costs.
+func piClosedForm(_ []byte, lo, hi uint64) float64 { return exact.SumRange(lo, hi) }

@@ -62,11 +62,12 @@ func (op Op) pick(x, v float64) float64 {
 
 // Func reduces the terms [lo, hi) of a series or array: their sum, or
 // their minimum or maximum, as the Op it is registered with says. Terms
-// are numbered from 0 to the n given to Reduce, and a Func is called in
-// pieces of at most 2^22 terms (so that progress shows and a cancelled
-// call stops soon). It runs in a worker process, so it must not depend on
-// state the parent built after start-up: pass a call's inputs with
-// WithParams (see ParamsFunc), or read them from files.
+// are numbered from 0 to the n given to Reduce, and a Func is called on
+// the pieces of the grid (DefaultGrain: at most 65536 terms up to 2^26
+// terms, at most 1024 pieces beyond); progress shows and a cancelled call
+// stops at piece boundaries. It runs in a worker process, so it must not
+// depend on state the parent built after start-up: pass a call's inputs
+// with WithParams (see ParamsFunc), or read them from files.
 type Func func(lo, hi uint64) float64
 
 // ParamsFunc is a Func that also receives the bytes the caller passed with
@@ -86,6 +87,50 @@ type job struct {
 	// cancelled, if set, is polled between calls of f; true abandons the
 	// work (in-process runs, which cannot be killed).
 	cancelled func() bool
+	// exact, if set, is the Func's sum in closed form (WithClosedForm):
+	// every result is checked against it.
+	exact ClosedForm
+}
+
+// ClosedForm is the exact sum of a scalar Sum Func over the terms
+// [lo, hi), rounded to float64, for the call's params (nil for a Func
+// registered without them).
+type ClosedForm func(params []byte, lo, hi uint64) float64
+
+// RegisterOption adds to what Register and RegisterParams record.
+type RegisterOption func(*job)
+
+// WithClosedForm gives a scalar Sum Func its sum in closed form. Every
+// result of the Func (Reduce, a Pool, in worker processes or in-process)
+// is then checked against it as Run checks the pi series: a relative
+// error beyond Tolerance returns the Reduction with an error wrapping
+// ErrInexact, never a quiet wrong sum. Run checks the pi series the same
+// way, against ExactSumRange.
+func WithClosedForm(exact ClosedForm) RegisterOption {
+	return func(j *job) { j.exact = exact }
+}
+
+// checkExact is the gate of a Func with a closed form: got must be within
+// Tolerance of the exact sum of the call's terms [Offset, Offset+N).
+func (j job) checkExact(cfg Config, got float64) error {
+	if j.exact == nil {
+		return nil
+	}
+	want := j.exact(cfg.Params, cfg.Offset, cfg.Offset+cfg.N)
+	if rel := relError(got, want); !(math.Abs(rel) <= Tolerance) {
+		return fmt.Errorf("%w: %q over [%d, %d) gave %v, the closed form gives %v: relative error %.2e, tolerance %.0e",
+			ErrInexact, j.name, cfg.Offset, cfg.Offset+cfg.N, got, want, rel, Tolerance)
+	}
+	return nil
+}
+
+// relError is (got − want) / want, and 0 when the two are equal (also
+// both 0).
+func relError(got, want float64) float64 {
+	if got == want {
+		return 0
+	}
+	return (got - want) / want
 }
 
 // bind gives a ParamsFunc job its call's parameters.
@@ -113,23 +158,29 @@ var registry = struct {
 // re-executions of the binary, and they find f by name. It panics if name
 // is empty, too long, taken, or op is unknown, as http.Handle does for a
 // bad pattern.
-func Register(name string, op Op, f Func) {
+func Register(name string, op Op, f Func, opts ...RegisterOption) {
 	if f == nil {
 		panic(fmt.Sprintf("engine: Register %q: nil func", name))
 	}
-	register(job{name: name, ops: []Op{op}, f: f})
+	register(job{name: name, ops: []Op{op}, f: f}, opts)
 }
 
 // RegisterParams is Register for a Func that reads its call's parameters
 // (WithParams).
-func RegisterParams(name string, op Op, f ParamsFunc) {
+func RegisterParams(name string, op Op, f ParamsFunc, opts ...RegisterOption) {
 	if f == nil {
 		panic(fmt.Sprintf("engine: RegisterParams %q: nil func", name))
 	}
-	register(job{name: name, ops: []Op{op}, pf: f})
+	register(job{name: name, ops: []Op{op}, pf: f}, opts)
 }
 
-func register(j job) {
+func register(j job, opts []RegisterOption) {
+	for _, o := range opts {
+		o(&j)
+	}
+	if j.exact != nil && (j.k() != 1 || j.ops[0] != Sum) {
+		panic(fmt.Sprintf("engine: Register %q: a closed form is for a scalar Sum, not %s", j.name, FormatOps(j.ops)))
+	}
 	if _, err := cString([]byte(j.name)); err != nil || j.name == "" || len(j.name) > maxJobName || j.name == piJob {
 		panic(fmt.Sprintf("engine: Register: bad name %q (want 1..%d printable ASCII bytes, no spaces, not %q)", j.name, maxJobName, piJob))
 	}
@@ -322,7 +373,9 @@ func WithInProcessBelow(n uint64) Option {
 // goroutines, in the Goroutines mode), publishing partials by the chosen
 // strategy, and combines them with its Op. Like Run, it leaves nothing
 // behind, whatever happens. A program that reduces many times should use a
-// Pool, whose workers start once.
+// Pool, whose workers start once. A Func registered WithClosedForm is
+// checked against it: a wrong sum returns the Reduction with an error
+// wrapping ErrInexact.
 func Reduce(ctx context.Context, name string, n uint64, opts ...Option) (Reduction, error) {
 	if err := notAWorker(); err != nil {
 		return Reduction{}, err
@@ -357,7 +410,8 @@ func reduceOnce(ctx context.Context, name string, j job, cfg Config, wallStart t
 	if err != nil {
 		return Reduction{}, err
 	}
-	return reductionOf(name, j, cfg, out, time.Since(wallStart), nil), nil
+	r := reductionOf(name, j, cfg, out, time.Since(wallStart), nil)
+	return r, j.checkExact(cfg, r.Value)
 }
 
 func reductionOf(name string, j job, cfg Config, out callResult, wall time.Duration, values []float64) Reduction {

@@ -128,17 +128,18 @@ var ErrPoolClosed = errors.New("engine: pool closed")
 func (p *Pool) Reduce(ctx context.Context, name string, n uint64, opts ...Option) (Reduction, error) {
 	var r Reduction
 	err := p.ReduceInto(ctx, &r, name, n, opts...)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrInexact) {
 		return Reduction{}, err
 	}
-	return r, nil
+	return r, err
 }
 
 // ReduceInto is Reduce writing its result into *r, and reusing the memory
 // of r's detail, values and exact total: a loop that passes the same
 // Reduction to every call allocates nothing in steady state (Reduce
 // allocates them, three objects a call). On error *r holds a zero
-// Reduction, that memory kept for the next call.
+// Reduction, that memory kept for the next call; but a sum its Func's
+// closed form refutes (ErrInexact, WithClosedForm) is left in *r.
 func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint64, opts ...Option) error {
 	wallStart := time.Now()
 	detail, values, total := r.WorkersDetail[:0], r.Values[:0], r.folds[:0]
@@ -158,7 +159,7 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint
 	if n < p.below {
 		cfg.Mode = Goroutines
 		out, err := reduceOnce(ctx, name, j, cfg, wallStart)
-		if err == nil {
+		if err == nil || errors.Is(err, ErrInexact) {
 			*r = out
 		}
 		return err
@@ -183,7 +184,7 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint
 		return err
 	}
 	*r = reductionOf(name, j, cfg, out, time.Since(wallStart), values)
-	return nil
+	return j.checkExact(cfg, r.Value)
 }
 
 // settingsPool holds the scratch settings a call applies its options to:

@@ -57,7 +57,7 @@ func RegisterVector(name string, ops []Op, f VectorFunc) {
 	if f == nil {
 		panic(fmt.Sprintf("engine: RegisterVector %q: nil func", name))
 	}
-	register(job{name: name, ops: checkOps(name, ops), vf: f})
+	register(job{name: name, ops: checkOps(name, ops), vf: f}, nil)
 }
 
 // RegisterVectorParams is RegisterVector for a Func that reads its call's
@@ -66,7 +66,7 @@ func RegisterVectorParams(name string, ops []Op, f VectorParamsFunc) {
 	if f == nil {
 		panic(fmt.Sprintf("engine: RegisterVectorParams %q: nil func", name))
 	}
-	register(job{name: name, ops: checkOps(name, ops), vpf: f})
+	register(job{name: name, ops: checkOps(name, ops), vpf: f}, nil)
 }
 
 // checkOps validates and copies a registration's ops.
