@@ -245,7 +245,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		cfg.Spawn = cfg.autoSpawn()
 	}
 	j := piKernelJob(cfg.Kernel)
-	j.exact = piClosedForm
 	out, shm, err := execute(ctx, cfg, j, nil)
 	if err != nil {
 		return Result{}, err
@@ -300,11 +299,11 @@ var sumOps = []Op{Sum}
 // job carries (jobSpec.kernel).
 func piKernelJob(name string) job {
 	k, _ := kernel.ByName(name)
-	return job{name: piJob, ops: sumOps, f: k.Sum}
+	return job{name: piJob, ops: sumOps, f: k.Sum, exact: piClosedForm}
 }
 
-// piClosedForm is the pi series' sum over [lo, hi) (ExactSumRange): Run's
-// gate. Reduce and Pool calls of "pi" are not gated yet: below 2^15 terms
-// ExactSumRange sums the terms in double-double, 10 µs at 1000 terms, more
-// than a pool call costs.
+// piClosedForm is the pi series' sum over [lo, hi) (ExactSumRange): the
+// gate of Run and of every Reduce or Pool call of "pi", as of any Func
+// registered WithClosedForm. It costs under a microsecond (15 ns far out in
+// the series), next to a pool call's 10 µs or more.
 func piClosedForm(_ []byte, lo, hi uint64) float64 { return exact.SumRange(lo, hi) }

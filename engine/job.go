@@ -104,8 +104,8 @@ type RegisterOption func(*job)
 // result of the Func (Reduce, a Pool, in worker processes or in-process)
 // is then checked against it as Run checks the pi series: a relative
 // error beyond Tolerance returns the Reduction with an error wrapping
-// ErrInexact, never a quiet wrong sum. Run checks the pi series the same
-// way, against ExactSumRange.
+// ErrInexact, never a quiet wrong sum. The pi series is checked the same
+// way, against ExactSumRange, in Run, Reduce and Pool.
 func WithClosedForm(exact ClosedForm) RegisterOption {
 	return func(j *job) { j.exact = exact }
 }

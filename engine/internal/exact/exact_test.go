@@ -2,6 +2,7 @@ package exact
 
 import (
 	"math"
+	"math/big"
 	"testing"
 )
 
@@ -74,6 +75,41 @@ func TestSumRangeFarOut(t *testing.T) {
 		got := SumRange(c.lo, c.hi)
 		if rel := math.Abs(got-c.want) / c.want; rel > 2.3e-16 {
 			t.Errorf("SumRange(%d, %d) = %.17g, want %.17g (relative error %.2e)", c.lo, c.hi, got, c.want, rel)
+		}
+	}
+}
+
+// TestDirectAgainstBig checks every S_n the table path gives (n <=
+// directMax) against the sum in 200-bit math/big arithmetic, rounded once:
+// correctly rounded for every n, and SumRange within an ulp for ranges
+// that start inside the table.
+func TestDirectAgainstBig(t *testing.T) {
+	const prec = 200
+	sums := make([]*big.Float, directMax+1)
+	acc := new(big.Float).SetPrec(prec)
+	sums[0] = new(big.Float).SetPrec(prec)
+	one := new(big.Float).SetPrec(prec).SetInt64(1)
+	for k := uint64(0); k < directMax; k++ {
+		d := new(big.Float).SetPrec(prec).SetUint64(2*k + 1)
+		d.Mul(d, d)
+		acc.Add(acc, new(big.Float).SetPrec(prec).Quo(one, d))
+		sums[k+1] = new(big.Float).SetPrec(prec).Set(acc)
+	}
+	for n := uint64(0); n <= directMax; n++ {
+		want, _ := sums[n].Float64()
+		if got := Sum(n); got != want {
+			t.Fatalf("Sum(%d) = %.17g, want %.17g", n, got, want)
+		}
+	}
+	for _, r := range [][2]uint64{{1, 2}, {15, 17}, {16, 32}, {1000, 1001}, {1000, 32768}, {32767, 32768}, {12345, 40000}, {5, 1 << 20}} {
+		lo, hi := r[0], r[1]
+		if hi > directMax {
+			continue // beyond the big table: TestBranchesAgree covers those
+		}
+		want, _ := new(big.Float).SetPrec(prec).Sub(sums[hi], sums[lo]).Float64()
+		got := SumRange(lo, hi)
+		if math.Abs(got-want) > math.Abs(want)*0x1p-52 {
+			t.Errorf("SumRange(%d, %d) = %.17g, want %.17g", lo, hi, got, want)
 		}
 	}
 }
