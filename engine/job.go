@@ -110,6 +110,17 @@ func WithClosedForm(exact ClosedForm) RegisterOption {
 	return func(j *job) { j.exact = exact }
 }
 
+// ClosedFormOf returns the closed form of the Func registered as name
+// (WithClosedForm; "pi" has ExactSumRange), or nil when it has none or no
+// Func has that name in this program.
+func ClosedFormOf(name string) ClosedForm {
+	if name == piJob {
+		return piClosedForm
+	}
+	j, _ := lookup(name)
+	return j.exact
+}
+
 // checkExact is the gate of a Func with a closed form: got must be within
 // Tolerance of the exact sum of the call's terms [Offset, Offset+N).
 func (j job) checkExact(cfg Config, got float64) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 
@@ -152,11 +151,7 @@ func Coordinate(ctx context.Context, client redis.UniversalClient, j Job, o Coor
 		res.Outvoted = c.outvoted
 	}
 	c.stats(&res)
-	if j.IsPi() && (math.Abs(res.SumRelError) > SumRelTol || math.IsNaN(res.SumRelError)) {
-		return res, fmt.Errorf("%w: job %s: S_n %.17g, exact %.17g: relative error %.3g is beyond %g",
-			ErrInexact, j.ID, res.Sum, res.SumExact, res.SumRelError, SumRelTol)
-	}
-	return res, nil
+	return res, j.checkSum(res)
 }
 
 // coordinator is the state of one Coordinate call.

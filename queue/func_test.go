@@ -58,6 +58,50 @@ func init() {
 		engine.Register("queue-test-harmonic", engine.Sum, harmonic)
 		engine.RegisterParams("queue-test-wave", engine.Max, wave)
 		engine.RegisterVector("queue-test-moments", []engine.Op{engine.Sum, engine.Sum, engine.Min, engine.Max}, moments)
+		engine.Register("queue-test-tele", engine.Sum, tele, engine.WithClosedForm(teleClosed))
+	}
+}
+
+// tele is a telescoping series with a closed form: 1/((k+1)(k+2)) over
+// [lo, hi) sums to 1/(lo+1) − 1/(hi+1).
+func tele(lo, hi uint64) float64 {
+	var s float64
+	for k := lo; k < hi; k++ {
+		s += 1 / (float64(k+1) * float64(k+2))
+	}
+	return s
+}
+
+func teleClosed(_ []byte, lo, hi uint64) float64 {
+	return float64(hi-lo) / (float64(lo+1) * float64(hi+1))
+}
+
+// TestClosedFormChunks: a job of a Func registered with a closed form is
+// checked chunk by chunk as pi's is (a worker's record that the closed
+// form refutes is rejected), and its result carries the exact sum; a Func
+// without one is not checked.
+func TestClosedFormChunks(t *testing.T) {
+	j := Job{Func: "queue-test-tele", N: 1_000_003, Chunks: 7}
+	for i := range j.Chunks {
+		want, tol := j.Exact(i)
+		lo, hi := j.Bounds(i)
+		if got := tele(lo, hi); math.Abs(got-want) > tol {
+			t.Errorf("chunk %d: summed %v, closed form %v ± %v", i, got, want, tol)
+		}
+		if why := j.checkChunk(i, want); why != "" {
+			t.Errorf("chunk %d: the exact value rejected: %s", i, why)
+		}
+		if why := j.checkChunk(i, want*(1+1e-9)); why == "" {
+			t.Errorf("chunk %d: a value 1e-9 off accepted", i)
+		}
+	}
+	r, err := Local(context.Background(), j)
+	if err != nil || r.SumExact != teleClosed(nil, 0, j.N) || math.Abs(r.SumRelError) > SumRelTol {
+		t.Errorf("Local: %v (exact %v, relative error %v)", err, r.SumExact, r.SumRelError)
+	}
+	h := Job{Func: "queue-test-harmonic", N: 1000, Chunks: 2}
+	if why := h.checkChunk(0, -1); why != "" {
+		t.Errorf("a Func without a closed form was checked: %s", why)
 	}
 }
 

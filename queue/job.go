@@ -316,23 +316,36 @@ const (
 	SumRelTol = 1e-13
 )
 
-// Exact returns chunk i's exact sum and how far a result may be from it
-// and still be taken (see rangeSum).
+// closedForm is the closed form of the job's Func in this program
+// (engine.ClosedFormOf: pi's, or one registered WithClosedForm), or nil:
+// a Func without one, or one this program does not register, is not
+// checked chunk by chunk.
+func (j Job) closedForm() engine.ClosedForm {
+	if j.Func == "" {
+		return engine.ClosedFormOf(PiFunc)
+	}
+	return engine.ClosedFormOf(j.Func)
+}
+
+// Exact returns chunk i's exact sum from the closed form of the job's Func
+// and how far a result may be from it and still be taken: ChunkRelTol
+// relative. NaN for a Func without a closed form.
 func (j Job) Exact(i int) (sum, tol float64) {
+	cf := j.closedForm()
+	if cf == nil {
+		return math.NaN(), math.NaN()
+	}
 	lo, hi := j.Bounds(i)
-	return rangeSum(lo, hi)
+	sum = cf(j.Params, lo, hi)
+	return sum, ChunkRelTol * math.Abs(sum)
 }
 
-// rangeSum returns sum_{lo<=k<hi} 1/(2k+1)^2 in closed form
-// (engine.ExactSumRange, right to an ulp anywhere in the series), and the
-// tolerance a computed chunk must meet: ChunkRelTol relative.
-func rangeSum(lo, hi uint64) (sum, tol float64) {
-	sum = engine.ExactSumRange(lo, hi)
-	return sum, ChunkRelTol * sum
-}
-
-// checkChunk says why v cannot be chunk i's sum, or "" when it can.
+// checkChunk says why v cannot be chunk i's sum, or "" when it can (also
+// for a Func without a closed form).
 func (j Job) checkChunk(i int, v float64) string {
+	if j.closedForm() == nil {
+		return ""
+	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return fmt.Sprintf("chunk %d: %v is not finite", i, v)
 	}

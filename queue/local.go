@@ -122,8 +122,8 @@ func Local(ctx context.Context, j Job) (Result, error) {
 	r := finish(j, total, time.Since(start))
 	r.Compute = compute
 	r.ByWorker = map[string]int{"local": j.Chunks}
-	if j.IsPi() && (math.Abs(r.SumRelError) > SumRelTol || math.IsNaN(r.SumRelError)) {
-		return r, fmt.Errorf("%w: S_n %.17g, exact %.17g: relative error %.3g is beyond %g", ErrInexact, r.Sum, r.SumExact, r.SumRelError, SumRelTol)
+	if err := j.checkSum(r); err != nil {
+		return r, err
 	}
 	return r, nil
 }
@@ -140,6 +140,16 @@ func registered(j Job) error {
 	return nil
 }
 
+// checkSum fails a result whose Func has a closed form (see
+// Job.closedForm) and whose sum is further than SumRelTol from it.
+func (j Job) checkSum(r Result) error {
+	if j.closedForm() == nil || math.Abs(r.SumRelError) <= SumRelTol {
+		return nil
+	}
+	return fmt.Errorf("%w: job %s: %s over [0, %d) gave %.17g, its closed form %.17g: relative error %.3g is beyond %g",
+		ErrInexact, j.ID, j.Func, j.N, r.Sum, r.SumExact, r.SumRelError, SumRelTol)
+}
+
 // finish rounds the merged exact state once and fills in the figures.
 func finish(j Job, total engine.Partial, elapsed time.Duration) Result {
 	red := total.Reduction(j.Func, j.N, j.Grain)
@@ -149,9 +159,14 @@ func finish(j Job, total engine.Partial, elapsed time.Duration) Result {
 		r.Values = red.Values
 	}
 	r.SumBits = fmt.Sprintf("%016x", math.Float64bits(r.Sum))
+	if cf := j.closedForm(); cf != nil {
+		r.SumExact = cf(j.Params, 0, j.N)
+		r.SumRelError = 0
+		if r.Sum != r.SumExact {
+			r.SumRelError = (r.Sum - r.SumExact) / r.SumExact
+		}
+	}
 	if j.IsPi() {
-		r.SumExact = engine.ExactSum(j.N)
-		r.SumRelError = (r.Sum - r.SumExact) / r.SumExact
 		r.Pi = math.Sqrt(8 * r.Sum)
 		r.PiError = r.Pi - math.Pi
 	}

@@ -55,7 +55,7 @@ const maxReasons = 5
 func (c *coordinator) take(ctx context.Context, s string, at int64) error {
 	j := c.job
 	r, p, err := parseRecord(j, s)
-	if err == nil && j.IsPi() {
+	if err == nil {
 		if why := j.checkChunk(int(r.Chunk), p.Value()); why != "" {
 			err = errors.New(why)
 		}
