@@ -188,12 +188,14 @@ func TestPiSameBits(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		workers = []int{1, 3, 16}
 	}
-	for _, w := range workers {
-		for _, mode := range []Mode{Slots, CAS, Mutex, Goroutines} {
-			for _, sched := range []Schedule{Static, Dynamic} {
-				res, err := Run(context.Background(), Config{N: n, Workers: w, Mode: mode, Sched: sched})
-				check(fmt.Sprintf("workers=%d mode=%s sched=%s", w, mode, sched), res, err)
-			}
+	// Pairwise: every worker count with every mode and both schedules, and
+	// every mode with both schedules, in half the runs of the full product
+	// (the schedule alternates with the worker count and the mode).
+	for wi, w := range workers {
+		for mi, mode := range []Mode{Slots, CAS, Mutex, Goroutines} {
+			sched := []Schedule{Static, Dynamic}[(wi+mi)%2]
+			res, err := Run(context.Background(), Config{N: n, Workers: w, Mode: mode, Sched: sched})
+			check(fmt.Sprintf("workers=%d mode=%s sched=%s", w, mode, sched), res, err)
 		}
 	}
 	// Forked workers run the assembly kernel auto picks, on the same pieces.
