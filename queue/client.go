@@ -59,6 +59,10 @@ func NewClient(o ClientOptions) (*redis.Client, error) {
 	// window (see retrier); one quick retry here covers a pooled
 	// connection that died with a restarted server.
 	opt.MaxRetries = 1
+	// The retrier bounds each attempt by the outage window left: the
+	// client must give up at the context's deadline, not only at its read
+	// timeout.
+	opt.ContextTimeoutEnabled = true
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	if o.TLSCA != "" || o.TLSCert != "" || o.TLSKey != "" || o.TLSInsecure {
 		if opt.TLSConfig == nil {

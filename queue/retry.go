@@ -40,17 +40,28 @@ func transient(err error) bool {
 
 // retrier retries transient errors with exponential backoff (50 ms
 // doubling to 1 s) for as long as the failures have lasted less than
-// window; the clock starts at the first failure after a success, so a
-// loop that keeps calling do sees one window per outage.
+// window; the clock starts when the first failing attempt after a success
+// began, so a loop that keeps calling do sees one window per outage. No
+// attempt outlives the window: a server that stopped answering (SIGSTOP, a
+// partition) holds a command until its deadline, not for the client's read
+// timeout and retries, so an outage of window is reported after window,
+// not several times that.
 type retrier struct {
 	window time.Duration
-	since  time.Time // first failure of the current outage, zero if none
+	since  time.Time // start of the first failed attempt of the current outage, zero if none
 }
 
 func (r *retrier) do(ctx context.Context, what string, f func(context.Context) error) error {
 	backoff := 50 * time.Millisecond
 	for {
-		err := f(ctx)
+		start := time.Now()
+		end := start.Add(r.window)
+		if !r.since.IsZero() {
+			end = r.since.Add(r.window)
+		}
+		actx, cancel := context.WithDeadline(ctx, end)
+		err := f(actx)
+		cancel()
 		if !transient(err) || ctx.Err() != nil {
 			if err == nil {
 				r.since = time.Time{}
@@ -58,7 +69,7 @@ func (r *retrier) do(ctx context.Context, what string, f func(context.Context) e
 			return err
 		}
 		if r.since.IsZero() {
-			r.since = time.Now()
+			r.since = start
 		}
 		if time.Since(r.since) >= r.window {
 			return fmt.Errorf("%w for %v (%s: %v)", ErrOutage, r.window, what, err)
