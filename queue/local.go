@@ -107,10 +107,17 @@ func Local(ctx context.Context, j Job) (Result, error) {
 		return Result{}, err
 	}
 	start := time.Now()
+	// One pool for every chunk: its workers start once, not per chunk
+	// (the same bits: a chunk's value depends on its range and grain alone).
+	pool, err := j.newPool(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer pool.Close()
 	total := engine.NewPartial(j.ops()...)
 	var compute time.Duration
 	for i := range j.Chunks {
-		p, d, err := ComputeChunk(ctx, j, i, nil)
+		p, d, err := chunkOnPool(ctx, j, i, nil, pool)
 		if err != nil {
 			return Result{}, err
 		}

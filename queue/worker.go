@@ -474,10 +474,7 @@ func (w *worker) compute(ctx context.Context, l lease, st *WorkerStats) error {
 	if w.pool == nil {
 		// The engine's processes start once per job, not once per chunk
 		// (tens of milliseconds each).
-		// The segment holds the job's elements only: by default a Pool
-		// makes room for the widest Func the program registered.
-		p, err := engine.NewPool(ctx, engine.WithWorkers(j.Workers), engine.WithMode(j.Mode),
-			engine.WithMaxParams(max(len(j.Params), 1)), engine.WithMaxK(max(len(j.ops()), 1)))
+		p, err := j.newPool(ctx)
 		if err != nil {
 			w.nack(l, err.Error(), true)
 			return fmt.Errorf("queue: worker %s: job %s: start the engine: %w", w.id, j.ID, err)
@@ -633,7 +630,10 @@ func (w *worker) nack(l lease, reason string, forgive bool) error {
 // computeChunk computes chunk i of j on pool, as ComputeChunk does on
 // processes of its own; a variable so that a benchmark can time the queue
 // without the engine, and a test can stall a chunk.
-var computeChunk = func(ctx context.Context, j Job, i int, progress func(uint64), pool *engine.Pool) (engine.Partial, time.Duration, error) {
+var computeChunk = chunkOnPool
+
+// chunkOnPool computes chunk i of j on pool.
+func chunkOnPool(ctx context.Context, j Job, i int, progress func(uint64), pool *engine.Pool) (engine.Partial, time.Duration, error) {
 	cfg := j.config(i)
 	if progress != nil {
 		cfg.Progress = func(p engine.Progress) { progress(p.Done) }
@@ -643,6 +643,14 @@ var computeChunk = func(ctx context.Context, j Job, i int, progress func(uint64)
 		return engine.Partial{}, 0, fmt.Errorf("queue: chunk %d: %w", i, err)
 	}
 	return r.Partial(), r.Elapsed, nil
+}
+
+// newPool starts the engine's processes for j's chunks. The segment holds
+// the job's elements only: by default a Pool makes room for the widest
+// Func the program registered.
+func (j Job) newPool(ctx context.Context) (*engine.Pool, error) {
+	return engine.NewPool(ctx, engine.WithWorkers(j.Workers), engine.WithMode(j.Mode),
+		engine.WithMaxParams(max(len(j.Params), 1)), engine.WithMaxK(max(len(j.ops()), 1)))
 }
 
 // closePool stops the engine's processes of the job.
