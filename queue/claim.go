@@ -66,7 +66,7 @@ func (c *coordinator) claim(ctx context.Context, mustExist bool) (resumed bool, 
 				return false, fmt.Errorf("%w: %s (its presence lapses %v after it stops)", ErrJobExists, j.ID, j.Lease)
 			}
 		default:
-			return false, c.over(v)
+			return false, c.endError(v)
 		}
 		select {
 		case <-ctx.Done():
@@ -131,7 +131,7 @@ func (c *coordinator) script(ctx context.Context, what string, s *luaScript, arg
 		return err
 	}
 	if str(v, 0) != "ok" {
-		return c.over(v)
+		return c.endError(v)
 	}
 	return nil
 }

@@ -207,8 +207,8 @@ func (c *coordinator) stopped(ctx context.Context) error {
 	return fmt.Errorf("queue: job %s: %w (%d of %d chunks have results)", c.job.ID, context.Cause(ctx), c.job.Chunks-c.left, c.job.Chunks)
 }
 
-// over turns a script's "end" or "gone" reply into an error.
-func (c *coordinator) over(v []any) error {
+// endError turns a script's "end", "gone" or "usurped" reply into an error.
+func (c *coordinator) endError(v []any) error {
 	switch str(v, 0) {
 	case "gone":
 		return fmt.Errorf("%w: job %s (redis restarted without persistence, or the keys expired while this coordinator was stopped for more than %v); %d of %d chunks had results, none is left",

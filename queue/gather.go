@@ -79,7 +79,7 @@ func (c *coordinator) tick(ctx context.Context) (tickInfo, error) {
 		return tickInfo{}, err
 	}
 	if str(v, 0) != "ok" {
-		return tickInfo{}, c.over(v)
+		return tickInfo{}, c.endError(v)
 	}
 	recs, dead := strs(v, 1), strs(v, 2)
 	at := c.cursor

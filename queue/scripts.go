@@ -22,7 +22,7 @@ const prelude = `
 local K_job, K_coord, K_queue, K_leases, K_lease, K_copies, K_started, K_finished,
       K_attempts, K_errors, K_dead, K_results, K_seq, K_stats, K_who, K_got, K_shunned, K_end = unpack(KEYS)
 local ttl = redis.call('PTTL', K_job)
-local function over()
+local function ended()
   local e = redis.call('GET', K_end)
   if e then return {'end', e} end
   return {'gone'}
@@ -68,9 +68,9 @@ func script(body string) *luaScript {
 // dozen entries, so a call is O(1) whatever the job's size.
 // ARGV: worker, lease ms, max attempts, speculate-after ms, chunks, k.
 // Returns {"lease", token, chunk, kind, attempt}, {"idle", skipped},
-// {"dead", chunk}, {"shunned", why}, or over().
+// {"dead", chunk}, {"shunned", why}, or ended().
 var takeScript = script(`
-if ttl < 0 then return over() end
+if ttl < 0 then return ended() end
 local why = redis.call('HGET', K_shunned, ARGV[1])
 if why then return {'shunned', why} end
 local k = tonumber(ARGV[6])
@@ -159,9 +159,9 @@ return {'lease', tostring(tok), chunk, kind, attempt}`)
 // renewScript checks a lease and, if ARGV[4] is "1", moves its deadline
 // to ARGV[3] ms from now. ARGV: token, chunk, lease ms, extend. Returns
 // {"ok"}, {"lost"} (another worker reclaimed it), {"finished"} (another
-// copy sent the chunk's result; the lease is dropped), or over().
+// copy sent the chunk's result; the lease is dropped), or ended().
 var renewScript = script(`
-if ttl < 0 then return over() end
+if ttl < 0 then return ended() end
 if redis.call('SISMEMBER', K_finished, ARGV[2]) == 1 then
   drop(ARGV[1], ARGV[2])
   return {'finished'}
@@ -176,9 +176,9 @@ return {'ok'}`)
 // duplicate then, and the coordinator checks that the two agree). The
 // chunk is finished once it has k results. ARGV: record, token, chunk, k.
 // Returns {"ok", held (0/1), late (0/1: the chunk was finished already)}
-// or over().
+// or ended().
 var ackScript = script(`
-if ttl < 0 then return over() end
+if ttl < 0 then return ended() end
 redis.call('RPUSH', K_results, ARGV[1])
 keep(K_results)
 local held = drop(ARGV[2], ARGV[3]) >= 0 and 1 or 0
@@ -197,9 +197,9 @@ return {'ok', held, late}`)
 // (the worker was stopped, the chunk did nothing wrong) the attempt is not
 // counted and the worker may take the chunk again; otherwise ARGV[3] is
 // kept as the chunk's last error. ARGV: token, chunk, reason, forgive, k,
-// worker. Returns {"ok"}, {"lost"} or over().
+// worker. Returns {"ok"}, {"lost"} or ended().
 var nackScript = script(`
-if ttl < 0 then return over() end
+if ttl < 0 then return ended() end
 local left = drop(ARGV[1], ARGV[2])
 if left < 0 then return {'lost'} end
 if ARGV[4] == '1' then
@@ -219,9 +219,9 @@ return {'ok'}`)
 // the coordinator shuns it, or it refuses the job itself (another build,
 // a Func it lacks). The first time, ARGV[3] (JSON) goes to the dead
 // letters, so that the coordinator reports it. ARGV: worker, why, dead
-// letter. Returns {"ok", new (0/1)} or over().
+// letter. Returns {"ok", new (0/1)} or ended().
 var banScript = script(`
-if ttl < 0 then return over() end
+if ttl < 0 then return ended() end
 local new = redis.call('HSETNX', K_shunned, ARGV[1], ARGV[2])
 keep(K_shunned)
 if new == 1 and ARGV[3] ~= '' then
@@ -251,10 +251,10 @@ return {'new'}`)
 // the results and dead letters. ARGV: token, lease ms, retain ms, results
 // cursor, dead cursor, renew.
 // Returns {"ok", records, dead letters, results length, queue length,
-// leases, dead letters length}, {"usurped", holder}, or over(). At most
+// leases, dead letters length}, {"usurped", holder}, or ended(). At most
 // 1000 results and 100 dead letters come per call.
 var gatherScript = script(`
-if ttl < 0 then return over() end
+if ttl < 0 then return ended() end
 local holder = redis.call('GET', K_coord)
 if holder and holder ~= ARGV[1] then return {'usurped', holder} end
 redis.call('SET', K_coord, ARGV[1], 'PX', ARGV[2])
@@ -268,9 +268,9 @@ return {'ok', redis.call('LRANGE', K_results, rc, rc + 999), redis.call('LRANGE'
 // requeueScript puts chunks ARGV[2:] on the queue (again): the chunks of
 // a new job, or those of a resumed one that have no valid result and are
 // nowhere else. ARGV: token, chunks. Returns {"ok"}, {"usurped"} or
-// over().
+// ended().
 var requeueScript = script(`
-if ttl < 0 then return over() end
+if ttl < 0 then return ended() end
 if redis.call('GET', K_coord) ~= ARGV[1] then return {'usurped'} end
 for i = 2, #ARGV do
   redis.call('SREM', K_finished, ARGV[i])

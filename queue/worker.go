@@ -374,9 +374,9 @@ func (w *worker) call(ctx context.Context, what string, s *luaScript, args ...an
 	return v, nil
 }
 
-// over turns an "end" or "gone" reply into Work's result: nil when the
+// jobEnd turns an "end" or "gone" reply into Work's result: nil when the
 // job is done.
-func (w *worker) over(v []any) error {
+func (w *worker) jobEnd(v []any) error {
 	switch str(v, 0) {
 	case "end":
 		if str(v, 1) == "done" {
@@ -442,7 +442,7 @@ func (w *worker) serve(ctx context.Context, st *WorkerStats) error {
 				return workerErr(ctx, err)
 			}
 		default:
-			return w.over(v)
+			return w.jobEnd(v)
 		}
 	}
 }
@@ -466,11 +466,11 @@ func (w *worker) compute(ctx context.Context, l lease, st *WorkerStats) error {
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var done atomic.Uint64              // terms summed, from the engine's progress
-	var begun atomic.Bool               // the engine has reported once
-	var overErr atomic.Pointer[jobOver] // the job's end, seen by a renewal
+	var done atomic.Uint64             // terms summed, from the engine's progress
+	var begun atomic.Bool              // the engine has reported once
+	var ended atomic.Pointer[jobEnded] // the job's end, seen by a renewal
 	var wg sync.WaitGroup
-	wg.Go(func() { w.keep(runCtx, l, &done, &begun, &overErr, cancel) })
+	wg.Go(func() { w.keep(runCtx, l, &done, &begun, &ended, cancel) })
 	if w.pool == nil {
 		// The engine's processes start once per job, not once per chunk
 		// (tens of milliseconds each).
@@ -488,7 +488,7 @@ func (w *worker) compute(ctx context.Context, l lease, st *WorkerStats) error {
 	}
 	cancel(nil)
 	wg.Wait()
-	if o := overErr.Load(); o != nil {
+	if o := ended.Load(); o != nil {
 		return o.err // the job is over: nil when done
 	}
 	if err != nil {
@@ -528,7 +528,7 @@ func (w *worker) compute(ctx context.Context, l lease, st *WorkerStats) error {
 		return err
 	}
 	if str(v, 0) != "ok" {
-		return w.over(v)
+		return w.jobEnd(v)
 	}
 	st.Chunks++
 	st.Terms += hi - lo
@@ -548,7 +548,7 @@ func (w *worker) compute(ctx context.Context, l lease, st *WorkerStats) error {
 // count grows (or, before its first report, for up to StartupGrace). It
 // cancels the computation when the chunk stalls for Job.Lease, when the
 // lease is lost or the chunk done elsewhere, and when the job is over.
-func (w *worker) keep(ctx context.Context, l lease, done *atomic.Uint64, begun *atomic.Bool, over *atomic.Pointer[jobOver], cancel context.CancelCauseFunc) {
+func (w *worker) keep(ctx context.Context, l lease, done *atomic.Uint64, begun *atomic.Bool, ended *atomic.Pointer[jobEnded], cancel context.CancelCauseFunc) {
 	j := w.job
 	t := time.NewTicker(j.Lease / 4)
 	defer t.Stop()
@@ -595,15 +595,15 @@ func (w *worker) keep(ctx context.Context, l lease, done *atomic.Uint64, begun *
 			cancel(errFinished)
 			return
 		default:
-			over.Store(&jobOver{w.over(v)})
+			ended.Store(&jobEnded{w.jobEnd(v)})
 			cancel(errFinished)
 			return
 		}
 	}
 }
 
-// jobOver is how the job ended, as a renewal found it.
-type jobOver struct{ err error }
+// jobEnded is how the job ended, as a renewal found it.
+type jobEnded struct{ err error }
 
 // nack gives lease l back; forgive says the attempt should not count.
 func (w *worker) nack(l lease, reason string, forgive bool) error {
@@ -622,7 +622,7 @@ func (w *worker) nack(l lease, reason string, forgive bool) error {
 		w.logf("chunk %d returned to the queue", l.chunk)
 	case "lost":
 	default:
-		return w.over(v)
+		return w.jobEnd(v)
 	}
 	return nil
 }
