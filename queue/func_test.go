@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/internal/syncbuf"
 )
 
 // envNoFunc makes a worker process of this test binary a program without
@@ -327,7 +328,7 @@ func TestRefusals(t *testing.T) {
 func TestNotes(t *testing.T) {
 	client, _ := newClient(t)
 	ctx := context.Background()
-	var status syncBuffer
+	var status syncbuf.Buffer
 	_, err := Work(ctx, client, WorkerOptions{Wait: 300 * time.Millisecond, WaitNote: 50 * time.Millisecond, Poll: 20 * time.Millisecond, Status: &status})
 	if !errors.Is(err, ErrNoJob) || strings.Count(status.String(), "waiting for a job") < 2 {
 		t.Errorf("Work: %v; status:\n%s", err, status.String())
@@ -350,24 +351,6 @@ func TestNotes(t *testing.T) {
 	if len(notes) == 0 || notes[len(notes)-1] != [2]int{res.Chunks, res.Chunks} {
 		t.Errorf("progress notes %v", notes)
 	}
-}
-
-// syncBuffer is a strings.Builder that goroutines may write at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestVectorJobExact: a vector Func's job gives each element's exact

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/internal/redisserver"
 	"github.com/pishm/pishm/internal/redistest"
+	"github.com/pishm/pishm/internal/syncbuf"
 	"github.com/pishm/pishm/queue"
 	"github.com/redis/go-redis/v9"
 )
@@ -197,26 +197,9 @@ func TestCoordinateSIGINT(t *testing.T) {
 // proc is a pishm process: this test binary with PISHM_TEST_MAIN=1.
 type proc struct {
 	cmd         *exec.Cmd
-	out, stderr syncBuffer
+	out, stderr syncbuf.Buffer
 	done        chan struct{}
 	code        int
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func startProc(t *testing.T, env []string, args ...string) *proc {

@@ -9,13 +9,13 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/internal/redisserver"
+	"github.com/pishm/pishm/internal/syncbuf"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 // proc is one process of the example program.
 type proc struct {
 	cmd            *exec.Cmd
-	stdout, stderr syncBuffer
+	stdout, stderr syncbuf.Buffer
 	done           chan struct{}
 	err            error
 }
@@ -61,23 +61,6 @@ func start(t *testing.T, args ...string) *proc {
 
 // wait waits for the process's exit (the test's own timeout bounds it).
 func (p *proc) wait() error { <-p.done; return p.err }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(b)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // waitFor polls cond, which looks at real state, until it holds.
 func waitFor(t *testing.T, what string, cond func() bool, give ...*proc) {

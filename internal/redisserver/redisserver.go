@@ -6,7 +6,6 @@ package redisserver
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/pishm/pishm/internal/syncbuf"
 )
 
 // ErrNotInstalled is returned by NewServer when redis-server is not on PATH.
@@ -32,7 +33,7 @@ type Server struct {
 	port     int
 	args     []string
 	dir      string
-	out      *lockedBuffer
+	out      *syncbuf.Buffer
 	exited   chan struct{}
 	stopOnce sync.Once
 	stopErr  error
@@ -85,7 +86,7 @@ func start(bin string, args []string) (*Server, error) {
 		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		bin:  bin, port: port, args: args,
 		dir: dir,
-		out: &lockedBuffer{},
+		out: &syncbuf.Buffer{Limit: 1 << 16},
 	}
 	s.URL = "redis://" + s.Addr + "/0"
 	if err := s.launch(); err != nil {
@@ -193,25 +194,4 @@ func (s *Server) Stop() error {
 		}
 	})
 	return s.stopErr
-}
-
-// lockedBuffer collects the server's output for error messages.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() < 1<<16 {
-		l.b.Write(p)
-	}
-	return len(p), nil
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
