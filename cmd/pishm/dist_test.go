@@ -66,8 +66,8 @@ func decodeResult(t *testing.T, out string) queue.Result {
 // bits of pishm coordinate -local, and leaves no key behind.
 func TestCoordinateWorker(t *testing.T) {
 	url := redistest.Start(t)
-	// Enough chunks (each a whole engine run, ~5 ms of process start-up)
-	// that the job outlives a few of the workers' 200 ms polls for it.
+	// Many chunks, so that both workers usually take some; one that looks
+	// only after the job is over finds no job, and that is allowed below.
 	const chunks = 120
 	job := []string{"-n", "123456789", "-chunks", strconv.Itoa(chunks), "-workers", "2", "-json"}
 	out, stderr, code := pishm(t, append([]string{"coordinate", "-local"}, job...)...)
