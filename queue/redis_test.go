@@ -164,11 +164,19 @@ func TestWorkerWaitsForJob(t *testing.T) {
 		t.Errorf("Work with no job = %v, want ErrNoJob", err)
 	}
 	done := make(chan error, 1)
+	// The worker says it waits before each look for a job: its second
+	// line comes after a look that found none, so the job below appears
+	// while it waits.
+	looked := &lineSignal{n: 2, reached: make(chan struct{})}
 	go func() {
-		_, err := Work(ctx, client, WorkerOptions{Poll: 20 * time.Millisecond})
+		_, err := Work(ctx, client, WorkerOptions{Poll: 20 * time.Millisecond, WaitNote: time.Nanosecond, Status: looked})
 		done <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-looked.reached:
+	case err := <-done:
+		t.Fatalf("worker ended before the job: %v", err)
+	}
 	res, err := Coordinate(ctx, client, Job{N: 10_000, Chunks: 3}, CoordinateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -269,4 +277,20 @@ func TestDisagreement(t *testing.T) {
 	if !errors.Is(err, ErrDisagree) {
 		t.Errorf("three values: %v, want ErrDisagree", err)
 	}
+}
+
+// lineSignal closes reached once n writes have come in.
+type lineSignal struct {
+	mu      sync.Mutex
+	n       int
+	reached chan struct{}
+}
+
+func (l *lineSignal) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n--; l.n == 0 {
+		close(l.reached)
+	}
+	return len(p), nil
 }
