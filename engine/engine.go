@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -299,7 +300,7 @@ var sumOps = []Op{Sum}
 // job carries (jobSpec.kernel).
 func piKernelJob(name string) job {
 	k, _ := kernel.ByName(name)
-	return job{name: piJob, ops: sumOps, f: k.Sum, exact: piClosedForm}
+	return job{name: piJob, ops: sumOps, f: k.Sum, exact: piClosedForm, forkable: slices.Contains(forkKernels, name)}
 }
 
 // piClosedForm is the pi series' sum over [lo, hi) (ExactSumRange): the

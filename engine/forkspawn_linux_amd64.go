@@ -42,8 +42,8 @@ type forkSpawn struct {
 var forkHook func(c *crew, i, attempt, pid int)
 
 func newForkSpawn(cfg Config, j job) (*forkSpawn, error) {
-	if j.name != piJob {
-		return nil, fmt.Errorf("engine: Config.Spawn fork runs only the pi series, not %q", j.name)
+	if !j.forkable {
+		return nil, fmt.Errorf("engine: Config.Spawn fork runs only a Func with an assembly kernel (the pi series'), not %q with kernel %q", j.name, cfg.Kernel)
 	}
 	f := &forkSpawn{ppid: uint64(os.Getpid())}
 	pieces := 0

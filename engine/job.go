@@ -90,6 +90,9 @@ type job struct {
 	// exact, if set, is the Func's sum in closed form (WithClosedForm):
 	// every result is checked against it.
 	exact ClosedForm
+	// forkable says forked workers can run it: its kernel is one of the
+	// assembly ones a forked child runs without Go (the pi series').
+	forkable bool
 }
 
 // ClosedForm is the exact sum of a scalar Sum Func over the terms

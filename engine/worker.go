@@ -257,11 +257,10 @@ func (w *worker) job(spec *jobSpec) (job, error) {
 	}
 	var j job
 	if name == piJob {
-		k, err := kernel.ByName(kname)
-		if err != nil {
+		if _, err := kernel.ByName(kname); err != nil {
 			return job{}, err
 		}
-		j = job{name: piJob, ops: sumOps, f: k.Sum}
+		j = piKernelJob(kname)
 	} else {
 		var ok bool
 		if j, ok = lookup(name); !ok {
