@@ -1,0 +1,163 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/pishm/pishm/engine"
+	"github.com/redis/go-redis/v9"
+)
+
+// findJob waits for the job o names, or any job whose coordinator is
+// alive and that skip does not name, and checks that this worker may
+// compute it: when it may not, it says why in the job's dead letters
+// (once per worker) and returns the job with an error wrapping
+// ErrRefused.
+func findJob(ctx context.Context, client redis.UniversalClient, r *retrier, o WorkerOptions, skip map[string]bool) (Job, error) {
+	var deadline <-chan time.Time
+	if o.Wait > 0 {
+		t := time.NewTimer(o.Wait)
+		defer t.Stop()
+		deadline = t.C
+	}
+	note := o.WaitNote
+	if note == 0 {
+		note = DefaultWaitNote
+	}
+	since, nextNote := time.Now(), time.Now().Add(note)
+	for {
+		if note > 0 && time.Now().After(nextNote) {
+			what := "a job"
+			if o.Job != "" {
+				what = "job " + o.Job
+			}
+			out := o.Status
+			if out == nil {
+				out = o.Log
+			}
+			logTo(out, "worker %s: waiting for %s (%v so far)", o.ID, what, time.Since(since).Round(time.Second))
+			nextNote = time.Now().Add(note)
+		}
+		ids := []string{o.Job}
+		if o.Job == "" {
+			err := r.do(ctx, "smembers "+jobsKey, func(ctx context.Context) error {
+				var err error
+				ids, err = client.SMembers(ctx, jobsKey).Result()
+				return err
+			})
+			if err != nil {
+				return Job{}, workerErr(ctx, err)
+			}
+			sort.Strings(ids)
+		}
+		for _, id := range ids {
+			if skip[id] {
+				continue
+			}
+			k := keysOf(id)
+			var job, coord, end string
+			err := r.do(ctx, "get "+k.job(), func(ctx context.Context) error {
+				v, err := client.MGet(ctx, k.job(), k.coord(), k.end()).Result()
+				if err == nil {
+					job, _ = v[0].(string)
+					coord, _ = v[1].(string)
+					end, _ = v[2].(string)
+				}
+				return err
+			})
+			if err != nil {
+				return Job{}, workerErr(ctx, err)
+			}
+			switch {
+			case job == "" && o.Job == "":
+				// A coordinator sets the job key before it lists the ID and
+				// unlists it first: this one is over.
+				client.SRem(ctx, jobsKey, id)
+				continue
+			case job == "" && end != "":
+				if end == "done" {
+					return Job{}, fmt.Errorf("%w: job %s is already done", ErrNoJob, id)
+				}
+				return Job{}, fmt.Errorf("%w: job %s: %s", ErrJobEnded, id, end)
+			case job == "":
+				continue
+			case coord == "" && o.Job == "":
+				continue // an orphan: only a worker told its ID joins it
+			}
+			j, err := decodeJob(job)
+			if err != nil {
+				if o.Job == "" {
+					continue // a job of another protocol: not ours
+				}
+				return Job{}, fmt.Errorf("%w %s: %v", ErrRefused, id, err)
+			}
+			if err := compatible(j, o); err != nil {
+				return j, refuse(ctx, client, r, j, o.ID, err)
+			}
+			return j, nil
+		}
+		select {
+		case <-ctx.Done():
+			return Job{}, context.Cause(ctx)
+		case <-deadline:
+			return Job{}, fmt.Errorf("%w within %v", ErrNoJob, o.Wait)
+		case <-time.After(o.Poll):
+		}
+	}
+}
+
+func workerErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if errors.Is(err, ErrOutage) {
+		return err
+	}
+	return fmt.Errorf("queue: %w", err)
+}
+
+// refuse puts the reason of worker id's refusal of j in j's dead letters
+// (the first time) and marks it as taking no chunk of j, and returns err.
+func refuse(ctx context.Context, client redis.UniversalClient, r *retrier, j Job, id string, err error) error {
+	d, _ := json.Marshal(map[string]string{"entry": "worker " + id, "worker": id, "reason": err.Error()})
+	rerr := r.do(ctx, "refuse", func(ctx context.Context) error {
+		_, err := run(ctx, client, banScript, j.ID, id, "refused: "+err.Error(), string(d))
+		return err
+	})
+	if rerr != nil {
+		return errors.Join(err, workerErr(ctx, rerr))
+	}
+	return err
+}
+
+// compatible checks that this worker can compute j's chunks bit for bit as
+// any other would: its program has j's Func with j's Op, and, for a Func
+// other than the pi series (which has a closed form to check it), the
+// same build as the coordinator's.
+func compatible(j Job, o WorkerOptions) error {
+	ops, ok := engine.FuncOps(j.Func)
+	switch {
+	case !ok:
+		return fmt.Errorf("%w %s: no Func registered as %q in this worker's program (it has %v)", ErrRefused, j.ID, j.Func, engine.Registered())
+	case engine.FormatOps(ops) != j.Op:
+		return fmt.Errorf("%w %s: Func %q is registered with op %s in this worker's program, the job says %s", ErrRefused, j.ID, j.Func, engine.FormatOps(ops), j.Op)
+	case !j.IsPi() && j.Engine != engine.BuildID():
+		return fmt.Errorf("%w %s: the job comes from another build of the program (engine build %s, this worker's %s): run the same binary on every host", ErrRefused, j.ID, j.Engine, engine.BuildID())
+	}
+	if o.Workers != 0 && o.Workers != j.Workers {
+		return fmt.Errorf("%w %s: it fixes %d engine workers per chunk, this worker was given %d (set them at the coordinator: they change the result's bits)", ErrRefused, j.ID, j.Workers, o.Workers)
+	}
+	if o.Mode != "" && o.Mode != j.Mode {
+		return fmt.Errorf("%w %s: it fixes mode %s, this worker was given %s (set it at the coordinator)", ErrRefused, j.ID, j.Mode, o.Mode)
+	}
+	i := slices.IndexFunc(engine.Kernels(), func(k engine.KernelInfo) bool { return k.Name == j.Kernel })
+	if j.IsPi() && (i < 0 || !engine.Kernels()[i].Supported) {
+		return fmt.Errorf("%w %s: its kernel %s does not run on this CPU (start the coordinator with a kernel every host runs, e.g. -kernel generic)", ErrRefused, j.ID, j.Kernel)
+	}
+	return nil
+}
