@@ -32,7 +32,7 @@ func BenchmarkRacy(b *testing.B) {
 			cfg := engine.Config{N: n, Workers: 2, Mode: mode, Publish: 1, Grain: 1, AllowRacy: true}
 			var lost float64
 			for b.Loop() {
-				res, err := engine.Run(b.Context(), cfg)
+				res, err := engine.Run(b.Context(), "pi", cfg)
 				if err != nil && !errors.Is(err, engine.ErrInexact) {
 					b.Fatal(err)
 				}

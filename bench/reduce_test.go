@@ -35,11 +35,12 @@ func TestMain(m *testing.M) {
 // sink keeps results alive so that nothing is optimised away.
 var sink float64
 
-// runEach times engine.Run(cfg) per iteration and reports ns/term.
+// runEach times engine.Run of the pi series (the kernel auto picks) per
+// iteration and reports ns/term.
 func runEach(b *testing.B, cfg engine.Config) {
 	b.Helper()
 	for b.Loop() {
-		res, err := engine.Run(context.Background(), cfg)
+		res, err := engine.Run(context.Background(), "pi", cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -22,7 +22,7 @@ func BenchmarkSpawn(b *testing.B) {
 			for _, workers := range []int{2} {
 				b.Run(fmt.Sprintf("spawn=%s/n=%s/workers=%d", spawn, n.name, workers), func(b *testing.B) {
 					cfg := engine.Config{N: n.n, Workers: workers, Spawn: spawn}
-					if err := cfg.Validate(); err != nil {
+					if err := cfg.Validate("pi"); err != nil {
 						b.Skip(err)
 					}
 					runEach(b, cfg)

@@ -21,7 +21,6 @@ type callSpec struct {
 	step    uint64 // static: terms between publishes; dynamic: terms per chunk
 	grain   uint64
 	dynamic bool
-	kernel  string
 	params  []byte
 	detail  []WorkerResult // memory to reuse for the result's per-worker detail
 	total   folds          // memory to reuse for the result's exact total
@@ -84,7 +83,6 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	*js = jobSpec{n: spec.n, offset: spec.offset, step: spec.step, chunks: chunks, grain: spec.grain,
 		mode: modeCode[spec.mode], dynamic: spec.dynamic, params: uint32(len(spec.params)), k: uint32(len(ops))}
 	setName(js.name[:], spec.job.name)
-	setName(js.kernel[:], spec.kernel)
 	copy(c.v.params(len(spec.params)), spec.params)
 	copy(c.v.ops(len(ops)), ops)
 	for i := range l.workers {

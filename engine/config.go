@@ -3,13 +3,10 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/pishm/pishm/engine/internal/kernel"
 	"github.com/pishm/pishm/shmem"
 	"github.com/pishm/pishm/transport"
 )
@@ -129,9 +126,6 @@ type Config struct {
 	// worker takes from the chunk counter at a time, and publishes; 0
 	// means n/(32 workers).
 	Chunk uint64
-	// Kernel names the inner loop ("auto", "generic", ...); "" is auto.
-	// The PISHM_KERNEL environment variable overrides "auto".
-	Kernel string
 	// RedisURL is the server of the redis mode (default
 	// transport.DefaultRedisURL); credentials and rediss:// TLS go in it.
 	RedisURL string
@@ -148,9 +142,6 @@ type Config struct {
 	// its padded journal: Pad 8 packs the lanes into shared cache lines to
 	// show what false sharing costs. 0 (no lanes) is the safe default.
 	Pad int
-	// Extrapolate adds the series' tail in closed form to give
-	// Result.PiExtrapolated (Run only).
-	Extrapolate bool
 	// Progress, if set, is called about every ProgressEvery while the
 	// workers run, with their progress read from the segment without
 	// locks, and once more at the end.
@@ -173,9 +164,10 @@ type Config struct {
 	// purpose.
 	AllowRacy bool
 	// Spawn is how Run's worker processes start: SpawnExec ("exec")
-	// re-executes a binary; SpawnFork ("fork") forks without exec, for
-	// Run's pi series on linux/amd64 with the avx2 or avx512 kernel, Mode
-	// slots, Sched static and one publish per worker (see forkspawn.go);
+	// re-executes a binary; SpawnFork ("fork") forks without exec, for a
+	// Func with an assembly kernel (the pi series' avx2 and avx512 ones) on
+	// linux/amd64, Mode slots, Sched static and one publish per worker (see
+	// forkspawn.go);
 	// SpawnAuto ("" or "auto", the default) forks where fork can run the
 	// call and execs otherwise. A forked worker reports its progress after
 	// each piece of the grid, and gives the same bits as an exec'd one.
@@ -257,13 +249,19 @@ func (c Config) retries() int {
 	return c.Retries
 }
 
-// getenv is os.Getenv; a variable so tests can set what withDefaults sees.
-var getenv = os.Getenv
-
-// Validate reports what Run would refuse in c, naming the field
-// ("engine: Config.Workers must be ..."), or nil.
-func (c Config) Validate() error {
-	_, err := c.withDefaults()
+// Validate reports what Run(ctx, name, c) would refuse before it starts
+// anything, naming the field ("engine: Config.Workers must be ..."), or
+// nil. With name "" it checks c alone, for no Func in particular.
+func (c Config) Validate(name string) error {
+	c, err := c.withDefaults()
+	if err != nil || name == "" {
+		return err
+	}
+	j, err := jobFor(name)
+	if err != nil {
+		return err
+	}
+	_, err = spawnFor(c, j)
 	return err
 }
 
@@ -357,75 +355,16 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Timeout < 0 {
 		return c, configErr("Timeout", " must be >= 0, got %v", c.Timeout)
 	}
-	k, err := ResolveKernel(c.Kernel)
-	if err != nil {
-		return c, err
-	}
-	c.Kernel = k
 	if err := c.checkSpawn(); err != nil {
 		return c, err
 	}
 	return c, nil
 }
 
-// ResolveKernel is the kernel a Config.Kernel of name runs: "" and "auto"
-// mean PISHM_KERNEL if set, else the best this CPU supports. Errors name
-// what set the bad name.
-func ResolveKernel(name string) (string, error) {
-	fromEnv := false
-	if name == "" || name == "auto" {
-		name = "auto"
-		if env := strings.TrimSpace(getenv("PISHM_KERNEL")); env != "" {
-			name, fromEnv = env, true
-		}
-	}
-	k, err := kernel.ByName(name)
-	switch {
-	case err == nil:
-		return k.Name, nil
-	case fromEnv && errors.Is(err, kernel.ErrUnknown):
-		return "", &ConfigError{Reason: fmt.Sprintf("PISHM_KERNEL=%q: unknown kernel (want auto, %s)", name, strings.Join(kernelNames(), ", ")), Err: err}
-	case fromEnv:
-		return "", &ConfigError{Reason: fmt.Sprintf("PISHM_KERNEL=%q: %v", name, err), Err: err}
-	}
-	return "", &ConfigError{Field: "Kernel", Reason: ": " + err.Error(), Err: err}
-}
-
-func kernelNames() []string {
-	var names []string
-	for _, k := range kernel.All() {
-		names = append(names, k.Name)
-	}
-	return names
-}
-
-// Kernels lists the kernels compiled into this binary, best first.
-func Kernels() []KernelInfo {
-	var out []KernelInfo
-	for _, k := range kernel.All() {
-		var req []string
-		for _, f := range k.Requires {
-			req = append(req, f.String())
-		}
-		out = append(out, KernelInfo{Name: k.Name, Requires: req, Supported: k.Supported()})
-	}
-	return out
-}
-
-// KernelInfo describes one inner loop.
-type KernelInfo struct {
-	Name      string
-	Requires  []string
-	Supported bool // this CPU can run it
-}
-
 // SlotStride is the bytes between workers' slots in a segment: the CPU's
 // cache line, at least 128 (so that the adjacent-line prefetcher never
 // pulls a neighbour's slot along).
 func SlotStride() int { return shmem.DefaultBlockStride() }
-
-// BestKernel is the kernel "auto" picks on this CPU.
-func BestKernel() string { return kernel.Best().Name }
 
 // span returns worker i's range of [0, n) split over w workers.
 func span(n, grain uint64, w, i int) (lo, hi uint64) {

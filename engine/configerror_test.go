@@ -17,7 +17,7 @@ func TestConfigError(t *testing.T) {
 		{Config{N: 10, Sched: Static, Chunk: 5}, "Chunk", "<Chunk> is the dynamic schedule's unit of work: the static schedule publishes every <Publish> terms"},
 		{Config{N: 10, Spawn: SpawnFork, Mode: CAS}, "Spawn", "<Spawn> fork "},
 	} {
-		err := c.cfg.Validate()
+		err := c.cfg.Validate("")
 		var ce *ConfigError
 		if !errors.As(err, &ce) || ce.Field != c.field {
 			t.Errorf("%+v: %v, want a *ConfigError for %s", c.cfg, err, c.field)

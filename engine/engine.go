@@ -3,13 +3,14 @@
 // several publishing strategies so that the strategies can be compared on
 // the same work. It owns the worker protocol (protocol.go: the segment's
 // control block, slots and journals, the calls, the faults), the
-// strategies, the choice of kernel, and the only code that starts
-// processes; shmem lays out bytes, sem locks a word, kernel sums numbers.
+// strategies and the only code that starts processes; shmem lays out
+// bytes, sem locks a word, kernel sums numbers.
 //
-// The built-in workload is the pi series S_n = sum_{k<n} 1/(2k+1)^2,
-// pi = sqrt(8 S_n), whose exact partial sum is known in closed form
-// (ExactSum), so Run checks every result against the true answer and fails
-// beyond Tolerance. Reduce and Pool run a registered Func instead.
+// Run, Reduce and Pool sum a Func registered by name. A Func registered
+// with its closed form (WithClosedForm) has every result checked against
+// it, failing beyond Tolerance. The pi series S_n = sum_{k<n} 1/(2k+1)^2
+// is registered that way, once per CPU kernel (piseries.go); package
+// engine/pi computes pi = sqrt(8 S_n) on top.
 //
 // Workers are re-executions of the current binary (or Config.WorkerBinary),
 // which must call the child hook at the top of main:
@@ -25,13 +26,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"slices"
 	"strings"
 	"time"
-
-	"github.com/pishm/pishm/engine/internal/exact"
-	"github.com/pishm/pishm/engine/internal/kernel"
 )
 
 // ErrWorkerDied is wrapped by the error Run returns when a child exits
@@ -127,19 +123,20 @@ func oneLine(s string) string {
 
 func (e *WorkerError) Unwrap() error { return ErrWorkerDied }
 
-// Result is what one run computed and how long it took.
+// Result is what one Run computed and how long it took.
 type Result struct {
+	// Func is the name the Func was registered under ("pi/avx512").
+	Func    string `json:"func"`
 	N       uint64 `json:"n"`
 	Workers int    `json:"workers"`
 	Mode    Mode   `json:"mode"`
-	Kernel  string `json:"kernel"`
 	Shm     string `json:"shm"`
 	Sched   string `json:"sched"`
 	// Spawn is how the workers started: "exec" or "fork" (see
 	// Config.Spawn), or "" in the goroutines mode.
 	Spawn string `json:"spawn,omitempty"`
-	// Grain is the terms per piece of the grid the series was summed on
-	// (Config.Grain): with N, it fixes the result's bits.
+	// Grain is the terms per piece of the grid the Func was called on
+	// (Config.Grain): with the Func and N, it fixes the result's bits.
 	Grain uint64 `json:"grain"`
 	// Publish is, under the static schedule, the most terms a worker
 	// summed between two publishes (at most its share; a message-passing
@@ -148,16 +145,12 @@ type Result struct {
 	// Chunk is, under the dynamic schedule, the terms per chunk.
 	Chunk uint64 `json:"chunk,omitempty"`
 
-	Pi      float64 `json:"pi"`
-	PiError float64 `json:"pi_error"` // Pi - math.Pi: the series' truncation error plus ours
-	// PiExtrapolated is sqrt(8 (Sum + tail)), the tail pi^2/8 - S_n
-	// added in closed form (Config.Extrapolate): pi to a few ulp even at
-	// small n. Zero unless asked for.
-	PiExtrapolated      float64 `json:"pi_extrapolated,omitempty"`
-	PiExtrapolatedError float64 `json:"pi_extrapolated_error,omitempty"`
-	Sum                 float64 `json:"sum"`
-	SumExact            float64 `json:"sum_exact"`
-	SumRelError         float64 `json:"sum_rel_error"` // (Sum - SumExact) / SumExact
+	Sum float64 `json:"sum"`
+	// SumExact is the Func's closed form over the terms (WithClosedForm),
+	// and SumRelError (Sum - SumExact) / SumExact; both 0 for a Func
+	// without one.
+	SumExact    float64 `json:"sum_exact"`
+	SumRelError float64 `json:"sum_rel_error"`
 
 	// Elapsed runs from the start barrier's release to the moment the
 	// last worker marked the call done (before the workers exit): the
@@ -181,8 +174,7 @@ type Result struct {
 	// the workers' journals' exact total minus the accumulator (always 0
 	// in the other modes).
 	LostSum float64 `json:"lost_sum,omitempty"`
-	// Offset is Config.Offset: the terms were [Offset, Offset+N), and the
-	// pi figures are zero unless it is 0.
+	// Offset is Config.Offset: the terms were [Offset, Offset+N).
 	Offset uint64 `json:"offset,omitempty"`
 	Pad    int    `json:"pad,omitempty"`
 }
@@ -207,14 +199,6 @@ type WorkerResult struct {
 	Partial float64       `json:"partial"`
 }
 
-// ExactSum returns the true S_n (pi^2/8 - trigamma(n+1/2)/4), rounded.
-func ExactSum(n uint64) float64 { return exact.Sum(n) }
-
-// ExactSumRange returns the true sum of the terms [lo, hi), rounded: far
-// out in the series it is not ExactSum(hi) - ExactSum(lo), which would be
-// all rounding, but a difference taken without cancellation.
-func ExactSumRange(lo, hi uint64) float64 { return exact.SumRange(lo, hi) }
-
 // Tolerance is the relative error |S - S_exact| / S_exact that Run
 // accepts. Every kernel and mode stays well inside it, at any Offset and
 // chunk (the kernels are within 2.5e-16, and the shared accumulators carry
@@ -226,11 +210,15 @@ const Tolerance = 1e-15
 // returned with it, for the racy mode's demonstration of lost updates.
 var ErrInexact = errors.New("engine: the sum is wrong")
 
-// Run computes pi as cfg says and checks S_n against the closed form: a
-// result outside Tolerance is an error (ErrInexact). It removes the
-// segment and every worker before it returns, whatever happens;
-// cancelling ctx stops the workers.
-func Run(ctx context.Context, cfg Config) (Result, error) {
+// Run sums the scalar Func registered as name over [Offset, Offset+N) as
+// cfg says, and reports how (Result). A Func with a closed form
+// (WithClosedForm, as the pi series has) is checked against it: a result
+// outside Tolerance is an error wrapping ErrInexact, returned with the
+// Result. Run removes the segment and every worker before it returns,
+// whatever happens; cancelling ctx stops the workers. Where Reduce and
+// Pool always exec their workers, Run forks them when the Func and cfg
+// allow it (Config.Spawn).
+func Run(ctx context.Context, name string, cfg Config) (Result, error) {
 	if err := notAWorker(); err != nil {
 		return Result{}, err
 	}
@@ -239,32 +227,29 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	switch {
-	case cfg.Mode == Goroutines:
-		cfg.Spawn = "" // no processes
-	case cfg.Spawn == "" || cfg.Spawn == SpawnAuto:
-		cfg.Spawn = cfg.autoSpawn()
+	j, err := jobFor(name)
+	if err != nil {
+		return Result{}, err
 	}
-	j := piKernelJob(cfg.Kernel)
-	out, shm, err := execute(ctx, cfg, j, nil)
+	if j.k() != 1 || j.f == nil && j.pf == nil {
+		return Result{}, fmt.Errorf("engine: Run sums a scalar Func, and %q has ops %s (use Reduce)", name, FormatOps(j.ops))
+	}
+	if cfg.Spawn, err = spawnFor(cfg, j); err != nil {
+		return Result{}, err
+	}
+	out, shm, err := execute(ctx, cfg, j, cfg.Params)
 	if err != nil {
 		return Result{}, err
 	}
 	res := Result{
-		N: cfg.N, Workers: cfg.Workers, Mode: cfg.Mode, Kernel: cfg.Kernel, Shm: shm, Spawn: cfg.Spawn,
+		Func: name, N: cfg.N, Workers: cfg.Workers, Mode: cfg.Mode, Shm: shm, Spawn: cfg.Spawn,
 		Chunk: cfg.Chunk, Publish: publishInterval(cfg), Grain: cfg.Grain, Sched: string(cfg.Sched), Sum: out.total[0].value(), Elapsed: out.elapsed,
 		WorkersDetail: out.workers, Failures: out.failures, Rebuilt: out.rebuilt,
 		Publishes: out.publishes, LostSum: out.lostSum, Offset: cfg.Offset, Pad: cfg.Pad,
 	}
-	res.SumExact = j.exact(nil, cfg.Offset, cfg.Offset+cfg.N)
-	res.SumRelError = relError(res.Sum, res.SumExact)
-	if cfg.Offset == 0 {
-		res.Pi = math.Sqrt(8 * res.Sum)
-		res.PiError = res.Pi - math.Pi
-	}
-	if cfg.Extrapolate && cfg.Offset == 0 {
-		res.PiExtrapolated = math.Sqrt(8 * (res.Sum + exact.Tail(res.N)))
-		res.PiExtrapolatedError = res.PiExtrapolated - math.Pi
+	if j.exact != nil {
+		res.SumExact = j.exact(cfg.Params, cfg.Offset, cfg.Offset+cfg.N)
+		res.SumRelError = relError(res.Sum, res.SumExact)
 	}
 	if res.Elapsed > 0 {
 		res.TermsPerSec = float64(res.N) / res.Elapsed.Seconds()
@@ -291,20 +276,3 @@ func publishInterval(cfg Config) uint64 {
 	}
 	return min(cfg.Publish, share)
 }
-
-// sumOps is the ops of a scalar Sum: the pi series'.
-var sumOps = []Op{Sum}
-
-// piKernelJob is the pi series with the named CPU kernel (validated by
-// withDefaults). Worker processes find the kernel again by the name the
-// job carries (jobSpec.kernel).
-func piKernelJob(name string) job {
-	k, _ := kernel.ByName(name)
-	return job{name: piJob, ops: sumOps, f: k.Sum, exact: piClosedForm, forkable: slices.Contains(forkKernels, name)}
-}
-
-// piClosedForm is the pi series' sum over [lo, hi) (ExactSumRange): the
-// gate of Run and of every Reduce or Pool call of "pi", as of any Func
-// registered WithClosedForm. It costs under a microsecond (15 ns far out in
-// the series), next to a pool call's 10 µs or more.
-func piClosedForm(_ []byte, lo, hi uint64) float64 { return exact.SumRange(lo, hi) }

@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"runtime"
-	"slices"
 	"strings"
 )
 
@@ -34,8 +33,9 @@ import (
 // terms (2^34 at a grain of 2^16 set by hand); beyond, use exec or a
 // larger Config.Grain.
 //
-// SpawnAuto, the default, forks where fork can run the call (Run's pi
-// series under the conditions checkSpawn lists) and execs otherwise:
+// SpawnAuto, the default, forks where fork can run the call (a Func
+// registered with an assembly kernel, the pi series', under the
+// conditions checkFork lists) and execs otherwise:
 // forking cuts a short run's start-up and never changes its bits.
 const (
 	SpawnAuto = "auto"
@@ -47,35 +47,60 @@ const (
 // fault hooks (a kill at a protocol store) in exec'd workers only.
 var forkVetoed func() bool
 
-// autoSpawn is what Config.Spawn "" or "auto" means for Run's pi series
-// under the defaulted c: fork if fork can run it, else exec. A worker
-// binary is what exec would run, so it does not keep auto from forking.
-func (c Config) autoSpawn() string {
-	f := c
-	f.Spawn, f.WorkerBinary = SpawnFork, ""
-	if f.checkSpawn() != nil || forkVetoed != nil && forkVetoed() {
-		return SpawnExec
+// spawnFor is how Run starts the workers of j under the defaulted c:
+// "" in the goroutines mode, fork or exec as c.Spawn says (checked
+// against j), and for auto fork if fork can run the call, else exec. A
+// worker binary is what exec would run, so it does not keep auto from
+// forking.
+func spawnFor(c Config, j job) (string, error) {
+	switch {
+	case c.Spawn == SpawnFork:
+		return SpawnFork, checkFork(c, j)
+	case c.Mode == Goroutines:
+		return "", nil
+	case c.Spawn == SpawnExec:
+		return SpawnExec, nil
 	}
-	return SpawnFork
+	c.WorkerBinary = ""
+	if checkFork(c, j) != nil || forkVetoed != nil && forkVetoed() {
+		return SpawnExec, nil
+	}
+	return SpawnFork, nil
 }
 
-// checkSpawn validates Config.Spawn against the rest of a defaulted c.
+// checkSpawn validates Config.Spawn for any Func: the method, and for
+// fork what the rest of the defaulted c must be (checkForkConfig).
 func (c Config) checkSpawn() error {
 	switch c.Spawn {
 	case "", SpawnAuto, SpawnExec:
 		return nil
 	case SpawnFork:
-	default:
-		return configErr("Spawn", ": unknown spawn method %q (want auto, exec or fork)", c.Spawn)
+		return c.checkForkConfig()
 	}
+	return configErr("Spawn", ": unknown spawn method %q (want auto, exec or fork)", c.Spawn)
+}
+
+// checkFork says why forked workers cannot run j under the defaulted c,
+// or nil if they can.
+func checkFork(c Config, j job) error {
+	if err := c.checkForkConfig(); err != nil {
+		return err
+	}
+	if !j.forkable() {
+		return configErr("Spawn", " fork runs only a Func with an assembly kernel (the pi series' %s), not %q", strings.Join(forkKernels, " or "), j.name)
+	}
+	return nil
+}
+
+// checkForkConfig says what in the defaulted c keeps forked workers from
+// running any Func, or nil.
+func (c Config) checkForkConfig() error {
 	bad := func(format string, args ...any) error {
 		return configErr("Spawn", " fork "+format, args...)
 	}
 	switch {
 	case !forkSupported:
 		return bad("needs linux/amd64 and the assembly kernels, this is %s/%s: use exec", runtime.GOOS, runtime.GOARCH)
-	case !slices.Contains(forkKernels, c.Kernel):
-		return bad("runs only an assembly kernel (%s), not %s", strings.Join(forkKernels, " or "), c.Kernel)
 	case c.Mode != Slots:
 		return bad("needs {Mode} slots, got %s", c.Mode)
 	case c.Sched != Static:

@@ -42,14 +42,14 @@ type forkSpawn struct {
 var forkHook func(c *crew, i, attempt, pid int)
 
 func newForkSpawn(cfg Config, j job) (*forkSpawn, error) {
-	if !j.forkable {
-		return nil, fmt.Errorf("engine: Config.Spawn fork runs only a Func with an assembly kernel (the pi series'), not %q with kernel %q", j.name, cfg.Kernel)
+	if !j.forkable() {
+		return nil, fmt.Errorf("engine: Config.Spawn fork runs only a Func with an assembly kernel (the pi series'), not %q", j.name)
 	}
 	f := &forkSpawn{ppid: uint64(os.Getpid())}
 	pieces := 0
 	for i := range cfg.Workers {
 		lo, hi := spanOf(cfg, i)
-		s, err := kernel.NewForkShare(cfg.Kernel, lo, hi, cfg.Grain)
+		s, err := kernel.NewForkShare(j.kernel, lo, hi, cfg.Grain)
 		if err != nil {
 			return nil, fmt.Errorf("engine: Config.Spawn fork: %w", err)
 		}
@@ -57,7 +57,7 @@ func newForkSpawn(cfg Config, j job) (*forkSpawn, error) {
 		f.first = append(f.first, pieces)
 		pieces += s.Pieces()
 	}
-	if pieces > forkMaxPieces { // checkSpawn refuses such a Config
+	if pieces > forkMaxPieces { // checkFork refuses such a Config
 		return nil, fmt.Errorf("engine: Config.Spawn fork: %d pieces, at most %d", pieces, forkMaxPieces)
 	}
 	recSize := pieces * int(unsafe.Sizeof(kernel.ForkPiece{}))
@@ -136,7 +136,7 @@ func (f *forkSpawn) settle(c *crew, i int, cs *callState) {
 		fl[0].add(sh.Value(k, &recs[k]))
 	}
 	var pb publisher
-	pb.init(Slots, sumOps, c.v, i, nil, nil)
+	pb.init(Slots, []Op{Sum}, c.v, i, nil, nil)
 	pb.publish(fl, f.hi[i]-f.lo[i], 0)
 	s.state.Store(slotDone)
 	s.doneGen.Store(cs.g) // store-release, as a worker's

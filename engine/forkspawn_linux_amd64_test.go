@@ -53,7 +53,7 @@ func checkForkParts(t *testing.T, res Result) {
 			t.Errorf("workers did %d terms, want %d", terms, res.N)
 		}
 	}
-	k, _ := kernel.ByName(res.Kernel)
+	k, _ := kernel.ByName(strings.TrimPrefix(res.Func, kernel.FuncPrefix))
 	all := newFold(Sum)
 	for _, w := range res.WorkersDetail {
 		f := newFold(Sum)
@@ -97,8 +97,8 @@ func TestForkExact(t *testing.T) {
 	for _, kname := range forkKernelsHere(t) {
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("kernel=%s/n=%d/offset=%d/grain=%d/workers=%d", kname, c.n, c.offset, c.grain, c.w), func(t *testing.T) {
-				cfg := Config{N: c.n, Offset: c.offset, Grain: c.grain, Workers: c.w, Kernel: kname, Spawn: SpawnFork}
-				res, err := Run(context.Background(), cfg)
+				cfg := Config{N: c.n, Offset: c.offset, Grain: c.grain, Workers: c.w, Spawn: SpawnFork}
+				res, err := Run(context.Background(), kernel.FuncPrefix+kname, cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -110,7 +110,7 @@ func TestForkExact(t *testing.T) {
 					t.Errorf("grain %d, want %d", res.Grain, c.grain)
 				}
 				cfg.Spawn = SpawnExec
-				ex, err := Run(context.Background(), cfg)
+				ex, err := Run(context.Background(), kernel.FuncPrefix+kname, cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -130,28 +130,30 @@ func TestForkExact(t *testing.T) {
 
 // TestForkValidate: what fork cannot do is refused, naming Config.Spawn.
 func TestForkValidate(t *testing.T) {
-	k := forkKernelsHere(t)[0]
+	k := kernel.FuncPrefix + forkKernelsHere(t)[0]
+	if err := (Config{N: 10, Spawn: SpawnFork}).Validate("pi/generic"); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
+		t.Errorf("fork of pi/generic: err %v, want one naming Config.Spawn", err)
+	}
 	for _, c := range []Config{
 		{N: 10, Spawn: "vfork"},
-		{N: 10, Spawn: SpawnFork, Kernel: "generic"},
-		{N: 10, Spawn: SpawnFork, Kernel: k, Mode: CAS},
-		{N: 10, Spawn: SpawnFork, Kernel: k, Mode: Pipe},
-		{N: 10, Spawn: SpawnFork, Kernel: k, Mode: Goroutines},
-		{N: 10, Spawn: SpawnFork, Kernel: k, Sched: Dynamic},
-		{N: 1e6, Spawn: SpawnFork, Kernel: k, Publish: 3}, // rounded up to a piece, still below N
-		{N: 10, Spawn: SpawnFork, Kernel: k, Pad: 64},
-		{N: 10, Spawn: SpawnFork, Kernel: k, WorkerBinary: "/bin/true"},
-		{N: 1e12, Spawn: SpawnFork, Kernel: k, Grain: SmallGrainCap},
-		{N: 1e6, Spawn: SpawnFork, Kernel: k, Grain: 3},
+		{N: 10, Spawn: SpawnFork, Mode: CAS},
+		{N: 10, Spawn: SpawnFork, Mode: Pipe},
+		{N: 10, Spawn: SpawnFork, Mode: Goroutines},
+		{N: 10, Spawn: SpawnFork, Sched: Dynamic},
+		{N: 1e6, Spawn: SpawnFork, Publish: 3}, // rounded up to a piece, still below N
+		{N: 10, Spawn: SpawnFork, Pad: 64},
+		{N: 10, Spawn: SpawnFork, WorkerBinary: "/bin/true"},
+		{N: 1e12, Spawn: SpawnFork, Grain: SmallGrainCap},
+		{N: 1e6, Spawn: SpawnFork, Grain: 3},
 	} {
-		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
+		if err := c.Validate(k); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
 			t.Errorf("%+v: err %v, want one naming Config.Spawn", c, err)
 		}
 	}
-	for _, c := range []Config{{N: 10, Spawn: SpawnExec}, {N: 10, Spawn: SpawnFork, Kernel: k, Publish: 10}, {N: 10, Spawn: SpawnFork, Kernel: k, Shm: ShmFile, Path: "x"},
-		{N: forkMaxPieces * SmallGrainCap, Spawn: SpawnFork, Kernel: k, Grain: SmallGrainCap}, {N: 1e12, Spawn: SpawnFork, Kernel: k}, // the default grain keeps 1e12 within 1024 pieces
-		{N: 1e12, Spawn: SpawnFork, Kernel: k, Grain: 1 << 22}, {N: 1e12, Spawn: SpawnExec}} {
-		if err := c.Validate(); err != nil {
+	for _, c := range []Config{{N: 10, Spawn: SpawnExec}, {N: 10, Spawn: SpawnFork, Publish: 10}, {N: 10, Spawn: SpawnFork, Shm: ShmFile, Path: "x"},
+		{N: forkMaxPieces * SmallGrainCap, Spawn: SpawnFork, Grain: SmallGrainCap}, {N: 1e12, Spawn: SpawnFork}, // the default grain keeps 1e12 within 1024 pieces
+		{N: 1e12, Spawn: SpawnFork, Grain: 1 << 22}, {N: 1e12, Spawn: SpawnExec}} {
+		if err := c.Validate(k); err != nil {
 			t.Errorf("%+v: %v", c, err)
 		}
 	}
@@ -160,11 +162,11 @@ func TestForkValidate(t *testing.T) {
 		c    Config
 		want string
 	}{
-		{Config{N: forkMaxPieces*SmallGrainCap + 1, Spawn: SpawnFork, Kernel: k, Grain: SmallGrainCap}, "use exec, or Config.Grain >= 65537"},
-		{Config{N: 1e6, Spawn: SpawnFork, Kernel: k, Grain: 3}, "makes 333334: use exec, or Config.Grain >= 4"},
-		{Config{N: MaxN, Spawn: SpawnFork, Kernel: k, Grain: MaxGrain}, "use exec"},
+		{Config{N: forkMaxPieces*SmallGrainCap + 1, Spawn: SpawnFork, Grain: SmallGrainCap}, "use exec, or Config.Grain >= 65537"},
+		{Config{N: 1e6, Spawn: SpawnFork, Grain: 3}, "makes 333334: use exec, or Config.Grain >= 4"},
+		{Config{N: MaxN, Spawn: SpawnFork, Grain: MaxGrain}, "use exec"},
 	} {
-		err := tc.c.Validate()
+		err := tc.c.Validate(k)
 		if err == nil || !strings.Contains(err.Error(), "Config.Spawn fork") || !strings.Contains(err.Error(), fmt.Sprint(forkMaxPieces)) ||
 			!strings.HasSuffix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("N %d, grain %d: %v, want one line naming Config.Spawn fork and %d, ending %q", tc.c.N, tc.c.Grain, err, forkMaxPieces, tc.want)
@@ -172,10 +174,10 @@ func TestForkValidate(t *testing.T) {
 			t.Logf("%v", err)
 		}
 	}
-	if _, err := Reduce(context.Background(), "test-k", 100, WithConfig(Config{Spawn: SpawnFork, Kernel: k})); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
+	if _, err := Reduce(context.Background(), "test-k", 100, WithConfig(Config{Spawn: SpawnFork})); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
 		t.Errorf("Reduce of a registered Func with fork: %v", err)
 	}
-	if _, err := NewPool(context.Background(), WithConfig(Config{Spawn: SpawnFork, Kernel: k})); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
+	if _, err := NewPool(context.Background(), WithConfig(Config{Spawn: SpawnFork})); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
 		t.Errorf("NewPool with fork: %v", err)
 	}
 }
@@ -239,7 +241,7 @@ func TestForkKills(t *testing.T) {
 				}
 			}
 			defer func() { forkHook = nil }()
-			res, err := Run(context.Background(), Config{N: tc.n, Workers: 2, Kernel: k, Spawn: SpawnFork})
+			res, err := Run(context.Background(), kernel.FuncPrefix+k, Config{N: tc.n, Workers: 2, Spawn: SpawnFork})
 			wg.Wait()
 			if err != nil {
 				t.Fatal(err)
@@ -271,7 +273,7 @@ func TestForkRetriesRunOut(t *testing.T) {
 	// Each share takes a tenth of a second or more, so the kill, sent the
 	// moment the fork returns, lands long before a retry (which starts
 	// summing at once) could finish.
-	_, err := Run(context.Background(), Config{N: 4e9, Workers: 2, Kernel: k, Spawn: SpawnFork, Retries: 2})
+	_, err := Run(context.Background(), kernel.FuncPrefix+k, Config{N: 4e9, Workers: 2, Spawn: SpawnFork, Retries: 2})
 	var we *WorkerError
 	if !errors.Is(err, ErrWorkerDied) || !errors.As(err, &we) || we.Worker != 0 || we.Attempt != 2 {
 		t.Fatalf("err %v, want worker 0 dead on its third attempt", err)
@@ -320,7 +322,7 @@ func TestForkStress(t *testing.T) {
 	defer func() { close(stop); wg.Wait() }()
 	var want float64
 	for r := range runs {
-		res, err := Run(context.Background(), Config{N: 1e6 + 3, Workers: 2, Kernel: k, Spawn: SpawnFork})
+		res, err := Run(context.Background(), kernel.FuncPrefix+k, Config{N: 1e6 + 3, Workers: 2, Spawn: SpawnFork})
 		if err != nil {
 			t.Fatalf("run %d: %v", r, err)
 		}

@@ -90,9 +90,9 @@ type job struct {
 	// exact, if set, is the Func's sum in closed form (WithClosedForm):
 	// every result is checked against it.
 	exact ClosedForm
-	// forkable says forked workers can run it: its kernel is one of the
-	// assembly ones a forked child runs without Go (the pi series').
-	forkable bool
+	// kernel names the kernel package's loop that f is, for the pi
+	// series' Funcs (withKernel); "" for any other.
+	kernel string
 }
 
 // ClosedForm is the exact sum of a scalar Sum Func over the terms
@@ -105,21 +105,18 @@ type RegisterOption func(*job)
 
 // WithClosedForm gives a scalar Sum Func its sum in closed form. Every
 // result of the Func (Reduce, a Pool, in worker processes or in-process)
-// is then checked against it as Run checks the pi series: a relative
-// error beyond Tolerance returns the Reduction with an error wrapping
-// ErrInexact, never a quiet wrong sum. The pi series is checked the same
-// way, against ExactSumRange, in Run, Reduce and Pool.
+// is then checked against it: a relative error beyond Tolerance returns
+// the Reduction (or Result) with an error wrapping ErrInexact, never a
+// quiet wrong sum. The pi series is registered with its closed form the
+// same way.
 func WithClosedForm(exact ClosedForm) RegisterOption {
 	return func(j *job) { j.exact = exact }
 }
 
 // ClosedFormOf returns the closed form of the Func registered as name
-// (WithClosedForm; "pi" has ExactSumRange), or nil when it has none or no
-// Func has that name in this program.
+// (WithClosedForm), or nil when it has none or no Func has that name in
+// this program.
 func ClosedFormOf(name string) ClosedForm {
-	if name == piJob {
-		return piClosedForm
-	}
 	j, _ := lookup(name)
 	return j.exact
 }
@@ -159,9 +156,6 @@ func (j job) vector() bool { return j.vf != nil || j.vpf != nil }
 // k is the job's number of elements.
 func (j job) k() int { return len(j.ops) }
 
-// piJob is the built-in workload; its Func is the chosen CPU kernel.
-const piJob = "pi"
-
 var registry = struct {
 	sync.RWMutex
 	jobs map[string]job
@@ -195,8 +189,8 @@ func register(j job, opts []RegisterOption) {
 	if j.exact != nil && (j.k() != 1 || j.ops[0] != Sum) {
 		panic(fmt.Sprintf("engine: Register %q: a closed form is for a scalar Sum, not %s", j.name, FormatOps(j.ops)))
 	}
-	if _, err := cString([]byte(j.name)); err != nil || j.name == "" || len(j.name) > maxJobName || j.name == piJob {
-		panic(fmt.Sprintf("engine: Register: bad name %q (want 1..%d printable ASCII bytes, no spaces, not %q)", j.name, maxJobName, piJob))
+	if _, err := cString([]byte(j.name)); err != nil || j.name == "" || len(j.name) > maxJobName {
+		panic(fmt.Sprintf("engine: Register: bad name %q (want 1..%d printable ASCII bytes, no spaces)", j.name, maxJobName))
 	}
 	for _, op := range j.ops {
 		if op < Sum || op > Max {
@@ -234,17 +228,14 @@ func Registered() []string {
 	return names
 }
 
-// jobFor finds the job name stands for: "pi" is the built-in series with
-// cfg's kernel, anything else a registered Func.
-func jobFor(name string, cfg Config) (job, error) {
-	if name == piJob {
-		return piKernelJob(cfg.Kernel), nil
-	}
+// jobFor finds the Func registered as name, and checks that this CPU
+// can run it.
+func jobFor(name string) (job, error) {
 	j, ok := lookup(name)
 	if !ok {
 		return job{}, fmt.Errorf("engine: no Func registered as %q (have %s)", name, strings.Join(Registered(), ", "))
 	}
-	return j, nil
+	return j, j.runnable()
 }
 
 func lookup(name string) (job, bool) {
@@ -410,7 +401,10 @@ func resolve(st settings, name string) (Config, job, error) {
 	if err != nil {
 		return cfg, job{}, err
 	}
-	j, err := jobFor(name, cfg)
+	j, err := jobFor(name)
+	if err == nil && cfg.Spawn == SpawnFork {
+		err = configErr("Spawn", " fork is Run's alone: Reduce and Pool exec their workers")
+	}
 	if err == nil && j.k() > 1 && cfg.Mode == Racy {
 		err = fmt.Errorf("engine: mode racy loses scalar adds on purpose, and %q has %d elements (use slots, cas, mutex, goroutines or a transport)", name, j.k())
 	}

@@ -220,12 +220,9 @@ func (p Partial) Reduction(name string, n, grain uint64) Reduction {
 	return r
 }
 
-// FuncOps are the Ops of the Func registered as name, one per element
-// ("pi", the built-in series, is one Sum), and whether there is one.
+// FuncOps are the Ops of the Func registered as name, one per element,
+// and whether there is one.
 func FuncOps(name string) ([]Op, bool) {
-	if name == piJob {
-		return []Op{Sum}, true
-	}
 	j, ok := lookup(name)
 	return append([]Op(nil), j.ops...), ok
 }

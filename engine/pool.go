@@ -35,10 +35,12 @@ type Pool struct {
 	closed bool
 }
 
-// DefaultInProcessBelow is the default of WithInProcessBelow: below about
-// this many terms of the pi series, two worker processes woken through the
-// segment lose to goroutines in the caller (see the README's Embedding
-// section for the measurement).
+// DefaultInProcessBelow is the default of WithInProcessBelow, in terms:
+// measured with the pi series (about 0.05 ns a term on one core), below
+// this many terms two worker processes woken through the segment lose to
+// goroutines in the caller (see the README's Embedding section). A Func
+// that costs more per term crosses over at fewer terms: set
+// WithInProcessBelow from its own cost.
 const DefaultInProcessBelow = 1 << 20
 
 // Pool defaults.
@@ -63,7 +65,7 @@ func NewPool(ctx context.Context, opts ...Option) (*Pool, error) {
 		return nil, err
 	}
 	if cfg.Spawn == SpawnFork {
-		return nil, fmt.Errorf("engine: Config.Spawn fork is for one-shot runs of the pi series: a Pool's workers are exec'd")
+		return nil, configErr("Spawn", " fork is Run's alone: Reduce and Pool exec their workers")
 	}
 	if cfg.Mode == Goroutines || cfg.Mode.IsTransport() {
 		return nil, fmt.Errorf("engine: a Pool publishes through shared memory: Mode %s is for one-shot runs", cfg.Mode)
@@ -179,7 +181,7 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint
 	}
 	p.c.opt.progress = cfg.Progress
 	out, err := p.c.call(ctx, callSpec{job: j, mode: cfg.Mode, n: n, offset: cfg.Offset, step: cfg.step(), grain: cfg.Grain,
-		dynamic: cfg.Sched == Dynamic, kernel: cfg.Kernel, params: cfg.Params, detail: detail, total: total})
+		dynamic: cfg.Sched == Dynamic, params: cfg.Params, detail: detail, total: total})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pishm/pishm/engine/internal/exact"
 )
 
 // Funcs that misbehave the ways a user's Funcs do. Each misbehaves only on
@@ -270,7 +272,7 @@ func TestPoolKillMatrixTwoCalls(t *testing.T) {
 						t.Setenv("PISHM_TEST_KILL", kill.env)
 						p := newTestPool(t, WithWorkers(3), WithMode(mode), WithSchedule(sched), stepOf(sched, 9_973),
 							func(s *settings) { s.Retries = kill.retries }, WithCallerShare(caller))
-						name, n, exact := "pi", uint64(200_003), ExactSum(200_003)
+						name, n, exact := "pi", uint64(200_003), exact.Sum(200_003)
 						if caller {
 							// A Func slow in the caller only (1 ms a piece):
 							// the workers, however late they wake, find

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pishm/pishm/engine/internal/exact"
 )
 
 // poolExact calls the pi series on p and checks it against the closed form.
@@ -18,8 +20,8 @@ func poolExact(t *testing.T, p *Pool, n uint64, opts ...Option) Reduction {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rel := math.Abs(r.Value-ExactSum(n)) / ExactSum(n); rel > Tolerance {
-		t.Fatalf("n=%d: S=%.17g, exact %.17g (relative error %.2e)", n, r.Value, ExactSum(n), rel)
+	if rel := math.Abs(r.Value-exact.Sum(n)) / exact.Sum(n); rel > Tolerance {
+		t.Fatalf("n=%d: S=%.17g, exact %.17g (relative error %.2e)", n, r.Value, exact.Sum(n), rel)
 	}
 	return r
 }
@@ -125,7 +127,7 @@ func TestPoolKillMatrix(t *testing.T) {
 // next call is exact.
 func TestPoolCancel(t *testing.T) {
 	checkClean(t)
-	p, err := NewPool(context.Background(), WithWorkers(2), WithInProcessBelow(0), WithConfig(Config{Kernel: "generic"}))
+	p, err := NewPool(context.Background(), WithWorkers(2), WithInProcessBelow(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +135,7 @@ func TestPoolCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	// MaxN terms would take days: returning at all shows the stop.
-	if _, err := p.Reduce(ctx, "pi", MaxN); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := p.Reduce(ctx, "pi/generic", MaxN); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want deadline exceeded", err)
 	}
 	poolExact(t, p, 1_000_003)

@@ -136,7 +136,7 @@ import (
 )
 
 // protocolVersion changes whenever anything below changes meaning.
-const protocolVersion = 6
+const protocolVersion = 7
 
 // The environment a worker is started with. A process is a pishm worker
 // exactly when envSegment is set.
@@ -182,9 +182,8 @@ type jobSpec struct {
 	mode      uint32 // modeCode
 	dynamic   bool
 	_         [3]byte
-	params    uint32   // bytes of parameters at the start of the params area
-	k         uint32   // elements: their ops are the first k bytes of the ops area
-	kernel    [16]byte // the pi job's kernel name
+	params    uint32 // bytes of parameters at the start of the params area
+	k         uint32 // elements: their ops are the first k bytes of the ops area
 	name      [maxJobName]byte
 }
 
@@ -427,9 +426,6 @@ func (j *jobSpec) check(l layout, ops func(k int) []Op) error {
 	}
 	if _, err := cString(j.name[:]); err != nil {
 		return bad("name: %v", err)
-	}
-	if _, err := cString(j.kernel[:]); err != nil {
-		return bad("kernel: %v", err)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/pishm/pishm/engine/internal/exact"
 )
 
 // Test functions with exactly known reductions.
@@ -83,7 +85,7 @@ func TestReduceUnknown(t *testing.T) {
 // checkExactTerms is checkExact for schedules without fixed ranges.
 func checkExactTerms(t *testing.T, res Result) {
 	t.Helper()
-	exact := ExactSum(res.N)
+	exact := exact.Sum(res.N)
 	if rel := math.Abs(res.Sum-exact) / exact; rel > tolerance {
 		t.Errorf("S=%.17g, exact %.17g, relative error %.2e", res.Sum, exact, rel)
 	}
@@ -99,7 +101,7 @@ func checkExactTerms(t *testing.T, res Result) {
 func TestDynamicExact(t *testing.T) {
 	checkClean(t)
 	for _, mode := range append(shmModes, Goroutines) {
-		res, err := Run(context.Background(), Config{N: 10_000_019, Workers: 3, Mode: mode, Sched: Dynamic})
+		res, err := Run(context.Background(), "pi", Config{N: 10_000_019, Workers: 3, Mode: mode, Sched: Dynamic})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +115,7 @@ func TestProgress(t *testing.T) {
 	for _, mode := range []Mode{Slots, Goroutines} {
 		var mu sync.Mutex
 		var calls []Progress
-		cfg := Config{N: 3e8, Workers: 2, Mode: mode, Kernel: "generic", Progress: func(p Progress) {
+		cfg := Config{N: 3e8, Workers: 2, Mode: mode, Progress: func(p Progress) {
 			mu.Lock()
 			calls = append(calls, p)
 			mu.Unlock()
@@ -121,7 +123,7 @@ func TestProgress(t *testing.T) {
 		if raceEnabled {
 			cfg.N = 3e7
 		}
-		if _, err := Run(context.Background(), cfg); err != nil {
+		if _, err := Run(context.Background(), "pi/generic", cfg); err != nil {
 			t.Fatal(err)
 		}
 		last := calls[len(calls)-1]

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"testing"
 
 	"github.com/pishm/pishm/internal/superacc"
@@ -194,19 +193,19 @@ func TestPiSameBits(t *testing.T) {
 	for wi, w := range workers {
 		for mi, mode := range []Mode{Slots, CAS, Mutex, Goroutines} {
 			sched := []Schedule{Static, Dynamic}[(wi+mi)%2]
-			res, err := Run(context.Background(), Config{N: n, Workers: w, Mode: mode, Sched: sched})
+			res, err := Run(context.Background(), "pi", Config{N: n, Workers: w, Mode: mode, Sched: sched})
 			check(fmt.Sprintf("workers=%d mode=%s sched=%s", w, mode, sched), res, err)
 		}
 	}
 	// Forked workers run the assembly kernel auto picks, on the same pieces.
-	if auto, err := ResolveKernel("auto"); err == nil && forkSupported && slices.Contains(forkKernels, auto) {
+	if auto, _ := lookup("pi"); auto.forkable() && forkSupported {
 		for _, w := range []int{1, 3, 16} {
-			res, err := Run(context.Background(), Config{N: n, Workers: w, Spawn: SpawnFork})
+			res, err := Run(context.Background(), "pi", Config{N: n, Workers: w, Spawn: SpawnFork})
 			check(fmt.Sprintf("workers=%d spawn=fork", w), res, err)
 		}
 	}
 	t.Setenv("PISHM_TEST_KILL", "1:journal-half:1:1")
-	res, err := Run(context.Background(), Config{N: n, Workers: 3, Mode: CAS, Publish: 100_000})
+	res, err := Run(context.Background(), "pi", Config{N: n, Workers: 3, Mode: CAS, Publish: 100_000})
 	check("a worker killed", res, err)
 	if len(res.Failures) == 0 {
 		t.Errorf("a worker killed: no worker died")

@@ -21,7 +21,7 @@ func execute(ctx context.Context, cfg Config, j job, params []byte) (callResult,
 		defer cancel()
 	}
 	spec := callSpec{job: j, mode: cfg.Mode, n: cfg.N, offset: cfg.Offset, step: cfg.step(), grain: cfg.Grain,
-		dynamic: cfg.Sched == Dynamic, kernel: cfg.Kernel, params: params}
+		dynamic: cfg.Sched == Dynamic, params: params}
 	if cfg.Mode == Goroutines {
 		res, err := runGoroutines(ctx, cfg, spec)
 		return res, "none", err

@@ -7,6 +7,8 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/pishm/pishm/engine/internal/exact"
 )
 
 // The adversarial vector Func: k = vecFixed + vecBins elements, each term
@@ -254,7 +256,7 @@ func TestVectorErrors(t *testing.T) {
 		t.Errorf("a pool too narrow: err = %v", err)
 	}
 	// The pool is still usable.
-	if r, err := p.Reduce(context.Background(), "pi", 1000); err != nil || r.Value != ExactSum(1000) && math.Abs(r.Value-ExactSum(1000)) > 1e-15 {
+	if r, err := p.Reduce(context.Background(), "pi", 1000); err != nil || r.Value != exact.Sum(1000) && math.Abs(r.Value-exact.Sum(1000)) > 1e-15 {
 		t.Errorf("after a refused call: %v, %v", r.Value, err)
 	}
 	if _, err := NewPool(context.Background(), WithWorkers(1), WithMaxK(MaxK+1)); err == nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pishm/pishm/engine/internal/exact"
 )
 
 // cpuTime is the CPU time pid has used, from /proc/pid/schedstat (in
@@ -74,7 +76,7 @@ func TestPoolCallAllocs(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		if r.Value != ExactSum(100_000) && math.Abs(r.Value-ExactSum(100_000)) > 1e-15 {
+		if r.Value != exact.Sum(100_000) && math.Abs(r.Value-exact.Sum(100_000)) > 1e-15 {
 			t.Fatalf("ReduceInto gave %v", r.Value)
 		}
 		plain := testing.AllocsPerRun(200, func() {

@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pishm/pishm/engine/internal/kernel"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
 	"github.com/pishm/pishm/transport"
@@ -120,7 +119,7 @@ type worker struct {
 	i    int
 	s    *slot
 	pid  uint32
-	jobs map[string]job // by name (and kernel, for pi), found once
+	jobs map[string]job // by name, found once
 
 	pub     publisher // reused by every call
 	scratch Vector    // each publish's folds, reused by every call
@@ -246,31 +245,20 @@ func oneShotGen(g uint32) bool { return g == genOneShot }
 // genOneShot is the gen of a one-shot Run's call.
 const genOneShot = genQuit - 1
 
-// job finds the job spec names: the pi series with its kernel, or a
-// registered Func.
+// job finds the Func spec names in this binary's registry.
 func (w *worker) job(spec *jobSpec) (job, error) {
 	name, _ := cString(spec.name[:])
-	kname, _ := cString(spec.kernel[:])
-	key := name + "/" + kname
-	if j, ok := w.jobs[key]; ok {
+	if j, ok := w.jobs[name]; ok {
 		return j, nil
 	}
-	var j job
-	if name == piJob {
-		if _, err := kernel.ByName(kname); err != nil {
-			return job{}, err
-		}
-		j = piKernelJob(kname)
-	} else {
-		var ok bool
-		if j, ok = lookup(name); !ok {
-			return job{}, fmt.Errorf("no Func registered as %q in this binary (Register it from an init function)", name)
-		}
+	j, ok := lookup(name)
+	if !ok {
+		return job{}, fmt.Errorf("no Func registered as %q in this binary (Register it from an init function)", name)
 	}
 	if ops := w.v.ops(int(spec.k)); !slices.Equal(j.ops, ops) {
 		return job{}, fmt.Errorf("%q is registered with ops %s here, %s in the parent", name, FormatOps(j.ops), FormatOps(ops))
 	}
-	w.jobs[key] = j
+	w.jobs[name] = j
 	return j, nil
 }
 

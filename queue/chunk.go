@@ -210,7 +210,7 @@ func chunkOnPool(ctx context.Context, j Job, i int, progress func(uint64), pool 
 	if progress != nil {
 		cfg.Progress = func(p engine.Progress) { progress(p.Done) }
 	}
-	r, err := pool.Reduce(ctx, j.Func, cfg.N, engine.WithConfig(cfg))
+	r, err := pool.Reduce(ctx, j.engineFunc(), cfg.N, engine.WithConfig(cfg))
 	if err != nil {
 		return engine.Partial{}, 0, fmt.Errorf("queue: chunk %d: %w", i, err)
 	}

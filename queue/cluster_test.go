@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/pi"
 	"github.com/pishm/pishm/internal/redisserver"
 	"github.com/redis/go-redis/v9"
 )
@@ -94,7 +95,7 @@ func TestClusterSlots(t *testing.T) {
 		}
 		var want float64
 		if j.Func == "" {
-			want = engine.ExactSum(j.N)
+			want = pi.ExactSum(j.N)
 			if math.Abs(red.Value-want) > 1e-15 {
 				t.Errorf("pi: S %v, exact %v", red.Value, want)
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/pi"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -155,8 +156,8 @@ func compatible(j Job, o WorkerOptions) error {
 	if o.Mode != "" && o.Mode != j.Mode {
 		return fmt.Errorf("%w %s: it fixes mode %s, this worker was given %s (set it at the coordinator)", ErrRefused, j.ID, j.Mode, o.Mode)
 	}
-	i := slices.IndexFunc(engine.Kernels(), func(k engine.KernelInfo) bool { return k.Name == j.Kernel })
-	if j.IsPi() && (i < 0 || !engine.Kernels()[i].Supported) {
+	i := slices.IndexFunc(pi.Kernels(), func(k pi.KernelInfo) bool { return k.Name == j.Kernel })
+	if j.IsPi() && (i < 0 || !pi.Kernels()[i].Supported) {
 		return fmt.Errorf("%w %s: its kernel %s does not run on this CPU (start the coordinator with a kernel every host runs, e.g. -kernel generic)", ErrRefused, j.ID, j.Kernel)
 	}
 	return nil

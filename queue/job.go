@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/pi"
 )
 
 // Protocol is the version of the keys, scripts and records this package
@@ -168,7 +169,7 @@ func (j Job) withDefaults() Job {
 		j.Mode = engine.Slots
 	}
 	if j.Kernel == "" || j.Kernel == "auto" {
-		j.Kernel = engine.BestKernel()
+		j.Kernel = pi.BestKernel()
 	}
 	if j.Lease == 0 {
 		j.Lease = DefaultLease
@@ -278,7 +279,7 @@ func (j Job) Validate() error {
 	case j.MaxAttempts < 1:
 		return bad("MaxAttempts must be at least 1, got %d", j.MaxAttempts)
 	}
-	if !slices.ContainsFunc(engine.Kernels(), func(k engine.KernelInfo) bool { return k.Name == j.Kernel }) {
+	if !slices.ContainsFunc(pi.Kernels(), func(k pi.KernelInfo) bool { return k.Name == j.Kernel }) {
 		return bad("Kernel %q is not a kernel of this build (auto is resolved by NewJob)", j.Kernel)
 	}
 	return nil
@@ -363,10 +364,16 @@ func (j Job) config(i int) engine.Config {
 		N: hi - lo, Offset: lo, Workers: j.Workers, Mode: j.Mode, Grain: j.Grain,
 		Publish: j.Publish, Sched: engine.Static, Params: j.Params,
 	}
-	if j.IsPi() {
-		cfg.Kernel = j.Kernel
-	}
 	return cfg
+}
+
+// engineFunc is the Func the engine runs for a chunk: a pi job's kernel
+// is a Func of its own ("pi/avx2").
+func (j Job) engineFunc() string {
+	if j.IsPi() {
+		return pi.FuncName(j.Kernel)
+	}
+	return j.Func
 }
 
 func (j Job) encode() string {

@@ -87,7 +87,7 @@ func ComputeChunk(ctx context.Context, j Job, i int, progress func(done uint64))
 	if progress != nil {
 		cfg.Progress = func(p engine.Progress) { progress(p.Done) }
 	}
-	r, err := engine.Reduce(ctx, j.Func, cfg.N, engine.WithConfig(cfg))
+	r, err := engine.Reduce(ctx, j.engineFunc(), cfg.N, engine.WithConfig(cfg))
 	if err != nil {
 		return engine.Partial{}, 0, fmt.Errorf("queue: chunk %d: %w", i, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/pi"
 	"github.com/pishm/pishm/internal/twosum"
 )
 
@@ -146,7 +147,7 @@ func TestRangeSum(t *testing.T) {
 	for _, c := range []struct{ lo, hi uint64 }{{1 << 15, 1 << 16}, {100_000, 100_100}, {1 << 20, 1<<20 + 3}} {
 		got := engine.ClosedFormOf(PiFunc)(nil, c.lo, c.hi)
 		tol := ChunkRelTol * got
-		want := engine.ExactSum(c.hi) - engine.ExactSum(c.lo)
+		want := pi.ExactSum(c.hi) - pi.ExactSum(c.lo)
 		var f twosum.Sum
 		for k := c.hi; k > c.lo; k-- {
 			d := float64(2*(k-1) + 1)

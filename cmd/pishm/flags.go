@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/pi"
 )
 
 // parseFlags parses args into fs and refuses positional arguments. A flag
@@ -80,7 +81,7 @@ func checkRedisURL(raw string) error {
 
 // options are the parsed flags.
 type options struct {
-	cfg     engine.Config
+	cfg     pi.Config
 	json    bool
 	quiet   bool
 	verbose bool
@@ -287,7 +288,7 @@ func validKernel(name string) bool {
 	if name == "auto" || name == "" {
 		return true
 	}
-	for _, k := range engine.Kernels() {
+	for _, k := range pi.Kernels() {
 		if k.Name == name {
 			return true
 		}
@@ -297,7 +298,7 @@ func validKernel(name string) bool {
 
 func kernelNames() string {
 	var s []string
-	for _, k := range engine.Kernels() {
+	for _, k := range pi.Kernels() {
 		s = append(s, k.Name)
 	}
 	return strings.Join(s, ", ")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/klauspost/cpuid/v2"
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/pi"
 	"github.com/pishm/pishm/shmem"
 )
 
@@ -28,8 +29,8 @@ func info(w io.Writer) error {
 	} else {
 		fmt.Fprintf(w, "/dev/shm    unavailable: %v\n", err)
 	}
-	fmt.Fprintf(w, "kernels     (auto picks %s)\n", engine.BestKernel())
-	for _, k := range engine.Kernels() {
+	fmt.Fprintf(w, "kernels     (auto picks %s)\n", pi.BestKernel())
+	for _, k := range pi.Kernels() {
 		can := "supported"
 		if !k.Supported {
 			can = "not supported by this CPU"

@@ -94,6 +94,7 @@ import (
 	"syscall"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/pi"
 )
 
 func main() {
@@ -216,7 +217,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if opt.cfg.Spawn != engine.SpawnFork {
 		opt.cfg.WorkerBinary = leanWorker(opt.cfg.Mode)
 	}
-	res, err := engine.Run(ctx, opt.cfg)
+	res, err := pi.Run(ctx, opt.cfg)
 	if err != nil {
 		var we *engine.WorkerError
 		if opt.verbose && errors.As(err, &we) {
@@ -234,7 +235,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 			res.N, res.Workers, res.Mode = opt.cfg.N, opt.cfg.Workers, opt.cfg.Mode
 		}
 		out := struct {
-			engine.Result
+			pi.Result
 			Error string `json:"error,omitempty"`
 		}{Result: res}
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/pi"
 	"github.com/pishm/pishm/shmem"
 )
 
@@ -287,19 +288,19 @@ func TestKernelEnv(t *testing.T) {
 // says them with the flag's name.
 func TestEngineErrorsNameFlags(t *testing.T) {
 	for _, tc := range []struct {
-		cfg  engine.Config
+		cfg  pi.Config
 		want string
 	}{
-		{engine.Config{N: 0}, "-n must be in [1, 1000000000000000], got 0"},
-		{engine.Config{N: 10, Workers: -1}, "-workers must be in [1, 1024], got -1"},
-		{engine.Config{N: 10, Mode: "bogus"}, `-mode: unknown mode "bogus"`},
-		{engine.Config{N: 10, Shm: shmem.File}, "-shm file needs a Path: set -path"},
-		{engine.Config{N: 10, Path: "/tmp/x"}, `-path "/tmp/x" is only for -shm file`},
-		{engine.Config{N: 10, Sched: "guided"}, `-sched: unknown schedule "guided"`},
-		{engine.Config{N: 10, Mode: engine.Pipe, Sched: engine.Dynamic}, "-mode pipe sends one message per worker range: it needs -sched static"},
-		{engine.Config{N: 10, Kernel: "nosuch"}, `-kernel: unknown kernel "nosuch"`},
+		{pi.Config{Config: engine.Config{N: 0}}, "-n must be in [1, 1000000000000000], got 0"},
+		{pi.Config{Config: engine.Config{N: 10, Workers: -1}}, "-workers must be in [1, 1024], got -1"},
+		{pi.Config{Config: engine.Config{N: 10, Mode: "bogus"}}, `-mode: unknown mode "bogus"`},
+		{pi.Config{Config: engine.Config{N: 10, Shm: shmem.File}}, "-shm file needs a Path: set -path"},
+		{pi.Config{Config: engine.Config{N: 10, Path: "/tmp/x"}}, `-path "/tmp/x" is only for -shm file`},
+		{pi.Config{Config: engine.Config{N: 10, Sched: "guided"}}, `-sched: unknown schedule "guided"`},
+		{pi.Config{Config: engine.Config{N: 10, Mode: engine.Pipe, Sched: engine.Dynamic}}, "-mode pipe sends one message per worker range: it needs -sched static"},
+		{pi.Config{Config: engine.Config{N: 10}, Kernel: "nosuch"}, `-kernel: unknown kernel "nosuch"`},
 	} {
-		_, err := engine.Run(context.Background(), tc.cfg)
+		_, err := pi.Run(context.Background(), tc.cfg)
 		if err == nil {
 			t.Fatalf("%+v: no error", tc.cfg)
 		}
@@ -310,12 +311,12 @@ func TestEngineErrorsNameFlags(t *testing.T) {
 		}
 	}
 	// A field no flag sets keeps the engine's words.
-	_, err := engine.Run(context.Background(), engine.Config{N: engine.MaxN, Offset: 1})
+	_, err := engine.Run(context.Background(), "pi", engine.Config{N: engine.MaxN, Offset: 1})
 	if err == nil || asFlagError(err) != err || !strings.HasPrefix(err.Error(), "engine: Config.Offset") {
 		t.Errorf("Offset: %v", err)
 	}
 	t.Setenv("PISHM_KERNEL", "bogus")
-	_, err = engine.Run(context.Background(), engine.Config{N: 10})
+	_, err = pi.Run(context.Background(), pi.Config{Config: engine.Config{N: 10}})
 	if err == nil || !strings.HasPrefix(asFlagError(err).Error(), `PISHM_KERNEL="bogus": `) {
 		t.Errorf("PISHM_KERNEL: %v", err)
 	}
@@ -410,13 +411,14 @@ func TestJSONPublishChunk(t *testing.T) {
 // printResult prints for that run.
 func TestDocExample(t *testing.T) {
 	n := uint64(1e9)
-	sum := engine.ExactSum(n)
-	pi := math.Sqrt(8 * sum)
+	sum := pi.ExactSum(n)
+	p := math.Sqrt(8 * sum)
 	elapsed := 45992 * time.Microsecond
 	var b strings.Builder
-	printResult(&b, engine.Result{N: n, Workers: 2, Mode: engine.Slots, Kernel: "avx512", Shm: "posix",
-		Sched: "static", Spawn: "fork", Pi: pi, PiError: pi - math.Pi, Sum: sum, SumExact: sum,
-		Wall: 50862 * time.Microsecond, Elapsed: elapsed, TermsPerSec: float64(n) / elapsed.Seconds()})
+	printResult(&b, pi.Result{Result: engine.Result{Func: "pi/avx512", N: n, Workers: 2, Mode: engine.Slots, Shm: "posix",
+		Sched: "static", Spawn: "fork", Sum: sum, SumExact: sum,
+		Wall: 50862 * time.Microsecond, Elapsed: elapsed, TermsPerSec: float64(n) / elapsed.Seconds()},
+		Kernel: "avx512", Pi: p, PiError: p - math.Pi})
 	const cmd = "$ pishm -n 1e9 -mode=slots -workers 2"
 
 	src, err := os.ReadFile("main.go")

@@ -6,9 +6,10 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/pi"
 )
 
-func printResult(w io.Writer, r engine.Result) {
+func printResult(w io.Writer, r pi.Result) {
 	fmt.Fprintf(w, "pi        %.16f  (error %+.3e against math.Pi: the truncation of the series at n terms)\n", r.Pi, r.PiError)
 	if r.PiExtrapolated != 0 {
 		fmt.Fprintf(w, "pi+tail   %.16f  (error %+.3e: the same S_n plus the closed-form tail pi^2/8 - S_n)\n", r.PiExtrapolated, r.PiExtrapolatedError)

@@ -80,7 +80,7 @@ Flags (before FILE):
 	if m == engine.Racy {
 		return usagef("-mode racy loses updates on purpose: stats has no use for it")
 	}
-	if err := (engine.Config{N: 1, Workers: *workers, Mode: m}).Validate(); err != nil {
+	if err := (engine.Config{N: 1, Workers: *workers, Mode: m}).Validate(""); err != nil {
 		return asFlagError(err)
 	}
 	layout, err := floatfile.Inspect(path, elem)

@@ -22,7 +22,7 @@ type Options struct {
 	// it) and the in-process goroutines baseline where the part does not
 	// have it already.
 	Compare bool
-	// Kernel is engine.Config.Kernel for every run ("" is auto).
+	// Kernel is pi.Config.Kernel for every run ("" is auto).
 	Kernel string
 	// RedisURL is the server for the redis mode; "" starts a throwaway
 	// redis-server if one is installed (the redis rows say so if not).
@@ -58,9 +58,11 @@ type Case struct {
 	Part    Part
 	Series  string
 	Measure Measure
-	// Anchor is OpenMP for the C program, "" for an engine.Run of Config.
+	// Anchor is OpenMP for the C program, "" for a pi.Run of Config
+	// with Kernel.
 	Anchor string
 	Config engine.Config
+	Kernel string
 }
 
 // Label names the case on the progress line.
@@ -131,10 +133,9 @@ func Plan(o Options) []Case {
 	sz := sizesFor(o)
 	var cases []Case
 	add := func(p Part, series string, m Measure, cfg engine.Config) {
-		cfg.Kernel = o.Kernel
 		cfg.RedisURL = o.RedisURL
 		cfg.Timeout = o.Timeout
-		cases = append(cases, Case{Part: p, Series: series, Measure: m, Config: cfg})
+		cases = append(cases, Case{Part: p, Series: series, Measure: m, Config: cfg, Kernel: o.Kernel})
 	}
 	anchor := func(p Part, n uint64, workers int) {
 		cases = append(cases, Case{Part: p, Series: OpenMP, Measure: Wall, Anchor: OpenMP, Config: engine.Config{N: n, Workers: workers}})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/klauspost/cpuid/v2"
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/pi"
 	"github.com/pishm/pishm/internal/redisserver"
 )
 
@@ -82,7 +83,7 @@ func Run(ctx context.Context, c Config) (Report, error) {
 
 // header describes this machine and build.
 func header(o Options, start time.Time) Header {
-	k, err := engine.ResolveKernel(o.Kernel)
+	k, err := pi.ResolveKernel(o.Kernel)
 	if err != nil {
 		k = o.Kernel // the runs fail and say why
 	}
@@ -135,7 +136,7 @@ func (r *runner) run(c Case) (Sample, error) {
 		cfg.RedisURL = url
 	}
 	before := cpuNow()
-	res, err := engine.Run(r.ctx, cfg)
+	res, err := pi.Run(r.ctx, pi.Config{Config: cfg, Kernel: c.Kernel})
 	cpu := cpuNow() - before
 	if err != nil && !(cfg.Mode == engine.Racy && errors.Is(err, engine.ErrInexact)) {
 		return Sample{}, err // the racy mode's lost updates fail the exact check on purpose
@@ -195,7 +196,7 @@ func (r *runner) runOpenMP(c Case) (Sample, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return Sample{}, fmt.Errorf("pi_omp printed %q: %v", firstLine(out.String()), err)
 	}
-	exact := engine.ExactSum(c.Config.N)
+	exact := pi.ExactSum(c.Config.N)
 	return Sample{Wall: wall, Work: time.Duration(sec * 1e9), CPU: cpu, SumRelError: (sum - exact) / exact}, nil
 }
 

@@ -34,6 +34,14 @@ type Kernel struct {
 // Supported reports whether this CPU can run k.
 func (k Kernel) Supported() bool { return cpuid.CPU.Supports(k.Requires...) }
 
+// FuncName is the name the engine registers k's sum under, "pi/" and the
+// kernel's name: each kernel rounds in its own way, so each is a Func of
+// its own.
+func (k Kernel) FuncName() string { return FuncPrefix + k.Name }
+
+// FuncPrefix starts the name of every kernel's Func.
+const FuncPrefix = "pi/"
+
 // kernels is the dispatch table, best first; the generic kernel is last and
 // always present. It is the package's only mutable state, filled in init.
 var kernels = []Kernel{{Name: "generic", Sum: sumGeneric}}

@@ -24,7 +24,7 @@ func main() {
 	if len(os.Args) > 1 {
 		mode = engine.Mode(os.Args[1])
 	}
-	res, err := engine.Run(context.Background(), engine.Config{N: 1_000_000, Workers: 2, Mode: mode})
+	res, err := engine.Run(context.Background(), "pi", engine.Config{N: 1_000_000, Workers: 2, Mode: mode})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
