@@ -145,6 +145,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 		if ctx.Err() != nil { // the caller's share stopped short
 			return res, c.fail(cs, c.cancelled(ctx, cs))
 		}
+		cs.completed[0] = true // no process to reap: a one-shot call waits for none
 	}
 	nextReport := start.Add(ProgressEvery)
 	spin := c.opt.spin

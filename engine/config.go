@@ -163,6 +163,15 @@ type Config struct {
 	// AllowRacy must be set to use the Racy mode, which loses updates on
 	// purpose.
 	AllowRacy bool
+	// CallerShare makes the calling process sum worker 0's share itself
+	// while the processes sum theirs, as an OpenMP master thread does:
+	// Workers counts the caller, which starts Workers-1 processes, and the
+	// result is the same bits. It needs a shared-memory mode. A panic of
+	// the Func in the caller is recovered into the call's *FuncPanic, but a
+	// Func that crashes the process (os.Exit, a fatal signal) takes the
+	// caller with it, and a cancelled call returns only once the caller's
+	// current piece ends. A Pool fixes it when it starts (WithCallerShare).
+	CallerShare bool
 	// Spawn is how Run's worker processes start: SpawnExec ("exec")
 	// re-executes a binary; SpawnFork ("fork") forks without exec, for a
 	// Func with an assembly kernel (the pi series' avx2 and avx512 ones) on
@@ -320,6 +329,9 @@ func (c Config) withDefaults() (Config, error) {
 		if _, err := transport.Lookup(string(c.Mode)); errors.Is(err, transport.ErrNotLinked) {
 			return c, fmt.Errorf("engine: mode %s needs its transport linked in: import _ %q", c.Mode, transport.Import(string(c.Mode)))
 		}
+	}
+	if c.CallerShare && c.Mode.IsTransport() {
+		return c, configErr("CallerShare", " needs a shared-memory mode (the caller publishes into the segment), not %s", c.Mode)
 	}
 	if c.Mode.IsTransport() && c.Sched == Dynamic {
 		return c, configErr("Mode", " %s sends one message per worker range: it needs {Sched} static", c.Mode)

@@ -121,26 +121,27 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 	c.sp = newSpawner(exe, env)
 	c.sp.wake = c.nudge
 	ctl.spinNs.Store(int64(o.spin))
-	if o.fork != nil {
+	first := 0
+	if o.callerShare {
+		// Slot 0 is the caller's own: it never has a process.
+		s := c.v.slot(0)
+		s.pid.Store(uint32(c.self))
+		s.state.Store(slotArrived)
+		c.pids[0].Store(int64(c.self))
+		first = 1
+	}
+	if o.fork != nil && first < o.workers {
 		// One request forks them all, back to back.
-		all := make([]int, o.workers)
-		for i := range all {
-			all[i] = i
+		var rest []int
+		for i := first; i < o.workers; i++ {
+			rest = append(rest, i)
 		}
-		if err := c.startForks(0, all...); err != nil {
+		if err := c.startForks(0, rest...); err != nil {
 			return c, err
 		}
 		return c, c.barrier(ctx)
 	}
-	for i := range o.workers {
-		if o.callerShare && i == 0 {
-			// Slot 0 is the caller's own: it never has a process.
-			s := c.v.slot(0)
-			s.pid.Store(uint32(c.self))
-			s.state.Store(slotArrived)
-			c.pids[0].Store(int64(c.self))
-			continue
-		}
+	for i := first; i < o.workers && o.fork == nil; i++ {
 		if err := c.start(i, 0); err != nil {
 			return c, err
 		}

@@ -288,7 +288,6 @@ type settings struct {
 	maxK           int
 	inProcessBelow uint64
 	inProcessSet   bool
-	callerShare    bool
 	wait           WaitPolicy
 }
 
@@ -350,16 +349,17 @@ func WithMaxParams(b int) Option { return func(s *settings) { s.maxParams = b } 
 // so, or 16 workers hold some 80 MB of /dev/shm.
 func WithMaxK(k int) Option { return func(s *settings) { s.maxK = k } }
 
-// WithCallerShare makes a Pool's caller sum a share of each call itself,
-// as an OpenMP master thread does: a pool of W workers is then the caller
-// and W-1 processes, and a small call costs no wake-up of the caller, only
-// a spin (see WaitPolicy). It is off by default because the caller's share
-// runs the Func in the calling process: a panic is recovered into the
-// call's *FuncPanic, but a Func that crashes the process (os.Exit, a fatal
+// WithCallerShare makes the caller sum a share of each call itself, as an
+// OpenMP master thread does (Config.CallerShare): W workers are then the
+// caller and W-1 processes. In a Pool a small call then costs no wake-up
+// of the caller, only a spin (see WaitPolicy); the Pool's setting holds
+// for all its calls. It is off by default because the caller's share runs
+// the Func in the calling process: a panic is recovered into the call's
+// *FuncPanic, but a Func that crashes the process (os.Exit, a fatal
 // signal) takes the caller with it, and a cancelled call returns only once
 // the caller's current piece ends (a worker process is killed instead).
 func WithCallerShare(on bool) Option {
-	return func(s *settings) { s.callerShare = on }
+	return func(s *settings) { s.CallerShare = on }
 }
 
 // WithWaitPolicy sets how a Pool's workers and caller wait (default

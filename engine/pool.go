@@ -86,7 +86,7 @@ func NewPool(ctx context.Context, opts ...Option) (*Pool, error) {
 	if st.maxK < 1 || st.maxK > MaxK {
 		return nil, fmt.Errorf("engine: WithMaxK must be in [1, %d], got %d", MaxK, st.maxK)
 	}
-	callerShare := st.callerShare
+	callerShare := cfg.CallerShare
 	below := uint64(DefaultInProcessBelow)
 	if callerShare {
 		// The caller's share makes a call cost a spin, not a wake-up:

@@ -29,7 +29,7 @@ func execute(ctx context.Context, cfg Config, j job, params []byte) (callResult,
 	o := crewOptions{
 		workers: cfg.Workers, shm: cfg.Shm, path: cfg.Path, force: cfg.Force, lanePad: cfg.Pad,
 		maxParams: len(params), maxK: j.k(), exe: cfg.WorkerBinary, retries: cfg.retries(), stall: cfg.stall(),
-		oneShot: true, progress: cfg.Progress,
+		oneShot: true, progress: cfg.Progress, callerShare: cfg.CallerShare,
 	}
 	if spec.dynamic {
 		o.maxChunks = int((cfg.N-1)/cfg.Chunk + 1)

@@ -127,6 +127,7 @@ Flags:
 	sched := fs.String("sched", "static", "work `sharing`: static ranges or dynamic chunks from a shared counter")
 	fs.BoolVar(&opt.cfg.Extrapolate, "extrapolate", false, "also print pi with the series' tail added in closed form")
 	fs.DurationVar(&opt.cfg.Timeout, "timeout", 0, "give up after `duration` (0: never)")
+	fs.BoolVar(&opt.cfg.CallerShare, "caller-share", false, "pishm sums worker 0's share itself, as an OpenMP master thread does: -workers counts it, and it starts one process fewer (shared-memory modes)")
 	spawn := fs.String("spawn", "auto", "how workers start: exec (re-execute pishm-worker or pishm), fork (linux/amd64, slots, static, one publish: a child that runs only the assembly kernel), or auto: fork where it can")
 	fs.DurationVar(&opt.cfg.Stall, "stall", 0, "kill and redo a worker that makes no progress for `duration` (0: 2m, negative: never; a stopped worker goes after 2s)")
 	retries := fs.Int("retries", engine.DefaultRetries, "fresh attempts at a dead worker's range (`N`, 0 for none)")
@@ -246,6 +247,8 @@ func fieldFlag(field string) string {
 		return "-redis"
 	case "Extrapolate":
 		return "-extrapolate"
+	case "CallerShare":
+		return "-caller-share"
 	}
 	return ""
 }
