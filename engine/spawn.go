@@ -181,7 +181,8 @@ func (sp *spawner) start(i, attempt int, env []string, files []*os.File) (*proce
 	e := append(sp.env[:len(sp.env):len(sp.env)], env...)
 	e = append(e, envWorker+"="+strconv.Itoa(i), envAttempt+"="+strconv.Itoa(attempt))
 	exe := sp.exe
-	// The worker's name in ps and top: "pishm worker 3".
+	// The worker's name in ps and top: the program's, then "worker 3"
+	// ("pishm worker 3").
 	r := sp.fork(spawnReq{exe: exe, argv: []string{sp.argv0, "worker", strconv.Itoa(i)}, env: e, files: fds})
 	if r.err != nil {
 		stderr.Close()
