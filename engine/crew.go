@@ -130,18 +130,20 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 		c.pids[0].Store(int64(c.self))
 		first = 1
 	}
-	if o.fork != nil && first < o.workers {
+	if o.fork != nil {
 		// One request forks them all, back to back.
 		var rest []int
 		for i := first; i < o.workers; i++ {
 			rest = append(rest, i)
 		}
-		if err := c.startForks(0, rest...); err != nil {
-			return c, err
+		if len(rest) > 0 {
+			if err := c.startForks(0, rest...); err != nil {
+				return c, err
+			}
 		}
 		return c, c.barrier(ctx)
 	}
-	for i := first; i < o.workers && o.fork == nil; i++ {
+	for i := first; i < o.workers; i++ {
 		if err := c.start(i, 0); err != nil {
 			return c, err
 		}

@@ -231,7 +231,7 @@ func Run(ctx context.Context, name string, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if j.k() != 1 || j.f == nil && j.pf == nil {
+	if j.k() != 1 || j.vector() {
 		return Result{}, fmt.Errorf("engine: Run sums a scalar Func, and %q has ops %s (use Reduce)", name, FormatOps(j.ops))
 	}
 	if cfg.Spawn, err = spawnFor(cfg, j); err != nil {

@@ -80,6 +80,14 @@ func (c Config) checkSpawn() error {
 	return configErr("Spawn", ": unknown spawn method %q (want auto, exec or fork)", c.Spawn)
 }
 
+// execOnly refuses fork where only Run forks: Reduce and Pool.
+func (c Config) execOnly() error {
+	if c.Spawn == SpawnFork {
+		return configErr("Spawn", " fork is Run's alone: Reduce and Pool exec their workers")
+	}
+	return nil
+}
+
 // checkFork says why forked workers cannot run j under the defaulted c,
 // or nil if they can.
 func checkFork(c Config, j job) error {

@@ -402,8 +402,8 @@ func resolve(st settings, name string) (Config, job, error) {
 		return cfg, job{}, err
 	}
 	j, err := jobFor(name)
-	if err == nil && cfg.Spawn == SpawnFork {
-		err = configErr("Spawn", " fork is Run's alone: Reduce and Pool exec their workers")
+	if err == nil {
+		err = cfg.execOnly()
 	}
 	if err == nil && j.k() > 1 && cfg.Mode == Racy {
 		err = fmt.Errorf("engine: mode racy loses scalar adds on purpose, and %q has %d elements (use slots, cas, mutex, goroutines or a transport)", name, j.k())

@@ -64,8 +64,8 @@ func NewPool(ctx context.Context, opts ...Option) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Spawn == SpawnFork {
-		return nil, configErr("Spawn", " fork is Run's alone: Reduce and Pool exec their workers")
+	if err := cfg.execOnly(); err != nil {
+		return nil, err
 	}
 	if cfg.Mode == Goroutines || cfg.Mode.IsTransport() {
 		return nil, fmt.Errorf("engine: a Pool publishes through shared memory: Mode %s is for one-shot runs", cfg.Mode)
