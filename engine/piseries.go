@@ -2,9 +2,7 @@ package engine
 
 import (
 	"fmt"
-	"os"
 	"slices"
-	"strings"
 
 	"github.com/pishm/pishm/engine/internal/exact"
 	"github.com/pishm/pishm/engine/internal/kernel"
@@ -25,9 +23,9 @@ func init() {
 	for _, k := range kernel.All() {
 		Register(k.FuncName(), Sum, k.Sum, WithClosedForm(piClosedForm), withKernel(k.Name))
 	}
-	auto := kernel.Best()
-	if k, err := kernel.ByName(strings.TrimSpace(os.Getenv("PISHM_KERNEL"))); err == nil {
-		auto = k // a bad PISHM_KERNEL is reported by package pi, which reads it per run
+	auto, _, err := kernel.Resolve("auto")
+	if err != nil {
+		auto = kernel.Best() // a bad PISHM_KERNEL is reported by package pi, which resolves it per run
 	}
 	Register(piAuto, Sum, auto.Sum, WithClosedForm(piClosedForm), withKernel(auto.Name))
 }

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 
 	"github.com/pishm/pishm/engine"
@@ -97,21 +96,14 @@ func ExactSumRange(lo, hi uint64) float64 { return exact.SumRange(lo, hi) }
 // mean PISHM_KERNEL if set, else the best this CPU supports. Errors are
 // *engine.ConfigError and name what set the bad name.
 func ResolveKernel(name string) (string, error) {
-	fromEnv := false
-	if name == "" || name == "auto" {
-		name = "auto"
-		if env := strings.TrimSpace(os.Getenv("PISHM_KERNEL")); env != "" {
-			name, fromEnv = env, true
-		}
-	}
-	k, err := kernel.ByName(name)
+	k, env, err := kernel.Resolve(name)
 	switch {
 	case err == nil:
 		return k.Name, nil
-	case fromEnv && errors.Is(err, kernel.ErrUnknown):
-		return "", &engine.ConfigError{Reason: fmt.Sprintf("PISHM_KERNEL=%q: unknown kernel (want auto, %s)", name, strings.Join(kernelNames(), ", ")), Err: err}
-	case fromEnv:
-		return "", &engine.ConfigError{Reason: fmt.Sprintf("PISHM_KERNEL=%q: %v", name, err), Err: err}
+	case env != "" && errors.Is(err, kernel.ErrUnknown):
+		return "", &engine.ConfigError{Reason: fmt.Sprintf("%s=%q: unknown kernel (want auto, %s)", kernel.EnvKernel, env, strings.Join(kernelNames(), ", ")), Err: err}
+	case env != "":
+		return "", &engine.ConfigError{Reason: fmt.Sprintf("%s=%q: %v", kernel.EnvKernel, env, err), Err: err}
 	}
 	return "", &engine.ConfigError{Field: "Kernel", Reason: ": " + err.Error(), Err: err}
 }

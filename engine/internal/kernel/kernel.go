@@ -13,6 +13,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/klauspost/cpuid/v2"
@@ -62,6 +63,22 @@ func Best() Kernel {
 		}
 	}
 	return kernels[len(kernels)-1]
+}
+
+// EnvKernel is the environment variable that overrides "auto".
+const EnvKernel = "PISHM_KERNEL"
+
+// Resolve returns the kernel name means, as ByName does, except that ""
+// and "auto" mean the kernel EnvKernel names when it is set. env is that
+// setting when it was used ("" otherwise), for the caller's errors.
+func Resolve(name string) (k Kernel, env string, err error) {
+	if name == "" || name == "auto" {
+		if env = strings.TrimSpace(os.Getenv(EnvKernel)); env != "" {
+			name = env
+		}
+	}
+	k, err = ByName(name)
+	return k, env, err
 }
 
 // ErrUnknown is wrapped by ByName's error for a name no kernel has.
