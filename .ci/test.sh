@@ -75,7 +75,7 @@ echo "== go test (plain: the large-n accuracy checks the race run skips)"
 go test -count=1 -timeout 20m ./...
 echo "== go test -tags purego"
 go test -tags purego -count=1 -timeout 20m ./...
-echo "== C OpenMP anchor builds and runs beside pishm"
+echo "== the C anchors (pi_omp.c, omp_quad.c) build and run beside pishm"
 RUNS=1 bash bench/anchor/compare.sh 1e8
 echo "== leak check"
 # Only what this script's runs made: names that were not there before it.

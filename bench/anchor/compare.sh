@@ -1,28 +1,39 @@
 #!/usr/bin/env bash
-# compare.sh times the C OpenMP anchor (pi_omp.c: the loop a C programmer
-# would write, parallel for simd with a reduction) and pishm
-# side by side: whole-process wall time, the two run alternately so that
-# drift on a noisy machine hits both alike. It prints each run, both
-# medians and the median of the paired ratios pishm/OpenMP.
+# compare.sh times pishm against its two C anchors, whole processes side by
+# side (bench/anchor/sidebyside: each program once per round, in turn, so
+# that drift on a noisy machine hits them alike):
+#
+#   pi_omp.c    the loop a C programmer would write: parallel for simd
+#               with a reduction, one division per term
+#   omp_quad.c  pishm's algebra written by hand in C (four terms over one
+#               denominator, AVX-512 where the CPU has it), on OpenMP threads
+#
+# It prints each program's median wall time, the medians of its paired
+# ratios to both anchors, its median minor page faults, and what first
+# touching a page costs on this machine (on a VM that traps page faults,
+# the faults are much of a short run's cost), then the first lines of
+# each program's last output. pishm runs as the README builds it, and
+# with -caller-share (the parent sums a share, as OpenMP's master thread
+# does) in the shared-memory modes.
 #
 # Usage: bench/anchor/compare.sh [N]          (N defaults to 1e9)
 #
 # Environment:
 #   PISHM=path   use this pishm binary instead of building ./cmd/pishm
-#   RUNS=7       runs of each program
-#   WORKERS=2    pishm -workers, and OMP_NUM_THREADS for the anchor
+#   RUNS=11      rounds (each program runs once per round)
+#   WORKERS=2    pishm -workers, and OMP_NUM_THREADS for the anchors
 #   MODE=slots   pishm -mode
 #
 # It installs gcc and libgomp1 with apt-get when dpkg says they are missing,
-# builds the anchor with gcc -O3 -march=native -fopenmp into a temporary
+# builds the anchors with gcc -O3 -march=native -fopenmp into a temporary
 # directory, and removes that directory on exit.
 set -euo pipefail
-export LC_ALL=C # EPOCHREALTIME and awk with a '.' decimal point
+export LC_ALL=C
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 n=${1:-1e9}
-runs=${RUNS:-7}
+runs=${RUNS:-11}
 workers=${WORKERS:-2}
 mode=${MODE:-slots}
 tmp=$(mktemp -d)
@@ -42,46 +53,20 @@ if ((${#missing[@]})); then
 fi
 
 gcc -O3 -march=native -fopenmp -o "$tmp/pi_omp" "$here/pi_omp.c" -lm
+gcc -O3 -march=native -fopenmp -o "$tmp/omp_quad" "$here/omp_quad.c" -lm
+(cd "$root" && go build -o "$tmp/sidebyside" ./bench/anchor/sidebyside)
 if [ -n "${PISHM:-}" ]; then
 	pishm=$PISHM
 else
-	(cd "$root" && go build -o "$tmp/pishm" ./cmd/pishm)
+	# The README's build: static, with the lean worker binary beside pishm.
+	(cd "$root" && CGO_ENABLED=0 go build -o "$tmp/" ./cmd/pishm ./cmd/pishm-worker)
 	pishm=$tmp/pishm
 fi
 
-# wall CMD... runs CMD with stdout to $tmp/out and prints its wall seconds;
-# on failure it shows CMD's output and stops the script.
-wall() {
-	local t0 t1
-	t0=$EPOCHREALTIME
-	if ! "$@" >"$tmp/out" 2>&1; then
-		echo "compare.sh: $* failed:" >&2
-		cat "$tmp/out" >&2
-		exit 1
-	fi
-	t1=$EPOCHREALTIME
-	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }'
-}
-
-# median prints the median of its arguments.
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-anchor_cmd=(env OMP_NUM_THREADS="$workers" "$tmp/pi_omp" "$n")
-pishm_cmd=("$pishm" -n "$n" -mode="$mode" -workers "$workers")
-echo "anchor: OMP_NUM_THREADS=$workers pi_omp $n (gcc -O3 -march=native -fopenmp)"
-echo "pishm:  ${pishm_cmd[*]}"
-omp=() pis=() ratio=()
-for ((i = 1; i <= runs; i++)); do
-	a=$(wall "${anchor_cmd[@]}")
-	a_out=$(cat "$tmp/out")
-	p=$(wall "${pishm_cmd[@]}")
-	r=$(awk -v a="$a" -v p="$p" 'BEGIN { printf "%.3f", p / a }')
-	omp+=("$a") pis+=("$p") ratio+=("$r")
-	printf 'run %d: openmp %s s  pishm %s s  ratio %s\n' "$i" "$a" "$p" "$r"
-done
-echo "last anchor output: $a_out"
-echo "last pishm output:  $(head -c 2000 "$tmp/out")"
-printf 'median wall: openmp %s s, pishm %s s; median ratio pishm/OpenMP %s (%d runs each)\n' \
-	"$(median "${omp[@]}")" "$(median "${pis[@]}")" "$(median "${ratio[@]}")" "$runs"
+progs=(-- pi_omp "$tmp/pi_omp" "$n" -- omp_quad "$tmp/omp_quad" "$n" -- pishm "$pishm" -n "$n" -mode="$mode" -workers "$workers")
+case $mode in
+slots | cas | mutex) progs+=(-- "pishm -caller-share" "$pishm" -n "$n" -mode="$mode" -workers "$workers" -caller-share) ;;
+esac
+echo "anchors: pi_omp.c and omp_quad.c (gcc -O3 -march=native -fopenmp), OMP_NUM_THREADS=$workers"
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) logical cores"
+OMP_NUM_THREADS=$workers "$tmp/sidebyside" -runs "$runs" -anchors 2 -probe "${progs[@]}"
