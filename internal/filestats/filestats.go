@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -27,16 +28,22 @@ const (
 	oncePrefix  = "stats.once." // both passes over each piece, for a given range
 )
 
-var binTiers = []int{16, 128, 1024, stats.MaxBins}
+// The tiers of bins each pass is registered for; a one-pass reduction
+// carries pass 1's elements too, so its widest tier holds fewer bins.
+var (
+	pass2Tiers = []int{16, 128, 1024, stats.MaxBins}
+	onceTiers  = []int{16, 128, 1024, maxOnceBins}
+)
 
-func pass2Name(bins int) string { return tierName(pass2Prefix, bins) }
+func pass2Name(bins int) string { return pass2Prefix + strconv.Itoa(tier(pass2Tiers, bins)) }
 
-func onceName(bins int) string { return tierName(oncePrefix, bins) }
+func onceName(bins int) string { return oncePrefix + strconv.Itoa(tier(onceTiers, bins)) }
 
-func tierName(prefix string, bins int) string {
-	for _, t := range binTiers {
+// tier is the smallest of tiers that holds bins.
+func tier(tiers []int, bins int) int {
+	for _, t := range tiers {
 		if bins <= t {
-			return fmt.Sprintf("%s%d", prefix, t)
+			return t
 		}
 	}
 	panic(fmt.Sprintf("filestats: %d bins", bins))
@@ -44,12 +51,24 @@ func tierName(prefix string, bins int) string {
 
 func init() {
 	engine.RegisterVectorParams(pass1Name, engineOps(stats.Pass1Ops()), pass1)
-	for _, t := range binTiers {
+	for _, t := range pass2Tiers {
 		engine.RegisterVectorParams(pass2Name(t), engineOps(stats.Pass2Ops(t)), pass2)
-		if stats.OnePassOffset+stats.P2Bins+t <= engine.MaxK {
-			engine.RegisterVectorParams(onceName(t), engineOps(stats.OnePassOps(t)), once)
-		}
 	}
+	for _, t := range onceTiers {
+		engine.RegisterVectorParams(onceName(t), engineOps(stats.OnePassOps(t)), once)
+	}
+}
+
+// maxK is the widest reduction Compute makes for opt: the Pool's segment
+// is sized for it (engine.WithMaxK), not for the widest Func registered
+// (4096 elements, megabytes of accumulators per worker) whatever the
+// histogram's bins.
+func maxK(opt Options) int {
+	k := len(stats.Pass2Ops(tier(pass2Tiers, opt.Bins)))
+	if opt.Range != nil && opt.Bins <= maxOnceBins {
+		k = max(k, len(stats.OnePassOps(tier(onceTiers, opt.Bins))))
+	}
+	return max(k, len(stats.Pass1Ops()))
 }
 
 // maxOnceBins is the most bins a one-pass run holds: pass 1's elements
@@ -253,7 +272,7 @@ func Compute(ctx context.Context, path string, l floatfile.Layout, opt Options) 
 		return engine.Reduce(ctx, name, l.Count, engine.WithConfig(cfg), engine.WithParams(p))
 	}
 	if opt.Mode != engine.Goroutines && !opt.Mode.IsTransport() {
-		pool, err := engine.NewPool(ctx, engine.WithConfig(cfg), engine.WithInProcessBelow(0))
+		pool, err := engine.NewPool(ctx, engine.WithConfig(cfg), engine.WithInProcessBelow(0), engine.WithMaxK(maxK(opt)))
 		if err != nil {
 			return stats.Result{}, err
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/internal/floatfile"
+	"github.com/pishm/pishm/internal/stats"
 )
 
 func TestMain(m *testing.M) { engine.RunTests(m) }
@@ -130,6 +131,67 @@ func TestRangePasses(t *testing.T) {
 		}
 		if r.Count != 100_000 || r.Histogram.Above != map[bool]uint64{false: 0, true: 1}[c.outlier] {
 			t.Errorf("outlier %v: count %d, above %d", c.outlier, r.Count, r.Histogram.Above)
+		}
+	}
+}
+
+// Every tier of bins works, one pass (with a range) and two: the Pool
+// sized by maxK holds the reduction, and the name exists. Values sit at
+// bin centres, so every bin's count is known.
+func TestBinTiers(t *testing.T) {
+	const n = 20_000
+	for _, bins := range []int{16, 17, 1024, 1025, 2000, maxOnceBins, maxOnceBins + 1, stats.MaxBins} {
+		var b []byte
+		for i := range n {
+			x := (float64(i%bins) + 0.5) / float64(bins) // in [0, 1), at the centre of bin i%bins
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+		}
+		path := filepath.Join(t.TempDir(), "x.f64")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		l, err := floatfile.Inspect(path, floatfile.Float64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rng := range []*[2]float64{{0, 1}, nil} {
+			r, err := Compute(context.Background(), path, l, Options{Workers: 2, Mode: engine.Slots, Bins: bins, Range: rng})
+			if err != nil {
+				t.Fatalf("%d bins, range %v: %v", bins, rng, err)
+			}
+			if rng == nil { // over [min, max]: the centres of the first and last bins
+				continue
+			}
+			if len(r.Histogram.Counts) != bins || r.Histogram.Below+r.Histogram.Above != 0 {
+				t.Fatalf("%d bins: %d counts, %d below, %d above", bins, len(r.Histogram.Counts), r.Histogram.Below, r.Histogram.Above)
+			}
+			for k, c := range r.Histogram.Counts {
+				want := uint64(n / bins)
+				if k < n%bins {
+					want++
+				}
+				if c != want {
+					t.Fatalf("%d bins: bin %d holds %d, want %d", bins, k, c, want)
+				}
+			}
+		}
+	}
+}
+
+func TestMaxK(t *testing.T) {
+	for _, c := range []struct {
+		opt  Options
+		want int
+	}{
+		{Options{Bins: 10}, len(stats.Pass2Ops(16))},
+		{Options{Bins: 10, Range: &[2]float64{0, 1}}, len(stats.OnePassOps(16))},
+		{Options{Bins: 1000, Range: &[2]float64{0, 1}}, len(stats.OnePassOps(1024))},
+		{Options{Bins: maxOnceBins, Range: &[2]float64{0, 1}}, engine.MaxK},
+		{Options{Bins: maxOnceBins + 1, Range: &[2]float64{0, 1}}, len(stats.Pass2Ops(stats.MaxBins))},
+		{Options{Bins: stats.MaxBins}, engine.MaxK},
+	} {
+		if got := maxK(c.opt); got != c.want {
+			t.Errorf("maxK(%d bins, range %v) = %d, want %d", c.opt.Bins, c.opt.Range != nil, got, c.want)
 		}
 	}
 }
