@@ -151,6 +151,21 @@ func parseRange(s string) ([2]float64, error) {
 	return r, nil
 }
 
+// sumNote says what the printed sum is: the exact sum rounded once, or
+// why it is not a number.
+func sumNote(r stats.Result) string {
+	infinite := math.IsInf(r.Min, -1) || math.IsInf(r.Max, 1)
+	switch {
+	case math.IsNaN(r.Sum): // NaN values are counted apart: only +Inf meeting -Inf makes one
+		return "+Inf and -Inf both occur"
+	case math.IsInf(r.Sum, 0) && infinite:
+		return "an infinite value occurs"
+	case math.IsInf(r.Sum, 0):
+		return "correctly rounded: the exact sum is beyond float64"
+	}
+	return "correctly rounded"
+}
+
 func printStats(w io.Writer, path string, l floatfile.Layout, r stats.Result) {
 	kind := "raw " + l.Elem.String()
 	if l.NPY {
@@ -158,7 +173,7 @@ func printStats(w io.Writer, path string, l floatfile.Layout, r stats.Result) {
 	}
 	fmt.Fprintf(w, "file      %s (%s, %d values)\n", path, kind, l.Count)
 	fmt.Fprintf(w, "count     %d (and %d NaN)\n", r.Count, r.NaN)
-	fmt.Fprintf(w, "sum       %.17g  (correctly rounded)\n", r.Sum)
+	fmt.Fprintf(w, "sum       %.17g  (%s)\n", r.Sum, sumNote(r))
 	fmt.Fprintf(w, "mean      %.17g\n", r.Mean)
 	fmt.Fprintf(w, "variance  %.17g  (sample, n-1)\n", r.Variance)
 	fmt.Fprintf(w, "std       %.17g\n", r.Std)

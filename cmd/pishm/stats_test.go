@@ -204,6 +204,27 @@ func TestStatsText(t *testing.T) {
 	}
 }
 
+// The sum's note says why a sum is not a number.
+func TestStatsSumNote(t *testing.T) {
+	for _, c := range []struct {
+		values []float64
+		want   string
+	}{
+		{[]float64{1, 2}, "sum       3  (correctly rounded)\n"},
+		{[]float64{1, math.Inf(1), 2, math.Inf(-1)}, "sum       NaN  (+Inf and -Inf both occur)\n"},
+		{[]float64{1, math.Inf(-1)}, "sum       -Inf  (an infinite value occurs)\n"},
+		{[]float64{math.MaxFloat64, math.MaxFloat64}, "sum       +Inf  (correctly rounded: the exact sum is beyond float64)\n"},
+	} {
+		out, stderr, code := pishm(t, "stats", "-workers", "2", writeF64(t, c.values))
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.values, code, stderr)
+		}
+		if !strings.Contains(out, c.want) {
+			t.Errorf("%v: output lacks %q:\n%s", c.values, c.want, out)
+		}
+	}
+}
+
 // Bad files and bad flags: one line on stderr (and a pointer to -h for a
 // flag the parser rejects), exit status 2, nothing left behind.
 func TestStatsBadInput(t *testing.T) {

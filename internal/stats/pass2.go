@@ -64,7 +64,7 @@ func NewPlan(t Totals, bins int, rng *[2]float64) (Plan, error) {
 		p.Lo, p.Hi = t.FiniteMin, t.FiniteMax
 	}
 	if p.Lo == p.Hi {
-		p.Lo, p.Hi = p.Lo-0.5, p.Hi+0.5
+		p.Lo, p.Hi = widen(p.Lo, bins)
 	}
 	mean := t.Mean()
 	if !math.IsInf(mean, 0) && mean == mean {
@@ -85,6 +85,27 @@ func NewPlan(t Totals, bins int, rng *[2]float64) (Plan, error) {
 		return Plan{}, err
 	}
 	return p, nil
+}
+
+// widen is the range of a histogram whose values are all x: numpy's
+// [x-0.5, x+0.5], or, where x's rounding loses the 0.5 (|x| of 2^53 or
+// more), 2·bins units in the last place of x on each side, so that the
+// bins have distinct edges; shifted to end at x where that side would
+// overflow.
+func widen(x float64, bins int) (lo, hi float64) {
+	if lo, hi = x-0.5, x+0.5; lo < hi {
+		return lo, hi
+	}
+	ax := math.Abs(x)
+	d := float64(2*bins) * (ax - math.Nextafter(ax, 0))
+	lo, hi = x-d, x+d
+	switch {
+	case math.IsInf(hi, 1):
+		lo, hi = x-2*d, x
+	case math.IsInf(lo, -1):
+		lo, hi = x, x+2*d
+	}
+	return lo, hi
 }
 
 // Prepare derives the histogram's edges and the scale factors from the

@@ -333,3 +333,37 @@ func TestSample(t *testing.T) {
 		}
 	}
 }
+
+// A histogram of one repeated value gets numpy's [x-0.5, x+0.5] where
+// that range exists, and otherwise (|x| ≥ 2^53, up to the largest float64)
+// a finite range around x whose bins all have distinct edges: a constant
+// column of large values (timestamps in ns) once failed with "bad plan".
+func TestWiden(t *testing.T) {
+	for _, x := range []float64{0, 1, -3.5, 1 << 52, 1 << 53, 1.7e18, 1e20, -1e20, math.MaxFloat64, -math.MaxFloat64} {
+		for _, bins := range []int{1, 10, MaxBins} {
+			lo, hi := widen(x, bins)
+			if !(lo < hi) || lo > x || x > hi || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+				t.Fatalf("widen(%v, %d) = [%v, %v]", x, bins, lo, hi)
+			}
+			if x-0.5 < x+0.5 {
+				if lo != x-0.5 || hi != x+0.5 {
+					t.Errorf("widen(%v, %d) = [%v, %v], want numpy's [x-0.5, x+0.5]", x, bins, lo, hi)
+				}
+				continue
+			}
+			e := Edges(lo, hi, bins)
+			for k := 1; k < len(e); k++ {
+				if !(e[k-1] < e[k]) {
+					t.Fatalf("widen(%v, %d) = [%v, %v]: edges %d and %d are %v and %v", x, bins, lo, hi, k-1, k, e[k-1], e[k])
+				}
+			}
+			p, err := NewPlan(Totals{Count: 2, Sum: new(big.Float).Mul(big.NewFloat(x), big.NewFloat(2)), Min: x, Max: x, FiniteMin: x, FiniteMax: x}, bins, nil)
+			if err != nil {
+				t.Fatalf("NewPlan of two %v in %d bins: %v", x, bins, err)
+			}
+			if p.Lo != lo || p.Hi != hi {
+				t.Errorf("NewPlan of two %v: range [%v, %v], want [%v, %v]", x, p.Lo, p.Hi, lo, hi)
+			}
+		}
+	}
+}
