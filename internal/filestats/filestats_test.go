@@ -16,12 +16,13 @@ import (
 
 func TestMain(m *testing.M) { engine.RunTests(m) }
 
-// Compute leaves no file open in the calling process, where pieces may
-// run (the goroutines mode): a program may call it any number of times.
-func TestComputeClosesFiles(t *testing.T) {
+// floatFile writes the n float64s value(0), value(1), ... to a new file
+// and returns its path and layout.
+func floatFile(t *testing.T, n int, value func(i int) float64) (string, floatfile.Layout) {
+	t.Helper()
 	var b []byte
-	for i := range 50_000 {
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(float64(i%1000)))
+	for i := range n {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(value(i)))
 	}
 	path := filepath.Join(t.TempDir(), "x.f64")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
@@ -31,6 +32,13 @@ func TestComputeClosesFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return path, l
+}
+
+// Compute leaves no file open in the calling process, where pieces may
+// run (the goroutines mode): a program may call it any number of times.
+func TestComputeClosesFiles(t *testing.T) {
+	path, l := floatFile(t, 50_000, func(i int) float64 { return float64(i % 1000) })
 	fds := func() int {
 		es, err := os.ReadDir("/proc/self/fd")
 		if err != nil {
@@ -60,21 +68,10 @@ func TestComputeClosesFiles(t *testing.T) {
 // Progress hears from both passes, each ending with a final report, in
 // order.
 func TestProgress(t *testing.T) {
-	var b []byte
-	for i := range 10_000 {
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(float64(i)))
-	}
-	path := filepath.Join(t.TempDir(), "x.f64")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l, err := floatfile.Inspect(path, floatfile.Float64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, l := floatFile(t, 10_000, func(i int) float64 { return float64(i) })
 	var mu sync.Mutex
 	var finals []int
-	_, err = Compute(context.Background(), path, l, Options{Workers: 2, Mode: engine.Slots, Bins: 3,
+	_, err := Compute(context.Background(), path, l, Options{Workers: 2, Mode: engine.Slots, Bins: 3,
 		Progress: func(pass int, p engine.Progress) {
 			if p.Final {
 				mu.Lock()
@@ -97,22 +94,12 @@ func TestRangePasses(t *testing.T) {
 		outlier bool
 		want    []int
 	}{{false, []int{1}}, {true, []int{1, 2}}} {
-		var b []byte
-		for i := range 100_000 {
-			x := 5 + float64(i%997)/997
+		path, l := floatFile(t, 100_000, func(i int) float64 {
 			if c.outlier && i == 54_321 {
-				x = 1e9
+				return 1e9
 			}
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
-		}
-		path := filepath.Join(t.TempDir(), "x.f64")
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		l, err := floatfile.Inspect(path, floatfile.Float64)
-		if err != nil {
-			t.Fatal(err)
-		}
+			return 5 + float64(i%997)/997
+		})
 		var mu sync.Mutex
 		var finals []int
 		r, err := Compute(context.Background(), path, l, Options{Workers: 2, Mode: engine.Slots, Bins: 4, Range: &[2]float64{5, 6},
@@ -141,19 +128,9 @@ func TestRangePasses(t *testing.T) {
 func TestBinTiers(t *testing.T) {
 	const n = 20_000
 	for _, bins := range []int{16, 17, 1024, 1025, 2000, maxOnceBins, maxOnceBins + 1, stats.MaxBins} {
-		var b []byte
-		for i := range n {
-			x := (float64(i%bins) + 0.5) / float64(bins) // in [0, 1), at the centre of bin i%bins
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
-		}
-		path := filepath.Join(t.TempDir(), "x.f64")
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		l, err := floatfile.Inspect(path, floatfile.Float64)
-		if err != nil {
-			t.Fatal(err)
-		}
+		path, l := floatFile(t, n, func(i int) float64 {
+			return (float64(i%bins) + 0.5) / float64(bins) // in [0, 1), at the centre of bin i%bins
+		})
 		for _, rng := range []*[2]float64{{0, 1}, nil} {
 			r, err := Compute(context.Background(), path, l, Options{Workers: 2, Mode: engine.Slots, Bins: bins, Range: rng})
 			if err != nil {
