@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/internal/filestats"
 	"github.com/pishm/pishm/internal/floatfile"
+	"github.com/pishm/pishm/internal/source"
 	"github.com/pishm/pishm/internal/stats"
 )
 
@@ -26,14 +28,23 @@ func statsCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	fs := flag.NewFlagSet("pishm stats", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `usage: pishm stats [flags] FILE
+		fmt.Fprintf(fs.Output(), `usage: pishm stats [flags] FILE|-
 
-pishm stats reads FILE, raw little-endian float64 (or float32 with -type f32)
-or a NumPy .npy array of either, and prints the count, the correctly rounded
-sum (math.fsum's), mean, sample variance (n-1) and standard deviation, the
-extremes and a histogram. NaNs are counted apart and take no part in the
-rest; the histogram counts values outside its range as below and above.
-The output is the same bits for any -workers and -mode.
+pishm stats reads FILE (or stdin, given as -; a FIFO; gzip or zstd
+compressed) and prints the count, the correctly rounded sum (math.fsum's),
+mean, sample variance (n-1) and standard deviation, the extremes and a
+histogram. It recognises what FILE holds before it reads it:
+  - text (CSV, TSV, one number per line): the statistics of each column
+    (-col picks some), with the fields that hold no number counted and
+    their first line shown;
+  - a NumPy .npy array of float64 or float32;
+  - raw little-endian float64 (or float32 with -type f32), when the file
+    is not text and its size is a whole number of elements.
+Anything else (a .npz or zip, an image, JSON...) is refused with what it
+looks like. NaNs are counted apart and take no part in the rest; the
+histogram counts values outside its range as below and above. The output
+is the same bits for any -workers and -mode, and for the same numbers
+read from text, .npy or raw.
 
 Flags (before FILE):
 `)
@@ -44,15 +55,23 @@ Flags (before FILE):
 	asJSON := fs.Bool("json", false, "print the result as one JSON object (non-finite numbers as \"NaN\", \"+Inf\", \"-Inf\")")
 	bins := fs.Int("bins", 10, fmt.Sprintf("histogram `bins`, 1 to %d", stats.MaxBins))
 	rng := fs.String("range", "", "histogram range `LO:HI` (default: the finite values' min:max, which takes a second read of FILE)")
-	typ := fs.String("type", "f64", "element `type` of a raw file: f64 or f32 (a .npy file says its own)")
+	typ := fs.String("type", "f64", "element `type` of a raw file: f64 or f32 (a .npy file says its own); given, FILE is read as raw even if it looks like text")
+	cols := fs.String("col", "", "text: the `columns` to read, by header name or number from 1, comma-separated (default: all)")
+	sepFlag := fs.String("sep", "", "text: the field `separator`: one character, tab or blanks (default: detected)")
+	header := fs.Bool("header", false, "text: the first line names the columns (default: guessed)")
+	noHeader := fs.Bool("no-header", false, "text: the first line is data")
+	strict := fs.Bool("strict", false, "text: a field that is not a number (nor empty or NA) fails the run")
+	writerWait := fs.Duration("writer-wait", 5*time.Second, "how long a FIFO may have no writer before it is refused")
 	verbose := fs.Bool("v", false, "on a worker's failure, also print what it wrote to stderr")
 	quiet := fs.Bool("quiet", false, "no progress bars (they show only on a terminal, for passes over a second)")
 	if err := parseFlagsArgs(fs, args); err != nil {
 		return err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch fs.NArg() {
 	case 0:
-		return usagef("stats: no FILE (usage: pishm stats [flags] FILE)")
+		return usagef("stats: no FILE (usage: pishm stats [flags] FILE, or - for stdin)")
 	case 1:
 	default:
 		return usagef("stats: one FILE, and flags before it: got %q", fs.Args())
@@ -83,9 +102,31 @@ Flags (before FILE):
 	if err := (engine.Config{N: 1, Workers: *workers, Mode: m}).Validate(""); err != nil {
 		return asFlagError(err)
 	}
-	layout, err := floatfile.Inspect(path, elem)
+	topt, err := textOptions(*cols, *sepFlag, *header, *noHeader, *strict)
 	if err != nil {
-		return usageError{err.Error()}
+		return err
+	}
+	src, err := source.Open(ctx, path, source.Options{WriterWait: *writerWait, IsStdinTerminal: func() bool { return isTerminal(os.Stdin) }})
+	if err != nil {
+		return inputError(err)
+	}
+	defer func() { src.Close() }()
+	format, err := sniff(ctx, &src, set["type"])
+	if err != nil {
+		return inputError(err)
+	}
+	textFlags := set["col"] || set["sep"] || set["header"] || set["no-header"] || set["strict"]
+	var layout floatfile.Layout
+	switch {
+	case format == floatfile.Text && set["type"]:
+		return usagef("-type applies to raw files: %s is text (leave -type out to read its columns)", path)
+	case format != floatfile.Text && textFlags:
+		return usagef("-col, -sep, -header, -no-header and -strict apply to text: %s is %s", path, format)
+	case format != floatfile.Text:
+		layout, err = floatfile.Inspect(src.Path, elem)
+		if err != nil {
+			return usageError{strings.Replace(err.Error(), src.Path, path, 1) + rawHint(format, set["type"])}
+		}
 	}
 	opt := filestats.Options{Workers: *workers, Mode: m, Bins: *bins, Range: histRange}
 	if m != engine.Goroutines {
@@ -110,25 +151,50 @@ Flags (before FILE):
 		}()
 	}
 	start := time.Now()
-	res, err := filestats.Compute(ctx, path, layout, opt)
+	var res any
+	if format == floatfile.Text {
+		res, err = filestats.ComputeText(ctx, src, opt, topt)
+	} else {
+		res, err = filestats.Compute(ctx, src.Path, layout, opt)
+	}
 	if err != nil {
 		var we *engine.WorkerError
 		if *verbose && errors.As(err, &we) {
 			printWorkerDetail(stderr, we)
 		}
+		var ue *filestats.UsageError
+		if errors.As(err, &ue) {
+			return usageError{ue.Msg}
+		}
 		return err
 	}
 	if *asJSON {
 		b, err := json.Marshal(res)
+		if tr, ok := res.(filestats.TextResult); ok && err == nil {
+			b, err = json.Marshal(textJSON{File: path, Format: "text", Via: src.Via, TextResult: tr})
+		}
 		if err != nil {
 			return err
 		}
 		_, err = fmt.Fprintf(stdout, "%s\n", b)
 		return err
 	}
-	printStats(stdout, path, layout, res)
+	switch r := res.(type) {
+	case filestats.TextResult:
+		printText(stdout, path, src.Via, r)
+	case stats.Result:
+		printStats(stdout, path, src.Via, layout, r)
+	}
 	fmt.Fprintf(stdout, "time      %v, %d workers, mode %s\n", time.Since(start).Round(time.Millisecond), *workers, m)
 	return nil
+}
+
+// textJSON is the -json object of a text file.
+type textJSON struct {
+	File   string `json:"file"`
+	Format string `json:"format"`
+	Via    string `json:"via,omitempty"`
+	filestats.TextResult
 }
 
 // parseRange reads LO:HI, two finite numbers with LO <= HI.
@@ -166,12 +232,20 @@ func sumNote(r stats.Result) string {
 	return "correctly rounded"
 }
 
-func printStats(w io.Writer, path string, l floatfile.Layout, r stats.Result) {
+func printStats(w io.Writer, path, via string, l floatfile.Layout, r stats.Result) {
 	kind := "raw " + l.Elem.String()
 	if l.NPY {
 		kind = ".npy " + l.Elem.String()
 	}
+	if via != "" {
+		kind = via + ", " + kind
+	}
 	fmt.Fprintf(w, "file      %s (%s, %d values)\n", path, kind, l.Count)
+	printStatsResult(w, r)
+}
+
+// printStatsResult prints the statistics of one array or column.
+func printStatsResult(w io.Writer, r stats.Result) {
 	fmt.Fprintf(w, "count     %d (and %d NaN)\n", r.Count, r.NaN)
 	fmt.Fprintf(w, "sum       %.17g  (%s)\n", r.Sum, sumNote(r))
 	fmt.Fprintf(w, "mean      %.17g\n", r.Mean)

@@ -262,25 +262,57 @@ func Compute(ctx context.Context, path string, l floatfile.Layout, opt Options) 
 	if err != nil {
 		return stats.Result{}, err
 	}
-	var pass atomic.Int32 // the engine may call Progress from a goroutine of its own
-	pass.Store(1)
-	cfg := engine.Config{Workers: opt.Workers, Mode: opt.Mode, WorkerBinary: opt.WorkerBinary}
-	if opt.Progress != nil {
-		cfg.Progress = func(p engine.Progress) { opt.Progress(int(pass.Load()), p) }
+	r, err := newReducer(ctx, opt, maxK(opt))
+	if err != nil {
+		return stats.Result{}, err
 	}
-	reduce := func(name string, p []byte) (engine.Reduction, error) {
-		return engine.Reduce(ctx, name, l.Count, engine.WithConfig(cfg), engine.WithParams(p))
+	defer r.close()
+	return r.stats(ctx, abs, l, opt)
+}
+
+// reducer runs a command's reductions: on one Pool for the modes a Pool
+// serves, started once for every pass, else one-shot.
+type reducer struct {
+	pass   atomic.Int32 // the engine may call Progress from a goroutine of its own
+	cfg    engine.Config
+	pool   *engine.Pool
+	reduce func(name string, n uint64, p []byte, more ...engine.Option) (engine.Reduction, error)
+}
+
+func newReducer(ctx context.Context, opt Options, k int) (*reducer, error) {
+	r := &reducer{cfg: engine.Config{Workers: opt.Workers, Mode: opt.Mode, WorkerBinary: opt.WorkerBinary}}
+	r.pass.Store(1)
+	if opt.Progress != nil {
+		r.cfg.Progress = func(p engine.Progress) { opt.Progress(int(r.pass.Load()), p) }
+	}
+	r.reduce = func(name string, n uint64, p []byte, more ...engine.Option) (engine.Reduction, error) {
+		return engine.Reduce(ctx, name, n, append([]engine.Option{engine.WithConfig(r.cfg), engine.WithParams(p)}, more...)...)
 	}
 	if opt.Mode != engine.Goroutines && !opt.Mode.IsTransport() {
-		pool, err := engine.NewPool(ctx, engine.WithConfig(cfg), engine.WithInProcessBelow(0), engine.WithMaxK(maxK(opt)))
+		pool, err := engine.NewPool(ctx, engine.WithConfig(r.cfg), engine.WithInProcessBelow(0), engine.WithMaxK(k))
 		if err != nil {
-			return stats.Result{}, err
+			return nil, err
 		}
-		defer pool.Close()
-		reduce = func(name string, p []byte) (engine.Reduction, error) {
-			return pool.Reduce(ctx, name, l.Count, engine.WithParams(p))
+		r.pool = pool
+		r.reduce = func(name string, n uint64, p []byte, more ...engine.Option) (engine.Reduction, error) {
+			return pool.Reduce(ctx, name, n, append([]engine.Option{engine.WithParams(p)}, more...)...)
 		}
 	}
+	return r, nil
+}
+
+func (r *reducer) close() {
+	if r.pool != nil {
+		r.pool.Close()
+	}
+}
+
+// stats runs both passes over the elements of path (absolute, or
+// /proc/PID/fd/N) that l describes, on r.
+func (r *reducer) stats(ctx context.Context, abs string, l floatfile.Layout, opt Options) (stats.Result, error) {
+	pass := &r.pass
+	pass.Store(1)
+	reduce := func(name string, p []byte) (engine.Reduction, error) { return r.reduce(name, l.Count, p) }
 	var tot stats.Totals
 	ran := false // pass 1's totals are in tot
 	if opt.Range != nil && opt.Bins <= maxOnceBins {

@@ -1,0 +1,255 @@
+package filestats
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/internal/source"
+	"github.com/pishm/pishm/internal/stats"
+	"github.com/pishm/pishm/internal/textcol"
+)
+
+// TextOptions say how to read text.
+type TextOptions struct {
+	Sep    byte     // 0: detect it (textcol.DetectSep)
+	Header int      // 1: the first record names the columns; -1: it is data; 0: guess (textcol.IsHeader)
+	Cols   []string // by name (from the header) or number (from 1); none: every column
+	Strict bool     // a field that is not a number fails the run
+}
+
+// Column is one column's outcome.
+type Column struct {
+	Name      string       `json:"name"`
+	Number    int          `json:"column"` // from 1
+	Missing   uint64       `json:"missing"`
+	NotNumber uint64       `json:"not_a_number"`
+	FirstBad  *BadField    `json:"first_not_a_number,omitempty"`
+	Stats     stats.Result `json:"stats"`
+}
+
+// BadField is a field that holds no number: where, and what.
+type BadField struct {
+	Line int64  `json:"line"`
+	Text string `json:"text"`
+}
+
+// TextResult is what ComputeText gives.
+type TextResult struct {
+	Sep     string   `json:"sep"`
+	Header  bool     `json:"header"`
+	Records uint64   `json:"records"` // past the header, blank lines included
+	Blank   uint64   `json:"blank_lines"`
+	Columns []Column `json:"columns"`
+}
+
+// UsageError is text that cannot be read as asked: a column that is not
+// there, a quote never closed, a field that is not a number under Strict.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// headMax is the most bytes read to find the first record.
+const headMax = 1 << 20
+
+// ComputeText reads the columns of the text in src and runs the
+// statistics of each, on the same workers throughout.
+func ComputeText(ctx context.Context, src *source.Source, opt Options, topt TextOptions) (TextResult, error) {
+	var res TextResult
+	head := make([]byte, min(src.Size, headMax))
+	mustReadAt(src.File, head, 0)
+	start := textcol.StartOf(head)
+	sep := topt.Sep
+	if sep == 0 {
+		sep = textcol.DetectSep(head[start:])
+	}
+	first, _ := textcol.Split(head[start:], sep)
+	header := topt.Header > 0 || topt.Header == 0 && textcol.IsHeader(first)
+	cols, names, err := pickColumns(first, header, topt.Cols, src.Name)
+	if err != nil {
+		return res, err
+	}
+	if len(cols) > MaxColumns {
+		return res, &UsageError{fmt.Sprintf("%s: %d columns: at most %d at once (pick some with -col)", src.Name, len(cols), MaxColumns)}
+	}
+	res.Sep, res.Header = textcol.SepName(sep), header
+
+	r, err := newReducer(ctx, opt, max(maxK(opt), len(parseOps(tier(parseTiers, len(cols))))))
+	if err != nil {
+		return res, err
+	}
+	defer r.close()
+	layout, quotes, err := r.index(src)
+	if err != nil {
+		return res, err
+	}
+	if layout.Open {
+		return res, &UsageError{src.Name + ": a quoted field is never closed (an odd number of '\"'): not read"}
+	}
+	hdr := int64(0)
+	if header {
+		hdr = 1
+	}
+	rows := max(layout.Records-hdr, 0)
+	outs := make([]string, len(cols))
+	for i := range cols {
+		f, path, err := source.MemFile("pishm-column", 8*rows)
+		if err != nil {
+			return res, err
+		}
+		defer f.Close()
+		outs[i] = path
+	}
+	parts := make([][3]int64, len(layout.Parts))
+	for i, p := range layout.Parts {
+		parts[i] = [3]int64{p.Off, p.Record, p.Line}
+	}
+	pp, err := json.Marshal(parseParams{Path: src.Path, Parts: parts, Sep: sep, Cols: cols, Header: header, Quotes: quotes, Outs: outs})
+	if err != nil {
+		return res, err
+	}
+	red, err := r.reduce(parseName(len(cols)), uint64(len(parts)-1), pp, engine.WithGrain(1))
+	if err != nil {
+		return res, err
+	}
+	w := red.Values
+	if got := int64(w[tRecords]); got != rows {
+		return res, fmt.Errorf("filestats: the parse read %d records, the index says %d", got, rows)
+	}
+	res.Records, res.Blank = uint64(rows), uint64(w[tBlank])
+	for i, c := range cols {
+		e := w[tFile+cLen*i:]
+		col := Column{Name: names[i], Number: c + 1, Missing: uint64(e[cMissing]), NotNumber: uint64(e[cBad])}
+		if col.NotNumber > 0 {
+			col.FirstBad = &BadField{Line: int64(e[cBadLine]), Text: fieldAt(src.File, int64(e[cBadOffset]), sep)}
+			if topt.Strict {
+				return res, &UsageError{fmt.Sprintf("%s: line %d, column %s: %q is not a number (-strict)", src.Name, col.FirstBad.Line, col.Name, col.FirstBad.Text)}
+			}
+		}
+		numbers := uint64(e[cNumbers])
+		col.Stats, err = r.statsOfColumn(ctx, outs[i], uint64(rows), uint64(rows)-numbers, opt)
+		if err != nil {
+			return res, err
+		}
+		res.Columns = append(res.Columns, col)
+	}
+	return res, nil
+}
+
+// pickColumns resolves the columns asked for (names or numbers from 1)
+// against the first record; none asked: all of them.
+func pickColumns(first []string, header bool, want []string, name string) (cols []int, names []string, err error) {
+	label := func(c int) string {
+		if header && c < len(first) && first[c] != "" {
+			return first[c]
+		}
+		return "column " + strconv.Itoa(c+1)
+	}
+	if len(want) == 0 {
+		for c := range first {
+			cols, names = append(cols, c), append(names, label(c))
+		}
+		return cols, names, nil
+	}
+	for _, w := range want {
+		c := -1
+		if header {
+			for j, f := range first {
+				if f == w {
+					c = j
+					break
+				}
+			}
+		}
+		if c < 0 {
+			if k, err := strconv.Atoi(w); err == nil && k >= 1 {
+				c = k - 1
+			}
+		}
+		if c < 0 {
+			have := "it has no header line (give a column number from 1)"
+			if header {
+				have = "its columns are " + strings.Join(first, ", ")
+			}
+			return nil, nil, &UsageError{fmt.Sprintf("%s: no column %q: %s", name, w, have)}
+		}
+		cols, names = append(cols, c), append(names, label(c))
+	}
+	return cols, names, nil
+}
+
+// blockFor is the index's block size for a file of size bytes: at least
+// 1 MiB, and at most 4096 blocks.
+func blockFor(size int64) int64 {
+	b := int64(1 << 20)
+	for size/b >= 4096 {
+		b *= 2
+	}
+	return b
+}
+
+// index indexes src's blocks on the workers and lays out its records.
+// quotes says whether the file holds a '"'.
+func (r *reducer) index(src *source.Source) (textcol.Layout, bool, error) {
+	block := blockFor(src.Size)
+	nb := (src.Size + block - 1) / block
+	f, path, err := source.MemFile("pishm-index", nb*indexEntry)
+	if err != nil {
+		return textcol.Layout{}, false, err
+	}
+	defer f.Close()
+	p, err := json.Marshal(indexParams{Path: src.Path, Size: src.Size, Block: block, Out: path})
+	if err != nil {
+		return textcol.Layout{}, false, err
+	}
+	red, err := r.reduce(indexName, uint64(nb), p, engine.WithGrain(1))
+	if err != nil {
+		return textcol.Layout{}, false, err
+	}
+	if got := int64(red.Values[0]); got != nb {
+		return textcol.Layout{}, false, fmt.Errorf("filestats: %d of %d blocks indexed", got, nb)
+	}
+	raw := make([]byte, nb*indexEntry)
+	mustReadAt(f, raw, 0)
+	idx := make([]textcol.BlockIndex, nb)
+	quotes := false
+	for b := range idx {
+		var v [8]int64
+		for i := range v {
+			v[i] = int64(binary.LittleEndian.Uint64(raw[b*indexEntry+8*i:]))
+		}
+		idx[b] = textcol.BlockIndex{Len: v[0], Quotes: v[1], First: [2]int64{v[2], v[3]}, Before: [2]int64{v[4], v[5]}, Newlines: [2]int64{v[6], v[7]}}
+		if idx[b].Len != min(block, src.Size-int64(b)*block) {
+			return textcol.Layout{}, false, fmt.Errorf("filestats: block %d indexed as %d bytes", b, idx[b].Len)
+		}
+		quotes = quotes || idx[b].Quotes != 0
+	}
+	last := make([]byte, 1)
+	mustReadAt(src.File, last, src.Size-1)
+	head := make([]byte, min(src.Size, 3))
+	mustReadAt(src.File, head, 0)
+	return textcol.Resolve(idx, int64(textcol.StartOf(head)), src.Size, last[0] == '\n'), quotes, nil
+}
+
+// fieldAt reads the field that starts at off, for a report.
+func fieldAt(f *os.File, off int64, sep byte) string {
+	b := make([]byte, 64)
+	n, _ := f.ReadAt(b, off)
+	b = b[:n]
+	if i := bytes.IndexAny(b, string([]byte{sep, '\n', '\r'})); i >= 0 && sep != textcol.Blank {
+		b = b[:i]
+	} else if i := bytes.IndexAny(b, " \t\n\r"); i >= 0 {
+		b = b[:i]
+	}
+	s := strings.TrimSpace(string(b))
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return s
+}

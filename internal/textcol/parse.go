@@ -1,0 +1,298 @@
+package textcol
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"unsafe"
+)
+
+// Blank is the separator that stands for runs of blanks (spaces and
+// tabs): fields are the words of the line, as in a file of one number
+// per line or columns aligned with spaces.
+const Blank = ' '
+
+// Kind is what a field holds.
+type Kind uint8
+
+// The kinds of field.
+const (
+	Missing Kind = iota // empty, blank, a NA spelling, or past the record's last field
+	Number              // a number (NaN and ±Inf spelled out count)
+	NotNumber           // anything else: counted and reported, never dropped unseen
+)
+
+// naSpellings are the fields read as missing, as pandas reads them by
+// default, less the NaN spellings (those are numbers: NaN).
+var naSpellings = []string{"NA", "N/A", "n/a", "na", "NULL", "null", "Null", "None", "none", "#N/A", "#N/A N/A", "#NA", "<NA>"}
+
+// Field reads one field: its value and what it holds. A number reads to
+// the bits strconv.ParseFloat gives (a magnitude beyond float64 reads as
+// ±Inf or ±0, as ParseFloat rounds it); blanks around it are ignored.
+func Field(f []byte) (float64, Kind) {
+	for len(f) > 0 && (f[0] == ' ' || f[0] == '\t') {
+		f = f[1:]
+	}
+	for len(f) > 0 && (f[len(f)-1] == ' ' || f[len(f)-1] == '\t' || f[len(f)-1] == '\r') {
+		f = f[:len(f)-1]
+	}
+	if len(f) == 0 {
+		return 0, Missing
+	}
+	// The string shares f's bytes: ParseFloat keeps no reference to it,
+	// and f does not change during the call.
+	x, err := strconv.ParseFloat(unsafe.String(&f[0], len(f)), 64)
+	if err == nil || errors.Is(err, strconv.ErrRange) {
+		return x, Number
+	}
+	if c := f[0]; c == 'N' || c == 'n' || c == '#' || c == '<' {
+		for _, s := range naSpellings {
+			if string(f) == s {
+				return 0, Missing
+			}
+		}
+	}
+	return 0, NotNumber
+}
+
+// Parser reads the selected columns of records.
+type Parser struct {
+	sep     byte
+	slot    []int // slot[j]: the output slot of column j, or -1
+	Values  []float64
+	Kinds   []Kind
+	Start   []int // offset in the record of each slot's field, for reports
+	scratch []byte
+}
+
+// NewParser reads the columns cols (0-based; slot i is cols[i]) of
+// records separated by sep (or Blank).
+func NewParser(sep byte, cols []int) *Parser {
+	last := 0
+	for _, c := range cols {
+		last = max(last, c+1)
+	}
+	p := &Parser{sep: sep, slot: make([]int, last), Values: make([]float64, len(cols)),
+		Kinds: make([]Kind, len(cols)), Start: make([]int, len(cols))}
+	for j := range p.slot {
+		p.slot[j] = -1
+	}
+	for i, c := range cols {
+		p.slot[c] = i
+	}
+	return p
+}
+
+func (p *Parser) reset() {
+	for i := range p.Kinds {
+		p.Kinds[i], p.Values[i], p.Start[i] = Missing, 0, 0
+	}
+}
+
+func (p *Parser) field(j int, f []byte, at int) {
+	if j < len(p.slot) {
+		if s := p.slot[j]; s >= 0 {
+			p.Values[s], p.Kinds[s] = Field(f)
+			p.Start[s] = at
+		}
+	}
+}
+
+// Record reads the record that starts data. It returns the bytes it
+// spans (its ending '\n' included) and the '\n' in it; ok is false when
+// data holds no whole record and more may follow (atEOF false). blank
+// says the record holds nothing but blanks: a blank line, which a reader
+// skips. The fields of the selected columns are in Values and Kinds.
+// hasQuote says whether data may hold a '"' (false lets the fast path
+// skip looking).
+func (p *Parser) Record(data []byte, atEOF, hasQuote bool) (n, lines int, blank, ok bool) {
+	e := bytes.IndexByte(data, '\n')
+	line := data
+	if e >= 0 {
+		line = data[:e]
+	} else if !atEOF {
+		return 0, 0, false, false
+	}
+	if hasQuote && bytes.IndexByte(line, '"') >= 0 {
+		return p.slow(data, atEOF)
+	}
+	p.reset()
+	n, lines = len(data), 0
+	if e >= 0 {
+		n, lines = e+1, 1
+	}
+	if isBlank(line) {
+		return n, lines, true, true
+	}
+	if p.sep == Blank {
+		j, i := 0, 0
+		for j < len(p.slot) {
+			for i < len(line) && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r') {
+				i++
+			}
+			if i == len(line) {
+				break
+			}
+			k := i
+			for k < len(line) && line[k] != ' ' && line[k] != '\t' && line[k] != '\r' {
+				k++
+			}
+			p.field(j, line[i:k], i)
+			i = k
+			j++
+		}
+		return n, lines, false, true
+	}
+	for j, i := 0, 0; j < len(p.slot); j++ {
+		k := bytes.IndexByte(line[i:], p.sep)
+		if k < 0 {
+			p.field(j, line[i:], i)
+			break
+		}
+		p.field(j, line[i:i+k], i)
+		i += k + 1
+	}
+	return n, lines, false, true
+}
+
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// slow reads a record with quotes in it, byte by byte: a '"' toggles the
+// quoted state, '""' inside quotes is one '"', and separators and '\n'
+// inside quotes are part of the field.
+func (p *Parser) slow(data []byte, atEOF bool) (n, lines int, blank, ok bool) {
+	p.reset()
+	f := p.scratch[:0]
+	quoted, j, at, inWord := false, 0, 0, false
+	blank = true
+	emit := func(i int) {
+		p.field(j, f, at)
+		j++
+		f = f[:0]
+		at = i + 1
+	}
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case c == '"':
+			blank, inWord = false, true
+			if quoted && i+1 < len(data) && data[i+1] == '"' {
+				f = append(f, '"')
+				i++
+				continue
+			}
+			quoted = !quoted
+		case c == '\n' && !quoted:
+			if p.sep != Blank || inWord {
+				emit(i)
+			}
+			p.scratch = f
+			return i + 1, lines + 1, blank && !p.anyField(), true
+		case quoted:
+			if c == '\n' {
+				lines++
+			}
+			f = append(f, c)
+		case p.sep == Blank && (c == ' ' || c == '\t' || c == '\r'):
+			if inWord {
+				emit(i)
+				inWord = false
+			}
+			at = i + 1
+		case c == p.sep:
+			blank = false
+			emit(i)
+		default:
+			if c != ' ' && c != '\t' && c != '\r' {
+				blank = false
+			}
+			inWord = true
+			f = append(f, c)
+		}
+	}
+	if !atEOF {
+		p.scratch = f
+		return 0, 0, false, false
+	}
+	if p.sep != Blank || inWord {
+		emit(len(data))
+	}
+	p.scratch = f
+	return len(data), lines, blank, true
+}
+
+func (p *Parser) anyField() bool {
+	for _, k := range p.Kinds {
+		if k != Missing {
+			return true
+		}
+	}
+	return false
+}
+
+// Split reads the record that starts data as strings, every field, for
+// a header or a report, by the rules Record reads fields by. It returns
+// the fields and the bytes the record spans.
+func Split(data []byte, sep byte) (fields []string, n int) {
+	var f []byte
+	quoted, inWord := false, false
+	flush := func() {
+		fields = append(fields, string(f))
+		f = f[:0]
+	}
+	i := 0
+loop:
+	for ; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case c == '"':
+			inWord = true
+			if quoted && i+1 < len(data) && data[i+1] == '"' {
+				f = append(f, '"')
+				i++
+				continue
+			}
+			quoted = !quoted
+		case c == '\n' && !quoted:
+			i++
+			break loop
+		case quoted:
+			f = append(f, c)
+		case sep == Blank && (c == ' ' || c == '\t' || c == '\r'):
+			if inWord {
+				flush()
+				inWord = false
+			}
+		case c == sep:
+			flush()
+		case c == '\r' && (i+1 == len(data) || data[i+1] == '\n'):
+		default:
+			inWord = true
+			f = append(f, c)
+		}
+	}
+	if sep != Blank || inWord {
+		flush()
+	}
+	for k := range fields {
+		fields[k] = trimBlanks(fields[k])
+	}
+	return fields, i
+}
+
+func trimBlanks(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t' || s[len(s)-1] == '\r') {
+		s = s[:len(s)-1]
+	}
+	return s
+}

@@ -1,0 +1,239 @@
+package textcol
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// row is what a parse gives for one record: its line and the selected
+// columns' kinds and value bits.
+type row struct {
+	line  int64
+	blank bool
+	kinds string
+	bits  string
+}
+
+func parseAll(t *testing.T, data []byte, sep byte, cols []int, line int64, hasQuote bool) []row {
+	t.Helper()
+	p := NewParser(sep, cols)
+	var out []row
+	for len(data) > 0 {
+		n, lines, blank, ok := p.Record(data, true, hasQuote)
+		if !ok || n == 0 {
+			t.Fatalf("no record read from %q", data)
+		}
+		r := row{line: line, blank: blank}
+		for s := range cols {
+			r.kinds += strconv.Itoa(int(p.Kinds[s]))
+			r.bits += fmt.Sprintf("%x,", math.Float64bits(p.Values[s]))
+		}
+		out = append(out, r)
+		line += int64(lines)
+		data = data[n:]
+	}
+	return out
+}
+
+// splitParse indexes data in blocks of the given size, lays the records
+// out and parses each part on its own, as the workers do.
+func splitParse(t *testing.T, data []byte, block int, sep byte, cols []int) ([]row, Layout) {
+	t.Helper()
+	var idx []BlockIndex
+	for off := 0; off < len(data); off += block {
+		b := data[off:min(len(data), off+block)]
+		// Index each block in two halves joined, as a worker joins its reads.
+		h := len(b) / 3
+		idx = append(idx, Join(Index(b[:h]), Index(b[h:])))
+	}
+	l := Resolve(idx, int64(StartOf(data)), int64(len(data)), len(data) > 0 && data[len(data)-1] == '\n')
+	var out []row
+	for k := 0; k+1 < len(l.Parts); k++ {
+		a, b := l.Parts[k], l.Parts[k+1]
+		part := parseAll(t, data[a.Off:b.Off], sep, cols, a.Line, true)
+		if int64(len(part)) != b.Record-a.Record {
+			t.Fatalf("part %d [%d, %d): %d records, layout says %d", k, a.Off, b.Off, len(part), b.Record-a.Record)
+		}
+		out = append(out, part...)
+	}
+	return out, l
+}
+
+// adversarial makes CSV with quoted fields holding separators, quotes,
+// CRLF and LF newlines, blank lines, empty fields and numbers of every
+// class.
+func adversarial(r *rand.Rand, records int) []byte {
+	nums := []string{"1.5", "-0", "+3", " 7 ", "1e400", "-1e-400", "4.9e-324", "0x1p-3", "inf", "-Infinity", "NaN",
+		"0.1", "123456789012345678901234567890", "2.2250738585072011e-308", "", "NA", "abc", "1,5", "1.0.0"}
+	var b bytes.Buffer
+	if r.IntN(2) == 0 {
+		b.Write(BOM)
+	}
+	for i := range records {
+		if r.IntN(15) == 0 {
+			b.WriteString("\n")
+			continue
+		}
+		for c := range 3 {
+			if c > 0 {
+				b.WriteByte(',')
+			}
+			switch r.IntN(6) {
+			case 0:
+				b.WriteString(`"a, ""quoted""` + "\n" + `field"`)
+			case 1:
+				fmt.Fprintf(&b, `"%s"`, nums[r.IntN(len(nums))])
+			default:
+				b.WriteString(nums[r.IntN(len(nums))])
+			}
+		}
+		if r.IntN(3) == 0 {
+			b.WriteString("\r")
+		}
+		if i < records-1 || r.IntN(2) == 0 {
+			b.WriteString("\n")
+		}
+	}
+	return b.Bytes()
+}
+
+// Cut anywhere, the file parses as it does whole: the same records,
+// lines, kinds and bits.
+func TestSplitEqualsSerial(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for trial := range 300 {
+		data := adversarial(r, 1+r.IntN(200))
+		cols := []int{0, 2}
+		want := parseAll(t, data[StartOf(data):], ',', cols, 1, true)
+		for _, block := range []int{1, 2, 3, 7, 16, 64, 1 + r.IntN(len(data))} {
+			got, l := splitParse(t, data, block, ',', cols)
+			if l.Open {
+				t.Fatalf("trial %d: a quote left open in a file that closes them", trial)
+			}
+			if l.Records != int64(len(want)) || len(got) != len(want) {
+				t.Fatalf("trial %d block %d: %d records (layout %d), serial %d", trial, block, len(got), l.Records, len(want))
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("trial %d block %d record %d: %+v, serial %+v\n%q", trial, block, i, got[i], want[i], data)
+				}
+			}
+		}
+	}
+}
+
+// A well-formed file, as encoding/csv writes it, reads field for field
+// as encoding/csv reads it.
+func TestAgreesWithEncodingCSV(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	words := []string{"1.25", "x,y", `say "hi"`, "two\nlines", "-7e3", " 4", "", "nan"}
+	for trial := range 100 {
+		var b bytes.Buffer
+		w := csv.NewWriter(&b)
+		w.UseCRLF = trial%2 == 0
+		for range 1 + r.IntN(50) {
+			rec := make([]string, 4)
+			for c := range rec {
+				rec[c] = words[r.IntN(len(words))]
+			}
+			if strings.Join(rec, "") == "" {
+				rec[0] = "1"
+			}
+			w.Write(rec)
+		}
+		w.Flush()
+		data := b.Bytes()
+		recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := splitParse(t, data, 1+r.IntN(40), ',', []int{0, 1, 2, 3})
+		if len(got) != len(recs) {
+			t.Fatalf("%d records, encoding/csv %d\n%q", len(got), len(recs), data)
+		}
+		for i, rec := range recs {
+			var kinds, bits string
+			for _, f := range rec {
+				x, k := Field([]byte(f))
+				kinds += strconv.Itoa(int(k))
+				bits += fmt.Sprintf("%x,", math.Float64bits(x))
+			}
+			if got[i].kinds != kinds || got[i].bits != bits {
+				t.Fatalf("record %d %q: kinds %s bits %s, want %s %s", i, rec, got[i].kinds, got[i].bits, kinds, bits)
+			}
+		}
+	}
+}
+
+// Field gives strconv.ParseFloat's bits for every class of float64, and
+// says what is not a number.
+func TestFieldBitsAsStrconv(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	check := func(s string) {
+		t.Helper()
+		want, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		got, k := Field([]byte(s))
+		if err != nil && !strings.Contains(err.Error(), "range") {
+			if k == Number {
+				t.Errorf("%q: a number %v, strconv says %v", s, got, err)
+			}
+			return
+		}
+		if k != Number || math.Float64bits(got) != math.Float64bits(want) && !(math.IsNaN(got) && math.IsNaN(want)) {
+			t.Errorf("%q: %v (%d), strconv %v", s, got, k, want)
+		}
+	}
+	for range 200000 {
+		x := math.Float64frombits(r.Uint64())
+		check(strconv.FormatFloat(x, 'g', -1, 64))
+		check(strconv.FormatFloat(x, 'e', 16, 64))
+		check(strconv.FormatFloat(x, 'e', r.IntN(25), 64))
+	}
+	for _, s := range []string{"4.9e-324", "2.4703282292062327e-324", "2.4703282292062328e-324", "1e400", "-1e400", "1e-400",
+		"inf", "+Inf", "-inf", "Infinity", "nan", "NaN", "+1", "-0", " 3.5", "3.5 ", "\t2", "0x1p-1074", ".5", "5.", "1_0", "1e", "--1", "", " "} {
+		check(s)
+	}
+	for s, want := range map[string]Kind{"": Missing, "  ": Missing, "NA": Missing, "null": Missing, "#N/A": Missing,
+		"abc": NotNumber, "1,5": NotNumber, "1.0.0": NotNumber, "nan": Number, "1_000": Number /* strconv reads Go literal underscores */} {
+		if _, k := Field([]byte(s)); k != want {
+			t.Errorf("%q: kind %d, want %d", s, k, want)
+		}
+	}
+}
+
+func TestDetectSepAndHeader(t *testing.T) {
+	for _, c := range []struct {
+		text   string
+		sep    byte
+		header bool
+	}{
+		{"id,price,temp\n1,2.5,3\n2,3.5,4\n", ',', true},
+		{"a\tb\n1\t2\n", '\t', true},
+		{"1;2;3\n4;5;6\n", ';', false},
+		{"1.5\n2.5\n", ',', false},
+		{"price\n1.5\n", ',', true},
+		{"  1.5   2\n  3     4\n", Blank, false},
+		{"\"x, y\",z\n1,2\n", ',', true},
+	} {
+		sep := DetectSep([]byte(c.text))
+		fields, _ := Split([]byte(c.text), sep)
+		if sep != c.sep || IsHeader(fields) != c.header {
+			t.Errorf("%q: sep %q header %v, want %q %v", c.text, sep, IsHeader(fields), c.sep, c.header)
+		}
+	}
+}
+
+// A quote never closed shows in the layout.
+func TestOpenQuote(t *testing.T) {
+	data := []byte("1,2\n\"3,4\n5,6\n")
+	l := Resolve([]BlockIndex{Index(data[:5]), Index(data[5:])}, 0, int64(len(data)), true)
+	if !l.Open {
+		t.Error("an open quote not seen")
+	}
+}
