@@ -17,9 +17,9 @@ type Kind uint8
 
 // The kinds of field.
 const (
-	Missing Kind = iota // empty, blank, a NA spelling, or past the record's last field
-	Number              // a number (NaN and ±Inf spelled out count)
-	NotNumber           // anything else: counted and reported, never dropped unseen
+	Missing   Kind = iota // empty, blank, a NA spelling, or past the record's last field
+	Number                // a number (NaN and ±Inf spelled out count)
+	NotNumber             // anything else: counted and reported, never dropped unseen
 )
 
 // naSpellings are the fields read as missing, as pandas reads them by
