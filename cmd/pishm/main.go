@@ -92,10 +92,15 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/pi"
 )
+
+// signalGrace is how long a run may take to end after a signal before
+// the process exits without it.
+const signalGrace = 2 * time.Second
 
 func main() {
 	if engine.IsChild() {
@@ -107,6 +112,16 @@ func main() {
 	go func() {
 		s := <-sigs
 		stop(signalError{s.(syscall.Signal)})
+		// The first signal cancels, and a run ends cleanly within moments
+		// (workers reaped, names removed). Should something not end (a
+		// call blocked where no context reaches), a second signal, or
+		// signalGrace after the first, ends the process at once.
+		select {
+		case s = <-sigs:
+		case <-time.After(signalGrace):
+		}
+		fmt.Fprintf(os.Stderr, "pishm: %s: exiting without waiting for the run to end\n", signalName(s.(syscall.Signal)))
+		os.Exit(128 + int(s.(syscall.Signal)))
 	}()
 	err := run(ctx, os.Stdout, os.Stderr, os.Args[1:])
 	os.Exit(exitCode(ctx, os.Stderr, err))

@@ -43,7 +43,7 @@ func textOptions(cols, sep string, header, noHeader, strict bool) (filestats.Tex
 			return o, usagef("-col: %d columns, at most %d", len(o.Cols), filestats.MaxColumns)
 		}
 	}
-	o.Strict = strict
+	o.Strict, o.ColsFlag = strict, cols
 	return o, nil
 }
 

@@ -88,15 +88,12 @@ func indexBlocks(raw []byte, lo, hi uint64, v *engine.Vector) {
 	ent := make([]byte, 0, indexEntry*(hi-lo))
 	for b := lo; b < hi; b++ {
 		start, end := int64(b)*p.Block, min(p.Size, int64(b+1)*p.Block)
-		var x textcol.BlockIndex
+		x := textcol.Index(nil) // the identity of Join
 		for off := start; off < end; {
 			n := min(end-off, readBlock)
 			mustReadAt(in, buf[:n], off)
 			x = textcol.Join(x, textcol.Index(buf[:n]))
 			off += n
-		}
-		if start == end {
-			x = textcol.BlockIndex{First: [2]int64{-1, -1}}
 		}
 		for _, f := range []int64{x.Len, x.Quotes, x.First[0], x.First[1], x.Before[0], x.Before[1], x.Newlines[0], x.Newlines[1]} {
 			ent = binary.LittleEndian.AppendUint64(ent, uint64(f))

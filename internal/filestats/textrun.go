@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,6 +22,9 @@ type TextOptions struct {
 	Sep    byte     // 0: detect it (textcol.DetectSep)
 	Header int      // 1: the first record names the columns; -1: it is data; 0: guess (textcol.IsHeader)
 	Cols   []string // by name (from the header) or number (from 1); none: every column
+	// ColsFlag is Cols as the user wrote them, comma-separated: a header
+	// name that holds a comma matches it whole.
+	ColsFlag string
 	Strict bool     // a field that is not a number fails the run
 }
 
@@ -71,7 +75,11 @@ func ComputeText(ctx context.Context, src *source.Source, opt Options, topt Text
 	}
 	first, _ := textcol.Split(head[start:], sep)
 	header := topt.Header > 0 || topt.Header == 0 && textcol.IsHeader(first)
-	cols, names, err := pickColumns(first, header, topt.Cols, src.Name)
+	want := topt.Cols
+	if header && slices.Contains(first, topt.ColsFlag) {
+		want = []string{topt.ColsFlag}
+	}
+	cols, names, err := pickColumns(first, header, want, src.Name)
 	if err != nil {
 		return res, err
 	}
@@ -175,13 +183,21 @@ func pickColumns(first []string, header bool, want []string, name string) (cols 
 		if c < 0 {
 			have := "it has no header line (give a column number from 1)"
 			if header {
-				have = "its columns are " + strings.Join(first, ", ")
+				have = "its columns are " + quoteAll(first)
 			}
 			return nil, nil, &UsageError{fmt.Sprintf("%s: no column %q: %s", name, w, have)}
 		}
 		cols, names = append(cols, c), append(names, label(c))
 	}
 	return cols, names, nil
+}
+
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
 }
 
 // blockFor is the index's block size for a file of size bytes: at least

@@ -68,7 +68,8 @@ func Index(b []byte) BlockIndex {
 	return x
 }
 
-// Join is the index of block a followed by block b.
+// Join is the index of block a followed by block b. Index(nil), not the
+// zero BlockIndex, is its identity.
 func Join(a, b BlockIndex) BlockIndex {
 	x := BlockIndex{Len: a.Len + b.Len, Quotes: a.Quotes + b.Quotes}
 	all := a.Newlines[0] + a.Newlines[1]
