@@ -27,7 +27,13 @@ import (
 // before it. Calls smaller than WithInProcessBelow run on goroutines in
 // the calling process instead, concurrently with each other.
 type Pool struct {
-	mu     sync.Mutex // serializes calls on the workers
+	// turn serializes calls on the workers: a call holds its one token.
+	// A channel rather than a mutex, so that a call waiting for its turn
+	// gives up when its context ends.
+	turn chan struct{}
+	// state guards closed and cancel.
+	state  sync.Mutex
+	cancel context.CancelCauseFunc // of the call on the workers, if any
 	c      *crew
 	def    Config // the pool's options as given: each call's defaults
 	cfg    Config // def with its defaults filled
@@ -110,7 +116,7 @@ func NewPool(ctx context.Context, opts ...Option) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pool{c: c, def: st.Config, cfg: cfg, below: below}, nil
+	return &Pool{turn: make(chan struct{}, 1), c: c, def: st.Config, cfg: cfg, below: below}, nil
 }
 
 func boolInt(b bool) int {
@@ -158,6 +164,9 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint
 	if err != nil {
 		return err
 	}
+	if p.isClosed() {
+		return ErrPoolClosed
+	}
 	if n < p.below {
 		cfg.Mode = Goroutines
 		out, err := reduceOnce(ctx, name, j, cfg, wallStart)
@@ -174,15 +183,37 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint
 		ctx, cancel = context.WithTimeoutCause(ctx, cfg.Timeout, fmt.Errorf("timed out after %v", cfg.Timeout))
 		defer cancel()
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	select {
+	case p.turn <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("engine: waiting for the pool's call before this one: %w", context.Cause(ctx))
+	}
+	defer func() { <-p.turn }()
+	// A call whose context ended while it waited never reaches the workers.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("engine: waiting for the pool's call before this one: %w", context.Cause(ctx))
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	p.state.Lock()
 	if p.closed {
+		p.state.Unlock()
 		return ErrPoolClosed
 	}
+	p.cancel = cancel
+	p.state.Unlock()
+	defer func() {
+		p.state.Lock()
+		p.cancel = nil
+		p.state.Unlock()
+	}()
 	p.c.opt.progress = cfg.Progress
 	out, err := p.c.call(ctx, callSpec{job: j, mode: cfg.Mode, n: n, offset: cfg.Offset, step: cfg.step(), grain: cfg.Grain,
 		dynamic: cfg.Sched == Dynamic, params: cfg.Params, detail: detail, total: total})
 	if err != nil {
+		if errors.Is(context.Cause(ctx), ErrPoolClosed) && !errors.Is(err, ErrPoolClosed) {
+			return fmt.Errorf("%w during the call: %w", ErrPoolClosed, err)
+		}
 		return err
 	}
 	*r = reductionOf(name, j, cfg, out, time.Since(wallStart), values)
@@ -206,13 +237,28 @@ func (p *Pool) Workers() []int {
 }
 
 // Close tells the workers to exit, reaps them, and removes the segment.
-// It waits for a call in progress. Calling it again does nothing.
+// A call in progress is cancelled (it returns ErrPoolClosed) and Close
+// waits for it to let the workers go, as a cancelled call does: at the
+// workers' next piece, or by killing them. Every call after Close, of any
+// size, returns ErrPoolClosed. Calling it again does nothing.
 func (p *Pool) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.state.Lock()
 	if p.closed {
+		p.state.Unlock()
 		return nil
 	}
 	p.closed = true
+	if p.cancel != nil {
+		p.cancel(ErrPoolClosed)
+	}
+	p.state.Unlock()
+	p.turn <- struct{}{} // the call in progress has ended
+	defer func() { <-p.turn }()
 	return p.c.close()
+}
+
+func (p *Pool) isClosed() bool {
+	p.state.Lock()
+	defer p.state.Unlock()
+	return p.closed
 }

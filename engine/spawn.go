@@ -170,11 +170,15 @@ func (sp *spawner) takeExits() []exit {
 // start runs attempt a of worker i with the extra environment entries and
 // files (fd 3, 4, ... in the child, segment last).
 func (sp *spawner) start(i, attempt int, env []string, files []*os.File) (*process, error) {
+	null, err := devNull()
+	if err != nil {
+		return nil, fmt.Errorf("engine: start worker %d: %w", i, err)
+	}
 	stderr, err := memfd("pishm-worker-stderr")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("engine: start worker %d: %w%s", i, err, limitNote(err))
 	}
-	fds := []uintptr{devNull().Fd(), devNull().Fd(), stderr.Fd()}
+	fds := []uintptr{null.Fd(), null.Fd(), stderr.Fd()}
 	for _, f := range files {
 		fds = append(fds, f.Fd())
 	}
@@ -358,10 +362,32 @@ func head(f *os.File, limit int) string {
 	return string(b[:n])
 }
 
-var devNull = sync.OnceValue(func() *os.File {
-	f, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		panic(errors.Join(errors.New("engine: open /dev/null"), err))
+// devNullFile is /dev/null, opened once it opens: a failure (out of
+// descriptors) is returned to that call and tried again by the next.
+var devNullFile struct {
+	sync.Mutex
+	f *os.File
+}
+
+func devNull() (*os.File, error) {
+	devNullFile.Lock()
+	defer devNullFile.Unlock()
+	if devNullFile.f == nil {
+		f, err := os.OpenFile(os.DevNull, os.O_RDWR|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open /dev/null: %w%s", err, limitNote(err))
+		}
+		devNullFile.f = f
 	}
-	return f
-})
+	return devNullFile.f, nil
+}
+
+// limitNote names the limit an error ran into, for the message.
+func limitNote(err error) string {
+	var lim syscall.Rlimit
+	switch {
+	case errors.Is(err, syscall.EMFILE) && syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil:
+		return fmt.Sprintf(" (RLIMIT_NOFILE %d)", lim.Cur)
+	}
+	return ""
+}

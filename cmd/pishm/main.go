@@ -123,7 +123,11 @@ func main() {
 		fmt.Fprintf(os.Stderr, "pishm: %s: exiting without waiting for the run to end\n", signalName(s.(syscall.Signal)))
 		os.Exit(128 + int(s.(syscall.Signal)))
 	}()
-	err := run(ctx, os.Stdout, os.Stderr, os.Args[1:])
+	out := &checkedWriter{w: os.Stdout}
+	err := run(ctx, out, os.Stderr, os.Args[1:])
+	if err == nil && out.err != nil {
+		err = fmt.Errorf("writing the output: %w", out.err)
+	}
 	os.Exit(exitCode(ctx, os.Stderr, err))
 }
 

@@ -17,8 +17,8 @@ const progressDelay = time.Second
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	f := fileOf(w)
+	return f != nil && term.IsTerminal(int(f.Fd()))
 }
 
 // progressView draws one bar per worker and a total with terms/s, from the
@@ -98,7 +98,7 @@ const (
 // pty nobody sized) is taken to be defaultWidth wide.
 func barFits(out io.Writer) int {
 	cols := defaultWidth
-	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if f := fileOf(out); f != nil && term.IsTerminal(int(f.Fd())) {
 		if w, h, err := term.GetSize(int(f.Fd())); err == nil && w > 0 && h > 0 {
 			cols = w
 		}
@@ -137,4 +137,31 @@ func (p *progressLines) update(s engine.Progress) {
 	}
 	fmt.Fprintf(p.out, "pishm: %.0f%% (%d of %d terms) after %v, %.3g terms/s\n",
 		100*float64(s.Done)/float64(max(s.N, 1)), s.Done, s.N, s.Elapsed.Round(time.Second), rate)
+}
+
+// fileOf is the file w writes to, if it is one (or a checkedWriter of one).
+func fileOf(w io.Writer) *os.File {
+	switch w := w.(type) {
+	case *os.File:
+		return w
+	case *checkedWriter:
+		return fileOf(w.w)
+	}
+	return nil
+}
+
+// checkedWriter keeps the first error of its writes, so that a command
+// whose output could not be written (a full disk, a closed pipe) fails
+// even where it did not look at what each write returned.
+type checkedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *checkedWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
 }

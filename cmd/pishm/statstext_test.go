@@ -315,3 +315,39 @@ func hasFD(pid int, path string) bool {
 	}
 	return false
 }
+
+// Output that cannot be written fails the command (exit 1) for every
+// command; it exited 0 with nothing written before.
+func TestOutputErrorFails(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full")
+	}
+	defer full.Close()
+	csv := writeFile(t, "x.csv", []byte("1\n2\n"))
+	for _, args := range [][]string{{"-n", "1e5", "-workers", "2"}, {"stats", csv}, {"info"}, {"version"}} {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), "PISHM_TEST_MAIN=1")
+		cmd.Stdout = full
+		var e bytes.Buffer
+		cmd.Stderr = &e
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(e.String(), "writing the output") {
+			t.Errorf("%v > /dev/full: %v, %q; want exit 1", args, err, e.String())
+		}
+	}
+}
+
+// Out of descriptors, a run fails with one line naming the limit; it
+// printed a Go panic before (the engine's /dev/null was a panicking Once).
+func TestOutOfDescriptors(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", `ulimit -n 12 && exec "$0" -n 1e6 -workers 16 -mode pipe`, os.Args[0])
+	cmd.Env = append(os.Environ(), "PISHM_TEST_MAIN=1")
+	var e bytes.Buffer
+	cmd.Stderr = &e
+	err := cmd.Run()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 || strings.Contains(e.String(), "panic") || strings.Count(e.String(), "\n") != 1 || !strings.Contains(e.String(), "RLIMIT_NOFILE 12") {
+		t.Errorf("exit %v, stderr %q: want exit 1 and one line naming RLIMIT_NOFILE 12", err, e.String())
+	}
+}

@@ -25,7 +25,7 @@ type TextOptions struct {
 	// ColsFlag is Cols as the user wrote them, comma-separated: a header
 	// name that holds a comma matches it whole.
 	ColsFlag string
-	Strict bool     // a field that is not a number fails the run
+	Strict   bool // a field that is not a number fails the run
 }
 
 // Column is one column's outcome.

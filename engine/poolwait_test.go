@@ -1,0 +1,78 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/pishm/pishm/engine"
+)
+
+func init() {
+	// sleepy sleeps 50 ms per term: a call long enough to queue behind.
+	engine.Register("sleepy", engine.Sum, func(lo, hi uint64) float64 {
+		time.Sleep(time.Duration(hi-lo) * 50 * time.Millisecond)
+		return float64(hi - lo)
+	})
+}
+
+// A call that waits for the pool honours its context: it returns the
+// context's error when it ends, and never runs on the workers. Before
+// this test, the call waited on a mutex for the call before it, then ran
+// expired.
+func TestPoolCallWaitingHonoursContext(t *testing.T) {
+	ctx := context.Background()
+	p, err := engine.NewPool(ctx, engine.WithWorkers(1), engine.WithInProcessBelow(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	long, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Reduce(long, "sleepy", 1_000_000, engine.WithGrain(1))
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the long call usually holds the pool by now; either order passes
+	short, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := p.Reduce(short, "sleepy", 4, engine.WithGrain(1)); !errors.Is(err, context.Canceled) {
+		t.Errorf("a cancelled call: %v, want context.Canceled", err)
+	}
+	stop()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("the long call: %v, want context.Canceled", err)
+	}
+	if r, err := p.Reduce(ctx, "sleepy", 2, engine.WithGrain(1)); err != nil || r.Value != 2 {
+		t.Errorf("the pool after: %v, %v", r.Value, err)
+	}
+}
+
+// Closed is closed: a call of any size after Close returns ErrPoolClosed
+// (a small call ran in process and succeeded before), and Close stops a
+// call in progress instead of waiting for it to end.
+func TestPoolClosedIsClosed(t *testing.T) {
+	ctx := context.Background()
+	p, err := engine.NewPool(ctx, engine.WithWorkers(1), engine.WithInProcessBelow(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Reduce(ctx, "sleepy", 1_000_000, engine.WithGrain(1)) // 14 hours unless stopped
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := p.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := <-done; !errors.Is(err, engine.ErrPoolClosed) && !errors.Is(err, context.Canceled) {
+		t.Errorf("the call Close stopped: %v, want ErrPoolClosed", err)
+	}
+	for _, n := range []uint64{10, 1 << 22} {
+		if _, err := p.Reduce(ctx, "squares", n); !errors.Is(err, engine.ErrPoolClosed) {
+			t.Errorf("n=%d after Close: %v, want ErrPoolClosed", n, err)
+		}
+	}
+}
