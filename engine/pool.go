@@ -31,9 +31,8 @@ type Pool struct {
 	// A channel rather than a mutex, so that a call waiting for its turn
 	// gives up when its context ends.
 	turn chan struct{}
-	// state guards closed and cancel.
+	// state guards closed.
 	state  sync.Mutex
-	cancel context.CancelCauseFunc // of the call on the workers, if any
 	c      *crew
 	def    Config // the pool's options as given: each call's defaults
 	cfg    Config // def with its defaults filled
@@ -193,27 +192,13 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("engine: waiting for the pool's call before this one: %w", context.Cause(ctx))
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	p.state.Lock()
-	if p.closed {
-		p.state.Unlock()
+	if p.isClosed() {
 		return ErrPoolClosed
 	}
-	p.cancel = cancel
-	p.state.Unlock()
-	defer func() {
-		p.state.Lock()
-		p.cancel = nil
-		p.state.Unlock()
-	}()
 	p.c.opt.progress = cfg.Progress
 	out, err := p.c.call(ctx, callSpec{job: j, mode: cfg.Mode, n: n, offset: cfg.Offset, step: cfg.step(), grain: cfg.Grain,
 		dynamic: cfg.Sched == Dynamic, params: cfg.Params, detail: detail, total: total})
 	if err != nil {
-		if errors.Is(context.Cause(ctx), ErrPoolClosed) && !errors.Is(err, ErrPoolClosed) {
-			return fmt.Errorf("%w during the call: %w", ErrPoolClosed, err)
-		}
 		return err
 	}
 	*r = reductionOf(name, j, cfg, out, time.Since(wallStart), values)
@@ -237,10 +222,9 @@ func (p *Pool) Workers() []int {
 }
 
 // Close tells the workers to exit, reaps them, and removes the segment.
-// A call in progress is cancelled (it returns ErrPoolClosed) and Close
-// waits for it to let the workers go, as a cancelled call does: at the
-// workers' next piece, or by killing them. Every call after Close, of any
-// size, returns ErrPoolClosed. Calling it again does nothing.
+// It waits for a call in progress (cancel the call's context to end it
+// sooner); every call after Close, of any size, returns ErrPoolClosed.
+// Calling it again does nothing.
 func (p *Pool) Close() error {
 	p.state.Lock()
 	if p.closed {
@@ -248,9 +232,6 @@ func (p *Pool) Close() error {
 		return nil
 	}
 	p.closed = true
-	if p.cancel != nil {
-		p.cancel(ErrPoolClosed)
-	}
 	p.state.Unlock()
 	p.turn <- struct{}{} // the call in progress has ended
 	defer func() { <-p.turn }()
