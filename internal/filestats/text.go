@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"sync"
 
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/internal/floatfile"
@@ -77,14 +78,13 @@ const readBlock = 1 << 20
 
 // indexBlocks indexes blocks [lo, hi) and writes their entries.
 func indexBlocks(raw []byte, lo, hi uint64, v *engine.Vector) {
-	var p indexParams
-	if err := json.Unmarshal(raw, &p); err != nil {
-		panic(fmt.Sprintf("filestats: bad params: %v", err))
-	}
+	p := cachedParams[indexParams](raw)
 	in, out := mustOpen(p.Path, os.O_RDONLY), mustOpen(p.Out, os.O_WRONLY)
 	defer in.Close()
 	defer out.Close()
-	buf := make([]byte, readBlock)
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	buf := (*bp)[:readBlock]
 	ent := make([]byte, 0, indexEntry*(hi-lo))
 	for b := lo; b < hi; b++ {
 		start, end := int64(b)*p.Block, min(p.Size, int64(b+1)*p.Block)
@@ -136,10 +136,7 @@ var hole = math.NaN()
 // parseParts parses the records of parts [lo, hi) into the columns'
 // arrays.
 func parseParts(raw []byte, lo, hi uint64, v *engine.Vector) {
-	var p parseParams
-	if err := json.Unmarshal(raw, &p); err != nil {
-		panic(fmt.Sprintf("filestats: bad params: %v", err))
-	}
+	p := cachedParams[parseParams](raw)
 	in := mustOpen(p.Path, os.O_RDONLY)
 	defer in.Close()
 	outs := make([]*os.File, len(p.Cols))
@@ -153,9 +150,21 @@ func parseParts(raw []byte, lo, hi uint64, v *engine.Vector) {
 		hdr = 1
 	}
 	w := newColumnWriter(outs, max(first[1]-hdr, 0))
+	defer w.release()
 	par := textcol.NewParser(p.Sep, p.Cols)
 	record, line := first[1], first[2]
-	buf := make([]byte, 0, readBlock)
+	// Counted here and added to v once: an exact add per field would cost
+	// more than the parse.
+	type colCounts struct {
+		numbers, missing, bad int64
+		badLine, badOff       int64 // of the first bad field in this part
+	}
+	counts := make([]colCounts, len(p.Cols))
+	var records, blanks int64
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	buf := (*bp)[:0]
+	defer func() { *bp = buf[:0] }()
 	for off, end := first[0], last[0]; off < end || len(buf) > 0; {
 		// Top up the buffer: what is left of the last read, then more.
 		if n := min(end-off, int64(cap(buf)-len(buf))); n > 0 {
@@ -173,28 +182,29 @@ func parseParts(raw []byte, lo, hi uint64, v *engine.Vector) {
 			}
 			if record >= hdr {
 				if blank {
-					v.Add(tBlank, 1)
+					blanks++
 					w.holes()
 				} else {
 					for s, k := range par.Kinds {
-						e := tFile + cLen*s
+						c := &counts[s]
 						switch k {
 						case textcol.Number:
-							v.Add(e+cNumbers, 1)
+							c.numbers++
 							w.put(s, par.Values[s])
 							continue
 						case textcol.Missing:
-							v.Add(e+cMissing, 1)
+							c.missing++
 						case textcol.NotNumber:
-							v.Add(e+cBad, 1)
-							v.Add(e+cBadLine, float64(line))
-							v.Add(e+cBadOffset, float64(off-int64(len(buf))+int64(used+par.Start[s])))
+							if c.bad == 0 {
+								c.badLine, c.badOff = line, off-int64(len(buf))+int64(used+par.Start[s])
+							}
+							c.bad++
 						}
 						w.put(s, hole)
 					}
 				}
 				w.next()
-				v.Add(tRecords, 1)
+				records++
 			}
 			record++
 			line += int64(lines)
@@ -213,6 +223,18 @@ func parseParts(raw []byte, lo, hi uint64, v *engine.Vector) {
 		panic(fmt.Sprintf("filestats: part [%d, %d) holds %d records, the index says %d", lo, hi, record-first[1], last[1]-first[1]))
 	}
 	w.flush()
+	v.Add(tRecords, float64(records))
+	v.Add(tBlank, float64(blanks))
+	for s, c := range counts {
+		e := tFile + cLen*s
+		v.Add(e+cNumbers, float64(c.numbers))
+		v.Add(e+cMissing, float64(c.missing))
+		v.Add(e+cBad, float64(c.bad))
+		if c.bad > 0 {
+			v.Add(e+cBadLine, float64(c.badLine))
+			v.Add(e+cBadOffset, float64(c.badOff))
+		}
+	}
 }
 
 // columnWriter gathers the values of consecutive records, a column each,
@@ -221,7 +243,8 @@ type columnWriter struct {
 	outs []*os.File
 	at   int64 // the array index of the first value held
 	vals [][]float64
-	n    int // records held
+	b    []byte // the bytes of one column's block
+	n    int    // records held
 }
 
 const writeBlock = 1 << 14
@@ -229,9 +252,49 @@ const writeBlock = 1 << 14
 func newColumnWriter(outs []*os.File, at int64) *columnWriter {
 	w := &columnWriter{outs: outs, at: at, vals: make([][]float64, len(outs))}
 	for i := range w.vals {
-		w.vals[i] = make([]float64, 0, writeBlock)
+		w.vals[i] = (*colBufs.Get().(*[]float64))[:0]
 	}
+	w.b = *byteBufs.Get().(*[]byte)
 	return w
+}
+
+// release gives the writer's buffers back for the next part.
+func (w *columnWriter) release() {
+	for _, xs := range w.vals {
+		colBufs.Put(&xs)
+	}
+	byteBufs.Put(&w.b)
+}
+
+// Buffers reused across parts: a worker parses many.
+var (
+	readBufs = sync.Pool{New: func() any { b := make([]byte, 0, readBlock); return &b }}
+	colBufs  = sync.Pool{New: func() any { b := make([]float64, 0, writeBlock); return &b }}
+	byteBufs = sync.Pool{New: func() any { b := make([]byte, 8*writeBlock); return &b }}
+)
+
+// paramsCache holds each call's decoded params, by their bytes: a call's
+// pieces all carry the same ones, and the parts table is long.
+var paramsCache = struct {
+	sync.Mutex
+	m map[string]any
+}{m: map[string]any{}}
+
+func cachedParams[T any](raw []byte) *T {
+	paramsCache.Lock()
+	defer paramsCache.Unlock()
+	if p, ok := paramsCache.m[string(raw)]; ok {
+		return p.(*T)
+	}
+	p := new(T)
+	if err := json.Unmarshal(raw, p); err != nil {
+		panic(fmt.Sprintf("filestats: bad params: %v", err))
+	}
+	if len(paramsCache.m) > 64 { // a pool worker serves call after call
+		clear(paramsCache.m)
+	}
+	paramsCache.m[string(raw)] = p
+	return p
 }
 
 func (w *columnWriter) put(s int, x float64) { w.vals[s] = append(w.vals[s], x) }
@@ -252,7 +315,7 @@ func (w *columnWriter) flush() {
 	if w.n == 0 {
 		return
 	}
-	b := make([]byte, 8*w.n)
+	b := w.b[:8*w.n]
 	for s, xs := range w.vals {
 		for i, x := range xs {
 			binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))

@@ -39,6 +39,9 @@ func Field(f []byte) (float64, Kind) {
 	if len(f) == 0 {
 		return 0, Missing
 	}
+	if x, ok := parseDecimal(f); ok {
+		return x, Number
+	}
 	// The string shares f's bytes: ParseFloat keeps no reference to it,
 	// and f does not change during the call.
 	x, err := strconv.ParseFloat(unsafe.String(&f[0], len(f)), 64)
@@ -156,6 +159,9 @@ func (p *Parser) Record(data []byte, atEOF, hasQuote bool) (n, lines int, blank,
 }
 
 func isBlank(b []byte) bool {
+	if len(b) > 0 && b[0] != ' ' && b[0] != '\t' && b[0] != '\r' { // nearly every line: no loop
+		return false
+	}
 	for _, c := range b {
 		if c != ' ' && c != '\t' && c != '\r' {
 			return false

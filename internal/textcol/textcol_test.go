@@ -237,3 +237,45 @@ func TestOpenQuote(t *testing.T) {
 		t.Error("an open quote not seen")
 	}
 }
+
+// The fast path alone, where it answers, gives strconv's bits: random
+// float64 printed every way, and decimal strings of random digits and
+// exponents (halfway cases and long mantissas included).
+func TestParseDecimalAsStrconv(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	fast := 0
+	check := func(s string) {
+		t.Helper()
+		got, ok := parseDecimal([]byte(s))
+		if !ok {
+			return
+		}
+		fast++
+		want, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("%q: %v (%#x), strconv %v (%#x) %v", s, got, math.Float64bits(got), want, math.Float64bits(want), err)
+		}
+	}
+	for range 1_000_000 {
+		x := math.Float64frombits(r.Uint64())
+		check(strconv.FormatFloat(x, 'g', -1, 64))
+		check(strconv.FormatFloat(x, 'e', r.IntN(19), 64))
+		check(strconv.FormatFloat(x, 'f', r.IntN(20), 64))
+		// Random digits: a mantissa of 1 to 19 digits, an exponent anywhere.
+		m := strconv.FormatUint(r.Uint64()>>uint(r.IntN(64)), 10)
+		check(fmt.Sprintf("%s.%se%d", m[:1], m[1:], r.IntN(700)-350))
+		check(fmt.Sprintf("-%se%d", m, r.IntN(60)-30))
+	}
+	for _, s := range []string{"0", "-0", "0.000", "1", "9007199254740993", "9007199254740992", "1e22", "1e23", "123456789012345678e-5",
+		"2.2250738585072014e-308", "1.7976931348623157e308", "0.1", "33.095451725862591", ".5", "5.", "+5", "-.5e-3"} {
+		check(s)
+	}
+	if fast < 2_000_000 {
+		t.Errorf("the fast path answered %d strings only", fast)
+	}
+	for _, s := range []string{"", "+", ".", "e5", "1e", "1e+", "inf", "nan", "0x10", "1_0", "1.2.3", "12345678901234567890"} {
+		if _, ok := parseDecimal([]byte(s)); ok {
+			t.Errorf("%q: the fast path answered", s)
+		}
+	}
+}
