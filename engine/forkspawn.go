@@ -125,7 +125,7 @@ func (c Config) checkForkConfig() error {
 		if g := (c.N-1)/forkMaxPieces + 1; g <= MaxGrain {
 			fix += fmt.Sprintf(", or {Grain} >= %d", g)
 		}
-		return bad("keeps a record per piece, at most %d pieces: N %d in pieces of {Grain} %d makes %d: %s",
+		return bad("keeps a record per piece, at most %d pieces: {N} %d in pieces of {Grain} %d makes %d: %s",
 			forkMaxPieces, c.N, c.Grain, p, fix)
 	}
 	return nil

@@ -241,7 +241,7 @@ func asFlagError(err error) error {
 // fieldFlag is the flag that sets the engine.Config field, or "".
 func fieldFlag(field string) string {
 	switch field {
-	case "N", "Workers", "Mode", "Shm", "Path", "Force", "Chunk", "Publish", "Kernel", "Timeout", "Retries", "Sched", "Pad", "Stall", "Spawn":
+	case "N", "Workers", "Mode", "Shm", "Path", "Force", "Chunk", "Publish", "Kernel", "Timeout", "Retries", "Sched", "Pad", "Stall", "Spawn", "Grain":
 		return "-" + strings.ToLower(field)
 	case "RedisURL":
 		return "-redis"
