@@ -67,7 +67,7 @@ with open(col, 'wb') as f:
 PY
 fi
 
-cat >"$tmp/pandas.py" <<'PY'
+cat >"$tmp/pd_stats.py" <<'PY'
 import sys, pandas as pd
 c = pd.read_csv(sys.argv[1], usecols=['price'])['price']
 print("count %d sum %r mean %r var %r min %r max %r" % (c.count(), float(c.sum()), float(c.mean()), float(c.var()), float(c.min()), float(c.max())))
@@ -104,7 +104,7 @@ for ((i = 0; i < runs; i++)); do
 		read) timed read "$tmp/readfloor" "$csv" ;;
 		pishm) timed pishm "$tmp/pishm" stats -col price "$csv" ;;
 		datamash) timed datamash datamash -t, -H count 2 sum 2 mean 2 svar 2 min 2 max 2 <"$csv" ;;
-		pandas) timed pandas "$py" "$tmp/pandas.py" "$csv" ;;
+		pandas) timed pandas "$py" "$tmp/pd_stats.py" "$csv" ;;
 		esac
 	done
 done

@@ -27,6 +27,9 @@ import (
 // ask. Worker "*" means every worker. A fifth field :g kills only in call
 // g (a pool's first call is 1), so that a pool's later calls run clean.
 func TestMain(m *testing.M) {
+	if spec := os.Getenv("PISHM_TEST_EMBED"); spec != "" && !IsChild() {
+		os.Exit(embedMain(spec))
+	}
 	if IsChild() {
 		worker := os.Getenv(envWorker)
 		if w, code, ok := strings.Cut(os.Getenv("PISHM_TEST_EXIT"), ":"); ok && w == worker {

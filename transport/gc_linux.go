@@ -38,7 +38,9 @@ const mqueueDir = "/dev/mqueue"
 // IPC_PRIVATE, a POSIX queue named pishm-PID-RANDOM) cannot be judged and
 // stays. Redis keys expire by themselves (transport/redis).
 //
-// pishm does not call GC when it starts; `pishm gc` does.
+// The first transport run of each process calls GC (NewCollector), so
+// what a killed program left goes with the next run; `pishm gc` calls it
+// by hand.
 func GC() ([]string, error) { return gc(os.TempDir(), mqueueDir) }
 
 // entry is one line of a manifest: a resource kind and its name.

@@ -290,9 +290,17 @@ type Collector interface {
 	Close() error
 }
 
+// reclaim removes, once per process, what the transport runs of dead
+// processes left (GC): a program killed mid-run (by a signal it does not
+// handle) cannot remove its FIFOs, sockets, result files and queues, and
+// the next program to set up a transport run takes them away, so that a
+// killed embedder does not leak for ever.
+var reclaim = sync.OnceFunc(func() { GC() })
+
 // NewCollector sets up the parent side of a run of the given kind. The
 // context bounds only the set-up (dialing redis, for instance).
 func NewCollector(ctx context.Context, kind string, opt Options) (Collector, error) {
+	reclaim()
 	if opt.Workers <= 0 {
 		return nil, fmt.Errorf("transport: Options.Workers must be > 0, got %d", opt.Workers)
 	}
