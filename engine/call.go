@@ -162,7 +162,9 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 		}
 		w.check(cs.g)
 		if now := time.Now(); now.After(nextReport) {
-			report(now.Sub(start), false)
+			if err := report(now.Sub(start), false); err != nil {
+				return res, c.fail(cs, err)
+			}
 			nextReport = now.Add(ProgressEvery)
 		}
 		if sem.SpinWhile(&ctl.finished, f, spin) {
@@ -173,7 +175,9 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 		sem.WaitWhile(&ctl.finished, f, tick)
 		ctl.parentSleeps.Store(0)
 	}
-	report(cs.elapsed, true)
+	if err := report(cs.elapsed, true); err != nil {
+		return res, c.fail(cs, err)
+	}
 	res, err = c.result(ctx, cs)
 	if err != nil {
 		return res, c.fail(cs, err)

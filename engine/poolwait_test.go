@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,6 +64,30 @@ func TestPoolClosedIsClosed(t *testing.T) {
 	for _, n := range []uint64{10, 1 << 22} {
 		if _, err := p.Reduce(ctx, "squares", n); !errors.Is(err, engine.ErrPoolClosed) {
 			t.Errorf("n=%d after Close: %v, want ErrPoolClosed", n, err)
+		}
+	}
+}
+
+// A Progress callback that panics fails its call with the panic, one-shot
+// and on a Pool, and the pool serves the next call; before, the panic
+// unwound out of Pool.Reduce.
+func TestProgressPanicIsTheCallsError(t *testing.T) {
+	ctx := context.Background()
+	boom := engine.WithConfig(engine.Config{Progress: func(engine.Progress) { panic("boom") }})
+	p, err := engine.NewPool(ctx, engine.WithWorkers(2), engine.WithInProcessBelow(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Reduce(ctx, "squares", 1<<20, boom); err == nil || !strings.Contains(err.Error(), "Progress callback panicked: boom") {
+		t.Errorf("pool: %v, want the panic as the error", err)
+	}
+	if r, err := p.Reduce(ctx, "squares", 1000); err != nil || r.Value != 332833500 {
+		t.Errorf("the pool after: %v, %v", r.Value, err)
+	}
+	for _, m := range []engine.Mode{engine.Slots, engine.Goroutines} {
+		if _, err := engine.Reduce(ctx, "squares", 1<<20, boom, engine.WithMode(m), engine.WithWorkers(2)); err == nil || !strings.Contains(err.Error(), "boom") {
+			t.Errorf("%s: %v, want the panic as the error", m, err)
 		}
 	}
 }

@@ -113,11 +113,15 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 		case <-ctx.Done():
 			return callResult{}, fmt.Errorf("engine: %w", context.Cause(ctx))
 		case <-t.C:
-			report(time.Since(start), false)
+			if err := report(time.Since(start), false); err != nil {
+				return callResult{}, err
+			}
 		}
 	}
 	res.elapsed = time.Since(start)
-	report(res.elapsed, true)
+	if err := report(res.elapsed, true); err != nil {
+		return callResult{}, err
+	}
 	for _, p := range panics {
 		if p != nil {
 			return callResult{}, p
@@ -145,11 +149,11 @@ type ownTotal struct {
 func (o *ownTotal) publish(f folds, terms, _ uint64) { o.f.merge(f); o.terms += terms }
 
 // noProgress is the reporter of a call nobody watches.
-func noProgress(time.Duration, bool) {}
+func noProgress(time.Duration, bool) error { return nil }
 
 // progressReporter returns a function that calls cb (if set) with a
 // snapshot built from done(i).
-func progressReporter(cb func(Progress), workers int, n, grain uint64, dynamic bool, done func(i int) uint64) func(elapsed time.Duration, final bool) {
+func progressReporter(cb func(Progress), workers int, n, grain uint64, dynamic bool, done func(i int) uint64) func(elapsed time.Duration, final bool) error {
 	if cb == nil {
 		return noProgress
 	}
@@ -160,12 +164,20 @@ func progressReporter(cb func(Progress), workers int, n, grain uint64, dynamic b
 			share[i] = hi - lo
 		}
 	}
-	return func(elapsed time.Duration, final bool) {
+	return func(elapsed time.Duration, final bool) (err error) {
 		p := Progress{N: n, Worker: make([]uint64, workers), Share: share, Elapsed: elapsed, Final: final}
 		for i := range p.Worker {
 			p.Worker[i] = done(i)
 			p.Done += p.Worker[i]
 		}
+		// A callback that panics fails the call with that panic, rather
+		// than unwinding through the engine's wait loop.
+		defer func() {
+			if v := recover(); v != nil {
+				err = fmt.Errorf("engine: the Progress callback panicked: %v", v)
+			}
+		}()
 		cb(p)
+		return nil
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -16,5 +17,14 @@ func TestForkGrainIsUsageError(t *testing.T) {
 	_, stderr, code := pishm(t, "-spawn", "fork", "-n", "1e15", "-grain", "512")
 	if code != 2 || !strings.Contains(stderr, "-grain 512") || !strings.Contains(stderr, "-n 1000000000000000") || strings.Contains(stderr, "Config.") {
 		t.Errorf("exit %d, %q: want exit 2 naming -n and -grain", code, stderr)
+	}
+}
+
+// A file of -0.0 has sum -0 and mean -0 (the mean printed 0 before: the
+// exact quotient lost the zero's sign).
+func TestStatsNegativeZero(t *testing.T) {
+	out, stderr, code := pishm(t, "stats", "-workers", "2", writeF64(t, []float64{math.Copysign(0, -1), math.Copysign(0, -1)}))
+	if code != 0 || !strings.Contains(out, "sum       -0 ") || !strings.Contains(out, "mean      -0\n") {
+		t.Errorf("exit %d %s\n%s", code, stderr, out)
 	}
 }

@@ -25,7 +25,7 @@ func (t Totals) Mean() float64 {
 	switch {
 	case t.Count == 0 || t.Sum == nil:
 		return math.NaN()
-	case t.Sum.IsInf():
+	case t.Sum.IsInf(), t.Sum.Sign() == 0: // ±Inf, or ±0 (a sum of -0s is -0, and so is its mean)
 		f, _ := t.Sum.Float64()
 		return f
 	}
