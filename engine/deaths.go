@@ -88,6 +88,17 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 			lo, hi := span(cs.spec.n, cs.spec.grain, c.opt.workers, i)
 			we.Lo, we.Hi = cs.spec.offset+lo, cs.spec.offset+hi
 		}
+		if we.Hi == 0 && cs.spec.dynamic && cs.spec.n > 0 && cs.spec.step > 0 {
+			// The chunk it had claimed still carries its pid.
+			tbl := c.v.chunks(int((cs.spec.n-1)/cs.spec.step + 1))
+			for k := range tbl {
+				if tbl[k].Load() == uint32(e.p.pid) {
+					lo := uint64(k) * cs.spec.step
+					we.Lo, we.Hi = cs.spec.offset+lo, cs.spec.offset+min(cs.spec.n, lo+cs.spec.step)
+					break
+				}
+			}
+		}
 	}
 	if cs == nil && c.gen != 0 {
 		we.When = "between calls"

@@ -1,0 +1,35 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/pishm/pishm/engine"
+)
+
+func init() {
+	// exit-at-5000 ends its worker with exit status 3 on the piece that
+	// holds term 5000.
+	engine.Register("exit-at-5000", engine.Sum, func(lo, hi uint64) float64 {
+		if lo <= 5000 && 5000 < hi {
+			os.Exit(3)
+		}
+		return float64(hi - lo)
+	})
+}
+
+// A worker that dies under the dynamic schedule is named with the chunk
+// it was summing, as under the static one; before, the error had no range.
+func TestDynamicDeathNamesTheChunk(t *testing.T) {
+	_, err := engine.Reduce(context.Background(), "exit-at-5000", 1<<21, engine.WithConfig(engine.Config{Retries: -1}),
+		engine.WithSchedule(engine.Dynamic), engine.WithWorkers(2), engine.WithGrain(4096), engine.WithChunk(4096))
+	var we *engine.WorkerError
+	if !errors.As(err, &we) {
+		t.Fatalf("%v, want a WorkerError", err)
+	}
+	if !(we.Lo <= 5000 && 5000 < we.Hi) || we.Hi-we.Lo > 4096 {
+		t.Errorf("the error names [%d, %d), want the chunk of term 5000: %v", we.Lo, we.Hi, err)
+	}
+}
