@@ -107,7 +107,7 @@ func TestKilledEmbedderLeavesNothing(t *testing.T) {
 			if left == 0 {
 				t.Fatalf("the killed runs left nothing to reclaim: the test proves nothing")
 			}
-			out, err := run(string(mode)+":").CombinedOutput()
+			out, err := run(string(mode) + ":").CombinedOutput()
 			if err != nil {
 				t.Fatalf("the next run: %v: %s", err, out)
 			}
