@@ -145,6 +145,9 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 		if ctx.Err() != nil { // the caller's share stopped short
 			return res, c.fail(cs, c.cancelled(ctx, cs))
 		}
+		if c.closing.Load() {
+			return res, c.fail(cs, c.closed(cs))
+		}
 		cs.completed[0] = true // no process to reap: a one-shot call waits for none
 	}
 	nextReport := start.Add(ProgressEvery)
@@ -159,6 +162,9 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 		}
 		if ctx.Err() != nil {
 			return res, c.fail(cs, c.cancelled(ctx, cs))
+		}
+		if c.closing.Load() {
+			return res, c.fail(cs, c.closed(cs))
 		}
 		w.check(cs.g)
 		if now := time.Now(); now.After(nextReport) {
@@ -211,6 +217,11 @@ func (c *crew) done(cs *callState) bool {
 }
 
 // cancelled is the error of call cs whose context is done.
+// closed is the error of call cs stopped by Pool.Close.
+func (c *crew) closed(cs *callState) error {
+	return fmt.Errorf("%w during the call (workers %s unfinished)", ErrPoolClosed, c.unfinished(cs))
+}
+
 func (c *crew) cancelled(ctx context.Context, cs *callState) error {
 	return fmt.Errorf("engine: %w (workers %s unfinished)", context.Cause(ctx), c.unfinished(cs))
 }

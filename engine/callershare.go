@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"runtime"
 	"time"
 
 	"github.com/pishm/pishm/sem"
@@ -18,6 +20,8 @@ func (c *crew) shareInCaller(ctx context.Context, cs *callState) (err error) {
 	}()
 	ctl := c.v.ctl
 	j := cs.spec.job.bind(cs.spec.params)
+	c.inCaller.Store(true)
+	defer c.inCaller.Store(false)
 	sh := &c.caller
 	sh.ctx, sh.g = ctx, cs.g
 	defer func() { sh.ctx = nil }()
@@ -63,3 +67,13 @@ func (c *crew) lockAccum(m *sem.Mutex) error {
 // lockSlice is how long the caller's share waits for the accumulator's
 // lock before it looks whether the holder died.
 const lockSlice = 10 * time.Millisecond
+
+// reentering reports whether the calling goroutine is inside
+// shareInCaller: a Func run as the caller's share that calls its own Pool.
+// It reads the goroutine's stack, so it is asked only when the pool is
+// busy and its caller's share is running.
+func reentering() bool {
+	buf := make([]byte, 64<<10)
+	n := runtime.Stack(buf, false)
+	return bytes.Contains(buf[:n], []byte("engine.(*crew).shareInCaller("))
+}

@@ -20,6 +20,13 @@ import (
 type crew struct {
 	opt    crewOptions
 	caller callerShare // the caller's share's state (WithCallerShare)
+	// inCaller is set while the caller's share runs the Func in the
+	// calling goroutine: a Pool call that finds the pool busy then looks
+	// whether it is that goroutine, re-entering (see Pool.ReduceInto).
+	inCaller atomic.Bool
+	// closing is set by Pool.Close: the call in flight stops as a
+	// cancelled one does, and returns ErrPoolClosed.
+	closing atomic.Bool
 	seg    *shmem.Segment
 	v      segView
 	sp     *spawner
@@ -91,7 +98,7 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 		return nil, err
 	}
 	c = &crew{opt: o, seg: seg, v: newView(seg, l), proc: make([]*process, o.workers), pids: make([]atomic.Int64, o.workers), self: os.Getpid()}
-	c.caller.cancelled = func() bool { return c.v.ctl.cancel.Load() == c.caller.g || c.caller.ctx.Err() != nil }
+	c.caller.cancelled = func() bool { return c.v.ctl.cancel.Load() == c.caller.g || c.caller.ctx.Err() != nil || c.closing.Load() }
 	c.caller.lock = c.lockAccum
 	defer func() {
 		if err != nil {

@@ -125,6 +125,12 @@ func boolInt(b bool) int {
 	return 0
 }
 
+// ErrReentrant is returned by a Pool call made from a Func that the same
+// Pool is running as the caller's share (WithCallerShare): the pool is
+// busy with the call that Func is part of, so the inner call could only
+// wait for ever. Run the inner reduction on another Pool, or one-shot.
+var ErrReentrant = errors.New("engine: a Func called its own Pool from the caller's share (re-entrant calls are refused)")
+
 // ErrPoolClosed is returned by a call on a closed Pool.
 var ErrPoolClosed = errors.New("engine: pool closed")
 
@@ -184,8 +190,17 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint
 	}
 	select {
 	case p.turn <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("engine: waiting for the pool's call before this one: %w", context.Cause(ctx))
+	default:
+		// A Func run as the caller's share that calls its own Pool would
+		// wait for ever for the call it is part of.
+		if p.c.inCaller.Load() && reentering() {
+			return ErrReentrant
+		}
+		select {
+		case p.turn <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("engine: waiting for the pool's call before this one: %w", context.Cause(ctx))
+		}
 	}
 	defer func() { <-p.turn }()
 	// A call whose context ended while it waited never reaches the workers.
@@ -222,9 +237,10 @@ func (p *Pool) Workers() []int {
 }
 
 // Close tells the workers to exit, reaps them, and removes the segment.
-// It waits for a call in progress (cancel the call's context to end it
-// sooner); every call after Close, of any size, returns ErrPoolClosed.
-// Calling it again does nothing.
+// A call in progress is stopped as a cancelled one is (at the workers'
+// next piece, or by killing them; the caller's share at its next piece)
+// and returns ErrPoolClosed; every call after Close, of any size, returns
+// ErrPoolClosed too. Calling it again does nothing.
 func (p *Pool) Close() error {
 	p.state.Lock()
 	if p.closed {
@@ -233,6 +249,8 @@ func (p *Pool) Close() error {
 	}
 	p.closed = true
 	p.state.Unlock()
+	p.c.closing.Store(true)
+	p.c.nudge() // a caller asleep in the call's wait looks again at once
 	p.turn <- struct{}{} // the call in progress has ended
 	defer func() { <-p.turn }()
 	return p.c.close()

@@ -50,20 +50,43 @@ func TestPoolCallWaitingHonoursContext(t *testing.T) {
 	}
 }
 
-// Closed is closed: a call of any size after Close returns ErrPoolClosed
+// Closed is closed: Close stops a call in progress, which returns
+// ErrPoolClosed (Close waited for it to end before: for ever, for a Func
+// that sleeps), and a call of any size after Close returns ErrPoolClosed
 // (a small call ran in process and succeeded before).
 func TestPoolClosedIsClosed(t *testing.T) {
 	ctx := context.Background()
-	p, err := engine.NewPool(ctx, engine.WithWorkers(1), engine.WithInProcessBelow(1<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(); err != nil {
-		t.Errorf("Close: %v", err)
-	}
-	for _, n := range []uint64{10, 1 << 22} {
-		if _, err := p.Reduce(ctx, "squares", n); !errors.Is(err, engine.ErrPoolClosed) {
-			t.Errorf("n=%d after Close: %v, want ErrPoolClosed", n, err)
+	for _, caller := range []bool{false, true} {
+		p, err := engine.NewPool(ctx, engine.WithWorkers(2), engine.WithInProcessBelow(1<<20), engine.WithCallerShare(caller))
+		if err != nil {
+			t.Fatal(err)
+		}
+		started := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			close(started)
+			_, err := p.Reduce(ctx, "sleepy", 1<<21, engine.WithGrain(1)) // a day unless stopped
+			done <- err
+		}()
+		<-started
+		time.Sleep(20 * time.Millisecond) // usually mid-call by now; either order passes
+		closed := make(chan error, 1)
+		go func() { closed <- p.Close() }()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		case <-time.After(time.Minute): // bounds only a broken run
+			t.Fatal("Close waited for the call in progress")
+		}
+		if err := <-done; !errors.Is(err, engine.ErrPoolClosed) {
+			t.Errorf("caller share %v: the call Close stopped: %v, want ErrPoolClosed", caller, err)
+		}
+		for _, n := range []uint64{10, 1 << 22} {
+			if _, err := p.Reduce(ctx, "squares", n); !errors.Is(err, engine.ErrPoolClosed) {
+				t.Errorf("n=%d after Close: %v, want ErrPoolClosed", n, err)
+			}
 		}
 	}
 }
@@ -89,5 +112,57 @@ func TestProgressPanicIsTheCallsError(t *testing.T) {
 		if _, err := engine.Reduce(ctx, "squares", 1<<20, boom, engine.WithMode(m), engine.WithWorkers(2)); err == nil || !strings.Contains(err.Error(), "boom") {
 			t.Errorf("%s: %v, want the panic as the error", m, err)
 		}
+	}
+}
+
+// reenterPool is the Pool the "reenter" Func calls from the caller's
+// share (nil in the workers, where the Func just counts).
+var (
+	reenterPool *engine.Pool
+	reenterErr  = make(chan error, 1024)
+)
+
+func init() {
+	engine.Register("reenter", engine.Sum, func(lo, hi uint64) float64 {
+		if reenterPool != nil {
+			_, err := reenterPool.Reduce(context.Background(), "squares", 1<<21)
+			select {
+			case reenterErr <- err:
+			default:
+			}
+		}
+		return float64(hi - lo)
+	})
+}
+
+// A Func that calls its own Pool from the caller's share gets
+// ErrReentrant at once; it waited for ever before, whatever its deadline.
+func TestPoolReentrantCallRefused(t *testing.T) {
+	ctx := context.Background()
+	p, err := engine.NewPool(ctx, engine.WithWorkers(2), engine.WithInProcessBelow(0), engine.WithCallerShare(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	reenterPool = p
+	defer func() { reenterPool = nil }()
+	done := make(chan error, 1)
+	go func() {
+		r, err := p.Reduce(ctx, "reenter", 1<<22)
+		if err == nil && r.Value != 1<<22 {
+			err = errors.New("wrong sum")
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the outer call: %v", err)
+		}
+	case <-time.After(time.Minute): // bounds only a broken run
+		t.Fatal("the outer call never returned: the inner call deadlocked")
+	}
+	if err := <-reenterErr; !errors.Is(err, engine.ErrReentrant) {
+		t.Errorf("the inner call: %v, want ErrReentrant", err)
 	}
 }
