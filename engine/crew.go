@@ -27,12 +27,12 @@ type crew struct {
 	// closing is set by Pool.Close: the call in flight stops as a
 	// cancelled one does, and returns ErrPoolClosed.
 	closing atomic.Bool
-	seg    *shmem.Segment
-	v      segView
-	sp     *spawner
-	proc   []*process     // the current process of each worker, nil while none runs
-	pids   []atomic.Int64 // proc's pids, for Pool.Workers while a call runs
-	gen    uint32
+	seg     *shmem.Segment
+	v       segView
+	sp      *spawner
+	proc    []*process     // the current process of each worker, nil while none runs
+	pids    []atomic.Int64 // proc's pids, for Pool.Workers while a call runs
+	gen     uint32
 	// broken, once set, fails every later call at once: the crew could
 	// not be made whole after a failure (a replacement would not start).
 	broken error
@@ -98,7 +98,9 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 		return nil, err
 	}
 	c = &crew{opt: o, seg: seg, v: newView(seg, l), proc: make([]*process, o.workers), pids: make([]atomic.Int64, o.workers), self: os.Getpid()}
-	c.caller.cancelled = func() bool { return c.v.ctl.cancel.Load() == c.caller.g || c.caller.ctx.Err() != nil || c.closing.Load() }
+	c.caller.cancelled = func() bool {
+		return c.v.ctl.cancel.Load() == c.caller.g || c.caller.ctx.Err() != nil || c.closing.Load()
+	}
 	c.caller.lock = c.lockAccum
 	defer func() {
 		if err != nil {

@@ -250,7 +250,7 @@ func (p *Pool) Close() error {
 	p.closed = true
 	p.state.Unlock()
 	p.c.closing.Store(true)
-	p.c.nudge() // a caller asleep in the call's wait looks again at once
+	p.c.nudge()          // a caller asleep in the call's wait looks again at once
 	p.turn <- struct{}{} // the call in progress has ended
 	defer func() { <-p.turn }()
 	return p.c.close()
