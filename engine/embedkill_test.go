@@ -27,6 +27,9 @@ func init() {
 // embedMain is the test binary as a program that embeds the engine: one
 // one-shot call in mode, sleeping or not (PISHM_TEST_EMBED=mode:sleep).
 func embedMain(spec string) int {
+	if spec == "nofile" {
+		return nofileMain()
+	}
 	mode, sleep, _ := strings.Cut(spec, ":")
 	r, err := Reduce(context.Background(), "embed-sleep", 1<<21, WithMode(Mode(mode)), WithWorkers(2), WithParams([]byte(sleep)))
 	if err != nil {
@@ -117,5 +120,79 @@ func TestKilledEmbedderLeavesNothing(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// nofileMain runs the entry points with too few descriptors for their
+// workers, then again with the limit restored: each must fail with an
+// error naming the limit (no panic), and work once the descriptors are
+// back (no failure cached). It prints what went wrong and returns 1, or
+// returns 0.
+func nofileMain() int {
+	ctx := context.Background()
+	var saved syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &saved); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	entries := []struct {
+		name string
+		run  func() error
+	}{
+		{"Reduce pipe", func() error {
+			_, err := Reduce(ctx, "embed-sleep", 1<<21, WithMode(Pipe), WithWorkers(16))
+			return err
+		}},
+		{"Reduce slots", func() error {
+			_, err := Reduce(ctx, "embed-sleep", 1<<21, WithWorkers(16))
+			return err
+		}},
+		{"Run", func() error {
+			_, err := Run(ctx, "embed-sleep", Config{N: 1 << 21, Workers: 16})
+			return err
+		}},
+		{"NewPool", func() error {
+			p, err := NewPool(ctx, WithWorkers(16))
+			if err == nil {
+				_, err = p.Reduce(ctx, "embed-sleep", 1<<21)
+				p.Close()
+			}
+			return err
+		}},
+	}
+	bad := 0
+	for _, e := range entries {
+		low := saved
+		low.Cur = 16
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		err := e.run()
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &saved)
+		if err == nil || !strings.Contains(err.Error(), "RLIMIT_NOFILE 16") {
+			fmt.Printf("%s with 16 descriptors: %v, want an error naming RLIMIT_NOFILE 16\n", e.name, err)
+			bad++
+		}
+		if err := e.run(); err != nil {
+			fmt.Printf("%s with the descriptors back: %v\n", e.name, err)
+			bad++
+		}
+	}
+	if bad > 0 {
+		return 1
+	}
+	return 0
+}
+
+// Out of descriptors, every entry point fails with an error naming the
+// limit, and works again once they are back; before, the engine panicked
+// and cached the panic for the life of the process.
+func TestOutOfDescriptorsEveryEntry(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "PISHM_TEST_EMBED=nofile")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("%v:\n%s", err, out)
 	}
 }

@@ -190,7 +190,7 @@ func (sp *spawner) start(i, attempt int, env []string, files []*os.File) (*proce
 	r := sp.fork(spawnReq{exe: exe, argv: []string{sp.argv0, "worker", strconv.Itoa(i)}, env: e, files: fds})
 	if r.err != nil {
 		stderr.Close()
-		return nil, fmt.Errorf("engine: start worker %d: %w", i, r.err)
+		return nil, fmt.Errorf("engine: start worker %d: %w%s", i, r.err, limitNote(r.err))
 	}
 	p := &process{exe: exe, pid: r.pid, worker: i, attempt: attempt, stderr: stderr}
 	sp.track(p)

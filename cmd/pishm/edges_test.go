@@ -31,3 +31,13 @@ func TestStatsNegativeZero(t *testing.T) {
 		t.Errorf("exit %d %s\n%s", code, stderr, out)
 	}
 }
+
+// An error about a path with a newline in it is still one line.
+func TestErrorIsOneLine(t *testing.T) {
+	for _, args := range [][]string{{"-shm", "file", "-path", "/nonexistent/a\nb/c", "-n", "1e3"}, {"stats", "/nonexistent/a\nb"}} {
+		_, stderr, code := pishm(t, args...)
+		if code != 2 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, `a\nb`) {
+			t.Errorf("%q: exit %d, %q: want exit 2 and one line", args, code, stderr)
+		}
+	}
+}

@@ -179,7 +179,8 @@ func exitCode(ctx context.Context, stderr io.Writer, err error) int {
 		fmt.Fprintf(stderr, "pishm: %v\n", se)
 		return 128 + int(se.sig)
 	}
-	fmt.Fprintf(stderr, "pishm: %v\n", err)
+	// One line whatever the error holds (a path with a newline in it).
+	fmt.Fprintf(stderr, "pishm: %s\n", oneLineMsg(err.Error()))
 	var ue usageError
 	var fe flagError
 	switch {
