@@ -9,6 +9,8 @@
 #                extremes, histogram)
 #   datamash     GNU datamash -t, -H count sum mean svar min max of price
 #   pandas       read_csv(usecols=['price']) and count/sum/mean/var/min/max
+#   duckdb       DuckDB through its npm package @duckdb/node-api: read_csv
+#                with typed columns, 2 threads, count/sum/avg/var_samp/min/max
 #
 # It checks what each one gives against the truth: the sums beside the
 # correctly rounded sum of the column (math.fsum over the values Python
@@ -20,8 +22,9 @@
 # Environment:
 #   DIR=/tmp   where the CSV is made (bench-stats-ROWS.csv, kept for reruns)
 #   RUNS=5     rounds
-# datamash and python3-pandas are installed with apt-get when missing; a
-# tool that cannot be installed is left out with a message.
+# datamash and python3-pandas are installed with apt-get when missing, and
+# @duckdb/node-api with npm into DIR/pishm-bench-duckdb where node is
+# there; a tool that cannot be installed is left out with a message.
 set -euo pipefail
 export LC_ALL=C
 
@@ -40,6 +43,27 @@ command -v datamash >/dev/null || { echo "installing datamash" >&2; apt_get data
 "$py" -c 'import pandas' 2>/dev/null || { echo "installing python3-pandas" >&2; apt_get python3-pandas || echo "no pandas: left out" >&2; }
 has_pandas=0
 "$py" -c 'import pandas' 2>/dev/null && has_pandas=1
+
+has_duckdb=0
+duckdir="$dir/pishm-bench-duckdb"
+if command -v node >/dev/null && command -v npm >/dev/null; then
+	if [ ! -d "$duckdir/node_modules/@duckdb/node-api" ]; then
+		echo "installing @duckdb/node-api into $duckdir" >&2
+		mkdir -p "$duckdir" && (cd "$duckdir" && npm install --silent @duckdb/node-api >/dev/null 2>&1) ||
+			echo "no @duckdb/node-api: DuckDB left out" >&2
+	fi
+	[ -d "$duckdir/node_modules/@duckdb/node-api" ] && has_duckdb=1
+else
+	echo "no node: DuckDB left out" >&2
+fi
+[ "$has_duckdb" = 1 ] && cat >"$duckdir/duck.mjs" <<'JS'
+import { DuckDBInstance } from '@duckdb/node-api';
+const inst = await DuckDBInstance.create(':memory:', { threads: '2' });
+const con = await inst.connect();
+const r = await con.runAndReadAll(`SELECT count(price), sum(price), avg(price), var_samp(price), min(price), max(price) FROM read_csv('${process.argv[2]}', header=true, columns={'id': 'BIGINT', 'price': 'DOUBLE', 'temp': 'DOUBLE'})`);
+const row = r.getRows()[0];
+console.log(`count ${row[0]} sum ${row[1]} mean ${row[2]} var ${row[3]} min ${row[4]} max ${row[5]}`);
+JS
 
 (cd "$root" && go build -o "$tmp/" ./cmd/pishm ./cmd/pishm-worker ./bench/readfloor)
 
@@ -96,6 +120,7 @@ median() { sort -n "$1" | awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/
 progs=(read pishm)
 command -v datamash >/dev/null && progs+=(datamash)
 [ "$has_pandas" = 1 ] && progs+=(pandas)
+[ "$has_duckdb" = 1 ] && progs+=(duckdb)
 for ((i = 0; i < runs; i++)); do
 	# Rotate which program starts the round.
 	for ((k = 0; k < ${#progs[@]}; k++)); do
@@ -105,6 +130,7 @@ for ((i = 0; i < runs; i++)); do
 		pishm) timed pishm "$tmp/pishm" stats -col price "$csv" ;;
 		datamash) timed datamash datamash -t, -H count 2 sum 2 mean 2 svar 2 min 2 max 2 <"$csv" ;;
 		pandas) timed pandas "$py" "$tmp/pd_stats.py" "$csv" ;;
+		duckdb) timed duckdb node "$duckdir/duck.mjs" "$csv" ;;
 		esac
 	done
 done
@@ -115,6 +141,7 @@ echo "correctly rounded sum of price (math.fsum): $fsum"
 echo "pishm:    sum $("$py" -c 'import json, sys; print(repr(json.load(open(sys.argv[1]))["columns"][0]["stats"]["sum"]))' "$tmp/pishm.json"); stats $same as the raw f64 column's"
 command -v datamash >/dev/null && echo "datamash: $(tail -1 "$tmp/out.datamash")"
 [ "$has_pandas" = 1 ] && echo "pandas:   $(cat "$tmp/out.pandas")"
+[ "$has_duckdb" = 1 ] && echo "duckdb:   $(cat "$tmp/out.duckdb")"
 echo
 pishm=$(median "$tmp/t.pishm")
 echo "| program | median wall | vs pishm |"
