@@ -25,7 +25,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/pishm/pishm/internal/report/chart"
+	"github.com/pishm/pishm/cmd/internal/report/chart"
 )
 
 func main() {

@@ -2,4 +2,4 @@ package main
 
 // The Funcs of pishm stats: a lean worker must know every Func pishm
 // registers.
-import _ "github.com/pishm/pishm/internal/filestats"
+import _ "github.com/pishm/pishm/cmd/internal/filestats"

@@ -34,7 +34,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/pishm/pishm/internal/report"
+	"github.com/pishm/pishm/cmd/internal/report"
 )
 
 // benchOptions are the parsed flags of pishm bench.

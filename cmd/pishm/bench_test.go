@@ -18,9 +18,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pishm/pishm/cmd/internal/report"
+	"github.com/pishm/pishm/cmd/internal/report/chart"
 	"github.com/pishm/pishm/engine"
-	"github.com/pishm/pishm/internal/report"
-	"github.com/pishm/pishm/internal/report/chart"
 )
 
 // The bench tests run the -quick matrix in process: a few dozen runs of

@@ -14,11 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pishm/pishm/cmd/internal/filestats"
+	"github.com/pishm/pishm/cmd/internal/floatfile"
+	"github.com/pishm/pishm/cmd/internal/source"
+	"github.com/pishm/pishm/cmd/internal/stats"
 	"github.com/pishm/pishm/engine"
-	"github.com/pishm/pishm/internal/filestats"
-	"github.com/pishm/pishm/internal/floatfile"
-	"github.com/pishm/pishm/internal/source"
-	"github.com/pishm/pishm/internal/stats"
 )
 
 // statsCmd is "pishm stats [flags] FILE": count, exact sum, mean, sample

@@ -7,10 +7,10 @@ import (
 	"io"
 	"strings"
 
-	"github.com/pishm/pishm/internal/filestats"
-	"github.com/pishm/pishm/internal/floatfile"
-	"github.com/pishm/pishm/internal/source"
-	"github.com/pishm/pishm/internal/textcol"
+	"github.com/pishm/pishm/cmd/internal/filestats"
+	"github.com/pishm/pishm/cmd/internal/floatfile"
+	"github.com/pishm/pishm/cmd/internal/source"
+	"github.com/pishm/pishm/cmd/internal/textcol"
 )
 
 // textOptions reads the text flags of pishm stats.

@@ -14,9 +14,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pishm/pishm/cmd/internal/floatfile"
+	"github.com/pishm/pishm/cmd/internal/stats"
 	"github.com/pishm/pishm/engine"
-	"github.com/pishm/pishm/internal/floatfile"
-	"github.com/pishm/pishm/internal/stats"
 )
 
 // The registered names. Pass 2 has a fixed number of elements per name, so

@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/pishm/pishm/internal/report"
+	"github.com/pishm/pishm/cmd/internal/report"
 )
 
 // ErrUsage is wrapped by Main's errors about its command line: exit 2.

@@ -11,10 +11,10 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/pishm/pishm/cmd/internal/floatfile"
+	"github.com/pishm/pishm/cmd/internal/stats"
+	"github.com/pishm/pishm/cmd/internal/textcol"
 	"github.com/pishm/pishm/engine"
-	"github.com/pishm/pishm/internal/floatfile"
-	"github.com/pishm/pishm/internal/stats"
-	"github.com/pishm/pishm/internal/textcol"
 )
 
 // Text is read in three steps, each a reduction on the same workers:

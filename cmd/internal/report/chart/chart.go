@@ -17,7 +17,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pishm/pishm/internal/report"
+	"github.com/pishm/pishm/cmd/internal/report"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"

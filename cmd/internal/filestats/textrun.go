@@ -11,10 +11,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pishm/pishm/cmd/internal/source"
+	"github.com/pishm/pishm/cmd/internal/stats"
+	"github.com/pishm/pishm/cmd/internal/textcol"
 	"github.com/pishm/pishm/engine"
-	"github.com/pishm/pishm/internal/source"
-	"github.com/pishm/pishm/internal/stats"
-	"github.com/pishm/pishm/internal/textcol"
 )
 
 // TextOptions say how to read text.

@@ -9,9 +9,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pishm/pishm/cmd/internal/floatfile"
+	"github.com/pishm/pishm/cmd/internal/stats"
 	"github.com/pishm/pishm/engine"
-	"github.com/pishm/pishm/internal/floatfile"
-	"github.com/pishm/pishm/internal/stats"
 )
 
 func TestMain(m *testing.M) { engine.RunTests(m) }

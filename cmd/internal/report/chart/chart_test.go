@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pishm/pishm/internal/report"
+	"github.com/pishm/pishm/cmd/internal/report"
 )
 
 // fixture is a small report with every part, a failed row and a racy row.
