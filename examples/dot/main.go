@@ -31,10 +31,10 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/shared"
 )
 
 // The elements of the one reduction.
@@ -88,25 +88,9 @@ func twoProduct(a, b float64) (p, e float64) {
 	return p, math.FMA(a, b, -p)
 }
 
-// mapped holds the files this process has mapped, by path: a pool worker
-// serves many calls and maps each file once.
-var mapped = struct {
-	sync.Mutex
-	m map[string][]float64
-}{m: map[string][]float64{}}
-
-func file(path string) ([]float64, error) {
-	mapped.Lock()
-	defer mapped.Unlock()
-	if d, ok := mapped.m[path]; ok {
-		return d, nil
-	}
-	d, _, err := engine.Float64File(path) // mapped until the process exits
-	if err == nil {
-		mapped.m[path] = d
-	}
-	return d, err
-}
+// file maps the file at path once per process (shared.MapFile): a pool
+// worker serves many calls.
+func file(path string) ([]float64, error) { return shared.MapFile[float64](path) }
 
 // files maps the two files params names.
 func files(params string) (x, y []float64, err error) {

@@ -22,31 +22,15 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/shared"
 )
 
-// mapped holds the files this process has mapped, by path: a pool worker
-// serves many calls and maps each file once.
-var mapped = struct {
-	sync.Mutex
-	m map[string][]float64
-}{m: map[string][]float64{}}
-
-func data(path string) ([]float64, error) {
-	mapped.Lock()
-	defer mapped.Unlock()
-	if d, ok := mapped.m[path]; ok {
-		return d, nil
-	}
-	d, _, err := engine.Float64File(path) // mapped until the process exits
-	if err == nil {
-		mapped.m[path] = d
-	}
-	return d, err
-}
+// data maps the file at path once per process (shared.MapFile): a pool
+// worker serves many calls.
+func data(path string) ([]float64, error) { return shared.MapFile[float64](path) }
 
 // The one reduction: element 0 the exact sum, 1 the minimum, 2 the
 // maximum, in one pass over each piece of the file.
