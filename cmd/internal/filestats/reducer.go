@@ -43,4 +43,3 @@ func (r *reducer) close() {
 		r.pool.Close()
 	}
 }
-
