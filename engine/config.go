@@ -157,8 +157,8 @@ type Config struct {
 	// settings. Every worker checks its build stamp against the parent's,
 	// and if they differ the parent falls back to its own binary.
 	WorkerBinary string
-	// Params is handed to a ParamsFunc (Reduce only): at most MaxParams
-	// bytes.
+	// Params is handed to a ParamsFunc (Run, Reduce and Pool calls):
+	// at most MaxParams bytes.
 	Params []byte
 	// AllowRacy must be set to use the Racy mode, which loses updates on
 	// purpose.

@@ -374,7 +374,8 @@ func WithInProcessBelow(n uint64) Option {
 }
 
 // Reduce runs the Func registered as name ("pi" for the built-in series)
-// over the terms [0, n) on worker processes started for this call (or
+// over n terms, [0, n) or [lo, lo+n) with WithOffset(lo), on worker
+// processes started for this call (or
 // goroutines, in the Goroutines mode), publishing partials by the chosen
 // strategy, and combines them with its Op. Like Run, it leaves nothing
 // behind, whatever happens. A program that reduces many times should use a

@@ -1,7 +1,7 @@
-// Package twosum is Knuth's TwoSum, the one error-free transformation that
-// pishm's compensated sums (the kernels' folds, the engine's journals and
-// shared accumulators, the closed form, the queue's reduction) are built
-// on.
+// Package twosum is Knuth's TwoSum, the error-free transformation that the
+// closed form of the pi series (engine/internal/exact) is compensated
+// with. (The engine's exact sums are superaccumulators, package superacc,
+// and the kernels fold their lanes in assembly: neither imports this.)
 package twosum
 
 // TwoSum returns s = fl(a+b) and the exact rounding error e, so that
