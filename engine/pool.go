@@ -226,8 +226,9 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint
 var settingsPool = sync.Pool{New: func() any { return new(settings) }}
 
 // Workers returns the pid of each worker slot's process (0 for one being
-// replaced); with the caller's share (WithCallerShare; off by default), slot 0 is the calling
-// process itself. It answers at once, also during a call.
+// replaced); with the caller's share (WithCallerShare, off by default),
+// slot 0 is the calling process itself. It answers at once, also during a
+// call.
 func (p *Pool) Workers() []int {
 	pids := make([]int, len(p.c.pids))
 	for i := range p.c.pids {
