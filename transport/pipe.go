@@ -9,64 +9,72 @@ import (
 	"sync"
 )
 
-// pipeBackend: one anonymous pipe per worker; the child inherits the write
-// end as fd 3 and writes one record, and the parent reads to EOF.
-type pipeBackend struct {
-	c *Core
+// pairBackend: one connected pair of files per worker, a pipe or a
+// socketpair; the child inherits its end as fd 3 and writes one record,
+// and the parent reads to EOF.
+type pairBackend struct {
+	c    *Core
+	kind string                                     // "pipe" or "socketpair", for the receiver's messages
+	open func() (parent, child *os.File, err error) // O_CLOEXEC: no other child inherits them
 
-	mu    sync.Mutex
-	read  []*os.File // parent ends
-	write []*os.File // child ends, closed in Started
-	stale []*os.File // parent ends of dead workers' pipes, closed at shutdown
+	mu     sync.Mutex
+	parent []*os.File // the parent's ends
+	child  []*os.File // the children's ends, closed in Started
+	stale  []*os.File // parent ends of dead workers' pairs, closed at shutdown
 }
 
+func newPairBackend(c *Core, kind string, open func() (*os.File, *os.File, error)) *pairBackend {
+	return &pairBackend{c: c, kind: kind, open: open, parent: make([]*os.File, c.workers), child: make([]*os.File, c.workers)}
+}
+
+// newPipeBackend: an anonymous pipe per worker.
 func newPipeBackend(_ context.Context, c *Core, _ Options) (Backend, error) {
-	return &pipeBackend{c: c, read: make([]*os.File, c.workers), write: make([]*os.File, c.workers)}, nil
+	return newPairBackend(c, "pipe", os.Pipe), nil
 }
 
-func (b *pipeBackend) Child(i int) ([]string, []*os.File, error) {
-	r, w, err := os.Pipe() // O_CLOEXEC: no other child inherits them
+func (b *pairBackend) Child(i int) ([]string, []*os.File, error) {
+	p, ch, err := b.open()
 	if err != nil {
 		return nil, nil, err
 	}
 	b.mu.Lock()
-	b.read[i], b.write[i] = r, w
+	b.parent[i], b.child[i] = p, ch
 	b.mu.Unlock()
-	b.c.GoRecv(func() { b.c.RecvStream(i, r, "pipe") })
-	return []string{EnvFD + "=3"}, []*os.File{w}, nil
+	b.c.GoRecv(func() { b.c.RecvStream(i, p, b.kind) })
+	return []string{EnvFD + "=3"}, []*os.File{ch}, nil
 }
 
-func (b *pipeBackend) Started(i int) {
+func (b *pairBackend) Started(i int) {
 	b.mu.Lock()
-	w := b.write[i]
-	b.write[i] = nil
+	ch := b.child[i]
+	b.child[i] = nil
 	b.mu.Unlock()
-	if w != nil {
-		w.Close()
+	if ch != nil {
+		ch.Close()
 	}
 }
 
-func (b *pipeBackend) Exited(int) {}
+func (b *pairBackend) Exited(int) {}
 
-func (b *pipeBackend) Retry(i int) {
+func (b *pairBackend) Retry(i int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.read[i] != nil {
-		b.stale = append(b.stale, b.read[i])
-		b.read[i] = nil
+	if b.parent[i] != nil {
+		b.stale = append(b.stale, b.parent[i])
+		b.parent[i] = nil
 	}
 }
 
-func (b *pipeBackend) Shutdown() error {
+func (b *pairBackend) Shutdown() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	closeAll(b.write)
-	closeAll(b.read) // unblocks the receivers
+	closeAll(b.child)
+	closeAll(b.parent) // unblocks the receivers
 	closeAll(b.stale)
 	return nil
 }
 
-func (b *pipeBackend) Remove() error { return nil }
+func (b *pairBackend) Remove() error { return nil }
 
 func closeAll(fs []*os.File) {
 	for i, f := range fs {
