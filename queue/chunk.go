@@ -204,13 +204,17 @@ func (w *worker) nack(l lease, reason string, forgive bool) error {
 // without the engine, and a test can stall a chunk.
 var computeChunk = chunkOnPool
 
-// chunkOnPool computes chunk i of j on pool.
+// chunkOnPool computes chunk i of j on pool, or one-shot when pool is nil.
 func chunkOnPool(ctx context.Context, j Job, i int, progress func(uint64), pool *engine.Pool) (engine.Partial, time.Duration, error) {
 	cfg := j.config(i)
 	if progress != nil {
 		cfg.Progress = func(p engine.Progress) { progress(p.Done) }
 	}
-	r, err := pool.Reduce(ctx, j.engineFunc(), cfg.N, engine.WithConfig(cfg))
+	reduce := engine.Reduce // one-shot without a pool (ComputeChunk)
+	if pool != nil {
+		reduce = pool.Reduce
+	}
+	r, err := reduce(ctx, j.engineFunc(), cfg.N, engine.WithConfig(cfg))
 	if err != nil {
 		return engine.Partial{}, 0, fmt.Errorf("queue: chunk %d: %w", i, err)
 	}

@@ -83,15 +83,7 @@ func ComputeChunk(ctx context.Context, j Job, i int, progress func(done uint64))
 	if i < 0 || i >= j.Chunks {
 		return engine.Partial{}, 0, fmt.Errorf("queue: chunk %d out of [0, %d)", i, j.Chunks)
 	}
-	cfg := j.config(i)
-	if progress != nil {
-		cfg.Progress = func(p engine.Progress) { progress(p.Done) }
-	}
-	r, err := engine.Reduce(ctx, j.engineFunc(), cfg.N, engine.WithConfig(cfg))
-	if err != nil {
-		return engine.Partial{}, 0, fmt.Errorf("queue: chunk %d: %w", i, err)
-	}
-	return r.Partial(), r.Elapsed, nil
+	return chunkOnPool(ctx, j, i, progress, nil)
 }
 
 // Local computes j on this machine alone, chunk after chunk, and reduces
