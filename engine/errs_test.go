@@ -1,0 +1,102 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// A job a worker cannot honour is ErrProtocol, whatever is wrong with it.
+func TestJobCheckIsErrProtocol(t *testing.T) {
+	l := newLayout(2, 128, 0, 16, 64, 4)
+	sum := func(k int) []Op {
+		ops := make([]Op, k)
+		for i := range ops {
+			ops[i] = Sum
+		}
+		return ops
+	}
+	good := jobSpec{n: 100, step: 100, grain: 10, mode: modeCode[Slots], k: 1}
+	copy(good.name[:], "squares")
+	if err := good.check(l, sum); err != nil {
+		t.Fatalf("a good job: %v", err)
+	}
+	for name, spoil := range map[string]func(*jobSpec){
+		"no terms":          func(j *jobSpec) { j.n = 0 },
+		"grain 0":           func(j *jobSpec) { j.grain = 0 },
+		"too many elements": func(j *jobSpec) { j.k = 5 },
+		"too many params":   func(j *jobSpec) { j.params = 65 },
+		"static chunks":     func(j *jobSpec) { j.chunks = 3 },
+		"bad name":          func(j *jobSpec) { j.name[0] = 0x01 },
+	} {
+		j := good
+		spoil(&j)
+		if err := j.check(l, sum); !errors.Is(err, ErrProtocol) {
+			t.Errorf("%s: %v, want ErrProtocol", name, err)
+		}
+	}
+	if err := good.check(l, func(k int) []Op { return make([]Op, k) }); !errors.Is(err, ErrProtocol) {
+		t.Errorf("op 0: %v, want ErrProtocol", err)
+	}
+}
+
+// A pool whose dead worker cannot be replaced is broken: the call that
+// found it fails, and every later call returns ErrPoolBroken at once.
+func TestPoolBrokenWhenNoReplacementStarts(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	// The workers run a copy of this test binary, removed once they run:
+	// a replacement cannot start.
+	bin := filepath.Join(t.TempDir(), "worker")
+	copyFile(t, self, bin)
+	ctx := context.Background()
+	p, err := NewPool(ctx, WithConfig(Config{Workers: 2, WorkerBinary: bin, Retries: 1}), WithInProcessBelow(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Reduce(ctx, "embed-sleep", 1<<20); err != nil {
+		t.Fatalf("the first call: %v", err)
+	}
+	os.Remove(bin)
+	if _, err := p.Reduce(ctx, "exit-in-call", 1<<20); err == nil {
+		t.Fatal("a call whose worker died and could not be replaced succeeded")
+	}
+	if _, err := p.Reduce(ctx, "embed-sleep", 1<<20); !errors.Is(err, ErrPoolBroken) {
+		t.Errorf("the call after: %v, want ErrPoolBroken", err)
+	}
+}
+
+func init() {
+	// exit-in-call ends its worker on the piece that holds term 1000.
+	Register("exit-in-call", Sum, func(lo, hi uint64) float64 {
+		if lo <= 1000 && 1000 < hi {
+			os.Exit(3)
+		}
+		return float64(hi - lo)
+	})
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
