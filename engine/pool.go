@@ -163,7 +163,12 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint
 		o(st)
 	}
 	st.N = n
+	err := p.refuse(st)
 	st.Workers, st.Shm, st.Path, st.Pad = p.cfg.Workers, p.cfg.Shm, p.cfg.Path, p.cfg.Pad
+	if err != nil {
+		settingsPool.Put(st)
+		return err
+	}
 	cfg, j, err := resolve(*st, name)
 	settingsPool.Put(st)
 	if err != nil {
@@ -255,6 +260,45 @@ func (p *Pool) Close() error {
 	p.turn <- struct{}{} // the call in progress has ended
 	defer func() { <-p.turn }()
 	return p.c.close()
+}
+
+// refuse is the error of a call given an option that is the Pool's, not
+// a call's: one that shapes it when it starts, or a setting of the
+// workers (their number, the caller's share, retries, the stall limit,
+// the segment) other than the Pool's own, which a call cannot change.
+func (p *Pool) refuse(st *settings) error {
+	if err := st.refusePoolOnly("a Pool's call"); err != nil {
+		return err
+	}
+	differs := func(field string, given, pools any, zero any) error {
+		if given == zero || given == pools {
+			return nil
+		}
+		return configErr(field, " %v is the Pool's (%v), set when it starts: a call cannot change it", given, pools)
+	}
+	if st.given&givenWorkers != 0 && st.Workers != p.cfg.Workers {
+		return differs("Workers", st.Workers, p.cfg.Workers, nil)
+	}
+	if st.given&givenCallerShare != 0 && st.CallerShare != p.cfg.CallerShare {
+		return differs("CallerShare", st.CallerShare, p.cfg.CallerShare, nil)
+	}
+	if st.given&givenConfig == 0 {
+		return nil
+	}
+	for _, err := range []error{
+		differs("Workers", st.Workers, p.cfg.Workers, 0),
+		differs("CallerShare", st.CallerShare, p.cfg.CallerShare, false),
+		differs("Retries", st.Config.retries(), p.cfg.retries(), DefaultRetries),
+		differs("Stall", st.Config.stall(), p.cfg.stall(), DefaultStall),
+		differs("Shm", st.Shm, p.cfg.Shm, Backing("")),
+		differs("Path", st.Path, p.cfg.Path, ""),
+		differs("Pad", st.Pad, p.cfg.Pad, 0),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (p *Pool) isClosed() bool {
