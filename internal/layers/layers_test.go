@@ -3,7 +3,9 @@ package layers
 import (
 	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -83,5 +85,30 @@ func TestLayers(t *testing.T) {
 	}
 	if n < 30 {
 		t.Errorf("go list gave %d packages: the test looked at too few", n)
+	}
+}
+
+// TestFileSize: no source file but a test or a generated one runs past
+// maxLines, so that each file holds one thing a reader can take in.
+func TestFileSize(t *testing.T) {
+	const maxLines = 400
+	out, err := exec.Command("git", "-C", "../..", "ls-files", "*.go").Output()
+	if err != nil {
+		t.Skip("not a git checkout")
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("../..", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b[:min(len(b), 512)]), "Code generated") {
+			continue
+		}
+		if n := strings.Count(string(b), "\n"); n > maxLines {
+			t.Errorf("%s has %d lines, more than %d: split it by job", f, n, maxLines)
+		}
 	}
 }

@@ -395,10 +395,3 @@ func sticky(t *[numLimbs]int64, k int, s uint) bool {
 	}
 	return false
 }
-
-// Sum returns the correctly rounded sum of xs (see Acc.Round).
-func Sum(xs []float64) float64 {
-	var a Acc
-	a.AddSlice(xs)
-	return a.Round()
-}
