@@ -82,6 +82,9 @@ func killEnv(t *testing.T, point string, k int) {
 // Every worker's first attempt dies there, so the point is reached
 // whatever the scheduler does; each gets one retry.
 func TestKillMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault and outage runs: the full suite (go test without -short) has them")
+	}
 	checkClean(t)
 	for _, mode := range []Mode{Slots, CAS, Mutex} {
 		for _, sched := range []Schedule{Static, Dynamic} {

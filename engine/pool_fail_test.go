@@ -246,6 +246,9 @@ func TestPoolWorkersDuringCall(t *testing.T) {
 // fail with a clear error, and the next call on the same pool to be exact
 // on live workers: a failed call never poisons the pool.
 func TestPoolKillMatrixTwoCalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault and outage runs: the full suite (go test without -short) has them")
+	}
 	checkClean(t)
 	for _, mode := range []Mode{Slots, CAS, Mutex} {
 		for _, sched := range []Schedule{Static, Dynamic} {

@@ -95,6 +95,9 @@ func TestPoolKillBetweenCalls(t *testing.T) {
 // call, in every mode and both schedules: each call is exact, and the
 // pool goes on with fresh workers.
 func TestPoolKillMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault and outage runs: the full suite (go test without -short) has them")
+	}
 	checkClean(t)
 	for _, mode := range []Mode{Slots, CAS, Mutex} {
 		for _, sched := range []Schedule{Static, Dynamic} {

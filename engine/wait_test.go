@@ -31,6 +31,9 @@ func cpuTime(t *testing.T, pid int) time.Duration {
 // workers sleep on the futex: idle, under the active policy too (its
 // window is the longest), they use at most a millisecond of CPU a second.
 func TestPoolIdleUsesNoCPU(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault and outage runs: the full suite (go test without -short) has them")
+	}
 	if raceEnabled {
 		// Race-built workers' runtime does background work of its own
 		// (1.1 ms a second was seen): the bound is for real builds.

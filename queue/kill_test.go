@@ -99,6 +99,9 @@ func chunkTerms(t *testing.T, j Job, d time.Duration) uint64 {
 // when its lease lapses, the stopped one returns its own, and S is
 // still bit-identical to Local's and exact.
 func TestKillWorkerMidChunk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault and outage runs: the full suite (go test without -short) has them")
+	}
 	client, url := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()

@@ -220,6 +220,9 @@ func TestQueueRedisRestart(t *testing.T) {
 // the job's keys expire (-retain 3s). The worker exits 1 saying the job is
 // gone; the coordinator, continued, exits 1 the same way.
 func TestQueueCoordinatorStopped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault and outage runs: the full suite (go test without -short) has them")
+	}
 	r := newRedis(t)
 	c := client(t, r.url)
 	coord := startProc(t, nil, "coordinate", "-redis", r.url, "-n", "1e9", "-chunks", "1000", "-lease", "500ms", "-retain", "3s")
@@ -241,6 +244,9 @@ func TestQueueCoordinatorStopped(t *testing.T) {
 // join the orphan; the same command started again resumes the job with
 // the results kept and ends bit-identical to -local.
 func TestQueueCoordinatorRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault and outage runs: the full suite (go test without -short) has them")
+	}
 	r := newRedis(t)
 	c := client(t, r.url)
 	ctx := context.Background()
@@ -301,6 +307,9 @@ func engineChild(pid int) int {
 // engine kills its stopped process and redoes its share), the killed
 // one's lease lapses, a third worker finishes, and S is exact.
 func TestQueueStoppedWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault and outage runs: the full suite (go test without -short) has them")
+	}
 	r := newRedis(t)
 	c := client(t, r.url)
 	job := []string{"-n", "6e9", "-chunks", "12", "-lease", "1s"}
@@ -396,6 +405,9 @@ func TestQueueForgedResults(t *testing.T) {
 // saying how to resume; the results survive, and the same command resumes
 // the job to the exact S.
 func TestQueueRedisOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault and outage runs: the full suite (go test without -short) has them")
+	}
 	r := newRedis(t)
 	c := client(t, r.url)
 	job := []string{"-n", "1e9", "-chunks", "200", "-lease", "1s"}
