@@ -236,7 +236,7 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	case shmem.File:
 		if c.Path == "" {
-			return c, configErr("Shm", " file needs a Path: set {Path}")
+			return c, configErr("Shm", " file needs {Path}: the file to map")
 		}
 	default:
 		return c, configErr("Shm", ": unknown backing %q (want posix or file)", c.Shm)

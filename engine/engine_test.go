@@ -260,7 +260,7 @@ func TestConfigErrors(t *testing.T) {
 		{Config{N: 10, Workers: MaxWorkers + 1}, "Workers must be"},
 		{Config{N: 10, Mode: "bogus"}, `unknown mode "bogus"`},
 		{Config{N: 10, Shm: "tmpfs"}, `unknown backing "tmpfs"`},
-		{Config{N: 10, Shm: shmem.File}, "needs a Path"},
+		{Config{N: 10, Shm: shmem.File}, "needs Config.Path"},
 	} {
 		_, err := Run(context.Background(), "pi", tc.cfg)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -163,7 +163,7 @@ func TestBenchUsage(t *testing.T) {
 		}
 	}
 	out, stderr, code := pishm(t, "bench", "-h")
-	if code != 0 || out != "" || !strings.Contains(stderr, "usage: pishm bench") {
+	if code != 0 || stderr != "" || !strings.Contains(out, "usage: pishm bench") {
 		t.Errorf("bench -h: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }

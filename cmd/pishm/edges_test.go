@@ -41,3 +41,18 @@ func TestErrorIsOneLine(t *testing.T) {
 		}
 	}
 }
+
+// --version and -version print the version; a failed -json run prints no
+// result fields (it printed "sum": 0 beside the error before).
+func TestVersionFlagAndFailedJSON(t *testing.T) {
+	for _, f := range []string{"--version", "-version"} {
+		out, stderr, code := pishm(t, f)
+		if code != 0 || !strings.Contains(out, "github.com/pishm/pishm") {
+			t.Errorf("%s: exit %d, %q %q", f, code, out, stderr)
+		}
+	}
+	out, _, code := pishm(t, "-n", "1e12", "-timeout", "1ms", "-json")
+	if code != 1 || !strings.Contains(out, `"error"`) || strings.Contains(out, `"sum"`) || strings.Contains(out, `"pi"`) {
+		t.Errorf("a failed -json run: exit %d\n%s", code, out)
+	}
+}

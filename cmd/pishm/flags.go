@@ -27,6 +27,9 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
+		if fs.Name() == "pishm" && !strings.HasPrefix(fs.Arg(0), "-") {
+			return usagef("unknown command %q: the commands are %s; a pi run takes flags only (pishm -n 1e9)", fs.Arg(0), strings.Join(commands, ", "))
+		}
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	return nil

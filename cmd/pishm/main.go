@@ -193,7 +193,30 @@ func exitCode(ctx context.Context, stderr io.Writer, err error) int {
 	return 1
 }
 
+// commands are pishm's commands, for the message that names an unknown one.
+var commands = []string{"stats", "bench", "info", "gc", "version", "help", "coordinate", "worker"}
+
+// wantsHelp reports whether args ask for the usage (-h, -help, --help
+// among the flags): it then goes to stdout, so that pishm -h | less works.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help", "-h=true", "-help=true", "--help=true":
+			return true
+		case "--":
+			return false
+		}
+	}
+	return false
+}
+
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	if wantsHelp(args) {
+		stderr = stdout
+	}
+	if len(args) == 1 && (args[0] == "-version" || args[0] == "--version") {
+		return version(stdout)
+	}
 	if len(args) > 0 {
 		switch args[0] {
 		case "stats":
@@ -250,19 +273,30 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		}
 	}
 	if opt.json {
-		// Also on failure: the object says what ran, and why it failed.
-		if res.N == 0 {
-			res.N, res.Workers, res.Mode = opt.cfg.N, opt.cfg.Workers, opt.cfg.Mode
-		}
-		out := struct {
-			pi.Result
-			Error string `json:"error,omitempty"`
-		}{Result: res}
-		if err != nil {
-			out.Error = err.Error()
-		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		var out any
+		switch {
+		case err == nil:
+			out = res
+		case res.Wall == 0:
+			// Nothing was computed: the object says what was asked and
+			// why it failed, with no result fields a reader could take
+			// for a sum of 0.
+			out = struct {
+				N       uint64      `json:"n"`
+				Workers int         `json:"workers"`
+				Mode    engine.Mode `json:"mode"`
+				Error   string      `json:"error"`
+			}{opt.cfg.N, opt.cfg.Workers, opt.cfg.Mode, err.Error()}
+		default:
+			// It ran and failed its check (the racy demo): what it
+			// computed, beside why it failed.
+			out = struct {
+				pi.Result
+				Error string `json:"error"`
+			}{res, err.Error()}
+		}
 		if jerr := enc.Encode(out); jerr != nil {
 			return errors.Join(err, jerr)
 		}

@@ -132,7 +132,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-mode", "nope"}, 2, `-mode: unknown mode "nope"`},
 		{[]string{"-kernel", "sse9"}, 2, `-kernel: unknown kernel "sse9"`},
 		{[]string{"-shm", "tmpfs"}, 2, `-shm: unknown backing "tmpfs"`},
-		{[]string{"-shm", "file"}, 2, "-shm file needs a Path: set -path"},
+		{[]string{"-shm", "file"}, 2, "-shm file needs -path: the file to map"},
 		{[]string{"-chunk", "1.5"}, 2, "-chunk: must be a whole number"},
 		{[]string{"-publish", "0"}, 2, "-publish: must be in [1, 1e+15], got 0"},
 		{[]string{"-retries", "-1"}, 2, "-retries must be in [0, 100], got -1"},
@@ -141,7 +141,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-mode", "racy"}, 2, "add -allow-racy"},
 		{[]string{"-pad", "12"}, 2, "-pad must be 0 or a power of two"},
 		{[]string{"-mode", "pipe", "-sched", "dynamic"}, 2, "needs -sched static"},
-		{[]string{"extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"extra"}, 2, `unknown command "extra"`},
 		{[]string{"-n", "100", "-shm", "file", "-path", existing}, 2, "-path " + existing + " already exists; -force replaces it"},
 		{[]string{"-n", "100", "-shm", "file", "-path", filepath.Join(dir, "missing", "f")}, 2, "-path: stat " + filepath.Join(dir, "missing") + ": no such file or directory"},
 		{[]string{"-n", "100", "-shm", "file", "-path", filepath.Join(existing, "f")}, 2, "-path: lstat " + filepath.Join(existing, "f") + ": not a directory"},
@@ -183,12 +183,12 @@ func TestParseCount(t *testing.T) {
 }
 
 func TestHelpAndInfo(t *testing.T) {
-	_, stderr, code := pishm(t, "-h")
-	if code != 0 || !strings.Contains(stderr, "usage: pishm") || !strings.Contains(stderr, "-mode strategy") {
-		t.Errorf("-h: exit %d\n%s", code, stderr)
+	usage, _, code := pishm(t, "-h")
+	if code != 0 || !strings.Contains(usage, "usage: pishm") || !strings.Contains(usage, "-mode strategy") {
+		t.Errorf("-h: exit %d\n%s", code, usage)
 	}
 	for _, want := range []string{"pishm version", "pishm help [command]", "2 bad input"} {
-		if !strings.Contains(stderr, want) {
+		if !strings.Contains(usage, want) {
 			t.Errorf("-h lacks %q", want)
 		}
 	}
@@ -228,7 +228,8 @@ func TestProgressView(t *testing.T) {
 }
 
 // "pishm help" is -h, and "pishm help CMD" is "pishm CMD -h": the same
-// bytes, exit 0, nothing on stdout.
+// bytes, exit 0, on stdout (so that pishm -h | less shows them; they went
+// to stderr before), nothing on stderr.
 func TestHelpCommand(t *testing.T) {
 	for _, tc := range []struct{ help, flag []string }{
 		{[]string{"help"}, []string{"-h"}},
@@ -239,11 +240,11 @@ func TestHelpCommand(t *testing.T) {
 	} {
 		out, stderr, code := pishm(t, tc.help...)
 		fout, fstderr, fcode := pishm(t, tc.flag...)
-		if code != 0 || fcode != 0 || out != "" || fout != "" {
-			t.Errorf("pishm %q: exit %d, stdout %q; pishm %q: exit %d, stdout %q", tc.help, code, out, tc.flag, fcode, fout)
+		if code != 0 || fcode != 0 || stderr != "" || fstderr != "" {
+			t.Errorf("pishm %q: exit %d, stderr %q; pishm %q: exit %d, stderr %q", tc.help, code, stderr, tc.flag, fcode, fstderr)
 		}
-		if stderr != fstderr || !strings.HasPrefix(stderr, "usage: pishm") {
-			t.Errorf("pishm %q printed\n%s\npishm %q printed\n%s", tc.help, stderr, tc.flag, fstderr)
+		if out != fout || !strings.HasPrefix(out, "usage: pishm") {
+			t.Errorf("pishm %q printed\n%s\npishm %q printed\n%s", tc.help, out, tc.flag, fout)
 		}
 	}
 }
@@ -294,7 +295,7 @@ func TestEngineErrorsNameFlags(t *testing.T) {
 		{pi.Config{Config: engine.Config{N: 0}}, "-n must be in [1, 1000000000000000], got 0"},
 		{pi.Config{Config: engine.Config{N: 10, Workers: -1}}, "-workers must be in [1, 1024], got -1"},
 		{pi.Config{Config: engine.Config{N: 10, Mode: "bogus"}}, `-mode: unknown mode "bogus"`},
-		{pi.Config{Config: engine.Config{N: 10, Shm: shmem.File}}, "-shm file needs a Path: set -path"},
+		{pi.Config{Config: engine.Config{N: 10, Shm: shmem.File}}, "-shm file needs -path: the file to map"},
 		{pi.Config{Config: engine.Config{N: 10, Path: "/tmp/x"}}, `-path "/tmp/x" is only for -shm file`},
 		{pi.Config{Config: engine.Config{N: 10, Sched: "guided"}}, `-sched: unknown schedule "guided"`},
 		{pi.Config{Config: engine.Config{N: 10, Mode: engine.Pipe, Sched: engine.Dynamic}}, "-mode pipe sends one message per worker range: it needs -sched static"},

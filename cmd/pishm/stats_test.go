@@ -287,9 +287,9 @@ func TestStatsBadInput(t *testing.T) {
 
 func TestStatsHelp(t *testing.T) {
 	for _, args := range [][]string{{"stats", "-h"}, {"help", "stats"}} {
-		_, stderr, code := pishm(t, args...)
-		if code != 0 || !strings.Contains(stderr, "usage: pishm stats [flags] FILE") || !strings.Contains(stderr, "-bins") {
-			t.Errorf("%q: exit %d, stderr %q", args, code, stderr)
+		out, _, code := pishm(t, args...)
+		if code != 0 || !strings.Contains(out, "usage: pishm stats [flags] FILE") || !strings.Contains(out, "-bins") {
+			t.Errorf("%q: exit %d, stdout %q", args, code, out)
 		}
 	}
 }
