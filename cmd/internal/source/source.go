@@ -7,6 +7,7 @@
 package source
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -16,8 +17,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-
-	"compress/gzip"
 )
 
 // Source is an input ready for workers.
