@@ -127,15 +127,15 @@ func printText(w io.Writer, path, via string, r filestats.TextResult) {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "column    %s (column %d)\n", c.Name, c.Number)
-		fmt.Fprintf(w, "fields    %d numbers, %d missing (empty or NA), %d not a number", c.Stats.Count+c.Stats.NaN, c.Missing, c.NotNumber)
+		fmt.Fprintf(w, "fields    %d numbers, %d missing (empty or NA), %d not a number", c.Numbers, c.Missing, c.NotNumber)
 		if c.FirstBad != nil {
 			fmt.Fprintf(w, " (first: line %d, %q)", c.FirstBad.Line, c.FirstBad.Text)
 		}
 		fmt.Fprintln(w)
-		if c.Stats.Count+c.Stats.NaN == 0 {
+		if c.Stats == nil {
 			fmt.Fprintf(w, "          no numbers in this column\n")
 			continue
 		}
-		printStatsResult(w, c.Stats)
+		printStatsResult(w, *c.Stats)
 	}
 }

@@ -351,3 +351,20 @@ func TestOutOfDescriptors(t *testing.T) {
 		t.Errorf("exit %v, stderr %q: want exit 1 and one line naming RLIMIT_NOFILE 12", err, e.String())
 	}
 }
+
+// Text whose columns hold no number is refused (exit 2, one line naming
+// the first field), never summarised as zeros; a column without numbers
+// beside one with them has no stats object in -json.
+func TestStatsTextWithoutNumbers(t *testing.T) {
+	for name, text := range map[string]string{"header only": "a,b\n", "names": "name\nbob\nalice\n", "BOM only": "\xef\xbb\xbf"} {
+		out, stderr, code := pishm(t, "stats", "-json", writeFile(t, "x.csv", []byte(text)))
+		if code != 2 || out != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "no numbers") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q: want a one-line refusal", name, code, out, stderr)
+		}
+	}
+	out, stderr, code := pishm(t, "stats", "-json", writeFile(t, "y.csv", []byte("name,x\nbob,1\nal,2\n")))
+	var r textOut
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || len(r.Columns) != 2 || r.Columns[0].Stats != nil || r.Columns[1].Stats == nil {
+		t.Errorf("exit %d %s\n%s", code, stderr, out)
+	}
+}

@@ -30,12 +30,13 @@ type TextOptions struct {
 
 // Column is one column's outcome.
 type Column struct {
-	Name      string       `json:"name"`
-	Number    int          `json:"column"` // from 1
-	Missing   uint64       `json:"missing"`
-	NotNumber uint64       `json:"not_a_number"`
-	FirstBad  *BadField    `json:"first_not_a_number,omitempty"`
-	Stats     stats.Result `json:"stats"`
+	Name      string        `json:"name"`
+	Number    int           `json:"column"` // from 1
+	Missing   uint64        `json:"missing"`
+	NotNumber uint64        `json:"not_a_number"`
+	FirstBad  *BadField     `json:"first_not_a_number,omitempty"`
+	Numbers   uint64        `json:"numbers"`         // fields that hold a number (NaN included)
+	Stats     *stats.Result `json:"stats,omitempty"` // nil for a column with no number
 }
 
 // BadField is a field that holds no number: where, and what.
@@ -131,6 +132,13 @@ func ComputeText(ctx context.Context, src *source.Source, opt Options, topt Text
 		return res, fmt.Errorf("filestats: the parse read %d records, the index says %d", got, rows)
 	}
 	res.Records, res.Blank = uint64(rows), uint64(w[tBlank])
+	some := false
+	for i := range cols {
+		some = some || w[tFile+cLen*i+cNumbers] > 0
+	}
+	if !some {
+		return res, noNumbers(src, w, cols, names, rows, sep)
+	}
 	for i, c := range cols {
 		e := w[tFile+cLen*i:]
 		col := Column{Name: names[i], Number: c + 1, Missing: uint64(e[cMissing]), NotNumber: uint64(e[cBad])}
@@ -140,10 +148,13 @@ func ComputeText(ctx context.Context, src *source.Source, opt Options, topt Text
 				return res, &UsageError{fmt.Sprintf("%s: line %d, column %s: %q is not a number (-strict)", src.Name, col.FirstBad.Line, col.Name, col.FirstBad.Text)}
 			}
 		}
-		numbers := uint64(e[cNumbers])
-		col.Stats, err = r.statsOfColumn(ctx, outs[i], uint64(rows), uint64(rows)-numbers, opt)
-		if err != nil {
-			return res, err
+		col.Numbers = uint64(e[cNumbers])
+		if col.Numbers > 0 {
+			st, err := r.statsOfColumn(ctx, outs[i], uint64(rows), uint64(rows)-col.Numbers, opt)
+			if err != nil {
+				return res, err
+			}
+			col.Stats = &st
 		}
 		res.Columns = append(res.Columns, col)
 	}
@@ -190,6 +201,20 @@ func pickColumns(first []string, header bool, want []string, name string) (cols 
 		cols, names = append(cols, c), append(names, label(c))
 	}
 	return cols, names, nil
+}
+
+// noNumbers is the refusal of text whose columns read hold no number at
+// all: a statistics of nothing would print zeros.
+func noNumbers(src *source.Source, w []float64, cols []int, names []string, rows int64, sep byte) error {
+	msg := fmt.Sprintf("%s: no numbers in the columns read (%d records", src.Name, rows)
+	for i := range cols {
+		e := w[tFile+cLen*i:]
+		if e[cBad] > 0 {
+			msg += fmt.Sprintf("; column %q, line %d: %q", names[i], int64(e[cBadLine]), fieldAt(src.File, int64(e[cBadOffset]), sep))
+			break
+		}
+	}
+	return &UsageError{msg + "): not summarised (pick numeric columns with -col)"}
 }
 
 func quoteAll(names []string) string {
