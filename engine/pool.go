@@ -43,7 +43,7 @@ type Pool struct {
 // DefaultInProcessBelow is the default of WithInProcessBelow, in terms:
 // measured with the pi series (about 0.05 ns a term on one core), below
 // this many terms two worker processes woken through the segment lose to
-// goroutines in the caller (see the README's Embedding section). A Func
+// goroutines in the caller (see docs/embedding.md). A Func
 // that costs more per term crosses over at fewer terms: set
 // WithInProcessBelow from its own cost.
 const DefaultInProcessBelow = 1 << 20

@@ -16,7 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The measurements of the queue itself, for the README. They take minutes
+// The measurements of the queue itself, for docs/queue.md. They take minutes
 // and print figures rather than assert them, so they run only when asked:
 //
 //	PISHM_QUEUE_BENCH=1 go test -run 'TestThroughput|TestOverhead' -v ./queue/

@@ -74,7 +74,7 @@ func TestLayers(t *testing.T) {
 		n++
 		r, ok := rankOf(p.ImportPath)
 		if !ok {
-			t.Errorf("%s is in no layer: add it to ranks and to README.md's Layout", p.ImportPath)
+			t.Errorf("%s is in no layer: add it to ranks and to docs/layout.md", p.ImportPath)
 			continue
 		}
 		for _, imp := range p.Imports {
