@@ -170,16 +170,24 @@ func isBlank(b []byte) bool {
 	return true
 }
 
-// slow reads a record with quotes in it, byte by byte: a '"' toggles the
-// quoted state, '""' inside quotes is one '"', and separators and '\n'
-// inside quotes are part of the field.
+// slow reads a record with quotes in it, byte by byte (scanRecord).
 func (p *Parser) slow(data []byte, atEOF bool) (n, lines int, blank, ok bool) {
 	p.reset()
-	f := p.scratch[:0]
+	return scanRecord(data, atEOF, p.sep, &p.scratch, p.field)
+}
+
+// scanRecord reads the record that starts data byte by byte: a '"'
+// toggles the quoted state, '""' inside quotes is one '"', and separators
+// and '\n' inside quotes are part of the field. It calls emit with each
+// field's number, bytes (unquoted, in *scratch: valid during the call)
+// and offset in data, and returns what Record returns.
+func scanRecord(data []byte, atEOF bool, sep byte, scratch *[]byte, emit func(j int, f []byte, at int)) (n, lines int, blank, ok bool) {
+	f := (*scratch)[:0]
+	defer func() { *scratch = f[:0] }()
 	quoted, j, at, inWord := false, 0, 0, false
 	blank = true
-	emit := func(i int) {
-		p.field(j, f, at)
+	next := func(i int) {
+		emit(j, f, at)
 		j++
 		f = f[:0]
 		at = i + 1
@@ -196,25 +204,24 @@ func (p *Parser) slow(data []byte, atEOF bool) (n, lines int, blank, ok bool) {
 			}
 			quoted = !quoted
 		case c == '\n' && !quoted:
-			if p.sep != Blank || inWord {
-				emit(i)
+			if sep != Blank || inWord {
+				next(i)
 			}
-			p.scratch = f
-			return i + 1, lines + 1, blank && !p.anyField(), true
+			return i + 1, lines + 1, blank, true
 		case quoted:
 			if c == '\n' {
 				lines++
 			}
 			f = append(f, c)
-		case p.sep == Blank && (c == ' ' || c == '\t' || c == '\r'):
+		case sep == Blank && (c == ' ' || c == '\t' || c == '\r'):
 			if inWord {
-				emit(i)
+				next(i)
 				inWord = false
 			}
 			at = i + 1
-		case c == p.sep:
+		case c == sep:
 			blank = false
-			emit(i)
+			next(i)
 		default:
 			if c != ' ' && c != '\t' && c != '\r' {
 				blank = false
@@ -224,73 +231,23 @@ func (p *Parser) slow(data []byte, atEOF bool) (n, lines int, blank, ok bool) {
 		}
 	}
 	if !atEOF {
-		p.scratch = f
 		return 0, 0, false, false
 	}
-	if p.sep != Blank || inWord {
-		emit(len(data))
+	if sep != Blank || inWord {
+		next(len(data))
 	}
-	p.scratch = f
 	return len(data), lines, blank, true
-}
-
-func (p *Parser) anyField() bool {
-	for _, k := range p.Kinds {
-		if k != Missing {
-			return true
-		}
-	}
-	return false
 }
 
 // Split reads the record that starts data as strings, every field, for
 // a header or a report, by the rules Record reads fields by. It returns
 // the fields and the bytes the record spans.
 func Split(data []byte, sep byte) (fields []string, n int) {
-	var f []byte
-	quoted, inWord := false, false
-	flush := func() {
-		fields = append(fields, string(f))
-		f = f[:0]
-	}
-	i := 0
-loop:
-	for ; i < len(data); i++ {
-		c := data[i]
-		switch {
-		case c == '"':
-			inWord = true
-			if quoted && i+1 < len(data) && data[i+1] == '"' {
-				f = append(f, '"')
-				i++
-				continue
-			}
-			quoted = !quoted
-		case c == '\n' && !quoted:
-			i++
-			break loop
-		case quoted:
-			f = append(f, c)
-		case sep == Blank && (c == ' ' || c == '\t' || c == '\r'):
-			if inWord {
-				flush()
-				inWord = false
-			}
-		case c == sep:
-			flush()
-		case c == '\r' && (i+1 == len(data) || data[i+1] == '\n'):
-		default:
-			inWord = true
-			f = append(f, c)
-		}
-	}
-	if sep != Blank || inWord {
-		flush()
-	}
-	for k := range fields {
-		fields[k] = trimBlanks(fields[k])
-	}
-	return fields, i
+	var scratch []byte
+	n, _, _, _ = scanRecord(data, true, sep, &scratch, func(_ int, f []byte, _ int) {
+		fields = append(fields, trimBlanks(string(f)))
+	})
+	return fields, n
 }
 
 func trimBlanks(s string) string {
