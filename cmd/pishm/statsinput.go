@@ -60,8 +60,8 @@ func sniff(ctx context.Context, src **source.Source, raw bool) (floatfile.Format
 		return 0, &source.Error{Name: s.Name, Msg: what + ": no numbers to reduce"}
 	}
 	f, err := floatfile.SniffFile(s.Name, s.File, s.Size)
-	if raw && (err == nil || f != floatfile.NPY) {
-		if f == floatfile.NPY {
+	if raw { // the user said -type: raw, but for a .npy, which says its own
+		if err == nil && f == floatfile.NPY {
 			return f, nil
 		}
 		return floatfile.Raw, nil

@@ -94,7 +94,7 @@ func ComputeText(ctx context.Context, src *source.Source, opt Options, topt Text
 		return res, err
 	}
 	defer r.close()
-	layout, quotes, err := r.index(src)
+	layout, quotes, err := r.index(src, int64(start))
 	if err != nil {
 		return res, err
 	}
@@ -235,9 +235,10 @@ func blockFor(size int64) int64 {
 	return b
 }
 
-// index indexes src's blocks on the workers and lays out its records.
+// index indexes src's blocks on the workers and lays out its records,
+// which start at start (past a byte-order mark, as ComputeText found).
 // quotes says whether the file holds a '"'.
-func (r *reducer) index(src *source.Source) (textcol.Layout, bool, error) {
+func (r *reducer) index(src *source.Source, start int64) (textcol.Layout, bool, error) {
 	block := blockFor(src.Size)
 	nb := (src.Size + block - 1) / block
 	f, path, err := source.MemFile("pishm-index", nb*indexEntry)
@@ -273,9 +274,7 @@ func (r *reducer) index(src *source.Source) (textcol.Layout, bool, error) {
 	}
 	last := make([]byte, 1)
 	mustReadAt(src.File, last, src.Size-1)
-	head := make([]byte, min(src.Size, 3))
-	mustReadAt(src.File, head, 0)
-	return textcol.Resolve(idx, int64(textcol.StartOf(head)), src.Size, last[0] == '\n'), quotes, nil
+	return textcol.Resolve(idx, start, src.Size, last[0] == '\n'), quotes, nil
 }
 
 // fieldAt reads the field that starts at off, for a report.
@@ -283,9 +282,11 @@ func fieldAt(f *os.File, off int64, sep byte) string {
 	b := make([]byte, 64)
 	n, _ := f.ReadAt(b, off)
 	b = b[:n]
-	if i := bytes.IndexAny(b, string([]byte{sep, '\n', '\r'})); i >= 0 && sep != textcol.Blank {
-		b = b[:i]
-	} else if i := bytes.IndexAny(b, " \t\n\r"); i >= 0 {
+	ends := string([]byte{sep, '\n', '\r'})
+	if sep == textcol.Blank {
+		ends = " \t\n\r"
+	}
+	if i := bytes.IndexAny(b, ends); i >= 0 {
 		b = b[:i]
 	}
 	s := strings.TrimSpace(string(b))
