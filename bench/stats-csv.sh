@@ -106,16 +106,7 @@ fsum=$("$py" -c 'import sys, array, math; a = array.array("d"); a.frombytes(open
 "$tmp/pishm" stats -json "$col" >"$tmp/raw.json"
 same=$("$py" -c 'import json, sys; a = json.load(open(sys.argv[1]))["columns"][0]["stats"]; b = json.load(open(sys.argv[2])); print("the same bits" if a == b else "DIFFERENT")' "$tmp/pishm.json" "$tmp/raw.json")
 
-now() { echo "${EPOCHREALTIME/./}"; }
-timed() {
-	local name=$1 t0 t1
-	shift
-	t0=$(now)
-	"$@" >"$tmp/out.$name"
-	t1=$(now)
-	echo $((t1 - t0)) >>"$tmp/t.$name"
-}
-median() { sort -n "$1" | awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.3f", m/1e6}'; }
+. "$here/timing.sh" # timed, median
 
 progs=(read pishm)
 command -v datamash >/dev/null && progs+=(datamash)

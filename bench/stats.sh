@@ -62,17 +62,7 @@ with open(sys.argv[1], 'wb') as f:
         n -= k
 PY
 
-now() { echo "${EPOCHREALTIME/./}"; }    # microseconds
-# timed NAME CMD...: one run, its wall time appended to $tmp/NAME.
-timed() {
-	local name=$1 t0 t1
-	shift
-	t0=$(now)
-	"$@" >"$tmp/last.out"
-	t1=$(now)
-	echo $((t1 - t0)) >>"$tmp/$name"
-}
-median() { sort -n "$1" | awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.3f", m/1e6}'; }
+. "$here/timing.sh" # timed, median
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 cores=$(nproc)
@@ -117,14 +107,14 @@ for gb in "${sizes[@]}"; do
 
 	rm -f "$tmp"/t.*
 	for ((i = 0; i < runs; i++)); do
-		timed t.read "$tmp/readfloor" "$file"
+		timed read "$tmp/readfloor" "$file"
 		for w in $workers; do
-			timed "t.pishm$w" "$tmp/pishm" stats -json -workers "$w" "$file"
+			timed "pishm$w" "$tmp/pishm" stats -json -workers "$w" "$file"
 		done
-		timed t.range "$tmp/pishm" stats -json -range "$rng" "$file"
+		timed range "$tmp/pishm" stats -json -range "$rng" "$file"
 		if [ "$i" -lt "$npruns" ]; then
-			timed t.numpy "$py" "$tmp/np_stats.py" "$file"
-			cp "$tmp/last.out" "$tmp/numpy.out"
+			timed numpy "$py" "$tmp/np_stats.py" "$file"
+			cp "$tmp/out.numpy" "$tmp/numpy.out"
 		fi
 	done
 	echo "== $gb GB ($((bytes / 8)) float64s in $file): -json $same"

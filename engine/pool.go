@@ -270,32 +270,26 @@ func (p *Pool) refuse(st *settings) error {
 	if err := st.refusePoolOnly("a Pool's call"); err != nil {
 		return err
 	}
-	differs := func(field string, given, pools any, zero any) error {
-		if given == zero || given == pools {
-			return nil
-		}
-		return configErr(field, " %v is the Pool's (%v), set when it starts: a call cannot change it", given, pools)
+	if st.given&(givenWorkers|givenCallerShare|givenConfig) == 0 {
+		return nil // nothing to compare: a call allocates nothing
 	}
-	if st.given&givenWorkers != 0 && st.Workers != p.cfg.Workers {
-		return differs("Workers", st.Workers, p.cfg.Workers, nil)
-	}
-	if st.given&givenCallerShare != 0 && st.CallerShare != p.cfg.CallerShare {
-		return differs("CallerShare", st.CallerShare, p.cfg.CallerShare, nil)
-	}
-	if st.given&givenConfig == 0 {
-		return nil
-	}
-	for _, err := range []error{
-		differs("Workers", st.Workers, p.cfg.Workers, 0),
-		differs("CallerShare", st.CallerShare, p.cfg.CallerShare, false),
-		differs("Retries", st.Config.retries(), p.cfg.retries(), DefaultRetries),
-		differs("Stall", st.Config.stall(), p.cfg.stall(), DefaultStall),
-		differs("Shm", st.Shm, p.cfg.Shm, Backing("")),
-		differs("Path", st.Path, p.cfg.Path, ""),
-		differs("Pad", st.Pad, p.cfg.Pad, 0),
+	// A field is set by its option, or by WithConfig where it is not zero.
+	config := st.given&givenConfig != 0
+	for _, f := range []struct {
+		name        string
+		set         bool
+		given, pool any
+	}{
+		{"Workers", st.given&givenWorkers != 0 || config && st.Workers != 0, st.Workers, p.cfg.Workers},
+		{"CallerShare", st.given&givenCallerShare != 0 || config && st.CallerShare, st.CallerShare, p.cfg.CallerShare},
+		{"Retries", config && st.Retries != 0, st.Config.retries(), p.cfg.retries()},
+		{"Stall", config && st.Stall != 0, st.Config.stall(), p.cfg.stall()},
+		{"Shm", config && st.Shm != "", st.Shm, p.cfg.Shm},
+		{"Path", config && st.Path != "", st.Path, p.cfg.Path},
+		{"Pad", config && st.Pad != 0, st.Pad, p.cfg.Pad},
 	} {
-		if err != nil {
-			return err
+		if f.set && f.given != f.pool {
+			return configErr(f.name, " %v is the Pool's (%v), set when it starts: a call cannot change it", f.given, f.pool)
 		}
 	}
 	return nil
