@@ -142,11 +142,8 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 		if err := c.shareInCaller(ctx, cs); err != nil {
 			return res, c.fail(cs, err)
 		}
-		if ctx.Err() != nil { // the caller's share stopped short
-			return res, c.fail(cs, c.cancelled(ctx, cs))
-		}
-		if c.closing.Load() {
-			return res, c.fail(cs, c.closed(cs))
+		if err := c.interrupted(ctx, cs); err != nil { // the caller's share stopped short
+			return res, c.fail(cs, err)
 		}
 		cs.completed[0] = true // no process to reap: a one-shot call waits for none
 	}
@@ -160,11 +157,8 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 		if c.done(cs) {
 			break
 		}
-		if ctx.Err() != nil {
-			return res, c.fail(cs, c.cancelled(ctx, cs))
-		}
-		if c.closing.Load() {
-			return res, c.fail(cs, c.closed(cs))
+		if err := c.interrupted(ctx, cs); err != nil {
+			return res, c.fail(cs, err)
 		}
 		w.check(cs.g)
 		if now := time.Now(); now.After(nextReport) {
@@ -216,14 +210,16 @@ func (c *crew) done(cs *callState) bool {
 	return !c.opt.oneShot || !slices.Contains(cs.completed, false)
 }
 
-// cancelled is the error of call cs whose context is done.
-// closed is the error of call cs stopped by Pool.Close.
-func (c *crew) closed(cs *callState) error {
-	return fmt.Errorf("%w during the call (workers %s unfinished)", ErrPoolClosed, c.unfinished(cs))
-}
-
-func (c *crew) cancelled(ctx context.Context, cs *callState) error {
-	return fmt.Errorf("engine: %w (workers %s unfinished)", context.Cause(ctx), c.unfinished(cs))
+// interrupted is the error of call cs when its context has ended or
+// Pool.Close is stopping it, and nil while it may go on.
+func (c *crew) interrupted(ctx context.Context, cs *callState) error {
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("engine: %w (workers %s unfinished)", context.Cause(ctx), c.unfinished(cs))
+	case c.closing.Load():
+		return fmt.Errorf("%w during the call (workers %s unfinished)", ErrPoolClosed, c.unfinished(cs))
+	}
+	return nil
 }
 
 // unfinished lists the workers that have not finished cs.

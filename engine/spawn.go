@@ -172,11 +172,11 @@ func (sp *spawner) takeExits() []exit {
 func (sp *spawner) start(i, attempt int, env []string, files []*os.File) (*process, error) {
 	null, err := devNull()
 	if err != nil {
-		return nil, fmt.Errorf("engine: start worker %d: %w", i, err)
+		return nil, startError(i, err)
 	}
 	stderr, err := memfd("pishm-worker-stderr")
 	if err != nil {
-		return nil, fmt.Errorf("engine: start worker %d: %w%s", i, err, limitNote(err))
+		return nil, startError(i, err)
 	}
 	fds := []uintptr{null.Fd(), null.Fd(), stderr.Fd()}
 	for _, f := range files {
@@ -190,7 +190,7 @@ func (sp *spawner) start(i, attempt int, env []string, files []*os.File) (*proce
 	r := sp.fork(spawnReq{exe: exe, argv: []string{sp.argv0, "worker", strconv.Itoa(i)}, env: e, files: fds})
 	if r.err != nil {
 		stderr.Close()
-		return nil, fmt.Errorf("engine: start worker %d: %w%s", i, r.err, limitNote(r.err))
+		return nil, startError(i, r.err)
 	}
 	p := &process{exe: exe, pid: r.pid, worker: i, attempt: attempt, stderr: stderr}
 	sp.track(p)
@@ -375,19 +375,19 @@ func devNull() (*os.File, error) {
 	if devNullFile.f == nil {
 		f, err := os.OpenFile(os.DevNull, os.O_RDWR|syscall.O_CLOEXEC, 0)
 		if err != nil {
-			return nil, fmt.Errorf("open /dev/null: %w%s", err, limitNote(err))
+			return nil, fmt.Errorf("open /dev/null: %w", err)
 		}
 		devNullFile.f = f
 	}
 	return devNullFile.f, nil
 }
 
-// limitNote names the limit an error ran into, for the message.
-func limitNote(err error) string {
+// startError is why worker i could not start, naming the limit it ran
+// into when that is what it was (out of descriptors).
+func startError(i int, err error) error {
 	var lim syscall.Rlimit
-	switch {
-	case errors.Is(err, syscall.EMFILE) && syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil:
-		return fmt.Sprintf(" (RLIMIT_NOFILE %d)", lim.Cur)
+	if errors.Is(err, syscall.EMFILE) && syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
+		return fmt.Errorf("engine: start worker %d: %w (RLIMIT_NOFILE %d)", i, err, lim.Cur)
 	}
-	return ""
+	return fmt.Errorf("engine: start worker %d: %w", i, err)
 }
