@@ -41,7 +41,7 @@ func BenchmarkPool(b *testing.B) {
 					cpoolBench(b, n, mode)
 					return
 				}
-				reduce := func() (engine.Reduction, error) {
+				reduce := func() (engine.Result, error) {
 					mode := engine.Slots
 					if via == "goroutines" {
 						mode = engine.Goroutines
@@ -55,7 +55,7 @@ func BenchmarkPool(b *testing.B) {
 						b.Fatal(err)
 					}
 					defer p.Close()
-					reduce = func() (engine.Reduction, error) { return p.Reduce(b.Context(), "pi", n) }
+					reduce = func() (engine.Result, error) { return p.Reduce(b.Context(), "pi", n) }
 				}
 				for b.Loop() {
 					r, err := reduce()
@@ -122,7 +122,7 @@ func BenchmarkPoolCrossover(b *testing.B) {
 		for _, via := range []string{"pool", "goroutines"} {
 			b.Run(fmt.Sprintf("n=%.0e/workers=2/via=%s", float64(n), via), func(b *testing.B) {
 				for b.Loop() {
-					var r engine.Reduction
+					var r engine.Result
 					var err error
 					if via == "pool" {
 						r, err = p.Reduce(b.Context(), "pi", n)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/internal/redistest"
 
 	// Every mode, unix, tcp and redis included: engine does not link them.
@@ -37,10 +38,10 @@ var sink float64
 
 // runEach times engine.Run of the pi series (the kernel auto picks) per
 // iteration and reports ns/term.
-func runEach(b *testing.B, cfg engine.Config) {
+func runEach(b *testing.B, cfg lab.Config) {
 	b.Helper()
 	for b.Loop() {
-		res, err := engine.Run(context.Background(), "pi", cfg)
+		res, err := lab.Run(context.Background(), "pi", cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -55,10 +56,10 @@ func runEach(b *testing.B, cfg engine.Config) {
 func BenchmarkReduce(b *testing.B) {
 	redisURL := redistest.Start(b)
 	for _, n := range []uint64{1e6, 1e8} {
-		for _, mode := range engine.Modes() {
+		for _, mode := range lab.Modes() {
 			for _, workers := range []int{1, 2, 4} {
 				b.Run(fmt.Sprintf("n=%d/mode=%s/workers=%d", n, mode, workers), func(b *testing.B) {
-					runEach(b, engine.Config{N: n, Workers: workers, Mode: mode, RedisURL: redisURL})
+					runEach(b, lab.Config{N: n, Workers: workers, Mode: mode, RedisURL: redisURL})
 				})
 			}
 		}
@@ -72,7 +73,7 @@ func BenchmarkContention(b *testing.B) {
 	for _, chunk := range []uint64{64, 4096, 1 << 20} {
 		for _, mode := range []engine.Mode{engine.Slots, engine.CAS, engine.Mutex, engine.Goroutines} {
 			b.Run(fmt.Sprintf("chunk=%d/mode=%s/workers=2", chunk, mode), func(b *testing.B) {
-				runEach(b, engine.Config{N: n, Workers: 2, Mode: mode, Publish: chunk, Grain: chunk})
+				runEach(b, lab.Config{N: n, Workers: 2, Mode: mode, Publish: chunk, Grain: chunk})
 			})
 		}
 	}
@@ -85,15 +86,15 @@ func BenchmarkTransport(b *testing.B) {
 	redisURL := redistest.Start(b)
 	const n = 1e6
 	modes := []engine.Mode{engine.Slots, engine.Goroutines}
-	for _, m := range engine.Modes() {
-		if m.IsTransport() {
+	for _, m := range lab.Modes() {
+		if lab.IsTransport(m) {
 			modes = append(modes, m)
 		}
 	}
 	for _, mode := range modes {
 		for _, workers := range []int{2, 8} {
 			b.Run(fmt.Sprintf("mode=%s/workers=%d", mode, workers), func(b *testing.B) {
-				runEach(b, engine.Config{N: n, Workers: workers, Mode: mode, RedisURL: redisURL})
+				runEach(b, lab.Config{N: n, Workers: workers, Mode: mode, RedisURL: redisURL})
 			})
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"os/exec"
 	"testing"
 
-	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 )
 
 // envSpin makes the bench binary a CPU hog (see TestMain).
@@ -45,12 +45,12 @@ func loadOneCore(b *testing.B) func() {
 func BenchmarkSchedule(b *testing.B) {
 	const n = 5e9
 	for _, load := range []int{0, 1} {
-		for _, sched := range []engine.Schedule{engine.Static, engine.Dynamic} {
+		for _, sched := range []lab.Schedule{lab.Static, lab.Dynamic} {
 			b.Run(fmt.Sprintf("load=%d/sched=%s/workers=2", load, sched), func(b *testing.B) {
 				if load == 1 {
 					defer loadOneCore(b)()
 				}
-				runEach(b, engine.Config{N: n, Workers: 2, Sched: sched})
+				runEach(b, lab.Config{N: n, Workers: 2, Sched: sched})
 			})
 		}
 	}

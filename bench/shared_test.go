@@ -12,13 +12,13 @@ import (
 )
 
 func init() {
-	engine.RegisterParams("bench-shared-sum", engine.Sum, func(params []byte, lo, hi uint64) float64 {
+	engine.Register("bench-shared-sum", func(params []byte, lo, hi uint64) float64 {
 		xs, err := shared.Attach[float64](shared.Handle(params))
 		if err != nil {
 			panic(err)
 		}
 		return sumSlice(xs[lo:hi])
-	})
+	}, []engine.Op{engine.Sum})
 }
 
 // sumSlice is the loop both arms run: four running sums, so that neither

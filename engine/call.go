@@ -147,7 +147,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 		}
 		cs.completed[0] = true // no process to reap: a one-shot call waits for none
 	}
-	nextReport := start.Add(ProgressEvery)
+	nextReport := start.Add(progressEvery)
 	spin := c.opt.spin
 	for {
 		f := ctl.finished.Load()
@@ -165,7 +165,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 			if err := report(now.Sub(start), false); err != nil {
 				return res, c.fail(cs, err)
 			}
-			nextReport = now.Add(ProgressEvery)
+			nextReport = now.Add(progressEvery)
 		}
 		if sem.SpinWhile(&ctl.finished, f, spin) {
 			continue

@@ -19,12 +19,12 @@ func TestCallerShareOneShot(t *testing.T) {
 	checkClean(t)
 	ctx := context.Background()
 	const n = 3_000_017
-	base, err := Run(ctx, "pi", Config{N: n, Workers: 2})
+	base, err := Run(ctx, "oddsq", Config{N: n, Workers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rel := math.Abs(base.Sum-exact.Sum(n)) / exact.Sum(n); rel > Tolerance {
-		t.Fatalf("S = %v, relative error %.2e", base.Sum, rel)
+	if rel := math.Abs(base.Value-exact.Sum(n)) / exact.Sum(n); rel > Tolerance {
+		t.Fatalf("S = %v, relative error %.2e", base.Value, rel)
 	}
 	for _, cfg := range []Config{
 		{N: n, Workers: 1, CallerShare: true},
@@ -34,12 +34,12 @@ func TestCallerShareOneShot(t *testing.T) {
 		{N: n, Workers: 2, CallerShare: true, Mode: Mutex, Publish: 100_000},
 	} {
 		how := fmt.Sprintf("workers=%d/mode=%s/sched=%s/spawn=%s", cfg.Workers, cfg.Mode, cfg.Sched, cfg.Spawn)
-		res, err := Run(ctx, "pi", cfg)
+		res, err := Run(ctx, "oddsq", cfg)
 		if err != nil {
 			t.Fatalf("%s: %v", how, err)
 		}
-		if math.Float64bits(res.Sum) != math.Float64bits(base.Sum) {
-			t.Errorf("%s (%s): S = %.17g, without the caller's share %.17g", how, res.Spawn, res.Sum, base.Sum)
+		if math.Float64bits(res.Value) != math.Float64bits(base.Value) {
+			t.Errorf("%s (%s): S = %.17g, without the caller's share %.17g", how, res.Spawn, res.Value, base.Value)
 		}
 		if res.Workers != cfg.Workers || res.WorkersDetail[0].Terms == 0 && cfg.Sched != Dynamic {
 			t.Errorf("%s: %d workers, the caller's share summed %d terms", how, res.Workers, res.WorkersDetail[0].Terms)
@@ -64,7 +64,7 @@ func TestCallerShareOneShot(t *testing.T) {
 	if !errors.As(err, &fp) || fp.Goroutine != 0 || fp.Func != "test-panic" {
 		t.Errorf("a panic in the caller's share: %v, want its *FuncPanic", err)
 	}
-	_, err = Run(ctx, "pi", Config{N: 10, Mode: Pipe, CallerShare: true})
+	_, err = Run(ctx, "oddsq", Config{N: 10, Mode: Pipe, CallerShare: true})
 	var ce *ConfigError
 	if !errors.As(err, &ce) || ce.Field != "CallerShare" {
 		t.Errorf("caller's share over a pipe: %v, want a ConfigError on CallerShare", err)

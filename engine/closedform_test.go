@@ -24,19 +24,19 @@ func init() {
 		// 1/(lo+1) − 1/(hi+1) = (hi − lo) / ((lo+1)(hi+1)), without cancellation
 		return float64(hi-lo) / (float64(lo+1) * float64(hi+1))
 	}
-	Register("test-closed", Sum, tele, WithClosedForm(closed))
-	Register("test-closed-liar", Sum, func(lo, hi uint64) float64 {
+	Register("test-closed", func(_ []byte, lo, hi uint64) float64 { return tele(lo, hi) }, []Op{Sum}, WithClosedForm(closed))
+	Register("test-closed-liar", func(_ []byte, lo, hi uint64) float64 {
 		s := tele(lo, hi)
 		if lo <= 1000 && 1000 < hi {
 			s -= 1 / (1001.0 * 1002.0)
 		}
 		return s
-	}, WithClosedForm(closed))
+	}, []Op{Sum}, WithClosedForm(closed))
 }
 
 // TestClosedFormGate: a Func registered with a closed form is checked
 // against it as Run checks pi, whichever way it runs: a right sum passes,
-// a wrong one comes back with ErrInexact and the Reduction.
+// a wrong one comes back with ErrInexact and the Result.
 func TestClosedFormGate(t *testing.T) {
 	checkClean(t)
 	ctx := context.Background()
@@ -47,10 +47,10 @@ func TestClosedFormGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	runs := map[string]func(name string, n uint64) (Reduction, error){
-		"Reduce":            func(name string, n uint64) (Reduction, error) { return Reduce(ctx, name, n, WithWorkers(2)) },
-		"Reduce/goroutines": func(name string, n uint64) (Reduction, error) { return Reduce(ctx, name, n, WithMode(Goroutines)) },
-		"Pool":              func(name string, n uint64) (Reduction, error) { return pool.Reduce(ctx, name, n) },
+	runs := map[string]func(name string, n uint64) (Result, error){
+		"Reduce":            func(name string, n uint64) (Result, error) { return Reduce(ctx, name, n, WithWorkers(2)) },
+		"Reduce/goroutines": func(name string, n uint64) (Result, error) { return Reduce(ctx, name, n, WithMode(Goroutines)) },
+		"Pool":              func(name string, n uint64) (Result, error) { return pool.Reduce(ctx, name, n) },
 	}
 	for how, run := range runs {
 		r, err := run("test-closed", n)
@@ -61,7 +61,7 @@ func TestClosedFormGate(t *testing.T) {
 		if !errors.Is(err, ErrInexact) || !strings.Contains(err.Error(), `"test-closed-liar" over [0, 1048576)`) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: the liar gave %v, err %v; want one line wrapping ErrInexact naming the Func and range", how, r.Value, err)
 		} else if r.Value == 0 || r.N != n {
-			t.Errorf("%s: the liar's Reduction is not returned with the error: %+v", how, r)
+			t.Errorf("%s: the liar's Result is not returned with the error: %+v", how, r)
 		}
 	}
 	// Below the pool's in-process threshold, and on a range that does not
@@ -84,5 +84,5 @@ func TestClosedFormOnlyForSum(t *testing.T) {
 			t.Errorf("Register of a Max with a closed form: recover() = %v", r)
 		}
 	}()
-	Register("test-closed-max", Max, func(lo, hi uint64) float64 { return 0 }, WithClosedForm(func([]byte, uint64, uint64) float64 { return 0 }))
+	Register("test-closed-max", func(_ []byte, lo, hi uint64) float64 { return 0 }, []Op{Max}, WithClosedForm(func([]byte, uint64, uint64) float64 { return 0 }))
 }

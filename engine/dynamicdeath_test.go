@@ -12,12 +12,12 @@ import (
 func init() {
 	// exit-at-5000 ends its worker with exit status 3 on the piece that
 	// holds term 5000.
-	engine.Register("exit-at-5000", engine.Sum, func(lo, hi uint64) float64 {
+	engine.Register("exit-at-5000", func(_ []byte, lo, hi uint64) float64 {
 		if lo <= 5000 && 5000 < hi {
 			os.Exit(3)
 		}
 		return float64(hi - lo)
-	})
+	}, []engine.Op{engine.Sum})
 }
 
 // A worker that dies under the dynamic schedule is named with the chunk

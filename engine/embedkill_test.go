@@ -16,12 +16,12 @@ import (
 func init() {
 	// embed-sleep sleeps in every piece when its params say "sleep": a
 	// call that lasts until its program is killed.
-	RegisterParams("embed-sleep", Sum, func(p []byte, lo, hi uint64) float64 {
+	Register("embed-sleep", func(p []byte, lo, hi uint64) float64 {
 		if string(p) == "sleep" {
 			time.Sleep(time.Hour)
 		}
 		return float64(hi - lo)
-	})
+	}, []Op{Sum})
 }
 
 // embedMain is the test binary as a program that embeds the engine: one

@@ -8,7 +8,7 @@
 //
 // Run, Reduce and Pool sum a Func registered by name. A Func registered
 // with its closed form (WithClosedForm) has every result checked against
-// it, failing beyond Tolerance. The pi series S_n = sum_{k<n} 1/(2k+1)^2
+// it, failing beyond tolerance. The pi series S_n = sum_{k<n} 1/(2k+1)^2
 // is registered that way, once per CPU kernel (piseries.go); package
 // engine/pi computes pi = sqrt(8 S_n) on top.
 //
@@ -23,7 +23,6 @@
 package engine
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -123,62 +122,6 @@ func oneLine(s string) string {
 
 func (e *WorkerError) Unwrap() error { return ErrWorkerDied }
 
-// Result is what one Run computed and how long it took.
-type Result struct {
-	// Func is the name the Func was registered under ("pi/avx512").
-	Func    string `json:"func"`
-	N       uint64 `json:"n"`
-	Workers int    `json:"workers"`
-	Mode    Mode   `json:"mode"`
-	Shm     string `json:"shm"`
-	Sched   string `json:"sched"`
-	// Spawn is how the workers started: "exec" or "fork" (see
-	// Config.Spawn), or "" in the goroutines mode.
-	Spawn string `json:"spawn,omitempty"`
-	// Grain is the terms per piece of the grid the Func was called on
-	// (Config.Grain): with the Func and N, it fixes the result's bits.
-	Grain uint64 `json:"grain"`
-	// Publish is, under the static schedule, the most terms a worker
-	// summed between two publishes (at most its share; a message-passing
-	// worker sends once per share).
-	Publish uint64 `json:"publish,omitempty"`
-	// Chunk is, under the dynamic schedule, the terms per chunk.
-	Chunk uint64 `json:"chunk,omitempty"`
-
-	Sum float64 `json:"sum"`
-	// SumExact is the Func's closed form over the terms (WithClosedForm),
-	// and SumRelError (Sum - SumExact) / SumExact; both 0 for a Func
-	// without one.
-	SumExact    float64 `json:"sum_exact"`
-	SumRelError float64 `json:"sum_rel_error"`
-
-	// Elapsed runs from the start barrier's release to the moment the
-	// last worker marked the call done (before the workers exit): the
-	// work, without process start-up or tear-down.
-	Elapsed     time.Duration `json:"elapsed_ns"`
-	Wall        time.Duration `json:"wall_ns"` // the whole Run, set-up and tear-down included
-	TermsPerSec float64       `json:"terms_per_sec"`
-
-	WorkersDetail []WorkerResult `json:"workers_detail"`
-
-	// Failures lists the workers that died and were dealt with: retried,
-	// or kept because they died after publishing everything.
-	Failures []Failure `json:"failures,omitempty"`
-	// Rebuilt says the cas or mutex accumulator was set aside after a
-	// worker died part-way through adding into it, and Sum was rebuilt
-	// from the workers' journals instead.
-	Rebuilt bool `json:"rebuilt,omitempty"`
-	// Publishes is how many times the workers published in all.
-	Publishes uint64 `json:"publishes"`
-	// LostSum is what the racy mode's unsynchronized load-add-store lost:
-	// the workers' journals' exact total minus the accumulator (always 0
-	// in the other modes).
-	LostSum float64 `json:"lost_sum,omitempty"`
-	// Offset is Config.Offset: the terms were [Offset, Offset+N).
-	Offset uint64 `json:"offset,omitempty"`
-	Pad    int    `json:"pad,omitempty"`
-}
-
 // Failure is one worker death that the run survived.
 type Failure struct {
 	Worker  int    `json:"worker"`
@@ -199,80 +142,7 @@ type WorkerResult struct {
 	Partial float64       `json:"partial"`
 }
 
-// Tolerance is the relative error |S - S_exact| / S_exact that Run
-// accepts. Every kernel and mode stays well inside it, at any Offset and
-// chunk (the kernels are within 2.5e-16, and the shared accumulators carry
-// their rounding errors): anything beyond it is a wrong answer.
-const Tolerance = 1e-15
-
 // ErrInexact is wrapped by the error Run returns when S is further from
-// the closed form than Tolerance, whatever the cause. The Result is
+// the closed form than tolerance, whatever the cause. The Result is
 // returned with it, for the racy mode's demonstration of lost updates.
 var ErrInexact = errors.New("engine: the sum is wrong")
-
-// Run sums the scalar Func registered as name over [Offset, Offset+N) as
-// cfg says, and reports how (Result). A Func with a closed form
-// (WithClosedForm, as the pi series has) is checked against it: a result
-// outside Tolerance is an error wrapping ErrInexact, returned with the
-// Result. Run removes the segment and every worker before it returns,
-// whatever happens; cancelling ctx stops the workers. Where Reduce and
-// Pool always exec their workers, Run forks them when the Func and cfg
-// allow it (Config.Spawn).
-func Run(ctx context.Context, name string, cfg Config) (Result, error) {
-	if err := notAWorker(); err != nil {
-		return Result{}, err
-	}
-	wallStart := time.Now()
-	cfg, err := cfg.withDefaults()
-	if err != nil {
-		return Result{}, err
-	}
-	j, err := jobFor(name)
-	if err != nil {
-		return Result{}, err
-	}
-	if j.k() != 1 || j.vector() {
-		return Result{}, fmt.Errorf("engine: Run sums a scalar Func, and %q has ops %s (use Reduce)", name, FormatOps(j.ops))
-	}
-	if cfg.Spawn, err = spawnFor(cfg, j); err != nil {
-		return Result{}, err
-	}
-	out, shm, err := execute(ctx, cfg, j, cfg.Params)
-	if err != nil {
-		return Result{}, err
-	}
-	res := Result{
-		Func: name, N: cfg.N, Workers: cfg.Workers, Mode: cfg.Mode, Shm: shm, Spawn: cfg.Spawn,
-		Chunk: cfg.Chunk, Publish: publishInterval(cfg), Grain: cfg.Grain, Sched: string(cfg.Sched), Sum: out.total[0].value(), Elapsed: out.elapsed,
-		WorkersDetail: out.workers, Failures: out.failures, Rebuilt: out.rebuilt,
-		Publishes: out.publishes, LostSum: out.lostSum, Offset: cfg.Offset, Pad: cfg.Pad,
-	}
-	if j.exact != nil {
-		res.SumExact = j.exact(cfg.Params, cfg.Offset, cfg.Offset+cfg.N)
-		res.SumRelError = relError(res.Sum, res.SumExact)
-	}
-	if res.Elapsed > 0 {
-		res.TermsPerSec = float64(res.N) / res.Elapsed.Seconds()
-	}
-	res.Wall = time.Since(wallStart)
-	return res, j.checkExact(cfg, res.Sum) // the gate of every Func with a closed form
-}
-
-// publishInterval is the most terms one static worker summed between two
-// publishes: Config.Publish, capped by the largest share (a worker also
-// publishes at the end of its share); a message-passing worker sends once
-// per share. 0 under the dynamic schedule.
-func publishInterval(cfg Config) uint64 {
-	if cfg.Sched == Dynamic {
-		return 0
-	}
-	var share uint64
-	for i := range cfg.Workers {
-		lo, hi := span(cfg.N, cfg.Grain, cfg.Workers, i)
-		share = max(share, hi-lo)
-	}
-	if cfg.Mode.IsTransport() {
-		return share
-	}
-	return min(cfg.Publish, share)
-}

@@ -100,25 +100,26 @@ func withRedis(t *testing.T, cfg Config) Config {
 	if cfg.Mode == Redis && testRedisURL == "" {
 		t.Skip("no redis-server installed")
 	}
-	cfg.RedisURL = testRedisURL
+	if cfg.Mode == Redis {
+		cfg.RedisURL = testRedisURL
+	}
 	return cfg
 }
 
 // tolerance is the bound of the engine's contract: |S - S_exact| <= 1e-15 S_exact.
-const tolerance = 1e-15
 
 func checkExact(t *testing.T, res Result) {
 	t.Helper()
 	exact := exact.Sum(res.N)
-	if rel := math.Abs(res.Sum-exact) / exact; rel > tolerance {
+	if rel := math.Abs(res.Value-exact) / exact; rel > tolerance {
 		t.Errorf("n=%d mode=%s workers=%d: S=%.17g, exact %.17g, relative error %.2e > %g",
-			res.N, res.Mode, res.Workers, res.Sum, exact, rel, tolerance)
+			res.N, res.Mode, res.Workers, res.Value, exact, rel, tolerance)
 	}
-	if res.SumExact != exact {
-		t.Errorf("SumExact = %v, want %v", res.SumExact, exact)
+	if res.ClosedForm != exact {
+		t.Errorf("SumExact = %v, want %v", res.ClosedForm, exact)
 	}
 	// pi's error is the truncation error, ~ -1/(pi n) for large n.
-	piError := math.Sqrt(8*res.Sum) - math.Pi
+	piError := math.Sqrt(8*res.Value) - math.Pi
 	if want := -1 / (math.Pi * float64(res.N)); res.N > 1000 && math.Abs(piError-want) > 1e-3*math.Abs(want)+1e-15 {
 		t.Errorf("pi error %.4e, want truncation %.4e", piError, want)
 	}
@@ -159,7 +160,7 @@ func TestModesExact(t *testing.T) {
 				if shm == shmem.File {
 					cfg.Path = filepath.Join(dir, "seg")
 				}
-				res, err := Run(context.Background(), "pi", cfg)
+				res, err := Run(context.Background(), "oddsq", cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -181,7 +182,7 @@ func TestLargeN(t *testing.T) {
 	}
 	checkClean(t)
 	for _, mode := range []Mode{Slots, CAS, Mutex} {
-		res, err := Run(context.Background(), "pi", Config{N: 1e8 + 7, Workers: 2, Mode: mode})
+		res, err := Run(context.Background(), "oddsq", Config{N: 1e8 + 7, Workers: 2, Mode: mode})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,7 +195,7 @@ func TestChunked(t *testing.T) {
 	checkClean(t)
 	for _, mode := range Modes() {
 		t.Run(string(mode), func(t *testing.T) {
-			res, err := Run(context.Background(), "pi", withRedis(t, Config{N: 300_001, Workers: 3, Mode: mode, Publish: 97}))
+			res, err := Run(context.Background(), "oddsq", withRedis(t, Config{N: 300_001, Workers: 3, Mode: mode, Publish: 97}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,17 +210,17 @@ func TestSlotsMatchGoroutines(t *testing.T) {
 	checkClean(t)
 	cfg := Config{N: 5_000_011, Workers: 3, Publish: 100_003}
 	cfg.Mode = Slots
-	a, err := Run(context.Background(), "pi", cfg)
+	a, err := Run(context.Background(), "oddsq", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Mode = Goroutines
-	b, err := Run(context.Background(), "pi", cfg)
+	b, err := Run(context.Background(), "oddsq", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Sum != b.Sum {
-		t.Fatalf("slots %.17g != goroutines %.17g", a.Sum, b.Sum)
+	if a.Value != b.Value {
+		t.Fatalf("slots %.17g != goroutines %.17g", a.Value, b.Value)
 	}
 }
 
@@ -227,7 +228,7 @@ func TestWorkerFailure(t *testing.T) {
 	checkClean(t)
 	t.Setenv("PISHM_TEST_EXIT", "1:7")
 	for _, mode := range []Mode{Slots, CAS, Mutex} {
-		_, err := Run(context.Background(), "pi", Config{N: 1e6, Workers: 3, Mode: mode})
+		_, err := Run(context.Background(), "oddsq", Config{N: 1e6, Workers: 3, Mode: mode})
 		var we *WorkerError
 		if !errors.Is(err, ErrWorkerDied) || !errors.As(err, &we) || we.Worker != 1 || !strings.Contains(we.How, "exit status 7") {
 			t.Fatalf("mode %s: err = %v, want worker 1 dead with exit status 7", mode, err)
@@ -241,7 +242,7 @@ func TestCancel(t *testing.T) {
 	defer cancel()
 	for _, mode := range []Mode{Slots, Goroutines} {
 		// MaxN terms would take days: returning at all shows the stop.
-		_, err := Run(ctx, "pi/generic", Config{N: MaxN, Workers: 2, Mode: mode})
+		_, err := Run(ctx, "oddsq/generic", Config{N: MaxN, Workers: 2, Mode: mode})
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("%s: err = %v, want deadline exceeded", mode, err)
 		}
@@ -262,7 +263,7 @@ func TestConfigErrors(t *testing.T) {
 		{Config{N: 10, Shm: "tmpfs"}, `unknown backing "tmpfs"`},
 		{Config{N: 10, Shm: shmem.File}, "needs Config.Path"},
 	} {
-		_, err := Run(context.Background(), "pi", tc.cfg)
+		_, err := Run(context.Background(), "oddsq", tc.cfg)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: err = %v, want %q", tc.cfg, err, tc.want)
 		}
@@ -275,7 +276,7 @@ func TestFileBackingRefusesExisting(t *testing.T) {
 	if err := os.WriteFile(path, []byte("keep me"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Run(context.Background(), "pi", Config{N: 100, Workers: 1, Shm: shmem.File, Path: path})
+	_, err := Run(context.Background(), "oddsq", Config{N: 100, Workers: 1, Shm: shmem.File, Path: path})
 	if err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("err = %v, want refusal", err)
 	}
@@ -284,15 +285,15 @@ func TestFileBackingRefusesExisting(t *testing.T) {
 	}
 	link := filepath.Join(dir, "link")
 	os.Symlink(path, link)
-	if _, err := Run(context.Background(), "pi", Config{N: 100, Workers: 1, Shm: shmem.File, Path: link, Force: true}); err == nil || !strings.Contains(err.Error(), "symlink") {
+	if _, err := Run(context.Background(), "oddsq", Config{N: 100, Workers: 1, Shm: shmem.File, Path: link, Force: true}); err == nil || !strings.Contains(err.Error(), "symlink") {
 		t.Fatalf("symlink: err = %v", err)
 	}
-	res, err := Run(context.Background(), "pi", Config{N: 100, Workers: 1, Shm: shmem.File, Path: path, Force: true})
+	res, err := Run(context.Background(), "oddsq", Config{N: 100, Workers: 1, Shm: shmem.File, Path: path, Force: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkExact(t, res)
-	if _, err := Run(context.Background(), "pi", Config{N: 100, Workers: 1, Shm: shmem.File, Path: filepath.Join(dir, "no", "such")}); err == nil {
+	if _, err := Run(context.Background(), "oddsq", Config{N: 100, Workers: 1, Shm: shmem.File, Path: filepath.Join(dir, "no", "such")}); err == nil {
 		t.Fatal("missing directory accepted")
 	}
 }
@@ -335,18 +336,18 @@ func TestKernelsExact(t *testing.T) {
 	checkClean(t)
 	for _, k := range kernel.All() {
 		t.Run("kernel="+k.Name, func(t *testing.T) {
-			res, err := Run(context.Background(), k.FuncName(), Config{N: 1e7 + 3, Workers: 3})
+			res, err := Run(context.Background(), seriesPrefix+k.Name, Config{N: 1e7 + 3, Workers: 3})
 			if !k.Supported() {
 				if err == nil || !strings.Contains(err.Error(), "lacks") {
-					t.Fatalf("%s on a CPU without %v: err = %v, want a refusal", k.FuncName(), k.Requires, err)
+					t.Fatalf("%s on a CPU without %v: err = %v, want a refusal", seriesPrefix+k.Name, k.Requires, err)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Func != k.FuncName() {
-				t.Fatalf("ran %q, asked for %q", res.Func, k.FuncName())
+			if res.Func != seriesPrefix+k.Name {
+				t.Fatalf("ran %q, asked for %q", res.Func, seriesPrefix+k.Name)
 			}
 			checkExact(t, res)
 		})
@@ -359,45 +360,45 @@ func TestKernelsExact(t *testing.T) {
 func TestOffsetPadRacy(t *testing.T) {
 	checkClean(t)
 	for _, sched := range []Schedule{Static, Dynamic} {
-		res, err := Run(context.Background(), "pi", Config{N: 1_000_003, Offset: 1_000_000, Workers: 3, Sched: sched})
+		res, err := Run(context.Background(), "oddsq", Config{N: 1_000_003, Offset: 1_000_000, Workers: 3, Sched: sched})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rel := math.Abs(res.Sum-res.SumExact) / res.SumExact; rel > 1e-15 || res.SumExact != exact.SumRange(1_000_000, 2_000_003) {
-			t.Errorf("%s: offset run S=%.17g exact %.17g (rel %.2e)", sched, res.Sum, res.SumExact, rel)
+		if rel := math.Abs(res.Value-res.ClosedForm) / res.ClosedForm; rel > 1e-15 || res.ClosedForm != exact.SumRange(1_000_000, 2_000_003) {
+			t.Errorf("%s: offset run S=%.17g exact %.17g (rel %.2e)", sched, res.Value, res.ClosedForm, rel)
 		}
 	}
 	for _, pad := range []int{8, 64, 128} {
-		res, err := Run(context.Background(), "pi", Config{N: 1_000_003, Workers: 3, Pad: pad, Publish: 1000})
+		res, err := Run(context.Background(), "oddsq", Config{N: 1_000_003, Workers: 3, Pad: pad, Publish: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
 		checkExact(t, res)
 	}
-	if _, err := Run(context.Background(), "pi", Config{N: 10, Pad: 12}); err == nil {
+	if _, err := Run(context.Background(), "oddsq", Config{N: 10, Pad: 12}); err == nil {
 		t.Error("Pad 12 accepted")
 	}
-	if _, err := Run(context.Background(), "pi", Config{N: 10, Mode: Racy}); err == nil || !strings.Contains(err.Error(), "AllowRacy") {
+	if _, err := Run(context.Background(), "oddsq", Config{N: 10, Mode: Racy}); err == nil || !strings.Contains(err.Error(), "AllowRacy") {
 		t.Errorf("racy without AllowRacy: %v", err)
 	}
 	// One racy worker loses nothing; several may lose adds: the exact
 	// check then fails the run, and LostSum says what went missing.
-	res, err := Run(context.Background(), "pi", Config{N: 1_000_000, Workers: 1, Mode: Racy, Publish: 100, AllowRacy: true})
-	if err != nil || math.Abs(res.LostSum) > 1e-15*res.Sum {
+	res, err := Run(context.Background(), "oddsq", Config{N: 1_000_000, Workers: 1, Mode: Racy, Publish: 100, AllowRacy: true})
+	if err != nil || math.Abs(res.LostSum) > 1e-15*res.Value {
 		t.Fatalf("racy, 1 worker: lost %g, %v", res.LostSum, err)
 	}
-	res, err = Run(context.Background(), "pi", Config{N: 4_000_000, Workers: 2, Mode: Racy, Publish: 16, AllowRacy: true})
-	if lost := res.SumExact - res.Sum; err == nil && math.Abs(res.LostSum) > Tolerance*res.Sum ||
+	res, err = Run(context.Background(), "oddsq", Config{N: 4_000_000, Workers: 2, Mode: Racy, Publish: 16, AllowRacy: true})
+	if lost := res.ClosedForm - res.Value; err == nil && math.Abs(res.LostSum) > Tolerance*res.Value ||
 		err != nil && !errors.Is(err, ErrInexact) || math.Abs(res.LostSum-lost) > 1e-14 {
 		t.Fatalf("racy, 2 workers: lost %g (exact says %g), %v", res.LostSum, lost, err)
 	}
-	t.Logf("racy, 2 workers, 250000 publishes: lost %.3g of the sum, relative error %.2e", res.LostSum, res.SumRelError)
+	t.Logf("racy, 2 workers, 250000 publishes: lost %.3g of the sum, relative error %.2e", res.LostSum, res.RelError)
 }
 
 // TestTooManyChunks: a dynamic chunk so small that the chunk table would
 // not fit is refused up front, naming the field.
 func TestTooManyChunks(t *testing.T) {
-	if _, err := Run(context.Background(), "pi", Config{N: MaxN, Sched: Dynamic, Chunk: 1, Grain: SmallGrainCap}); err == nil || !strings.Contains(err.Error(), "Config.Chunk") || !strings.Contains(err.Error(), "cuts") {
+	if _, err := Run(context.Background(), "oddsq", Config{N: MaxN, Sched: Dynamic, Chunk: 1, Grain: SmallGrainCap}); err == nil || !strings.Contains(err.Error(), "Config.Chunk") || !strings.Contains(err.Error(), "cuts") {
 		t.Fatalf("err = %v", err)
 	}
 }

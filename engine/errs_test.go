@@ -74,12 +74,12 @@ func TestPoolBrokenWhenNoReplacementStarts(t *testing.T) {
 
 func init() {
 	// exit-in-call ends its worker on the piece that holds term 1000.
-	Register("exit-in-call", Sum, func(lo, hi uint64) float64 {
+	Register("exit-in-call", func(_ []byte, lo, hi uint64) float64 {
 		if lo <= 1000 && 1000 < hi {
 			os.Exit(3)
 		}
 		return float64(hi - lo)
-	})
+	}, []Op{Sum})
 }
 
 func copyFile(t *testing.T, from, to string) {

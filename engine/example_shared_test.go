@@ -11,7 +11,7 @@ import (
 func init() {
 	// The Func finds the array by the handle in its params: in a worker,
 	// Attach maps the program's pages once and keeps them.
-	engine.RegisterParams("shared-sum", engine.Sum, func(params []byte, lo, hi uint64) float64 {
+	engine.Register("shared-sum", func(params []byte, lo, hi uint64) float64 {
 		xs, err := shared.Attach[float64](shared.Handle(params))
 		if err != nil {
 			panic(err) // the call fails with this message, naming the worker and range
@@ -21,7 +21,7 @@ func init() {
 			s += x
 		}
 		return s
-	})
+	}, []engine.Op{engine.Sum})
 }
 
 // A program reduces data it holds in memory: it makes the array in

@@ -11,8 +11,8 @@ import (
 // Functions are registered from init, so that the workers, which are
 // re-executions of this binary, know them by name.
 func init() {
-	engine.Register("squares", engine.Sum, squares)
-	engine.Register("squares-checked", engine.Sum, squares, engine.WithClosedForm(func(_ []byte, lo, hi uint64) float64 {
+	engine.Register("squares", squares, []engine.Op{engine.Sum})
+	engine.Register("squares-checked", squares, []engine.Op{engine.Sum}, engine.WithClosedForm(func(_ []byte, lo, hi uint64) float64 {
 		f := func(n uint64) uint64 { // sum_{k<n} k^2, exact in uint64 up to n ~ 2.6e6
 			if n == 0 {
 				return 0
@@ -21,16 +21,16 @@ func init() {
 		}
 		return float64(f(hi) - f(lo))
 	}))
-	engine.Register("min-cos", engine.Min, func(lo, hi uint64) float64 {
+	engine.Register("min-cos", func(_ []byte, lo, hi uint64) float64 {
 		m := math.Inf(1)
 		for k := lo; k < hi; k++ {
 			m = math.Min(m, math.Cos(float64(k)))
 		}
 		return m
-	})
+	}, []engine.Op{engine.Min})
 }
 
-func squares(lo, hi uint64) float64 {
+func squares(_ []byte, lo, hi uint64) float64 {
 	var s float64
 	for k := lo; k < hi; k++ {
 		s += float64(k * k)
@@ -52,7 +52,7 @@ func ExampleReduce() {
 		return
 	}
 	// sum_{k<n} k^2 = (n-1) n (2n-1) / 6
-	fmt.Printf("%s over %d terms: %.0f\n", sq.Name, sq.N, sq.Value)
+	fmt.Printf("%s over %d terms: %.0f\n", sq.Func, sq.N, sq.Value)
 
 	mc, err := engine.Reduce(ctx, "min-cos", 100_000, engine.WithSchedule(engine.Dynamic))
 	if err != nil {

@@ -102,7 +102,7 @@ func TestKillMatrix(t *testing.T) {
 						} else {
 							cfg.Publish = 9_973
 						}
-						res, err := Run(context.Background(), "pi", cfg)
+						res, err := Run(context.Background(), "oddsq", cfg)
 						if err != nil {
 							t.Fatal(err) // a retry is left: anything but exact is a defect
 						}
@@ -133,7 +133,7 @@ func TestKillMatrixChunkOne(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("mode=%s/point=%s", mode, point), func(t *testing.T) {
 				killEnv(t, point, 5000)
-				res, err := Run(context.Background(), "pi", Config{N: 30_000, Workers: 2, Mode: mode, Sched: Dynamic, Chunk: 1, Grain: 1})
+				res, err := Run(context.Background(), "oddsq", Config{N: 30_000, Workers: 2, Mode: mode, Sched: Dynamic, Chunk: 1, Grain: 1})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -156,7 +156,7 @@ func TestKillLockHolderManyWaiters(t *testing.T) {
 		if sched == Static {
 			cfg.Chunk, cfg.Publish = 0, 1000
 		}
-		res, err := Run(context.Background(), "pi", cfg)
+		res, err := Run(context.Background(), "oddsq", cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +171,7 @@ func TestRetriesRunOut(t *testing.T) {
 	checkClean(t)
 	t.Setenv("PISHM_TEST_KILL", "2:sum:1:1000")
 	for _, retries := range []int{-1, 0, 3} {
-		_, err := Run(context.Background(), "pi", Config{N: 1_000_000, Workers: 3, Mode: CAS, Publish: 1000, Retries: retries})
+		_, err := Run(context.Background(), "oddsq", Config{N: 1_000_000, Workers: 3, Mode: CAS, Publish: 1000, Retries: retries})
 		var we *WorkerError
 		if !errors.As(err, &we) || we.Worker != 2 || !strings.Contains(we.How, "killed") || we.When != "while summing" {
 			t.Fatalf("retries=%d: err = %v", retries, err)
@@ -187,7 +187,7 @@ func TestRetriesRunOut(t *testing.T) {
 func TestStoppedWorker(t *testing.T) {
 	checkClean(t)
 	t.Setenv("PISHM_TEST_STOP", "1:sum:1:1")
-	res, err := Run(context.Background(), "pi", Config{N: 2_000_003, Workers: 2, Publish: 100_000})
+	res, err := Run(context.Background(), "oddsq", Config{N: 2_000_003, Workers: 2, Publish: 100_000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestSoak(t *testing.T) {
 	checkClean(t)
 	for runs := range 60 {
 		mode := []Mode{Slots, CAS, Mutex}[runs%3]
-		if _, err := Run(context.Background(), "pi", Config{N: 10_000, Workers: 2, Mode: mode}); err != nil {
+		if _, err := Run(context.Background(), "oddsq", Config{N: 10_000, Workers: 2, Mode: mode}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -218,7 +218,7 @@ func TestWorkerBinaryFallback(t *testing.T) {
 	if err := os.WriteFile(stale, []byte("#!/bin/sh\necho 'pishm worker: engine: worker protocol mismatch' >&2\nexit 3\n"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(context.Background(), "pi", Config{N: 1_000_003, Workers: 2, WorkerBinary: stale})
+	res, err := Run(context.Background(), "oddsq", Config{N: 1_000_003, Workers: 2, WorkerBinary: stale})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,13 +3,16 @@ package engine
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
+
+	"github.com/pishm/pishm/engine/internal/kernel"
 )
 
 // Spawn methods (Config.Spawn).
 //
-// SpawnExec starts each worker by fork and exec of a binary that serves
-// the worker protocol (protocol.go) in Go. SpawnFork starts each worker by
+// spawnExec starts each worker by fork and exec of a binary that serves
+// the worker protocol (protocol.go) in Go. spawnFork starts each worker by
 // a fork alone: the child is a copy of the parent that runs only an
 // assembly routine of the kernel package (forkWorker), which keeps the
 // protocol's start barrier, waits for the call on the gen futex, then runs
@@ -33,17 +36,17 @@ import (
 // terms (2^34 at a grain of 2^16 set by hand); beyond, use exec or a
 // larger Config.Grain.
 //
-// SpawnAuto, the default, forks where fork can run the call (a Func
+// spawnAuto, the default, forks where fork can run the call (a Func
 // registered with an assembly kernel, the pi series', under the
 // conditions checkFork lists) and execs otherwise:
 // forking cuts a short run's start-up and never changes its bits.
 const (
-	SpawnAuto = "auto"
-	SpawnExec = "exec"
-	SpawnFork = "fork"
+	spawnAuto = "auto"
+	spawnExec = "exec"
+	spawnFork = "fork"
 )
 
-// forkVetoed, if set, makes SpawnAuto exec: the engine's tests arm their
+// forkVetoed, if set, makes spawnAuto exec: the engine's tests arm their
 // fault hooks (a kill at a protocol store) in exec'd workers only.
 var forkVetoed func() bool
 
@@ -52,45 +55,45 @@ var forkVetoed func() bool
 // against j), and for auto fork if fork can run the call, else exec. A
 // worker binary is what exec would run, so it does not keep auto from
 // forking.
-func spawnFor(c Config, j job) (string, error) {
+func spawnFor(c config, j job) (string, error) {
 	switch {
-	case c.Spawn == SpawnFork:
-		return SpawnFork, checkFork(c, j)
+	case c.Spawn == spawnFork:
+		return spawnFork, checkFork(c, j)
 	case c.Mode == Goroutines:
 		return "", nil
-	case c.Spawn == SpawnExec:
-		return SpawnExec, nil
+	case c.Spawn == spawnExec:
+		return spawnExec, nil
 	}
 	c.WorkerBinary = ""
 	if checkFork(c, j) != nil || forkVetoed != nil && forkVetoed() {
-		return SpawnExec, nil
+		return spawnExec, nil
 	}
-	return SpawnFork, nil
+	return spawnFork, nil
 }
 
 // checkSpawn validates Config.Spawn for any Func: the method, and for
 // fork what the rest of the defaulted c must be (checkForkConfig).
-func (c Config) checkSpawn() error {
+func (c config) checkSpawn() error {
 	switch c.Spawn {
-	case "", SpawnAuto, SpawnExec:
+	case "", spawnAuto, spawnExec:
 		return nil
-	case SpawnFork:
+	case spawnFork:
 		return c.checkForkConfig()
 	}
 	return configErr("Spawn", ": unknown spawn method %q (want auto, exec or fork)", c.Spawn)
 }
 
 // execOnly refuses fork where only Run forks: Reduce and Pool.
-func (c Config) execOnly() error {
-	if c.Spawn == SpawnFork {
-		return configErr("Spawn", " fork is Run's alone: Reduce and Pool exec their workers")
+func (c config) execOnly() error {
+	if c.Spawn == spawnFork {
+		return configErr("Spawn", " fork is a one-shot call's alone: a Pool execs its workers")
 	}
 	return nil
 }
 
 // checkFork says why forked workers cannot run j under the defaulted c,
 // or nil if they can.
-func checkFork(c Config, j job) error {
+func checkFork(c config, j job) error {
 	if err := c.checkForkConfig(); err != nil {
 		return err
 	}
@@ -102,7 +105,7 @@ func checkFork(c Config, j job) error {
 
 // checkForkConfig says what in the defaulted c keeps forked workers from
 // running any Func, or nil.
-func (c Config) checkForkConfig() error {
+func (c config) checkForkConfig() error {
 	bad := func(format string, args ...any) error {
 		return configErr("Spawn", " fork "+format, args...)
 	}
@@ -111,7 +114,7 @@ func (c Config) checkForkConfig() error {
 		return bad("needs linux/amd64 and the assembly kernels, this is %s/%s: use exec", runtime.GOOS, runtime.GOARCH)
 	case c.Mode != Slots:
 		return bad("needs {Mode} slots, got %s", c.Mode)
-	case c.Sched != Static:
+	case c.Sched != schedStatic:
 		return bad("needs {Sched} static, got %s", c.Sched)
 	case c.Publish < c.N:
 		return bad("publishes once per worker: {Publish} must be 0, got %d", c.Publish)
@@ -122,7 +125,7 @@ func (c Config) checkForkConfig() error {
 	}
 	if p := (c.N-1)/c.Grain + 1; p > forkMaxPieces {
 		fix := "use exec"
-		if g := (c.N-1)/forkMaxPieces + 1; g <= MaxGrain {
+		if g := (c.N-1)/forkMaxPieces + 1; g <= maxGrain {
 			fix += fmt.Sprintf(", or {Grain} >= %d", g)
 		}
 		return bad("keeps a record per piece, at most %d pieces: {N} %d in pieces of {Grain} %d makes %d: %s",
@@ -150,4 +153,20 @@ func (sp *spawner) startForks(workers []int, attempt int, forks []func() (int, e
 		return ps, fmt.Errorf("engine: fork worker %d: %w", workers[len(ps)], r.err)
 	}
 	return ps, nil
+}
+
+// forkable says forked workers can run j: its Func is one of the assembly
+// kernels a forked child runs without Go (opt.Kernel).
+func (j job) forkable() bool { return j.kernel != "" && slices.Contains(forkKernels, j.kernel) }
+
+// runnable fails for a kernel's Func that this CPU cannot run (the
+// kernel's instructions would kill every worker with SIGILL).
+func (j job) runnable() error {
+	if j.kernel == "" {
+		return nil
+	}
+	if _, err := kernel.ByName(j.kernel); err != nil {
+		return fmt.Errorf("engine: %q: %w", j.name, err)
+	}
+	return nil
 }

@@ -41,7 +41,7 @@ type forkSpawn struct {
 // that a test can kill it where it wants.
 var forkHook func(c *crew, i, attempt, pid int)
 
-func newForkSpawn(cfg Config, j job) (*forkSpawn, error) {
+func newForkSpawn(cfg config, j job) (*forkSpawn, error) {
 	if !j.forkable() {
 		return nil, fmt.Errorf("engine: Config.Spawn fork runs only a Func with an assembly kernel (the pi series'), not %q", j.name)
 	}
@@ -57,7 +57,7 @@ func newForkSpawn(cfg Config, j job) (*forkSpawn, error) {
 		f.first = append(f.first, pieces)
 		pieces += s.Pieces()
 	}
-	if pieces > forkMaxPieces { // checkFork refuses such a Config
+	if pieces > forkMaxPieces { // checkFork refuses such a config
 		return nil, fmt.Errorf("engine: Config.Spawn fork: %d pieces, at most %d", pieces, forkMaxPieces)
 	}
 	recSize := pieces * int(unsafe.Sizeof(kernel.ForkPiece{}))

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine/internal/kernel"
+	"github.com/pishm/pishm/shmem"
 )
 
 // forkKernelsHere are the fork kernels this CPU runs; the test skips when
@@ -53,7 +54,7 @@ func checkForkParts(t *testing.T, res Result) {
 			t.Errorf("workers did %d terms, want %d", terms, res.N)
 		}
 	}
-	k, _ := kernel.ByName(strings.TrimPrefix(res.Func, kernel.FuncPrefix))
+	k, _ := kernel.ByName(strings.TrimPrefix(res.Func, seriesPrefix))
 	all := newFold(Sum)
 	for _, w := range res.WorkersDetail {
 		f := newFold(Sum)
@@ -66,8 +67,8 @@ func checkForkParts(t *testing.T, res Result) {
 			t.Errorf("worker %d [%d, %d): partial %.17g, its pieces' sum %.17g", w.Index, w.Lo, w.Hi, w.Partial, want)
 		}
 	}
-	if want := all.value(); math.Float64bits(res.Sum) != math.Float64bits(want) {
-		t.Errorf("S = %.17g, the pieces' sum %.17g", res.Sum, want)
+	if want := all.value(); math.Float64bits(res.Value) != math.Float64bits(want) {
+		t.Errorf("S = %.17g, the pieces' sum %.17g", res.Value, want)
 	}
 }
 
@@ -98,7 +99,7 @@ func TestForkExact(t *testing.T) {
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("kernel=%s/n=%d/offset=%d/grain=%d/workers=%d", kname, c.n, c.offset, c.grain, c.w), func(t *testing.T) {
 				cfg := Config{N: c.n, Offset: c.offset, Grain: c.grain, Workers: c.w, Spawn: SpawnFork}
-				res, err := Run(context.Background(), kernel.FuncPrefix+kname, cfg)
+				res, err := Run(context.Background(), seriesPrefix+kname, cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -110,12 +111,12 @@ func TestForkExact(t *testing.T) {
 					t.Errorf("grain %d, want %d", res.Grain, c.grain)
 				}
 				cfg.Spawn = SpawnExec
-				ex, err := Run(context.Background(), kernel.FuncPrefix+kname, cfg)
+				ex, err := Run(context.Background(), seriesPrefix+kname, cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if math.Float64bits(ex.Sum) != math.Float64bits(res.Sum) {
-					t.Errorf("fork S = %.17g, exec S = %.17g", res.Sum, ex.Sum)
+				if math.Float64bits(ex.Value) != math.Float64bits(res.Value) {
+					t.Errorf("fork S = %.17g, exec S = %.17g", res.Value, ex.Value)
 				}
 				for i, w := range res.WorkersDetail {
 					e := ex.WorkersDetail[i]
@@ -130,8 +131,8 @@ func TestForkExact(t *testing.T) {
 
 // TestForkValidate: what fork cannot do is refused, naming Config.Spawn.
 func TestForkValidate(t *testing.T) {
-	k := kernel.FuncPrefix + forkKernelsHere(t)[0]
-	if err := (Config{N: 10, Spawn: SpawnFork}).Validate("pi/generic"); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
+	k := seriesPrefix + forkKernelsHere(t)[0]
+	if err := (Config{N: 10, Spawn: SpawnFork}).Validate("oddsq/generic"); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
 		t.Errorf("fork of pi/generic: err %v, want one naming Config.Spawn", err)
 	}
 	for _, c := range []Config{
@@ -150,7 +151,7 @@ func TestForkValidate(t *testing.T) {
 			t.Errorf("%+v: err %v, want one naming Config.Spawn", c, err)
 		}
 	}
-	for _, c := range []Config{{N: 10, Spawn: SpawnExec}, {N: 10, Spawn: SpawnFork, Publish: 10}, {N: 10, Spawn: SpawnFork, Shm: ShmFile, Path: "x"},
+	for _, c := range []Config{{N: 10, Spawn: SpawnExec}, {N: 10, Spawn: SpawnFork, Publish: 10}, {N: 10, Spawn: SpawnFork, Shm: shmem.File, Path: "x"},
 		{N: forkMaxPieces * SmallGrainCap, Spawn: SpawnFork, Grain: SmallGrainCap}, {N: 1e12, Spawn: SpawnFork}, // the default grain keeps 1e12 within 1024 pieces
 		{N: 1e12, Spawn: SpawnFork, Grain: 1 << 22}, {N: 1e12, Spawn: SpawnExec}} {
 		if err := c.Validate(k); err != nil {
@@ -241,7 +242,7 @@ func TestForkKills(t *testing.T) {
 				}
 			}
 			defer func() { forkHook = nil }()
-			res, err := Run(context.Background(), kernel.FuncPrefix+k, Config{N: tc.n, Workers: 2, Spawn: SpawnFork})
+			res, err := Run(context.Background(), seriesPrefix+k, Config{N: tc.n, Workers: 2, Spawn: SpawnFork})
 			wg.Wait()
 			if err != nil {
 				t.Fatal(err)
@@ -273,7 +274,7 @@ func TestForkRetriesRunOut(t *testing.T) {
 	// Each share takes a tenth of a second or more, so the kill, sent the
 	// moment the fork returns, lands long before a retry (which starts
 	// summing at once) could finish.
-	_, err := Run(context.Background(), kernel.FuncPrefix+k, Config{N: 4e9, Workers: 2, Spawn: SpawnFork, Retries: 2})
+	_, err := Run(context.Background(), seriesPrefix+k, Config{N: 4e9, Workers: 2, Spawn: SpawnFork, Retries: 2})
 	var we *WorkerError
 	if !errors.Is(err, ErrWorkerDied) || !errors.As(err, &we) || we.Worker != 0 || we.Attempt != 2 {
 		t.Fatalf("err %v, want worker 0 dead on its third attempt", err)
@@ -322,15 +323,15 @@ func TestForkStress(t *testing.T) {
 	defer func() { close(stop); wg.Wait() }()
 	var want float64
 	for r := range runs {
-		res, err := Run(context.Background(), kernel.FuncPrefix+k, Config{N: 1e6 + 3, Workers: 2, Spawn: SpawnFork})
+		res, err := Run(context.Background(), seriesPrefix+k, Config{N: 1e6 + 3, Workers: 2, Spawn: SpawnFork})
 		if err != nil {
 			t.Fatalf("run %d: %v", r, err)
 		}
 		if r == 0 {
 			checkForkParts(t, res)
-			want = res.Sum
-		} else if math.Float64bits(res.Sum) != math.Float64bits(want) || len(res.Failures) != 0 {
-			t.Fatalf("run %d: S = %.17g (want %.17g), failures %+v", r, res.Sum, want, res.Failures)
+			want = res.Value
+		} else if math.Float64bits(res.Value) != math.Float64bits(want) || len(res.Failures) != 0 {
+			t.Fatalf("run %d: S = %.17g (want %.17g), failures %+v", r, res.Value, want, res.Failures)
 		}
 	}
 }

@@ -13,7 +13,7 @@ const forkMaxPieces = 1 // never consulted: forkSupported is false
 
 type forkSpawn struct{}
 
-func newForkSpawn(Config, job) (*forkSpawn, error) {
+func newForkSpawn(config, job) (*forkSpawn, error) {
 	return nil, errors.New("engine: Config.Spawn fork is not supported in this build")
 }
 

@@ -44,10 +44,7 @@ func callFunc(j job, a, b uint64) float64 {
 			panic(&funcPanic{lo: a, hi: b, value: r, stack: string(debug.Stack())})
 		}
 	}()
-	if j.pf != nil {
-		return j.pf(j.params, a, b)
-	}
-	return j.f(a, b)
+	return j.f(j.params, a, b)
 }
 
 // callVector calls j.vf on [a, b) into v, as callFunc calls j.f.
@@ -57,11 +54,7 @@ func callVector(j job, a, b uint64, v *Vector) {
 			panic(&funcPanic{lo: a, hi: b, value: r, stack: string(debug.Stack())})
 		}
 	}()
-	if j.vpf != nil {
-		j.vpf(j.params, a, b, v)
-		return
-	}
-	j.vf(a, b, v)
+	j.vf(j.params, a, b, v)
 }
 
 // The panic report a worker prints to stderr: one line the parent parses,

@@ -44,7 +44,7 @@ import (
 )
 
 func init() {
-	engine.Register("ones", engine.Sum, func(lo, hi uint64) float64 { return float64(hi - lo) })
+	engine.Register("ones", func(_ []byte, lo, hi uint64) float64 { return float64(hi - lo) }, []engine.Op{engine.Sum})
 }
 
 func main() {

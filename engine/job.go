@@ -1,14 +1,14 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
+	"github.com/pishm/pishm/engine/internal/opt"
 	"github.com/pishm/pishm/internal/superacc"
 )
 
@@ -63,74 +63,69 @@ func (op Op) pick(x, v float64) float64 {
 // Func reduces the terms [lo, hi) of a series or array: their sum, or
 // their minimum or maximum, as the Op it is registered with says. Terms
 // are numbered from 0 to the n given to Reduce, and a Func is called on
-// the pieces of the grid (DefaultGrain: at most 65536 terms up to 2^26
-// terms, at most 1024 pieces beyond); progress shows and a cancelled call
-// stops at piece boundaries. It runs in a worker process, so it must not
-// depend on state the parent built after start-up: pass a call's inputs
-// with WithParams (see ParamsFunc), or read them from files.
-type Func func(lo, hi uint64) float64
-
-// ParamsFunc is a Func that also receives the bytes the caller passed with
-// WithParams: read-only, valid during the call.
-type ParamsFunc func(params []byte, lo, hi uint64) float64
+// the pieces of the grid (at most 65536 terms up to 2^26 terms, at most
+// 1024 pieces beyond); progress shows and a cancelled call stops at piece
+// boundaries. It runs in a worker process, so it must not depend on state
+// the parent built after start-up: params are the bytes the call passed
+// with WithParams (nil without; read-only, valid during the call), and
+// anything larger travels in a shared array (package shared) or a file.
+type Func func(params []byte, lo, hi uint64) float64
 
 // job is one named piece of work in the form the workers run it.
 type job struct {
 	name string
-	ops  []Op // one per element: a Func has one
-	f    func(lo, hi uint64) float64
-	pf   ParamsFunc       // set instead of f for RegisterParams
-	vf   VectorFunc       // set instead of f for RegisterVector
-	vpf  VectorParamsFunc // set instead of f for RegisterVectorParams
-	// params is the call's parameters for pf or vpf (bind).
+	ops  []Op       // one per element: a Func has one
+	f    Func       // a scalar Func, or
+	vf   VectorFunc // a vector one
+	// params is the call's parameters (bind).
 	params []byte
 	// cancelled, if set, is polled between calls of f; true abandons the
 	// work (in-process runs, which cannot be killed).
 	cancelled func() bool
 	// exact, if set, is the Func's sum in closed form (WithClosedForm):
 	// every result is checked against it.
-	exact ClosedForm
-	// kernel names the kernel package's loop that f is, for the pi
-	// series' Funcs (withKernel); "" for any other.
+	exact func(params []byte, lo, hi uint64) float64
+	// kernel names the kernel package's assembly loop that f is, for a
+	// Func registered with opt.Kernel; "" for any other.
 	kernel string
 }
 
-// ClosedForm is the exact sum of a scalar Sum Func over the terms
-// [lo, hi), rounded to float64, for the call's params (nil for a Func
-// registered without them).
-type ClosedForm func(params []byte, lo, hi uint64) float64
+// RegisterOption adds to what Register records.
+type RegisterOption = opt.RegisterOption
 
-// RegisterOption adds to what Register and RegisterParams record.
-type RegisterOption func(*job)
-
-// WithClosedForm gives a scalar Sum Func its sum in closed form. Every
-// result of the Func (Reduce, a Pool, in worker processes or in-process)
-// is then checked against it: a relative error beyond Tolerance returns
-// the Reduction (or Result) with an error wrapping ErrInexact, never a
-// quiet wrong sum. The pi series is registered with its closed form the
-// same way.
-func WithClosedForm(exact ClosedForm) RegisterOption {
-	return func(j *job) { j.exact = exact }
+// WithClosedForm gives a scalar Sum Func its sum over [lo, hi) in closed
+// form, rounded to float64, for the call's params. Every result of the
+// Func (one-shot or on a Pool, in worker processes or in-process) is then
+// checked against it: a relative error beyond 1e-15 returns the Result
+// with an error wrapping ErrInexact, never a quiet wrong sum.
+func WithClosedForm(exact func(params []byte, lo, hi uint64) float64) RegisterOption {
+	return func(r *opt.Registration) { r.ClosedForm = exact }
 }
 
-// ClosedFormOf returns the closed form of the Func registered as name
-// (WithClosedForm), or nil when it has none or no Func has that name in
-// this program.
-func ClosedFormOf(name string) ClosedForm {
+// closedFormOf returns the closed form of the Func registered as name,
+// or nil when it has none or no Func has that name in this program.
+func closedFormOf(name string) func(params []byte, lo, hi uint64) float64 {
 	j, _ := lookup(name)
 	return j.exact
 }
 
+// tolerance is the relative error |got - exact| / exact a Func with a
+// closed form may show. The shared accumulators carry their rounding
+// errors, so the reduction adds none of its own: what is left is the
+// Func's rounding of each piece, and a Func within a few ulps per piece
+// stays well inside it (anything beyond is a wrong answer).
+const tolerance = 1e-15
+
 // checkExact is the gate of a Func with a closed form: got must be within
-// Tolerance of the exact sum of the call's terms [Offset, Offset+N).
-func (j job) checkExact(cfg Config, got float64) error {
+// tolerance of the exact sum of the call's terms [Offset, Offset+N).
+func (j job) checkExact(cfg config, got float64) error {
 	if j.exact == nil {
 		return nil
 	}
 	want := j.exact(cfg.Params, cfg.Offset, cfg.Offset+cfg.N)
-	if rel := relError(got, want); !(math.Abs(rel) <= Tolerance) {
+	if rel := relError(got, want); !(math.Abs(rel) <= tolerance) {
 		return fmt.Errorf("%w: %q over [%d, %d) gave %v, the closed form gives %v: relative error %.2e, tolerance %.0e",
-			ErrInexact, j.name, cfg.Offset, cfg.Offset+cfg.N, got, want, rel, Tolerance)
+			ErrInexact, j.name, cfg.Offset, cfg.Offset+cfg.N, got, want, rel, tolerance)
 	}
 	return nil
 }
@@ -144,14 +139,14 @@ func relError(got, want float64) float64 {
 	return (got - want) / want
 }
 
-// bind gives a ParamsFunc job its call's parameters.
+// bind gives a job its call's parameters.
 func (j job) bind(params []byte) job {
 	j.params = params
 	return j
 }
 
 // vector reports whether the job's Func adds into a Vector.
-func (j job) vector() bool { return j.vf != nil || j.vpf != nil }
+func (j job) vector() bool { return j.vf != nil }
 
 // k is the job's number of elements.
 func (j job) k() int { return len(j.ops) }
@@ -161,36 +156,53 @@ var registry = struct {
 	jobs map[string]job
 }{jobs: map[string]job{}}
 
-// Register makes f available to Reduce under name. Call it from an init
-// function (or at least before the child hook in main): workers are
-// re-executions of the binary, and they find f by name. It panics if name
-// is empty, too long, taken, or op is unknown, as http.Handle does for a
-// bad pattern.
-func Register(name string, op Op, f Func, opts ...RegisterOption) {
-	if f == nil {
+// Register makes f available to Reduce and Pools under name, reduced
+// under ops: one Op for a Func, one per element (1 to 4096) for a
+// VectorFunc. Call it from an init function (or at least before the child
+// hook in main): workers are re-executions of the binary, and they find f
+// by name. It panics if name is empty, too long or taken, or ops do not
+// fit f, as http.Handle does for a bad pattern.
+func Register[F ~func([]byte, uint64, uint64) float64 | ~func([]byte, uint64, uint64, *Vector)](name string, f F, ops []Op, opts ...RegisterOption) {
+	j := job{name: name, ops: append([]Op(nil), ops...)}
+	switch f := any(f).(type) {
+	case func([]byte, uint64, uint64) float64:
+		j.f = f
+	case Func:
+		j.f = f
+	case func([]byte, uint64, uint64, *Vector):
+		j.vf = f
+	case VectorFunc:
+		j.vf = f
+	default: // a type of the caller's own, with one of these underlying types
+		if v := reflect.ValueOf(f); v.Type().ConvertibleTo(reflect.TypeFor[Func]()) {
+			j.f = v.Convert(reflect.TypeFor[Func]()).Interface().(Func)
+		} else {
+			j.vf = v.Convert(reflect.TypeFor[VectorFunc]()).Interface().(VectorFunc)
+		}
+	}
+	if j.f == nil && j.vf == nil {
 		panic(fmt.Sprintf("engine: Register %q: nil func", name))
 	}
-	register(job{name: name, ops: []Op{op}, f: f}, opts)
-}
-
-// RegisterParams is Register for a Func that reads its call's parameters
-// (WithParams).
-func RegisterParams(name string, op Op, f ParamsFunc, opts ...RegisterOption) {
-	if f == nil {
-		panic(fmt.Sprintf("engine: RegisterParams %q: nil func", name))
-	}
-	register(job{name: name, ops: []Op{op}, pf: f}, opts)
-}
-
-func register(j job, opts []RegisterOption) {
+	var r opt.Registration
 	for _, o := range opts {
-		o(&j)
+		o(&r)
 	}
-	if j.exact != nil && (j.k() != 1 || j.ops[0] != Sum) {
-		panic(fmt.Sprintf("engine: Register %q: a closed form is for a scalar Sum, not %s", j.name, FormatOps(j.ops)))
+	j.exact, j.kernel = r.ClosedForm, r.Kernel
+	register(j)
+}
+
+func register(j job) {
+	if j.exact != nil && (j.k() != 1 || j.ops[0] != Sum || j.vector()) {
+		panic(fmt.Sprintf("engine: Register %q: a closed form is for a scalar Sum Func, not %s", j.name, formatOps(j.ops)))
 	}
 	if _, err := cString([]byte(j.name)); err != nil || j.name == "" || len(j.name) > maxJobName {
 		panic(fmt.Sprintf("engine: Register: bad name %q (want 1..%d printable ASCII bytes, no spaces)", j.name, maxJobName))
+	}
+	if j.f != nil && len(j.ops) != 1 {
+		panic(fmt.Sprintf("engine: Register %q: a Func has one Op, got %d", j.name, len(j.ops)))
+	}
+	if len(j.ops) < 1 || len(j.ops) > maxK {
+		panic(fmt.Sprintf("engine: Register %q: %d elements, want 1 to %d", j.name, len(j.ops), maxK))
 	}
 	for _, op := range j.ops {
 		if op < Sum || op > Max {
@@ -216,8 +228,8 @@ func maxRegisteredK() int {
 	return k
 }
 
-// Registered lists the names given to Register, sorted.
-func Registered() []string {
+// registered lists the names given to Register, sorted.
+func registered() []string {
 	registry.RLock()
 	defer registry.RUnlock()
 	var names []string
@@ -233,7 +245,7 @@ func Registered() []string {
 func jobFor(name string) (job, error) {
 	j, ok := lookup(name)
 	if !ok {
-		return job{}, fmt.Errorf("engine: no Func registered as %q (have %s)", name, strings.Join(Registered(), ", "))
+		return job{}, fmt.Errorf("engine: no Func registered as %q (have %s)", name, strings.Join(registered(), ", "))
 	}
 	return j, j.runnable()
 }
@@ -248,101 +260,9 @@ func lookup(name string) (job, bool) {
 // maxJobName bounds a registered name (it travels in the segment header).
 const maxJobName = 40
 
-// Reduction is the outcome of Reduce.
-type Reduction struct {
-	Name  string  `json:"name"`
-	Op    string  `json:"op"`
-	N     uint64  `json:"n"`
-	Value float64 `json:"value"`
-	// Values is each element's result, rounded once, for a vector Func
-	// (RegisterVector): k values, Values[0] == Value. For a scalar Func
-	// it holds Value alone.
-	Values  []float64 `json:"values,omitempty"`
-	Workers int       `json:"workers"`
-	Mode    Mode      `json:"mode"`
-	Sched   Schedule  `json:"sched"`
-	// Grain is the terms per piece of the grid the Func was called on:
-	// with the Func, N and the params it fixes the result's bits.
-	Grain   uint64        `json:"grain"`
-	Elapsed time.Duration `json:"elapsed_ns"`
-	Wall    time.Duration `json:"wall_ns"`
-
-	WorkersDetail []WorkerResult `json:"workers_detail"`
-	Failures      []Failure      `json:"failures,omitempty"`
-	Rebuilt       bool           `json:"rebuilt,omitempty"`
-	Publishes     uint64         `json:"publishes"`
-	// LostSum is what the racy mode lost (see Result.LostSum).
-	LostSum float64 `json:"lost_sum,omitempty"`
-
-	folds folds // the exact results (Exact), memory reused by ReduceInto
-}
-
-// Reduce runs the Func registered as name ("pi" for the built-in series)
-// over n terms, [0, n) or [lo, lo+n) with WithOffset(lo), on worker
-// processes started for this call (or
-// goroutines, in the Goroutines mode), publishing partials by the chosen
-// strategy, and combines them with its Op. Like Run, it leaves nothing
-// behind, whatever happens. A program that reduces many times should use a
-// Pool, whose workers start once. A Func registered WithClosedForm is
-// checked against it: a wrong sum returns the Reduction with an error
-// wrapping ErrInexact.
-func Reduce(ctx context.Context, name string, n uint64, opts ...Option) (Reduction, error) {
-	if err := notAWorker(); err != nil {
-		return Reduction{}, err
-	}
-	wallStart := time.Now()
-	st := settingsOf(opts)
-	st.N = n
-	if err := st.refusePoolOnly("Reduce"); err != nil {
-		return Reduction{}, err
-	}
-	cfg, j, err := resolve(st, name)
-	if err != nil {
-		return Reduction{}, err
-	}
-	return reduceOnce(ctx, name, j, cfg, wallStart)
-}
-
-// resolve fills st's defaults and finds the job name stands for.
-func resolve(st settings, name string) (Config, job, error) {
-	cfg, err := st.Config.withDefaults()
-	if err != nil {
-		return cfg, job{}, err
-	}
-	j, err := jobFor(name)
-	if err == nil {
-		err = cfg.execOnly()
-	}
-	if err == nil && j.k() > 1 && cfg.Mode == Racy {
-		err = fmt.Errorf("engine: mode racy loses scalar adds on purpose, and %q has %d elements (use slots, cas, mutex, goroutines or a transport)", name, j.k())
-	}
-	return cfg, j, err
-}
-
-// reduceOnce runs one call of j on workers started for it, or on
-// goroutines in the Goroutines mode.
-func reduceOnce(ctx context.Context, name string, j job, cfg Config, wallStart time.Time) (Reduction, error) {
-	out, _, err := execute(ctx, cfg, j, cfg.Params)
-	if err != nil {
-		return Reduction{}, err
-	}
-	r := reductionOf(name, j, cfg, out, time.Since(wallStart), nil)
-	return r, j.checkExact(cfg, r.Value)
-}
-
-func reductionOf(name string, j job, cfg Config, out callResult, wall time.Duration, values []float64) Reduction {
-	values = out.total.values(values[:0])
-	return Reduction{
-		Name: name, Op: FormatOps(j.ops), N: cfg.N, Value: values[0], Values: values, Workers: cfg.Workers,
-		Mode: cfg.Mode, Sched: cfg.Sched, Grain: cfg.Grain, Elapsed: out.elapsed, Wall: wall,
-		WorkersDetail: out.workers, Failures: out.failures, Rebuilt: out.rebuilt,
-		Publishes: out.publishes, LostSum: out.lostSum, folds: out.total,
-	}
-}
-
-// FormatOps names ops as Reduction.Op does: "sum" for a scalar Sum,
-// "sum,sum,min" for a vector. ParseOps reads it back.
-func FormatOps(ops []Op) string {
+// formatOps names ops as Result.Op does: "sum" for a scalar Sum,
+// "sum,sum,min" for a vector.
+func formatOps(ops []Op) string {
 	if len(ops) == 1 {
 		return ops[0].String()
 	}
@@ -351,4 +271,19 @@ func FormatOps(ops []Op) string {
 		s[i] = op.String()
 	}
 	return strings.Join(s, ",")
+}
+
+func init() {
+	opt.Catalog.Funcs = registered
+	opt.Catalog.Ops = func(name string) ([]uint8, bool) {
+		j, ok := lookup(name)
+		ops := make([]uint8, len(j.ops))
+		for i, op := range j.ops {
+			ops[i] = uint8(op)
+		}
+		return ops, ok
+	}
+	opt.Catalog.ClosedForm = closedFormOf
+	opt.Catalog.BuildID = buildID
+	opt.Catalog.DefaultGrain = defaultGrain
 }

@@ -132,8 +132,8 @@ func (c *control) check(seg *shmem.Segment) (layout, error) {
 		return layout{}, fmt.Errorf("%w: the parent was built as %x, this binary as %x", ErrProtocol, c.stamp, buildStamp())
 	}
 	h := seg.Header()
-	if c.workers < 1 || c.workers > MaxWorkers || c.maxChunks > maxChunkTable || c.maxParams > MaxParams ||
-		c.maxK < 1 || c.maxK > MaxK ||
+	if c.workers < 1 || c.workers > maxWorkers || c.maxChunks > maxChunkTable || c.maxParams > maxParams ||
+		c.maxK < 1 || c.maxK > maxK ||
 		c.lanePad != 0 && (c.lanePad < 8 || c.lanePad > 4096 || c.lanePad&(c.lanePad-1) != 0) {
 		return layout{}, fmt.Errorf("%w: control block workers=%d maxChunks=%d maxParams=%d maxK=%d lanePad=%d",
 			ErrProtocol, c.workers, c.maxChunks, c.maxParams, c.maxK, c.lanePad)
@@ -157,11 +157,11 @@ func (j *jobSpec) check(l layout, ops func(k int) []Op) error {
 		return bad("mode code %d", j.mode)
 	case j.k < 1 || j.k > uint32(l.maxK):
 		return bad("%d elements (room for %d)", j.k, l.maxK)
-	case j.k > 1 && mode == Racy:
+	case j.k > 1 && mode == modeRacy:
 		return bad("mode %s with %d elements", mode, j.k)
-	case j.n == 0 || j.n > MaxN || j.offset > MaxN-j.n:
+	case j.n == 0 || j.n > maxN || j.offset > maxN-j.n:
 		return bad("terms [%d, %d+%d)", j.offset, j.offset, j.n)
-	case j.grain == 0 || j.grain > MaxGrain || j.step == 0 || j.step%j.grain != 0:
+	case j.grain == 0 || j.grain > maxGrain || j.step == 0 || j.step%j.grain != 0:
 		return bad("step %d, grain %d", j.step, j.grain)
 	case j.dynamic && (j.chunks != (j.n-1)/j.step+1 || j.chunks > uint64(l.maxChunks)):
 		return bad("%d chunks of %d for %d terms (table holds %d)", j.chunks, j.step, j.n, l.maxChunks)
@@ -169,7 +169,7 @@ func (j *jobSpec) check(l layout, ops func(k int) []Op) error {
 		return bad("static with %d chunks", j.chunks)
 	case j.params > uint32(l.maxParams):
 		return bad("%d parameter bytes (room for %d)", j.params, l.maxParams)
-	case mode.IsTransport() && j.dynamic:
+	case mode.isTransport() && j.dynamic:
 		return bad("mode %s with dynamic chunks", mode)
 	}
 	for e, op := range ops(int(j.k)) {

@@ -3,146 +3,186 @@ package engine
 import (
 	"fmt"
 	"time"
+
+	"github.com/pishm/pishm/engine/internal/opt"
 )
 
-// Option adjusts a Reduce call, or a Pool.
-type Option func(*settings)
+// PoolOption sets what a Pool fixes when it starts (its workers, their
+// faults, the segment's capacities), given to NewPool; or, given to
+// Reduce, the same for the workers one call starts. Every CallOption is
+// a PoolOption too: given to NewPool, it sets the default of the Pool's
+// calls. A capacity (WithMaxK, WithMaxParams, WithInProcessBelow) given to
+// Reduce is refused with a *ConfigError: a one-shot call sizes its
+// segment to fit.
+type PoolOption = opt.PoolOption
 
-// settings is what Options set: a Config, and what only a Pool uses.
+// CallOption sets what one call computes and how it shares the work:
+// given to Reduce, a Pool's Reduce, or NewPool (the Pool's default).
+type CallOption = opt.CallOption
+
+// settings is what options set: a config, the lab's settings (copied
+// into it by settingsOf), and what only a Pool uses.
 type settings struct {
-	Config
-	maxChunks      int
+	config
+	lab            opt.Lab
 	maxParams      int
 	maxK           int
 	inProcessBelow uint64
 	inProcessSet   bool
-	wait           WaitPolicy
-	given          given // the options a receiver may refuse, as given
+	given          given // the options a one-shot call refuses, as given
 }
 
-// given records the options whose place is one receiver's: a Pool's
-// (fixed when it starts) or a call's. A receiver refuses one that is not
-// its own rather than ignore it.
-type given uint16
+// Lab is the settings package engine/lab reaches.
+func (s *settings) Lab() *opt.Lab { return &s.lab }
+
+// given records the options whose place is a Pool: a one-shot call
+// refuses them rather than ignore them.
+type given uint8
 
 const (
-	givenWorkers given = 1 << iota
-	givenCallerShare
-	givenMaxChunks
-	givenMaxParams
+	givenMaxParams given = 1 << iota
 	givenMaxK
-	givenWait
 	givenInProcess
-	givenConfig
 )
 
-// poolOnly are the options that size or shape a Pool when it starts:
-// NewPool's, no call's.
-var poolOnly = []struct {
-	bit  given
-	name string
-}{
-	{givenMaxChunks, "WithMaxChunks"}, {givenMaxParams, "WithMaxParams"}, {givenMaxK, "WithMaxK"},
-	{givenWait, "WithWaitPolicy"}, {givenInProcess, "WithInProcessBelow"},
-}
-
-// refusePoolOnly is the error of a call given a Pool's option (Reduce,
-// or a Pool's call), naming the first.
-func (s *settings) refusePoolOnly(receiver string) error {
-	for _, o := range poolOnly {
-		if s.given&o.bit != 0 {
-			return &ConfigError{Reason: fmt.Sprintf("%s shapes a Pool when it starts: give it to NewPool, not to %s", o.name, receiver)}
+// refusePoolOnly is the error of a one-shot call given an option that
+// sizes or shapes a Pool when it starts, naming the first.
+func (s *settings) refusePoolOnly() error {
+	for _, o := range []struct {
+		given bool
+		name  string
+	}{
+		{s.given&givenMaxParams != 0, "WithMaxParams"}, {s.given&givenMaxK != 0, "WithMaxK"},
+		{s.given&givenInProcess != 0, "WithInProcessBelow"},
+		{s.lab.MaxChunks != 0, "lab.WithMaxChunks"}, {s.lab.Wait != "", "lab.WithWaitPolicy"},
+	} {
+		if o.given {
+			return &ConfigError{Reason: fmt.Sprintf("%s shapes a Pool when it starts: give it to NewPool, not to Reduce", o.name)}
 		}
 	}
 	return nil
 }
 
-func settingsOf(opts []Option) settings {
-	var s settings
+// apply sets s as opts say, over what s holds.
+func apply[O PoolOption](s *settings, opts []O) {
+	s.lab = opt.Lab{AllowRacy: s.AllowRacy, Pad: s.Pad, Spawn: s.Spawn, Shm: s.Shm, Path: s.Path, Force: s.Force,
+		Publish: s.Publish, RedisURL: s.RedisURL, WorkerBinary: s.WorkerBinary, Timeout: s.Timeout,
+		Sched: string(s.Sched), Chunk: s.Chunk}
 	for _, o := range opts {
-		o(&s)
+		o.Apply(s)
 	}
-	return s
+	l := &s.lab
+	s.AllowRacy, s.Pad, s.Spawn, s.Shm, s.Path, s.Force = l.AllowRacy, l.Pad, l.Spawn, l.Shm, l.Path, l.Force
+	s.Publish, s.RedisURL, s.WorkerBinary, s.Timeout = l.Publish, l.RedisURL, l.WorkerBinary, l.Timeout
+	s.Sched, s.Chunk = schedule(l.Sched), l.Chunk
 }
 
-// WithWorkers sets the number of worker processes.
-func WithWorkers(n int) Option {
-	return func(s *settings) { s.Workers = n; s.given |= givenWorkers }
+// set is the option that runs f on the engine's settings.
+func set(f func(*settings)) PoolOption { return opt.Pool(func(t opt.Target) { f(t.(*settings)) }) }
+
+// setCall is set for a call's setting.
+func setCall(f func(*settings)) CallOption { return opt.Call(func(t opt.Target) { f(t.(*settings)) }) }
+
+// WithWorkers sets the number of worker processes (default one per CPU,
+// at most 1024).
+func WithWorkers(n int) PoolOption { return set(func(s *settings) { s.Workers = n }) }
+
+// WithCallerShare makes the caller sum a share of each call itself, as an
+// OpenMP master thread does: W workers are then the caller and W-1
+// processes, and the result is the same bits. On a Pool a small call then
+// costs no wake-up of the caller, only a spin. It is off by default
+// because the caller's share runs the Func in the calling process: a
+// panic is recovered into the call's *WorkerError (Worker 0), but a Func
+// that crashes the process (os.Exit, a fatal signal) takes the caller
+// with it, and a cancelled call returns only once the caller's current
+// piece ends (a worker process is killed instead). It needs a
+// shared-memory mode.
+func WithCallerShare(on bool) PoolOption { return set(func(s *settings) { s.CallerShare = on }) }
+
+// WithRetries sets how many fresh attempts a worker's range gets after
+// its process dies (default 1, at most 100; 0 for none).
+func WithRetries(n int) PoolOption {
+	return set(func(s *settings) {
+		s.Retries = n
+		if n == 0 {
+			s.Retries = -1
+		}
+	})
 }
 
-// WithMode sets the publishing strategy.
-func WithMode(m Mode) Option { return func(s *settings) { s.Mode = m } }
-
-// WithChunk sets the dynamic schedule's terms per chunk (Config.Chunk).
-func WithChunk(k uint64) Option { return func(s *settings) { s.Chunk = k } }
-
-// WithPublish sets the static schedule's publish interval
-// (Config.Publish).
-func WithPublish(k uint64) Option { return func(s *settings) { s.Publish = k } }
-
-// WithGrain sets the terms per piece of the grid the Func is called on
-// (Config.Grain; default DefaultGrain(n)).
-func WithGrain(g uint64) Option { return func(s *settings) { s.Grain = g } }
-
-// WithSchedule picks static ranges or dynamic chunks.
-func WithSchedule(sc Schedule) Option { return func(s *settings) { s.Sched = sc } }
-
-// WithTimeout bounds the call.
-func WithTimeout(d time.Duration) Option { return func(s *settings) { s.Timeout = d } }
-
-// WithParams passes p to the workers with the call, for a ParamsFunc
-// (at most MaxParams bytes, or a Pool's WithMaxParams; the bytes travel
-// in the shared segment).
-func WithParams(p []byte) Option { return func(s *settings) { s.Params = p } }
-
-// WithConfig replaces every Config setting but N with cfg's.
-func WithConfig(cfg Config) Option {
-	return func(s *settings) { n := s.N; s.Config = cfg; s.N = n; s.given |= givenConfig }
+// WithStall sets how long a worker may make no progress before it is
+// killed and its share redone (default 2 minutes: progress moves only
+// between pieces of the grid, and a Func may take long over one; 0 for
+// never). A worker stopped by a signal (SIGSTOP) is killed after 2 s
+// whatever it says.
+func WithStall(d time.Duration) PoolOption {
+	return set(func(s *settings) {
+		s.Stall = d
+		if d == 0 {
+			s.Stall = -1
+		}
+	})
 }
 
-// WithMaxChunks sets how many dynamic chunks one Pool call may have
-// (default 65536): the chunk table is this many words of the segment.
-func WithMaxChunks(k int) Option {
-	return func(s *settings) { s.maxChunks = k; s.given |= givenMaxChunks }
+// WithMaxParams sets how many parameter bytes one call on a Pool may pass
+// (default 64 KiB, at most 1 MiB); they travel in the segment.
+func WithMaxParams(b int) PoolOption {
+	return set(func(s *settings) { s.maxParams = b; s.given |= givenMaxParams })
 }
 
-// WithMaxParams sets how many parameter bytes one Pool call may pass
-// (default 64 KiB, at most MaxParams).
-func WithMaxParams(b int) Option {
-	return func(s *settings) { s.maxParams = b; s.given |= givenMaxParams }
-}
-
-// WithMaxK sets the most elements a vector Func called on a Pool may have
+// WithMaxK sets the most elements a VectorFunc called on a Pool may have
 // (default: the most of any Func registered when the Pool starts; at most
-// MaxK). Each element takes about 600 bytes of the segment per worker,
+// 4096). Each element takes about 600 bytes of the segment per worker,
 // twice, and once more for the shared accumulator, and the segment is
 // allocated in full when the Pool starts: a program that registers a wide
 // Func (a 4096-bin histogram) but runs narrow ones on a Pool should say
 // so, or 16 workers hold some 80 MB of /dev/shm.
-func WithMaxK(k int) Option { return func(s *settings) { s.maxK = k; s.given |= givenMaxK } }
-
-// WithCallerShare makes the caller sum a share of each call itself, as an
-// OpenMP master thread does (Config.CallerShare): W workers are then the
-// caller and W-1 processes. In a Pool a small call then costs no wake-up
-// of the caller, only a spin (see WaitPolicy); the Pool's setting holds
-// for all its calls. It is off by default because the caller's share runs
-// the Func in the calling process: a panic is recovered into the call's
-// *FuncPanic, but a Func that crashes the process (os.Exit, a fatal
-// signal) takes the caller with it, and a cancelled call returns only once
-// the caller's current piece ends (a worker process is killed instead).
-func WithCallerShare(on bool) Option {
-	return func(s *settings) { s.CallerShare = on; s.given |= givenCallerShare }
-}
-
-// WithWaitPolicy sets how a Pool's workers and caller wait (default
-// WaitAdaptive).
-func WithWaitPolicy(p WaitPolicy) Option {
-	return func(s *settings) { s.wait = p; s.given |= givenWait }
-}
+func WithMaxK(k int) PoolOption { return set(func(s *settings) { s.maxK = k; s.given |= givenMaxK }) }
 
 // WithInProcessBelow makes a Pool run calls of fewer than n terms on
 // goroutines in the calling process, where waking worker processes would
-// cost more than the work (default DefaultInProcessBelow; 0 never).
-func WithInProcessBelow(n uint64) Option {
-	return func(s *settings) { s.inProcessBelow, s.inProcessSet = n, true; s.given |= givenInProcess }
+// cost more than the work (0: never). The default, 2^20 terms, was
+// measured with the pi series (about 0.05 ns a term on one core): below
+// it two worker processes woken through the segment lose to goroutines in
+// the caller. A Func that costs more per term crosses over at fewer
+// terms: set it from its own cost. With WithCallerShare the default is 0.
+func WithInProcessBelow(n uint64) PoolOption {
+	return set(func(s *settings) { s.inProcessBelow, s.inProcessSet = n, true; s.given |= givenInProcess })
 }
+
+// WithMode sets the publishing strategy (default Slots).
+func WithMode(m Mode) CallOption { return setCall(func(s *settings) { s.Mode = m }) }
+
+// WithDynamic shares the work by chunks of k terms (rounded up to whole
+// pieces of the grid) that workers take from a lock-free counter in the
+// segment until none are left, so that a slow worker takes fewer and all
+// finish together; k 0 means n/(32 workers). Without it worker i sums the
+// fixed range [n*i/w, n*(i+1)/w). Either way the result is the same bits.
+func WithDynamic(k uint64) CallOption {
+	return setCall(func(s *settings) { s.lab.Sched, s.lab.Chunk = string(schedDynamic), k })
+}
+
+// WithGrain sets the terms per piece of the grid the Func is called on
+// (default: at least 512, at most 65536 terms up to 2^26 terms, at most
+// 1024 pieces beyond, at most 2^30). The grid depends on n and the grain
+// alone, never on workers, mode, schedule or retries, so a deterministic
+// Func gives the same bits every time; setting it makes it part of the
+// result's identity.
+func WithGrain(g uint64) CallOption { return setCall(func(s *settings) { s.Grain = g }) }
+
+// WithOffset makes a call reduce the terms [lo, lo+n) instead of [0, n).
+// The grid of pieces then starts at lo, so for the Partials of several
+// calls to merge into the Partial of one call over their union, every
+// call must use that call's grain (WithGrain) and start on its grid: lo a
+// multiple of the grain.
+func WithOffset(lo uint64) CallOption { return setCall(func(s *settings) { s.Offset = lo }) }
+
+// WithParams passes p to the workers with the call: every call of the
+// Func receives it (at most 1 MiB, or a Pool's WithMaxParams; the bytes
+// travel in the shared segment).
+func WithParams(p []byte) CallOption { return setCall(func(s *settings) { s.Params = p }) }
+
+// WithProgress has f called about every 100 ms while the workers run,
+// with their progress read from the segment without locks, and once more
+// at the end. A panic in f becomes the call's error.
+func WithProgress(f func(Progress)) CallOption { return setCall(func(s *settings) { s.Progress = f }) }

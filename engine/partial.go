@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/pishm/pishm/internal/superacc"
 )
@@ -28,8 +27,8 @@ type Partial struct {
 // NewPartial returns the Partial of an empty reduction with ops, one per
 // element: its Values are the ops' identities (0, +Inf, -Inf).
 func NewPartial(ops ...Op) Partial {
-	if len(ops) < 1 || len(ops) > MaxK {
-		panic(fmt.Sprintf("engine: NewPartial: %d elements, want 1 to %d", len(ops), MaxK))
+	if len(ops) < 1 || len(ops) > maxK {
+		panic(fmt.Sprintf("engine: NewPartial: %d elements, want 1 to %d", len(ops), maxK))
 	}
 	for _, op := range ops {
 		if op < Sum || op > Max {
@@ -42,10 +41,10 @@ func NewPartial(ops ...Op) Partial {
 }
 
 // Partial returns r's exact state (a copy: merging into it leaves r as it
-// is). A Reduction that did not come from this package's reductions (a
+// is). A Result that did not come from this package's reductions (a
 // zero value, or one decoded from JSON) has none: its Partial is empty
 // and Len is 0.
-func (r *Reduction) Partial() Partial {
+func (r *Result) Partial() Partial {
 	if len(r.folds) == 0 {
 		return Partial{}
 	}
@@ -68,7 +67,7 @@ func (p Partial) Len() int { return len(p.elems) }
 func (p Partial) Op(i int) Op { return p.elems[i].op }
 
 // Value is element 0 rounded once (Sum) or the extreme (Min, Max): what
-// Reduction.Value would be for the reduction p stands for.
+// Result.Value would be for the reduction p stands for.
 func (p Partial) Value() float64 { return p.elems[0].value() }
 
 // Values are all the elements' values.
@@ -161,7 +160,7 @@ func (p *Partial) UnmarshalBinary(b []byte) error {
 		return bad("no magic")
 	}
 	k := int(binary.LittleEndian.Uint16(b[4:]))
-	if k < 1 || k > MaxK {
+	if k < 1 || k > maxK {
 		return bad("%d elements", k)
 	}
 	b = b[6:]
@@ -199,62 +198,23 @@ func (p *Partial) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// WithOffset makes a call reduce the terms [lo, lo+n) instead of [0, n)
-// (Config.Offset). The grid of pieces then starts at lo, so for the
-// Partials of several calls to merge into the Partial of one call over
-// their union, every call must use that call's Grain (WithGrain) and
-// start on its grid: lo a multiple of the Grain.
-func WithOffset(lo uint64) Option { return func(s *settings) { s.Offset = lo } }
-
-// Reduction returns the Reduction that p stands for: the Func registered
-// as name, reduced over [0, n) on a grid of grain terms per piece (Value,
+// Result returns the Result that p stands for: the Func registered as
+// name, reduced over [0, n) on a grid of grain terms per piece (Value,
 // Values, Op and Exact as Reduce sets them). The fields that describe a
 // run on this machine (workers, mode, times) are zero; the caller sets
 // what it knows of them.
-func (p Partial) Reduction(name string, n, grain uint64) Reduction {
-	r := Reduction{Name: name, N: n, Grain: grain}
+func (p Partial) Result(name string, n, grain uint64) Result {
+	r := Result{Func: name, N: n, Grain: grain, Sched: string(schedStatic)}
 	if len(p.elems) > 0 {
 		r.Values = p.elems.values(nil)
-		r.Op, r.Value, r.folds = FormatOps(p.Ops()), r.Values[0], append(folds(nil), p.elems...)
+		r.Op, r.Value, r.folds = formatOps(p.Ops()), r.Values[0], append(folds(nil), p.elems...)
 	}
 	return r
 }
 
-// FuncOps are the Ops of the Func registered as name, one per element,
-// and whether there is one.
-func FuncOps(name string) ([]Op, bool) {
-	j, ok := lookup(name)
-	return append([]Op(nil), j.ops...), ok
-}
-
-// ParseOps reads ops as Reduction.Op writes them: "sum", or
-// "sum,min,max" for a vector.
-func ParseOps(s string) ([]Op, error) {
-	var ops []Op
-	for _, name := range strings.Split(s, ",") {
-		op := Op(0)
-		for _, o := range []Op{Sum, Min, Max} {
-			if o.String() == name {
-				op = o
-			}
-		}
-		if op == 0 {
-			return nil, fmt.Errorf("engine: %q is not an op (sum, min, max)", name)
-		}
-		ops = append(ops, op)
-	}
-	if len(ops) > MaxK {
-		return nil, fmt.Errorf("engine: %d ops, at most %d", len(ops), MaxK)
-	}
-	return ops, nil
-}
-
-// BuildID names the build of this binary as far as results go: the
-// protocol, the toolchain, the module's version and VCS state, and the
-// build settings (the stamp a worker binary must share with its parent).
-// Two programs with the same BuildID run the same Funcs, so a reduction
-// cut between them (queue) keeps its bits.
-func BuildID() string {
+// buildID names the build of this binary as far as results go
+// (catalog.BuildID).
+func buildID() string {
 	s := buildStamp()
 	return hex.EncodeToString(s[:])
 }

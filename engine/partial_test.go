@@ -33,7 +33,7 @@ func TestPartialMerge(t *testing.T) {
 				}
 				p := r.Partial()
 				if p.Len() != 1 || p.Op(0) != f.op || math.Float64bits(p.Value()) != math.Float64bits(r.Value) {
-					t.Fatalf("[%d, %d): Partial %v of op %v, Value %v; the Reduction's %v", lo, hi, p, p.Op(0), p.Value(), r.Value)
+					t.Fatalf("[%d, %d): Partial %v of op %v, Value %v; the Result's %v", lo, hi, p, p.Op(0), p.Value(), r.Value)
 				}
 				b, _ := p.MarshalBinary()
 				var q Partial
@@ -60,9 +60,9 @@ func TestPartialMerge(t *testing.T) {
 			for _, p := range parts {
 				total.Merge(p)
 			}
-			r := total.Reduction(f.name, n, g)
+			r := total.Result(f.name, n, g)
 			if r.Value != whole.Value && !math.IsNaN(r.Value) || r.Op != f.op.String() || !r.Partial().Equal(whole.Partial()) {
-				t.Fatalf("Reduction %+v, want the value and state of %+v", r, whole)
+				t.Fatalf("Result %+v, want the value and state of %+v", r, whole)
 			}
 			if ops, ok := FuncOps(f.name); !ok || len(ops) != 1 || ops[0] != f.op {
 				t.Fatalf("FuncOps(%q) = %v, %v", f.name, ops, ok)
@@ -117,9 +117,9 @@ func TestPartialErrors(t *testing.T) {
 	if err := s.Merge(Partial{}); err == nil {
 		t.Fatal("an empty Partial merged into a Sum")
 	}
-	var zero Reduction
+	var zero Result
 	if zero.Partial().Len() != 0 {
-		t.Fatal("a zero Reduction has a Partial")
+		t.Fatal("a zero Result has a Partial")
 	}
 	b, _ := s.MarshalBinary()
 	for _, bad := range [][]byte{nil, b[:5], b[:len(b)-1], append(b, 0), append([]byte("xsp1"), b[4:]...)} {
@@ -168,7 +168,7 @@ func TestPartialVector(t *testing.T) {
 		}
 	}
 	want, _ := vecWant(n)
-	got := total.Reduction(vecName, n, g)
+	got := total.Result(vecName, n, g)
 	if len(got.Values) != len(vecOps) || got.Op != FormatOps(vecOps) {
 		t.Fatalf("%d values, op %q", len(got.Values), got.Op)
 	}

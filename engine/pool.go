@@ -34,19 +34,15 @@ type Pool struct {
 	// state guards closed.
 	state  sync.Mutex
 	c      *crew
-	def    Config // the pool's options as given: each call's defaults
-	cfg    Config // def with its defaults filled
+	def    config // the pool's options as given: each call's defaults
+	cfg    config // def with its defaults filled
 	below  uint64
 	closed bool
 }
 
-// DefaultInProcessBelow is the default of WithInProcessBelow, in terms:
-// measured with the pi series (about 0.05 ns a term on one core), below
-// this many terms two worker processes woken through the segment lose to
-// goroutines in the caller (see docs/embedding.md). A Func
-// that costs more per term crosses over at fewer terms: set
-// WithInProcessBelow from its own cost.
-const DefaultInProcessBelow = 1 << 20
+// defaultInProcessBelow is the default of WithInProcessBelow, in terms
+// (see docs/embedding.md for the measurement).
+const defaultInProcessBelow = 1 << 20
 
 // Pool defaults.
 const (
@@ -55,44 +51,46 @@ const (
 )
 
 // NewPool starts the workers (WithWorkers, default one per CPU) and
-// returns once every one has attached. The options set the pool's
-// defaults for every call: mode (slots, cas, mutex or racy), schedule,
-// chunk, retries and the rest of Config; WithMaxChunks and WithMaxParams
-// size the segment.
-func NewPool(ctx context.Context, opts ...Option) (*Pool, error) {
+// returns once every one has attached. Its CallOptions set the default
+// of every call (a call's own override them); the rest fix the workers
+// and size the segment. A Pool publishes through shared memory: Slots,
+// CAS or Mutex.
+func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 	if err := notAWorker(); err != nil {
 		return nil, err
 	}
-	st := settingsOf(opts)
+	var st settings
+	apply(&st, opts)
 	st.N = 1
-	cfg, err := st.Config.withDefaults()
+	cfg, err := st.config.withDefaults()
 	if err != nil {
 		return nil, err
 	}
 	if err := cfg.execOnly(); err != nil {
 		return nil, err
 	}
-	if cfg.Mode == Goroutines || cfg.Mode.IsTransport() {
+	if cfg.Mode == Goroutines || cfg.Mode.isTransport() {
 		return nil, fmt.Errorf("engine: a Pool publishes through shared memory: Mode %s is for one-shot runs", cfg.Mode)
 	}
-	if st.maxChunks == 0 {
-		st.maxChunks = defaultPoolChunks
+	maxChunks := st.lab.MaxChunks
+	if maxChunks == 0 {
+		maxChunks = defaultPoolChunks
 	}
 	if st.maxParams == 0 {
 		st.maxParams = defaultPoolParams
 	}
-	if st.maxChunks < 1 || st.maxChunks > maxChunkTable || st.maxParams < 0 || st.maxParams > MaxParams {
+	if maxChunks < 1 || maxChunks > maxChunkTable || st.maxParams < 0 || st.maxParams > maxParams {
 		return nil, fmt.Errorf("engine: WithMaxChunks must be in [1, %d] and WithMaxParams in [0, %d], got %d and %d",
-			maxChunkTable, MaxParams, st.maxChunks, st.maxParams)
+			maxChunkTable, maxParams, maxChunks, st.maxParams)
 	}
 	if st.maxK == 0 {
 		st.maxK = maxRegisteredK()
 	}
-	if st.maxK < 1 || st.maxK > MaxK {
-		return nil, fmt.Errorf("engine: WithMaxK must be in [1, %d], got %d", MaxK, st.maxK)
+	if st.maxK < 1 || st.maxK > maxK {
+		return nil, fmt.Errorf("engine: WithMaxK must be in [1, %d], got %d", maxK, st.maxK)
 	}
 	callerShare := cfg.CallerShare
-	below := uint64(DefaultInProcessBelow)
+	below := uint64(defaultInProcessBelow)
 	if callerShare {
 		// The caller's share makes a call cost a spin, not a wake-up:
 		// cheaper than starting goroutines at every n measured.
@@ -102,20 +100,20 @@ func NewPool(ctx context.Context, opts ...Option) (*Pool, error) {
 		below = st.inProcessBelow
 	}
 	// Who may spin at once: every worker process, and the caller.
-	spin, err := spinWindow(st.wait, cfg.Workers+boolInt(!callerShare))
+	spin, err := spinWindow(waitPolicy(st.lab.Wait), cfg.Workers+boolInt(!callerShare))
 	if err != nil {
 		return nil, err
 	}
 	c, err := newCrew(ctx, crewOptions{
 		workers: cfg.Workers, shm: cfg.Shm, path: cfg.Path, force: cfg.Force, lanePad: cfg.Pad,
-		maxChunks: st.maxChunks, maxParams: st.maxParams, maxK: st.maxK, exe: cfg.WorkerBinary,
+		maxChunks: maxChunks, maxParams: st.maxParams, maxK: st.maxK, exe: cfg.WorkerBinary,
 		retries: cfg.retries(), stall: cfg.stall(),
 		callerShare: callerShare, spin: spin,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Pool{turn: make(chan struct{}, 1), c: c, def: st.Config, cfg: cfg, below: below}, nil
+	return &Pool{turn: make(chan struct{}, 1), c: c, def: st.config, cfg: cfg, below: below}, nil
 }
 
 func boolInt(b bool) int {
@@ -134,42 +132,33 @@ var ErrReentrant = errors.New("engine: a Func called its own Pool from the calle
 // ErrPoolClosed is returned by a call on a closed Pool.
 var ErrPoolClosed = errors.New("engine: pool closed")
 
-// Reduce runs the Func registered as name ("pi" for the built-in series)
-// over [0, n) on the pool's workers, as Reduce does on fresh ones. opts
-// override the pool's defaults for this call; the number of workers,
-// the backing and the segment's capacities are the pool's.
-func (p *Pool) Reduce(ctx context.Context, name string, n uint64, opts ...Option) (Reduction, error) {
-	var r Reduction
+// Reduce runs the Func registered as name over [0, n) on the pool's
+// workers, as Reduce does on fresh ones. opts override the pool's
+// defaults for this call.
+func (p *Pool) Reduce(ctx context.Context, name string, n uint64, opts ...CallOption) (Result, error) {
+	var r Result
 	err := p.ReduceInto(ctx, &r, name, n, opts...)
 	if err != nil && !errors.Is(err, ErrInexact) {
-		return Reduction{}, err
+		return Result{}, err
 	}
 	return r, err
 }
 
 // ReduceInto is Reduce writing its result into *r, and reusing the memory
 // of r's detail, values and exact total: a loop that passes the same
-// Reduction to every call allocates nothing in steady state (Reduce
+// Result to every call allocates nothing in steady state (Reduce
 // allocates them, three objects a call). On error *r holds a zero
-// Reduction, that memory kept for the next call; but a sum its Func's
+// Result, that memory kept for the next call; but a sum its Func's
 // closed form refutes (ErrInexact, WithClosedForm) is left in *r.
-func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint64, opts ...Option) error {
+func (p *Pool) ReduceInto(ctx context.Context, r *Result, name string, n uint64, opts ...CallOption) error {
 	wallStart := time.Now()
 	detail, values, total := r.WorkersDetail[:0], r.Values[:0], r.folds[:0]
-	*r = Reduction{WorkersDetail: detail, Values: values, folds: total}
+	*r = Result{WorkersDetail: detail, Values: values, folds: total}
 	st := settingsPool.Get().(*settings)
-	*st = settings{Config: p.def}
-	for _, o := range opts {
-		o(st)
-	}
+	*st = settings{config: p.def}
+	apply(st, opts)
 	st.N = n
-	err := p.refuse(st)
-	st.Workers, st.Shm, st.Path, st.Pad = p.cfg.Workers, p.cfg.Shm, p.cfg.Path, p.cfg.Pad
-	if err != nil {
-		settingsPool.Put(st)
-		return err
-	}
-	cfg, j, err := resolve(*st, name)
+	cfg, j, err := resolve(st.config, name)
 	settingsPool.Put(st)
 	if err != nil {
 		return err
@@ -179,13 +168,14 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint
 	}
 	if n < p.below {
 		cfg.Mode = Goroutines
-		out, err := reduceOnce(ctx, name, j, cfg, wallStart)
-		if err == nil || errors.Is(err, ErrInexact) {
-			*r = out
+		out, _, err := execute(ctx, cfg, j, cfg.Params)
+		if err != nil {
+			return err
 		}
-		return err
+		*r = resultOf(name, j, cfg, out, time.Since(wallStart), values)
+		return j.checkExact(cfg, r.Value)
 	}
-	if cfg.Mode == Goroutines || cfg.Mode.IsTransport() {
+	if cfg.Mode == Goroutines || cfg.Mode.isTransport() {
 		return fmt.Errorf("engine: a Pool publishes through shared memory: Mode %s is for one-shot runs", cfg.Mode)
 	}
 	if cfg.Timeout > 0 {
@@ -217,16 +207,17 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Reduction, name string, n uint
 	}
 	p.c.opt.progress = cfg.Progress
 	out, err := p.c.call(ctx, callSpec{job: j, mode: cfg.Mode, n: n, offset: cfg.Offset, step: cfg.step(), grain: cfg.Grain,
-		dynamic: cfg.Sched == Dynamic, params: cfg.Params, detail: detail, total: total})
+		dynamic: cfg.Sched == schedDynamic, params: cfg.Params, detail: detail, total: total})
 	if err != nil {
 		return err
 	}
-	*r = reductionOf(name, j, cfg, out, time.Since(wallStart), values)
+	*r = resultOf(name, j, cfg, out, time.Since(wallStart), values)
+	r.Spawn, r.Shm = spawnExec, string(cfg.Shm)
 	return j.checkExact(cfg, r.Value)
 }
 
 // settingsPool holds the scratch settings a call applies its options to:
-// an Option is a function of a *settings, so the struct would escape to
+// an option is a function of a *settings, so the struct would escape to
 // the heap at every call.
 var settingsPool = sync.Pool{New: func() any { return new(settings) }}
 
@@ -260,39 +251,6 @@ func (p *Pool) Close() error {
 	p.turn <- struct{}{} // the call in progress has ended
 	defer func() { <-p.turn }()
 	return p.c.close()
-}
-
-// refuse is the error of a call given an option that is the Pool's, not
-// a call's: one that shapes it when it starts, or a setting of the
-// workers (their number, the caller's share, retries, the stall limit,
-// the segment) other than the Pool's own, which a call cannot change.
-func (p *Pool) refuse(st *settings) error {
-	if err := st.refusePoolOnly("a Pool's call"); err != nil {
-		return err
-	}
-	if st.given&(givenWorkers|givenCallerShare|givenConfig) == 0 {
-		return nil // nothing to compare: a call allocates nothing
-	}
-	// A field is set by its option, or by WithConfig where it is not zero.
-	config := st.given&givenConfig != 0
-	for _, f := range []struct {
-		name        string
-		set         bool
-		given, pool any
-	}{
-		{"Workers", st.given&givenWorkers != 0 || config && st.Workers != 0, st.Workers, p.cfg.Workers},
-		{"CallerShare", st.given&givenCallerShare != 0 || config && st.CallerShare, st.CallerShare, p.cfg.CallerShare},
-		{"Retries", config && st.Retries != 0, st.Config.retries(), p.cfg.retries()},
-		{"Stall", config && st.Stall != 0, st.Config.stall(), p.cfg.stall()},
-		{"Shm", config && st.Shm != "", st.Shm, p.cfg.Shm},
-		{"Path", config && st.Path != "", st.Path, p.cfg.Path},
-		{"Pad", config && st.Pad != 0, st.Pad, p.cfg.Pad},
-	} {
-		if f.set && f.given != f.pool {
-			return configErr(f.name, " %v is the Pool's (%v), set when it starts: a call cannot change it", f.given, f.pool)
-		}
-	}
-	return nil
 }
 
 func (p *Pool) isClosed() bool {

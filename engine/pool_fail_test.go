@@ -21,37 +21,37 @@ import (
 const badLo = 100_000
 
 func init() {
-	Register("test-panic", Sum, func(lo, hi uint64) float64 {
+	Register("test-panic", func(_ []byte, lo, hi uint64) float64 {
 		if hi > badLo {
 			var a []int
 			return float64(a[hi]) // index out of range
 		}
 		return float64(hi - lo)
-	})
-	Register("test-exit0", Sum, func(lo, hi uint64) float64 {
+	}, []Op{Sum})
+	Register("test-exit0", func(_ []byte, lo, hi uint64) float64 {
 		if hi > badLo && inWorker.Load() {
 			os.Exit(0)
 		}
 		return float64(hi - lo)
-	})
-	Register("test-sleep", Sum, func(lo, hi uint64) float64 {
+	}, []Op{Sum})
+	Register("test-sleep", func(_ []byte, lo, hi uint64) float64 {
 		if hi > badLo {
 			time.Sleep(10 * time.Second)
 		}
 		return float64(hi - lo)
-	})
-	Register("test-slow-caller", Sum, func(lo, hi uint64) float64 {
+	}, []Op{Sum})
+	Register("test-slow-caller", func(_ []byte, lo, hi uint64) float64 {
 		if !inWorker.Load() {
 			time.Sleep(time.Millisecond)
 		}
 		return float64(hi - lo)
-	})
-	Register("test-hang", Sum, func(lo, hi uint64) float64 {
+	}, []Op{Sum})
+	Register("test-hang", func(_ []byte, lo, hi uint64) float64 {
 		if hi > badLo && inWorker.Load() {
 			select {} // never returns (a goroutine could not be stopped: workers only)
 		}
 		return float64(hi - lo)
-	})
+	}, []Op{Sum})
 }
 
 // goodCall is a call that must succeed after whatever failed before it.
@@ -72,9 +72,9 @@ func goodCall(t *testing.T, p *Pool, name string) {
 	}
 }
 
-func newTestPool(t *testing.T, opts ...Option) *Pool {
+func newTestPool(t *testing.T, opts ...PoolOption) *Pool {
 	t.Helper()
-	p, err := NewPool(context.Background(), append([]Option{WithWorkers(2), WithInProcessBelow(0)}, opts...)...)
+	p, err := NewPool(context.Background(), append([]PoolOption{WithWorkers(2), WithInProcessBelow(0)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestPoolKilledTwice(t *testing.T) {
 }
 
 func init() {
-	Register("test-k2", Sum, func(lo, hi uint64) float64 { return float64(hi - lo) })
+	Register("test-k2", func(_ []byte, lo, hi uint64) float64 { return float64(hi - lo) }, []Op{Sum})
 }
 
 // TestPoolCancelPrompt: a call over a Func that takes 10 s per piece,
@@ -197,9 +197,9 @@ func TestInProcessPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	for _, call := range []func() (Reduction, error){
-		func() (Reduction, error) { return p.Reduce(context.Background(), "test-panic", 200_000) },
-		func() (Reduction, error) {
+	for _, call := range []func() (Result, error){
+		func() (Result, error) { return p.Reduce(context.Background(), "test-panic", 200_000) },
+		func() (Result, error) {
 			return Reduce(context.Background(), "test-panic", 200_000, WithWorkers(2), WithMode(Goroutines))
 		},
 	} {
@@ -274,8 +274,8 @@ func TestPoolKillMatrixTwoCalls(t *testing.T) {
 					t.Run(fmt.Sprintf("mode=%s/sched=%s/point=%s/%s/caller=%v", mode, sched, pt.name, kill.name, caller), func(t *testing.T) {
 						t.Setenv("PISHM_TEST_KILL", kill.env)
 						p := newTestPool(t, WithWorkers(3), WithMode(mode), WithSchedule(sched), stepOf(sched, 9_973),
-							func(s *settings) { s.Retries = kill.retries }, WithCallerShare(caller))
-						name, n, exact := "pi", uint64(200_003), exact.Sum(200_003)
+							WithRetries(kill.retries), WithCallerShare(caller))
+						name, n, exact := "oddsq", uint64(200_003), exact.Sum(200_003)
 						if caller {
 							// A Func slow in the caller only (1 ms a piece):
 							// the workers, however late they wake, find

@@ -14,9 +14,9 @@ import (
 )
 
 // poolExact calls the pi series on p and checks it against the closed form.
-func poolExact(t *testing.T, p *Pool, n uint64, opts ...Option) Reduction {
+func poolExact(t *testing.T, p *Pool, n uint64, opts ...CallOption) Result {
 	t.Helper()
-	r, err := p.Reduce(context.Background(), "pi", n, opts...)
+	r, err := p.Reduce(context.Background(), "oddsq", n, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,9 +56,9 @@ func TestPoolCalls(t *testing.T) {
 }
 
 func init() {
-	RegisterParams("test-params", Sum, func(params []byte, lo, hi uint64) float64 {
+	Register("test-params", func(params []byte, lo, hi uint64) float64 {
 		return float64(params[0]) * float64(hi-lo)
-	})
+	}, []Op{Sum})
 }
 
 // TestPoolKillBetweenCalls: a worker SIGKILLed while idle is replaced, and
@@ -138,7 +138,7 @@ func TestPoolCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	// MaxN terms would take days: returning at all shows the stop.
-	if _, err := p.Reduce(ctx, "pi/generic", MaxN); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := p.Reduce(ctx, "oddsq/generic", MaxN); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want deadline exceeded", err)
 	}
 	poolExact(t, p, 1_000_003)
@@ -170,7 +170,7 @@ func TestPoolErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Reduce(context.Background(), "pi", 1000, WithSchedule(Dynamic), WithChunk(1), WithGrain(1)); err == nil || !strings.Contains(err.Error(), "raise the chunk") {
+	if _, err := p.Reduce(context.Background(), "oddsq", 1000, WithSchedule(Dynamic), WithChunk(1), WithGrain(1)); err == nil || !strings.Contains(err.Error(), "raise the chunk") {
 		t.Errorf("too many chunks: %v", err)
 	}
 	if _, err := p.Reduce(context.Background(), "test-params", 10, WithParams(make([]byte, 9))); err == nil || !strings.Contains(err.Error(), "WithMaxParams") {
@@ -178,7 +178,7 @@ func TestPoolErrors(t *testing.T) {
 	}
 	poolExact(t, p, 1000)
 	p.Close()
-	if _, err := p.Reduce(context.Background(), "pi", 1000); !errors.Is(err, ErrPoolClosed) {
+	if _, err := p.Reduce(context.Background(), "oddsq", 1000); !errors.Is(err, ErrPoolClosed) {
 		t.Errorf("after Close: %v", err)
 	}
 }
@@ -194,16 +194,16 @@ func TestWorkerMayNotStartWorkers(t *testing.T) {
 }
 
 func init() {
-	Register("test-nested", Sum, func(lo, hi uint64) float64 {
+	Register("test-nested", func(_ []byte, lo, hi uint64) float64 {
 		if _, err := Reduce(context.Background(), "test-k", 10); err != nil {
 			panic(err)
 		}
 		return 0
-	})
+	}, []Op{Sum})
 }
 
 // stepOf sets k terms between publishes for sched: Publish or Chunk.
-func stepOf(sched Schedule, k uint64) Option {
+func stepOf(sched Schedule, k uint64) CallOption {
 	if sched == Dynamic {
 		return WithChunk(k)
 	}

@@ -12,10 +12,10 @@ import (
 
 func init() {
 	// sleepy sleeps 50 ms per term: a call long enough to queue behind.
-	engine.Register("sleepy", engine.Sum, func(lo, hi uint64) float64 {
+	engine.Register("sleepy", func(_ []byte, lo, hi uint64) float64 {
 		time.Sleep(time.Duration(hi-lo) * 50 * time.Millisecond)
 		return float64(hi - lo)
-	})
+	}, []engine.Op{engine.Sum})
 }
 
 // A call that waits for the pool honours its context: it returns the
@@ -96,7 +96,7 @@ func TestPoolClosedIsClosed(t *testing.T) {
 // unwound out of Pool.Reduce.
 func TestProgressPanicIsTheCallsError(t *testing.T) {
 	ctx := context.Background()
-	boom := engine.WithConfig(engine.Config{Progress: func(engine.Progress) { panic("boom") }})
+	boom := engine.WithProgress(func(engine.Progress) { panic("boom") })
 	p, err := engine.NewPool(ctx, engine.WithWorkers(2), engine.WithInProcessBelow(0))
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ var (
 )
 
 func init() {
-	engine.Register("reenter", engine.Sum, func(lo, hi uint64) float64 {
+	engine.Register("reenter", func(_ []byte, lo, hi uint64) float64 {
 		if reenterPool != nil {
 			_, err := reenterPool.Reduce(context.Background(), "squares", 1<<21)
 			select {
@@ -132,7 +132,7 @@ func init() {
 			}
 		}
 		return float64(hi - lo)
-	})
+	}, []engine.Op{engine.Sum})
 }
 
 // A Func that calls its own Pool from the caller's share gets

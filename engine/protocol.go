@@ -52,7 +52,7 @@ package engine
 // window for the end of a call), as an OpenMP team does: a spin sees the
 // word change in nanoseconds, a futex sleep costs a wake-up through the
 // scheduler, tens of microseconds. Spinning is for when every spinner has
-// a CPU of its own (see WaitPolicy); otherwise the window is 0. A waiter
+// a CPU of its own (see waitPolicy); otherwise the window is 0. A waiter
 // that goes to sleep says so first (control.genSleepers, parentSleeps),
 // and a waker makes the FUTEX_WAKE system call only when someone sleeps:
 // both sides use sequentially consistent atomics, and the futex compares
@@ -68,8 +68,8 @@ package engine
 // so a call's result is the correctly rounded sum of its pieces' values
 // whoever summed them, in whatever order, in whatever groups.
 //
-// Static: worker i sums [lo, hi) = span(n, grain, workers, i), whole
-// pieces, publishing every job.step terms (whole pieces too). Dynamic:
+// schedStatic: worker i sums [lo, hi) = span(n, grain, workers, i), whole
+// pieces, publishing every job.step terms (whole pieces too). schedDynamic:
 // the terms are cut into job.chunks chunks of job.step terms (whole
 // pieces), and the chunk table in the tail holds one word per
 // chunk: 0 (free), the pid of the worker summing it, or chunkDone. A worker
@@ -153,7 +153,7 @@ const chunkDone = math.MaxUint32
 // the protocol: never reuse one. The transports' come from package
 // transport's list of kinds (transport.Code).
 var modeCode = func() map[Mode]uint32 {
-	m := map[Mode]uint32{Slots: 1, CAS: 2, Mutex: 3, Racy: 4}
+	m := map[Mode]uint32{Slots: 1, CAS: 2, Mutex: 3, modeRacy: 4}
 	for _, t := range transportModes {
 		m[t] = transport.Code(string(t))
 	}
@@ -266,8 +266,8 @@ var ErrProtocol = errors.New("engine: worker protocol mismatch")
 // in the segment).
 const maxChunkTable = 1 << 24
 
-// MaxParams bounds the parameter bytes of one call (WithParams).
-const MaxParams = 1 << 20
+// maxParams bounds the parameter bytes of one call (WithParams).
+const maxParams = 1 << 20
 
 // chunkTable is the dynamic schedule's one word per chunk.
 type chunkTable []atomic.Uint32
@@ -275,7 +275,7 @@ type chunkTable []atomic.Uint32
 // modeList is the modes a user can ask for, for error messages.
 func modeList() string {
 	var s []string
-	for _, m := range Modes() {
+	for _, m := range modes() {
 		s = append(s, string(m))
 	}
 	return strings.Join(s, ", ")

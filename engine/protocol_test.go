@@ -58,7 +58,7 @@ func FuzzControl(f *testing.F) {
 	*ctl = control{protocol: protocolVersion, workers: 3, stamp: buildStamp(), lanePad: 8, maxChunks: 16, maxParams: 32, maxK: 5}
 	ctl.job = jobSpec{n: 100, step: 10, chunks: 10, grain: 5, mode: modeCode[Slots], k: 2, dynamic: true, params: 4}
 	copy(newView(seg, l).ops(2), []Op{Sum, Max})
-	setName(ctl.job.name[:], "pi")
+	setName(ctl.job.name[:], "oddsq")
 	f.Add(append([]byte(nil), raw...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		copy(raw, b)

@@ -64,7 +64,7 @@ func (pb *publisher) publish(f folds, terms, chunk uint64) {
 			pb.run += f[0].value()
 			pb.lane.Store(math.Float64bits(pb.run))
 		}
-	case Racy:
+	case modeRacy:
 		// A plain load, add and store of each publish's value, as
 		// unsynchronised code would write it: two workers that
 		// interleave here lose one add. (Scalar Funcs only.)

@@ -12,27 +12,27 @@ import (
 
 // Test functions with exactly known reductions.
 func init() {
-	Register("test-k", Sum, func(lo, hi uint64) float64 { // sum of k: exact below 2^53
+	Register("test-k", func(_ []byte, lo, hi uint64) float64 { // sum of k: exact below 2^53
 		var s float64
 		for k := lo; k < hi; k++ {
 			s += float64(k)
 		}
 		return s
-	})
-	Register("test-max-parabola", Max, func(lo, hi uint64) float64 { // -(k-c)^2 peaks at k = c
+	}, []Op{Sum})
+	Register("test-max-parabola", func(_ []byte, lo, hi uint64) float64 { // -(k-c)^2 peaks at k = c
 		m := math.Inf(-1)
 		for k := lo; k < hi; k++ {
 			d := float64(k) - 777_777
 			m = max(m, -d*d)
 		}
 		return m
-	})
-	Register("test-min-k", Min, func(lo, hi uint64) float64 {
+	}, []Op{Max})
+	Register("test-min-k", func(_ []byte, lo, hi uint64) float64 {
 		if lo >= hi {
 			return math.Inf(1)
 		}
 		return float64(lo)
-	})
+	}, []Op{Min})
 }
 
 func TestReduceOps(t *testing.T) {
@@ -44,7 +44,7 @@ func TestReduceOps(t *testing.T) {
 				continue // one message per static range
 			}
 			t.Run(string(mode)+"/"+string(sched), func(t *testing.T) {
-				opts := []Option{WithConfig(withRedis(t, Config{Workers: 3, Mode: mode, Sched: sched}))}
+				opts := []PoolOption{WithConfig(withRedis(t, Config{Workers: 3, Mode: mode, Sched: sched}))}
 				r, err := Reduce(context.Background(), "test-k", n, opts...)
 				if err != nil {
 					t.Fatal(err)
@@ -79,15 +79,15 @@ func TestReduceUnknown(t *testing.T) {
 			t.Fatal("registering a name twice did not panic")
 		}
 	}()
-	Register("test-k", Sum, func(lo, hi uint64) float64 { return 0 })
+	Register("test-k", func(_ []byte, lo, hi uint64) float64 { return 0 }, []Op{Sum})
 }
 
 // checkExactTerms is checkExact for schedules without fixed ranges.
 func checkExactTerms(t *testing.T, res Result) {
 	t.Helper()
 	exact := exact.Sum(res.N)
-	if rel := math.Abs(res.Sum-exact) / exact; rel > tolerance {
-		t.Errorf("S=%.17g, exact %.17g, relative error %.2e", res.Sum, exact, rel)
+	if rel := math.Abs(res.Value-exact) / exact; rel > tolerance {
+		t.Errorf("S=%.17g, exact %.17g, relative error %.2e", res.Value, exact, rel)
 	}
 	var terms uint64
 	for _, w := range res.WorkersDetail {
@@ -101,7 +101,7 @@ func checkExactTerms(t *testing.T, res Result) {
 func TestDynamicExact(t *testing.T) {
 	checkClean(t)
 	for _, mode := range append(shmModes, Goroutines) {
-		res, err := Run(context.Background(), "pi", Config{N: 10_000_019, Workers: 3, Mode: mode, Sched: Dynamic})
+		res, err := Run(context.Background(), "oddsq", Config{N: 10_000_019, Workers: 3, Mode: mode, Sched: Dynamic})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func TestProgress(t *testing.T) {
 		if raceEnabled {
 			cfg.N = 3e7
 		}
-		if _, err := Run(context.Background(), "pi/generic", cfg); err != nil {
+		if _, err := Run(context.Background(), "oddsq/generic", cfg); err != nil {
 			t.Fatal(err)
 		}
 		last := calls[len(calls)-1]

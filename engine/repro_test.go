@@ -64,7 +64,7 @@ var reproFuncs = []struct {
 func init() {
 	for _, f := range reproFuncs {
 		term, op := f.term, f.op
-		Register(f.name, op, func(lo, hi uint64) float64 {
+		Register(f.name, func(_ []byte, lo, hi uint64) float64 {
 			acc := op.identity()
 			for k := lo; k < hi; k++ {
 				switch x := term(k); op {
@@ -77,7 +77,7 @@ func init() {
 				}
 			}
 			return acc
-		})
+		}, []Op{op})
 	}
 }
 
@@ -91,7 +91,7 @@ func reproWant(name string, n uint64) float64 {
 	op := j.ops[0]
 	best := op.identity()
 	for lo := uint64(0); lo < n; lo += grain {
-		v := j.f(lo, min(n, lo+grain))
+		v := j.f(nil, lo, min(n, lo+grain))
 		acc.Add(v)
 		if op != Sum {
 			best = op.pick(v, best)
@@ -113,7 +113,7 @@ func TestReproducible(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2026, 12))
 	type run struct {
 		name string
-		opts []Option
+		opts []PoolOption
 	}
 	var runs []run
 	for _, mode := range []Mode{Slots, CAS, Mutex, Goroutines, Pipe} {
@@ -124,7 +124,7 @@ func TestReproducible(t *testing.T) {
 			w := 1 + rng.IntN(16)
 			step := uint64(1 + rng.IntN(400_000))
 			runs = append(runs, run{fmt.Sprintf("mode=%s/sched=%s/workers=%d/step=%d", mode, sched, w, step),
-				[]Option{WithWorkers(w), WithMode(mode), WithSchedule(sched), stepOf(sched, step)}})
+				[]PoolOption{WithWorkers(w), WithMode(mode), WithSchedule(sched), stepOf(sched, step)}})
 		}
 	}
 	pool, err := NewPool(context.Background(), WithWorkers(3), WithMode(CAS), WithSchedule(Dynamic), WithInProcessBelow(0))
@@ -135,7 +135,7 @@ func TestReproducible(t *testing.T) {
 	for _, f := range reproFuncs {
 		t.Run(f.name, func(t *testing.T) {
 			want := reproWant(f.name, n)
-			check := func(how string, r Reduction, err error) {
+			check := func(how string, r Result, err error) {
 				t.Helper()
 				if err != nil {
 					t.Fatalf("%s: %v", how, err)
@@ -176,11 +176,11 @@ func TestPiSameBits(t *testing.T) {
 			t.Fatalf("%s: %v", how, err)
 		}
 		if first {
-			want, first = math.Float64bits(res.Sum), false
+			want, first = math.Float64bits(res.Value), false
 			return
 		}
-		if math.Float64bits(res.Sum) != want {
-			t.Errorf("%s: S = %.17g (%#x), want %#x", how, res.Sum, math.Float64bits(res.Sum), want)
+		if math.Float64bits(res.Value) != want {
+			t.Errorf("%s: S = %.17g (%#x), want %#x", how, res.Value, math.Float64bits(res.Value), want)
 		}
 	}
 	workers := []int{1, 2, 3, 5, 8, 13, 16, 31, 64}
@@ -193,19 +193,19 @@ func TestPiSameBits(t *testing.T) {
 	for wi, w := range workers {
 		for mi, mode := range []Mode{Slots, CAS, Mutex, Goroutines} {
 			sched := []Schedule{Static, Dynamic}[(wi+mi)%2]
-			res, err := Run(context.Background(), "pi", Config{N: n, Workers: w, Mode: mode, Sched: sched})
+			res, err := Run(context.Background(), "oddsq", Config{N: n, Workers: w, Mode: mode, Sched: sched})
 			check(fmt.Sprintf("workers=%d mode=%s sched=%s", w, mode, sched), res, err)
 		}
 	}
 	// Forked workers run the assembly kernel auto picks, on the same pieces.
-	if auto, _ := lookup("pi"); auto.forkable() && forkSupported {
+	if auto, _ := lookup("oddsq"); auto.forkable() && forkSupported {
 		for _, w := range []int{1, 3, 16} {
-			res, err := Run(context.Background(), "pi", Config{N: n, Workers: w, Spawn: SpawnFork})
+			res, err := Run(context.Background(), "oddsq", Config{N: n, Workers: w, Spawn: SpawnFork})
 			check(fmt.Sprintf("workers=%d spawn=fork", w), res, err)
 		}
 	}
 	t.Setenv("PISHM_TEST_KILL", "1:journal-half:1:1")
-	res, err := Run(context.Background(), "pi", Config{N: n, Workers: 3, Mode: CAS, Publish: 100_000})
+	res, err := Run(context.Background(), "oddsq", Config{N: n, Workers: 3, Mode: CAS, Publish: 100_000})
 	check("a worker killed", res, err)
 	if len(res.Failures) == 0 {
 		t.Errorf("a worker killed: no worker died")

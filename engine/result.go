@@ -83,7 +83,7 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 			messages[e].merge(&fold{acc: m.Sum, best: m.Partial, op: ops[e]})
 			w.Elapsed = time.Duration(m.ElapsedNs)
 		}
-	} else if spec.mode.IsTransport() {
+	} else if spec.mode.isTransport() {
 		return res, fmt.Errorf("engine: mode %s has no transport collector", spec.mode)
 	}
 	if owner := c.v.acc.lock.Owner(); owner != 0 {
@@ -93,7 +93,7 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	// the bit; a shared accumulator is read only when nothing tainted it.
 	// The journals' total is the result; the others are its checks.
 	switch {
-	case spec.mode.IsTransport():
+	case spec.mode.isTransport():
 		// The messages' exact results, each checked against its journal
 		// above: their total is the journals'.
 		for e := range messages {
@@ -105,7 +105,7 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	case spec.mode == Slots:
 	case cs.tainted:
 		res.rebuilt = true
-	case spec.mode == Racy:
+	case spec.mode == modeRacy:
 		// The result is what the racy adds left, to show what they lost.
 		racy := f64(c.v.accElems(1)[0].best.Load())
 		res.lostSum = journals[0].value() - racy

@@ -14,14 +14,14 @@ import (
 
 // execute runs one call of j as cfg (already defaulted) says: on
 // goroutines, or on a one-shot crew of worker processes.
-func execute(ctx context.Context, cfg Config, j job, params []byte) (callResult, string, error) {
+func execute(ctx context.Context, cfg config, j job, params []byte) (callResult, string, error) {
 	if cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, cfg.Timeout, fmt.Errorf("timed out after %v", cfg.Timeout))
 		defer cancel()
 	}
 	spec := callSpec{job: j, mode: cfg.Mode, n: cfg.N, offset: cfg.Offset, step: cfg.step(), grain: cfg.Grain,
-		dynamic: cfg.Sched == Dynamic, params: params}
+		dynamic: cfg.Sched == schedDynamic, params: params}
 	if cfg.Mode == Goroutines {
 		res, err := runGoroutines(ctx, cfg, spec)
 		return res, "none", err
@@ -34,7 +34,7 @@ func execute(ctx context.Context, cfg Config, j job, params []byte) (callResult,
 	if spec.dynamic {
 		o.maxChunks = int((cfg.N-1)/cfg.Chunk + 1)
 	}
-	if cfg.Spawn == SpawnFork {
+	if cfg.Spawn == spawnFork {
 		fs, err := newForkSpawn(cfg, j)
 		if err != nil {
 			return callResult{}, "", err
@@ -42,7 +42,7 @@ func execute(ctx context.Context, cfg Config, j job, params []byte) (callResult,
 		defer fs.close() // after c.close below: every forked worker is reaped by then
 		o.fork = fs
 	}
-	if cfg.Mode.IsTransport() {
+	if cfg.Mode.isTransport() {
 		o.transport = string(cfg.Mode)
 		o.transportOpts = transport.Options{Workers: cfg.Workers, Elems: j.k(), RedisURL: cfg.RedisURL, Retries: cfg.retries() > 0}
 	}
@@ -56,7 +56,7 @@ func execute(ctx context.Context, cfg Config, j job, params []byte) (callResult,
 
 // runGoroutines is the in-process baseline: the same split, function,
 // schedule and reduction, on goroutines.
-func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, error) {
+func runGoroutines(ctx context.Context, cfg config, spec callSpec) (callResult, error) {
 	// Goroutines cannot be killed: they check for cancellation (or another
 	// goroutine's panic) between calls of at most progressStep terms, and
 	// a cancelled call returns at once, leaving them to stop at their next
@@ -104,7 +104,7 @@ func runGoroutines(ctx context.Context, cfg Config, spec callSpec) (callResult, 
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
 	report := progressReporter(cfg.Progress, w, spec.n, spec.grain, spec.dynamic, func(i int) uint64 { return progress[i].Load() })
-	t := time.NewTicker(ProgressEvery)
+	t := time.NewTicker(progressEvery)
 	defer t.Stop()
 	for waiting := true; waiting; {
 		select {

@@ -64,7 +64,7 @@ func TestTransportsMatchSlots(t *testing.T) {
 	for _, workers := range []int{1, 3, 12} {
 		base := Config{N: 10_000_019, Workers: workers, Publish: 1_000_003, RedisURL: redisURL}
 		base.Mode = Slots
-		want, err := Run(context.Background(), "pi", base)
+		want, err := Run(context.Background(), "oddsq", base)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,12 +74,12 @@ func TestTransportsMatchSlots(t *testing.T) {
 			}
 			cfg := base
 			cfg.Mode = mode
-			res, err := Run(context.Background(), "pi", cfg)
+			res, err := Run(context.Background(), "oddsq", cfg)
 			if err != nil {
 				t.Fatalf("%s, %d workers: %v", mode, workers, err)
 			}
-			if math.Float64bits(res.Sum) != math.Float64bits(want.Sum) {
-				t.Errorf("%s, %d workers: S = %.17g, slots gave %.17g", mode, workers, res.Sum, want.Sum)
+			if math.Float64bits(res.Value) != math.Float64bits(want.Value) {
+				t.Errorf("%s, %d workers: S = %.17g, slots gave %.17g", mode, workers, res.Value, want.Value)
 			}
 			checkExact(t, res)
 		}
@@ -98,7 +98,7 @@ func TestTransportKill(t *testing.T) {
 					t.Skip("no redis-server installed")
 				}
 				t.Setenv("PISHM_TEST_KILL", "1:"+point+":1:1")
-				res, err := Run(context.Background(), "pi", Config{N: 2_000_003, Workers: 3, Mode: mode, Publish: 100_000, RedisURL: redisURL})
+				res, err := Run(context.Background(), "oddsq", Config{N: 2_000_003, Workers: 3, Mode: mode, Publish: 100_000, RedisURL: redisURL})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -112,11 +112,11 @@ func TestTransportKill(t *testing.T) {
 }
 
 func TestTransportNeedsStatic(t *testing.T) {
-	if _, err := Run(context.Background(), "pi", Config{N: 100, Mode: Pipe, Sched: Dynamic}); err == nil {
+	if _, err := Run(context.Background(), "oddsq", Config{N: 100, Mode: Pipe, Sched: Dynamic}); err == nil {
 		t.Fatal("a transport mode ran with dynamic chunks")
 	}
 	// No server there: a clear error, not a hang.
-	_, err := Run(context.Background(), "pi", Config{N: 100, Workers: 1, Mode: Redis, RedisURL: "redis://127.0.0.1:1/0"})
+	_, err := Run(context.Background(), "oddsq", Config{N: 100, Workers: 1, Mode: Redis, RedisURL: "redis://127.0.0.1:1/0"})
 	if err == nil {
 		t.Fatal("redis mode without a server succeeded")
 	}
@@ -149,7 +149,11 @@ func TestReproducibleTransports(t *testing.T) {
 	checkTransportClean(t)
 	const n = 2_000_003
 	rng := rand.New(rand.NewPCG(2026, 13))
-	withURL := func(s *settings) { s.RedisURL = testRedisURL }
+	withURL := set(func(s *settings) {
+		if s.Mode == Redis {
+			s.lab.RedisURL = testRedisURL
+		}
+	})
 	modes := slices.DeleteFunc(slices.Clone(transportModes), func(m Mode) bool { return m == Redis && testRedisURL == "" })
 	t.Logf("modes %v", modes)
 	for _, f := range reproFuncs {
@@ -218,7 +222,7 @@ func init() {
 func TestTransportMessageChecked(t *testing.T) {
 	checkTransportClean(t)
 	t.Setenv(envTamper, "1")
-	_, err := Run(context.Background(), "pi", Config{N: 1_000_003, Workers: 3, Mode: File})
+	_, err := Run(context.Background(), "oddsq", Config{N: 1_000_003, Workers: 3, Mode: File})
 	if err == nil || !strings.Contains(err.Error(), "worker 1's message for element 0 carries an exact sum") {
 		t.Fatalf("Run with a tampered message = %v, want the journal check's error", err)
 	}

@@ -1,15 +1,14 @@
 package engine
 
 import (
-	"fmt"
 	"math/big"
 )
 
-// MaxK is the most elements a vector reduction may have: a histogram of
+// maxK is the most elements a vector reduction may have: a histogram of
 // 4096 bins, or fewer bins beside a few moments. Each element costs every
 // worker two exact accumulators of about 600 bytes in the segment (its
 // journal's two entries), and the segment one more.
-const MaxK = 4096
+const maxK = 4096
 
 // Vector is one piece's k results, which a VectorFunc adds to. Element i
 // is reduced under the i-th Op of the registration: a Sum element
@@ -43,45 +42,15 @@ func (v *Vector) AddSlice(i int, xs []float64) {
 // VectorFunc reduces the terms [lo, hi) into v, k values at once: the
 // count, sum and extremes of a column, a histogram's bins, the terms of a
 // dot product. It is called as a Func is (on the pieces of the grid, in
-// worker processes), with v holding the elements' identities.
-type VectorFunc func(lo, hi uint64, v *Vector)
-
-// VectorParamsFunc is a VectorFunc that also receives the call's
-// parameters (WithParams).
-type VectorParamsFunc func(params []byte, lo, hi uint64, v *Vector)
-
-// RegisterVector makes f available to Reduce under name, as Register does,
-// with one Op per element: len(ops) is k, from 1 to MaxK. The Reduction's
-// Values hold the k results. It panics on a bad name, op or k.
-func RegisterVector(name string, ops []Op, f VectorFunc) {
-	if f == nil {
-		panic(fmt.Sprintf("engine: RegisterVector %q: nil func", name))
-	}
-	register(job{name: name, ops: checkOps(name, ops), vf: f}, nil)
-}
-
-// RegisterVectorParams is RegisterVector for a Func that reads its call's
-// parameters.
-func RegisterVectorParams(name string, ops []Op, f VectorParamsFunc) {
-	if f == nil {
-		panic(fmt.Sprintf("engine: RegisterVectorParams %q: nil func", name))
-	}
-	register(job{name: name, ops: checkOps(name, ops), vpf: f}, nil)
-}
-
-// checkOps validates and copies a registration's ops.
-func checkOps(name string, ops []Op) []Op {
-	if len(ops) < 1 || len(ops) > MaxK {
-		panic(fmt.Sprintf("engine: RegisterVector %q: %d elements, want 1 to %d", name, len(ops), MaxK))
-	}
-	return append([]Op(nil), ops...)
-}
+// worker processes, with the call's params), with v holding the
+// elements' identities.
+type VectorFunc func(params []byte, lo, hi uint64, v *Vector)
 
 // Exact is element i's exact result: for a Sum element the exact sum of
 // everything added (Values[i] is it rounded once), for Min and Max the
 // extreme. It is ±Inf for an infinite result and nil for NaN, and nil if i
 // is out of range.
-func (r *Reduction) Exact(i int) *big.Float {
+func (r *Result) Exact(i int) *big.Float {
 	if i < 0 || i >= len(r.folds) {
 		return nil
 	}

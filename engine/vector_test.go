@@ -50,7 +50,7 @@ func vecTerm(k uint64) [vecFixed]float64 {
 func vecBin(k uint64) int { return int(k * k % vecBins) }
 
 func init() {
-	RegisterVector(vecName, vecOps, func(lo, hi uint64, v *Vector) {
+	Register(vecName, func(_ []byte, lo, hi uint64, v *Vector) {
 		sines := make([]float64, 0, hi-lo)
 		for k := lo; k < hi; k++ {
 			t := vecTerm(k)
@@ -63,18 +63,18 @@ func init() {
 			v.Add(vecFixed+vecBin(k), 1)
 		}
 		v.AddSlice(2, sines)
-	})
+	}, vecOps)
 	wide := make([]Op, MaxK)
 	for i := range wide {
 		wide[i] = Sum
 	}
 	wide[MaxK-1] = Max
-	RegisterVector(vecWide, wide, func(lo, hi uint64, v *Vector) {
+	Register(vecWide, func(_ []byte, lo, hi uint64, v *Vector) {
 		for k := lo; k < hi; k++ {
 			v.Add(int(k%(MaxK-1)), 1)
 			v.Add(MaxK-1, float64(k))
 		}
-	})
+	}, wide)
 }
 
 // vecWant is each element's exact answer over [0, n), computed with
@@ -126,7 +126,7 @@ func TestVectorReproducible(t *testing.T) {
 	checkClean(t)
 	const n = 300_007
 	want, exact := vecWant(n)
-	check := func(how string, r Reduction, err error) {
+	check := func(how string, r Result, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatalf("%s: %v", how, err)
@@ -176,13 +176,13 @@ func TestVectorReproducible(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r Reduction
+		var r Result
 		for call := range 2 { // the second call reuses r's memory
 			err := p.ReduceInto(context.Background(), &r, vecName, n, WithSchedule(Dynamic), WithChunk(20_000))
 			check(fmt.Sprintf("pool caller=%v call %d", caller, call), r, err)
 		}
 		// A scalar call on the same pool between vector calls.
-		s, err := p.Reduce(context.Background(), "pi", 1000)
+		s, err := p.Reduce(context.Background(), "oddsq", 1000)
 		if err != nil || len(s.Values) != 1 || s.Values[0] != s.Value {
 			t.Errorf("pool caller=%v: a scalar call gave %v, %v", caller, s.Values, err)
 		}
@@ -239,9 +239,9 @@ func TestVectorErrors(t *testing.T) {
 		}()
 		f()
 	}
-	mustPanic("k = MaxK+1", func() { RegisterVector("vec-too-wide", make([]Op, MaxK+1), func(uint64, uint64, *Vector) {}) })
-	mustPanic("k = 0", func() { RegisterVector("vec-empty", nil, func(uint64, uint64, *Vector) {}) })
-	mustPanic("a bad op", func() { RegisterVector("vec-bad-op", []Op{Sum, 9}, func(uint64, uint64, *Vector) {}) })
+	mustPanic("k = MaxK+1", func() { Register("vec-too-wide", func([]byte, uint64, uint64, *Vector) {}, make([]Op, MaxK+1)) })
+	mustPanic("k = 0", func() { Register("vec-empty", func([]byte, uint64, uint64, *Vector) {}, nil) })
+	mustPanic("a bad op", func() { Register("vec-bad-op", func([]byte, uint64, uint64, *Vector) {}, []Op{Sum, 9}) })
 	_, err := Reduce(context.Background(), vecName, 1000, WithConfig(Config{Mode: Racy, AllowRacy: true}))
 	if err == nil || !strings.Contains(err.Error(), "racy") {
 		t.Errorf("the racy mode: err = %v", err)
@@ -256,7 +256,7 @@ func TestVectorErrors(t *testing.T) {
 		t.Errorf("a pool too narrow: err = %v", err)
 	}
 	// The pool is still usable.
-	if r, err := p.Reduce(context.Background(), "pi", 1000); err != nil || r.Value != exact.Sum(1000) && math.Abs(r.Value-exact.Sum(1000)) > 1e-15 {
+	if r, err := p.Reduce(context.Background(), "oddsq", 1000); err != nil || r.Value != exact.Sum(1000) && math.Abs(r.Value-exact.Sum(1000)) > 1e-15 {
 		t.Errorf("after a refused call: %v, %v", r.Value, err)
 	}
 	if _, err := NewPool(context.Background(), WithWorkers(1), WithMaxK(MaxK+1)); err == nil {

@@ -6,46 +6,45 @@ import (
 	"time"
 )
 
-// WaitPolicy says how a Pool's workers wait for the next call and its
+// waitPolicy says how a Pool's workers wait for the next call and its
 // caller for the end of one, in the spirit of OMP_WAIT_POLICY: by
 // spinning on the shared word (an answer in nanoseconds, for a CPU held),
 // by sleeping on the futex (a CPU free, for a wake-up through the
 // scheduler: tens of microseconds), or by spinning a while and then
-// sleeping.
-type WaitPolicy string
+// sleeping (lab.WithWaitPolicy).
+type waitPolicy string
 
-// The wait policies.
 const (
-	// WaitAdaptive spins for AdaptiveSpin, then sleeps, when every
-	// spinner (the workers and the caller) has a CPU of its own, and
-	// sleeps at once when they would oversubscribe the CPUs this process
-	// may use (its affinity mask and GOMAXPROCS), where spinning would
-	// steal the CPU from the very process it waits for.
-	WaitAdaptive WaitPolicy = "adaptive"
-	// WaitActive spins for ActiveSpin before sleeping, whatever the CPUs.
-	WaitActive WaitPolicy = "active"
-	// WaitPassive sleeps at once.
-	WaitPassive WaitPolicy = "passive"
+	// waitAdaptive, the default, spins for adaptiveSpin, then sleeps,
+	// when every spinner (the workers and the caller) has a CPU of its
+	// own, and sleeps at once when they would oversubscribe the CPUs this
+	// process may use (its affinity mask and GOMAXPROCS), where spinning
+	// would steal the CPU from the very process it waits for.
+	waitAdaptive waitPolicy = "adaptive"
+	// waitActive spins for activeSpin before sleeping, whatever the CPUs.
+	waitActive waitPolicy = "active"
+	// waitPassive sleeps at once.
+	waitPassive waitPolicy = "passive"
 )
 
 // Spin windows. An idle pool stops spinning after its window: from then
 // on its workers use no CPU until the next call.
 const (
-	AdaptiveSpin = 200 * time.Microsecond
-	ActiveSpin   = 50 * time.Millisecond
+	adaptiveSpin = 200 * time.Microsecond
+	activeSpin   = 50 * time.Millisecond
 )
 
 // spinWindow is how long a waiter spins under policy p when spinners
 // threads may spin at once.
-func spinWindow(p WaitPolicy, spinners int) (time.Duration, error) {
+func spinWindow(p waitPolicy, spinners int) (time.Duration, error) {
 	switch p {
-	case WaitPassive:
+	case waitPassive:
 		return 0, nil
-	case WaitActive:
-		return ActiveSpin, nil
-	case WaitAdaptive, "":
+	case waitActive:
+		return activeSpin, nil
+	case waitAdaptive, "":
 		if spinners <= usableCPUs() {
-			return AdaptiveSpin, nil
+			return adaptiveSpin, nil
 		}
 		return 0, nil
 	}

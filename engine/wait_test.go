@@ -73,9 +73,9 @@ func TestPoolCallAllocs(t *testing.T) {
 	for _, caller := range []bool{false, true} {
 		p := newTestPool(t, WithCallerShare(caller))
 		ctx := context.Background()
-		var r Reduction
+		var r Result
 		into := testing.AllocsPerRun(200, func() {
-			if err := p.ReduceInto(ctx, &r, "pi", 100_000); err != nil {
+			if err := p.ReduceInto(ctx, &r, "oddsq", 100_000); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -83,7 +83,7 @@ func TestPoolCallAllocs(t *testing.T) {
 			t.Fatalf("ReduceInto gave %v", r.Value)
 		}
 		plain := testing.AllocsPerRun(200, func() {
-			if _, err := p.Reduce(ctx, "pi", 100_000); err != nil {
+			if _, err := p.Reduce(ctx, "oddsq", 100_000); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -208,7 +208,7 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 	if err := sumShare(w.v, w.i, w.pid, &spec, mode, j, nil, pub, &w.scratch); err != nil {
 		return false, err
 	}
-	if mode.IsTransport() {
+	if mode.isTransport() {
 		// The message carries the share's exact result, the journal's
 		// fold: the parent's result comes from the messages, and the
 		// journal is its check.
@@ -256,7 +256,7 @@ func (w *worker) job(spec *jobSpec) (job, error) {
 		return job{}, fmt.Errorf("no Func registered as %q in this binary (Register it from an init function)", name)
 	}
 	if ops := w.v.ops(int(spec.k)); !slices.Equal(j.ops, ops) {
-		return job{}, fmt.Errorf("%q is registered with ops %s here, %s in the parent", name, FormatOps(j.ops), FormatOps(ops))
+		return job{}, fmt.Errorf("%q is registered with ops %s here, %s in the parent", name, formatOps(j.ops), formatOps(ops))
 	}
 	w.jobs[name] = j
 	return j, nil

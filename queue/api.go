@@ -64,12 +64,12 @@ func Submit(ctx context.Context, client redis.UniversalClient, j Job, o Coordina
 // goes on: Submit's context ends it, and a program that cancels that one
 // and wants the job's keys gone before it exits waits with a context that
 // does not end (context.WithoutCancel). Result has the job's full report.
-func (s *Submission) Wait(ctx context.Context) (engine.Reduction, error) {
+func (s *Submission) Wait(ctx context.Context) (engine.Result, error) {
 	select {
 	case <-s.done:
 		return s.res.Reduction, s.err
 	case <-ctx.Done():
-		return engine.Reduction{}, context.Cause(ctx)
+		return engine.Result{}, context.Cause(ctx)
 	}
 }
 

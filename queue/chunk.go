@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 )
 
 // lease is a chunk this worker holds.
@@ -145,7 +146,7 @@ func (w *worker) keep(ctx context.Context, l lease, done *atomic.Uint64, begun *
 			}
 			moved, extend = now, true
 		case now.Sub(moved) > j.Lease:
-			cancel(fmt.Errorf("%w for %v at %d of %d terms", errStalled, now.Sub(moved).Round(time.Millisecond), n, j.config(l.chunk).N))
+			cancel(fmt.Errorf("%w for %v at %d of %d terms", errStalled, now.Sub(moved).Round(time.Millisecond), n, j.chunkTerms(l.chunk)))
 			return
 		}
 		ext := "0"
@@ -206,15 +207,23 @@ var computeChunk = chunkOnPool
 
 // chunkOnPool computes chunk i of j on pool, or one-shot when pool is nil.
 func chunkOnPool(ctx context.Context, j Job, i int, progress func(uint64), pool *engine.Pool) (engine.Partial, time.Duration, error) {
-	cfg := j.config(i)
+	lo, hi := j.Bounds(i)
+	opts := []engine.CallOption{engine.WithMode(j.Mode), engine.WithOffset(lo), engine.WithGrain(j.Grain),
+		engine.WithParams(j.Params), lab.WithPublish(j.Publish)}
 	if progress != nil {
-		cfg.Progress = func(p engine.Progress) { progress(p.Done) }
+		opts = append(opts, engine.WithProgress(func(p engine.Progress) { progress(p.Done) }))
 	}
-	reduce := engine.Reduce // one-shot without a pool (ComputeChunk)
+	var r engine.Result
+	var err error
 	if pool != nil {
-		reduce = pool.Reduce
+		r, err = pool.Reduce(ctx, j.engineFunc(), hi-lo, opts...)
+	} else { // one-shot without a pool (ComputeChunk)
+		all := []engine.PoolOption{engine.WithWorkers(j.Workers)}
+		for _, o := range opts {
+			all = append(all, o)
+		}
+		r, err = engine.Reduce(ctx, j.engineFunc(), hi-lo, all...)
 	}
-	r, err := reduce(ctx, j.engineFunc(), cfg.N, engine.WithConfig(cfg))
 	if err != nil {
 		return engine.Partial{}, 0, fmt.Errorf("queue: chunk %d: %w", i, err)
 	}

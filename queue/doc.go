@@ -4,7 +4,7 @@
 // its host by the multi-process shared-memory engine.
 //
 // A program that registers its Funcs submits a job (Submit: Func, N,
-// Params) and waits for its engine.Reduction (Submission.Wait); the same
+// Params) and waits for its engine.Result (Submission.Wait); the same
 // program, run on other hosts, serves jobs (Serve). A worker whose program
 // lacks the job's Func, or is another build, refuses the job with a dead
 // letter saying so and takes no lease. pishm coordinate and pishm worker

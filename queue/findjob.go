@@ -9,7 +9,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/catalog"
 	"github.com/pishm/pishm/engine/pi"
 	"github.com/redis/go-redis/v9"
 )
@@ -141,14 +141,14 @@ func refuse(ctx context.Context, client redis.UniversalClient, r *retrier, j Job
 // other than the pi series (which has a closed form to check it), the
 // same build as the coordinator's.
 func compatible(j Job, o WorkerOptions) error {
-	ops, ok := engine.FuncOps(j.Func)
+	ops, ok := catalog.Ops(j.Func)
 	switch {
 	case !ok:
-		return fmt.Errorf("%w %s: no Func registered as %q in this worker's program (it has %v)", ErrRefused, j.ID, j.Func, engine.Registered())
-	case engine.FormatOps(ops) != j.Op:
-		return fmt.Errorf("%w %s: Func %q is registered with op %s in this worker's program, the job says %s", ErrRefused, j.ID, j.Func, engine.FormatOps(ops), j.Op)
-	case !j.IsPi() && j.Engine != engine.BuildID():
-		return fmt.Errorf("%w %s: the job comes from another build of the program (engine build %s, this worker's %s): run the same binary on every host", ErrRefused, j.ID, j.Engine, engine.BuildID())
+		return fmt.Errorf("%w %s: no Func registered as %q in this worker's program (it has %v)", ErrRefused, j.ID, j.Func, catalog.Funcs())
+	case catalog.FormatOps(ops) != j.Op:
+		return fmt.Errorf("%w %s: Func %q is registered with op %s in this worker's program, the job says %s", ErrRefused, j.ID, j.Func, catalog.FormatOps(ops), j.Op)
+	case !j.IsPi() && j.Engine != catalog.BuildID():
+		return fmt.Errorf("%w %s: the job comes from another build of the program (engine build %s, this worker's %s): run the same binary on every host", ErrRefused, j.ID, j.Engine, catalog.BuildID())
 	}
 	if o.Workers != 0 && o.Workers != j.Workers {
 		return fmt.Errorf("%w %s: it fixes %d engine workers per chunk, this worker was given %d (set them at the coordinator: they change the result's bits)", ErrRefused, j.ID, j.Workers, o.Workers)

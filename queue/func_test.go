@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/catalog"
 	"github.com/pishm/pishm/internal/syncbuf"
 )
 
@@ -23,7 +24,7 @@ const envNoFunc = "PISHM_QUEUE_TEST_NOFUNC"
 // The test Funcs: a piece's value is a left-to-right float64 sum of its
 // terms, which rounds at every step, so a chunk boundary off the grid, or
 // a chunk reduced apart and rounded, would show in the last bits.
-func harmonic(lo, hi uint64) float64 {
+func harmonic(_ []byte, lo, hi uint64) float64 {
 	var s float64
 	for k := lo; k < hi; k++ {
 		s += 1 / float64(k+1)
@@ -44,7 +45,7 @@ func wave(params []byte, lo, hi uint64) float64 {
 
 // moments is a vector Func: the count, the sum, the least and the
 // largest of the terms 1/(k+1).
-func moments(lo, hi uint64, v *engine.Vector) {
+func moments(_ []byte, lo, hi uint64, v *engine.Vector) {
 	for k := lo; k < hi; k++ {
 		x := 1 / float64(k+1)
 		v.Add(0, 1)
@@ -56,16 +57,16 @@ func moments(lo, hi uint64, v *engine.Vector) {
 
 func init() {
 	if os.Getenv(envNoFunc) == "" {
-		engine.Register("queue-test-harmonic", engine.Sum, harmonic)
-		engine.RegisterParams("queue-test-wave", engine.Max, wave)
-		engine.RegisterVector("queue-test-moments", []engine.Op{engine.Sum, engine.Sum, engine.Min, engine.Max}, moments)
-		engine.Register("queue-test-tele", engine.Sum, tele, engine.WithClosedForm(teleClosed))
+		engine.Register("queue-test-harmonic", harmonic, []engine.Op{engine.Sum})
+		engine.Register("queue-test-wave", wave, []engine.Op{engine.Max})
+		engine.Register("queue-test-moments", moments, []engine.Op{engine.Sum, engine.Sum, engine.Min, engine.Max})
+		engine.Register("queue-test-tele", tele, []engine.Op{engine.Sum}, engine.WithClosedForm(teleClosed))
 	}
 }
 
 // tele is a telescoping series with a closed form: 1/((k+1)(k+2)) over
 // [lo, hi) sums to 1/(lo+1) − 1/(hi+1).
-func tele(lo, hi uint64) float64 {
+func tele(_ []byte, lo, hi uint64) float64 {
 	var s float64
 	for k := lo; k < hi; k++ {
 		s += 1 / (float64(k+1) * float64(k+2))
@@ -86,7 +87,7 @@ func TestClosedFormChunks(t *testing.T) {
 	for i := range j.Chunks {
 		want, tol := j.Exact(i)
 		lo, hi := j.Bounds(i)
-		if got := tele(lo, hi); math.Abs(got-want) > tol {
+		if got := tele(nil, lo, hi); math.Abs(got-want) > tol {
 			t.Errorf("chunk %d: summed %v, closed form %v ± %v", i, got, want, tol)
 		}
 		if why := j.checkChunk(i, want); why != "" {
@@ -109,11 +110,11 @@ func TestClosedFormChunks(t *testing.T) {
 // exactPieces is the reference: f on every piece of the grid of grain
 // terms in [0, n), added in big.Float wide enough to be exact for any
 // float64s (or kept as the maximum), rounded once.
-func exactPieces(f func(lo, hi uint64) float64, op engine.Op, n, grain uint64) float64 {
+func exactPieces(f engine.Func, op engine.Op, n, grain uint64) float64 {
 	sum := new(big.Float).SetPrec(4096)
 	best := math.Inf(-1)
 	for a := uint64(0); a < n; a += grain {
-		v := f(a, min(n, a+grain))
+		v := f(nil, a, min(n, a+grain))
 		if op == engine.Max {
 			best = math.Max(best, v)
 			continue
@@ -150,11 +151,11 @@ func TestFuncJobExact(t *testing.T) {
 	const n = 2_000_003
 	for _, c := range []struct {
 		job Job
-		f   func(lo, hi uint64) float64
+		f   engine.Func
 		op  engine.Op
 	}{
 		{Job{Func: "queue-test-harmonic", N: n, Chunks: 13}, harmonic, engine.Sum},
-		{Job{Func: "queue-test-wave", N: n, Chunks: 7, Params: amplitude(3.5), Workers: 2}, func(lo, hi uint64) float64 { return wave(amplitude(3.5), lo, hi) }, engine.Max},
+		{Job{Func: "queue-test-wave", N: n, Chunks: 7, Params: amplitude(3.5), Workers: 2}, func(_ []byte, lo, hi uint64) float64 { return wave(amplitude(3.5), lo, hi) }, engine.Max},
 	} {
 		s, err := Submit(ctx, client, c.job, CoordinateOptions{})
 		if err != nil {
@@ -165,11 +166,11 @@ func TestFuncJobExact(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := exactPieces(c.f, c.op, n, s.Job.Grain)
-		if math.Float64bits(red.Value) != math.Float64bits(want) || red.Name != c.job.Func || red.Op != c.op.String() || red.N != n {
+		if math.Float64bits(red.Value) != math.Float64bits(want) || red.Func != c.job.Func || red.Op != c.op.String() || red.N != n {
 			t.Errorf("%s: %+v, want value %v", c.job.Func, red, want)
 		}
-		if s.Job.Grain != engine.DefaultGrain(n) {
-			t.Errorf("%s: grain %d, want the engine's default %d", c.job.Func, s.Job.Grain, engine.DefaultGrain(n))
+		if s.Job.Grain != catalog.DefaultGrain(n) {
+			t.Errorf("%s: grain %d, want the engine's default %d", c.job.Func, s.Job.Grain, catalog.DefaultGrain(n))
 		}
 		local, err := engine.Reduce(ctx, c.job.Func, n, engine.WithParams(c.job.Params))
 		if err != nil {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/catalog"
+	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/engine/pi"
 )
 
@@ -49,10 +51,10 @@ type Job struct {
 	Params []byte `json:"params,omitempty"`
 	// Grain is the terms per piece of the engine's grid: the chunks'
 	// boundaries are on it, so their exact results merge into those of one
-	// reduction over [0, N). 0 means engine.DefaultGrain(N), halved until
+	// reduction over [0, N). 0 means catalog.DefaultGrain(N), halved until
 	// [0, N) has at least Chunks pieces.
 	Grain uint64 `json:"grain"`
-	// Engine is the coordinator program's engine.BuildID. A worker of
+	// Engine is the coordinator program's catalog.BuildID. A worker of
 	// another build refuses a job of a registered Func (its Func may have
 	// changed), with a dead letter saying so; the pi series is checked
 	// against its closed form instead, so any build may serve it.
@@ -68,7 +70,7 @@ type Job struct {
 	// Chunks is how many pieces [0, N) is cut into (see Bounds).
 	Chunks int `json:"chunks"`
 	// Workers is the number of engine child processes per chunk
-	// (engine.Config.Workers). It does not change the bits (the engine's
+	// (lab.Config.Workers). It does not change the bits (the engine's
 	// reductions are reproducible), but the job fixes it so that a chunk
 	// costs the same wherever it runs.
 	Workers int `json:"workers"`
@@ -78,7 +80,7 @@ type Job struct {
 	// Kernel is the engine's inner loop, a concrete name ("avx2", never
 	// "auto": auto may pick differently on another CPU).
 	Kernel string `json:"kernel"`
-	// Publish is engine.Config.Publish inside a chunk: terms between
+	// Publish is lab.Config.Publish inside a chunk: terms between
 	// publishes, 0 for one publish per engine worker.
 	Publish uint64 `json:"publish,omitempty"`
 	// Lease is how long a chunk stays with a worker that reports no
@@ -145,12 +147,12 @@ func (j Job) withDefaults() Job {
 		j.Func = PiFunc
 	}
 	if j.Op == "" {
-		if ops, ok := engine.FuncOps(j.Func); ok {
-			j.Op = engine.FormatOps(ops)
+		if ops, ok := catalog.Ops(j.Func); ok {
+			j.Op = catalog.FormatOps(ops)
 		}
 	}
 	if j.Engine == "" {
-		j.Engine = engine.BuildID()
+		j.Engine = catalog.BuildID()
 	}
 	if j.Redundancy == 0 {
 		j.Redundancy = 1
@@ -202,13 +204,13 @@ func (j Job) sameWork(o Job) bool {
 // closed form.
 func (j Job) IsPi() bool { return j.Func == PiFunc }
 
-// grain is Grain, or when it is 0 its default: engine.DefaultGrain(N),
+// grain is Grain, or when it is 0 its default: catalog.DefaultGrain(N),
 // halved until [0, N) has at least Chunks pieces.
 func (j Job) grain() uint64 {
 	if j.Grain != 0 || j.N == 0 {
 		return j.Grain
 	}
-	g := engine.DefaultGrain(j.N)
+	g := catalog.DefaultGrain(j.N)
 	for g > 1 && (j.N-1)/g+1 < uint64(j.Chunks) {
 		g /= 2
 	}
@@ -220,7 +222,7 @@ func (j Job) pieces() uint64 { return (j.N-1)/j.grain() + 1 }
 
 // ops is j.Op as engine.Ops, one per element (nil if it names none).
 func (j Job) ops() []engine.Op {
-	ops, err := engine.ParseOps(j.Op)
+	ops, err := catalog.ParseOps(j.Op)
 	if err != nil {
 		return nil
 	}
@@ -249,24 +251,24 @@ func (j Job) Validate() error {
 		return bad("ID %q must be 1 to 64 characters without braces, colons, spaces or glob characters", j.ID)
 	case j.Protocol != Protocol:
 		return bad("Protocol %d, this build speaks %d", j.Protocol, Protocol)
-	case j.N == 0 || j.N > engine.MaxN:
-		return bad("N must be in [1, %d], got %d", uint64(engine.MaxN), j.N)
+	case j.N == 0 || j.N > lab.MaxN:
+		return bad("N must be in [1, %d], got %d", uint64(lab.MaxN), j.N)
 	case j.Func == "" || len(j.Func) > 64 || strings.ContainsAny(j.Func, " \t\r\n"):
 		return bad("Func %q must be the name of a registered Func", j.Func)
 	case j.ops() == nil:
 		return bad("Op %q must be sum, min or max, or a comma-separated list of them for a vector Func (is %q registered in this program?)", j.Op, j.Func)
 	case j.IsPi() && j.Op != "sum":
 		return bad("Op of the pi series is sum, got %q", j.Op)
-	case len(j.Params) > engine.MaxParams:
-		return bad("Params must be at most %d bytes, got %d", engine.MaxParams, len(j.Params))
+	case len(j.Params) > lab.MaxParams:
+		return bad("Params must be at most %d bytes, got %d", lab.MaxParams, len(j.Params))
 	case j.Redundancy < 1 || j.Redundancy > MaxRedundancy:
 		return bad("Redundancy must be in [1, %d], got %d", MaxRedundancy, j.Redundancy)
-	case j.Grain < 1 || j.Grain > engine.MaxGrain:
-		return bad("Grain must be in [1, %d], got %d", uint64(engine.MaxGrain), j.Grain)
+	case j.Grain < 1 || j.Grain > lab.MaxGrain:
+		return bad("Grain must be in [1, %d], got %d", uint64(lab.MaxGrain), j.Grain)
 	case j.Chunks < 1 || j.Chunks > MaxChunks || uint64(j.Chunks) > j.pieces():
 		return bad("Chunks must be in [1, min(pieces of Grain %d terms in N = %d, %d)], got %d", j.Grain, j.pieces(), MaxChunks, j.Chunks)
-	case j.Workers < 1 || j.Workers > engine.MaxWorkers:
-		return bad("Workers must be in [1, %d], got %d", engine.MaxWorkers, j.Workers)
+	case j.Workers < 1 || j.Workers > lab.MaxWorkers:
+		return bad("Workers must be in [1, %d], got %d", lab.MaxWorkers, j.Workers)
 	case !slices.Contains(shmModes, j.Mode):
 		return bad("Mode must be slots, cas or mutex, got %q", j.Mode)
 	case j.Lease < MinLease:
@@ -315,14 +317,14 @@ const (
 )
 
 // closedForm is the closed form of the job's Func in this program
-// (engine.ClosedFormOf: pi's, or one registered WithClosedForm), or nil:
+// (catalog.ClosedForm: pi's, or one registered WithClosedForm), or nil:
 // a Func without one, or one this program does not register, is not
 // checked chunk by chunk.
-func (j Job) closedForm() engine.ClosedForm {
+func (j Job) closedForm() func(params []byte, lo, hi uint64) float64 {
 	if j.Func == "" {
-		return engine.ClosedFormOf(PiFunc)
+		return catalog.ClosedForm(PiFunc)
 	}
-	return engine.ClosedFormOf(j.Func)
+	return catalog.ClosedForm(j.Func)
 }
 
 // Exact returns chunk i's exact sum from the closed form of the job's Func
@@ -354,14 +356,10 @@ func (j Job) checkChunk(i int, v float64) string {
 	return ""
 }
 
-// config is the engine configuration that computes chunk i.
-func (j Job) config(i int) engine.Config {
+// chunkTerms is how many terms chunk i has.
+func (j Job) chunkTerms(i int) uint64 {
 	lo, hi := j.Bounds(i)
-	cfg := engine.Config{
-		N: hi - lo, Offset: lo, Workers: j.Workers, Mode: j.Mode, Grain: j.Grain,
-		Publish: j.Publish, Sched: engine.Static, Params: j.Params,
-	}
-	return cfg
+	return hi - lo
 }
 
 // engineFunc is the Func the engine runs for a chunk: a pi job's kernel

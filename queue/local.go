@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/catalog"
+	"github.com/pishm/pishm/engine/lab"
 )
 
 // Result is what a distributed (or Local) run computed.
@@ -14,7 +16,7 @@ type Result struct {
 	Job Job `json:"job"`
 	// Reduction is the job's value as engine.Reduce would return it on
 	// one machine (Reduction.Partial is the exact state of the whole).
-	Reduction engine.Reduction `json:"-"`
+	Reduction engine.Result `json:"-"`
 	// N is the number of terms reduced, as in pishm -json.
 	N uint64 `json:"n"`
 	// Pi figures are those of the built-in series, absent for a Func.
@@ -77,7 +79,7 @@ type Result struct {
 // a chunk's bits do not depend on where it ran.
 //
 // progress, if not nil, is called with the terms summed so far, about every
-// engine.ProgressEvery while the engine runs.
+// lab.ProgressEvery while the engine runs.
 func ComputeChunk(ctx context.Context, j Job, i int, progress func(done uint64)) (engine.Partial, time.Duration, error) {
 	j = j.withDefaults()
 	if i < 0 || i >= j.Chunks {
@@ -129,12 +131,12 @@ func Local(ctx context.Context, j Job) (Result, error) {
 
 // registered checks that this program runs j's Func with j's Op.
 func registered(j Job) error {
-	ops, ok := engine.FuncOps(j.Func)
+	ops, ok := catalog.Ops(j.Func)
 	switch {
 	case !ok:
-		return fmt.Errorf("%w: no Func registered as %q in this program (have %v)", ErrBadJob, j.Func, engine.Registered())
-	case engine.FormatOps(ops) != j.Op:
-		return fmt.Errorf("%w: Func %q is registered with op %s here, the job says %s", ErrBadJob, j.Func, engine.FormatOps(ops), j.Op)
+		return fmt.Errorf("%w: no Func registered as %q in this program (have %v)", ErrBadJob, j.Func, catalog.Funcs())
+	case catalog.FormatOps(ops) != j.Op:
+		return fmt.Errorf("%w: Func %q is registered with op %s here, the job says %s", ErrBadJob, j.Func, catalog.FormatOps(ops), j.Op)
 	}
 	return nil
 }
@@ -151,8 +153,8 @@ func (j Job) checkSum(r Result) error {
 
 // finish rounds the merged exact state once and fills in the figures.
 func finish(j Job, total engine.Partial, elapsed time.Duration) Result {
-	red := total.Reduction(j.Func, j.N, j.Grain)
-	red.Workers, red.Mode, red.Sched, red.Elapsed, red.Wall = j.Workers, j.Mode, engine.Static, elapsed, elapsed
+	red := total.Result(j.Func, j.N, j.Grain)
+	red.Workers, red.Mode, red.Sched, red.Elapsed, red.Wall = j.Workers, j.Mode, string(lab.Static), elapsed, elapsed
 	r := Result{Job: j, Reduction: red, N: j.N, Sum: red.Value, Elapsed: elapsed, Chunks: j.Chunks}
 	if len(red.Values) > 1 {
 		r.Values = red.Values

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/catalog"
+	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/engine/pi"
 	"github.com/pishm/pishm/internal/twosum"
 )
@@ -78,13 +80,13 @@ func TestBounds(t *testing.T) {
 		n      uint64
 		chunks int
 		grain  uint64
-	}{{1, 1, 0}, {10, 3, 0}, {1000, 1000, 0}, {1e12, 4096, 0}, {1e9 + 7, 37, 1 << 16}, {engine.MaxN, MaxChunks, 0}, {engine.MaxN - 7, 12345, 0}} {
+	}{{1, 1, 0}, {10, 3, 0}, {1000, 1000, 0}, {1e12, 4096, 0}, {1e9 + 7, 37, 1 << 16}, {lab.MaxN, MaxChunks, 0}, {lab.MaxN - 7, 12345, 0}} {
 		j := Job{N: c.n, Chunks: c.chunks, Grain: c.grain}.withDefaults()
 		if err := j.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		if c.grain == 0 && j.Grain != engine.DefaultGrain(c.n) && j.pieces() > uint64(2*c.chunks) {
-			t.Errorf("n=%d chunks=%d: grain %d, want the engine's default %d", c.n, c.chunks, j.Grain, engine.DefaultGrain(c.n))
+		if c.grain == 0 && j.Grain != catalog.DefaultGrain(c.n) && j.pieces() > uint64(2*c.chunks) {
+			t.Errorf("n=%d chunks=%d: grain %d, want the engine's default %d", c.n, c.chunks, j.Grain, catalog.DefaultGrain(c.n))
 		}
 		// Every chunk of the small cases; the ends of the big ones.
 		var idx []int
@@ -145,7 +147,7 @@ func TestRecord(t *testing.T) {
 // hold, and a range summed term by term agrees with them.
 func TestRangeSum(t *testing.T) {
 	for _, c := range []struct{ lo, hi uint64 }{{1 << 15, 1 << 16}, {100_000, 100_100}, {1 << 20, 1<<20 + 3}} {
-		got := engine.ClosedFormOf(PiFunc)(nil, c.lo, c.hi)
+		got := catalog.ClosedForm(PiFunc)(nil, c.lo, c.hi)
 		tol := ChunkRelTol * got
 		want := pi.ExactSum(c.hi) - pi.ExactSum(c.lo)
 		var f twosum.Sum
@@ -163,7 +165,7 @@ func TestRangeSum(t *testing.T) {
 // reject a non-finite one, another chunk's, or one nudged by more than the
 // tolerance, near 0 and far out in the series.
 func TestCheckChunk(t *testing.T) {
-	for _, j := range []Job{{N: 1000, Chunks: 10}, {N: 1e12, Chunks: 4096}, {N: engine.MaxN, Chunks: MaxChunks}} {
+	for _, j := range []Job{{N: 1000, Chunks: 10}, {N: 1e12, Chunks: 4096}, {N: lab.MaxN, Chunks: MaxChunks}} {
 		for _, i := range []int{0, 1, j.Chunks / 2, j.Chunks - 1} {
 			want, tol := j.Exact(i)
 			if why := j.checkChunk(i, want); why != "" {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/catalog"
 )
 
 // record is one chunk's result as a worker sends it, JSON in the results
@@ -56,7 +57,7 @@ func parseRecord(j Job, s string) (record, engine.Partial, error) {
 	if err := p.UnmarshalBinary(r.Partial); err != nil {
 		return r, p, fmt.Errorf("chunk %d: %v", r.Chunk, err)
 	}
-	if got := engine.FormatOps(p.Ops()); got != j.Op {
+	if got := catalog.FormatOps(p.Ops()); got != j.Op {
 		return r, p, fmt.Errorf("chunk %d: a partial of ops %q, want %q", r.Chunk, got, j.Op)
 	}
 	if b := fmt.Sprintf("%016x", math.Float64bits(p.Value())); b != r.Bits {

@@ -8,7 +8,7 @@ import (
 )
 
 // tolerance is the relative distance from the closed form within which a
-// sum counts as exact (engine.Tolerance: the kernels and the shared
+// sum counts as exact (lab.Tolerance: the kernels and the shared
 // accumulators stay well inside it).
 const tolerance = 1e-15
 

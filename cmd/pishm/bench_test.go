@@ -20,7 +20,7 @@ import (
 
 	"github.com/pishm/pishm/cmd/internal/report"
 	"github.com/pishm/pishm/cmd/internal/report/chart"
-	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 )
 
 // The bench tests run the -quick matrix in process: a few dozen runs of
@@ -47,7 +47,7 @@ func TestBenchTable(t *testing.T) {
 	}
 	// Every engine mode appears in the fixed-cost section, transports
 	// included, with a number or a note.
-	for _, m := range engine.Modes() {
+	for _, m := range lab.Modes() {
 		if !strings.Contains(out, "\n  "+string(m)+" ") {
 			t.Errorf("mode %s missing from the table", m)
 		}
@@ -100,7 +100,7 @@ func TestBenchJSON(t *testing.T) {
 		if r.WallS.Median <= 0 || r.WorkS.Median <= 0 || r.WorkS.Median > r.WallS.Median {
 			t.Errorf("%s: wall %v s, work %v s", r.Label(), r.WallS.Median, r.WorkS.Median)
 		}
-		if r.Mode == string(engine.Racy) && r.Publishes == 0 {
+		if r.Mode == string(lab.Racy) && r.Publishes == 0 {
 			t.Errorf("%s: racy row without publishes", r.Label())
 		}
 	}
@@ -123,7 +123,7 @@ func TestBenchCSV(t *testing.T) {
 	}
 	col := func(name string) int { return slices.Index(report.CSVHeader, name) }
 	// fixed and throughput: every mode once each.
-	if got, want := len(recs)-1, 2*len(engine.Modes()); got != want {
+	if got, want := len(recs)-1, 2*len(lab.Modes()); got != want {
 		t.Errorf("%d records, want %d", got, want)
 	}
 	for _, r := range recs[1:] {
@@ -132,7 +132,7 @@ func TestBenchCSV(t *testing.T) {
 		}
 		med, err := strconv.ParseFloat(r[col("ns_per_term_median")], 64)
 		switch {
-		case r[col("mode")] == string(engine.Redis) && r[col("note")] != "":
+		case r[col("mode")] == string(lab.Redis) && r[col("note")] != "":
 			// no redis-server here: a note instead of a number
 			if r[col("ns_per_term_median")] != "" {
 				t.Errorf("redis row with a note and a median: %q", r)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/queue"
 	"github.com/redis/go-redis/v9"
 )
@@ -128,12 +129,12 @@ Flags:
 		return err
 	}
 	var err error
-	if j.N, err = parseCount(*n, engine.MaxN); err != nil {
+	if j.N, err = parseCount(*n, lab.MaxN); err != nil {
 		return usagef("-n: %v", err)
 	}
 	j.Mode = engine.Mode(*mode)
 	if *publish != "" {
-		if j.Publish, err = parseCount(*publish, engine.MaxN); err != nil {
+		if j.Publish, err = parseCount(*publish, lab.MaxN); err != nil {
 			return usagef("-publish: %v", err)
 		}
 	}
@@ -154,7 +155,7 @@ Flags:
 	case j.Chunks < 1:
 		return usagef("-chunks must be at least 1, got %d", j.Chunks)
 	case j.Workers < 1:
-		return usagef("-workers must be in [1, %d], got %d", engine.MaxWorkers, j.Workers)
+		return usagef("-workers must be in [1, %d], got %d", lab.MaxWorkers, j.Workers)
 	case j.Redundancy < 1:
 		return usagef("-redundancy must be in [1, %d], got %d", queue.MaxRedundancy, j.Redundancy)
 	}
@@ -286,8 +287,8 @@ Flags:
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if o.Workers < 0 || o.Workers > engine.MaxWorkers {
-		return usagef("-workers must be in [0, %d], got %d", engine.MaxWorkers, o.Workers)
+	if o.Workers < 0 || o.Workers > lab.MaxWorkers {
+		return usagef("-workers must be in [0, %d], got %d", lab.MaxWorkers, o.Workers)
 	}
 	o.Mode = engine.Mode(*mode)
 	if o.Mode != "" && o.Mode != engine.Slots && o.Mode != engine.CAS && o.Mode != engine.Mutex {

@@ -14,7 +14,9 @@ import (
 	"strings"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/engine/pi"
+	"github.com/pishm/pishm/shmem"
 )
 
 // parseFlags parses args into fs and refuses positional arguments. A flag
@@ -122,7 +124,7 @@ Flags:
 	fs.BoolVar(&opt.cfg.Force, "force", false, "let -path replace an existing regular file (which is then gone: the segment file is removed after the run)")
 	publish := fs.String("publish", "", "static schedule: publish every `K` terms (default: once per worker, at the end)")
 	chunk := fs.String("chunk", "", "dynamic schedule: take and publish `K` terms at a time (default: n/(32 workers))")
-	grain := fs.String("grain", "0", "terms per piece of the grid the series is summed on (`K`; 0: from n, engine.DefaultGrain); -publish and -chunk are rounded up to whole pieces")
+	grain := fs.String("grain", "0", "terms per piece of the grid the series is summed on (`K`; 0: from n, catalog.DefaultGrain); -publish and -chunk are rounded up to whole pieces")
 	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop`: auto or "+kernelNames()+" (PISHM_KERNEL overrides auto)")
 	fs.BoolVar(&opt.json, "json", false, "print the result as one JSON object")
 	fs.BoolVar(&opt.verbose, "v", false, "on a worker's failure, also print what it wrote to stderr (a stack, say)")
@@ -133,7 +135,7 @@ Flags:
 	fs.BoolVar(&opt.cfg.CallerShare, "caller-share", false, "pishm sums worker 0's share itself, as an OpenMP master thread does: -workers counts it, and it starts one process fewer (shared-memory modes)")
 	spawn := fs.String("spawn", "auto", "how workers start: exec (re-execute pishm-worker or pishm), fork (linux/amd64, slots, static, one publish: a child that runs only the assembly kernel), or auto: fork where it can")
 	fs.DurationVar(&opt.cfg.Stall, "stall", 0, "kill and redo a worker that makes no progress for `duration` (0: 2m, negative: never; a stopped worker goes after 2s)")
-	retries := fs.Int("retries", engine.DefaultRetries, "fresh attempts at a dead worker's range (`N`, 0 for none)")
+	retries := fs.Int("retries", lab.DefaultRetries, "fresh attempts at a dead worker's range (`N`, 0 for none)")
 	fs.StringVar(&opt.cfg.RedisURL, "redis", defaultRedisURL, "redis-server `URL` for -mode=redis (user:password@ and rediss:// pass through)")
 	fs.IntVar(&opt.cfg.Pad, "pad", 0, "also write each publish to a lane `P` bytes from the next (8, 64, 128): the false-sharing experiment; 0 for none")
 	allowRacy := fs.Bool("allow-racy", false, "permit -mode=racy, the unsynchronized load-add-store that loses updates (for demonstrations)")
@@ -141,42 +143,42 @@ Flags:
 		return opt, err
 	}
 	var err error
-	if opt.cfg.N, err = parseCount(*n, engine.MaxN); err != nil {
+	if opt.cfg.N, err = parseCount(*n, lab.MaxN); err != nil {
 		return opt, usagef("-n: %v", err)
 	}
 	if *publish != "" {
-		if opt.cfg.Publish, err = parseCount(*publish, engine.MaxN); err != nil {
+		if opt.cfg.Publish, err = parseCount(*publish, lab.MaxN); err != nil {
 			return opt, usagef("-publish: %v", err)
 		}
 	}
 	if *chunk != "" {
-		if opt.cfg.Chunk, err = parseCount(*chunk, engine.MaxN); err != nil {
+		if opt.cfg.Chunk, err = parseCount(*chunk, lab.MaxN); err != nil {
 			return opt, usagef("-chunk: %v", err)
 		}
 	}
 	if *grain != "0" {
-		if opt.cfg.Grain, err = parseCount(*grain, engine.MaxGrain); err != nil {
+		if opt.cfg.Grain, err = parseCount(*grain, lab.MaxGrain); err != nil {
 			return opt, usagef("-grain: %v", err)
 		}
 	}
 	if opt.cfg.Workers < 1 { // the engine's 0 is "one per CPU": the flag's default says so already
-		return opt, usagef("-workers must be in [1, %d], got %d", engine.MaxWorkers, opt.cfg.Workers)
+		return opt, usagef("-workers must be in [1, %d], got %d", lab.MaxWorkers, opt.cfg.Workers)
 	}
 	opt.cfg.Mode = engine.Mode(*mode)
 	opt.cfg.AllowRacy = *allowRacy
-	if opt.cfg.Mode == engine.Racy && !*allowRacy {
+	if opt.cfg.Mode == lab.Racy && !*allowRacy {
 		return opt, usagef("-mode=racy loses updates on purpose; add -allow-racy to run it")
 	}
-	opt.cfg.Shm = engine.Backing(*shm)
-	if opt.cfg.Shm == engine.ShmFile && opt.cfg.Path != "" {
+	opt.cfg.Shm = shmem.Backing(*shm)
+	if opt.cfg.Shm == shmem.File && opt.cfg.Path != "" {
 		if err := checkPath(opt.cfg.Path, opt.cfg.Force); err != nil {
 			return opt, err
 		}
 	}
-	opt.cfg.Sched = engine.Schedule(*sched)
+	opt.cfg.Sched = lab.Schedule(*sched)
 	opt.cfg.Spawn = *spawn
-	if *retries < 0 || *retries > engine.MaxRetries {
-		return opt, usagef("-retries must be in [0, %d], got %d", engine.MaxRetries, *retries)
+	if *retries < 0 || *retries > lab.MaxRetries {
+		return opt, usagef("-retries must be in [0, %d], got %d", lab.MaxRetries, *retries)
 	}
 	opt.cfg.Retries = *retries
 	if *retries == 0 {
@@ -216,7 +218,7 @@ func checkPath(path string, force bool) error {
 	return nil
 }
 
-// asFlagError turns an error of engine.Config's validation (an
+// asFlagError turns an error of lab.Config's validation (an
 // *engine.ConfigError, "engine: Config.N must be ...") into a usage error
 // in the command's terms ("-n must be ..."), by asking the error to name
 // its fields as flags. The command checks its flags itself, so this is
@@ -241,7 +243,7 @@ func asFlagError(err error) error {
 	return usageError{text}
 }
 
-// fieldFlag is the flag that sets the engine.Config field, or "".
+// fieldFlag is the flag that sets the lab.Config field, or "".
 func fieldFlag(field string) string {
 	switch field {
 	case "N", "Workers", "Mode", "Shm", "Path", "Force", "Chunk", "Publish", "Kernel", "Timeout", "Retries", "Sched", "Pad", "Stall", "Spawn", "Grain":
@@ -284,7 +286,7 @@ func parseCount(s string, max uint64) (uint64, error) {
 
 func modeNames() string {
 	var s []string
-	for _, m := range engine.Modes() {
+	for _, m := range lab.Modes() {
 		s = append(s, string(m))
 	}
 	return strings.Join(s, ", ")

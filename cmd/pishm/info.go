@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/klauspost/cpuid/v2"
-	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/engine/pi"
 	"github.com/pishm/pishm/shmem"
 )
@@ -23,7 +23,7 @@ func info(w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(w, "features    %s\n", strings.Join(feats, " "))
-	fmt.Fprintf(w, "cache line  %d bytes; slot stride %d bytes\n", cpuid.CPU.CacheLine, engine.SlotStride())
+	fmt.Fprintf(w, "cache line  %d bytes; slot stride %d bytes\n", cpuid.CPU.CacheLine, lab.SlotStride())
 	if free, err := shmem.FreeBytes(shmem.Dir); err == nil {
 		fmt.Fprintf(w, "/dev/shm    %.1f MiB free\n", float64(free)/(1<<20))
 	} else {

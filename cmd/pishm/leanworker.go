@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/transport"
 )
 
@@ -16,7 +17,7 @@ import (
 // (the build stamp travels in the segment), and the engine then falls
 // back to pishm itself.
 func leanWorker(mode engine.Mode) string {
-	if mode.IsTransport() && !transport.Builtin(string(mode)) {
+	if lab.IsTransport(mode) && !transport.Builtin(string(mode)) {
 		return ""
 	}
 	self, err := os.Executable()

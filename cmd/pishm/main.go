@@ -95,6 +95,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/engine/pi"
 )
 
@@ -257,7 +258,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		// and then, so that a long run is not silent.
 		opt.cfg.Progress = newProgressLines(stderr).update
 	}
-	if opt.cfg.Spawn != engine.SpawnFork {
+	if opt.cfg.Spawn != lab.SpawnFork {
 		opt.cfg.WorkerBinary = leanWorker(opt.cfg.Mode)
 	}
 	res, err := pi.Run(ctx, opt.cfg)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/engine/pi"
 	"github.com/pishm/pishm/shmem"
 )
@@ -176,7 +177,7 @@ func TestParseCount(t *testing.T) {
 	for in, want := range map[string]uint64{
 		"1000000": 1e6, "1e9": 1e9, "1_000_000_000": 1e9, "2.5e8": 2.5e8, "1e15": 1e15, "7": 7,
 	} {
-		if got, err := parseCount(in, engine.MaxN); err != nil || got != want {
+		if got, err := parseCount(in, lab.MaxN); err != nil || got != want {
 			t.Errorf("parseCount(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
@@ -292,14 +293,14 @@ func TestEngineErrorsNameFlags(t *testing.T) {
 		cfg  pi.Config
 		want string
 	}{
-		{pi.Config{Config: engine.Config{N: 0}}, "-n must be in [1, 1000000000000000], got 0"},
-		{pi.Config{Config: engine.Config{N: 10, Workers: -1}}, "-workers must be in [1, 1024], got -1"},
-		{pi.Config{Config: engine.Config{N: 10, Mode: "bogus"}}, `-mode: unknown mode "bogus"`},
-		{pi.Config{Config: engine.Config{N: 10, Shm: shmem.File}}, "-shm file needs -path: the file to map"},
-		{pi.Config{Config: engine.Config{N: 10, Path: "/tmp/x"}}, `-path "/tmp/x" is only for -shm file`},
-		{pi.Config{Config: engine.Config{N: 10, Sched: "guided"}}, `-sched: unknown schedule "guided"`},
-		{pi.Config{Config: engine.Config{N: 10, Mode: engine.Pipe, Sched: engine.Dynamic}}, "-mode pipe sends one message per worker range: it needs -sched static"},
-		{pi.Config{Config: engine.Config{N: 10}, Kernel: "nosuch"}, `-kernel: unknown kernel "nosuch"`},
+		{pi.Config{Config: lab.Config{N: 0}}, "-n must be in [1, 1000000000000000], got 0"},
+		{pi.Config{Config: lab.Config{N: 10, Workers: -1}}, "-workers must be in [1, 1024], got -1"},
+		{pi.Config{Config: lab.Config{N: 10, Mode: "bogus"}}, `-mode: unknown mode "bogus"`},
+		{pi.Config{Config: lab.Config{N: 10, Shm: shmem.File}}, "-shm file needs -path: the file to map"},
+		{pi.Config{Config: lab.Config{N: 10, Path: "/tmp/x"}}, `-path "/tmp/x" is only for -shm file`},
+		{pi.Config{Config: lab.Config{N: 10, Sched: "guided"}}, `-sched: unknown schedule "guided"`},
+		{pi.Config{Config: lab.Config{N: 10, Mode: lab.Pipe, Sched: lab.Dynamic}}, "-mode pipe sends one message per worker range: it needs -sched static"},
+		{pi.Config{Config: lab.Config{N: 10}, Kernel: "nosuch"}, `-kernel: unknown kernel "nosuch"`},
 	} {
 		_, err := pi.Run(context.Background(), tc.cfg)
 		if err == nil {
@@ -312,12 +313,12 @@ func TestEngineErrorsNameFlags(t *testing.T) {
 		}
 	}
 	// A field no flag sets keeps the engine's words.
-	_, err := engine.Run(context.Background(), "pi", engine.Config{N: engine.MaxN, Offset: 1})
+	_, err := lab.Run(context.Background(), "pi", lab.Config{N: lab.MaxN, Offset: 1})
 	if err == nil || asFlagError(err) != err || !strings.HasPrefix(err.Error(), "engine: Config.Offset") {
 		t.Errorf("Offset: %v", err)
 	}
 	t.Setenv("PISHM_KERNEL", "bogus")
-	_, err = pi.Run(context.Background(), pi.Config{Config: engine.Config{N: 10}})
+	_, err = pi.Run(context.Background(), pi.Config{Config: lab.Config{N: 10}})
 	if err == nil || !strings.HasPrefix(asFlagError(err).Error(), `PISHM_KERNEL="bogus": `) {
 		t.Errorf("PISHM_KERNEL: %v", err)
 	}
@@ -416,7 +417,7 @@ func TestDocExample(t *testing.T) {
 	p := math.Sqrt(8 * sum)
 	elapsed := 45992 * time.Microsecond
 	var b strings.Builder
-	printResult(&b, pi.Result{Result: engine.Result{Func: "pi/avx512", N: n, Workers: 2, Mode: engine.Slots, Shm: "posix",
+	printResult(&b, pi.Result{Result: lab.Result{Func: "pi/avx512", N: n, Workers: 2, Mode: engine.Slots, Shm: "posix",
 		Sched: "static", Spawn: "fork", Sum: sum, SumExact: sum,
 		Wall: 50862 * time.Microsecond, Elapsed: elapsed, TermsPerSec: float64(n) / elapsed.Seconds()},
 		Kernel: "avx512", Pi: p, PiError: p - math.Pi})

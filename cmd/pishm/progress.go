@@ -22,9 +22,9 @@ func isTerminal(w io.Writer) bool {
 }
 
 // progressView draws one bar per worker and a total with terms/s, from the
-// snapshots engine.Config.Progress delivers (read from the segment's slots
+// snapshots lab.Config.Progress delivers (read from the segment's slots
 // without locks), redrawing them in place at each snapshot (the engine
-// sends one every engine.ProgressEvery). It draws with two ANSI sequences
+// sends one every lab.ProgressEvery). It draws with two ANSI sequences
 // (cursor up, erase line) and starts no goroutine: a bar library costs
 // the run about 0.7 ms of package initialisation (its regexps and Unicode
 // width tables) whether or not a bar is ever drawn.
@@ -38,7 +38,7 @@ type progressView struct {
 
 func newProgressView(out io.Writer) *progressView { return &progressView{out: out} }
 
-// update is the engine.Config.Progress callback.
+// update is the lab.Config.Progress callback.
 func (v *progressView) update(s engine.Progress) {
 	if !v.started {
 		if s.Final || s.Elapsed < progressDelay {

@@ -19,6 +19,7 @@ import (
 	"github.com/pishm/pishm/cmd/internal/source"
 	"github.com/pishm/pishm/cmd/internal/stats"
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 )
 
 // statsCmd is "pishm stats [flags] FILE": count, exact sum, mean, sample
@@ -81,8 +82,8 @@ Flags (before FILE):
 	if err != nil {
 		return usagef("-type: %v", err)
 	}
-	if *workers < 1 || *workers > engine.MaxWorkers {
-		return usagef("-workers must be in [1, %d], got %d", engine.MaxWorkers, *workers)
+	if *workers < 1 || *workers > lab.MaxWorkers {
+		return usagef("-workers must be in [1, %d], got %d", lab.MaxWorkers, *workers)
 	}
 	if *bins < 1 || *bins > stats.MaxBins {
 		return usagef("-bins must be in [1, %d], got %d", stats.MaxBins, *bins)
@@ -96,10 +97,10 @@ Flags (before FILE):
 		histRange = &r
 	}
 	m := engine.Mode(*mode)
-	if m == engine.Racy {
+	if m == lab.Racy {
 		return usagef("-mode racy loses updates on purpose: stats has no use for it")
 	}
-	if err := (engine.Config{N: 1, Workers: *workers, Mode: m}).Validate(""); err != nil {
+	if err := (lab.Config{N: 1, Workers: *workers, Mode: m}).Validate(""); err != nil {
 		return asFlagError(err)
 	}
 	topt, err := textOptions(*cols, *sepFlag, *header, *noHeader, *strict)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/engine/pi"
 )
 
@@ -12,7 +12,7 @@ import (
 // form; the tail in closed form gives pi itself.
 func ExampleRun() {
 	res, err := pi.Run(context.Background(), pi.Config{
-		Config:      engine.Config{N: 1_000_000, Workers: 2},
+		Config:      lab.Config{N: 1_000_000, Workers: 2},
 		Extrapolate: true,
 	})
 	if err != nil {

@@ -17,11 +17,12 @@ import (
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/internal/exact"
 	"github.com/pishm/pishm/engine/internal/kernel"
+	"github.com/pishm/pishm/engine/lab"
 )
 
 // Config is a run of the series: the engine's settings, and the kernel.
 type Config struct {
-	engine.Config
+	lab.Config
 	// Kernel names the inner loop ("auto", "generic", ...); "" is auto.
 	// The PISHM_KERNEL environment variable overrides "auto".
 	Kernel string
@@ -33,7 +34,7 @@ type Config struct {
 // Result is what a run of the series computed: the engine's Result, and
 // pi.
 type Result struct {
-	engine.Result
+	lab.Result
 	Kernel  string  `json:"kernel"`
 	Pi      float64 `json:"pi"`
 	PiError float64 `json:"pi_error"` // Pi - math.Pi: the series' truncation error plus ours
@@ -45,7 +46,7 @@ type Result struct {
 }
 
 // Run sums the series with cfg's kernel and checks S_n against the closed
-// form: a result outside engine.Tolerance is an error wrapping
+// form: a result outside lab.Tolerance is an error wrapping
 // engine.ErrInexact, returned with the Result. The pi figures are zero
 // unless the terms start at 0 (Config.Offset).
 func Run(ctx context.Context, cfg Config) (Result, error) {
@@ -53,7 +54,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	er, err := engine.Run(ctx, FuncName(k), cfg.Config)
+	er, err := lab.Run(ctx, FuncName(k), cfg.Config)
 	if er.Func == "" { // no result, only an error
 		return Result{}, err
 	}

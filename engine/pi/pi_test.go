@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/catalog"
+	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/engine/pi"
 )
 
@@ -18,20 +20,20 @@ func TestMain(m *testing.M) { engine.RunTests(m) }
 func TestRunKernels(t *testing.T) {
 	const n = 1_000_003
 	for _, k := range pi.Kernels() {
-		if engine.ClosedFormOf(pi.FuncName(k.Name)) == nil {
+		if catalog.ClosedForm(pi.FuncName(k.Name)) == nil {
 			t.Errorf("%s is not registered with its closed form", pi.FuncName(k.Name))
 		}
 		if !k.Supported {
 			continue
 		}
-		res, err := pi.Run(context.Background(), pi.Config{Config: engine.Config{N: n, Workers: 2}, Kernel: k.Name})
+		res, err := pi.Run(context.Background(), pi.Config{Config: lab.Config{N: n, Workers: 2}, Kernel: k.Name})
 		if err != nil {
 			t.Fatalf("%s: %v", k.Name, err)
 		}
 		if res.Kernel != k.Name || res.Func != pi.FuncName(k.Name) {
 			t.Errorf("asked for %s, ran kernel %q as %q", k.Name, res.Kernel, res.Func)
 		}
-		if want := pi.ExactSum(n); res.SumExact != want || math.Abs(res.Sum-want) > engine.Tolerance*want {
+		if want := pi.ExactSum(n); res.SumExact != want || math.Abs(res.Sum-want) > lab.Tolerance*want {
 			t.Errorf("%s: S = %.17g, SumExact %.17g, want %.17g", k.Name, res.Sum, res.SumExact, want)
 		}
 		if want := -1 / (math.Pi * n); math.Abs(res.PiError-want) > 1e-3*math.Abs(want) || res.Pi != math.Sqrt(8*res.Sum) {
@@ -46,14 +48,14 @@ func TestRunKernels(t *testing.T) {
 // Extrapolate adds the tail in closed form: pi to a few ulp at any n;
 // an offset run has no pi at all.
 func TestExtrapolateAndOffset(t *testing.T) {
-	res, err := pi.Run(context.Background(), pi.Config{Config: engine.Config{N: 1000, Workers: 1}, Extrapolate: true})
+	res, err := pi.Run(context.Background(), pi.Config{Config: lab.Config{N: 1000, Workers: 1}, Extrapolate: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if math.Abs(res.PiExtrapolatedError) > 1e-14 || res.PiExtrapolated != math.Pi+res.PiExtrapolatedError {
 		t.Errorf("pi+tail = %.17g (error %.3e), want pi to a few ulp", res.PiExtrapolated, res.PiExtrapolatedError)
 	}
-	res, err = pi.Run(context.Background(), pi.Config{Config: engine.Config{N: 1000, Offset: 10, Workers: 1}, Extrapolate: true})
+	res, err = pi.Run(context.Background(), pi.Config{Config: lab.Config{N: 1000, Offset: 10, Workers: 1}, Extrapolate: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,17 +68,17 @@ func TestExtrapolateAndOffset(t *testing.T) {
 // that names the variable, before anything starts.
 func TestKernelFromEnvironment(t *testing.T) {
 	t.Setenv("PISHM_KERNEL", "generic")
-	res, err := pi.Run(context.Background(), pi.Config{Config: engine.Config{N: 1000, Workers: 1}})
+	res, err := pi.Run(context.Background(), pi.Config{Config: lab.Config{N: 1000, Workers: 1}})
 	if err != nil || res.Kernel != "generic" || res.Func != "pi/generic" {
 		t.Fatalf("PISHM_KERNEL=generic: kernel %q (%q), err %v", res.Kernel, res.Func, err)
 	}
 	t.Setenv("PISHM_KERNEL", "bogus")
-	_, err = pi.Run(context.Background(), pi.Config{Config: engine.Config{N: 1000, Workers: 1}})
+	_, err = pi.Run(context.Background(), pi.Config{Config: lab.Config{N: 1000, Workers: 1}})
 	var ce *engine.ConfigError
 	if !errors.As(err, &ce) || ce.Field != "" || err.Error() == "" {
 		t.Fatalf("PISHM_KERNEL=bogus: %v, want a ConfigError naming the variable", err)
 	}
-	if err := (pi.Config{Config: engine.Config{N: 10}, Kernel: "nosuch"}).Validate(); !errors.As(err, &ce) || ce.Field != "Kernel" {
+	if err := (pi.Config{Config: lab.Config{N: 10}, Kernel: "nosuch"}).Validate(); !errors.As(err, &ce) || ce.Field != "Kernel" {
 		t.Errorf("Kernel nosuch: %v, want a ConfigError on Kernel", err)
 	}
 }

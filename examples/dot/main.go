@@ -54,7 +54,7 @@ const funcName = "dot"
 const block = 1024
 
 func init() {
-	engine.RegisterVectorParams(funcName, []engine.Op{engine.Sum, engine.Sum, engine.Sum}, dot)
+	engine.Register(funcName, dot, []engine.Op{engine.Sum, engine.Sum, engine.Sum})
 }
 
 // dot adds the exact products x[i]*y[i], x[i]², y[i]² for i in [lo, hi).
@@ -140,7 +140,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := []engine.Option{engine.WithWorkers(*workers), engine.WithMode(engine.Mode(*mode))}
+	opts := []engine.PoolOption{engine.WithWorkers(*workers), engine.WithMode(engine.Mode(*mode))}
 
 	t := time.Now()
 	once, err := reduceOnce(ctx, xp, yp, n, opts...)
@@ -183,14 +183,14 @@ func count(xp, yp string) (uint64, error) {
 }
 
 // reduceOnce runs the dot product on worker processes started for this call.
-func reduceOnce(ctx context.Context, xp, yp string, n uint64, opts ...engine.Option) (engine.Reduction, error) {
+func reduceOnce(ctx context.Context, xp, yp string, n uint64, opts ...engine.PoolOption) (engine.Result, error) {
 	return engine.Reduce(ctx, funcName, n, append(opts, engine.WithParams([]byte(xp+"\x00"+yp)))...)
 }
 
 // reducePooled runs it calls times on one Pool, whose workers map the
 // files in their first call and keep them: the results and the median
 // time of a call.
-func reducePooled(ctx context.Context, xp, yp string, n uint64, calls int, opts ...engine.Option) ([]engine.Reduction, time.Duration, error) {
+func reducePooled(ctx context.Context, xp, yp string, n uint64, calls int, opts ...engine.PoolOption) ([]engine.Result, time.Duration, error) {
 	// Every call on worker processes, however small the files: this is a
 	// demonstration of the pool (by default a call under
 	// DefaultInProcessBelow terms runs on goroutines in the caller).
@@ -198,7 +198,7 @@ func reducePooled(ctx context.Context, xp, yp string, n uint64, calls int, opts 
 	if err != nil {
 		return nil, 0, err
 	}
-	var out []engine.Reduction
+	var out []engine.Result
 	var took []time.Duration
 	for range calls {
 		t := time.Now()
@@ -216,7 +216,7 @@ func reducePooled(ctx context.Context, xp, yp string, n uint64, calls int, opts 
 	return out, took[len(took)/2], nil
 }
 
-func printResult(r engine.Reduction) {
+func printResult(r engine.Result) {
 	xy, xx, yy := r.Values[elemXY], r.Values[elemXX], r.Values[elemYY]
 	fmt.Printf("x·y       %.17g\n", xy)
 	fmt.Printf("|x|       %.17g\n", math.Sqrt(xx))

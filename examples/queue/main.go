@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/queue"
 	"golang.org/x/term"
 )
@@ -58,7 +59,7 @@ func zeta(params []byte, lo, hi uint64) float64 {
 
 // Register in init: the engine's workers are re-executions of this
 // binary, and so are the queue's workers on other hosts.
-func init() { engine.RegisterParams(funcName, engine.Sum, zeta) }
+func init() { engine.Register(funcName, zeta, []engine.Op{engine.Sum}) }
 
 func main() {
 	if engine.IsChild() {
@@ -246,8 +247,8 @@ func parseCount(s string) (uint64, error) {
 		return v, nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 1 || f > engine.MaxN || f != math.Trunc(f) {
-		return 0, fmt.Errorf("%q is not a whole number in [1, %d]", s, uint64(engine.MaxN))
+	if err != nil || f < 1 || f > lab.MaxN || f != math.Trunc(f) {
+		return 0, fmt.Errorf("%q is not a whole number in [1, %d]", s, uint64(lab.MaxN))
 	}
 	return uint64(f), nil
 }

@@ -41,21 +41,20 @@ const (
 )
 
 func init() {
-	engine.RegisterVectorParams("sumfile", []engine.Op{engine.Sum, engine.Min, engine.Max},
-		func(params []byte, lo, hi uint64, v *engine.Vector) {
-			d, err := data(string(params))
-			if err != nil {
-				panic(err) // the worker dies with the message, and the parent reports it
-			}
-			x := d[lo:hi]
-			v.AddSlice(elemSum, x) // exactly: the sum is correctly rounded, like math.fsum
-			least, most := math.Inf(1), math.Inf(-1)
-			for _, e := range x {
-				least, most = min(least, e), max(most, e)
-			}
-			v.Add(elemMin, least)
-			v.Add(elemMax, most)
-		})
+	engine.Register("sumfile", func(params []byte, lo, hi uint64, v *engine.Vector) {
+		d, err := data(string(params))
+		if err != nil {
+			panic(err) // the worker dies with the message, and the parent reports it
+		}
+		x := d[lo:hi]
+		v.AddSlice(elemSum, x) // exactly: the sum is correctly rounded, like math.fsum
+		least, most := math.Inf(1), math.Inf(-1)
+		for _, e := range x {
+			least, most = min(least, e), max(most, e)
+		}
+		v.Add(elemMin, least)
+		v.Add(elemMax, most)
+	}, []engine.Op{engine.Sum, engine.Min, engine.Max})
 }
 
 func main() {
@@ -90,8 +89,15 @@ func run() error {
 	}
 	n := uint64(fi.Size() / 8)
 	start := time.Now()
-	r, err := reduceFile(context.Background(), path, n, engine.Mode(*mode), engine.WithWorkers(*workers),
-		engine.WithSchedule(engine.Schedule(*sched)))
+	opts := []engine.PoolOption{engine.WithWorkers(*workers)}
+	switch *sched {
+	case "static":
+	case "dynamic":
+		opts = append(opts, engine.WithDynamic(0))
+	default:
+		return fmt.Errorf("-sched %q: want static or dynamic", *sched)
+	}
+	r, err := reduceFile(context.Background(), path, n, engine.Mode(*mode), opts...)
 	if err != nil {
 		return err
 	}
@@ -105,7 +111,7 @@ func run() error {
 
 // reduceFile sums the n float64s in path and finds their extremes, in
 // one pass: Values holds the sum, the minimum and the maximum.
-func reduceFile(ctx context.Context, path string, n uint64, mode engine.Mode, opts ...engine.Option) (engine.Reduction, error) {
+func reduceFile(ctx context.Context, path string, n uint64, mode engine.Mode, opts ...engine.PoolOption) (engine.Result, error) {
 	return engine.Reduce(ctx, "sumfile", n, append(opts, engine.WithMode(mode), engine.WithParams([]byte(path)))...)
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 
 	// The unix and tcp modes (the test runs every mode but redis).
 	_ "github.com/pishm/pishm/transport/netsock"
@@ -33,12 +34,16 @@ func TestReduceFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantSum := float64(n)*(n+1)/2 - float64(n/2+1) - 7.5
-	for _, mode := range []engine.Mode{engine.Slots, engine.CAS, engine.Mutex, engine.Goroutines, engine.Pipe, engine.Unix} {
-		for _, sched := range []engine.Schedule{engine.Static, engine.Dynamic} {
-			if sched == engine.Dynamic && mode.IsTransport() {
-				continue
+	for _, mode := range []engine.Mode{engine.Slots, engine.CAS, engine.Mutex, engine.Goroutines, lab.Pipe, lab.Unix} {
+		for _, sched := range []string{"static", "dynamic"} {
+			opts := []engine.PoolOption{engine.WithWorkers(3)}
+			if sched == "dynamic" {
+				if lab.IsTransport(mode) {
+					continue
+				}
+				opts = append(opts, engine.WithDynamic(0))
 			}
-			r, err := reduceFile(context.Background(), path, n, mode, engine.WithWorkers(3), engine.WithSchedule(sched))
+			r, err := reduceFile(context.Background(), path, n, mode, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -25,6 +25,8 @@ var ranks = []struct {
 	{"transport", 3},
 	{"engine/internal/", 4},
 	{"engine", 5},
+	{"engine/lab", 6},
+	{"engine/catalog", 6},
 	{"shared", 6},
 	{"engine/pi", 7},
 	{"queue", 8},

@@ -16,6 +16,7 @@ import (
 	"github.com/pishm/pishm/cmd/internal/floatfile"
 	"github.com/pishm/pishm/cmd/internal/stats"
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 )
 
 // The registered names. Pass 2 has a fixed number of elements per name, so
@@ -49,12 +50,12 @@ func tier(tiers []int, bins int) int {
 }
 
 func init() {
-	engine.RegisterVectorParams(pass1Name, engineOps(stats.Pass1Ops()), pass1)
+	engine.Register(pass1Name, pass1, engineOps(stats.Pass1Ops()))
 	for _, t := range pass2Tiers {
-		engine.RegisterVectorParams(pass2Name(t), engineOps(stats.Pass2Ops(t)), pass2)
+		engine.Register(pass2Name(t), pass2, engineOps(stats.Pass2Ops(t)))
 	}
 	for _, t := range onceTiers {
-		engine.RegisterVectorParams(onceName(t), engineOps(stats.OnePassOps(t)), once)
+		engine.Register(onceName(t), once, engineOps(stats.OnePassOps(t)))
 	}
 }
 
@@ -72,7 +73,7 @@ func maxK(opt Options) int {
 
 // maxOnceBins is the most bins a one-pass run holds: pass 1's elements
 // and pass 2's must fit in one reduction.
-const maxOnceBins = engine.MaxK - stats.OnePassOffset - stats.P2Bins
+const maxOnceBins = lab.MaxK - stats.OnePassOffset - stats.P2Bins
 
 func engineOps(ops []stats.Op) []engine.Op {
 	out := make([]engine.Op, len(ops))
@@ -243,10 +244,10 @@ type Options struct {
 	Mode    engine.Mode
 	Bins    int
 	Range   *[2]float64 // the histogram's; nil: the finite values' [min, max]
-	// WorkerBinary is engine.Config.WorkerBinary: a lean worker that links
+	// WorkerBinary is lab.Config.WorkerBinary: a lean worker that links
 	// this package, or "" for the running binary.
 	WorkerBinary string
-	// Progress, if set, is called as engine.Config.Progress is, during
+	// Progress, if set, is called as lab.Config.Progress is, during
 	// each pass; pass is 1 or 2.
 	Progress func(pass int, p engine.Progress)
 }
@@ -274,7 +275,7 @@ func Compute(ctx context.Context, path string, l floatfile.Layout, opt Options) 
 func (r *reducer) stats(ctx context.Context, abs string, l floatfile.Layout, opt Options) (stats.Result, error) {
 	pass := &r.pass
 	pass.Store(1)
-	reduce := func(name string, p []byte) (engine.Reduction, error) { return r.reduce(name, l.Count, p) }
+	reduce := func(name string, p []byte) (engine.Result, error) { return r.reduce(name, l.Count, p) }
 	var tot stats.Totals
 	ran := false // pass 1's totals are in tot
 	if opt.Range != nil && opt.Bins <= maxOnceBins {
@@ -323,7 +324,7 @@ func (r *reducer) stats(ctx context.Context, abs string, l floatfile.Layout, opt
 // is final; otherwise pass 2 must run again with the mean, on the totals
 // given (zero, counting no value, when the sample gave no shift and
 // nothing ran).
-func onePass(path string, l floatfile.Layout, opt Options, reduce func(string, []byte) (engine.Reduction, error)) (res stats.Result, tot stats.Totals, done bool, err error) {
+func onePass(path string, l floatfile.Layout, opt Options, reduce func(string, []byte) (engine.Result, error)) (res stats.Result, tot stats.Totals, done bool, err error) {
 	shift, err := samplePlan(path, l, opt.Bins, *opt.Range)
 	if err != nil || !shift.Deviations { // no finite value in the sample to shift by
 		return res, tot, false, err
@@ -347,7 +348,7 @@ func onePass(path string, l floatfile.Layout, opt Options, reduce func(string, [
 }
 
 // totals reads pass 1's elements of r.
-func totals(l floatfile.Layout, r *engine.Reduction) stats.Totals {
+func totals(l floatfile.Layout, r *engine.Result) stats.Totals {
 	v := r.Values
 	nan := uint64(v[stats.P1NaN])
 	return stats.Totals{Count: l.Count - nan, NaN: nan, Sum: r.Exact(stats.P1Sum),

@@ -12,6 +12,7 @@ import (
 	"github.com/pishm/pishm/cmd/internal/floatfile"
 	"github.com/pishm/pishm/cmd/internal/stats"
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 )
 
 func TestMain(m *testing.M) { engine.RunTests(m) }
@@ -163,9 +164,9 @@ func TestMaxK(t *testing.T) {
 		{Options{Bins: 10}, len(stats.Pass2Ops(16))},
 		{Options{Bins: 10, Range: &[2]float64{0, 1}}, len(stats.OnePassOps(16))},
 		{Options{Bins: 1000, Range: &[2]float64{0, 1}}, len(stats.OnePassOps(1024))},
-		{Options{Bins: maxOnceBins, Range: &[2]float64{0, 1}}, engine.MaxK},
+		{Options{Bins: maxOnceBins, Range: &[2]float64{0, 1}}, lab.MaxK},
 		{Options{Bins: maxOnceBins + 1, Range: &[2]float64{0, 1}}, len(stats.Pass2Ops(stats.MaxBins))},
-		{Options{Bins: stats.MaxBins}, engine.MaxK},
+		{Options{Bins: stats.MaxBins}, lab.MaxK},
 	} {
 		if got := maxK(c.opt); got != c.want {
 			t.Errorf("maxK(%d bins, range %v) = %d, want %d", c.opt.Bins, c.opt.Range != nil, got, c.want)

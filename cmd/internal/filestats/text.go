@@ -60,9 +60,9 @@ func parseOps(cols int) []engine.Op {
 func parseName(cols int) string { return parsePref + strconv.Itoa(tier(parseTiers, cols)) }
 
 func init() {
-	engine.RegisterVectorParams(indexName, []engine.Op{engine.Sum}, indexBlocks)
+	engine.Register(indexName, indexBlocks, []engine.Op{engine.Sum})
 	for _, t := range parseTiers {
-		engine.RegisterVectorParams(parseName(t), parseOps(t), parseParts)
+		engine.Register(parseName(t), parseParts, parseOps(t))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 )
 
 // Options choose the matrix and how it runs.
@@ -27,7 +28,7 @@ type Options struct {
 	// RedisURL is the server for the redis mode; "" starts a throwaway
 	// redis-server if one is installed (the redis rows say so if not).
 	RedisURL string
-	// Timeout bounds each run (engine.Config.Timeout); 0 is none.
+	// Timeout bounds each run (lab.Config.Timeout); 0 is none.
 	Timeout time.Duration
 	// Cores is the number of CPUs the worker counts are scaled to; 0 is
 	// runtime.NumCPU().
@@ -61,7 +62,7 @@ type Case struct {
 	// Anchor is OpenMP for the C program, "" for a pi.Run of Config
 	// with Kernel.
 	Anchor string
-	Config engine.Config
+	Config lab.Config
 	Kernel string
 }
 
@@ -80,7 +81,7 @@ var contenders = []struct {
 	{"slots pad=8", engine.Slots, 8},
 	{"cas", engine.CAS, 0},
 	{"mutex", engine.Mutex, 0},
-	{"racy", engine.Racy, 0},
+	{"racy", lab.Racy, 0},
 }
 
 // sizes of each part, full and quick.
@@ -132,13 +133,13 @@ func Plan(o Options) []Case {
 	o = o.withDefaults()
 	sz := sizesFor(o)
 	var cases []Case
-	add := func(p Part, series string, m Measure, cfg engine.Config) {
+	add := func(p Part, series string, m Measure, cfg lab.Config) {
 		cfg.RedisURL = o.RedisURL
 		cfg.Timeout = o.Timeout
 		cases = append(cases, Case{Part: p, Series: series, Measure: m, Config: cfg, Kernel: o.Kernel})
 	}
 	anchor := func(p Part, n uint64, workers int) {
-		cases = append(cases, Case{Part: p, Series: OpenMP, Measure: Wall, Anchor: OpenMP, Config: engine.Config{N: n, Workers: workers}})
+		cases = append(cases, Case{Part: p, Series: OpenMP, Measure: Wall, Anchor: OpenMP, Config: lab.Config{N: n, Workers: workers}})
 	}
 	for _, p := range o.Parts {
 		switch p {
@@ -146,12 +147,12 @@ func Plan(o Options) []Case {
 			for _, w := range sz.contentionWk {
 				for _, c := range contenders {
 					for _, chunk := range sz.chunks {
-						add(p, c.series, Work, engine.Config{N: sz.contentionN, Workers: w, Mode: c.mode, Pad: c.pad, Publish: chunk, Grain: chunk, AllowRacy: c.mode == engine.Racy})
+						add(p, c.series, Work, lab.Config{N: sz.contentionN, Workers: w, Mode: c.mode, Pad: c.pad, Publish: chunk, Grain: chunk, AllowRacy: c.mode == lab.Racy})
 					}
 				}
 				if o.Compare {
 					for _, chunk := range sz.chunks {
-						add(p, string(engine.Goroutines), Work, engine.Config{N: sz.contentionN, Workers: w, Mode: engine.Goroutines, Publish: chunk, Grain: chunk})
+						add(p, string(engine.Goroutines), Work, lab.Config{N: sz.contentionN, Workers: w, Mode: engine.Goroutines, Publish: chunk, Grain: chunk})
 					}
 				}
 			}
@@ -160,8 +161,8 @@ func Plan(o Options) []Case {
 			if p == Throughput {
 				n = sz.throughputN
 			}
-			for _, m := range engine.Modes() {
-				add(p, string(m), Wall, engine.Config{N: n, Workers: o.Cores, Mode: m})
+			for _, m := range lab.Modes() {
+				add(p, string(m), Wall, lab.Config{N: n, Workers: o.Cores, Mode: m})
 			}
 			if o.Compare {
 				anchor(p, n, o.Cores)
@@ -169,7 +170,7 @@ func Plan(o Options) []Case {
 		case ScalingN:
 			for _, m := range scalingModes(o) {
 				for _, n := range sz.scalingNs {
-					add(p, string(m), Wall, engine.Config{N: n, Workers: o.Cores, Mode: m})
+					add(p, string(m), Wall, lab.Config{N: n, Workers: o.Cores, Mode: m})
 				}
 			}
 			if o.Compare {
@@ -180,7 +181,7 @@ func Plan(o Options) []Case {
 		case ScalingWorkers:
 			for _, m := range scalingModes(o) {
 				for _, w := range sz.scalingWorkers {
-					add(p, string(m), Wall, engine.Config{N: sz.scalingWorkerN, Workers: w, Mode: m})
+					add(p, string(m), Wall, lab.Config{N: sz.scalingWorkerN, Workers: w, Mode: m})
 				}
 			}
 			if o.Compare {
@@ -195,7 +196,7 @@ func Plan(o Options) []Case {
 
 func scalingModes(o Options) []engine.Mode {
 	ms := []engine.Mode{engine.Slots}
-	if o.Compare && slices.Contains(engine.Modes(), engine.Goroutines) {
+	if o.Compare && slices.Contains(lab.Modes(), engine.Goroutines) {
 		ms = append(ms, engine.Goroutines)
 	}
 	return ms

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 )
 
 func TestMain(m *testing.M) {
@@ -95,7 +96,7 @@ func TestPlan(t *testing.T) {
 	if got := count[Contention]; got != 2*6*8 {
 		t.Errorf("%d contention cases, want %d", got, 2*6*8)
 	}
-	if got, want := count[Fixed], len(engine.Modes())+1; got != want {
+	if got, want := count[Fixed], len(lab.Modes())+1; got != want {
 		t.Errorf("%d fixed cases, want every mode and openmp (%d)", got, want)
 	}
 	if got := count[ScalingN]; got != 3*6 { // slots, goroutines, openmp x 1e5..1e10
@@ -116,15 +117,15 @@ func TestPlan(t *testing.T) {
 func sample() Report {
 	ms := func(f float64) time.Duration { return time.Duration(f * 1e6) }
 	rows := []Row{
-		makeRow(Case{Part: Contention, Series: "cas", Measure: Work, Config: engine.Config{N: 1e6, Workers: 2, Mode: engine.CAS, Publish: 1}},
+		makeRow(Case{Part: Contention, Series: "cas", Measure: Work, Config: lab.Config{N: 1e6, Workers: 2, Mode: engine.CAS, Publish: 1}},
 			[]Sample{{Wall: ms(40), Work: ms(30), CPU: ms(70)}, {Wall: ms(42), Work: ms(31), CPU: ms(72)}, {Wall: ms(45), Work: ms(35), CPU: ms(80)}}, nil, 0),
-		makeRow(Case{Part: Contention, Series: "racy", Measure: Work, Config: engine.Config{N: 1e6, Workers: 2, Mode: engine.Racy, Publish: 1}},
+		makeRow(Case{Part: Contention, Series: "racy", Measure: Work, Config: lab.Config{N: 1e6, Workers: 2, Mode: lab.Racy, Publish: 1}},
 			[]Sample{{Wall: ms(38), Work: ms(28), CPU: ms(66), Publishes: 1e6, LostShare: 0.001}, {Wall: ms(39), Work: ms(29), CPU: ms(67), Publishes: 1e6, LostShare: 0.003}}, nil, 0),
-		makeRow(Case{Part: Fixed, Series: "slots", Measure: Wall, Config: engine.Config{N: 1e6, Workers: 2, Mode: engine.Slots}},
+		makeRow(Case{Part: Fixed, Series: "slots", Measure: Wall, Config: lab.Config{N: 1e6, Workers: 2, Mode: engine.Slots}},
 			[]Sample{{Wall: ms(5), Work: ms(0.5), CPU: ms(9)}}, nil, 0),
-		makeRow(Case{Part: Fixed, Series: "redis", Measure: Wall, Config: engine.Config{N: 1e6, Workers: 2, Mode: engine.Redis}},
+		makeRow(Case{Part: Fixed, Series: "redis", Measure: Wall, Config: lab.Config{N: 1e6, Workers: 2, Mode: lab.Redis}},
 			nil, errString("skipped: no redis-server to run it against (give -redis URL)"), 1),
-		makeRow(Case{Part: Throughput, Series: "openmp", Measure: Wall, Anchor: OpenMP, Config: engine.Config{N: 1e9, Workers: 2}},
+		makeRow(Case{Part: Throughput, Series: "openmp", Measure: Wall, Anchor: OpenMP, Config: lab.Config{N: 1e9, Workers: 2}},
 			[]Sample{{Wall: ms(170), Work: ms(166), CPU: ms(335)}, {Wall: ms(180), Work: ms(170), CPU: ms(340)}}, errString("exit status 1"), 1),
 	}
 	savedVsCAS(rows)

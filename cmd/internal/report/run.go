@@ -15,6 +15,7 @@ import (
 
 	"github.com/klauspost/cpuid/v2"
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/engine/pi"
 	"github.com/pishm/pishm/internal/redisserver"
 )
@@ -89,7 +90,7 @@ func header(o Options, start time.Time) Header {
 	}
 	return Header{
 		Kernel: k, CPU: strings.TrimSpace(cpuid.CPU.BrandName), Cores: o.Cores,
-		CacheLine: cpuid.CPU.CacheLine, SlotStride: engine.SlotStride(),
+		CacheLine: cpuid.CPU.CacheLine, SlotStride: lab.SlotStride(),
 		Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
 		Count: o.Count, Quick: o.Quick, Compare: o.Compare, Start: start.UTC().Truncate(time.Second),
 	}
@@ -128,7 +129,7 @@ func (r *runner) run(c Case) (Sample, error) {
 		return r.runOpenMP(c)
 	}
 	cfg := c.Config
-	if cfg.Mode == engine.Redis && cfg.RedisURL == "" {
+	if cfg.Mode == lab.Redis && cfg.RedisURL == "" {
 		url, err := r.redisURL()
 		if err != nil {
 			return Sample{}, err
@@ -138,7 +139,7 @@ func (r *runner) run(c Case) (Sample, error) {
 	before := cpuNow()
 	res, err := pi.Run(r.ctx, pi.Config{Config: cfg, Kernel: c.Kernel})
 	cpu := cpuNow() - before
-	if err != nil && !(cfg.Mode == engine.Racy && errors.Is(err, engine.ErrInexact)) {
+	if err != nil && !(cfg.Mode == lab.Racy && errors.Is(err, engine.ErrInexact)) {
 		return Sample{}, err // the racy mode's lost updates fail the exact check on purpose
 	}
 	s := Sample{Wall: res.Wall, CPU: cpu, Publishes: res.Publishes, LostShare: res.LostSum / res.SumExact, SumRelError: res.SumRelError}
@@ -315,7 +316,7 @@ func makeRow(c Case, samples []Sample, err error, fails int) Row {
 		row.Publishes = s.Publishes
 	}
 	row.NsPerTerm, row.WallS, row.WorkS, row.CPUS = StatsOf(ns), StatsOf(wall), StatsOf(work), StatsOf(cpu)
-	if cfg.Mode == engine.Racy {
+	if cfg.Mode == lab.Racy {
 		row.LostShare = StatsOf(lost).Median
 	} else {
 		row.Publishes = 0
@@ -337,7 +338,7 @@ func oneLine(err error) string {
 func savedVsCAS(rows []Row) {
 	for i := range rows {
 		r := &rows[i]
-		if r.Mode != string(engine.Racy) || !r.OK() {
+		if r.Mode != string(lab.Racy) || !r.OK() {
 			continue
 		}
 		for _, c := range rows {

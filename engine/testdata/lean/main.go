@@ -1,4 +1,5 @@
-// Command lean links engine and nothing else of pishm: no transport/netsock,
+// Command lean links engine and nothing else of pishm (not even the pi
+// series: it registers a Func of its own): no transport/netsock,
 // no transport/redis, no command line. deps_test.go builds it to check that
 // a worker of such a program works, and that a mode whose transport is not
 // linked in fails with an error naming the import. Run as
@@ -16,6 +17,16 @@ import (
 	"github.com/pishm/pishm/engine"
 )
 
+func init() {
+	engine.Register("inverse-squares", func(_ []byte, lo, hi uint64) float64 {
+		var s float64
+		for k := lo; k < hi; k++ {
+			s += 1 / (float64(k+1) * float64(k+1))
+		}
+		return s
+	}, []engine.Op{engine.Sum})
+}
+
 func main() {
 	if engine.IsChild() {
 		os.Exit(engine.ChildMain())
@@ -24,10 +35,10 @@ func main() {
 	if len(os.Args) > 1 {
 		mode = engine.Mode(os.Args[1])
 	}
-	res, err := engine.Run(context.Background(), "pi", engine.Config{N: 1_000_000, Workers: 2, Mode: mode})
+	res, err := engine.Reduce(context.Background(), "inverse-squares", 1_000_000, engine.WithWorkers(2), engine.WithMode(mode))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fmt.Printf("%.17g\n", res.Sum)
+	fmt.Printf("%.17g\n", res.Value)
 }
