@@ -11,7 +11,7 @@ import (
 
 // shareInCaller sums slot 0's share of call cs in the calling goroutine
 // (Pool's WithCallerShare), as an OpenMP master thread sums its own, and
-// marks it done. A panic of the Func is the call's *FuncPanic.
+// marks it done. A panic of the Func is the call's *WorkerError (worker 0).
 func (c *crew) shareInCaller(ctx context.Context, cs *callState) (err error) {
 	defer func() {
 		if r := recover(); r != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"testing"
 
 	"github.com/pishm/pishm/engine/internal/exact"
@@ -14,7 +15,7 @@ import (
 // 0's share (Config.CallerShare) give the bits of the processes alone, in
 // every shared-memory mode, both schedules, forked or exec'd, for pi and
 // for adversarial Funcs; a panic in the caller's share is the call's
-// *FuncPanic and leaves nothing behind; a transport is refused.
+// *WorkerError and leaves nothing behind; a transport is refused.
 func TestCallerShareOneShot(t *testing.T) {
 	checkClean(t)
 	ctx := context.Background()
@@ -60,9 +61,9 @@ func TestCallerShareOneShot(t *testing.T) {
 	// The caller's share is [0, n/2), whose pieces past badLo panic in
 	// the caller before the caller looks at the workers.
 	_, err = Reduce(ctx, "test-panic", 1_000_000, WithWorkers(2), WithCallerShare(true))
-	var fp *FuncPanic
-	if !errors.As(err, &fp) || fp.Goroutine != 0 || fp.Func != "test-panic" {
-		t.Errorf("a panic in the caller's share: %v, want its *FuncPanic", err)
+	var fp *WorkerError
+	if !errors.As(err, &fp) || !errors.Is(err, ErrFuncPanicked) || fp.Worker != 0 || fp.Pid != os.Getpid() || fp.Func != "test-panic" {
+		t.Errorf("a panic in the caller's share: %v, want its *WorkerError", err)
 	}
 	_, err = Run(ctx, "oddsq", Config{N: 10, Mode: Pipe, CallerShare: true})
 	var ce *ConfigError

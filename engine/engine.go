@@ -29,12 +29,21 @@ import (
 	"time"
 )
 
-// ErrWorkerDied is wrapped by the error Run returns when a child exits
+// ErrWorkerDied is wrapped by a call's error when a worker process exits
 // non-zero or by a signal; errors.As with *WorkerError gives the details.
 var ErrWorkerDied = errors.New("engine: worker died")
 
-// WorkerError says which worker failed, when and how. Error() is one
-// line; what the worker printed (a stack, say) is in Stderr and Stack.
+// ErrFuncPanicked is wrapped by a call's error when its Func panicked:
+// in a worker process, or in the calling process (the goroutines mode, a
+// Pool's small call, the caller's share). errors.As with *WorkerError
+// gives the details, the same wherever it happened.
+var ErrFuncPanicked = errors.New("engine: the Func panicked")
+
+// WorkerError says which worker failed, when and how: a process that
+// died, or a Func that panicked in a worker process or in the calling
+// process (Pid is then the caller's, and Worker the participant's
+// index). Error() is one line; what the worker printed is in Stderr, a
+// panic's stack in Stack.
 type WorkerError struct {
 	Worker  int
 	Attempt int    // retries of the range before this process: 0 for the first try
@@ -92,22 +101,6 @@ func (e *WorkerError) Error() string {
 // howPanicked is WorkerError.How for a Func that panicked in a worker.
 const howPanicked = "panicked"
 
-// FuncPanic is the error of a call whose Func panicked in the calling
-// process (a Pool call below WithInProcessBelow, the Goroutines mode, or
-// the caller's share, Goroutine 0); in a worker process the same panic is
-// a WorkerError.
-type FuncPanic struct {
-	Func      string
-	Goroutine int
-	Lo, Hi    uint64 // the piece it panicked on
-	Value     any    // what it panicked with
-	Stack     string
-}
-
-func (e *FuncPanic) Error() string {
-	return fmt.Sprintf("engine: goroutine %d panicked in %q on [%d, %d): %s", e.Goroutine, e.Func, e.Lo, e.Hi, oneLine(fmt.Sprint(e.Value)))
-}
-
 // oneLine is s cut to its first line, and to at most 300 bytes.
 func oneLine(s string) string {
 	s, _, cut := strings.Cut(strings.TrimSpace(s), "\n")
@@ -120,7 +113,13 @@ func oneLine(s string) string {
 	return s
 }
 
-func (e *WorkerError) Unwrap() error { return ErrWorkerDied }
+// Unwrap is ErrFuncPanicked for a panic, else ErrWorkerDied.
+func (e *WorkerError) Unwrap() error {
+	if e.How == howPanicked {
+		return ErrFuncPanicked
+	}
+	return ErrWorkerDied
+}
 
 // Failure is one worker death that the run survived.
 type Failure struct {

@@ -100,3 +100,32 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// A Func's panic reads the same wherever it happened: in a worker process
+// (slots), on a goroutine of the caller (goroutines), or in the caller's
+// share. Each is a *WorkerError wrapping ErrFuncPanicked with the same
+// Func, piece and cause; only the pid says which process it was.
+func TestPanicReadsTheSameEverywhere(t *testing.T) {
+	const n = 200_000
+	var got []*WorkerError
+	for _, opts := range [][]PoolOption{
+		{WithWorkers(1), WithMode(Slots)},
+		{WithWorkers(1), WithMode(Goroutines)},
+		{WithWorkers(1), WithMode(Slots), WithCallerShare(true)},
+	} {
+		_, err := Reduce(context.Background(), "test-panic", n, append(opts, WithGrain(1<<16))...)
+		var we *WorkerError
+		if !errors.As(err, &we) || !errors.Is(err, ErrFuncPanicked) || errors.Is(err, ErrWorkerDied) {
+			t.Fatalf("%v: want a *WorkerError wrapping ErrFuncPanicked alone", err)
+		}
+		got = append(got, we)
+	}
+	for _, we := range got[1:] {
+		if we.Worker != got[0].Worker || we.How != got[0].How || we.Func != got[0].Func || we.Lo != got[0].Lo || we.Hi != got[0].Hi || we.Cause != got[0].Cause {
+			t.Errorf("%+v\nreads otherwise than the worker process's\n%+v", we, got[0])
+		}
+	}
+	if got[0].Pid == os.Getpid() || got[1].Pid != os.Getpid() || got[2].Pid != os.Getpid() {
+		t.Errorf("pids %d %d %d: want a worker's, then the caller's twice", got[0].Pid, got[1].Pid, got[2].Pid)
+	}
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -10,7 +11,7 @@ import (
 // funcPanic carries a Func's panic, with the piece it happened on and the
 // stack where it happened, from callFunc up to whoever recovers it: the
 // worker's call (which exits with exitPanic) or an in-process goroutine
-// (which makes it the call's *FuncPanic).
+// (which makes it the call's *WorkerError).
 type funcPanic struct {
 	lo, hi uint64
 	value  any
@@ -31,10 +32,12 @@ func asFuncPanic(r any) *funcPanic {
 	return fp
 }
 
-// inProcess is the call's error for a panic on participant goroutine of
-// the calling process, running the Func called name.
-func (p *funcPanic) inProcess(name string, goroutine int) *FuncPanic {
-	return &FuncPanic{Func: name, Goroutine: goroutine, Lo: p.lo, Hi: p.hi, Value: p.value, Stack: p.stack}
+// inProcess is the call's error for a panic on participant worker of
+// the calling process, running the Func called name: the same
+// *WorkerError as a worker process's panic.
+func (p *funcPanic) inProcess(name string, worker int) *WorkerError {
+	return &WorkerError{Worker: worker, Pid: os.Getpid(), How: howPanicked, When: "while summing", Func: name,
+		Lo: p.lo, Hi: p.hi, Cause: oneLine(fmt.Sprint(p.value)), Stack: p.stack}
 }
 
 // callFunc calls j.f on [a, b), turning a panic into a *funcPanic.

@@ -204,9 +204,9 @@ func TestInProcessPanic(t *testing.T) {
 		},
 	} {
 		_, err := call()
-		var fp *FuncPanic
-		if !errors.As(err, &fp) || fp.Func != "test-panic" || strings.Contains(err.Error(), "\n") ||
-			!strings.Contains(err.Error(), "index out of range") || fp.Hi <= badLo {
+		var fp *WorkerError
+		if !errors.As(err, &fp) || !errors.Is(err, ErrFuncPanicked) || fp.Func != "test-panic" || strings.Contains(err.Error(), "\n") ||
+			!strings.Contains(err.Error(), "index out of range") || fp.Hi <= badLo || fp.Stack == "" {
 			t.Fatalf("err = %q", err)
 		}
 		if r, err := p.Reduce(context.Background(), "test-panic", 1000); err != nil || r.Value != 1000 {
@@ -334,9 +334,8 @@ func TestPoolCallerShare(t *testing.T) {
 				t.Errorf("%s/%s: the caller summed nothing", mode, sched)
 			}
 			_, err = p.Reduce(context.Background(), "test-panic", 1_000_000, WithSchedule(Static))
-			var fp *FuncPanic
 			var we *WorkerError
-			if !errors.As(err, &fp) && !errors.As(err, &we) || strings.Contains(err.Error(), "\n") {
+			if !errors.As(err, &we) || !errors.Is(err, ErrFuncPanicked) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("%s/%s: panic: %v", mode, sched, err)
 			}
 			goodCall(t, p, "test-panic")

@@ -67,7 +67,7 @@ func runGoroutines(ctx context.Context, cfg config, spec callSpec) (callResult, 
 	w := cfg.Workers
 	res := callResult{workers: make([]WorkerResult, w)}
 	shares := make([]folds, w)
-	panics := make([]*FuncPanic, w)
+	panics := make([]*WorkerError, w)
 	progress := make([]atomic.Uint64, w)
 	var tbl chunkTable
 	var next atomic.Uint64

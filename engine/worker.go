@@ -66,26 +66,14 @@ const exitProtocol = 3
 // then starts with a panicReport.
 const exitPanic = 4
 
-// RunTests is a test binary's TestMain for packages that start workers:
-// the test binary is re-executed as each worker, which must serve the
-// parent instead of running the tests again.
-//
-//	func TestMain(m *testing.M) { engine.RunTests(m) }
-func RunTests(m interface{ Run() int }) {
-	if IsChild() {
-		os.Exit(ChildMain())
-	}
-	os.Exit(m.Run())
-}
-
-// notAWorker is the guard at the top of Run, Reduce and NewPool.
+// notAWorker is the guard at the top of Reduce and NewPool.
 func notAWorker() error {
 	if inWorker.Load() {
-		return errors.New("engine: a worker may not start workers (Run, Reduce or NewPool called from a Func)")
+		return errors.New("engine: a worker may not start workers (Reduce or NewPool called from a Func)")
 	}
 	if IsChild() {
-		return fmt.Errorf("engine: this process was started as a pishm worker (%s is set) but called Run, Reduce or NewPool: "+
-			"put `if engine.IsChild() { os.Exit(engine.ChildMain()) }` first in main, or engine.RunTests(m) in a test's TestMain", envSegment)
+		return fmt.Errorf("engine: this process was started as a pishm worker (%s is set) but called Reduce or NewPool: "+
+			"put `if engine.IsChild() { os.Exit(engine.ChildMain()) }` first in main (and in a test binary's TestMain)", envSegment)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
 	"testing"
 
 	"github.com/pishm/pishm/engine"
@@ -12,7 +13,14 @@ import (
 	"github.com/pishm/pishm/engine/pi"
 )
 
-func TestMain(m *testing.M) { engine.RunTests(m) }
+// The test binary is re-executed as each worker, which must serve the
+// parent instead of running the tests again.
+func TestMain(m *testing.M) {
+	if engine.IsChild() {
+		os.Exit(engine.ChildMain())
+	}
+	os.Exit(m.Run())
+}
 
 // Every kernel compiled in is a registered Func with the closed form as
 // its gate, and Run on each gives S_n within the tolerance of the closed

@@ -28,7 +28,10 @@ func TestMain(m *testing.M) {
 		main() // exits on an error
 		os.Exit(0)
 	}
-	engine.RunTests(m)
+	if engine.IsChild() {
+		os.Exit(engine.ChildMain())
+	}
+	os.Exit(m.Run())
 }
 
 // proc is one process of the example program.

@@ -15,7 +15,14 @@ import (
 	"github.com/pishm/pishm/engine/lab"
 )
 
-func TestMain(m *testing.M) { engine.RunTests(m) }
+// The test binary is re-executed as each worker, which must serve the
+// parent instead of running the tests again.
+func TestMain(m *testing.M) {
+	if engine.IsChild() {
+		os.Exit(engine.ChildMain())
+	}
+	os.Exit(m.Run())
+}
 
 // floatFile writes the n float64s value(0), value(1), ... to a new file
 // and returns its path and layout.
