@@ -13,7 +13,7 @@ import (
 
 // TestCallerShareOneShot: Run and Reduce with the caller summing worker
 // 0's share (Config.CallerShare) give the bits of the processes alone, in
-// every shared-memory mode, both schedules, forked or exec'd, for pi and
+// every shared-memory mode, both schedules, forked or exec'd, for the series and
 // for adversarial Funcs; a panic in the caller's share is the call's
 // *WorkerError and leaves nothing behind; a transport is refused.
 func TestCallerShareOneShot(t *testing.T) {

@@ -35,7 +35,7 @@ func init() {
 }
 
 // TestClosedFormGate: a Func registered with a closed form is checked
-// against it as Run checks pi, whichever way it runs: a right sum passes,
+// against it as every call is checked, whichever way it runs: a right sum passes,
 // a wrong one comes back with ErrInexact and the Result.
 func TestClosedFormGate(t *testing.T) {
 	checkClean(t)

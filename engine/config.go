@@ -221,7 +221,7 @@ func span(n, grain uint64, w, i int) (lo, hi uint64) {
 // pieces within maxDefaultPieces. So a small call still spreads over the
 // workers, and a large one pays its per-piece costs (one Func call, one
 // exact add, a journal entry: a few hundred nanoseconds) at most 1024
-// times: at 65536 terms a piece of the pi series is 3 µs of one Zen 5
+// times: at 65536 terms a piece of an assembly kernel's series is 3 µs of one Zen 5
 // core's work, and those costs were a tenth of it. 1024 pieces still
 // balance 16 workers within 2%. It depends on n alone.
 func defaultGrain(n uint64) uint64 {

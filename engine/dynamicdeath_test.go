@@ -23,8 +23,8 @@ func init() {
 // A worker that dies under the dynamic schedule is named with the chunk
 // it was summing, as under the static one; before, the error had no range.
 func TestDynamicDeathNamesTheChunk(t *testing.T) {
-	_, err := engine.Reduce(context.Background(), "exit-at-5000", 1<<21, engine.WithConfig(engine.Config{Retries: -1}),
-		engine.WithSchedule(engine.Dynamic), engine.WithWorkers(2), engine.WithGrain(4096), engine.WithChunk(4096))
+	_, err := engine.Reduce(context.Background(), "exit-at-5000", 1<<21, engine.WithRetries(0),
+		engine.WithDynamic(4096), engine.WithWorkers(2), engine.WithGrain(4096))
 	var we *engine.WorkerError
 	if !errors.As(err, &we) {
 		t.Fatalf("%v, want a WorkerError", err)

@@ -1,25 +1,3 @@
-// Package engine splits a numeric reduction over worker processes that meet
-// in a shared-memory segment, and gathers their partial sums by one of
-// several publishing strategies so that the strategies can be compared on
-// the same work. It owns the worker protocol (protocol.go: the segment's
-// control block, slots and journals, the calls, the faults), the
-// strategies and the only code that starts processes; shmem lays out
-// bytes, sem locks a word, kernel sums numbers.
-//
-// Run, Reduce and Pool sum a Func registered by name. A Func registered
-// with its closed form (WithClosedForm) has every result checked against
-// it, failing beyond tolerance. The pi series S_n = sum_{k<n} 1/(2k+1)^2
-// is registered that way, once per CPU kernel (piseries.go); package
-// engine/pi computes pi = sqrt(8 S_n) on top.
-//
-// Workers are re-executions of the current binary (or Config.WorkerBinary),
-// which must call the child hook at the top of main:
-//
-//	if engine.IsChild() {
-//		os.Exit(engine.ChildMain())
-//	}
-//
-// and, in a test binary, func TestMain(m *testing.M) { engine.RunTests(m) }.
 package engine
 
 import (

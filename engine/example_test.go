@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -28,6 +29,16 @@ func init() {
 		}
 		return m
 	}, []engine.Op{engine.Min})
+	engine.Register("sin-stats", func(params []byte, lo, hi uint64, v *engine.Vector) {
+		scale := math.Float64frombits(binary.LittleEndian.Uint64(params))
+		for k := lo; k < hi; k++ {
+			x := scale * math.Sin(float64(k))
+			v.Add(0, 1)
+			v.Add(1, x)
+			v.Add(2, x)
+			v.Add(3, x)
+		}
+	}, []engine.Op{engine.Sum, engine.Sum, engine.Min, engine.Max})
 }
 
 func squares(_ []byte, lo, hi uint64) float64 {
@@ -54,7 +65,7 @@ func ExampleReduce() {
 	// sum_{k<n} k^2 = (n-1) n (2n-1) / 6
 	fmt.Printf("%s over %d terms: %.0f\n", sq.Func, sq.N, sq.Value)
 
-	mc, err := engine.Reduce(ctx, "min-cos", 100_000, engine.WithSchedule(engine.Dynamic))
+	mc, err := engine.Reduce(ctx, "min-cos", 100_000, engine.WithDynamic(0))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -79,4 +90,44 @@ func ExampleWithClosedForm() {
 	fmt.Printf("%.0f, checked against (n-1) n (2n-1) / 6\n", r.Value)
 	// Output:
 	// 333328333350000, checked against (n-1) n (2n-1) / 6
+}
+
+// A VectorFunc reduces k values at once, each under its own Op: here the
+// count, sum, minimum and maximum of scale·sin(k) in one pass, the scale
+// passed with the call (WithParams). It is registered from init (see the
+// top of this file), as every Func must be: the workers find it by name.
+func ExampleRegister() {
+	params := binary.LittleEndian.AppendUint64(nil, math.Float64bits(2))
+	r, err := engine.Reduce(context.Background(), "sin-stats", 1_000_000, engine.WithWorkers(2), engine.WithParams(params))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("count %.0f, mean %.6f, min %.6f, max %.6f (ops %s)\n", r.Values[0], r.Values[1]/r.Values[0], r.Values[2], r.Values[3], r.Op)
+	// Output:
+	// count 1000000, mean 0.000000, min -2.000000, max 2.000000 (ops sum,sum,min,max)
+}
+
+// A Pool starts its workers once; each call wakes them through the
+// segment. Its calls take the same options as a one-shot Reduce and give
+// the same bits.
+func ExampleNewPool() {
+	ctx := context.Background()
+	pool, err := engine.NewPool(ctx, engine.WithWorkers(2), engine.WithInProcessBelow(0))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Close()
+	var r engine.Result // reused: a loop of ReduceInto allocates nothing
+	for _, n := range []uint64{1000, 100_000} {
+		if err := pool.ReduceInto(ctx, &r, "squares-checked", n, engine.WithDynamic(0)); err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("n=%d: %.0f\n", n, r.Value)
+	}
+	// Output:
+	// n=1000: 332833500
+	// n=100000: 333328333350000
 }

@@ -37,7 +37,7 @@ import (
 // larger Config.Grain.
 //
 // spawnAuto, the default, forks where fork can run the call (a Func
-// registered with an assembly kernel, the pi series', under the
+// registered as an assembly kernel (opt.Kernel), under the
 // conditions checkFork lists) and execs otherwise:
 // forking cuts a short run's start-up and never changes its bits.
 const (
@@ -98,7 +98,7 @@ func checkFork(c config, j job) error {
 		return err
 	}
 	if !j.forkable() {
-		return configErr("Spawn", " fork runs only a Func with an assembly kernel (the pi series' %s), not %q", strings.Join(forkKernels, " or "), j.name)
+		return configErr("Spawn", " fork runs only a Func that is an assembly kernel (%s), not %q", strings.Join(forkKernels, " or "), j.name)
 	}
 	return nil
 }

@@ -133,7 +133,7 @@ func TestForkExact(t *testing.T) {
 func TestForkValidate(t *testing.T) {
 	k := seriesPrefix + forkKernelsHere(t)[0]
 	if err := (Config{N: 10, Spawn: SpawnFork}).Validate("oddsq/generic"); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
-		t.Errorf("fork of pi/generic: err %v, want one naming Config.Spawn", err)
+		t.Errorf("fork of oddsq/generic: err %v, want one naming Config.Spawn", err)
 	}
 	for _, c := range []Config{
 		{N: 10, Spawn: "vfork"},

@@ -286,4 +286,8 @@ func init() {
 	opt.Catalog.ClosedForm = closedFormOf
 	opt.Catalog.BuildID = buildID
 	opt.Catalog.DefaultGrain = defaultGrain
+	opt.Catalog.Runnable = func(name string) error {
+		_, err := jobFor(name)
+		return err
+	}
 }

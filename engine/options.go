@@ -142,7 +142,7 @@ func WithMaxK(k int) PoolOption { return set(func(s *settings) { s.maxK = k; s.g
 // WithInProcessBelow makes a Pool run calls of fewer than n terms on
 // goroutines in the calling process, where waking worker processes would
 // cost more than the work (0: never). The default, 2^20 terms, was
-// measured with the pi series (about 0.05 ns a term on one core): below
+// measured with an assembly kernel's series (about 0.05 ns a term on one core): below
 // it two worker processes woken through the segment lose to goroutines in
 // the caller. A Func that costs more per term crosses over at fewer
 // terms: set it from its own cost. With WithCallerShare the default is 0.

@@ -13,7 +13,7 @@ import (
 	"github.com/pishm/pishm/engine/internal/exact"
 )
 
-// poolExact calls the pi series on p and checks it against the closed form.
+// poolExact calls the series on p and checks it against the closed form.
 func poolExact(t *testing.T, p *Pool, n uint64, opts ...CallOption) Result {
 	t.Helper()
 	r, err := p.Reduce(context.Background(), "oddsq", n, opts...)

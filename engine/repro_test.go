@@ -161,11 +161,11 @@ func TestReproducible(t *testing.T) {
 	}
 }
 
-// TestPiSameBits: the pi series gives one S for every worker count from 1
+// TestPiSameBits: the series gives one S for every worker count from 1
 // to 64, every shared-memory mode, both schedules, the goroutines and a
 // worker killed and redone: the grid and the exact combine make it so by
 // construction, and this checks the construction.
-func TestPiSameBits(t *testing.T) {
+func TestSeriesSameBits(t *testing.T) {
 	checkClean(t)
 	const n = 10_000_019
 	var want uint64

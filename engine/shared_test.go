@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/shared"
 )
 
@@ -26,7 +27,7 @@ func TestSharedArrayEveryWay(t *testing.T) {
 		t.Fatal(err)
 	}
 	fill(a, 0.25)
-	for _, m := range []engine.Mode{engine.Slots, engine.CAS, engine.Goroutines, engine.Pipe} {
+	for _, m := range []engine.Mode{engine.Slots, engine.CAS, engine.Goroutines, lab.Pipe} {
 		r, err := engine.Reduce(ctx, "shared-sum", n, engine.WithParams([]byte(a.Handle())), engine.WithWorkers(2), engine.WithMode(m))
 		if err != nil || r.Value != n/4 {
 			t.Errorf("%s: %v, %v; want %v", m, r.Value, err, n/4)

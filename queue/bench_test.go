@@ -28,7 +28,7 @@ func BenchmarkQueue(b *testing.B) {
 			ctx := context.Background()
 			var coord time.Duration // without the workers' exit (up to a poll)
 			for b.Loop() {
-				j := Job{N: 1e12, Chunks: 1000, Lease: time.Minute}.withDefaults()
+				j := Job{Func: testFunc, N: 1e12, Chunks: 1000, Lease: time.Minute}.withDefaults()
 				var wg sync.WaitGroup
 				start := time.Now()
 				_, err := Coordinate(ctx, client, j, CoordinateOptions{Started: func(j Job, _ int) {

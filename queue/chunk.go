@@ -216,13 +216,13 @@ func chunkOnPool(ctx context.Context, j Job, i int, progress func(uint64), pool 
 	var r engine.Result
 	var err error
 	if pool != nil {
-		r, err = pool.Reduce(ctx, j.engineFunc(), hi-lo, opts...)
+		r, err = pool.Reduce(ctx, j.Func, hi-lo, opts...)
 	} else { // one-shot without a pool (ComputeChunk)
 		all := []engine.PoolOption{engine.WithWorkers(j.Workers)}
 		for _, o := range opts {
 			all = append(all, o)
 		}
-		r, err = engine.Reduce(ctx, j.engineFunc(), hi-lo, all...)
+		r, err = engine.Reduce(ctx, j.Func, hi-lo, all...)
 	}
 	if err != nil {
 		return engine.Partial{}, 0, fmt.Errorf("queue: chunk %d: %w", i, err)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
-	"github.com/pishm/pishm/engine/pi"
 	"github.com/pishm/pishm/internal/redisserver"
 	"github.com/redis/go-redis/v9"
 )
@@ -73,7 +72,7 @@ func TestClusterSlots(t *testing.T) {
 	const n = 600_000
 	for _, j := range []Job{
 		{Func: "queue-test-harmonic", N: n, Chunks: 5, Redundancy: 2},
-		{N: 1e7, Chunks: 4},
+		{Func: testFunc, N: 1e7, Chunks: 4},
 	} {
 		var wg sync.WaitGroup
 		sub, err := Submit(ctx, cc, j, CoordinateOptions{Started: func(j Job, _ int) {
@@ -94,10 +93,10 @@ func TestClusterSlots(t *testing.T) {
 			t.Fatal(err)
 		}
 		var want float64
-		if j.Func == "" {
-			want = pi.ExactSum(j.N)
-			if math.Abs(red.Value-want) > 1e-15 {
-				t.Errorf("pi: S %v, exact %v", red.Value, want)
+		if j.Func == testFunc {
+			want = teleClosed(nil, 0, j.N)
+			if math.Abs(red.Value-want) > 1e-15*want {
+				t.Errorf("%s: %v, exact %v", j.Func, red.Value, want)
 			}
 			continue
 		}

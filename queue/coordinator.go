@@ -62,9 +62,9 @@ var (
 	// ErrNotRegistered: the coordinator's program has no Func of the
 	// job's name, or has it with another Op.
 	ErrNotRegistered = errors.New("queue: the job's Func is not registered in this program")
-	// ErrInexact: the reduced S_n is not the closed form's within
+	// ErrInexact: the job's sum is not its Func's closed form within
 	// SumRelTol.
-	ErrInexact = errors.New("queue: S_n fails the exact check")
+	ErrInexact = errors.New("queue: the sum fails its closed form")
 )
 
 // endTTL is how long the end marker stays: long enough for every worker
@@ -74,15 +74,15 @@ func endTTL(j Job) time.Duration { return max(10*j.Lease, 10*time.Second) }
 // Coordinate runs j on the workers that serve the redis-server client
 // talks to, or resumes it if its keys are there (a coordinator that died or
 // lost redis left them, for up to Job.Retain). It queues the chunks that
-// have no result, checks every result (for the pi series against its
-// chunk's closed-form bounds), and accepts a chunk's exact state once
+// have no result, checks every result (for a Func with a closed form
+// against its chunk's bounds), and accepts a chunk's exact state once
 // Job.Redundancy results agree bit for bit; with Redundancy 1 the first
 // valid one is taken, and a later one that differs puts the chunk to
 // another run, which settles it. A third distinct value fails the job. The
 // accepted states are merged exactly and rounded once, so the result is
 // bit-identical to Local(ctx, j) and to engine.Reduce of the job's Func on
-// one machine. A pi sum that fails the exact check (SumRelTol) is returned
-// with ErrInexact.
+// one machine. A sum that fails its Func's closed form (SumRelTol) is
+// returned with ErrInexact.
 //
 // Whenever the job ends (done, failed, cancelled, timed out) Coordinate
 // deletes its keys and leaves only the end marker, which expires. When

@@ -1,14 +1,15 @@
 // Package queue spreads a reduction over many hosts through a Redis work
-// queue: the Func a program registered with the engine (engine.Register,
-// engine.RegisterParams), or the built-in pi series, each chunk computed on
-// its host by the multi-process shared-memory engine.
+// queue: the Func a program registered with the engine (engine.Register),
+// each chunk computed on its host by the multi-process shared-memory
+// engine. The queue knows nothing of any Func but its name, its ops, its
+// params and, if it has one, its closed form.
 //
 // A program that registers its Funcs submits a job (Submit: Func, N,
 // Params) and waits for its engine.Result (Submission.Wait); the same
 // program, run on other hosts, serves jobs (Serve). A worker whose program
 // lacks the job's Func, or is another build, refuses the job with a dead
 // letter saying so and takes no lease. pishm coordinate and pishm worker
-// use the same machinery for the pi series.
+// use the same machinery for the Funcs of package engine/pi.
 //
 // A coordinator (Coordinate, which Submit runs) cuts [0, N) into
 // Job.Chunks contiguous chunks on the engine's grid of Job.Grain terms
@@ -27,8 +28,8 @@
 // worker sends the same bytes for it. The coordinator merges the accepted
 // states exactly and rounds once: the job's value is that of
 // engine.Reduce over [0, N) on one machine, bit for bit. Integrity comes
-// from the closed form for pi (each chunk within its bounds, S_n within
-// SumRelTol, else ErrInexact), and for any Func from redundancy
+// from a Func's closed form, if it has one (each chunk within its
+// bounds, the sum within SumRelTol, else ErrInexact), and for any Func from redundancy
 // (Job.Redundancy k: k distinct workers per chunk, accepted when their
 // states are equal; a disagreement goes to another worker, and a worker
 // outvoted ShunAfter times is shunned).

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"time"
 
 	"github.com/pishm/pishm/engine/catalog"
-	"github.com/pishm/pishm/engine/pi"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -137,9 +135,9 @@ func refuse(ctx context.Context, client redis.UniversalClient, r *retrier, j Job
 }
 
 // compatible checks that this worker can compute j's chunks bit for bit as
-// any other would: its program has j's Func with j's Op, and, for a Func
-// other than the pi series (which has a closed form to check it), the
-// same build as the coordinator's.
+// any other would: its program has j's Func with j's Op, this CPU runs it,
+// and, for a Func without a closed form to check it, the program is the
+// coordinator's build.
 func compatible(j Job, o WorkerOptions) error {
 	ops, ok := catalog.Ops(j.Func)
 	switch {
@@ -147,7 +145,7 @@ func compatible(j Job, o WorkerOptions) error {
 		return fmt.Errorf("%w %s: no Func registered as %q in this worker's program (it has %v)", ErrRefused, j.ID, j.Func, catalog.Funcs())
 	case catalog.FormatOps(ops) != j.Op:
 		return fmt.Errorf("%w %s: Func %q is registered with op %s in this worker's program, the job says %s", ErrRefused, j.ID, j.Func, catalog.FormatOps(ops), j.Op)
-	case !j.IsPi() && j.Engine != catalog.BuildID():
+	case j.closedForm() == nil && j.Engine != catalog.BuildID():
 		return fmt.Errorf("%w %s: the job comes from another build of the program (engine build %s, this worker's %s): run the same binary on every host", ErrRefused, j.ID, j.Engine, catalog.BuildID())
 	}
 	if o.Workers != 0 && o.Workers != j.Workers {
@@ -156,9 +154,8 @@ func compatible(j Job, o WorkerOptions) error {
 	if o.Mode != "" && o.Mode != j.Mode {
 		return fmt.Errorf("%w %s: it fixes mode %s, this worker was given %s (set it at the coordinator)", ErrRefused, j.ID, j.Mode, o.Mode)
 	}
-	i := slices.IndexFunc(pi.Kernels(), func(k pi.KernelInfo) bool { return k.Name == j.Kernel })
-	if j.IsPi() && (i < 0 || !pi.Kernels()[i].Supported) {
-		return fmt.Errorf("%w %s: its kernel %s does not run on this CPU (start the coordinator with a kernel every host runs, e.g. -kernel generic)", ErrRefused, j.ID, j.Kernel)
+	if err := catalog.Runnable(j.Func); err != nil {
+		return fmt.Errorf("%w %s: %v (start the coordinator with a Func every host runs)", ErrRefused, j.ID, err)
 	}
 	return nil
 }

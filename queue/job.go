@@ -16,16 +16,15 @@ import (
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/catalog"
 	"github.com/pishm/pishm/engine/lab"
-	"github.com/pishm/pishm/engine/pi"
 )
 
 // Protocol is the version of the keys, scripts and records this package
 // speaks. A worker refuses a job, and a coordinator rejects a result, of
 // another version.
-const Protocol = 4
+const Protocol = 5
 
 // Job describes one distributed reduction: the Func registered under
-// Func (the built-in pi series by default) reduced over [0, N), cut into
+// Func reduced over [0, N), cut into
 // Chunks ranges on the engine's grid of Grain terms per piece. Each chunk's
 // result is the exact state of its reduction (engine.Partial), and the
 // coordinator merges them and rounds once, so the job's value is bit for
@@ -40,14 +39,15 @@ type Job struct {
 	// Build is the coordinator's build stamp (BuildStamp), for reports.
 	Build string `json:"build,omitempty"`
 	// Func is the name the program registered its Func under
-	// (engine.Register, engine.RegisterParams); "" or "pi" is the
-	// built-in series, whose chunks are checked against its closed form.
+	// (engine.Register). A Func registered with a closed form
+	// (engine.WithClosedForm) has every chunk checked against it.
 	Func string `json:"func"`
 	// Op is Func's Op in the coordinator's program ("sum", "min", "max";
 	// for a vector Func one per element, "sum,sum,max"): a worker whose
 	// program registered Func with others refuses the job.
 	Op string `json:"op"`
-	// Params are the bytes passed to a ParamsFunc (engine.WithParams).
+	// Params are the bytes passed to every call of the Func
+	// (engine.WithParams).
 	Params []byte `json:"params,omitempty"`
 	// Grain is the terms per piece of the engine's grid: the chunks'
 	// boundaries are on it, so their exact results merge into those of one
@@ -55,9 +55,10 @@ type Job struct {
 	// [0, N) has at least Chunks pieces.
 	Grain uint64 `json:"grain"`
 	// Engine is the coordinator program's catalog.BuildID. A worker of
-	// another build refuses a job of a registered Func (its Func may have
-	// changed), with a dead letter saying so; the pi series is checked
-	// against its closed form instead, so any build may serve it.
+	// another build refuses a job of a Func without a closed form (its
+	// Func may have changed), with a dead letter saying so; a Func with
+	// one is checked against it instead, chunk by chunk, so any build may
+	// serve it.
 	Engine string `json:"engine"`
 	// Redundancy is how many distinct workers compute each chunk: with 2
 	// or more, a chunk is accepted only when that many results are equal
@@ -77,9 +78,6 @@ type Job struct {
 	// Mode is the engine's shared-memory strategy for a chunk (every one
 	// gives the same bits).
 	Mode engine.Mode `json:"mode"`
-	// Kernel is the engine's inner loop, a concrete name ("avx2", never
-	// "auto": auto may pick differently on another CPU).
-	Kernel string `json:"kernel"`
 	// Publish is lab.Config.Publish inside a chunk: terms between
 	// publishes, 0 for one publish per engine worker.
 	Publish uint64 `json:"publish,omitempty"`
@@ -113,23 +111,20 @@ const (
 	ShunAfter = 2
 )
 
-// PiFunc is Job.Func of the built-in series.
-const PiFunc = "pi"
-
 // ErrBadJob is wrapped by the errors of Job.Validate.
 var ErrBadJob = errors.New("queue: bad job")
 
-// NewJob returns a Job of n terms with the defaults filled in: Chunks
-// DefaultChunks (at most n), Workers 1, Mode slots, Kernel the best this
-// CPU runs, Lease DefaultLease, Retain DefaultRetain, ID DefaultID.
-func NewJob(n uint64) Job {
-	j := Job{N: n}.withDefaults()
+// NewJob returns a Job of the Func registered as name over n terms, with
+// the defaults filled in: Chunks DefaultChunks (at most n), Workers 1,
+// Mode slots, Lease DefaultLease, Retain DefaultRetain, ID DefaultID.
+func NewJob(name string, n uint64) Job {
+	j := Job{Func: name, N: n}.withDefaults()
 	j.ID = j.DefaultID()
 	return j
 }
 
-// WithDefaults returns j with its zero fields filled in as NewJob does,
-// and Func the pi series if unset; an empty ID becomes a random one.
+// WithDefaults returns j with its zero fields filled in as NewJob does;
+// an empty ID becomes a random one.
 func (j Job) WithDefaults() Job { return j.withDefaults() }
 
 // withDefaults fills in the zero fields; an empty ID becomes a random one.
@@ -142,9 +137,6 @@ func (j Job) withDefaults() Job {
 	}
 	if j.Build == "" {
 		j.Build = BuildStamp()
-	}
-	if j.Func == "" {
-		j.Func = PiFunc
 	}
 	if j.Op == "" {
 		if ops, ok := catalog.Ops(j.Func); ok {
@@ -167,9 +159,6 @@ func (j Job) withDefaults() Job {
 	if j.Mode == "" {
 		j.Mode = engine.Slots
 	}
-	if j.Kernel == "" || j.Kernel == "auto" {
-		j.Kernel = pi.BestKernel()
-	}
 	if j.Lease == 0 {
 		j.Lease = DefaultLease
 	}
@@ -183,12 +172,12 @@ func (j Job) withDefaults() Job {
 }
 
 // DefaultID derives an ID from the settings that define the job's work
-// (Func, Op, Params, Grain, Redundancy, N, Chunks, Workers, Mode, Kernel,
+// (Func, Op, Params, Grain, Redundancy, N, Chunks, Workers, Mode,
 // Publish, Protocol): a coordinator started again with the same flags
 // finds the job it left.
 func (j Job) DefaultID() string {
-	h := sha256.Sum256(fmt.Appendf(nil, "pishm/queue v%d func=%q op=%s params=%x grain=%d k=%d n=%d chunks=%d workers=%d mode=%s kernel=%s publish=%d",
-		Protocol, j.Func, j.Op, j.Params, j.Grain, j.Redundancy, j.N, j.Chunks, j.Workers, j.Mode, j.Kernel, j.Publish))
+	h := sha256.Sum256(fmt.Appendf(nil, "pishm/queue v%d func=%q op=%s params=%x grain=%d k=%d n=%d chunks=%d workers=%d mode=%s publish=%d",
+		Protocol, j.Func, j.Op, j.Params, j.Grain, j.Redundancy, j.N, j.Chunks, j.Workers, j.Mode, j.Publish))
 	return hex.EncodeToString(h[:8])
 }
 
@@ -197,12 +186,8 @@ func (j Job) DefaultID() string {
 func (j Job) sameWork(o Job) bool {
 	return j.Protocol == o.Protocol && j.Func == o.Func && j.Op == o.Op && string(j.Params) == string(o.Params) &&
 		j.Grain == o.Grain && j.Redundancy == o.Redundancy && j.N == o.N && j.Chunks == o.Chunks &&
-		j.Workers == o.Workers && j.Mode == o.Mode && j.Kernel == o.Kernel && j.Publish == o.Publish
+		j.Workers == o.Workers && j.Mode == o.Mode && j.Publish == o.Publish
 }
-
-// IsPi reports whether j reduces the built-in series, whose chunks have a
-// closed form.
-func (j Job) IsPi() bool { return j.Func == PiFunc }
 
 // grain is Grain, or when it is 0 its default: catalog.DefaultGrain(N),
 // halved until [0, N) has at least Chunks pieces.
@@ -257,8 +242,6 @@ func (j Job) Validate() error {
 		return bad("Func %q must be the name of a registered Func", j.Func)
 	case j.ops() == nil:
 		return bad("Op %q must be sum, min or max, or a comma-separated list of them for a vector Func (is %q registered in this program?)", j.Op, j.Func)
-	case j.IsPi() && j.Op != "sum":
-		return bad("Op of the pi series is sum, got %q", j.Op)
 	case len(j.Params) > lab.MaxParams:
 		return bad("Params must be at most %d bytes, got %d", lab.MaxParams, len(j.Params))
 	case j.Redundancy < 1 || j.Redundancy > MaxRedundancy:
@@ -277,9 +260,6 @@ func (j Job) Validate() error {
 		return bad("Retain must be at least twice Lease (%v), got %v", 2*j.Lease, j.Retain)
 	case j.MaxAttempts < 1:
 		return bad("MaxAttempts must be at least 1, got %d", j.MaxAttempts)
-	}
-	if !slices.ContainsFunc(pi.Kernels(), func(k pi.KernelInfo) bool { return k.Name == j.Kernel }) {
-		return bad("Kernel %q is not a kernel of this build (auto is resolved by NewJob)", j.Kernel)
 	}
 	return nil
 }
@@ -317,13 +297,10 @@ const (
 )
 
 // closedForm is the closed form of the job's Func in this program
-// (catalog.ClosedForm: pi's, or one registered WithClosedForm), or nil:
-// a Func without one, or one this program does not register, is not
-// checked chunk by chunk.
+// (catalog.ClosedForm: one registered WithClosedForm), or nil: a Func
+// without one, or one this program does not register, is not checked
+// chunk by chunk.
 func (j Job) closedForm() func(params []byte, lo, hi uint64) float64 {
-	if j.Func == "" {
-		return catalog.ClosedForm(PiFunc)
-	}
 	return catalog.ClosedForm(j.Func)
 }
 
@@ -360,15 +337,6 @@ func (j Job) checkChunk(i int, v float64) string {
 func (j Job) chunkTerms(i int) uint64 {
 	lo, hi := j.Bounds(i)
 	return hi - lo
-}
-
-// engineFunc is the Func the engine runs for a chunk: a pi job's kernel
-// is a Func of its own ("pi/avx2").
-func (j Job) engineFunc() string {
-	if j.IsPi() {
-		return pi.FuncName(j.Kernel)
-	}
-	return j.Func
 }
 
 func (j Job) encode() string {

@@ -105,10 +105,10 @@ func TestKillWorkerMidChunk(t *testing.T) {
 	client, url := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
-	j := Job{Workers: 1, Lease: 500 * time.Millisecond}.withDefaults()
+	j := Job{Func: testFunc, Workers: 1, Lease: 500 * time.Millisecond}.withDefaults()
 	j.Chunks = 12
 	j.N = uint64(j.Chunks) * chunkTerms(t, j, 250*time.Millisecond)
-	t.Logf("n=%d chunks=%d kernel=%s", j.N, j.Chunks, j.Kernel)
+	t.Logf("n=%d chunks=%d func=%s", j.N, j.Chunks, j.Func)
 
 	procs := make(chan []*workerProc, 1)
 	type outcome struct {

@@ -19,9 +19,6 @@ type Result struct {
 	Reduction engine.Result `json:"-"`
 	// N is the number of terms reduced, as in pishm -json.
 	N uint64 `json:"n"`
-	// Pi figures are those of the built-in series, absent for a Func.
-	Pi      float64 `json:"pi,omitempty"`
-	PiError float64 `json:"pi_error,omitempty"` // Pi - math.Pi: mostly the series' truncation
 	// Sum is the job's value: the Func's reduction with its Op (a sum, or
 	// for Min and Max the extreme), rounded once.
 	Sum float64 `json:"sum"`
@@ -166,10 +163,6 @@ func finish(j Job, total engine.Partial, elapsed time.Duration) Result {
 		if r.Sum != r.SumExact {
 			r.SumRelError = (r.Sum - r.SumExact) / r.SumExact
 		}
-	}
-	if j.IsPi() {
-		r.Pi = math.Sqrt(8 * r.Sum)
-		r.PiError = r.Pi - math.Pi
 	}
 	if elapsed > 0 {
 		r.TermsPerSec = float64(j.N) / elapsed.Seconds()

@@ -14,8 +14,6 @@ import (
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/catalog"
 	"github.com/pishm/pishm/engine/lab"
-	"github.com/pishm/pishm/engine/pi"
-	"github.com/pishm/pishm/internal/twosum"
 )
 
 // Environment of a worker process started by a test (see startWorker).
@@ -81,7 +79,7 @@ func TestBounds(t *testing.T) {
 		chunks int
 		grain  uint64
 	}{{1, 1, 0}, {10, 3, 0}, {1000, 1000, 0}, {1e12, 4096, 0}, {1e9 + 7, 37, 1 << 16}, {lab.MaxN, MaxChunks, 0}, {lab.MaxN - 7, 12345, 0}} {
-		j := Job{N: c.n, Chunks: c.chunks, Grain: c.grain}.withDefaults()
+		j := Job{Func: testFunc, N: c.n, Chunks: c.chunks, Grain: c.grain}.withDefaults()
 		if err := j.Validate(); err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +114,7 @@ func TestBounds(t *testing.T) {
 }
 
 func TestRecord(t *testing.T) {
-	j := Job{N: 1 << 20, Chunks: 4096}.withDefaults()
+	j := Job{Func: testFunc, N: 1 << 20, Chunks: 4096}.withDefaults()
 	p := valueOf(math.Nextafter(1.2337, 2))
 	p.Add(0, 1e-300)
 	r := newRecord(j, 4095, p, 1234567, "host-1")
@@ -143,29 +141,8 @@ func TestRecord(t *testing.T) {
 	}
 }
 
-// TestRangeSum: the two closed forms of a chunk's sum agree where both
-// hold, and a range summed term by term agrees with them.
-func TestRangeSum(t *testing.T) {
-	for _, c := range []struct{ lo, hi uint64 }{{1 << 15, 1 << 16}, {100_000, 100_100}, {1 << 20, 1<<20 + 3}} {
-		got := catalog.ClosedForm(PiFunc)(nil, c.lo, c.hi)
-		tol := ChunkRelTol * got
-		want := pi.ExactSum(c.hi) - pi.ExactSum(c.lo)
-		var f twosum.Sum
-		for k := c.hi; k > c.lo; k-- {
-			d := float64(2*(k-1) + 1)
-			f.Add(1 / (d * d))
-		}
-		if math.Abs(got-want) > 4*ulp(1.25) || math.Abs(got-f.Value()) > tol {
-			t.Errorf("[%d, %d): asymptotic %.17g, difference of S %.17g, summed %.17g", c.lo, c.hi, got, want, f.Value())
-		}
-	}
-}
-
-// TestCheckChunk: a chunk's closed-form bounds take its honest value and
-// reject a non-finite one, another chunk's, or one nudged by more than the
-// tolerance, near 0 and far out in the series.
 func TestCheckChunk(t *testing.T) {
-	for _, j := range []Job{{N: 1000, Chunks: 10}, {N: 1e12, Chunks: 4096}, {N: lab.MaxN, Chunks: MaxChunks}} {
+	for _, j := range []Job{{Func: testFunc, N: 1000, Chunks: 10}, {Func: testFunc, N: 1e12, Chunks: 4096}, {Func: testFunc, N: lab.MaxN, Chunks: MaxChunks}} {
 		for _, i := range []int{0, 1, j.Chunks / 2, j.Chunks - 1} {
 			want, tol := j.Exact(i)
 			if why := j.checkChunk(i, want); why != "" {
@@ -182,17 +159,17 @@ func TestCheckChunk(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	ok := NewJob(1000)
+	ok := NewJob(testFunc, 1000)
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if ok.Chunks != 1000 || ok.Workers != 1 || ok.Mode != engine.Slots || ok.Kernel == "auto" || len(ok.ID) != 16 {
+	if ok.Chunks != 1000 || ok.Workers != 1 || ok.Mode != engine.Slots || len(ok.ID) != 16 {
 		t.Errorf("defaults: %+v", ok)
 	}
-	if again := NewJob(1000); again.ID != ok.ID {
+	if again := NewJob(testFunc, 1000); again.ID != ok.ID {
 		t.Errorf("the same settings give IDs %s and %s", ok.ID, again.ID)
 	}
-	if other := NewJob(1001); other.ID == ok.ID {
+	if other := NewJob(testFunc, 1001); other.ID == ok.ID {
 		t.Errorf("other settings give the same ID %s", ok.ID)
 	}
 	for _, c := range []struct {
@@ -204,7 +181,6 @@ func TestValidate(t *testing.T) {
 		{"Chunks", func(j *Job) { j.Chunks = 1001 }},
 		{"Workers", func(j *Job) { j.Workers = -1 }},
 		{"Mode", func(j *Job) { j.Mode = engine.Goroutines }},
-		{"Kernel", func(j *Job) { j.Kernel = "sse9" }},
 		{"Lease", func(j *Job) { j.Lease = time.Millisecond }},
 		{"Retain", func(j *Job) { j.Retain = j.Lease }},
 		{"Protocol", func(j *Job) { j.Protocol = 1 }},
@@ -216,5 +192,3 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
-
-func ulp(x float64) float64 { return math.Nextafter(x, math.Inf(1)) - x }

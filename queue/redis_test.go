@@ -70,7 +70,7 @@ func TestCoordinateMatchesLocal(t *testing.T) {
 	client, _ := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	j := Job{N: 300_000_007, Chunks: 37, Workers: 2, Publish: 1 << 20, Lease: 300 * time.Millisecond}.withDefaults()
+	j := Job{Func: testFunc, N: 300_000_007, Chunks: 37, Workers: 2, Publish: 1 << 20, Lease: 300 * time.Millisecond}.withDefaults()
 	want, err := Local(ctx, j)
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func TestWorkerRefuses(t *testing.T) {
 	client, _ := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	j := Job{N: 1000, Chunks: 4, Workers: 2}.withDefaults()
+	j := Job{Func: testFunc, N: 1000, Chunks: 4, Workers: 2}.withDefaults()
 	_, err := Coordinate(ctx, client, j, CoordinateOptions{Timeout: 2 * time.Second, Started: func(j Job, _ int) {
 		for _, o := range []WorkerOptions{{Workers: 3}, {Mode: engine.CAS}} {
 			o.Job = j.ID
@@ -177,7 +177,7 @@ func TestWorkerWaitsForJob(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("worker ended before the job: %v", err)
 	}
-	res, err := Coordinate(ctx, client, Job{N: 10_000, Chunks: 3}, CoordinateOptions{})
+	res, err := Coordinate(ctx, client, Job{Func: testFunc, N: 10_000, Chunks: 3}, CoordinateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestDeadLetter(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	j := Job{N: 1000, Chunks: 8, Lease: time.Second, MaxAttempts: 2}.withDefaults()
+	j := Job{Func: testFunc, N: 1000, Chunks: 8, Lease: time.Second, MaxAttempts: 2}.withDefaults()
 	done := make(chan error, 1)
 	_, err := Coordinate(ctx, client, j, CoordinateOptions{Started: func(j Job, _ int) {
 		// Two workers, so that neither gives up for failing in a row.
@@ -236,7 +236,7 @@ func TestDisagreement(t *testing.T) {
 	client, _ := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	j := Job{N: 10_000_000, Chunks: 6, Lease: time.Second}.withDefaults()
+	j := Job{Func: testFunc, N: 10_000_000, Chunks: 6, Lease: time.Second}.withDefaults()
 	want, err := Local(ctx, j)
 	if err != nil {
 		t.Fatal(err)

@@ -16,12 +16,14 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/pi"
 	"github.com/pishm/pishm/queue"
 	"github.com/redis/go-redis/v9"
 )
@@ -115,7 +117,7 @@ Flags:
 	fs.IntVar(&j.Redundancy, "redundancy", 1, "`k`: each chunk is computed by k distinct workers and taken only when their exact results agree (a worker outvoted twice is shunned)")
 	fs.IntVar(&j.Workers, "workers", 1, "engine worker `processes` per chunk, fixed for every host (they change the bits)")
 	mode := fs.String("mode", "slots", "engine `strategy` per chunk: slots, cas or mutex (all give the same bits)")
-	fs.StringVar(&j.Kernel, "kernel", "auto", "inner `loop`, fixed for every host: auto (this CPU's best) or "+kernelNames())
+	kernel := fs.String("kernel", "auto", "inner `loop`, fixed for every host: auto (this CPU's best) or "+kernelNames())
 	publish := fs.String("publish", "", "engine publish interval inside a chunk, in `terms` (default: once per engine worker)")
 	fs.DurationVar(&j.Lease, "lease", queue.DefaultLease, "a chunk whose engine makes no progress for this `long` is taken back")
 	fs.DurationVar(&j.Retain, "retain", queue.DefaultRetain, "the job's keys outlive a dead coordinator by this `long`, for a resume")
@@ -147,8 +149,13 @@ Flags:
 	if *resume != "" && *local {
 		return usagef("-resume and -local do not go together")
 	}
-	if j.Kernel == "auto" {
-		j.Kernel = ""
+	// The series is one Func per kernel ("pi/avx2"): auto is resolved
+	// here, since another CPU may pick otherwise.
+	if *kernel == "auto" {
+		*kernel = pi.BestKernel()
+	}
+	if !slices.ContainsFunc(pi.Kernels(), func(k pi.KernelInfo) bool { return k.Name == *kernel }) {
+		return usagef("-kernel: unknown kernel %q (want auto, %s)", *kernel, kernelNames())
 	}
 	// Zero would mean "the default" to the job: here it is a mistake.
 	switch {
@@ -159,7 +166,7 @@ Flags:
 	case j.Redundancy < 1:
 		return usagef("-redundancy must be in [1, %d], got %d", queue.MaxRedundancy, j.Redundancy)
 	}
-	j.Func = queue.PiFunc
+	j.Func = pi.FuncName(*kernel)
 	j = j.WithDefaults()
 	j.ID = j.DefaultID()
 	if *resume != "" {
@@ -211,21 +218,44 @@ Flags:
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return enc.Encode(distJSONOf(res))
 	}
 	printDist(stdout, res)
 	return nil
 }
 
+// distJSON is a job's -json: the queue's Result, with the pi figures and
+// the job's kernel (the queue knows neither: its Func is "pi/avx2").
+type distJSON struct {
+	queue.Result
+	Job     distJob `json:"job"`
+	Pi      float64 `json:"pi"`
+	PiError float64 `json:"pi_error"` // Pi - math.Pi: mostly the series' truncation
+}
+
+type distJob struct {
+	queue.Job
+	Kernel string `json:"kernel"`
+}
+
+func distJSONOf(r queue.Result) distJSON {
+	p := math.Sqrt(8 * r.Sum)
+	return distJSON{Result: r, Job: distJob{Job: r.Job, Kernel: kernelOf(r.Job)}, Pi: p, PiError: p - math.Pi}
+}
+
+// kernelOf is the kernel of a job of the series: its Func is "pi/NAME".
+func kernelOf(j queue.Job) string { return strings.TrimPrefix(j.Func, pi.FuncName("")) }
+
 func printDist(w io.Writer, r queue.Result) {
 	j := r.Job
+	p := math.Sqrt(8 * r.Sum)
 	if math.Abs(r.SumRelError) <= queue.SumRelTol {
-		fmt.Fprintf(w, "pi        %.16f  (error %+.3e against math.Pi: the truncation of the series at n terms)\n", r.Pi, r.PiError)
+		fmt.Fprintf(w, "pi        %.16f  (error %+.3e against math.Pi: the truncation of the series at n terms)\n", p, p-math.Pi)
 	} else {
-		fmt.Fprintf(w, "pi        %.16f  (WRONG: S_n fails the exact check)\n", r.Pi)
+		fmt.Fprintf(w, "pi        %.16f  (WRONG: S_n fails the exact check)\n", p)
 	}
 	fmt.Fprintf(w, "S_n       %.16f  (exact %.16f, relative error %+.2e; bits %s)\n", r.Sum, r.SumExact, r.SumRelError, r.SumBits)
-	fmt.Fprintf(w, "n         %d terms in %d chunks; per chunk: engine workers %d, mode %s, kernel %s\n", j.N, r.Chunks, j.Workers, j.Mode, j.Kernel)
+	fmt.Fprintf(w, "n         %d terms in %d chunks; per chunk: engine workers %d, mode %s, kernel %s\n", j.N, r.Chunks, j.Workers, j.Mode, kernelOf(j))
 	fmt.Fprintf(w, "time      %v, %.3g terms/s; chunks' compute %v in all, %v per chunk on average\n",
 		r.Elapsed.Round(time.Microsecond), r.TermsPerSec, r.Compute.Round(time.Microsecond), (r.Compute / time.Duration(r.Chunks)).Round(time.Microsecond))
 	names := make([]string, 0, len(r.ByWorker))
@@ -338,7 +368,7 @@ func jobFlagError(err error) error {
 	field, why, _ := strings.Cut(rest, " ")
 	flags := map[string]string{
 		"ID": "-resume", "N": "-n", "Chunks": "-chunks", "Workers": "-workers", "Mode": "-mode",
-		"Lease": "-lease", "Retain": "-retain", "MaxAttempts": "-max-attempts", "Kernel": "-kernel",
+		"Lease": "-lease", "Retain": "-retain", "MaxAttempts": "-max-attempts",
 		"Redundancy": "-redundancy",
 	}
 	f, ok := flags[field]

@@ -392,7 +392,7 @@ func TestQueueForgedResults(t *testing.T) {
 	if err := c.RPush(ctx, key(j, "results"), recs...).Err(); err != nil {
 		t.Fatal(err)
 	}
-	coord.expectFail(t, "S_n fails the exact check")
+	coord.expectFail(t, "the sum fails its closed form")
 	if out := coord.out.String(); !strings.Contains(out, "WRONG") {
 		t.Errorf("the output does not flag pi as wrong:\n%s", out)
 	}

@@ -34,6 +34,11 @@ func ClosedForm(name string) func(params []byte, lo, hi uint64) float64 {
 	return opt.Catalog.ClosedForm(name)
 }
 
+// Runnable says why this program cannot run the Func registered as name
+// on this CPU (no such Func; an assembly kernel whose instructions the CPU
+// lacks), or nil.
+func Runnable(name string) error { return opt.Catalog.Runnable(name) }
+
 // BuildID names the build of this binary as far as results go: the
 // worker protocol, the toolchain, the module's version and VCS state, and
 // the build settings (the stamp a worker binary must share with its

@@ -115,4 +115,6 @@ var Catalog struct {
 	BuildID func() string
 	// DefaultGrain is the grain of a call of n terms given none.
 	DefaultGrain func(n uint64) uint64
+	// Runnable says why this CPU cannot run a registered Func, or nil.
+	Runnable func(name string) error
 }
