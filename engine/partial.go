@@ -19,7 +19,7 @@ import (
 // a reduction can be cut into pieces that run on other machines.
 //
 // A Partial holds one element per reduced value: a scalar Func has one, a
-// vector Func (RegisterVector) k, each under its own Op.
+// VectorFunc k, each under its own Op.
 type Partial struct {
 	elems folds
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // The library's entry points for a program that registers its own Funcs
-// (engine.Register, engine.RegisterParams) and spreads them over hosts:
+// (engine.Register) and spreads them over hosts:
 // the same binary submits jobs (Submit, Wait) and serves them (Serve),
 // so that every host runs the same Funcs.
 
@@ -25,8 +25,8 @@ type Submission struct {
 	err  error
 }
 
-// Submit queues j (a registered Func over [0, N): set Func, N and, for a
-// ParamsFunc, Params; the rest has defaults) on the redis-server client
+// Submit queues j (a registered Func over [0, N): set Func, N and, if it reads them,
+// its Params; the rest has defaults) on the redis-server client
 // talks to, and returns once its chunks are queued and workers can find
 // it. The coordinator keeps running on a goroutine, gathering and checking
 // results, until the job ends or ctx is done (which ends the job); Wait

@@ -32,7 +32,7 @@ func harmonic(_ []byte, lo, hi uint64) float64 {
 	return s
 }
 
-// wave is a ParamsFunc: params are a float64 amplitude (little-endian);
+// wave reads its params: are a float64 amplitude (little-endian);
 // its piece value is the largest of amplitude*sin(k) in the piece.
 func wave(params []byte, lo, hi uint64) float64 {
 	a := math.Float64frombits(binary.LittleEndian.Uint64(params))

@@ -3,7 +3,7 @@
 // engine.Reduce gives on one machine.
 //
 // It registers one Func, zeta: the sum of 1/(k+1)^p over the terms k, a
-// ParamsFunc whose parameter is the integer power p. The same binary is
+// Func whose params are the integer power p. The same binary is
 // the worker and the submitter, so every host runs the same Func.
 //
 // Usage:

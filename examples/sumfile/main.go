@@ -8,8 +8,8 @@
 //	sumfile -make N FILE    # write N pseudo-random float64s to FILE first
 //
 // The workers are re-executions of this binary: main starts with the
-// engine's child hook, and the Func is registered in init. It is a vector
-// Func (engine.RegisterVectorParams): one pass over the file gives the
+// engine's child hook, and the Func is registered in init. It is a
+// VectorFunc (engine.Register): one pass over the file gives the
 // sum, the minimum and the maximum at once, the call passing the file's
 // path to the workers as its parameters.
 package main
