@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"fmt"
 	"runtime"
 	"time"
 
@@ -159,7 +158,7 @@ func (c config) withDefaults() (config, error) {
 	}
 	if c.Mode.isTransport() {
 		if _, err := transport.Lookup(string(c.Mode)); errors.Is(err, transport.ErrNotLinked) {
-			return c, fmt.Errorf("engine: mode %s needs its transport linked in: import _ %q", c.Mode, transport.Import(string(c.Mode)))
+			return c, configErr("Mode", " %s needs its transport linked in: import _ %q", c.Mode, transport.Import(string(c.Mode)))
 		}
 	}
 	if c.CallerShare && c.Mode.isTransport() {

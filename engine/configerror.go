@@ -1,16 +1,20 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
 
-// ConfigError is a Config that cannot run: the field at fault and why. A
-// program that sets the fields from its own names (a CLI's flags) renders
-// it with Explain, rather than rewriting Error's text.
+// ConfigError is a call or Pool that cannot run as given: the setting at
+// fault and why. It wraps ErrConfig. A program that sets the settings
+// from its own names (a CLI's flags) renders it with Explain, rather than
+// rewriting Error's text.
 type ConfigError struct {
-	// Field is the Config field at fault ("Workers"), or "" when the
-	// reason stands alone (a PISHM_KERNEL setting, say).
+	// Field is the setting at fault, named as its option is without
+	// "With" ("Workers", "Grain"; "N" for the call's n) and as lab.Config
+	// names it, or "" when the reason stands alone (a PISHM_KERNEL
+	// setting, say).
 	Field string
 	// Reason is what follows the field's name: it starts with a space or
 	// a colon, and names any other field as {Name}.
@@ -25,10 +29,10 @@ func configErr(field, format string, args ...any) error {
 	return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// Error names the fields as Go code does: "engine: Config.Workers must be
-// in [1, 1024], got 0".
+// Error names the fields as they are: "engine: Workers must be in
+// [1, 1024], got 0".
 func (e *ConfigError) Error() string {
-	return "engine: " + e.Explain(func(field string) string { return "Config." + field })
+	return "engine: " + e.Explain(func(field string) string { return field })
 }
 
 // Explain is the error with every field it names (Field, and the {Name}s
@@ -52,4 +56,13 @@ func (e *ConfigError) Explain(name func(field string) string) string {
 	}
 }
 
-func (e *ConfigError) Unwrap() error { return e.Err }
+// Unwrap is ErrConfig, and the underlying error if any.
+func (e *ConfigError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrConfig}
+	}
+	return []error{ErrConfig, e.Err}
+}
+
+// ErrConfig is wrapped by every *ConfigError.
+var ErrConfig = errors.New("engine: bad settings")

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -27,8 +28,27 @@ func TestConfigError(t *testing.T) {
 		if !strings.HasPrefix(got, c.flags) || strings.Contains(got, "{") {
 			t.Errorf("%+v: Explain = %q, want it to start %q", c.cfg, got, c.flags)
 		}
-		if !strings.HasPrefix(err.Error(), "engine: Config."+c.field) || strings.Contains(err.Error(), "{") {
+		if !strings.HasPrefix(err.Error(), "engine: "+c.field) || strings.Contains(err.Error(), "{") {
 			t.Errorf("%+v: Error = %q", c.cfg, err)
 		}
+	}
+}
+
+// Every *ConfigError wraps ErrConfig, and its cause beside it.
+func TestConfigErrorIsErrConfig(t *testing.T) {
+	cause := errors.New("cause")
+	for _, err := range []error{
+		&ConfigError{Field: "Workers", Reason: " bad"},
+		&ConfigError{Reason: "bad", Err: cause},
+	} {
+		if !errors.Is(err, ErrConfig) {
+			t.Errorf("%v does not wrap ErrConfig", err)
+		}
+	}
+	if !errors.Is(&ConfigError{Err: cause}, cause) {
+		t.Error("a ConfigError hides its cause")
+	}
+	if _, err := NewPool(context.Background(), WithMaxK(maxK+1)); !errors.Is(err, ErrConfig) {
+		t.Errorf("NewPool with too wide a WithMaxK: %v, want an ErrConfig", err)
 	}
 }

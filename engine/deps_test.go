@@ -84,7 +84,7 @@ func TestLeanProgram(t *testing.T) {
 		Redis: "github.com/pishm/pishm/transport/redis",
 	} {
 		out, err := run(string(mode))
-		want := "engine: mode " + string(mode) + ` needs its transport linked in: import _ "` + pkg + `"`
+		want := "engine: Mode " + string(mode) + ` needs its transport linked in: import _ "` + pkg + `"`
 		if err == nil || !strings.Contains(out, want) {
 			t.Errorf("lean %s: %v, %q; want the error %q", mode, err, out, want)
 		}

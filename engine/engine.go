@@ -119,7 +119,8 @@ type WorkerResult struct {
 	Partial float64       `json:"partial"`
 }
 
-// ErrInexact is wrapped by the error Run returns when S is further from
-// the closed form than tolerance, whatever the cause. The Result is
-// returned with it, for the racy mode's demonstration of lost updates.
+// ErrInexact is wrapped by the error of a call whose sum is further than
+// 1e-15 (relative) from its Func's closed form (WithClosedForm), whatever
+// the cause. The Result is returned with it, its fields the numbers:
+// Value, ClosedForm and RelError.
 var ErrInexact = errors.New("engine: the sum is wrong")

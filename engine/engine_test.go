@@ -256,7 +256,7 @@ func TestConfigErrors(t *testing.T) {
 		{Config{N: 10, Workers: MaxWorkers + 1}, "Workers must be"},
 		{Config{N: 10, Mode: "bogus"}, `unknown mode "bogus"`},
 		{Config{N: 10, Shm: "tmpfs"}, `unknown backing "tmpfs"`},
-		{Config{N: 10, Shm: shmem.File}, "needs Config.Path"},
+		{Config{N: 10, Shm: shmem.File}, "needs Path"},
 	} {
 		_, err := Run(context.Background(), "oddsq", tc.cfg)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -393,7 +393,7 @@ func TestOffsetPadRacy(t *testing.T) {
 // TestTooManyChunks: a dynamic chunk so small that the chunk table would
 // not fit is refused up front, naming the field.
 func TestTooManyChunks(t *testing.T) {
-	if _, err := Run(context.Background(), "oddsq", Config{N: MaxN, Sched: Dynamic, Chunk: 1, Grain: SmallGrainCap}); err == nil || !strings.Contains(err.Error(), "Config.Chunk") || !strings.Contains(err.Error(), "cuts") {
+	if _, err := Run(context.Background(), "oddsq", Config{N: MaxN, Sched: Dynamic, Chunk: 1, Grain: SmallGrainCap}); err == nil || !strings.Contains(err.Error(), "engine: Chunk") || !strings.Contains(err.Error(), "cuts") {
 		t.Fatalf("err = %v", err)
 	}
 }

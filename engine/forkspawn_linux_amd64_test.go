@@ -129,11 +129,11 @@ func TestForkExact(t *testing.T) {
 	}
 }
 
-// TestForkValidate: what fork cannot do is refused, naming Config.Spawn.
+// TestForkValidate: what fork cannot do is refused, naming Spawn.
 func TestForkValidate(t *testing.T) {
 	k := seriesPrefix + forkKernelsHere(t)[0]
-	if err := (Config{N: 10, Spawn: SpawnFork}).Validate("oddsq/generic"); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
-		t.Errorf("fork of oddsq/generic: err %v, want one naming Config.Spawn", err)
+	if err := (Config{N: 10, Spawn: SpawnFork}).Validate("oddsq/generic"); err == nil || !strings.Contains(err.Error(), "Spawn") {
+		t.Errorf("fork of oddsq/generic: err %v, want one naming Spawn", err)
 	}
 	for _, c := range []Config{
 		{N: 10, Spawn: "vfork"},
@@ -147,8 +147,8 @@ func TestForkValidate(t *testing.T) {
 		{N: 1e12, Spawn: SpawnFork, Grain: SmallGrainCap},
 		{N: 1e6, Spawn: SpawnFork, Grain: 3},
 	} {
-		if err := c.Validate(k); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
-			t.Errorf("%+v: err %v, want one naming Config.Spawn", c, err)
+		if err := c.Validate(k); err == nil || !strings.Contains(err.Error(), "Spawn") {
+			t.Errorf("%+v: err %v, want one naming Spawn", c, err)
 		}
 	}
 	for _, c := range []Config{{N: 10, Spawn: SpawnExec}, {N: 10, Spawn: SpawnFork, Publish: 10}, {N: 10, Spawn: SpawnFork, Shm: shmem.File, Path: "x"},
@@ -163,22 +163,22 @@ func TestForkValidate(t *testing.T) {
 		c    Config
 		want string
 	}{
-		{Config{N: forkMaxPieces*SmallGrainCap + 1, Spawn: SpawnFork, Grain: SmallGrainCap}, "use exec, or Config.Grain >= 65537"},
-		{Config{N: 1e6, Spawn: SpawnFork, Grain: 3}, "makes 333334: use exec, or Config.Grain >= 4"},
+		{Config{N: forkMaxPieces*SmallGrainCap + 1, Spawn: SpawnFork, Grain: SmallGrainCap}, "use exec, or Grain >= 65537"},
+		{Config{N: 1e6, Spawn: SpawnFork, Grain: 3}, "makes 333334: use exec, or Grain >= 4"},
 		{Config{N: MaxN, Spawn: SpawnFork, Grain: MaxGrain}, "use exec"},
 	} {
 		err := tc.c.Validate(k)
-		if err == nil || !strings.Contains(err.Error(), "Config.Spawn fork") || !strings.Contains(err.Error(), fmt.Sprint(forkMaxPieces)) ||
+		if err == nil || !strings.Contains(err.Error(), "Spawn fork") || !strings.Contains(err.Error(), fmt.Sprint(forkMaxPieces)) ||
 			!strings.HasSuffix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("N %d, grain %d: %v, want one line naming Config.Spawn fork and %d, ending %q", tc.c.N, tc.c.Grain, err, forkMaxPieces, tc.want)
+			t.Errorf("N %d, grain %d: %v, want one line naming Spawn fork and %d, ending %q", tc.c.N, tc.c.Grain, err, forkMaxPieces, tc.want)
 		} else {
 			t.Logf("%v", err)
 		}
 	}
-	if _, err := Reduce(context.Background(), "test-k", 100, WithConfig(Config{Spawn: SpawnFork})); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
+	if _, err := Reduce(context.Background(), "test-k", 100, WithConfig(Config{Spawn: SpawnFork})); err == nil || !strings.Contains(err.Error(), "Spawn") {
 		t.Errorf("Reduce of a registered Func with fork: %v", err)
 	}
-	if _, err := NewPool(context.Background(), WithConfig(Config{Spawn: SpawnFork})); err == nil || !strings.Contains(err.Error(), "Config.Spawn") {
+	if _, err := NewPool(context.Background(), WithConfig(Config{Spawn: SpawnFork})); err == nil || !strings.Contains(err.Error(), "Spawn") {
 		t.Errorf("NewPool with fork: %v", err)
 	}
 }

@@ -14,11 +14,11 @@ const forkMaxPieces = 1 // never consulted: forkSupported is false
 type forkSpawn struct{}
 
 func newForkSpawn(config, job) (*forkSpawn, error) {
-	return nil, errors.New("engine: Config.Spawn fork is not supported in this build")
+	return nil, errors.New("engine: Spawn fork is not supported in this build")
 }
 
 func (*forkSpawn) close() error                  { return nil }
 func (*forkSpawn) settle(*crew, int, *callState) {}
 func (c *crew) startForks(int, ...int) error {
-	return errors.New("engine: Config.Spawn fork is not supported in this build")
+	return errors.New("engine: Spawn fork is not supported in this build")
 }

@@ -245,7 +245,7 @@ func registered() []string {
 func jobFor(name string) (job, error) {
 	j, ok := lookup(name)
 	if !ok {
-		return job{}, fmt.Errorf("engine: no Func registered as %q (have %s)", name, strings.Join(registered(), ", "))
+		return job{}, &ConfigError{Reason: fmt.Sprintf("no Func registered as %q (have %s)", name, strings.Join(registered(), ", "))}
 	}
 	return j, j.runnable()
 }

@@ -70,7 +70,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 		return nil, err
 	}
 	if cfg.Mode == Goroutines || cfg.Mode.isTransport() {
-		return nil, fmt.Errorf("engine: a Pool publishes through shared memory: Mode %s is for one-shot runs", cfg.Mode)
+		return nil, configErr("Mode", " %s is for one-shot calls: a Pool publishes through shared memory (slots, cas, mutex)", cfg.Mode)
 	}
 	maxChunks := st.lab.MaxChunks
 	if maxChunks == 0 {
@@ -79,15 +79,17 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 	if st.maxParams == 0 {
 		st.maxParams = defaultPoolParams
 	}
-	if maxChunks < 1 || maxChunks > maxChunkTable || st.maxParams < 0 || st.maxParams > maxParams {
-		return nil, fmt.Errorf("engine: WithMaxChunks must be in [1, %d] and WithMaxParams in [0, %d], got %d and %d",
-			maxChunkTable, maxParams, maxChunks, st.maxParams)
+	if maxChunks < 1 || maxChunks > maxChunkTable {
+		return nil, configErr("MaxChunks", " must be in [1, %d], got %d", maxChunkTable, maxChunks)
+	}
+	if st.maxParams < 0 || st.maxParams > maxParams {
+		return nil, configErr("MaxParams", " must be in [0, %d], got %d", maxParams, st.maxParams)
 	}
 	if st.maxK == 0 {
 		st.maxK = maxRegisteredK()
 	}
 	if st.maxK < 1 || st.maxK > maxK {
-		return nil, fmt.Errorf("engine: WithMaxK must be in [1, %d], got %d", maxK, st.maxK)
+		return nil, configErr("MaxK", " must be in [1, %d], got %d", maxK, st.maxK)
 	}
 	callerShare := cfg.CallerShare
 	below := uint64(defaultInProcessBelow)
@@ -176,7 +178,7 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Result, name string, n uint64,
 		return j.checkExact(cfg, r.Value)
 	}
 	if cfg.Mode == Goroutines || cfg.Mode.isTransport() {
-		return fmt.Errorf("engine: a Pool publishes through shared memory: Mode %s is for one-shot runs", cfg.Mode)
+		return configErr("Mode", " %s is for one-shot calls: a Pool publishes through shared memory (slots, cas, mutex)", cfg.Mode)
 	}
 	if cfg.Timeout > 0 {
 		var cancel context.CancelFunc

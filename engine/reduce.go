@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -113,7 +112,7 @@ func resolve(cfg config, name string) (config, job, error) {
 	}
 	j, err := jobFor(name)
 	if err == nil && j.k() > 1 && cfg.Mode == modeRacy {
-		err = fmt.Errorf("engine: mode racy loses scalar adds on purpose, and %q has %d elements (use slots, cas, mutex, goroutines or a transport)", name, j.k())
+		err = configErr("Mode", " racy loses scalar adds on purpose, and %q has %d elements (use slots, cas, mutex, goroutines or a transport)", name, j.k())
 	}
 	return cfg, j, err
 }

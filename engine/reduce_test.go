@@ -154,7 +154,7 @@ func TestReduceParams(t *testing.T) {
 			t.Errorf("%s: %v, %v; want 7000", mode, r.Value, err)
 		}
 	}
-	if _, err := Reduce(context.Background(), "test-params", 10, WithParams(make([]byte, MaxParams+1))); err == nil || !strings.Contains(err.Error(), "Config.Params") {
+	if _, err := Reduce(context.Background(), "test-params", 10, WithParams(make([]byte, MaxParams+1))); err == nil || !strings.Contains(err.Error(), "engine: Params") {
 		t.Errorf("too many parameter bytes: %v", err)
 	}
 }

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"fmt"
 	"runtime"
 	"time"
 )
@@ -48,7 +47,7 @@ func spinWindow(p waitPolicy, spinners int) (time.Duration, error) {
 		}
 		return 0, nil
 	}
-	return 0, fmt.Errorf("engine: unknown wait policy %q (want adaptive, active or passive)", p)
+	return 0, configErr("Wait", ": unknown wait policy %q (want adaptive, active or passive)", p)
 }
 
 // usableCPUs is how many CPUs this process may run on at once: its

@@ -314,7 +314,7 @@ func TestEngineErrorsNameFlags(t *testing.T) {
 	}
 	// A field no flag sets keeps the engine's words.
 	_, err := lab.Run(context.Background(), "pi", lab.Config{N: lab.MaxN, Offset: 1})
-	if err == nil || asFlagError(err) != err || !strings.HasPrefix(err.Error(), "engine: Config.Offset") {
+	if err == nil || asFlagError(err) != err || !strings.HasPrefix(err.Error(), "engine: Offset") {
 		t.Errorf("Offset: %v", err)
 	}
 	t.Setenv("PISHM_KERNEL", "bogus")
