@@ -59,13 +59,6 @@ func (p *Partial) Add(i int, x float64) {
 	p.elems[i].add(x)
 }
 
-// Len is the number of elements: 1 for a scalar reduction, 0 for an
-// empty Partial.
-func (p Partial) Len() int { return len(p.elems) }
-
-// Op is element i's operation.
-func (p Partial) Op(i int) Op { return p.elems[i].op }
-
 // Value is element 0 rounded once (Sum) or the extreme (Min, Max): what
 // Result.Value would be for the reduction p stands for.
 func (p Partial) Value() float64 { return p.elems[0].value() }

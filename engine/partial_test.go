@@ -32,8 +32,8 @@ func TestPartialMerge(t *testing.T) {
 					t.Fatal(err)
 				}
 				p := r.Partial()
-				if p.Len() != 1 || p.Op(0) != f.op || math.Float64bits(p.Value()) != math.Float64bits(r.Value) {
-					t.Fatalf("[%d, %d): Partial %v of op %v, Value %v; the Result's %v", lo, hi, p, p.Op(0), p.Value(), r.Value)
+				if len(p.Ops()) != 1 || p.Ops()[0] != f.op || math.Float64bits(p.Value()) != math.Float64bits(r.Value) {
+					t.Fatalf("[%d, %d): Partial %v of op %v, Value %v; the Result's %v", lo, hi, p, p.Ops()[0], p.Value(), r.Value)
 				}
 				b, _ := p.MarshalBinary()
 				var q Partial
@@ -118,7 +118,7 @@ func TestPartialErrors(t *testing.T) {
 		t.Fatal("an empty Partial merged into a Sum")
 	}
 	var zero Result
-	if zero.Partial().Len() != 0 {
+	if len(zero.Partial().Ops()) != 0 {
 		t.Fatal("a zero Result has a Partial")
 	}
 	b, _ := s.MarshalBinary()

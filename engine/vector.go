@@ -19,9 +19,6 @@ type Vector struct {
 	f folds
 }
 
-// Len is k, the number of elements.
-func (v *Vector) Len() int { return len(v.f) }
-
 // Add adds x into element i: exactly for a Sum element, as the new
 // extreme if it is one for Min and Max.
 func (v *Vector) Add(i int, x float64) { v.f[i].add(x) }
