@@ -2,6 +2,8 @@
 
 package stats
 
+//go:generate go -C _asm run . -out ../extract_amd64.s
+
 import "github.com/klauspost/cpuid/v2"
 
 // haveExtract8 says extract8 may run: the CPU (and the OS) have AVX-512F.
