@@ -84,6 +84,32 @@ func redacted(u string) string {
 	return p.Redacted()
 }
 
+// workerCommand is the command line that serves job id from the same
+// redis-server as this coordinator: its URL without a password (which the
+// worker reads from REDISCLI_AUTH or a file, as this one did), and its TLS
+// files.
+func workerCommand(rf redisFlags, id string) string {
+	u := rf.o.URL
+	if p, err := url.Parse(u); err == nil && p.User != nil {
+		if _, has := p.User.Password(); has {
+			p.User = url.User(p.User.Username())
+			u = p.String()
+		}
+	}
+	cmd := "pishm worker -redis " + u
+	for _, f := range []struct{ flag, v string }{
+		{"-redis-tls-ca", rf.o.TLSCA}, {"-redis-tls-cert", rf.o.TLSCert}, {"-redis-tls-key", rf.o.TLSKey},
+	} {
+		if f.v != "" {
+			cmd += " " + f.flag + " " + f.v
+		}
+	}
+	if rf.o.TLSInsecure {
+		cmd += " -redis-tls-insecure"
+	}
+	return cmd + " -job " + id
+}
+
 func coordinate(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("pishm coordinate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -198,8 +224,8 @@ Flags:
 			if had > 0 {
 				what = fmt.Sprintf("resumed, %d of them with results kept", had)
 			}
-			fmt.Fprintf(stderr, "pishm: job %s: %d chunks of ~%d terms %s at %s; start workers with: pishm worker -redis URL [-job %s]\n",
-				j.ID, j.Chunks, hi-lo, what, redacted(rf.o.URL), j.ID)
+			fmt.Fprintf(stderr, "pishm: job %s: %d chunks of ~%d terms %s at %s; start workers with: %s\n",
+				j.ID, j.Chunks, hi-lo, what, redacted(rf.o.URL), workerCommand(rf, j.ID))
 		}}
 		o.Progress, o.ProgressEvery = chunkProgress(stderr, j.ID)
 		var sub *queue.Submission

@@ -87,8 +87,8 @@ func TestCoordinateWorker(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("coordinate: exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stderr, "start workers with: pishm worker") {
-		t.Errorf("stderr does not say how to start workers: %q", stderr)
+	if !strings.Contains(stderr, "start workers with: pishm worker -redis "+url+" -job ") {
+		t.Errorf("stderr does not say how to start workers with this server: %q", stderr)
 	}
 	got := decodeResult(t, out)
 	if got.SumBits != local.SumBits || got.Sum != local.Sum {
@@ -178,4 +178,16 @@ func TestCoordinateSIGINT(t *testing.T) {
 		t.Errorf("exit: %v, want status 130; stderr: %s", err, stderr.String())
 	}
 	assertNoKeys(t, url)
+}
+
+// The coordinator's hint is a command that works as printed: the
+// server's URL without its password (the worker reads it where this
+// coordinator did), and the TLS files.
+func TestWorkerCommand(t *testing.T) {
+	var rf redisFlags
+	rf.o.URL, rf.o.TLSCA = "rediss://pishm:s3cret@queue.example:6380/0", "ca.pem"
+	got := workerCommand(rf, "ab12")
+	if want := "pishm worker -redis rediss://pishm@queue.example:6380/0 -redis-tls-ca ca.pem -job ab12"; got != want {
+		t.Errorf("workerCommand = %q, want %q", got, want)
+	}
 }

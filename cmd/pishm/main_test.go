@@ -484,3 +484,13 @@ func TestProgressLines(t *testing.T) {
 		t.Fatalf("progress lines:\n%s", b.String())
 	}
 }
+
+// The racy line tells a lost update from the accumulator's rounding.
+func TestRacyLine(t *testing.T) {
+	if got := racyLine(-6.66e-16, 1.2337, 1000); !strings.Contains(got, "no update lost") {
+		t.Errorf("rounding read as a loss: %q", got)
+	}
+	if got := racyLine(2.5e-8, 1.2337, 1000); !strings.Contains(got, "lost by the unsynchronized") {
+		t.Errorf("a loss not reported: %q", got)
+	}
+}

@@ -38,7 +38,7 @@ func TestCatalog(t *testing.T) {
 	if catalog.Runnable("catalog-test") != nil || catalog.Runnable("no-such") == nil {
 		t.Error("Runnable: a registered Go Func must run, an unknown name must not")
 	}
-	if catalog.BuildID() == "" || catalog.BuildID() != catalog.BuildID() {
+	if id := catalog.BuildID(); id == "" || id != catalog.BuildID() {
 		t.Error("BuildID is empty or unstable")
 	}
 	for _, n := range []uint64{1, 1000, 1 << 26, 1 << 40} {
