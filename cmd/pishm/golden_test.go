@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/pi"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/cli.golden from this build's output")
@@ -116,4 +120,59 @@ var (
 // machine-dependent word as #: its lines and words, not its values.
 func maskText(s string) string {
 	return numberRE.ReplaceAllString(machineRE.ReplaceAllString(s, "$1 #"), "#")
+}
+
+// TestJSONFieldsDocumented: docs/running.md lists every top-level -json
+// key the runs of TestGoldenOutput print, and names no key that pishm
+// does not have.
+func TestJSONFieldsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/running.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, para, _ := strings.Cut(string(doc), "`-json` prints the same as one object:")
+	para, _, ok := strings.Cut(para, "when they apply.")
+	if !ok {
+		t.Fatal("docs/running.md no longer lists the -json fields")
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(para, -1) {
+		for _, k := range strings.Split(m[1], ",") {
+			if k = strings.TrimSpace(k); !strings.HasPrefix(k, "-") {
+				documented[k] = true
+			}
+		}
+	}
+	golden, err := os.ReadFile(filepath.Join("testdata", "cli.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := map[string]bool{}
+	run := ""
+	for _, line := range strings.Split(string(golden), "\n") {
+		if strings.HasPrefix(line, "$ ") {
+			run = line
+			continue
+		}
+		if strings.Contains(run, "-json") && !strings.Contains(run, " stats ") && line != "" && !strings.ContainsAny(line, ".[ ") {
+			printed[line] = true
+		}
+	}
+	for k := range printed {
+		if !documented[k] {
+			t.Errorf("-json prints %q, which docs/running.md does not list", k)
+		}
+	}
+	tags := map[string]bool{}
+	for _, typ := range []reflect.Type{reflect.TypeFor[pi.Result](), reflect.TypeFor[lab.Result]()} {
+		for f := range typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			tags[name] = true
+		}
+	}
+	for k := range documented {
+		if !tags[k] {
+			t.Errorf("docs/running.md lists %q, which -json never prints", k)
+		}
+	}
 }
