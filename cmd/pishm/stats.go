@@ -248,12 +248,12 @@ func printStats(w io.Writer, path, via string, l floatfile.Layout, r stats.Resul
 // printStatsResult prints the statistics of one array or column.
 func printStatsResult(w io.Writer, r stats.Result) {
 	fmt.Fprintf(w, "count     %d (and %d NaN)\n", r.Count, r.NaN)
-	fmt.Fprintf(w, "sum       %.17g  (%s)\n", r.Sum, sumNote(r))
-	fmt.Fprintf(w, "mean      %.17g\n", r.Mean)
-	fmt.Fprintf(w, "variance  %.17g  (sample, n-1)\n", r.Variance)
-	fmt.Fprintf(w, "std       %.17g\n", r.Std)
-	fmt.Fprintf(w, "min       %.17g\n", r.Min)
-	fmt.Fprintf(w, "max       %.17g\n", r.Max)
+	fmt.Fprintf(w, "sum       %v  (%s)\n", r.Sum, sumNote(r))
+	fmt.Fprintf(w, "mean      %v\n", r.Mean)
+	fmt.Fprintf(w, "variance  %v  (sample, n-1)\n", r.Variance)
+	fmt.Fprintf(w, "std       %v\n", r.Std)
+	fmt.Fprintf(w, "min       %v\n", r.Min)
+	fmt.Fprintf(w, "max       %v\n", r.Max)
 	h := r.Histogram
 	fmt.Fprintf(w, "histogram %d bins over [%.6g, %.6g]\n", len(h.Counts), h.Edges[0], h.Edges[len(h.Edges)-1])
 	var most uint64

@@ -211,6 +211,7 @@ func TestStatsSumNote(t *testing.T) {
 		want   string
 	}{
 		{[]float64{1, 2}, "sum       3  (correctly rounded)\n"},
+		{[]float64{0.1, 0.1}, "sum       0.2  (correctly rounded)\n"}, // the shortest form that reads back, as JSON and numpy print it
 		{[]float64{1, math.Inf(1), 2, math.Inf(-1)}, "sum       NaN  (+Inf and -Inf both occur)\n"},
 		{[]float64{1, math.Inf(-1)}, "sum       -Inf  (an infinite value occurs)\n"},
 		{[]float64{math.MaxFloat64, math.MaxFloat64}, "sum       +Inf  (correctly rounded: the exact sum is beyond float64)\n"},

@@ -1,6 +1,7 @@
 package floatfile
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -205,5 +206,26 @@ func TestParseElem(t *testing.T) {
 	}
 	if _, err := ParseElem("i8"); err == nil {
 		t.Error("ParseElem(i8) succeeded")
+	}
+}
+
+// A raw file whose first bytes are UTF-8 continuation bytes is not text:
+// 0.1 as float64 is 9a 99 99 99 99 99 b9 3f, and once read as text
+// because a character "cut at the start" was skipped at the file's first
+// byte, where nothing can be cut.
+func TestSniffContinuationBytesAreRaw(t *testing.T) {
+	for _, b := range [][]byte{
+		binary.LittleEndian.AppendUint64(nil, math.Float64bits(0.1)),
+		binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, math.Float64bits(0.1)), math.Float64bits(0.1)),
+	} {
+		if f, err := Sniff("x", bytes.NewReader(b), int64(len(b)), b, b); err != nil || f != Raw {
+			t.Errorf("% x: %v, %v; want Raw", b, f, err)
+		}
+	}
+	// Text cut inside a character is still text, at the end of the head
+	// and, for a sample from inside the file, at its start.
+	text := []byte("price\n1,€\n2,€\n")
+	if f, err := Sniff("x", bytes.NewReader(text), 100, text[:15], text[9:]); err != nil || f != Text {
+		t.Errorf("cut text: %v, %v; want Text", f, err)
 	}
 }

@@ -70,7 +70,7 @@ func Sniff(path string, f io.ReaderAt, size int64, head, tail []byte) (Format, e
 			return 0, errorf(path, "is %s, not numbers: not read", m.what)
 		}
 	}
-	if !isText(head) || !isText(tail) {
+	if !isText(head, false) || !isText(tail, int64(len(head)) < size) {
 		return Raw, nil
 	}
 	body := bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
@@ -85,11 +85,12 @@ func Sniff(path string, f io.ReaderAt, size int64, head, tail []byte) (Format, e
 	return Text, nil
 }
 
-// isText reports whether b reads as text: UTF-8 (a character cut at
-// either end of the sample allowed) with no control characters but tab,
-// CR and LF.
-func isText(b []byte) bool {
-	for len(b) > 0 && b[0]&0xc0 == 0x80 { // the tail of a character cut at the start
+// isText reports whether b reads as text: UTF-8 with no control
+// characters but tab, CR and LF; a character cut at its end is allowed,
+// and one cut at its start (at most three continuation bytes) where b is
+// taken from inside the file (cut), not from its first byte.
+func isText(b []byte, cut bool) bool {
+	for k := 0; cut && k < utf8.UTFMax-1 && len(b) > 0 && b[0]&0xc0 == 0x80; k++ { // the tail of a character cut at the start
 		b = b[1:]
 	}
 	for i := 0; i < len(b); {
