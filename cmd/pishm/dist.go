@@ -412,13 +412,15 @@ func chunkProgress(w io.Writer, id string) (func(done, total int), time.Duration
 	start := time.Now()
 	if isTerminal(w) {
 		return func(done, total int) {
-			fmt.Fprintf(w, "\r\033[Kpishm: job %s: %d of %d chunks done (%.0f%%) in %v", id, done, total, 100*float64(done)/float64(total), time.Since(start).Round(time.Second))
+			took := time.Since(start)
+			fmt.Fprintf(w, "\r\033[Kpishm: job %s: %d of %d chunks done (%.0f%%) in %v%s", id, done, total, 100*float64(done)/float64(total), took.Round(time.Second), eta(uint64(done), uint64(total), took))
 			if done == total {
 				fmt.Fprintln(w)
 			}
 		}, time.Second
 	}
 	return func(done, total int) {
-		fmt.Fprintf(w, "pishm: job %s: %d of %d chunks done (%.0f%%) in %v\n", id, done, total, 100*float64(done)/float64(total), time.Since(start).Round(time.Second))
+		took := time.Since(start)
+		fmt.Fprintf(w, "pishm: job %s: %d of %d chunks done (%.0f%%) in %v%s\n", id, done, total, 100*float64(done)/float64(total), took.Round(time.Second), eta(uint64(done), uint64(total), took))
 	}, queue.DefaultProgressEvery
 }

@@ -494,3 +494,21 @@ func TestRacyLine(t *testing.T) {
 		t.Errorf("a loss not reported: %q", got)
 	}
 }
+
+// Progress says how long is left, at the rate so far.
+func TestETA(t *testing.T) {
+	for _, c := range []struct {
+		done, total uint64
+		elapsed     time.Duration
+		want        string
+	}{
+		{0, 100, time.Second, ""},
+		{100, 100, time.Second, ""},
+		{25, 100, 3 * time.Second, ", about 9s left"},
+		{50, 100, 30 * time.Second, ", about 30s left"},
+	} {
+		if got := eta(c.done, c.total, c.elapsed); got != c.want {
+			t.Errorf("eta(%d, %d, %v) = %q, want %q", c.done, c.total, c.elapsed, got, c.want)
+		}
+	}
+}

@@ -62,7 +62,7 @@ func (v *progressView) update(s engine.Progress) {
 		}
 		v.line(fmt.Sprintf("worker %-3d", i), done, total, "")
 	}
-	v.line("total     ", s.Done, s.N, fmt.Sprintf("  %.3g terms/s", rate))
+	v.line("total     ", s.Done, s.N, fmt.Sprintf("  %.3g terms/s%s", rate, eta(s.Done, s.N, s.Elapsed)))
 	v.lines = len(s.Worker) + 1
 	io.WriteString(v.out, b.String())
 }
@@ -135,8 +135,23 @@ func (p *progressLines) update(s engine.Progress) {
 	if s.Elapsed > 0 {
 		rate = float64(s.Done) / s.Elapsed.Seconds()
 	}
-	fmt.Fprintf(p.out, "pishm: %.0f%% (%d of %d terms) after %v, %.3g terms/s\n",
-		100*float64(s.Done)/float64(max(s.N, 1)), s.Done, s.N, s.Elapsed.Round(time.Second), rate)
+	fmt.Fprintf(p.out, "pishm: %.0f%% (%d of %d terms) after %v, %.3g terms/s%s\n",
+		100*float64(s.Done)/float64(max(s.N, 1)), s.Done, s.N, s.Elapsed.Round(time.Second), rate, eta(s.Done, s.N, s.Elapsed))
+}
+
+// eta is ", about D left" for a run that has done done of total in
+// elapsed, at the rate so far; "" before anything is done or after all
+// is.
+func eta(done, total uint64, elapsed time.Duration) string {
+	if done == 0 || done >= total || elapsed <= 0 {
+		return ""
+	}
+	left := time.Duration(float64(elapsed) * float64(total-done) / float64(done))
+	round := time.Second
+	if left < 10*time.Second {
+		round = 100 * time.Millisecond
+	}
+	return fmt.Sprintf(", about %v left", left.Round(round))
 }
 
 // fileOf is the file w writes to, if it is one (or a checkedWriter of one).
