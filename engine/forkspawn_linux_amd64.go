@@ -103,6 +103,7 @@ func (c *crew) startForks(attempt int, workers ...int) error {
 			StateArrived: slotArrived, StateRunning: slotRunning, Quit: genQuit,
 			Share: f.share[i],
 		}
+		copy(task.Name[:len(task.Name)-1], fmt.Sprintf("pishm worker %d", i))
 		forks[k] = func() (int, error) {
 			pid, err := kernel.Fork(task)
 			if err == nil && forkHook != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -333,5 +334,46 @@ func TestForkStress(t *testing.T) {
 		} else if math.Float64bits(res.Value) != math.Float64bits(want) || len(res.Failures) != 0 {
 			t.Fatalf("run %d: S = %.17g (want %.17g), failures %+v", r, res.Value, want, res.Failures)
 		}
+	}
+}
+
+// A forked worker names itself "pishm worker N" (prctl PR_SET_NAME), as
+// ps -o comm and top show it; its command line stays its parent's.
+func TestForkedWorkerName(t *testing.T) {
+	k := seriesPrefix + forkKernelsHere(t)[0]
+	var mu sync.Mutex
+	pids := map[int]int{}
+	forkHook = func(c *crew, i, attempt, pid int) {
+		mu.Lock()
+		pids[pid] = i
+		mu.Unlock()
+	}
+	defer func() { forkHook = nil }()
+	names := map[int]string{}
+	progress := func(Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		for pid, i := range pids {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && names[i] == "" {
+				names[i] = strings.TrimSpace(string(b))
+			}
+		}
+	}
+	// Long enough (a few hundred ms) for a progress call while the
+	// workers live; the names are read whenever that is.
+	res, err := Run(context.Background(), k, Config{N: 4e9, Workers: 2, Spawn: SpawnFork, Grain: 1 << 24, Progress: progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Spawn != SpawnFork {
+		t.Fatalf("spawn %q", res.Spawn)
+	}
+	for i := range 2 {
+		if want := fmt.Sprintf("pishm worker %d", i); names[i] != "" && names[i] != want {
+			t.Errorf("worker %d is called %q, want %q", i, names[i], want)
+		}
+	}
+	if len(names) == 0 {
+		t.Skip("no progress call found a worker alive to read its name")
 	}
 }

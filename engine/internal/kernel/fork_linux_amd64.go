@@ -139,6 +139,12 @@ type ForkTask struct {
 	StateArrived, StateRunning, Quit uint32
 
 	Share ForkShare
+
+	// Name is the child's name, NUL-terminated ("pishm worker 3"): the
+	// child sets it with prctl(PR_SET_NAME), so that ps -o comm and top
+	// tell a forked worker from its parent, whose command line (ps -f) it
+	// keeps.
+	Name [16]byte
 }
 
 // forkWorker makes the child that runs t (see fork_linux_amd64.s). In the

@@ -16,6 +16,7 @@
 #define SIGKILL 9
 #define SIGCHLD 17
 #define PR_SET_PDEATHSIG 1
+#define PR_SET_NAME 15
 #define FUTEX_WAIT 0 // not the _PRIVATE forms: the futex words are shared with another process
 #define FUTEX_WAKE 1
 #define CLOCK_MONOTONIC 1
@@ -59,7 +60,8 @@
 //
 //  1. prctl(PR_SET_PDEATHSIG, SIGKILL): the child dies with the thread that
 //     forked it. Then getppid() == t.Ppid, or exit at once: a parent that
-//     died before the prctl would never send the signal.
+//     died before the prctl would never send the signal. Then
+//     prctl(PR_SET_NAME, t.Name), the name ps -o comm shows.
 //  2. Store the pid and StateArrived, add one to *t.Arrived and wake it:
 //     the engine's start barrier, as an exec'd worker arrives.
 //  3. Sleep on the *t.Gen futex while it is 0; exit 0 on Quit. Each sleep
@@ -127,6 +129,15 @@ child:
 	MOVQ t+0(FP), BX
 	CMPQ AX, ForkTask_Ppid(BX)
 	JNE  orphan
+
+	// prctl(PR_SET_NAME, &t.Name): what ps -o comm shows
+	MOVQ $SYS_prctl, AX
+	MOVQ $PR_SET_NAME, DI
+	LEAQ ForkTask_Name(BX), SI
+	XORQ DX, DX
+	XORQ R10, R10
+	XORQ R8, R8
+	SYSCALL
 
 	// 2. arrive: *Pid = getpid(); *State = StateArrived; *Arrived += 1; wake
 	MOVQ  $SYS_getpid, AX
