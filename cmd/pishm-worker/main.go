@@ -2,10 +2,10 @@
 // engine (no redis, no network stack, no progress bars), so each worker
 // starts faster than a re-execution of pishm itself. pishm uses it when it
 // lies beside the pishm binary and was built from the same source with the
-// same settings (engine.WorkerBinaryMatches); otherwise pishm re-executes
+// same settings (the workers check its build stamp); otherwise pishm re-executes
 // itself. It is not meant to be run by hand.
 //
-//	go build -o bin/ ./cmd/pishm ./cmd/pishm-worker
+//	CGO_ENABLED=0 go build -o bin/ ./cmd/...
 package main
 
 import (

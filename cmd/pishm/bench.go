@@ -25,7 +25,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -117,9 +116,12 @@ func chartCommand() (string, error) {
 	if p, err := exec.LookPath("pishm-chart"); err == nil {
 		return p, nil
 	}
-	return "", errors.New("-svg and -png need pishm-chart: build it from the checkout with " +
-		"go build ./cmd/pishm-chart, then put it beside pishm, on $PATH or in $PISHM_CHART; it draws the " +
-		"charts outside pishm so that the plotting library's start-up stays out of pishm's workers")
+	dir := "bin"
+	if exe, err := os.Executable(); err == nil {
+		dir = filepath.Dir(exe)
+	}
+	return "", fmt.Errorf("-svg and -png need pishm-chart beside pishm: from the checkout, CGO_ENABLED=0 go build -o %s/ ./cmd/pishm-chart "+
+		"(the set-up command builds it; it draws the charts outside pishm so that the plotting library stays out of pishm and its workers)", dir)
 }
 
 // benchProgress says on stderr which configuration runs and how many are

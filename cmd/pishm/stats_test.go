@@ -295,9 +295,10 @@ func TestStatsHelp(t *testing.T) {
 	}
 }
 
-// pishm with pishm-worker beside it runs stats on the lean workers, which
-// must link the stats Funcs (cmd/pishm-worker/stats.go): without them
-// every worker dies with "no Func registered".
+// pishm with pishm-worker beside it runs stats and the pi series on the
+// lean workers, which must link every Func pishm registers
+// (cmd/pishm-worker/stats.go, pi.go): without them every worker dies with
+// "no Func registered".
 func TestStatsLeanWorker(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -315,6 +316,12 @@ func TestStatsLeanWorker(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(out), `{"count":5,"sum":15,"mean":3,"variance":2.5,`) {
 		t.Errorf("pishm stats -json: %s", out)
+	}
+	// cas execs its workers (only slots forks): the lean worker runs pi.
+	for _, mode := range []string{"cas", "pipe"} {
+		if out, err := exec.Command(filepath.Join(dir, "pishm"), "-n", "1e6", "-workers", "2", "-mode", mode).CombinedOutput(); err != nil {
+			t.Errorf("pishm -mode %s on the lean worker: %v\n%s", mode, err, out)
+		}
 	}
 }
 

@@ -1,10 +1,12 @@
 package report
 
 import (
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -48,16 +50,16 @@ func WriteTable(w io.Writer, r Report) error {
 		if len(rows) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n== %s\n", p.Title())
+		fmt.Fprintf(w, "\n== %s%s\n", p.Title(), sameN(rows))
 		// Right-aligned numbers; the series padded by hand to read left.
 		width := len("series")
 		for _, row := range rows {
 			width = max(width, len(row.Series))
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "%-*s\tworkers\tn\tpublish\tns/term\tmin-max\twall ms\tcpu ms\t\n", width, "series")
+		fmt.Fprintf(tw, "%-*s\tspawn\tworkers\tn\tpublish\tns/term\tmin-max\twall ms\tcpu ms\t\n", width, "series")
 		for _, row := range rows {
-			fmt.Fprintf(tw, "%-*s\t%d\t%s\t%s\t", width, row.Series, row.Workers, Count(row.N), chunkString(row.Publish))
+			fmt.Fprintf(tw, "%-*s\t%s\t%d\t%s\t%s\t", width, row.Series, spawnString(row), row.Workers, Count(row.N), chunkString(row.Publish))
 			if row.OK() {
 				s := row.NsPerTerm
 				fmt.Fprintf(tw, "%s\t%s-%s\t%s\t%s\t", num(s.Median), num(s.Min), num(s.Max), num(row.WallS.Median*1e3), num(row.CPUS.Median*1e3))
@@ -69,8 +71,64 @@ func WriteTable(w io.Writer, r Report) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		if v := verdict(rows); v != "" {
+			fmt.Fprintln(w, v)
+		}
 	}
 	return nil
+}
+
+// sameN is " (n = N)" when every row of a part has one n, else "".
+func sameN(rows []Row) string {
+	for _, r := range rows[1:] {
+		if r.N != rows[0].N {
+			return ""
+		}
+	}
+	return " (n = " + Count(rows[0].N) + ")"
+}
+
+// spawnString is the spawn column: how the row's workers started.
+func spawnString(r Row) string {
+	switch {
+	case r.Spawn != "":
+		return r.Spawn
+	case r.Mode == "goroutines":
+		return "none"
+	}
+	return "-"
+}
+
+// verdict is a part's one-line conclusion where its rows race the same
+// work (one n, one worker count, one publish interval): the fastest
+// strategy that runs worker processes, how far ahead of the next it is,
+// and where the in-process goroutines baseline stands. "" elsewhere.
+func verdict(rows []Row) string {
+	var procs []Row
+	var baseline *Row
+	for i, r := range rows {
+		if !r.OK() || r.N != rows[0].N || r.Workers != rows[0].Workers || r.Publish != rows[0].Publish {
+			return ""
+		}
+		switch r.Mode {
+		case "goroutines":
+			baseline = &rows[i]
+		case "racy", "openmp":
+		default:
+			procs = append(procs, r)
+		}
+	}
+	if len(procs) < 2 {
+		return ""
+	}
+	slices.SortStableFunc(procs, func(a, b Row) int { return cmp.Compare(a.NsPerTerm.Median, b.NsPerTerm.Median) })
+	best, next := procs[0], procs[1]
+	v := fmt.Sprintf("verdict: %s (%s) is the fastest with worker processes, %s ns/term; the next, %s (%s), takes %.2g× as long",
+		best.Series, spawnString(best), num(best.NsPerTerm.Median), next.Series, spawnString(next), next.NsPerTerm.Median/best.NsPerTerm.Median)
+	if baseline != nil {
+		v += fmt.Sprintf("; goroutines in this process: %s ns/term, %.2g× %s's", num(baseline.NsPerTerm.Median), baseline.NsPerTerm.Median/best.NsPerTerm.Median, best.Series)
+	}
+	return v
 }
 
 // rowNote is the free text after a row: racy losses, failures.
@@ -78,6 +136,9 @@ func rowNote(r Row) string {
 	var s []string
 	if r.Publishes > 0 && r.OK() {
 		n := fmt.Sprintf("  lost %.2g%% of the sum over %s adds", 100*r.LostShare, Count(r.Publishes))
+		if r.LostNothing() {
+			n = fmt.Sprintf("  lost no update in %s adds (the sum is off by their rounding only)", Count(r.Publishes))
+		}
 		if d := r.SavedNsPerTerm; d != nil {
 			faster := "faster"
 			if *d < 0 {

@@ -108,9 +108,9 @@ func (p Part) Title() string {
 	case Contention:
 		return "contention: work ns/term as each worker publishes every publish terms"
 	case Fixed:
-		return "fixed cost: wall time of a whole run at small n"
+		return "fixed cost: wall time of a whole run"
 	case Throughput:
-		return "throughput: wall ns/term at large n"
+		return "throughput: wall ns/term"
 	case ScalingN:
 		return "scaling with n: wall ns/term"
 	case ScalingWorkers:
@@ -185,13 +185,25 @@ type Row struct {
 	// the same workers and chunk: what giving up correctness bought.
 	SavedNsPerTerm *float64 `json:"saved_ns_per_term_vs_cas,omitempty"`
 
+	// Spawn is how the workers started in the row's runs: "fork" or
+	// "exec", "" in-process or for an anchor.
+	Spawn string `json:"spawn,omitempty"`
+
 	Note    string   `json:"note,omitempty"`
 	Samples []Sample `json:"samples,omitempty"`
+}
+
+// LostNothing reports whether a racy row's loss is within the
+// accumulator's own rounding (one rounding per publish): no update lost,
+// where a lost one takes a whole partial away.
+func (r Row) LostNothing() bool {
+	return abs(r.LostShare) <= float64(r.Publishes)*0x1p-52
 }
 
 // Sample is one run.
 type Sample struct {
 	Publishes   uint64        `json:"publishes,omitempty"` // the engine's count (Result.Publishes)
+	Spawn       string        `json:"spawn,omitempty"`     // "fork", "exec", or "" in-process
 	Wall        time.Duration `json:"wall_ns"`
 	Work        time.Duration `json:"work_ns"`
 	CPU         time.Duration `json:"cpu_ns"`

@@ -207,3 +207,24 @@ func TestRacyRow(t *testing.T) {
 		t.Errorf("racy row saved %v against cas", r.SavedNsPerTerm)
 	}
 }
+
+// A part that races the same work ends with a verdict: the fastest
+// strategy with worker processes and how it started, its lead over the
+// next, and the goroutines baseline.
+func TestVerdict(t *testing.T) {
+	row := func(mode, spawn string, ns float64) Row {
+		return Row{Part: Fixed, Series: mode, Mode: mode, Spawn: spawn, Workers: 2, N: 1e6, Count: 1, NsPerTerm: Stats{Median: ns}}
+	}
+	rows := []Row{row("cas", "exec", 20), row("slots", "fork", 5), row("goroutines", "", 1), row("pipe", "exec", 30)}
+	want := "verdict: slots (fork) is the fastest with worker processes, 5 ns/term; the next, cas (exec), takes 4× as long; goroutines in this process: 1 ns/term, 0.2× slots's"
+	if got := verdict(rows); got != want {
+		t.Errorf("verdict =\n%s\nwant\n%s", got, want)
+	}
+	rows[3].N = 1e7
+	if got := verdict(rows); got != "" {
+		t.Errorf("rows of different n gave a verdict: %s", got)
+	}
+	if !(Row{Publishes: 1e6, LostShare: -4.3e-15}).LostNothing() || (Row{Publishes: 1e6, LostShare: 2e-3}).LostNothing() {
+		t.Error("LostNothing does not tell rounding from a lost update")
+	}
+}

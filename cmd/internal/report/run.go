@@ -142,7 +142,7 @@ func (r *runner) run(c Case) (Sample, error) {
 	if err != nil && !(cfg.Mode == lab.Racy && errors.Is(err, engine.ErrInexact)) {
 		return Sample{}, err // the racy mode's lost updates fail the exact check on purpose
 	}
-	s := Sample{Wall: res.Wall, CPU: cpu, Publishes: res.Publishes, LostShare: res.LostSum / res.SumExact, SumRelError: res.SumRelError}
+	s := Sample{Wall: res.Wall, CPU: cpu, Publishes: res.Publishes, Spawn: res.Spawn, LostShare: res.LostSum / res.SumExact, SumRelError: res.SumRelError}
 	for _, w := range res.WorkersDetail {
 		s.Work = max(s.Work, w.Elapsed)
 	}
@@ -313,7 +313,7 @@ func makeRow(c Case, samples []Sample, err error, fails int) Row {
 		work = append(work, s.Work.Seconds())
 		cpu = append(cpu, s.CPU.Seconds())
 		lost = append(lost, s.LostShare)
-		row.Publishes = s.Publishes
+		row.Publishes, row.Spawn = s.Publishes, s.Spawn
 	}
 	row.NsPerTerm, row.WallS, row.WorkS, row.CPUS = StatsOf(ns), StatsOf(wall), StatsOf(work), StatsOf(cpu)
 	if cfg.Mode == lab.Racy {

@@ -229,16 +229,22 @@ func seriesColors(rows []report.Row) map[string]color.Color {
 
 // contentionLabel adds the racy mode's worst loss to its legend entry.
 func contentionLabel(series string, rows []report.Row) string {
-	worst := -1.0
+	worst, racy := 0.0, false
 	for _, r := range rows {
 		if r.Publishes > 0 && r.OK() {
-			worst = max(worst, r.LostShare)
+			racy = true
+			if !r.LostNothing() {
+				worst = max(worst, r.LostShare)
+			}
 		}
 	}
-	if worst < 0 {
+	switch {
+	case !racy:
 		return series
+	case worst == 0:
+		return series + " (lost no update in these runs)"
 	}
-	return fmt.Sprintf("%s (loses up to %.2g%% of adds)", series, 100*worst)
+	return fmt.Sprintf("%s (loses up to %.2g%% of the sum)", series, 100*worst)
 }
 
 // linePanel draws a line per series: the median at x(row), min-max bars.
