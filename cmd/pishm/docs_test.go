@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +20,11 @@ import (
 //     PATH, and it must succeed;
 //   - a plain fenced block whose first line starts with "$ " is a
 //     transcript: each command runs, and its output must read as shown
-//     with the numbers and the CPU's words masked (maskText).
+//     with the numbers and the CPU's words masked (maskText);
+//   - a fenced go block that is not a whole program (README.md's is built
+//     and run by engine's TestReadmeEmbedding) is a fragment: it must
+//     compile as the body of a function, beside the declarations its
+//     <!-- doctest: go DECLS --> comment gives for what it leaves out.
 //
 // An HTML comment on the line before a block changes that:
 // <!-- doctest: skip REASON --> leaves it out (a reason is required: it
@@ -60,6 +66,12 @@ func TestDocs(t *testing.T) {
 			case b.skip != "":
 				t.Logf("%s: not run: %s", name, b.skip)
 				continue
+			case b.lang == "go":
+				if !strings.HasPrefix(b.body, "package main") {
+					ran++
+					compileFragment(t, gobin, root, name, b)
+				}
+				continue
 			case b.directive != "" && !b.repo:
 				t.Errorf("%s: the doctest comment %q says neither skip nor repo", name, b.directive)
 				continue
@@ -71,7 +83,7 @@ func TestDocs(t *testing.T) {
 			switch b.lang {
 			case "sh":
 				ran++
-				cmd := exec.Command("bash", "-euo", "pipefail", "-c", b.body)
+				cmd := exec.Command("bash", "-euo", "pipefail", "-c", freePorts(t, b.body))
 				cmd.Dir, cmd.Env = dir, env
 				if out, err := cmd.CombinedOutput(); err != nil {
 					t.Errorf("%s: %v\n%s\n--- output\n%s", name, err, b.body, out)
@@ -166,4 +178,69 @@ func transcript(body string) []step {
 		}
 	}
 	return steps
+}
+
+// fragmentImports are what the docs' Go fragments may use; each is used
+// once in the wrapper, so that a fragment need not use them all.
+var fragmentImports = map[string]string{
+	"context": "context.Background", "math/big": "big.NewFloat",
+	"github.com/pishm/pishm/engine": "engine.Sum", "github.com/pishm/pishm/queue": "queue.NewJob",
+}
+
+// compileFragment builds b, a Go fragment of a doc, as the body of a
+// function in a main package inside this module (so that it imports this
+// tree's packages), with the declarations of its doctest comment.
+func compileFragment(t *testing.T, gobin, root, name string, b docBlock) {
+	t.Helper()
+	decls, ok := strings.CutPrefix(b.directive, "go ")
+	if !ok {
+		t.Errorf("%s: a Go fragment needs <!-- doctest: go DECLS --> for what it leaves out", name)
+		return
+	}
+	var src strings.Builder
+	src.WriteString("package main\n\nimport (\n")
+	for path := range fragmentImports {
+		fmt.Fprintf(&src, "\t%q\n", path)
+	}
+	src.WriteString(")\n\n")
+	for _, use := range fragmentImports {
+		fmt.Fprintf(&src, "var _ = %s\n", use)
+	}
+	fmt.Fprintf(&src, "\n%s\n\nfunc main() {\n%s}\n", decls, b.body)
+	dir, err := os.MkdirTemp(filepath.Join(root, "cmd", "pishm", "testdata"), "docfragment-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(gobin, "vet", "./"+filepath.Base(dir))
+	cmd.Dir = filepath.Join(root, "cmd", "pishm", "testdata")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("%s: the Go fragment does not compile: %v\n%s\n--- as compiled\n%s", name, err, out, src.String())
+	}
+}
+
+// docPortRE is a local redis-server port in a recipe (63xx).
+var docPortRE = regexp.MustCompile(`\b63\d\d\b`)
+
+// freePorts gives each local port a recipe names a free one of this
+// machine's, so that a server already on it (or the suite run twice at
+// once) cannot fail the recipe.
+func freePorts(t *testing.T, script string) string {
+	t.Helper()
+	free := map[string]string{}
+	return docPortRE.ReplaceAllStringFunc(script, func(port string) string {
+		if p, ok := free[port]; ok {
+			return p
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		free[port] = strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+		return free[port]
+	})
 }
