@@ -50,7 +50,7 @@ func (w *worker) compute(ctx context.Context, l lease, st *WorkerStats) error {
 		p, err := j.newPool(ctx)
 		if err != nil {
 			w.nack(l, err.Error(), true)
-			return fmt.Errorf("queue: worker %s: job %s: start the engine: %w", w.id, j.ID, err)
+			return errorf("worker %s: job %s: start the engine: %w", w.id, j.ID, err)
 		}
 		w.pool = p
 	}
@@ -225,7 +225,7 @@ func chunkOnPool(ctx context.Context, j Job, i int, progress func(uint64), pool 
 		r, err = engine.Reduce(ctx, j.Func, hi-lo, all...)
 	}
 	if err != nil {
-		return engine.Partial{}, 0, fmt.Errorf("queue: chunk %d: %w", i, err)
+		return engine.Partial{}, 0, errorf("chunk %d: %w", i, err)
 	}
 	return r.Partial(), r.Elapsed, nil
 }

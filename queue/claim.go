@@ -30,7 +30,7 @@ func (c *coordinator) claim(ctx context.Context, mustExist bool) (resumed bool, 
 			return false, err
 		}
 		if c.job, err = decodeJob(s); err != nil {
-			return false, fmt.Errorf("queue: job %s: %w", j.ID, err)
+			return false, errorf("job %s: %w", j.ID, err)
 		}
 		j = c.job
 	}
@@ -54,10 +54,10 @@ func (c *coordinator) claim(ctx context.Context, mustExist bool) (resumed bool, 
 		case "resume":
 			old, err := decodeJob(str(v, 1))
 			if err != nil {
-				return false, fmt.Errorf("queue: job %s: %w", j.ID, err)
+				return false, errorf("job %s: %w", j.ID, err)
 			}
 			if !old.sameWork(j) {
-				return false, fmt.Errorf("queue: job %s exists with other settings (%s): choose another ID", j.ID, str(v, 1))
+				return false, errorf("job %s exists with other settings (%s): choose another ID", j.ID, str(v, 1))
 			}
 			c.job = old
 			return true, nil

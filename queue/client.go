@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 
@@ -46,7 +45,7 @@ func NewClient(o ClientOptions) (*redis.Client, error) {
 	}
 	opt, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("queue: redis URL: %w", err)
+		return nil, errorf("redis URL: %w", err)
 	}
 	if o.Password != "" {
 		if opt.Password != "" {
@@ -71,11 +70,11 @@ func NewClient(o ClientOptions) (*redis.Client, error) {
 		if o.TLSCA != "" {
 			pem, err := os.ReadFile(o.TLSCA)
 			if err != nil {
-				return nil, fmt.Errorf("queue: TLS CA: %w", err)
+				return nil, errorf("TLS CA: %w", err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("queue: TLS CA %s: no PEM certificate in it", o.TLSCA)
+				return nil, errorf("TLS CA %s: no PEM certificate in it", o.TLSCA)
 			}
 			opt.TLSConfig.RootCAs = pool
 		}
@@ -85,7 +84,7 @@ func NewClient(o ClientOptions) (*redis.Client, error) {
 		if o.TLSCert != "" {
 			pair, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
 			if err != nil {
-				return nil, fmt.Errorf("queue: TLS client certificate: %w", err)
+				return nil, errorf("TLS client certificate: %w", err)
 			}
 			opt.TLSConfig.Certificates = []tls.Certificate{pair}
 		}

@@ -34,6 +34,10 @@ type CoordinateOptions struct {
 	// chunks accepted so far and the job's chunks, and once at the end.
 	Progress      func(done, total int)
 	ProgressEvery time.Duration
+	// Refused, if set, is called as soon as a worker refuses the job
+	// (another build, a Func it lacks or cannot run), with its name and
+	// why: the job waits for other workers meanwhile.
+	Refused func(worker, why string)
 }
 
 // DefaultCoordinatorPoll is CoordinateOptions.Poll's default.
@@ -106,6 +110,9 @@ func Coordinate(ctx context.Context, client redis.UniversalClient, j Job, o Coor
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, fmt.Errorf("timed out after %v", o.Timeout))
 		defer cancel()
+	}
+	if err := checkEviction(ctx, client); err != nil {
+		return Result{}, err
 	}
 	c := &coordinator{client: client, job: j, keys: keysOf(j.ID), token: randomID(), r: &retrier{window: o.Outage}, poll: o.Poll, o: o}
 	resumed, err := c.claim(ctx, o.Resume)
@@ -195,16 +202,16 @@ func (c *coordinator) do(ctx context.Context, what string, f func(context.Contex
 			return c.stopped(ctx)
 		}
 		if errors.Is(err, ErrOutage) {
-			return fmt.Errorf("job %s: %w; %d of %d chunks have results, kept in redis for %v after it comes back: resume with the same flags or -resume %s",
+			return fmt.Errorf("job %s: %w; %d of %d chunks have results, kept for %v after redis comes back if it saved them (appendonly; a server without persistence lost them): resume with the same flags or -resume %s",
 				c.job.ID, err, c.job.Chunks-c.left, c.job.Chunks, c.job.Retain, c.job.ID)
 		}
-		return fmt.Errorf("queue: job %s: %s: %w", c.job.ID, what, err)
+		return errorf("job %s: %s: %w", c.job.ID, what, err)
 	}
 	return nil
 }
 
 func (c *coordinator) stopped(ctx context.Context) error {
-	return fmt.Errorf("queue: job %s: %w (%d of %d chunks have results)", c.job.ID, context.Cause(ctx), c.job.Chunks-c.left, c.job.Chunks)
+	return errorf("job %s: %w (%d of %d chunks have results)", c.job.ID, context.Cause(ctx), c.job.Chunks-c.left, c.job.Chunks)
 }
 
 // endError turns a script's "end", "gone" or "usurped" reply into an error.
@@ -218,7 +225,7 @@ func (c *coordinator) endError(v []any) error {
 	case "usurped":
 		return fmt.Errorf("%w: job %s", ErrUsurped, c.job.ID)
 	}
-	return fmt.Errorf("queue: job %s: unexpected reply %v", c.job.ID, v)
+	return errorf("job %s: unexpected reply %v", c.job.ID, v)
 }
 
 // note calls the Progress callback when it is time, and at the end.
@@ -266,7 +273,26 @@ func (c *coordinator) end(why string) error {
 		errs = append(errs, fmt.Errorf("another coordinator holds the job"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("queue: end job %s: %w", c.job.ID, err)
+		return errorf("end job %s: %w", c.job.ID, err)
+	}
+	return nil
+}
+
+// ErrEviction: the redis-server may evict keys under memory pressure.
+var ErrEviction = errors.New("queue: redis-server evicts keys")
+
+// checkEviction refuses a server whose maxmemory-policy may evict keys:
+// every key of a job has a TTL, so even a volatile-* policy may drop one
+// mid-job, and a lost key reads as a restart or an expiry. A server that
+// does not answer CONFIG GET (a managed one, an ACL without it) is taken
+// as it is.
+func checkEviction(ctx context.Context, client redis.UniversalClient) error {
+	v, err := client.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		return nil
+	}
+	if p := v["maxmemory-policy"]; p != "" && p != "noeviction" {
+		return fmt.Errorf("%w under memory pressure (maxmemory-policy %s): a job's keys could vanish mid-run; set maxmemory-policy noeviction (redis-cli config set maxmemory-policy noeviction)", ErrEviction, p)
 	}
 	return nil
 }

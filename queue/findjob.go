@@ -117,7 +117,7 @@ func workerErr(ctx context.Context, err error) error {
 	if errors.Is(err, ErrOutage) {
 		return err
 	}
-	return fmt.Errorf("queue: %w", err)
+	return errorf("%w", err)
 }
 
 // refuse puts the reason of worker id's refusal of j in j's dead letters

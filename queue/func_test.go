@@ -287,7 +287,13 @@ func TestRefusals(t *testing.T) {
 	const n = 500_000
 	j := Job{Func: "queue-test-harmonic", N: n, Chunks: 5}
 	var able sync.WaitGroup
-	s, err := Submit(ctx, client, j, CoordinateOptions{Started: func(j Job, _ int) {
+	var refusedMu sync.Mutex
+	var refused []string
+	s, err := Submit(ctx, client, j, CoordinateOptions{Refused: func(worker, why string) {
+		refusedMu.Lock()
+		refused = append(refused, worker+": "+why)
+		refusedMu.Unlock()
+	}, Started: func(j Job, _ int) {
 		k := keysOf(j.ID)
 		lacking := startWorker(t, url, j.ID, envNoFunc+"=1")
 		if err := lacking.wait(t, time.Minute); err == nil {
@@ -334,6 +340,11 @@ func TestRefusals(t *testing.T) {
 	if len(r.DeadLetters) != 2 || !strings.Contains(dead, "no Func registered") || !strings.Contains(dead, "worker stale refused the job") ||
 		!strings.Contains(dead, "another build") || r.ByWorker["able"] != j.Chunks {
 		t.Errorf("dead letters:\n%s\nby worker %v", dead, r.ByWorker)
+	}
+	refusedMu.Lock()
+	defer refusedMu.Unlock()
+	if len(refused) != 2 || !strings.Contains(strings.Join(refused, "\n"), "stale: ") {
+		t.Errorf("the coordinator was told of the refusals as %q, want both, as they came", refused)
 	}
 }
 

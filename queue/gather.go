@@ -136,6 +136,9 @@ func (c *coordinator) deadLetter(s string) error {
 		}
 		return fmt.Errorf("%w: job %s: chunk %d: %s (worker %s)", ErrDeadLetter, c.job.ID, i, d.Reason, d.Worker)
 	}
+	if w, ok := strings.CutPrefix(d.Entry, "worker "); ok && c.o.Refused != nil {
+		c.o.Refused(w, d.Reason)
+	}
 	if len(c.deadNotes) < 100 {
 		if strings.HasPrefix(d.Entry, "worker ") {
 			c.deadNotes = append(c.deadNotes, fmt.Sprintf("%s refused the job: %s", d.Entry, d.Reason))

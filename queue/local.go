@@ -80,7 +80,7 @@ type Result struct {
 func ComputeChunk(ctx context.Context, j Job, i int, progress func(done uint64)) (engine.Partial, time.Duration, error) {
 	j = j.withDefaults()
 	if i < 0 || i >= j.Chunks {
-		return engine.Partial{}, 0, fmt.Errorf("queue: chunk %d out of [0, %d)", i, j.Chunks)
+		return engine.Partial{}, 0, errorf("chunk %d out of [0, %d)", i, j.Chunks)
 	}
 	return chunkOnPool(ctx, j, i, progress, nil)
 }

@@ -294,3 +294,23 @@ func (l *lineSignal) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// A server that may evict keys is refused before the job starts, naming
+// the setting; with noeviction the same job runs.
+func TestEvictionRefused(t *testing.T) {
+	client, _ := newClient(t)
+	ctx := context.Background()
+	if err := client.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+		t.Skipf("cannot set maxmemory-policy: %v", err)
+	}
+	j := Job{Func: testFunc, N: 1000, Chunks: 2}
+	if _, err := Coordinate(ctx, client, j, CoordinateOptions{}); !errors.Is(err, ErrEviction) || !strings.Contains(err.Error(), "allkeys-lru") {
+		t.Errorf("Coordinate on allkeys-lru: %v, want ErrEviction naming the policy", err)
+	}
+	if err := client.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Local(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+}

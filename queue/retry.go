@@ -84,3 +84,20 @@ func (r *retrier) do(ctx context.Context, what string, f func(context.Context) e
 		backoff = min(2*backoff, time.Second)
 	}
 }
+
+// errorf is fmt.Errorf("queue: "+format, args...) with no second "queue: "
+// where a wrapped error of this package says it again ("queue: job x:
+// queue: redis unreachable" reads "queue: job x: redis unreachable");
+// errors.Is and errors.As see the wrapped errors as fmt.Errorf's would.
+func errorf(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	return &queueError{msg: "queue: " + strings.ReplaceAll(err.Error(), "queue: ", ""), err: err}
+}
+
+type queueError struct {
+	msg string
+	err error // the fmt.Errorf error, which wraps the arguments' errors
+}
+
+func (e *queueError) Error() string { return e.msg }
+func (e *queueError) Unwrap() error { return e.err }

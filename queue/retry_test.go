@@ -49,3 +49,15 @@ func TestRetrierBoundsAttempts(t *testing.T) {
 		t.Errorf("cancelled: %v, want context.Canceled", err)
 	}
 }
+
+// An error wrapped through the package's layers says "queue: " once, and
+// stays errors.Is-able to what it wraps.
+func TestErrorfSaysQueueOnce(t *testing.T) {
+	err := errorf("job %s: %w", "x", errorf("claim: %w", ErrOutage))
+	if got, want := err.Error(), "queue: job x: claim: redis unreachable"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if !errors.Is(err, ErrOutage) {
+		t.Error("the wrapped sentinel is lost")
+	}
+}

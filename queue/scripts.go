@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -298,7 +297,7 @@ func run(ctx context.Context, c redis.UniversalClient, s *luaScript, id string, 
 		return nil, err
 	}
 	if len(v) == 0 {
-		return nil, fmt.Errorf("queue: empty script reply")
+		return nil, errorf("empty script reply")
 	}
 	return v, nil
 }

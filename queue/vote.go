@@ -185,7 +185,7 @@ func (c *coordinator) reread(ctx context.Context, at int64) (*candidate, error) 
 	}
 	r, p, err := parseRecord(c.job, s)
 	if err != nil {
-		return nil, fmt.Errorf("queue: job %s: the accepted record %d: %v", c.job.ID, at, err)
+		return nil, errorf("job %s: the accepted record %d: %v", c.job.ID, at, err)
 	}
 	return &candidate{digest: digestOf(p), p: p, rec: r, at: at, workers: []string{r.Worker}}, nil
 }
@@ -220,7 +220,7 @@ func (c *coordinator) rebuildTotal(ctx context.Context) error {
 		for k, cmd := range cmds {
 			_, p, err := parseRecord(c.job, cmd.Val())
 			if err != nil || digestOf(p) != c.chunk[lo+k].digest {
-				return fmt.Errorf("queue: job %s: chunk %d's accepted record changed in redis (%v)", c.job.ID, lo+k, err)
+				return errorf("job %s: chunk %d's accepted record changed in redis (%v)", c.job.ID, lo+k, err)
 			}
 			c.total.Merge(p)
 		}

@@ -48,7 +48,8 @@ type WorkerOptions struct {
 	// Log, if set, gets a line per chunk taken and finished.
 	Log io.Writer
 	// Status, if set (else Log), gets a line every WaitNote while the
-	// worker waits for a job, so that a log shows it alive and idle.
+	// worker waits for a job, so that a log shows it alive and idle, and
+	// a line for each job it refuses.
 	Status io.Writer
 	// WaitNote is how often an idle worker says that it waits for a job;
 	// 0 means DefaultWaitNote, negative never.
@@ -134,7 +135,14 @@ func Work(ctx context.Context, client redis.UniversalClient, o WorkerOptions) (s
 		j, err := findJob(ctx, client, r, o, skip)
 		if errors.Is(err, ErrRefused) && o.Serve && o.Job == "" {
 			skip[j.ID] = true
-			logTo(o.Log, "worker %s: %v", o.ID, err)
+			// Always said where the worker's status goes, not only in a
+			// verbose log: a refused job waits for other workers, and its
+			// coordinator counts the dead letter.
+			status := o.Status
+			if status == nil {
+				status = o.Log
+			}
+			logTo(status, "worker %s: %v", o.ID, err)
 			continue
 		}
 		if err != nil {
@@ -207,9 +215,9 @@ func (w *worker) call(ctx context.Context, what string, s *luaScript, args ...an
 			return nil, context.Cause(ctx)
 		}
 		if errors.Is(err, ErrOutage) {
-			return nil, fmt.Errorf("queue: worker %s: job %s: %w", w.id, w.job.ID, err)
+			return nil, errorf("worker %s: job %s: %w", w.id, w.job.ID, err)
 		}
-		return nil, fmt.Errorf("queue: worker %s: job %s: %s: %w", w.id, w.job.ID, what, err)
+		return nil, errorf("worker %s: job %s: %s: %w", w.id, w.job.ID, what, err)
 	}
 	return v, nil
 }
@@ -226,7 +234,7 @@ func (w *worker) jobEnd(v []any) error {
 	case "gone":
 		return fmt.Errorf("%w: job %s (redis restarted without persistence, or its coordinator was away for more than %v)", ErrJobGone, w.job.ID, w.job.Retain)
 	}
-	return fmt.Errorf("queue: worker %s: job %s: unexpected reply %v", w.id, w.job.ID, v)
+	return errorf("worker %s: job %s: unexpected reply %v", w.id, w.job.ID, v)
 }
 
 // serve takes and computes chunks until the job is over or ctx ends.

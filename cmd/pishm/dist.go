@@ -139,7 +139,7 @@ Flags:
 	var j queue.Job
 	fs.IntVar(&j.Chunks, "chunks", queue.DefaultChunks, "number of `chunks` [0, n) is cut into (at most n)")
 	fs.IntVar(&j.Redundancy, "redundancy", 1, "`k`: each chunk is computed by k distinct workers and taken only when their exact results agree (a worker outvoted twice is shunned)")
-	fs.IntVar(&j.Workers, "workers", 1, "engine worker `processes` per chunk, fixed for every host (they change the bits)")
+	fs.IntVar(&j.Workers, "workers", 1, "engine worker `processes` per chunk, fixed for every host (so that a chunk costs the same anywhere; the bits do not depend on them)")
 	mode := fs.String("mode", "slots", "engine `strategy` per chunk: slots, cas or mutex (all give the same bits)")
 	kernel := fs.String("kernel", "auto", "inner `loop`, fixed for every host: auto (this CPU's best) or "+kernelNames())
 	publish := fs.String("publish", "", "engine publish interval inside a chunk, in `terms` (default: once per engine worker)")
@@ -222,10 +222,13 @@ Flags:
 			if had > 0 {
 				what = fmt.Sprintf("resumed, %d of them with results kept", had)
 			}
-			fmt.Fprintf(stderr, "pishm: job %s: %d chunks of ~%d terms %s at %s; start workers with: %s\n",
-				j.ID, j.Chunks, hi-lo, what, redacted(rf.o.URL), workerCommand(rf, j.ID))
+			fmt.Fprintf(stderr, "pishm: job %s: %d chunks of ~%d terms (grid %d) %s at %s; start workers with: %s\n",
+				j.ID, j.Chunks, hi-lo, j.Grain, what, redacted(rf.o.URL), workerCommand(rf, j.ID))
 		}}
 		o.Progress, o.ProgressEvery = chunkProgress(stderr, j.ID)
+		o.Refused = func(worker, why string) {
+			fmt.Fprintf(stderr, "pishm: job %s: worker %s refused it: %s\n", j.ID, worker, why)
+		}
 		var sub *queue.Submission
 		if sub, err = queue.Submit(ctx, client, j, o); err == nil {
 			// The job ends with ctx (Submit's): wait for its keys to go too.

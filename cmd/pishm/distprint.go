@@ -46,7 +46,7 @@ func printDist(w io.Writer, r queue.Result) {
 		fmt.Fprintf(w, "pi        %.16f  (WRONG: S_n fails the exact check)\n", p)
 	}
 	fmt.Fprintf(w, "S_n       %.16f  (exact %.16f, relative error %+.2e; bits %s)\n", r.Sum, r.SumExact, r.SumRelError, r.SumBits)
-	fmt.Fprintf(w, "n         %d terms in %d chunks; per chunk: engine workers %d, mode %s, kernel %s\n", j.N, r.Chunks, j.Workers, j.Mode, kernelOf(j))
+	fmt.Fprintf(w, "n         %d terms in %d chunks on a grid of %d terms; per chunk: engine workers %d, mode %s, kernel %s\n", j.N, r.Chunks, j.Grain, j.Workers, j.Mode, kernelOf(j))
 	fmt.Fprintf(w, "time      %v, %.3g terms/s; chunks' compute %v in all, %v per chunk on average\n",
 		r.Elapsed.Round(time.Microsecond), r.TermsPerSec, r.Compute.Round(time.Microsecond), (r.Compute / time.Duration(r.Chunks)).Round(time.Microsecond))
 	names := make([]string, 0, len(r.ByWorker))

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	neturl "net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -166,7 +167,9 @@ func run(stdout, stderr io.Writer, args []string) error {
 	}
 
 	queue.SilenceClientLog()
-	client, err := queue.NewClient(queue.ClientOptions{URL: *url})
+	// The password, when the URL has none, comes from REDISCLI_AUTH as
+	// redis-cli's does, so that it never shows in ps.
+	client, err := queue.NewClient(queue.ClientOptions{URL: *url, Password: passwordFromEnv(*url)})
 	if err != nil {
 		return usageError{err.Error()}
 	}
@@ -251,4 +254,15 @@ func parseCount(s string) (uint64, error) {
 		return 0, fmt.Errorf("%q is not a whole number in [1, %d]", s, uint64(lab.MaxN))
 	}
 	return uint64(f), nil
+}
+
+// passwordFromEnv is REDISCLI_AUTH when url carries no password of its
+// own ("" otherwise, or when it is unset).
+func passwordFromEnv(url string) string {
+	if u, err := neturl.Parse(url); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			return ""
+		}
+	}
+	return os.Getenv("REDISCLI_AUTH")
 }
