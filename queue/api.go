@@ -31,7 +31,9 @@ type Submission struct {
 // it. The coordinator keeps running on a goroutine, gathering and checking
 // results, until the job ends or ctx is done (which ends the job); Wait
 // returns its outcome. The same job submitted again, by this program or
-// after a crash, resumes what is in redis (see Coordinate).
+// after a crash, resumes what is in redis (see Coordinate); once it ended
+// done, Wait returns the outcome it recorded (Result.Replayed), and after
+// a failure Submit returns that failure: a job runs once.
 func Submit(ctx context.Context, client redis.UniversalClient, j Job, o CoordinateOptions) (*Submission, error) {
 	s := &Submission{Job: j, done: make(chan struct{})}
 	started := make(chan struct{})
@@ -51,6 +53,10 @@ func Submit(ctx context.Context, client redis.UniversalClient, j Job, o Coordina
 	case <-started:
 		return s, nil
 	case <-s.done:
+		if s.err == nil && s.res.Replayed {
+			s.Job = s.res.Job
+			return s, nil // it had ended: Wait returns the recorded outcome
+		}
 		if s.err == nil {
 			s.err = errors.New("queue: the coordinator ended before it queued the job")
 		}

@@ -11,10 +11,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// claim makes this the job's coordinator, new or resumed. A coordinator
-// that still holds the job is waited for up to two leases (it may be one
-// that was just killed, whose presence has not lapsed yet).
-func (c *coordinator) claim(ctx context.Context, mustExist bool) (resumed bool, err error) {
+// claim makes this the job's coordinator, new or resumed, or returns the
+// end marker of a job that already ended done or failed (ended). A
+// coordinator that still holds the job is waited for up to two leases (it
+// may be one that was just killed, whose presence has not lapsed yet).
+func (c *coordinator) claim(ctx context.Context, mustExist bool) (resumed bool, ended string, err error) {
 	k, j := c.keys, c.job
 	if mustExist {
 		var s string
@@ -24,13 +25,16 @@ func (c *coordinator) claim(ctx context.Context, mustExist bool) (resumed bool, 
 			return err
 		})
 		if errors.Is(err, redis.Nil) {
-			return false, fmt.Errorf("%w: %s (it ended, or its keys expired after %v without a coordinator)", ErrNoSuchJob, j.ID, j.Retain)
+			if e, _ := c.client.Get(ctx, k.end()).Result(); finalEnd(e) {
+				return false, e, nil
+			}
+			return false, "", fmt.Errorf("%w: %s (it ended, or its keys expired after %v without a coordinator)", ErrNoSuchJob, j.ID, j.Retain)
 		}
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		if c.job, err = decodeJob(s); err != nil {
-			return false, errorf("job %s: %w", j.ID, err)
+			return false, "", errorf("job %s: %w", j.ID, err)
 		}
 		j = c.job
 	}
@@ -43,34 +47,36 @@ func (c *coordinator) claim(ctx context.Context, mustExist bool) (resumed bool, 
 			return err
 		})
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		switch str(v, 0) {
+		case "ended":
+			return false, str(v, 1), nil
 		case "new":
 			if mustExist {
-				return false, fmt.Errorf("%w: %s", ErrNoSuchJob, j.ID)
+				return false, "", fmt.Errorf("%w: %s", ErrNoSuchJob, j.ID)
 			}
-			return false, nil
+			return false, "", nil
 		case "resume":
 			old, err := decodeJob(str(v, 1))
 			if err != nil {
-				return false, errorf("job %s: %w", j.ID, err)
+				return false, "", errorf("job %s: %w", j.ID, err)
 			}
 			if !old.sameWork(j) {
-				return false, errorf("job %s exists with other settings (%s): choose another ID", j.ID, str(v, 1))
+				return false, "", errorf("job %s exists with other settings (%s): choose another ID", j.ID, str(v, 1))
 			}
 			c.job = old
-			return true, nil
+			return true, "", nil
 		case "busy":
 			if time.Now().After(deadline) {
-				return false, fmt.Errorf("%w: %s (its presence lapses %v after it stops)", ErrJobExists, j.ID, j.Lease)
+				return false, "", fmt.Errorf("%w: %s (its presence lapses %v after it stops)", ErrJobExists, j.ID, j.Lease)
 			}
 		default:
-			return false, c.endError(v)
+			return false, "", c.endError(v)
 		}
 		select {
 		case <-ctx.Done():
-			return false, c.stopped(ctx)
+			return false, "", c.stopped(ctx)
 		case <-time.After(min(j.Lease/4, 250*time.Millisecond)):
 		}
 	}

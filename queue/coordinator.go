@@ -2,9 +2,12 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pishm/pishm/engine"
@@ -71,8 +74,10 @@ var (
 	ErrInexact = errors.New("queue: the sum fails its closed form")
 )
 
-// endTTL is how long the end marker stays: long enough for every worker
-// to see it, at its next poll or lease renewal.
+// endTTL is how long the end marker of a cancelled job stays: long enough
+// for every worker to see it, at its next poll or lease renewal. A job
+// that ended done or failed keeps its marker for Job.Retain, so that a
+// late coordinator reports its outcome instead of running it again.
 func endTTL(j Job) time.Duration { return max(10*j.Lease, 10*time.Second) }
 
 // Coordinate runs j on the workers that serve the redis-server client
@@ -89,7 +94,12 @@ func endTTL(j Job) time.Duration { return max(10*j.Lease, 10*time.Second) }
 // returned with ErrInexact.
 //
 // Whenever the job ends (done, failed, cancelled, timed out) Coordinate
-// deletes its keys and leaves only the end marker, which expires. When
+// deletes its keys and leaves only the end marker, which expires: after
+// Job.Retain for a job done or failed, and a coordinator that comes
+// meanwhile (a late twin, or the same command run again) returns the
+// recorded outcome (Result.Replayed) or ErrJobEnded instead of running the
+// job again; a cancelled job's marker goes soon, and the job may be run
+// anew. When
 // redis stays unreachable beyond the outage window it returns ErrOutage
 // and the keys stay, for a resume.
 func Coordinate(ctx context.Context, client redis.UniversalClient, j Job, o CoordinateOptions) (res Result, err error) {
@@ -115,9 +125,12 @@ func Coordinate(ctx context.Context, client redis.UniversalClient, j Job, o Coor
 		return Result{}, err
 	}
 	c := &coordinator{client: client, job: j, keys: keysOf(j.ID), token: randomID(), r: &retrier{window: o.Outage}, poll: o.Poll, o: o}
-	resumed, err := c.claim(ctx, o.Resume)
+	resumed, ended, err := c.claim(ctx, o.Resume)
 	if err != nil {
 		return Result{}, err
+	}
+	if ended != "" {
+		return replay(j, ended)
 	}
 	j = c.job
 	defer func() {
@@ -126,14 +139,14 @@ func Coordinate(ctx context.Context, client redis.UniversalClient, j Job, o Coor
 		if errors.Is(err, ErrOutage) || errors.Is(err, ErrUsurped) || errors.Is(err, ErrJobGone) {
 			return
 		}
-		why := "done"
-		if err != nil {
+		why, keep := endMarker(res), j.Retain
+		switch {
+		case err != nil && ctx.Err() != nil:
+			why, keep = "cancelled: "+context.Cause(ctx).Error(), endTTL(j)
+		case err != nil:
 			why = "failed: " + err.Error()
-			if ctx.Err() != nil {
-				why = "cancelled: " + context.Cause(ctx).Error()
-			}
 		}
-		err = errors.Join(err, c.end(why))
+		err = errors.Join(err, c.end(why, keep))
 	}()
 	start := time.Now()
 	if err := c.initial(ctx, resumed); err != nil {
@@ -221,7 +234,7 @@ func (c *coordinator) endError(v []any) error {
 		return fmt.Errorf("%w: job %s (redis restarted without persistence, or the keys expired while this coordinator was stopped for more than %v); %d of %d chunks had results, none is left",
 			ErrJobGone, c.job.ID, c.job.Retain, c.job.Chunks-c.left, c.job.Chunks)
 	case "end":
-		return fmt.Errorf("%w: job %s was ended by another coordinator: %s", ErrUsurped, c.job.ID, str(v, 1))
+		return fmt.Errorf("%w: job %s was ended by another coordinator: %s", ErrUsurped, c.job.ID, endWhy(str(v, 1)))
 	case "usurped":
 		return fmt.Errorf("%w: job %s", ErrUsurped, c.job.ID)
 	}
@@ -258,15 +271,16 @@ func (c *coordinator) stats(res *Result) {
 	res.Speculative, _ = strconv.Atoi(m["speculative"])
 }
 
-// end deletes the job's keys but the end marker, which says why.
-func (c *coordinator) end(why string) error {
+// end deletes the job's keys but the end marker, which says why, for
+// keep.
+func (c *coordinator) end(why string, keep time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var errs []error
 	if err := c.client.SRem(ctx, jobsKey, c.job.ID).Err(); err != nil {
 		errs = append(errs, fmt.Errorf("srem %s: %w", jobsKey, err))
 	}
-	v, err := run(ctx, c.client, endScript, c.job.ID, c.token, why, endTTL(c.job).Milliseconds())
+	v, err := run(ctx, c.client, endScript, c.job.ID, c.token, why, max(keep, endTTL(c.job)).Milliseconds())
 	if err != nil {
 		errs = append(errs, err)
 	} else if str(v, 0) != "ok" {
@@ -295,4 +309,61 @@ func checkEviction(ctx context.Context, client redis.UniversalClient) error {
 		return fmt.Errorf("%w under memory pressure (maxmemory-policy %s): a job's keys could vanish mid-run; set maxmemory-policy noeviction (redis-cli config set maxmemory-policy noeviction)", ErrEviction, p)
 	}
 	return nil
+}
+
+// endMarker is the end marker of a job done with res: "done", then a line
+// of JSON holding res and its exact total (Result.Reduction's binary
+// Partial, which res's JSON leaves out), for a late coordinator to report.
+func endMarker(res Result) string {
+	p, _ := res.Reduction.Partial().MarshalBinary()
+	b, err := json.Marshal(struct {
+		Result  Result `json:"result"`
+		Partial []byte `json:"partial"`
+	}{res, p})
+	if err != nil {
+		return "done"
+	}
+	return "done\n" + string(b)
+}
+
+// endWhy is an end marker's first line: "done", or why the job failed or
+// was cancelled.
+func endWhy(marker string) string {
+	why, _, _ := strings.Cut(marker, "\n")
+	return why
+}
+
+// finalEnd reports whether an end marker says the job ended for good,
+// done or failed (a cancelled job may be run again).
+func finalEnd(marker string) bool {
+	return strings.HasPrefix(marker, "done") || strings.HasPrefix(marker, "failed")
+}
+
+// replay is what a coordinator that came after j ended returns: the
+// outcome its end marker recorded, with Replayed set (the Result rebuilt
+// from the exact total, bit for bit the one returned then), or the error
+// it failed with.
+func replay(j Job, marker string) (Result, error) {
+	why, data, _ := strings.Cut(marker, "\n")
+	if why != "done" {
+		return Result{}, fmt.Errorf("%w: job %s had ended when this coordinator came, and is not run again: %s", ErrJobEnded, j.ID, why)
+	}
+	var out struct {
+		Result  Result `json:"result"`
+		Partial []byte `json:"partial"`
+	}
+	var p engine.Partial
+	if err := json.Unmarshal([]byte(data), &out); err != nil {
+		return Result{}, errorf("job %s ended done, and its recorded outcome is unreadable: %w", j.ID, err)
+	}
+	if err := p.UnmarshalBinary(out.Partial); err != nil {
+		return Result{}, errorf("job %s ended done, and its recorded exact total is unreadable: %w", j.ID, err)
+	}
+	res := out.Result
+	res.Reduction = finish(res.Job, p, res.Elapsed).Reduction
+	if math.Float64bits(res.Reduction.Value) != math.Float64bits(res.Sum) {
+		return Result{}, errorf("job %s ended done, and its recorded total gives %v where its result said %v", j.ID, res.Reduction.Value, res.Sum)
+	}
+	res.Replayed = true
+	return res, nil
 }

@@ -79,10 +79,10 @@ func findJob(ctx context.Context, client redis.UniversalClient, r *retrier, o Wo
 				client.SRem(ctx, jobsKey, id)
 				continue
 			case job == "" && end != "":
-				if end == "done" {
-					return Job{}, fmt.Errorf("%w: job %s is already done", ErrNoJob, id)
+				if why := endWhy(end); why != "done" {
+					return Job{}, fmt.Errorf("%w: job %s: %s", ErrJobEnded, id, why)
 				}
-				return Job{}, fmt.Errorf("%w: job %s: %s", ErrJobEnded, id, end)
+				return Job{}, fmt.Errorf("%w: job %s is already done", ErrNoJob, id)
 			case job == "":
 				continue
 			case coord == "" && o.Job == "":

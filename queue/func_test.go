@@ -61,6 +61,10 @@ func init() {
 		engine.Register("queue-test-wave", wave, []engine.Op{engine.Max})
 		engine.Register("queue-test-moments", moments, []engine.Op{engine.Sum, engine.Sum, engine.Min, engine.Max})
 		engine.Register("queue-test-tele", tele, []engine.Op{engine.Sum}, engine.WithClosedForm(teleClosed))
+		// A liar: the telescoping sum one part in 1e9 off, which its
+		// closed form refutes.
+		engine.Register("queue-test-tele-liar", func(p []byte, lo, hi uint64) float64 { return tele(p, lo, hi) * (1 + 1e-9) },
+			[]engine.Op{engine.Sum}, engine.WithClosedForm(teleClosed))
 	}
 }
 

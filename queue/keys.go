@@ -27,8 +27,9 @@ package queue
 //	pishm:queue:{ID}:got         hash chunk -> results sent
 //	pishm:queue:{ID}:shunned     hash worker -> why it takes no chunk: shunned
 //	                             by the coordinator, or it refused the job
-//	pishm:queue:{ID}:end         "done" or why it failed: the only key left
-//	                             after the end, for a while (see endTTL)
+//	pishm:queue:{ID}:end         "done" and its outcome, or why it failed or
+//	                             was cancelled: the only key left after the
+//	                             end, for Job.Retain (cancelled: endTTL)
 const jobsKey = "pishm:queue:jobs"
 
 type keys struct{ base string }

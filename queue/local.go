@@ -39,6 +39,10 @@ type Result struct {
 	// Resumed says the job was found in redis, left by an earlier
 	// coordinator, and its results so far were kept.
 	Resumed bool `json:"resumed,omitempty"`
+	// Replayed says the job had ended (done) before this coordinator
+	// came: this is the outcome its end marker recorded, for Job.Retain
+	// after it ended. The job was not run again.
+	Replayed bool `json:"replayed,omitempty"`
 	// Reclaimed counts chunks taken back from a worker whose lease lapsed
 	// (no progress for Job.Lease); Speculative the second copies that idle
 	// workers ran of the chunk that had run longest.

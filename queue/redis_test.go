@@ -314,3 +314,63 @@ func TestEvictionRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// One coordinator per job, ever: a coordinator that comes after the job
+// ended done reports the recorded outcome, bit for bit, and queues no
+// chunk; after a failure it reports the failure; after a cancel the job
+// may run anew.
+func TestLateCoordinatorReportsTheOutcome(t *testing.T) {
+	client, _ := newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	j := Job{ID: "late", Func: testFunc, N: 200_000, Chunks: 4}
+	runWith := func(j Job) (Result, error) {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		sub, err := Submit(ctx, client, j, CoordinateOptions{Started: func(j Job, _ int) {
+			wg.Go(func() { Work(ctx, client, WorkerOptions{ID: "w", Job: j.ID, Poll: 10 * time.Millisecond}) })
+		}})
+		if err != nil {
+			return Result{}, err
+		}
+		_, err = sub.Wait(ctx)
+		return sub.Result(), err
+	}
+	first, err := runWith(j)
+	if err != nil || first.Replayed {
+		t.Fatalf("first coordinator: %v (replayed %v)", err, first.Replayed)
+	}
+	sub, err := Submit(ctx, client, j, CoordinateOptions{Started: func(Job, int) { t.Error("the ended job was queued again") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	red, err := sub.Wait(ctx)
+	late := sub.Result()
+	if err != nil || !late.Replayed || late.SumBits != first.SumBits || math.Float64bits(red.Value) != math.Float64bits(first.Sum) ||
+		late.ByWorker["w"] != j.Chunks {
+		t.Errorf("late coordinator: %v, replayed %v, bits %s (first %s), value %v, by worker %v", err, late.Replayed, late.SumBits, first.SumBits, red.Value, late.ByWorker)
+	}
+	if n, _ := client.Exists(ctx, keysOf(j.ID).queue(), keysOf(j.ID).job()).Result(); n != 0 {
+		t.Errorf("the late coordinator left %d of the job's keys", n)
+	}
+
+	// A job that failed: its closed form refutes every chunk of a liar.
+	bad := Job{ID: "late-bad", Func: "queue-test-tele-liar", N: 10_000, Chunks: 2, MaxAttempts: 1}
+	if _, err := runWith(bad); err == nil {
+		t.Fatal("the liar's job did not fail")
+	}
+	if _, err := Coordinate(ctx, client, bad, CoordinateOptions{}); !errors.Is(err, ErrJobEnded) || !strings.Contains(err.Error(), "not run again") {
+		t.Errorf("late coordinator of a failed job: %v, want ErrJobEnded", err)
+	}
+
+	// A cancelled job is no outcome: the same job runs anew.
+	short, stop := context.WithCancel(ctx)
+	c := Job{ID: "late-cancelled", Func: testFunc, N: 10_000, Chunks: 2}
+	go func() { time.Sleep(100 * time.Millisecond); stop() }()
+	if _, err := Coordinate(short, client, c, CoordinateOptions{}); err == nil {
+		t.Fatal("the coordinator without workers ended without its context")
+	}
+	if r, err := runWith(c); err != nil || r.Replayed {
+		t.Errorf("after a cancel: %v (replayed %v), want a new run", err, r.Replayed)
+	}
+}

@@ -230,11 +230,16 @@ end
 return {'ok', new}`)
 
 // claimScript makes the caller (token ARGV[2]) the job's coordinator.
+// A job that ended done or failed is never run again: while its end
+// marker lasts (Job.Retain) the caller gets the marker instead, to report.
 // A job key that exists is resumed as it is; otherwise ARGV[1] becomes the
-// job, and any leftover of an earlier run goes. ARGV: job JSON, token,
-// lease ms, retain ms. Returns {"busy", holder, its PTTL ms}, {"resume",
+// job, and any leftover of an earlier run goes (a cancelled job's marker
+// too: cancelling is no outcome). ARGV: job JSON, token, lease ms, retain
+// ms. Returns {"ended", marker}, {"busy", holder, its PTTL ms}, {"resume",
 // job JSON} or {"new"}.
 var claimScript = script(`
+local e = redis.call('GET', K_end)
+if e and (string.sub(e, 1, 4) == 'done' or string.sub(e, 1, 6) == 'failed') then return {'ended', e} end
 local holder = redis.call('GET', K_coord)
 if holder and holder ~= ARGV[2] then return {'busy', holder, redis.call('PTTL', K_coord)} end
 local cur = redis.call('GET', K_job)
@@ -279,9 +284,10 @@ keep(K_queue)
 return {'ok'}`)
 
 // endScript ends the job: it deletes every key but the end marker, which
-// it sets to ARGV[2] ("done", or why the job failed) for ARGV[3] ms, so
-// that workers still at it learn how the job ended instead of finding it
-// gone. It does nothing to a job another coordinator took over.
+// it sets to ARGV[2] for ARGV[3] ms: "done" and the outcome (see
+// endMarker), or why the job failed or was cancelled, so that workers
+// still at it learn how the job ended instead of finding it gone, and a
+// late coordinator reports the outcome instead of running the job again. It does nothing to a job another coordinator took over.
 // ARGV: token, end text, end TTL ms. Returns {"ok"} or {"usurped"}.
 var endScript = script(`
 local holder = redis.call('GET', K_coord)

@@ -227,10 +227,10 @@ func (w *worker) call(ctx context.Context, what string, s *luaScript, args ...an
 func (w *worker) jobEnd(v []any) error {
 	switch str(v, 0) {
 	case "end":
-		if str(v, 1) == "done" {
-			return nil
+		if why := endWhy(str(v, 1)); why != "done" {
+			return fmt.Errorf("%w: job %s: %s", ErrJobEnded, w.job.ID, why)
 		}
-		return fmt.Errorf("%w: job %s: %s", ErrJobEnded, w.job.ID, str(v, 1))
+		return nil
 	case "gone":
 		return fmt.Errorf("%w: job %s (redis restarted without persistence, or its coordinator was away for more than %v)", ErrJobGone, w.job.ID, w.job.Retain)
 	}

@@ -377,12 +377,24 @@ func TestQueueForgedResults(t *testing.T) {
 	if got.Rejected != 5 || len(got.DeadLetters) != 1 {
 		t.Errorf("rejected %d (%q), dead letters %q; want 5 and the entry x", got.Rejected, got.RejectReasons, got.DeadLetters)
 	}
-	// The next job has the same flags, so the same ID: this worker must be
-	// gone first, or it would compute the chunks the forger answers.
 	w.wait(t, time.Minute)
+	// The same flags again name the same job, which ended: the command
+	// reports its outcome, and no chunk is queued again.
+	out, stderr, code := pishm(t, append([]string{"coordinate", "-redis", r.url, "-json"}, job...)...)
+	var again struct {
+		Replayed bool   `json:"replayed"`
+		SumBits  string `json:"sum_bits"`
+	}
+	if err := json.Unmarshal([]byte(out), &again); code != 0 || err != nil || !again.Replayed || again.SumBits != got.SumBits {
+		t.Errorf("the same job again: exit %d, %+v (%v), want its outcome replayed: %s", code, again, err, stderr)
+	}
+	if n, _ := c.LLen(ctx, key(j, "queue")).Result(); n != 0 {
+		t.Errorf("the ended job's chunks were queued again: %d", n)
+	}
 
-	// Every chunk 5e-13 high: each within its bounds (1e-12), the sum not.
-	coord = startProc(t, nil, "coordinate", "-redis", r.url, "-n", "1e8", "-chunks", "16", "-lease", "1s")
+	// Every chunk 5e-13 high: each within its bounds (1e-12), the sum not
+	// (another chunk count: another job).
+	coord = startProc(t, nil, "coordinate", "-redis", r.url, "-n", "1e8", "-chunks", "15", "-lease", "1s")
 	j = jobOf(t, c, coord)
 	var recs []any
 	for i := range j.Chunks {
@@ -424,6 +436,9 @@ func TestQueueRedisOutage(t *testing.T) {
 		t.Errorf("worker: exit %d: %s", code, w.stderr.String())
 	}
 
+	// Another job (the first ended: its flags would report its outcome).
+	job = []string{"-n", "1e9", "-chunks", "199", "-lease", "1s"}
+	local = localResult(t, job)
 	args := append([]string{"coordinate", "-redis", r.url, "-json", "-outage", "1s"}, job...)
 	coord = startProc(t, nil, args...)
 	j = jobOf(t, c, coord)

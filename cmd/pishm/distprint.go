@@ -63,6 +63,9 @@ func printDist(w io.Writer, r queue.Result) {
 	if r.Resumed {
 		fmt.Fprintf(w, "resumed   the results of an earlier coordinator were kept\n")
 	}
+	if r.Replayed {
+		fmt.Fprintf(w, "replayed  the job had ended before this coordinator came: this is its recorded outcome, not a new run\n")
+	}
 	if r.Rejected > 0 {
 		fmt.Fprintf(w, "rejected  %d records that were no valid result of this job, e.g. %s\n", r.Rejected, strings.Join(r.RejectReasons, "; "))
 	}
