@@ -189,7 +189,9 @@ func TestSubmitMatchesLocal(t *testing.T) {
 			t.Errorf("key left: %s (TTL %v)", k, ttl)
 		}
 	}
-	if v, _ := c.Get(ctx, key("end")).Result(); v != "done" {
+	// The end marker says "done" and keeps the outcome, for a late
+	// submitter of the same job to report.
+	if v, _ := c.Get(ctx, key("end")).Result(); !strings.HasPrefix(v, "done\n{") || !strings.Contains(v, got.SumBits) {
 		t.Errorf("end marker %q", v)
 	}
 }
