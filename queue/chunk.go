@@ -94,13 +94,17 @@ func (w *worker) compute(ctx context.Context, l lease, st *WorkerStats) error {
 	if w.o.tamper != nil {
 		w.o.tamper(l.chunk, &part)
 	}
-	rec := newRecord(j, l.chunk, part, d, w.id)
+	rec := newRecord(j, l.chunk, part, d, w.id, l.token, w.o.Key)
 	// The result goes out even if ctx ended meanwhile: it is done.
-	v, err := w.call(context.WithoutCancel(ctx), "send result", ackScript, rec.marshal(), l.token, l.chunk, j.Redundancy)
+	v, err := w.call(context.WithoutCancel(ctx), "send result", ackScript, rec.marshal(), l.token, l.chunk, j.Redundancy, w.id)
 	if err != nil {
 		return err
 	}
-	if str(v, 0) != "ok" {
+	switch str(v, 0) {
+	case "ok":
+	case "refused":
+		return errorf("worker %s: job %s: chunk %d: the queue refused the result: lease %s was not issued for it to this worker", w.id, j.ID, l.chunk, l.token)
+	default:
 		return w.jobEnd(v)
 	}
 	st.Chunks++

@@ -37,6 +37,10 @@ type CoordinateOptions struct {
 	// chunks accepted so far and the job's chunks, and once at the end.
 	Progress      func(done, total int)
 	ProgressEvery time.Duration
+	// Key is the job key (see auth.go; ReadKey): with it, the job
+	// records its KeyID, workers must hold the same key, and a result
+	// without the key's HMAC is rejected. nil runs the job without.
+	Key []byte
 	// Refused, if set, is called as soon as a worker refuses the job
 	// (another build, a Func it lacks or cannot run), with its name and
 	// why: the job waits for other workers meanwhile.
@@ -103,6 +107,7 @@ func endTTL(j Job) time.Duration { return max(10*j.Lease, 10*time.Second) }
 // redis stays unreachable beyond the outage window it returns ErrOutage
 // and the keys stay, for a resume.
 func Coordinate(ctx context.Context, client redis.UniversalClient, j Job, o CoordinateOptions) (res Result, err error) {
+	j.KeyID = keyID(o.Key)
 	j = j.withDefaults()
 	if err := j.Validate(); err != nil {
 		return Result{}, err

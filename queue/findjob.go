@@ -154,6 +154,12 @@ func compatible(j Job, o WorkerOptions) error {
 	if o.Mode != "" && o.Mode != j.Mode {
 		return fmt.Errorf("%w %s: it fixes mode %s, this worker was given %s (set it at the coordinator)", ErrRefused, j.ID, j.Mode, o.Mode)
 	}
+	switch id := keyID(o.Key); {
+	case j.KeyID != "" && id == "":
+		return fmt.Errorf("%w %s: its results must be signed with the job key, and this worker has none (give it the coordinator's: a key file, or %s)", ErrRefused, j.ID, KeyEnv)
+	case j.KeyID != "" && id != j.KeyID:
+		return fmt.Errorf("%w %s: its key is another than this worker's (key id %s, this worker's %s)", ErrRefused, j.ID, j.KeyID, id)
+	}
 	if err := catalog.Runnable(j.Func); err != nil {
 		return fmt.Errorf("%w %s: %v (start the coordinator with a Func every host runs)", ErrRefused, j.ID, err)
 	}

@@ -90,8 +90,13 @@ func (c *coordinator) tick(ctx context.Context) (tickInfo, error) {
 			return tickInfo{}, err
 		}
 	}
+	issued := strs(v, 7)
 	for k, r := range recs {
-		if err := c.take(ctx, r, at+int64(k)); err != nil {
+		iss := ""
+		if k < len(issued) {
+			iss = issued[k]
+		}
+		if err := c.take(ctx, r, iss, at+int64(k)); err != nil {
 			return tickInfo{}, err
 		}
 	}

@@ -21,7 +21,7 @@ import (
 // Protocol is the version of the keys, scripts and records this package
 // speaks. A worker refuses a job, and a coordinator rejects a result, of
 // another version.
-const Protocol = 5
+const Protocol = 6
 
 // Job describes one distributed reduction: the Func registered under
 // Func reduced over [0, N), cut into
@@ -94,6 +94,9 @@ type Job struct {
 	// MaxAttempts is how many times a chunk may be taken without a result
 	// before it goes to the dead-letter list (and the job fails).
 	MaxAttempts int `json:"max_attempts"`
+	// KeyID names the job key the coordinator holds, "" for none (see
+	// auth.go): set by Coordinate from CoordinateOptions.Key.
+	KeyID string `json:"key_id,omitempty"`
 }
 
 // Limits and defaults of a Job.
@@ -186,7 +189,7 @@ func (j Job) DefaultID() string {
 func (j Job) sameWork(o Job) bool {
 	return j.Protocol == o.Protocol && j.Func == o.Func && j.Op == o.Op && string(j.Params) == string(o.Params) &&
 		j.Grain == o.Grain && j.Redundancy == o.Redundancy && j.N == o.N && j.Chunks == o.Chunks &&
-		j.Workers == o.Workers && j.Mode == o.Mode && j.Publish == o.Publish
+		j.Workers == o.Workers && j.Mode == o.Mode && j.Publish == o.Publish && j.KeyID == o.KeyID
 }
 
 // grain is Grain, or when it is 0 its default: catalog.DefaultGrain(N),

@@ -27,6 +27,9 @@ package queue
 //	pishm:queue:{ID}:got         hash chunk -> results sent
 //	pishm:queue:{ID}:shunned     hash worker -> why it takes no chunk: shunned
 //	                             by the coordinator, or it refused the job
+//	pishm:queue:{ID}:issued      hash lease token -> "CHUNK WORKER" of every
+//	                             lease ever issued: a result counts only if it
+//	                             answers one (see ackScript, gatherScript)
 //	pishm:queue:{ID}:end         "done" and its outcome, or why it failed or
 //	                             was cancelled: the only key left after the
 //	                             end, for Job.Retain (cancelled: endTTL)
@@ -53,6 +56,7 @@ func (k keys) stats() string    { return k.base + ":stats" }
 func (k keys) who() string      { return k.base + ":who" }
 func (k keys) got() string      { return k.base + ":got" }
 func (k keys) shunned() string  { return k.base + ":shunned" }
+func (k keys) issued() string   { return k.base + ":issued" }
 func (k keys) end() string      { return k.base + ":end" }
 
 // all lists every key of the job but end, in the order the scripts take
@@ -60,5 +64,5 @@ func (k keys) end() string      { return k.base + ":end" }
 func (k keys) all() []string {
 	return []string{k.job(), k.coord(), k.queue(), k.leases(), k.lease(), k.copies(), k.started(),
 		k.finished(), k.attempts(), k.errors(), k.dead(), k.results(), k.seq(), k.stats(), k.who(), k.got(),
-		k.shunned(), k.end()}
+		k.shunned(), k.issued(), k.end()}
 }

@@ -117,7 +117,7 @@ func TestRecord(t *testing.T) {
 	j := Job{Func: testFunc, N: 1 << 20, Chunks: 4096}.withDefaults()
 	p := valueOf(math.Nextafter(1.2337, 2))
 	p.Add(0, 1e-300)
-	r := newRecord(j, 4095, p, 1234567, "host-1")
+	r := newRecord(j, 4095, p, 1234567, "host-1", "17", nil)
 	got, v, err := parseRecord(j, r.marshal())
 	if err != nil || got.Bits != r.Bits || got.Worker != r.Worker || !v.Equal(p) {
 		t.Fatalf("round trip: %+v %v, %v; want %+v", got, v, err, r)
@@ -127,10 +127,10 @@ func TestRecord(t *testing.T) {
 	max := engine.NewPartial(engine.Max)
 	for _, bad := range []string{
 		"short",
-		newRecord(j, 4096, p, 0, "w").marshal(),
-		newRecord(j, -1, p, 0, "w").marshal(),
-		newRecord(other, 1, p, 0, "w").marshal(),
-		newRecord(j, 1, max, 0, "w").marshal(),
+		newRecord(j, 4096, p, 0, "w", "1", nil).marshal(),
+		newRecord(j, -1, p, 0, "w", "1", nil).marshal(),
+		newRecord(other, 1, p, 0, "w", "1", nil).marshal(),
+		newRecord(j, 1, max, 0, "w", "1", nil).marshal(),
 		strings.Replace(r.marshal(), fmt.Sprintf(`"v":%d`, Protocol), `"v":1`, 1),
 		strings.Replace(r.marshal(), r.Bits, "7ff8000000000000", 1),
 		strings.Replace(r.marshal(), `"partial":"`, `"partial":"AA`, 1),

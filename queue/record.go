@@ -22,12 +22,24 @@ type record struct {
 	Elapsed  int64  `json:"ns"` // the engine's compute time for the chunk
 	Worker   string `json:"worker"`
 	Build    string `json:"build"`
+	// Lease is the token of the lease the record answers: the job's
+	// scripts issued it for Chunk to Worker, or the record is refused.
+	Lease string `json:"lease"`
+	// MAC is the record's HMAC-SHA256 under the job key (see auth.go),
+	// for a job that has one.
+	MAC string `json:"mac,omitempty"`
 }
 
-func newRecord(j Job, chunk int, p engine.Partial, d time.Duration, worker string) record {
+// newRecord is the record of chunk's state p, computed in d by worker
+// under lease token, signed with key if it is not nil.
+func newRecord(j Job, chunk int, p engine.Partial, d time.Duration, worker, token string, key []byte) record {
 	b, _ := p.MarshalBinary()
-	return record{Protocol: Protocol, Job: j.ID, Chunk: int64(chunk), Partial: b,
-		Bits: fmt.Sprintf("%016x", math.Float64bits(p.Value())), Elapsed: int64(d), Worker: worker, Build: BuildStamp()}
+	r := record{Protocol: Protocol, Job: j.ID, Chunk: int64(chunk), Partial: b,
+		Bits: fmt.Sprintf("%016x", math.Float64bits(p.Value())), Elapsed: int64(d), Worker: worker, Build: BuildStamp(), Lease: token}
+	if key != nil {
+		r.MAC = mac(key, r)
+	}
+	return r
 }
 
 func (r record) marshal() string {

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -89,9 +90,9 @@ func TestCoordinateMatchesLocal(t *testing.T) {
 	started := func(j Job, _ int) {
 		// A result for chunk 1 before any worker's: the worker's becomes a
 		// duplicate, and so does a second copy of this one.
-		dup := newRecord(j, 1, first1, 0, "test").marshal()
+		dup := asWorker(t, client, j, 1, first1, "test")
 		k := keysOf(j.ID)
-		bad := newRecord(j, j.Chunks, valueOf(0), 0, "test").marshal()
+		bad := asWorker(t, client, j, j.Chunks, valueOf(0), "test")
 		if err := client.RPush(ctx, k.results(), dup, dup, "short", bad).Err(); err != nil {
 			t.Error(err)
 		}
@@ -248,7 +249,7 @@ func TestDisagreement(t *testing.T) {
 	off := valueOf(math.Nextafter(honest.Value(), 2)) // one ulp off: inside the bounds
 	var wg sync.WaitGroup
 	got, err := Coordinate(ctx, client, j, CoordinateOptions{Started: func(j Job, _ int) {
-		if err := client.RPush(ctx, keysOf(j.ID).results(), newRecord(j, 2, off, 0, "liar").marshal()).Err(); err != nil {
+		if err := client.RPush(ctx, keysOf(j.ID).results(), asWorker(t, client, j, 2, off, "liar")).Err(); err != nil {
 			t.Error(err)
 		}
 		wg.Go(func() {
@@ -269,8 +270,8 @@ func TestDisagreement(t *testing.T) {
 	off2 := valueOf(math.Nextafter(off.Value(), 2))
 	_, err = Coordinate(ctx, client, j, CoordinateOptions{Started: func(j Job, _ int) {
 		k := keysOf(j.ID)
-		if err := client.RPush(ctx, k.results(), newRecord(j, 2, off, 0, "liar").marshal(), newRecord(j, 2, off2, 0, "liar2").marshal(),
-			newRecord(j, 2, honest, 0, "honest").marshal()).Err(); err != nil {
+		if err := client.RPush(ctx, k.results(), asWorker(t, client, j, 2, off, "liar"), asWorker(t, client, j, 2, off2, "liar2"),
+			asWorker(t, client, j, 2, honest, "honest")).Err(); err != nil {
 			t.Error(err)
 		}
 	}})
@@ -372,5 +373,92 @@ func TestLateCoordinatorReportsTheOutcome(t *testing.T) {
 	}
 	if r, err := runWith(c); err != nil || r.Replayed {
 		t.Errorf("after a cancel: %v (replayed %v), want a new run", err, r.Replayed)
+	}
+}
+
+// asWorker is the record of chunk's state p as worker would send it: on a
+// lease the job's keys say was issued for the chunk to that worker (the
+// test writes it where takeScript would), so that the coordinator weighs
+// it as a worker's result, a faulty one's if p is wrong.
+func asWorker(t *testing.T, client *redis.Client, j Job, chunk int, p engine.Partial, worker string) string {
+	t.Helper()
+	tok := "test-" + randomID()
+	if err := client.HSet(context.Background(), keysOf(j.ID).issued(), tok, fmt.Sprintf("%d %s", chunk, worker)).Err(); err != nil {
+		t.Error(err)
+	}
+	return newRecord(j, chunk, p, 0, worker, tok, nil).marshal()
+}
+
+// TestForgedRecordsAreNotSummed: records pushed into a keyed job's
+// results by anything but its workers (well-formed and plausible, on no
+// lease, on a lease never issued, on another worker's lease, of another
+// job, and on a lease the forger wrote into redis itself but without the
+// key) are rejected, each named, and the job ends with Local's bits;
+// workers without the key, or with another, refuse the job.
+func TestForgedRecordsAreNotSummed(t *testing.T) {
+	client, _ := newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	key := []byte("0123456789abcdef-the-job-key")
+	j := Job{Func: testFunc, N: 1_000_000, Chunks: 8}
+	want, err := Local(ctx, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plausible := func(j Job, chunk int) engine.Partial {
+		v, _ := j.Exact(chunk)
+		return valueOf(v * (1 + 5e-14)) // inside a chunk's bounds (1e-12)
+	}
+	forge := func(j Job, chunk int, lease, worker string) string {
+		return newRecord(j, chunk, plausible(j, chunk), 0, worker, lease, nil).marshal()
+	}
+	var wg sync.WaitGroup
+	got, err := Coordinate(ctx, client, j, CoordinateOptions{Key: key, Started: func(j Job, _ int) {
+		k := keysOf(j.ID)
+		other := j
+		other.ID = "another-job"
+		client.HSet(ctx, k.issued(), "forged", "3 forger") // a lease the forger wrote itself
+		recs := []any{
+			forge(j, 0, "", "forger"),        // no lease
+			forge(j, 1, "999999", "forger"),  // a lease never issued
+			forge(j, 2, "forged", "forger"),  // a lease for another chunk
+			forge(j, 3, "forged", "someone"), // another worker's lease
+			forge(other, 4, "", "forger"),    // another job's
+			forge(j, 3, "forged", "forger"),  // on its lease, without the key
+		}
+		if err := client.RPush(ctx, k.results(), recs...).Err(); err != nil {
+			t.Error(err)
+		}
+		// A forger that calls the ack script itself, on a token never issued.
+		if v, err := run(ctx, client, ackScript, j.ID, forge(j, 5, "424242", "forger"), "424242", 5, 1, "forger"); err != nil || str(v, 0) != "refused" {
+			t.Errorf("the ack script took a result on a lease never issued: %v, %v", v, err)
+		}
+		for _, o := range []WorkerOptions{{ID: "keyless"}, {ID: "other-key", Key: []byte("another key, 16 bytes or more")}} {
+			o.Job, o.Poll = j.ID, 10*time.Millisecond
+			if _, err := Work(ctx, client, o); !errors.Is(err, ErrRefused) {
+				t.Errorf("worker %s: %v, want it to refuse the job", o.ID, err)
+			}
+		}
+		wg.Go(func() {
+			if _, err := Work(ctx, client, WorkerOptions{ID: "honest", Key: key, Job: j.ID, Poll: 10 * time.Millisecond}); err != nil {
+				t.Error(err)
+			}
+		})
+	}})
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SumBits != want.SumBits || got.ByWorker["honest"] != j.Chunks || len(got.ByWorker) != 1 {
+		t.Errorf("bits %s (local %s), by worker %v", got.SumBits, want.SumBits, got.ByWorker)
+	}
+	if got.Rejected != 6 {
+		t.Errorf("rejected %d records, want the 6 forged: %q", got.Rejected, got.RejectReasons)
+	}
+	reasons := strings.Join(got.RejectReasons, "\n")
+	for _, why := range []string{"not sent through the queue", "another-job"} {
+		if !strings.Contains(reasons, why) {
+			t.Errorf("no reason says %q:\n%s", why, reasons)
+		}
 	}
 }

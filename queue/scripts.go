@@ -19,7 +19,7 @@ import (
 // the coordinator was away longer than Job.Retain).
 const prelude = `
 local K_job, K_coord, K_queue, K_leases, K_lease, K_copies, K_started, K_finished,
-      K_attempts, K_errors, K_dead, K_results, K_seq, K_stats, K_who, K_got, K_shunned, K_end = unpack(KEYS)
+      K_attempts, K_errors, K_dead, K_results, K_seq, K_stats, K_who, K_got, K_shunned, K_issued, K_end = unpack(KEYS)
 local ttl = redis.call('PTTL', K_job)
 local function ended()
   local e = redis.call('GET', K_end)
@@ -151,8 +151,9 @@ end
 local tok = redis.call('INCR', K_seq)
 redis.call('ZADD', K_leases, now + tonumber(ARGV[2]), tok)
 redis.call('HSET', K_lease, tok, chunk .. ' ' .. kind .. ' ' .. ARGV[1])
+redis.call('HSET', K_issued, tok, chunk .. ' ' .. ARGV[1])
 redis.call('HINCRBY', K_copies, chunk, 1)
-for _, key in ipairs({K_seq, K_leases, K_lease, K_copies, K_stats}) do keep(key) end
+for _, key in ipairs({K_seq, K_leases, K_lease, K_issued, K_copies, K_stats}) do keep(key) end
 return {'lease', tostring(tok), chunk, kind, attempt}`)
 
 // renewScript checks a lease and, if ARGV[4] is "1", moves its deadline
@@ -173,11 +174,14 @@ return {'ok'}`)
 // worker killed at any instant leaves either both done or neither. The
 // result goes in even if the lease was reclaimed meanwhile (it is a
 // duplicate then, and the coordinator checks that the two agree). The
-// chunk is finished once it has k results. ARGV: record, token, chunk, k.
-// Returns {"ok", held (0/1), late (0/1: the chunk was finished already)}
-// or ended().
+// chunk is finished once it has k results. A result must answer a lease
+// this job issued for that chunk to that worker (K_issued), or it is
+// refused and nothing changes. ARGV: record, token, chunk, k, worker.
+// Returns {"ok", held (0/1), late (0/1: the chunk was finished already)},
+// {"refused"} or ended().
 var ackScript = script(`
 if ttl < 0 then return ended() end
+if redis.call('HGET', K_issued, ARGV[2]) ~= ARGV[3] .. ' ' .. ARGV[5] then return {'refused'} end
 redis.call('RPUSH', K_results, ARGV[1])
 keep(K_results)
 local held = drop(ARGV[2], ARGV[3]) >= 0 and 1 or 0
@@ -255,8 +259,10 @@ return {'new'}`)
 // the results and dead letters. ARGV: token, lease ms, retain ms, results
 // cursor, dead cursor, renew.
 // Returns {"ok", records, dead letters, results length, queue length,
-// leases, dead letters length}, {"usurped", holder}, or ended(). At most
-// 1000 results and 100 dead letters come per call.
+// leases, dead letters length, issued}, {"usurped", holder}, or ended(),
+// where issued[i] is what K_issued says of the lease token records[i]
+// names ("CHUNK WORKER", or "" for a token never issued, or none). At
+// most 1000 results and 100 dead letters come per call.
 var gatherScript = script(`
 if ttl < 0 then return ended() end
 local holder = redis.call('GET', K_coord)
@@ -266,8 +272,15 @@ if ARGV[6] == '1' then
   for i, k in ipairs(KEYS) do if i ~= 2 and i ~= #KEYS then redis.call('PEXPIRE', k, ARGV[3]) end end
 end
 local rc, dc = tonumber(ARGV[4]), tonumber(ARGV[5])
-return {'ok', redis.call('LRANGE', K_results, rc, rc + 999), redis.call('LRANGE', K_dead, dc, dc + 99),
-  redis.call('LLEN', K_results), redis.call('LLEN', K_queue), redis.call('ZCARD', K_leases), redis.call('LLEN', K_dead)}`)
+local recs = redis.call('LRANGE', K_results, rc, rc + 999)
+local issued = {}
+for i, r in ipairs(recs) do
+  local ok, d = pcall(cjson.decode, r)
+  local t = ok and type(d) == 'table' and d['lease']
+  issued[i] = (type(t) == 'string' and redis.call('HGET', K_issued, t)) or ''
+end
+return {'ok', recs, redis.call('LRANGE', K_dead, dc, dc + 99),
+  redis.call('LLEN', K_results), redis.call('LLEN', K_queue), redis.call('ZCARD', K_leases), redis.call('LLEN', K_dead), issued}`)
 
 // requeueScript puts chunks ARGV[2:] on the queue (again): the chunks of
 // a new job, or those of a resumed one that have no valid result and are

@@ -47,14 +47,23 @@ func digestOf(p engine.Partial) [32]byte {
 // maxReasons bounds the rejection reasons kept for the report.
 const maxReasons = 5
 
-// take checks one record (at index at of the results list) and counts it
-// as a vote for its chunk's state: the state that reaches the votes it
-// needs (Job.Redundancy, and at least two once the chunk is disputed) is
+// take checks one record (at index at of the results list; issued is
+// what the job's scripts recorded of the lease it names) and counts it as
+// a vote for its chunk's state: the state that reaches the votes it needs
+// (Job.Redundancy, and at least two once the chunk is disputed) is
 // accepted and merged into the total, and the workers that sent another
-// are outvoted.
-func (c *coordinator) take(ctx context.Context, s string, at int64) error {
+// are outvoted. A record that answers no lease issued for its chunk to
+// its worker, or lacks the job key's HMAC, counts for nothing.
+func (c *coordinator) take(ctx context.Context, s, issued string, at int64) error {
 	j := c.job
 	r, p, err := parseRecord(j, s)
+	switch {
+	case err != nil:
+	case issued != issuedTo(r):
+		err = fmt.Errorf("chunk %d: no lease %q of this job was issued for it to worker %q: not sent through the queue", r.Chunk, r.Lease, r.Worker)
+	case c.o.Key != nil && !authentic(c.o.Key, r):
+		err = fmt.Errorf("chunk %d: not signed with the job key (worker %q)", r.Chunk, r.Worker)
+	}
 	if err == nil {
 		if why := j.checkChunk(int(r.Chunk), p.Value()); why != "" {
 			err = errors.New(why)

@@ -55,6 +55,11 @@ type WorkerOptions struct {
 	// 0 means DefaultWaitNote, negative never.
 	WaitNote time.Duration
 
+	// Key is the job key (see auth.go; ReadKey): a job whose coordinator
+	// has one is served only with the same, and every record is signed
+	// with it. nil serves only jobs without a key.
+	Key []byte
+
 	// tamper, if set, changes a chunk's result before it is sent: a test
 	// plays a faulty worker with it.
 	tamper func(chunk int, p *engine.Partial)

@@ -30,6 +30,7 @@ import (
 type redisFlags struct {
 	o            queue.ClientOptions
 	passwordFile string
+	keyFile      string
 }
 
 func (r *redisFlags) register(fs *flag.FlagSet) {
@@ -39,6 +40,7 @@ func (r *redisFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.o.TLSCert, "redis-tls-cert", "", "client certificate PEM `file` for TLS")
 	fs.StringVar(&r.o.TLSKey, "redis-tls-key", "", "client key PEM `file` for TLS")
 	fs.BoolVar(&r.o.TLSInsecure, "redis-tls-insecure", false, "do not verify the server's TLS certificate")
+	fs.StringVar(&r.keyFile, "key-file", "", "the job key, a secret shared by the coordinator and its workers, never sent to redis: results are signed with it and unsigned ones rejected (default: $"+queue.KeyEnv+"; none: no signatures)")
 }
 
 // client connects to redis as r says, taking the password from the file
@@ -104,6 +106,9 @@ func workerCommand(rf redisFlags, id string) string {
 	}
 	if rf.o.TLSInsecure {
 		cmd += " -redis-tls-insecure"
+	}
+	if rf.keyFile != "" {
+		cmd += " -key-file " + rf.keyFile
 	}
 	return cmd + " -job " + id
 }
@@ -216,7 +221,11 @@ Flags:
 			return cerr
 		}
 		defer client.Close()
-		o := queue.CoordinateOptions{Timeout: *timeout, Outage: *outage, Resume: *resume != "", Started: func(j queue.Job, had int) {
+		key, kerr := queue.ReadKey(rf.keyFile)
+		if kerr != nil {
+			return usageError{kerr.Error()}
+		}
+		o := queue.CoordinateOptions{Key: key, Timeout: *timeout, Outage: *outage, Resume: *resume != "", Started: func(j queue.Job, had int) {
 			lo, hi := j.Bounds(0)
 			what := "queued"
 			if had > 0 {
@@ -309,6 +318,11 @@ Flags:
 		o.Log = stderr
 	}
 	o.Status = stderr
+	key, err := queue.ReadKey(rf.keyFile)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	o.Key = key
 	client, err := rf.client(ctx)
 	if err != nil {
 		return err

@@ -347,8 +347,8 @@ func TestQueueStoppedWorker(t *testing.T) {
 // list as redis-cli would (chunk 2 NaN, four chunks 0.25) are rejected and
 // their chunks computed, a garbage queue entry goes to the dead letters
 // without stopping the worker, and S is exact. Then forged records nudged
-// within every chunk's bounds but together beyond the exact check: the
-// job fails with exit 1 and prints no pi as right.
+// within every chunk's bounds but together beyond the exact check: they
+// answer no lease, are rejected, and the job is exact.
 func TestQueueForgedResults(t *testing.T) {
 	r := newRedis(t)
 	c := client(t, r.url)
@@ -393,8 +393,12 @@ func TestQueueForgedResults(t *testing.T) {
 	}
 
 	// Every chunk 5e-13 high: each within its bounds (1e-12), the sum not
-	// (another chunk count: another job).
-	coord = startProc(t, nil, "coordinate", "-redis", r.url, "-n", "1e8", "-chunks", "15", "-lease", "1s")
+	// (another chunk count: another job). Such records once passed every
+	// chunk's check; now they answer no lease the queue issued, and are
+	// rejected before any check: a worker computes the job exactly.
+	job = []string{"-n", "1e8", "-chunks", "15", "-lease", "1s"}
+	local = localResult(t, job)
+	coord = startProc(t, nil, append([]string{"coordinate", "-redis", r.url, "-json"}, job...)...)
 	j = jobOf(t, c, coord)
 	var recs []any
 	for i := range j.Chunks {
@@ -404,9 +408,9 @@ func TestQueueForgedResults(t *testing.T) {
 	if err := c.RPush(ctx, key(j, "results"), recs...).Err(); err != nil {
 		t.Fatal(err)
 	}
-	coord.expectFail(t, "the sum fails its closed form")
-	if out := coord.out.String(); !strings.Contains(out, "WRONG") {
-		t.Errorf("the output does not flag pi as wrong:\n%s", out)
+	startProc(t, nil, "worker", "-redis", r.url, "-job", j.ID, "-quiet")
+	if got := coord.expectExact(t, local); got.Rejected != j.Chunks || got.ByWorker["forger"] != 0 {
+		t.Errorf("rejected %d of the %d forged records, by worker %v", got.Rejected, j.Chunks, got.ByWorker)
 	}
 	assertNoKeys(t, r.url)
 }
@@ -484,5 +488,29 @@ func TestQueueSmall(t *testing.T) {
 	os.WriteFile(file, []byte("s3cret\n"), 0o600)
 	if _, stderr, code := pishm(t, append(worker, "-redis-password-file", file)...); code != 1 || !strings.Contains(stderr, "no job appeared") {
 		t.Errorf("-redis-password-file: exit %d, %q", code, stderr)
+	}
+}
+
+// TestQueueKey: a coordinator given the job key (-key-file) is served by
+// a worker that holds it (here from PISHM_QUEUE_KEY) to the exact bits,
+// and refused by one without it.
+func TestQueueKey(t *testing.T) {
+	r := newRedis(t)
+	c := client(t, r.url)
+	file := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(file, []byte("a-job-key-of-some-length\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	job := []string{"-n", "1e7", "-chunks", "4"}
+	local := localResult(t, job)
+	coord := startProc(t, nil, append([]string{"coordinate", "-redis", r.url, "-json", "-key-file", file}, job...)...)
+	j := jobOf(t, c, coord)
+	if _, stderr, code := pishm(t, "worker", "-redis", r.url, "-job", j.ID, "-quiet"); code != 1 || !strings.Contains(stderr, "job key") {
+		t.Errorf("a worker without the key: exit %d, %q; want a refusal naming the key", code, stderr)
+	}
+	startProc(t, []string{queue.KeyEnv + "=a-job-key-of-some-length"}, "worker", "-redis", r.url, "-job", j.ID, "-quiet")
+	coord.expectExact(t, local)
+	if _, stderr, code := pishm(t, "worker", "-redis", r.url, "-key-file", filepath.Join(t.TempDir(), "none")); code != 2 || !strings.Contains(stderr, "key file") {
+		t.Errorf("a missing key file: exit %d, %q; want a usage error", code, stderr)
 	}
 }
