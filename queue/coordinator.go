@@ -114,6 +114,10 @@ func Coordinate(ctx context.Context, client redis.UniversalClient, j Job, o Coor
 	}
 	if err := registered(j); err != nil && !o.Resume {
 		return Result{}, fmt.Errorf("%w: %v", ErrNotRegistered, err)
+	} else if err == nil && j.Check == "" {
+		if j.Check, err = knownAnswer(ctx, j); err != nil {
+			return Result{}, errorf("job %s: the Func's check ranges: %w", j.ID, err)
+		}
 	}
 	if o.Outage <= 0 {
 		o.Outage = DefaultOutage

@@ -136,7 +136,8 @@ func refuse(ctx context.Context, client redis.UniversalClient, r *retrier, j Job
 
 // compatible checks that this worker can compute j's chunks bit for bit as
 // any other would: its program has j's Func with j's Op, this CPU runs it,
-// and, for a Func without a closed form to check it, the program is the
+// the Func gives the coordinator's bits on the job's check ranges, and,
+// for a Func without a closed form to check it, the program is the
 // coordinator's build.
 func compatible(j Job, o WorkerOptions) error {
 	ops, ok := catalog.Ops(j.Func)
@@ -162,6 +163,15 @@ func compatible(j Job, o WorkerOptions) error {
 	}
 	if err := catalog.Runnable(j.Func); err != nil {
 		return fmt.Errorf("%w %s: %v (start the coordinator with a Func every host runs)", ErrRefused, j.ID, err)
+	}
+	if j.Check != "" {
+		mine, err := knownAnswer(context.Background(), j)
+		if err != nil {
+			return fmt.Errorf("%w %s: its Func's check ranges fail here: %v", ErrRefused, j.ID, err)
+		}
+		if mine != j.Check {
+			return fmt.Errorf("%w %s: this worker's %q computes other bits than the coordinator's on the job's check ranges (check %s, the job's %s): its code differs, whatever the build stamps say", ErrRefused, j.ID, j.Func, mine, j.Check)
+		}
 	}
 	return nil
 }

@@ -97,6 +97,10 @@ type Job struct {
 	// KeyID names the job key the coordinator holds, "" for none (see
 	// auth.go): set by Coordinate from CoordinateOptions.Key.
 	KeyID string `json:"key_id,omitempty"`
+	// Check is what the Func computes in the coordinator's program over
+	// two small ranges of the job (knownAnswer): a worker whose Func
+	// gives other bits refuses the job. Set by Coordinate.
+	Check string `json:"check,omitempty"`
 }
 
 // Limits and defaults of a Job.
@@ -189,7 +193,7 @@ func (j Job) DefaultID() string {
 func (j Job) sameWork(o Job) bool {
 	return j.Protocol == o.Protocol && j.Func == o.Func && j.Op == o.Op && string(j.Params) == string(o.Params) &&
 		j.Grain == o.Grain && j.Redundancy == o.Redundancy && j.N == o.N && j.Chunks == o.Chunks &&
-		j.Workers == o.Workers && j.Mode == o.Mode && j.Publish == o.Publish && j.KeyID == o.KeyID
+		j.Workers == o.Workers && j.Mode == o.Mode && j.Publish == o.Publish && j.KeyID == o.KeyID && j.Check == o.Check
 }
 
 // grain is Grain, or when it is 0 its default: catalog.DefaultGrain(N),

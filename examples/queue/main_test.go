@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -235,4 +236,98 @@ func TestSubmitInterrupted(t *testing.T) {
 	if len(keys) != 1 || !strings.HasSuffix(keys[0], ":end") || c.PTTL(ctx, keys[0]).Val() <= 0 {
 		t.Errorf("keys left: %v", keys)
 	}
+}
+
+// TestChangedCodeRefused: a worker built from this example with its Func
+// changed (1.000001/t for 1/t: the bits a wrong sum would carry), in the
+// same tree (so the same build stamp: no VCS stamp tells them apart),
+// refuses the job of the original, naming the check; an unchanged worker
+// then computes it to the local bits.
+func TestChangedCodeRefused(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go is not on PATH")
+	}
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(src), "s += 1 / t", "s += 1.000001 / t", 1)
+	if changed == string(src) {
+		t.Fatal("main.go no longer has the line this test changes")
+	}
+	// A folder inside the module, so that it builds against this tree;
+	// testdata keeps it out of ./... .
+	if _, err := os.Stat("testdata"); os.IsNotExist(err) {
+		if err := os.Mkdir("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove("testdata")
+	}
+	dir, err := os.MkdirTemp("testdata", "changed-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "changed")
+	if out, err := exec.Command(gobin, "build", "-o", bin, "./"+dir).CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	srv, err := redisserver.NewServer()
+	if errors.Is(err, redisserver.ErrNotInstalled) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	job := []string{"-n", "1e6", "-chunks", "4", "-json"}
+	var out, errb bytes.Buffer
+	if err := run(&out, &errb, append(job, "-local")); err != nil {
+		t.Fatalf("-local: %v\n%s", err, errb.String())
+	}
+	local := decode(t, out.String())
+	submit := start(t, append([]string{"-redis", srv.URL}, job...)...)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer c.Close()
+	var id string
+	waitFor(t, "the job", func() bool {
+		ids, _ := c.SMembers(context.Background(), "pishm:queue:jobs").Result()
+		if len(ids) == 1 {
+			id = ids[0]
+		}
+		return id != ""
+	}, submit)
+	bad := exec.Command(bin, "-redis", srv.URL, "-work", "-id", "changed")
+	bad.Env = os.Environ()
+	var badErr bytes.Buffer
+	bad.Stderr = &badErr
+	if err := bad.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the changed worker's refusal", func() bool {
+		n, _ := c.LLen(context.Background(), "pishm:queue:{"+id+"}:dead").Result()
+		return n > 0
+	}, submit)
+	bad.Process.Kill()
+	bad.Wait()
+	if n, _ := c.LLen(context.Background(), "pishm:queue:{"+id+"}:results").Result(); n != 0 {
+		t.Errorf("the changed worker sent %d results", n)
+	}
+	good := start(t, "-redis", srv.URL, "-work", "-id", "good")
+	if err := submit.wait(); err != nil {
+		t.Fatalf("submitter: %v\n%s", err, submit.stderr.String())
+	}
+	got := decode(t, submit.stdout.String())
+	if got.SumBits != local.SumBits || got.ByWorker["changed"] != 0 {
+		t.Errorf("bits %s (local %s), by worker %v", got.SumBits, local.SumBits, got.ByWorker)
+	}
+	if !strings.Contains(badErr.String(), "computes other bits") {
+		t.Errorf("the changed worker did not say why it refused:\n%s", badErr.String())
+	}
+	good.cmd.Process.Signal(syscall.SIGTERM)
+	good.wait()
 }
