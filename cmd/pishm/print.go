@@ -13,7 +13,7 @@ import (
 
 func printResult(w io.Writer, r pi.Result) {
 	fmt.Fprintf(w, "pi        %.16f  (error %+.3e against math.Pi: the truncation of the series at n terms)\n", r.Pi, r.PiError)
-	if r.PiExtrapolated != 0 {
+	if r.Extrapolated {
 		fmt.Fprintf(w, "pi+tail   %.16f  (error %+.3e: the same S_n plus the closed-form tail pi^2/8 - S_n)\n", r.PiExtrapolated, r.PiExtrapolatedError)
 	}
 	fmt.Fprintf(w, "S_n       %.16f  (exact %.16f, relative error %+.2e)\n", r.Sum, r.SumExact, r.SumRelError)

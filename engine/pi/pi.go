@@ -9,6 +9,7 @@ package pi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -43,6 +44,25 @@ type Result struct {
 	// small n. Zero unless asked for.
 	PiExtrapolated      float64 `json:"pi_extrapolated,omitempty"`
 	PiExtrapolatedError float64 `json:"pi_extrapolated_error,omitempty"`
+	// Extrapolated says the two are set (Config.Extrapolate), so that
+	// JSON prints them whatever their values: an error of exactly 0 is a
+	// result, not an absence.
+	Extrapolated bool `json:"-"`
+}
+
+// MarshalJSON is the Result's JSON, with pi_extrapolated and
+// pi_extrapolated_error present exactly when they were computed.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type fields Result // the same fields, without this method
+	out := struct {
+		fields
+		PiExtrapolated      *float64 `json:"pi_extrapolated,omitempty"`
+		PiExtrapolatedError *float64 `json:"pi_extrapolated_error,omitempty"`
+	}{fields: fields(r)}
+	if r.Extrapolated {
+		out.PiExtrapolated, out.PiExtrapolatedError = &r.PiExtrapolated, &r.PiExtrapolatedError
+	}
+	return json.Marshal(out)
 }
 
 // Run sums the series with cfg's kernel and checks S_n against the closed
@@ -65,6 +85,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		if cfg.Extrapolate {
 			res.PiExtrapolated = math.Sqrt(8 * (res.Sum + exact.Tail(res.N)))
 			res.PiExtrapolatedError = res.PiExtrapolated - math.Pi
+			res.Extrapolated = true
 		}
 	}
 	return res, err
