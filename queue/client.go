@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
@@ -37,16 +38,44 @@ type ClientOptions struct {
 // -redis flag defaults to it too.
 const DefaultURL = transport.DefaultRedisURL
 
-// NewClient returns a client for o; it does not connect yet.
-func NewClient(o ClientOptions) (*redis.Client, error) {
+// NewClient returns a client for o; it does not connect yet. A URL that
+// names more servers with addr= parameters is a Redis Cluster, read as
+// go-redis's ParseClusterURL reads it
+// (redis://HOST1:PORT?addr=HOST2:PORT&addr=HOST3:PORT: the form go-redis
+// users write, any master as the first), and gets a cluster client, which
+// routes each of a job's scripts to the master of its slot.
+func NewClient(o ClientOptions) (redis.UniversalClient, error) {
 	url := o.URL
 	if url == "" {
 		url = DefaultURL
+	}
+	if strings.Contains(url, "addr=") {
+		copt, err := redis.ParseClusterURL(url)
+		if err != nil {
+			return nil, errorf("redis cluster URL: %w", err)
+		}
+		opt, err := options(o, &redis.Options{Addr: copt.Addrs[0], Username: copt.Username, Password: copt.Password, TLSConfig: copt.TLSConfig})
+		if err != nil {
+			return nil, err
+		}
+		copt.Password, copt.TLSConfig = opt.Password, opt.TLSConfig
+		copt.DisableIdentity, copt.MaxRetries, copt.ContextTimeoutEnabled = opt.DisableIdentity, opt.MaxRetries, opt.ContextTimeoutEnabled
+		copt.MaintNotificationsConfig = opt.MaintNotificationsConfig
+		return redis.NewClusterClient(copt), nil
 	}
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, errorf("redis URL: %w", err)
 	}
+	if opt, err = options(o, opt); err != nil {
+		return nil, err
+	}
+	return redis.NewClient(opt), nil
+}
+
+// options sets in opt, parsed from o's URL, what else o says: the
+// password, TLS, and this package's retry and timeout settings.
+func options(o ClientOptions, opt *redis.Options) (*redis.Options, error) {
 	if o.Password != "" {
 		if opt.Password != "" {
 			return nil, errors.New("queue: the redis password is given twice: in the URL and apart from it")
@@ -95,7 +124,7 @@ func NewClient(o ClientOptions) (*redis.Client, error) {
 			}
 		}
 	}
-	return redis.NewClient(opt), nil
+	return opt, nil
 }
 
 // quiet drops go-redis's own log lines (reconnects, pool events): its

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // TestNewClient: credentials, database and TLS settings reach the client.
@@ -20,7 +22,7 @@ func TestNewClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := c.Options()
+	o := c.(*redis.Client).Options()
 	c.Close()
 	if o.Username != "alice" || o.Password != "s3cret" || o.DB != 2 || o.Addr != "cache.example:6380" {
 		t.Errorf("options %q %q %d %q", o.Username, o.Password, o.DB, o.Addr)
@@ -34,7 +36,7 @@ func TestNewClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o = c.Options()
+	o = c.(*redis.Client).Options()
 	c.Close()
 	if o.Password != "pw" || o.TLSConfig == nil || o.TLSConfig.RootCAs == nil || o.TLSConfig.ServerName != "10.0.0.7" {
 		t.Errorf("-redis-tls-ca did not turn TLS on with the CA: %+v", o.TLSConfig)
@@ -43,7 +45,7 @@ func TestNewClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := c.Options(); !o.TLSConfig.InsecureSkipVerify {
+	if o := c.(*redis.Client).Options(); !o.TLSConfig.InsecureSkipVerify {
 		t.Error("TLSInsecure did not reach the TLS config")
 	}
 	c.Close()

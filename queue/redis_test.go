@@ -30,10 +30,11 @@ func newClient(t *testing.T) (*redis.Client, string) {
 func newClientTB(t testing.TB) (*redis.Client, string) {
 	t.Helper()
 	url := redistest.Start(t)
-	c, err := NewClient(ClientOptions{URL: url})
+	u, err := NewClient(ClientOptions{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := u.(*redis.Client)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -50,7 +51,7 @@ func newClientTB(t testing.TB) (*redis.Client, string) {
 
 // checkKeys fails t if any key is left but an end marker, or any has no
 // TTL.
-func checkKeys(ctx context.Context, t testing.TB, c *redis.Client) {
+func checkKeys(ctx context.Context, t testing.TB, c redis.UniversalClient) {
 	t.Helper()
 	keys, err := c.Keys(ctx, "*").Result()
 	if err != nil {

@@ -46,7 +46,7 @@ func (r *redisFlags) register(fs *flag.FlagSet) {
 // client connects to redis as r says, taking the password from the file
 // or from REDISCLI_AUTH (as redis-cli does) when the URL has none, and
 // checks that the server answers.
-func (r *redisFlags) client(ctx context.Context) (*redis.Client, error) {
+func (r *redisFlags) client(ctx context.Context) (redis.UniversalClient, error) {
 	queue.SilenceClientLog()
 	o := r.o
 	if r.passwordFile != "" {

@@ -143,7 +143,7 @@ func client(t *testing.T, url string) *redis.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return c
+	return c.(*redis.Client)
 }
 
 // TestCoordinateSIGINT: a coordinator stopped by SIGINT while its chunks

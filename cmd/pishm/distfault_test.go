@@ -154,7 +154,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // jobOf waits for the job a coordinator announces and returns it.
-func jobOf(t *testing.T, c *redis.Client, coord *proc) queue.Job {
+func jobOf(t *testing.T, c redis.UniversalClient, coord *proc) queue.Job {
 	t.Helper()
 	ctx := context.Background()
 	var id string
@@ -512,5 +512,47 @@ func TestQueueKey(t *testing.T) {
 	coord.expectExact(t, local)
 	if _, stderr, code := pishm(t, "worker", "-redis", r.url, "-key-file", filepath.Join(t.TempDir(), "none")); code != 2 || !strings.Contains(stderr, "key file") {
 		t.Errorf("a missing key file: exit %d, %q; want a usage error", code, stderr)
+	}
+}
+
+// TestQueueCluster: a job on a three-master Redis Cluster from the
+// command line, its URL in go-redis's cluster form, the coordinator and
+// two workers each given another master first: the bits are the local
+// run's.
+func TestQueueCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-master cluster: the full suite has it")
+	}
+	cl, err := redisserver.NewCluster(3)
+	if errors.Is(err, redisserver.ErrNotInstalled) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Stop() })
+	urlFrom := func(first int) string { // the same cluster, another master first
+		var addrs []string
+		for i := range cl.Servers {
+			if i != first {
+				addrs = append(addrs, "addr="+cl.Servers[i].Addr)
+			}
+		}
+		return "redis://" + cl.Servers[first].Addr + "?" + strings.Join(addrs, "&")
+	}
+	c, err := queue.NewClient(queue.ClientOptions{URL: cl.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	job := []string{"-n", "1e8", "-chunks", "12"}
+	local := localResult(t, job)
+	coord := startProc(t, nil, append([]string{"coordinate", "-redis", urlFrom(0), "-json"}, job...)...)
+	j := jobOf(t, c, coord)
+	for _, first := range []int{1, 2} {
+		startProc(t, nil, "worker", "-redis", urlFrom(first), "-job", j.ID, "-quiet")
+	}
+	if got := coord.expectExact(t, local); len(got.ByWorker) == 0 {
+		t.Errorf("no worker computed a chunk: %v", got.ByWorker)
 	}
 }

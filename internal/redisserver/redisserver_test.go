@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -78,5 +79,24 @@ func TestRestart(t *testing.T) {
 		if err := s.Stop(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A three-master cluster comes up with every slot served.
+func TestNewCluster(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip(err)
+	}
+	c, err := NewCluster(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	info, err := command(c.Servers[1].Addr, "CLUSTER", "INFO")
+	if err != nil || !strings.Contains(info, "cluster_slots_assigned:16384") {
+		t.Errorf("CLUSTER INFO: %v\n%s", err, info)
+	}
+	if !strings.HasPrefix(c.URL, "redis://"+c.Servers[0].Addr+"?addr=") || strings.Count(c.URL, "addr=") != 2 {
+		t.Errorf("URL %q", c.URL)
 	}
 }
