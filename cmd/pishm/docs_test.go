@@ -9,7 +9,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestDocs runs the command blocks of README.md and docs/*.md, so that a
@@ -83,10 +85,27 @@ func TestDocs(t *testing.T) {
 			switch b.lang {
 			case "sh":
 				ran++
-				cmd := exec.Command("bash", "-euo", "pipefail", "-c", freePorts(t, b.body))
+				script, ports := freePorts(t, b.body)
+				cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 				cmd.Dir, cmd.Env = dir, env
-				if out, err := cmd.CombinedOutput(); err != nil {
+				out, err := cmd.CombinedOutput()
+				if err != nil {
 					t.Errorf("%s: %v\n%s\n--- output\n%s", name, err, b.body, out)
+				}
+				// A recipe that failed half-way may leave its daemonized
+				// redis-server behind: nothing of a test may outlive it.
+				for _, port := range ports {
+					// A server told to shut down may take a moment to go.
+					deadline := time.Now().Add(30 * time.Second)
+					for err == nil && redisOn(port) != 0 && time.Now().Before(deadline) {
+						time.Sleep(20 * time.Millisecond) // polls the process table
+					}
+					if pid := redisOn(port); pid != 0 {
+						syscall.Kill(pid, syscall.SIGKILL)
+						if err == nil {
+							t.Errorf("%s: its redis-server on port %s was left running", name, port)
+						}
+					}
 				}
 			case "":
 				if !strings.HasPrefix(b.body, "$ ") {
@@ -227,11 +246,11 @@ var docPortRE = regexp.MustCompile(`\b63\d\d\b`)
 
 // freePorts gives each local port a recipe names a free one of this
 // machine's, so that a server already on it (or the suite run twice at
-// once) cannot fail the recipe.
-func freePorts(t *testing.T, script string) string {
+// once) cannot fail the recipe; it returns the script and the ports.
+func freePorts(t *testing.T, script string) (string, []string) {
 	t.Helper()
 	free := map[string]string{}
-	return docPortRE.ReplaceAllStringFunc(script, func(port string) string {
+	script = docPortRE.ReplaceAllStringFunc(script, func(port string) string {
 		if p, ok := free[port]; ok {
 			return p
 		}
@@ -243,4 +262,24 @@ func freePorts(t *testing.T, script string) string {
 		free[port] = strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 		return free[port]
 	})
+	var ports []string
+	for _, p := range free {
+		ports = append(ports, p)
+	}
+	return script, ports
+}
+
+// redisOn is the pid of a redis-server listening on port (its process
+// title names it, "redis-server 127.0.0.1:PORT"), or 0.
+func redisOn(port string) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.HasPrefix(string(b), "redis-server") || !strings.Contains(string(b), ":"+port) {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		return pid
+	}
+	return 0
 }
