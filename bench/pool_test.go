@@ -138,3 +138,59 @@ func BenchmarkPoolCrossover(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPoolLoaded is BenchmarkPool on a machine that is busy: with
+// load=hog one process busy-loops beside the benchmark for its whole run
+// (as a service's neighbour would), with load=quiet none. On 2 CPUs the
+// hog leaves the pool one CPU for the caller and its workers, so a waiter
+// that spins steals the CPU from the very process it waits for. Compare
+// with benchstat -col /via within each load.
+func BenchmarkPoolLoaded(b *testing.B) {
+	for _, load := range []string{"quiet", "hog"} {
+		for _, n := range []uint64{1e3, 1e8} {
+			for _, via := range []string{"pool", "pool-caller", "goroutines", "cpool-passive", "cpool-spin"} {
+				if strings.HasPrefix(via, "cpool") && n > 1e4 {
+					continue
+				}
+				b.Run(fmt.Sprintf("load=%s/n=%.0e/workers=2/via=%s", load, float64(n), via), func(b *testing.B) {
+					if load == "hog" {
+						stop := hog(b)
+						defer stop()
+					}
+					if mode, ok := strings.CutPrefix(via, "cpool-"); ok {
+						cpoolBench(b, n, mode)
+						return
+					}
+					reduce := func() (engine.Result, error) {
+						return engine.Reduce(b.Context(), "pi", n, engine.WithWorkers(2), engine.WithMode(engine.Goroutines))
+					}
+					if strings.HasPrefix(via, "pool") {
+						p, err := engine.NewPool(b.Context(), engine.WithWorkers(2), engine.WithInProcessBelow(0),
+							engine.WithCallerShare(via == "pool-caller"))
+						if err != nil {
+							b.Fatal(err)
+						}
+						defer p.Close()
+						reduce = func() (engine.Result, error) { return p.Reduce(b.Context(), "pi", n) }
+					}
+					for b.Loop() {
+						r, err := reduce()
+						if err != nil {
+							b.Fatal(err)
+						}
+						sink += r.Value
+					}
+				})
+			}
+		}
+	}
+}
+
+// hog starts one process that busy-loops until the returned stop.
+func hog(b *testing.B) (stop func()) {
+	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		b.Skipf("no hog: %v", err)
+	}
+	return func() { cmd.Process.Kill(); cmd.Wait() }
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -272,8 +273,21 @@ func TestChangedCodeRefused(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(changed), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), "changed")
-	if out, err := exec.Command(gobin, "build", "-o", bin, "./"+dir).CombinedOutput(); err != nil {
+	// Built as this test binary was (its tags, the race detector), so
+	// that the two carry the same build stamp and only the code differs.
+	args := []string{"build", "-o", filepath.Join(t.TempDir(), "changed")}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, st := range bi.Settings {
+			switch {
+			case st.Key == "-tags":
+				args = append(args, "-tags", st.Value)
+			case st.Key == "-race" && st.Value == "true":
+				args = append(args, "-race")
+			}
+		}
+	}
+	bin := args[2]
+	if out, err := exec.Command(gobin, append(args, "./"+dir)...).CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	srv, err := redisserver.NewServer()
