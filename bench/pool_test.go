@@ -37,35 +37,41 @@ func BenchmarkPool(b *testing.B) {
 				continue
 			}
 			b.Run(fmt.Sprintf("n=%.0e/workers=2/via=%s", float64(n), via), func(b *testing.B) {
-				if mode, ok := strings.CutPrefix(via, "cpool-"); ok {
-					cpoolBench(b, n, mode)
-					return
-				}
-				reduce := func() (engine.Result, error) {
-					mode := engine.Slots
-					if via == "goroutines" {
-						mode = engine.Goroutines
-					}
-					return engine.Reduce(b.Context(), "pi", n, engine.WithWorkers(2), engine.WithMode(mode))
-				}
-				if strings.HasPrefix(via, "pool") {
-					p, err := engine.NewPool(b.Context(), engine.WithWorkers(2), engine.WithInProcessBelow(0),
-						engine.WithCallerShare(via == "pool-caller"))
-					if err != nil {
-						b.Fatal(err)
-					}
-					defer p.Close()
-					reduce = func() (engine.Result, error) { return p.Reduce(b.Context(), "pi", n) }
-				}
-				for b.Loop() {
-					r, err := reduce()
-					if err != nil {
-						b.Fatal(err)
-					}
-					sink += r.Value
-				}
+				benchCall(b, n, via)
 			})
 		}
+	}
+}
+
+// benchCall times calls of n terms of the series by via (see
+// BenchmarkPool) on two CPUs' worth of workers.
+func benchCall(b *testing.B, n uint64, via string) {
+	if mode, ok := strings.CutPrefix(via, "cpool-"); ok {
+		cpoolBench(b, n, mode)
+		return
+	}
+	reduce := func() (engine.Result, error) {
+		mode := engine.Slots
+		if via == "goroutines" {
+			mode = engine.Goroutines
+		}
+		return engine.Reduce(b.Context(), "pi", n, engine.WithWorkers(2), engine.WithMode(mode))
+	}
+	if strings.HasPrefix(via, "pool") {
+		p, err := engine.NewPool(b.Context(), engine.WithWorkers(2), engine.WithInProcessBelow(0),
+			engine.WithCallerShare(via == "pool-caller"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.Close()
+		reduce = func() (engine.Result, error) { return p.Reduce(b.Context(), "pi", n) }
+	}
+	for b.Loop() {
+		r, err := reduce()
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink += r.Value
 	}
 }
 
@@ -157,29 +163,7 @@ func BenchmarkPoolLoaded(b *testing.B) {
 						stop := hog(b)
 						defer stop()
 					}
-					if mode, ok := strings.CutPrefix(via, "cpool-"); ok {
-						cpoolBench(b, n, mode)
-						return
-					}
-					reduce := func() (engine.Result, error) {
-						return engine.Reduce(b.Context(), "pi", n, engine.WithWorkers(2), engine.WithMode(engine.Goroutines))
-					}
-					if strings.HasPrefix(via, "pool") {
-						p, err := engine.NewPool(b.Context(), engine.WithWorkers(2), engine.WithInProcessBelow(0),
-							engine.WithCallerShare(via == "pool-caller"))
-						if err != nil {
-							b.Fatal(err)
-						}
-						defer p.Close()
-						reduce = func() (engine.Result, error) { return p.Reduce(b.Context(), "pi", n) }
-					}
-					for b.Loop() {
-						r, err := reduce()
-						if err != nil {
-							b.Fatal(err)
-						}
-						sink += r.Value
-					}
+					benchCall(b, n, via)
 				})
 			}
 		}

@@ -123,14 +123,7 @@ func TestSubmitMatchesLocal(t *testing.T) {
 	}
 	submit := start(t, append([]string{"-redis", srv.URL}, job...)...)
 
-	var id string
-	waitFor(t, "the job", func() bool {
-		ids, _ := c.SMembers(ctx, "pishm:queue:jobs").Result()
-		if len(ids) == 1 {
-			id = ids[0]
-		}
-		return id != ""
-	}, submit)
+	id := jobID(t, c, submit)
 	key := func(name string) string { return "pishm:queue:{" + id + "}:" + name }
 	// SIGKILL w1 while it holds a chunk.
 	waitFor(t, "w1 to hold a chunk", func() bool {
@@ -216,14 +209,7 @@ func TestUsage(t *testing.T) {
 // TestSubmitInterrupted: a submitter stopped by SIGINT while its chunks
 // wait ends its job: it exits 1 saying so, and leaves only the end marker.
 func TestSubmitInterrupted(t *testing.T) {
-	srv, err := redisserver.NewServer()
-	if errors.Is(err, redisserver.ErrNotInstalled) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop() })
+	srv := newServer(t)
 	ctx := context.Background()
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer c.Close()
@@ -290,14 +276,7 @@ func TestChangedCodeRefused(t *testing.T) {
 	if out, err := exec.Command(gobin, append(args, "./"+dir)...).CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	srv, err := redisserver.NewServer()
-	if errors.Is(err, redisserver.ErrNotInstalled) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop() })
+	srv := newServer(t)
 	job := []string{"-n", "1e6", "-chunks", "4", "-json"}
 	var out, errb bytes.Buffer
 	if err := run(&out, &errb, append(job, "-local")); err != nil {
@@ -307,14 +286,7 @@ func TestChangedCodeRefused(t *testing.T) {
 	submit := start(t, append([]string{"-redis", srv.URL}, job...)...)
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer c.Close()
-	var id string
-	waitFor(t, "the job", func() bool {
-		ids, _ := c.SMembers(context.Background(), "pishm:queue:jobs").Result()
-		if len(ids) == 1 {
-			id = ids[0]
-		}
-		return id != ""
-	}, submit)
+	id := jobID(t, c, submit)
 	bad := exec.Command(bin, "-redis", srv.URL, "-work", "-id", "changed")
 	bad.Env = os.Environ()
 	var badErr bytes.Buffer
@@ -344,4 +316,32 @@ func TestChangedCodeRefused(t *testing.T) {
 	}
 	good.cmd.Process.Signal(syscall.SIGTERM)
 	good.wait()
+}
+
+// newServer starts a throwaway redis-server for t, or skips t without one.
+func newServer(t *testing.T) *redisserver.Server {
+	t.Helper()
+	srv, err := redisserver.NewServer()
+	if errors.Is(err, redisserver.ErrNotInstalled) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	return srv
+}
+
+// jobID waits for the one job a submitter announces and returns its ID.
+func jobID(t *testing.T, c *redis.Client, submit *proc) string {
+	t.Helper()
+	var id string
+	waitFor(t, "the job", func() bool {
+		ids, _ := c.SMembers(context.Background(), "pishm:queue:jobs").Result()
+		if len(ids) == 1 {
+			id = ids[0]
+		}
+		return id != ""
+	}, submit)
+	return id
 }
