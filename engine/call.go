@@ -167,6 +167,18 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 			}
 			nextReport = now.Add(progressEvery)
 		}
+		if spin > 0 && !c.begun(cs.g) {
+			// A worker that has not begun the call has no CPU, or sleeps:
+			// a spin would hold the very CPU it waits for (on a busy
+			// machine, the one a neighbour left). Sleep unless it begins
+			// within a moment.
+			for deadline := time.Now().Add(beginGrace); !c.begun(cs.g); {
+				if time.Now().After(deadline) {
+					spin = 0
+					break
+				}
+			}
+		}
 		if sem.SpinWhile(&ctl.finished, f, spin) {
 			continue
 		}
@@ -194,6 +206,22 @@ func (c *crew) nudge() {
 	ctl.arrived.Add(1)
 	sem.WakeAll(&ctl.finished)
 	sem.WakeAll(&ctl.arrived)
+}
+
+// beginGrace is how long the caller waits for a worker to begin a call
+// it just posted before it stops counting on a spin: a worker spinning
+// for the call sees it within a microsecond.
+const beginGrace = 2 * time.Microsecond
+
+// begun reports whether every worker has begun call g, or finished it.
+func (c *crew) begun(g uint32) bool {
+	for i := range c.opt.workers {
+		s := c.v.slot(i)
+		if s.doneGen.Load() != g && s.state.Load() != slotRunning {
+			return false
+		}
+	}
+	return true
 }
 
 // done reports whether every worker has finished call cs.g (for a
