@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"errors"
 	"math"
 	"strings"
 	"sync"
@@ -10,7 +9,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
-	"github.com/pishm/pishm/internal/redisserver"
+	"github.com/pishm/pishm/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -20,18 +19,7 @@ import (
 // one slot: every key of a job shares the job's hash tag, so the whole
 // protocol works there, as it would on a managed or sharded Redis.
 func TestClusterSlots(t *testing.T) {
-	s, err := redisserver.NewServer("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
-	if errors.Is(err, redisserver.ErrNotInstalled) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	s := redistest.Server(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
 	client, err := NewClient(ClientOptions{URL: s.URL})
 	if err != nil {
 		t.Fatal(err)

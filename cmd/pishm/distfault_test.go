@@ -116,18 +116,11 @@ type redisServer struct {
 
 func newRedis(t *testing.T) *redisServer {
 	t.Helper()
-	s, err := redisserver.NewServer()
-	if errors.Is(err, redisserver.ErrNotInstalled) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := redistest.Server(t)
 	r := &redisServer{Server: s, url: s.URL}
-	t.Cleanup(func() {
-		r.signal(syscall.SIGCONT) // a test that failed with it frozen
-		s.Stop()
-	})
+	// Before the Stop that Server set up (cleanups run last first): a
+	// test that failed with the server frozen.
+	t.Cleanup(func() { r.signal(syscall.SIGCONT) })
 	return r
 }
 

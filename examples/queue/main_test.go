@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
-	"github.com/pishm/pishm/internal/redisserver"
+	"github.com/pishm/pishm/internal/redistest"
 	"github.com/pishm/pishm/internal/syncbuf"
 	"github.com/redis/go-redis/v9"
 )
@@ -97,14 +97,7 @@ func decode(t *testing.T, s string) output {
 // bit for bit, the killed worker's chunk is done by another, the other
 // workers stop cleanly, and no key is left but the job's end marker.
 func TestSubmitMatchesLocal(t *testing.T) {
-	srv, err := redisserver.NewServer("--appendonly", "yes", "--appendfsync", "always")
-	if errors.Is(err, redisserver.ErrNotInstalled) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop() })
+	srv := redistest.Server(t, "--appendonly", "yes", "--appendfsync", "always")
 	ctx := context.Background()
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer c.Close()
@@ -209,7 +202,7 @@ func TestUsage(t *testing.T) {
 // TestSubmitInterrupted: a submitter stopped by SIGINT while its chunks
 // wait ends its job: it exits 1 saying so, and leaves only the end marker.
 func TestSubmitInterrupted(t *testing.T) {
-	srv := newServer(t)
+	srv := redistest.Server(t)
 	ctx := context.Background()
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer c.Close()
@@ -276,7 +269,7 @@ func TestChangedCodeRefused(t *testing.T) {
 	if out, err := exec.Command(gobin, append(args, "./"+dir)...).CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	srv := newServer(t)
+	srv := redistest.Server(t)
 	job := []string{"-n", "1e6", "-chunks", "4", "-json"}
 	var out, errb bytes.Buffer
 	if err := run(&out, &errb, append(job, "-local")); err != nil {
@@ -316,20 +309,6 @@ func TestChangedCodeRefused(t *testing.T) {
 	}
 	good.cmd.Process.Signal(syscall.SIGTERM)
 	good.wait()
-}
-
-// newServer starts a throwaway redis-server for t, or skips t without one.
-func newServer(t *testing.T) *redisserver.Server {
-	t.Helper()
-	srv, err := redisserver.NewServer()
-	if errors.Is(err, redisserver.ErrNotInstalled) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop() })
-	return srv
 }
 
 // jobID waits for the one job a submitter announces and returns its ID.

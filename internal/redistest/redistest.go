@@ -17,7 +17,15 @@ import (
 // and stops it in tb.Cleanup. It returns the server's URL.
 func Start(tb testing.TB) (url string) {
 	tb.Helper()
-	s, err := redisserver.NewServer()
+	return Server(tb).URL
+}
+
+// Server is Start for a test that needs the server itself (to restart or
+// freeze it) or more redis-server options (args, as redisserver.NewServer
+// takes them).
+func Server(tb testing.TB, args ...string) *redisserver.Server {
+	tb.Helper()
+	s, err := redisserver.NewServer(args...)
 	if errors.Is(err, redisserver.ErrNotInstalled) {
 		tb.Skip(err)
 	}
@@ -29,5 +37,5 @@ func Start(tb testing.TB) (url string) {
 			tb.Error(err)
 		}
 	})
-	return s.URL
+	return s
 }
