@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/pishm/pishm/engine/internal/opt"
 )
 
 // The package's own tests still say what the lab says (engine/lab): a
@@ -72,9 +70,7 @@ func WithConfig(cfg config) PoolOption {
 		n := s.N
 		s.config = cfg
 		s.N = n
-		s.lab = opt.Lab{AllowRacy: cfg.AllowRacy, Pad: cfg.Pad, Spawn: cfg.Spawn, Shm: cfg.Shm, Path: cfg.Path, Force: cfg.Force,
-			Publish: cfg.Publish, RedisURL: cfg.RedisURL, WorkerBinary: cfg.WorkerBinary, Timeout: cfg.Timeout,
-			Sched: string(cfg.Sched), Chunk: cfg.Chunk}
+		s.lab = cfg.lab()
 	})
 }
 

@@ -65,16 +65,29 @@ func (s *settings) refusePoolOnly() error {
 
 // apply sets s as opts say, over what s holds.
 func apply[O PoolOption](s *settings, opts []O) {
-	s.lab = opt.Lab{AllowRacy: s.AllowRacy, Pad: s.Pad, Spawn: s.Spawn, Shm: s.Shm, Path: s.Path, Force: s.Force,
-		Publish: s.Publish, RedisURL: s.RedisURL, WorkerBinary: s.WorkerBinary, Timeout: s.Timeout,
-		Sched: string(s.Sched), Chunk: s.Chunk}
+	s.lab = s.config.lab()
 	for _, o := range opts {
 		o.Apply(s)
 	}
-	l := &s.lab
-	s.AllowRacy, s.Pad, s.Spawn, s.Shm, s.Path, s.Force = l.AllowRacy, l.Pad, l.Spawn, l.Shm, l.Path, l.Force
-	s.Publish, s.RedisURL, s.WorkerBinary, s.Timeout = l.Publish, l.RedisURL, l.WorkerBinary, l.Timeout
-	s.Sched, s.Chunk = schedule(l.Sched), l.Chunk
+	s.config.setLab(s.lab)
+}
+
+// lab is the part of c that the lab's options set, as they see it. The
+// fields live flat in config, where the engine (and its tests' literals)
+// read them; options write them through opt.Lab, the one type engine/lab
+// can reach.
+func (c config) lab() opt.Lab {
+	return opt.Lab{AllowRacy: c.AllowRacy, Pad: c.Pad, Spawn: c.Spawn, Shm: c.Shm, Path: c.Path, Force: c.Force,
+		Publish: c.Publish, RedisURL: c.RedisURL, WorkerBinary: c.WorkerBinary, Timeout: c.Timeout,
+		Sched: string(c.Sched), Chunk: c.Chunk}
+}
+
+// setLab sets c's lab part from l (lab's inverse; l's Pool-only fields,
+// DryRun, Wait and MaxChunks, stay in settings.lab).
+func (c *config) setLab(l opt.Lab) {
+	c.AllowRacy, c.Pad, c.Spawn, c.Shm, c.Path, c.Force = l.AllowRacy, l.Pad, l.Spawn, l.Shm, l.Path, l.Force
+	c.Publish, c.RedisURL, c.WorkerBinary, c.Timeout = l.Publish, l.RedisURL, l.WorkerBinary, l.Timeout
+	c.Sched, c.Chunk = schedule(l.Sched), l.Chunk
 }
 
 // set is the option that runs f on the engine's settings.
