@@ -18,7 +18,7 @@ func BenchmarkFalseSharing(b *testing.B) {
 	for _, workers := range []int{2, 4} {
 		for _, pad := range []int{8, 64, 128} {
 			b.Run(fmt.Sprintf("workers=%d/pad=%d", workers, pad), func(b *testing.B) {
-				runEach(b, lab.Config{N: n, Workers: workers, Mode: engine.Slots, Pad: pad, Publish: 1, Grain: 1})
+				runEach(b, lab.Config{N: n, Workers: workers, Mode: lab.Slots, Pad: pad, Publish: 1, Grain: 1})
 			})
 		}
 	}
@@ -28,7 +28,7 @@ func BenchmarkFalseSharing(b *testing.B) {
 // publish per term, and reports what share of the sum it lost per run.
 func BenchmarkRacy(b *testing.B) {
 	const n = 1e6
-	for _, mode := range []engine.Mode{engine.CAS, lab.Racy} {
+	for _, mode := range []lab.Mode{lab.CAS, lab.Racy} {
 		b.Run(fmt.Sprintf("mode=%s/workers=2", mode), func(b *testing.B) {
 			cfg := lab.Config{N: n, Workers: 2, Mode: mode, Publish: 1, Grain: 1, AllowRacy: true}
 			var lost float64

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 )
 
 // BenchmarkPool is the cost of one reduction of the pi series for a
@@ -51,11 +52,11 @@ func benchCall(b *testing.B, n uint64, via string) {
 		return
 	}
 	reduce := func() (engine.Result, error) {
-		mode := engine.Slots
+		mode := lab.Slots
 		if via == "goroutines" {
-			mode = engine.Goroutines
+			mode = lab.Goroutines
 		}
-		return engine.Reduce(b.Context(), "pi", n, engine.WithWorkers(2), engine.WithMode(mode))
+		return engine.Reduce(b.Context(), "pi", n, engine.WithWorkers(2), lab.WithMode(mode))
 	}
 	if strings.HasPrefix(via, "pool") {
 		p, err := engine.NewPool(b.Context(), engine.WithWorkers(2), engine.WithInProcessBelow(0),
@@ -133,7 +134,7 @@ func BenchmarkPoolCrossover(b *testing.B) {
 					if via == "pool" {
 						r, err = p.Reduce(b.Context(), "pi", n)
 					} else {
-						r, err = engine.Reduce(b.Context(), "pi", n, engine.WithWorkers(2), engine.WithMode(engine.Goroutines))
+						r, err = engine.Reduce(b.Context(), "pi", n, engine.WithWorkers(2), lab.WithMode(lab.Goroutines))
 					}
 					if err != nil {
 						b.Fatal(err)

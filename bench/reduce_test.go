@@ -71,7 +71,7 @@ func BenchmarkReduce(b *testing.B) {
 func BenchmarkContention(b *testing.B) {
 	const n = 1e7
 	for _, chunk := range []uint64{64, 4096, 1 << 20} {
-		for _, mode := range []engine.Mode{engine.Slots, engine.CAS, engine.Mutex, engine.Goroutines} {
+		for _, mode := range []lab.Mode{lab.Slots, lab.CAS, lab.Mutex, lab.Goroutines} {
 			b.Run(fmt.Sprintf("chunk=%d/mode=%s/workers=2", chunk, mode), func(b *testing.B) {
 				runEach(b, lab.Config{N: n, Workers: 2, Mode: mode, Publish: chunk, Grain: chunk})
 			})
@@ -85,7 +85,7 @@ func BenchmarkContention(b *testing.B) {
 func BenchmarkTransport(b *testing.B) {
 	redisURL := redistest.Start(b)
 	const n = 1e6
-	modes := []engine.Mode{engine.Slots, engine.Goroutines}
+	modes := []lab.Mode{lab.Slots, lab.Goroutines}
 	for _, m := range lab.Modes() {
 		if lab.IsTransport(m) {
 			modes = append(modes, m)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/partial"
 	"github.com/pishm/pishm/shared"
 )
 
@@ -18,7 +19,7 @@ func init() {
 			panic(err)
 		}
 		return sumSlice(xs[lo:hi])
-	}, []engine.Op{engine.Sum})
+	}, []partial.Op{partial.Sum})
 }
 
 // sumSlice is the loop both arms run: four running sums, so that neither

@@ -15,7 +15,7 @@ import (
 // callSpec is one call as the parent asks for it.
 type callSpec struct {
 	job     job
-	mode    Mode
+	mode    strategy
 	n       uint64
 	offset  uint64
 	step    uint64 // static: terms between publishes; dynamic: terms per chunk
@@ -95,7 +95,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	}
 	acc := c.v.accElems(len(ops))
 	for e := range acc {
-		acc[e].best.Store(math.Float64bits(ops[e].identity()))
+		acc[e].best.Store(math.Float64bits(ops[e].Identity()))
 		acc[e].exact.Reset()
 	}
 	if owner := c.v.acc.lock.Owner(); owner != 0 {

@@ -31,8 +31,8 @@ func TestCallerShareOneShot(t *testing.T) {
 		{N: n, Workers: 1, CallerShare: true},
 		{N: n, Workers: 2, CallerShare: true},
 		{N: n, Workers: 3, CallerShare: true, Spawn: SpawnExec},
-		{N: n, Workers: 3, CallerShare: true, Mode: CAS, Sched: Dynamic, Chunk: 70_000},
-		{N: n, Workers: 2, CallerShare: true, Mode: Mutex, Publish: 100_000},
+		{N: n, Workers: 3, CallerShare: true, Mode: modeCAS, Sched: Dynamic, Chunk: 70_000},
+		{N: n, Workers: 2, CallerShare: true, Mode: modeMutex, Publish: 100_000},
 	} {
 		how := fmt.Sprintf("workers=%d/mode=%s/sched=%s/spawn=%s", cfg.Workers, cfg.Mode, cfg.Sched, cfg.Spawn)
 		res, err := Run(ctx, "oddsq", cfg)
@@ -48,7 +48,7 @@ func TestCallerShareOneShot(t *testing.T) {
 	}
 	for _, f := range reproFuncs {
 		want := reproWant(f.name, n)
-		for _, mode := range []Mode{Slots, CAS} {
+		for _, mode := range []strategy{modeSlots, modeCAS} {
 			r, err := Reduce(ctx, f.name, n, WithWorkers(3), WithMode(mode), WithCallerShare(true))
 			if err != nil {
 				t.Fatalf("%s %s: %v", f.name, mode, err)

@@ -49,7 +49,7 @@ func TestClosedFormGate(t *testing.T) {
 	defer pool.Close()
 	runs := map[string]func(name string, n uint64) (Result, error){
 		"Reduce":            func(name string, n uint64) (Result, error) { return Reduce(ctx, name, n, WithWorkers(2)) },
-		"Reduce/goroutines": func(name string, n uint64) (Result, error) { return Reduce(ctx, name, n, WithMode(Goroutines)) },
+		"Reduce/goroutines": func(name string, n uint64) (Result, error) { return Reduce(ctx, name, n, WithMode(modeGoroutines)) },
 		"Pool":              func(name string, n uint64) (Result, error) { return pool.Reduce(ctx, name, n) },
 	}
 	for how, run := range runs {

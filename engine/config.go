@@ -20,14 +20,14 @@ const (
 // names its fields (Workers, Sched, ...): they are the option's name
 // without With, and engine/lab's Config fields.
 type config struct {
-	N       uint64 // terms, 1..maxN
-	Offset  uint64 // the terms are [Offset, Offset+N)
-	Workers int    // processes (goroutines in the goroutines mode); 0: one per CPU
-	Mode    Mode   // "": Slots
-	Grain   uint64 // terms per piece of the grid; 0: defaultGrain(N)
-	Chunk   uint64 // the dynamic schedule's terms per chunk; 0: N/(32 Workers)
-	Publish uint64 // the static schedule's terms between publishes; 0: a worker's share
-	Retries int    // attempts after a worker dies: 0 the default (1), negative none
+	N       uint64   // terms, 1..maxN
+	Offset  uint64   // the terms are [Offset, Offset+N)
+	Workers int      // processes (goroutines in the goroutines mode); 0: one per CPU
+	Mode    strategy // "": Slots
+	Grain   uint64   // terms per piece of the grid; 0: defaultGrain(N)
+	Chunk   uint64   // the dynamic schedule's terms per chunk; 0: N/(32 Workers)
+	Publish uint64   // the static schedule's terms between publishes; 0: a worker's share
+	Retries int      // attempts after a worker dies: 0 the default (1), negative none
 	Sched   schedule
 	// Progress, if set, is called about every progressEvery.
 	Progress    func(Progress)
@@ -123,7 +123,7 @@ func (c config) withDefaults() (config, error) {
 		return c, configErr("Workers", " must be in [1, %d], got %d", maxWorkers, c.Workers)
 	}
 	if c.Mode == "" {
-		c.Mode = Slots
+		c.Mode = modeSlots
 	}
 	if !c.Mode.valid() {
 		return c, configErr("Mode", ": unknown mode %q (want %s)", c.Mode, modeList())

@@ -16,7 +16,7 @@ func TestConfigError(t *testing.T) {
 	}{
 		{Config{N: 10, Workers: -1}, "Workers", "<Workers> must be in [1, "},
 		{Config{N: 10, Sched: Static, Chunk: 5}, "Chunk", "<Chunk> is the dynamic schedule's unit of work: the static schedule publishes every <Publish> terms"},
-		{Config{N: 10, Spawn: SpawnFork, Mode: CAS}, "Spawn", "<Spawn> fork "},
+		{Config{N: 10, Spawn: SpawnFork, Mode: modeCAS}, "Spawn", "<Spawn> fork "},
 	} {
 		err := c.cfg.Validate("")
 		var ce *ConfigError

@@ -135,7 +135,7 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 		return we
 	}
 	cs.attempts[i]++
-	if cs.spec.mode == CAS || cs.spec.mode == Mutex || cs.spec.mode == modeRacy {
+	if cs.spec.mode == modeCAS || cs.spec.mode == modeMutex || cs.spec.mode == modeRacy {
 		if s.state.Load() >= slotRunning {
 			// It may have added part of its share into the shared
 			// accumulator, and nobody can tell how much: the journals decide.

@@ -73,12 +73,12 @@ func TestLeanProgram(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	for _, mode := range []Mode{Slots, Pipe, File} {
+	for _, mode := range []strategy{modeSlots, Pipe, File} {
 		if out, err := run(string(mode)); err != nil {
 			t.Errorf("lean %s: %v\n%s", mode, err, out)
 		}
 	}
-	for mode, pkg := range map[Mode]string{
+	for mode, pkg := range map[strategy]string{
 		Unix:  "github.com/pishm/pishm/transport/netsock",
 		TCP:   "github.com/pishm/pishm/transport/netsock",
 		Redis: "github.com/pishm/pishm/transport/redis",

@@ -7,7 +7,7 @@
 // Three things make a program that uses it:
 //
 //  1. Register the Func by name from an init function:
-//     Register("squares", f, []Op{Sum}). A Func has the shape
+//     Register("squares", f, []partial.Op{partial.Sum}). A Func has the shape
 //     func(params []byte, lo, hi uint64) float64 and reduces the terms
 //     [lo, hi); a VectorFunc adds k values at once into a Vector, each
 //     under its own Op. WithClosedForm gives a Sum Func its exact sum, and

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 func init() {
@@ -17,7 +18,7 @@ func init() {
 			os.Exit(3)
 		}
 		return float64(hi - lo)
-	}, []engine.Op{engine.Sum})
+	}, []partial.Op{partial.Sum})
 }
 
 // A worker that dies under the dynamic schedule is named with the chunk

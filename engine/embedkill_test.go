@@ -31,7 +31,7 @@ func embedMain(spec string) int {
 		return nofileMain()
 	}
 	mode, sleep, _ := strings.Cut(spec, ":")
-	r, err := Reduce(context.Background(), "embed-sleep", 1<<21, WithMode(Mode(mode)), WithWorkers(2), WithParams([]byte(sleep)))
+	r, err := Reduce(context.Background(), "embed-sleep", 1<<21, WithMode(strategy(mode)), WithWorkers(2), WithParams([]byte(sleep)))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -83,7 +83,7 @@ func TestKilledEmbedderLeavesNothing(t *testing.T) {
 		cmd.Env = append(os.Environ(), "PISHM_TEST_EMBED="+spec)
 		return cmd
 	}
-	for _, mode := range []Mode{FIFO, Unix, File, PosixMQ, SysVMQ} {
+	for _, mode := range []strategy{FIFO, Unix, File, PosixMQ, SysVMQ} {
 		t.Run(string(mode), func(t *testing.T) {
 			var killed []int
 			left := 0

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine/internal/exact"
+	"github.com/pishm/pishm/engine/internal/fold"
 	"github.com/pishm/pishm/engine/internal/kernel"
 	"github.com/pishm/pishm/internal/redisserver"
 	"github.com/pishm/pishm/shmem"
@@ -146,7 +147,7 @@ func TestModesExact(t *testing.T) {
 	for i, mode := range Modes() {
 		for wi, workers := range []int{1, 2, 3, 7} {
 			n, shm := ns[(i+wi)%3], backings[(i+wi)%2]
-			if mode == Goroutines {
+			if mode == modeGoroutines {
 				shm = shmem.Posix // no segment at all
 			}
 			name := string(mode) + "/" + string(shm) + "/workers=" + strconv.Itoa(workers) + "/n=" + strconv.FormatUint(n, 10)
@@ -176,7 +177,7 @@ func TestLargeN(t *testing.T) {
 		t.Skip("large n in -short or -race")
 	}
 	checkClean(t)
-	for _, mode := range []Mode{Slots, CAS, Mutex} {
+	for _, mode := range []strategy{modeSlots, modeCAS, modeMutex} {
 		res, err := Run(context.Background(), "oddsq", Config{N: 1e8 + 7, Workers: 2, Mode: mode})
 		if err != nil {
 			t.Fatal(err)
@@ -204,12 +205,12 @@ func TestChunked(t *testing.T) {
 func TestSlotsMatchGoroutines(t *testing.T) {
 	checkClean(t)
 	cfg := Config{N: 5_000_011, Workers: 3, Publish: 100_003}
-	cfg.Mode = Slots
+	cfg.Mode = modeSlots
 	a, err := Run(context.Background(), "oddsq", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Mode = Goroutines
+	cfg.Mode = modeGoroutines
 	b, err := Run(context.Background(), "oddsq", cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +223,7 @@ func TestSlotsMatchGoroutines(t *testing.T) {
 func TestWorkerFailure(t *testing.T) {
 	checkClean(t)
 	t.Setenv("PISHM_TEST_EXIT", "1:7")
-	for _, mode := range []Mode{Slots, CAS, Mutex} {
+	for _, mode := range []strategy{modeSlots, modeCAS, modeMutex} {
 		_, err := Run(context.Background(), "oddsq", Config{N: 1e6, Workers: 3, Mode: mode})
 		var we *WorkerError
 		if !errors.Is(err, ErrWorkerDied) || !errors.As(err, &we) || we.Worker != 1 || !strings.Contains(we.How, "exit status 7") {
@@ -235,7 +236,7 @@ func TestCancel(t *testing.T) {
 	checkClean(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	for _, mode := range []Mode{Slots, Goroutines} {
+	for _, mode := range []strategy{modeSlots, modeGoroutines} {
 		// MaxN terms would take days: returning at all shows the stop.
 		_, err := Run(ctx, "oddsq/generic", Config{N: MaxN, Workers: 2, Mode: mode})
 		if !errors.Is(err, context.DeadlineExceeded) {
@@ -315,11 +316,11 @@ func TestSpan(t *testing.T) {
 
 func TestReduceOrder(t *testing.T) {
 	// 1 + 1e-16 + 1e-16 loses both small terms in plain float64.
-	f := newFold(Sum)
+	f := fold.New(Sum)
 	for _, x := range []float64{1, 1e-16, 1e-16} {
-		f.add(x)
+		f.Add(x)
 	}
-	if got := f.value(); got != 1+2e-16 {
+	if got := f.Value(); got != 1+2e-16 {
 		t.Fatalf("fold = %.17g, want %.17g", got, 1+2e-16)
 	}
 }

@@ -19,7 +19,7 @@ func TestJobCheckIsErrProtocol(t *testing.T) {
 		}
 		return ops
 	}
-	good := jobSpec{n: 100, step: 100, grain: 10, mode: modeCode[Slots], k: 1}
+	good := jobSpec{n: 100, step: 100, grain: 10, mode: modeCode[modeSlots], k: 1}
 	copy(good.name[:], "squares")
 	if err := good.check(l, sum); err != nil {
 		t.Fatalf("a good job: %v", err)
@@ -109,9 +109,9 @@ func TestPanicReadsTheSameEverywhere(t *testing.T) {
 	const n = 200_000
 	var got []*WorkerError
 	for _, opts := range [][]PoolOption{
-		{WithWorkers(1), WithMode(Slots)},
-		{WithWorkers(1), WithMode(Goroutines)},
-		{WithWorkers(1), WithMode(Slots), WithCallerShare(true)},
+		{WithWorkers(1), WithMode(modeSlots)},
+		{WithWorkers(1), WithMode(modeGoroutines)},
+		{WithWorkers(1), WithMode(modeSlots), WithCallerShare(true)},
 	} {
 		_, err := Reduce(context.Background(), "test-panic", n, append(opts, WithGrain(1<<16))...)
 		var we *WorkerError

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/partial"
 	"github.com/pishm/pishm/shared"
 )
 
@@ -21,7 +22,7 @@ func init() {
 			s += x
 		}
 		return s
-	}, []engine.Op{engine.Sum})
+	}, []partial.Op{partial.Sum})
 }
 
 // A program reduces data it holds in memory: it makes the array in

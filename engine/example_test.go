@@ -7,13 +7,15 @@ import (
 	"math"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 // Functions are registered from init, so that the workers, which are
 // re-executions of this binary, know them by name.
 func init() {
-	engine.Register("squares", squares, []engine.Op{engine.Sum})
-	engine.Register("squares-checked", squares, []engine.Op{engine.Sum}, engine.WithClosedForm(func(_ []byte, lo, hi uint64) float64 {
+	engine.Register("squares", squares, []partial.Op{partial.Sum})
+	engine.Register("squares-checked", squares, []partial.Op{partial.Sum}, engine.WithClosedForm(func(_ []byte, lo, hi uint64) float64 {
 		f := func(n uint64) uint64 { // sum_{k<n} k^2, exact in uint64 up to n ~ 2.6e6
 			if n == 0 {
 				return 0
@@ -28,7 +30,7 @@ func init() {
 			m = math.Min(m, math.Cos(float64(k)))
 		}
 		return m
-	}, []engine.Op{engine.Min})
+	}, []partial.Op{partial.Min})
 	engine.Register("sin-stats", func(params []byte, lo, hi uint64, v *engine.Vector) {
 		scale := math.Float64frombits(binary.LittleEndian.Uint64(params))
 		for k := lo; k < hi; k++ {
@@ -38,7 +40,7 @@ func init() {
 			v.Add(2, x)
 			v.Add(3, x)
 		}
-	}, []engine.Op{engine.Sum, engine.Sum, engine.Min, engine.Max})
+	}, []partial.Op{partial.Sum, partial.Sum, partial.Min, partial.Max})
 }
 
 func squares(_ []byte, lo, hi uint64) float64 {
@@ -57,7 +59,7 @@ func squares(_ []byte, lo, hi uint64) float64 {
 //	}
 func ExampleReduce() {
 	ctx := context.Background()
-	sq, err := engine.Reduce(ctx, "squares", 100_000, engine.WithWorkers(3), engine.WithMode(engine.CAS))
+	sq, err := engine.Reduce(ctx, "squares", 100_000, engine.WithWorkers(3), lab.WithMode(lab.CAS))
 	if err != nil {
 		fmt.Println(err)
 		return

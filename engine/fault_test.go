@@ -59,12 +59,12 @@ var faultPoints = []struct {
 }
 
 // passes reports whether a worker of mode and sched passes point.
-func passes(mode Mode, dynamic bool, point string) bool {
+func passes(mode strategy, dynamic bool, point string) bool {
 	switch point {
 	case "claim-next", "claim", "journal":
 		return dynamic
 	case "accum":
-		return mode == CAS || mode == Mutex || mode == Racy
+		return mode == modeCAS || mode == modeMutex || mode == Racy
 	}
 	return true
 }
@@ -86,7 +86,7 @@ func TestKillMatrix(t *testing.T) {
 		t.Skip("fault and outage runs: the full suite (go test without -short) has them")
 	}
 	checkClean(t)
-	for _, mode := range []Mode{Slots, CAS, Mutex} {
+	for _, mode := range []strategy{modeSlots, modeCAS, modeMutex} {
 		for _, sched := range []Schedule{Static, Dynamic} {
 			for _, p := range faultPoints {
 				for _, k := range []int{1, 3} {
@@ -126,7 +126,7 @@ func TestKillMatrix(t *testing.T) {
 // holes: one term per chunk, kills deep into the run.
 func TestKillMatrixChunkOne(t *testing.T) {
 	checkClean(t)
-	for _, mode := range []Mode{Slots, CAS, Mutex} {
+	for _, mode := range []strategy{modeSlots, modeCAS, modeMutex} {
 		for _, point := range []string{"claim-next", "claim", "accum", "journal-half", "journal"} {
 			if !passes(mode, true, point) {
 				continue
@@ -152,7 +152,7 @@ func TestKillLockHolderManyWaiters(t *testing.T) {
 	checkClean(t)
 	for _, sched := range []Schedule{Static, Dynamic} {
 		killEnv(t, "accum", 1)
-		cfg := Config{N: 1_000_000, Workers: 4, Mode: Mutex, Sched: sched, Chunk: 1000}
+		cfg := Config{N: 1_000_000, Workers: 4, Mode: modeMutex, Sched: sched, Chunk: 1000}
 		if sched == Static {
 			cfg.Chunk, cfg.Publish = 0, 1000
 		}
@@ -171,7 +171,7 @@ func TestRetriesRunOut(t *testing.T) {
 	checkClean(t)
 	t.Setenv("PISHM_TEST_KILL", "2:sum:1:1000")
 	for _, retries := range []int{-1, 0, 3} {
-		_, err := Run(context.Background(), "oddsq", Config{N: 1_000_000, Workers: 3, Mode: CAS, Publish: 1000, Retries: retries})
+		_, err := Run(context.Background(), "oddsq", Config{N: 1_000_000, Workers: 3, Mode: modeCAS, Publish: 1000, Retries: retries})
 		var we *WorkerError
 		if !errors.As(err, &we) || we.Worker != 2 || !strings.Contains(we.How, "killed") || we.When != "while summing" {
 			t.Fatalf("retries=%d: err = %v", retries, err)
@@ -202,7 +202,7 @@ func TestStoppedWorker(t *testing.T) {
 func TestSoak(t *testing.T) {
 	checkClean(t)
 	for runs := range 60 {
-		mode := []Mode{Slots, CAS, Mutex}[runs%3]
+		mode := []strategy{modeSlots, modeCAS, modeMutex}[runs%3]
 		if _, err := Run(context.Background(), "oddsq", Config{N: 10_000, Workers: 2, Mode: mode}); err != nil {
 			t.Fatal(err)
 		}

@@ -1,66 +1,24 @@
 package engine
 
-import "github.com/pishm/pishm/internal/superacc"
+import (
+	"unsafe"
 
-// fold is a running reduction: for Sum an exact accumulator, for Min and
-// Max the extreme so far, under an order-independent rule (NaN wins, and
-// -0 is below +0). Either way its value depends on the set of values
-// added, not on their order or grouping. It lives in the journal, so it
-// holds no pointers.
-type fold struct {
-	acc  superacc.Acc // Sum
-	best float64      // Min, Max
-	op   Op
-}
+	"github.com/pishm/pishm/engine/internal/fold"
+	"github.com/pishm/pishm/engine/partial"
+)
 
-func newFold(op Op) fold { return fold{op: op, best: op.identity()} }
+// folds is the engine's running reduction, one fold.Fold per element.
+type folds = fold.Folds
 
-func (f *fold) add(x float64) {
-	if f.op == Sum {
-		f.acc.Add(x)
-	} else {
-		f.best = f.op.pick(x, f.best)
-	}
-}
+// partialFolds is the Folds inside *p. A partial.Partial is a struct of
+// its Folds alone, so a pointer conversion reaches them: a call through a
+// function that package partial set would move every Result it is given
+// to the heap, and a Pool call that reuses its Result would allocate.
+// TestPartialFolds keeps the two in step.
+func partialFolds(p *partial.Partial) *folds { return (*folds)(unsafe.Pointer(p)) }
 
-// merge adds everything o holds.
-func (f *fold) merge(o *fold) {
-	if f.op == Sum {
-		f.acc.Merge(&o.acc)
-	} else {
-		f.best = f.op.pick(o.best, f.best)
-	}
-}
-
-// value is the result: for Sum the exact total rounded once.
-func (f *fold) value() float64 {
-	if f.op == Sum {
-		return f.acc.Round()
-	}
-	return f.best
-}
-
-// folds is a k-wide running reduction: one fold per element.
-type folds []fold
-
-// reset makes f the identity of ops.
-func (f folds) reset(ops []Op) {
-	for i := range f {
-		f[i] = newFold(ops[i])
-	}
-}
-
-// merge adds everything o holds, element by element.
-func (f folds) merge(o folds) {
-	for i := range f {
-		f[i].merge(&o[i])
-	}
-}
-
-// values appends each element's result to dst.
-func (f folds) values(dst []float64) []float64 {
-	for i := range f {
-		dst = append(dst, f[i].value())
-	}
-	return dst
-}
+// The conversion needs the two to be the same size.
+var (
+	_ [unsafe.Sizeof(partial.Partial{}) - unsafe.Sizeof(folds(nil))]struct{}
+	_ [unsafe.Sizeof(folds(nil)) - unsafe.Sizeof(partial.Partial{})]struct{}
+)

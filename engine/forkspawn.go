@@ -59,7 +59,7 @@ func spawnFor(c config, j job) (string, error) {
 	switch {
 	case c.Spawn == spawnFork:
 		return spawnFork, checkFork(c, j)
-	case c.Mode == Goroutines:
+	case c.Mode == modeGoroutines:
 		return "", nil
 	case c.Spawn == spawnExec:
 		return spawnExec, nil
@@ -112,7 +112,7 @@ func (c config) checkForkConfig() error {
 	switch {
 	case !forkSupported:
 		return bad("needs linux/amd64 and the assembly kernels, this is %s/%s: use exec", runtime.GOOS, runtime.GOARCH)
-	case c.Mode != Slots:
+	case c.Mode != modeSlots:
 		return bad("needs {Mode} slots, got %s", c.Mode)
 	case c.Sched != schedStatic:
 		return bad("needs {Sched} static, got %s", c.Sched)

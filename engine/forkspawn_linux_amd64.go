@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/pishm/pishm/engine/internal/fold"
 	"github.com/pishm/pishm/engine/internal/kernel"
 )
 
@@ -132,12 +133,12 @@ func (f *forkSpawn) settle(c *crew, i int, cs *callState) {
 		return
 	}
 	sh, recs := f.share[i], f.records(i)
-	fl := folds{newFold(Sum)}
+	fl := folds{fold.New(fold.Sum)}
 	for k := range recs {
-		fl[0].add(sh.Value(k, &recs[k]))
+		fl[0].Add(sh.Value(k, &recs[k]))
 	}
 	var pb publisher
-	pb.init(Slots, []Op{Sum}, c.v, i, nil, nil)
+	pb.init(modeSlots, []fold.Op{fold.Sum}, c.v, i, nil, nil)
 	pb.publish(fl, f.hi[i]-f.lo[i], 0)
 	s.state.Store(slotDone)
 	s.doneGen.Store(cs.g) // store-release, as a worker's

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pishm/pishm/engine/internal/fold"
 	"github.com/pishm/pishm/engine/internal/kernel"
 	"github.com/pishm/pishm/shmem"
 )
@@ -56,19 +57,19 @@ func checkForkParts(t *testing.T, res Result) {
 		}
 	}
 	k, _ := kernel.ByName(strings.TrimPrefix(res.Func, seriesPrefix))
-	all := newFold(Sum)
+	all := fold.New(Sum)
 	for _, w := range res.WorkersDetail {
-		f := newFold(Sum)
+		f := fold.New(Sum)
 		for a := w.Lo; a < w.Hi; a += res.Grain {
 			v := k.Sum(a, min(w.Hi, a+res.Grain))
-			f.add(v)
-			all.add(v)
+			f.Add(v)
+			all.Add(v)
 		}
-		if want := f.value(); math.Float64bits(w.Partial) != math.Float64bits(want) {
+		if want := f.Value(); math.Float64bits(w.Partial) != math.Float64bits(want) {
 			t.Errorf("worker %d [%d, %d): partial %.17g, its pieces' sum %.17g", w.Index, w.Lo, w.Hi, w.Partial, want)
 		}
 	}
-	if want := all.value(); math.Float64bits(res.Value) != math.Float64bits(want) {
+	if want := all.Value(); math.Float64bits(res.Value) != math.Float64bits(want) {
 		t.Errorf("S = %.17g, the pieces' sum %.17g", res.Value, want)
 	}
 }
@@ -138,9 +139,9 @@ func TestForkValidate(t *testing.T) {
 	}
 	for _, c := range []Config{
 		{N: 10, Spawn: "vfork"},
-		{N: 10, Spawn: SpawnFork, Mode: CAS},
+		{N: 10, Spawn: SpawnFork, Mode: modeCAS},
 		{N: 10, Spawn: SpawnFork, Mode: Pipe},
-		{N: 10, Spawn: SpawnFork, Mode: Goroutines},
+		{N: 10, Spawn: SpawnFork, Mode: modeGoroutines},
 		{N: 10, Spawn: SpawnFork, Sched: Dynamic},
 		{N: 1e6, Spawn: SpawnFork, Publish: 3}, // rounded up to a piece, still below N
 		{N: 10, Spawn: SpawnFork, Pad: 64},

@@ -44,7 +44,7 @@ import (
 )
 
 func init() {
-	engine.Register("ones", func(_ []byte, lo, hi uint64) float64 { return float64(hi - lo) }, []engine.Op{engine.Sum})
+	engine.Register("ones", func(_ []byte, lo, hi uint64) float64 { return float64(hi - lo) }, []partial.Op{partial.Sum})
 }
 
 func main() {

@@ -8,57 +8,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/pishm/pishm/engine/internal/fold"
 	"github.com/pishm/pishm/engine/internal/opt"
-	"github.com/pishm/pishm/internal/superacc"
+	"github.com/pishm/pishm/engine/partial"
 )
-
-// Op says how partial results combine.
-type Op uint8
-
-// The operations a reduction can use.
-const (
-	// Sum adds the pieces' values exactly and rounds once: the correctly
-	// rounded sum, whatever the order (IEEE for ±Inf and NaN: +Inf with
-	// -Inf gives NaN).
-	Sum Op = iota + 1
-	// Min keeps the smallest piece value: NaN if any is NaN, and -0 is
-	// below +0, so that the result does not depend on the order.
-	Min
-	// Max keeps the largest piece value, under the same rules.
-	Max
-)
-
-func (op Op) String() string {
-	switch op {
-	case Sum:
-		return "sum"
-	case Min:
-		return "min"
-	case Max:
-		return "max"
-	}
-	return fmt.Sprintf("Op(%d)", uint8(op))
-}
-
-// identity is the value of an empty reduction.
-func (op Op) identity() float64 {
-	switch op {
-	case Min:
-		return math.Inf(1)
-	case Max:
-		return math.Inf(-1)
-	}
-	return 0
-}
-
-// pick is a Min or Max reduction's choice of x and v, the same whatever
-// their order: NaN wins over any number, and -0 is below +0.
-func (op Op) pick(x, v float64) float64 {
-	if op == Min {
-		return superacc.MinOf(x, v)
-	}
-	return superacc.MaxOf(x, v)
-}
 
 // Func reduces the terms [lo, hi) of a series or array: their sum, or
 // their minimum or maximum, as the Op it is registered with says. Terms
@@ -74,7 +27,7 @@ type Func func(params []byte, lo, hi uint64) float64
 // job is one named piece of work in the form the workers run it.
 type job struct {
 	name string
-	ops  []Op       // one per element: a Func has one
+	ops  []fold.Op  // one per element: a Func has one
 	f    Func       // a scalar Func, or
 	vf   VectorFunc // a vector one
 	// params is the call's parameters (bind).
@@ -162,8 +115,8 @@ var registry = struct {
 // hook in main): workers are re-executions of the binary, and they find f
 // by name. It panics if name is empty, too long or taken, or ops do not
 // fit f, as http.Handle does for a bad pattern.
-func Register[F ~func([]byte, uint64, uint64) float64 | ~func([]byte, uint64, uint64, *Vector)](name string, f F, ops []Op, opts ...RegisterOption) {
-	j := job{name: name, ops: append([]Op(nil), ops...)}
+func Register[F ~func([]byte, uint64, uint64) float64 | ~func([]byte, uint64, uint64, *Vector)](name string, f F, ops []partial.Op, opts ...RegisterOption) {
+	j := job{name: name, ops: append([]fold.Op(nil), ops...)}
 	switch f := any(f).(type) {
 	case func([]byte, uint64, uint64) float64:
 		j.f = f
@@ -192,8 +145,8 @@ func Register[F ~func([]byte, uint64, uint64) float64 | ~func([]byte, uint64, ui
 }
 
 func register(j job) {
-	if j.exact != nil && (j.k() != 1 || j.ops[0] != Sum || j.vector()) {
-		panic(fmt.Sprintf("engine: Register %q: a closed form is for a scalar Sum Func, not %s", j.name, formatOps(j.ops)))
+	if j.exact != nil && (j.k() != 1 || j.ops[0] != fold.Sum || j.vector()) {
+		panic(fmt.Sprintf("engine: Register %q: a closed form is for a scalar Sum Func, not %s", j.name, fold.Format(j.ops)))
 	}
 	if _, err := cString([]byte(j.name)); err != nil || j.name == "" || len(j.name) > maxJobName {
 		panic(fmt.Sprintf("engine: Register: bad name %q (want 1..%d printable ASCII bytes, no spaces)", j.name, maxJobName))
@@ -205,7 +158,7 @@ func register(j job) {
 		panic(fmt.Sprintf("engine: Register %q: %d elements, want 1 to %d", j.name, len(j.ops), maxK))
 	}
 	for _, op := range j.ops {
-		if op < Sum || op > Max {
+		if op < fold.Sum || op > fold.Max {
 			panic(fmt.Sprintf("engine: Register %q: bad op %v", j.name, op))
 		}
 	}
@@ -259,19 +212,6 @@ func lookup(name string) (job, bool) {
 
 // maxJobName bounds a registered name (it travels in the segment header).
 const maxJobName = 40
-
-// formatOps names ops as Result.Op does: "sum" for a scalar Sum,
-// "sum,sum,min" for a vector.
-func formatOps(ops []Op) string {
-	if len(ops) == 1 {
-		return ops[0].String()
-	}
-	s := make([]string, len(ops))
-	for i, op := range ops {
-		s[i] = op.String()
-	}
-	return strings.Join(s, ",")
-}
 
 func init() {
 	opt.Catalog.Funcs = registered

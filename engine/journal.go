@@ -1,5 +1,7 @@
 package engine
 
+import "github.com/pishm/pishm/engine/internal/fold"
+
 // The journal of a worker's slot (see "The journal" in protocol.go) and
 // what the parent resets and settles after a death.
 
@@ -44,11 +46,11 @@ func (s *slot) active() *journalEntry { return &s.entry[s.seq.Load()&1] }
 // resetSlot makes slot i ready for a fresh share: the journal emptied to
 // the identities of ops. Only the parent calls it, with no live process
 // on the slot.
-func (v segView) resetSlot(i int, ops []Op) {
+func (v segView) resetSlot(i int, ops []fold.Op) {
 	s := v.slot(i)
 	s.entry[0] = journalEntry{}
 	s.entry[1] = journalEntry{}
-	v.entryFolds(i, 0, len(ops)).reset(ops)
+	v.entryFolds(i, 0, len(ops)).Reset(ops)
 	s.seq.Store(0)
 	s.elapsed.Store(0)
 	s.progress.Store(0)

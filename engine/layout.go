@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/pishm/pishm/engine/internal/fold"
 	"github.com/pishm/pishm/shmem"
 )
 
@@ -19,7 +20,7 @@ import (
 var (
 	_ [0]struct{} = [unsafe.Offsetof(accElem{}.exact) % 8]struct{}{}
 	_ [0]struct{} = [unsafe.Sizeof(accElem{}) % 8]struct{}{}
-	_ [0]struct{} = [unsafe.Sizeof(fold{}) % 8]struct{}{}
+	_ [0]struct{} = [unsafe.Sizeof(fold.Fold{}) % 8]struct{}{}
 )
 
 // layout is where everything lives in a segment.
@@ -59,7 +60,7 @@ func (l layout) opsOff() int    { return l.paramsOff() + (l.maxParams+7)&^7 }
 func (l layout) accOff() int    { return l.opsOff() + (l.maxK+7)&^7 }
 func (l layout) foldsOff() int  { return l.accOff() + l.maxK*int(unsafe.Sizeof(accElem{})) }
 func (l layout) tail() int {
-	return l.foldsOff() + l.workers*2*l.maxK*int(unsafe.Sizeof(fold{}))
+	return l.foldsOff() + l.workers*2*l.maxK*int(unsafe.Sizeof(fold.Fold{}))
 }
 
 // segView is a segment seen through a layout.
@@ -95,9 +96,9 @@ func (v segView) chunks(k int) chunkTable {
 }
 
 // ops is the call's ops, k of them.
-func (v segView) ops(k int) []Op {
+func (v segView) ops(k int) []fold.Op {
 	off := v.l.opsOff()
-	return unsafe.Slice((*Op)(unsafe.Pointer(&v.seg.Tail()[off])), k)
+	return unsafe.Slice((*fold.Op)(unsafe.Pointer(&v.seg.Tail()[off])), k)
 }
 
 // accElems is the shared accumulator's first k elements.
@@ -107,8 +108,8 @@ func (v segView) accElems(k int) []accElem {
 
 // entryFolds is the first k folds of entry e of worker i's journal.
 func (v segView) entryFolds(i, e, k int) folds {
-	off := v.l.foldsOff() + (i*2+e)*v.l.maxK*int(unsafe.Sizeof(fold{}))
-	return unsafe.Slice((*fold)(unsafe.Pointer(&v.seg.Tail()[off])), k)
+	off := v.l.foldsOff() + (i*2+e)*v.l.maxK*int(unsafe.Sizeof(fold.Fold{}))
+	return unsafe.Slice((*fold.Fold)(unsafe.Pointer(&v.seg.Tail()[off])), k)
 }
 
 // activeFolds is the first k folds of worker i's committed journal entry.
@@ -147,13 +148,13 @@ func (c *control) check(seg *shmem.Segment) (layout, error) {
 }
 
 // check validates a job a worker is about to run, and its ops.
-func (j *jobSpec) check(l layout, ops func(k int) []Op) error {
+func (j *jobSpec) check(l layout, ops func(k int) []fold.Op) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: job "+format, append([]any{ErrProtocol}, args...)...)
 	}
 	mode, ok := modeOf(j.mode)
 	switch {
-	case !ok || mode == Goroutines:
+	case !ok || mode == modeGoroutines:
 		return bad("mode code %d", j.mode)
 	case j.k < 1 || j.k > uint32(l.maxK):
 		return bad("%d elements (room for %d)", j.k, l.maxK)
@@ -173,7 +174,7 @@ func (j *jobSpec) check(l layout, ops func(k int) []Op) error {
 		return bad("mode %s with dynamic chunks", mode)
 	}
 	for e, op := range ops(int(j.k)) {
-		if op < Sum || op > Max {
+		if op < fold.Sum || op > fold.Max {
 			return bad("element %d: op %d", e, op)
 		}
 	}

@@ -6,32 +6,34 @@ import (
 	"github.com/pishm/pishm/transport"
 )
 
-// Mode is how workers publish their partial sums.
-type Mode string
+// strategy is how workers publish their partial sums. Package lab names
+// them for its users (lab.Mode, lab.WithMode): they are the comparison's
+// knob, and every strategy gives the same bits.
+type strategy string
 
 // The publishing strategies.
 const (
-	// Slots: each worker writes only its own padded slot; the parent
+	// modeSlots: each worker writes only its own padded slot; the parent
 	// reduces in worker order after every child exits (wait-free).
-	Slots Mode = "slots"
-	// CAS: every worker adds into one shared float64 with a
+	modeSlots strategy = "slots"
+	// modeCAS: every worker adds into one shared float64 with a
 	// compare-and-swap loop on its bits (lock-free).
-	CAS Mode = "cas"
-	// Mutex: every worker adds into the accumulator under a
+	modeCAS strategy = "cas"
+	// modeMutex: every worker adds into the accumulator under a
 	// cross-process semaphore.
-	Mutex Mode = "mutex"
-	// Goroutines: the same work in this process on goroutines, the
+	modeMutex strategy = "mutex"
+	// modeGoroutines: the same work in this process on goroutines, the
 	// baseline a Go user would write.
-	Goroutines Mode = "goroutines"
+	modeGoroutines strategy = "goroutines"
 )
 
 // modeRacy adds into the accumulator with a plain load, add and store:
 // the classic lost update, for the contention benchmark to count what it
-// loses (lab.modeRacy, which asks for lab.AllowRacy).
-const modeRacy Mode = "racy"
+// loses (lab.Racy, which asks for lab.AllowRacy).
+const modeRacy strategy = "racy"
 
 // shmModes are the modes that publish through the segment.
-var shmModes = []Mode{Slots, CAS, Mutex}
+var shmModes = []strategy{modeSlots, modeCAS, modeMutex}
 
 // The message-passing modes (lab.Pipe, ...): each worker sends its exact
 // accumulator (and its rounded value, worker index, range, timing) to the
@@ -44,17 +46,17 @@ var shmModes = []Mode{Slots, CAS, Mutex}
 // github.com/pishm/pishm/transport/netsock or .../transport/redis for its
 // side effect; without it the call fails with an error naming the import.
 const (
-	modeFile  Mode = "file"
-	modeRedis Mode = "redis"
+	modeFile  strategy = "file"
+	modeRedis strategy = "redis"
 )
 
 // transportModes are the transport kinds the engine runs: those with a
 // code in package transport's list.
-var transportModes = func() []Mode {
-	var m []Mode
+var transportModes = func() []strategy {
+	var m []strategy
 	for _, k := range transport.Kinds() {
 		if transport.Code(k) != 0 {
-			m = append(m, Mode(k))
+			m = append(m, strategy(k))
 		}
 	}
 	return m
@@ -62,14 +64,14 @@ var transportModes = func() []Mode {
 
 // modes lists every mode this build knows: shared memory, the in-process
 // baseline, then the message-passing transports.
-func modes() []Mode {
-	m := append(append([]Mode(nil), shmModes...), Goroutines)
+func modes() []strategy {
+	m := append(append([]strategy(nil), shmModes...), modeGoroutines)
 	return append(m, transportModes...)
 }
 
 // isTransport reports whether m passes messages instead of sharing memory.
-func (m Mode) isTransport() bool { return slices.Contains(transportModes, m) }
+func (m strategy) isTransport() bool { return slices.Contains(transportModes, m) }
 
-func (m Mode) valid() bool {
-	return slices.Contains(shmModes, m) || m == Goroutines || m == modeRacy || slices.Contains(transportModes, m)
+func (m strategy) valid() bool {
+	return slices.Contains(shmModes, m) || m == modeGoroutines || m == modeRacy || slices.Contains(transportModes, m)
 }

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/pishm/pishm/engine/internal/fold"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 // The package's own tests still say what the lab says (engine/lab): a
@@ -22,16 +25,16 @@ func Run(ctx context.Context, name string, cfg config) (Result, error) {
 }
 
 const (
-	File       Mode = "file"
-	Pipe       Mode = "pipe"
-	FIFO       Mode = "fifo"
-	Unix       Mode = "unix"
-	TCP        Mode = "tcp"
-	Socketpair Mode = "socketpair"
-	PosixMQ    Mode = "posixmq"
-	SysVMQ     Mode = "sysvmq"
-	Redis      Mode = "redis"
-	Racy            = modeRacy
+	File       strategy = "file"
+	Pipe       strategy = "pipe"
+	FIFO       strategy = "fifo"
+	Unix       strategy = "unix"
+	TCP        strategy = "tcp"
+	Socketpair strategy = "socketpair"
+	PosixMQ    strategy = "posixmq"
+	SysVMQ     strategy = "sysvmq"
+	Redis      strategy = "redis"
+	Racy                = modeRacy
 
 	Static  = schedStatic
 	Dynamic = schedDynamic
@@ -89,11 +92,11 @@ func WithWaitPolicy(p waitPolicy) PoolOption {
 	return set(func(s *settings) { s.lab.Wait = string(p) })
 }
 
-func DefaultGrain(n uint64) uint64 { return defaultGrain(n) }
-func Modes() []Mode                { return modes() }
-func (m Mode) IsTransport() bool   { return m.isTransport() }
-func BuildID() string              { return buildID() }
-func FormatOps(ops []Op) string    { return formatOps(ops) }
+func DefaultGrain(n uint64) uint64   { return defaultGrain(n) }
+func Modes() []strategy              { return modes() }
+func (m strategy) IsTransport() bool { return m.isTransport() }
+func BuildID() string                { return buildID() }
+func FormatOps(ops []Op) string      { return fold.Format(ops) }
 func FuncOps(name string) ([]Op, bool) {
 	j, ok := lookup(name)
 	return j.ops, ok
@@ -120,3 +123,16 @@ func (c config) Validate(name string) error {
 	_, err := run(context.Background(), name, c, true)
 	return err
 }
+
+// The ops, under the names the tests were written with (package partial
+// holds them).
+type Op = partial.Op
+
+const (
+	Sum = partial.Sum
+	Min = partial.Min
+	Max = partial.Max
+)
+
+// WithMode is lab.WithMode, which the package's own tests cannot import.
+func WithMode(m strategy) CallOption { return setCall(func(s *settings) { s.lab.Mode = string(m) }) }

@@ -77,7 +77,7 @@ func apply[O PoolOption](s *settings, opts []O) {
 // read them; options write them through opt.Lab, the one type engine/lab
 // can reach.
 func (c config) lab() opt.Lab {
-	return opt.Lab{AllowRacy: c.AllowRacy, Pad: c.Pad, Spawn: c.Spawn, Shm: c.Shm, Path: c.Path, Force: c.Force,
+	return opt.Lab{Mode: string(c.Mode), AllowRacy: c.AllowRacy, Pad: c.Pad, Spawn: c.Spawn, Shm: c.Shm, Path: c.Path, Force: c.Force,
 		Publish: c.Publish, RedisURL: c.RedisURL, WorkerBinary: c.WorkerBinary, Timeout: c.Timeout,
 		Sched: string(c.Sched), Chunk: c.Chunk}
 }
@@ -85,7 +85,7 @@ func (c config) lab() opt.Lab {
 // setLab sets c's lab part from l (lab's inverse; l's Pool-only fields,
 // DryRun, Wait and MaxChunks, stay in settings.lab).
 func (c *config) setLab(l opt.Lab) {
-	c.AllowRacy, c.Pad, c.Spawn, c.Shm, c.Path, c.Force = l.AllowRacy, l.Pad, l.Spawn, l.Shm, l.Path, l.Force
+	c.Mode, c.AllowRacy, c.Pad, c.Spawn, c.Shm, c.Path, c.Force = strategy(l.Mode), l.AllowRacy, l.Pad, l.Spawn, l.Shm, l.Path, l.Force
 	c.Publish, c.RedisURL, c.WorkerBinary, c.Timeout = l.Publish, l.RedisURL, l.WorkerBinary, l.Timeout
 	c.Sched, c.Chunk = schedule(l.Sched), l.Chunk
 }
@@ -162,9 +162,6 @@ func WithMaxK(k int) PoolOption { return set(func(s *settings) { s.maxK = k; s.g
 func WithInProcessBelow(n uint64) PoolOption {
 	return set(func(s *settings) { s.inProcessBelow, s.inProcessSet = n, true; s.given |= givenInProcess })
 }
-
-// WithMode sets the publishing strategy (default Slots).
-func WithMode(m Mode) CallOption { return setCall(func(s *settings) { s.Mode = m }) }
 
 // WithDynamic shares the work by chunks of k terms (rounded up to whole
 // pieces of the grid) that workers take from a lock-free counter in the

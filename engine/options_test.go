@@ -8,6 +8,7 @@ import (
 
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/partial"
 	"github.com/pishm/pishm/shmem"
 )
 
@@ -35,7 +36,7 @@ func TestEveryOptionAppliesOrIsRefused(t *testing.T) {
 		onOnce bool  // Reduce takes it (else refuses it)
 	}{
 		{"WithWorkers(3)", engine.WithWorkers(3), func(r engine.Result) bool { return r.Workers == 3 }, false, true},
-		{"WithMode(cas)", engine.WithMode(engine.CAS), func(r engine.Result) bool { return r.Mode == engine.CAS }, true, true},
+		{"WithMode(cas)", lab.WithMode(lab.CAS), func(r engine.Result) bool { return r.Mode == string(lab.CAS) }, true, true},
 		{"WithDynamic(0)", engine.WithDynamic(0), func(r engine.Result) bool { return r.Sched == "dynamic" && r.Chunk > 0 }, true, true},
 		{"WithDynamic(1<<16)", engine.WithDynamic(1 << 16), func(r engine.Result) bool { return r.Chunk == 1<<16 }, true, true},
 		{"lab.WithPublish", lab.WithPublish(1 << 16), func(r engine.Result) bool { return r.Publish == 1<<16 }, true, true},
@@ -110,5 +111,5 @@ func TestEveryOptionAppliesOrIsRefused(t *testing.T) {
 }
 
 func init() {
-	engine.Register("count-terms", func(_ []byte, lo, hi uint64) float64 { return float64(hi - lo) }, []engine.Op{engine.Sum})
+	engine.Register("count-terms", func(_ []byte, lo, hi uint64) float64 { return float64(hi - lo) }, []partial.Op{partial.Sum})
 }

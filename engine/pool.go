@@ -69,7 +69,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 	if err := cfg.execOnly(); err != nil {
 		return nil, err
 	}
-	if cfg.Mode == Goroutines || cfg.Mode.isTransport() {
+	if cfg.Mode == modeGoroutines || cfg.Mode.isTransport() {
 		return nil, configErr("Mode", " %s is for one-shot calls: a Pool publishes through shared memory (slots, cas, mutex)", cfg.Mode)
 	}
 	maxChunks := st.lab.MaxChunks
@@ -154,8 +154,8 @@ func (p *Pool) Reduce(ctx context.Context, name string, n uint64, opts ...CallOp
 // closed form refutes (ErrInexact, WithClosedForm) is left in *r.
 func (p *Pool) ReduceInto(ctx context.Context, r *Result, name string, n uint64, opts ...CallOption) error {
 	wallStart := time.Now()
-	detail, values, total := r.WorkersDetail[:0], r.Values[:0], r.folds[:0]
-	*r = Result{WorkersDetail: detail, Values: values, folds: total}
+	detail, values, total := r.WorkersDetail[:0], r.Values[:0], (*partialFolds(&r.Partial))[:0]
+	*r = Result{WorkersDetail: detail, Values: values}
 	st := settingsPool.Get().(*settings)
 	*st = settings{config: p.def}
 	apply(st, opts)
@@ -169,15 +169,15 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Result, name string, n uint64,
 		return ErrPoolClosed
 	}
 	if n < p.below {
-		cfg.Mode = Goroutines
+		cfg.Mode = modeGoroutines
 		out, _, err := execute(ctx, cfg, j, cfg.Params)
 		if err != nil {
 			return err
 		}
-		*r = resultOf(name, j, cfg, out, time.Since(wallStart), values)
+		resultOf(r, name, j, cfg, out, time.Since(wallStart), values)
 		return j.checkExact(cfg, r.Value)
 	}
-	if cfg.Mode == Goroutines || cfg.Mode.isTransport() {
+	if cfg.Mode == modeGoroutines || cfg.Mode.isTransport() {
 		return configErr("Mode", " %s is for one-shot calls: a Pool publishes through shared memory (slots, cas, mutex)", cfg.Mode)
 	}
 	if cfg.Timeout > 0 {
@@ -213,7 +213,7 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Result, name string, n uint64,
 	if err != nil {
 		return err
 	}
-	*r = resultOf(name, j, cfg, out, time.Since(wallStart), values)
+	resultOf(r, name, j, cfg, out, time.Since(wallStart), values)
 	r.Spawn, r.Shm = spawnExec, string(cfg.Shm)
 	return j.checkExact(cfg, r.Value)
 }

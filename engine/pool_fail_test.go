@@ -91,7 +91,7 @@ func newTestPool(t *testing.T, opts ...PoolOption) *Pool {
 // the same pool is exact and on live workers.
 func TestPoolFailedCallThenGood(t *testing.T) {
 	checkClean(t)
-	for _, mode := range []Mode{Slots, CAS, Mutex} {
+	for _, mode := range []strategy{modeSlots, modeCAS, modeMutex} {
 		for _, sched := range []Schedule{Static, Dynamic} {
 			t.Run(fmt.Sprintf("mode=%s/sched=%s", mode, sched), func(t *testing.T) {
 				p := newTestPool(t, WithMode(mode), WithSchedule(sched), stepOf(sched, 1<<14))
@@ -200,7 +200,7 @@ func TestInProcessPanic(t *testing.T) {
 	for _, call := range []func() (Result, error){
 		func() (Result, error) { return p.Reduce(context.Background(), "test-panic", 200_000) },
 		func() (Result, error) {
-			return Reduce(context.Background(), "test-panic", 200_000, WithWorkers(2), WithMode(Goroutines))
+			return Reduce(context.Background(), "test-panic", 200_000, WithWorkers(2), WithMode(modeGoroutines))
 		},
 	} {
 		_, err := call()
@@ -250,7 +250,7 @@ func TestPoolKillMatrixTwoCalls(t *testing.T) {
 		t.Skip("fault and outage runs: the full suite (go test without -short) has them")
 	}
 	checkClean(t)
-	for _, mode := range []Mode{Slots, CAS, Mutex} {
+	for _, mode := range []strategy{modeSlots, modeCAS, modeMutex} {
 		for _, sched := range []Schedule{Static, Dynamic} {
 			for _, pt := range faultPoints {
 				if pt.name == "attach" || pt.name == "arrived" || !passes(mode, sched == Dynamic, pt.name) {
@@ -320,7 +320,7 @@ func TestPoolCallerShare(t *testing.T) {
 	checkClean(t)
 	const n = 2_000_003
 	want := reproWant("repro-sin", n)
-	for _, mode := range []Mode{Slots, CAS, Mutex} {
+	for _, mode := range []strategy{modeSlots, modeCAS, modeMutex} {
 		for _, sched := range []Schedule{Static, Dynamic} {
 			p := newTestPool(t, WithWorkers(3), WithMode(mode), WithSchedule(sched), WithCallerShare(true))
 			if pids := p.Workers(); pids[0] != os.Getpid() {

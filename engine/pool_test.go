@@ -28,7 +28,7 @@ func poolExact(t *testing.T, p *Pool, n uint64, opts ...CallOption) Result {
 
 func TestPoolCalls(t *testing.T) {
 	checkClean(t)
-	for _, mode := range []Mode{Slots, CAS, Mutex} {
+	for _, mode := range []strategy{modeSlots, modeCAS, modeMutex} {
 		for _, sched := range []Schedule{Static, Dynamic} {
 			t.Run(fmt.Sprintf("mode=%s/sched=%s", mode, sched), func(t *testing.T) {
 				p, err := NewPool(context.Background(), WithWorkers(3), WithMode(mode), WithSchedule(sched), WithInProcessBelow(0))
@@ -65,7 +65,7 @@ func init() {
 // the next call is exact.
 func TestPoolKillBetweenCalls(t *testing.T) {
 	checkClean(t)
-	for _, mode := range []Mode{Slots, CAS, Mutex} {
+	for _, mode := range []strategy{modeSlots, modeCAS, modeMutex} {
 		p, err := NewPool(context.Background(), WithWorkers(2), WithMode(mode), WithInProcessBelow(0))
 		if err != nil {
 			t.Fatal(err)
@@ -99,7 +99,7 @@ func TestPoolKillMatrix(t *testing.T) {
 		t.Skip("fault and outage runs: the full suite (go test without -short) has them")
 	}
 	checkClean(t)
-	for _, mode := range []Mode{Slots, CAS, Mutex} {
+	for _, mode := range []strategy{modeSlots, modeCAS, modeMutex} {
 		for _, sched := range []Schedule{Static, Dynamic} {
 			for _, pt := range faultPoints {
 				if pt.name == "attach" || pt.name == "arrived" {
@@ -153,10 +153,10 @@ func TestPoolInProcess(t *testing.T) {
 	}
 	defer p.Close()
 	r := poolExact(t, p, 1000)
-	if r.Mode != Goroutines {
+	if r.Mode != string(modeGoroutines) {
 		t.Errorf("n=1000 ran in mode %s, want goroutines", r.Mode)
 	}
-	if r := poolExact(t, p, DefaultInProcessBelow); r.Mode == Goroutines {
+	if r := poolExact(t, p, DefaultInProcessBelow); r.Mode == string(modeGoroutines) {
 		t.Errorf("n=%d ran in process", uint64(DefaultInProcessBelow))
 	}
 }

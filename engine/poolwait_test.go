@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 func init() {
@@ -15,7 +17,7 @@ func init() {
 	engine.Register("sleepy", func(_ []byte, lo, hi uint64) float64 {
 		time.Sleep(time.Duration(hi-lo) * 50 * time.Millisecond)
 		return float64(hi - lo)
-	}, []engine.Op{engine.Sum})
+	}, []partial.Op{partial.Sum})
 }
 
 // A call that waits for the pool honours its context: it returns the
@@ -108,8 +110,8 @@ func TestProgressPanicIsTheCallsError(t *testing.T) {
 	if r, err := p.Reduce(ctx, "squares", 1000); err != nil || r.Value != 332833500 {
 		t.Errorf("the pool after: %v, %v", r.Value, err)
 	}
-	for _, m := range []engine.Mode{engine.Slots, engine.Goroutines} {
-		if _, err := engine.Reduce(ctx, "squares", 1<<20, boom, engine.WithMode(m), engine.WithWorkers(2)); err == nil || !strings.Contains(err.Error(), "boom") {
+	for _, m := range []lab.Mode{lab.Slots, lab.Goroutines} {
+		if _, err := engine.Reduce(ctx, "squares", 1<<20, boom, lab.WithMode(m), engine.WithWorkers(2)); err == nil || !strings.Contains(err.Error(), "boom") {
 			t.Errorf("%s: %v, want the panic as the error", m, err)
 		}
 	}
@@ -132,7 +134,7 @@ func init() {
 			}
 		}
 		return float64(hi - lo)
-	}, []engine.Op{engine.Sum})
+	}, []partial.Op{partial.Sum})
 }
 
 // A Func that calls its own Pool from the caller's share gets

@@ -152,15 +152,15 @@ const chunkDone = math.MaxUint32
 // modeCode is a Mode as the segment carries it. The numbers are part of
 // the protocol: never reuse one. The transports' come from package
 // transport's list of kinds (transport.Code).
-var modeCode = func() map[Mode]uint32 {
-	m := map[Mode]uint32{Slots: 1, CAS: 2, Mutex: 3, modeRacy: 4}
+var modeCode = func() map[strategy]uint32 {
+	m := map[strategy]uint32{modeSlots: 1, modeCAS: 2, modeMutex: 3, modeRacy: 4}
 	for _, t := range transportModes {
 		m[t] = transport.Code(string(t))
 	}
 	return m
 }()
 
-func modeOf(code uint32) (Mode, bool) {
+func modeOf(code uint32) (strategy, bool) {
 	for m, c := range modeCode {
 		if c == code {
 			return m, true

@@ -56,7 +56,7 @@ func FuzzControl(f *testing.F) {
 	ctl := (*control)(seg.Block(0))
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(ctl)), unsafe.Sizeof(control{}))
 	*ctl = control{protocol: protocolVersion, workers: 3, stamp: buildStamp(), lanePad: 8, maxChunks: 16, maxParams: 32, maxK: 5}
-	ctl.job = jobSpec{n: 100, step: 10, chunks: 10, grain: 5, mode: modeCode[Slots], k: 2, dynamic: true, params: 4}
+	ctl.job = jobSpec{n: 100, step: 10, chunks: 10, grain: 5, mode: modeCode[modeSlots], k: 2, dynamic: true, params: 4}
 	copy(newView(seg, l).ops(2), []Op{Sum, Max})
 	setName(ctl.job.name[:], "oddsq")
 	f.Add(append([]byte(nil), raw...))

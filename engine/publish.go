@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/pishm/pishm/engine/internal/fold"
 	"github.com/pishm/pishm/internal/superacc"
 	"github.com/pishm/pishm/sem"
 )
@@ -21,7 +22,7 @@ type sink interface {
 // caller) is reused by every call without allocating.
 type publisher struct {
 	j    journal
-	mode Mode
+	mode strategy
 	acc  []accElem              // the shared accumulator's elements
 	mu   *sem.Mutex             // the accumulator's lock (mutex)
 	lock func(*sem.Mutex) error // takes mu (mutex): Mutex.Lock, or the caller's way
@@ -34,7 +35,7 @@ type publisher struct {
 // journal in v and, for cas, mutex and racy, the shared accumulator; lane
 // is the false-sharing experiment's word, or nil; lock takes the
 // accumulator's lock (nil: Mutex.Lock).
-func (pb *publisher) init(mode Mode, ops []Op, v segView, i int, lane *atomic.Uint64, lock func(*sem.Mutex) error) {
+func (pb *publisher) init(mode strategy, ops []fold.Op, v segView, i int, lane *atomic.Uint64, lock func(*sem.Mutex) error) {
 	if lock == nil {
 		lock = (*sem.Mutex).Lock
 	}
@@ -44,7 +45,7 @@ func (pb *publisher) init(mode Mode, ops []Op, v segView, i int, lane *atomic.Ui
 // record journals f (see "The journal").
 func (pb *publisher) record(f folds, terms, chunk uint64) {
 	e, ef := pb.j.next()
-	ef.merge(f)
+	ef.Merge(f)
 	e.terms += terms
 	e.publishes++
 	e.last = chunk + 1 // dynamic only: static shares pass chunk 0
@@ -56,12 +57,12 @@ func (pb *publisher) record(f folds, terms, chunk uint64) {
 func (pb *publisher) publish(f folds, terms, chunk uint64) {
 	acc := pb.acc
 	switch pb.mode {
-	case Slots:
+	case modeSlots:
 		pb.record(f, terms, chunk)
 		if pb.lane != nil {
 			// The false-sharing experiment: a running total also goes to
 			// a lane packed as tightly as Config.Pad says.
-			pb.run += f[0].value()
+			pb.run += f[0].Value()
 			pb.lane.Store(math.Float64bits(pb.run))
 		}
 	case modeRacy:
@@ -69,20 +70,20 @@ func (pb *publisher) publish(f folds, terms, chunk uint64) {
 		// unsynchronised code would write it: two workers that
 		// interleave here lose one add. (Scalar Funcs only.)
 		w := (*uint64)(unsafe.Pointer(&acc[0].best))
-		*w = math.Float64bits(f64(*w) + f[0].value())
+		*w = math.Float64bits(f64(*w) + f[0].Value())
 		fault("accum")
 		pb.record(f, terms, chunk)
-	case CAS:
+	case modeCAS:
 		for e := range f {
-			if f[e].op == Sum {
-				superacc.AtomicMerge(&acc[e].exact, &f[e].acc)
+			if f[e].Op == fold.Sum {
+				superacc.AtomicMerge(&acc[e].exact, &f[e].Acc)
 			} else {
-				casBetter(&acc[e].best, f[e].op, f[e].best)
+				casBetter(&acc[e].best, f[e].Op, f[e].Best)
 			}
 		}
 		fault("accum")
 		pb.record(f, terms, chunk)
-	case Mutex:
+	case modeMutex:
 		if pb.err != nil {
 			return
 		}
@@ -91,10 +92,10 @@ func (pb *publisher) publish(f folds, terms, chunk uint64) {
 		}
 		// Critical section: plain adds made atomic by the lock.
 		for e := range f {
-			if f[e].op == Sum {
-				acc[e].exact.Merge(&f[e].acc)
+			if f[e].Op == fold.Sum {
+				acc[e].exact.Merge(&f[e].Acc)
 			} else {
-				acc[e].best.Store(math.Float64bits(f[e].op.pick(f[e].best, f64(acc[e].best.Load()))))
+				acc[e].best.Store(math.Float64bits(f[e].Op.Pick(f[e].Best, f64(acc[e].best.Load()))))
 			}
 		}
 		fault("accum")
@@ -111,10 +112,10 @@ func (pb *publisher) publish(f folds, terms, chunk uint64) {
 func (pb *publisher) finish() error { return pb.err }
 
 // casBetter replaces the float64 at w with op's pick of it and x.
-func casBetter(w *atomic.Uint64, op Op, x float64) {
+func casBetter(w *atomic.Uint64, op fold.Op, x float64) {
 	for {
 		old := w.Load()
-		v := math.Float64bits(op.pick(x, f64(old)))
+		v := math.Float64bits(op.Pick(x, f64(old)))
 		if v == old || w.CompareAndSwap(old, v) {
 			return
 		}

@@ -3,6 +3,9 @@ package engine
 import (
 	"context"
 	"time"
+
+	"github.com/pishm/pishm/engine/internal/fold"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 // Result is what a call computed, and how: the same for a one-shot call
@@ -23,7 +26,7 @@ type Result struct {
 	RelError   float64 `json:"rel_error,omitempty"`
 
 	Workers int    `json:"workers"`
-	Mode    Mode   `json:"mode"`
+	Mode    string `json:"mode"`  // the publishing strategy (lab.WithMode)
 	Sched   string `json:"sched"` // "static" or "dynamic" (WithDynamic)
 	// Spawn is how the workers started: "exec" or "fork", or "" in the
 	// calling process.
@@ -57,7 +60,11 @@ type Result struct {
 	// in the other modes).
 	LostSum float64 `json:"lost_sum,omitempty"`
 
-	folds folds // the exact results (Exact), memory reused by ReduceInto
+	// Partial is the exact state before the one rounding, to merge with
+	// the Partials of other ranges (WithOffset) or to send elsewhere.
+	// ReduceInto reuses its memory, as it does Values' and
+	// WorkersDetail's.
+	Partial partial.Partial `json:"-"`
 }
 
 // Reduce runs the Func registered as name over n terms, [0, n) or
@@ -99,7 +106,8 @@ func run(ctx context.Context, name string, cfg config, dry bool) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
-	r := resultOf(name, j, cfg, out, time.Since(wallStart), nil)
+	var r Result
+	resultOf(&r, name, j, cfg, out, time.Since(wallStart), nil)
 	r.Spawn, r.Shm = cfg.Spawn, shm
 	return r, j.checkExact(cfg, r.Value) // the gate of every Func with a closed form
 }
@@ -117,16 +125,17 @@ func resolve(cfg config, name string) (config, job, error) {
 	return cfg, j, err
 }
 
-// resultOf is the Result of out, a call of j as cfg says, its values
-// written into values' memory.
-func resultOf(name string, j job, cfg config, out callResult, wall time.Duration, values []float64) Result {
-	values = out.total.values(values[:0])
-	r := Result{
-		Func: name, Op: formatOps(j.ops), N: cfg.N, Offset: cfg.Offset, Value: values[0], Values: values,
-		Workers: cfg.Workers, Mode: cfg.Mode, Sched: string(cfg.Sched), Grain: cfg.Grain,
+// resultOf sets *r to the Result of out, a call of j as cfg says, its
+// values written into values' memory and its Partial holding out's total.
+func resultOf(r *Result, name string, j job, cfg config, out callResult, wall time.Duration, values []float64) {
+	values = out.total.Values(values[:0])
+	*r = Result{
+		Func: name, Op: fold.Format(j.ops), N: cfg.N, Offset: cfg.Offset, Value: values[0], Values: values,
+		Workers: cfg.Workers, Mode: string(cfg.Mode), Sched: string(cfg.Sched), Grain: cfg.Grain,
 		Elapsed: out.elapsed, Wall: wall, WorkersDetail: out.workers, Failures: out.failures, Rebuilt: out.rebuilt,
-		Publishes: out.publishes, LostSum: out.lostSum, folds: out.total,
+		Publishes: out.publishes, LostSum: out.lostSum,
 	}
+	*partialFolds(&r.Partial) = out.total
 	if cfg.Sched == schedDynamic {
 		r.Chunk = cfg.Chunk
 	} else {
@@ -136,7 +145,6 @@ func resultOf(name string, j job, cfg config, out callResult, wall time.Duration
 		r.ClosedForm = j.exact(cfg.Params, cfg.Offset, cfg.Offset+cfg.N)
 		r.RelError = relError(r.Value, r.ClosedForm)
 	}
-	return r
 }
 
 // publishInterval is the most terms a worker of the static schedule sums

@@ -100,7 +100,7 @@ func checkExactTerms(t *testing.T, res Result) {
 
 func TestDynamicExact(t *testing.T) {
 	checkClean(t)
-	for _, mode := range append(shmModes, Goroutines) {
+	for _, mode := range append(shmModes, modeGoroutines) {
 		res, err := Run(context.Background(), "oddsq", Config{N: 10_000_019, Workers: 3, Mode: mode, Sched: Dynamic})
 		if err != nil {
 			t.Fatal(err)
@@ -112,7 +112,7 @@ func TestDynamicExact(t *testing.T) {
 // Progress is read from the slots while the workers run, and ends complete.
 func TestProgress(t *testing.T) {
 	checkClean(t)
-	for _, mode := range []Mode{Slots, Goroutines} {
+	for _, mode := range []strategy{modeSlots, modeGoroutines} {
 		var mu sync.Mutex
 		var calls []Progress
 		cfg := Config{N: 3e8, Workers: 2, Mode: mode, Progress: func(p Progress) {
@@ -148,7 +148,7 @@ func TestProgress(t *testing.T) {
 // clear error.
 func TestReduceParams(t *testing.T) {
 	checkClean(t)
-	for _, mode := range []Mode{Slots, CAS, Mutex, Goroutines} {
+	for _, mode := range []strategy{modeSlots, modeCAS, modeMutex, modeGoroutines} {
 		r, err := Reduce(context.Background(), "test-params", 1000, WithWorkers(2), WithMode(mode), WithParams([]byte{7}))
 		if err != nil || r.Value != 7000 {
 			t.Errorf("%s: %v, %v; want 7000", mode, r.Value, err)

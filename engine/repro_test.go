@@ -65,15 +65,15 @@ func init() {
 	for _, f := range reproFuncs {
 		term, op := f.term, f.op
 		Register(f.name, func(_ []byte, lo, hi uint64) float64 {
-			acc := op.identity()
+			acc := op.Identity()
 			for k := lo; k < hi; k++ {
 				switch x := term(k); op {
 				case Sum:
 					acc += x
 				case Min:
-					acc = op.pick(x, acc)
+					acc = op.Pick(x, acc)
 				default:
-					acc = op.pick(x, acc)
+					acc = op.Pick(x, acc)
 				}
 			}
 			return acc
@@ -89,12 +89,12 @@ func reproWant(name string, n uint64) float64 {
 	grain := DefaultGrain(n)
 	var acc superacc.Acc
 	op := j.ops[0]
-	best := op.identity()
+	best := op.Identity()
 	for lo := uint64(0); lo < n; lo += grain {
 		v := j.f(nil, lo, min(n, lo+grain))
 		acc.Add(v)
 		if op != Sum {
-			best = op.pick(v, best)
+			best = op.Pick(v, best)
 		}
 	}
 	if op == Sum {
@@ -116,7 +116,7 @@ func TestReproducible(t *testing.T) {
 		opts []PoolOption
 	}
 	var runs []run
-	for _, mode := range []Mode{Slots, CAS, Mutex, Goroutines, Pipe} {
+	for _, mode := range []strategy{modeSlots, modeCAS, modeMutex, modeGoroutines, Pipe} {
 		for _, sched := range []Schedule{Static, Dynamic} {
 			if sched == Dynamic && mode.IsTransport() {
 				continue
@@ -127,7 +127,7 @@ func TestReproducible(t *testing.T) {
 				[]PoolOption{WithWorkers(w), WithMode(mode), WithSchedule(sched), stepOf(sched, step)}})
 		}
 	}
-	pool, err := NewPool(context.Background(), WithWorkers(3), WithMode(CAS), WithSchedule(Dynamic), WithInProcessBelow(0))
+	pool, err := NewPool(context.Background(), WithWorkers(3), WithMode(modeCAS), WithSchedule(Dynamic), WithInProcessBelow(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestReproducible(t *testing.T) {
 			check("pool", v, err)
 			// A worker killed at its second publish: its share is redone.
 			t.Setenv("PISHM_TEST_KILL", "1:journal-half:2:1")
-			v, err = Reduce(context.Background(), f.name, n, WithWorkers(3), WithMode(Mutex), WithPublish(50_000))
+			v, err = Reduce(context.Background(), f.name, n, WithWorkers(3), WithMode(modeMutex), WithPublish(50_000))
 			check("killed", v, err)
 			if len(v.Failures) == 0 {
 				t.Errorf("killed: no worker died")
@@ -191,7 +191,7 @@ func TestSeriesSameBits(t *testing.T) {
 	// every mode with both schedules, in half the runs of the full product
 	// (the schedule alternates with the worker count and the mode).
 	for wi, w := range workers {
-		for mi, mode := range []Mode{Slots, CAS, Mutex, Goroutines} {
+		for mi, mode := range []strategy{modeSlots, modeCAS, modeMutex, modeGoroutines} {
 			sched := []Schedule{Static, Dynamic}[(wi+mi)%2]
 			res, err := Run(context.Background(), "oddsq", Config{N: n, Workers: w, Mode: mode, Sched: sched})
 			check(fmt.Sprintf("workers=%d mode=%s sched=%s", w, mode, sched), res, err)
@@ -205,7 +205,7 @@ func TestSeriesSameBits(t *testing.T) {
 		}
 	}
 	t.Setenv("PISHM_TEST_KILL", "1:journal-half:1:1")
-	res, err := Run(context.Background(), "oddsq", Config{N: n, Workers: 3, Mode: CAS, Publish: 100_000})
+	res, err := Run(context.Background(), "oddsq", Config{N: n, Workers: 3, Mode: modeCAS, Publish: 100_000})
 	check("a worker killed", res, err)
 	if len(res.Failures) == 0 {
 		t.Errorf("a worker killed: no worker died")

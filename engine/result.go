@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pishm/pishm/engine/internal/fold"
 	"github.com/pishm/pishm/internal/superacc"
 )
 
@@ -18,16 +19,16 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	ops := spec.job.ops
 	k := len(ops)
 	journals := slices.Grow(spec.total[:0], k)[:k]
-	journals.reset(ops)
+	journals.Reset(ops)
 	res.total = journals
 	var terms uint64
 	for i := range l.workers {
 		s := c.v.slot(i)
 		e, ef := s.active(), c.v.activeFolds(i, k)
-		journals.merge(ef)
+		journals.Merge(ef)
 		terms += e.terms
 		res.publishes += e.publishes
-		wr := WorkerResult{Index: i, Terms: e.terms, Elapsed: time.Duration(s.elapsed.Load()), Partial: ef[0].value()}
+		wr := WorkerResult{Index: i, Terms: e.terms, Elapsed: time.Duration(s.elapsed.Load()), Partial: ef[0].Value()}
 		if !spec.dynamic {
 			lo, hi := span(spec.n, spec.grain, l.workers, i)
 			wr.Lo, wr.Hi = spec.offset+lo, spec.offset+hi
@@ -55,7 +56,7 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	var messages folds
 	if c.col != nil {
 		messages = make(folds, k)
-		messages.reset(ops)
+		messages.Reset(ops)
 		cctx, cancel := context.WithTimeout(ctx, collectGrace)
 		msgs, err := c.col.Collect(cctx)
 		cancel()
@@ -72,15 +73,15 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 				return res, fmt.Errorf("engine: worker %d's message covers [%d,%d), its range is [%d,%d)", i, m.Lo, m.Hi, w.Lo, w.Hi)
 			}
 			jf := c.v.activeFolds(i, k)[e] // a copy, out of the segment
-			jf.acc.Normalize()
-			if !m.Sum.Equal(&jf.acc) || m.Sum.Count() != jf.acc.Count() {
+			jf.Acc.Normalize()
+			if !m.Sum.Equal(&jf.Acc) || m.Sum.Count() != jf.Acc.Count() {
 				return res, fmt.Errorf("engine: worker %d's message for element %d carries an exact sum (%d inputs, rounding to %v) that is not its journal's (%d inputs, rounding to %v)",
-					i, e, m.Sum.Count(), m.Sum.Round(), jf.acc.Count(), jf.acc.Round())
+					i, e, m.Sum.Count(), m.Sum.Round(), jf.Acc.Count(), jf.Acc.Round())
 			}
-			if jv := jf.value(); math.Float64bits(m.Partial) != math.Float64bits(jv) {
+			if jv := jf.Value(); math.Float64bits(m.Partial) != math.Float64bits(jv) {
 				return res, fmt.Errorf("engine: worker %d's message for element %d says %v, its journal %v", i, e, m.Partial, jv)
 			}
-			messages[e].merge(&fold{acc: m.Sum, best: m.Partial, op: ops[e]})
+			messages[e].Merge(&fold.Fold{Acc: m.Sum, Best: m.Partial, Op: ops[e]})
 			w.Elapsed = time.Duration(m.ElapsedNs)
 		}
 	} else if spec.mode.isTransport() {
@@ -97,20 +98,20 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 		// The messages' exact results, each checked against its journal
 		// above: their total is the journals'.
 		for e := range messages {
-			if got, want := messages[e].value(), journals[e].value(); math.Float64bits(got) != math.Float64bits(want) {
+			if got, want := messages[e].Value(), journals[e].Value(); math.Float64bits(got) != math.Float64bits(want) {
 				return res, fmt.Errorf("engine: element %d of the messages adds up to %v, of the journals to %v", e, got, want)
 			}
 		}
 		copy(journals, messages)
-	case spec.mode == Slots:
+	case spec.mode == modeSlots:
 	case cs.tainted:
 		res.rebuilt = true
 	case spec.mode == modeRacy:
 		// The result is what the racy adds left, to show what they lost.
 		racy := f64(c.v.accElems(1)[0].best.Load())
-		res.lostSum = journals[0].value() - racy
-		journals[0] = newFold(Sum)
-		journals[0].add(racy)
+		res.lostSum = journals[0].Value() - racy
+		journals[0] = fold.New(fold.Sum)
+		journals[0].Add(racy)
 	default:
 		if n := publishesOf(spec, l.workers); res.publishes != n {
 			return res, fmt.Errorf("engine: the journals hold %d publishes, want %d", res.publishes, n)
@@ -118,13 +119,13 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 		shared := c.v.accElems(k)
 		for e := range shared {
 			var got float64
-			if ops[e] == Sum {
+			if ops[e] == fold.Sum {
 				acc := superacc.Snapshot(&shared[e].exact)
 				got = acc.Round()
 			} else {
 				got = f64(shared[e].best.Load())
 			}
-			if want := journals[e].value(); math.Float64bits(got) != math.Float64bits(want) {
+			if want := journals[e].Value(); math.Float64bits(got) != math.Float64bits(want) {
 				return res, fmt.Errorf("engine: element %d of the shared accumulator holds %v, the journals %v", e, got, want)
 			}
 		}

@@ -22,7 +22,7 @@ func execute(ctx context.Context, cfg config, j job, params []byte) (callResult,
 	}
 	spec := callSpec{job: j, mode: cfg.Mode, n: cfg.N, offset: cfg.Offset, step: cfg.step(), grain: cfg.Grain,
 		dynamic: cfg.Sched == schedDynamic, params: params}
-	if cfg.Mode == Goroutines {
+	if cfg.Mode == modeGoroutines {
 		res, err := runGoroutines(ctx, cfg, spec)
 		return res, "none", err
 	}
@@ -86,7 +86,7 @@ func runGoroutines(ctx context.Context, cfg config, spec callSpec) (callResult, 
 			}()
 			t := time.Now()
 			own := &ownTotal{f: make(folds, j.k())}
-			own.f.reset(j.ops)
+			own.f.Reset(j.ops)
 			shares[i] = own.f
 			scratch := &Vector{f: make(folds, j.k())}
 			wr := WorkerResult{Index: i}
@@ -97,7 +97,7 @@ func runGoroutines(ctx context.Context, cfg config, spec callSpec) (callResult, 
 				wr.Lo, wr.Hi = spec.offset+lo, spec.offset+hi
 				sumRange(j, wr.Lo, wr.Hi, spec.step, spec.grain, &progress[i], scratch, own)
 			}
-			wr.Terms, wr.Elapsed, wr.Partial = own.terms, time.Since(t), own.f[0].value()
+			wr.Terms, wr.Elapsed, wr.Partial = own.terms, time.Since(t), own.f[0].Value()
 			res.workers[i] = wr
 		})
 	}
@@ -131,9 +131,9 @@ func runGoroutines(ctx context.Context, cfg config, spec callSpec) (callResult, 
 		return callResult{}, fmt.Errorf("engine: %w", context.Cause(ctx))
 	}
 	total := slices.Grow(spec.total[:0], j.k())[:j.k()]
-	total.reset(j.ops)
+	total.Reset(j.ops)
 	for _, f := range shares {
-		total.merge(f)
+		total.Merge(f)
 	}
 	res.total = total
 	res.publishes = publishesOf(spec, w)
@@ -146,7 +146,7 @@ type ownTotal struct {
 	terms uint64
 }
 
-func (o *ownTotal) publish(f folds, terms, _ uint64) { o.f.merge(f); o.terms += terms }
+func (o *ownTotal) publish(f folds, terms, _ uint64) { o.f.Merge(f); o.terms += terms }
 
 // noProgress is the reporter of a call nobody watches.
 func noProgress(time.Duration, bool) error { return nil }

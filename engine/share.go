@@ -14,7 +14,7 @@ import (
 // its journal then holds the share's total) and scratch (grown to k).
 // lock, if set, takes the accumulator's lock in the mutex mode instead of
 // Mutex.Lock.
-func sumShare(v segView, i int, owner uint32, spec *jobSpec, mode Mode, j job, lock func(*sem.Mutex) error, pub *publisher, scratch *Vector) error {
+func sumShare(v segView, i int, owner uint32, spec *jobSpec, mode strategy, j job, lock func(*sem.Mutex) error, pub *publisher, scratch *Vector) error {
 	s := v.slot(i)
 	s.state.Store(slotRunning)
 	pub.init(mode, j.ops, v, i, v.lane(i), lock)
@@ -50,7 +50,7 @@ func piece(j job, a, b, grain uint64, progress *atomic.Uint64, v *Vector) {
 		if j.vector() {
 			callVector(j, a, e, v)
 		} else {
-			v.f[0].add(callFunc(j, a, e))
+			v.f[0].Add(callFunc(j, a, e))
 		}
 		progress.Add(e - a)
 		a = e
@@ -65,7 +65,7 @@ func sumRange(j job, lo, hi, chunk, grain uint64, progress *atomic.Uint64, scrat
 		if hi-a > chunk {
 			b = a + chunk
 		}
-		scratch.f.reset(j.ops)
+		scratch.f.Reset(j.ops)
 		piece(j, a, b, grain, progress, scratch)
 		fault("sum")
 		to.publish(scratch.f, b-a, 0)
@@ -85,7 +85,7 @@ func sumChunks(j job, base, n, chunk, grain uint64, tbl chunkTable, next *atomic
 		fault("claim")
 		a := base + c*chunk
 		b := min(base+n, a+chunk)
-		scratch.f.reset(j.ops)
+		scratch.f.Reset(j.ops)
 		piece(j, a, b, grain, progress, scratch)
 		fault("sum")
 		to.publish(scratch.f, b-a, c)

@@ -27,8 +27,8 @@ func TestSharedArrayEveryWay(t *testing.T) {
 		t.Fatal(err)
 	}
 	fill(a, 0.25)
-	for _, m := range []engine.Mode{engine.Slots, engine.CAS, engine.Goroutines, lab.Pipe} {
-		r, err := engine.Reduce(ctx, "shared-sum", n, engine.WithParams([]byte(a.Handle())), engine.WithWorkers(2), engine.WithMode(m))
+	for _, m := range []lab.Mode{lab.Slots, lab.CAS, lab.Goroutines, lab.Pipe} {
+		r, err := engine.Reduce(ctx, "shared-sum", n, engine.WithParams([]byte(a.Handle())), engine.WithWorkers(2), lab.WithMode(m))
 		if err != nil || r.Value != n/4 {
 			t.Errorf("%s: %v, %v; want %v", m, r.Value, err, n/4)
 		}

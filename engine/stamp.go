@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/hex"
 	"hash/fnv"
 	"runtime/debug"
 	"strconv"
@@ -35,3 +36,10 @@ var buildStamp = sync.OnceValue(func() [16]byte {
 	copy(out[:], h.Sum(nil))
 	return out
 })
+
+// buildID names the build of this binary as far as results go
+// (catalog.BuildID).
+func buildID() string {
+	s := buildStamp()
+	return hex.EncodeToString(s[:])
+}

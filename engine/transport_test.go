@@ -63,7 +63,7 @@ func TestTransportsMatchSlots(t *testing.T) {
 	redisURL := testRedisURL
 	for _, workers := range []int{1, 3, 12} {
 		base := Config{N: 10_000_019, Workers: workers, Publish: 1_000_003, RedisURL: redisURL}
-		base.Mode = Slots
+		base.Mode = modeSlots
 		want, err := Run(context.Background(), "oddsq", base)
 		if err != nil {
 			t.Fatal(err)
@@ -126,7 +126,7 @@ func TestTransportNeedsStatic(t *testing.T) {
 // the transport package's list of kinds, and its Mode constants name
 // exactly those, each with the segment code the list gives it.
 func TestTransportNamesAgree(t *testing.T) {
-	consts := []Mode{File, Pipe, FIFO, Unix, TCP, Socketpair, PosixMQ, SysVMQ, Redis}
+	consts := []strategy{File, Pipe, FIFO, Unix, TCP, Socketpair, PosixMQ, SysVMQ, Redis}
 	if fmt.Sprint(consts) != fmt.Sprint(transportModes) {
 		t.Fatalf("engine Mode constants %v, transport kinds %v", consts, transportModes)
 	}
@@ -150,11 +150,11 @@ func TestReproducibleTransports(t *testing.T) {
 	const n = 2_000_003
 	rng := rand.New(rand.NewPCG(2026, 13))
 	withURL := set(func(s *settings) {
-		if s.Mode == Redis {
+		if strategy(s.lab.Mode) == Redis {
 			s.lab.RedisURL = testRedisURL
 		}
 	})
-	modes := slices.DeleteFunc(slices.Clone(transportModes), func(m Mode) bool { return m == Redis && testRedisURL == "" })
+	modes := slices.DeleteFunc(slices.Clone(transportModes), func(m strategy) bool { return m == Redis && testRedisURL == "" })
 	t.Logf("modes %v", modes)
 	for _, f := range reproFuncs {
 		t.Run(f.name, func(t *testing.T) {
@@ -162,7 +162,7 @@ func TestReproducibleTransports(t *testing.T) {
 			same := func(v float64) bool {
 				return math.Float64bits(v) == math.Float64bits(want) || math.IsNaN(v) && math.IsNaN(want)
 			}
-			slots, err := Reduce(context.Background(), f.name, n, WithWorkers(1+rng.IntN(16)), WithMode(Slots))
+			slots, err := Reduce(context.Background(), f.name, n, WithWorkers(1+rng.IntN(16)), WithMode(modeSlots))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"math/big"
+	"github.com/pishm/pishm/engine/internal/fold"
 )
 
 // maxK is the most elements a vector reduction may have: a histogram of
@@ -21,18 +21,18 @@ type Vector struct {
 
 // Add adds x into element i: exactly for a Sum element, as the new
 // extreme if it is one for Min and Max.
-func (v *Vector) Add(i int, x float64) { v.f[i].add(x) }
+func (v *Vector) Add(i int, x float64) { v.f[i].Add(x) }
 
 // AddSlice adds every value of xs into element i, as a loop of Add would,
 // faster for a Sum element.
 func (v *Vector) AddSlice(i int, xs []float64) {
 	f := &v.f[i]
-	if f.op == Sum {
-		f.acc.AddSlice(xs)
+	if f.Op == fold.Sum {
+		f.Acc.AddSlice(xs)
 		return
 	}
 	for _, x := range xs {
-		f.best = f.op.pick(x, f.best)
+		f.Best = f.Op.Pick(x, f.Best)
 	}
 }
 
@@ -42,21 +42,3 @@ func (v *Vector) AddSlice(i int, xs []float64) {
 // worker processes, with the call's params), with v holding the
 // elements' identities.
 type VectorFunc func(params []byte, lo, hi uint64, v *Vector)
-
-// Exact is element i's exact result: for a Sum element the exact sum of
-// everything added (Values[i] is it rounded once), for Min and Max the
-// extreme. It is ±Inf for an infinite result and nil for NaN, and nil if i
-// is out of range.
-func (r *Result) Exact(i int) *big.Float {
-	if i < 0 || i >= len(r.folds) {
-		return nil
-	}
-	f := &r.folds[i]
-	if f.op == Sum {
-		return f.acc.Big()
-	}
-	if f.best != f.best {
-		return nil
-	}
-	return new(big.Float).SetFloat64(f.best)
-}

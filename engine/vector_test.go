@@ -138,7 +138,7 @@ func TestVectorReproducible(t *testing.T) {
 			if math.Float64bits(v) != math.Float64bits(want[e]) && !(math.IsNaN(v) && math.IsNaN(want[e])) {
 				t.Errorf("%s: element %d = %v (%#x), want %v (%#x)", how, e, v, math.Float64bits(v), want[e], math.Float64bits(want[e]))
 			}
-			got := r.Exact(e)
+			got := r.Partial.Exact(e)
 			switch {
 			case (got == nil) != (exact[e] == nil):
 				t.Errorf("%s: Exact(%d) = %v, want %v", how, e, got, exact[e])
@@ -159,7 +159,7 @@ func TestVectorReproducible(t *testing.T) {
 	}
 	workers := []int{1, 2, 5, 16}
 	i := 0
-	for _, mode := range []Mode{Slots, CAS, Mutex, Goroutines, File, Pipe, FIFO, Socketpair, PosixMQ, SysVMQ} {
+	for _, mode := range []strategy{modeSlots, modeCAS, modeMutex, modeGoroutines, File, Pipe, FIFO, Socketpair, PosixMQ, SysVMQ} {
 		for _, sched := range []Schedule{Static, Dynamic} {
 			if sched == Dynamic && mode.IsTransport() {
 				continue
@@ -172,7 +172,7 @@ func TestVectorReproducible(t *testing.T) {
 		}
 	}
 	for _, caller := range []bool{false, true} {
-		p, err := NewPool(context.Background(), WithWorkers(3), WithMode(CAS), WithInProcessBelow(0), WithCallerShare(caller))
+		p, err := NewPool(context.Background(), WithWorkers(3), WithMode(modeCAS), WithInProcessBelow(0), WithCallerShare(caller))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +192,7 @@ func TestVectorReproducible(t *testing.T) {
 	}
 	// A worker killed at its second publish: its share is redone.
 	t.Setenv("PISHM_TEST_KILL", "1:journal-half:2:1")
-	for _, mode := range []Mode{Mutex, FIFO} {
+	for _, mode := range []strategy{modeMutex, FIFO} {
 		r, err := Reduce(context.Background(), vecName, n, WithWorkers(3), WithMode(mode), WithPublish(20_000))
 		check("killed/mode="+string(mode), r, err)
 		if len(r.Failures) == 0 {
@@ -207,7 +207,7 @@ func TestVectorReproducible(t *testing.T) {
 func TestVectorMaxK(t *testing.T) {
 	checkClean(t)
 	const n = 100_003
-	for _, mode := range []Mode{Slots, CAS, Mutex, Goroutines, Pipe, PosixMQ} {
+	for _, mode := range []strategy{modeSlots, modeCAS, modeMutex, modeGoroutines, Pipe, PosixMQ} {
 		r, err := Reduce(context.Background(), vecWide, n, WithWorkers(3), WithMode(mode))
 		if err != nil {
 			t.Fatalf("mode=%s: %v", mode, err)

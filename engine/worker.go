@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pishm/pishm/engine/internal/fold"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
 	"github.com/pishm/pishm/transport"
@@ -206,7 +207,7 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 		for e := range cf {
 			f := &cf[e]
 			ms[e] = transport.Message{Worker: uint32(w.i), Lo: spec.offset + lo, Hi: spec.offset + hi,
-				ElapsedNs: int64(time.Since(start)), Partial: f.value(), Sum: f.acc, Elem: uint32(e), Elems: uint32(len(cf))}
+				ElapsedNs: int64(time.Since(start)), Partial: f.Value(), Sum: f.Acc, Elem: uint32(e), Elems: uint32(len(cf))}
 		}
 		sctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
 		err := transport.Send(sctx, ms...)
@@ -244,7 +245,7 @@ func (w *worker) job(spec *jobSpec) (job, error) {
 		return job{}, fmt.Errorf("no Func registered as %q in this binary (Register it from an init function)", name)
 	}
 	if ops := w.v.ops(int(spec.k)); !slices.Equal(j.ops, ops) {
-		return job{}, fmt.Errorf("%q is registered with ops %s here, %s in the parent", name, formatOps(j.ops), formatOps(ops))
+		return job{}, fmt.Errorf("%q is registered with ops %s here, %s in the parent", name, fold.Format(j.ops), fold.Format(ops))
 	}
 	w.jobs[name] = j
 	return j, nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 // BenchmarkQueue times the protocol alone, per chunk: the take script, the
@@ -15,10 +16,10 @@ import (
 // computation replaced by its closed-form value. Compare with what engine.Run costs per chunk (its process
 // start-up) to choose the chunk size.
 func BenchmarkQueue(b *testing.B) {
-	defer func(f func(context.Context, Job, int, func(uint64), *engine.Pool) (engine.Partial, time.Duration, error)) {
+	defer func(f func(context.Context, Job, int, func(uint64), *engine.Pool) (partial.Partial, time.Duration, error)) {
 		computeChunk = f
 	}(computeChunk)
-	computeChunk = func(_ context.Context, j Job, i int, _ func(uint64), _ *engine.Pool) (engine.Partial, time.Duration, error) {
+	computeChunk = func(_ context.Context, j Job, i int, _ func(uint64), _ *engine.Pool) (partial.Partial, time.Duration, error) {
 		v, _ := j.Exact(i) // a valid result, so the coordinator keeps it
 		return valueOf(v), 0, nil
 	}

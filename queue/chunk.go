@@ -11,6 +11,7 @@ import (
 
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 // lease is a chunk this worker holds.
@@ -210,9 +211,9 @@ func (w *worker) nack(l lease, reason string, forgive bool) error {
 var computeChunk = chunkOnPool
 
 // chunkOnPool computes chunk i of j on pool, or one-shot when pool is nil.
-func chunkOnPool(ctx context.Context, j Job, i int, progress func(uint64), pool *engine.Pool) (engine.Partial, time.Duration, error) {
+func chunkOnPool(ctx context.Context, j Job, i int, progress func(uint64), pool *engine.Pool) (partial.Partial, time.Duration, error) {
 	lo, hi := j.Bounds(i)
-	opts := []engine.CallOption{engine.WithMode(j.Mode), engine.WithOffset(lo), engine.WithGrain(j.Grain),
+	opts := []engine.CallOption{lab.WithMode(j.Mode), engine.WithOffset(lo), engine.WithGrain(j.Grain),
 		engine.WithParams(j.Params), lab.WithPublish(j.Publish)}
 	if progress != nil {
 		opts = append(opts, engine.WithProgress(func(p engine.Progress) { progress(p.Done) }))
@@ -229,16 +230,16 @@ func chunkOnPool(ctx context.Context, j Job, i int, progress func(uint64), pool 
 		r, err = engine.Reduce(ctx, j.Func, hi-lo, all...)
 	}
 	if err != nil {
-		return engine.Partial{}, 0, errorf("chunk %d: %w", i, err)
+		return partial.Partial{}, 0, errorf("chunk %d: %w", i, err)
 	}
-	return r.Partial(), r.Elapsed, nil
+	return r.Partial, r.Elapsed, nil
 }
 
 // newPool starts the engine's processes for j's chunks. The segment holds
 // the job's elements only: by default a Pool makes room for the widest
 // Func the program registered.
 func (j Job) newPool(ctx context.Context) (*engine.Pool, error) {
-	return engine.NewPool(ctx, engine.WithWorkers(j.Workers), engine.WithMode(j.Mode),
+	return engine.NewPool(ctx, engine.WithWorkers(j.Workers), lab.WithMode(j.Mode),
 		engine.WithMaxParams(max(len(j.Params), 1)), engine.WithMaxK(max(len(j.ops()), 1)))
 }
 

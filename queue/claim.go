@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/partial"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -86,7 +86,7 @@ func (c *coordinator) claim(ctx context.Context, mustExist bool) (resumed bool, 
 // requeues what is missing; then it announces the job to workers.
 func (c *coordinator) initial(ctx context.Context, resumed bool) error {
 	j := c.job
-	c.total, c.chunk, c.left = engine.NewPartial(j.ops()...), make([]chunkState, j.Chunks), j.Chunks
+	c.total, c.chunk, c.left = partial.New(j.ops()...), make([]chunkState, j.Chunks), j.Chunks
 	c.byWorker, c.builds, c.outvoted, c.shunned = map[string]int{}, map[string]int{}, map[string]int{}, map[string]bool{}
 	if !resumed {
 		// Redundancy k queues each chunk k times in a row, so that its

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/partial"
 	"github.com/pishm/pishm/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -88,7 +88,7 @@ func TestClusterSlots(t *testing.T) {
 			}
 			continue
 		}
-		if want = exactPieces(harmonic, engine.Sum, n, sub.Job.Grain); math.Float64bits(red.Value) != math.Float64bits(want) {
+		if want = exactPieces(harmonic, partial.Sum, n, sub.Job.Grain); math.Float64bits(red.Value) != math.Float64bits(want) {
 			t.Errorf("%s: %v, want %v", j.Func, red.Value, want)
 		}
 	}

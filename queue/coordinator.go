@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/partial"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -196,7 +196,7 @@ type coordinator struct {
 	// total is the exact merge of the accepted chunks' states; rebuild
 	// says an accepted state was revoked (a later result disputed it), so
 	// total is rebuilt from the accepted records at the end.
-	total   engine.Partial
+	total   partial.Partial
 	rebuild bool
 	chunk   []chunkState
 	left    int
@@ -324,7 +324,7 @@ func checkEviction(ctx context.Context, client redis.UniversalClient) error {
 // of JSON holding res and its exact total (Result.Reduction's binary
 // Partial, which res's JSON leaves out), for a late coordinator to report.
 func endMarker(res Result) string {
-	p, _ := res.Reduction.Partial().MarshalBinary()
+	p, _ := res.Reduction.Partial.MarshalBinary()
 	b, err := json.Marshal(struct {
 		Result  Result `json:"result"`
 		Partial []byte `json:"partial"`
@@ -361,7 +361,7 @@ func replay(j Job, marker string) (Result, error) {
 		Result  Result `json:"result"`
 		Partial []byte `json:"partial"`
 	}
-	var p engine.Partial
+	var p partial.Partial
 	if err := json.Unmarshal([]byte(data), &out); err != nil {
 		return Result{}, errorf("job %s ended done, and its recorded outcome is unreadable: %w", j.ID, err)
 	}

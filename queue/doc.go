@@ -23,7 +23,7 @@
 // (a straggler, as MapReduce does). One script sends a result and ends its
 // lease, so a worker killed at any instant leaves both done or neither.
 //
-// A chunk's result is the exact state of its reduction (engine.Partial:
+// A chunk's result is the exact state of its reduction (partial.Partial:
 // the superaccumulator, or the extreme for Min and Max), so any honest
 // worker sends the same bytes for it. The coordinator merges the accepted
 // states exactly and rounds once: the job's value is that of

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/catalog"
+	"github.com/pishm/pishm/engine/partial"
 	"github.com/pishm/pishm/internal/syncbuf"
 )
 
@@ -57,14 +58,14 @@ func moments(_ []byte, lo, hi uint64, v *engine.Vector) {
 
 func init() {
 	if os.Getenv(envNoFunc) == "" {
-		engine.Register("queue-test-harmonic", harmonic, []engine.Op{engine.Sum})
-		engine.Register("queue-test-wave", wave, []engine.Op{engine.Max})
-		engine.Register("queue-test-moments", moments, []engine.Op{engine.Sum, engine.Sum, engine.Min, engine.Max})
-		engine.Register("queue-test-tele", tele, []engine.Op{engine.Sum}, engine.WithClosedForm(teleClosed))
+		engine.Register("queue-test-harmonic", harmonic, []partial.Op{partial.Sum})
+		engine.Register("queue-test-wave", wave, []partial.Op{partial.Max})
+		engine.Register("queue-test-moments", moments, []partial.Op{partial.Sum, partial.Sum, partial.Min, partial.Max})
+		engine.Register("queue-test-tele", tele, []partial.Op{partial.Sum}, engine.WithClosedForm(teleClosed))
 		// A liar: the telescoping sum one part in 1e9 off, which its
 		// closed form refutes.
 		engine.Register("queue-test-tele-liar", func(p []byte, lo, hi uint64) float64 { return tele(p, lo, hi) * (1 + 1e-9) },
-			[]engine.Op{engine.Sum}, engine.WithClosedForm(teleClosed))
+			[]partial.Op{partial.Sum}, engine.WithClosedForm(teleClosed))
 	}
 }
 
@@ -127,18 +128,18 @@ func TestClosedFormChunks(t *testing.T) {
 // exactPieces is the reference: f on every piece of the grid of grain
 // terms in [0, n), added in big.Float wide enough to be exact for any
 // float64s (or kept as the maximum), rounded once.
-func exactPieces(f engine.Func, op engine.Op, n, grain uint64) float64 {
+func exactPieces(f engine.Func, op partial.Op, n, grain uint64) float64 {
 	sum := new(big.Float).SetPrec(4096)
 	best := math.Inf(-1)
 	for a := uint64(0); a < n; a += grain {
 		v := f(nil, a, min(n, a+grain))
-		if op == engine.Max {
+		if op == partial.Max {
 			best = math.Max(best, v)
 			continue
 		}
 		sum.Add(sum, new(big.Float).SetFloat64(v))
 	}
-	if op == engine.Max {
+	if op == partial.Max {
 		return best
 	}
 	v, _ := sum.Float64()
@@ -169,10 +170,10 @@ func TestFuncJobExact(t *testing.T) {
 	for _, c := range []struct {
 		job Job
 		f   engine.Func
-		op  engine.Op
+		op  partial.Op
 	}{
-		{Job{Func: "queue-test-harmonic", N: n, Chunks: 13}, harmonic, engine.Sum},
-		{Job{Func: "queue-test-wave", N: n, Chunks: 7, Params: amplitude(3.5), Workers: 2}, func(_ []byte, lo, hi uint64) float64 { return wave(amplitude(3.5), lo, hi) }, engine.Max},
+		{Job{Func: "queue-test-harmonic", N: n, Chunks: 13}, harmonic, partial.Sum},
+		{Job{Func: "queue-test-wave", N: n, Chunks: 7, Params: amplitude(3.5), Workers: 2}, func(_ []byte, lo, hi uint64) float64 { return wave(amplitude(3.5), lo, hi) }, partial.Max},
 	} {
 		s, err := Submit(ctx, client, c.job, CoordinateOptions{})
 		if err != nil {
@@ -193,7 +194,7 @@ func TestFuncJobExact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !local.Partial().Equal(red.Partial()) {
+		if !local.Partial.Equal(red.Partial) {
 			t.Errorf("%s: the job's exact state is not engine.Reduce's", c.job.Func)
 		}
 		if r := s.Result(); r.Chunks != c.job.Chunks || r.Sum != red.Value || len(r.ByWorker) == 0 {
@@ -216,7 +217,7 @@ func TestRedundancyCatchesLiar(t *testing.T) {
 		liarErr := make(chan error, 1)
 		lied := make(chan struct{})
 		var wg sync.WaitGroup
-		work := func(j Job, id string, tamper func(int, *engine.Partial)) {
+		work := func(j Job, id string, tamper func(int, *partial.Partial)) {
 			o := WorkerOptions{ID: id, Job: j.ID, Poll: 20 * time.Millisecond, NoSpeculate: true, tamper: tamper}
 			wg.Go(func() {
 				_, err := Work(ctx, client, o)
@@ -235,7 +236,7 @@ func TestRedundancyCatchesLiar(t *testing.T) {
 		// while the job still waits for that chunk, meets the ban.
 		s, err := Submit(ctx, client, j, CoordinateOptions{Started: func(j Job, _ int) {
 			calls := 0
-			work(j, "liar", func(chunk int, p *engine.Partial) {
+			work(j, "liar", func(chunk int, p *partial.Partial) {
 				calls++
 				switch {
 				case calls <= lies:
@@ -261,7 +262,7 @@ func TestRedundancyCatchesLiar(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := exactPieces(harmonic, engine.Sum, n, s.Job.Grain); math.Float64bits(red.Value) != math.Float64bits(want) {
+		if want := exactPieces(harmonic, partial.Sum, n, s.Job.Grain); math.Float64bits(red.Value) != math.Float64bits(want) {
 			t.Errorf("lies %d: %v, want %v", lies, red.Value, want)
 		}
 		r := s.Result()
@@ -336,7 +337,7 @@ func TestRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := exactPieces(harmonic, engine.Sum, n, s.Job.Grain); math.Float64bits(red.Value) != math.Float64bits(want) {
+	if want := exactPieces(harmonic, partial.Sum, n, s.Job.Grain); math.Float64bits(red.Value) != math.Float64bits(want) {
 		t.Errorf("%v, want %v", red.Value, want)
 	}
 	r := s.Result()

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/catalog"
 	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 // Protocol is the version of the keys, scripts and records this package
@@ -26,7 +26,7 @@ const Protocol = 6
 // Job describes one distributed reduction: the Func registered under
 // Func reduced over [0, N), cut into
 // Chunks ranges on the engine's grid of Grain terms per piece. Each chunk's
-// result is the exact state of its reduction (engine.Partial), and the
+// result is the exact state of its reduction (partial.Partial), and the
 // coordinator merges them and rounds once, so the job's value is bit for
 // bit that of engine.Reduce(Func, N, WithGrain(Grain), WithParams(Params))
 // on one machine, whichever hosts computed the chunks.
@@ -77,7 +77,7 @@ type Job struct {
 	Workers int `json:"workers"`
 	// Mode is the engine's shared-memory strategy for a chunk (every one
 	// gives the same bits).
-	Mode engine.Mode `json:"mode"`
+	Mode lab.Mode `json:"mode"`
 	// Publish is lab.Config.Publish inside a chunk: terms between
 	// publishes, 0 for one publish per engine worker.
 	Publish uint64 `json:"publish,omitempty"`
@@ -164,7 +164,7 @@ func (j Job) withDefaults() Job {
 		j.Workers = 1
 	}
 	if j.Mode == "" {
-		j.Mode = engine.Slots
+		j.Mode = lab.Slots
 	}
 	if j.Lease == 0 {
 		j.Lease = DefaultLease
@@ -213,7 +213,7 @@ func (j Job) grain() uint64 {
 func (j Job) pieces() uint64 { return (j.N-1)/j.grain() + 1 }
 
 // ops is j.Op as engine.Ops, one per element (nil if it names none).
-func (j Job) ops() []engine.Op {
+func (j Job) ops() []partial.Op {
 	ops, err := catalog.ParseOps(j.Op)
 	if err != nil {
 		return nil
@@ -222,7 +222,7 @@ func (j Job) ops() []engine.Op {
 }
 
 // shmModes are the modes a chunk may run in.
-var shmModes = []engine.Mode{engine.Slots, engine.CAS, engine.Mutex}
+var shmModes = []lab.Mode{lab.Slots, lab.CAS, lab.Mutex}
 
 // badIDChars may not appear in an ID: braces are the hash tag, colons
 // separate the key's parts, the rest are glob or whitespace.

@@ -7,6 +7,7 @@ import (
 	"errors"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 )
 
 // checkTerms is how many terms each of a job's two check ranges has.
@@ -25,12 +26,12 @@ func knownAnswer(ctx context.Context, j Job) (string, error) {
 	h := sha256.New()
 	m := min(j.N, checkTerms)
 	for _, lo := range []uint64{0, j.N - m} {
-		r, err := engine.Reduce(ctx, j.Func, m, engine.WithWorkers(1), engine.WithMode(engine.Goroutines),
+		r, err := engine.Reduce(ctx, j.Func, m, engine.WithWorkers(1), lab.WithMode(lab.Goroutines),
 			engine.WithOffset(lo), engine.WithGrain(m), engine.WithParams(j.Params))
 		if err != nil && !errors.Is(err, engine.ErrInexact) {
 			return "", err // a closed form that refutes the range is the chunks' check's to report
 		}
-		p := r.Partial()
+		p := r.Partial
 		b, _ := p.MarshalBinary()
 		h.Write(b)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/catalog"
 	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 // Result is what a distributed (or Local) run computed.
@@ -81,10 +82,10 @@ type Result struct {
 //
 // progress, if not nil, is called with the terms summed so far, about every
 // lab.ProgressEvery while the engine runs.
-func ComputeChunk(ctx context.Context, j Job, i int, progress func(done uint64)) (engine.Partial, time.Duration, error) {
+func ComputeChunk(ctx context.Context, j Job, i int, progress func(done uint64)) (partial.Partial, time.Duration, error) {
 	j = j.withDefaults()
 	if i < 0 || i >= j.Chunks {
-		return engine.Partial{}, 0, errorf("chunk %d out of [0, %d)", i, j.Chunks)
+		return partial.Partial{}, 0, errorf("chunk %d out of [0, %d)", i, j.Chunks)
 	}
 	return chunkOnPool(ctx, j, i, progress, nil)
 }
@@ -109,7 +110,7 @@ func Local(ctx context.Context, j Job) (Result, error) {
 		return Result{}, err
 	}
 	defer pool.Close()
-	total := engine.NewPartial(j.ops()...)
+	total := partial.New(j.ops()...)
 	var compute time.Duration
 	for i := range j.Chunks {
 		p, d, err := chunkOnPool(ctx, j, i, nil, pool)
@@ -153,9 +154,10 @@ func (j Job) checkSum(r Result) error {
 }
 
 // finish rounds the merged exact state once and fills in the figures.
-func finish(j Job, total engine.Partial, elapsed time.Duration) Result {
-	red := total.Result(j.Func, j.N, j.Grain)
-	red.Workers, red.Mode, red.Sched, red.Elapsed, red.Wall = j.Workers, j.Mode, string(lab.Static), elapsed, elapsed
+func finish(j Job, total partial.Partial, elapsed time.Duration) Result {
+	values := total.Values()
+	red := engine.Result{Func: j.Func, Op: catalog.FormatOps(total.Ops()), N: j.N, Value: values[0], Values: values, Grain: j.Grain,
+		Workers: j.Workers, Mode: string(j.Mode), Sched: string(lab.Static), Elapsed: elapsed, Wall: elapsed, Partial: total}
 	r := Result{Job: j, Reduction: red, N: j.N, Sum: red.Value, Elapsed: elapsed, Chunks: j.Chunks}
 	if len(red.Values) > 1 {
 		r.Values = red.Values

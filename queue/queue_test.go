@@ -14,6 +14,7 @@ import (
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/catalog"
 	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 // Environment of a worker process started by a test (see startWorker).
@@ -65,8 +66,8 @@ func testWorkerMain(url, job string) int {
 }
 
 // valueOf is the exact state of one piece of value v.
-func valueOf(v float64) engine.Partial {
-	p := engine.NewPartial(engine.Sum)
+func valueOf(v float64) partial.Partial {
+	p := partial.New(partial.Sum)
 	p.Add(0, v)
 	return p
 }
@@ -124,7 +125,7 @@ func TestRecord(t *testing.T) {
 	}
 	other := j
 	other.ID = "other"
-	max := engine.NewPartial(engine.Max)
+	max := partial.New(partial.Max)
 	for _, bad := range []string{
 		"short",
 		newRecord(j, 4096, p, 0, "w", "1", nil).marshal(),
@@ -163,7 +164,7 @@ func TestValidate(t *testing.T) {
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if ok.Chunks != 1000 || ok.Workers != 1 || ok.Mode != engine.Slots || len(ok.ID) != 16 {
+	if ok.Chunks != 1000 || ok.Workers != 1 || ok.Mode != lab.Slots || len(ok.ID) != 16 {
 		t.Errorf("defaults: %+v", ok)
 	}
 	if again := NewJob(testFunc, 1000); again.ID != ok.ID {
@@ -180,7 +181,7 @@ func TestValidate(t *testing.T) {
 		{"N", func(j *Job) { j.N = 0 }},
 		{"Chunks", func(j *Job) { j.Chunks = 1001 }},
 		{"Workers", func(j *Job) { j.Workers = -1 }},
-		{"Mode", func(j *Job) { j.Mode = engine.Goroutines }},
+		{"Mode", func(j *Job) { j.Mode = lab.Goroutines }},
 		{"Lease", func(j *Job) { j.Lease = time.Millisecond }},
 		{"Retain", func(j *Job) { j.Retain = j.Lease }},
 		{"Protocol", func(j *Job) { j.Protocol = 1 }},

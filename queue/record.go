@@ -6,12 +6,12 @@ import (
 	"math"
 	"time"
 
-	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/catalog"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 // record is one chunk's result as a worker sends it, JSON in the results
-// list: the chunk's exact state (engine.Partial's binary form, base64),
+// list: the chunk's exact state (partial.Partial's binary form, base64),
 // and its value's float64 bits in hex, for people.
 type record struct {
 	Protocol int    `json:"v"`
@@ -32,7 +32,7 @@ type record struct {
 
 // newRecord is the record of chunk's state p, computed in d by worker
 // under lease token, signed with key if it is not nil.
-func newRecord(j Job, chunk int, p engine.Partial, d time.Duration, worker, token string, key []byte) record {
+func newRecord(j Job, chunk int, p partial.Partial, d time.Duration, worker, token string, key []byte) record {
 	b, _ := p.MarshalBinary()
 	r := record{Protocol: Protocol, Job: j.ID, Chunk: int64(chunk), Partial: b,
 		Bits: fmt.Sprintf("%016x", math.Float64bits(p.Value())), Elapsed: int64(d), Worker: worker, Build: BuildStamp(), Lease: token}
@@ -51,9 +51,9 @@ func (r record) marshal() string {
 }
 
 // parseRecord decodes a record of job j; the error says why it is none.
-func parseRecord(j Job, s string) (record, engine.Partial, error) {
+func parseRecord(j Job, s string) (record, partial.Partial, error) {
 	var r record
-	var p engine.Partial
+	var p partial.Partial
 	if err := json.Unmarshal([]byte(s), &r); err != nil {
 		return r, p, fmt.Errorf("not a result record: %v", err)
 	}

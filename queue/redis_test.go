@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/partial"
 	"github.com/pishm/pishm/internal/redistest"
 	"github.com/pishm/pishm/shmem"
 	"github.com/redis/go-redis/v9"
@@ -143,7 +145,7 @@ func TestWorkerRefuses(t *testing.T) {
 	defer cancel()
 	j := Job{Func: testFunc, N: 1000, Chunks: 4, Workers: 2}.withDefaults()
 	_, err := Coordinate(ctx, client, j, CoordinateOptions{Timeout: 2 * time.Second, Started: func(j Job, _ int) {
-		for _, o := range []WorkerOptions{{Workers: 3}, {Mode: engine.CAS}} {
+		for _, o := range []WorkerOptions{{Workers: 3}, {Mode: lab.CAS}} {
 			o.Job = j.ID
 			if _, err := Work(ctx, client, o); !errors.Is(err, ErrRefused) {
 				t.Errorf("Work(%+v) = %v, want ErrRefused", o, err)
@@ -197,12 +199,12 @@ func TestWorkerWaitsForJob(t *testing.T) {
 // unfinished.
 func TestDeadLetter(t *testing.T) {
 	client, _ := newClient(t)
-	defer func(f func(context.Context, Job, int, func(uint64), *engine.Pool) (engine.Partial, time.Duration, error)) {
+	defer func(f func(context.Context, Job, int, func(uint64), *engine.Pool) (partial.Partial, time.Duration, error)) {
 		computeChunk = f
 	}(computeChunk)
-	computeChunk = func(ctx context.Context, j Job, i int, p func(uint64), _ *engine.Pool) (engine.Partial, time.Duration, error) {
+	computeChunk = func(ctx context.Context, j Job, i int, p func(uint64), _ *engine.Pool) (partial.Partial, time.Duration, error) {
 		if i == 3 {
-			return engine.Partial{}, 0, errors.New("this chunk always fails")
+			return partial.Partial{}, 0, errors.New("this chunk always fails")
 		}
 		v, _ := j.Exact(i)
 		return valueOf(v), 0, nil
@@ -381,7 +383,7 @@ func TestLateCoordinatorReportsTheOutcome(t *testing.T) {
 // lease the job's keys say was issued for the chunk to that worker (the
 // test writes it where takeScript would), so that the coordinator weighs
 // it as a worker's result, a faulty one's if p is wrong.
-func asWorker(t *testing.T, client *redis.Client, j Job, chunk int, p engine.Partial, worker string) string {
+func asWorker(t *testing.T, client *redis.Client, j Job, chunk int, p partial.Partial, worker string) string {
 	t.Helper()
 	tok := "test-" + randomID()
 	if err := client.HSet(context.Background(), keysOf(j.ID).issued(), tok, fmt.Sprintf("%d %s", chunk, worker)).Err(); err != nil {
@@ -406,7 +408,7 @@ func TestForgedRecordsAreNotSummed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plausible := func(j Job, chunk int) engine.Partial {
+	plausible := func(j Job, chunk int) partial.Partial {
 		v, _ := j.Exact(chunk)
 		return valueOf(v * (1 + 5e-14)) // inside a chunk's bounds (1e-12)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/partial"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -45,7 +46,7 @@ func benchWorkerMain(url, job, mode string) int {
 	switch mode {
 	case "queue":
 		// The chunk's work is nothing: what is timed is the protocol.
-		computeChunk = func(_ context.Context, _ Job, i int, _ func(uint64), _ *engine.Pool) (engine.Partial, time.Duration, error) {
+		computeChunk = func(_ context.Context, _ Job, i int, _ func(uint64), _ *engine.Pool) (partial.Partial, time.Duration, error) {
 			return valueOf(float64(i)), 0, nil
 		}
 		if _, err := Work(ctx, client, WorkerOptions{Job: job, NoSpeculate: true, Poll: 20 * time.Millisecond}); err != nil {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/partial"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -32,14 +32,14 @@ type ballot struct {
 
 type candidate struct {
 	digest  [32]byte
-	p       engine.Partial
+	p       partial.Partial
 	rec     record
 	at      int64
 	workers []string
 }
 
 // digestOf names an exact state by the hash of its canonical binary form.
-func digestOf(p engine.Partial) [32]byte {
+func digestOf(p partial.Partial) [32]byte {
 	b, _ := p.MarshalBinary()
 	return sha256.Sum256(b)
 }
@@ -211,7 +211,7 @@ func (c *coordinator) accept(i int, x *candidate) {
 // rebuildTotal merges the accepted records again, read back from redis,
 // after a dispute revoked one that was merged.
 func (c *coordinator) rebuildTotal(ctx context.Context) error {
-	c.total = engine.NewPartial(c.job.ops()...)
+	c.total = partial.New(c.job.ops()...)
 	for lo := 0; lo < len(c.chunk); lo += 1000 {
 		var cmds []*redis.StringCmd
 		err := c.do(ctx, "read accepted results", func(ctx context.Context) error {

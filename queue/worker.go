@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/partial"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -32,7 +34,7 @@ type WorkerOptions struct {
 	// fixes them so that a chunk's bits do not depend on the host, and a
 	// worker told otherwise refuses the job rather than change them.
 	Workers int
-	Mode    engine.Mode
+	Mode    lab.Mode
 	// Wait bounds the wait for a job to appear; 0 means no bound.
 	Wait time.Duration
 	// Poll is how long an idle worker waits for a chunk before it looks
@@ -62,7 +64,7 @@ type WorkerOptions struct {
 
 	// tamper, if set, changes a chunk's result before it is sent: a test
 	// plays a faulty worker with it.
-	tamper func(chunk int, p *engine.Partial)
+	tamper func(chunk int, p *partial.Partial)
 }
 
 // DefaultWaitNote is WorkerOptions.WaitNote's default.

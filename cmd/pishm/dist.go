@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/engine/pi"
 	"github.com/pishm/pishm/queue"
@@ -163,7 +162,7 @@ Flags:
 	if j.N, err = parseCount(*n, lab.MaxN); err != nil {
 		return usagef("-n: %v", err)
 	}
-	j.Mode = engine.Mode(*mode)
+	j.Mode = lab.Mode(*mode)
 	if *publish != "" {
 		if j.Publish, err = parseCount(*publish, lab.MaxN); err != nil {
 			return usagef("-publish: %v", err)
@@ -300,8 +299,8 @@ Flags:
 	if o.Workers < 0 || o.Workers > lab.MaxWorkers {
 		return usagef("-workers must be in [0, %d], got %d", lab.MaxWorkers, o.Workers)
 	}
-	o.Mode = engine.Mode(*mode)
-	if o.Mode != "" && o.Mode != engine.Slots && o.Mode != engine.CAS && o.Mode != engine.Mutex {
+	o.Mode = lab.Mode(*mode)
+	if o.Mode != "" && o.Mode != lab.Slots && o.Mode != lab.CAS && o.Mode != lab.Mutex {
 		return usagef("-mode must be slots, cas or mutex, got %q", *mode)
 	}
 	if o.Wait < 0 {

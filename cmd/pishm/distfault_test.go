@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/partial"
 	"github.com/pishm/pishm/internal/redisserver"
 	"github.com/pishm/pishm/internal/redistest"
 	"github.com/pishm/pishm/internal/syncbuf"
@@ -352,7 +352,7 @@ func TestQueueForgedResults(t *testing.T) {
 	j := jobOf(t, c, coord)
 	// A forged record: an exact state of one piece of value v.
 	forged := func(chunk int, v float64) string {
-		p := engine.NewPartial(engine.Sum)
+		p := partial.New(partial.Sum)
 		p.Add(0, v)
 		b, _ := p.MarshalBinary()
 		rec, _ := json.Marshal(map[string]any{"v": queue.Protocol, "job": j.ID, "chunk": chunk, "partial": b,

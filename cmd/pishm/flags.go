@@ -164,7 +164,7 @@ Flags:
 	if opt.cfg.Workers < 1 { // the engine's 0 is "one per CPU": the flag's default says so already
 		return opt, usagef("-workers must be in [1, %d], got %d", lab.MaxWorkers, opt.cfg.Workers)
 	}
-	opt.cfg.Mode = engine.Mode(*mode)
+	opt.cfg.Mode = lab.Mode(*mode)
 	opt.cfg.AllowRacy = *allowRacy
 	if opt.cfg.Mode == lab.Racy && !*allowRacy {
 		return opt, usagef("-mode=racy loses updates on purpose; add -allow-racy to run it")

@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/transport"
 )
@@ -16,7 +15,7 @@ import (
 // pishm. A pishm-worker from another build is refused by its own workers
 // (the build stamp travels in the segment), and the engine then falls
 // back to pishm itself.
-func leanWorker(mode engine.Mode) string {
+func leanWorker(mode lab.Mode) string {
 	if lab.IsTransport(mode) && !transport.Builtin(string(mode)) {
 		return ""
 	}

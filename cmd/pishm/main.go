@@ -285,10 +285,10 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 			// why it failed, with no result fields a reader could take
 			// for a sum of 0.
 			out = struct {
-				N       uint64      `json:"n"`
-				Workers int         `json:"workers"`
-				Mode    engine.Mode `json:"mode"`
-				Error   string      `json:"error"`
+				N       uint64   `json:"n"`
+				Workers int      `json:"workers"`
+				Mode    lab.Mode `json:"mode"`
+				Error   string   `json:"error"`
 			}{opt.cfg.N, opt.cfg.Workers, opt.cfg.Mode, err.Error()}
 		default:
 			// It ran and failed its check (the racy demo): what it

@@ -417,7 +417,7 @@ func TestDocExample(t *testing.T) {
 	p := math.Sqrt(8 * sum)
 	elapsed := 45992 * time.Microsecond
 	var b strings.Builder
-	printResult(&b, pi.Result{Result: lab.Result{Func: "pi/avx512", N: n, Workers: 2, Mode: engine.Slots, Shm: "posix",
+	printResult(&b, pi.Result{Result: lab.Result{Func: "pi/avx512", N: n, Workers: 2, Mode: lab.Slots, Shm: "posix",
 		Sched: "static", Spawn: "fork", Sum: sum, SumExact: sum,
 		Wall: 50862 * time.Microsecond, Elapsed: elapsed, TermsPerSec: float64(n) / elapsed.Seconds()},
 		Kernel: "avx512", Pi: p, PiError: p - math.Pi})

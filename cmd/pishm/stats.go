@@ -96,7 +96,7 @@ Flags (before FILE):
 		}
 		histRange = &r
 	}
-	m := engine.Mode(*mode)
+	m := lab.Mode(*mode)
 	if m == lab.Racy {
 		return usagef("-mode racy loses updates on purpose: stats has no use for it")
 	}
@@ -130,7 +130,7 @@ Flags (before FILE):
 		}
 	}
 	opt := filestats.Options{Workers: *workers, Mode: m, Bins: *bins, Range: histRange}
-	if m != engine.Goroutines {
+	if m != lab.Goroutines {
 		opt.WorkerBinary = leanWorker(m)
 	}
 	if !*asJSON && !*quiet && isTerminal(stdout) {

@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/internal/opt"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 // Funcs lists the names given to engine.Register in this program, sorted.
@@ -18,11 +18,11 @@ func Funcs() []string { return opt.Catalog.Funcs() }
 
 // Ops are the Ops of the Func registered as name, one per element, and
 // whether there is one.
-func Ops(name string) ([]engine.Op, bool) {
+func Ops(name string) ([]partial.Op, bool) {
 	raw, ok := opt.Catalog.Ops(name)
-	ops := make([]engine.Op, len(raw))
+	ops := make([]partial.Op, len(raw))
 	for i, o := range raw {
-		ops[i] = engine.Op(o)
+		ops[i] = partial.Op(o)
 	}
 	return ops, ok
 }
@@ -55,7 +55,7 @@ func DefaultGrain(n uint64) uint64 { return opt.Catalog.DefaultGrain(n) }
 
 // FormatOps names ops as engine.Result.Op does: "sum" for a Func,
 // "sum,sum,min" for a vector. ParseOps reads it back.
-func FormatOps(ops []engine.Op) string {
+func FormatOps(ops []partial.Op) string {
 	s := make([]string, len(ops))
 	for i, op := range ops {
 		s[i] = op.String()
@@ -65,11 +65,11 @@ func FormatOps(ops []engine.Op) string {
 
 // ParseOps reads ops as FormatOps writes them: "sum", or "sum,min,max"
 // for a vector (at most 4096).
-func ParseOps(s string) ([]engine.Op, error) {
-	var ops []engine.Op
+func ParseOps(s string) ([]partial.Op, error) {
+	var ops []partial.Op
 	for _, name := range strings.Split(s, ",") {
-		op := engine.Op(0)
-		for _, o := range []engine.Op{engine.Sum, engine.Min, engine.Max} {
+		op := partial.Op(0)
+		for _, o := range []partial.Op{partial.Sum, partial.Min, partial.Max} {
 			if o.String() == name {
 				op = o
 			}

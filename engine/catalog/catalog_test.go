@@ -6,11 +6,12 @@ import (
 
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/catalog"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 func init() {
-	engine.Register("catalog-test", func(_ []byte, lo, hi uint64, v *engine.Vector) {}, []engine.Op{engine.Sum, engine.Min, engine.Max})
-	engine.Register("catalog-test-closed", func(_ []byte, lo, hi uint64) float64 { return float64(hi - lo) }, []engine.Op{engine.Sum},
+	engine.Register("catalog-test", func(_ []byte, lo, hi uint64, v *engine.Vector) {}, []partial.Op{partial.Sum, partial.Min, partial.Max})
+	engine.Register("catalog-test-closed", func(_ []byte, lo, hi uint64) float64 { return float64(hi - lo) }, []partial.Op{partial.Sum},
 		engine.WithClosedForm(func(_ []byte, lo, hi uint64) float64 { return float64(hi - lo) }))
 }
 

@@ -19,10 +19,34 @@ import (
 	"github.com/pishm/pishm/transport"
 )
 
+// Mode is how workers publish their partial results: the strategies this
+// lab compares. Every mode gives the same bits; the engine's default is
+// Slots.
+type Mode string
+
+// The shared-memory strategies, and the in-process baseline.
+const (
+	// Slots: each worker writes only its own padded slot; the parent
+	// reduces in worker order after every child exits (wait-free).
+	Slots Mode = "slots"
+	// CAS: every worker adds into one shared accumulator with a
+	// compare-and-swap loop (lock-free).
+	CAS Mode = "cas"
+	// Mutex: every worker adds into the accumulator under a
+	// cross-process semaphore.
+	Mutex Mode = "mutex"
+	// Goroutines: the same work in the calling process on goroutines,
+	// the baseline a Go user would write.
+	Goroutines Mode = "goroutines"
+)
+
+// WithMode sets the publishing strategy of a call (default Slots).
+func WithMode(m Mode) engine.CallOption { return call(func(l *opt.Lab) { l.Mode = string(m) }) }
+
 // The message-passing modes: each worker sends its exact accumulator (and
 // its rounded value, worker index, range, timing) to the parent over one
 // of these, and the parent merges the messages' accumulators and rounds
-// once, so the result is bit-identical to engine.Slots; each message is
+// once, so the result is bit-identical to Slots; each message is
 // checked against the worker's journal. Unix and TCP need package net and
 // Redis needs go-redis, which engine does not link (every worker process
 // would pay their initialisation): a program that uses those modes
@@ -30,37 +54,37 @@ import (
 // for its side effect; without it a call fails with an error naming the
 // import.
 const (
-	File       engine.Mode = "file"       // one file per worker in a private temp dir
-	Pipe       engine.Mode = "pipe"       // an anonymous pipe per worker (inherited fd)
-	FIFO       engine.Mode = "fifo"       // one named pipe all workers write to
-	Unix       engine.Mode = "unix"       // a unix stream socket the parent listens on
-	TCP        engine.Mode = "tcp"        // TCP on 127.0.0.1, kernel-chosen port
-	Socketpair engine.Mode = "socketpair" // a socketpair per worker (inherited fd)
-	PosixMQ    engine.Mode = "posixmq"    // a POSIX message queue
-	SysVMQ     engine.Mode = "sysvmq"     // a System V message queue
-	Redis      engine.Mode = "redis"      // RPUSH/BLPOP on a list of a real redis-server
+	File       Mode = "file"       // one file per worker in a private temp dir
+	Pipe       Mode = "pipe"       // an anonymous pipe per worker (inherited fd)
+	FIFO       Mode = "fifo"       // one named pipe all workers write to
+	Unix       Mode = "unix"       // a unix stream socket the parent listens on
+	TCP        Mode = "tcp"        // TCP on 127.0.0.1, kernel-chosen port
+	Socketpair Mode = "socketpair" // a socketpair per worker (inherited fd)
+	PosixMQ    Mode = "posixmq"    // a POSIX message queue
+	SysVMQ     Mode = "sysvmq"     // a System V message queue
+	Redis      Mode = "redis"      // RPUSH/BLPOP on a list of a real redis-server
 )
 
 // Racy adds into the accumulator with a plain load, add and store: the
 // classic lost update, for the contention benchmark to count what it
 // loses (Result.LostSum). It runs only with AllowRacy; Modes does not
 // list it.
-const Racy engine.Mode = "racy"
+const Racy Mode = "racy"
 
 // Modes lists every mode this build knows: shared memory, the in-process
 // baseline, then the message-passing transports.
-func Modes() []engine.Mode {
-	m := []engine.Mode{engine.Slots, engine.CAS, engine.Mutex, engine.Goroutines}
+func Modes() []Mode {
+	m := []Mode{Slots, CAS, Mutex, Goroutines}
 	for _, k := range transport.Kinds() {
 		if transport.Code(k) != 0 {
-			m = append(m, engine.Mode(k))
+			m = append(m, Mode(k))
 		}
 	}
 	return m
 }
 
 // IsTransport reports whether m passes messages instead of sharing memory.
-func IsTransport(m engine.Mode) bool {
+func IsTransport(m Mode) bool {
 	return slices.Contains(Modes()[4:], m)
 }
 

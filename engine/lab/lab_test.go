@@ -7,11 +7,12 @@ import (
 
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 func init() {
-	engine.Register("lab-test-count", func(_ []byte, lo, hi uint64) float64 { return float64(hi - lo) }, []engine.Op{engine.Sum})
-	engine.Register("lab-test-vector", func(_ []byte, lo, hi uint64, v *engine.Vector) { v.Add(0, float64(hi-lo)) }, []engine.Op{engine.Sum, engine.Max})
+	engine.Register("lab-test-count", func(_ []byte, lo, hi uint64) float64 { return float64(hi - lo) }, []partial.Op{partial.Sum})
+	engine.Register("lab-test-vector", func(_ []byte, lo, hi uint64, v *engine.Vector) { v.Add(0, float64(hi-lo)) }, []partial.Op{partial.Sum, partial.Max})
 }
 
 // TestLimits holds lab's limits to what the engine does: each is taken,
@@ -46,7 +47,7 @@ func TestLimits(t *testing.T) {
 // transport, each of which IsTransport; Racy is not listed.
 func TestModes(t *testing.T) {
 	m := lab.Modes()
-	want := []engine.Mode{engine.Slots, engine.CAS, engine.Mutex, engine.Goroutines,
+	want := []lab.Mode{lab.Slots, lab.CAS, lab.Mutex, lab.Goroutines,
 		lab.File, lab.Pipe, lab.FIFO, lab.Unix, lab.TCP, lab.Socketpair, lab.PosixMQ, lab.SysVMQ, lab.Redis}
 	if len(m) != len(want) {
 		t.Fatalf("Modes() = %v, want %v", m, want)

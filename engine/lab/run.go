@@ -19,7 +19,7 @@ type Config struct {
 	N       uint64 // terms, 1..1e15
 	Offset  uint64 // the terms are [Offset, Offset+N) (engine.WithOffset)
 	Workers int    // processes (goroutines in the goroutines mode); 0: one per CPU
-	Mode    engine.Mode
+	Mode    Mode
 	// Shm is the segment's backing: shmem.Posix (default) or shmem.File
 	// at Path; Force lets the file replace an existing regular file.
 	Shm   shmem.Backing
@@ -66,7 +66,7 @@ const (
 // Options are c's settings as engine's options (all but N).
 func (c Config) Options() []engine.PoolOption {
 	opts := []engine.PoolOption{
-		engine.WithWorkers(c.Workers), engine.WithMode(c.Mode), engine.WithOffset(c.Offset), engine.WithGrain(c.Grain),
+		engine.WithWorkers(c.Workers), WithMode(c.Mode), engine.WithOffset(c.Offset), engine.WithGrain(c.Grain),
 		engine.WithParams(c.Params), engine.WithProgress(c.Progress), engine.WithCallerShare(c.CallerShare),
 		lab(func(l *opt.Lab) {
 			l.Shm, l.Path, l.Force, l.Publish, l.Timeout = c.Shm, c.Path, c.Force, c.Publish, c.Timeout
@@ -102,12 +102,12 @@ func (c Config) Validate(name string) error {
 // Result is what one Run computed and how, as the command line's -json
 // prints it.
 type Result struct {
-	Func    string      `json:"func"` // the name the Func was registered under ("pi/avx512")
-	N       uint64      `json:"n"`
-	Workers int         `json:"workers"`
-	Mode    engine.Mode `json:"mode"`
-	Shm     string      `json:"shm"`
-	Sched   string      `json:"sched"`
+	Func    string `json:"func"` // the name the Func was registered under ("pi/avx512")
+	N       uint64 `json:"n"`
+	Workers int    `json:"workers"`
+	Mode    Mode   `json:"mode"`
+	Shm     string `json:"shm"`
+	Sched   string `json:"sched"`
 	// Spawn is how the workers started: "exec" or "fork", or "" in the
 	// goroutines mode.
 	Spawn string `json:"spawn,omitempty"`
@@ -158,7 +158,7 @@ func Run(ctx context.Context, name string, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{
-		Func: r.Func, N: r.N, Workers: r.Workers, Mode: r.Mode, Shm: r.Shm, Sched: r.Sched, Spawn: r.Spawn,
+		Func: r.Func, N: r.N, Workers: r.Workers, Mode: Mode(r.Mode), Shm: r.Shm, Sched: r.Sched, Spawn: r.Spawn,
 		Grain: r.Grain, Publish: r.Publish, Chunk: r.Chunk, Sum: r.Value, SumExact: r.ClosedForm, SumRelError: r.RelError,
 		Elapsed: r.Elapsed, Wall: r.Wall, WorkersDetail: r.WorkersDetail, Failures: r.Failures, Rebuilt: r.Rebuilt,
 		Publishes: r.Publishes, LostSum: r.LostSum, Offset: r.Offset, Pad: cfg.Pad,

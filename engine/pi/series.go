@@ -5,6 +5,7 @@ import (
 	"github.com/pishm/pishm/engine/internal/exact"
 	"github.com/pishm/pishm/engine/internal/kernel"
 	"github.com/pishm/pishm/engine/internal/opt"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 // The series S(lo, hi) = sum_{k=lo}^{hi-1} 1/(2k+1)^2 is registered here,
@@ -19,13 +20,13 @@ import (
 // CPU without its instructions is refused before any worker starts.
 func init() {
 	for _, k := range kernel.All() {
-		engine.Register(k.FuncName(), sumOf(k), []engine.Op{engine.Sum}, engine.WithClosedForm(closedForm), opt.Kernel(k.Name))
+		engine.Register(k.FuncName(), sumOf(k), []partial.Op{partial.Sum}, engine.WithClosedForm(closedForm), opt.Kernel(k.Name))
 	}
 	auto, _, err := kernel.Resolve("auto")
 	if err != nil {
 		auto = kernel.Best() // a bad PISHM_KERNEL is reported by Run, which resolves it per run
 	}
-	engine.Register(autoFunc, sumOf(auto), []engine.Op{engine.Sum}, engine.WithClosedForm(closedForm), opt.Kernel(auto.Name))
+	engine.Register(autoFunc, sumOf(auto), []partial.Op{partial.Sum}, engine.WithClosedForm(closedForm), opt.Kernel(auto.Name))
 }
 
 // autoFunc is the series with the kernel chosen at start-up.

@@ -34,6 +34,8 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/partial"
 	"github.com/pishm/pishm/shared"
 )
 
@@ -54,7 +56,7 @@ const funcName = "dot"
 const block = 1024
 
 func init() {
-	engine.Register(funcName, dot, []engine.Op{engine.Sum, engine.Sum, engine.Sum})
+	engine.Register(funcName, dot, []partial.Op{partial.Sum, partial.Sum, partial.Sum})
 }
 
 // dot adds the exact products x[i]*y[i], x[i]², y[i]² for i in [lo, hi).
@@ -140,7 +142,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := []engine.PoolOption{engine.WithWorkers(*workers), engine.WithMode(engine.Mode(*mode))}
+	opts := []engine.PoolOption{engine.WithWorkers(*workers), lab.WithMode(lab.Mode(*mode))}
 
 	t := time.Now()
 	once, err := reduceOnce(ctx, xp, yp, n, opts...)

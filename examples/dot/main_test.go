@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
 )
 
 // The test binary is re-executed as each worker, which must serve the
@@ -87,9 +88,9 @@ func TestDotExact(t *testing.T) {
 		t.Fatalf("count = %d, %v; want %d", got, err, n)
 	}
 	ctx := context.Background()
-	for _, mode := range []engine.Mode{engine.Slots, engine.CAS, engine.Mutex, engine.Goroutines} {
+	for _, mode := range []lab.Mode{lab.Slots, lab.CAS, lab.Mutex, lab.Goroutines} {
 		for w := 1; w <= 3; w++ {
-			r, err := reduceOnce(ctx, xp, yp, n, engine.WithWorkers(w), engine.WithMode(mode))
+			r, err := reduceOnce(ctx, xp, yp, n, engine.WithWorkers(w), lab.WithMode(mode))
 			if err != nil {
 				t.Fatalf("%s, %d workers: %v", mode, w, err)
 			}

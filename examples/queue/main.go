@@ -35,6 +35,7 @@ import (
 
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/partial"
 	"github.com/pishm/pishm/queue"
 	"golang.org/x/term"
 )
@@ -60,7 +61,7 @@ func zeta(params []byte, lo, hi uint64) float64 {
 
 // Register in init: the engine's workers are re-executions of this
 // binary, and so are the queue's workers on other hosts.
-func init() { engine.Register(funcName, zeta, []engine.Op{engine.Sum}) }
+func init() { engine.Register(funcName, zeta, []partial.Op{partial.Sum}) }
 
 func main() {
 	if engine.IsChild() {

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/partial"
 	"github.com/pishm/pishm/shared"
 )
 
@@ -54,7 +56,7 @@ func init() {
 		}
 		v.Add(elemMin, least)
 		v.Add(elemMax, most)
-	}, []engine.Op{engine.Sum, engine.Min, engine.Max})
+	}, []partial.Op{partial.Sum, partial.Min, partial.Max})
 }
 
 func main() {
@@ -97,7 +99,7 @@ func run() error {
 	default:
 		return fmt.Errorf("-sched %q: want static or dynamic", *sched)
 	}
-	r, err := reduceFile(context.Background(), path, n, engine.Mode(*mode), opts...)
+	r, err := reduceFile(context.Background(), path, n, lab.Mode(*mode), opts...)
 	if err != nil {
 		return err
 	}
@@ -111,8 +113,8 @@ func run() error {
 
 // reduceFile sums the n float64s in path and finds their extremes, in
 // one pass: Values holds the sum, the minimum and the maximum.
-func reduceFile(ctx context.Context, path string, n uint64, mode engine.Mode, opts ...engine.PoolOption) (engine.Result, error) {
-	return engine.Reduce(ctx, "sumfile", n, append(opts, engine.WithMode(mode), engine.WithParams([]byte(path)))...)
+func reduceFile(ctx context.Context, path string, n uint64, mode lab.Mode, opts ...engine.PoolOption) (engine.Result, error) {
+	return engine.Reduce(ctx, "sumfile", n, append(opts, lab.WithMode(mode), engine.WithParams([]byte(path)))...)
 }
 
 // write fills path with n float64s drawn from a fixed seed.

@@ -41,7 +41,7 @@ func TestReduceFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantSum := float64(n)*(n+1)/2 - float64(n/2+1) - 7.5
-	for _, mode := range []engine.Mode{engine.Slots, engine.CAS, engine.Mutex, engine.Goroutines, lab.Pipe, lab.Unix} {
+	for _, mode := range []lab.Mode{lab.Slots, lab.CAS, lab.Mutex, lab.Goroutines, lab.Pipe, lab.Unix} {
 		for _, sched := range []string{"static", "dynamic"} {
 			opts := []engine.PoolOption{engine.WithWorkers(3)}
 			if sched == "dynamic" {

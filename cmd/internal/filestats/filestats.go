@@ -17,6 +17,7 @@ import (
 	"github.com/pishm/pishm/cmd/internal/stats"
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 // The registered names. Pass 2 has a fixed number of elements per name, so
@@ -75,16 +76,16 @@ func maxK(opt Options) int {
 // and pass 2's must fit in one reduction.
 const maxOnceBins = lab.MaxK - stats.OnePassOffset - stats.P2Bins
 
-func engineOps(ops []stats.Op) []engine.Op {
-	out := make([]engine.Op, len(ops))
+func engineOps(ops []stats.Op) []partial.Op {
+	out := make([]partial.Op, len(ops))
 	for i, op := range ops {
 		switch op {
 		case stats.Sum:
-			out[i] = engine.Sum
+			out[i] = partial.Sum
 		case stats.Min:
-			out[i] = engine.Min
+			out[i] = partial.Min
 		case stats.Max:
-			out[i] = engine.Max
+			out[i] = partial.Max
 		}
 	}
 	return out
@@ -241,7 +242,7 @@ func once(raw []byte, lo, hi uint64, v *engine.Vector) {
 // Options say how to run.
 type Options struct {
 	Workers int
-	Mode    engine.Mode
+	Mode    lab.Mode
 	Bins    int
 	Range   *[2]float64 // the histogram's; nil: the finite values' [min, max]
 	// WorkerBinary is lab.Config.WorkerBinary: a lean worker that links
@@ -311,7 +312,7 @@ func (r *reducer) stats(ctx context.Context, abs string, l floatfile.Layout, opt
 	if err != nil {
 		return stats.Result{}, err
 	}
-	var sumSq = r2.Exact(stats.P2SumSq)
+	var sumSq = r2.Partial.Exact(stats.P2SumSq)
 	if !plan.Deviations {
 		sumSq = nil
 	}
@@ -339,7 +340,7 @@ func onePass(path string, l floatfile.Layout, opt Options, reduce func(string, [
 		return res, tot, false, err
 	}
 	tot = totals(l, &r)
-	ss := r.Exact(stats.OnePassOffset + stats.P2SumSq)
+	ss := r.Partial.Exact(stats.OnePassOffset + stats.P2SumSq)
 	if !stats.ShiftHolds(tot, shift, ss) {
 		return res, tot, false, nil
 	}
@@ -351,7 +352,7 @@ func onePass(path string, l floatfile.Layout, opt Options, reduce func(string, [
 func totals(l floatfile.Layout, r *engine.Result) stats.Totals {
 	v := r.Values
 	nan := uint64(v[stats.P1NaN])
-	return stats.Totals{Count: l.Count - nan, NaN: nan, Sum: r.Exact(stats.P1Sum),
+	return stats.Totals{Count: l.Count - nan, NaN: nan, Sum: r.Partial.Exact(stats.P1Sum),
 		Min: v[stats.P1Min], Max: v[stats.P1Max], FiniteMin: v[stats.P1FiniteMin], FiniteMax: v[stats.P1FiniteMax]}
 }
 

@@ -59,7 +59,7 @@ func TestComputeClosesFiles(t *testing.T) {
 		if i == 1 { // after the first call: the runtime's poller is set up once
 			before = fds()
 		}
-		mode := []engine.Mode{engine.Slots, engine.Goroutines}[i%2] // goroutines: the pieces run here
+		mode := []lab.Mode{lab.Slots, lab.Goroutines}[i%2] // goroutines: the pieces run here
 		r, err := Compute(context.Background(), path, l, Options{Workers: 2, Mode: mode, Bins: 5})
 		if err != nil {
 			t.Fatal(err)
@@ -79,7 +79,7 @@ func TestProgress(t *testing.T) {
 	path, l := floatFile(t, 10_000, func(i int) float64 { return float64(i) })
 	var mu sync.Mutex
 	var finals []int
-	_, err := Compute(context.Background(), path, l, Options{Workers: 2, Mode: engine.Slots, Bins: 3,
+	_, err := Compute(context.Background(), path, l, Options{Workers: 2, Mode: lab.Slots, Bins: 3,
 		Progress: func(pass int, p engine.Progress) {
 			if p.Final {
 				mu.Lock()
@@ -110,7 +110,7 @@ func TestRangePasses(t *testing.T) {
 		})
 		var mu sync.Mutex
 		var finals []int
-		r, err := Compute(context.Background(), path, l, Options{Workers: 2, Mode: engine.Slots, Bins: 4, Range: &[2]float64{5, 6},
+		r, err := Compute(context.Background(), path, l, Options{Workers: 2, Mode: lab.Slots, Bins: 4, Range: &[2]float64{5, 6},
 			Progress: func(pass int, p engine.Progress) {
 				if p.Final {
 					mu.Lock()
@@ -140,7 +140,7 @@ func TestBinTiers(t *testing.T) {
 			return (float64(i%bins) + 0.5) / float64(bins) // in [0, 1), at the centre of bin i%bins
 		})
 		for _, rng := range []*[2]float64{{0, 1}, nil} {
-			r, err := Compute(context.Background(), path, l, Options{Workers: 2, Mode: engine.Slots, Bins: bins, Range: rng})
+			r, err := Compute(context.Background(), path, l, Options{Workers: 2, Mode: lab.Slots, Bins: bins, Range: rng})
 			if err != nil {
 				t.Fatalf("%d bins, range %v: %v", bins, rng, err)
 			}

@@ -30,7 +30,7 @@ func newReducer(ctx context.Context, opt Options, k int) (*reducer, error) {
 		}
 		return engine.Reduce(ctx, name, n, opts...)
 	}
-	if opt.Mode != engine.Goroutines && !lab.IsTransport(opt.Mode) {
+	if opt.Mode != lab.Goroutines && !lab.IsTransport(opt.Mode) {
 		pool, err := engine.NewPool(ctx, append(r.cfg.Options(), engine.WithInProcessBelow(0), engine.WithMaxK(k))...)
 		if err != nil {
 			return nil, err

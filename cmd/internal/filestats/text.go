@@ -15,6 +15,7 @@ import (
 	"github.com/pishm/pishm/cmd/internal/stats"
 	"github.com/pishm/pishm/cmd/internal/textcol"
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 // Text is read in three steps, each a reduction on the same workers:
@@ -49,10 +50,10 @@ const (
 	cLen
 )
 
-func parseOps(cols int) []engine.Op {
-	ops := []engine.Op{engine.Sum, engine.Sum}
+func parseOps(cols int) []partial.Op {
+	ops := []partial.Op{partial.Sum, partial.Sum}
 	for range cols {
-		ops = append(ops, engine.Sum, engine.Sum, engine.Sum, engine.Min, engine.Min)
+		ops = append(ops, partial.Sum, partial.Sum, partial.Sum, partial.Min, partial.Min)
 	}
 	return ops
 }
@@ -60,7 +61,7 @@ func parseOps(cols int) []engine.Op {
 func parseName(cols int) string { return parsePref + strconv.Itoa(tier(parseTiers, cols)) }
 
 func init() {
-	engine.Register(indexName, indexBlocks, []engine.Op{engine.Sum})
+	engine.Register(indexName, indexBlocks, []partial.Op{partial.Sum})
 	for _, t := range parseTiers {
 		engine.Register(parseName(t), parseParts, parseOps(t))
 	}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/lab"
 )
 
@@ -74,13 +73,13 @@ func (c Case) Label() string {
 // contention strategies: the series of the contention part.
 var contenders = []struct {
 	series string
-	mode   engine.Mode
+	mode   lab.Mode
 	pad    int
 }{
-	{"slots pad=128", engine.Slots, 128},
-	{"slots pad=8", engine.Slots, 8},
-	{"cas", engine.CAS, 0},
-	{"mutex", engine.Mutex, 0},
+	{"slots pad=128", lab.Slots, 128},
+	{"slots pad=8", lab.Slots, 8},
+	{"cas", lab.CAS, 0},
+	{"mutex", lab.Mutex, 0},
 	{"racy", lab.Racy, 0},
 }
 
@@ -152,7 +151,7 @@ func Plan(o Options) []Case {
 				}
 				if o.Compare {
 					for _, chunk := range sz.chunks {
-						add(p, string(engine.Goroutines), Work, lab.Config{N: sz.contentionN, Workers: w, Mode: engine.Goroutines, Publish: chunk, Grain: chunk})
+						add(p, string(lab.Goroutines), Work, lab.Config{N: sz.contentionN, Workers: w, Mode: lab.Goroutines, Publish: chunk, Grain: chunk})
 					}
 				}
 			}
@@ -194,10 +193,10 @@ func Plan(o Options) []Case {
 	return cases
 }
 
-func scalingModes(o Options) []engine.Mode {
-	ms := []engine.Mode{engine.Slots}
-	if o.Compare && slices.Contains(lab.Modes(), engine.Goroutines) {
-		ms = append(ms, engine.Goroutines)
+func scalingModes(o Options) []lab.Mode {
+	ms := []lab.Mode{lab.Slots}
+	if o.Compare && slices.Contains(lab.Modes(), lab.Goroutines) {
+		ms = append(ms, lab.Goroutines)
 	}
 	return ms
 }

@@ -88,7 +88,7 @@ func TestPlan(t *testing.T) {
 		if c.Part == Contention && (c.Measure != Work || c.Config.Publish == 0) {
 			t.Errorf("%s: contention case measures %s at chunk %d", c.Label(), c.Measure, c.Config.Publish)
 		}
-		if c.Config.Mode == engine.Slots && c.Part == Contention && c.Config.Pad != 8 && c.Config.Pad != 128 {
+		if c.Config.Mode == lab.Slots && c.Part == Contention && c.Config.Pad != 8 && c.Config.Pad != 128 {
 			t.Errorf("%s: slots in the contention part with pad %d", c.Label(), c.Config.Pad)
 		}
 	}
@@ -117,11 +117,11 @@ func TestPlan(t *testing.T) {
 func sample() Report {
 	ms := func(f float64) time.Duration { return time.Duration(f * 1e6) }
 	rows := []Row{
-		makeRow(Case{Part: Contention, Series: "cas", Measure: Work, Config: lab.Config{N: 1e6, Workers: 2, Mode: engine.CAS, Publish: 1}},
+		makeRow(Case{Part: Contention, Series: "cas", Measure: Work, Config: lab.Config{N: 1e6, Workers: 2, Mode: lab.CAS, Publish: 1}},
 			[]Sample{{Wall: ms(40), Work: ms(30), CPU: ms(70)}, {Wall: ms(42), Work: ms(31), CPU: ms(72)}, {Wall: ms(45), Work: ms(35), CPU: ms(80)}}, nil, 0),
 		makeRow(Case{Part: Contention, Series: "racy", Measure: Work, Config: lab.Config{N: 1e6, Workers: 2, Mode: lab.Racy, Publish: 1}},
 			[]Sample{{Wall: ms(38), Work: ms(28), CPU: ms(66), Publishes: 1e6, LostShare: 0.001}, {Wall: ms(39), Work: ms(29), CPU: ms(67), Publishes: 1e6, LostShare: 0.003}}, nil, 0),
-		makeRow(Case{Part: Fixed, Series: "slots", Measure: Wall, Config: lab.Config{N: 1e6, Workers: 2, Mode: engine.Slots}},
+		makeRow(Case{Part: Fixed, Series: "slots", Measure: Wall, Config: lab.Config{N: 1e6, Workers: 2, Mode: lab.Slots}},
 			[]Sample{{Wall: ms(5), Work: ms(0.5), CPU: ms(9)}}, nil, 0),
 		makeRow(Case{Part: Fixed, Series: "redis", Measure: Wall, Config: lab.Config{N: 1e6, Workers: 2, Mode: lab.Redis}},
 			nil, errString("skipped: no redis-server to run it against (give -redis URL)"), 1),

@@ -288,7 +288,7 @@ func makeRow(c Case, samples []Sample, err error, fails int) Row {
 		row.Mode = c.Anchor
 	}
 	if row.Mode == "" {
-		row.Mode = string(engine.Slots)
+		row.Mode = string(lab.Slots)
 	}
 	if row.Workers == 0 {
 		row.Workers = runtime.NumCPU()
@@ -342,7 +342,7 @@ func savedVsCAS(rows []Row) {
 			continue
 		}
 		for _, c := range rows {
-			if c.Mode == string(engine.CAS) && c.OK() && c.Part == r.Part && c.Workers == r.Workers && c.N == r.N && c.Publish == r.Publish {
+			if c.Mode == string(lab.CAS) && c.OK() && c.Part == r.Part && c.Workers == r.Workers && c.N == r.N && c.Publish == r.Publish {
 				d := c.NsPerTerm.Median - r.NsPerTerm.Median
 				r.SavedNsPerTerm = &d
 			}

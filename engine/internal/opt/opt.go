@@ -24,6 +24,7 @@ type Target interface {
 // Lab is the settings of the strategy lab: how a run is made, for
 // comparing the ways, never what it computes.
 type Lab struct {
+	Mode         string        // the publishing strategy ("": slots)
 	AllowRacy    bool          // the racy mode may run
 	Pad          int           // each worker's lane, Pad bytes from the next (false sharing)
 	Spawn        string        // "", "auto", "exec" or "fork"
@@ -107,7 +108,7 @@ func Kernel(name string) RegisterOption {
 var Catalog struct {
 	// Funcs lists the registered names, sorted.
 	Funcs func() []string
-	// Ops are a registered Func's ops (engine.Op values), or false.
+	// Ops are a registered Func's ops (partial.Op values), or false.
 	Ops func(name string) ([]uint8, bool)
 	// ClosedForm is a registered Func's closed form, or nil.
 	ClosedForm func(name string) func(params []byte, lo, hi uint64) float64

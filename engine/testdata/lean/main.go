@@ -15,6 +15,8 @@ import (
 	"os"
 
 	"github.com/pishm/pishm/engine"
+	"github.com/pishm/pishm/engine/lab"
+	"github.com/pishm/pishm/engine/partial"
 )
 
 func init() {
@@ -24,18 +26,18 @@ func init() {
 			s += 1 / (float64(k+1) * float64(k+1))
 		}
 		return s
-	}, []engine.Op{engine.Sum})
+	}, []partial.Op{partial.Sum})
 }
 
 func main() {
 	if engine.IsChild() {
 		os.Exit(engine.ChildMain())
 	}
-	mode := engine.Slots
+	mode := lab.Slots
 	if len(os.Args) > 1 {
-		mode = engine.Mode(os.Args[1])
+		mode = lab.Mode(os.Args[1])
 	}
-	res, err := engine.Reduce(context.Background(), "inverse-squares", 1_000_000, engine.WithWorkers(2), engine.WithMode(mode))
+	res, err := engine.Reduce(context.Background(), "inverse-squares", 1_000_000, engine.WithWorkers(2), lab.WithMode(mode))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
