@@ -22,7 +22,7 @@ type callSpec struct {
 	grain   uint64
 	dynamic bool
 	params  []byte
-	detail  []WorkerResult // memory to reuse for the result's per-worker detail
+	detail  []workerResult // memory to reuse for the result's per-worker detail
 	total   folds          // memory to reuse for the result's exact total
 }
 
@@ -30,8 +30,8 @@ type callSpec struct {
 type callResult struct {
 	total     folds // the exact result, one fold per element
 	elapsed   time.Duration
-	workers   []WorkerResult
-	failures  []Failure
+	workers   []workerResult
+	failures  []WorkerError
 	rebuilt   bool
 	publishes uint64
 	lostSum   float64 // racy: what the accumulator lost against the journals
@@ -43,7 +43,7 @@ type callState struct {
 	g         uint32
 	attempts  []int
 	completed []bool // a one-shot worker exited after finishing, or died after
-	failures  []Failure
+	failures  []WorkerError
 	tainted   bool // a cas, mutex or racy worker died part-way through its adds
 	start     time.Time
 	elapsed   time.Duration // from gen to the last worker's doneGen

@@ -42,8 +42,8 @@ func TestCallerShareOneShot(t *testing.T) {
 		if math.Float64bits(res.Value) != math.Float64bits(base.Value) {
 			t.Errorf("%s (%s): S = %.17g, without the caller's share %.17g", how, res.Spawn, res.Value, base.Value)
 		}
-		if res.Workers != cfg.Workers || res.WorkersDetail[0].Terms == 0 && cfg.Sched != Dynamic {
-			t.Errorf("%s: %d workers, the caller's share summed %d terms", how, res.Workers, res.WorkersDetail[0].Terms)
+		if res.Workers != cfg.Workers || res.detail[0].Terms == 0 && cfg.Sched != Dynamic {
+			t.Errorf("%s: %d workers, the caller's share summed %d terms", how, res.Workers, res.detail[0].Terms)
 		}
 	}
 	for _, f := range reproFuncs {

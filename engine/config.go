@@ -44,6 +44,7 @@ type config struct {
 	Force        bool
 	RedisURL     string
 	WorkerBinary string
+	Detail       *[]workerResult // where a call writes its per-worker shares (opt.Lab.Detail, for lab.Run)
 }
 
 // schedule is how the terms are shared among workers: static ranges, or

@@ -3,13 +3,14 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/pishm/pishm/engine/internal/opt"
 )
 
 // ConfigError is a call or Pool that cannot run as given: the setting at
 // fault and why. It wraps ErrConfig. A program that sets the settings
-// from its own names (a CLI's flags) renders it with Explain, rather than
-// rewriting Error's text.
+// from its own names (a CLI's flags) renders it with lab.Explain, rather
+// than rewriting Error's text.
 type ConfigError struct {
 	// Field is the setting at fault, named as its option is without
 	// "With" ("Workers", "Grain"; "N" for the call's n) and as lab.Config
@@ -30,30 +31,10 @@ func configErr(field, format string, args ...any) error {
 }
 
 // Error names the fields as they are: "engine: Workers must be in
-// [1, 1024], got 0".
+// [1, 1024], got 0". A program that names the settings its own way (a
+// CLI's flags) renders the error with lab.Explain.
 func (e *ConfigError) Error() string {
-	return "engine: " + e.Explain(func(field string) string { return field })
-}
-
-// Explain is the error with every field it names (Field, and the {Name}s
-// of Reason) written as name says, without the "engine: " prefix.
-func (e *ConfigError) Explain(name func(field string) string) string {
-	var b strings.Builder
-	if e.Field != "" {
-		b.WriteString(name(e.Field))
-	}
-	r := e.Reason
-	for {
-		i := strings.IndexByte(r, '{')
-		j := strings.IndexByte(r[i+1:], '}')
-		if i < 0 || j < 0 {
-			b.WriteString(r)
-			return b.String()
-		}
-		b.WriteString(r[:i])
-		b.WriteString(name(r[i+1 : i+1+j]))
-		r = r[i+j+2:]
-	}
+	return "engine: " + opt.Explain(e.Field, e.Reason, func(field string) string { return field })
 }
 
 // Unwrap is ErrConfig, and the underlying error if any.

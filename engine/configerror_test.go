@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/pishm/pishm/engine/internal/opt"
 )
 
 // TestConfigError: validation errors are *ConfigErrors that name their
@@ -24,7 +26,7 @@ func TestConfigError(t *testing.T) {
 			t.Errorf("%+v: %v, want a *ConfigError for %s", c.cfg, err, c.field)
 			continue
 		}
-		got := ce.Explain(func(f string) string { return "<" + f + ">" })
+		got := opt.Explain(ce.Field, ce.Reason, func(f string) string { return "<" + f + ">" })
 		if !strings.HasPrefix(got, c.flags) || strings.Contains(got, "{") {
 			t.Errorf("%+v: Explain = %q, want it to start %q", c.cfg, got, c.flags)
 		}

@@ -39,7 +39,7 @@ type crew struct {
 	col    transport.Collector // one-shot message-passing runs only
 	// early are the deaths dealt with outside a call's share (at the
 	// start barrier, or while idle), reported with the next call.
-	early []Failure
+	early []WorkerError
 	self  int       // this process's pid (os.Getpid is a system call)
 	cs    callState // the call in flight, or the last one
 	w     *watch    // the watch of the call in flight (see watch)

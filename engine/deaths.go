@@ -184,8 +184,12 @@ func (c *crew) replace(i int, we *WorkerError) error {
 	return c.start(i, attempt)
 }
 
-func failureOf(we *WorkerError, action string) Failure {
-	return Failure{Worker: we.Worker, Attempt: we.Attempt, Pid: we.Pid, How: we.How, When: we.When, Action: action}
+// failureOf is we as Result.Failures lists it: a death the call survived
+// by action.
+func failureOf(we *WorkerError, action string) WorkerError {
+	f := *we
+	f.Action = action
+	return f
 }
 
 // fail ends a pool call cs that failed with err, so that the pool is

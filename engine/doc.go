@@ -7,11 +7,11 @@
 // Three things make a program that uses it:
 //
 //  1. Register the Func by name from an init function:
-//     Register("squares", f, []partial.Op{partial.Sum}). A Func has the shape
-//     func(params []byte, lo, hi uint64) float64 and reduces the terms
-//     [lo, hi); a VectorFunc adds k values at once into a Vector, each
-//     under its own Op. WithClosedForm gives a Sum Func its exact sum, and
-//     every result is checked against it.
+//     Register("squares", f, []partial.Op{partial.Sum}). A Func has the
+//     shape func(params []byte, lo, hi uint64) float64 and reduces the
+//     terms [lo, hi); a VectorFunc adds k values at once into a Vector,
+//     each under its own partial.Op. WithClosedForm gives a Sum Func its
+//     exact sum, and every result is checked against it.
 //  2. Call the child hook first thing in main (and in a test binary's
 //     TestMain), as below: workers are re-executions of the binary that
 //     find the Func by name.
@@ -39,10 +39,13 @@
 // *ConfigError): a Func's panic reads the same whether it happened in a
 // worker process or the calling one.
 //
-// The ways of publishing (Slots, CAS, Mutex; the message transports) and
-// the knobs that compare them live in package engine/lab; package
-// engine/catalog tells what fixes a result's bits (for the queue); package
-// shared holds arrays a Func reads in its workers without a copy.
+// Package engine/partial holds the ops (Sum, Min, Max) and the exact
+// state a call returns in Result.Partial, to merge with other ranges' or
+// send elsewhere. The ways of publishing (lab.Slots, lab.CAS, lab.Mutex;
+// the message transports) and the knobs that compare them live in
+// package engine/lab; package engine/catalog tells what fixes a result's
+// bits (for the queue); package shared holds arrays a Func reads in its
+// workers without a copy.
 //
 // Inside, package engine owns the worker protocol (protocol.go: the
 // segment's control block, slots and journals, the calls, the faults), the

@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
+
+	"github.com/pishm/pishm/engine/internal/opt"
 )
 
 // ErrWorkerDied is wrapped by a call's error when a worker process exits
@@ -23,20 +24,25 @@ var ErrFuncPanicked = errors.New("engine: the Func panicked")
 // index). Error() is one line; what the worker printed is in Stderr, a
 // panic's stack in Stack.
 type WorkerError struct {
-	Worker  int
-	Attempt int    // retries of the range before this process: 0 for the first try
-	Pid     int    //
-	How     string // "exit status 1", "signal: killed", "panicked", ...
-	When    string // "before attaching", "while summing", ...
-	Func    string // the Func of the call, "" outside one
-	Lo, Hi  uint64 // the terms it was working on, when known (Hi > Lo)
-	Cause   string // one line: the panic value or the worker's own error
-	Hint    string // what to do about it, when the engine can tell
-	Stderr  string // the tail of what it printed
-	Stack   string // a panicking Func's stack
+	Worker  int    `json:"worker"`
+	Attempt int    `json:"attempt"`          // retries of the range before this process: 0 for the first try
+	Pid     int    `json:"pid"`              //
+	How     string `json:"how"`              // "exit status 1", "signal: killed", "panicked", ...
+	When    string `json:"when"`             // "before attaching", "while summing", ...
+	Func    string `json:"func,omitempty"`   // the Func of the call, "" outside one
+	Lo      uint64 `json:"lo,omitempty"`     // the terms it was working on, when known (Hi > Lo)
+	Hi      uint64 `json:"hi,omitempty"`     //
+	Cause   string `json:"cause,omitempty"`  // one line: the panic value or the worker's own error
+	Hint    string `json:"hint,omitempty"`   // what to do about it, when the engine can tell
+	Stderr  string `json:"stderr,omitempty"` // the tail of what it printed
+	Stack   string `json:"stack,omitempty"`  // a panicking Func's stack
 	// NoRetriesLeft is set when this death ended the call because its
 	// retries had run out.
-	NoRetriesLeft bool
+	NoRetriesLeft bool `json:"no_retries_left,omitempty"`
+	// Action is what the call did about a death it survived (one of
+	// Result.Failures): "retried", "replaced" or "kept its published
+	// result". It is "" in an error that ended the call.
+	Action string `json:"action,omitempty"`
 }
 
 func (e *WorkerError) Error() string {
@@ -99,28 +105,12 @@ func (e *WorkerError) Unwrap() error {
 	return ErrWorkerDied
 }
 
-// Failure is one worker death that the run survived.
-type Failure struct {
-	Worker  int    `json:"worker"`
-	Attempt int    `json:"attempt"` // retries of the range before this process: 0 for the first try
-	Pid     int    `json:"pid"`
-	How     string `json:"how"`
-	When    string `json:"when"`
-	Action  string `json:"action"` // "retried" or "kept its published result"
-}
-
-// WorkerResult is one worker's share.
-type WorkerResult struct {
-	Index   int           `json:"index"`
-	Lo      uint64        `json:"lo"` // its range, static schedule (0, 0 when dynamic)
-	Hi      uint64        `json:"hi"`
-	Terms   uint64        `json:"terms"` // how many terms it summed
-	Elapsed time.Duration `json:"elapsed_ns"`
-	Partial float64       `json:"partial"`
-}
-
 // ErrInexact is wrapped by the error of a call whose sum is further than
 // 1e-15 (relative) from its Func's closed form (WithClosedForm), whatever
 // the cause. The Result is returned with it, its fields the numbers:
 // Value, ClosedForm and RelError.
 var ErrInexact = errors.New("engine: the sum is wrong")
+
+// workerResult is one worker's share of a call, which lab.Run reports
+// (opt.Lab.Detail).
+type workerResult = opt.WorkerResult

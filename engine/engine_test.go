@@ -120,7 +120,7 @@ func checkExact(t *testing.T, res Result) {
 		t.Errorf("SumExact = %v, want %v", res.ClosedForm, exact)
 	}
 	var covered uint64
-	for i, w := range res.WorkersDetail {
+	for i, w := range res.detail {
 		if w.Index != i || w.Lo != covered || w.Hi < w.Lo {
 			t.Errorf("worker %d covers [%d,%d), want to start at %d", i, w.Lo, w.Hi, covered)
 		}

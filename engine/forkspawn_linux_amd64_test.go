@@ -49,7 +49,7 @@ func checkForkParts(t *testing.T, res Result) {
 		checkExactTerms(t, res)
 	} else {
 		var terms uint64
-		for _, w := range res.WorkersDetail {
+		for _, w := range res.detail {
 			terms += w.Terms
 		}
 		if terms != res.N {
@@ -58,7 +58,7 @@ func checkForkParts(t *testing.T, res Result) {
 	}
 	k, _ := kernel.ByName(strings.TrimPrefix(res.Func, seriesPrefix))
 	all := fold.New(Sum)
-	for _, w := range res.WorkersDetail {
+	for _, w := range res.detail {
 		f := fold.New(Sum)
 		for a := w.Lo; a < w.Hi; a += res.Grain {
 			v := k.Sum(a, min(w.Hi, a+res.Grain))
@@ -120,8 +120,8 @@ func TestForkExact(t *testing.T) {
 				if math.Float64bits(ex.Value) != math.Float64bits(res.Value) {
 					t.Errorf("fork S = %.17g, exec S = %.17g", res.Value, ex.Value)
 				}
-				for i, w := range res.WorkersDetail {
-					e := ex.WorkersDetail[i]
+				for i, w := range res.detail {
+					e := ex.detail[i]
 					if w.Lo != e.Lo || w.Hi != e.Hi || w.Terms != e.Terms || math.Float64bits(w.Partial) != math.Float64bits(e.Partial) {
 						t.Errorf("worker %d: fork [%d, %d) %d terms %.17g, exec [%d, %d) %d terms %.17g", i, w.Lo, w.Hi, w.Terms, w.Partial, e.Lo, e.Hi, e.Terms, e.Partial)
 					}

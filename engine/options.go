@@ -78,7 +78,7 @@ func apply[O PoolOption](s *settings, opts []O) {
 // can reach.
 func (c config) lab() opt.Lab {
 	return opt.Lab{Mode: string(c.Mode), AllowRacy: c.AllowRacy, Pad: c.Pad, Spawn: c.Spawn, Shm: c.Shm, Path: c.Path, Force: c.Force,
-		Publish: c.Publish, RedisURL: c.RedisURL, WorkerBinary: c.WorkerBinary, Timeout: c.Timeout,
+		Publish: c.Publish, RedisURL: c.RedisURL, WorkerBinary: c.WorkerBinary, Timeout: c.Timeout, Detail: c.Detail,
 		Sched: string(c.Sched), Chunk: c.Chunk}
 }
 
@@ -86,7 +86,7 @@ func (c config) lab() opt.Lab {
 // DryRun, Wait and MaxChunks, stay in settings.lab).
 func (c *config) setLab(l opt.Lab) {
 	c.Mode, c.AllowRacy, c.Pad, c.Spawn, c.Shm, c.Path, c.Force = strategy(l.Mode), l.AllowRacy, l.Pad, l.Spawn, l.Shm, l.Path, l.Force
-	c.Publish, c.RedisURL, c.WorkerBinary, c.Timeout = l.Publish, l.RedisURL, l.WorkerBinary, l.Timeout
+	c.Publish, c.RedisURL, c.WorkerBinary, c.Timeout, c.Detail = l.Publish, l.RedisURL, l.WorkerBinary, l.Timeout, l.Detail
 	c.Sched, c.Chunk = schedule(l.Sched), l.Chunk
 }
 

@@ -38,6 +38,9 @@ type Pool struct {
 	cfg    config // def with its defaults filled
 	below  uint64
 	closed bool
+	// detail is the memory a call's per-worker shares are computed in,
+	// reused by every call (the turn token guards it).
+	detail []workerResult
 }
 
 // defaultInProcessBelow is the default of WithInProcessBelow, in terms
@@ -125,11 +128,11 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// ErrReentrant is returned by a Pool call made from a Func that the same
-// Pool is running as the caller's share (WithCallerShare): the pool is
-// busy with the call that Func is part of, so the inner call could only
-// wait for ever. Run the inner reduction on another Pool, or one-shot.
-var ErrReentrant = errors.New("engine: a Func called its own Pool from the caller's share (re-entrant calls are refused)")
+// errReentrant is the *ConfigError of a Pool call made from a Func that
+// the same Pool is running as the caller's share (WithCallerShare): the
+// pool is busy with the call that Func is part of, so the inner call
+// could only wait for ever.
+var errReentrant = &ConfigError{Field: "CallerShare", Reason: ": a Func run as the caller's share called its own Pool (re-entrant calls are refused: run the inner reduction on another Pool, or one-shot)"}
 
 // ErrPoolClosed is returned by a call on a closed Pool.
 var ErrPoolClosed = errors.New("engine: pool closed")
@@ -147,15 +150,14 @@ func (p *Pool) Reduce(ctx context.Context, name string, n uint64, opts ...CallOp
 }
 
 // ReduceInto is Reduce writing its result into *r, and reusing the memory
-// of r's detail, values and exact total: a loop that passes the same
-// Result to every call allocates nothing in steady state (Reduce
-// allocates them, three objects a call). On error *r holds a zero
+// of r's values and exact total: a loop that passes the same Result to
+// every call allocates nothing in steady state (Reduce allocates them). On error *r holds a zero
 // Result, that memory kept for the next call; but a sum its Func's
 // closed form refutes (ErrInexact, WithClosedForm) is left in *r.
 func (p *Pool) ReduceInto(ctx context.Context, r *Result, name string, n uint64, opts ...CallOption) error {
 	wallStart := time.Now()
-	detail, values, total := r.WorkersDetail[:0], r.Values[:0], (*partialFolds(&r.Partial))[:0]
-	*r = Result{WorkersDetail: detail, Values: values}
+	values, total := r.Values[:0], (*partialFolds(&r.Partial))[:0]
+	*r = Result{Values: values}
 	st := settingsPool.Get().(*settings)
 	*st = settings{config: p.def}
 	apply(st, opts)
@@ -191,7 +193,7 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Result, name string, n uint64,
 		// A Func run as the caller's share that calls its own Pool would
 		// wait for ever for the call it is part of.
 		if p.c.inCaller.Load() && reentering() {
-			return ErrReentrant
+			return errReentrant
 		}
 		select {
 		case p.turn <- struct{}{}:
@@ -209,10 +211,11 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Result, name string, n uint64,
 	}
 	p.c.opt.progress = cfg.Progress
 	out, err := p.c.call(ctx, callSpec{job: j, mode: cfg.Mode, n: n, offset: cfg.Offset, step: cfg.step(), grain: cfg.Grain,
-		dynamic: cfg.Sched == schedDynamic, params: cfg.Params, detail: detail, total: total})
+		dynamic: cfg.Sched == schedDynamic, params: cfg.Params, detail: p.detail, total: total})
 	if err != nil {
 		return err
 	}
+	p.detail = out.workers
 	resultOf(r, name, j, cfg, out, time.Since(wallStart), values)
 	r.Spawn, r.Shm = spawnExec, string(cfg.Shm)
 	return j.checkExact(cfg, r.Value)
@@ -223,11 +226,11 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Result, name string, n uint64,
 // the heap at every call.
 var settingsPool = sync.Pool{New: func() any { return new(settings) }}
 
-// Workers returns the pid of each worker slot's process (0 for one being
+// pids returns the pid of each worker slot's process (0 for one being
 // replaced); with the caller's share (WithCallerShare, off by default),
 // slot 0 is the calling process itself. It answers at once, also during a
 // call.
-func (p *Pool) Workers() []int {
+func (p *Pool) pids() []int {
 	pids := make([]int, len(p.c.pids))
 	for i := range p.c.pids {
 		pids[i] = int(p.c.pids[i].Load())

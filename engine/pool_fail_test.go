@@ -65,9 +65,9 @@ func goodCall(t *testing.T, p *Pool, name string) {
 	if r.Value != n {
 		t.Fatalf("the good call after a failure: %v, want %d", r.Value, n)
 	}
-	for i, pid := range p.Workers() {
+	for i, pid := range p.pids() {
 		if pid == 0 || syscall.Kill(pid, 0) != nil {
-			t.Fatalf("worker %d lists pid %d, not a live process (%v)", i, pid, p.Workers())
+			t.Fatalf("worker %d lists pid %d, not a live process (%v)", i, pid, p.pids())
 		}
 	}
 }
@@ -230,7 +230,7 @@ func TestPoolWorkersDuringCall(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	start := time.Now()
-	if pids := p.Workers(); len(pids) != 2 {
+	if pids := p.pids(); len(pids) != 2 {
 		t.Errorf("Workers() = %v", pids)
 	}
 	if took := time.Since(start); took > 2*time.Second {
@@ -300,9 +300,9 @@ func TestPoolKillMatrixTwoCalls(t *testing.T) {
 						if died == 0 {
 							t.Fatalf("no worker died: the kill point was not reached")
 						}
-						for i, pid := range p.Workers() {
+						for i, pid := range p.pids() {
 							if pid == 0 || syscall.Kill(pid, 0) != nil {
-								t.Fatalf("worker %d: pid %d is not live (%v)", i, pid, p.Workers())
+								t.Fatalf("worker %d: pid %d is not live (%v)", i, pid, p.pids())
 							}
 						}
 					})
@@ -323,14 +323,14 @@ func TestPoolCallerShare(t *testing.T) {
 	for _, mode := range []strategy{modeSlots, modeCAS, modeMutex} {
 		for _, sched := range []Schedule{Static, Dynamic} {
 			p := newTestPool(t, WithWorkers(3), WithMode(mode), WithSchedule(sched), WithCallerShare(true))
-			if pids := p.Workers(); pids[0] != os.Getpid() {
+			if pids := p.pids(); pids[0] != os.Getpid() {
 				t.Fatalf("slot 0 is %d, want the caller %d", pids[0], os.Getpid())
 			}
 			r, err := p.Reduce(context.Background(), "repro-sin", n)
 			if err != nil || math.Float64bits(r.Value) != math.Float64bits(want) {
 				t.Fatalf("%s/%s: %v, %v; want %v", mode, sched, r.Value, err, want)
 			}
-			if r.WorkersDetail[0].Terms == 0 {
+			if r.detail[0].Terms == 0 {
 				t.Errorf("%s/%s: the caller summed nothing", mode, sched)
 			}
 			_, err = p.Reduce(context.Background(), "test-panic", 1_000_000, WithSchedule(Static))

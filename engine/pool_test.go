@@ -36,7 +36,7 @@ func TestPoolCalls(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer p.Close()
-				pids := p.Workers()
+				pids := p.pids()
 				for _, n := range []uint64{1, 1000, 1_000_003, 7} {
 					poolExact(t, p, n)
 				}
@@ -47,8 +47,8 @@ func TestPoolCalls(t *testing.T) {
 				if r, err := p.Reduce(context.Background(), "test-params", 1000, WithParams([]byte{3})); err != nil || r.Value != 3000 {
 					t.Fatalf("test-params: %v, %v", r.Value, err)
 				}
-				if fmt.Sprint(p.Workers()) != fmt.Sprint(pids) {
-					t.Fatalf("workers changed from %v to %v without a death", pids, p.Workers())
+				if fmt.Sprint(p.pids()) != fmt.Sprint(pids) {
+					t.Fatalf("workers changed from %v to %v without a death", pids, p.pids())
 				}
 			})
 		}
@@ -71,10 +71,10 @@ func TestPoolKillBetweenCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 		poolExact(t, p, 1_000_003)
-		victim := p.Workers()[1]
+		victim := p.pids()[1]
 		syscall.Kill(victim, syscall.SIGKILL)
 		r := poolExact(t, p, 2_000_003)
-		if p.Workers()[1] == victim {
+		if p.pids()[1] == victim {
 			// The exit may be reaped only during the call: the call is
 			// exact either way; after it the worker is a new process.
 			t.Logf("%s: victim %d reaped late", mode, victim)

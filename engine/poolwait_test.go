@@ -137,8 +137,8 @@ func init() {
 	}, []partial.Op{partial.Sum})
 }
 
-// A Func that calls its own Pool from the caller's share gets
-// ErrReentrant at once; it waited for ever before, whatever its deadline.
+// A Func that calls its own Pool from the caller's share gets a
+// *ConfigError naming CallerShare at once; it waited for ever before, whatever its deadline.
 func TestPoolReentrantCallRefused(t *testing.T) {
 	ctx := context.Background()
 	p, err := engine.NewPool(ctx, engine.WithWorkers(2), engine.WithInProcessBelow(0), engine.WithCallerShare(true))
@@ -164,7 +164,8 @@ func TestPoolReentrantCallRefused(t *testing.T) {
 	case <-time.After(time.Minute): // bounds only a broken run
 		t.Fatal("the outer call never returned: the inner call deadlocked")
 	}
-	if err := <-reenterErr; !errors.Is(err, engine.ErrReentrant) {
-		t.Errorf("the inner call: %v, want ErrReentrant", err)
+	var ce *engine.ConfigError
+	if err := <-reenterErr; !errors.Is(err, engine.ErrConfig) || !errors.As(err, &ce) || ce.Field != "CallerShare" {
+		t.Errorf("the inner call: %v, want a *ConfigError of CallerShare", err)
 	}
 }

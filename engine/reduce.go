@@ -46,10 +46,10 @@ type Result struct {
 	Elapsed time.Duration `json:"elapsed_ns"`
 	Wall    time.Duration `json:"wall_ns"`
 
-	WorkersDetail []WorkerResult `json:"workers_detail"`
-	// Failures lists the workers that died and were dealt with: retried,
-	// or kept because they died after publishing everything.
-	Failures []Failure `json:"failures,omitempty"`
+	// Failures lists the workers that died and were dealt with (retried,
+	// replaced, or kept because they died after publishing everything),
+	// each with its Action.
+	Failures []WorkerError `json:"failures,omitempty"`
 	// Rebuilt says the cas or mutex accumulator was set aside after a
 	// worker died part-way through adding into it, and the result was
 	// rebuilt from the workers' journals instead.
@@ -62,9 +62,12 @@ type Result struct {
 
 	// Partial is the exact state before the one rounding, to merge with
 	// the Partials of other ranges (WithOffset) or to send elsewhere.
-	// ReduceInto reuses its memory, as it does Values' and
-	// WorkersDetail's.
+	// ReduceInto reuses its memory, as it does Values'.
 	Partial partial.Partial `json:"-"`
+
+	// detail is each worker's share, in memory the next call reuses: what
+	// lab.Run copies out, and what the package's tests read.
+	detail []workerResult
 }
 
 // Reduce runs the Func registered as name over n terms, [0, n) or
@@ -132,10 +135,14 @@ func resultOf(r *Result, name string, j job, cfg config, out callResult, wall ti
 	*r = Result{
 		Func: name, Op: fold.Format(j.ops), N: cfg.N, Offset: cfg.Offset, Value: values[0], Values: values,
 		Workers: cfg.Workers, Mode: string(cfg.Mode), Sched: string(cfg.Sched), Grain: cfg.Grain,
-		Elapsed: out.elapsed, Wall: wall, WorkersDetail: out.workers, Failures: out.failures, Rebuilt: out.rebuilt,
+		Elapsed: out.elapsed, Wall: wall, Failures: out.failures, Rebuilt: out.rebuilt,
 		Publishes: out.publishes, LostSum: out.lostSum,
 	}
 	*partialFolds(&r.Partial) = out.total
+	r.detail = out.workers
+	if cfg.Detail != nil {
+		*cfg.Detail = append((*cfg.Detail)[:0], out.workers...)
+	}
 	if cfg.Sched == schedDynamic {
 		r.Chunk = cfg.Chunk
 	} else {

@@ -53,7 +53,7 @@ func TestReduceOps(t *testing.T) {
 					t.Errorf("sum of k = %.17g, want %.17g", r.Value, want)
 				}
 				var terms uint64
-				for _, w := range r.WorkersDetail {
+				for _, w := range r.detail {
 					terms += w.Terms
 				}
 				if terms != n {
@@ -90,7 +90,7 @@ func checkExactTerms(t *testing.T, res Result) {
 		t.Errorf("S=%.17g, exact %.17g, relative error %.2e", res.Value, exact, rel)
 	}
 	var terms uint64
-	for _, w := range res.WorkersDetail {
+	for _, w := range res.detail {
 		terms += w.Terms
 	}
 	if terms != res.N {

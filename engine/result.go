@@ -28,7 +28,7 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 		journals.Merge(ef)
 		terms += e.terms
 		res.publishes += e.publishes
-		wr := WorkerResult{Index: i, Terms: e.terms, Elapsed: time.Duration(s.elapsed.Load()), Partial: ef[0].Value()}
+		wr := workerResult{Index: i, Terms: e.terms, Elapsed: time.Duration(s.elapsed.Load()), Partial: ef[0].Value()}
 		if !spec.dynamic {
 			lo, hi := span(spec.n, spec.grain, l.workers, i)
 			wr.Lo, wr.Hi = spec.offset+lo, spec.offset+hi

@@ -65,7 +65,7 @@ func runGoroutines(ctx context.Context, cfg config, spec callSpec) (callResult, 
 	var failed atomic.Bool
 	j.cancelled = func() bool { return failed.Load() || ctx.Err() != nil }
 	w := cfg.Workers
-	res := callResult{workers: make([]WorkerResult, w)}
+	res := callResult{workers: make([]workerResult, w)}
 	shares := make([]folds, w)
 	panics := make([]*WorkerError, w)
 	progress := make([]atomic.Uint64, w)
@@ -89,7 +89,7 @@ func runGoroutines(ctx context.Context, cfg config, spec callSpec) (callResult, 
 			own.f.Reset(j.ops)
 			shares[i] = own.f
 			scratch := &Vector{f: make(folds, j.k())}
-			wr := WorkerResult{Index: i}
+			wr := workerResult{Index: i}
 			if spec.dynamic {
 				sumChunks(j, spec.offset, spec.n, spec.step, spec.grain, tbl, &next, uint32(i+1), &progress[i], scratch, own)
 			} else {

@@ -45,7 +45,7 @@ func TestPoolIdleUsesNoCPU(t *testing.T) {
 		poolExact(t, p, 1_000_003)
 		// Past the spin window: a sleep is the condition itself here.
 		time.Sleep(ActiveSpin + 50*time.Millisecond)
-		pids := p.Workers()
+		pids := p.pids()
 		before := make([]time.Duration, len(pids))
 		for i, pid := range pids {
 			before[i] = cpuTime(t, pid)

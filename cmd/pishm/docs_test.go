@@ -203,7 +203,8 @@ func transcript(body string) []step {
 // once in the wrapper, so that a fragment need not use them all.
 var fragmentImports = map[string]string{
 	"context": "context.Background", "math/big": "big.NewFloat",
-	"github.com/pishm/pishm/engine": "partial.Sum", "github.com/pishm/pishm/queue": "queue.NewJob",
+	"github.com/pishm/pishm/engine": "engine.Reduce", "github.com/pishm/pishm/engine/partial": "partial.Sum",
+	"github.com/pishm/pishm/engine/lab": "lab.WithMode", "github.com/pishm/pishm/queue": "queue.NewJob",
 }
 
 // compileFragment builds b, a Go fragment of a doc, as the body of a

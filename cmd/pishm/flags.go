@@ -249,7 +249,7 @@ func asFlagError(err error) error {
 		return err
 	}
 	flagged := true
-	text := ce.Explain(func(field string) string {
+	text := lab.Explain(ce, func(field string) string {
 		if f := fieldFlag(field); f != "" {
 			return f
 		}

@@ -208,3 +208,10 @@ const (
 	// DefaultInProcessBelow is engine.WithInProcessBelow's default.
 	DefaultInProcessBelow = 1 << 20
 )
+
+// Explain is e's text, without the "engine: " prefix, with every setting
+// it names (e.Field, and the {Name}s of e.Reason) written as name says:
+// the command line names them by its flags.
+func Explain(e *engine.ConfigError, name func(field string) string) string {
+	return opt.Explain(e.Field, e.Reason, name)
+}

@@ -134,14 +134,34 @@ type Result struct {
 	Wall        time.Duration `json:"wall_ns"` // the whole Run, set-up and tear-down included
 	TermsPerSec float64       `json:"terms_per_sec"`
 
-	WorkersDetail []engine.WorkerResult `json:"workers_detail"`
-	Failures      []engine.Failure      `json:"failures,omitempty"`
-	Rebuilt       bool                  `json:"rebuilt,omitempty"`
-	Publishes     uint64                `json:"publishes"`
-	LostSum       float64               `json:"lost_sum,omitempty"`
+	WorkersDetail []WorkerResult `json:"workers_detail"`
+	Failures      []Failure      `json:"failures,omitempty"`
+	Rebuilt       bool           `json:"rebuilt,omitempty"`
+	Publishes     uint64         `json:"publishes"`
+	LostSum       float64        `json:"lost_sum,omitempty"`
 	// Offset is Config.Offset: the terms were [Offset, Offset+N).
 	Offset uint64 `json:"offset,omitempty"`
 	Pad    int    `json:"pad,omitempty"`
+}
+
+// WorkerResult is one worker's share of a Run.
+type WorkerResult struct {
+	Index   int           `json:"index"`
+	Lo      uint64        `json:"lo"` // its range, static schedule (0, 0 when dynamic)
+	Hi      uint64        `json:"hi"`
+	Terms   uint64        `json:"terms"` // how many terms it summed
+	Elapsed time.Duration `json:"elapsed_ns"`
+	Partial float64       `json:"partial"` // its sum, rounded
+}
+
+// Failure is one worker death that a Run survived (engine.Result.Failures).
+type Failure struct {
+	Worker  int    `json:"worker"`
+	Attempt int    `json:"attempt"` // retries of the range before this process: 0 for the first try
+	Pid     int    `json:"pid"`
+	How     string `json:"how"`
+	When    string `json:"when"`
+	Action  string `json:"action"` // "retried", "replaced" or "kept its published result"
 }
 
 // Run sums the scalar Func registered as name over [Offset, Offset+N) as
@@ -153,15 +173,22 @@ func Run(ctx context.Context, name string, cfg Config) (Result, error) {
 	if ops, ok := catalog.Ops(name); ok && len(ops) != 1 {
 		return Result{}, fmt.Errorf("lab: Run sums a scalar Func, and %q has ops %s (use engine.Reduce)", name, catalog.FormatOps(ops))
 	}
-	r, err := engine.Reduce(ctx, name, cfg.N, cfg.Options()...)
+	var detail []opt.WorkerResult
+	r, err := engine.Reduce(ctx, name, cfg.N, append(cfg.Options(), lab(func(l *opt.Lab) { l.Detail = &detail }))...)
 	if r.Func == "" {
 		return Result{}, err
 	}
 	res := Result{
 		Func: r.Func, N: r.N, Workers: r.Workers, Mode: Mode(r.Mode), Shm: r.Shm, Sched: r.Sched, Spawn: r.Spawn,
 		Grain: r.Grain, Publish: r.Publish, Chunk: r.Chunk, Sum: r.Value, SumExact: r.ClosedForm, SumRelError: r.RelError,
-		Elapsed: r.Elapsed, Wall: r.Wall, WorkersDetail: r.WorkersDetail, Failures: r.Failures, Rebuilt: r.Rebuilt,
+		Elapsed: r.Elapsed, Wall: r.Wall, Rebuilt: r.Rebuilt,
 		Publishes: r.Publishes, LostSum: r.LostSum, Offset: r.Offset, Pad: cfg.Pad,
+	}
+	for _, w := range detail {
+		res.WorkersDetail = append(res.WorkersDetail, WorkerResult(w))
+	}
+	for _, f := range r.Failures {
+		res.Failures = append(res.Failures, Failure{Worker: f.Worker, Attempt: f.Attempt, Pid: f.Pid, How: f.How, When: f.When, Action: f.Action})
 	}
 	if res.Elapsed > 0 {
 		res.TermsPerSec = float64(res.N) / res.Elapsed.Seconds()

@@ -9,6 +9,7 @@
 package opt
 
 import (
+	"strings"
 	"time"
 
 	"github.com/pishm/pishm/shmem"
@@ -49,6 +50,17 @@ type Lab struct {
 	// MaxChunks is how many dynamic chunks one call on a Pool may have
 	// (0: the default).
 	MaxChunks int
+	// Detail, if set, receives each worker's share of the call.
+	Detail *[]WorkerResult
+}
+
+// WorkerResult is one worker's share of a call.
+type WorkerResult struct {
+	Index   int
+	Lo, Hi  uint64 // its range, static schedule (0, 0 when dynamic)
+	Terms   uint64 // how many terms it summed
+	Elapsed time.Duration
+	Partial float64 // its element 0, rounded
 }
 
 // PoolOption sets a Pool's settings, or a one-shot call's: how many
@@ -118,4 +130,25 @@ var Catalog struct {
 	DefaultGrain func(n uint64) uint64
 	// Runnable says why this CPU cannot run a registered Func, or nil.
 	Runnable func(name string) error
+}
+
+// Explain is a ConfigError's text, field and reason, with every field it
+// names (field, and the {Name}s of reason) written as name says.
+func Explain(field, reason string, name func(field string) string) string {
+	var b strings.Builder
+	if field != "" {
+		b.WriteString(name(field))
+	}
+	r := reason
+	for {
+		i := strings.IndexByte(r, '{')
+		j := strings.IndexByte(r[i+1:], '}')
+		if i < 0 || j < 0 {
+			b.WriteString(r)
+			return b.String()
+		}
+		b.WriteString(r[:i])
+		b.WriteString(name(r[i+1 : i+1+j]))
+		r = r[i+j+2:]
+	}
 }
