@@ -56,7 +56,7 @@ func (c *crew) lockAccum(m *sem.Mutex) error {
 		if err != sem.ErrTimeout {
 			return err
 		}
-		if owner := m.Owner(); owner != 0 && owner != c.self && !c.sp.alive(owner) {
+		if owner := m.Owner(); owner != 0 && owner != c.self && !c.sp.Alive(owner) {
 			if _, err := m.Recover(owner); err != nil {
 				return err
 			}

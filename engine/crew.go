@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pishm/pishm/engine/internal/spawn"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
 	"github.com/pishm/pishm/transport"
@@ -29,9 +30,9 @@ type crew struct {
 	closing atomic.Bool
 	seg     *shmem.Segment
 	v       segView
-	sp      *spawner
-	proc    []*process     // the current process of each worker, nil while none runs
-	pids    []atomic.Int64 // proc's pids, for Pool.Workers while a call runs
+	sp      *spawn.Spawner
+	proc    []*spawn.Process // the current process of each worker, nil while none runs
+	pids    []atomic.Int64   // proc's pids, for Pool.Workers while a call runs
 	gen     uint32
 	// broken, once set, fails every later call at once: the crew could
 	// not be made whole after a failure (a replacement would not start).
@@ -76,7 +77,7 @@ type crewOptions struct {
 
 // stoppedGrace is how long a worker may sit stopped (SIGSTOP, a tracer)
 // before the parent kills it and redoes its share.
-const stoppedGrace = 2 * time.Second
+const stoppedGrace = spawn.StoppedGrace
 
 // tick is how often a waiting parent looks at exits, progress and stalls.
 const tick = 50 * time.Millisecond
@@ -97,7 +98,7 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 		seg.Close()
 		return nil, err
 	}
-	c = &crew{opt: o, seg: seg, v: newView(seg, l), proc: make([]*process, o.workers), pids: make([]atomic.Int64, o.workers), self: os.Getpid()}
+	c = &crew{opt: o, seg: seg, v: newView(seg, l), proc: make([]*spawn.Process, o.workers), pids: make([]atomic.Int64, o.workers), self: os.Getpid()}
 	c.caller.cancelled = func() bool {
 		return c.v.ctl.cancel.Load() == c.caller.g || c.caller.ctx.Err() != nil || c.closing.Load()
 	}
@@ -127,8 +128,8 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 			return c, err
 		}
 	}
-	c.sp = newSpawner(exe, env)
-	c.sp.wake = c.nudge
+	c.sp = spawn.New(exe, env)
+	c.sp.Wake = c.nudge
 	ctl.spinNs.Store(int64(o.spin))
 	first := 0
 	if o.callerShare {
@@ -196,9 +197,10 @@ func (c *crew) start(i, attempt int) error {
 			return err
 		}
 	}
-	env = append(env, envSegment+"="+string(c.seg.Backing())+":"+strconv.Itoa(fdOf(len(files))))
+	env = append(env, envSegment+"="+string(c.seg.Backing())+":"+strconv.Itoa(fdOf(len(files))),
+		envWorker+"="+strconv.Itoa(i), envAttempt+"="+strconv.Itoa(attempt))
 	files = append(files, c.seg.File())
-	p, err := c.sp.start(i, attempt, env, files)
+	p, err := c.sp.Start(i, attempt, env, files)
 	if err != nil {
 		return err
 	}
@@ -210,12 +212,12 @@ func (c *crew) start(i, attempt int) error {
 }
 
 // setProc makes p (nil for none) worker i's current process.
-func (c *crew) setProc(i int, p *process) {
+func (c *crew) setProc(i int, p *spawn.Process) {
 	c.proc[i] = p
 	pid := 0
 	if p != nil {
-		pid = p.pid
-		p.gen = c.gen
+		pid = p.Pid
+		p.Gen = c.gen
 	}
 	c.pids[i].Store(int64(pid))
 }
@@ -254,7 +256,7 @@ func (c *crew) close() error {
 	if c.sp != nil {
 		c.v.ctl.gen.Store(genQuit)
 		sem.WakeAll(&c.v.ctl.gen)
-		c.sp.stop()
+		c.sp.Stop()
 		for i := range c.pids {
 			c.pids[i].Store(0)
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pishm/pishm/engine/internal/spawn"
 	"github.com/pishm/pishm/sem"
 )
 
@@ -16,7 +17,7 @@ import (
 // (its stderr closed) even after an error.
 func (c *crew) reap(w *watch, cs *callState) error {
 	var first error
-	for _, e := range c.sp.takeExits() {
+	for _, e := range c.sp.TakeExits() {
 		if first != nil {
 			c.drop(e) // the call fails anyway: fail replaces it
 			continue
@@ -28,21 +29,21 @@ func (c *crew) reap(w *watch, cs *callState) error {
 
 // drop forgets a reaped process without retrying its share: its slot is
 // left empty for fail or the next call to refill.
-func (c *crew) drop(e exit) error {
-	defer e.p.stderr.Close()
-	i := e.p.worker
-	if c.proc[i] == e.p {
+func (c *crew) drop(e spawn.Exit) error {
+	defer e.P.Stderr.Close()
+	i := e.P.Worker
+	if c.proc[i] == e.P {
 		c.setProc(i, nil)
 	}
-	_, err := c.v.acc.lock.Recover(e.p.pid)
+	_, err := c.v.acc.lock.Recover(e.P.Pid)
 	return err
 }
 
 // exited handles one reaped process during the barrier (cs nil) or a call.
-func (c *crew) exited(e exit, w *watch, cs *callState) error {
-	defer e.p.stderr.Close()
-	i := e.p.worker
-	if c.proc[i] != e.p {
+func (c *crew) exited(e spawn.Exit, w *watch, cs *callState) error {
+	defer e.P.Stderr.Close()
+	i := e.P.Worker
+	if c.proc[i] != e.P {
 		return nil // a process we had already given up on
 	}
 	c.setProc(i, nil)
@@ -50,15 +51,15 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 	if c.opt.fork != nil && cs != nil {
 		c.opt.fork.settle(c, i, cs) // a forked worker's raw result becomes its journal entry
 	}
-	we := e.describe()
-	if we != nil && e.p.exe != selfExe && s.state.Load() == slotIdle &&
+	we := describeExit(e)
+	if we != nil && e.P.Exe != selfExe && s.state.Load() == slotIdle &&
 		(we.How == "exit status "+strconv.Itoa(exitProtocol) || strings.Contains(we.Stderr, ErrProtocol.Error())) {
 		// Config.WorkerBinary is from another build: this binary can
 		// always serve as its own worker, so use it instead.
-		c.sp.exe = selfExe
-		return c.start(i, e.p.attempt)
+		c.sp.SetExe(selfExe)
+		return c.start(i, e.P.Attempt)
 	}
-	if _, err := c.v.acc.lock.Recover(e.p.pid); err != nil {
+	if _, err := c.v.acc.lock.Recover(e.P.Pid); err != nil {
 		return err
 	}
 	finished := cs != nil && s.doneGen.Load() == cs.g
@@ -72,12 +73,12 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 		}
 		// A Func (or a library it calls) that calls os.Exit(0) ends a
 		// worker as surely as a panic: a death like any other.
-		we = &WorkerError{Worker: i, Attempt: e.p.attempt, Pid: e.p.pid, How: "exit status 0"}
-		we.Stderr, we.Cause = readStderr(e.p.stderr)
+		we = &WorkerError{Worker: i, Attempt: e.P.Attempt, Pid: e.P.Pid, How: "exit status 0"}
+		we.Stderr, we.Cause = readStderr(e.P.Stderr)
 	}
 	state := s.state.Load()
 	we.When = slotStates[min(state, slotDone)]
-	if state == slotIdle && e.status.Exited() && c.opt.fork == nil && !strings.HasPrefix(we.Stderr, childPrefix) {
+	if state == slotIdle && e.Status.Exited() && c.opt.fork == nil && !strings.HasPrefix(we.Stderr, childPrefix) {
 		// It ended before ChildMain could say anything: the program
 		// never reached the child hook.
 		we.Hint = "it exited before reaching the engine: call `if engine.IsChild() { os.Exit(engine.ChildMain()) }` first in main"
@@ -92,7 +93,7 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 			// The chunk it had claimed still carries its pid.
 			tbl := c.v.chunks(int((cs.spec.n-1)/cs.spec.step + 1))
 			for k := range tbl {
-				if tbl[k].Load() == uint32(e.p.pid) {
+				if tbl[k].Load() == uint32(e.P.Pid) {
 					lo := uint64(k) * cs.spec.step
 					we.Lo, we.Hi = cs.spec.offset+lo, cs.spec.offset+min(cs.spec.n, lo+cs.spec.step)
 					break
@@ -103,7 +104,7 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 	if cs == nil && c.gen != 0 {
 		we.When = "between calls"
 	}
-	if why := w.killed[e.p.pid]; why != "" {
+	if why := w.killed[e.P.Pid]; why != "" {
 		we.When = why
 	}
 	if cs == nil || finished {
@@ -122,7 +123,7 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 		}
 		return c.replace(i, we)
 	}
-	if !c.opt.oneShot && e.p.gen < cs.g && state < slotRunning {
+	if !c.opt.oneShot && e.P.Gen < cs.g && state < slotRunning {
 		// A pool worker that died idle, before it took up this call (its
 		// exit reaped only now): nothing of the call is lost, and the
 		// fresh process is not a retry.
@@ -143,7 +144,7 @@ func (c *crew) exited(e exit, w *watch, cs *callState) error {
 		}
 	}
 	if cs.spec.dynamic {
-		settleChunks(c.v.chunks(int(c.v.ctl.job.chunks)), uint32(e.p.pid), s.active())
+		settleChunks(c.v.chunks(int(c.v.ctl.job.chunks)), uint32(e.P.Pid), s.active())
 	} else {
 		c.v.resetSlot(i, cs.spec.job.ops)
 	}
@@ -206,7 +207,7 @@ func (c *crew) fail(cs *callState, err error) error {
 	ctl := c.v.ctl
 	ctl.cancel.Store(cs.g)
 	// onCall reports whether p, a worker's process, is still on cs.
-	onCall := func(p *process) bool { return p != nil && c.v.slot(p.worker).doneGen.Load() != cs.g }
+	onCall := func(p *spawn.Process) bool { return p != nil && c.v.slot(p.Worker).doneGen.Load() != cs.g }
 	deadline := time.Now().Add(cancelGrace)
 	for {
 		f := ctl.finished.Load()
@@ -216,10 +217,10 @@ func (c *crew) fail(cs *callState, err error) error {
 		}
 		sem.WaitWhile(&ctl.finished, f, min(tick, time.Until(deadline)))
 	}
-	var killed []*process
+	var killed []*spawn.Process
 	for _, p := range c.proc {
 		if onCall(p) {
-			c.sp.kill(p)
+			c.sp.Kill(p)
 			killed = append(killed, p)
 		}
 	}
@@ -227,8 +228,8 @@ func (c *crew) fail(cs *callState, err error) error {
 	// the kernel; one that is not reaped by then is a death the next call
 	// handles like any other (its slot is not reused before it is reaped).
 	reapBy := time.Now().Add(killReapWait)
-	for slices.ContainsFunc(killed, func(p *process) bool { return c.proc[p.worker] == p }) && time.Now().Before(reapBy) {
-		c.sp.waitExit(tick)
+	for slices.ContainsFunc(killed, func(p *spawn.Process) bool { return c.proc[p.Worker] == p }) && time.Now().Before(reapBy) {
+		c.sp.WaitExit(tick)
 		c.dropExits()
 	}
 	for i, p := range c.proc {
@@ -245,7 +246,7 @@ func (c *crew) fail(cs *callState, err error) error {
 
 // dropExits drops every exit reaped so far (see drop).
 func (c *crew) dropExits() {
-	for _, e := range c.sp.takeExits() {
+	for _, e := range c.sp.TakeExits() {
 		c.drop(e)
 	}
 }

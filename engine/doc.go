@@ -48,7 +48,9 @@
 // workers without a copy.
 //
 // Inside, package engine owns the worker protocol (protocol.go: the
-// segment's control block, slots and journals, the calls, the faults), the
-// strategies and the only code that starts processes; shmem lays out
-// bytes, sem locks a word.
+// segment's control block, slots and journals, the calls, the faults) and
+// the strategies; engine/internal/spawn is the only code that starts and
+// reaps processes, engine/internal/fold the exact running reduction that
+// the segment holds, engine/internal/kernel the assembly loops; shmem
+// lays out bytes, sem locks a word.
 package engine

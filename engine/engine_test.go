@@ -16,6 +16,7 @@ import (
 	"github.com/pishm/pishm/engine/internal/exact"
 	"github.com/pishm/pishm/engine/internal/fold"
 	"github.com/pishm/pishm/engine/internal/kernel"
+	"github.com/pishm/pishm/engine/internal/spawn"
 	"github.com/pishm/pishm/internal/redisserver"
 	"github.com/pishm/pishm/shmem"
 )
@@ -74,7 +75,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("GORACE") == "" {
 		os.Setenv("GORACE", "atexit_sleep_ms=0")
 	}
-	devNull() // opened once for good: not a leak in the fd counts below
+	spawn.DevNull() // opened once for good: not a leak in the fd counts below
 	// One real redis-server for the redis mode, if one is installed
 	// (.ci/test.sh installs it); without one the redis cases skip.
 	srv, err := redisserver.NewServer()

@@ -134,27 +134,6 @@ func (c config) checkForkConfig() error {
 	return nil
 }
 
-// startForks is spawner.start for forked workers: attempt a of each
-// worker in workers, forks[k] making workers[k]. The forks run back to
-// back in one request on the spawner's locked thread, whose exit is what
-// the children's parent-death signal watches; track's SIGCHLD poll catches
-// a child that exited before its pid was in live. It returns the processes
-// that forked, in order, and the error that stopped the rest.
-func (sp *spawner) startForks(workers []int, attempt int, forks []func() (int, error)) ([]*process, error) {
-	r := sp.fork(spawnReq{forks: forks})
-	ps := make([]*process, len(r.pids))
-	for k, pid := range r.pids {
-		// A forked worker writes nothing, so it has no stderr file: a nil
-		// *os.File reads as empty and closes as a no-op. Its binary is ours.
-		ps[k] = &process{exe: selfExe, pid: pid, worker: workers[k], attempt: attempt}
-		sp.track(ps[k])
-	}
-	if r.err != nil {
-		return ps, fmt.Errorf("engine: fork worker %d: %w", workers[len(ps)], r.err)
-	}
-	return ps, nil
-}
-
 // forkable says forked workers can run j: its Func is one of the assembly
 // kernels a forked child runs without Go (opt.Kernel).
 func (j job) forkable() bool { return j.kernel != "" && slices.Contains(forkKernels, j.kernel) }

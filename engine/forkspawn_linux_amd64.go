@@ -113,9 +113,9 @@ func (c *crew) startForks(attempt int, workers ...int) error {
 			return pid, err
 		}
 	}
-	ps, err := c.sp.startForks(workers, attempt, forks)
+	ps, err := c.sp.StartForks(selfExe, workers, attempt, forks)
 	for _, p := range ps {
-		c.setProc(p.worker, p)
+		c.setProc(p.Worker, p)
 	}
 	return err
 }

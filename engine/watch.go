@@ -62,14 +62,14 @@ func (w *watch) check(g uint32) {
 		}
 		why := ""
 		switch {
-		case proc.Stopped(p.pid):
+		case proc.Stopped(p.Pid):
 			why = fmt.Sprintf("stopped (state T) for over %v", stoppedGrace)
 		case w.c.opt.stall > 0 && idle > w.c.opt.stall:
 			why = fmt.Sprintf("made no progress for %v", idle.Round(time.Second))
 		}
-		if why != "" && w.killed[p.pid] == "" {
-			w.killed[p.pid] = why
-			w.c.sp.kill(p)
+		if why != "" && w.killed[p.Pid] == "" {
+			w.killed[p.Pid] = why
+			w.c.sp.Kill(p)
 		}
 	}
 }

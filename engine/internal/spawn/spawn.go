@@ -1,4 +1,9 @@
-package engine
+// Package spawn starts the engine's worker processes and reaps them: one
+// OS thread that forks them all (so that their parent-death signal stays
+// armed), a SIGCHLD reaper that waits only for its own pids, and the
+// guard that keeps a child stopped between fork and exec from holding
+// that thread.
+package spawn
 
 import (
 	"errors"
@@ -7,7 +12,6 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -16,7 +20,7 @@ import (
 	"github.com/pishm/pishm/internal/proc"
 )
 
-// spawner starts worker processes and reaps them.
+// Spawner starts worker processes and reaps them.
 //
 // Every process is started by one goroutine locked to its OS thread for
 // the spawner's whole life: the parent-death signal (Pdeathsig) fires when
@@ -26,68 +30,73 @@ import (
 // Exits are reaped on SIGCHLD with wait4(pid, WNOHANG) for our own pids
 // only, so an embedding program's other children are never touched, and
 // no thread is parked per worker.
-type spawner struct {
-	exe   string   // the binary workers run
-	argv0 string   // what ps shows before "worker N"
-	env   []string // the environment every worker gets, before its own entries
+type Spawner struct {
+	exe   atomic.Pointer[string] // the binary workers run (SetExe)
+	argv0 string                 // what ps shows before "worker N"
+	env   []string               // the environment every worker gets, before its own entries
 
-	reqs  chan spawnReq
+	reqs  chan request
 	quit  chan struct{}
 	sigs  chan os.Signal
 	ready chan struct{} // signalled when exits has grown
-	wake  func()        // called after an exit is queued (wakes the caller's futex sleep)
+	// Wake, if set before the first Start, is called after an exit is
+	// queued (it wakes a caller asleep on a futex).
+	Wake func()
 
 	tid atomic.Int64 // the forking thread's id
 
 	mu    sync.Mutex
-	live  map[int]*process // by pid, not yet reaped
-	exits []exit           // reaped, not yet taken
+	live  map[int]*Process // by pid, not yet reaped
+	exits []Exit           // reaped, not yet taken
 	done  sync.WaitGroup
 }
 
-// process is one worker process.
-type process struct {
-	exe     string // the binary it runs
-	gen     uint32 // the crew's last call when it was started
-	pid     int
-	worker  int
-	attempt int
-	stderr  *os.File // a memfd the worker writes its stderr to
+// Process is one worker process.
+type Process struct {
+	Exe     string // the binary it runs
+	Gen     uint32 // the engine's last call when it was started
+	Pid     int
+	Worker  int
+	Attempt int
+	Stderr  *os.File // a memfd the worker writes its stderr to (nil for a forked one)
 }
 
-type spawnReq struct {
+type request struct {
 	exe   string
 	argv  []string
 	env   []string
 	files []uintptr
 	// forks, for Config.Spawn fork: run these in order instead of
 	// forkExec, in one request, stopping at the first error.
-	forks []func() (int, error)
-	reply chan spawnReply
+	forks   []func() (int, error)
+	replyTo chan reply
 }
 
-type spawnReply struct {
+type reply struct {
 	pid  int
 	pids []int // of forks, those that forked
 	err  error
 }
 
-// exit is one reaped process.
-type exit struct {
-	p      *process
-	status syscall.WaitStatus
+// Exit is one reaped process.
+type Exit struct {
+	P      *Process
+	Status syscall.WaitStatus
 }
 
-func newSpawner(exe string, env []string) *spawner {
-	sp := &spawner{
-		exe: exe, argv0: os.Args[0], env: env,
-		reqs:  make(chan spawnReq),
+// New starts a Spawner of workers that run exe with env (and each its own
+// entries, Start's). Stop ends it.
+func New(exe string, env []string) *Spawner {
+	sp := &Spawner{
+		argv0: os.Args[0], env: env,
+		reqs:  make(chan request),
 		quit:  make(chan struct{}),
 		sigs:  make(chan os.Signal, 1),
 		ready: make(chan struct{}, 1),
-		wake:  func() {},
-		live:  map[int]*process{},
+		Wake:  func() {},
+		live:  map[int]*Process{},
 	}
+	sp.exe.Store(&exe)
 	if sp.argv0 == "" {
 		sp.argv0 = "pishm"
 	}
@@ -98,14 +107,14 @@ func newSpawner(exe string, env []string) *spawner {
 	return sp
 }
 
-func (sp *spawner) forker() {
+func (sp *Spawner) forker() {
 	defer sp.done.Done()
 	runtime.LockOSThread() // never unlocked: the thread ends with this goroutine, after the children
 	sp.tid.Store(int64(gettid()))
 	for {
 		select {
 		case r := <-sp.reqs:
-			var rep spawnReply
+			var rep reply
 			if r.forks != nil {
 				for _, f := range r.forks {
 					pid, err := f()
@@ -118,7 +127,7 @@ func (sp *spawner) forker() {
 			} else {
 				rep.pid, rep.err = forkExec(r.exe, r.argv, r.env, r.files)
 			}
-			r.reply <- rep
+			r.replyTo <- rep
 		case <-sp.quit:
 			return
 		}
@@ -126,7 +135,7 @@ func (sp *spawner) forker() {
 }
 
 // reaper collects exits: on every SIGCHLD it polls each live pid.
-func (sp *spawner) reaper() {
+func (sp *Spawner) reaper() {
 	defer sp.done.Done()
 	for {
 		select {
@@ -143,7 +152,7 @@ func (sp *spawner) reaper() {
 					ws = syscall.WaitStatus(0xff << 8) // reaped by someone else: call it exit 255
 				}
 				delete(sp.live, pid)
-				sp.exits = append(sp.exits, exit{p, ws})
+				sp.exits = append(sp.exits, Exit{p, ws})
 			}
 		}
 		n := len(sp.exits)
@@ -153,13 +162,13 @@ func (sp *spawner) reaper() {
 			case sp.ready <- struct{}{}:
 			default:
 			}
-			sp.wake()
+			sp.Wake()
 		}
 	}
 }
 
-// takeExits returns the exits reaped since the last call.
-func (sp *spawner) takeExits() []exit {
+// TakeExits returns the exits reaped since the last call.
+func (sp *Spawner) TakeExits() []Exit {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	e := sp.exits
@@ -167,10 +176,10 @@ func (sp *spawner) takeExits() []exit {
 	return e
 }
 
-// start runs attempt a of worker i with the extra environment entries and
-// files (fd 3, 4, ... in the child, segment last).
-func (sp *spawner) start(i, attempt int, env []string, files []*os.File) (*process, error) {
-	null, err := devNull()
+// Start runs attempt a of worker i with the extra environment entries and
+// files (fd 3, 4, ... in the child, in order).
+func (sp *Spawner) Start(i, attempt int, env []string, files []*os.File) (*Process, error) {
+	null, err := DevNull()
 	if err != nil {
 		return nil, startError(i, err)
 	}
@@ -183,19 +192,29 @@ func (sp *spawner) start(i, attempt int, env []string, files []*os.File) (*proce
 		fds = append(fds, f.Fd())
 	}
 	e := append(sp.env[:len(sp.env):len(sp.env)], env...)
-	e = append(e, envWorker+"="+strconv.Itoa(i), envAttempt+"="+strconv.Itoa(attempt))
-	exe := sp.exe
+	exe := *sp.exe.Load()
 	// The worker's name in ps and top: the program's, then "worker 3"
 	// ("pishm worker 3").
-	r := sp.fork(spawnReq{exe: exe, argv: []string{sp.argv0, "worker", strconv.Itoa(i)}, env: e, files: fds})
+	r := sp.fork(request{exe: exe, argv: []string{sp.argv0, "worker", strconv.Itoa(i)}, env: e, files: fds})
 	if r.err != nil {
 		stderr.Close()
 		return nil, startError(i, r.err)
 	}
-	p := &process{exe: exe, pid: r.pid, worker: i, attempt: attempt, stderr: stderr}
+	p := &Process{Exe: exe, Pid: r.pid, Worker: i, Attempt: attempt, Stderr: stderr}
 	sp.track(p)
 	return p, nil
 }
+
+// SetExe makes the workers started from now on run exe.
+func (sp *Spawner) SetExe(exe string) { sp.exe.Store(&exe) }
+
+// StoppedGrace is how long a child may sit stopped (SIGSTOP, a tracer)
+// before it is taken for dead and killed: here between fork and exec, and
+// in the engine's watch during a call.
+const StoppedGrace = 2 * time.Second
+
+// pollEvery is how often a fork in progress looks for a stopped child.
+const pollEvery = 50 * time.Millisecond
 
 // fork runs req on the forking thread and waits for it. The fork is a
 // vfork (syscall.ForkExec's, and os/exec's): the thread waits until the
@@ -203,15 +222,15 @@ func (sp *spawner) start(i, attempt int, env []string, files []*os.File) (*proce
 // it, and this call, forever. So while it waits it looks at the thread's
 // children, and kills one that has sat stopped for stoppedGrace: the fork
 // then returns, and the child's death is a death like any other.
-func (sp *spawner) fork(req spawnReq) spawnReply {
-	req.reply = make(chan spawnReply, 1)
+func (sp *Spawner) fork(req request) reply {
+	req.replyTo = make(chan reply, 1)
 	sp.reqs <- req
-	t := time.NewTicker(tick)
+	t := time.NewTicker(pollEvery)
 	defer t.Stop()
 	stopped := map[int]time.Time{}
 	for {
 		select {
-		case r := <-req.reply:
+		case r := <-req.replyTo:
 			return r
 		case now := <-t.C:
 			for _, pid := range proc.ThreadChildren(int(sp.tid.Load())) {
@@ -219,7 +238,7 @@ func (sp *spawner) fork(req spawnReq) spawnReply {
 					delete(stopped, pid)
 				} else if since, ok := stopped[pid]; !ok {
 					stopped[pid] = now
-				} else if now.Sub(since) >= stoppedGrace {
+				} else if now.Sub(since) >= StoppedGrace {
 					syscall.Kill(pid, syscall.SIGKILL)
 				}
 			}
@@ -229,9 +248,9 @@ func (sp *spawner) fork(req spawnReq) spawnReply {
 
 // track adds a started process to the reaped ones. A SIGCHLD for an exit
 // before the pid was in live was handled without it: poll once more.
-func (sp *spawner) track(p *process) {
+func (sp *Spawner) track(p *Process) {
 	sp.mu.Lock()
-	sp.live[p.pid] = p
+	sp.live[p.Pid] = p
 	sp.mu.Unlock()
 	select {
 	case sp.sigs <- syscall.SIGCHLD:
@@ -239,26 +258,26 @@ func (sp *spawner) track(p *process) {
 	}
 }
 
-// alive reports whether pid is one of ours not yet reaped.
-func (sp *spawner) alive(pid int) bool {
+// Alive reports whether pid is one of ours not yet reaped.
+func (sp *Spawner) Alive(pid int) bool {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	_, ok := sp.live[pid]
 	return ok
 }
 
-// kill sends SIGKILL to a live process.
-func (sp *spawner) kill(p *process) {
+// Kill sends SIGKILL to a live process.
+func (sp *Spawner) Kill(p *Process) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	if _, ok := sp.live[p.pid]; ok {
-		syscall.Kill(p.pid, syscall.SIGKILL)
+	if _, ok := sp.live[p.Pid]; ok {
+		syscall.Kill(p.Pid, syscall.SIGKILL)
 	}
 }
 
-// stop kills every live process, reaps them all, and ends the spawner's
+// Stop kills every live process, reaps them all, and ends the spawner's
 // goroutines. The exits channel is drained.
-func (sp *spawner) stop() {
+func (sp *Spawner) Stop() {
 	sp.mu.Lock()
 	for pid := range sp.live {
 		syscall.Kill(pid, syscall.SIGKILL)
@@ -272,94 +291,25 @@ func (sp *spawner) stop() {
 			}
 		}
 		delete(sp.live, pid)
-		p.stderr.Close()
+		p.Stderr.Close()
 	}
 	sp.mu.Unlock()
 	close(sp.quit)
 	signal.Stop(sp.sigs)
 	sp.done.Wait()
-	for _, e := range sp.takeExits() {
-		e.p.stderr.Close()
+	for _, e := range sp.TakeExits() {
+		e.P.Stderr.Close()
 	}
 }
 
-// waitExit waits up to d for the reaper to queue an exit.
-func (sp *spawner) waitExit(d time.Duration) {
+// WaitExit waits up to d for the reaper to queue an exit.
+func (sp *Spawner) WaitExit(d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-sp.ready:
 	case <-t.C:
 	}
-}
-
-// describe says how a reaped process ended: nil for exit status 0, else a
-// *WorkerError with the tail of what it wrote to stderr, and for a Func
-// that panicked, the panic's range, value and stack (see panicReport).
-func (e exit) describe() *WorkerError {
-	ws := e.status
-	if ws.Exited() && ws.ExitStatus() == 0 {
-		return nil
-	}
-	we := &WorkerError{Worker: e.p.worker, Attempt: e.p.attempt, Pid: e.p.pid}
-	switch {
-	case ws.Signaled():
-		we.How = "signal: " + ws.Signal().String()
-	default:
-		we.How = "exit status " + strconv.Itoa(ws.ExitStatus())
-	}
-	we.Stderr, we.Cause = readStderr(e.p.stderr)
-	if ws.Exited() && ws.ExitStatus() == exitPanic {
-		if r, ok := parsePanicReport(head(e.p.stderr, 64<<10)); ok {
-			we.How, we.Lo, we.Hi, we.Cause, we.Stack = howPanicked, r.lo, r.hi, r.cause, r.stack
-		}
-	}
-	return we
-}
-
-// readStderr returns the tail of what a worker printed, and one line of
-// it that says why it ended: a Go runtime's "panic:" or "fatal error:"
-// line, else ChildMain's error line (its prefix cut), else the last line.
-func readStderr(f *os.File) (text, cause string) {
-	text = tail(f, 2048)
-	lines := strings.Split(text, "\n")
-	for _, l := range lines {
-		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
-			return text, oneLine(l)
-		}
-	}
-	for i := len(lines) - 1; i >= 0; i-- {
-		l := strings.TrimSpace(lines[i])
-		if l == "" {
-			continue
-		}
-		if _, rest, ok := strings.Cut(l, childPrefix); ok {
-			if _, msg, ok := strings.Cut(rest, ": "); ok {
-				l = msg
-			}
-		}
-		return text, oneLine(l)
-	}
-	return text, ""
-}
-
-// tail reads the last max bytes of f.
-func tail(f *os.File, limit int64) string {
-	fi, err := f.Stat()
-	if err != nil {
-		return ""
-	}
-	off := max(0, fi.Size()-limit)
-	b := make([]byte, fi.Size()-off)
-	n, _ := f.ReadAt(b, off)
-	return strings.TrimSpace(string(b[:n]))
-}
-
-// head reads the first limit bytes of f.
-func head(f *os.File, limit int) string {
-	b := make([]byte, limit)
-	n, _ := f.ReadAt(b, 0)
-	return string(b[:n])
 }
 
 // devNullFile is /dev/null, opened once it opens: a failure (out of
@@ -369,7 +319,9 @@ var devNullFile struct {
 	f *os.File
 }
 
-func devNull() (*os.File, error) {
+// DevNull is /dev/null, opened once for good by the first Start (or
+// call) that needs it.
+func DevNull() (*os.File, error) {
 	devNullFile.Lock()
 	defer devNullFile.Unlock()
 	if devNullFile.f == nil {
@@ -390,4 +342,26 @@ func startError(i int, err error) error {
 		return fmt.Errorf("engine: start worker %d: %w (RLIMIT_NOFILE %d)", i, err, lim.Cur)
 	}
 	return fmt.Errorf("engine: start worker %d: %w", i, err)
+}
+
+// StartForks is Start for forked workers: attempt a of each worker in
+// workers, forks[k] making workers[k], each running exe's code (this
+// binary's). The forks run back to back in one request on the forking
+// thread, whose exit is what the children's parent-death signal watches;
+// track's SIGCHLD poll catches a child that exited before its pid was
+// tracked. It returns the processes that forked, in order, and the error
+// that stopped the rest.
+func (sp *Spawner) StartForks(exe string, workers []int, attempt int, forks []func() (int, error)) ([]*Process, error) {
+	r := sp.fork(request{forks: forks})
+	ps := make([]*Process, len(r.pids))
+	for k, pid := range r.pids {
+		// A forked worker writes nothing, so it has no stderr file: a nil
+		// *os.File reads as empty and closes as a no-op.
+		ps[k] = &Process{Exe: exe, Pid: pid, Worker: workers[k], Attempt: attempt}
+		sp.track(ps[k])
+	}
+	if r.err != nil {
+		return ps, fmt.Errorf("engine: fork worker %d: %w", workers[len(ps)], r.err)
+	}
+	return ps, nil
 }
