@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pishm/pishm/engine/internal/segment"
 	"github.com/pishm/pishm/sem"
 )
 
@@ -54,22 +55,22 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	if c.broken != nil {
 		return res, c.broken
 	}
-	ctl := c.v.ctl
-	l := c.v.l
+	ctl := c.v.Ctl
+	l := c.v.L
 	var chunks uint64
 	if spec.dynamic {
 		chunks = (spec.n-1)/spec.step + 1
-		if chunks > uint64(l.maxChunks) {
+		if chunks > uint64(l.MaxChunks) {
 			return res, fmt.Errorf("engine: %d terms in chunks of %d make %d chunks, more than the %d this pool holds (raise the chunk size, or WithMaxChunks)",
-				spec.n, spec.step, chunks, l.maxChunks)
+				spec.n, spec.step, chunks, l.MaxChunks)
 		}
 	}
-	if len(spec.params) > l.maxParams {
-		return res, fmt.Errorf("engine: %d parameter bytes, more than the %d this pool holds (WithMaxParams)", len(spec.params), l.maxParams)
+	if len(spec.params) > l.MaxParams {
+		return res, fmt.Errorf("engine: %d parameter bytes, more than the %d this pool holds (WithMaxParams)", len(spec.params), l.MaxParams)
 	}
 	ops := spec.job.ops
-	if len(ops) > l.maxK {
-		return res, fmt.Errorf("engine: %q has %d elements, more than the %d this pool holds (WithMaxK)", spec.job.name, len(ops), l.maxK)
+	if len(ops) > l.MaxK {
+		return res, fmt.Errorf("engine: %q has %d elements, more than the %d this pool holds (WithMaxK)", spec.job.name, len(ops), l.MaxK)
 	}
 	// A pool worker that died since the last call is replaced now, not
 	// mistaken for a death during this one.
@@ -79,32 +80,32 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 		}
 	}
 	// Everything below is written while every worker sleeps on gen.
-	js := &ctl.job
-	*js = jobSpec{n: spec.n, offset: spec.offset, step: spec.step, chunks: chunks, grain: spec.grain,
-		mode: modeCode[spec.mode], dynamic: spec.dynamic, params: uint32(len(spec.params)), k: uint32(len(ops))}
-	setName(js.name[:], spec.job.name)
-	copy(c.v.params(len(spec.params)), spec.params)
-	copy(c.v.ops(len(ops)), ops)
-	for i := range l.workers {
-		s := c.v.slot(i)
-		c.v.resetSlot(i, ops)
-		s.state.CompareAndSwap(slotDone, slotArrived) // idle since the last call
+	js := &ctl.Job
+	*js = segment.JobSpec{N: spec.n, Offset: spec.offset, Step: spec.step, Chunks: chunks, Grain: spec.grain,
+		Mode: modeCode[spec.mode], Dynamic: spec.dynamic, Params: uint32(len(spec.params)), K: uint32(len(ops))}
+	segment.SetName(js.Name[:], spec.job.name)
+	copy(c.v.Params(len(spec.params)), spec.params)
+	copy(c.v.Ops(len(ops)), ops)
+	for i := range l.Workers {
+		s := c.v.Slot(i)
+		c.v.ResetSlot(i, ops)
+		s.State.CompareAndSwap(segment.SlotDone, segment.SlotArrived) // idle since the last call
 	}
 	if c.opt.callerShare {
-		c.v.slot(0).state.Store(slotArrived) // also after a share that panicked
+		c.v.Slot(0).State.Store(segment.SlotArrived) // also after a share that panicked
 	}
-	acc := c.v.accElems(len(ops))
+	acc := c.v.AccElems(len(ops))
 	for e := range acc {
-		acc[e].best.Store(math.Float64bits(ops[e].Identity()))
-		acc[e].exact.Reset()
+		acc[e].Best.Store(math.Float64bits(ops[e].Identity()))
+		acc[e].Exact.Reset()
 	}
-	if owner := c.v.acc.lock.Owner(); owner != 0 {
+	if owner := c.v.Acc.Lock.Owner(); owner != 0 {
 		return res, fmt.Errorf("engine: the accumulator lock is held by pid %d between calls", owner)
 	}
-	clear(c.v.chunks(int(chunks)))
-	ctl.next.Store(0)
-	ctl.finished.Store(0)
-	ctl.cancel.Store(0)
+	clear(c.v.Chunks(int(chunks)))
+	ctl.Next.Store(0)
+	ctl.Finished.Store(0)
+	ctl.Cancel.Store(0)
 
 	c.gen++
 	if c.opt.oneShot {
@@ -115,7 +116,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	cs := &c.cs
 	attempts, completed := cs.attempts, cs.completed
 	if attempts == nil {
-		attempts, completed = make([]int, l.workers), make([]bool, l.workers)
+		attempts, completed = make([]int, l.Workers), make([]bool, l.Workers)
 	}
 	clear(attempts)
 	clear(completed)
@@ -124,13 +125,13 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	w := c.watch()
 	report := noProgress // the closure over c would cost every call an allocation
 	if c.opt.progress != nil {
-		report = progressReporter(c.opt.progress, l.workers, spec.n, spec.grain, spec.dynamic, func(i int) uint64 { return c.v.slot(i).progress.Load() })
+		report = progressReporter(c.opt.progress, l.Workers, spec.n, spec.grain, spec.dynamic, func(i int) uint64 { return c.v.Slot(i).Progress.Load() })
 	}
 	start := time.Now()
 	cs.start = start
-	ctl.gen.Store(cs.g) // store-release: the job, slots and table above are visible to a worker that sees g
-	if ctl.genSleepers.Load() != 0 {
-		if err := sem.WakeAll(&ctl.gen); err != nil {
+	ctl.Gen.Store(cs.g) // store-release: the job, slots and table above are visible to a worker that sees g
+	if ctl.GenSleepers.Load() != 0 {
+		if err := sem.WakeAll(&ctl.Gen); err != nil {
 			return res, c.fail(cs, err)
 		}
 	}
@@ -150,7 +151,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	nextReport := start.Add(progressEvery)
 	spin := c.opt.spin
 	for {
-		f := ctl.finished.Load()
+		f := ctl.Finished.Load()
 		if err := c.reap(w, cs); err != nil {
 			return res, c.fail(cs, err)
 		}
@@ -179,13 +180,13 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 				}
 			}
 		}
-		if sem.SpinWhile(&ctl.finished, f, spin) {
+		if sem.SpinWhile(&ctl.Finished, f, spin) {
 			continue
 		}
 		spin = 0 // one window per call: a call that runs longer is worth a sleep
-		ctl.parentSleeps.Store(1)
-		sem.WaitWhile(&ctl.finished, f, tick)
-		ctl.parentSleeps.Store(0)
+		ctl.ParentSleeps.Store(1)
+		sem.WaitWhile(&ctl.Finished, f, tick)
+		ctl.ParentSleeps.Store(0)
 	}
 	if err := report(cs.elapsed, true); err != nil {
 		return res, c.fail(cs, err)
@@ -201,11 +202,11 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 // reaped, a context done. The word's value changes, so a parent that is
 // spinning sees it too, and one about to sleep does not sleep.
 func (c *crew) nudge() {
-	ctl := c.v.ctl
-	ctl.finished.Add(1)
-	ctl.arrived.Add(1)
-	sem.WakeAll(&ctl.finished)
-	sem.WakeAll(&ctl.arrived)
+	ctl := c.v.Ctl
+	ctl.Finished.Add(1)
+	ctl.Arrived.Add(1)
+	sem.WakeAll(&ctl.Finished)
+	sem.WakeAll(&ctl.Arrived)
 }
 
 // beginGrace is how long the caller waits for a worker to begin a call
@@ -216,8 +217,8 @@ const beginGrace = 2 * time.Microsecond
 // begun reports whether every worker has begun call g, or finished it.
 func (c *crew) begun(g uint32) bool {
 	for i := range c.opt.workers {
-		s := c.v.slot(i)
-		if s.doneGen.Load() != g && s.state.Load() != slotRunning {
+		s := c.v.Slot(i)
+		if s.DoneGen.Load() != g && s.State.Load() != segment.SlotRunning {
 			return false
 		}
 	}
@@ -228,7 +229,7 @@ func (c *crew) begun(g uint32) bool {
 // one-shot run: and exited).
 func (c *crew) done(cs *callState) bool {
 	for i := range c.opt.workers {
-		if c.v.slot(i).doneGen.Load() != cs.g {
+		if c.v.Slot(i).DoneGen.Load() != cs.g {
 			return false
 		}
 	}
@@ -254,7 +255,7 @@ func (c *crew) interrupted(ctx context.Context, cs *callState) error {
 func (c *crew) unfinished(cs *callState) string {
 	var s []string
 	for i := range c.opt.workers {
-		if c.v.slot(i).doneGen.Load() != cs.g || c.opt.oneShot && !cs.completed[i] {
+		if c.v.Slot(i).DoneGen.Load() != cs.g || c.opt.oneShot && !cs.completed[i] {
 			s = append(s, strconv.Itoa(i))
 		}
 	}

@@ -18,7 +18,7 @@ func (c *crew) shareInCaller(ctx context.Context, cs *callState) (err error) {
 			err = asFuncPanic(r).inProcess(cs.spec.job.name, 0)
 		}
 	}()
-	ctl := c.v.ctl
+	ctl := c.v.Ctl
 	j := cs.spec.job.bind(cs.spec.params)
 	c.inCaller.Store(true)
 	defer c.inCaller.Store(false)
@@ -27,7 +27,7 @@ func (c *crew) shareInCaller(ctx context.Context, cs *callState) (err error) {
 	defer func() { sh.ctx = nil }()
 	j.cancelled = sh.cancelled
 	start := time.Now()
-	if err := sumShare(c.v, 0, uint32(c.self), &ctl.job, cs.spec.mode, j, sh.lock, &sh.pub, &sh.scratch); err != nil {
+	if err := sumShare(c.v, 0, uint32(c.self), &ctl.Job, cs.spec.mode, j, sh.lock, &sh.pub, &sh.scratch); err != nil {
 		return err
 	}
 	finishShare(c.v, 0, cs.g, time.Since(start))

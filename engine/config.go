@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/pishm/pishm/engine/internal/segment"
 	"github.com/pishm/pishm/shmem"
 	"github.com/pishm/pishm/transport"
 )
@@ -132,8 +133,8 @@ func (c config) withDefaults() (config, error) {
 	if c.Mode == modeRacy && !c.AllowRacy {
 		return c, configErr("Mode", " racy loses updates on purpose: set {AllowRacy} to use it")
 	}
-	if len(c.Params) > maxParams {
-		return c, configErr("Params", " holds %d bytes, at most %d", len(c.Params), maxParams)
+	if len(c.Params) > segment.MaxParamBytes {
+		return c, configErr("Params", " holds %d bytes, at most %d", len(c.Params), segment.MaxParamBytes)
 	}
 	if c.Shm == "" {
 		c.Shm = shmem.Posix
@@ -193,8 +194,8 @@ func (c config) withDefaults() (config, error) {
 		return c, configErr("Grain", " must be at most %d terms, got %d", uint64(maxGrain), c.Grain)
 	}
 	c.Chunk, c.Publish = wholePieces(c.Chunk, c.Grain), wholePieces(c.Publish, c.Grain)
-	if c.Sched == schedDynamic && (c.N-1)/c.Chunk+1 > maxChunkTable {
-		return c, configErr("Chunk", " %d cuts %d terms into more than %d chunks: raise it", c.Chunk, c.N, maxChunkTable)
+	if c.Sched == schedDynamic && (c.N-1)/c.Chunk+1 > segment.MaxChunkTable {
+		return c, configErr("Chunk", " %d cuts %d terms into more than %d chunks: raise it", c.Chunk, c.N, segment.MaxChunkTable)
 	}
 	if c.Retries > maxRetries {
 		return c, configErr("Retries", " must be at most %d, got %d", maxRetries, c.Retries)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pishm/pishm/engine/internal/segment"
 	"github.com/pishm/pishm/engine/internal/spawn"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
@@ -29,7 +30,7 @@ type crew struct {
 	// cancelled one does, and returns ErrPoolClosed.
 	closing atomic.Bool
 	seg     *shmem.Segment
-	v       segView
+	v       segment.View
 	sp      *spawn.Spawner
 	proc    []*spawn.Process // the current process of each worker, nil while none runs
 	pids    []atomic.Int64   // proc's pids, for Pool.Workers while a call runs
@@ -86,9 +87,9 @@ const tick = 50 * time.Millisecond
 // all of them have arrived (the start barrier), or with an error and
 // nothing left behind.
 func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
-	l := newLayout(o.workers, shmem.DefaultBlockStride(), o.lanePad, o.maxChunks, o.maxParams, max(o.maxK, 1))
+	l := segment.NewLayout(o.workers, shmem.DefaultBlockStride(), o.lanePad, o.maxChunks, o.maxParams, max(o.maxK, 1))
 	seg, err := shmem.Create(shmem.Options{Backing: o.shm, Path: o.path, Force: o.force,
-		Blocks: l.blocks(), Stride: l.stride, Tail: l.tail()})
+		Blocks: l.Blocks(), Stride: l.Stride, Tail: l.Tail()})
 	if err != nil {
 		return nil, err
 	}
@@ -98,9 +99,9 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 		seg.Close()
 		return nil, err
 	}
-	c = &crew{opt: o, seg: seg, v: newView(seg, l), proc: make([]*spawn.Process, o.workers), pids: make([]atomic.Int64, o.workers), self: os.Getpid()}
+	c = &crew{opt: o, seg: seg, v: segment.NewView(seg, l), proc: make([]*spawn.Process, o.workers), pids: make([]atomic.Int64, o.workers), self: os.Getpid()}
 	c.caller.cancelled = func() bool {
-		return c.v.ctl.cancel.Load() == c.caller.g || c.caller.ctx.Err() != nil || c.closing.Load()
+		return c.v.Ctl.Cancel.Load() == c.caller.g || c.caller.ctx.Err() != nil || c.closing.Load()
 	}
 	c.caller.lock = c.lockAccum
 	defer func() {
@@ -108,14 +109,14 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 			err = errors.Join(err, c.close())
 		}
 	}()
-	ctl := c.v.ctl
-	ctl.protocol = protocolVersion
-	ctl.workers = uint32(o.workers)
-	ctl.stamp = buildStamp()
-	ctl.lanePad = uint32(o.lanePad)
-	ctl.maxChunks = uint32(o.maxChunks)
-	ctl.maxParams = uint32(o.maxParams)
-	ctl.maxK = uint32(l.maxK)
+	ctl := c.v.Ctl
+	ctl.Protocol = segment.Version
+	ctl.Workers = uint32(o.workers)
+	ctl.Stamp = buildStamp()
+	ctl.LanePad = uint32(o.lanePad)
+	ctl.MaxChunks = uint32(o.maxChunks)
+	ctl.MaxParams = uint32(o.maxParams)
+	ctl.MaxK = uint32(l.MaxK)
 
 	exe := o.exe
 	if exe == "" {
@@ -130,13 +131,13 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 	}
 	c.sp = spawn.New(exe, env)
 	c.sp.Wake = c.nudge
-	ctl.spinNs.Store(int64(o.spin))
+	ctl.SpinNs.Store(int64(o.spin))
 	first := 0
 	if o.callerShare {
 		// Slot 0 is the caller's own: it never has a process.
-		s := c.v.slot(0)
-		s.pid.Store(uint32(c.self))
-		s.state.Store(slotArrived)
+		s := c.v.Slot(0)
+		s.Pid.Store(uint32(c.self))
+		s.State.Store(segment.SlotArrived)
 		c.pids[0].Store(int64(c.self))
 		first = 1
 	}
@@ -225,12 +226,12 @@ func (c *crew) setProc(i int, p *spawn.Process) {
 // barrier waits until every worker has attached, handling deaths (a
 // worker may die before it arrives) and stalls on the way.
 func (c *crew) barrier(ctx context.Context) error {
-	ctl := c.v.ctl
+	ctl := c.v.Ctl
 	w := newWatch(c)
 	for {
 		all := true
 		for i := range c.opt.workers {
-			if c.v.slot(i).state.Load() < slotArrived {
+			if c.v.Slot(i).State.Load() < segment.SlotArrived {
 				all = false
 			}
 		}
@@ -240,12 +241,12 @@ func (c *crew) barrier(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("engine: %w (waiting for workers to start)", context.Cause(ctx))
 		}
-		seen := ctl.arrived.Load()
+		seen := ctl.Arrived.Load()
 		if err := c.reap(w, nil); err != nil {
 			return err
 		}
 		w.check(0)
-		sem.WaitWhile(&ctl.arrived, seen, tick)
+		sem.WaitWhile(&ctl.Arrived, seen, tick)
 	}
 }
 
@@ -254,8 +255,8 @@ func (c *crew) barrier(ctx context.Context) error {
 func (c *crew) close() error {
 	var errs []error
 	if c.sp != nil {
-		c.v.ctl.gen.Store(genQuit)
-		sem.WakeAll(&c.v.ctl.gen)
+		c.v.Ctl.Gen.Store(segment.GenQuit)
+		sem.WakeAll(&c.v.Ctl.Gen)
 		c.sp.Stop()
 		for i := range c.pids {
 			c.pids[i].Store(0)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pishm/pishm/engine/internal/segment"
 	"github.com/pishm/pishm/engine/internal/spawn"
 	"github.com/pishm/pishm/sem"
 )
@@ -35,7 +36,7 @@ func (c *crew) drop(e spawn.Exit) error {
 	if c.proc[i] == e.P {
 		c.setProc(i, nil)
 	}
-	_, err := c.v.acc.lock.Recover(e.P.Pid)
+	_, err := c.v.Acc.Lock.Recover(e.P.Pid)
 	return err
 }
 
@@ -47,22 +48,22 @@ func (c *crew) exited(e spawn.Exit, w *watch, cs *callState) error {
 		return nil // a process we had already given up on
 	}
 	c.setProc(i, nil)
-	s := c.v.slot(i)
+	s := c.v.Slot(i)
 	if c.opt.fork != nil && cs != nil {
 		c.opt.fork.settle(c, i, cs) // a forked worker's raw result becomes its journal entry
 	}
 	we := describeExit(e)
-	if we != nil && e.P.Exe != selfExe && s.state.Load() == slotIdle &&
+	if we != nil && e.P.Exe != selfExe && s.State.Load() == segment.SlotIdle &&
 		(we.How == "exit status "+strconv.Itoa(exitProtocol) || strings.Contains(we.Stderr, ErrProtocol.Error())) {
 		// Config.WorkerBinary is from another build: this binary can
 		// always serve as its own worker, so use it instead.
 		c.sp.SetExe(selfExe)
 		return c.start(i, e.P.Attempt)
 	}
-	if _, err := c.v.acc.lock.Recover(e.P.Pid); err != nil {
+	if _, err := c.v.Acc.Lock.Recover(e.P.Pid); err != nil {
 		return err
 	}
-	finished := cs != nil && s.doneGen.Load() == cs.g
+	finished := cs != nil && s.DoneGen.Load() == cs.g
 	if we == nil {
 		if cs != nil && c.opt.oneShot && finished {
 			cs.completed[i] = true
@@ -76,9 +77,9 @@ func (c *crew) exited(e spawn.Exit, w *watch, cs *callState) error {
 		we = &WorkerError{Worker: i, Attempt: e.P.Attempt, Pid: e.P.Pid, How: "exit status 0"}
 		we.Stderr, we.Cause = readStderr(e.P.Stderr)
 	}
-	state := s.state.Load()
-	we.When = slotStates[min(state, slotDone)]
-	if state == slotIdle && e.Status.Exited() && c.opt.fork == nil && !strings.HasPrefix(we.Stderr, childPrefix) {
+	state := s.State.Load()
+	we.When = segment.SlotStates[min(state, segment.SlotDone)]
+	if state == segment.SlotIdle && e.Status.Exited() && c.opt.fork == nil && !strings.HasPrefix(we.Stderr, childPrefix) {
 		// It ended before ChildMain could say anything: the program
 		// never reached the child hook.
 		we.Hint = "it exited before reaching the engine: call `if engine.IsChild() { os.Exit(engine.ChildMain()) }` first in main"
@@ -91,7 +92,7 @@ func (c *crew) exited(e spawn.Exit, w *watch, cs *callState) error {
 		}
 		if we.Hi == 0 && cs.spec.dynamic && cs.spec.n > 0 && cs.spec.step > 0 {
 			// The chunk it had claimed still carries its pid.
-			tbl := c.v.chunks(int((cs.spec.n-1)/cs.spec.step + 1))
+			tbl := c.v.Chunks(int((cs.spec.n-1)/cs.spec.step + 1))
 			for k := range tbl {
 				if tbl[k].Load() == uint32(e.P.Pid) {
 					lo := uint64(k) * cs.spec.step
@@ -123,7 +124,7 @@ func (c *crew) exited(e spawn.Exit, w *watch, cs *callState) error {
 		}
 		return c.replace(i, we)
 	}
-	if !c.opt.oneShot && e.P.Gen < cs.g && state < slotRunning {
+	if !c.opt.oneShot && e.P.Gen < cs.g && state < segment.SlotRunning {
 		// A pool worker that died idle, before it took up this call (its
 		// exit reaped only now): nothing of the call is lost, and the
 		// fresh process is not a retry.
@@ -137,16 +138,16 @@ func (c *crew) exited(e spawn.Exit, w *watch, cs *callState) error {
 	}
 	cs.attempts[i]++
 	if cs.spec.mode == modeCAS || cs.spec.mode == modeMutex || cs.spec.mode == modeRacy {
-		if s.state.Load() >= slotRunning {
+		if s.State.Load() >= segment.SlotRunning {
 			// It may have added part of its share into the shared
 			// accumulator, and nobody can tell how much: the journals decide.
 			cs.tainted = true
 		}
 	}
 	if cs.spec.dynamic {
-		settleChunks(c.v.chunks(int(c.v.ctl.job.chunks)), uint32(e.P.Pid), s.active())
+		segment.SettleChunks(c.v.Chunks(int(c.v.Ctl.Job.Chunks)), uint32(e.P.Pid), s.Active())
 	} else {
-		c.v.resetSlot(i, cs.spec.job.ops)
+		c.v.ResetSlot(i, cs.spec.job.ops)
 	}
 	if c.col != nil {
 		if err := c.col.Retry(i); err != nil {
@@ -204,18 +205,18 @@ func (c *crew) fail(cs *callState, err error) error {
 	if c.opt.oneShot {
 		return err
 	}
-	ctl := c.v.ctl
-	ctl.cancel.Store(cs.g)
+	ctl := c.v.Ctl
+	ctl.Cancel.Store(cs.g)
 	// onCall reports whether p, a worker's process, is still on cs.
-	onCall := func(p *spawn.Process) bool { return p != nil && c.v.slot(p.Worker).doneGen.Load() != cs.g }
+	onCall := func(p *spawn.Process) bool { return p != nil && c.v.Slot(p.Worker).DoneGen.Load() != cs.g }
 	deadline := time.Now().Add(cancelGrace)
 	for {
-		f := ctl.finished.Load()
+		f := ctl.Finished.Load()
 		c.dropExits()
 		if !slices.ContainsFunc(c.proc, onCall) || !time.Now().Before(deadline) {
 			break
 		}
-		sem.WaitWhile(&ctl.finished, f, min(tick, time.Until(deadline)))
+		sem.WaitWhile(&ctl.Finished, f, min(tick, time.Until(deadline)))
 	}
 	var killed []*spawn.Process
 	for _, p := range c.proc {
@@ -255,9 +256,9 @@ func (c *crew) dropExits() {
 // the last call as done, so that the process sleeps until the next one
 // instead of running a call that is over.
 func (c *crew) idleSlot(i int) {
-	s := c.v.slot(i)
-	s.doneGen.Store(c.gen)
-	s.state.Store(slotIdle)
+	s := c.v.Slot(i)
+	s.DoneGen.Store(c.gen)
+	s.State.Store(segment.SlotIdle)
 }
 
 // breakWith marks the crew broken by err: every later call fails at once.

@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/pishm/pishm/engine/internal/segment"
 )
 
 // A job a worker cannot honour is ErrProtocol, whatever is wrong with it.
 func TestJobCheckIsErrProtocol(t *testing.T) {
-	l := newLayout(2, 128, 0, 16, 64, 4)
+	l := segment.NewLayout(2, 128, 0, 16, 64, 4)
 	sum := func(k int) []Op {
 		ops := make([]Op, k)
 		for i := range ops {
@@ -19,26 +21,26 @@ func TestJobCheckIsErrProtocol(t *testing.T) {
 		}
 		return ops
 	}
-	good := jobSpec{n: 100, step: 100, grain: 10, mode: modeCode[modeSlots], k: 1}
-	copy(good.name[:], "squares")
-	if err := good.check(l, sum); err != nil {
+	good := segment.JobSpec{N: 100, Step: 100, Grain: 10, Mode: modeCode[modeSlots], K: 1}
+	copy(good.Name[:], "squares")
+	if err := checkJob(&good, l, sum); err != nil {
 		t.Fatalf("a good job: %v", err)
 	}
-	for name, spoil := range map[string]func(*jobSpec){
-		"no terms":          func(j *jobSpec) { j.n = 0 },
-		"grain 0":           func(j *jobSpec) { j.grain = 0 },
-		"too many elements": func(j *jobSpec) { j.k = 5 },
-		"too many params":   func(j *jobSpec) { j.params = 65 },
-		"static chunks":     func(j *jobSpec) { j.chunks = 3 },
-		"bad name":          func(j *jobSpec) { j.name[0] = 0x01 },
+	for name, spoil := range map[string]func(*segment.JobSpec){
+		"no terms":          func(j *segment.JobSpec) { j.N = 0 },
+		"grain 0":           func(j *segment.JobSpec) { j.Grain = 0 },
+		"too many elements": func(j *segment.JobSpec) { j.K = 5 },
+		"too many params":   func(j *segment.JobSpec) { j.Params = 65 },
+		"static chunks":     func(j *segment.JobSpec) { j.Chunks = 3 },
+		"bad name":          func(j *segment.JobSpec) { j.Name[0] = 0x01 },
 	} {
 		j := good
 		spoil(&j)
-		if err := j.check(l, sum); !errors.Is(err, ErrProtocol) {
+		if err := checkJob(&j, l, sum); !errors.Is(err, ErrProtocol) {
 			t.Errorf("%s: %v, want ErrProtocol", name, err)
 		}
 	}
-	if err := good.check(l, func(k int) []Op { return make([]Op, k) }); !errors.Is(err, ErrProtocol) {
+	if err := checkJob(&good, l, func(k int) []Op { return make([]Op, k) }); !errors.Is(err, ErrProtocol) {
 		t.Errorf("op 0: %v, want ErrProtocol", err)
 	}
 }

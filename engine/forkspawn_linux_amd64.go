@@ -10,6 +10,7 @@ import (
 
 	"github.com/pishm/pishm/engine/internal/fold"
 	"github.com/pishm/pishm/engine/internal/kernel"
+	"github.com/pishm/pishm/engine/internal/segment"
 )
 
 const forkSupported = true
@@ -92,16 +93,16 @@ func (f *forkSpawn) close() error {
 // no clearing (a worker writes every one that settle reads).
 func (c *crew) startForks(attempt int, workers ...int) error {
 	f := c.opt.fork
-	ctl := c.v.ctl
+	ctl := c.v.Ctl
 	forks := make([]func() (int, error), len(workers))
 	for k, i := range workers {
 		out := &f.out[i]
 		out.Done.Store(0)
-		s := c.v.slot(i)
+		s := c.v.Slot(i)
 		task := &kernel.ForkTask{
-			Ppid: f.ppid, Pid: &s.pid, State: &s.state, Arrived: &ctl.arrived, Gen: &ctl.gen, GenSleepers: &ctl.genSleepers,
-			Progress: &s.progress, Elapsed: &s.elapsed, Finished: &ctl.finished, Out: out, Pieces: f.records(i),
-			StateArrived: slotArrived, StateRunning: slotRunning, Quit: genQuit,
+			Ppid: f.ppid, Pid: &s.Pid, State: &s.State, Arrived: &ctl.Arrived, Gen: &ctl.Gen, GenSleepers: &ctl.GenSleepers,
+			Progress: &s.Progress, Elapsed: &s.Elapsed, Finished: &ctl.Finished, Out: out, Pieces: f.records(i),
+			StateArrived: segment.SlotArrived, StateRunning: segment.SlotRunning, Quit: segment.GenQuit,
 			Share: f.share[i],
 		}
 		copy(task.Name[:len(task.Name)-1], fmt.Sprintf("pishm worker %d", i))
@@ -128,8 +129,8 @@ func (c *crew) startForks(attempt int, workers ...int) error {
 // exec'd worker journals it, then slotDone and doneGen. The worker is dead,
 // so nothing else writes its slot or records.
 func (f *forkSpawn) settle(c *crew, i int, cs *callState) {
-	s, out := c.v.slot(i), &f.out[i]
-	if out.Done.Load() != cs.g || s.doneGen.Load() == cs.g {
+	s, out := c.v.Slot(i), &f.out[i]
+	if out.Done.Load() != cs.g || s.DoneGen.Load() == cs.g {
 		return
 	}
 	sh, recs := f.share[i], f.records(i)
@@ -140,6 +141,6 @@ func (f *forkSpawn) settle(c *crew, i int, cs *callState) {
 	var pb publisher
 	pb.init(modeSlots, []fold.Op{fold.Sum}, c.v, i, nil, nil)
 	pb.publish(fl, f.hi[i]-f.lo[i], 0)
-	s.state.Store(slotDone)
-	s.doneGen.Store(cs.g) // store-release, as a worker's
+	s.State.Store(segment.SlotDone)
+	s.DoneGen.Store(cs.g) // store-release, as a worker's
 }

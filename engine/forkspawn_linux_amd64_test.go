@@ -18,6 +18,7 @@ import (
 
 	"github.com/pishm/pishm/engine/internal/fold"
 	"github.com/pishm/pishm/engine/internal/kernel"
+	"github.com/pishm/pishm/engine/internal/segment"
 	"github.com/pishm/pishm/shmem"
 )
 
@@ -188,8 +189,8 @@ func TestForkValidate(t *testing.T) {
 // waitState polls slot s until its state is at least st, or the process
 // is gone. It takes the slot, not the crew: a goroutine that polls must
 // not read the segment's Go-side fields, which the crew's close writes.
-func waitState(s *slot, st uint32, pid int) bool {
-	for s.state.Load() < st {
+func waitState(s *segment.Slot, st uint32, pid int) bool {
+	for s.State.Load() < st {
 		if syscall.Kill(pid, 0) != nil {
 			return false
 		}
@@ -212,9 +213,9 @@ func TestForkKills(t *testing.T) {
 		when  []string
 		sig   syscall.Signal
 	}{
-		{"right-after-fork", 1e6 + 3, []string{slotStates[slotIdle], slotStates[slotArrived]}, syscall.SIGKILL},
-		{"at-barrier", 1e6 + 3, []string{slotStates[slotArrived]}, syscall.SIGKILL},
-		{"mid-sum", 2e9 + 7, []string{slotStates[slotRunning]}, syscall.SIGKILL},
+		{"right-after-fork", 1e6 + 3, []string{segment.SlotStates[segment.SlotIdle], segment.SlotStates[segment.SlotArrived]}, syscall.SIGKILL},
+		{"at-barrier", 1e6 + 3, []string{segment.SlotStates[segment.SlotArrived]}, syscall.SIGKILL},
+		{"mid-sum", 2e9 + 7, []string{segment.SlotStates[segment.SlotRunning]}, syscall.SIGKILL},
 		{"stopped-mid-sum", 2e9 + 7, []string{fmt.Sprintf("stopped (state T) for over %v", stoppedGrace)}, syscall.SIGSTOP},
 	} {
 		t.Run("point="+tc.point, func(t *testing.T) {
@@ -230,13 +231,13 @@ func TestForkKills(t *testing.T) {
 				case "right-after-fork": // on the forking thread; the child has often arrived already
 					syscall.Kill(pid, tc.sig)
 				case "at-barrier": // the parent is still forking: nobody has seen a call
-					if waitState(c.v.slot(i), slotArrived, pid) {
+					if waitState(c.v.Slot(i), segment.SlotArrived, pid) {
 						syscall.Kill(pid, tc.sig)
 					}
 				default:
-					s := c.v.slot(i)
+					s := c.v.Slot(i)
 					wg.Go(func() {
-						if waitState(s, slotRunning, pid) {
+						if waitState(s, segment.SlotRunning, pid) {
 							time.Sleep(time.Millisecond)
 							syscall.Kill(pid, tc.sig)
 						}

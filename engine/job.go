@@ -10,6 +10,7 @@ import (
 
 	"github.com/pishm/pishm/engine/internal/fold"
 	"github.com/pishm/pishm/engine/internal/opt"
+	"github.com/pishm/pishm/engine/internal/segment"
 	"github.com/pishm/pishm/engine/partial"
 )
 
@@ -148,7 +149,7 @@ func register(j job) {
 	if j.exact != nil && (j.k() != 1 || j.ops[0] != fold.Sum || j.vector()) {
 		panic(fmt.Sprintf("engine: Register %q: a closed form is for a scalar Sum Func, not %s", j.name, fold.Format(j.ops)))
 	}
-	if _, err := cString([]byte(j.name)); err != nil || j.name == "" || len(j.name) > maxJobName {
+	if _, err := segment.CString([]byte(j.name)); err != nil || j.name == "" || len(j.name) > maxJobName {
 		panic(fmt.Sprintf("engine: Register: bad name %q (want 1..%d printable ASCII bytes, no spaces)", j.name, maxJobName))
 	}
 	if j.f != nil && len(j.ops) != 1 {
@@ -211,7 +212,7 @@ func lookup(name string) (job, bool) {
 }
 
 // maxJobName bounds a registered name (it travels in the segment header).
-const maxJobName = 40
+const maxJobName = segment.MaxJobName
 
 func init() {
 	opt.Catalog.Funcs = registered

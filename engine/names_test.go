@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine/internal/fold"
+	"github.com/pishm/pishm/engine/internal/segment"
 	"github.com/pishm/pishm/engine/partial"
 )
 
@@ -46,7 +47,7 @@ const (
 	MaxN          = maxN
 	MaxWorkers    = maxWorkers
 	MaxK          = maxK
-	MaxParams     = maxParams
+	MaxParams     = segment.MaxParamBytes
 	MaxGrain      = maxGrain
 	SmallGrainCap = smallGrainCap
 	ProgressEvery = progressEvery

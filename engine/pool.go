@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/pishm/pishm/engine/internal/segment"
 )
 
 // Pool is a set of worker processes started once and reused by every
@@ -82,11 +84,11 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 	if st.maxParams == 0 {
 		st.maxParams = defaultPoolParams
 	}
-	if maxChunks < 1 || maxChunks > maxChunkTable {
-		return nil, configErr("MaxChunks", " must be in [1, %d], got %d", maxChunkTable, maxChunks)
+	if maxChunks < 1 || maxChunks > segment.MaxChunkTable {
+		return nil, configErr("MaxChunks", " must be in [1, %d], got %d", segment.MaxChunkTable, maxChunks)
 	}
-	if st.maxParams < 0 || st.maxParams > maxParams {
-		return nil, configErr("MaxParams", " must be in [0, %d], got %d", maxParams, st.maxParams)
+	if st.maxParams < 0 || st.maxParams > segment.MaxParamBytes {
+		return nil, configErr("MaxParams", " must be in [0, %d], got %d", segment.MaxParamBytes, st.maxParams)
 	}
 	if st.maxK == 0 {
 		st.maxK = maxRegisteredK()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine/internal/exact"
+	"github.com/pishm/pishm/engine/internal/segment"
 )
 
 // Funcs that misbehave the ways a user's Funcs do. Each misbehaves only on
@@ -226,7 +227,7 @@ func TestPoolWorkersDuringCall(t *testing.T) {
 		defer close(done)
 		p.Reduce(ctx, "test-sleep", 1_000_000)
 	}()
-	for p.c.v.slot(0).state.Load() != slotRunning { // the call is under way
+	for p.c.v.Slot(0).State.Load() != segment.SlotRunning { // the call is under way
 		time.Sleep(time.Millisecond)
 	}
 	start := time.Now()

@@ -122,18 +122,13 @@ package engine
 // clear error.
 
 import (
-	"errors"
-	"math"
+	"fmt"
 	"strings"
-	"sync/atomic"
 
-	"github.com/pishm/pishm/internal/superacc"
-	"github.com/pishm/pishm/sem"
+	"github.com/pishm/pishm/engine/internal/fold"
+	"github.com/pishm/pishm/engine/internal/segment"
 	"github.com/pishm/pishm/transport"
 )
-
-// protocolVersion changes whenever anything below changes meaning.
-const protocolVersion = 7
 
 // The environment a worker is started with. A process is a pishm worker
 // exactly when envSegment is set.
@@ -142,12 +137,6 @@ const (
 	envWorker  = "PISHM_WORKER"
 	envAttempt = "PISHM_ATTEMPT"
 )
-
-// genQuit in control.gen tells pool workers to exit.
-const genQuit = math.MaxUint32
-
-// chunkDone marks a chunk in the table whose result is in a journal.
-const chunkDone = math.MaxUint32
 
 // modeCode is a Mode as the segment carries it. The numbers are part of
 // the protocol: never reuse one. The transports' come from package
@@ -169,108 +158,10 @@ func modeOf(code uint32) (strategy, bool) {
 	return "", false
 }
 
-// jobSpec is one call's work, written by the parent while the workers
-// sleep and read by them after they load the new gen.
-type jobSpec struct {
-	n, offset uint64
-	step      uint64 // static: terms between publishes; dynamic: terms per chunk
-	chunks    uint64 // dynamic: how many chunks (0 for static)
-	grain     uint64 // terms per piece of the grid (chunk is a multiple)
-	mode      uint32 // modeCode
-	dynamic   bool
-	_         [3]byte
-	params    uint32 // bytes of parameters at the start of the params area
-	k         uint32 // elements: their ops are the first k bytes of the ops area
-	name      [maxJobName]byte
-}
-
-// control is the engine's control block at the start of the segment.
-type control struct {
-	protocol  uint32 // protocolVersion
-	workers   uint32
-	stamp     [16]byte // buildStamp of the parent
-	lanePad   uint32   // bytes between lanes (Config.Pad), 0 for none
-	maxChunks uint32   // chunk table capacity
-	maxParams uint32   // params area capacity
-	maxK      uint32   // elements a call may have: ops area, accElems and journal folds
-	job       jobSpec
-
-	gen      atomic.Uint32 // the current call; futex word the workers sleep on
-	arrived  atomic.Uint32 // workers attached; futex word for the start barrier
-	finished atomic.Uint32 // workers done with the current call; futex word the parent sleeps on
-	cancel   atomic.Uint32 // = gen when the parent gave up on the call
-	next     atomic.Uint64 // dynamic: the next chunk index to hand out
-
-	// The wait policy (see "Waiting"): how long a worker spins on gen
-	// before it sleeps, and who sleeps, so that a wake-up costs a system
-	// call only when somebody sleeps.
-	spinNs       atomic.Int64  // ns a worker spins on gen before sleeping
-	genSleepers  atomic.Uint32 // workers asleep (or about to be) on gen
-	parentSleeps atomic.Uint32 // 1 while the parent is asleep (or about to be) on finished
-}
-
-// accum is the shared accumulator's lock; its elements are accElems in
-// the tail.
-type accum struct {
-	lock sem.Mutex
-}
-
-// accElem is one element of the shared accumulator: cas adds into exact
-// with atomic adds (Sum) or into best with CompareAndSwap (Min, Max);
-// mutex adds into either holding accum.lock; racy adds into best with
-// plain loads and stores.
-type accElem struct {
-	best  atomic.Uint64 // float64 bits: Min or Max so far; racy's running sum
-	exact superacc.Acc  // Sum: the exact total
-}
-
-// journalEntry is one published total (see "The journal"); its folds, the
-// exact total (Sum) or the extreme (Min, Max) of each element, are at
-// segView.entryFolds.
-type journalEntry struct {
-	terms     uint64 // terms covered
-	publishes uint64 // how many publishes it took
-	last      uint64 // dynamic: 1 + the last chunk covered, 0 for none
-}
-
-// slot is one worker's block. Only worker i writes slot i during a call;
-// the parent writes it between calls and after a death, when no live
-// worker of that slot runs.
-type slot struct {
-	entry    [2]journalEntry
-	seq      atomic.Uint64 // entry[seq&1] is the active one
-	state    atomic.Uint32 // slotIdle .. slotDone
-	pid      atomic.Uint32
-	doneGen  atomic.Uint32 // the last call this worker finished
-	_        uint32
-	elapsed  atomic.Int64  // ns from the call's start to the worker's finish
-	progress atomic.Uint64 // terms summed in this call, published or not
-}
-
-// A slot's states in one call, in the order a worker passes them.
-const (
-	slotIdle    uint32 = iota // not attached yet
-	slotArrived               // attached, waiting for a call
-	slotRunning               // summing and publishing
-	slotDone                  // everything published
-)
-
-var slotStates = [...]string{"before attaching", "waiting for work", "while summing", "after publishing"}
-
 // ErrProtocol is wrapped by a worker's error when the segment it attached
 // to is not one it can work with: another protocol, another build, or a
 // field out of bounds.
-var ErrProtocol = errors.New("engine: worker protocol mismatch")
-
-// maxChunkTable bounds the dynamic schedule's chunk count (4 bytes each
-// in the segment).
-const maxChunkTable = 1 << 24
-
-// maxParams bounds the parameter bytes of one call (WithParams).
-const maxParams = 1 << 20
-
-// chunkTable is the dynamic schedule's one word per chunk.
-type chunkTable []atomic.Uint32
+var ErrProtocol = segment.ErrMismatch
 
 // modeList is the modes a user can ask for, for error messages.
 func modeList() string {
@@ -279,4 +170,41 @@ func modeList() string {
 		s = append(s, string(m))
 	}
 	return strings.Join(s, ", ")
+}
+
+// checkJob validates the job a worker is about to run, and its ops.
+func checkJob(j *segment.JobSpec, l segment.Layout, ops func(k int) []fold.Op) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: job "+format, append([]any{ErrProtocol}, args...)...)
+	}
+	mode, ok := modeOf(j.Mode)
+	switch {
+	case !ok || mode == modeGoroutines:
+		return bad("mode code %d", j.Mode)
+	case j.K < 1 || j.K > uint32(l.MaxK):
+		return bad("%d elements (room for %d)", j.K, l.MaxK)
+	case j.K > 1 && mode == modeRacy:
+		return bad("mode %s with %d elements", mode, j.K)
+	case j.N == 0 || j.N > maxN || j.Offset > maxN-j.N:
+		return bad("terms [%d, %d+%d)", j.Offset, j.Offset, j.N)
+	case j.Grain == 0 || j.Grain > maxGrain || j.Step == 0 || j.Step%j.Grain != 0:
+		return bad("step %d, grain %d", j.Step, j.Grain)
+	case j.Dynamic && (j.Chunks != (j.N-1)/j.Step+1 || j.Chunks > uint64(l.MaxChunks)):
+		return bad("%d chunks of %d for %d terms (table holds %d)", j.Chunks, j.Step, j.N, l.MaxChunks)
+	case !j.Dynamic && j.Chunks != 0:
+		return bad("static with %d chunks", j.Chunks)
+	case j.Params > uint32(l.MaxParams):
+		return bad("%d parameter bytes (room for %d)", j.Params, l.MaxParams)
+	case mode.isTransport() && j.Dynamic:
+		return bad("mode %s with dynamic chunks", mode)
+	}
+	for e, op := range ops(int(j.K)) {
+		if op < fold.Sum || op > fold.Max {
+			return bad("element %d: op %d", e, op)
+		}
+	}
+	if _, err := segment.CString(j.Name[:]); err != nil {
+		return bad("name: %v", err)
+	}
+	return nil
 }

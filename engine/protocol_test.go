@@ -4,6 +4,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/pishm/pishm/engine/internal/segment"
 	"github.com/pishm/pishm/shmem"
 )
 
@@ -14,21 +15,21 @@ func TestLayout(t *testing.T) {
 		name      string
 		off, want uintptr
 	}{
-		{"control.job", unsafe.Offsetof(control{}.job), 40},
-		{"control.gen", unsafe.Offsetof(control{}.gen), 136},
-		{"control.arrived", unsafe.Offsetof(control{}.arrived), 140},
-		{"control.finished", unsafe.Offsetof(control{}.finished), 144},
-		{"control.cancel", unsafe.Offsetof(control{}.cancel), 148},
-		{"control.next", unsafe.Offsetof(control{}.next), 152},
-		{"jobSpec.name", unsafe.Offsetof(jobSpec{}.name), 56},
-		{"jobSpec.k", unsafe.Offsetof(jobSpec{}.k), 52},
-		{"accElem.exact", unsafe.Offsetof(accElem{}.exact), 8},
-		{"accum.lock", unsafe.Offsetof(accum{}.lock), 0},
-		{"slot.seq", unsafe.Offsetof(slot{}.seq), 48},
-		{"slot.state", unsafe.Offsetof(slot{}.state), 56},
-		{"slot.doneGen", unsafe.Offsetof(slot{}.doneGen), 64},
-		{"slot.elapsed", unsafe.Offsetof(slot{}.elapsed), 72},
-		{"slot.progress", unsafe.Offsetof(slot{}.progress), 80},
+		{"control.job", unsafe.Offsetof(segment.Control{}.Job), 40},
+		{"control.gen", unsafe.Offsetof(segment.Control{}.Gen), 136},
+		{"control.arrived", unsafe.Offsetof(segment.Control{}.Arrived), 140},
+		{"control.finished", unsafe.Offsetof(segment.Control{}.Finished), 144},
+		{"control.cancel", unsafe.Offsetof(segment.Control{}.Cancel), 148},
+		{"control.next", unsafe.Offsetof(segment.Control{}.Next), 152},
+		{"jobSpec.name", unsafe.Offsetof(segment.JobSpec{}.Name), 56},
+		{"jobSpec.k", unsafe.Offsetof(segment.JobSpec{}.K), 52},
+		{"accElem.exact", unsafe.Offsetof(segment.AccElem{}.Exact), 8},
+		{"accum.lock", unsafe.Offsetof(segment.Accum{}.Lock), 0},
+		{"slot.seq", unsafe.Offsetof(segment.Slot{}.Seq), 48},
+		{"slot.state", unsafe.Offsetof(segment.Slot{}.State), 56},
+		{"slot.doneGen", unsafe.Offsetof(segment.Slot{}.DoneGen), 64},
+		{"slot.elapsed", unsafe.Offsetof(segment.Slot{}.Elapsed), 72},
+		{"slot.progress", unsafe.Offsetof(segment.Slot{}.Progress), 80},
 	} {
 		if c.off != c.want {
 			t.Errorf("%s at %d, want %d (bump protocolVersion when the layout changes)", c.name, c.off, c.want)
@@ -38,7 +39,7 @@ func TestLayout(t *testing.T) {
 		}
 	}
 	// A slot's journal entries hold counts; their folds are in the tail.
-	if s := unsafe.Sizeof(slot{}); s > 128 {
+	if s := unsafe.Sizeof(segment.Slot{}); s > 128 {
 		t.Errorf("a slot is %d bytes, more than one block of the default stride", s)
 	}
 }
@@ -47,42 +48,42 @@ func TestLayout(t *testing.T) {
 // checks what a worker would: the checks never panic, and what they
 // accept is safe to index with.
 func FuzzControl(f *testing.F) {
-	l := newLayout(3, 128, 8, 16, 32, 5)
-	seg, err := shmem.Create(shmem.Options{Blocks: l.blocks(), Stride: l.stride, Tail: l.tail()})
+	l := segment.NewLayout(3, 128, 8, 16, 32, 5)
+	seg, err := shmem.Create(shmem.Options{Blocks: l.Blocks(), Stride: l.Stride, Tail: l.Tail()})
 	if err != nil {
 		f.Fatal(err)
 	}
 	defer seg.Close()
-	ctl := (*control)(seg.Block(0))
-	raw := unsafe.Slice((*byte)(unsafe.Pointer(ctl)), unsafe.Sizeof(control{}))
-	*ctl = control{protocol: protocolVersion, workers: 3, stamp: buildStamp(), lanePad: 8, maxChunks: 16, maxParams: 32, maxK: 5}
-	ctl.job = jobSpec{n: 100, step: 10, chunks: 10, grain: 5, mode: modeCode[modeSlots], k: 2, dynamic: true, params: 4}
-	copy(newView(seg, l).ops(2), []Op{Sum, Max})
-	setName(ctl.job.name[:], "oddsq")
+	ctl := (*segment.Control)(seg.Block(0))
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(ctl)), unsafe.Sizeof(segment.Control{}))
+	*ctl = segment.Control{Protocol: segment.Version, Workers: 3, Stamp: buildStamp(), LanePad: 8, MaxChunks: 16, MaxParams: 32, MaxK: 5}
+	ctl.Job = segment.JobSpec{N: 100, Step: 10, Chunks: 10, Grain: 5, Mode: modeCode[modeSlots], K: 2, Dynamic: true, Params: 4}
+	copy(segment.NewView(seg, l).Ops(2), []Op{Sum, Max})
+	segment.SetName(ctl.Job.Name[:], "oddsq")
 	f.Add(append([]byte(nil), raw...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		copy(raw, b)
-		got, err := ctl.check(seg)
+		got, err := ctl.Check(seg, buildStamp(), maxWorkers)
 		if err != nil {
 			return
 		}
-		if got.blocks() != int(seg.Header().Blocks) || got.tail() != len(seg.Tail()) {
+		if got.Blocks() != int(seg.Header().Blocks) || got.Tail() != len(seg.Tail()) {
 			t.Fatalf("accepted a layout that does not match the segment: %+v", got)
 		}
-		j := ctl.job
-		v := newView(seg, got)
-		if err := j.check(got, v.ops); err != nil {
+		j := ctl.Job
+		v := segment.NewView(seg, got)
+		if err := checkJob(&j, got, v.Ops); err != nil {
 			return
 		}
-		if j.n == 0 || j.step == 0 || j.params > uint32(got.maxParams) || j.k < 1 || j.k > uint32(got.maxK) ||
-			j.dynamic && (j.chunks > uint64(got.maxChunks) || j.chunks*j.step < j.n) {
+		if j.N == 0 || j.Step == 0 || j.Params > uint32(got.MaxParams) || j.K < 1 || j.K > uint32(got.MaxK) ||
+			j.Dynamic && (j.Chunks > uint64(got.MaxChunks) || j.Chunks*j.Step < j.N) {
 			t.Fatalf("accepted a bad job: %+v", j)
 		}
-		_ = v.params(int(j.params))
-		_ = v.accElems(int(j.k))
-		_ = v.entryFolds(got.workers-1, 1, int(j.k))
-		_ = v.chunks(int(j.chunks))
-		_ = v.slot(got.workers - 1)
-		_ = v.lane(got.workers - 1)
+		_ = v.Params(int(j.Params))
+		_ = v.AccElems(int(j.K))
+		_ = v.EntryFolds(got.Workers-1, 1, int(j.K))
+		_ = v.Chunks(int(j.Chunks))
+		_ = v.Slot(got.Workers - 1)
+		_ = v.Lane(got.Workers - 1)
 	})
 }

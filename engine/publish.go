@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/pishm/pishm/engine/internal/fold"
+	"github.com/pishm/pishm/engine/internal/segment"
 	"github.com/pishm/pishm/internal/superacc"
 	"github.com/pishm/pishm/sem"
 )
@@ -21,9 +22,9 @@ type sink interface {
 // It holds no closures, so that one kept by its owner (a worker, a pool's
 // caller) is reused by every call without allocating.
 type publisher struct {
-	j    journal
+	j    segment.Journal
 	mode strategy
-	acc  []accElem              // the shared accumulator's elements
+	acc  []segment.AccElem      // the shared accumulator's elements
 	mu   *sem.Mutex             // the accumulator's lock (mutex)
 	lock func(*sem.Mutex) error // takes mu (mutex): Mutex.Lock, or the caller's way
 	lane *atomic.Uint64         // the false-sharing experiment's word (slots), or nil
@@ -35,21 +36,22 @@ type publisher struct {
 // journal in v and, for cas, mutex and racy, the shared accumulator; lane
 // is the false-sharing experiment's word, or nil; lock takes the
 // accumulator's lock (nil: Mutex.Lock).
-func (pb *publisher) init(mode strategy, ops []fold.Op, v segView, i int, lane *atomic.Uint64, lock func(*sem.Mutex) error) {
+func (pb *publisher) init(mode strategy, ops []fold.Op, v segment.View, i int, lane *atomic.Uint64, lock func(*sem.Mutex) error) {
 	if lock == nil {
 		lock = (*sem.Mutex).Lock
 	}
-	*pb = publisher{j: openJournal(v, i, len(ops)), mode: mode, acc: v.accElems(len(ops)), mu: &v.acc.lock, lock: lock, lane: lane}
+	*pb = publisher{j: segment.OpenJournal(v, i, len(ops)), mode: mode, acc: v.AccElems(len(ops)), mu: &v.Acc.Lock, lock: lock, lane: lane}
 }
 
 // record journals f (see "The journal").
 func (pb *publisher) record(f folds, terms, chunk uint64) {
-	e, ef := pb.j.next()
+	e, ef := pb.j.Next()
 	ef.Merge(f)
-	e.terms += terms
-	e.publishes++
-	e.last = chunk + 1 // dynamic only: static shares pass chunk 0
-	pb.j.commit()
+	e.Terms += terms
+	e.Publishes++
+	e.Last = chunk + 1    // dynamic only: static shares pass chunk 0
+	fault("journal-half") // the new entry written, not yet made active
+	pb.j.Commit()
 }
 
 // publish publishes f, the total of terms terms (of dynamic chunk chunk),
@@ -69,16 +71,16 @@ func (pb *publisher) publish(f folds, terms, chunk uint64) {
 		// A plain load, add and store of each publish's value, as
 		// unsynchronised code would write it: two workers that
 		// interleave here lose one add. (Scalar Funcs only.)
-		w := (*uint64)(unsafe.Pointer(&acc[0].best))
+		w := (*uint64)(unsafe.Pointer(&acc[0].Best))
 		*w = math.Float64bits(f64(*w) + f[0].Value())
 		fault("accum")
 		pb.record(f, terms, chunk)
 	case modeCAS:
 		for e := range f {
 			if f[e].Op == fold.Sum {
-				superacc.AtomicMerge(&acc[e].exact, &f[e].Acc)
+				superacc.AtomicMerge(&acc[e].Exact, &f[e].Acc)
 			} else {
-				casBetter(&acc[e].best, f[e].Op, f[e].Best)
+				casBetter(&acc[e].Best, f[e].Op, f[e].Best)
 			}
 		}
 		fault("accum")
@@ -93,9 +95,9 @@ func (pb *publisher) publish(f folds, terms, chunk uint64) {
 		// Critical section: plain adds made atomic by the lock.
 		for e := range f {
 			if f[e].Op == fold.Sum {
-				acc[e].exact.Merge(&f[e].Acc)
+				acc[e].Exact.Merge(&f[e].Acc)
 			} else {
-				acc[e].best.Store(math.Float64bits(f[e].Op.Pick(f[e].Best, f64(acc[e].best.Load()))))
+				acc[e].Best.Store(math.Float64bits(f[e].Op.Pick(f[e].Best, f64(acc[e].Best.Load()))))
 			}
 		}
 		fault("accum")

@@ -8,29 +8,30 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine/internal/fold"
+	"github.com/pishm/pishm/engine/internal/segment"
 	"github.com/pishm/pishm/internal/superacc"
 )
 
 // result checks a finished call and reduces it.
 func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	spec := cs.spec
-	l := c.v.l
-	res := callResult{elapsed: cs.elapsed, failures: cs.failures, workers: slices.Grow(spec.detail[:0], l.workers)[:l.workers]}
+	l := c.v.L
+	res := callResult{elapsed: cs.elapsed, failures: cs.failures, workers: slices.Grow(spec.detail[:0], l.Workers)[:l.Workers]}
 	ops := spec.job.ops
 	k := len(ops)
 	journals := slices.Grow(spec.total[:0], k)[:k]
 	journals.Reset(ops)
 	res.total = journals
 	var terms uint64
-	for i := range l.workers {
-		s := c.v.slot(i)
-		e, ef := s.active(), c.v.activeFolds(i, k)
+	for i := range l.Workers {
+		s := c.v.Slot(i)
+		e, ef := s.Active(), c.v.ActiveFolds(i, k)
 		journals.Merge(ef)
-		terms += e.terms
-		res.publishes += e.publishes
-		wr := workerResult{Index: i, Terms: e.terms, Elapsed: time.Duration(s.elapsed.Load()), Partial: ef[0].Value()}
+		terms += e.Terms
+		res.publishes += e.Publishes
+		wr := workerResult{Index: i, Terms: e.Terms, Elapsed: time.Duration(s.Elapsed.Load()), Partial: ef[0].Value()}
 		if !spec.dynamic {
-			lo, hi := span(spec.n, spec.grain, l.workers, i)
+			lo, hi := span(spec.n, spec.grain, l.Workers, i)
 			wr.Lo, wr.Hi = spec.offset+lo, spec.offset+hi
 		}
 		res.workers[i] = wr
@@ -39,9 +40,9 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 		return res, fmt.Errorf("engine: the workers' journals cover %d terms, want %d", terms, spec.n)
 	}
 	if spec.dynamic {
-		tbl := c.v.chunks(int(c.v.ctl.job.chunks))
+		tbl := c.v.Chunks(int(c.v.Ctl.Job.Chunks))
 		for k := range tbl {
-			if v := tbl[k].Load(); v != chunkDone {
+			if v := tbl[k].Load(); v != segment.ChunkDone {
 				return res, fmt.Errorf("engine: chunk %d of %d is not done (table word %#x)", k, len(tbl), v)
 			}
 		}
@@ -63,8 +64,8 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 		if err != nil {
 			return res, err
 		}
-		if len(msgs) != l.workers*k {
-			return res, fmt.Errorf("engine: %d messages for %d workers of %d elements", len(msgs), l.workers, k)
+		if len(msgs) != l.Workers*k {
+			return res, fmt.Errorf("engine: %d messages for %d workers of %d elements", len(msgs), l.Workers, k)
 		}
 		for at, m := range msgs {
 			i, e := at/k, at%k
@@ -72,7 +73,7 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 			if m.Lo != w.Lo || m.Hi != w.Hi {
 				return res, fmt.Errorf("engine: worker %d's message covers [%d,%d), its range is [%d,%d)", i, m.Lo, m.Hi, w.Lo, w.Hi)
 			}
-			jf := c.v.activeFolds(i, k)[e] // a copy, out of the segment
+			jf := c.v.ActiveFolds(i, k)[e] // a copy, out of the segment
 			jf.Acc.Normalize()
 			if !m.Sum.Equal(&jf.Acc) || m.Sum.Count() != jf.Acc.Count() {
 				return res, fmt.Errorf("engine: worker %d's message for element %d carries an exact sum (%d inputs, rounding to %v) that is not its journal's (%d inputs, rounding to %v)",
@@ -87,7 +88,7 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 	} else if spec.mode.isTransport() {
 		return res, fmt.Errorf("engine: mode %s has no transport collector", spec.mode)
 	}
-	if owner := c.v.acc.lock.Owner(); owner != 0 {
+	if owner := c.v.Acc.Lock.Owner(); owner != 0 {
 		return res, fmt.Errorf("engine: the accumulator lock is still held by pid %d after every worker finished", owner)
 	}
 	// Every strategy's total is exact, so each equals the journals' to
@@ -108,22 +109,22 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 		res.rebuilt = true
 	case spec.mode == modeRacy:
 		// The result is what the racy adds left, to show what they lost.
-		racy := f64(c.v.accElems(1)[0].best.Load())
+		racy := f64(c.v.AccElems(1)[0].Best.Load())
 		res.lostSum = journals[0].Value() - racy
 		journals[0] = fold.New(fold.Sum)
 		journals[0].Add(racy)
 	default:
-		if n := publishesOf(spec, l.workers); res.publishes != n {
+		if n := publishesOf(spec, l.Workers); res.publishes != n {
 			return res, fmt.Errorf("engine: the journals hold %d publishes, want %d", res.publishes, n)
 		}
-		shared := c.v.accElems(k)
+		shared := c.v.AccElems(k)
 		for e := range shared {
 			var got float64
 			if ops[e] == fold.Sum {
-				acc := superacc.Snapshot(&shared[e].exact)
+				acc := superacc.Snapshot(&shared[e].Exact)
 				got = acc.Round()
 			} else {
-				got = f64(shared[e].best.Load())
+				got = f64(shared[e].Best.Load())
 			}
 			if want := journals[e].Value(); math.Float64bits(got) != math.Float64bits(want) {
 				return res, fmt.Errorf("engine: element %d of the shared accumulator holds %v, the journals %v", e, got, want)

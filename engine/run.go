@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pishm/pishm/engine/internal/segment"
 	"github.com/pishm/pishm/transport"
 )
 
@@ -69,10 +70,10 @@ func runGoroutines(ctx context.Context, cfg config, spec callSpec) (callResult, 
 	shares := make([]folds, w)
 	panics := make([]*WorkerError, w)
 	progress := make([]atomic.Uint64, w)
-	var tbl chunkTable
+	var tbl segment.ChunkTable
 	var next atomic.Uint64
 	if spec.dynamic {
-		tbl = make(chunkTable, (spec.n-1)/spec.step+1)
+		tbl = make(segment.ChunkTable, (spec.n-1)/spec.step+1)
 	}
 	start := time.Now()
 	var wg sync.WaitGroup

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pishm/pishm/engine/internal/segment"
 	"github.com/pishm/pishm/sem"
 )
 
@@ -14,27 +15,27 @@ import (
 // its journal then holds the share's total) and scratch (grown to k).
 // lock, if set, takes the accumulator's lock in the mutex mode instead of
 // Mutex.Lock.
-func sumShare(v segView, i int, owner uint32, spec *jobSpec, mode strategy, j job, lock func(*sem.Mutex) error, pub *publisher, scratch *Vector) error {
-	s := v.slot(i)
-	s.state.Store(slotRunning)
-	pub.init(mode, j.ops, v, i, v.lane(i), lock)
+func sumShare(v segment.View, i int, owner uint32, spec *segment.JobSpec, mode strategy, j job, lock func(*sem.Mutex) error, pub *publisher, scratch *Vector) error {
+	s := v.Slot(i)
+	s.State.Store(segment.SlotRunning)
+	pub.init(mode, j.ops, v, i, v.Lane(i), lock)
 	scratch.f = slices.Grow(scratch.f[:0], j.k())[:j.k()]
-	if spec.dynamic {
-		tbl := v.chunks(int(spec.chunks))
-		sumChunks(j, spec.offset, spec.n, spec.step, spec.grain, tbl, &v.ctl.next, owner, &s.progress, scratch, pub)
+	if spec.Dynamic {
+		tbl := v.Chunks(int(spec.Chunks))
+		sumChunks(j, spec.Offset, spec.N, spec.Step, spec.Grain, tbl, &v.Ctl.Next, owner, &s.Progress, scratch, pub)
 	} else {
-		lo, hi := span(spec.n, spec.grain, v.l.workers, i)
-		sumRange(j, spec.offset+lo, spec.offset+hi, spec.step, spec.grain, &s.progress, scratch, pub)
+		lo, hi := span(spec.N, spec.Grain, v.L.Workers, i)
+		sumRange(j, spec.Offset+lo, spec.Offset+hi, spec.Step, spec.Grain, &s.Progress, scratch, pub)
 	}
 	return pub.finish()
 }
 
 // finishShare marks slot i done with call g.
-func finishShare(v segView, i int, g uint32, elapsed time.Duration) {
-	s := v.slot(i)
-	s.elapsed.Store(int64(elapsed))
-	s.state.Store(slotDone)
-	s.doneGen.Store(g) // store-release: everything published before is visible
+func finishShare(v segment.View, i int, g uint32, elapsed time.Duration) {
+	s := v.Slot(i)
+	s.Elapsed.Store(int64(elapsed))
+	s.State.Store(segment.SlotDone)
+	s.DoneGen.Store(g) // store-release: everything published before is visible
 }
 
 // piece adds the value of every piece of the grid in [a, b) into v (a and
@@ -75,7 +76,7 @@ func sumRange(j job, lo, hi, chunk, grain uint64, progress *atomic.Uint64, scrat
 
 // sumChunks takes chunks of [base, base+n) from the table (see "Shares")
 // until none is left, publishing each.
-func sumChunks(j job, base, n, chunk, grain uint64, tbl chunkTable, next *atomic.Uint64, owner uint32,
+func sumChunks(j job, base, n, chunk, grain uint64, tbl segment.ChunkTable, next *atomic.Uint64, owner uint32,
 	progress *atomic.Uint64, scratch *Vector, to sink) {
 	for {
 		c, ok := claimChunk(tbl, next, owner)
@@ -90,13 +91,13 @@ func sumChunks(j job, base, n, chunk, grain uint64, tbl chunkTable, next *atomic
 		fault("sum")
 		to.publish(scratch.f, b-a, c)
 		fault("journal")
-		tbl[c].Store(chunkDone)
+		tbl[c].Store(segment.ChunkDone)
 	}
 }
 
 // claimChunk takes a free chunk: the next index from the counter, or, once
 // the counter has run past the end, any chunk still free.
-func claimChunk(tbl chunkTable, next *atomic.Uint64, owner uint32) (uint64, bool) {
+func claimChunk(tbl segment.ChunkTable, next *atomic.Uint64, owner uint32) (uint64, bool) {
 	k := uint64(len(tbl))
 	for {
 		c := next.Add(1) - 1

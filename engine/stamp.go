@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+
+	"github.com/pishm/pishm/engine/internal/segment"
 )
 
 // buildStamp identifies the build of this binary as far as the worker
@@ -19,7 +21,7 @@ var buildStamp = sync.OnceValue(func() [16]byte {
 	bi, _ := debug.ReadBuildInfo()
 	h := fnv.New128a()
 	put := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
-	put(strconv.Itoa(protocolVersion))
+	put(strconv.Itoa(segment.Version))
 	if bi != nil {
 		put(bi.GoVersion)
 		put(bi.Main.Path)

@@ -48,11 +48,11 @@ func (w *watch) check(g uint32) {
 		if p == nil {
 			continue
 		}
-		s := w.c.v.slot(i)
-		if g != 0 && s.doneGen.Load() == g {
+		s := w.c.v.Slot(i)
+		if g != 0 && s.DoneGen.Load() == g {
 			continue
 		}
-		if pr := s.progress.Load(); pr != w.last[i] {
+		if pr := s.Progress.Load(); pr != w.last[i] {
 			w.last[i], w.moved[i] = pr, now
 			continue
 		}

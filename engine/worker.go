@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pishm/pishm/engine/internal/fold"
+	"github.com/pishm/pishm/engine/internal/segment"
 	"github.com/pishm/pishm/sem"
 	"github.com/pishm/pishm/shmem"
 	"github.com/pishm/pishm/transport"
@@ -104,9 +105,9 @@ func takeEnv() (seg *shmem.Segment, index int, err error) {
 
 // worker is one worker process's state.
 type worker struct {
-	v    segView
+	v    segment.View
 	i    int
-	s    *slot
+	s    *segment.Slot
 	pid  uint32
 	jobs map[string]job // by name, found once
 
@@ -121,30 +122,30 @@ func childMain() error {
 		return err
 	}
 	defer seg.Close()
-	ctl := (*control)(seg.Block(0))
-	l, err := ctl.check(seg)
+	ctl := (*segment.Control)(seg.Block(0))
+	l, err := ctl.Check(seg, buildStamp(), maxWorkers)
 	if err != nil {
 		return err
 	}
-	if i >= l.workers {
-		return fmt.Errorf("bad %s=%d for a segment of %d workers", envWorker, i, l.workers)
+	if i >= l.Workers {
+		return fmt.Errorf("bad %s=%d for a segment of %d workers", envWorker, i, l.Workers)
 	}
-	w := &worker{v: newView(seg, l), i: i, pid: uint32(os.Getpid()), jobs: map[string]job{}}
-	w.s = w.v.slot(i)
-	w.s.pid.Store(w.pid)
-	w.s.state.Store(slotArrived)
-	ctl.arrived.Add(1)
-	if err := sem.WakeAll(&ctl.arrived); err != nil {
+	w := &worker{v: segment.NewView(seg, l), i: i, pid: uint32(os.Getpid()), jobs: map[string]job{}}
+	w.s = w.v.Slot(i)
+	w.s.Pid.Store(w.pid)
+	w.s.State.Store(segment.SlotArrived)
+	ctl.Arrived.Add(1)
+	if err := sem.WakeAll(&ctl.Arrived); err != nil {
 		return err
 	}
 	fault("arrived")
-	spun := uint32(genQuit) // the call whose arrival this worker last spun for
+	spun := uint32(segment.GenQuit) // the call whose arrival this worker last spun for
 	for {
-		g := ctl.gen.Load() // load-acquire: the job written before gen is visible
+		g := ctl.Gen.Load() // load-acquire: the job written before gen is visible
 		switch {
-		case g == genQuit:
+		case g == segment.GenQuit:
 			return nil
-		case g != 0 && w.s.doneGen.Load() != g:
+		case g != 0 && w.s.DoneGen.Load() != g:
 			oneShot, err := w.call(g)
 			if err != nil || oneShot {
 				return err
@@ -155,13 +156,13 @@ func childMain() error {
 		// at the parent) goes back to sleep.
 		if g != spun {
 			spun = g
-			if sem.SpinWhile(&ctl.gen, g, time.Duration(ctl.spinNs.Load())) {
+			if sem.SpinWhile(&ctl.Gen, g, time.Duration(ctl.SpinNs.Load())) {
 				continue
 			}
 		}
-		ctl.genSleepers.Add(1)
-		err := sem.WaitWhile(&ctl.gen, g, time.Second)
-		ctl.genSleepers.Add(^uint32(0))
+		ctl.GenSleepers.Add(1)
+		err := sem.WaitWhile(&ctl.Gen, g, time.Second)
+		ctl.GenSleepers.Add(^uint32(0))
 		if err != nil {
 			return err
 		}
@@ -180,18 +181,18 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 			err = asFuncPanic(r)
 		}
 	}()
-	ctl := w.v.ctl
-	spec := ctl.job // a copy: the parent does not write it during the call
-	if err := spec.check(w.v.l, w.v.ops); err != nil {
+	ctl := w.v.Ctl
+	spec := ctl.Job // a copy: the parent does not write it during the call
+	if err := checkJob(&spec, w.v.L, w.v.Ops); err != nil {
 		return false, err
 	}
-	mode, _ := modeOf(spec.mode)
+	mode, _ := modeOf(spec.Mode)
 	j, err := w.job(&spec)
 	if err != nil {
 		return false, err
 	}
-	j = j.bind(w.v.params(int(spec.params)))
-	j.cancelled = func() bool { return ctl.cancel.Load() == g }
+	j = j.bind(w.v.Params(int(spec.Params)))
+	j.cancelled = func() bool { return ctl.Cancel.Load() == g }
 	start := time.Now()
 	pub := &w.pub
 	if err := sumShare(w.v, w.i, w.pid, &spec, mode, j, nil, pub, &w.scratch); err != nil {
@@ -201,12 +202,12 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 		// The message carries the share's exact result, the journal's
 		// fold: the parent's result comes from the messages, and the
 		// journal is its check.
-		lo, hi := span(spec.n, spec.grain, w.v.l.workers, w.i)
-		_, cf := pub.j.cur()
+		lo, hi := span(spec.N, spec.Grain, w.v.L.Workers, w.i)
+		_, cf := pub.j.Cur()
 		ms := make([]transport.Message, len(cf))
 		for e := range cf {
 			f := &cf[e]
-			ms[e] = transport.Message{Worker: uint32(w.i), Lo: spec.offset + lo, Hi: spec.offset + hi,
+			ms[e] = transport.Message{Worker: uint32(w.i), Lo: spec.Offset + lo, Hi: spec.Offset + hi,
 				ElapsedNs: int64(time.Since(start)), Partial: f.Value(), Sum: f.Acc, Elem: uint32(e), Elems: uint32(len(cf))}
 		}
 		sctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
@@ -218,9 +219,9 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 	}
 	finishShare(w.v, w.i, g, time.Since(start))
 	fault("done")
-	ctl.finished.Add(1)
-	if ctl.parentSleeps.Load() != 0 {
-		if err := sem.WakeAll(&ctl.finished); err != nil {
+	ctl.Finished.Add(1)
+	if ctl.ParentSleeps.Load() != 0 {
+		if err := sem.WakeAll(&ctl.Finished); err != nil {
 			return false, err
 		}
 	}
@@ -232,11 +233,11 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 func oneShotGen(g uint32) bool { return g == genOneShot }
 
 // genOneShot is the gen of a one-shot Run's call.
-const genOneShot = genQuit - 1
+const genOneShot = segment.GenQuit - 1
 
 // job finds the Func spec names in this binary's registry.
-func (w *worker) job(spec *jobSpec) (job, error) {
-	name, _ := cString(spec.name[:])
+func (w *worker) job(spec *segment.JobSpec) (job, error) {
+	name, _ := segment.CString(spec.Name[:])
 	if j, ok := w.jobs[name]; ok {
 		return j, nil
 	}
@@ -244,7 +245,7 @@ func (w *worker) job(spec *jobSpec) (job, error) {
 	if !ok {
 		return job{}, fmt.Errorf("no Func registered as %q in this binary (Register it from an init function)", name)
 	}
-	if ops := w.v.ops(int(spec.k)); !slices.Equal(j.ops, ops) {
+	if ops := w.v.Ops(int(spec.K)); !slices.Equal(j.ops, ops) {
 		return job{}, fmt.Errorf("%q is registered with ops %s here, %s in the parent", name, fold.Format(j.ops), fold.Format(ops))
 	}
 	w.jobs[name] = j
