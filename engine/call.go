@@ -61,16 +61,16 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	if spec.dynamic {
 		chunks = (spec.n-1)/spec.step + 1
 		if chunks > uint64(l.MaxChunks) {
-			return res, fmt.Errorf("engine: %d terms in chunks of %d make %d chunks, more than the %d this pool holds (raise the chunk size, or WithMaxChunks)",
+			return res, configErr("Chunk", ": %d terms in chunks of %d make %d chunks, more than the %d this pool holds (raise the chunk size, or lab.WithMaxChunks)",
 				spec.n, spec.step, chunks, l.MaxChunks)
 		}
 	}
 	if len(spec.params) > l.MaxParams {
-		return res, fmt.Errorf("engine: %d parameter bytes, more than the %d this pool holds (WithMaxParams)", len(spec.params), l.MaxParams)
+		return res, configErr("Params", ": %d bytes, more than the %d this pool holds (WithMaxParams)", len(spec.params), l.MaxParams)
 	}
 	ops := spec.job.ops
 	if len(ops) > l.MaxK {
-		return res, fmt.Errorf("engine: %q has %d elements, more than the %d this pool holds (WithMaxK)", spec.job.name, len(ops), l.MaxK)
+		return res, configErr("MaxK", ": %q has %d elements, more than the %d this pool holds (WithMaxK)", spec.job.name, len(ops), l.MaxK)
 	}
 	// A pool worker that died since the last call is replaced now, not
 	// mistaken for a death during this one.

@@ -131,3 +131,35 @@ func TestPanicReadsTheSameEverywhere(t *testing.T) {
 		t.Errorf("pids %d %d %d: want a worker's, then the caller's twice", got[0].Pid, got[1].Pid, got[2].Pid)
 	}
 }
+
+// A Pool call that does not fit the Pool's capacities is a *ConfigError
+// naming the setting, as every usage error is.
+func TestPoolCapacityIsConfigError(t *testing.T) {
+	p, err := NewPool(context.Background(), WithWorkers(1), WithMaxParams(8), WithMaxK(1), WithMaxChunks(2), WithInProcessBelow(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, c := range []struct {
+		field string
+		call  func() error
+	}{
+		{"Params", func() error {
+			_, err := p.Reduce(context.Background(), "oddsq", 1000, WithParams(make([]byte, 9)))
+			return err
+		}},
+		{"Chunk", func() error {
+			_, err := p.Reduce(context.Background(), "oddsq", 1<<20, WithDynamic(1<<10))
+			return err
+		}},
+		{"MaxK", func() error {
+			_, err := p.Reduce(context.Background(), vecName, 1000)
+			return err
+		}},
+	} {
+		var ce *ConfigError
+		if err := c.call(); !errors.Is(err, ErrConfig) || !errors.As(err, &ce) || ce.Field != c.field {
+			t.Errorf("%s: %v, want a *ConfigError of %s", c.field, err, c.field)
+		}
+	}
+}

@@ -45,7 +45,7 @@ var forkHook func(c *crew, i, attempt, pid int)
 
 func newForkSpawn(cfg config, j job) (*forkSpawn, error) {
 	if !j.forkable() {
-		return nil, fmt.Errorf("engine: Spawn fork runs only a Func that is an assembly kernel, not %q", j.name)
+		return nil, configErr("Spawn", " fork runs only a Func that is an assembly kernel, not %q", j.name)
 	}
 	f := &forkSpawn{ppid: uint64(os.Getpid())}
 	pieces := 0
@@ -53,14 +53,14 @@ func newForkSpawn(cfg config, j job) (*forkSpawn, error) {
 		lo, hi := spanOf(cfg, i)
 		s, err := kernel.NewForkShare(j.kernel, lo, hi, cfg.Grain)
 		if err != nil {
-			return nil, fmt.Errorf("engine: Spawn fork: %w", err)
+			return nil, &ConfigError{Field: "Spawn", Reason: " fork: " + err.Error(), Err: err}
 		}
 		f.share, f.lo, f.hi = append(f.share, s), append(f.lo, lo), append(f.hi, hi)
 		f.first = append(f.first, pieces)
 		pieces += s.Pieces()
 	}
 	if pieces > forkMaxPieces { // checkFork refuses such a config
-		return nil, fmt.Errorf("engine: Spawn fork: %d pieces, at most %d", pieces, forkMaxPieces)
+		return nil, configErr("Spawn", " fork: %d pieces, at most %d", pieces, forkMaxPieces)
 	}
 	recSize := pieces * int(unsafe.Sizeof(kernel.ForkPiece{}))
 	size := recSize + cfg.Workers*int(unsafe.Sizeof(kernel.ForkOut{}))

@@ -2,8 +2,6 @@
 
 package engine
 
-import "errors"
-
 // Forked workers need the linux/amd64 assembly of the kernel package.
 const forkSupported = false
 
@@ -14,11 +12,11 @@ const forkMaxPieces = 1 // never consulted: forkSupported is false
 type forkSpawn struct{}
 
 func newForkSpawn(config, job) (*forkSpawn, error) {
-	return nil, errors.New("engine: Spawn fork is not supported in this build")
+	return nil, configErr("Spawn", " fork is not supported in this build")
 }
 
 func (*forkSpawn) close() error                  { return nil }
 func (*forkSpawn) settle(*crew, int, *callState) {}
 func (c *crew) startForks(int, ...int) error {
-	return errors.New("engine: Spawn fork is not supported in this build")
+	return configErr("Spawn", " fork is not supported in this build")
 }

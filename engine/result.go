@@ -37,17 +37,17 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 		res.workers[i] = wr
 	}
 	if terms != spec.n {
-		return res, fmt.Errorf("engine: the workers' journals cover %d terms, want %d", terms, spec.n)
+		return res, fmt.Errorf("%w: the workers' journals cover %d terms, want %d", ErrProtocol, terms, spec.n)
 	}
 	if spec.dynamic {
 		tbl := c.v.Chunks(int(c.v.Ctl.Job.Chunks))
 		for k := range tbl {
 			if v := tbl[k].Load(); v != segment.ChunkDone {
-				return res, fmt.Errorf("engine: chunk %d of %d is not done (table word %#x)", k, len(tbl), v)
+				return res, fmt.Errorf("%w: chunk %d of %d is not done (table word %#x)", ErrProtocol, k, len(tbl), v)
 			}
 		}
 		if res.publishes != uint64(len(tbl)) {
-			return res, fmt.Errorf("engine: the journals hold %d publishes for %d chunks", res.publishes, len(tbl))
+			return res, fmt.Errorf("%w: the journals hold %d publishes for %d chunks", ErrProtocol, res.publishes, len(tbl))
 		}
 	}
 	// A transport mode's result comes from the messages: each carries its
@@ -65,31 +65,31 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 			return res, err
 		}
 		if len(msgs) != l.Workers*k {
-			return res, fmt.Errorf("engine: %d messages for %d workers of %d elements", len(msgs), l.Workers, k)
+			return res, fmt.Errorf("%w: %d messages for %d workers of %d elements", ErrProtocol, len(msgs), l.Workers, k)
 		}
 		for at, m := range msgs {
 			i, e := at/k, at%k
 			w := &res.workers[i]
 			if m.Lo != w.Lo || m.Hi != w.Hi {
-				return res, fmt.Errorf("engine: worker %d's message covers [%d,%d), its range is [%d,%d)", i, m.Lo, m.Hi, w.Lo, w.Hi)
+				return res, fmt.Errorf("%w: worker %d's message covers [%d,%d), its range is [%d,%d)", ErrProtocol, i, m.Lo, m.Hi, w.Lo, w.Hi)
 			}
 			jf := c.v.ActiveFolds(i, k)[e] // a copy, out of the segment
 			jf.Acc.Normalize()
 			if !m.Sum.Equal(&jf.Acc) || m.Sum.Count() != jf.Acc.Count() {
-				return res, fmt.Errorf("engine: worker %d's message for element %d carries an exact sum (%d inputs, rounding to %v) that is not its journal's (%d inputs, rounding to %v)",
+				return res, fmt.Errorf("%w: worker %d's message for element %d carries an exact sum (%d inputs, rounding to %v) that is not its journal's (%d inputs, rounding to %v)", ErrProtocol,
 					i, e, m.Sum.Count(), m.Sum.Round(), jf.Acc.Count(), jf.Acc.Round())
 			}
 			if jv := jf.Value(); math.Float64bits(m.Partial) != math.Float64bits(jv) {
-				return res, fmt.Errorf("engine: worker %d's message for element %d says %v, its journal %v", i, e, m.Partial, jv)
+				return res, fmt.Errorf("%w: worker %d's message for element %d says %v, its journal %v", ErrProtocol, i, e, m.Partial, jv)
 			}
 			messages[e].Merge(&fold.Fold{Acc: m.Sum, Best: m.Partial, Op: ops[e]})
 			w.Elapsed = time.Duration(m.ElapsedNs)
 		}
 	} else if spec.mode.isTransport() {
-		return res, fmt.Errorf("engine: mode %s has no transport collector", spec.mode)
+		return res, fmt.Errorf("%w: mode %s has no transport collector", ErrProtocol, spec.mode)
 	}
 	if owner := c.v.Acc.Lock.Owner(); owner != 0 {
-		return res, fmt.Errorf("engine: the accumulator lock is still held by pid %d after every worker finished", owner)
+		return res, fmt.Errorf("%w: the accumulator lock is still held by pid %d after every worker finished", ErrProtocol, owner)
 	}
 	// Every strategy's total is exact, so each equals the journals' to
 	// the bit; a shared accumulator is read only when nothing tainted it.
@@ -100,7 +100,7 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 		// above: their total is the journals'.
 		for e := range messages {
 			if got, want := messages[e].Value(), journals[e].Value(); math.Float64bits(got) != math.Float64bits(want) {
-				return res, fmt.Errorf("engine: element %d of the messages adds up to %v, of the journals to %v", e, got, want)
+				return res, fmt.Errorf("%w: element %d of the messages adds up to %v, of the journals to %v", ErrProtocol, e, got, want)
 			}
 		}
 		copy(journals, messages)
@@ -115,7 +115,7 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 		journals[0].Add(racy)
 	default:
 		if n := publishesOf(spec, l.Workers); res.publishes != n {
-			return res, fmt.Errorf("engine: the journals hold %d publishes, want %d", res.publishes, n)
+			return res, fmt.Errorf("%w: the journals hold %d publishes, want %d", ErrProtocol, res.publishes, n)
 		}
 		shared := c.v.AccElems(k)
 		for e := range shared {
@@ -127,7 +127,7 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 				got = f64(shared[e].Best.Load())
 			}
 			if want := journals[e].Value(); math.Float64bits(got) != math.Float64bits(want) {
-				return res, fmt.Errorf("engine: element %d of the shared accumulator holds %v, the journals %v", e, got, want)
+				return res, fmt.Errorf("%w: element %d of the shared accumulator holds %v, the journals %v", ErrProtocol, e, got, want)
 			}
 		}
 	}

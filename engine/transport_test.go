@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -223,8 +224,8 @@ func TestTransportMessageChecked(t *testing.T) {
 	checkTransportClean(t)
 	t.Setenv(envTamper, "1")
 	_, err := Run(context.Background(), "oddsq", Config{N: 1_000_003, Workers: 3, Mode: File})
-	if err == nil || !strings.Contains(err.Error(), "worker 1's message for element 0 carries an exact sum") {
-		t.Fatalf("Run with a tampered message = %v, want the journal check's error", err)
+	if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), "worker 1's message for element 0 carries an exact sum") {
+		t.Fatalf("Run with a tampered message = %v, want the journal check's ErrProtocol", err)
 	}
 	t.Logf("%v", err)
 }

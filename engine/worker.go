@@ -71,11 +71,11 @@ const exitPanic = 4
 // notAWorker is the guard at the top of Reduce and NewPool.
 func notAWorker() error {
 	if inWorker.Load() {
-		return errors.New("engine: a worker may not start workers (Reduce or NewPool called from a Func)")
+		return &ConfigError{Reason: "a worker may not start workers (Reduce or NewPool called from a Func)"}
 	}
 	if IsChild() {
-		return fmt.Errorf("engine: this process was started as a pishm worker (%s is set) but called Reduce or NewPool: "+
-			"put `if engine.IsChild() { os.Exit(engine.ChildMain()) }` first in main (and in a test binary's TestMain)", envSegment)
+		return &ConfigError{Reason: fmt.Sprintf("this process was started as a pishm worker (%s is set) but called Reduce or NewPool: "+
+			"put the child hook (engine.IsChild, engine.ChildMain) first in main (and in a test binary's TestMain)", envSegment)}
 	}
 	return nil
 }
