@@ -120,7 +120,7 @@ func vecWant(n uint64) (values []float64, exact []*big.Float) {
 // TestVectorReproducible: every element of a vector reduction is its
 // exact answer, bit for bit, under every shared-memory mode, both
 // schedules, the transports of package transport (a message per element;
-// unix, tcp and redis are cmd/pishm's to test), worker counts from 1 to 16, the goroutines, a pool with and
+// unix, tcp and redis are cmd/pishm-full's to test), worker counts from 1 to 16, the goroutines, a pool with and
 // without the caller's share, and a worker killed mid-share.
 func TestVectorReproducible(t *testing.T) {
 	checkClean(t)

@@ -14,14 +14,14 @@
 #
 # Usage: scripts/queue-faults.sh [scenario ...]   (default: all four)
 # Needs redis-server and redis-cli on PATH; PORT picks the server's port
-# (default 6391). The same faults run as Go tests: go test -run TestQueue ./cmd/pishm
+# (default 6391). The same faults run as Go tests: go test -run TestQueue ./cmd/pishm-full
 set -u
 cd "$(dirname "$0")/.."
 PORT=${PORT:-6391}
 URL=redis://127.0.0.1:$PORT/0
 WORK=$(mktemp -d)
 PISHM=$WORK/pishm
-go build -o "$PISHM" ./cmd/pishm || exit 1
+go build -o "$WORK/" ./cmd/pishm ./cmd/pishm-full || exit 1
 REDIS_PID=
 failed=0
 

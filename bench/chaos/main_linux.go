@@ -218,7 +218,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		}
 		defer os.RemoveAll(dir)
 		build := exec.CommandContext(ctx, "go", "build", "-o", dir+"/",
-			"github.com/pishm/pishm/cmd/pishm", "github.com/pishm/pishm/cmd/pishm-worker")
+			"github.com/pishm/pishm/cmd/pishm", "github.com/pishm/pishm/cmd/pishm-full", "github.com/pishm/pishm/cmd/pishm-worker")
 		build.Stdout, build.Stderr = stderr, stderr
 		if err := build.Run(); err != nil {
 			return fmt.Errorf("go build: %v", err)

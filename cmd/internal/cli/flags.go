@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -17,29 +17,30 @@ import (
 	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/engine/pi"
 	"github.com/pishm/pishm/shmem"
+	"github.com/pishm/pishm/transport"
 )
 
-// parseFlags parses args into fs and refuses positional arguments. A flag
+// ParseFlags parses args into fs and refuses positional arguments. A flag
 // the parser rejects gives one line (exitCode adds a pointer to -h), not
 // the parser's own copy of the error followed by the whole usage; -h prints
 // the usage to fs's output. A -redis flag, where fs has one, must be a URL
 // go-redis takes.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := parseFlagsArgs(fs, args); err != nil {
+func ParseFlags(fs *flag.FlagSet, args []string) error {
+	if err := ParseFlagsArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		if fs.Name() == "pishm" && !strings.HasPrefix(fs.Arg(0), "-") {
-			return usagef("unknown command %q: the commands are %s; a pi run takes flags only (pishm -n 1e9)", fs.Arg(0), strings.Join(commands, ", "))
+			return Usagef("unknown command %q: the commands are %s; a pi run takes flags only (pishm -n 1e9)", fs.Arg(0), strings.Join(commands, ", "))
 		}
-		return usagef("unexpected argument %q", fs.Arg(0))
+		return Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	return nil
 }
 
-// parseFlagsArgs is parseFlags for a command that takes arguments after
+// ParseFlagsArgs is parseFlags for a command that takes arguments after
 // its flags (fs.Args()).
-func parseFlagsArgs(fs *flag.FlagSet, args []string) error {
+func ParseFlagsArgs(fs *flag.FlagSet, args []string) error {
 	out, usage := fs.Output(), fs.Usage
 	fs.SetOutput(io.Discard) // where the parser prints its error and calls usage
 	fs.Usage = func() {}
@@ -69,7 +70,7 @@ func checkRedisURL(raw string) error {
 		if errors.As(err, &ue) {
 			err = ue.Err // ue.Error() quotes the URL, password included
 		}
-		return usagef("-redis: not a URL: %v", err)
+		return Usagef("-redis: not a URL: %v", err)
 	}
 	shown := strconv.Quote(raw)
 	if u.User != nil {
@@ -79,9 +80,9 @@ func checkRedisURL(raw string) error {
 	case "redis", "rediss", "unix":
 		return nil
 	case "":
-		return usagef("-redis %s has no scheme: want redis://host:port/db, rediss:// (TLS) or unix:///path", shown)
+		return Usagef("-redis %s has no scheme: want redis://host:port/db, rediss:// (TLS) or unix:///path", shown)
 	}
-	return usagef("-redis %s: unknown scheme %q (want redis, rediss or unix)", shown, u.Scheme)
+	return Usagef("-redis %s: unknown scheme %q (want redis, rediss or unix)", shown, u.Scheme)
 }
 
 // options are the parsed flags.
@@ -118,14 +119,14 @@ Flags:
 	}
 	n := fs.String("n", "1e9", "number of series `terms`: 1000000, 1e9, 1_000_000_000, 2.5e8 (at most 1e15)")
 	fs.IntVar(&opt.cfg.Workers, "workers", runtime.NumCPU(), "number of worker `processes`")
-	mode := fs.String("mode", "slots", "publishing `strategy`: "+modeNames())
+	mode := fs.String("mode", "slots", "publishing `strategy`: "+ModeNames())
 	shm := fs.String("shm", "posix", "segment `backing`: posix (/dev/shm) or file (needs -path)")
 	fs.StringVar(&opt.cfg.Path, "path", "", "`file` for -shm=file; created 0600, removed after the run")
 	fs.BoolVar(&opt.cfg.Force, "force", false, "let -path replace an existing regular file (which is then gone: the segment file is removed after the run)")
 	publish := fs.String("publish", "", "static schedule: publish every `K` terms (default: once per worker, at the end)")
 	chunk := fs.String("chunk", "", "dynamic schedule: take and publish `K` terms at a time (default: n/(32 workers))")
 	grain := fs.String("grain", "0", "terms per piece of the grid the series is summed on (`K`; 0: from n, catalog.DefaultGrain); -publish and -chunk are rounded up to whole pieces")
-	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop`: auto or "+kernelNames()+" (PISHM_KERNEL overrides auto)")
+	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop`: auto or "+KernelNames()+" (PISHM_KERNEL overrides auto)")
 	fs.BoolVar(&opt.json, "json", false, "print the result as one JSON object")
 	fs.BoolVar(&opt.verbose, "v", false, "on a worker's failure, also print what it wrote to stderr (a stack, say)")
 	fs.BoolVar(&opt.quiet, "quiet", false, "no progress: bars on a terminal (runs over a second), else a line on stderr every 5s")
@@ -139,35 +140,35 @@ Flags:
 	fs.StringVar(&opt.cfg.RedisURL, "redis", defaultRedisURL, "redis-server `URL` for -mode=redis (user:password@ and rediss:// pass through)")
 	fs.IntVar(&opt.cfg.Pad, "pad", 0, "also write each publish to a lane `P` bytes from the next (8, 64, 128): the false-sharing experiment; 0 for none")
 	allowRacy := fs.Bool("allow-racy", false, "permit -mode=racy, the unsynchronized load-add-store that loses updates (for demonstrations)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := ParseFlags(fs, args); err != nil {
 		return opt, err
 	}
 	var err error
-	if opt.cfg.N, err = parseCount(*n, lab.MaxN); err != nil {
-		return opt, usagef("-n: %v", err)
+	if opt.cfg.N, err = ParseCount(*n, lab.MaxN); err != nil {
+		return opt, Usagef("-n: %v", err)
 	}
 	if *publish != "" {
-		if opt.cfg.Publish, err = parseCount(*publish, lab.MaxN); err != nil {
-			return opt, usagef("-publish: %v", err)
+		if opt.cfg.Publish, err = ParseCount(*publish, lab.MaxN); err != nil {
+			return opt, Usagef("-publish: %v", err)
 		}
 	}
 	if *chunk != "" {
-		if opt.cfg.Chunk, err = parseCount(*chunk, lab.MaxN); err != nil {
-			return opt, usagef("-chunk: %v", err)
+		if opt.cfg.Chunk, err = ParseCount(*chunk, lab.MaxN); err != nil {
+			return opt, Usagef("-chunk: %v", err)
 		}
 	}
 	if *grain != "0" {
-		if opt.cfg.Grain, err = parseCount(*grain, lab.MaxGrain); err != nil {
-			return opt, usagef("-grain: %v", err)
+		if opt.cfg.Grain, err = ParseCount(*grain, lab.MaxGrain); err != nil {
+			return opt, Usagef("-grain: %v", err)
 		}
 	}
 	if opt.cfg.Workers < 1 { // the engine's 0 is "one per CPU": the flag's default says so already
-		return opt, usagef("-workers must be in [1, %d], got %d", lab.MaxWorkers, opt.cfg.Workers)
+		return opt, Usagef("-workers must be in [1, %d], got %d", lab.MaxWorkers, opt.cfg.Workers)
 	}
 	opt.cfg.Mode = lab.Mode(*mode)
 	opt.cfg.AllowRacy = *allowRacy
 	if opt.cfg.Mode == lab.Racy && !*allowRacy {
-		return opt, usagef("-mode=racy loses updates on purpose; add -allow-racy to run it")
+		return opt, Usagef("-mode=racy loses updates on purpose; add -allow-racy to run it")
 	}
 	if opt.cfg.Mode == lab.Racy && !given(fs, "grain") && !given(fs, "publish") && opt.cfg.Sched != lab.Dynamic {
 		// The demonstration loses updates only when the workers add into
@@ -186,16 +187,19 @@ Flags:
 	opt.cfg.Sched = lab.Schedule(*sched)
 	opt.cfg.Spawn = *spawn
 	if *retries < 0 || *retries > lab.MaxRetries {
-		return opt, usagef("-retries must be in [0, %d], got %d", lab.MaxRetries, *retries)
+		return opt, Usagef("-retries must be in [0, %d], got %d", lab.MaxRetries, *retries)
 	}
 	opt.cfg.Retries = *retries
 	if *retries == 0 {
 		opt.cfg.Retries = -1 // the engine's "none"
 	}
+	if !linked(opt.cfg.Mode) {
+		return opt, nil // pishm-full's to judge: Run forwards the arguments
+	}
 	// Everything else is the engine's to judge, once: its errors name the
 	// Config field, which asFlagError turns into the flag.
 	if err := opt.cfg.Validate(); err != nil {
-		return opt, asFlagError(err)
+		return opt, AsFlagError(err)
 	}
 	return opt, nil
 }
@@ -218,32 +222,32 @@ func checkPath(path string, force bool) error {
 	fi, err := os.Lstat(path)
 	switch {
 	case err == nil && fi.Mode()&os.ModeSymlink != 0:
-		return usagef("-path %s is a symlink; pishm never follows one", path)
+		return Usagef("-path %s is a symlink; pishm never follows one", path)
 	case err == nil && !fi.Mode().IsRegular():
-		return usagef("-path %s exists and is not a regular file", path)
+		return Usagef("-path %s exists and is not a regular file", path)
 	case err == nil && !force:
-		return usagef("-path %s already exists; -force replaces it (and it is gone after the run)", path)
+		return Usagef("-path %s already exists; -force replaces it (and it is gone after the run)", path)
 	case err == nil:
 		return nil
 	case !errors.Is(err, os.ErrNotExist):
-		return usagef("-path: %v", err)
+		return Usagef("-path: %v", err)
 	}
 	dir := filepath.Dir(path)
 	if fi, err := os.Stat(dir); err != nil {
-		return usagef("-path: %v", err)
+		return Usagef("-path: %v", err)
 	} else if !fi.IsDir() {
-		return usagef("-path: %s is not a directory", dir)
+		return Usagef("-path: %s is not a directory", dir)
 	}
 	return nil
 }
 
-// asFlagError turns an error of lab.Config's validation (an
+// AsFlagError turns an error of lab.Config's validation (an
 // *engine.ConfigError, "engine: Config.N must be ...") into a usage error
 // in the command's terms ("-n must be ..."), by asking the error to name
 // its fields as flags. The command checks its flags itself, so this is
 // for what only the engine knows (a kernel this CPU cannot run); other
 // errors, and those naming a field no flag sets, pass through.
-func asFlagError(err error) error {
+func AsFlagError(err error) error {
 	var ce *engine.ConfigError
 	if !errors.As(err, &ce) {
 		return err
@@ -259,7 +263,7 @@ func asFlagError(err error) error {
 	if !flagged {
 		return err // a field no flag sets (Offset): keep the engine's words
 	}
-	return usageError{text}
+	return UsageError{text}
 }
 
 // fieldFlag is the flag that sets the lab.Config field, or "".
@@ -277,9 +281,9 @@ func fieldFlag(field string) string {
 	return ""
 }
 
-// parseCount reads a positive integer count written as 1000000,
+// ParseCount reads a positive integer count written as 1000000,
 // 1_000_000, 1e9 or 2.5e8, at most max.
-func parseCount(s string, max uint64) (uint64, error) {
+func ParseCount(s string, max uint64) (uint64, error) {
 	t := strings.ReplaceAll(strings.TrimSpace(s), "_", "")
 	if t == "" {
 		return 0, fmt.Errorf("empty value")
@@ -303,7 +307,7 @@ func parseCount(s string, max uint64) (uint64, error) {
 	return uint64(f), nil
 }
 
-func modeNames() string {
+func ModeNames() string {
 	var s []string
 	for _, m := range lab.Modes() {
 		s = append(s, string(m))
@@ -311,7 +315,7 @@ func modeNames() string {
 	return strings.Join(s, ", ")
 }
 
-func validKernel(name string) bool {
+func ValidKernel(name string) bool {
 	if name == "auto" || name == "" {
 		return true
 	}
@@ -323,10 +327,13 @@ func validKernel(name string) bool {
 	return false
 }
 
-func kernelNames() string {
+func KernelNames() string {
 	var s []string
 	for _, k := range pi.Kernels() {
 		s = append(s, k.Name)
 	}
 	return strings.Join(s, ", ")
 }
+
+// defaultRedisURL is the -redis default.
+const defaultRedisURL = transport.DefaultRedisURL

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pishm/pishm/cmd/internal/cli"
 	"github.com/pishm/pishm/engine/pi"
 	"github.com/pishm/pishm/queue"
 )
@@ -79,10 +80,10 @@ func printDist(w io.Writer, r queue.Result) {
 // every few seconds, so that a long job is never silent for minutes.
 func chunkProgress(w io.Writer, id string) (func(done, total int), time.Duration) {
 	start := time.Now()
-	if isTerminal(w) {
+	if cli.IsTerminal(w) {
 		return func(done, total int) {
 			took := time.Since(start)
-			fmt.Fprintf(w, "\r\033[Kpishm: job %s: %d of %d chunks done (%.0f%%) in %v%s", id, done, total, 100*float64(done)/float64(total), took.Round(time.Second), eta(uint64(done), uint64(total), took))
+			fmt.Fprintf(w, "\r\033[Kpishm: job %s: %d of %d chunks done (%.0f%%) in %v%s", id, done, total, 100*float64(done)/float64(total), took.Round(time.Second), cli.ETA(uint64(done), uint64(total), took))
 			if done == total {
 				fmt.Fprintln(w)
 			}
@@ -90,6 +91,6 @@ func chunkProgress(w io.Writer, id string) (func(done, total int), time.Duration
 	}
 	return func(done, total int) {
 		took := time.Since(start)
-		fmt.Fprintf(w, "pishm: job %s: %d of %d chunks done (%.0f%%) in %v%s\n", id, done, total, 100*float64(done)/float64(total), took.Round(time.Second), eta(uint64(done), uint64(total), took))
+		fmt.Fprintf(w, "pishm: job %s: %d of %d chunks done (%.0f%%) in %v%s\n", id, done, total, 100*float64(done)/float64(total), took.Round(time.Second), cli.ETA(uint64(done), uint64(total), took))
 	}, queue.DefaultProgressEvery
 }

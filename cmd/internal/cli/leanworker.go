@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"os"
@@ -8,14 +8,14 @@ import (
 	"github.com/pishm/pishm/transport"
 )
 
-// leanWorker returns the pishm-worker binary beside this one, if it is
+// LeanWorker returns the pishm-worker binary beside this one, if it is
 // there and can serve mode (it links only the transports package
 // transport registers itself: unix, tcp and redis need pishm); else "",
 // and the workers are re-executions of
 // pishm. A pishm-worker from another build is refused by its own workers
 // (the build stamp travels in the segment), and the engine then falls
 // back to pishm itself.
-func leanWorker(mode lab.Mode) string {
+func LeanWorker(mode lab.Mode) string {
 	if lab.IsTransport(mode) && !transport.Builtin(string(mode)) {
 		return ""
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -15,20 +15,20 @@ import (
 // print nothing but their result.
 const progressDelay = time.Second
 
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
 	f := fileOf(w)
 	return f != nil && term.IsTerminal(int(f.Fd()))
 }
 
-// progressView draws one bar per worker and a total with terms/s, from the
+// ProgressView draws one bar per worker and a total with terms/s, from the
 // snapshots lab.Config.Progress delivers (read from the segment's slots
 // without locks), redrawing them in place at each snapshot (the engine
 // sends one every lab.ProgressEvery). It draws with two ANSI sequences
 // (cursor up, erase line) and starts no goroutine: a bar library costs
 // the run about 0.7 ms of package initialisation (its regexps and Unicode
 // width tables) whether or not a bar is ever drawn.
-type progressView struct {
+type ProgressView struct {
 	out     io.Writer
 	started bool
 	lines   int // lines on screen, to move back over at the next draw
@@ -36,10 +36,10 @@ type progressView struct {
 	buf     strings.Builder
 }
 
-func newProgressView(out io.Writer) *progressView { return &progressView{out: out} }
+func NewProgressView(out io.Writer) *ProgressView { return &ProgressView{out: out} }
 
-// update is the lab.Config.Progress callback.
-func (v *progressView) update(s engine.Progress) {
+// Update is the lab.Config.Progress callback.
+func (v *ProgressView) Update(s engine.Progress) {
 	if !v.started {
 		if s.Final || s.Elapsed < progressDelay {
 			return
@@ -62,13 +62,13 @@ func (v *progressView) update(s engine.Progress) {
 		}
 		v.line(fmt.Sprintf("worker %-3d", i), done, total, "")
 	}
-	v.line("total     ", s.Done, s.N, fmt.Sprintf("  %.3g terms/s%s", rate, eta(s.Done, s.N, s.Elapsed)))
+	v.line("total     ", s.Done, s.N, fmt.Sprintf("  %.3g terms/s%s", rate, ETA(s.Done, s.N, s.Elapsed)))
 	v.lines = len(s.Worker) + 1
 	io.WriteString(v.out, b.String())
 }
 
 // line adds one bar: name [=====>    ] 42 %.
-func (v *progressView) line(name string, done, total uint64, tail string) {
+func (v *ProgressView) line(name string, done, total uint64, tail string) {
 	frac := 1.0
 	if total > 0 {
 		frac = min(1, float64(done)/float64(total))
@@ -106,10 +106,10 @@ func barFits(out io.Writer) int {
 	return max(10, min(barWidth, cols-barFrame))
 }
 
-// close ends the view: the bars stay on screen where they stand (a
+// Close ends the view: the bars stay on screen where they stand (a
 // dynamic worker's bar, out of n, never fills). Safe to call when nothing
 // was drawn.
-func (v *progressView) close() { v.started, v.lines = false, 0 }
+func (v *ProgressView) Close() { v.started, v.lines = false, 0 }
 
 // progressLines is progress where no bars can be drawn (stderr a log or a
 // pipe): one line every progressLineEvery, from the first on, so that a
@@ -136,13 +136,13 @@ func (p *progressLines) update(s engine.Progress) {
 		rate = float64(s.Done) / s.Elapsed.Seconds()
 	}
 	fmt.Fprintf(p.out, "pishm: %.0f%% (%d of %d terms) after %v, %.3g terms/s%s\n",
-		100*float64(s.Done)/float64(max(s.N, 1)), s.Done, s.N, s.Elapsed.Round(time.Second), rate, eta(s.Done, s.N, s.Elapsed))
+		100*float64(s.Done)/float64(max(s.N, 1)), s.Done, s.N, s.Elapsed.Round(time.Second), rate, ETA(s.Done, s.N, s.Elapsed))
 }
 
-// eta is ", about D left" for a run that has done done of total in
+// ETA is ", about D left" for a run that has done done of total in
 // elapsed, at the rate so far; "" before anything is done or after all
 // is.
-func eta(done, total uint64, elapsed time.Duration) string {
+func ETA(done, total uint64, elapsed time.Duration) string {
 	if done == 0 || done >= total || elapsed <= 0 {
 		return ""
 	}

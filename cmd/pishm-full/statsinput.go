@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/pishm/pishm/cmd/internal/cli"
 	"github.com/pishm/pishm/cmd/internal/filestats"
 	"github.com/pishm/pishm/cmd/internal/floatfile"
 	"github.com/pishm/pishm/cmd/internal/source"
@@ -17,7 +18,7 @@ import (
 func textOptions(cols, sep string, header, noHeader, strict bool) (filestats.TextOptions, error) {
 	var o filestats.TextOptions
 	if header && noHeader {
-		return o, usagef("-header and -no-header: give one")
+		return o, cli.Usagef("-header and -no-header: give one")
 	}
 	switch {
 	case header:
@@ -28,19 +29,19 @@ func textOptions(cols, sep string, header, noHeader, strict bool) (filestats.Tex
 	if sep != "" {
 		b, ok := textcol.ParseSep(sep)
 		if !ok {
-			return o, usagef("-sep: want one character, tab or blanks, got %q", sep)
+			return o, cli.Usagef("-sep: want one character, tab or blanks, got %q", sep)
 		}
 		o.Sep = b
 	}
 	if cols != "" {
 		for _, c := range strings.Split(cols, ",") {
 			if c = strings.TrimSpace(c); c == "" {
-				return o, usagef("-col: an empty column in %q", cols)
+				return o, cli.Usagef("-col: an empty column in %q", cols)
 			}
 			o.Cols = append(o.Cols, c)
 		}
 		if len(o.Cols) > filestats.MaxColumns {
-			return o, usagef("-col: %d columns, at most %d", len(o.Cols), filestats.MaxColumns)
+			return o, cli.Usagef("-col: %d columns, at most %d", len(o.Cols), filestats.MaxColumns)
 		}
 	}
 	o.Strict, o.ColsFlag = strict, cols
@@ -91,13 +92,10 @@ func inputError(err error) error {
 	var se *source.Error
 	var fe *floatfile.Error
 	if errors.As(err, &se) || errors.As(err, &fe) {
-		return usageError{oneLineMsg(err.Error())}
+		return cli.UsageError{Msg: cli.OneLineMsg(err.Error())}
 	}
 	return err
 }
-
-// oneLineMsg keeps a message on one line whatever a path holds.
-func oneLineMsg(s string) string { return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s) }
 
 // rawHint says, after a raw file's size does not fit, what else it may be.
 func rawHint(f floatfile.Format, typed bool) string {

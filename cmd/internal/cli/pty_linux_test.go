@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package cli
 
 import (
 	"bytes"
@@ -49,16 +49,16 @@ func TestProgressTerminal(t *testing.T) {
 	for _, size := range [][2]uint16{{120, 40}, {0, 0}} {
 		t.Run(fmt.Sprintf("size=%dx%d", size[0], size[1]), func(t *testing.T) {
 			master, slave := openPty(t, size[0], size[1])
-			if !isTerminal(slave) {
+			if !IsTerminal(slave) {
 				t.Skip("the pty is not a terminal")
 			}
 			var screen bytes.Buffer
 			done := make(chan struct{})
 			go func() { io.Copy(&screen, master); close(done) }() // until EIO: the slave closed
-			v := newProgressView(slave)
-			v.update(engine.Progress{N: 100, Worker: []uint64{30, 20}, Share: []uint64{50, 50}, Done: 50, Elapsed: 2 * progressDelay})
-			v.update(engine.Progress{N: 100, Worker: []uint64{50, 50}, Share: []uint64{50, 50}, Done: 100, Elapsed: 3 * progressDelay, Final: true})
-			v.close()
+			v := NewProgressView(slave)
+			v.Update(engine.Progress{N: 100, Worker: []uint64{30, 20}, Share: []uint64{50, 50}, Done: 50, Elapsed: 2 * progressDelay})
+			v.Update(engine.Progress{N: 100, Worker: []uint64{50, 50}, Share: []uint64{50, 50}, Done: 100, Elapsed: 3 * progressDelay, Final: true})
+			v.Close()
 			slave.Close()
 			<-done
 			for _, want := range []string{"worker 0", "worker 1", "total", "100 %", "terms/s"} {

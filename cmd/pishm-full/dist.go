@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pishm/pishm/cmd/internal/cli"
 	"github.com/pishm/pishm/engine/lab"
 	"github.com/pishm/pishm/engine/pi"
 	"github.com/pishm/pishm/queue"
@@ -51,12 +52,12 @@ func (r *redisFlags) client(ctx context.Context) (redis.UniversalClient, error) 
 	if r.passwordFile != "" {
 		b, err := os.ReadFile(r.passwordFile)
 		if err != nil {
-			return nil, usagef("-redis-password-file: %v", err)
+			return nil, cli.Usagef("-redis-password-file: %v", err)
 		}
 		o.Password, _, _ = strings.Cut(string(b), "\n")
 		o.Password = strings.TrimSuffix(o.Password, "\r")
 		if o.Password == "" {
-			return nil, usagef("-redis-password-file %s: the first line is empty", r.passwordFile)
+			return nil, cli.Usagef("-redis-password-file %s: the first line is empty", r.passwordFile)
 		}
 	} else if u, err := url.Parse(o.URL); err == nil {
 		if _, set := u.User.Password(); !set {
@@ -65,7 +66,7 @@ func (r *redisFlags) client(ctx context.Context) (redis.UniversalClient, error) 
 	}
 	c, err := queue.NewClient(o)
 	if err != nil {
-		return nil, usagef("-redis: %v", err)
+		return nil, cli.Usagef("-redis: %v", err)
 	}
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
@@ -145,7 +146,7 @@ Flags:
 	fs.IntVar(&j.Redundancy, "redundancy", 1, "`k`: each chunk is computed by k distinct workers and taken only when their exact results agree (a worker outvoted twice is shunned)")
 	fs.IntVar(&j.Workers, "workers", 1, "engine worker `processes` per chunk, fixed for every host (so that a chunk costs the same anywhere; the bits do not depend on them)")
 	mode := fs.String("mode", "slots", "engine `strategy` per chunk: slots, cas or mutex (all give the same bits)")
-	kernel := fs.String("kernel", "auto", "inner `loop`, fixed for every host: auto (this CPU's best) or "+kernelNames())
+	kernel := fs.String("kernel", "auto", "inner `loop`, fixed for every host: auto (this CPU's best) or "+cli.KernelNames())
 	publish := fs.String("publish", "", "engine publish interval inside a chunk, in `terms` (default: once per engine worker)")
 	fs.DurationVar(&j.Lease, "lease", queue.DefaultLease, "a chunk whose engine makes no progress for this `long` is taken back")
 	fs.DurationVar(&j.Retain, "retain", queue.DefaultRetain, "the job's keys outlive a dead coordinator by this `long`, for a resume")
@@ -155,27 +156,27 @@ Flags:
 	timeout := fs.Duration("timeout", 0, "give up after `duration` (0: never)")
 	local := fs.Bool("local", false, "compute every chunk here, one after another, without redis")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	var err error
-	if j.N, err = parseCount(*n, lab.MaxN); err != nil {
-		return usagef("-n: %v", err)
+	if j.N, err = cli.ParseCount(*n, lab.MaxN); err != nil {
+		return cli.Usagef("-n: %v", err)
 	}
 	j.Mode = lab.Mode(*mode)
 	if *publish != "" {
-		if j.Publish, err = parseCount(*publish, lab.MaxN); err != nil {
-			return usagef("-publish: %v", err)
+		if j.Publish, err = cli.ParseCount(*publish, lab.MaxN); err != nil {
+			return cli.Usagef("-publish: %v", err)
 		}
 	}
 	if *timeout < 0 {
-		return usagef("-timeout must be >= 0, got %v", *timeout)
+		return cli.Usagef("-timeout must be >= 0, got %v", *timeout)
 	}
 	if *outage <= 0 {
-		return usagef("-outage must be > 0, got %v", *outage)
+		return cli.Usagef("-outage must be > 0, got %v", *outage)
 	}
 	if *resume != "" && *local {
-		return usagef("-resume and -local do not go together")
+		return cli.Usagef("-resume and -local do not go together")
 	}
 	// The series is one Func per kernel ("pi/avx2"): auto is resolved
 	// here, since another CPU may pick otherwise.
@@ -183,16 +184,16 @@ Flags:
 		*kernel = pi.BestKernel()
 	}
 	if !slices.ContainsFunc(pi.Kernels(), func(k pi.KernelInfo) bool { return k.Name == *kernel }) {
-		return usagef("-kernel: unknown kernel %q (want auto, %s)", *kernel, kernelNames())
+		return cli.Usagef("-kernel: unknown kernel %q (want auto, %s)", *kernel, cli.KernelNames())
 	}
 	// Zero would mean "the default" to the job: here it is a mistake.
 	switch {
 	case j.Chunks < 1:
-		return usagef("-chunks must be at least 1, got %d", j.Chunks)
+		return cli.Usagef("-chunks must be at least 1, got %d", j.Chunks)
 	case j.Workers < 1:
-		return usagef("-workers must be in [1, %d], got %d", lab.MaxWorkers, j.Workers)
+		return cli.Usagef("-workers must be in [1, %d], got %d", lab.MaxWorkers, j.Workers)
 	case j.Redundancy < 1:
-		return usagef("-redundancy must be in [1, %d], got %d", queue.MaxRedundancy, j.Redundancy)
+		return cli.Usagef("-redundancy must be in [1, %d], got %d", queue.MaxRedundancy, j.Redundancy)
 	}
 	j.Func = pi.FuncName(*kernel)
 	j = j.WithDefaults()
@@ -222,7 +223,7 @@ Flags:
 		defer client.Close()
 		key, kerr := queue.ReadKey(rf.keyFile)
 		if kerr != nil {
-			return usageError{kerr.Error()}
+			return cli.UsageError{Msg: kerr.Error()}
 		}
 		o := queue.CoordinateOptions{Key: key, Timeout: *timeout, Outage: *outage, Resume: *resume != "", Started: func(j queue.Job, had int) {
 			lo, hi := j.Bounds(0)
@@ -293,24 +294,24 @@ Flags:
 	fs.DurationVar(&o.Wait, "wait", 0, "give up if no job appears within `duration` (0: wait for ever)")
 	quiet := fs.Bool("quiet", false, "no line per chunk on stderr")
 	asJSON := fs.Bool("json", false, "print the worker's totals as one JSON object")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if o.Workers < 0 || o.Workers > lab.MaxWorkers {
-		return usagef("-workers must be in [0, %d], got %d", lab.MaxWorkers, o.Workers)
+		return cli.Usagef("-workers must be in [0, %d], got %d", lab.MaxWorkers, o.Workers)
 	}
 	o.Mode = lab.Mode(*mode)
 	if o.Mode != "" && o.Mode != lab.Slots && o.Mode != lab.CAS && o.Mode != lab.Mutex {
-		return usagef("-mode must be slots, cas or mutex, got %q", *mode)
+		return cli.Usagef("-mode must be slots, cas or mutex, got %q", *mode)
 	}
 	if o.Wait < 0 {
-		return usagef("-wait must be >= 0, got %v", o.Wait)
+		return cli.Usagef("-wait must be >= 0, got %v", o.Wait)
 	}
 	if o.ID != "" && !queue.ValidID(o.ID) || o.Job != "" && !queue.ValidID(o.Job) {
-		return usagef("-id and -job must be 1 to 64 characters without braces, colons, spaces or glob characters")
+		return cli.Usagef("-id and -job must be 1 to 64 characters without braces, colons, spaces or glob characters")
 	}
 	if o.Outage <= 0 {
-		return usagef("-outage must be > 0, got %v", o.Outage)
+		return cli.Usagef("-outage must be > 0, got %v", o.Outage)
 	}
 	o.NoSpeculate = *noSpec
 	if !*quiet {
@@ -319,7 +320,7 @@ Flags:
 	o.Status = stderr
 	key, err := queue.ReadKey(rf.keyFile)
 	if err != nil {
-		return usageError{err.Error()}
+		return cli.UsageError{Msg: err.Error()}
 	}
 	o.Key = key
 	client, err := rf.client(ctx)
@@ -360,5 +361,5 @@ func jobFlagError(err error) error {
 		return err
 	}
 	why = strings.NewReplacer("Lease", "-lease", "N,", "n,").Replace(why)
-	return usageError{f + " " + why}
+	return cli.UsageError{Msg: f + " " + why}
 }

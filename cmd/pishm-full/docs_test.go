@@ -47,7 +47,7 @@ func TestDocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := t.TempDir()
-	build := exec.Command(gobin, "build", "-o", bin+"/", "./cmd/pishm", "./cmd/pishm-worker")
+	build := exec.Command(gobin, "build", "-o", bin+"/", "./cmd/pishm", "./cmd/pishm-full", "./cmd/pishm-worker")
 	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -227,7 +227,7 @@ func compileFragment(t *testing.T, gobin, root, name string, b docBlock) {
 		fmt.Fprintf(&src, "var _ = %s\n", use)
 	}
 	fmt.Fprintf(&src, "\n%s\n\nfunc main() {\n%s}\n", decls, b.body)
-	dir, err := os.MkdirTemp(filepath.Join(root, "cmd", "pishm", "testdata"), "docfragment-")
+	dir, err := os.MkdirTemp(filepath.Join(root, "cmd", "pishm-full", "testdata"), "docfragment-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func compileFragment(t *testing.T, gobin, root, name string, b docBlock) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(gobin, "vet", "./"+filepath.Base(dir))
-	cmd.Dir = filepath.Join(root, "cmd", "pishm", "testdata")
+	cmd.Dir = filepath.Join(root, "cmd", "pishm-full", "testdata")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("%s: the Go fragment does not compile: %v\n%s\n--- as compiled\n%s", name, err, out, src.String())
 	}

@@ -305,7 +305,7 @@ func TestStatsLeanWorker(t *testing.T) {
 		t.Skip("go is not on PATH: cannot build pishm and pishm-worker")
 	}
 	dir := t.TempDir()
-	build := exec.Command(gobin, "build", "-o", dir+string(filepath.Separator), "github.com/pishm/pishm/cmd/pishm", "github.com/pishm/pishm/cmd/pishm-worker")
+	build := exec.Command(gobin, "build", "-o", dir+string(filepath.Separator), "github.com/pishm/pishm/cmd/pishm", "github.com/pishm/pishm/cmd/pishm-full", "github.com/pishm/pishm/cmd/pishm-worker")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

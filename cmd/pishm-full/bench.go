@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pishm/pishm/cmd/internal/cli"
 	"github.com/pishm/pishm/cmd/internal/report"
 )
 
@@ -52,7 +53,7 @@ func benchCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	}
 	opt.cfg.Progress = benchProgress(stderr, time.Now())
 	rep, err := report.Run(ctx, opt.cfg)
-	if isTerminal(stderr) {
+	if cli.IsTerminal(stderr) {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
 	if err != nil {
@@ -127,7 +128,7 @@ func chartCommand() (string, error) {
 // benchProgress says on stderr which configuration runs and how many are
 // left: one line rewritten in place on a terminal, a line a run otherwise.
 func benchProgress(stderr io.Writer, start time.Time) func(report.Step) {
-	tty := isTerminal(stderr)
+	tty := cli.IsTerminal(stderr)
 	return func(s report.Step) {
 		eta := ""
 		if s.Done > 0 {
@@ -168,31 +169,31 @@ Flags:
 	fs.BoolVar(&opt.csv, "csv", false, "print the report as CSV, one record per configuration")
 	fs.StringVar(&opt.svg, "svg", "", "draw the charts into `file` as SVG (runs pishm-chart)")
 	fs.StringVar(&opt.png, "png", "", "draw the charts into `file` as PNG (runs pishm-chart)")
-	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop` of every run: auto or "+kernelNames())
+	fs.StringVar(&opt.cfg.Kernel, "kernel", "auto", "inner `loop` of every run: auto or "+cli.KernelNames())
 	fs.StringVar(&opt.cfg.RedisURL, "redis", "", "redis-server `URL` for the redis mode (default: start a throwaway one if redis-server is installed)")
 	fs.StringVar(&opt.cfg.AnchorSource, "anchor", "", "`file` pi_omp.c for -compare (default: "+report.AnchorPath+" here or above)")
 	fs.DurationVar(&opt.cfg.Timeout, "timeout", 5*time.Minute, "give up on one run after `duration` (0: never); the bench goes on")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return opt, err
 	}
 	parts, err := report.ParseParts(*sweep)
 	if err != nil {
-		return opt, usagef("-sweep: %v", err)
+		return opt, cli.Usagef("-sweep: %v", err)
 	}
 	opt.cfg.Parts = parts
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if set["count"] && (opt.cfg.Count < 1 || opt.cfg.Count > 1000) {
-		return opt, usagef("-count must be in [1, 1000], got %d", opt.cfg.Count)
+		return opt, cli.Usagef("-count must be in [1, 1000], got %d", opt.cfg.Count)
 	}
 	if opt.json && opt.csv {
-		return opt, usagef("-json and -csv both ask for stdout: give one")
+		return opt, cli.Usagef("-json and -csv both ask for stdout: give one")
 	}
-	if !validKernel(opt.cfg.Kernel) {
-		return opt, usagef("-kernel: unknown kernel %q (want auto, %s)", opt.cfg.Kernel, kernelNames())
+	if !cli.ValidKernel(opt.cfg.Kernel) {
+		return opt, cli.Usagef("-kernel: unknown kernel %q (want auto, %s)", opt.cfg.Kernel, cli.KernelNames())
 	}
 	if opt.cfg.Timeout < 0 {
-		return opt, usagef("-timeout must be >= 0, got %v", opt.cfg.Timeout)
+		return opt, cli.Usagef("-timeout must be >= 0, got %v", opt.cfg.Timeout)
 	}
 	if opt.svg != "" || opt.png != "" {
 		// Before a long bench, not after it.
@@ -204,7 +205,7 @@ Flags:
 				continue
 			}
 			if st, err := os.Stat(filepath.Dir(f)); err != nil || !st.IsDir() {
-				return opt, usagef("-svg/-png: no directory for %q", f)
+				return opt, cli.Usagef("-svg/-png: no directory for %q", f)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 	"github.com/pishm/pishm/engine/pi"
 )
 
-func printResult(w io.Writer, r pi.Result) {
+func PrintResult(w io.Writer, r pi.Result) {
 	fmt.Fprintf(w, "pi        %.16f  (error %+.3e against math.Pi: the truncation of the series at n terms)\n", r.Pi, r.PiError)
 	if r.Extrapolated {
 		fmt.Fprintf(w, "pi+tail   %.16f  (error %+.3e: the same S_n plus the closed-form tail pi^2/8 - S_n)\n", r.PiExtrapolated, r.PiExtrapolatedError)
@@ -34,9 +34,9 @@ func printResult(w io.Writer, r pi.Result) {
 	}
 }
 
-// printWorkerDetail prints what a failed worker wrote, below the one-line
+// PrintWorkerDetail prints what a failed worker wrote, below the one-line
 // error that exitCode prints.
-func printWorkerDetail(w io.Writer, we *engine.WorkerError) {
+func PrintWorkerDetail(w io.Writer, we *engine.WorkerError) {
 	detail := we.Stack
 	if detail == "" {
 		detail = we.Stderr

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pishm/pishm/cmd/internal/cli"
 	"github.com/pishm/pishm/cmd/internal/filestats"
 	"github.com/pishm/pishm/cmd/internal/floatfile"
 	"github.com/pishm/pishm/cmd/internal/source"
@@ -52,7 +53,7 @@ Flags (before FILE):
 		fs.PrintDefaults()
 	}
 	workers := fs.Int("workers", runtime.NumCPU(), "number of worker `processes`")
-	mode := fs.String("mode", "slots", "publishing `strategy`: "+strings.Replace(modeNames(), ", racy", "", 1))
+	mode := fs.String("mode", "slots", "publishing `strategy`: "+strings.Replace(cli.ModeNames(), ", racy", "", 1))
 	asJSON := fs.Bool("json", false, "print the result as one JSON object (non-finite numbers as \"NaN\", \"+Inf\", \"-Inf\")")
 	bins := fs.Int("bins", 10, fmt.Sprintf("histogram `bins`, 1 to %d", stats.MaxBins))
 	rng := fs.String("range", "", "histogram range `LO:HI` (default: the finite values' min:max, which takes a second read of FILE)")
@@ -65,49 +66,49 @@ Flags (before FILE):
 	writerWait := fs.Duration("writer-wait", 5*time.Second, "how long a FIFO may have no writer before it is refused")
 	verbose := fs.Bool("v", false, "on a worker's failure, also print what it wrote to stderr")
 	quiet := fs.Bool("quiet", false, "no progress bars (they show only on a terminal, for passes over a second)")
-	if err := parseFlagsArgs(fs, args); err != nil {
+	if err := cli.ParseFlagsArgs(fs, args); err != nil {
 		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch fs.NArg() {
 	case 0:
-		return usagef("stats: no FILE (usage: pishm stats [flags] FILE, or - for stdin)")
+		return cli.Usagef("stats: no FILE (usage: pishm stats [flags] FILE, or - for stdin)")
 	case 1:
 	default:
-		return usagef("stats: one FILE, and flags before it: got %q", fs.Args())
+		return cli.Usagef("stats: one FILE, and flags before it: got %q", fs.Args())
 	}
 	path := fs.Arg(0)
 	elem, err := floatfile.ParseElem(*typ)
 	if err != nil {
-		return usagef("-type: %v", err)
+		return cli.Usagef("-type: %v", err)
 	}
 	if *workers < 1 || *workers > lab.MaxWorkers {
-		return usagef("-workers must be in [1, %d], got %d", lab.MaxWorkers, *workers)
+		return cli.Usagef("-workers must be in [1, %d], got %d", lab.MaxWorkers, *workers)
 	}
 	if *bins < 1 || *bins > stats.MaxBins {
-		return usagef("-bins must be in [1, %d], got %d", stats.MaxBins, *bins)
+		return cli.Usagef("-bins must be in [1, %d], got %d", stats.MaxBins, *bins)
 	}
 	var histRange *[2]float64
 	if *rng != "" {
 		r, err := parseRange(*rng)
 		if err != nil {
-			return usagef("-range: %v", err)
+			return cli.Usagef("-range: %v", err)
 		}
 		histRange = &r
 	}
 	m := lab.Mode(*mode)
 	if m == lab.Racy {
-		return usagef("-mode racy loses updates on purpose: stats has no use for it")
+		return cli.Usagef("-mode racy loses updates on purpose: stats has no use for it")
 	}
 	if err := (lab.Config{N: 1, Workers: *workers, Mode: m}).Validate(""); err != nil {
-		return asFlagError(err)
+		return cli.AsFlagError(err)
 	}
 	topt, err := textOptions(*cols, *sepFlag, *header, *noHeader, *strict)
 	if err != nil {
 		return err
 	}
-	src, err := source.Open(ctx, path, source.Options{WriterWait: *writerWait, IsStdinTerminal: func() bool { return isTerminal(os.Stdin) }})
+	src, err := source.Open(ctx, path, source.Options{WriterWait: *writerWait, IsStdinTerminal: func() bool { return cli.IsTerminal(os.Stdin) }})
 	if err != nil {
 		return inputError(err)
 	}
@@ -120,34 +121,34 @@ Flags (before FILE):
 	var layout floatfile.Layout
 	switch {
 	case format == floatfile.Text && set["type"]:
-		return usagef("-type applies to raw files: %s is text (leave -type out to read its columns)", path)
+		return cli.Usagef("-type applies to raw files: %s is text (leave -type out to read its columns)", path)
 	case format != floatfile.Text && textFlags:
-		return usagef("-col, -sep, -header, -no-header and -strict apply to text: %s is %s", path, format)
+		return cli.Usagef("-col, -sep, -header, -no-header and -strict apply to text: %s is %s", path, format)
 	case format != floatfile.Text:
 		layout, err = floatfile.Inspect(src.Path, elem)
 		if err != nil {
-			return usageError{strings.Replace(err.Error(), src.Path, path, 1) + rawHint(format, set["type"])}
+			return cli.UsageError{Msg: strings.Replace(err.Error(), src.Path, path, 1) + rawHint(format, set["type"])}
 		}
 	}
 	opt := filestats.Options{Workers: *workers, Mode: m, Bins: *bins, Range: histRange}
 	if m != lab.Goroutines {
-		opt.WorkerBinary = leanWorker(m)
+		opt.WorkerBinary = cli.LeanWorker(m)
 	}
-	if !*asJSON && !*quiet && isTerminal(stdout) {
-		var view *progressView
+	if !*asJSON && !*quiet && cli.IsTerminal(stdout) {
+		var view *cli.ProgressView
 		last := 0
 		opt.Progress = func(pass int, p engine.Progress) {
 			if pass != last {
 				if view != nil {
-					view.close()
+					view.Close()
 				}
-				view, last = newProgressView(stdout), pass
+				view, last = cli.NewProgressView(stdout), pass
 			}
-			view.update(p)
+			view.Update(p)
 		}
 		defer func() {
 			if view != nil {
-				view.close()
+				view.Close()
 			}
 		}()
 	}
@@ -161,11 +162,11 @@ Flags (before FILE):
 	if err != nil {
 		var we *engine.WorkerError
 		if *verbose && errors.As(err, &we) {
-			printWorkerDetail(stderr, we)
+			cli.PrintWorkerDetail(stderr, we)
 		}
 		var ue *filestats.UsageError
 		if errors.As(err, &ue) {
-			return usageError{ue.Msg}
+			return cli.UsageError{Msg: ue.Msg}
 		}
 		return err
 	}

@@ -3,8 +3,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -110,9 +108,10 @@ func TestSignalParent(t *testing.T) {
 	before := segmentsOf(t)
 	for _, tc := range []struct {
 		sig  syscall.Signal
+		name string
 		code int
-	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}, {syscall.SIGHUP, 129}} {
-		t.Run(signalName(tc.sig), func(t *testing.T) {
+	}{{syscall.SIGINT, "SIGINT", 130}, {syscall.SIGTERM, "SIGTERM", 143}, {syscall.SIGHUP, "SIGHUP", 129}} {
+		t.Run(tc.name, func(t *testing.T) {
 			cmd, kids, stderr := startPishm(t, 2, "-n", "1e15", "-workers", "2", "-kernel", "generic")
 			pids = append(pids, cmd.Process.Pid)
 			cmd.Process.Signal(tc.sig)
@@ -121,7 +120,7 @@ func TestSignalParent(t *testing.T) {
 			if !errors.As(err, &ee) || ee.ExitCode() != tc.code {
 				t.Fatalf("exit: %v, want status %d; stderr: %s", err, tc.code, stderr)
 			}
-			if want := "pishm: stopped by " + signalName(tc.sig) + "\n"; stderr.String() != want {
+			if want := "pishm: stopped by " + tc.name + "\n"; stderr.String() != want {
 				t.Errorf("stderr %q, want %q", stderr, want)
 			}
 			for _, k := range kids {
@@ -159,26 +158,5 @@ func TestKillParent(t *testing.T) {
 	}
 	if segmentsOf(t, pids...) != before {
 		t.Error("a killed parent left a segment in /dev/shm")
-	}
-}
-
-// exitCode names the signal that cancelled the run, as the shells do
-// ("SIGTERM", not syscall's "terminated"), and exits 128 + its number.
-func TestExitCodeSignal(t *testing.T) {
-	for _, tc := range []struct {
-		sig  syscall.Signal
-		code int
-		want string
-	}{
-		{syscall.SIGHUP, 129, "pishm: stopped by SIGHUP\n"},
-		{syscall.SIGINT, 130, "pishm: stopped by SIGINT\n"},
-		{syscall.SIGTERM, 143, "pishm: stopped by SIGTERM\n"},
-	} {
-		ctx, stop := context.WithCancelCause(context.Background())
-		stop(signalError{tc.sig})
-		var stderr bytes.Buffer
-		if code := exitCode(ctx, &stderr, context.Canceled); code != tc.code || stderr.String() != tc.want {
-			t.Errorf("%v: exit %d, stderr %q; want %d, %q", tc.sig, code, stderr.String(), tc.code, tc.want)
-		}
 	}
 }
