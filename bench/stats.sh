@@ -44,7 +44,7 @@ if ! "$py" -c 'import numpy' 2>/dev/null; then
 fi
 npver=$("$py" -c 'import numpy; print(numpy.__version__)')
 
-(cd "$root" && go build -o "$tmp/" ./cmd/pishm ./cmd/pishm-worker ./bench/readfloor)
+(cd "$root" && go build -o "$tmp/" ./cmd/pishm ./cmd/pishm-full ./cmd/pishm-worker ./bench/readfloor)
 
 cat >"$tmp/np_stats.py" <<'PY'
 import sys, numpy as np
