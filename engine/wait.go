@@ -31,6 +31,11 @@ const (
 const (
 	adaptiveSpin = 200 * time.Microsecond
 	activeSpin   = 50 * time.Millisecond
+	// heldSleep is how long a worker sleeps for the next call keeping its
+	// P (childMain's loop): longer than the gap between a busy caller's
+	// calls, well below the 10 ms after which the runtime preempts a P
+	// that runs on.
+	heldSleep = 2 * time.Millisecond
 )
 
 // spinWindow is how long a waiter spins under policy p when spinners

@@ -112,3 +112,74 @@ func TestWaitPolicyOption(t *testing.T) {
 		}
 	}
 }
+
+// switches are the context switches of each of pid's threads.
+func switches(t *testing.T, pid int) map[string]int {
+	t.Helper()
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		t.Skipf("no %s: %v", dir, err)
+	}
+	n := map[string]int{}
+	for _, task := range tasks {
+		b, err := os.ReadFile(dir + "/" + task.Name() + "/status")
+		if err != nil {
+			continue // a thread that ended
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				c, _ := strconv.Atoi(strings.TrimSpace(v))
+				n[task.Name()] += c
+			}
+		}
+	}
+	return n
+}
+
+// backgroundSwitches are the switches since before of pid's threads but
+// the busiest: the runtime's own (its monitor thread, idle Ms) beside
+// the one that ran the worker's loop, whichever that was.
+func backgroundSwitches(t *testing.T, pid int, before map[string]int) int {
+	total, busiest := 0, 0
+	for tid, c := range switches(t, pid) {
+		d := c - before[tid]
+		total += d
+		busiest = max(busiest, d)
+	}
+	return total - busiest
+}
+
+// TestPoolWorkerSleepKeepsRuntimeQuiet: a pool worker that sleeps
+// between calls does not wake its runtime's other threads at every call.
+// Slept as a system call the scheduler sees, each sleep past 20 µs had
+// the monitor thread take the P back and look again 20 µs later: about
+// one switch of a background thread per call. The bound allows one per
+// ten calls, plus one per 5 ms of the run (the monitor's slowest pace is
+// one look per 10 ms), whatever the machine's speed.
+func TestPoolWorkerSleepKeepsRuntimeQuiet(t *testing.T) {
+	if raceEnabled {
+		t.Skip("race-built workers run background work of their own")
+	}
+	checkClean(t)
+	p := newTestPool(t, WithWaitPolicy(WaitPassive)) // every wait a sleep
+	poolExact(t, p, 1000)
+	pids := p.pids()
+	before := make([]map[string]int, len(pids))
+	for i, pid := range pids {
+		before[i] = switches(t, pid)
+	}
+	const calls = 2000
+	start := time.Now()
+	for range calls {
+		if _, err := p.Reduce(context.Background(), "oddsq", 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allowed := calls/10 + int(time.Since(start)/(5*time.Millisecond)) + 10
+	for i, pid := range pids {
+		if got := backgroundSwitches(t, pid, before[i]); got > allowed {
+			t.Errorf("worker %d (pid %d): its runtime's background threads switched %d times in %d calls (allowed %d)", i, pid, got, calls, allowed)
+		}
+	}
+}

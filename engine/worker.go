@@ -152,16 +152,25 @@ func childMain() error {
 			}
 			continue
 		}
-		// Spin once per call waited for: a sleep that times out (to look
-		// at the parent) goes back to sleep.
+		// Once per call waited for: a spin, then a sleep that keeps this
+		// process's one P for at most heldSleep (see sem.WaitWhileHoldingP:
+		// GOMAXPROCS is 1 here and this loop is all there is to run, while
+		// a sleep the scheduler saw would keep the runtime's monitor
+		// thread busy at every call). A pool that stays idle longer sleeps
+		// as the scheduler sees, in one-second naps (to look at the
+		// parent), so that the runtime rests too: a P held for 10 ms draws
+		// a preemption signal from the monitor every 10 ms.
+		sleep := sem.WaitWhile
+		d := time.Second
 		if g != spun {
 			spun = g
 			if sem.SpinWhile(&ctl.Gen, g, time.Duration(ctl.SpinNs.Load())) {
 				continue
 			}
+			sleep, d = sem.WaitWhileHoldingP, heldSleep
 		}
 		ctl.GenSleepers.Add(1)
-		err := sem.WaitWhile(&ctl.Gen, g, time.Second)
+		err := sleep(&ctl.Gen, g, d)
 		ctl.GenSleepers.Add(^uint32(0))
 		if err != nil {
 			return err

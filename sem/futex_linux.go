@@ -22,14 +22,19 @@ var pid = os.Getpid()
 
 // futexWait sleeps while *addr == val, for at most d (forever if d < 0).
 // It returns nil on a wake-up, a changed value, a timeout or EINTR: the
-// caller re-checks the word in every case.
-func futexWait(addr *atomic.Uint32, val uint32, d time.Duration) error {
+// caller re-checks the word in every case. With hold, the sleep is a raw
+// system call that Go's scheduler does not see (see WaitWhileHoldingP).
+func futexWait(addr *atomic.Uint32, val uint32, d time.Duration, hold bool) error {
 	var ts *unix.Timespec
 	if d >= 0 {
 		t := unix.NsecToTimespec(int64(d))
 		ts = &t
 	}
-	_, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitOp,
+	call := unix.Syscall6
+	if hold {
+		call = unix.RawSyscall6
+	}
+	_, _, errno := call(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitOp,
 		uintptr(val), uintptr(unsafe.Pointer(ts)), 0, 0)
 	switch errno {
 	case 0, unix.EAGAIN, unix.EINTR, unix.ETIMEDOUT:
@@ -38,10 +43,13 @@ func futexWait(addr *atomic.Uint32, val uint32, d time.Duration) error {
 	return os.NewSyscallError("futex", errno)
 }
 
-// futexWake wakes up to n sleepers on addr.
+// futexWake wakes up to n sleepers on addr. A wake never blocks, so it
+// is a raw system call: one that Go's scheduler saw could, when the
+// kernel is slow to return (a VM's vCPU descheduled), have its P taken
+// and another thread woken to poll the network (see WaitWhileHoldingP).
 func futexWake(addr *atomic.Uint32, n int) error {
 	for {
-		_, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWakeOp,
+		_, _, errno := unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWakeOp,
 			uintptr(n), 0, 0, 0)
 		switch errno {
 		case 0:

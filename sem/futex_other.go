@@ -16,6 +16,6 @@ var pid = os.Getpid()
 // errUnsupported: the futex is Linux's; pishm runs its workers on Linux only.
 var errUnsupported = fmt.Errorf("sem: cross-process futex: %w on %s", errors.ErrUnsupported, runtime.GOOS)
 
-func futexWait(*atomic.Uint32, uint32, time.Duration) error { return errUnsupported }
+func futexWait(*atomic.Uint32, uint32, time.Duration, bool) error { return errUnsupported }
 
 func futexWake(*atomic.Uint32, int) error { return errUnsupported }

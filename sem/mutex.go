@@ -66,7 +66,7 @@ func (m *Mutex) lock(d time.Duration) error {
 					return ErrTimeout
 				}
 			}
-			err = futexWait(&m.owner, o, wait)
+			err = futexWait(&m.owner, o, wait, false)
 		}
 		m.waiters.Add(^uint32(0))
 		if err != nil {
