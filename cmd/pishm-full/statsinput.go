@@ -1,18 +1,32 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/pishm/pishm/cmd/internal/cli"
 	"github.com/pishm/pishm/cmd/internal/filestats"
 	"github.com/pishm/pishm/cmd/internal/floatfile"
 	"github.com/pishm/pishm/cmd/internal/source"
 	"github.com/pishm/pishm/cmd/internal/textcol"
 )
+
+// decoders are the compressed formats pishm stats reads through.
+var decoders = map[floatfile.Format]source.Decoder{
+	floatfile.Gzip: func(r io.Reader) (io.ReadCloser, error) { return gzip.NewReader(r) },
+	floatfile.Zstd: func(r io.Reader) (io.ReadCloser, error) {
+		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, err
+		}
+		return z.IOReadCloser(), nil
+	},
+}
 
 // textOptions reads the text flags of pishm stats.
 func textOptions(cols, sep string, header, noHeader, strict bool) (filestats.TextOptions, error) {
@@ -70,7 +84,7 @@ func sniff(ctx context.Context, src **source.Source, raw bool) (floatfile.Format
 	if err != nil || (f != floatfile.Gzip && f != floatfile.Zstd) {
 		return f, err
 	}
-	d, err := source.Decompress(ctx, s, f.String())
+	d, err := source.Decompress(ctx, s, f.String(), decoders[f])
 	if err != nil {
 		return 0, err
 	}

@@ -7,7 +7,6 @@
 package source
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -15,8 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // Source is an input ready for workers.
@@ -128,34 +125,24 @@ func openStdin(ctx context.Context, name string, opt Options) (*Source, error) {
 	return copyStream(ctx, name, "stdin", int(os.Stdin.Fd()), 0)
 }
 
-// Decompress reads s, compressed as format says ("gzip" or "zstd"), into
-// a new Source; s stays open.
-func Decompress(ctx context.Context, s *Source, format string) (*Source, error) {
-	var r io.Reader
-	src := io.NewSectionReader(s.File, 0, s.Size)
-	switch format {
-	case "gzip":
-		z, err := gzip.NewReader(src)
-		if err != nil {
-			return nil, errorf(s.Name, "gzip: %v", err)
-		}
-		defer z.Close()
-		r = z
-	case "zstd":
-		z, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, errorf(s.Name, "zstd: %v", err)
-		}
-		defer z.Close()
-		r = z
-	default:
-		return nil, fmt.Errorf("source: unknown compression %q", format)
+// A Decoder reads the decompressed bytes of r.
+type Decoder func(r io.Reader) (io.ReadCloser, error)
+
+// Decompress reads s through decode, the decompressor of the format it
+// names ("gzip", "zstd"), into a new Source; s stays open. The decoders
+// are the caller's to link: a worker binary that links this package for
+// MemFile does not pay their package inits.
+func Decompress(ctx context.Context, s *Source, format string, decode Decoder) (*Source, error) {
+	z, err := decode(io.NewSectionReader(s.File, 0, s.Size))
+	if err != nil {
+		return nil, errorf(s.Name, "%s: %v", format, err)
 	}
+	defer z.Close()
 	m, err := newMemFile("pishm-" + format)
 	if err != nil {
 		return nil, err
 	}
-	n, err := copyCtx(ctx, m, r)
+	n, err := copyCtx(ctx, m, z)
 	if err != nil {
 		m.Close()
 		if ctx.Err() != nil {
