@@ -81,6 +81,7 @@ type UsageError struct{ Msg string }
 
 func (e UsageError) Error() string { return e.Msg }
 
+// Usagef is a UsageError with a formatted message.
 func Usagef(format string, args ...any) error { return UsageError{fmt.Sprintf(format, args...)} }
 
 // flagError is a command line the flag parser rejected: exit status 2,
