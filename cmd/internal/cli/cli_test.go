@@ -118,7 +118,7 @@ func TestETA(t *testing.T) {
 	}
 }
 
-// exitCode names the signal that cancelled the run, as the shells do
+// ExitCode names the signal that cancelled the run, as the shells do
 // ("SIGTERM", not syscall's "terminated"), and exits 128 + its number.
 func TestExitCodeSignal(t *testing.T) {
 	for _, tc := range []struct {

@@ -21,7 +21,7 @@ import (
 )
 
 // ParseFlags parses args into fs and refuses positional arguments. A flag
-// the parser rejects gives one line (exitCode adds a pointer to -h), not
+// the parser rejects gives one line (ExitCode adds a pointer to -h), not
 // the parser's own copy of the error followed by the whole usage; -h prints
 // the usage to fs's output. A -redis flag, where fs has one, must be a URL
 // go-redis takes.
@@ -38,7 +38,7 @@ func ParseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// ParseFlagsArgs is parseFlags for a command that takes arguments after
+// ParseFlagsArgs is ParseFlags for a command that takes arguments after
 // its flags (fs.Args()).
 func ParseFlagsArgs(fs *flag.FlagSet, args []string) error {
 	out, usage := fs.Output(), fs.Usage
@@ -197,7 +197,7 @@ Flags:
 		return opt, nil // pishm-full's to judge: Run forwards the arguments
 	}
 	// Everything else is the engine's to judge, once: its errors name the
-	// Config field, which asFlagError turns into the flag.
+	// Config field, which AsFlagError turns into the flag.
 	if err := opt.cfg.Validate(); err != nil {
 		return opt, AsFlagError(err)
 	}
@@ -307,6 +307,7 @@ func ParseCount(s string, max uint64) (uint64, error) {
 	return uint64(f), nil
 }
 
+// ModeNames lists the -mode values, for usage lines and messages.
 func ModeNames() string {
 	var s []string
 	for _, m := range lab.Modes() {
@@ -315,6 +316,7 @@ func ModeNames() string {
 	return strings.Join(s, ", ")
 }
 
+// ValidKernel reports whether name is auto or a kernel pi has.
 func ValidKernel(name string) bool {
 	if name == "auto" || name == "" {
 		return true
@@ -327,6 +329,7 @@ func ValidKernel(name string) bool {
 	return false
 }
 
+// KernelNames lists pi's kernels, for usage lines and messages.
 func KernelNames() string {
 	var s []string
 	for _, k := range pi.Kernels() {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 
 	"github.com/pishm/pishm/engine/lab"
@@ -24,8 +23,8 @@ var registered = map[string]Command{}
 // commands, and pishm, which does not link them, runs pishm-full instead.
 func Register(name string, c Command) { registered[name] = c }
 
-// FullName is the binary that holds every command.
-const FullName = "pishm-full"
+// fullName is the binary that holds every command.
+const fullName = "pishm-full"
 
 // linked reports whether this binary runs mode itself: a transport that
 // it does not link (unix, tcp and redis, which need package net and
@@ -45,18 +44,15 @@ func linked(mode lab.Mode) bool {
 func forward(what string, args []string) error {
 	path, err := fullPath()
 	if err != nil {
-		return Usagef("%s needs %s, which is neither beside this pishm nor on PATH (build every command: go build -o bin/ ./cmd/...)", what, FullName)
+		return Usagef("%s needs %s, which is neither beside this pishm nor on PATH (build every command: go build -o bin/ ./cmd/...)", what, fullName)
 	}
 	argv := append([]string{os.Args[0]}, args...)
 	return syscall.Exec(path, argv, os.Environ())
 }
 
 func fullPath() (string, error) {
-	if self, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(self), FullName)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
+	if p := besideSelf(fullName); p != "" {
+		return p, nil
 	}
-	return exec.LookPath(FullName)
+	return exec.LookPath(fullName)
 }

@@ -10,22 +10,27 @@ import (
 
 // LeanWorker returns the pishm-worker binary beside this one, if it is
 // there and can serve mode (it links only the transports package
-// transport registers itself: unix, tcp and redis need pishm); else "",
-// and the workers are re-executions of
-// pishm. A pishm-worker from another build is refused by its own workers
-// (the build stamp travels in the segment), and the engine then falls
-// back to pishm itself.
+// transport registers itself: unix, tcp and redis need pishm-full); else
+// "", and the workers are re-executions of this binary. A pishm-worker
+// from another build is refused by its own workers (the build stamp
+// travels in the segment), and the engine then falls back to this binary.
 func LeanWorker(mode lab.Mode) string {
 	if lab.IsTransport(mode) && !transport.Builtin(string(mode)) {
 		return ""
 	}
+	return besideSelf("pishm-worker")
+}
+
+// besideSelf is the executable file called name in this binary's
+// directory, or "" when there is none.
+func besideSelf(name string) string {
 	self, err := os.Executable()
 	if err != nil {
 		return ""
 	}
-	w := filepath.Join(filepath.Dir(self), "pishm-worker")
-	if fi, err := os.Stat(w); err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+	p := filepath.Join(filepath.Dir(self), name)
+	if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
 		return ""
 	}
-	return w
+	return p
 }

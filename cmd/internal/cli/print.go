@@ -11,6 +11,7 @@ import (
 	"github.com/pishm/pishm/engine/pi"
 )
 
+// PrintResult prints a pi run's result as text.
 func PrintResult(w io.Writer, r pi.Result) {
 	fmt.Fprintf(w, "pi        %.16f  (error %+.3e against math.Pi: the truncation of the series at n terms)\n", r.Pi, r.PiError)
 	if r.Extrapolated {
@@ -35,7 +36,7 @@ func PrintResult(w io.Writer, r pi.Result) {
 }
 
 // PrintWorkerDetail prints what a failed worker wrote, below the one-line
-// error that exitCode prints.
+// error that ExitCode prints.
 func PrintWorkerDetail(w io.Writer, we *engine.WorkerError) {
 	detail := we.Stack
 	if detail == "" {
