@@ -66,6 +66,7 @@ Flags (before FILE):
 	writerWait := fs.Duration("writer-wait", 5*time.Second, "how long a FIFO may have no writer before it is refused")
 	verbose := fs.Bool("v", false, "on a worker's failure, also print what it wrote to stderr")
 	quiet := fs.Bool("quiet", false, "no progress bars (they show only on a terminal, for passes over a second)")
+	read := fs.String("read", "auto", "how the workers read a raw or .npy FILE: `mmap` (in place), pread (copied), or auto (whichever a probe of FILE finds faster here)")
 	if err := cli.ParseFlagsArgs(fs, args); err != nil {
 		return err
 	}
@@ -96,6 +97,10 @@ Flags (before FILE):
 			return cli.Usagef("-range: %v", err)
 		}
 		histRange = &r
+	}
+	readMethod, ok := filestats.ReadMethods[*read]
+	if !ok {
+		return cli.Usagef("-read must be auto, mmap or pread, got %q", *read)
 	}
 	m := lab.Mode(*mode)
 	if m == lab.Racy {
@@ -130,7 +135,7 @@ Flags (before FILE):
 			return cli.UsageError{Msg: strings.Replace(err.Error(), src.Path, path, 1) + rawHint(format, set["type"])}
 		}
 	}
-	opt := filestats.Options{Workers: *workers, Mode: m, Bins: *bins, Range: histRange}
+	opt := filestats.Options{Workers: *workers, Mode: m, Bins: *bins, Range: histRange, Read: readMethod}
 	if m != lab.Goroutines {
 		opt.WorkerBinary = cli.LeanWorker(m)
 	}

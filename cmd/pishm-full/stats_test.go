@@ -64,8 +64,8 @@ func num(t *testing.T, v any) float64 {
 	return 0
 }
 
-// The same file gives the same -json bytes whatever the workers and the
-// mode, and those bytes are right: the sum and mean as math/big rounds
+// The same file gives the same -json bytes whatever the workers, the
+// mode and the read method, and those bytes are right: the sum and mean as math/big rounds
 // them, the variance within a few ulp of the exact one, a histogram that
 // holds every value.
 func TestStatsSameBits(t *testing.T) {
@@ -83,6 +83,7 @@ func TestStatsSameBits(t *testing.T) {
 		{"-workers", "1"}, {"-workers", "2"}, {"-workers", "8"},
 		{"-workers", "3", "-mode", "cas"}, {"-workers", "2", "-mode", "mutex"}, {"-workers", "2", "-mode", "goroutines"},
 		{"-workers", "3", "-mode", "pipe"}, {"-workers", "2", "-mode", "unix"},
+		{"-workers", "2", "-read", "mmap"}, {"-workers", "3", "-read", "pread"}, {"-workers", "2", "-mode", "goroutines", "-read", "mmap"},
 	} {
 		args := append([]string{"stats", "-json"}, run...)
 		out, stderr, code := pishm(t, append(args, path)...)

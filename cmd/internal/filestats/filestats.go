@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 
@@ -96,6 +97,7 @@ func engineOps(ops []stats.Op) []partial.Op {
 type params struct {
 	Path   string           `json:"path"`
 	Layout floatfile.Layout `json:"layout"`
+	Mapped bool             `json:"mapped,omitempty"` // read in place from a mapping, not with pread
 	Plan   *stats.Plan      `json:"plan,omitempty"`
 }
 
@@ -104,12 +106,28 @@ type params struct {
 type state struct {
 	r    *floatfile.Reader
 	plan *stats.Plan
+	key  readerKey
+}
+
+// readerKey names an open file: the passes' params differ (pass 2's
+// carries the plan) but share the reader, so that pass 2 finds the
+// mapping pass 1 faulted in.
+type readerKey struct {
+	path   string
+	layout floatfile.Layout
+	mapped bool
+}
+
+type openReader struct {
+	r    *floatfile.Reader
+	refs int
 }
 
 var states = struct {
 	sync.Mutex
-	m map[string]*state
-}{m: map[string]*state{}}
+	m       map[string]*state
+	readers map[readerKey]*openReader
+}{m: map[string]*state{}, readers: map[readerKey]*openReader{}}
 
 // stateFor opens (once per worker) what params names. It panics on
 // failure: the worker then dies with the message and the parent reports
@@ -130,26 +148,40 @@ func stateFor(raw []byte) *state {
 			panic(err)
 		}
 	}
-	r, err := floatfile.Open(p.Path, p.Layout)
-	if err != nil {
-		panic(err)
+	key := readerKey{p.Path, p.Layout, p.Mapped}
+	o, ok := states.readers[key]
+	if !ok {
+		r, err := floatfile.Open(p.Path, p.Layout, p.Mapped)
+		if err != nil {
+			panic(err)
+		}
+		o = &openReader{r: r}
+		states.readers[key] = o
 	}
-	s := &state{r: r, plan: p.Plan}
+	o.refs++
+	s := &state{r: o.r, plan: p.Plan, key: key}
 	states.m[string(raw)] = s
 	return s
 }
 
-// release closes and forgets what stateFor opened for these params in
-// this process: Compute calls it when it is done, for the pieces that ran
-// in the calling process (the goroutines mode; a pool's workers exit with
-// the pool).
+// release forgets what stateFor opened for these params in this process,
+// closing a file no params name any more: Compute calls it when it is
+// done, for the pieces that ran in the calling process (the goroutines
+// mode; a pool's workers exit with the pool).
 func release(raws ...[]byte) {
 	states.Lock()
 	defer states.Unlock()
 	for _, raw := range raws {
-		if s, ok := states.m[string(raw)]; ok {
-			s.r.Close()
-			delete(states.m, string(raw))
+		s, ok := states.m[string(raw)]
+		if !ok {
+			continue
+		}
+		delete(states.m, string(raw))
+		if o := states.readers[s.key]; o != nil {
+			if o.refs--; o.refs == 0 {
+				o.r.Close()
+				delete(states.readers, s.key)
+			}
 		}
 	}
 }
@@ -164,18 +196,27 @@ type buffers struct {
 var bufPool = sync.Pool{New: func() any { return new(buffers) }}
 
 // block is the most elements read and reduced at a time: 512 KiB of
-// float64, so that a block read by pread is still in the core's L2 cache
-// when the passes go over it. A piece of the default grid can be far
+// float64, so that a block (read by pread, or first touched in the
+// mapping) is still in the core's L2 cache when a one-pass run's second
+// look goes over it. A piece of the default grid can be far
 // larger; cutting it into blocks changes nothing in its value (every Sum
 // element is added exactly, counts and extremes do not depend on order).
 const block = 1 << 16
 
-// read reads the piece [lo, hi) into b, block by block, and calls f64 or
-// f32 on each block.
+// read calls f64 or f32 on the piece [lo, hi), block by block: in place
+// where the file is mapped (the goroutine panicking, not crashing, if the
+// file shrinks under it), else read into b.
 func read(s *state, lo, hi uint64, b *buffers, f64 func([]float64), f32 func([]float32)) {
+	if s.r.Mapped() {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	}
 	for ; lo < hi; lo += min(hi-lo, block) {
 		n := int(min(hi-lo, block))
 		if s.r.Layout().Elem == floatfile.Float64 {
+			if s.r.Mapped() {
+				f64(s.r.F64(lo, uint64(n)))
+				continue
+			}
 			if cap(b.f64) < n {
 				b.f64 = make([]float64, n)
 			}
@@ -184,6 +225,10 @@ func read(s *state, lo, hi uint64, b *buffers, f64 func([]float64), f32 func([]f
 				panic(err)
 			}
 			f64(xs)
+			continue
+		}
+		if s.r.Mapped() {
+			f32(s.r.F32(lo, uint64(n)))
 			continue
 		}
 		if cap(b.f32) < n {
@@ -239,12 +284,27 @@ func once(raw []byte, lo, hi uint64, v *engine.Vector) {
 		})
 }
 
+// ReadMethod is how the workers read the file.
+type ReadMethod int
+
+const (
+	// ReadProbe maps the file where floatfile.MapPays finds that it pays
+	// on this machine, else reads it with pread.
+	ReadProbe ReadMethod = iota
+	ReadMmap             // in place, from a shared read-only mapping
+	ReadPread            // copied out of the page cache with pread
+)
+
+// ReadMethods names the methods as a flag gives them.
+var ReadMethods = map[string]ReadMethod{"auto": ReadProbe, "mmap": ReadMmap, "pread": ReadPread}
+
 // Options say how to run.
 type Options struct {
 	Workers int
 	Mode    lab.Mode
 	Bins    int
 	Range   *[2]float64 // the histogram's; nil: the finite values' [min, max]
+	Read    ReadMethod
 	// WorkerBinary is lab.Config.WorkerBinary: a lean worker that links
 	// this package, or "" for the running binary.
 	WorkerBinary string
@@ -276,18 +336,26 @@ func Compute(ctx context.Context, path string, l floatfile.Layout, opt Options) 
 func (r *reducer) stats(ctx context.Context, abs string, l floatfile.Layout, opt Options) (stats.Result, error) {
 	pass := &r.pass
 	pass.Store(1)
+	mapped := opt.Read == ReadMmap
+	if opt.Read == ReadProbe {
+		passes := 2
+		if opt.Range != nil {
+			passes = 1
+		}
+		mapped = floatfile.MapPays(abs, l, passes)
+	}
 	reduce := func(name string, p []byte) (engine.Result, error) { return r.reduce(name, l.Count, p) }
 	var tot stats.Totals
 	ran := false // pass 1's totals are in tot
 	if opt.Range != nil && opt.Bins <= maxOnceBins {
-		res, t, done, err := onePass(abs, l, opt, reduce)
+		res, t, done, err := onePass(abs, l, mapped, opt, reduce)
 		if err != nil || done {
 			return res, err
 		}
 		tot, ran = t, t.Count+t.NaN > 0
 	}
 	if !ran {
-		p1, err := json.Marshal(params{Path: abs, Layout: l})
+		p1, err := json.Marshal(params{Path: abs, Layout: l, Mapped: mapped})
 		if err != nil {
 			return stats.Result{}, err
 		}
@@ -302,7 +370,7 @@ func (r *reducer) stats(ctx context.Context, abs string, l floatfile.Layout, opt
 	if err != nil {
 		return stats.Result{}, err
 	}
-	p2, err := json.Marshal(params{Path: abs, Layout: l, Plan: &plan})
+	p2, err := json.Marshal(params{Path: abs, Layout: l, Mapped: mapped, Plan: &plan})
 	if err != nil {
 		return stats.Result{}, err
 	}
@@ -325,12 +393,12 @@ func (r *reducer) stats(ctx context.Context, abs string, l floatfile.Layout, opt
 // is final; otherwise pass 2 must run again with the mean, on the totals
 // given (zero, counting no value, when the sample gave no shift and
 // nothing ran).
-func onePass(path string, l floatfile.Layout, opt Options, reduce func(string, []byte) (engine.Result, error)) (res stats.Result, tot stats.Totals, done bool, err error) {
+func onePass(path string, l floatfile.Layout, mapped bool, opt Options, reduce func(string, []byte) (engine.Result, error)) (res stats.Result, tot stats.Totals, done bool, err error) {
 	shift, err := samplePlan(path, l, opt.Bins, *opt.Range)
 	if err != nil || !shift.Deviations { // no finite value in the sample to shift by
 		return res, tot, false, err
 	}
-	p0, err := json.Marshal(params{Path: path, Layout: l, Plan: &shift})
+	p0, err := json.Marshal(params{Path: path, Layout: l, Mapped: mapped, Plan: &shift})
 	if err != nil {
 		return res, tot, false, err
 	}
@@ -359,7 +427,7 @@ func totals(l floatfile.Layout, r *engine.Result) stats.Totals {
 // samplePlan reads the sample stats.Sample names from the file and makes
 // the one-pass plan from it.
 func samplePlan(path string, l floatfile.Layout, bins int, rng [2]float64) (stats.Plan, error) {
-	r, err := floatfile.Open(path, l)
+	r, err := floatfile.Open(path, l, false)
 	if err != nil {
 		return stats.Plan{}, err
 	}

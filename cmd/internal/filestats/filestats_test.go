@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -43,8 +44,9 @@ func floatFile(t *testing.T, n int, value func(i int) float64) (string, floatfil
 	return path, l
 }
 
-// Compute leaves no file open in the calling process, where pieces may
-// run (the goroutines mode): a program may call it any number of times.
+// Compute leaves no file open and no mapping in the calling process,
+// where pieces may run (the goroutines mode): a program may call it any
+// number of times.
 func TestComputeClosesFiles(t *testing.T) {
 	path, l := floatFile(t, 50_000, func(i int) float64 { return float64(i % 1000) })
 	fds := func() int {
@@ -54,18 +56,29 @@ func TestComputeClosesFiles(t *testing.T) {
 		}
 		return len(es)
 	}
+	mappings := func() int {
+		b, err := os.ReadFile("/proc/self/maps")
+		if err != nil {
+			t.Skip("no /proc/self/maps")
+		}
+		return strings.Count(string(b), path)
+	}
 	before := -1
-	for i := range 4 {
+	for i := range 8 {
 		if i == 1 { // after the first call: the runtime's poller is set up once
 			before = fds()
 		}
 		mode := []lab.Mode{lab.Slots, lab.Goroutines}[i%2] // goroutines: the pieces run here
-		r, err := Compute(context.Background(), path, l, Options{Workers: 2, Mode: mode, Bins: 5})
+		read := []ReadMethod{ReadMmap, ReadPread}[i/2%2]
+		r, err := Compute(context.Background(), path, l, Options{Workers: 2, Mode: mode, Bins: 5, Read: read})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if r.Count != 50_000 || r.Sum != 50*999*1000/2 || r.Min != 0 || r.Max != 999 {
-			t.Fatalf("count %d sum %v min %v max %v", r.Count, r.Sum, r.Min, r.Max)
+			t.Fatalf("%v, %v: count %d sum %v min %v max %v", mode, read, r.Count, r.Sum, r.Min, r.Max)
+		}
+		if n := mappings(); n != 0 {
+			t.Fatalf("%v, %v: %d mappings of the file left", mode, read, n)
 		}
 	}
 	if after := fds(); after != before {

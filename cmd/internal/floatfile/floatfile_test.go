@@ -7,8 +7,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // npyFile builds a .npy file byte by byte, as NumPy writes it: magic,
@@ -91,7 +93,7 @@ func TestRawAndNPY(t *testing.T) {
 			if l.NPY && l.Offset%64 != 0 {
 				t.Errorf("npy data at %d, want a multiple of 64", l.Offset)
 			}
-			r, err := Open(p, l)
+			r, err := Open(p, l, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -193,7 +195,7 @@ func TestOpenShrunk(t *testing.T) {
 	if err := os.Truncate(p, 8); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(p, l); err == nil || !strings.Contains(err.Error(), "fewer than") {
+	if _, err := Open(p, l, true); err == nil || !strings.Contains(err.Error(), "fewer than") {
 		t.Errorf("Open of a shrunk file = %v, want an error", err)
 	}
 }
@@ -227,5 +229,79 @@ func TestSniffContinuationBytesAreRaw(t *testing.T) {
 	text := []byte("price\n1,€\n2,€\n")
 	if f, err := Sniff("x", bytes.NewReader(text), 100, text[:15], text[9:]); err != nil || f != Text {
 		t.Errorf("cut text: %v, %v; want Text", f, err)
+	}
+}
+
+// A mapped file's elements are read in place, the same as pread reads
+// them; and a file that shrinks under the mapping makes the read panic
+// (with debug.SetPanicOnFault, as filestats sets it) instead of crashing
+// the process.
+func TestMapped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.f64")
+	xs := make([]float64, 3*4096)
+	for i := range xs {
+		xs[i] = float64(i) / 3
+	}
+	if err := os.WriteFile(path, unsafe.Slice((*byte)(unsafe.Pointer(&xs[0])), 8*len(xs)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path, Layout{Elem: Float64, Count: uint64(len(xs))}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if !r.Mapped() {
+		t.Fatal("a regular file in a temporary directory is not mapped")
+	}
+	got := r.F64(5, 4000)
+	buf := make([]float64, 4000)
+	if err := r.ReadF64(5, buf); err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if got[i] != xs[5+i] || buf[i] != xs[5+i] {
+			t.Fatalf("element %d: mapped %v, pread %v, want %v", 5+i, got[i], buf[i], xs[5+i])
+		}
+	}
+	tail := r.F64(uint64(len(xs)-10), 10)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() == nil {
+			t.Error("reading a mapping past the end of its shrunken file did not panic")
+		}
+	}()
+	var sum float64
+	for _, x := range tail {
+		sum += x
+	}
+	t.Errorf("read %v from a mapping whose file is now empty", sum)
+}
+
+// MapPays leaves small files to pread without a probe, and a probe of a
+// large one leaves no mapping behind. (Which way it decides depends on
+// the machine: both ways are tested end to end in filestats.)
+func TestMapPays(t *testing.T) {
+	dir := t.TempDir()
+	small := filepath.Join(dir, "small.f64")
+	if err := os.WriteFile(small, make([]byte, 8<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if MapPays(small, Layout{Elem: Float64, Count: 1 << 10}, 2) {
+		t.Error("MapPays chose to map an 8 KiB file")
+	}
+	large := filepath.Join(dir, "large.f64")
+	if err := os.WriteFile(large, make([]byte, mapMin), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	MapPays(large, Layout{Elem: Float64, Count: mapMin / 8}, 2)
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skip("no /proc/self/maps")
+	}
+	if strings.Contains(string(maps), large) {
+		t.Error("the probe left a mapping of the file")
 	}
 }

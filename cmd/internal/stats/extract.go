@@ -137,6 +137,48 @@ type lanes struct {
 	mn, mx [8]float64
 }
 
+// countBins is the most bins dev8count counts in registers.
+const countBins = 16
+
+// binCounts is what dev8count counts: per lane, eight byte counters of
+// the even bins (byte j: bin 2j) and eight of the odd ones (bin 2j+1),
+// and the or of every bin it found, negative when some value was left to
+// the caller (k = -1).
+type binCounts struct {
+	even, odd [8]uint64
+	or        [8]int32
+}
+
+// addTo adds the counts to h (at least countBins long: the bins beyond
+// the plan's stay zero). The lanes are added in 16-bit fields first, the
+// even and odd bytes of each counter apart (at most 8·128 per field).
+func (c *binCounts) addTo(h []uint32) {
+	const m = 0x00ff00ff00ff00ff
+	var e0, e1, o0, o1 uint64 // field j: bin 4j, 4j+2, 4j+1, 4j+3
+	for lane := range 8 {
+		e, o := c.even[lane], c.odd[lane]
+		e0, e1 = e0+e&m, e1+e>>8&m
+		o0, o1 = o0+o&m, o1+o>>8&m
+	}
+	h = h[:countBins]
+	for j := range 4 {
+		s := 16 * j
+		h[4*j] += uint32(e0 >> s & 0xffff)
+		h[4*j+1] += uint32(o0 >> s & 0xffff)
+		h[4*j+2] += uint32(e1 >> s & 0xffff)
+		h[4*j+3] += uint32(o1 >> s & 0xffff)
+	}
+}
+
+// some reports whether some value was left to the caller.
+func (c *binCounts) some() bool {
+	var or int32
+	for _, v := range c.or {
+		or |= v
+	}
+	return or < 0
+}
+
 // float is the element types of a file.
 type float interface{ ~float32 | ~float64 }
 

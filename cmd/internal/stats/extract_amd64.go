@@ -20,3 +20,9 @@ func extract8f32(xs *float32, n int, s1, s2 float64, l *lanes)
 
 //go:noescape
 func dev8f32(xs *float32, n int, k *devConsts, l *lanes, idx *int32)
+
+//go:noescape
+func dev8count(xs *float64, n int, k *devConsts, l *lanes, idx *int32, c *binCounts)
+
+//go:noescape
+func dev8countf32(xs *float32, n int, k *devConsts, l *lanes, idx *int32, c *binCounts)

@@ -110,9 +110,9 @@ TEXT ·dev8(SB), NOSPLIT, $0-40
 	VMOVUPD      (DI), Z15
 	VMOVUPD      64(DI), Z16
 	SHRQ         $0x03, CX
-	JZ           devdone
+	JZ           devdonedev8
 
-devloop:
+devloopdev8:
 	VMOVUPD     (SI), Z0
 	VMULPD      Z8, Z0, Z1
 	VSUBPD      Z9, Z1, Z1
@@ -140,9 +140,9 @@ devloop:
 	ADDQ        $0x40, SI
 	ADDQ        $0x20, BX
 	DECQ        CX
-	JNZ         devloop
+	JNZ         devloopdev8
 
-devdone:
+devdonedev8:
 	VMOVUPD Z15, (DI)
 	VMOVUPD Z16, 64(DI)
 	VZEROUPPER
@@ -169,9 +169,9 @@ TEXT ·dev8f32(SB), NOSPLIT, $0-40
 	VMOVUPD      (DI), Z15
 	VMOVUPD      64(DI), Z16
 	SHRQ         $0x03, CX
-	JZ           devdonef32
+	JZ           devdonedev8f32
 
-devloopf32:
+devloopdev8f32:
 	// eight float32s, exactly as float64s
 	VCVTPS2PD   (SI), Z0
 	VMULPD      Z8, Z0, Z1
@@ -200,10 +200,199 @@ devloopf32:
 	ADDQ        $0x20, SI
 	ADDQ        $0x20, BX
 	DECQ        CX
-	JNZ         devloopf32
+	JNZ         devloopdev8f32
 
-devdonef32:
+devdonedev8f32:
 	VMOVUPD Z15, (DI)
 	VMOVUPD Z16, 64(DI)
+	VZEROUPPER
+	RET
+
+// func dev8count(xs *float64, n int, k *[10]float64, l *[40]float64, idx *int32, c *[20]uint64)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dev8count(SB), NOSPLIT, $0-48
+	MOVQ         xs+0(FP), SI
+	MOVQ         n+8(FP), CX
+	MOVQ         k+16(FP), DX
+	MOVQ         l+24(FP), DI
+	MOVQ         idx+32(FP), BX
+	VBROADCASTSD (DX), Z8
+	VBROADCASTSD 8(DX), Z9
+	VBROADCASTSD 16(DX), Z10
+	VBROADCASTSD 24(DX), Z11
+	VBROADCASTSD 32(DX), Z12
+	VBROADCASTSD 40(DX), Z13
+	VBROADCASTSD 48(DX), Z17
+	VBROADCASTSD 56(DX), Z18
+	VBROADCASTSD 64(DX), Z19
+	VBROADCASTSD 72(DX), Z20
+	VMOVUPD      (DI), Z15
+	VMOVUPD      64(DI), Z16
+	MOVQ         c+40(FP), R9
+	VPTERNLOGD   $0xff, Z26, Z26, Z26
+	VPSRLQ       $0x3f, Z26, Z26
+	MOVQ         $0x0f0f0f0f0f0f0f0f, AX
+	VPBROADCASTQ AX, Z25
+	VPXORQ       Z14, Z14, Z14
+	VPXORQ       Z28, Z28, Z28
+	VPXORQ       Z29, Z29, Z29
+	VPXORQ       Z27, Z27, Z27
+	MOVQ         $0x0000000f, R8
+	SHRQ         $0x03, CX
+	JZ           devdonedev8count
+
+devloopdev8count:
+	VMOVUPD     (SI), Z0
+	VMULPD      Z8, Z0, Z1
+	VSUBPD      Z9, Z1, Z1
+	VMULPD      Z1, Z1, Z1
+	VADDPD      Z1, Z10, Z2
+	VSUBPD      Z10, Z2, Z2
+	VADDPD      Z2, Z15, Z15
+	VSUBPD      Z2, Z1, Z3
+	VADDPD      Z3, Z16, Z16
+	VMULPD      Z11, Z0, Z4
+	VSUBPD      Z12, Z4, Z4
+	VMULPD      Z13, Z4, Z4
+	VRNDSCALEPD $0x03, Z4, Z6
+	VSUBPD      Z6, Z4, Z7
+	VCMPPD      $0x1d, Z17, Z0, K1
+	VCMPPD      $0x12, Z18, Z0, K2
+	VCMPPD      $0x1d, Z19, Z7, K3
+	VCMPPD      $0x12, Z20, Z7, K4
+	KANDW       K2, K1, K1
+	KANDW       K3, K1, K1
+	KANDW       K4, K1, K1
+	VPTERNLOGD  $0xff, Z5, Z5, Z5
+	VCVTTPD2DQ  Z4, K1, Y5
+	VMOVDQU     Y5, (BX)
+	VPORD       Y5, Y27, Y27
+	VPMOVZXDQ   Y5, Z21
+	VPSLLQ      $0x02, Z21, Z21
+	VPSLLVQ     Z21, Z26, Z22
+	VPADDQ      Z22, Z14, Z14
+	DECQ        R8
+	JNZ         devnextdev8count
+	VPANDQ      Z25, Z14, Z23
+	VPADDQ      Z23, Z28, Z28
+	VPSRLQ      $0x04, Z14, Z14
+	VPANDQ      Z25, Z14, Z14
+	VPADDQ      Z14, Z29, Z29
+	VPXORQ      Z14, Z14, Z14
+	MOVQ        $0x0000000f, R8
+
+devnextdev8count:
+	ADDQ $0x40, SI
+	ADDQ $0x20, BX
+	DECQ CX
+	JNZ  devloopdev8count
+
+devdonedev8count:
+	VMOVUPD   Z15, (DI)
+	VMOVUPD   Z16, 64(DI)
+	VPANDQ    Z25, Z14, Z23
+	VPADDQ    Z23, Z28, Z28
+	VPSRLQ    $0x04, Z14, Z14
+	VPANDQ    Z25, Z14, Z14
+	VPADDQ    Z14, Z29, Z29
+	VPXORQ    Z14, Z14, Z14
+	VMOVDQU64 Z28, (R9)
+	VMOVDQU64 Z29, 64(R9)
+	VMOVDQU32 Y27, 128(R9)
+	VZEROUPPER
+	RET
+
+// func dev8countf32(xs *float32, n int, k *[10]float64, l *[40]float64, idx *int32, c *[20]uint64)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dev8countf32(SB), NOSPLIT, $0-48
+	MOVQ         xs+0(FP), SI
+	MOVQ         n+8(FP), CX
+	MOVQ         k+16(FP), DX
+	MOVQ         l+24(FP), DI
+	MOVQ         idx+32(FP), BX
+	VBROADCASTSD (DX), Z8
+	VBROADCASTSD 8(DX), Z9
+	VBROADCASTSD 16(DX), Z10
+	VBROADCASTSD 24(DX), Z11
+	VBROADCASTSD 32(DX), Z12
+	VBROADCASTSD 40(DX), Z13
+	VBROADCASTSD 48(DX), Z17
+	VBROADCASTSD 56(DX), Z18
+	VBROADCASTSD 64(DX), Z19
+	VBROADCASTSD 72(DX), Z20
+	VMOVUPD      (DI), Z15
+	VMOVUPD      64(DI), Z16
+	MOVQ         c+40(FP), R9
+	VPTERNLOGD   $0xff, Z26, Z26, Z26
+	VPSRLQ       $0x3f, Z26, Z26
+	MOVQ         $0x0f0f0f0f0f0f0f0f, AX
+	VPBROADCASTQ AX, Z25
+	VPXORQ       Z14, Z14, Z14
+	VPXORQ       Z28, Z28, Z28
+	VPXORQ       Z29, Z29, Z29
+	VPXORQ       Z27, Z27, Z27
+	MOVQ         $0x0000000f, R8
+	SHRQ         $0x03, CX
+	JZ           devdonedev8countf32
+
+devloopdev8countf32:
+	// eight float32s, exactly as float64s
+	VCVTPS2PD   (SI), Z0
+	VMULPD      Z8, Z0, Z1
+	VSUBPD      Z9, Z1, Z1
+	VMULPD      Z1, Z1, Z1
+	VADDPD      Z1, Z10, Z2
+	VSUBPD      Z10, Z2, Z2
+	VADDPD      Z2, Z15, Z15
+	VSUBPD      Z2, Z1, Z3
+	VADDPD      Z3, Z16, Z16
+	VMULPD      Z11, Z0, Z4
+	VSUBPD      Z12, Z4, Z4
+	VMULPD      Z13, Z4, Z4
+	VRNDSCALEPD $0x03, Z4, Z6
+	VSUBPD      Z6, Z4, Z7
+	VCMPPD      $0x1d, Z17, Z0, K1
+	VCMPPD      $0x12, Z18, Z0, K2
+	VCMPPD      $0x1d, Z19, Z7, K3
+	VCMPPD      $0x12, Z20, Z7, K4
+	KANDW       K2, K1, K1
+	KANDW       K3, K1, K1
+	KANDW       K4, K1, K1
+	VPTERNLOGD  $0xff, Z5, Z5, Z5
+	VCVTTPD2DQ  Z4, K1, Y5
+	VMOVDQU     Y5, (BX)
+	VPORD       Y5, Y27, Y27
+	VPMOVZXDQ   Y5, Z21
+	VPSLLQ      $0x02, Z21, Z21
+	VPSLLVQ     Z21, Z26, Z22
+	VPADDQ      Z22, Z14, Z14
+	DECQ        R8
+	JNZ         devnextdev8countf32
+	VPANDQ      Z25, Z14, Z23
+	VPADDQ      Z23, Z28, Z28
+	VPSRLQ      $0x04, Z14, Z14
+	VPANDQ      Z25, Z14, Z14
+	VPADDQ      Z14, Z29, Z29
+	VPXORQ      Z14, Z14, Z14
+	MOVQ        $0x0000000f, R8
+
+devnextdev8countf32:
+	ADDQ $0x20, SI
+	ADDQ $0x20, BX
+	DECQ CX
+	JNZ  devloopdev8countf32
+
+devdonedev8countf32:
+	VMOVUPD   Z15, (DI)
+	VMOVUPD   Z16, 64(DI)
+	VPANDQ    Z25, Z14, Z23
+	VPADDQ    Z23, Z28, Z28
+	VPSRLQ    $0x04, Z14, Z14
+	VPANDQ    Z25, Z14, Z14
+	VPADDQ    Z14, Z29, Z29
+	VPXORQ    Z14, Z14, Z14
+	VMOVDQU64 Z28, (R9)
+	VMOVDQU64 Z29, 64(R9)
+	VMOVDQU32 Y27, 128(R9)
 	VZEROUPPER
 	RET

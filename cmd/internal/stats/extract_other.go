@@ -13,3 +13,11 @@ func dev8(xs *float64, n int, k *devConsts, l *lanes, idx *int32) { panic("stats
 func extract8f32(xs *float32, n int, s1, s2 float64, l *lanes) { panic("stats: no extract8f32 here") }
 
 func dev8f32(xs *float32, n int, k *devConsts, l *lanes, idx *int32) { panic("stats: no dev8f32 here") }
+
+func dev8count(xs *float64, n int, k *devConsts, l *lanes, idx *int32, c *binCounts) {
+	panic("stats: no dev8count here")
+}
+
+func dev8countf32(xs *float32, n int, k *devConsts, l *lanes, idx *int32, c *binCounts) {
+	panic("stats: no dev8countf32 here")
+}

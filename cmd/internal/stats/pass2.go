@@ -253,10 +253,32 @@ func (p *Plan) classify(x float64, k int32, h []uint32, below, above *int) {
 func chunk2[T float](p *Plan, c []T, h []uint32, sink Sink, sc *Scratch) (below, above int) {
 	idx := sc.idx[:len(c)]
 	n8 := 0
+	counted := false // the bins of c[:n8] are counted but for the -1s in idx
 	var l lanes
 	if haveExtract8 {
 		n8 = len(c) &^ 7
-		if n8 > 0 {
+		if n8 > 0 && p.Bins <= countBins {
+			var bc binCounts
+			switch v := any(c).(type) {
+			case []float64:
+				dev8count(&v[0], n8, &p.dev, &l, &idx[0], &bc)
+			case []float32:
+				dev8countf32(&v[0], n8, &p.dev, &l, &idx[0], &bc)
+			}
+			var hc [countBins]uint32
+			bc.addTo(hc[:])
+			for k, n := range hc[:p.Bins] {
+				h[k] += n
+			}
+			counted = true
+			if bc.some() {
+				for i, k := range idx[:n8] {
+					if k < 0 {
+						p.classify(float64(c[i]), k, h, &below, &above)
+					}
+				}
+			}
+		} else if n8 > 0 {
 			switch v := any(c).(type) {
 			case []float64:
 				dev8(&v[0], n8, &p.dev, &l, &idx[0])
@@ -299,6 +321,9 @@ func chunk2[T float](p *Plan, c []T, h []uint32, sink Sink, sc *Scratch) (below,
 	B := p.Bins
 	h0, h1, h2, h3 := h[:B], h[B:2*B], h[2*B:3*B], h[3*B:4*B]
 	i := 0
+	if counted {
+		i = n8
+	}
 	for ; i+4 <= len(c); i += 4 {
 		k0, k1, k2, k3 := idx[i], idx[i+1], idx[i+2], idx[i+3]
 		if k0|k1|k2|k3 >= 0 {

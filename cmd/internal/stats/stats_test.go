@@ -367,3 +367,78 @@ func TestWiden(t *testing.T) {
 		}
 	}
 }
+
+// The bins counted in registers (dev8count, up to countBins) and those
+// counted in memory (beyond) agree with the reference and with the Go
+// code, for float64 and float32 input: bin counts at either end of the
+// register path (1, 15, 16, 17 bins), a whole chunk in one bin (the
+// counters' widest), and a range narrower than the data, so that many
+// values are left to the Go code (the -1s) beside counted ones.
+func TestBinCounting(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	data := map[string][]float64{
+		"normal":   normals(r, 5000, 3, 1),
+		"one bin":  make([]float64, 3000),
+		"last bin": make([]float64, 3000),
+	}
+	for i := range data["one bin"] {
+		data["one bin"][i] = 1.5 + float64(i%7)*1e-9
+		data["last bin"][i] = 10 - float64(i%7)*1e-9
+	}
+	data["one bin"][0], data["last bin"][0] = 0, 0 // the range: [0, 10]
+	data["last bin"][1] = 10
+	data["normal"][77] = math.NaN()
+	for name, xs := range data {
+		for _, bins := range []int{1, 2, 9, 15, 16, 17, 40} {
+			for _, rng := range []*[2]float64{nil, {2.5, 3.5}} {
+				xs32 := make([]float32, len(xs))
+				xs64 := make([]float64, len(xs)) // the float32 values, as float64s
+				for i, x := range xs {
+					xs32[i] = float32(x)
+					xs64[i] = float64(xs32[i])
+				}
+				want := newReference(xs64, bins, rng)
+				for _, fused := range []bool{true, false} {
+					func() {
+						defer func(v bool) { haveExtract8 = v }(haveExtract8)
+						haveExtract8 = haveExtract8 && fused
+						got := compute(t, xs64, 1100, bins, rng)
+						check(t, got, want, varianceErr)
+						got32 := compute32(t, xs32, 1100, bins, rng)
+						a, _ := json.Marshal(got32)
+						b, _ := json.Marshal(got)
+						if string(a) != string(b) {
+							t.Errorf("%s, %d bins, range %v, fused %v: float32 pieces\n%s\nfloat64 of the same values\n%s", name, bins, rng, fused, a, b)
+						}
+					}()
+				}
+			}
+		}
+	}
+}
+
+// compute32 is compute for float32 input.
+func compute32(t *testing.T, xs32 []float32, grain, bins int, rng *[2]float64) Result {
+	t.Helper()
+	var sc Scratch
+	s1 := newSink(Pass1Ops())
+	for lo := 0; lo < len(xs32); lo += grain {
+		Pass1F32(xs32[lo:min(lo+grain, len(xs32))], s1, &sc)
+	}
+	nan := uint64(s1.float(P1NaN))
+	tot := Totals{Count: uint64(len(xs32)) - nan, NaN: nan, Sum: s1.exact(P1Sum), Min: s1.float(P1Min), Max: s1.float(P1Max),
+		FiniteMin: s1.float(P1FiniteMin), FiniteMax: s1.float(P1FiniteMax)}
+	plan, err := NewPlan(tot, bins, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := newSink(Pass2Ops(bins))
+	for lo := 0; lo < len(xs32); lo += grain {
+		plan.Pass2F32(xs32[lo:min(lo+grain, len(xs32))], s2, &sc)
+	}
+	counts := make([]float64, bins)
+	for k := range counts {
+		counts[k] = s2.float(P2Bins + k)
+	}
+	return Finish(tot, plan, s2.exact(P2SumSq), counts, s2.float(P2Below), s2.float(P2Above))
+}

@@ -38,7 +38,10 @@ func main() {
 		extract(e)
 	}
 	for _, e := range elems {
-		dev(e)
+		dev(e, false)
+	}
+	for _, e := range elems {
+		dev(e, true)
 	}
 	Generate()
 }
@@ -97,10 +100,27 @@ func extract(e elem) {
 // loHalf)*norm, where x is in [lo, hi] and f is more than delta from an
 // integer, else -1. No fused multiply-adds: every step rounds as the Go
 // code does.
-func dev(e elem) {
+//
+// With count, it emits dev8count<suffix>, which also counts the bins of a
+// histogram of at most 16, in registers, for at most chunkLen values (n <=
+// 1024): each lane adds 1<<4k to a quadword of sixteen 4-bit counters (a
+// k of -1, as an unsigned shift of 2^34-4, adds nothing), which every 15
+// rounds, before a counter can overflow, are moved into two quadwords of
+// eight byte counters, the even bins' and the odd bins' (at most 128 per
+// lane, so that a byte never carries into the next: quadword adds serve).
+// c gets the byte counters and the or of every lane's k: negative where
+// some value was left to the caller.
+func dev(e elem, count bool) {
 	name := "dev8" + e.suffix
+	sig := "func(xs *" + e.goType + ", n int, k *[10]float64, l *[40]float64, idx *int32)"
+	if count {
+		name = "dev8count" + e.suffix
+		// c is *binCounts: two [8]uint64 and an [8]int32.
+		sig = "func(xs *" + e.goType + ", n int, k *[10]float64, l *[40]float64, idx *int32, c *[20]uint64)"
+	}
+	label := func(s string) string { return s + name }
 	// k is *devConsts (ten float64s), l *lanes: pointers either way.
-	TEXT(name, NOSPLIT, "func(xs *"+e.goType+", n int, k *[10]float64, l *[40]float64, idx *int32)")
+	TEXT(name, NOSPLIT, sig)
 	Load(Param("xs"), RSI)
 	Load(Param("n"), RCX)
 	Load(Param("k"), RDX)
@@ -112,10 +132,22 @@ func dev(e elem) {
 	}
 	VMOVUPD(Mem{Base: RDI}, Z15)           // a
 	VMOVUPD(Mem{Base: RDI, Disp: 64}, Z16) // b
+	if count {
+		Load(Param("c"), R9)
+		VPTERNLOGD(Imm(0xff), Z26, Z26, Z26)
+		VPSRLQ(Imm(63), Z26, Z26) // 1 in each quadword
+		MOVQ(U64(0x0f0f0f0f0f0f0f0f), RAX)
+		VPBROADCASTQ(RAX, Z25) // the low nibble of each byte
+		VPXORQ(Z14, Z14, Z14)  // the 4-bit counters
+		VPXORQ(Z28, Z28, Z28)  // the even bins' byte counters
+		VPXORQ(Z29, Z29, Z29)  // the odd bins'
+		VPXORQ(Z27, Z27, Z27)  // the or of the bins
+		MOVQ(U32(15), R8)      // rounds until the next flush
+	}
 	SHRQ(Imm(3), RCX)
-	JZ(LabelRef("devdone" + e.suffix))
+	JZ(LabelRef(label("devdone")))
 
-	Label("devloop" + e.suffix)
+	Label(label("devloop"))
 	e.load(Mem{Base: RSI}, Z0)
 	VMULPD(Z8, Z0, Z1)             // x*s
 	VSUBPD(Z9, Z1, Z1)             // d = x*s - ms
@@ -140,14 +172,43 @@ func dev(e elem) {
 	VPTERNLOGD(Imm(0xff), Z5, Z5, Z5) // all ones: -1 in every lane
 	VCVTTPD2DQ(Z4, K1, Y5)            // trunc(f) where K1 holds
 	VMOVDQU(Y5, Mem{Base: RBX})
+	if count {
+		VPORD(Y5, Y27, Y27)      // a -1 sets the sign bit
+		VPMOVZXDQ(Y5, Z21)       // k, unsigned
+		VPSLLQ(Imm(2), Z21, Z21) // 4k
+		VPSLLVQ(Z21, Z26, Z22)   // 1<<4k, or 0 for k = -1
+		VPADDQ(Z22, Z14, Z14)    // into k's 4-bit counter
+		DECQ(R8)
+		JNZ(LabelRef(label("devnext")))
+		flush()
+		MOVQ(U32(15), R8)
+		Label(label("devnext"))
+	}
 	ADDQ(Imm(uint64(e.bytes)), RSI)
 	ADDQ(Imm(32), RBX)
 	DECQ(RCX)
-	JNZ(LabelRef("devloop" + e.suffix))
+	JNZ(LabelRef(label("devloop")))
 
-	Label("devdone" + e.suffix)
+	Label(label("devdone"))
 	VMOVUPD(Z15, Mem{Base: RDI})
 	VMOVUPD(Z16, Mem{Base: RDI, Disp: 64})
+	if count {
+		flush()
+		VMOVDQU64(Z28, Mem{Base: R9})
+		VMOVDQU64(Z29, Mem{Base: R9, Disp: 64})
+		VMOVDQU32(Y27, Mem{Base: R9, Disp: 128})
+	}
 	VZEROUPPER()
 	RET()
+}
+
+// flush moves dev8count's 4-bit counters (Z14) into its byte counters
+// (Z28 even bins, Z29 odd) and clears them.
+func flush() {
+	VPANDQ(Z25, Z14, Z23)
+	VPADDQ(Z23, Z28, Z28)
+	VPSRLQ(Imm(4), Z14, Z14)
+	VPANDQ(Z25, Z14, Z14)
+	VPADDQ(Z14, Z29, Z29)
+	VPXORQ(Z14, Z14, Z14)
 }
