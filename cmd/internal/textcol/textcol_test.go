@@ -247,6 +247,13 @@ func TestParseDecimalAsStrconv(t *testing.T) {
 	check := func(s string) {
 		t.Helper()
 		got, ok := parseDecimal([]byte(s))
+		// The same field with digits after it in its buffer, which the
+		// eight-at-once reads see but must not take.
+		padded := append([]byte(s), "12345678"...)
+		got2, ok2 := parseDecimal(padded[:len(s)])
+		if ok2 != ok || ok && math.Float64bits(got2) != math.Float64bits(got) {
+			t.Fatalf("%q: %v %v alone, %v %v with digits after it in the buffer", s, got, ok, got2, ok2)
+		}
 		if !ok {
 			return
 		}
@@ -267,13 +274,16 @@ func TestParseDecimalAsStrconv(t *testing.T) {
 		check(fmt.Sprintf("-%se%d", m, r.IntN(60)-30))
 	}
 	for _, s := range []string{"0", "-0", "0.000", "1", "9007199254740993", "9007199254740992", "1e22", "1e23", "123456789012345678e-5",
-		"2.2250738585072014e-308", "1.7976931348623157e308", "0.1", "33.095451725862591", ".5", "5.", "+5", "-.5e-3"} {
+		"2.2250738585072014e-308", "1.7976931348623157e308", "0.1", "33.095451725862591", ".5", "5.", "+5", "-.5e-3",
+		"0.0000000000000000001234567890123456789", "00000000000000000000001.5", "1234567890123456789", "1.234567890123456789e-5",
+		"12345678.12345678", "99999999.99999999e3", "0.00000000", "1.", "-.00000001"} {
 		check(s)
 	}
 	if fast < 2*scaled(1_000_000) {
 		t.Errorf("the fast path answered %d strings only", fast)
 	}
-	for _, s := range []string{"", "+", ".", "e5", "1e", "1e+", "inf", "nan", "0x10", "1_0", "1.2.3", "12345678901234567890"} {
+	for _, s := range []string{"", "+", ".", "e5", "1e", "1e+", "inf", "nan", "0x10", "1_0", "1.2.3", "12345678901234567890",
+		"1234567890.1234567890", "12345678a", "1.2345678x", "-", "+.", ".e1", "1..2", "12345678.."} {
 		if _, ok := parseDecimal([]byte(s)); ok {
 			t.Errorf("%q: the fast path answered", s)
 		}
