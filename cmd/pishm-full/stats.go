@@ -66,7 +66,7 @@ Flags (before FILE):
 	writerWait := fs.Duration("writer-wait", 5*time.Second, "how long a FIFO may have no writer before it is refused")
 	verbose := fs.Bool("v", false, "on a worker's failure, also print what it wrote to stderr")
 	quiet := fs.Bool("quiet", false, "no progress bars (they show only on a terminal, for passes over a second)")
-	read := fs.String("read", "auto", "how the workers read a raw or .npy FILE: `mmap` (in place), pread (copied), or auto (whichever a probe of FILE finds faster here)")
+	read := fs.String("read", "auto", "how the workers read FILE: `mmap` (in place), pread (copied), or auto (whichever a probe of FILE finds faster here; pread for files under 32 MiB)")
 	if err := cli.ParseFlagsArgs(fs, args); err != nil {
 		return err
 	}

@@ -91,7 +91,8 @@ func TestStatsCSVSameBitsAsRaw(t *testing.T) {
 	}
 	path := writeFile(t, "d.csv", b.Bytes())
 	want := statsOf(t, price)
-	for _, run := range [][]string{{"-workers", "1"}, {"-workers", "3"}, {"-workers", "2", "-mode", "cas"}, {"-workers", "2", "-mode", "goroutines"}, {"-workers", "2", "-mode", "pipe"}} {
+	for _, run := range [][]string{{"-workers", "1"}, {"-workers", "3"}, {"-workers", "2", "-mode", "cas"}, {"-workers", "2", "-mode", "goroutines"}, {"-workers", "2", "-mode", "pipe"},
+		{"-workers", "3", "-read", "mmap"}, {"-workers", "2", "-read", "pread"}, {"-workers", "2", "-mode", "goroutines", "-read", "mmap"}} {
 		got := textStats(t, path, append(run, "-col", "price, USD")...)
 		if len(got.Columns) != 1 || !got.Header || got.Records != 20_000 {
 			t.Fatalf("%v: %+v", run, got)

@@ -3,6 +3,7 @@ package filestats
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/pishm/pishm/cmd/internal/floatfile"
+	"github.com/pishm/pishm/cmd/internal/source"
 	"github.com/pishm/pishm/cmd/internal/stats"
 	"github.com/pishm/pishm/engine"
 	"github.com/pishm/pishm/engine/lab"
@@ -190,6 +192,40 @@ func TestMaxK(t *testing.T) {
 	} {
 		if got := maxK(c.opt); got != c.want {
 			t.Errorf("maxK(%d bins, range %v) = %d, want %d", c.opt.Bins, c.opt.Range != nil, got, c.want)
+		}
+	}
+}
+
+// ComputeText reads a CSV the same mapped as with pread, and leaves no
+// mapping of it in the calling process, where the goroutines mode parses.
+func TestComputeTextMapped(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("id,x\n")
+	for i := range 30_000 {
+		fmt.Fprintf(&b, "%d,%d.25\n", i, i%1000)
+	}
+	path := filepath.Join(t.TempDir(), "d.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []lab.Mode{lab.Goroutines, lab.Slots} {
+		for _, read := range []ReadMethod{ReadMmap, ReadPread} {
+			src, err := source.Open(context.Background(), path, source.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := ComputeText(context.Background(), src, Options{Workers: 2, Mode: mode, Bins: 4, Read: read}, TextOptions{Cols: []string{"x"}, ColsFlag: "x"})
+			src.Close()
+			if err != nil {
+				t.Fatalf("%v, %v: %v", mode, read, err)
+			}
+			if len(r.Columns) != 1 || r.Columns[0].Stats == nil || r.Columns[0].Stats.Count != 30_000 || r.Columns[0].Stats.Sum != 30*(999*1000/2+250) {
+				t.Fatalf("%v, %v: %+v", mode, read, r)
+			}
+			maps, err := os.ReadFile("/proc/self/maps")
+			if err == nil && strings.Contains(string(maps), path) {
+				t.Errorf("%v, %v: a mapping of the file is left", mode, read)
+			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 
@@ -68,10 +69,11 @@ func init() {
 }
 
 type indexParams struct {
-	Path  string `json:"path"`
-	Size  int64  `json:"size"`
-	Block int64  `json:"block"`
-	Out   string `json:"out"` // the index file, indexEntry bytes per block
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	Block  int64  `json:"block"`
+	Out    string `json:"out"`              // the index file, indexEntry bytes per block
+	Mapped bool   `json:"mapped,omitempty"` // read the file in place (mappedText), not with pread
 }
 
 // readBlock is the most bytes read at a time.
@@ -80,17 +82,29 @@ const readBlock = 1 << 20
 // indexBlocks indexes blocks [lo, hi) and writes their entries.
 func indexBlocks(raw []byte, lo, hi uint64, v *engine.Vector) {
 	p := cachedParams[indexParams](raw)
-	in, out := mustOpen(p.Path, os.O_RDONLY), mustOpen(p.Out, os.O_WRONLY)
-	defer in.Close()
+	out := mustOpen(p.Out, os.O_WRONLY)
 	defer out.Close()
-	bp := readBufs.Get().(*[]byte)
-	defer readBufs.Put(bp)
-	buf := (*bp)[:readBlock]
+	var data []byte // the file, mapped
+	var in *os.File
+	var buf []byte
+	if p.Mapped {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		data = mappedText(p.Path, p.Size)
+	} else {
+		in = mustOpen(p.Path, os.O_RDONLY)
+		defer in.Close()
+		bp := readBufs.Get().(*[]byte)
+		defer readBufs.Put(bp)
+		buf = (*bp)[:readBlock]
+	}
 	ent := make([]byte, 0, indexEntry*(hi-lo))
 	for b := lo; b < hi; b++ {
 		start, end := int64(b)*p.Block, min(p.Size, int64(b+1)*p.Block)
 		x := textcol.Index(nil) // the identity of Join
-		for off := start; off < end; {
+		if data != nil {
+			x = textcol.Index(data[start:end])
+		}
+		for off := start; data == nil && off < end; {
 			n := min(end-off, readBlock)
 			mustReadAt(in, buf[:n], off)
 			x = textcol.Join(x, textcol.Index(buf[:n]))
@@ -128,6 +142,8 @@ type parseParams struct {
 	Header bool       `json:"header"`
 	Quotes bool       `json:"quotes"` // the file holds a '"'
 	Outs   []string   `json:"outs"`   // one float64 array per column, a value per record past the header
+	Size   int64      `json:"size"`   // of the file
+	Mapped bool       `json:"mapped,omitempty"`
 }
 
 // hole is what a record with no number in a column leaves in its array:
@@ -138,8 +154,6 @@ var hole = math.NaN()
 // arrays.
 func parseParts(raw []byte, lo, hi uint64, v *engine.Vector) {
 	p := cachedParams[parseParams](raw)
-	in := mustOpen(p.Path, os.O_RDONLY)
-	defer in.Close()
 	outs := make([]*os.File, len(p.Cols))
 	for i, o := range p.Outs {
 		outs[i] = mustOpen(o, os.O_WRONLY)
@@ -162,11 +176,24 @@ func parseParts(raw []byte, lo, hi uint64, v *engine.Vector) {
 	}
 	counts := make([]colCounts, len(p.Cols))
 	var records, blanks int64
-	bp := readBufs.Get().(*[]byte)
-	defer readBufs.Put(bp)
-	buf := (*bp)[:0]
-	defer func() { *bp = buf[:0] }()
-	for off, end := first[0], last[0]; off < end || len(buf) > 0; {
+	// The part's bytes: mapped, all of them at once (its capacity ends
+	// with the part, so that nothing below writes into the mapping), else
+	// read into buf a block at a time.
+	var in *os.File
+	var buf []byte
+	off, end := first[0], last[0]
+	if p.Mapped {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		buf, off = mappedText(p.Path, p.Size)[off:end:end], end
+	} else {
+		in = mustOpen(p.Path, os.O_RDONLY)
+		defer in.Close()
+		bp := readBufs.Get().(*[]byte)
+		defer readBufs.Put(bp)
+		buf = (*bp)[:0]
+		defer func() { *bp = buf[:0] }()
+	}
+	for off < end || len(buf) > 0 {
 		// Top up the buffer: what is left of the last read, then more.
 		if n := min(end-off, int64(cap(buf)-len(buf))); n > 0 {
 			k := len(buf)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pishm/pishm/cmd/internal/floatfile"
 	"github.com/pishm/pishm/cmd/internal/source"
 	"github.com/pishm/pishm/cmd/internal/stats"
 	"github.com/pishm/pishm/cmd/internal/textcol"
@@ -94,7 +95,12 @@ func ComputeText(ctx context.Context, src *source.Source, opt Options, topt Text
 		return res, err
 	}
 	defer r.close()
-	layout, quotes, err := r.index(src, int64(start))
+	// The index and the parse each read the whole file: mapped where that
+	// pays (as Compute decides for a raw file), one mapping per worker for
+	// both.
+	mapped := opt.Read == ReadMmap || opt.Read == ReadProbe && floatfile.MapPaysBytes(src.Path, 0, src.Size, 2)
+	defer releaseText(src.Path, src.Size)
+	layout, quotes, err := r.index(src, int64(start), mapped)
 	if err != nil {
 		return res, err
 	}
@@ -119,7 +125,8 @@ func ComputeText(ctx context.Context, src *source.Source, opt Options, topt Text
 	for i, p := range layout.Parts {
 		parts[i] = [3]int64{p.Off, p.Record, p.Line}
 	}
-	pp, err := json.Marshal(parseParams{Path: src.Path, Parts: parts, Sep: sep, Cols: cols, Header: header, Quotes: quotes, Outs: outs})
+	pp, err := json.Marshal(parseParams{Path: src.Path, Parts: parts, Sep: sep, Cols: cols, Header: header, Quotes: quotes, Outs: outs,
+		Size: src.Size, Mapped: mapped})
 	if err != nil {
 		return res, err
 	}
@@ -236,9 +243,10 @@ func blockFor(size int64) int64 {
 }
 
 // index indexes src's blocks on the workers and lays out its records,
-// which start at start (past a byte-order mark, as ComputeText found).
-// quotes says whether the file holds a '"'.
-func (r *reducer) index(src *source.Source, start int64) (textcol.Layout, bool, error) {
+// which start at start (past a byte-order mark, as ComputeText found),
+// the workers reading src mapped or with pread. quotes says whether the
+// file holds a '"'.
+func (r *reducer) index(src *source.Source, start int64, mapped bool) (textcol.Layout, bool, error) {
 	block := blockFor(src.Size)
 	nb := (src.Size + block - 1) / block
 	f, path, err := source.MemFile("pishm-index", nb*indexEntry)
@@ -246,7 +254,7 @@ func (r *reducer) index(src *source.Source, start int64) (textcol.Layout, bool, 
 		return textcol.Layout{}, false, err
 	}
 	defer f.Close()
-	p, err := json.Marshal(indexParams{Path: src.Path, Size: src.Size, Block: block, Out: path})
+	p, err := json.Marshal(indexParams{Path: src.Path, Size: src.Size, Block: block, Out: path, Mapped: mapped})
 	if err != nil {
 		return textcol.Layout{}, false, err
 	}

@@ -200,8 +200,16 @@ const (
 // where they are dear (a 2-core AMD Zen 5 VM, 10–14 µs a fault: mapping
 // cost 230–340 ms a GB) it reads. Any failure says false.
 func MapPays(path string, l Layout, passes int) bool {
-	size := int64(l.Count) * int64(l.Elem)
-	if size < mapMin || l.Offset%int64(l.Elem) != 0 {
+	if l.Offset%int64(l.Elem) != 0 {
+		return false
+	}
+	return MapPaysBytes(path, l.Offset, int64(l.Count)*int64(l.Elem), passes)
+}
+
+// MapPaysBytes is MapPays for the size bytes of path from off on, read
+// as bytes (text).
+func MapPaysBytes(path string, off, size int64, passes int) bool {
+	if size < mapMin || off < 0 {
 		return false
 	}
 	f, err := os.Open(path)
@@ -216,14 +224,11 @@ func MapPays(path string, l Layout, passes int) bool {
 	page := int64(os.Getpagesize())
 	tRead, tMap := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
 	for k := range int64(probeRegions) {
-		off := (l.Offset + size*(2*k+1)/(2*probeRegions)) &^ (page - 1)
-		off = min(off, (l.Offset+size-probeBytes)&^(page-1))
-		if off < 0 {
-			return false
-		}
+		at := (off + size*(2*k+1)/(2*probeRegions)) &^ (page - 1)
+		at = min(at, (off+size-probeBytes)&^(page-1))
 		start := time.Now()
 		var sink uint64
-		for o := off; o < off+probeBytes; o += int64(len(buf)) {
+		for o := at; o < at+probeBytes; o += int64(len(buf)) {
 			if _, err := f.ReadAt(buf, o); err != nil {
 				return false
 			}
@@ -231,7 +236,7 @@ func MapPays(path string, l Layout, passes int) bool {
 		}
 		tRead = min(tRead, time.Since(start))
 		start = time.Now()
-		m, err := mmap.MapRegion(f, probeBytes, mmap.RDONLY, 0, off)
+		m, err := mmap.MapRegion(f, probeBytes, mmap.RDONLY, 0, at)
 		if err != nil {
 			return false
 		}
