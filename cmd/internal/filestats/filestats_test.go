@@ -3,6 +3,7 @@ package filestats
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -228,4 +229,61 @@ func TestComputeTextMapped(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A mapped file that shrinks under a worker makes its read panic (a
+// runtime error at the lost address, which fails the worker with a
+// message) instead of killing the process with SIGBUS: raw files and
+// text alike.
+func TestMappedFileShrinks(t *testing.T) {
+	mustFault := func(what string, f func()) {
+		t.Helper()
+		defer func() {
+			t.Helper()
+			r := recover()
+			if _, ok := r.(interface{ Addr() uintptr }); !ok {
+				t.Errorf("%s: recovered %v, want a fault at an address", what, r)
+			}
+		}()
+		f()
+		t.Errorf("%s: read a file that is now empty", what)
+	}
+
+	path, l := floatFile(t, 1<<16, func(i int) float64 { return float64(i) })
+	raw, err := json.Marshal(params{Path: path, Layout: l, Mapped: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := stateFor(raw)
+	defer release(raw)
+	if !s.r.Mapped() {
+		t.Fatal("the file is not mapped")
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	mustFault("raw", func() {
+		read(s, 0, l.Count, new(buffers), func(xs []float64) { sum += xs[len(xs)-1] }, nil)
+	})
+
+	txt := filepath.Join(t.TempDir(), "d.csv")
+	if err := os.WriteFile(txt, []byte(strings.Repeat("1,2.5\n", 1<<16)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "index")
+	if err := os.WriteFile(out, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	size := int64(6 << 16)
+	mappedText(txt, size) // mapped before it shrinks, as by an earlier piece
+	defer releaseText(txt, size)
+	if err := os.Truncate(txt, 0); err != nil {
+		t.Fatal(err)
+	}
+	p, err := json.Marshal(indexParams{Path: txt, Size: size, Block: size, Out: out, Mapped: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustFault("text", func() { indexBlocks(p, 0, 1, nil) })
 }
