@@ -124,7 +124,7 @@ func (p *Parser) Record(data []byte, atEOF, hasQuote bool) (n, lines int, blank,
 	if e >= 0 {
 		n, lines = e+1, 1
 	}
-	if isBlank(line) {
+	if p.blankLine(line) {
 		return n, lines, true, true
 	}
 	if p.sep == Blank {
@@ -156,6 +156,13 @@ func (p *Parser) Record(data []byte, atEOF, hasQuote bool) (n, lines int, blank,
 		i += k + 1
 	}
 	return n, lines, false, true
+}
+
+// blankLine reports whether line is a blank line: nothing but blanks, and
+// no separator among them (a line of tabs in a tab-separated file is a
+// record of empty fields, as scanRecord reads it).
+func (p *Parser) blankLine(line []byte) bool {
+	return isBlank(line) && (p.sep == Blank || bytes.IndexByte(line, p.sep) < 0)
 }
 
 func isBlank(b []byte) bool {
