@@ -161,7 +161,7 @@ type Options struct {
 	Mode    lab.Mode
 	Bins    int
 	Range   *[2]float64 // the histogram's; nil: the finite values' [min, max]
-	Read    ReadMethod
+	Read    ReadMethod  // how the workers read the file (text too); ReadProbe, the zero value, measures
 	// WorkerBinary is lab.Config.WorkerBinary: a lean worker that links
 	// this package, or "" for the running binary.
 	WorkerBinary string

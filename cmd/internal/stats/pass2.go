@@ -247,7 +247,9 @@ func (p *Plan) classify(x float64, k int32, h []uint32, below, above *int) {
 // above the range. With AVX-512, dev8 does the arithmetic of all but the
 // last few values eight at a time (dev8f32 converting float32s as it
 // loads them): squares, their sum, and the bins that need no look at the
-// edges; the same bits as the Go code. The counts go
+// edges; the same bits as the Go code. With at most countBins bins,
+// dev8count counts those bins in registers as it goes, and only the values
+// it could not place (-1) are classified here. Otherwise the counts go
 // into four histograms by index, so that runs of values in one bin do not
 // wait on each other's increments.
 func chunk2[T float](p *Plan, c []T, h []uint32, sink Sink, sc *Scratch) (below, above int) {
