@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -29,8 +30,8 @@ func BenchmarkPass1(b *testing.B) {
 }
 
 func BenchmarkPass2(b *testing.B) {
-	for _, bins := range []int{10, 1000} {
-		b.Run(map[int]string{10: "bins10", 1000: "bins1000"}[bins], func(b *testing.B) {
+	for _, bins := range []int{10, 50, 1000} {
+		b.Run(fmt.Sprintf("bins=%d", bins), func(b *testing.B) {
 			xs := benchData()
 			var sc Scratch
 			s1 := newSink(Pass1Ops())

@@ -137,36 +137,41 @@ type lanes struct {
 	mn, mx [8]float64
 }
 
-// countBins is the most bins dev8count counts in registers.
-const countBins = 16
+// countBins is the most bins counted in registers: dev8count counts up
+// to 16 (one accumulator), dev8count64 up to 64 (four).
+const countBins = 64
 
-// binCounts is what dev8count counts: per lane, eight byte counters of
-// the even bins (byte j: bin 2j) and eight of the odd ones (bin 2j+1),
-// and the or of every bin it found, negative when some value was left to
-// the caller (k = -1).
+// binCounts is what dev8count and dev8count64 count: for each accumulator
+// j (bins 16j to 16j+15), per lane, eight byte counters of its even bins
+// (byte i: bin 16j+2i) and eight of its odd ones (bin 16j+2i+1); and the
+// or of every bin they found, negative when some value was left to the
+// caller (k = -1). The caller zeroes it: the counters are added to.
 type binCounts struct {
-	even, odd [8]uint64
-	or        [8]int32
+	acc [4]struct{ even, odd [8]uint64 }
+	or  [8]int32
 }
 
-// addTo adds the counts to h (at least countBins long: the bins beyond
-// the plan's stay zero). The lanes are added in 16-bit fields first, the
-// even and odd bytes of each counter apart (at most 8·128 per field).
-func (c *binCounts) addTo(h []uint32) {
+// addTo adds the counts of the first accs accumulators to h (at least
+// 16·accs long: the bins beyond the plan's stay zero). Each accumulator's
+// lanes are added in 16-bit fields first, the even and odd bytes of each
+// counter apart (at most 8·128 per field).
+func (c *binCounts) addTo(h []uint32, accs int) {
 	const m = 0x00ff00ff00ff00ff
-	var e0, e1, o0, o1 uint64 // field j: bin 4j, 4j+2, 4j+1, 4j+3
-	for lane := range 8 {
-		e, o := c.even[lane], c.odd[lane]
-		e0, e1 = e0+e&m, e1+e>>8&m
-		o0, o1 = o0+o&m, o1+o>>8&m
-	}
-	h = h[:countBins]
-	for j := range 4 {
-		s := 16 * j
-		h[4*j] += uint32(e0 >> s & 0xffff)
-		h[4*j+1] += uint32(o0 >> s & 0xffff)
-		h[4*j+2] += uint32(e1 >> s & 0xffff)
-		h[4*j+3] += uint32(o1 >> s & 0xffff)
+	for a := range accs {
+		var e0, e1, o0, o1 uint64 // field i: bin 4i, 4i+2, 4i+1, 4i+3 of the accumulator
+		for lane := range 8 {
+			e, o := c.acc[a].even[lane], c.acc[a].odd[lane]
+			e0, e1 = e0+e&m, e1+e>>8&m
+			o0, o1 = o0+o&m, o1+o>>8&m
+		}
+		h := h[16*a : 16*a+16]
+		for i := range 4 {
+			s := 16 * i
+			h[4*i] += uint32(e0 >> s & 0xffff)
+			h[4*i+1] += uint32(o0 >> s & 0xffff)
+			h[4*i+2] += uint32(e1 >> s & 0xffff)
+			h[4*i+3] += uint32(o1 >> s & 0xffff)
+		}
 	}
 }
 

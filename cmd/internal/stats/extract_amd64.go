@@ -26,3 +26,9 @@ func dev8count(xs *float64, n int, k *devConsts, l *lanes, idx *int32, c *binCou
 
 //go:noescape
 func dev8countf32(xs *float32, n int, k *devConsts, l *lanes, idx *int32, c *binCounts)
+
+//go:noescape
+func dev8count64(xs *float64, n int, k *devConsts, l *lanes, idx *int32, c *binCounts)
+
+//go:noescape
+func dev8count64f32(xs *float32, n int, k *devConsts, l *lanes, idx *int32, c *binCounts)

@@ -21,3 +21,11 @@ func dev8count(xs *float64, n int, k *devConsts, l *lanes, idx *int32, c *binCou
 func dev8countf32(xs *float32, n int, k *devConsts, l *lanes, idx *int32, c *binCounts) {
 	panic("stats: no dev8countf32 here")
 }
+
+func dev8count64(xs *float64, n int, k *devConsts, l *lanes, idx *int32, c *binCounts) {
+	panic("stats: no dev8count64 here")
+}
+
+func dev8count64f32(xs *float32, n int, k *devConsts, l *lanes, idx *int32, c *binCounts) {
+	panic("stats: no dev8count64f32 here")
+}

@@ -248,8 +248,8 @@ func (p *Plan) classify(x float64, k int32, h []uint32, below, above *int) {
 // last few values eight at a time (dev8f32 converting float32s as it
 // loads them): squares, their sum, and the bins that need no look at the
 // edges; the same bits as the Go code. With at most countBins bins,
-// dev8count counts those bins in registers as it goes, and only the values
-// it could not place (-1) are classified here. Otherwise the counts go
+// dev8count (16) or dev8count64 (64) counts those bins in registers as it
+// goes, and only the values it could not place (-1) are classified here. Otherwise the counts go
 // into four histograms by index, so that runs of values in one bin do not
 // wait on each other's increments.
 func chunk2[T float](p *Plan, c []T, h []uint32, sink Sink, sc *Scratch) (below, above int) {
@@ -261,14 +261,25 @@ func chunk2[T float](p *Plan, c []T, h []uint32, sink Sink, sc *Scratch) (below,
 		n8 = len(c) &^ 7
 		if n8 > 0 && p.Bins <= countBins {
 			var bc binCounts
+			accs := 1
 			switch v := any(c).(type) {
 			case []float64:
-				dev8count(&v[0], n8, &p.dev, &l, &idx[0], &bc)
+				if p.Bins <= 16 {
+					dev8count(&v[0], n8, &p.dev, &l, &idx[0], &bc)
+				} else {
+					dev8count64(&v[0], n8, &p.dev, &l, &idx[0], &bc)
+					accs = 4
+				}
 			case []float32:
-				dev8countf32(&v[0], n8, &p.dev, &l, &idx[0], &bc)
+				if p.Bins <= 16 {
+					dev8countf32(&v[0], n8, &p.dev, &l, &idx[0], &bc)
+				} else {
+					dev8count64f32(&v[0], n8, &p.dev, &l, &idx[0], &bc)
+					accs = 4
+				}
 			}
 			var hc [countBins]uint32
-			bc.addTo(hc[:])
+			bc.addTo(hc[:], accs)
 			for k, n := range hc[:p.Bins] {
 				h[k] += n
 			}

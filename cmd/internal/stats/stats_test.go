@@ -368,12 +368,13 @@ func TestWiden(t *testing.T) {
 	}
 }
 
-// The bins counted in registers (dev8count, up to countBins) and those
-// counted in memory (beyond) agree with the reference and with the Go
-// code, for float64 and float32 input: bin counts at either end of the
-// register path (1, 15, 16, 17 bins), a whole chunk in one bin (the
-// counters' widest), and a range narrower than the data, so that many
-// values are left to the Go code (the -1s) beside counted ones.
+// The bins counted in registers (dev8count up to 16, dev8count64 up to
+// countBins) and those counted in memory (beyond) agree with the
+// reference and with the Go code, for float64 and float32 input: bin
+// counts at either end of each path (1, 15, 16, 17, 63, 64, 65 bins), a
+// whole chunk in one bin (the counters' widest; the last bin: the last
+// accumulator's last counter), and a range narrower than the data, so
+// that many values are left to the Go code (the -1s) beside counted ones.
 func TestBinCounting(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
 	data := map[string][]float64{
@@ -389,7 +390,7 @@ func TestBinCounting(t *testing.T) {
 	data["last bin"][1] = 10
 	data["normal"][77] = math.NaN()
 	for name, xs := range data {
-		for _, bins := range []int{1, 2, 9, 15, 16, 17, 40} {
+		for _, bins := range []int{1, 2, 9, 15, 16, 17, 33, 40, 63, 64, 65, 300} {
 			for _, rng := range []*[2]float64{nil, {2.5, 3.5}} {
 				xs32 := make([]float32, len(xs))
 				xs64 := make([]float64, len(xs)) // the float32 values, as float64s

@@ -37,11 +37,10 @@ func main() {
 	for _, e := range elems {
 		extract(e)
 	}
-	for _, e := range elems {
-		dev(e, false)
-	}
-	for _, e := range elems {
-		dev(e, true)
+	for _, accs := range []int{0, 1, 4} {
+		for _, e := range elems {
+			dev(e, accs)
+		}
 	}
 	Generate()
 }
@@ -101,23 +100,27 @@ func extract(e elem) {
 // integer, else -1. No fused multiply-adds: every step rounds as the Go
 // code does.
 //
-// With count, it emits dev8count<suffix>, which also counts the bins of a
-// histogram of at most 16, in registers, for at most chunkLen values (n <=
-// 1024): each lane adds 1<<4k to a quadword of sixteen 4-bit counters (a
-// k of -1, as an unsigned shift of 2^34-4, adds nothing), which every 15
-// rounds, before a counter can overflow, are moved into two quadwords of
-// eight byte counters, the even bins' and the odd bins' (at most 128 per
-// lane, so that a byte never carries into the next: quadword adds serve).
-// c gets the byte counters and the or of every lane's k: negative where
-// some value was left to the caller.
-func dev(e elem, count bool) {
+// With accs > 0, it emits dev8count<suffix> (accs 1, at most 16 bins)
+// or dev8count64<suffix> (accs 4, at most 64), which also count the bins,
+// in registers, for at most chunkLen values (n <= 1024): each lane adds
+// 1<<4(k-16j) to accumulator j, a quadword of sixteen 4-bit counters
+// (bins 16j to 16j+15; the shift of a k of another accumulator, or of -1,
+// is 64 or more as an unsigned count, and adds nothing). Every 15 rounds,
+// before a counter can overflow, the counters are moved into c's byte
+// counters in memory, the even bins' and the odd bins' of each
+// accumulator (at most 128 per lane, so that a byte never carries into
+// the next: quadword adds serve). c also gets the or of every lane's k:
+// negative where some value was left to the caller.
+func dev(e elem, accs int) {
 	name := "dev8" + e.suffix
 	sig := "func(xs *" + e.goType + ", n int, k *[10]float64, l *[40]float64, idx *int32)"
+	count := accs > 0
 	if count {
-		name = "dev8count" + e.suffix
-		// c is *binCounts: two [8]uint64 and an [8]int32.
-		sig = "func(xs *" + e.goType + ", n int, k *[10]float64, l *[40]float64, idx *int32, c *[20]uint64)"
+		name = map[int]string{1: "dev8count", 4: "dev8count64"}[accs] + e.suffix
+		// c is *binCounts: [4][2][8]uint64, then an [8]int32.
+		sig = "func(xs *" + e.goType + ", n int, k *[10]float64, l *[40]float64, idx *int32, c *[68]uint64)"
 	}
+	nib := []VecPhysical{Z14, Z24, Z28, Z29}[:accs] // each accumulator's 4-bit counters
 	label := func(s string) string { return s + name }
 	// k is *devConsts (ten float64s), l *lanes: pointers either way.
 	TEXT(name, NOSPLIT, sig)
@@ -138,11 +141,13 @@ func dev(e elem, count bool) {
 		VPSRLQ(Imm(63), Z26, Z26) // 1 in each quadword
 		MOVQ(U64(0x0f0f0f0f0f0f0f0f), RAX)
 		VPBROADCASTQ(RAX, Z25) // the low nibble of each byte
-		VPXORQ(Z14, Z14, Z14)  // the 4-bit counters
-		VPXORQ(Z28, Z28, Z28)  // the even bins' byte counters
-		VPXORQ(Z29, Z29, Z29)  // the odd bins'
-		VPXORQ(Z27, Z27, Z27)  // the or of the bins
-		MOVQ(U32(15), R8)      // rounds until the next flush
+		MOVQ(U64(64), RAX)
+		VPBROADCASTQ(RAX, Z30) // 64: from one accumulator's shifts to the next's
+		for _, z := range nib {
+			VPXORQ(z, z, z)
+		}
+		VPXORQ(Z27, Z27, Z27) // the or of the bins
+		MOVQ(U32(15), R8)     // rounds until the next flush
 	}
 	SHRQ(Imm(3), RCX)
 	JZ(LabelRef(label("devdone")))
@@ -176,11 +181,16 @@ func dev(e elem, count bool) {
 		VPORD(Y5, Y27, Y27)      // a -1 sets the sign bit
 		VPMOVZXDQ(Y5, Z21)       // k, unsigned
 		VPSLLQ(Imm(2), Z21, Z21) // 4k
-		VPSLLVQ(Z21, Z26, Z22)   // 1<<4k, or 0 for k = -1
-		VPADDQ(Z22, Z14, Z14)    // into k's 4-bit counter
+		for j, z := range nib {
+			if j > 0 {
+				VPSUBQ(Z30, Z21, Z21) // 4k - 64j
+			}
+			VPSLLVQ(Z21, Z26, Z22) // 1<<(4k-64j), or 0
+			VPADDQ(Z22, z, z)      // into k's 4-bit counter
+		}
 		DECQ(R8)
 		JNZ(LabelRef(label("devnext")))
-		flush()
+		flush(nib)
 		MOVQ(U32(15), R8)
 		Label(label("devnext"))
 	}
@@ -193,22 +203,25 @@ func dev(e elem, count bool) {
 	VMOVUPD(Z15, Mem{Base: RDI})
 	VMOVUPD(Z16, Mem{Base: RDI, Disp: 64})
 	if count {
-		flush()
-		VMOVDQU64(Z28, Mem{Base: R9})
-		VMOVDQU64(Z29, Mem{Base: R9, Disp: 64})
-		VMOVDQU32(Y27, Mem{Base: R9, Disp: 128})
+		flush(nib)
+		VMOVDQU32(Y27, Mem{Base: R9, Disp: 512})
 	}
 	VZEROUPPER()
 	RET()
 }
 
-// flush moves dev8count's 4-bit counters (Z14) into its byte counters
-// (Z28 even bins, Z29 odd) and clears them.
-func flush() {
-	VPANDQ(Z25, Z14, Z23)
-	VPADDQ(Z23, Z28, Z28)
-	VPSRLQ(Imm(4), Z14, Z14)
-	VPANDQ(Z25, Z14, Z14)
-	VPADDQ(Z14, Z29, Z29)
-	VPXORQ(Z14, Z14, Z14)
+// flush adds dev8count's 4-bit counters (nib) to the byte counters at R9
+// (accumulator j's even bins at 128j, its odd bins at 128j+64) and clears
+// them.
+func flush(nib []VecPhysical) {
+	for j, z := range nib {
+		VPANDQ(Z25, z, Z23)
+		VPADDQ(Mem{Base: R9, Disp: 128 * j}, Z23, Z23)
+		VMOVDQU64(Z23, Mem{Base: R9, Disp: 128 * j})
+		VPSRLQ(Imm(4), z, z)
+		VPANDQ(Z25, z, z)
+		VPADDQ(Mem{Base: R9, Disp: 128*j + 64}, z, z)
+		VMOVDQU64(z, Mem{Base: R9, Disp: 128*j + 64})
+		VPXORQ(z, z, z)
+	}
 }
