@@ -271,6 +271,7 @@ func TestStatsBadInput(t *testing.T) {
 		{[]string{"-workers", "0", good}, "-workers must be in"},
 		{[]string{"-mode", "nope", good}, "-mode"},
 		{[]string{"-mode", "racy", good}, "-mode racy loses updates on purpose"},
+		{[]string{"-read", "mapped", good}, `-read must be auto, mmap or pread, got "mapped"`},
 	}
 	for _, c := range cases {
 		out, stderr, code := pishm(t, append([]string{"stats"}, c.args...)...)
