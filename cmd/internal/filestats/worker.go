@@ -126,31 +126,26 @@ func read(s *state, lo, hi uint64, b *buffers, f64 func([]float64), f32 func([]f
 	for ; lo < hi; lo += min(hi-lo, block) {
 		n := int(min(hi-lo, block))
 		if s.r.Layout().Elem == floatfile.Float64 {
-			if s.r.Mapped() {
-				f64(s.r.F64(lo, uint64(n)))
-				continue
-			}
-			if cap(b.f64) < n {
-				b.f64 = make([]float64, n)
-			}
-			xs := b.f64[:n]
-			if err := s.r.ReadF64(lo, xs); err != nil {
-				panic(err)
-			}
-			f64(xs)
-			continue
+			f64(blockOf(s.r, lo, n, &b.f64, (*floatfile.Reader).F64, (*floatfile.Reader).ReadF64))
+		} else {
+			f32(blockOf(s.r, lo, n, &b.f32, (*floatfile.Reader).F32, (*floatfile.Reader).ReadF32))
 		}
-		if s.r.Mapped() {
-			f32(s.r.F32(lo, uint64(n)))
-			continue
-		}
-		if cap(b.f32) < n {
-			b.f32 = make([]float32, n)
-		}
-		xs := b.f32[:n]
-		if err := s.r.ReadF32(lo, xs); err != nil {
-			panic(err)
-		}
-		f32(xs)
 	}
+}
+
+// blockOf is the n elements of r from lo on: in place (inPlace) where r
+// is mapped, else read (readInto) into *buf, grown as needed.
+func blockOf[T float32 | float64](r *floatfile.Reader, lo uint64, n int, buf *[]T,
+	inPlace func(*floatfile.Reader, uint64, uint64) []T, readInto func(*floatfile.Reader, uint64, []T) error) []T {
+	if r.Mapped() {
+		return inPlace(r, lo, uint64(n))
+	}
+	if cap(*buf) < n {
+		*buf = make([]T, n)
+	}
+	xs := (*buf)[:n]
+	if err := readInto(r, lo, xs); err != nil {
+		panic(err)
+	}
+	return xs
 }

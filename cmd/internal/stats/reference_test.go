@@ -84,14 +84,19 @@ func (s *exactSink) float(i int) float64 {
 	return v
 }
 
-// compute runs both passes over xs in pieces of grain values, as the
-// engine's grid would, and finishes.
-func compute(t *testing.T, xs []float64, grain, bins int, rng *[2]float64) Result {
+// compute runs both passes over xs (float64 or float32) in pieces of
+// grain values, as the engine's grid would, and finishes.
+func compute[T float](t *testing.T, xs []T, grain, bins int, rng *[2]float64) Result {
 	t.Helper()
 	var sc Scratch
 	s1 := newSink(Pass1Ops())
 	for lo := 0; lo < len(xs); lo += grain {
-		Pass1F64(xs[lo:min(lo+grain, len(xs))], s1, &sc)
+		switch v := any(xs[lo:min(lo+grain, len(xs))]).(type) {
+		case []float64:
+			Pass1F64(v, s1, &sc)
+		case []float32:
+			Pass1F32(v, s1, &sc)
+		}
 	}
 	nan := uint64(s1.float(P1NaN))
 	tot := Totals{Count: uint64(len(xs)) - nan, NaN: nan, Sum: s1.exact(P1Sum),
@@ -114,7 +119,12 @@ func compute(t *testing.T, xs []float64, grain, bins int, rng *[2]float64) Resul
 	}
 	s2 := newSink(Pass2Ops(bins))
 	for lo := 0; lo < len(xs); lo += grain {
-		wire.Pass2F64(xs[lo:min(lo+grain, len(xs))], s2, &sc)
+		switch v := any(xs[lo:min(lo+grain, len(xs))]).(type) {
+		case []float64:
+			wire.Pass2F64(v, s2, &sc)
+		case []float32:
+			wire.Pass2F32(v, s2, &sc)
+		}
 	}
 	counts := make([]float64, bins)
 	for k := range counts {

@@ -125,27 +125,7 @@ func TestFloat32(t *testing.T) {
 		func() {
 			defer func(v bool) { haveExtract8 = v }(haveExtract8)
 			haveExtract8 = haveExtract8 && fused
-			var sc Scratch
-			s1 := newSink(Pass1Ops())
-			for lo := 0; lo < len(xs32); lo += 1000 {
-				Pass1F32(xs32[lo:min(lo+1000, len(xs32))], s1, &sc)
-			}
-			nan := uint64(s1.float(P1NaN))
-			tot := Totals{Count: uint64(len(xs)) - nan, NaN: nan, Sum: s1.exact(P1Sum), Min: s1.float(P1Min), Max: s1.float(P1Max),
-				FiniteMin: s1.float(P1FiniteMin), FiniteMax: s1.float(P1FiniteMax)}
-			plan, err := NewPlan(tot, 5, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s2 := newSink(Pass2Ops(5))
-			for lo := 0; lo < len(xs32); lo += 1000 {
-				plan.Pass2F32(xs32[lo:min(lo+1000, len(xs32))], s2, &sc)
-			}
-			counts := make([]float64, 5)
-			for k := range counts {
-				counts[k] = s2.float(P2Bins + k)
-			}
-			got := Finish(tot, plan, s2.exact(P2SumSq), counts, s2.float(P2Below), s2.float(P2Above))
+			got := compute(t, xs32, 1000, 5, nil)
 			a, _ := json.Marshal(got)
 			b, _ := json.Marshal(want)
 			if string(a) != string(b) {
@@ -405,7 +385,7 @@ func TestBinCounting(t *testing.T) {
 						haveExtract8 = haveExtract8 && fused
 						got := compute(t, xs64, 1100, bins, rng)
 						check(t, got, want, varianceErr)
-						got32 := compute32(t, xs32, 1100, bins, rng)
+						got32 := compute(t, xs32, 1100, bins, rng)
 						a, _ := json.Marshal(got32)
 						b, _ := json.Marshal(got)
 						if string(a) != string(b) {
@@ -416,30 +396,4 @@ func TestBinCounting(t *testing.T) {
 			}
 		}
 	}
-}
-
-// compute32 is compute for float32 input.
-func compute32(t *testing.T, xs32 []float32, grain, bins int, rng *[2]float64) Result {
-	t.Helper()
-	var sc Scratch
-	s1 := newSink(Pass1Ops())
-	for lo := 0; lo < len(xs32); lo += grain {
-		Pass1F32(xs32[lo:min(lo+grain, len(xs32))], s1, &sc)
-	}
-	nan := uint64(s1.float(P1NaN))
-	tot := Totals{Count: uint64(len(xs32)) - nan, NaN: nan, Sum: s1.exact(P1Sum), Min: s1.float(P1Min), Max: s1.float(P1Max),
-		FiniteMin: s1.float(P1FiniteMin), FiniteMax: s1.float(P1FiniteMax)}
-	plan, err := NewPlan(tot, bins, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s2 := newSink(Pass2Ops(bins))
-	for lo := 0; lo < len(xs32); lo += grain {
-		plan.Pass2F32(xs32[lo:min(lo+grain, len(xs32))], s2, &sc)
-	}
-	counts := make([]float64, bins)
-	for k := range counts {
-		counts[k] = s2.float(P2Bins + k)
-	}
-	return Finish(tot, plan, s2.exact(P2SumSq), counts, s2.float(P2Below), s2.float(P2Above))
 }
