@@ -198,8 +198,8 @@ const (
 // is faulted in once for every pass; read, it is copied once per pass.
 // Where page faults are cheap (a 2-core Intel Xeon VM: 1 GB mapped in
 // 73–82 ms, read in 128–170 ms) it maps; where they are dear (a 2-core
-// AMD Zen 5 VM, 10–14 µs a fault: mapping cost 230–340 ms a GB) it
-// reads. Any failure says false.
+// AMD Zen 5 VM, 10–14 µs a fault: mapping cost 230–340 ms a GB, pread
+// about 110) it should read. Any failure says false.
 func MapPays(path string, l Layout, passes int) bool {
 	if l.Offset%int64(l.Elem) != 0 {
 		return false
