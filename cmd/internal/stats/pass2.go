@@ -259,25 +259,10 @@ func chunk2[T float](p *Plan, c []T, h []uint32, sink Sink, sc *Scratch) (below,
 	var l lanes
 	if haveExtract8 {
 		n8 = len(c) &^ 7
-		if n8 > 0 && p.Bins <= countBins {
-			var bc binCounts
-			accs := 1
-			switch v := any(c).(type) {
-			case []float64:
-				if p.Bins <= 16 {
-					dev8count(&v[0], n8, &p.dev, &l, &idx[0], &bc)
-				} else {
-					dev8count64(&v[0], n8, &p.dev, &l, &idx[0], &bc)
-					accs = 4
-				}
-			case []float32:
-				if p.Bins <= 16 {
-					dev8countf32(&v[0], n8, &p.dev, &l, &idx[0], &bc)
-				} else {
-					dev8count64f32(&v[0], n8, &p.dev, &l, &idx[0], &bc)
-					accs = 4
-				}
-			}
+	}
+	if n8 > 0 {
+		var bc binCounts
+		if accs := dev8Of(p, c[:n8], &l, idx, &bc); accs > 0 {
 			var hc [countBins]uint32
 			bc.addTo(hc[:], accs)
 			for k, n := range hc[:p.Bins] {
@@ -290,13 +275,6 @@ func chunk2[T float](p *Plan, c []T, h []uint32, sink Sink, sc *Scratch) (below,
 						p.classify(float64(c[i]), k, h, &below, &above)
 					}
 				}
-			}
-		} else if n8 > 0 {
-			switch v := any(c).(type) {
-			case []float64:
-				dev8(&v[0], n8, &p.dev, &l, &idx[0])
-			case []float32:
-				dev8f32(&v[0], n8, &p.dev, &l, &idx[0])
 			}
 		}
 	}
@@ -355,4 +333,39 @@ func chunk2[T float](p *Plan, c []T, h []uint32, sink Sink, sc *Scratch) (below,
 		p.classify(float64(c[i]), idx[i], h0, &below, &above)
 	}
 	return below, above
+}
+
+// dev8Of runs the AVX-512 arithmetic of pass 2 over c (a multiple of 8
+// values, at most chunkLen): with at most countBins bins, dev8count (16)
+// or dev8count64 (64), which also count the bins into bc, else dev8. It
+// returns the accumulators of bc that were counted: 1 or 4, or 0 for
+// none.
+func dev8Of[T float](p *Plan, c []T, l *lanes, idx []int32, bc *binCounts) (accs int) {
+	switch {
+	case p.Bins <= 16:
+		accs = 1
+	case p.Bins <= countBins:
+		accs = 4
+	}
+	switch v := any(c).(type) {
+	case []float64:
+		switch accs {
+		case 0:
+			dev8(&v[0], len(v), &p.dev, l, &idx[0])
+		case 1:
+			dev8count(&v[0], len(v), &p.dev, l, &idx[0], bc)
+		default:
+			dev8count64(&v[0], len(v), &p.dev, l, &idx[0], bc)
+		}
+	case []float32:
+		switch accs {
+		case 0:
+			dev8f32(&v[0], len(v), &p.dev, l, &idx[0])
+		case 1:
+			dev8countf32(&v[0], len(v), &p.dev, l, &idx[0], bc)
+		default:
+			dev8count64f32(&v[0], len(v), &p.dev, l, &idx[0], bc)
+		}
+	}
+	return accs
 }
