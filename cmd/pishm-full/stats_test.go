@@ -78,24 +78,12 @@ func TestStatsSameBits(t *testing.T) {
 	xs[3000] = 1e8 + 0x1p-1070 // rounds to 1e8: a value, not a NaN
 	path := writeF64(t, xs)
 
-	var first string
-	for _, run := range [][]string{
+	first := sameJSON(t, path, nil, [][]string{
 		{"-workers", "1"}, {"-workers", "2"}, {"-workers", "8"},
 		{"-workers", "3", "-mode", "cas"}, {"-workers", "2", "-mode", "mutex"}, {"-workers", "2", "-mode", "goroutines"},
 		{"-workers", "3", "-mode", "pipe"}, {"-workers", "2", "-mode", "unix"},
 		{"-workers", "2", "-read", "mmap"}, {"-workers", "3", "-read", "pread"}, {"-workers", "2", "-mode", "goroutines", "-read", "mmap"},
-	} {
-		args := append([]string{"stats", "-json"}, run...)
-		out, stderr, code := pishm(t, append(args, path)...)
-		if code != 0 {
-			t.Fatalf("%v: exit %d: %s", run, code, stderr)
-		}
-		if first == "" {
-			first = out
-		} else if out != first {
-			t.Errorf("%v gives\n%s\nwhere -workers 1 gave\n%s", run, out, first)
-		}
-	}
+	})
 	var got statsJSON
 	if err := json.Unmarshal([]byte(first), &got); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, first)
@@ -346,20 +334,8 @@ func TestStatsRangeOnePass(t *testing.T) {
 				xs[123_457] = 1e12
 			}
 			path := writeF64(t, xs)
-			var first string
-			for _, run := range [][]string{{"-workers", "1"}, {"-workers", "2"}, {"-workers", "8"},
-				{"-workers", "2", "-mode", "cas"}, {"-workers", "2", "-mode", "goroutines"}, {"-workers", "2", "-mode", "pipe"}} {
-				args := append([]string{"stats", "-json", "-bins", "7", "-range", "99999997:100000003"}, run...)
-				out, stderr, code := pishm(t, append(args, path)...)
-				if code != 0 {
-					t.Fatalf("%v: exit %d: %s", run, code, stderr)
-				}
-				if first == "" {
-					first = out
-				} else if out != first {
-					t.Errorf("%v gives\n%s\nwhere -workers 1 gave\n%s", run, out, first)
-				}
-			}
+			first := sameJSON(t, path, []string{"-bins", "7", "-range", "99999997:100000003"}, [][]string{{"-workers", "1"}, {"-workers", "2"}, {"-workers", "8"},
+				{"-workers", "2", "-mode", "cas"}, {"-workers", "2", "-mode", "goroutines"}, {"-workers", "2", "-mode", "pipe"}})
 			var got statsJSON
 			if err := json.Unmarshal([]byte(first), &got); err != nil {
 				t.Fatal(err)
@@ -390,4 +366,25 @@ func TestStatsRangeOnePass(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sameJSON runs pishm stats -json with args, then each of runs, on path,
+// and returns the first run's output, failing t unless every run exits 0
+// with the same bytes.
+func sameJSON(t *testing.T, path string, args []string, runs [][]string) string {
+	t.Helper()
+	var first string
+	for _, run := range runs {
+		a := append(append([]string{"stats", "-json"}, args...), run...)
+		out, stderr, code := pishm(t, append(a, path)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", run, code, stderr)
+		}
+		if first == "" {
+			first = out
+		} else if out != first {
+			t.Errorf("%v gives\n%s\nwhere %v gave\n%s", run, out, runs[0], first)
+		}
+	}
+	return first
 }
