@@ -152,6 +152,12 @@ const (
 	ReadPread            // copied out of the page cache with pread
 )
 
+// maps says whether the workers read mapped under m: pays, the probe,
+// runs only for ReadProbe.
+func (m ReadMethod) maps(pays func() bool) bool {
+	return m == ReadMmap || m == ReadProbe && pays()
+}
+
 // ReadMethods names the methods as a flag gives them.
 var ReadMethods = map[string]ReadMethod{"auto": ReadProbe, "mmap": ReadMmap, "pread": ReadPread}
 
@@ -193,14 +199,13 @@ func Compute(ctx context.Context, path string, l floatfile.Layout, opt Options) 
 func (r *reducer) stats(ctx context.Context, abs string, l floatfile.Layout, opt Options) (stats.Result, error) {
 	pass := &r.pass
 	pass.Store(1)
-	mapped := opt.Read == ReadMmap
-	if opt.Read == ReadProbe {
+	mapped := opt.Read.maps(func() bool {
 		passes := 2
 		if opt.Range != nil {
 			passes = 1
 		}
-		mapped = floatfile.MapPays(abs, l, passes)
-	}
+		return floatfile.MapPays(abs, l, passes)
+	})
 	reduce := func(name string, p []byte) (engine.Result, error) { return r.reduce(name, l.Count, p) }
 	var tot stats.Totals
 	ran := false // pass 1's totals are in tot

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"sync"
 
@@ -84,15 +83,10 @@ func indexBlocks(raw []byte, lo, hi uint64, v *engine.Vector) {
 	p := cachedParams[indexParams](raw)
 	out := mustOpen(p.Out, os.O_WRONLY)
 	defer out.Close()
-	var data []byte // the file, mapped
-	var in *os.File
+	data, in, done := openText(p.Path, p.Size, p.Mapped)
+	defer done()
 	var buf []byte
-	if p.Mapped {
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		data = mappedText(p.Path, p.Size)
-	} else {
-		in = mustOpen(p.Path, os.O_RDONLY)
-		defer in.Close()
+	if data == nil {
 		bp := readBufs.Get().(*[]byte)
 		defer readBufs.Put(bp)
 		buf = (*bp)[:readBlock]
@@ -179,15 +173,13 @@ func parseParts(raw []byte, lo, hi uint64, v *engine.Vector) {
 	// The part's bytes: mapped, all of them at once (its capacity ends
 	// with the part, so that nothing below writes into the mapping), else
 	// read into buf a block at a time.
-	var in *os.File
+	data, in, done := openText(p.Path, p.Size, p.Mapped)
+	defer done()
 	var buf []byte
 	off, end := first[0], last[0]
-	if p.Mapped {
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		buf, off = mappedText(p.Path, p.Size)[off:end:end], end
+	if data != nil {
+		buf, off = data[off:end:end], end
 	} else {
-		in = mustOpen(p.Path, os.O_RDONLY)
-		defer in.Close()
 		bp := readBufs.Get().(*[]byte)
 		defer readBufs.Put(bp)
 		buf = (*bp)[:0]

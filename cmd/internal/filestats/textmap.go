@@ -3,6 +3,7 @@ package filestats
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
 
 	"github.com/edsrzf/mmap-go"
@@ -21,11 +22,23 @@ type textKey struct {
 	size int64
 }
 
+// openText opens the size bytes of the text file at path for a piece:
+// data, mapped (mappedText), with the calling goroutine set to panic
+// rather than crash if the file shrinks under the mapping; or in, open
+// for pread. The piece calls done when it is through.
+func openText(path string, size int64, mapped bool) (data []byte, in *os.File, done func()) {
+	if mapped {
+		data = mappedText(path, size) // may panic: before the setting, which done undoes
+		old := debug.SetPanicOnFault(true)
+		return data, nil, func() { debug.SetPanicOnFault(old) }
+	}
+	in = mustOpen(path, os.O_RDONLY)
+	return nil, in, func() { in.Close() }
+}
+
 // mappedText is the size bytes of the file at path, mapped read-only once
 // per process. It panics where the file cannot be mapped (the parent's
-// probe mapped it), which fails the worker with the message. A reader of
-// the bytes sets debug.SetPanicOnFault: a file that shrinks under the
-// mapping then panics too, rather than crashing the process.
+// probe mapped it), which fails the worker with the message.
 func mappedText(path string, size int64) []byte {
 	textMaps.Lock()
 	defer textMaps.Unlock()

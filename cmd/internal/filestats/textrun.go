@@ -98,7 +98,7 @@ func ComputeText(ctx context.Context, src *source.Source, opt Options, topt Text
 	// The index and the parse each read the whole file: mapped where that
 	// pays (as Compute decides for a raw file), one mapping per worker for
 	// both.
-	mapped := opt.Read == ReadMmap || opt.Read == ReadProbe && floatfile.MapPaysBytes(src.Path, 0, src.Size, 2)
+	mapped := opt.Read.maps(func() bool { return floatfile.MapPaysBytes(src.Path, 0, src.Size, 2) })
 	defer releaseText(src.Path, src.Size)
 	layout, quotes, err := r.index(src, int64(start), mapped)
 	if err != nil {
