@@ -65,7 +65,9 @@ const row = r.getRows()[0];
 console.log(`count ${row[0]} sum ${row[1]} mean ${row[2]} var ${row[3]} min ${row[4]} max ${row[5]}`);
 JS
 
-(cd "$root" && go build -o "$tmp/" ./cmd/pishm ./cmd/pishm-full ./cmd/pishm-worker ./bench/readfloor)
+# One tag for the build, so that pishm takes the pishm-worker beside it
+# even from a dirty tree or a -buildvcs=false build (engine.buildTag).
+(cd "$root" && go build -ldflags="-X=github.com/pishm/pishm/engine.buildTag=bench-$$-$(date +%s%N)" -o "$tmp/" ./cmd/pishm ./cmd/pishm-full ./cmd/pishm-worker ./bench/readfloor)
 
 csv="$dir/bench-stats-$rows.csv"
 col="$dir/bench-stats-$rows.price.f64"

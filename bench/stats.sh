@@ -44,7 +44,9 @@ if ! "$py" -c 'import numpy' 2>/dev/null; then
 fi
 npver=$("$py" -c 'import numpy; print(numpy.__version__)')
 
-(cd "$root" && go build -o "$tmp/" ./cmd/pishm ./cmd/pishm-full ./cmd/pishm-worker ./bench/readfloor)
+# One tag for the build, so that pishm takes the pishm-worker beside it
+# even from a dirty tree or a -buildvcs=false build (engine.buildTag).
+(cd "$root" && go build -ldflags="-X=github.com/pishm/pishm/engine.buildTag=bench-$$-$(date +%s%N)" -o "$tmp/" ./cmd/pishm ./cmd/pishm-full ./cmd/pishm-worker ./bench/readfloor)
 
 cat >"$tmp/np_stats.py" <<'PY'
 import sys, numpy as np

@@ -226,6 +226,7 @@ func init() {
 	}
 	opt.Catalog.ClosedForm = closedFormOf
 	opt.Catalog.BuildID = buildID
+	opt.Catalog.BuildFromSource = buildFromSource
 	opt.Catalog.DefaultGrain = defaultGrain
 	opt.Catalog.Runnable = func(name string) error {
 		_, err := jobFor(name)

@@ -59,7 +59,9 @@ if [ -n "${PISHM:-}" ]; then
 	pishm=$PISHM
 else
 	# The README's build: static, with the lean worker binary beside pishm.
-	(cd "$root" && CGO_ENABLED=0 go build -o "$tmp/" ./cmd/pishm ./cmd/pishm-worker)
+	# One tag for the build: pishm takes the pishm-worker beside it even from
+	# a dirty tree or a -buildvcs=false build (engine.buildTag).
+	(cd "$root" && CGO_ENABLED=0 go build -ldflags="-X=github.com/pishm/pishm/engine.buildTag=bench-$$-$(date +%s%N)" -o "$tmp/" ./cmd/pishm ./cmd/pishm-worker)
 	pishm=$tmp/pishm
 fi
 

@@ -288,30 +288,59 @@ func TestStatsHelp(t *testing.T) {
 // pishm with pishm-worker beside it runs stats and the pi series on the
 // lean workers, which must link every Func pishm registers
 // (cmd/pishm-worker/stats.go, pi.go): without them every worker dies with
-// "no Func registered".
+// "no Func registered". It takes the pishm-worker beside it only where
+// their build stamp names their source (here a link-time build tag): a
+// pishm-worker left from an earlier build of a dirty tree, or of a
+// -buildvcs=false build, has the same build info as a new pishm and would
+// run its old code. The pishm-worker here is a script that notes each
+// start and runs the real one.
 func TestStatsLeanWorker(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("go is not on PATH: cannot build pishm and pishm-worker")
 	}
-	dir := t.TempDir()
-	build := exec.Command(gobin, "build", "-o", dir+string(filepath.Separator), "github.com/pishm/pishm/cmd/pishm", "github.com/pishm/pishm/cmd/pishm-full", "github.com/pishm/pishm/cmd/pishm-worker")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	path := writeF64(t, []float64{1, 2, 3, 4, 5})
-	out, err := exec.Command(filepath.Join(dir, "pishm"), "stats", "-json", "-workers", "2", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("pishm stats: %v\n%s", err, out)
-	}
-	if !strings.HasPrefix(string(out), `{"count":5,"sum":15,"mean":3,"variance":2.5,`) {
-		t.Errorf("pishm stats -json: %s", out)
-	}
-	// cas execs its workers (only slots forks): the lean worker runs pi.
-	for _, mode := range []string{"cas", "pipe"} {
-		if out, err := exec.Command(filepath.Join(dir, "pishm"), "-n", "1e6", "-workers", "2", "-mode", mode).CombinedOutput(); err != nil {
-			t.Errorf("pishm -mode %s on the lean worker: %v\n%s", mode, err, out)
-		}
+	for _, c := range []struct {
+		name  string
+		flags []string
+		lean  bool
+	}{
+		{"tagged", []string{"-ldflags=-X=github.com/pishm/pishm/engine.buildTag=lean-worker-test"}, true},
+		{"no VCS state", []string{"-buildvcs=false"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := append([]string{"build", "-o", dir + string(filepath.Separator)}, c.flags...)
+			build := exec.Command(gobin, append(args, "github.com/pishm/pishm/cmd/pishm", "github.com/pishm/pishm/cmd/pishm-full", "github.com/pishm/pishm/cmd/pishm-worker")...)
+			if out, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("go build: %v\n%s", err, out)
+			}
+			worker, starts := filepath.Join(dir, "pishm-worker"), filepath.Join(dir, "starts")
+			if err := os.Rename(worker, worker+".real"); err != nil {
+				t.Fatal(err)
+			}
+			script := "#!/bin/sh\necho start >> '" + starts + "'\nexec '" + worker + ".real' \"$@\"\n"
+			if err := os.WriteFile(worker, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			path := writeF64(t, []float64{1, 2, 3, 4, 5})
+			out, err := exec.Command(filepath.Join(dir, "pishm"), "stats", "-json", "-workers", "2", path).CombinedOutput()
+			if err != nil {
+				t.Fatalf("pishm stats: %v\n%s", err, out)
+			}
+			if !strings.HasPrefix(string(out), `{"count":5,"sum":15,"mean":3,"variance":2.5,`) {
+				t.Errorf("pishm stats -json: %s", out)
+			}
+			// cas execs its workers (only slots forks): the lean worker runs pi.
+			for _, mode := range []string{"cas", "pipe"} {
+				if out, err := exec.Command(filepath.Join(dir, "pishm"), "-n", "1e6", "-workers", "2", "-mode", mode).CombinedOutput(); err != nil {
+					t.Errorf("pishm -mode %s: %v\n%s", mode, err, out)
+				}
+			}
+			noted, _ := os.ReadFile(starts)
+			if n := strings.Count(string(noted), "start"); c.lean && n < 6 || !c.lean && n != 0 {
+				t.Errorf("pishm-worker started %d times (lean workers expected: %v)", n, c.lean)
+			}
+		})
 	}
 }
 

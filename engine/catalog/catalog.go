@@ -42,9 +42,21 @@ func Runnable(name string) error { return opt.Catalog.Runnable(name) }
 // BuildID names the build of this binary as far as results go: the
 // worker protocol, the toolchain, the module's version and VCS state, and
 // the build settings (the stamp a worker binary must share with its
-// parent). Two programs with the same BuildID run the same Funcs, so a
-// reduction cut between them keeps its bits.
+// parent); for a build whose VCS state does not name its code (see
+// BuildFromSource), also this executable file. Two programs with the same
+// BuildID run the same Funcs, so a reduction cut between them keeps its
+// bits.
 func BuildID() string { return opt.Catalog.BuildID() }
+
+// BuildFromSource says whether BuildID names the source this program was
+// built from: a module version (go install m@v), a clean VCS checkout, or
+// a build tag given to the linker
+// (-ldflags=-X=github.com/pishm/pishm/engine.buildTag=NAME). Then another
+// binary built from the same source, such as pishm-worker, shares it.
+// Where it does not (uncommitted changes, -buildvcs=false), BuildID names
+// this executable file alone, and only the same file, copied or
+// re-executed, shares it.
+func BuildFromSource() bool { return opt.Catalog.BuildFromSource() }
 
 // DefaultGrain is the terms per piece of the grid of a call of n terms
 // that sets no grain (engine.WithGrain): the smallest power of two, at

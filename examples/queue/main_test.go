@@ -50,6 +50,13 @@ func start(t *testing.T, args ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startExe(t, exe, args...)
+}
+
+// startExe starts exe, this test binary (as the example) or a build of
+// the example.
+func startExe(t *testing.T, exe string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(exe, args...), done: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), envMain+"=1")
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
@@ -219,10 +226,15 @@ func TestSubmitInterrupted(t *testing.T) {
 }
 
 // TestChangedCodeRefused: a worker built from this example with its Func
-// changed (1.000001/t for 1/t: the bits a wrong sum would carry), in the
-// same tree (so the same build stamp: no VCS stamp tells them apart),
-// refuses the job of the original, naming the check; an unchanged worker
-// then computes it to the local bits.
+// changed (1.000001/t for 1/t: the bits a wrong sum would carry) never
+// sends a result for the original's job, and says why it refused:
+//   - built with -buildvcs=false, like the test binary that submits (no
+//     VCS state names their code), its stamp names its own executable,
+//     and the job is refused as another build's;
+//   - built with the same link-time build tag as the original (the same
+//     stamp: only the code differs), the known-answer check refuses it.
+//
+// An unchanged worker then computes each job to the local bits.
 func TestChangedCodeRefused(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -236,79 +248,98 @@ func TestChangedCodeRefused(t *testing.T) {
 	if changed == string(src) {
 		t.Fatal("main.go no longer has the line this test changes")
 	}
-	// A folder inside the module, so that it builds against this tree;
-	// testdata keeps it out of ./... .
+	// Folders inside the module, so that they build against this tree;
+	// testdata keeps them out of ./... .
 	if _, err := os.Stat("testdata"); os.IsNotExist(err) {
 		if err := os.Mkdir("testdata", 0o755); err != nil {
 			t.Fatal(err)
 		}
 		defer os.Remove("testdata")
 	}
-	dir, err := os.MkdirTemp("testdata", "changed-")
+	bins := t.TempDir()
+	build := func(name, code string, flags ...string) string {
+		dir, err := os.MkdirTemp("testdata", name+"-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// Built as this test binary was (its tags, the race detector).
+		bin := filepath.Join(bins, name)
+		args := append([]string{"build", "-o", bin}, flags...)
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, st := range bi.Settings {
+				switch {
+				case st.Key == "-tags":
+					args = append(args, "-tags", st.Value)
+				case st.Key == "-race" && st.Value == "true":
+					args = append(args, "-race")
+				}
+			}
+		}
+		if out, err := exec.Command(gobin, append(args, "./"+dir)...).CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+		return bin
+	}
+	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(changed), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// Built as this test binary was (its tags, the race detector), so
-	// that the two carry the same build stamp and only the code differs.
-	args := []string{"build", "-o", filepath.Join(t.TempDir(), "changed")}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, st := range bi.Settings {
-			switch {
-			case st.Key == "-tags":
-				args = append(args, "-tags", st.Value)
-			case st.Key == "-race" && st.Value == "true":
-				args = append(args, "-race")
+	tag := "-ldflags=-X=github.com/pishm/pishm/engine.buildTag=changed-code-test"
+	for _, c := range []struct {
+		name        string
+		submit, bad string
+		why         string
+	}{
+		{"another executable", self, build("changed-plain", changed, "-buildvcs=false"), "comes from another build"},
+		{"same stamp", build("tagged", string(src), tag), build("changed-tagged", changed, tag), "computes other bits"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := redistest.Server(t)
+			job := []string{"-n", "1e6", "-chunks", "4", "-json"}
+			var out, errb bytes.Buffer
+			if err := run(&out, &errb, append(job, "-local")); err != nil {
+				t.Fatalf("-local: %v\n%s", err, errb.String())
 			}
-		}
+			local := decode(t, out.String())
+			submit := startExe(t, c.submit, append([]string{"-redis", srv.URL}, job...)...)
+			rc := redis.NewClient(&redis.Options{Addr: srv.Addr})
+			defer rc.Close()
+			id := jobID(t, rc, submit)
+			bad := exec.Command(c.bad, "-redis", srv.URL, "-work", "-id", "changed")
+			bad.Env = os.Environ()
+			var badErr bytes.Buffer
+			bad.Stderr = &badErr
+			if err := bad.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the changed worker's refusal", func() bool {
+				n, _ := rc.LLen(context.Background(), "pishm:queue:{"+id+"}:dead").Result()
+				return n > 0
+			}, submit)
+			bad.Process.Kill()
+			bad.Wait()
+			if n, _ := rc.LLen(context.Background(), "pishm:queue:{"+id+"}:results").Result(); n != 0 {
+				t.Errorf("the changed worker sent %d results", n)
+			}
+			good := startExe(t, c.submit, "-redis", srv.URL, "-work", "-id", "good")
+			if err := submit.wait(); err != nil {
+				t.Fatalf("submitter: %v\n%s", err, submit.stderr.String())
+			}
+			got := decode(t, submit.stdout.String())
+			if got.SumBits != local.SumBits || got.ByWorker["changed"] != 0 {
+				t.Errorf("bits %s (local %s), by worker %v", got.SumBits, local.SumBits, got.ByWorker)
+			}
+			if !strings.Contains(badErr.String(), c.why) {
+				t.Errorf("the changed worker did not say %q:\n%s", c.why, badErr.String())
+			}
+			good.cmd.Process.Signal(syscall.SIGTERM)
+			good.wait()
+		})
 	}
-	bin := args[2]
-	if out, err := exec.Command(gobin, append(args, "./"+dir)...).CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	srv := redistest.Server(t)
-	job := []string{"-n", "1e6", "-chunks", "4", "-json"}
-	var out, errb bytes.Buffer
-	if err := run(&out, &errb, append(job, "-local")); err != nil {
-		t.Fatalf("-local: %v\n%s", err, errb.String())
-	}
-	local := decode(t, out.String())
-	submit := start(t, append([]string{"-redis", srv.URL}, job...)...)
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	defer c.Close()
-	id := jobID(t, c, submit)
-	bad := exec.Command(bin, "-redis", srv.URL, "-work", "-id", "changed")
-	bad.Env = os.Environ()
-	var badErr bytes.Buffer
-	bad.Stderr = &badErr
-	if err := bad.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the changed worker's refusal", func() bool {
-		n, _ := c.LLen(context.Background(), "pishm:queue:{"+id+"}:dead").Result()
-		return n > 0
-	}, submit)
-	bad.Process.Kill()
-	bad.Wait()
-	if n, _ := c.LLen(context.Background(), "pishm:queue:{"+id+"}:results").Result(); n != 0 {
-		t.Errorf("the changed worker sent %d results", n)
-	}
-	good := start(t, "-redis", srv.URL, "-work", "-id", "good")
-	if err := submit.wait(); err != nil {
-		t.Fatalf("submitter: %v\n%s", err, submit.stderr.String())
-	}
-	got := decode(t, submit.stdout.String())
-	if got.SumBits != local.SumBits || got.ByWorker["changed"] != 0 {
-		t.Errorf("bits %s (local %s), by worker %v", got.SumBits, local.SumBits, got.ByWorker)
-	}
-	if !strings.Contains(badErr.String(), "computes other bits") {
-		t.Errorf("the changed worker did not say why it refused:\n%s", badErr.String())
-	}
-	good.cmd.Process.Signal(syscall.SIGTERM)
-	good.wait()
 }
 
 // jobID waits for the one job a submitter announces and returns its ID.

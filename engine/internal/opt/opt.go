@@ -126,6 +126,8 @@ var Catalog struct {
 	ClosedForm func(name string) func(params []byte, lo, hi uint64) float64
 	// BuildID names the build as far as results go.
 	BuildID func() string
+	// BuildFromSource says whether BuildID names the source built.
+	BuildFromSource func() bool
 	// DefaultGrain is the grain of a call of n terms given none.
 	DefaultGrain func(n uint64) uint64
 	// Runnable says why this CPU cannot run a registered Func, or nil.
