@@ -196,6 +196,19 @@ func parseParts(raw []byte, lo, hi uint64, v *engine.Vector) {
 		atEOF := off == end
 		used := 0
 		for used < len(buf) {
+			if !p.Quotes && record >= hdr {
+				// As many records as Plain reads in one pass, each a
+				// number in every column read.
+				n, k := par.Plain(buf[used:], w.vals, w.n, writeBlock-w.n)
+				for s := range counts {
+					counts[s].numbers += int64(k)
+				}
+				w.added(k)
+				records, record, line, used = records+int64(k), record+int64(k), line+int64(k), used+n
+				if used == len(buf) {
+					break
+				}
+			}
 			n, lines, blank, ok := par.Record(buf[used:], atEOF, p.Quotes)
 			if !ok {
 				break
@@ -257,8 +270,8 @@ func parseParts(raw []byte, lo, hi uint64, v *engine.Vector) {
 	}
 }
 
-// columnWriter gathers the values of consecutive records, a column each,
-// and writes them to the columns' arrays in blocks.
+// columnWriter gathers the values of consecutive records, a column each
+// (vals[s][:n]), and writes them to the columns' arrays in blocks.
 type columnWriter struct {
 	outs []*os.File
 	at   int64 // the array index of the first value held
@@ -272,7 +285,7 @@ const writeBlock = 1 << 14
 func newColumnWriter(outs []*os.File, at int64) *columnWriter {
 	w := &columnWriter{outs: outs, at: at, vals: make([][]float64, len(outs))}
 	for i := range w.vals {
-		w.vals[i] = (*colBufs.Get().(*[]float64))[:0]
+		w.vals[i] = *colBufs.Get().(*[]float64)
 	}
 	w.b = *byteBufs.Get().(*[]byte)
 	return w
@@ -289,7 +302,7 @@ func (w *columnWriter) release() {
 // Buffers reused across parts: a worker parses many.
 var (
 	readBufs = sync.Pool{New: func() any { b := make([]byte, 0, readBlock); return &b }}
-	colBufs  = sync.Pool{New: func() any { b := make([]float64, 0, writeBlock); return &b }}
+	colBufs  = sync.Pool{New: func() any { b := make([]float64, writeBlock); return &b }}
 	byteBufs = sync.Pool{New: func() any { b := make([]byte, 8*writeBlock); return &b }}
 )
 
@@ -317,16 +330,22 @@ func cachedParams[T any](raw []byte) *T {
 	return p
 }
 
-func (w *columnWriter) put(s int, x float64) { w.vals[s] = append(w.vals[s], x) }
+// put sets column s of the record being read.
+func (w *columnWriter) put(s int, x float64) { w.vals[s][w.n] = x }
 
+// holes sets every column of the record being read to a hole.
 func (w *columnWriter) holes() {
 	for s := range w.vals {
-		w.vals[s] = append(w.vals[s], hole)
+		w.vals[s][w.n] = hole
 	}
 }
 
-func (w *columnWriter) next() {
-	if w.n++; w.n == writeBlock {
+// next ends the record being read.
+func (w *columnWriter) next() { w.added(1) }
+
+// added counts k records, whose values the caller set, as held.
+func (w *columnWriter) added(k int) {
+	if w.n += k; w.n == writeBlock {
 		w.flush()
 	}
 }
@@ -337,13 +356,12 @@ func (w *columnWriter) flush() {
 	}
 	b := w.b[:8*w.n]
 	for s, xs := range w.vals {
-		for i, x := range xs {
+		for i, x := range xs[:w.n] {
 			binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
 		}
 		if _, err := w.outs[s].WriteAt(b, 8*w.at); err != nil {
 			panic(err)
 		}
-		w.vals[s] = xs[:0]
 	}
 	w.at += int64(w.n)
 	w.n = 0

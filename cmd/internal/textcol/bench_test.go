@@ -39,6 +39,22 @@ func BenchmarkParse(b *testing.B) {
 			}
 		})
 	}
+	b.Run("col=price/plain", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		p := NewParser(',', []int{1})
+		dst := [][]float64{make([]float64, 1<<14)}
+		for b.Loop() {
+			d := data
+			for len(d) > 0 {
+				n, k := p.Plain(d, dst, 0, len(dst[0]))
+				if k == 0 {
+					n, _, _, _ = p.Record(d, true, false)
+				}
+				sinkF += dst[0][0]
+				d = d[n:]
+			}
+		}
+	})
 	b.Run("index", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {

@@ -3,10 +3,7 @@ package textcol
 import (
 	"encoding/binary"
 	"math"
-	"math/big"
 	"math/bits"
-	"sync"
-	"sync/atomic"
 )
 
 // parseDecimal reads the plain decimal numbers that make up nearly every
@@ -20,58 +17,50 @@ import (
 // decide): the caller then asks strconv, so the bits are strconv's
 // either way (TestFieldBitsAsStrconv checks both paths).
 func parseDecimal(s []byte) (f float64, ok bool) {
-	i, neg := 0, false
-	if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
-		neg = s[0] == '-'
+	f, end, ok := parseNumber(s, 0)
+	return f, ok && end == len(s)
+}
+
+// parseNumber reads the number parseDecimal reads that starts at s[i],
+// up to the first byte that cannot continue it, at end. The bytes of s
+// past the number may be read (eight at a time), never taken: a number
+// inside a record reads with the rest of the record after it.
+//
+// Each run of digits is read eight at a time, and its last few digits in
+// one step too (digitRun): a loop of one digit per round would end at a
+// different round from one number to the next, which the CPU cannot
+// predict.
+func parseNumber(s []byte, i int) (f float64, end int, ok bool) {
+	neg := false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
 		i++
 	}
-	var man uint64
-	digits, exp10, sawDigit := 0, 0, false
-	for ; i < len(s) && s[i]-'0' < 10; i++ {
-		sawDigit = true
-		if man == 0 && s[i] == '0' {
-			continue
-		}
-		if man != 0 && digits <= 11 && i+8 <= len(s) { // eight digits at once
-			if v := binary.LittleEndian.Uint64(s[i:]); eightDigits(v) {
-				man = man*1e8 + uint64(parseEight(v))
-				digits += 8
-				i += 7
-				continue
-			}
-		}
-		if digits == 19 {
-			return 0, false
-		}
-		man = man*10 + uint64(s[i]-'0')
-		digits++
-	}
+	first := i
+	man, i := digitRun(s, i, 0)
+	digits := i - first
+	exp10 := 0
 	if i < len(s) && s[i] == '.' {
-		for i++; i < len(s) && s[i]-'0' < 10; i++ {
-			sawDigit = true
-			if man == 0 && s[i] == '0' {
-				exp10--
-				continue
-			}
-			if man != 0 && digits <= 11 && i+8 <= len(s) {
-				if v := binary.LittleEndian.Uint64(s[i:]); eightDigits(v) {
-					man = man*1e8 + uint64(parseEight(v))
-					digits += 8
-					exp10 -= 8
-					i += 7
-					continue
-				}
-			}
-			if digits == 19 {
-				return 0, false
-			}
-			man = man*10 + uint64(s[i]-'0')
-			digits++
-			exp10--
-		}
+		i++
+		frac := i
+		man, i = digitRun(s, i, man)
+		digits += i - frac
+		exp10 = frac - i
 	}
-	if !sawDigit {
-		return 0, false
+	if digits == 0 {
+		return 0, i, false
+	}
+	if digits > 19 {
+		// More digits than a uint64 holds, unless leading zeros (which
+		// add nothing to man) make up the difference.
+		for k := first; k < i && (s[k] == '0' || s[k] == '.'); k++ {
+			if s[k] == '0' {
+				digits--
+			}
+		}
+		if digits > 19 {
+			return 0, i, false
+		}
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		i++
@@ -80,13 +69,13 @@ func parseDecimal(s []byte) (f float64, ok bool) {
 			eneg = s[i] == '-'
 			i++
 		}
-		if i == len(s) {
-			return 0, false
+		if i == len(s) || s[i]-'0' >= 10 { // an exponent with no digits: not a number
+			return 0, i, false
 		}
 		e := 0
 		for ; i < len(s) && s[i]-'0' < 10; i++ {
 			if e > 10000 {
-				return 0, false
+				return 0, i, false
 			}
 			e = e*10 + int(s[i]-'0')
 		}
@@ -95,14 +84,11 @@ func parseDecimal(s []byte) (f float64, ok bool) {
 		}
 		exp10 += e
 	}
-	if i != len(s) {
-		return 0, false
-	}
 	if man == 0 {
 		if neg {
-			return math.Copysign(0, -1), true
+			return math.Copysign(0, -1), i, true
 		}
-		return 0, true
+		return 0, i, true
 	}
 	if man <= 1<<53 && exp10 >= -22 && exp10 <= 22 {
 		// Clinger: the mantissa and 10^|exp10| are exact doubles, so one
@@ -116,9 +102,48 @@ func parseDecimal(s []byte) (f float64, ok bool) {
 		if neg {
 			f = -f
 		}
-		return f, true
+		return f, i, true
 	}
-	return eiselLemire(man, exp10, neg)
+	f, ok = eiselLemire(man, exp10, neg)
+	return f, i, ok
+}
+
+// digitRun reads the digits at s[i:] onto man (man*10^k + their value,
+// for k digits, modulo 2^64: exact for the 19 digits a caller keeps) and
+// returns where they end.
+func digitRun(s []byte, i int, man uint64) (uint64, int) {
+	for i+8 <= len(s) {
+		v := binary.LittleEndian.Uint64(s[i:])
+		if n := leadingDigits(v); n < 8 {
+			if n > 0 {
+				// The n digits at the top of a word of '0's read as
+				// themselves.
+				sh := uint(8 * (8 - n))
+				man = man*pow10Wrapped[n] + uint64(parseEight(v<<sh|0x3030303030303030>>(64-sh)))
+			}
+			return man, i + n
+		}
+		man = man*1e8 + uint64(parseEight(v))
+		i += 8
+	}
+	for ; i < len(s) && s[i]-'0' < 10; i++ {
+		man = man*10 + uint64(s[i]-'0')
+	}
+	return man, i
+}
+
+// pow10Wrapped[n] is 10^n.
+var pow10Wrapped = [...]uint64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000}
+
+// leadingDigits is the number of ASCII digits at the start of the eight
+// bytes of v (little-endian: the first in the low byte).
+func leadingDigits(v uint64) int {
+	// A byte is a digit when its high nibble is 3 and adding 6 keeps it
+	// so. A carry out of a byte (0xFA and above) only reaches the bytes
+	// after it, past the first that is not a digit.
+	const hi = 0xF0F0F0F0F0F0F0F0
+	x := (v&hi ^ 0x3030303030303030) | ((v+0x0606060606060606)&hi ^ 0x3030303030303030)
+	return bits.TrailingZeros64(x) >> 3
 }
 
 // eightDigits reports whether the eight bytes of v (little-endian) are
@@ -143,64 +168,13 @@ var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 
 
 // The powers of ten Eisel-Lemire needs: 10^e for e in [pow10Min,
 // pow10Max] as a 128-bit mantissa m (top bit set), rounded down, with
-// 10^e = m / 2^128 * 2^(1 + floor(e*log2(10))).
+// 10^e = m / 2^128 * 2^(1 + floor(e*log2(10))), in pow10Table (generated
+// by TestPow10Table: static data, so that a program that never parses
+// text pays nothing for it, and a parse no call to reach it).
 const (
 	pow10Min = -348
 	pow10Max = 347
 )
-
-// pow10Tab is the table, made on first use (a program that never parses
-// text never pays for it).
-func pow10Tab() *[pow10Max - pow10Min + 1][2]uint64 {
-	if t := pow10Ready.Load(); t != nil {
-		return t
-	}
-	pow10Once.Do(func() { pow10Ready.Store(makePow10Tab()) })
-	return pow10Ready.Load()
-}
-
-var (
-	pow10Ready atomic.Pointer[[pow10Max - pow10Min + 1][2]uint64]
-	pow10Once  sync.Once
-)
-
-func makePow10Tab() *[pow10Max - pow10Min + 1][2]uint64 {
-	one := big.NewInt(1)
-	b128 := new(big.Int).Lsh(one, 128)
-	var tab [pow10Max - pow10Min + 1][2]uint64
-	for e := pow10Min; e <= pow10Max; e++ {
-		p := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs(e))), nil)
-		// m = floor(10^e * 2^k) with 2^127 <= m < 2^128.
-		var m *big.Int
-		if e >= 0 {
-			k := 128 - p.BitLen()
-			if k >= 0 {
-				m = new(big.Int).Lsh(p, uint(k))
-			} else {
-				m = new(big.Int).Rsh(p, uint(-k))
-			}
-		} else {
-			k := 127 + p.BitLen()
-			m = new(big.Int).Quo(new(big.Int).Lsh(one, uint(k)), p)
-			if m.Cmp(b128) >= 0 {
-				m.Rsh(m, 1)
-			} else if m.BitLen() < 128 {
-				m = new(big.Int).Quo(new(big.Int).Lsh(one, uint(k+1)), p)
-			}
-		}
-		lo := new(big.Int).And(m, new(big.Int).Sub(new(big.Int).Lsh(one, 64), one)).Uint64()
-		hi := new(big.Int).Rsh(m, 64).Uint64()
-		tab[e-pow10Min] = [2]uint64{hi, lo}
-	}
-	return &tab
-}
-
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
 
 // floorLog2of10 is floor(e * log2(10)) for |e| <= 1600.
 func floorLog2of10(e int) int { return (e * 217706) >> 16 }
@@ -211,7 +185,7 @@ func eiselLemire(man uint64, exp10 int, neg bool) (float64, bool) {
 	if exp10 < pow10Min || exp10 > pow10Max {
 		return 0, false
 	}
-	pow := pow10Tab()[exp10-pow10Min]
+	pow := &pow10Table[exp10-pow10Min]
 	clz := bits.LeadingZeros64(man)
 	man <<= uint(clz)
 	retExp2 := uint64(1+floorLog2of10(exp10)+63+1023) - uint64(clz)

@@ -62,6 +62,7 @@ func Field(f []byte) (float64, Kind) {
 type Parser struct {
 	sep     byte
 	slot    []int // slot[j]: the output slot of column j, or -1
+	plain   bool  // Plain may read: a separator, and no column asked twice
 	Values  []float64
 	Kinds   []Kind
 	Start   []int // offset in the record of each slot's field, for reports
@@ -82,6 +83,10 @@ func NewParser(sep byte, cols []int) *Parser {
 	}
 	for i, c := range cols {
 		p.slot[c] = i
+	}
+	p.plain = sep != Blank
+	for i, c := range cols {
+		p.plain = p.plain && p.slot[c] == i // a column asked twice fills its last slot only
 	}
 	return p
 }
@@ -156,6 +161,73 @@ func (p *Parser) Record(data []byte, atEOF, hasQuote bool) (n, lines int, blank,
 		i += k + 1
 	}
 	return n, lines, false, true
+}
+
+// Plain reads the plain records at the start of data, at most max of
+// them, as Record reads them, in one pass over their bytes: the value of
+// slot s of the r-th record goes to dst[s][at+r]. A plain record is one
+// whole line in which every selected field is a number of parseDecimal's
+// grammar that fills the field exactly (no blanks around it; a "\r\n"
+// may end the line). Plain stops before the first record that is not
+// plain, which the caller reads with Record. It returns the bytes and the
+// records read. data must hold no '"' (Record's hasQuote false): a record
+// is then one line.
+//
+// Record finds the line's end, then each field, then parses it: three
+// passes over the selected fields' bytes, with the calls between them. Plain
+// parses each selected field where it starts and takes the number's end
+// as the field's, and looks for the line's end only past the last
+// selected field.
+func (p *Parser) Plain(data []byte, dst [][]float64, at, max int) (n, records int) {
+	if !p.plain {
+		return 0, 0
+	}
+	sep, last := p.sep, len(p.slot)-1
+	for records < max {
+		i := n
+		for j := 0; ; j++ {
+			e := i
+			s := p.slot[j]
+			if s < 0 { // a field not read: skip it
+				for e < len(data) && data[e] != sep && data[e] != '\n' {
+					e++
+				}
+			} else {
+				x, end, ok := parseNumber(data, i)
+				if !ok {
+					return n, records
+				}
+				dst[s][at+records] = x
+				e = end
+			}
+			if e >= len(data) {
+				return n, records
+			}
+			if data[e] == sep {
+				if i = e + 1; j < last {
+					continue
+				}
+				// The rest of the line: with no '"' in data, its first
+				// '\n' ends it.
+				k := bytes.IndexByte(data[i:], '\n')
+				if k < 0 {
+					return n, records
+				}
+				n = i + k + 1
+				break
+			}
+			if data[e] == '\r' && s >= 0 && e+1 < len(data) {
+				e++
+			}
+			if data[e] != '\n' || j < last { // not a number's end, or a column missing
+				return n, records
+			}
+			n = e + 1
+			break
+		}
+		records++
+	}
+	return n, records
 }
 
 // blankLine reports whether line is a blank line: nothing but blanks, and

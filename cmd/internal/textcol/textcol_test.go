@@ -330,3 +330,80 @@ func scaled(n int) int {
 	}
 	return n
 }
+
+// Plain reads each record it reads as Record does (the same bytes, one
+// line, a number in every column read, the same bits), and stops where it
+// cannot: lines of random fields, numbers that are not plain among them,
+// cut anywhere. On a file of plain numbers it reads every record.
+func TestPlainAsRecord(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	numbers := []string{"1.5", "-2", "1e5", "123456789.123456789", "+.5", "0", "-0", "7", "33.095451725862591", "1E-3", "5."}
+	others := []string{"", " ", "\r", "x", "12345678901234567890", "1e", "1e400", "nan", " 1", "1 ", ",", "\n", "\r\n", "\t"}
+	read := 0
+	for trial := range scaled(20000) {
+		// Lines of fields, most of them numbers, with stray bytes now
+		// and then.
+		sep := []byte{',', '\t'}[r.IntN(2)]
+		var b []byte
+		for range r.IntN(6) {
+			for f := range r.IntN(6) {
+				if f > 0 {
+					b = append(b, sep)
+				}
+				if r.IntN(8) > 0 {
+					b = append(b, numbers[r.IntN(len(numbers))]...)
+				} else {
+					b = append(b, others[r.IntN(len(others))]...)
+				}
+			}
+			b = append(b, []string{"\n", "\n", "\r\n", ""}[r.IntN(4)]...)
+		}
+		cols := []int{r.IntN(3)}
+		for range r.IntN(3) {
+			cols = append(cols, r.IntN(5)) // now and then a column twice
+		}
+		plain, ref := NewParser(sep, cols), NewParser(sep, cols)
+		dst := make([][]float64, len(cols))
+		for s := range dst {
+			dst[s] = make([]float64, 8)
+		}
+		for d := b; len(d) > 0; {
+			n, k := plain.Plain(d, dst, 0, 1+r.IntN(8))
+			read += k
+			for rec := range k {
+				m, lines, blank, ok := ref.Record(d, r.IntN(2) == 0, false)
+				if !ok || lines != 1 || blank || m > n {
+					t.Fatalf("trial %d, %q, cols %v: Plain read a record Record reads as %d bytes, %d lines, blank %v, ok %v", trial, d, cols, m, lines, blank, ok)
+				}
+				for s := range cols {
+					if ref.Kinds[s] != Number || math.Float64bits(ref.Values[s]) != math.Float64bits(dst[s][rec]) {
+						t.Fatalf("trial %d, %q, cols %v: slot %d: Plain %v, Record %v %v", trial, d, cols, s, dst[s][rec], ref.Kinds[s], ref.Values[s])
+					}
+				}
+				d, n = d[m:], n-m
+			}
+			if n != 0 {
+				t.Fatalf("trial %d: Plain's bytes are %d more than its records'", trial, n)
+			}
+			m, _, _, ok := ref.Record(d, true, false)
+			if !ok || m == 0 {
+				break
+			}
+			d = d[m:]
+		}
+	}
+	if read < scaled(5000) {
+		t.Errorf("Plain read %d records in all", read)
+	}
+	data := benchCSV()
+	for _, cols := range [][]int{{1}, {2}, {0, 2}, {2, 1}} {
+		p := NewParser(',', cols)
+		dst := make([][]float64, len(cols))
+		for s := range dst {
+			dst[s] = make([]float64, 100_000)
+		}
+		if n, k := p.Plain(data, dst, 0, 100_000); n != len(data) || k != 100_000 {
+			t.Errorf("cols %v: Plain read %d records, %d bytes of %d", cols, k, n, len(data))
+		}
+	}
+}
