@@ -116,10 +116,7 @@ func digitRun(s []byte, i int, man uint64) (uint64, int) {
 		v := binary.LittleEndian.Uint64(s[i:])
 		if n := leadingDigits(v); n < 8 {
 			if n > 0 {
-				// The n digits at the top of a word of '0's read as
-				// themselves.
-				sh := uint(8 * (8 - n))
-				man = man*pow10Wrapped[n] + uint64(parseEight(v<<sh|0x3030303030303030>>(64-sh)))
+				man = man*pow10Wrapped[n] + uint64(parseEight(digitsAtTop(v, n)))
 			}
 			return man, i + n
 		}

@@ -407,3 +407,38 @@ func TestPlainAsRecord(t *testing.T) {
 		}
 	}
 }
+
+// fastNumber reads what parseNumber reads (the same bits, end and ok) for
+// numbers of every shape around the ones it takes itself: signs, 0 to 9
+// integer digits, 0 to 20 fraction digits, leading zeros, exponents, and
+// any byte after, near the end of the data and far from it.
+func TestFastNumber(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	digits := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = '0' + byte(r.IntN(10))
+			if r.IntN(3) == 0 {
+				b[i] = '0'
+			}
+		}
+		return string(b)
+	}
+	tails := []string{",", "\n", "\r\n", "e5", "E-3", "x", ".", " ", "", "12345678901234567890123456789012345"}
+	for range scaled(500000) {
+		s := []string{"", "-", "+"}[r.IntN(3)] + digits(r.IntN(10))
+		if r.IntN(4) > 0 {
+			s += "." + digits(r.IntN(21))
+		}
+		s += tails[r.IntN(len(tails))]
+		if r.IntN(2) == 0 {
+			s += strings.Repeat("7,", r.IntN(20))
+		}
+		d := []byte(s)
+		x1, e1, ok1 := fastNumber(d, 0)
+		x2, e2, ok2 := parseNumber(d, 0)
+		if ok1 != ok2 || ok1 && (e1 != e2 || math.Float64bits(x1) != math.Float64bits(x2)) {
+			t.Fatalf("%q: fastNumber %v %d %v, parseNumber %v %d %v", s, x1, e1, ok1, x2, e2, ok2)
+		}
+	}
+}

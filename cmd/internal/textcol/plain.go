@@ -1,0 +1,194 @@
+package textcol
+
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// Plain reads the plain records at the start of data, at most max of
+// them, as Record reads them, in one pass over their bytes: the value of
+// slot s of the r-th record goes to dst[s][at+r]. A plain record is one
+// whole line in which every selected field is a number of parseDecimal's
+// grammar that fills the field exactly (no blanks around it; a "\r\n"
+// may end the line). Plain stops before the first record that is not
+// plain, which the caller reads with Record. It returns the bytes and the
+// records read. data must hold no '"' (Record's hasQuote false): a record
+// is then one line.
+//
+// Record finds the line's end, then each field, then parses it: three
+// passes over the selected fields' bytes, with the calls between them. Plain
+// parses each selected field where it starts and takes the number's end
+// as the field's, and looks for the line's end only past the last
+// selected field.
+func (p *Parser) Plain(data []byte, dst [][]float64, at, max int) (n, records int) {
+	if !p.plain {
+		return 0, 0
+	}
+	if len(dst) == 1 {
+		return p.plain1(data, dst[0][at:at+max])
+	}
+	sep, last := p.sep, len(p.slot)-1
+	for records < max {
+		i := n
+		for j := 0; ; j++ {
+			e := i
+			s := p.slot[j]
+			if s < 0 { // a field not read: skip it
+				for e < len(data) && data[e] != sep && data[e] != '\n' {
+					e++
+				}
+			} else {
+				x, end, ok := fastNumber(data, i)
+				if !ok {
+					return n, records
+				}
+				dst[s][at+records] = x
+				e = end
+			}
+			if e >= len(data) {
+				return n, records
+			}
+			if data[e] == sep {
+				if i = e + 1; j < last {
+					continue
+				}
+				// The rest of the line: with no '"' in data, its first
+				// '\n' ends it.
+				k := bytes.IndexByte(data[i:], '\n')
+				if k < 0 {
+					return n, records
+				}
+				n = i + k + 1
+				break
+			}
+			if data[e] == '\r' && s >= 0 && e+1 < len(data) {
+				e++
+			}
+			if data[e] != '\n' || j < last { // not a number's end, or a column missing
+				return n, records
+			}
+			n = e + 1
+			break
+		}
+		records++
+	}
+	return n, records
+}
+
+// plain1 is Plain for one column read, the last column it needs: it
+// skips the fields before it, parses it with fastNumber, and finds the
+// line's end past it, with one call for each.
+func (p *Parser) plain1(data []byte, dst []float64) (n, records int) {
+	sep, col := p.sep, len(p.slot)-1
+	for records < len(dst) {
+		i := n
+		for range col {
+			for i < len(data) && data[i] != sep && data[i] != '\n' {
+				i++
+			}
+			if i >= len(data) || data[i] == '\n' { // a column missing
+				return n, records
+			}
+			i++
+		}
+		x, e, ok := fastNumber(data, i)
+		if !ok || e >= len(data) {
+			return n, records
+		}
+		dst[records] = x
+		if c := data[e]; c == sep {
+			k := bytes.IndexByte(data[e+1:], '\n')
+			if k < 0 {
+				return n, records
+			}
+			n = e + 2 + k
+		} else {
+			if c == '\r' && e+1 < len(data) {
+				e++
+				c = data[e]
+			}
+			if c != '\n' {
+				return n, records
+			}
+			n = e + 1
+		}
+		records++
+	}
+	return n, records
+}
+
+// fastNumber reads the number at data[i:] as parseNumber does, in fewer
+// steps for the shapes nearly every numeric field has, [+-]D{0,7}.D*
+// and [+-]D{1,7} with at most 19 digits, where data holds 40 bytes from
+// i: a word of integer digits, then at most three of fraction, each taken
+// whole or up to its first byte that is not a digit, with no loop and no
+// branch on the number of digits in a word. Anything else goes to
+// parseNumber.
+func fastNumber(data []byte, i int) (float64, int, bool) {
+	start := i
+	if i+40 > len(data) {
+		return parseNumber(data, start)
+	}
+	neg := false
+	if c := data[i]; c == '-' || c == '+' {
+		neg = c == '-'
+		i++
+	}
+	v := binary.LittleEndian.Uint64(data[i:])
+	n := leadingDigits(v)
+	if n == 8 {
+		return parseNumber(data, start)
+	}
+	man := uint64(parseEight(digitsAtTop(v, n)))
+	j, frac := i+n, 0
+	if data[j] == '.' {
+		j++
+		w := binary.LittleEndian.Uint64(data[j:])
+		frac = leadingDigits(w)
+		if frac == 8 {
+			man = man*1e8 + uint64(parseEight(w))
+			w = binary.LittleEndian.Uint64(data[j+8:])
+			k := leadingDigits(w)
+			if k == 8 {
+				man = man*1e8 + uint64(parseEight(w))
+				w = binary.LittleEndian.Uint64(data[j+16:])
+				if k = leadingDigits(w); k == 8 {
+					return parseNumber(data, start)
+				}
+				frac += 8
+			}
+			man = man*pow10Wrapped[k] + uint64(parseEight(digitsAtTop(w, k)))
+			frac += k
+		} else {
+			man = man*pow10Wrapped[frac] + uint64(parseEight(digitsAtTop(w, frac)))
+		}
+		j += frac
+	}
+	digits := n + frac
+	if digits == 0 || digits > 19 || data[j]|0x20 == 'e' { // none, more than a uint64 holds, or an exponent
+		return parseNumber(data, start)
+	}
+	var f float64
+	switch {
+	case man == 0:
+	case digits <= 15:
+		// Clinger: man < 10^15 and 10^frac are exact doubles, and one
+		// correctly rounded division gives the answer.
+		f = float64(man) / exactPow10[frac]
+	default:
+		f, ok := eiselLemire(man, -frac, neg)
+		return f, j, ok
+	}
+	if neg {
+		f = -f
+	}
+	return f, j, true
+}
+
+// digitsAtTop is the word of eight ASCII digits whose value is that of
+// the first n (0 to 7) bytes of v (little-endian): they move to the top,
+// and '0's fill the rest.
+func digitsAtTop(v uint64, n int) uint64 {
+	sh := uint(8 * (8 - n))
+	return v<<sh | 0x3030303030303030>>(64-sh)
+}
