@@ -143,12 +143,6 @@ func leadingDigits(v uint64) int {
 	return bits.TrailingZeros64(x) >> 3
 }
 
-// eightDigits reports whether the eight bytes of v (little-endian) are
-// all ASCII digits.
-func eightDigits(v uint64) bool {
-	return (v&0xF0F0F0F0F0F0F0F0)|(((v+0x0606060606060606)&0xF0F0F0F0F0F0F0F0)>>4) == 0x3333333333333333
-}
-
 // parseEight is the value of eight ASCII digits, the first in v's low
 // byte: pairs, then quads, then the eight, by multiplies (Lemire's SWAR).
 func parseEight(v uint64) uint32 {
