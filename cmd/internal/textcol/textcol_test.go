@@ -426,7 +426,7 @@ func TestFastNumber(t *testing.T) {
 	}
 	tails := []string{",", "\n", "\r\n", "e5", "E-3", "x", ".", " ", "", "12345678901234567890123456789012345"}
 	for range scaled(500000) {
-		s := []string{"", "-", "+"}[r.IntN(3)] + digits(r.IntN(10))
+		s := []string{"", "-", "+"}[r.IntN(3)] + digits(r.IntN(20))
 		if r.IntN(4) > 0 {
 			s += "." + digits(r.IntN(21))
 		}
@@ -434,11 +434,15 @@ func TestFastNumber(t *testing.T) {
 		if r.IntN(2) == 0 {
 			s += strings.Repeat("7,", r.IntN(20))
 		}
-		d := []byte(s)
-		x1, e1, ok1 := fastNumber(d, 0)
-		x2, e2, ok2 := parseNumber(d, 0)
-		if ok1 != ok2 || ok1 && (e1 != e2 || math.Float64bits(x1) != math.Float64bits(x2)) {
-			t.Fatalf("%q: fastNumber %v %d %v, parseNumber %v %d %v", s, x1, e1, ok1, x2, e2, ok2)
+		// At the start of the data (read in Go), and inside it with room
+		// around it (read by decimalDigits where there is one).
+		for _, off := range []int{0, 16 + r.IntN(8)} {
+			d := append(append([]byte(strings.Repeat("9", off)), s...), strings.Repeat("12,", min(off, 17)+r.IntN(4))...)
+			x1, e1, ok1 := fastNumber(d, off)
+			x2, e2, ok2 := parseNumber(d, off)
+			if ok1 != ok2 || ok1 && (e1 != e2 || math.Float64bits(x1) != math.Float64bits(x2)) {
+				t.Fatalf("%q at %d: fastNumber %v %d %v, parseNumber %v %d %v", d, off, x1, e1, ok1, x2, e2, ok2)
+			}
 		}
 	}
 }
