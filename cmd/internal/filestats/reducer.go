@@ -43,6 +43,17 @@ func newReducer(ctx context.Context, opt Options, k int) (*reducer, error) {
 	return r, nil
 }
 
+// partsSplit are the options of a call over a file's parts, one piece
+// each: shared among the workers dynamically where the mode can, so that
+// a worker the machine slows takes fewer (a transport sends one message
+// per worker's fixed range, and keeps the static split).
+func (r *reducer) partsSplit() []engine.CallOption {
+	if lab.IsTransport(r.cfg.Mode) {
+		return []engine.CallOption{engine.WithGrain(1)}
+	}
+	return []engine.CallOption{engine.WithGrain(1), engine.WithDynamic(0)}
+}
+
 func (r *reducer) close() {
 	if r.pool != nil {
 		r.pool.Close()

@@ -15,7 +15,6 @@ import (
 	"github.com/pishm/pishm/cmd/internal/source"
 	"github.com/pishm/pishm/cmd/internal/stats"
 	"github.com/pishm/pishm/cmd/internal/textcol"
-	"github.com/pishm/pishm/engine"
 )
 
 // TextOptions say how to read text.
@@ -130,7 +129,7 @@ func ComputeText(ctx context.Context, src *source.Source, opt Options, topt Text
 	if err != nil {
 		return res, err
 	}
-	red, err := r.reduce(parseName(len(cols)), uint64(len(parts)-1), pp, engine.WithGrain(1))
+	red, err := r.reduce(parseName(len(cols)), uint64(len(parts)-1), pp, r.partsSplit()...)
 	if err != nil {
 		return res, err
 	}
@@ -258,7 +257,7 @@ func (r *reducer) index(src *source.Source, start int64, mapped bool) (textcol.L
 	if err != nil {
 		return textcol.Layout{}, false, err
 	}
-	red, err := r.reduce(indexName, uint64(nb), p, engine.WithGrain(1))
+	red, err := r.reduce(indexName, uint64(nb), p, r.partsSplit()...)
 	if err != nil {
 		return textcol.Layout{}, false, err
 	}
