@@ -91,14 +91,7 @@ func (p *Parser) plain1(data []byte, dst []float64) (n, records int) {
 			}
 			i++
 		}
-		var x float64
-		var e int
-		var ok bool
-		if haveDigits && i >= 16 && i+49 <= len(data) { // fastNumber's choice, without its call
-			x, e, ok = simdNumber(data, i)
-		} else {
-			x, e, ok = fastNumber(data, i)
-		}
+		x, e, ok := fastNumber(data, i)
 		if !ok || e >= len(data) {
 			return n, records
 		}
@@ -126,11 +119,12 @@ func (p *Parser) plain1(data []byte, dst []float64) (n, records int) {
 
 // fastNumber reads the number at data[i:] as parseNumber does, in fewer
 // steps for the shapes nearly every numeric field has, [+-]D{0,7}.D*
-// and [+-]D{1,7} with at most 19 digits, where data holds 40 bytes from
-// i: a word of integer digits, then at most three of fraction, each taken
-// whole or up to its first byte that is not a digit, with no loop and no
-// branch on the number of digits in a word. Anything else goes to
-// parseNumber.
+// and [+-]D{1,7} with at most 19 digits. Where the CPU has SSE4.1 and
+// data holds the 16 bytes before i and 49 from it, simdNumber reads it;
+// else, where data holds 40 bytes from i, a word of integer digits, then
+// at most three of fraction, each taken whole or up to its first byte
+// that is not a digit, with no loop and no branch on the number of digits
+// in a word. Anything else goes to parseNumber.
 func fastNumber(data []byte, i int) (float64, int, bool) {
 	if haveDigits && i >= 16 && i+49 <= len(data) {
 		return simdNumber(data, i)
@@ -197,20 +191,7 @@ func simdNumber(data []byte, i int) (float64, int, bool) {
 	if n > 16 || frac > 16 || digits == 0 || digits > 19 || data[j]|0x20 == 'e' {
 		return parseNumber(data, start)
 	}
-	// decimalValue, written out: its call would cost a tenth of a record.
-	var f float64
-	switch {
-	case man == 0:
-	case man <= 1<<53:
-		f = float64(man) / exactPow10[frac]
-	default:
-		f, ok := eiselLemire(man, -frac, neg)
-		return f, j, ok
-	}
-	if neg {
-		f = -f
-	}
-	return f, j, true
+	return decimalValue(man, frac, neg, j)
 }
 
 // decimalValue is the number man * 10^-frac (negative with neg) that
