@@ -84,28 +84,33 @@ func parseNumber(s []byte, i int) (f float64, end int, ok bool) {
 		}
 		exp10 += e
 	}
-	if man == 0 {
-		if neg {
-			return math.Copysign(0, -1), i, true
-		}
-		return 0, i, true
-	}
-	if man <= 1<<53 && exp10 >= -22 && exp10 <= 22 {
-		// Clinger: the mantissa and 10^|exp10| are exact doubles, so one
-		// correctly rounded multiply or divide gives the answer.
+	f, ok = decimalValue(man, exp10, neg)
+	return f, i, ok
+}
+
+// decimalValue is man * 10^exp10, negated with neg, correctly rounded
+// (for man of at most 19 digits), or not ok where Eisel-Lemire cannot
+// decide it and strconv must.
+func decimalValue(man uint64, exp10 int, neg bool) (f float64, ok bool) {
+	switch {
+	case man == 0:
+	case man <= 1<<53 && exp10 >= -22 && exp10 <= 22:
+		// Clinger: man and 10^|exp10| are exact doubles, so one correctly
+		// rounded multiply or divide gives the answer (Eisel-Lemire cannot
+		// always decide such a number: 490200061047979.0).
 		f = float64(man)
 		if exp10 < 0 {
 			f /= exactPow10[-exp10]
 		} else {
 			f *= exactPow10[exp10]
 		}
-		if neg {
-			f = -f
-		}
-		return f, i, true
+	default:
+		return eiselLemire(man, exp10, neg)
 	}
-	f, ok = eiselLemire(man, exp10, neg)
-	return f, i, ok
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 // digitRun reads the digits at s[i:] onto man (man*10^k + their value,

@@ -172,7 +172,8 @@ func fastNumber(data []byte, i int) (float64, int, bool) {
 	if digits == 0 || digits > 19 || data[j]|0x20 == 'e' { // none, more than a uint64 holds, or an exponent
 		return parseNumber(data, start)
 	}
-	return decimalValue(man, frac, neg, j)
+	f, ok := decimalValue(man, -frac, neg)
+	return f, j, ok
 }
 
 // simdNumber is fastNumber with the digits read by decimalDigits, for
@@ -191,29 +192,8 @@ func simdNumber(data []byte, i int) (float64, int, bool) {
 	if n > 16 || frac > 16 || digits == 0 || digits > 19 || data[j]|0x20 == 'e' {
 		return parseNumber(data, start)
 	}
-	return decimalValue(man, frac, neg, j)
-}
-
-// decimalValue is the number man * 10^-frac (negative with neg) that
-// ends at end, correctly rounded, for a mantissa of at most 19 digits and
-// frac at most 22, as parseNumber reads it.
-func decimalValue(man uint64, frac int, neg bool, end int) (float64, int, bool) {
-	var f float64
-	switch {
-	case man == 0:
-	case man <= 1<<53:
-		// Clinger: man and 10^frac are exact doubles, and one correctly
-		// rounded division gives the answer (Eisel-Lemire cannot always
-		// decide such a number: 490200061047979.0).
-		f = float64(man) / exactPow10[frac]
-	default:
-		f, ok := eiselLemire(man, -frac, neg)
-		return f, end, ok
-	}
-	if neg {
-		f = -f
-	}
-	return f, end, true
+	f, ok := decimalValue(man, -frac, neg)
+	return f, j, ok
 }
 
 // digitsAtTop is the word of eight ASCII digits whose value is that of
