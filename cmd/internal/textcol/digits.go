@@ -22,32 +22,3 @@ var digitK = func() (k [368]byte) {
 	}
 	return k
 }()
-
-// digitsOf is what decimalDigits gives for the bytes b: ints, the digits
-// that lead b's first 32 (32 if all are); dot, 1 if a '.' follows them;
-// fracs, the digits after that '.' (0 without one); man, the value of
-// those ints and fracs digits one after the other, modulo 2^64 (exact
-// where each run has at most 16 digits and both at most 19).
-func digitsOf(b *[48]byte) (man uint64, ints, fracs, dot int) {
-	for ints < 32 && b[ints]-'0' < 10 {
-		ints++
-	}
-	if b[ints] == '.' {
-		dot = 1
-		for ints+1+fracs < 32 && b[ints+1+fracs]-'0' < 10 {
-			fracs++
-		}
-	}
-	val := func(run []byte) (v uint64) {
-		for _, c := range run[max(len(run)-16, 0):] { // a run's last 16 digits, as the assembly reads it
-			v = v*10 + uint64(c-'0')
-		}
-		return v
-	}
-	pow := uint64(1)
-	for range fracs {
-		pow *= 10
-	}
-	man = val(b[:ints])*pow + val(b[ints+dot:ints+dot+fracs])
-	return man, ints, fracs, dot
-}

@@ -13,7 +13,7 @@ var (
 	haveDigits  = cpuid.CPU.Supports(digitsNeeds...)
 )
 
-// decimalDigits is digitsOf(p's bytes) (digits.go) in SSE4.1: a mask of
+// decimalDigits is digitsOf(p's bytes) (digits_test.go) in SSE4.1: a mask of
 // the digit bytes of p[0:32] finds the runs, and each run's value comes
 // from the 16 bytes that end with it, the bytes before it masked off,
 // multiplied and added pairwise into pairs, quads and eights of digits.
