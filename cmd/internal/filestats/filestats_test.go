@@ -23,6 +23,7 @@ import (
 // parent instead of running the tests again.
 func TestMain(m *testing.M) {
 	if engine.IsChild() {
+		killAfterPlace()
 		os.Exit(engine.ChildMain())
 	}
 	os.Exit(m.Run())

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/pishm/pishm/cmd/internal/floatfile"
 	"github.com/pishm/pishm/cmd/internal/source"
@@ -94,48 +95,33 @@ func ComputeText(ctx context.Context, src *source.Source, opt Options, topt Text
 		return res, err
 	}
 	defer r.close()
-	// The index and the parse each read the whole file: mapped where that
-	// pays (as Compute decides for a raw file), one mapping per worker for
-	// both.
+	// The file is read mapped where that pays (as Compute decides for a
+	// raw file), one mapping per worker for every pass over it: the parse,
+	// and the index where the parse needs one.
 	mapped := opt.Read.maps(func() bool { return floatfile.MapPaysBytes(src.Path, 0, src.Size, 2) })
 	defer releaseText(src.Path, src.Size)
-	layout, quotes, err := r.index(src, int64(start), mapped)
-	if err != nil {
-		return res, err
-	}
-	if layout.Open {
-		return res, &UsageError{src.Name + ": a quoted field is never closed (an odd number of '\"'): not read"}
-	}
-	hdr := int64(0)
-	if header {
-		hdr = 1
-	}
-	rows := max(layout.Records-hdr, 0)
-	outs := make([]string, len(cols))
-	for i := range cols {
-		f, path, err := source.MemFile("pishm-column", 8*rows)
-		if err != nil {
+	var files []*os.File // the columns' arrays
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	pp := parseParams{Path: src.Path, Sep: sep, Cols: cols, Header: header, Size: src.Size, Mapped: mapped}
+	var (
+		w    []float64
+		rows int64
+		outs []string
+		ok   bool
+	)
+	if bytes.IndexByte(head, '"') < 0 {
+		if w, rows, outs, ok, err = r.parseDirect(src, int64(start), pp, &files); err != nil {
 			return res, err
 		}
-		defer f.Close()
-		outs[i] = path
 	}
-	parts := make([][3]int64, len(layout.Parts))
-	for i, p := range layout.Parts {
-		parts[i] = [3]int64{p.Off, p.Record, p.Line}
-	}
-	pp, err := json.Marshal(parseParams{Path: src.Path, Parts: parts, Sep: sep, Cols: cols, Header: header, Quotes: quotes, Outs: outs,
-		Size: src.Size, Mapped: mapped})
-	if err != nil {
-		return res, err
-	}
-	red, err := r.reduce(parseName(len(cols)), uint64(len(parts)-1), pp, r.partsSplit()...)
-	if err != nil {
-		return res, err
-	}
-	w := red.Values
-	if got := int64(w[tRecords]); got != rows {
-		return res, fmt.Errorf("filestats: the parse read %d records, the index says %d", got, rows)
+	if !ok {
+		if w, rows, outs, err = r.parseIndexed(src, int64(start), pp, &files); err != nil {
+			return res, err
+		}
 	}
 	res.Records, res.Blank = uint64(rows), uint64(w[tBlank])
 	some := false
@@ -166,6 +152,56 @@ func ComputeText(ctx context.Context, src *source.Source, opt Options, topt Text
 	}
 	return res, nil
 }
+
+// parseIndexed indexes src, whose records start at start, and parses it
+// into new arrays (one per column, its file added to files) as the index
+// lays it out.
+func (r *reducer) parseIndexed(src *source.Source, start int64, pp parseParams, files *[]*os.File) (w []float64, rows int64, outs []string, err error) {
+	indexedRuns.Add(1)
+	// The index and the parse each read the whole file, mapped (one
+	// mapping per worker for both) or with pread.
+	layout, quotes, err := r.index(src, start, pp.Mapped)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if layout.Open {
+		return nil, 0, nil, &UsageError{src.Name + ": a quoted field is never closed (an odd number of '\"'): not read"}
+	}
+	hdr := int64(0)
+	if pp.Header {
+		hdr = 1
+	}
+	rows = max(layout.Records-hdr, 0)
+	for range pp.Cols {
+		f, path, err := source.MemFile("pishm-column", 8*rows)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		*files = append(*files, f)
+		outs = append(outs, path)
+	}
+	pp.Parts = make([][3]int64, len(layout.Parts))
+	for i, p := range layout.Parts {
+		pp.Parts[i] = [3]int64{p.Off, p.Record, p.Line}
+	}
+	pp.Quotes, pp.Outs = quotes, outs
+	raw, err := json.Marshal(pp)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	red, err := r.reduce(parseName(len(pp.Cols)), uint64(len(pp.Parts)-1), raw, r.partsSplit()...)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	w = red.Values
+	if got := int64(w[tRecords]); got != rows {
+		return nil, 0, nil, fmt.Errorf("filestats: the parse read %d records, the index says %d", got, rows)
+	}
+	return w, rows, outs, nil
+}
+
+// indexedRuns counts the runs of parseIndexed, for the tests.
+var indexedRuns atomic.Int64
 
 // pickColumns resolves the columns asked for (names or numbers from 1)
 // against the first record; none asked: all of them.
@@ -231,15 +267,19 @@ func quoteAll(names []string) string {
 	return strings.Join(q, ", ")
 }
 
-// blockFor is the index's block size for a file of size bytes: at least
-// 1 MiB, and at most 4096 blocks.
+// blockFor is the size of the blocks a file of size bytes is indexed and
+// parsed in: at least minBlock, and at most 4096 blocks.
 func blockFor(size int64) int64 {
-	b := int64(1 << 20)
+	b := minBlock
 	for size/b >= 4096 {
 		b *= 2
 	}
 	return b
 }
+
+// minBlock is 1 MiB: a block costs the parent an entry and the workers a
+// call. Tests make it small, to cut small files into many parts.
+var minBlock = int64(1 << 20)
 
 // index indexes src's blocks on the workers and lays out its records,
 // which start at start (past a byte-order mark, as ComputeText found),
