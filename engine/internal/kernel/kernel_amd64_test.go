@@ -68,3 +68,15 @@ func TestRequiresMatchAsm(t *testing.T) {
 		t.Errorf("checked %d kernels, kernel_amd64.s has %d functions: %v", checked, len(asmReq), asmReq)
 	}
 }
+
+// On Intel the avx2 kernel comes first (Best), elsewhere avx512: the
+// order byWidth gives register, which puts the last one first.
+func TestByWidth(t *testing.T) {
+	a, b := Kernel{Name: "avx2"}, Kernel{Name: "avx512"}
+	for vendor, best := range map[cpuid.Vendor]string{cpuid.Intel: "avx2", cpuid.AMD: "avx512", cpuid.VendorUnknown: "avx512"} {
+		ks := byWidth(a, b, vendor)
+		if len(ks) != 2 || ks[1].Name != best {
+			t.Errorf("%v: registered %v, want %s last (best)", vendor, ks, best)
+		}
+	}
+}
