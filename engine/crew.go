@@ -70,10 +70,10 @@ type crewOptions struct {
 	// callerShare: the caller sums slot 0's share itself (a Pool's
 	// WithCallerShare); slot 0 has no process.
 	callerShare bool
-	// spin is how long the parent spins for a call's end, and the
-	// workers for the next call, before they sleep (see "Waiting" in
-	// protocol.go).
-	spin time.Duration
+	// spin is how long the parent spins for a call's end, and workerSpin
+	// how long the workers spin for the next call, before they sleep (see
+	// "Waiting" in protocol.go).
+	spin, workerSpin time.Duration
 }
 
 // stoppedGrace is how long a worker may sit stopped (SIGSTOP, a tracer)
@@ -131,7 +131,7 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 	}
 	c.sp = spawn.New(exe, env)
 	c.sp.Wake = c.nudge
-	ctl.SpinNs.Store(int64(o.spin))
+	ctl.SpinNs.Store(int64(o.workerSpin))
 	first := 0
 	if o.callerShare {
 		// Slot 0 is the caller's own: it never has a process.

@@ -106,8 +106,17 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 	if st.inProcessSet {
 		below = st.inProcessBelow
 	}
-	// Who may spin at once: every worker process, and the caller.
-	spin, err := spinWindow(waitPolicy(st.lab.Wait), cfg.Workers+boolInt(!callerShare))
+	// Who may spin at once. For the next call, the worker processes: a
+	// caller that sums no share is not running then, or about to sleep.
+	// For the end of a call, the workers and the caller: one that sums no
+	// share sleeps where they would be more than the CPUs, and the
+	// spinning workers offer it their CPU (sem.SpinWhile) when it wakes.
+	policy := waitPolicy(st.lab.Wait)
+	spin, err := spinWindow(policy, cfg.Workers+boolInt(!callerShare))
+	if err != nil {
+		return nil, err
+	}
+	workerSpin, err := spinWindow(policy, cfg.Workers)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +124,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 		workers: cfg.Workers, shm: cfg.Shm, path: cfg.Path, force: cfg.Force, lanePad: cfg.Pad,
 		maxChunks: maxChunks, maxParams: st.maxParams, maxK: st.maxK, exe: cfg.WorkerBinary,
 		retries: cfg.retries(), stall: cfg.stall(),
-		callerShare: callerShare, spin: spin,
+		callerShare: callerShare, spin: spin, workerSpin: workerSpin,
 	})
 	if err != nil {
 		return nil, err

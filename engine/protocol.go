@@ -52,7 +52,13 @@ package engine
 // window for the end of a call), as an OpenMP team does: a spin sees the
 // word change in nanoseconds, a futex sleep costs a wake-up through the
 // scheduler, tens of microseconds. Spinning is for when every spinner has
-// a CPU of its own (see waitPolicy); otherwise the window is 0. A waiter
+// a CPU of its own (see waitPolicy); otherwise the window is 0. The
+// workers count alone for the next call's spin, the caller too for the
+// end of a call (so that a caller which sums no share sleeps where the
+// workers fill the CPUs). A spinner offers its CPU to any thread waiting
+// for one every few microseconds (sem.SpinWhile): a thread woken on a
+// spinner's CPU (the caller, a neighbour's) then waits microseconds, not
+// the scheduler's next preemption. A waiter
 // that goes to sleep says so first (control.genSleepers, parentSleeps),
 // and a waker makes the FUTEX_WAKE system call only when someone sleeps:
 // both sides use sequentially consistent atomics, and the futex compares

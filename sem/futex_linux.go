@@ -60,3 +60,8 @@ func futexWake(addr *atomic.Uint32, n int) error {
 		return os.NewSyscallError("futex", errno)
 	}
 }
+
+// yieldCPU offers this thread's CPU to any thread waiting for one
+// (sched_yield), and returns at once when there is none. It is a raw
+// system call: it does not block, so Go's scheduler need not know.
+func yieldCPU() { unix.RawSyscallNoError(unix.SYS_SCHED_YIELD, 0, 0, 0) }

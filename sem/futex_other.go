@@ -19,3 +19,6 @@ var errUnsupported = fmt.Errorf("sem: cross-process futex: %w on %s", errors.Err
 func futexWait(*atomic.Uint32, uint32, time.Duration, bool) error { return errUnsupported }
 
 func futexWake(*atomic.Uint32, int) error { return errUnsupported }
+
+// yieldCPU is a no-op where there is no futex to spin beside.
+func yieldCPU() {}

@@ -60,5 +60,17 @@ func SpinWhile(word *atomic.Uint32, val uint32, d time.Duration) bool {
 		if i%64 == 0 && time.Now().After(deadline) {
 			return false
 		}
+		if i%yieldEvery == 0 {
+			yieldCPU()
+		}
 	}
 }
+
+// yieldEvery is how many loads a spinner makes between two offers of its
+// CPU to any thread waiting for one (yieldCPU): a few microseconds. A
+// spinner that never offers it keeps a thread that needs its CPU waiting
+// for the scheduler's next preemption, hundreds of microseconds or more:
+// on a 2-core Intel Xeon VM with a busy loop beside it, a Pool call of
+// 1000 terms with the caller's share took 24 µs (median of 8 runs) where
+// the spinners never offered their CPU, 14 µs where they did.
+const yieldEvery = 1024

@@ -167,10 +167,12 @@ type WaitPolicy string
 
 const (
 	// WaitAdaptive, the default, spins for 200 µs, then sleeps on the
-	// futex, when every spinner (the workers and the caller) has a CPU of
-	// its own, and sleeps at once when they would oversubscribe the CPUs
-	// this process may use, where spinning would steal the CPU from the
-	// very process it waits for.
+	// futex, when every spinner has a CPU of its own (the workers, for
+	// the next call; the workers and the caller, for the end of one),
+	// and sleeps at once when they would oversubscribe the CPUs this
+	// process may use, where spinning would steal the CPU from the very
+	// process it waits for. A spinner offers its CPU to any thread
+	// waiting for one every few microseconds.
 	WaitAdaptive WaitPolicy = "adaptive"
 	// WaitActive spins for 50 ms before sleeping, whatever the CPUs: an
 	// answer in nanoseconds, for a CPU held.
