@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,5 +188,43 @@ func TestPoolWorkerSleepKeepsRuntimeQuiet(t *testing.T) {
 		if got := backgroundSwitches(t, pid, before[i], calls); got > allowed {
 			t.Errorf("worker %d (pid %d): its runtime's background threads switched %d times in %d calls (allowed %d)", i, pid, got, calls, allowed)
 		}
+	}
+}
+
+// A spin that lost its CPU (ran for less than half of a spin over
+// lostSpin) makes the worker sleep at once for the next calls, the more
+// the more spins lose; one spin that holds its CPU ends it, and spins too
+// short to tell change nothing.
+func TestSpinGauge(t *testing.T) {
+	var s spinGauge
+	lose := func() { s.judge(time.Millisecond, 100*time.Microsecond) }
+	hold := func() { s.judge(time.Millisecond, 900*time.Microsecond) }
+	lose()
+	if s.skip != minSkip {
+		t.Fatalf("after a lost spin: skip %d, want %d", s.skip, minSkip)
+	}
+	for range 20 {
+		lose()
+	}
+	if s.skip != maxSkip {
+		t.Fatalf("after many lost spins: skip %d, want %d", s.skip, maxSkip)
+	}
+	s.judge(lostSpin, 0) // too short to tell
+	if s.skip != maxSkip {
+		t.Fatalf("a short spin changed skip to %d", s.skip)
+	}
+	hold()
+	lose()
+	if s.skip != minSkip {
+		t.Fatalf("a lost spin after one that held: skip %d, want %d", s.skip, minSkip)
+	}
+	// While skipping, spinWhile does not spin: it only looks.
+	var w atomic.Uint32
+	if s.spinWhile(&w, 0, adaptiveSpin) || s.skip != minSkip-1 {
+		t.Fatalf("skipping: changed or skip %d, want %d", s.skip, minSkip-1)
+	}
+	w.Store(1)
+	if !s.spinWhile(&w, 0, adaptiveSpin) {
+		t.Fatal("skipping: a changed word reads as unchanged")
 	}
 }

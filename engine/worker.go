@@ -140,6 +140,7 @@ func childMain() error {
 	}
 	fault("arrived")
 	spun := uint32(segment.GenQuit) // the call whose arrival this worker last spun for
+	var gauge spinGauge
 	for {
 		g := ctl.Gen.Load() // load-acquire: the job written before gen is visible
 		switch {
@@ -164,7 +165,7 @@ func childMain() error {
 		d := time.Second
 		if g != spun {
 			spun = g
-			if sem.SpinWhile(&ctl.Gen, g, time.Duration(ctl.SpinNs.Load())) {
+			if gauge.spinWhile(&ctl.Gen, g, time.Duration(ctl.SpinNs.Load())) {
 				continue
 			}
 			sleep, d = sem.WaitWhileHoldingP, heldSleep
