@@ -180,13 +180,9 @@ func (r *reducer) parseDirect(src *source.Source, start int64, pp parseParams, f
 			f.Close()
 		}
 	}()
-	for range pp.Cols {
-		f, path, err := source.MemFile("pishm-column", 8*(src.Size-start+1)) // a record holds a byte at least
-		if err != nil {
-			return nil, 0, nil, false, err
-		}
-		mine = append(mine, f)
-		outs = append(outs, path)
+	// A record holds a byte at least.
+	if outs, err = columnArrays(len(pp.Cols), src.Size-start+1, &mine); err != nil {
+		return nil, 0, nil, false, err
 	}
 	sh, shPath, err := source.MemFile("pishm-parts", sharedBytes(nparts))
 	if err != nil {

@@ -172,13 +172,8 @@ func (r *reducer) parseIndexed(src *source.Source, start int64, pp parseParams, 
 		hdr = 1
 	}
 	rows = max(layout.Records-hdr, 0)
-	for range pp.Cols {
-		f, path, err := source.MemFile("pishm-column", 8*rows)
-		if err != nil {
-			return nil, 0, nil, err
-		}
-		*files = append(*files, f)
-		outs = append(outs, path)
+	if outs, err = columnArrays(len(pp.Cols), rows, files); err != nil {
+		return nil, 0, nil, err
 	}
 	pp.Parts = make([][3]int64, len(layout.Parts))
 	for i, p := range layout.Parts {
@@ -198,6 +193,21 @@ func (r *reducer) parseIndexed(src *source.Source, start int64, pp parseParams, 
 		return nil, 0, nil, fmt.Errorf("filestats: the parse read %d records, the index says %d", got, rows)
 	}
 	return w, rows, outs, nil
+}
+
+// columnArrays makes the arrays of cols columns, room for rows float64
+// values each, in anonymous in-memory files (added to files), and returns
+// the paths the workers open them by.
+func columnArrays(cols int, rows int64, files *[]*os.File) (paths []string, err error) {
+	for range cols {
+		f, path, err := source.MemFile("pishm-column", 8*rows)
+		if err != nil {
+			return paths, err
+		}
+		*files = append(*files, f)
+		paths = append(paths, path)
+	}
+	return paths, nil
 }
 
 // indexedRuns counts the runs of parseIndexed, for the tests.
