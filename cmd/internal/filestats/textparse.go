@@ -98,12 +98,12 @@ func (t *textPiece) release() {
 // mapping), else read from in a block at a time.
 func (t *textPiece) parse(data []byte, in *os.File, off, end int64) {
 	var buf []byte
+	if data != nil && t.stopAtQuote {
+		t.parseMappedChecked(data, off, end)
+		return
+	}
 	if data != nil {
 		buf, off = data[off:end:end], end
-		if t.stopAtQuote && bytes.IndexByte(buf, '"') >= 0 {
-			t.sawQuote = true
-			return
-		}
 	} else {
 		bp := readBufs.Get().(*[]byte)
 		defer readBufs.Put(bp)
@@ -132,6 +132,30 @@ func (t *textPiece) parse(data []byte, in *os.File, off, end int64) {
 		if atEOF && used == 0 && len(buf) > 0 {
 			panic("filestats: a record the parser would not read")
 		}
+	}
+}
+
+// checkWindow is how many mapped bytes are looked through for a '"' at a
+// time, just before they are parsed: few enough that the parse finds them
+// in the core's cache, where one look through the whole part first would
+// bring them from memory twice.
+const checkWindow = 128 << 10
+
+// parseMappedChecked is parse of mapped data that stops at the first '"'.
+func (t *textPiece) parseMappedChecked(data []byte, off, end int64) {
+	checked := off
+	for off < end {
+		e := min(checked+checkWindow, end)
+		if bytes.IndexByte(data[checked:e], '"') >= 0 {
+			t.sawQuote = true
+			return
+		}
+		checked = e
+		used := t.readRecords(data[off:e:e], off, e == end)
+		if used == 0 && e == end {
+			panic("filestats: a record the parser would not read")
+		}
+		off += int64(used)
 	}
 }
 

@@ -112,3 +112,190 @@ clampedfrac:
 	MOVQ  R8, fracs+32(FP)
 	MOVQ  DX, dot+40(FP)
 	RET
+
+// func plainLines(data []byte, at int, col int, sep byte, k *[368]byte, out [][2]uint64) (lines int)
+// Requires: AVX, AVX2, BMI, BMI2
+TEXT ·plainLines(SB), NOSPLIT, $0-88
+	MOVQ data_base+0(FP), SI
+	MOVQ data_len+8(FP), R15
+	ADDQ SI, R15
+	MOVQ at+24(FP), AX
+	ADDQ AX, SI
+	MOVQ col+32(FP), R12
+	MOVQ k+48(FP), DI
+	MOVQ out_base+56(FP), R8
+	MOVQ out_len+64(FP), R11
+	SHLQ $0x04, R11
+	ADDQ R8, R11
+
+	// Broadcasts: the separator, '\n', '0' and 9.
+	MOVBQZX      sep+40(FP), AX
+	VMOVQ        AX, X15
+	VPBROADCASTB X15, Y15
+	MOVQ         $0x0000000a, AX
+	VMOVQ        AX, X14
+	VPBROADCASTB X14, Y14
+	MOVQ         $0x00000030, AX
+	VMOVQ        AX, X13
+	VPBROADCASTB X13, Y13
+	MOVQ         $0x00000009, AX
+	VMOVQ        AX, X12
+	VPBROADCASTB X12, Y12
+
+line:
+	CMPQ    R8, R11
+	JAE     done
+	LEAQ    64(SI), AX
+	CMPQ    AX, R15
+	JA      done
+	VMOVDQU (SI), Y0
+	VMOVDQU 32(SI), Y1
+
+	// L: the line's '\n' in the window.
+	VPCMPEQB  Y0, Y14, Y2
+	VPMOVMSKB Y2, AX
+	VPCMPEQB  Y1, Y14, Y3
+	VPMOVMSKB Y3, BX
+	SHLQ      $0x20, BX
+	ORQ       AX, BX
+	TZCNTQ    BX, BX
+	CMPQ      BX, $0x40
+	JAE       done
+
+	// f: past the col-th separator, which must come before L.
+	XORQ      DX, DX
+	TESTQ     R12, R12
+	JZ        field
+	VPCMPEQB  Y0, Y15, Y2
+	VPMOVMSKB Y2, AX
+	VPCMPEQB  Y1, Y15, Y3
+	VPMOVMSKB Y3, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, AX
+	MOVQ      R12, CX
+
+skip:
+	DECQ  CX
+	JZ    skipped
+	BLSRQ AX, AX
+	JMP   skip
+
+skipped:
+	TZCNTQ AX, DX
+	CMPQ   DX, BX
+	JAE    done
+	INCQ   DX
+
+field:
+	// meta: the field's start; a sign: neg, and the digits start past it.
+	MOVQ    DX, R13
+	SHLQ    $0x18, R13
+	MOVBQZX (SI)(DX*1), AX
+	CMPB    AL, $0x2d
+	JNE     notminus
+	BTSQ    $0x10, R13
+	INCQ    DX
+	JMP     signed
+
+notminus:
+	CMPB AL, $0x2b
+	JNE  signed
+	INCQ DX
+
+signed:
+	// The non-digits of the window (L among them): b-'0' > 9 unsigned.
+	VPSUBB    Y13, Y0, Y2
+	VPMINUB   Y12, Y2, Y3
+	VPCMPEQB  Y2, Y3, Y3
+	VPMOVMSKB Y3, AX
+	VPSUBB    Y13, Y1, Y4
+	VPMINUB   Y12, Y4, Y5
+	VPCMPEQB  Y4, Y5, Y5
+	VPMOVMSKB Y5, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, AX
+	NOTQ      AX
+
+	// ints: the digits from f; e: their end; a '.' there: fracs after it.
+	SHRXQ  DX, AX, CX
+	TZCNTQ CX, CX
+	LEAQ   (DX)(CX*1), R14
+	XORQ   DX, DX
+	MOVQ   R14, R9
+	CMPB   (SI)(R14*1), $0x2e
+	JNE    nodot
+	LEAQ   1(R14), R9
+	SHRXQ  R9, AX, DX
+	TZCNTQ DX, DX
+	ADDQ   DX, R9
+
+nodot:
+	// At most 16 digits a run and 19 in all, at least one.
+	CMPQ CX, $0x10
+	JA   done
+	CMPQ DX, $0x10
+	JA   done
+	LEAQ -1(CX)(DX*1), AX
+	CMPQ AX, $0x12
+	JA   done
+
+	// The number fills the field: a separator, L, or '\r' before L follows it.
+	MOVBQZX (SI)(R9*1), AX
+	MOVBQZX sep+40(FP), R10
+	CMPB    AL, R10
+	JE      ends
+	CMPQ    R9, BX
+	JE      ends
+	CMPB    AL, $0x0d
+	JNE     done
+	LEAQ    1(R9), AX
+	CMPQ    AX, BX
+	JNE     done
+
+ends:
+	// Each run's value from the 16 bytes that end with it, as in decimalDigits.
+	VMOVDQU    -16(SI)(R14*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(CX*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, AX
+	MOVL       AX, R10
+	SHRQ       $0x20, AX
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, AX
+	VMOVDQU    -16(SI)(R9*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(DX*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, CX
+	MOVL       CX, R10
+	SHRQ       $0x20, CX
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, CX
+	IMULQ      112(DI)(DX*8), AX
+	ADDQ       CX, AX
+
+	// Out: the mantissa, and meta; on to the next line.
+	SHLQ $0x08, DX
+	ORQ  DX, R13
+	INCQ BX
+	ORQ  BX, R13
+	MOVQ AX, (R8)
+	MOVQ R13, 8(R8)
+	ADDQ $0x10, R8
+	ADDQ BX, SI
+	JMP  line
+
+done:
+	VZEROUPPER
+	MOVQ out_base+56(FP), AX
+	SUBQ AX, R8
+	SHRQ $0x04, R8
+	MOVQ R8, lines+80(FP)
+	RET

@@ -67,6 +67,7 @@ type Parser struct {
 	Kinds   []Kind
 	Start   []int // offset in the record of each slot's field, for reports
 	scratch []byte
+	lines   *[linesBatch][2]uint64 // plainLines' output
 }
 
 // NewParser reads the columns cols (0-based; slot i is cols[i]) of

@@ -77,10 +77,26 @@ func (p *Parser) Plain(data []byte, dst [][]float64, at, max int) (n, records in
 
 // plain1 is Plain for one column read, the last column it needs: it
 // skips the fields before it, parses it with fastNumber, and finds the
-// line's end past it, with one call for each.
+// line's end past it, with one call for each; where the CPU has them,
+// plainLines reads runs of lines in one step each.
 func (p *Parser) plain1(data []byte, dst []float64) (n, records int) {
 	sep, col := p.sep, len(p.slot)-1
+	wait := 0 // lines to read here before plainLines is asked again
 	for records < len(dst) {
+		if haveLines && n >= 16 && wait == 0 {
+			m, k, full := p.linesAt(data, n, col, dst[records:])
+			n, records = n+m, records+k
+			if full {
+				continue
+			}
+			if k == 0 { // a line it does not take, or the data's last 64 bytes
+				wait = 16
+			}
+			if records == len(dst) {
+				break
+			}
+		}
+		wait = max(wait-1, 0)
 		i := n
 		for range col {
 			for i < len(data) && data[i] != sep && data[i] != '\n' {
@@ -115,6 +131,31 @@ func (p *Parser) plain1(data []byte, dst []float64) (n, records int) {
 		records++
 	}
 	return n, records
+}
+
+// linesBatch is the most lines plainLines reads in one call.
+const linesBatch = 256
+
+// linesAt reads the lines plainLines takes from data[at:] (at >= 16) into
+// dst, and returns their bytes and count, and whether it stopped only
+// because its batch or dst was full. A number Eisel-Lemire cannot decide
+// ends the run before its line, as it ends Plain's.
+func (p *Parser) linesAt(data []byte, at, col int, dst []float64) (n, records int, full bool) {
+	if p.lines == nil {
+		p.lines = new([linesBatch][2]uint64)
+	}
+	out := p.lines[:min(len(dst), linesBatch)]
+	k := plainLines(data, at, col, p.sep, &digitK, out)
+	for i, o := range out[:k] {
+		meta := o[1]
+		x, ok := decimalValue(o[0], -int(meta>>8&0xFF), meta&(1<<16) != 0)
+		if !ok {
+			return n, i, false
+		}
+		dst[i] = x
+		n += int(meta & 0xFF)
+	}
+	return n, k, k == len(out)
 }
 
 // fastNumber reads the number at data[i:] as parseNumber does, in fewer

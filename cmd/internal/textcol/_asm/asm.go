@@ -1,10 +1,11 @@
-// Command asm generates digits_amd64.s, the SSE4.1 digit reader of
-// package textcol, with avo. Run it through go generate in the textcol
+// Command asm generates digits_amd64.s, package textcol's assembly, with
+// avo: decimalDigits, the SSE4.1 digit reader (here), and plainLines,
+// the AVX2 line reader (lines.go). Run it through go generate in the textcol
 // package:
 //
 //	go -C _asm run . -out ../digits_amd64.s
 //
-// The Go declaration is in digits_amd64.go. It lives in its own module so
+// The Go declarations are in digits_amd64.go and lines_amd64.go. It lives in its own module so
 // that avo never enters pishm's go.sum.
 package main
 
@@ -17,6 +18,7 @@ import (
 func main() {
 	ConstraintExpr("amd64,gc,!purego,!noasm")
 	digits()
+	lines()
 	Generate()
 }
 

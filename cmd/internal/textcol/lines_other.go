@@ -1,0 +1,11 @@
+//go:build !amd64 || !gc || purego || noasm
+
+package textcol
+
+// haveLines is false: there is no plainLines here, and plain1 reads a
+// line at a time.
+const haveLines = false
+
+func plainLines([]byte, int, int, byte, *[368]byte, [][2]uint64) int {
+	panic("textcol: plainLines without its assembly")
+}

@@ -1,0 +1,113 @@
+package textcol
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// plainLines (where the CPU has it) changes nothing Plain reads: on long
+// runs of lines, plain numbers of every shape plainLines takes and around
+// its limits (16 digits a run, 19 in all, signs, a bare '.' on either
+// side, leading zeros), numbers it leaves to plain1 (exponents, 20
+// digits, nan, inf, undecidable by Eisel-Lemire), fields that are no
+// number, CRLF, lines of 60 to 70 bytes, missing columns and bytes of
+// every kind, each record Plain reads is what Record reads, and Plain
+// stops where it stops without plainLines.
+func TestPlainLinesAsRecord(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	digits := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = '0' + byte(r.IntN(10))
+		}
+		return string(b)
+	}
+	number := func() string {
+		switch r.IntN(12) {
+		case 0:
+			return []string{"1e5", "-2E-3", "nan", "inf", "-Inf", "12345678901234567890", "9007199254740993",
+				"0.000000000000000000001", "1e400", "+.5", "-.5", "5.", ".", "-", "+", "", "--1", "1.2.3", "0x10",
+				"7\xff", "\x801", "1 ", " 1", "1,5", "\"1\""}[r.IntN(25)]
+		case 1: // around the run limits
+			i, f := 14+r.IntN(5), r.IntN(6)
+			if r.IntN(2) == 0 {
+				i, f = f, i
+			}
+			return digits(i) + "." + digits(f)
+		}
+		s := digits(r.IntN(5)) + "." + digits(r.IntN(18))
+		if r.IntN(3) == 0 {
+			s = digits(1 + r.IntN(19))
+		}
+		if r.IntN(4) == 0 {
+			s = []string{"-", "+"}[r.IntN(2)] + s
+		}
+		return s
+	}
+	ran := 0
+	for trial := range scaled(3000) {
+		sep := []byte{',', '\t', ';', '|'}[r.IntN(4)]
+		col := r.IntN(4)
+		var b []byte
+		for range 50 + r.IntN(300) {
+			fields := col + r.IntN(3)
+			if r.IntN(30) == 0 {
+				fields = r.IntN(col + 1) // a column missing
+			}
+			for f := range fields + 1 {
+				if f > 0 {
+					b = append(b, sep)
+				}
+				if f == col || r.IntN(2) == 0 {
+					b = append(b, number()...)
+				} else {
+					b = append(b, strings.Repeat("x", r.IntN(40))...) // lines near 64 bytes
+				}
+			}
+			b = append(b, []string{"\n", "\n", "\n", "\r\n"}[r.IntN(4)]...)
+		}
+		with, without, ref := NewParser(sep, []int{col}), NewParser(sep, []int{col}), NewParser(sep, []int{col})
+		dst, dst2 := [][]float64{make([]float64, 1000)}, [][]float64{make([]float64, 1000)}
+		for d := b; len(d) > 0; {
+			max := 1 + r.IntN(500)
+			n, k := with.Plain(d, dst, 0, max)
+			saved := haveLines
+			setHaveLines(false)
+			n2, k2 := without.Plain(d, dst2, 0, max)
+			setHaveLines(saved)
+			if n != n2 || k != k2 {
+				t.Fatalf("trial %d: Plain read %d records, %d bytes; without plainLines %d, %d", trial, k, n, k2, n2)
+			}
+			for rec := range k {
+				m, lines, blank, ok := ref.Record(d, true, false)
+				if !ok || lines != 1 || blank || m > n {
+					t.Fatalf("trial %d, %q: Plain read a record Record reads as %d bytes, %d lines, blank %v, ok %v", trial, d, m, lines, blank, ok)
+				}
+				if ref.Kinds[0] != Number || math.Float64bits(ref.Values[0]) != math.Float64bits(dst[0][rec]) ||
+					math.Float64bits(dst2[0][rec]) != math.Float64bits(dst[0][rec]) {
+					t.Fatalf("trial %d, %q: Plain %v, Record %v %v", trial, d[:m], dst[0][rec], ref.Kinds[0], ref.Values[0])
+				}
+				d, n = d[m:], n-m
+			}
+			m, _, _, ok := ref.Record(d, true, false)
+			if !ok || m == 0 {
+				break
+			}
+			d = d[m:]
+		}
+		if haveLines && len(b) > 80 {
+			out := make([][2]uint64, linesBatch)
+			ran += plainLines(b, 16+indexByteFrom(b, 16), col, sep, &digitK, out)
+		}
+	}
+	if haveLines && ran < scaled(3000) {
+		t.Errorf("plainLines read %d lines in all", ran)
+	}
+}
+
+// indexByteFrom is the offset past the first '\n' at or after b[i].
+func indexByteFrom(b []byte, i int) int {
+	return strings.IndexByte(string(b[i:]), '\n') + 1
+}
