@@ -98,7 +98,7 @@ func parseDirect(raw []byte, lo, hi uint64, v *engine.Vector) {
 	}
 	t := newTextPiece(p.Outs, p.Sep, p.Cols, p.Header, false)
 	defer t.release()
-	t.stopAtQuote = true
+	t.stopAtQuote, t.par.NoQuotes = true, true
 	if lo > 0 {
 		t.record = t.hdr // past the header: record numbers serve only to skip it
 	}

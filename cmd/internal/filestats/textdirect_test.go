@@ -209,24 +209,35 @@ func TestParseDirect(t *testing.T) {
 	}
 }
 
-// A '"' past the head, which the parse meets unlooked for, makes the run
-// index the file and parse it again, and read the quoted field as
-// RFC 4180 says.
+// A '"' the head did not show, anywhere a part meets it, sends the run
+// to the index, which reads the file right: in a field skipped, in the
+// field read, in one past it, in a line Record reads (a missing value),
+// in a line over 64 bytes, and in the file's last line, read apart from
+// the lines before it.
 func TestParseDirectMeetsQuote(t *testing.T) {
 	withBlock(t, 4096)
-	text := strings.Repeat("1,2.5\n", (headMax+10000)/6) + "2,\"7.25\"\n3,1\n"
-	path := filepath.Join(t.TempDir(), "q.csv")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	want := readRef(strings.ReplaceAll(text, "\"", ""), 1, false)
-	for _, mode := range []lab.Mode{lab.Goroutines, lab.Slots} {
-		for _, read := range []ReadMethod{ReadMmap, ReadPread} {
-			before := indexedRuns.Load()
-			got, res := resultOf(t, path, 1, false, mode, read)
-			checkColumn(t, fmt.Sprint(mode, read), got, res, want)
-			if indexedRuns.Load() != before+1 {
-				t.Errorf("%v, %v: not indexed after the quote", mode, read)
+	for _, quoted := range []string{
+		"\"2\",7.25,1\n", "2,\"7.25\",1\n", "2,7.25,\"x\"\n", "2,,\"x\"\n",
+		"2,7.25,\"" + strings.Repeat("x", 80) + "\"\n", "",
+	} {
+		text := strings.Repeat("1,2.5,3\n", (headMax+10000)/8) + quoted + strings.Repeat("1,2.5,3\n", 1000)
+		if quoted == "" {
+			text += "2,7.25,\"x\"\n"
+		}
+		path := filepath.Join(t.TempDir(), "q.csv")
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want := readRef(strings.ReplaceAll(text, "\"", ""), 1, false)
+		for _, mode := range []lab.Mode{lab.Goroutines, lab.Slots} {
+			for _, read := range []ReadMethod{ReadMmap, ReadPread} {
+				before := indexedRuns.Load()
+				got, res := resultOf(t, path, 1, false, mode, read)
+				what := fmt.Sprintf("%q, %v, %v", quoted, mode, read)
+				checkColumn(t, what, got, res, want)
+				if indexedRuns.Load() != before+1 {
+					t.Errorf("%s: not indexed after the quote", what)
+				}
 			}
 		}
 	}

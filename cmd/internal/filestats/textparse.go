@@ -62,7 +62,7 @@ type textPiece struct {
 	w               *columnWriter
 	par             *textcol.Parser
 	quotes          bool // the bytes may hold a '"' (else a record is a line, and Plain reads)
-	stopAtQuote     bool // stop at the first '"' read, and set sawQuote
+	stopAtQuote     bool // stop at the first record that holds a '"' (par.NoQuotes too), and set sawQuote
 	sawQuote        bool
 	hdr             int64 // records before the data: 1 for a header, else 0
 	record, line    int64 // of the next record: its number from the file's first, and its line from 1
@@ -98,10 +98,6 @@ func (t *textPiece) release() {
 // mapping), else read from in a block at a time.
 func (t *textPiece) parse(data []byte, in *os.File, off, end int64) {
 	var buf []byte
-	if data != nil && t.stopAtQuote {
-		t.parseMappedChecked(data, off, end)
-		return
-	}
 	if data != nil {
 		buf, off = data[off:end:end], end
 	} else {
@@ -117,13 +113,12 @@ func (t *textPiece) parse(data []byte, in *os.File, off, end int64) {
 			buf = buf[:k+int(n)]
 			mustReadAt(in, buf[k:], off)
 			off += n
-			if t.stopAtQuote && bytes.IndexByte(buf[k:], '"') >= 0 {
-				t.sawQuote = true
-				return
-			}
 		}
 		atEOF := off == end
 		used := t.readRecords(buf, off-int64(len(buf)), atEOF)
+		if t.sawQuote {
+			return
+		}
 		if used == 0 && !atEOF && len(buf) == cap(buf) { // a record longer than the buffer
 			buf = append(buf[:cap(buf)], 0)[:len(buf)]
 			continue
@@ -132,30 +127,6 @@ func (t *textPiece) parse(data []byte, in *os.File, off, end int64) {
 		if atEOF && used == 0 && len(buf) > 0 {
 			panic("filestats: a record the parser would not read")
 		}
-	}
-}
-
-// checkWindow is how many mapped bytes are looked through for a '"' at a
-// time, just before they are parsed: few enough that the parse finds them
-// in the core's cache, where one look through the whole part first would
-// bring them from memory twice.
-const checkWindow = 128 << 10
-
-// parseMappedChecked is parse of mapped data that stops at the first '"'.
-func (t *textPiece) parseMappedChecked(data []byte, off, end int64) {
-	checked := off
-	for off < end {
-		e := min(checked+checkWindow, end)
-		if bytes.IndexByte(data[checked:e], '"') >= 0 {
-			t.sawQuote = true
-			return
-		}
-		checked = e
-		used := t.readRecords(data[off:e:e], off, e == end)
-		if used == 0 && e == end {
-			panic("filestats: a record the parser would not read")
-		}
-		off += int64(used)
 	}
 }
 
@@ -181,6 +152,10 @@ func (t *textPiece) readRecords(buf []byte, at int64, atEOF bool) int {
 		}
 		n, lines, blank, ok := par.Record(buf[used:], atEOF, t.quotes)
 		if !ok {
+			break
+		}
+		if t.stopAtQuote && bytes.IndexByte(buf[used:used+n], '"') >= 0 {
+			t.sawQuote = true
 			break
 		}
 		if t.record >= t.hdr {

@@ -141,6 +141,9 @@ TEXT ·plainLines(SB), NOSPLIT, $0-88
 	MOVQ         $0x00000009, AX
 	VMOVQ        AX, X12
 	VPBROADCASTB X12, Y12
+	MOVQ         $0x00000022, AX
+	VMOVQ        AX, X11
+	VPBROADCASTB X11, Y11
 
 line:
 	CMPQ    R8, R11
@@ -150,6 +153,13 @@ line:
 	JA      done
 	VMOVDQU (SI), Y0
 	VMOVDQU 32(SI), Y1
+
+	// No '"' in the window: a line with one is not plain.
+	VPCMPEQB Y0, Y11, Y2
+	VPCMPEQB Y1, Y11, Y3
+	VPOR     Y2, Y3, Y2
+	VPTEST   Y2, Y2
+	JNZ      done
 
 	// L: the line's '\n' in the window.
 	VPCMPEQB  Y0, Y14, Y2

@@ -111,3 +111,57 @@ func TestPlainLinesAsRecord(t *testing.T) {
 func indexByteFrom(b []byte, i int) int {
 	return strings.IndexByte(string(b[i:]), '\n') + 1
 }
+
+// With NoQuotes, Plain reads what it reads without, up to the first line
+// that holds a '"', and not that line: on one column (plainLines and
+// plain1) and on two (Plain's own loop), with the '"' in a field read,
+// in one skipped, past the last read, and in lines of 60 to 70 bytes.
+func TestPlainNoQuotes(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	fields := []string{"1.5", "-2", "33.095451725862591", "7", "1e5", "\"", "\"1\"", "x\"", "", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}
+	stopped := 0
+	for trial := range scaled(3000) {
+		cols := []int{r.IntN(3)}
+		if r.IntN(2) == 0 {
+			cols = append(cols, 3)
+		}
+		var lines []string
+		for range 1 + r.IntN(200) {
+			var line []byte
+			for f := range 5 {
+				if f > 0 {
+					line = append(line, ',')
+				}
+				if r.IntN(40) == 0 {
+					line = append(line, fields[r.IntN(len(fields))]...)
+				} else {
+					line = append(line, fields[r.IntN(4)]...)
+				}
+			}
+			lines = append(lines, string(line)+"\n")
+		}
+		data := []byte(strings.Join(lines, ""))
+		first := len(lines) // the first line with a '"'
+		for i, l := range lines {
+			if strings.Contains(l, "\"") {
+				first = i
+				break
+			}
+		}
+		with, without := NewParser(',', cols), NewParser(',', cols)
+		with.NoQuotes = true
+		dst := [][]float64{make([]float64, 300), make([]float64, 300)}[:len(cols)]
+		max := 1 + r.IntN(300)
+		n, k := with.Plain(data, dst, 0, max)
+		n2, k2 := without.Plain(data, dst, 0, max)
+		if k != min(k2, first) || n != len(strings.Join(lines[:k], "")) || k == k2 && n != n2 {
+			t.Fatalf("trial %d, cols %v: with NoQuotes %d records, %d bytes; without %d, %d; first '\"' in line %d", trial, cols, k, n, k2, n2, first)
+		}
+		if k == first && k < k2 {
+			stopped++
+		}
+	}
+	if stopped < scaled(300) {
+		t.Errorf("NoQuotes stopped Plain %d times", stopped)
+	}
+}

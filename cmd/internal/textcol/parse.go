@@ -68,6 +68,11 @@ type Parser struct {
 	Start   []int // offset in the record of each slot's field, for reports
 	scratch []byte
 	lines   *[linesBatch][2]uint64 // plainLines' output
+
+	// NoQuotes makes Plain leave each line that holds a '"' to Record,
+	// for a caller that reads text without its index, where such a line
+	// may not be a record: it looks for the '"' in the lines Record reads.
+	NoQuotes bool
 }
 
 // NewParser reads the columns cols (0-based; slot i is cols[i]) of

@@ -29,7 +29,7 @@ func (p *Parser) Plain(data []byte, dst [][]float64, at, max int) (n, records in
 	}
 	sep, last := p.sep, len(p.slot)-1
 	for records < max {
-		i := n
+		start, i := n, n
 		for j := 0; ; j++ {
 			e := i
 			s := p.slot[j]
@@ -69,6 +69,9 @@ func (p *Parser) Plain(data []byte, dst [][]float64, at, max int) (n, records in
 			}
 			n = e + 1
 			break
+		}
+		if p.NoQuotes && bytes.IndexByte(data[start:n], '"') >= 0 {
+			return start, records
 		}
 		records++
 	}
@@ -111,23 +114,28 @@ func (p *Parser) plain1(data []byte, dst []float64) (n, records int) {
 		if !ok || e >= len(data) {
 			return n, records
 		}
-		dst[records] = x
+		end := e + 1
 		if c := data[e]; c == sep {
 			k := bytes.IndexByte(data[e+1:], '\n')
 			if k < 0 {
 				return n, records
 			}
-			n = e + 2 + k
+			end = e + 2 + k
 		} else {
 			if c == '\r' && e+1 < len(data) {
 				e++
 				c = data[e]
+				end++
 			}
 			if c != '\n' {
 				return n, records
 			}
-			n = e + 1
 		}
+		if p.NoQuotes && bytes.IndexByte(data[n:end], '"') >= 0 {
+			return n, records
+		}
+		dst[records] = x
+		n = end
 		records++
 	}
 	return n, records

@@ -8,7 +8,8 @@ import (
 
 // lines emits plainLines: the plain lines from data[at:] on, each read
 // in one step from a 64-byte window that holds it, as plain1 reads them
-// one byte or call at a time: the window's masks of '\n', separators and
+// one byte or call at a time, and leaves a window that holds a '"' to
+// plain1: the window's masks of '\n', separators and
 // digits find the line's end, the field's start and the number's runs,
 // and the runs' values come as in decimalDigits. It stops at the first
 // line it does not take (plain1 reads it), at a window past the data,
@@ -42,6 +43,9 @@ func lines() {
 	MOVQ(U32(9), RAX)
 	VMOVQ(RAX, X12)
 	VPBROADCASTB(X12, Y12)
+	MOVQ(U32('"'), RAX)
+	VMOVQ(RAX, X11)
+	VPBROADCASTB(X11, Y11)
 
 	Label("line")
 	CMPQ(R8, R11)
@@ -51,6 +55,13 @@ func lines() {
 	JA(LabelRef("done"))
 	VMOVDQU(Mem{Base: RSI}, Y0)
 	VMOVDQU(Mem{Base: RSI, Disp: 32}, Y1)
+
+	Comment("No '\"' in the window: a line with one is not plain.")
+	VPCMPEQB(Y0, Y11, Y2)
+	VPCMPEQB(Y1, Y11, Y3)
+	VPOR(Y2, Y3, Y2)
+	VPTEST(Y2, Y2)
+	JNZ(LabelRef("done"))
 
 	Comment("L: the line's '\\n' in the window.")
 	VPCMPEQB(Y0, Y14, Y2)
