@@ -75,6 +75,12 @@ type Parser struct {
 	NoQuotes bool
 }
 
+// inNumber says whether c may be a byte of a number parseNumber or
+// strconv reads: a digit, a sign, a '.', or a letter (e, inf, nan).
+func inNumber(c byte) bool {
+	return c-'0' < 10 || c == '.' || c == '+' || c == '-' || c == '_' || (c|0x20)-'a' < 26
+}
+
 // NewParser reads the columns cols (0-based; slot i is cols[i]) of
 // records separated by sep (or Blank).
 func NewParser(sep byte, cols []int) *Parser {
@@ -90,7 +96,10 @@ func NewParser(sep byte, cols []int) *Parser {
 	for i, c := range cols {
 		p.slot[c] = i
 	}
-	p.plain = sep != Blank
+	// Plain takes a number's end for its field's: a separator that may be
+	// part of a number ("-sep ." on 1.2.3) leaves every field to Record,
+	// which splits the fields first.
+	p.plain = sep != Blank && !inNumber(sep)
 	for i, c := range cols {
 		p.plain = p.plain && p.slot[c] == i // a column asked twice fills its last slot only
 	}
