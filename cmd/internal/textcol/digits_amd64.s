@@ -113,23 +113,31 @@ clampedfrac:
 	MOVQ  DX, dot+40(FP)
 	RET
 
-// func plainLines(data []byte, at int, col int, sep byte, k *[368]byte, out [][2]uint64) (lines int)
+// func plainLines(data []byte, at int, fields []byte, sep byte, k *[368]byte, out [][2]uint64) (lines int)
 // Requires: AVX, AVX2, BMI, BMI2
-TEXT ·plainLines(SB), NOSPLIT, $0-88
+TEXT ·plainLines(SB), NOSPLIT, $40-104
 	MOVQ data_base+0(FP), SI
 	MOVQ data_len+8(FP), R15
 	ADDQ SI, R15
 	MOVQ at+24(FP), AX
 	ADDQ AX, SI
-	MOVQ col+32(FP), R12
-	MOVQ k+48(FP), DI
-	MOVQ out_base+56(FP), R8
-	MOVQ out_len+64(FP), R11
+	MOVQ k+64(FP), DI
+	MOVQ fields_base+32(FP), AX
+	MOVQ fields_len+40(FP), CX
+	ADDQ AX, CX
+	MOVQ CX, 24(SP)
+
+	// R11: the last out a line's fields may start at.
+	MOVQ out_base+72(FP), R8
+	MOVQ out_len+80(FP), R11
+	MOVQ fields_len+40(FP), CX
+	SUBQ CX, R11
 	SHLQ $0x04, R11
 	ADDQ R8, R11
+	MOVQ $0x00000000, 32(SP)
 
-	// Broadcasts: the separator, '\n', '0' and 9.
-	MOVBQZX      sep+40(FP), AX
+	// Broadcasts: the separator, '\n', '0', 9 and '"'.
+	MOVBQZX      sep+56(FP), AX
 	VMOVQ        AX, X15
 	VPBROADCASTB X15, Y15
 	MOVQ         $0x0000000a, AX
@@ -147,7 +155,7 @@ TEXT ·plainLines(SB), NOSPLIT, $0-88
 
 line:
 	CMPQ    R8, R11
-	JAE     done
+	JA      done
 	LEAQ    64(SI), AX
 	CMPQ    AX, R15
 	JA      done
@@ -165,41 +173,60 @@ line:
 	VPCMPEQB  Y0, Y14, Y2
 	VPMOVMSKB Y2, AX
 	VPCMPEQB  Y1, Y14, Y3
-	VPMOVMSKB Y3, BX
-	SHLQ      $0x20, BX
-	ORQ       AX, BX
-	TZCNTQ    BX, BX
-	CMPQ      BX, $0x40
-	JAE       done
-
-	// f: past the col-th separator, which must come before L.
-	XORQ      DX, DX
-	TESTQ     R12, R12
-	JZ        field
-	VPCMPEQB  Y0, Y15, Y2
-	VPMOVMSKB Y2, AX
-	VPCMPEQB  Y1, Y15, Y3
 	VPMOVMSKB Y3, CX
 	SHLQ      $0x20, CX
 	ORQ       CX, AX
-	MOVQ      R12, CX
+	TZCNTQ    AX, AX
+	CMPQ      AX, $0x40
+	JAE       done
+	MOVQ      AX, 8(SP)
 
-skip:
-	DECQ  CX
-	JZ    skipped
-	BLSRQ AX, AX
-	JMP   skip
+	// The non-digits of the window (L among them): b-'0' > 9 unsigned.
+	VPSUBB    Y13, Y0, Y2
+	VPMINUB   Y12, Y2, Y3
+	VPCMPEQB  Y2, Y3, Y3
+	VPMOVMSKB Y3, AX
+	VPSUBB    Y13, Y1, Y4
+	VPMINUB   Y12, Y4, Y5
+	VPCMPEQB  Y4, Y5, Y5
+	VPMOVMSKB Y5, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, AX
+	NOTQ      AX
+	MOVQ      AX, (SP)
 
-skipped:
-	TZCNTQ AX, DX
-	CMPQ   DX, BX
-	JAE    done
-	INCQ   DX
+	// BX: the separators not yet passed; DX: the field's start.
+	VPCMPEQB  Y0, Y15, Y2
+	VPMOVMSKB Y2, BX
+	VPCMPEQB  Y1, Y15, Y3
+	VPMOVMSKB Y3, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, BX
+	XORQ      DX, DX
+	MOVQ      DX, 16(SP)
+	MOVQ      fields_base+32(FP), R12
 
 field:
-	// meta: the field's start; a sign: neg, and the digits start past it.
+	// Pass separators up to the field's start, each before L.
+	MOVBQZX (R12), AX
+
+pass:
+	CMPQ   16(SP), AX
+	JAE    at
+	TZCNTQ BX, CX
+	CMPQ   CX, 8(SP)
+	JAE    reject
+	BLSRQ  BX, BX
+	LEAQ   1(CX), DX
+	INCQ   16(SP)
+	JMP    pass
+
+at:
+	// meta: the line's length and the field's start; a sign: neg, and the digits start past it.
 	MOVQ    DX, R13
 	SHLQ    $0x18, R13
+	MOVQ    8(SP), AX
+	LEAQ    1(R13)(AX*1), R13
 	MOVBQZX (SI)(DX*1), AX
 	CMPB    AL, $0x2d
 	JNE     notminus
@@ -213,21 +240,8 @@ notminus:
 	INCQ DX
 
 signed:
-	// The non-digits of the window (L among them): b-'0' > 9 unsigned.
-	VPSUBB    Y13, Y0, Y2
-	VPMINUB   Y12, Y2, Y3
-	VPCMPEQB  Y2, Y3, Y3
-	VPMOVMSKB Y3, AX
-	VPSUBB    Y13, Y1, Y4
-	VPMINUB   Y12, Y4, Y5
-	VPCMPEQB  Y4, Y5, Y5
-	VPMOVMSKB Y5, CX
-	SHLQ      $0x20, CX
-	ORQ       CX, AX
-	NOTQ      AX
-
-	// ints: the digits from f; e: their end; a '.' there: fracs after it.
-	SHRXQ  DX, AX, CX
+	// ints: the digits from there; R14: their end; a '.' there: fracs (DX) after it; R9: the number's end.
+	SHRXQ  DX, (SP), CX
 	TZCNTQ CX, CX
 	LEAQ   (DX)(CX*1), R14
 	XORQ   DX, DX
@@ -235,32 +249,35 @@ signed:
 	CMPB   (SI)(R14*1), $0x2e
 	JNE    nodot
 	LEAQ   1(R14), R9
-	SHRXQ  R9, AX, DX
+	SHRXQ  R9, (SP), DX
 	TZCNTQ DX, DX
 	ADDQ   DX, R9
 
 nodot:
 	// At most 16 digits a run and 19 in all, at least one.
 	CMPQ CX, $0x10
-	JA   done
+	JA   reject
 	CMPQ DX, $0x10
-	JA   done
+	JA   reject
 	LEAQ -1(CX)(DX*1), AX
 	CMPQ AX, $0x12
-	JA   done
+	JA   reject
 
-	// The number fills the field: a separator, L, or '\r' before L follows it.
+	// The number fills the field: a separator follows it, or, after the last field read, L or '\r' before L.
 	MOVBQZX (SI)(R9*1), AX
-	MOVBQZX sep+40(FP), R10
+	MOVBQZX sep+56(FP), R10
 	CMPB    AL, R10
 	JE      ends
-	CMPQ    R9, BX
+	LEAQ    1(R12), R10
+	CMPQ    R10, 24(SP)
+	JNE     reject
+	CMPQ    R9, 8(SP)
 	JE      ends
 	CMPB    AL, $0x0d
-	JNE     done
+	JNE     reject
 	LEAQ    1(R9), AX
-	CMPQ    AX, BX
-	JNE     done
+	CMPQ    AX, 8(SP)
+	JNE     reject
 
 ends:
 	// Each run's value from the 16 bytes that end with it, as in decimalDigits.
@@ -291,21 +308,23 @@ ends:
 	IMULQ      112(DI)(DX*8), AX
 	ADDQ       CX, AX
 
-	// Out: the mantissa, and meta; on to the next line.
+	// Out: the mantissa, and meta with the fraction's digits; on to the next field, or line.
 	SHLQ $0x08, DX
 	ORQ  DX, R13
-	INCQ BX
-	ORQ  BX, R13
 	MOVQ AX, (R8)
 	MOVQ R13, 8(R8)
 	ADDQ $0x10, R8
-	ADDQ BX, SI
+	INCQ R12
+	CMPQ R12, 24(SP)
+	JNE  field
+	INCQ 32(SP)
+	MOVQ 8(SP), AX
+	LEAQ 1(SI)(AX*1), SI
 	JMP  line
 
+reject:
 done:
 	VZEROUPPER
-	MOVQ out_base+56(FP), AX
-	SUBQ AX, R8
-	SHRQ $0x04, R8
-	MOVQ R8, lines+80(FP)
+	MOVQ 32(SP), AX
+	MOVQ AX, lines+96(FP)
 	RET

@@ -2,10 +2,10 @@
 
 package textcol
 
-// haveLines is false: there is no plainLines here, and plain1 reads a
+// haveLines is false: there is no plainLines here, and Plain reads a
 // line at a time.
 const haveLines = false
 
-func plainLines([]byte, int, int, byte, *[368]byte, [][2]uint64) int {
+func plainLines([]byte, int, []byte, byte, *[368]byte, [][2]uint64) int {
 	panic("textcol: plainLines without its assembly")
 }

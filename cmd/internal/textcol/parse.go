@@ -60,14 +60,16 @@ func Field(f []byte) (float64, Kind) {
 
 // Parser reads the selected columns of records.
 type Parser struct {
-	sep     byte
-	slot    []int // slot[j]: the output slot of column j, or -1
-	plain   bool  // Plain may read: a separator, and no column asked twice
-	Values  []float64
-	Kinds   []Kind
-	Start   []int // offset in the record of each slot's field, for reports
-	scratch []byte
-	lines   *[linesBatch][2]uint64 // plainLines' output
+	sep       byte
+	slot      []int // slot[j]: the output slot of column j, or -1
+	plain     bool  // Plain may read: a separator, and no column asked twice
+	Values    []float64
+	Kinds     []Kind
+	Start     []int // offset in the record of each slot's field, for reports
+	scratch   []byte
+	fields    []byte      // the fields read, in order: plainLines' (nil: too far for it)
+	fieldSlot []int       // the slot of each of fields
+	lines     [][2]uint64 // plainLines' output, linesBatch lines of fields
 
 	// NoQuotes makes Plain leave each line that holds a '"' to Record,
 	// for a caller that reads text without its index, where such a line
@@ -102,6 +104,15 @@ func NewParser(sep byte, cols []int) *Parser {
 	p.plain = sep != Blank && !inNumber(sep)
 	for i, c := range cols {
 		p.plain = p.plain && p.slot[c] == i // a column asked twice fills its last slot only
+	}
+	for j, sl := range p.slot {
+		if sl >= 0 && j < 64 { // a field past the 64th cannot be in plainLines' window
+			p.fields = append(p.fields, byte(j))
+			p.fieldSlot = append(p.fieldSlot, sl)
+		}
+	}
+	if len(p.fields) != len(cols) {
+		p.fields = nil
 	}
 	return p
 }

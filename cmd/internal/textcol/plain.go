@@ -10,84 +10,26 @@ import (
 // slot s of the r-th record goes to dst[s][at+r]. A plain record is one
 // whole line in which every selected field is a number of parseDecimal's
 // grammar that fills the field exactly (no blanks around it; a "\r\n"
-// may end the line). Plain stops before the first record that is not
-// plain, which the caller reads with Record. It returns the bytes and the
-// records read. data must hold no '"' (Record's hasQuote false): a record
-// is then one line.
+// may end the line), and, with NoQuotes, that holds no '"'. Plain stops
+// before the first record that is not plain, which the caller reads with
+// Record. It returns the bytes and the records read. data must hold no
+// '"' (Record's hasQuote false) unless NoQuotes: a record is then one
+// line.
 //
 // Record finds the line's end, then each field, then parses it: three
-// passes over the selected fields' bytes, with the calls between them. Plain
-// parses each selected field where it starts and takes the number's end
-// as the field's, and looks for the line's end only past the last
-// selected field.
+// passes over the selected fields' bytes, with the calls between them.
+// Plain parses each selected field where it starts and takes the
+// number's end as the field's, and looks for the line's end only past the
+// last selected field; where the CPU has them, plainLines reads runs of
+// lines in one step each.
 func (p *Parser) Plain(data []byte, dst [][]float64, at, max int) (n, records int) {
 	if !p.plain {
 		return 0, 0
 	}
-	if len(dst) == 1 {
-		return p.plain1(data, dst[0][at:at+max])
-	}
-	sep, last := p.sep, len(p.slot)-1
-	for records < max {
-		start, i := n, n
-		for j := 0; ; j++ {
-			e := i
-			s := p.slot[j]
-			if s < 0 { // a field not read: skip it
-				for e < len(data) && data[e] != sep && data[e] != '\n' {
-					e++
-				}
-			} else {
-				x, end, ok := fastNumber(data, i)
-				if !ok {
-					return n, records
-				}
-				dst[s][at+records] = x
-				e = end
-			}
-			if e >= len(data) {
-				return n, records
-			}
-			if data[e] == sep {
-				if i = e + 1; j < last {
-					continue
-				}
-				// The rest of the line: with no '"' in data, its first
-				// '\n' ends it.
-				k := bytes.IndexByte(data[i:], '\n')
-				if k < 0 {
-					return n, records
-				}
-				n = i + k + 1
-				break
-			}
-			if data[e] == '\r' && s >= 0 && e+1 < len(data) {
-				e++
-			}
-			if data[e] != '\n' || j < last { // not a number's end, or a column missing
-				return n, records
-			}
-			n = e + 1
-			break
-		}
-		if p.NoQuotes && bytes.IndexByte(data[start:n], '"') >= 0 {
-			return start, records
-		}
-		records++
-	}
-	return n, records
-}
-
-// plain1 is Plain for one column read, the last column it needs: it
-// skips the fields before it, parses it with fastNumber, and finds the
-// line's end past it, with one call for each; where the CPU has them,
-// plainLines reads runs of lines in one step each.
-func (p *Parser) plain1(data []byte, dst []float64) (n, records int) {
-	sep, col := p.sep, len(p.slot)-1
 	wait := 0 // lines to read here before plainLines is asked again
-	for records < len(dst) {
-		if haveLines && n >= 16 && wait == 0 {
-			m, k, full := p.linesAt(data, n, col, dst[records:])
+	for records < max {
+		if haveLines && p.fields != nil && n >= 16 && wait == 0 {
+			m, k, full := p.linesAt(data, n, dst, at+records, max-records)
 			n, records = n+m, records+k
 			if full {
 				continue
@@ -95,75 +37,160 @@ func (p *Parser) plain1(data []byte, dst []float64) (n, records int) {
 			if k == 0 { // a line it does not take, or the data's last 64 bytes
 				wait = 16
 			}
-			if records == len(dst) {
+			if records == max {
 				break
 			}
 		}
-		wait = max(wait-1, 0)
-		i := n
-		for range col {
-			for i < len(data) && data[i] != sep && data[i] != '\n' {
-				i++
-			}
-			if i >= len(data) || data[i] == '\n' { // a column missing
-				return n, records
-			}
-			i++
+		if wait > 0 {
+			wait--
 		}
-		x, e, ok := fastNumber(data, i)
-		if !ok || e >= len(data) {
-			return n, records
-		}
-		end := e + 1
-		if c := data[e]; c == sep {
-			k := bytes.IndexByte(data[e+1:], '\n')
-			if k < 0 {
-				return n, records
-			}
-			end = e + 2 + k
+		var end int
+		var ok bool
+		if len(dst) == 1 {
+			end, ok = p.line1(data, n, &dst[0][at+records])
 		} else {
-			if c == '\r' && e+1 < len(data) {
-				e++
-				c = data[e]
-				end++
-			}
-			if c != '\n' {
-				return n, records
-			}
+			end, ok = p.lineN(data, n, dst, at+records)
 		}
-		if p.NoQuotes && bytes.IndexByte(data[n:end], '"') >= 0 {
-			return n, records
+		if !ok {
+			break
 		}
-		dst[records] = x
 		n = end
 		records++
 	}
 	return n, records
 }
 
+// lineN reads the plain line at data[n:] into dst[s][r] for each slot s,
+// and returns its end.
+func (p *Parser) lineN(data []byte, n int, dst [][]float64, r int) (end int, ok bool) {
+	sep, last := p.sep, len(p.slot)-1
+	i := n
+	for j := 0; ; j++ {
+		e := i
+		s := p.slot[j]
+		if s < 0 { // a field not read: skip it
+			for e < len(data) && data[e] != sep && data[e] != '\n' {
+				e++
+			}
+		} else {
+			x, end, ok := fastNumber(data, i)
+			if !ok {
+				return n, false
+			}
+			dst[s][r] = x
+			e = end
+		}
+		if e >= len(data) {
+			return n, false
+		}
+		if data[e] == sep {
+			if i = e + 1; j < last {
+				continue
+			}
+			// The rest of the line: with no '"' in data, its first
+			// '\n' ends it.
+			k := bytes.IndexByte(data[i:], '\n')
+			if k < 0 {
+				return n, false
+			}
+			end = i + k + 1
+			break
+		}
+		if data[e] == '\r' && s >= 0 && e+1 < len(data) {
+			e++
+		}
+		if data[e] != '\n' || j < last { // not a number's end, or a column missing
+			return n, false
+		}
+		end = e + 1
+		break
+	}
+	return end, !p.NoQuotes || bytes.IndexByte(data[n:end], '"') < 0
+}
+
+// line1 is lineN for one column read, the last column it needs: it
+// skips the fields before it, parses it with fastNumber, and finds the
+// line's end past it, with one call for each.
+func (p *Parser) line1(data []byte, n int, dst *float64) (end int, ok bool) {
+	sep, col := p.sep, len(p.slot)-1
+	i := n
+	for range col {
+		for i < len(data) && data[i] != sep && data[i] != '\n' {
+			i++
+		}
+		if i >= len(data) || data[i] == '\n' { // a column missing
+			return n, false
+		}
+		i++
+	}
+	x, e, ok := fastNumber(data, i)
+	if !ok || e >= len(data) {
+		return n, false
+	}
+	end = e + 1
+	if c := data[e]; c == sep {
+		k := bytes.IndexByte(data[e+1:], '\n')
+		if k < 0 {
+			return n, false
+		}
+		end = e + 2 + k
+	} else {
+		if c == '\r' && e+1 < len(data) {
+			e++
+			c = data[e]
+			end++
+		}
+		if c != '\n' {
+			return n, false
+		}
+	}
+	if p.NoQuotes && bytes.IndexByte(data[n:end], '"') >= 0 {
+		return n, false
+	}
+	*dst = x
+	return end, true
+}
+
 // linesBatch is the most lines plainLines reads in one call.
 const linesBatch = 256
 
 // linesAt reads the lines plainLines takes from data[at:] (at >= 16) into
-// dst, and returns their bytes and count, and whether it stopped only
-// because its batch or dst was full. A number Eisel-Lemire cannot decide
-// ends the run before its line, as it ends Plain's.
-func (p *Parser) linesAt(data []byte, at, col int, dst []float64) (n, records int, full bool) {
+// dst from index r on, at most max of them, and returns their bytes and
+// count, and whether it stopped only because its batch or max was full.
+// A number Eisel-Lemire cannot decide ends the run before its line, as
+// it ends Plain's.
+func (p *Parser) linesAt(data []byte, at int, dst [][]float64, r, max int) (n, records int, full bool) {
+	nf := len(p.fields)
 	if p.lines == nil {
-		p.lines = new([linesBatch][2]uint64)
+		p.lines = make([][2]uint64, linesBatch*nf)
 	}
-	out := p.lines[:min(len(dst), linesBatch)]
-	k := plainLines(data, at, col, p.sep, &digitK, out)
-	for i, o := range out[:k] {
-		meta := o[1]
-		x, ok := decimalValue(o[0], -int(meta>>8&0xFF), meta&(1<<16) != 0)
-		if !ok {
-			return n, i, false
+	lim := min(max, linesBatch)
+	out := p.lines[:lim*nf]
+	k := plainLines(data, at, p.fields, p.sep, &digitK, out)
+	if nf == 1 { // the common case, without the loop over fields
+		d := dst[0][r : r+k]
+		for i, o := range out[:k] {
+			x, ok := decimalValue(o[0], -int(o[1]>>8&0xFF), o[1]&(1<<16) != 0)
+			if !ok {
+				return n, i, false
+			}
+			d[i] = x
+			n += int(o[1] & 0xFF)
 		}
-		dst[i] = x
-		n += int(meta & 0xFF)
+		return n, k, k == lim
 	}
-	return n, k, k == len(out)
+	for i := range k {
+		line := out[i*nf : i*nf+nf]
+		for q, o := range line {
+			x, ok := decimalValue(o[0], -int(o[1]>>8&0xFF), o[1]&(1<<16) != 0)
+			if !ok {
+				return n, i, false
+			}
+			dst[p.fieldSlot[q]][r+i] = x
+		}
+		n += int(line[0][1] & 0xFF)
+	}
+	return n, k, k == lim
 }
 
 // fastNumber reads the number at data[i:] as parseNumber does, in fewer
