@@ -78,7 +78,8 @@ type Parser struct {
 }
 
 // inNumber says whether c may be a byte of a number parseNumber or
-// strconv reads: a digit, a sign, a '.', or a letter (e, inf, nan).
+// strconv reads: a digit, a sign, a '.', an '_' or a letter (e, inf, nan,
+// 0x).
 func inNumber(c byte) bool {
 	return c-'0' < 10 || c == '.' || c == '+' || c == '-' || c == '_' || (c|0x20)-'a' < 26
 }
