@@ -26,129 +26,139 @@ func (p *Parser) Plain(data []byte, dst [][]float64, at, max int) (n, records in
 	if !p.plain {
 		return 0, 0
 	}
-	wait := 0 // lines to read here before plainLines is asked again
 	for records < max {
-		if haveLines && p.fields != nil && n >= 16 && wait == 0 {
+		inGo := max - records // lines to read in Go, at most
+		if haveLines && p.fields != nil && n < 16 {
+			inGo = 1 // plainLines reads the 16 bytes before a line too
+		} else if haveLines && p.fields != nil {
 			m, k, full := p.linesAt(data, n, dst, at+records, max-records)
 			n, records = n+m, records+k
 			if full {
 				continue
 			}
-			if k == 0 { // a line it does not take, or the data's last 64 bytes
-				wait = 16
-			}
 			if records == max {
 				break
 			}
+			// The line it did not take, or, where it took none (the
+			// data's last 64 bytes, say), a few: then it tries again.
+			inGo = 1
+			if k == 0 {
+				inGo = min(16, max-records)
+			}
 		}
-		if wait > 0 {
-			wait--
-		}
-		var end int
-		var ok bool
+		var end, k int
 		if len(dst) == 1 {
-			end, ok = p.line1(data, n, &dst[0][at+records])
+			end, k = p.plain1(data, n, dst[0][at+records:at+records+inGo])
 		} else {
-			end, ok = p.lineN(data, n, dst, at+records)
+			end, k = p.plainN(data, n, dst, at+records, inGo)
 		}
-		if !ok {
+		n, records = end, records+k
+		if k < inGo { // a line that is not plain
 			break
 		}
-		n = end
+	}
+	return n, records
+}
+
+// plainN reads at most max plain lines from data[n:] into dst[s][r...]
+// for each slot s, and returns where they end and how many it read.
+func (p *Parser) plainN(data []byte, n int, dst [][]float64, r, max int) (end, records int) {
+	sep, last := p.sep, len(p.slot)-1
+	for records < max {
+		start, i := n, n
+		for j := 0; ; j++ {
+			e := i
+			s := p.slot[j]
+			if s < 0 { // a field not read: skip it
+				for e < len(data) && data[e] != sep && data[e] != '\n' {
+					e++
+				}
+			} else {
+				x, end, ok := fastNumber(data, i)
+				if !ok {
+					return n, records
+				}
+				dst[s][r+records] = x
+				e = end
+			}
+			if e >= len(data) {
+				return n, records
+			}
+			if data[e] == sep {
+				if i = e + 1; j < last {
+					continue
+				}
+				// The rest of the line: its first '\n' ends it (a '"'
+				// in it: see NoQuotes below).
+				k := bytes.IndexByte(data[i:], '\n')
+				if k < 0 {
+					return n, records
+				}
+				n = i + k + 1
+				break
+			}
+			if data[e] == '\r' && s >= 0 && e+1 < len(data) {
+				e++
+			}
+			if data[e] != '\n' || j < last { // not a number's end, or a column missing
+				return n, records
+			}
+			n = e + 1
+			break
+		}
+		if p.NoQuotes && bytes.IndexByte(data[start:n], '"') >= 0 {
+			return start, records
+		}
 		records++
 	}
 	return n, records
 }
 
-// lineN reads the plain line at data[n:] into dst[s][r] for each slot s,
-// and returns its end.
-func (p *Parser) lineN(data []byte, n int, dst [][]float64, r int) (end int, ok bool) {
-	sep, last := p.sep, len(p.slot)-1
-	i := n
-	for j := 0; ; j++ {
-		e := i
-		s := p.slot[j]
-		if s < 0 { // a field not read: skip it
-			for e < len(data) && data[e] != sep && data[e] != '\n' {
-				e++
-			}
-		} else {
-			x, end, ok := fastNumber(data, i)
-			if !ok {
-				return n, false
-			}
-			dst[s][r] = x
-			e = end
-		}
-		if e >= len(data) {
-			return n, false
-		}
-		if data[e] == sep {
-			if i = e + 1; j < last {
-				continue
-			}
-			// The rest of the line: with no '"' in data, its first
-			// '\n' ends it.
-			k := bytes.IndexByte(data[i:], '\n')
-			if k < 0 {
-				return n, false
-			}
-			end = i + k + 1
-			break
-		}
-		if data[e] == '\r' && s >= 0 && e+1 < len(data) {
-			e++
-		}
-		if data[e] != '\n' || j < last { // not a number's end, or a column missing
-			return n, false
-		}
-		end = e + 1
-		break
-	}
-	return end, !p.NoQuotes || bytes.IndexByte(data[n:end], '"') < 0
-}
-
-// line1 is lineN for one column read, the last column it needs: it
-// skips the fields before it, parses it with fastNumber, and finds the
-// line's end past it, with one call for each.
-func (p *Parser) line1(data []byte, n int, dst *float64) (end int, ok bool) {
+// plain1 is plainN for one column read, the last column it needs, into
+// dst: it skips the fields before it, parses it with fastNumber, and
+// finds the line's end past it, with one call for each.
+func (p *Parser) plain1(data []byte, n int, dst []float64) (end, records int) {
 	sep, col := p.sep, len(p.slot)-1
-	i := n
-	for range col {
-		for i < len(data) && data[i] != sep && data[i] != '\n' {
+	for records < len(dst) {
+		i := n
+		for range col {
+			for i < len(data) && data[i] != sep && data[i] != '\n' {
+				i++
+			}
+			if i >= len(data) || data[i] == '\n' { // a column missing
+				return n, records
+			}
 			i++
 		}
-		if i >= len(data) || data[i] == '\n' { // a column missing
-			return n, false
+		x, e, ok := fastNumber(data, i)
+		if !ok || e >= len(data) {
+			return n, records
 		}
-		i++
-	}
-	x, e, ok := fastNumber(data, i)
-	if !ok || e >= len(data) {
-		return n, false
-	}
-	end = e + 1
-	if c := data[e]; c == sep {
-		k := bytes.IndexByte(data[e+1:], '\n')
-		if k < 0 {
-			return n, false
+		end := e + 1
+		if c := data[e]; c == sep {
+			k := bytes.IndexByte(data[e+1:], '\n')
+			if k < 0 {
+				return n, records
+			}
+			end = e + 2 + k
+		} else {
+			if c == '\r' && e+1 < len(data) {
+				e++
+				c = data[e]
+				end++
+			}
+			if c != '\n' {
+				return n, records
+			}
 		}
-		end = e + 2 + k
-	} else {
-		if c == '\r' && e+1 < len(data) {
-			e++
-			c = data[e]
-			end++
+		if p.NoQuotes && bytes.IndexByte(data[n:end], '"') >= 0 {
+			return n, records
 		}
-		if c != '\n' {
-			return n, false
-		}
+		dst[records] = x
+		n = end
+		records++
 	}
-	if p.NoQuotes && bytes.IndexByte(data[n:end], '"') >= 0 {
-		return n, false
-	}
-	*dst = x
-	return end, true
+	return n, records
 }
 
 // linesBatch is the most lines plainLines reads in one call.
