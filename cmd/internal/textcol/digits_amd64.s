@@ -115,7 +115,7 @@ clampedfrac:
 
 // func plainLines(data []byte, at int, fields []byte, sep byte, k *[368]byte, out [][2]uint64) (lines int)
 // Requires: AVX, AVX2, BMI, BMI2
-TEXT ·plainLines(SB), NOSPLIT, $40-104
+TEXT ·plainLines(SB), NOSPLIT, $56-104
 	MOVQ data_base+0(FP), SI
 	MOVQ data_len+8(FP), R15
 	ADDQ SI, R15
@@ -153,75 +153,75 @@ TEXT ·plainLines(SB), NOSPLIT, $40-104
 	VMOVQ        AX, X11
 	VPBROADCASTB X11, Y11
 
-line:
+line1:
 	CMPQ    R8, R11
-	JA      done
+	JA      done1
 	LEAQ    64(SI), AX
 	CMPQ    AX, R15
-	JA      done
+	JA      done1
 	VMOVDQU (SI), Y0
 	VMOVDQU 32(SI), Y1
 
 	// No '"' in the window: a line with one is not plain.
-	VPCMPEQB Y0, Y11, Y2
-	VPCMPEQB Y1, Y11, Y3
-	VPOR     Y2, Y3, Y2
-	VPTEST   Y2, Y2
-	JNZ      done
+	VPCMPEQB Y0, Y11, Y4
+	VPCMPEQB Y1, Y11, Y5
+	VPOR     Y4, Y5, Y4
+	VPTEST   Y4, Y4
+	JNZ      done1
 
 	// L: the line's '\n' in the window.
-	VPCMPEQB  Y0, Y14, Y2
-	VPMOVMSKB Y2, AX
-	VPCMPEQB  Y1, Y14, Y3
-	VPMOVMSKB Y3, CX
+	VPCMPEQB  Y0, Y14, Y4
+	VPMOVMSKB Y4, AX
+	VPCMPEQB  Y1, Y14, Y5
+	VPMOVMSKB Y5, CX
 	SHLQ      $0x20, CX
 	ORQ       CX, AX
 	TZCNTQ    AX, AX
-	CMPQ      AX, $0x40
-	JAE       done
+	CMPQ      AX, $0x00000040
+	JAE       done1
 	MOVQ      AX, 8(SP)
 
 	// The non-digits of the window (L among them): b-'0' > 9 unsigned.
-	VPSUBB    Y13, Y0, Y2
-	VPMINUB   Y12, Y2, Y3
-	VPCMPEQB  Y2, Y3, Y3
-	VPMOVMSKB Y3, AX
-	VPSUBB    Y13, Y1, Y4
+	VPSUBB    Y13, Y0, Y4
 	VPMINUB   Y12, Y4, Y5
 	VPCMPEQB  Y4, Y5, Y5
-	VPMOVMSKB Y5, CX
+	VPMOVMSKB Y5, AX
+	VPSUBB    Y13, Y1, Y4
+	VPMINUB   Y12, Y4, Y6
+	VPCMPEQB  Y4, Y6, Y6
+	VPMOVMSKB Y6, CX
 	SHLQ      $0x20, CX
 	ORQ       CX, AX
 	NOTQ      AX
 	MOVQ      AX, (SP)
 
 	// BX: the separators not yet passed; DX: the field's start.
-	VPCMPEQB  Y0, Y15, Y2
-	VPMOVMSKB Y2, BX
-	VPCMPEQB  Y1, Y15, Y3
-	VPMOVMSKB Y3, CX
+	VPCMPEQB  Y0, Y15, Y4
+	VPMOVMSKB Y4, BX
+	VPCMPEQB  Y1, Y15, Y5
+	VPMOVMSKB Y5, CX
 	SHLQ      $0x20, CX
 	ORQ       CX, BX
 	XORQ      DX, DX
 	MOVQ      DX, 16(SP)
 	MOVQ      fields_base+32(FP), R12
 
-field:
+field1:
 	// Pass separators up to the field's start, each before L.
 	MOVBQZX (R12), AX
 
-pass:
+pass1:
 	CMPQ   16(SP), AX
-	JAE    at
+	JAE    at1
 	TZCNTQ BX, CX
 	CMPQ   CX, 8(SP)
-	JAE    reject
+	JAE    reject1
 	BLSRQ  BX, BX
 	LEAQ   1(CX), DX
 	INCQ   16(SP)
-	JMP    pass
+	JMP    pass1
 
-at:
+at1:
 	// meta: the line's length and the field's start; a sign: neg, and the digits start past it.
 	MOVQ    DX, R13
 	SHLQ    $0x18, R13
@@ -229,17 +229,17 @@ at:
 	LEAQ    1(R13)(AX*1), R13
 	MOVBQZX (SI)(DX*1), AX
 	CMPB    AL, $0x2d
-	JNE     notminus
+	JNE     notminus1
 	BTSQ    $0x10, R13
 	INCQ    DX
-	JMP     signed
+	JMP     signed1
 
-notminus:
+notminus1:
 	CMPB AL, $0x2b
-	JNE  signed
+	JNE  signed1
 	INCQ DX
 
-signed:
+signed1:
 	// ints: the digits from there; R14: their end; a '.' there: fracs (DX) after it; R9: the number's end.
 	SHRXQ  DX, (SP), CX
 	TZCNTQ CX, CX
@@ -247,39 +247,39 @@ signed:
 	XORQ   DX, DX
 	MOVQ   R14, R9
 	CMPB   (SI)(R14*1), $0x2e
-	JNE    nodot
+	JNE    nodot1
 	LEAQ   1(R14), R9
 	SHRXQ  R9, (SP), DX
 	TZCNTQ DX, DX
 	ADDQ   DX, R9
 
-nodot:
+nodot1:
 	// At most 16 digits a run and 19 in all, at least one.
 	CMPQ CX, $0x10
-	JA   reject
+	JA   reject1
 	CMPQ DX, $0x10
-	JA   reject
+	JA   reject1
 	LEAQ -1(CX)(DX*1), AX
 	CMPQ AX, $0x12
-	JA   reject
+	JA   reject1
 
 	// The number fills the field: a separator follows it, or, after the last field read, L or '\r' before L.
 	MOVBQZX (SI)(R9*1), AX
 	MOVBQZX sep+56(FP), R10
 	CMPB    AL, R10
-	JE      ends
+	JE      ends1
 	LEAQ    1(R12), R10
 	CMPQ    R10, 24(SP)
-	JNE     reject
+	JNE     reject1
 	CMPQ    R9, 8(SP)
-	JE      ends
+	JE      ends1
 	CMPB    AL, $0x0d
-	JNE     reject
+	JNE     reject1
 	LEAQ    1(R9), AX
 	CMPQ    AX, 8(SP)
-	JNE     reject
+	JNE     reject1
 
-ends:
+ends1:
 	// Each run's value from the 16 bytes that end with it, as in decimalDigits.
 	VMOVDQU    -16(SI)(R14*1), X0
 	VPSUBB     X13, X0, X0
@@ -316,15 +316,309 @@ ends:
 	ADDQ $0x10, R8
 	INCQ R12
 	CMPQ R12, 24(SP)
-	JNE  field
+	JNE  field1
 	INCQ 32(SP)
 	MOVQ 8(SP), AX
 	LEAQ 1(SI)(AX*1), SI
-	JMP  line
+	JMP  line1
 
-reject:
-done:
+reject1:
+done1:
 	VZEROUPPER
 	MOVQ 32(SP), AX
+	MOVQ AX, lines+96(FP)
+	RET
+
+// func plainLines128(data []byte, at int, fields []byte, sep byte, k *[368]byte, out [][2]uint64) (lines int)
+// Requires: AVX, AVX2, BMI, BMI2
+TEXT ·plainLines128(SB), NOSPLIT, $64-104
+	MOVQ data_base+0(FP), SI
+	MOVQ data_len+8(FP), R15
+	ADDQ SI, R15
+	MOVQ at+24(FP), AX
+	ADDQ AX, SI
+	MOVQ k+64(FP), DI
+	MOVQ fields_base+32(FP), AX
+	MOVQ fields_len+40(FP), CX
+	ADDQ AX, CX
+	MOVQ CX, 32(SP)
+
+	// R11: the last out a line's fields may start at.
+	MOVQ out_base+72(FP), R8
+	MOVQ out_len+80(FP), R11
+	MOVQ fields_len+40(FP), CX
+	SUBQ CX, R11
+	SHLQ $0x04, R11
+	ADDQ R8, R11
+	MOVQ $0x00000000, 40(SP)
+
+	// Broadcasts: the separator, '\n', '0', 9 and '"'.
+	MOVBQZX      sep+56(FP), AX
+	VMOVQ        AX, X15
+	VPBROADCASTB X15, Y15
+	MOVQ         $0x0000000a, AX
+	VMOVQ        AX, X14
+	VPBROADCASTB X14, Y14
+	MOVQ         $0x00000030, AX
+	VMOVQ        AX, X13
+	VPBROADCASTB X13, Y13
+	MOVQ         $0x00000009, AX
+	VMOVQ        AX, X12
+	VPBROADCASTB X12, Y12
+	MOVQ         $0x00000022, AX
+	VMOVQ        AX, X11
+	VPBROADCASTB X11, Y11
+
+line2:
+	CMPQ    R8, R11
+	JA      done2
+	LEAQ    128(SI), AX
+	CMPQ    AX, R15
+	JA      done2
+	VMOVDQU (SI), Y0
+	VMOVDQU 32(SI), Y1
+	VMOVDQU 64(SI), Y2
+	VMOVDQU 96(SI), Y3
+
+	// No '"' in the window: a line with one is not plain.
+	VPCMPEQB Y0, Y11, Y4
+	VPCMPEQB Y1, Y11, Y5
+	VPOR     Y4, Y5, Y4
+	VPCMPEQB Y2, Y11, Y5
+	VPOR     Y4, Y5, Y4
+	VPCMPEQB Y3, Y11, Y5
+	VPOR     Y4, Y5, Y4
+	VPTEST   Y4, Y4
+	JNZ      done2
+
+	// L: the line's '\n' in the window.
+	VPCMPEQB  Y0, Y14, Y4
+	VPMOVMSKB Y4, AX
+	VPCMPEQB  Y1, Y14, Y5
+	VPMOVMSKB Y5, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, AX
+	TZCNTQ    AX, AX
+	JCC       haveL2
+	VPCMPEQB  Y2, Y14, Y4
+	VPMOVMSKB Y4, BX
+	VPCMPEQB  Y3, Y14, Y5
+	VPMOVMSKB Y5, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, BX
+	TZCNTQ    BX, BX
+	ADDQ      BX, AX
+
+haveL2:
+	CMPQ AX, $0x00000080
+	JAE  done2
+	MOVQ AX, 16(SP)
+
+	// The non-digits of the window (L among them): b-'0' > 9 unsigned.
+	VPSUBB    Y13, Y0, Y4
+	VPMINUB   Y12, Y4, Y5
+	VPCMPEQB  Y4, Y5, Y5
+	VPMOVMSKB Y5, AX
+	VPSUBB    Y13, Y1, Y4
+	VPMINUB   Y12, Y4, Y6
+	VPCMPEQB  Y4, Y6, Y6
+	VPMOVMSKB Y6, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, AX
+	NOTQ      AX
+	MOVQ      AX, (SP)
+	VPSUBB    Y13, Y2, Y4
+	VPMINUB   Y12, Y4, Y5
+	VPCMPEQB  Y4, Y5, Y5
+	VPMOVMSKB Y5, AX
+	VPSUBB    Y13, Y3, Y4
+	VPMINUB   Y12, Y4, Y6
+	VPCMPEQB  Y4, Y6, Y6
+	VPMOVMSKB Y6, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, AX
+	NOTQ      AX
+	MOVQ      AX, 8(SP)
+
+	// BX: the separators not yet passed; DX: the field's start.
+	VPCMPEQB  Y0, Y15, Y4
+	VPMOVMSKB Y4, BX
+	VPCMPEQB  Y1, Y15, Y5
+	VPMOVMSKB Y5, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, BX
+	VPCMPEQB  Y2, Y15, Y4
+	VPMOVMSKB Y4, AX
+	VPCMPEQB  Y3, Y15, Y5
+	VPMOVMSKB Y5, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, AX
+	MOVQ      AX, 48(SP)
+	MOVQ      $0x00000000, 56(SP)
+	XORQ      DX, DX
+	MOVQ      DX, 24(SP)
+	MOVQ      fields_base+32(FP), R12
+
+field2:
+	// Pass separators up to the field's start, each before L.
+	MOVBQZX (R12), AX
+
+pass2:
+	CMPQ   24(SP), AX
+	JAE    at2
+	TZCNTQ BX, CX
+	JCC    popped2
+
+	// None left in BX: on to the second 64 bytes' (none there either: CX stays 64, past L).
+	CMPQ 56(SP), $0x00
+	JNE  popped2
+	MOVQ 48(SP), BX
+	MOVQ $0x00000040, 56(SP)
+	JMP  pass2
+
+popped2:
+	ADDQ  56(SP), CX
+	CMPQ  CX, 16(SP)
+	JAE   reject2
+	BLSRQ BX, BX
+	LEAQ  1(CX), DX
+	INCQ  24(SP)
+	JMP   pass2
+
+at2:
+	// meta: the line's length and the field's start; a sign: neg, and the digits start past it.
+	MOVQ    DX, R13
+	SHLQ    $0x18, R13
+	MOVQ    16(SP), AX
+	LEAQ    1(R13)(AX*1), R13
+	MOVBQZX (SI)(DX*1), AX
+	CMPB    AL, $0x2d
+	JNE     notminus2
+	BTSQ    $0x10, R13
+	INCQ    DX
+	JMP     signed2
+
+notminus2:
+	CMPB AL, $0x2b
+	JNE  signed2
+	INCQ DX
+
+signed2:
+	// ints: the digits from there; R14: their end; a '.' there: fracs (DX) after it; R9: the number's end.
+	CMPQ   DX, $0x40
+	JAE    digitshi1
+	SHRXQ  DX, (SP), CX
+	MOVQ   $0x0000003f, AX
+	SUBQ   DX, AX
+	SHLXQ  AX, 8(SP), AX
+	SHLQ   $0x01, AX
+	ORQ    AX, CX
+	TZCNTQ CX, CX
+	JMP    digitsdone1
+
+digitshi1:
+	LEAQ   -64(DX), AX
+	SHRXQ  AX, 8(SP), CX
+	TZCNTQ CX, CX
+
+digitsdone1:
+	LEAQ   (DX)(CX*1), R14
+	XORQ   DX, DX
+	MOVQ   R14, R9
+	CMPB   (SI)(R14*1), $0x2e
+	JNE    nodot2
+	LEAQ   1(R14), R9
+	CMPQ   R9, $0x40
+	JAE    digitshi2
+	SHRXQ  R9, (SP), DX
+	MOVQ   $0x0000003f, AX
+	SUBQ   R9, AX
+	SHLXQ  AX, 8(SP), AX
+	SHLQ   $0x01, AX
+	ORQ    AX, DX
+	TZCNTQ DX, DX
+	JMP    digitsdone2
+
+digitshi2:
+	LEAQ   -64(R9), AX
+	SHRXQ  AX, 8(SP), DX
+	TZCNTQ DX, DX
+
+digitsdone2:
+	ADDQ DX, R9
+
+nodot2:
+	// At most 16 digits a run and 19 in all, at least one.
+	CMPQ CX, $0x10
+	JA   reject2
+	CMPQ DX, $0x10
+	JA   reject2
+	LEAQ -1(CX)(DX*1), AX
+	CMPQ AX, $0x12
+	JA   reject2
+
+	// The number fills the field: a separator follows it, or, after the last field read, L or '\r' before L.
+	MOVBQZX (SI)(R9*1), AX
+	MOVBQZX sep+56(FP), R10
+	CMPB    AL, R10
+	JE      ends2
+	LEAQ    1(R12), R10
+	CMPQ    R10, 32(SP)
+	JNE     reject2
+	CMPQ    R9, 16(SP)
+	JE      ends2
+	CMPB    AL, $0x0d
+	JNE     reject2
+	LEAQ    1(R9), AX
+	CMPQ    AX, 16(SP)
+	JNE     reject2
+
+ends2:
+	// Each run's value from the 16 bytes that end with it, as in decimalDigits.
+	VMOVDQU    -16(SI)(R14*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(CX*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, AX
+	MOVL       AX, R10
+	SHRQ       $0x20, AX
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, AX
+	VMOVDQU    -16(SI)(R9*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(DX*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, CX
+	MOVL       CX, R10
+	SHRQ       $0x20, CX
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, CX
+	IMULQ      112(DI)(DX*8), AX
+	ADDQ       CX, AX
+
+	// Out: the mantissa, and meta with the fraction's digits; on to the next field, or line.
+	SHLQ $0x08, DX
+	ORQ  DX, R13
+	MOVQ AX, (R8)
+	MOVQ R13, 8(R8)
+	ADDQ $0x10, R8
+	INCQ R12
+	CMPQ R12, 32(SP)
+	JNE  field2
+	INCQ 40(SP)
+	MOVQ 16(SP), AX
+	LEAQ 1(SI)(AX*1), SI
+	JMP  line2
+
+reject2:
+done2:
+	VZEROUPPER
+	MOVQ 40(SP), AX
 	MOVQ AX, lines+96(FP)
 	RET

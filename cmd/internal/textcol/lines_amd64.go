@@ -25,3 +25,10 @@ var (
 //
 //go:noescape
 func plainLines(data []byte, at int, fields []byte, sep byte, k *[368]byte, out [][2]uint64) (lines int)
+
+// plainLines128 is plainLines with a window of 128 bytes, for lines of
+// 64 to 127: two more loads and compares a mask, and a second word of
+// each mask to look through.
+//
+//go:noescape
+func plainLines128(data []byte, at int, fields []byte, sep byte, k *[368]byte, out [][2]uint64) (lines int)

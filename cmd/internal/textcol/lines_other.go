@@ -9,3 +9,7 @@ const haveLines = false
 func plainLines([]byte, int, []byte, byte, *[368]byte, [][2]uint64) int {
 	panic("textcol: plainLines without its assembly")
 }
+
+func plainLines128([]byte, int, []byte, byte, *[368]byte, [][2]uint64) int {
+	panic("textcol: plainLines128 without its assembly")
+}

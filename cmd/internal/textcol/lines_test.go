@@ -1,6 +1,7 @@
 package textcol
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -8,15 +9,15 @@ import (
 	"testing"
 )
 
-// plainLines (where the CPU has it) changes nothing Plain reads: on long
-// runs of lines, plain numbers of every shape plainLines takes and around
-// its limits (16 digits a run, 19 in all, signs, a bare '.' on either
-// side, leading zeros), numbers it leaves to plain1 (exponents, 20
-// digits, nan, inf, undecidable by Eisel-Lemire), fields that are no
-// number, CRLF, lines of 60 to 70 bytes, missing columns and bytes of
-// every kind, one to three columns read in any order, each record Plain
-// reads is what Record reads, and Plain stops where it stops without
-// plainLines.
+// plainLines and plainLines128 (where the CPU has them) change nothing
+// Plain reads: on long runs of lines, plain numbers of every shape they
+// take and around its limits (16 digits a run, 19 in all, signs, a bare
+// '.' on either side, leading zeros), numbers they leave to plain1
+// (exponents, 20 digits, nan, inf, undecidable by Eisel-Lemire), fields
+// that are no number, CRLF, lines around 64 and 128 bytes, missing
+// columns and bytes of every kind, one to three columns read in any
+// order, each record Plain reads is what Record reads, and Plain stops
+// where it stops without them.
 func TestPlainLinesAsRecord(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	digits := func(n int) string {
@@ -48,11 +49,12 @@ func TestPlainLinesAsRecord(t *testing.T) {
 		}
 		return s
 	}
-	ran := 0
+	ran, ran128, wide := 0, 0, 0
 	for trial := range scaled(3000) {
 		sep := []byte{',', '\t', ';', '|', ',', '.', '-', 'e', '5'}[r.IntN(9)] // the last four may be in a number
 		cols := r.Perm(5)[:1+r.IntN(3)]                                        // one to three, in any order
 		last := slices.Max(cols)
+		filler := []int{40, 110}[r.IntN(2)]
 		var b []byte
 		for range 50 + r.IntN(300) {
 			fields := last + r.IntN(3)
@@ -66,7 +68,7 @@ func TestPlainLinesAsRecord(t *testing.T) {
 				if slices.Contains(cols, f) || r.IntN(2) == 0 {
 					b = append(b, number()...)
 				} else {
-					b = append(b, strings.Repeat("x", r.IntN(40/len(cols)))...) // lines near 64 bytes
+					b = append(b, strings.Repeat("x", r.IntN(filler/len(cols)))...) // lines near 64 or 128 bytes
 				}
 			}
 			b = append(b, []string{"\n", "\n", "\n", "\r\n"}[r.IntN(4)]...)
@@ -105,13 +107,15 @@ func TestPlainLinesAsRecord(t *testing.T) {
 			}
 			d = d[m:]
 		}
-		if haveLines && with.fields != nil && len(b) > 80 {
+		if haveLines && with.fields != nil && len(b) > 150 {
 			out := make([][2]uint64, linesBatch*len(cols))
 			ran += plainLines(b, 16+indexByteFrom(b, 16), with.fields, sep, &digitK, out)
+			ran128 += plainLines128(b, 16+indexByteFrom(b, 16), with.fields, sep, &digitK, out)
 		}
+		wide += boolInt(with.wide)
 	}
-	if haveLines && ran < scaled(1000) {
-		t.Errorf("plainLines read %d lines in all", ran)
+	if haveLines && (ran < scaled(1000) || ran128 < scaled(1000) || wide < scaled(300)) {
+		t.Errorf("plainLines read %d lines in all, plainLines128 %d; %d trials went wide", ran, ran128, wide)
 	}
 }
 
@@ -171,5 +175,62 @@ func TestPlainNoQuotes(t *testing.T) {
 	}
 	if stopped < scaled(300) {
 		t.Errorf("NoQuotes stopped Plain %d times", stopped)
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// On lines of plain numbers only, plainLines and plainLines128 take every
+// line whose window lies in the data, whatever the numbers' digits and
+// where they fall in the window (across its 64th byte too): a line they
+// leave to Go costs speed, not bits, so TestPlainLinesAsRecord cannot
+// see it.
+func TestPlainLinesTakeAll(t *testing.T) {
+	if !haveLines {
+		t.Skip("no plainLines on this CPU or build")
+	}
+	r := rand.New(rand.NewPCG(25, 26))
+	for trial := range scaled(2000) {
+		cols, words := 2+r.IntN(2), 1+r.IntN(2)
+		if words == 2 {
+			cols = 4 + r.IntN(3)
+		}
+		data := make([]byte, 16)
+		var ends []int
+		for range 100 {
+			for c := range cols {
+				if c > 0 {
+					data = append(data, ',')
+				}
+				data = fmt.Appendf(data, "%.*f", r.IntN(10), (r.Float64()-0.5)*math.Pow(10, float64(r.IntN(8))))
+			}
+			data = append(data, "\r\n"[r.IntN(2):]...)
+			ends = append(ends, len(data))
+		}
+		fields := make([]byte, cols)
+		for i := range fields {
+			fields[i] = byte(i)
+		}
+		want, start := 0, 16
+		for _, e := range ends {
+			if e-start > 64*words || start+64*words > len(data) {
+				break
+			}
+			want++
+			start = e
+		}
+		out := make([][2]uint64, 256*cols)
+		kern := plainLines
+		if words == 2 {
+			kern = plainLines128
+		}
+		if got := kern(data, 16, fields, ',', &digitK, out); got != want {
+			t.Fatalf("trial %d, %d-byte window: took %d lines of %d: %q", trial, 64*words, got, want, data[16:])
+		}
 	}
 }

@@ -70,6 +70,7 @@ type Parser struct {
 	fields    []byte      // the fields read, in order: plainLines' (nil: too far for it)
 	fieldSlot []int       // the slot of each of fields
 	lines     [][2]uint64 // plainLines' output, linesBatch lines of fields
+	wide      bool        // lines over 64 bytes seen: plainLines128 reads
 
 	// NoQuotes makes Plain leave each line that holds a '"' to Record,
 	// for a caller that reads text without its index, where such a line

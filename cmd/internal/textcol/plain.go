@@ -176,7 +176,16 @@ func (p *Parser) linesAt(data []byte, at int, dst [][]float64, r, max int) (n, r
 	}
 	lim := min(max, linesBatch)
 	out := p.lines[:lim*nf]
-	k := plainLines(data, at, p.fields, p.sep, &digitK, out)
+	var k int
+	if p.wide {
+		k = plainLines128(data, at, p.fields, p.sep, &digitK, out)
+	} else if k = plainLines(data, at, p.fields, p.sep, &digitK, out); k == 0 {
+		// A line over 64 bytes, or another stop, which the wide one
+		// makes too.
+		if k = plainLines128(data, at, p.fields, p.sep, &digitK, out); k > 0 {
+			p.wide = true
+		}
+	}
 	if nf == 1 { // the common case, without the loop over fields
 		d := dst[0][r : r+k]
 		for i, o := range out[:k] {

@@ -18,7 +18,8 @@ import (
 func main() {
 	ConstraintExpr("amd64,gc,!purego,!noasm")
 	digits()
-	lines()
+	lines("plainLines", 1)
+	lines("plainLines128", 2)
 	Generate()
 }
 

@@ -1,27 +1,34 @@
 package main
 
 import (
+	"fmt"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// lines emits plainLines: the plain lines from data[at:] on, each read
-// in one step from a 64-byte window that holds it, as Plain reads them
-// one byte or call at a time, and leaves a window that holds a '"' to
-// Plain: the window's masks of '\n', separators and digits find the
-// line's end, each field's start and its number's runs, and the runs'
-// values come as in decimalDigits. It stops at the first line it does
-// not take (Plain reads it), at a window past the data, or when out has
-// no room for another line's fields.
-func lines() {
-	TEXT("plainLines", NOSPLIT, "func(data []byte, at int, fields []byte, sep byte, k *[368]byte, out [][2]uint64) (lines int)")
-	Doc("plainLines reads the plain lines of data from at on: see lines_amd64.go.")
-	nonDigits := AllocLocal(8) // the window's non-digit bytes
-	lineEnd := AllocLocal(8)   // L, the offset of the line's '\n'
-	cur := AllocLocal(8)       // the field the separators popped so far lead to
+// lines emits plainLines (words 1) or plainLines128 (words 2): the plain
+// lines from data[at:] on, each read in one step from the window of
+// 64*words bytes that starts it, as Plain reads them one byte or call at
+// a time, and leaves a window that holds a '"' to Plain: the window's
+// masks of '\n', separators and digits find the line's end, each field's
+// start and its number's runs, and the runs' values come as in
+// decimalDigits. It stops at the first line it does not take (Plain
+// reads it), at a window past the data, or when out has no room for
+// another line's fields.
+func lines(name string, words int) {
+	TEXT(name, NOSPLIT, "func(data []byte, at int, fields []byte, sep byte, k *[368]byte, out [][2]uint64) (lines int)")
+	Doc(name + " reads the plain lines of data from at on: see lines_amd64.go.")
+	nonDigits := AllocLocal(8 * words) // the window's non-digit bytes, a word each 64
+	lineEnd := AllocLocal(8)           // L, the offset of the line's '\n'
+	cur := AllocLocal(8)               // the field the separators passed so far lead to
 	fieldsEnd := AllocLocal(8)
-	count := AllocLocal(8) // lines read
+	count := AllocLocal(8)   // lines read
+	sepHi := AllocLocal(8)   // words 2: the separators of the window's second 64 bytes, until BX takes them
+	sepBase := AllocLocal(8) // words 2: the offset of BX's bit 0: 0, then 64
+	width := 64 * words
+	label := func(s string) string { return fmt.Sprintf("%s%d", s, words) }
 
 	Load(Param("data").Base(), RSI)
 	Load(Param("data").Len(), R15)
@@ -56,74 +63,104 @@ func lines() {
 		VMOVQ(RAX, b.x)
 		VPBROADCASTB(b.x, b.y)
 	}
+	win := []VecPhysical{Y0, Y1, Y2, Y3}[:2*words] // the window, 32 bytes a register
+	t0, t1 := Y4, Y5
 
-	Label("line")
+	Label(label("line"))
 	CMPQ(R8, R11)
-	JA(LabelRef("done"))
-	LEAQ(Mem{Base: RSI, Disp: 64}, RAX)
+	JA(LabelRef(label("done")))
+	LEAQ(Mem{Base: RSI, Disp: width}, RAX)
 	CMPQ(RAX, R15)
-	JA(LabelRef("done"))
-	VMOVDQU(Mem{Base: RSI}, Y0)
-	VMOVDQU(Mem{Base: RSI, Disp: 32}, Y1)
+	JA(LabelRef(label("done")))
+	for i, y := range win {
+		VMOVDQU(Mem{Base: RSI, Disp: 32 * i}, y)
+	}
 
 	Comment("No '\"' in the window: a line with one is not plain.")
-	VPCMPEQB(Y0, Y11, Y2)
-	VPCMPEQB(Y1, Y11, Y3)
-	VPOR(Y2, Y3, Y2)
-	VPTEST(Y2, Y2)
-	JNZ(LabelRef("done"))
+	VPCMPEQB(win[0], Y11, t0)
+	for _, y := range win[1:] {
+		VPCMPEQB(y, Y11, t1)
+		VPOR(t0, t1, t0)
+	}
+	VPTEST(t0, t0)
+	JNZ(LabelRef(label("done")))
 
-	// mask64 sets r to the 64-bit mask of the window's bytes equal to
-	// y's, with tmp.
-	mask64 := func(y VecPhysical, r, tmp GPPhysical) {
-		VPCMPEQB(Y0, y, Y2)
-		VPMOVMSKB(Y2, r.As32())
-		VPCMPEQB(Y1, y, Y3)
-		VPMOVMSKB(Y3, tmp.As32())
+	// mask sets r to the 64-bit mask of the bytes of word w of the window
+	// equal to y's, with tmp.
+	mask := func(y VecPhysical, w int, r, tmp GPPhysical) {
+		VPCMPEQB(win[2*w], y, t0)
+		VPMOVMSKB(t0, r.As32())
+		VPCMPEQB(win[2*w+1], y, t1)
+		VPMOVMSKB(t1, tmp.As32())
 		SHLQ(Imm(32), tmp)
 		ORQ(tmp, r)
 	}
 	Comment("L: the line's '\\n' in the window.")
-	mask64(Y14, RAX, RCX)
+	mask(Y14, 0, RAX, RCX)
 	TZCNTQ(RAX, RAX)
-	CMPQ(RAX, U8(64))
-	JAE(LabelRef("done"))
+	if words == 2 {
+		JCC(LabelRef(label("haveL"))) // a '\n' in the first 64 bytes
+		mask(Y14, 1, RBX, RCX)
+		TZCNTQ(RBX, RBX)
+		ADDQ(RBX, RAX)
+		Label(label("haveL"))
+	}
+	CMPQ(RAX, U32(width))
+	JAE(LabelRef(label("done")))
 	MOVQ(RAX, lineEnd)
 
 	Comment("The non-digits of the window (L among them): b-'0' > 9 unsigned.")
-	VPSUBB(Y13, Y0, Y2)
-	VPMINUB(Y12, Y2, Y3)
-	VPCMPEQB(Y2, Y3, Y3)
-	VPMOVMSKB(Y3, EAX)
-	VPSUBB(Y13, Y1, Y4)
-	VPMINUB(Y12, Y4, Y5)
-	VPCMPEQB(Y4, Y5, Y5)
-	VPMOVMSKB(Y5, ECX)
-	SHLQ(Imm(32), RCX)
-	ORQ(RCX, RAX)
-	NOTQ(RAX)
-	MOVQ(RAX, nonDigits)
+	for w := range words {
+		VPSUBB(Y13, win[2*w], t0)
+		VPMINUB(Y12, t0, t1)
+		VPCMPEQB(t0, t1, t1)
+		VPMOVMSKB(t1, EAX)
+		VPSUBB(Y13, win[2*w+1], t0)
+		VPMINUB(Y12, t0, Y6)
+		VPCMPEQB(t0, Y6, Y6)
+		VPMOVMSKB(Y6, ECX)
+		SHLQ(Imm(32), RCX)
+		ORQ(RCX, RAX)
+		NOTQ(RAX)
+		MOVQ(RAX, nonDigits.Offset(8*w))
+	}
 
 	Comment("BX: the separators not yet passed; DX: the field's start.")
-	mask64(Y15, RBX, RCX)
+	mask(Y15, 0, RBX, RCX)
+	if words == 2 {
+		mask(Y15, 1, RAX, RCX)
+		MOVQ(RAX, sepHi)
+		MOVQ(U32(0), sepBase)
+	}
 	XORQ(RDX, RDX)
 	MOVQ(RDX, cur)
 	Load(Param("fields").Base(), R12)
 
-	Label("field")
+	Label(label("field"))
 	Comment("Pass separators up to the field's start, each before L.")
 	MOVBQZX(Mem{Base: R12}, RAX)
-	Label("pass")
+	Label(label("pass"))
 	CMPQ(cur, RAX)
-	JAE(LabelRef("at"))
+	JAE(LabelRef(label("at")))
 	TZCNTQ(RBX, RCX)
+	if words == 2 {
+		JCC(LabelRef(label("popped")))
+		Comment("None left in BX: on to the second 64 bytes' (none there either: CX stays 64, past L).")
+		CMPQ(sepBase, U8(0))
+		JNE(LabelRef(label("popped")))
+		MOVQ(sepHi, RBX)
+		MOVQ(U32(64), sepBase)
+		JMP(LabelRef(label("pass")))
+		Label(label("popped"))
+		ADDQ(sepBase, RCX)
+	}
 	CMPQ(RCX, lineEnd)
-	JAE(LabelRef("reject"))
+	JAE(LabelRef(label("reject")))
 	BLSRQ(RBX, RBX)
 	LEAQ(Mem{Base: RCX, Disp: 1}, RDX)
 	INCQ(cur)
-	JMP(LabelRef("pass"))
-	Label("at")
+	JMP(LabelRef(label("pass")))
+	Label(label("at"))
 
 	Comment("meta: the line's length and the field's start; a sign: neg, and the digits start past it.")
 	MOVQ(RDX, R13)
@@ -132,55 +169,83 @@ func lines() {
 	LEAQ(Mem{Base: R13, Index: RAX, Scale: 1, Disp: 1}, R13)
 	MOVBQZX(Mem{Base: RSI, Index: RDX, Scale: 1}, RAX)
 	CMPB(AL, U8('-'))
-	JNE(LabelRef("notminus"))
+	JNE(LabelRef(label("notminus")))
 	BTSQ(Imm(16), R13)
 	INCQ(RDX)
-	JMP(LabelRef("signed"))
-	Label("notminus")
+	JMP(LabelRef(label("signed")))
+	Label(label("notminus"))
 	CMPB(AL, U8('+'))
-	JNE(LabelRef("signed"))
+	JNE(LabelRef(label("signed")))
 	INCQ(RDX)
-	Label("signed")
+	Label(label("signed"))
 
+	// digitsAt sets out to the count of digits from offset at on, with
+	// tmp: the first set bit of the non-digits from there. With two words,
+	// only counts up to 16 matter (more is refused): at < 64 takes the
+	// first word's bits shifted down and the second's shifted up into
+	// the top (by 64-at, as two shifts, so that at 0 gives none).
+	n := 0
+	digitsAt := func(at, out, tmp GPPhysical) {
+		if words == 1 {
+			SHRXQ(at, nonDigits, out)
+			TZCNTQ(out, out)
+			return
+		}
+		n++
+		hi, done := fmt.Sprintf("digitshi%d", n), fmt.Sprintf("digitsdone%d", n)
+		CMPQ(at, U8(64))
+		JAE(LabelRef(hi))
+		SHRXQ(at, nonDigits, out)
+		MOVQ(U32(63), tmp)
+		SUBQ(at, tmp)
+		SHLXQ(tmp, nonDigits.Offset(8), tmp)
+		SHLQ(Imm(1), tmp)
+		ORQ(tmp, out)
+		TZCNTQ(out, out)
+		JMP(LabelRef(done))
+		Label(hi)
+		LEAQ(Mem{Base: at, Disp: -64}, tmp)
+		SHRXQ(tmp, nonDigits.Offset(8), out)
+		TZCNTQ(out, out)
+		Label(done)
+	}
 	Comment("ints: the digits from there; R14: their end; a '.' there: fracs (DX) after it; R9: the number's end.")
-	SHRXQ(RDX, nonDigits, RCX)
-	TZCNTQ(RCX, RCX)
+	digitsAt(RDX, RCX, RAX)
 	LEAQ(Mem{Base: RDX, Index: RCX, Scale: 1}, R14)
 	XORQ(RDX, RDX)
 	MOVQ(R14, R9)
 	CMPB(Mem{Base: RSI, Index: R14, Scale: 1}, U8('.'))
-	JNE(LabelRef("nodot"))
+	JNE(LabelRef(label("nodot")))
 	LEAQ(Mem{Base: R14, Disp: 1}, R9)
-	SHRXQ(R9, nonDigits, RDX)
-	TZCNTQ(RDX, RDX)
+	digitsAt(R9, RDX, RAX)
 	ADDQ(RDX, R9)
-	Label("nodot")
+	Label(label("nodot"))
 
 	Comment("At most 16 digits a run and 19 in all, at least one.")
 	CMPQ(RCX, U8(16))
-	JA(LabelRef("reject"))
+	JA(LabelRef(label("reject")))
 	CMPQ(RDX, U8(16))
-	JA(LabelRef("reject"))
+	JA(LabelRef(label("reject")))
 	LEAQ(Mem{Base: RCX, Index: RDX, Scale: 1, Disp: -1}, RAX)
 	CMPQ(RAX, U8(18))
-	JA(LabelRef("reject"))
+	JA(LabelRef(label("reject")))
 
 	Comment("The number fills the field: a separator follows it, or, after the last field read, L or '\\r' before L.")
 	MOVBQZX(Mem{Base: RSI, Index: R9, Scale: 1}, RAX)
 	Load(Param("sep"), R10)
 	CMPB(AL, R10B)
-	JE(LabelRef("ends"))
+	JE(LabelRef(label("ends")))
 	LEAQ(Mem{Base: R12, Disp: 1}, R10)
 	CMPQ(R10, fieldsEnd)
-	JNE(LabelRef("reject"))
+	JNE(LabelRef(label("reject")))
 	CMPQ(R9, lineEnd)
-	JE(LabelRef("ends"))
+	JE(LabelRef(label("ends")))
 	CMPB(AL, U8('\r'))
-	JNE(LabelRef("reject"))
+	JNE(LabelRef(label("reject")))
 	LEAQ(Mem{Base: R9, Disp: 1}, RAX)
 	CMPQ(RAX, lineEnd)
-	JNE(LabelRef("reject"))
-	Label("ends")
+	JNE(LabelRef(label("reject")))
+	Label(label("ends"))
 
 	Comment("Each run's value from the 16 bytes that end with it, as in decimalDigits.")
 	run := func(end Mem, count, out GPPhysical) {
@@ -210,14 +275,14 @@ func lines() {
 	ADDQ(Imm(16), R8)
 	INCQ(R12)
 	CMPQ(R12, fieldsEnd)
-	JNE(LabelRef("field"))
+	JNE(LabelRef(label("field")))
 	INCQ(count)
 	MOVQ(lineEnd, RAX)
 	LEAQ(Mem{Base: RSI, Index: RAX, Scale: 1, Disp: 1}, RSI)
-	JMP(LabelRef("line"))
+	JMP(LabelRef(label("line")))
 
-	Label("reject") // a line not taken: what it wrote in out lies past the lines counted
-	Label("done")
+	Label(label("reject")) // a line not taken: what it wrote in out lies past the lines counted
+	Label(label("done"))
 	VZEROUPPER()
 	MOVQ(count, RAX)
 	Store(RAX, ReturnIndex(0))
