@@ -99,7 +99,6 @@ func (t *textPiece) release() {
 func (t *textPiece) parse(data []byte, in *os.File, off, end int64) {
 	var buf []byte
 	if data != nil {
-		populate(data, off, end)
 		buf, off = data[off:end:end], end
 	} else {
 		bp := readBufs.Get().(*[]byte)
