@@ -254,15 +254,58 @@ signed1:
 	ADDQ   DX, R9
 
 nodot1:
-	// At most 16 digits a run and 19 in all, at least one.
+	// At most 16 integer digits and 19 in all, at least one.
 	CMPQ CX, $0x10
-	JA   reject1
-	CMPQ DX, $0x10
 	JA   reject1
 	LEAQ -1(CX)(DX*1), AX
 	CMPQ AX, $0x12
 	JA   reject1
 
+	// An exponent: 'e' or 'E', a sign, one to three digits; its value to meta's bits 32-47 (R13 bit 17: negative, meanwhile). R9: its end.
+	MOVBQZX (SI)(R9*1), AX
+	ORB     $0x20, AL
+	CMPB    AL, $0x65
+	JNE     noexp1
+	INCQ    R9
+	MOVBQZX (SI)(R9*1), AX
+	CMPB    AL, $0x2b
+	JE      expsign1
+	CMPB    AL, $0x2d
+	JNE     expdigits1
+	BTSQ    $0x11, R13
+
+expsign1:
+	INCQ R9
+
+expdigits1:
+	SHRXQ      R9, (SP), AX
+	TZCNTQ     AX, AX
+	LEAQ       -1(AX), R10
+	CMPQ       R10, $0x02
+	JA         reject1
+	ADDQ       AX, R9
+	VMOVDQU    -16(SI)(R9*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(AX*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, AX
+	MOVL       AX, R10
+	SHRQ       $0x20, AX
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, AX
+	BTRQ       $0x11, R13
+	JCC        exppos1
+	NEGQ       AX
+
+exppos1:
+	MOVWQZX AX, AX
+	SHLQ    $0x20, AX
+	ORQ     AX, R13
+
+noexp1:
 	// The number fills the field: a separator follows it, or, after the last field read, L or '\r' before L.
 	MOVBQZX (SI)(R9*1), AX
 	MOVBQZX sep+56(FP), R10
@@ -280,7 +323,7 @@ nodot1:
 	JNE     reject1
 
 ends1:
-	// Each run's value from the 16 bytes that end with it, as in decimalDigits.
+	// The runs' values: the integer digits end at R14, the fraction's at R14+1+fracs (none: no value); over 16 of them, in two runs.
 	VMOVDQU    -16(SI)(R14*1), X0
 	VPSUBB     X13, X0, X0
 	VPAND      32(DI)(CX*1), X0, X0
@@ -293,6 +336,9 @@ ends1:
 	SHRQ       $0x20, AX
 	IMUL3Q     $0x05f5e100, R10, R10
 	ADDQ       R10, AX
+	LEAQ       1(R14)(DX*1), R9
+	CMPQ       DX, $0x10
+	JA         longfrac1
 	VMOVDQU    -16(SI)(R9*1), X0
 	VPSUBB     X13, X0, X0
 	VPAND      32(DI)(DX*1), X0, X0
@@ -305,8 +351,41 @@ ends1:
 	SHRQ       $0x20, CX
 	IMUL3Q     $0x05f5e100, R10, R10
 	ADDQ       R10, CX
-	IMULQ      112(DI)(DX*8), AX
-	ADDQ       CX, AX
+	JMP        fracdone1
+
+longfrac1:
+	LEAQ       -16(DX), R14
+	VMOVDQU    -32(SI)(R9*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(R14*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, R14
+	MOVL       R14, R10
+	SHRQ       $0x20, R14
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, R14
+	MOVQ       $0x00000010, CX
+	VMOVDQU    -16(SI)(R9*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(CX*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, CX
+	MOVL       CX, R10
+	SHRQ       $0x20, CX
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, CX
+	IMULQ      240(DI), R14
+	ADDQ       R14, CX
+
+fracdone1:
+	IMULQ 112(DI)(DX*8), AX
+	ADDQ  CX, AX
 
 	// Out: the mantissa, and meta with the fraction's digits; on to the next field, or line.
 	SHLQ $0x08, DX
@@ -548,15 +627,73 @@ digitsdone2:
 	ADDQ DX, R9
 
 nodot2:
-	// At most 16 digits a run and 19 in all, at least one.
+	// At most 16 integer digits and 19 in all, at least one.
 	CMPQ CX, $0x10
-	JA   reject2
-	CMPQ DX, $0x10
 	JA   reject2
 	LEAQ -1(CX)(DX*1), AX
 	CMPQ AX, $0x12
 	JA   reject2
 
+	// An exponent: 'e' or 'E', a sign, one to three digits; its value to meta's bits 32-47 (R13 bit 17: negative, meanwhile). R9: its end.
+	MOVBQZX (SI)(R9*1), AX
+	ORB     $0x20, AL
+	CMPB    AL, $0x65
+	JNE     noexp2
+	INCQ    R9
+	MOVBQZX (SI)(R9*1), AX
+	CMPB    AL, $0x2b
+	JE      expsign2
+	CMPB    AL, $0x2d
+	JNE     expdigits2
+	BTSQ    $0x11, R13
+
+expsign2:
+	INCQ R9
+
+expdigits2:
+	CMPQ   R9, $0x40
+	JAE    digitshi3
+	SHRXQ  R9, (SP), AX
+	MOVQ   $0x0000003f, R10
+	SUBQ   R9, R10
+	SHLXQ  R10, 8(SP), R10
+	SHLQ   $0x01, R10
+	ORQ    R10, AX
+	TZCNTQ AX, AX
+	JMP    digitsdone3
+
+digitshi3:
+	LEAQ   -64(R9), R10
+	SHRXQ  R10, 8(SP), AX
+	TZCNTQ AX, AX
+
+digitsdone3:
+	LEAQ       -1(AX), R10
+	CMPQ       R10, $0x02
+	JA         reject2
+	ADDQ       AX, R9
+	VMOVDQU    -16(SI)(R9*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(AX*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, AX
+	MOVL       AX, R10
+	SHRQ       $0x20, AX
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, AX
+	BTRQ       $0x11, R13
+	JCC        exppos2
+	NEGQ       AX
+
+exppos2:
+	MOVWQZX AX, AX
+	SHLQ    $0x20, AX
+	ORQ     AX, R13
+
+noexp2:
 	// The number fills the field: a separator follows it, or, after the last field read, L or '\r' before L.
 	MOVBQZX (SI)(R9*1), AX
 	MOVBQZX sep+56(FP), R10
@@ -574,7 +711,7 @@ nodot2:
 	JNE     reject2
 
 ends2:
-	// Each run's value from the 16 bytes that end with it, as in decimalDigits.
+	// The runs' values: the integer digits end at R14, the fraction's at R14+1+fracs (none: no value); over 16 of them, in two runs.
 	VMOVDQU    -16(SI)(R14*1), X0
 	VPSUBB     X13, X0, X0
 	VPAND      32(DI)(CX*1), X0, X0
@@ -587,6 +724,9 @@ ends2:
 	SHRQ       $0x20, AX
 	IMUL3Q     $0x05f5e100, R10, R10
 	ADDQ       R10, AX
+	LEAQ       1(R14)(DX*1), R9
+	CMPQ       DX, $0x10
+	JA         longfrac2
 	VMOVDQU    -16(SI)(R9*1), X0
 	VPSUBB     X13, X0, X0
 	VPAND      32(DI)(DX*1), X0, X0
@@ -599,8 +739,41 @@ ends2:
 	SHRQ       $0x20, CX
 	IMUL3Q     $0x05f5e100, R10, R10
 	ADDQ       R10, CX
-	IMULQ      112(DI)(DX*8), AX
-	ADDQ       CX, AX
+	JMP        fracdone2
+
+longfrac2:
+	LEAQ       -16(DX), R14
+	VMOVDQU    -32(SI)(R9*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(R14*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, R14
+	MOVL       R14, R10
+	SHRQ       $0x20, R14
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, R14
+	MOVQ       $0x00000010, CX
+	VMOVDQU    -16(SI)(R9*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(CX*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, CX
+	MOVL       CX, R10
+	SHRQ       $0x20, CX
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, CX
+	IMULQ      240(DI), R14
+	ADDQ       R14, CX
+
+fracdone2:
+	IMULQ 112(DI)(DX*8), AX
+	ADDQ  CX, AX
 
 	// Out: the mantissa, and meta with the fraction's digits; on to the next field, or line.
 	SHLQ $0x08, DX

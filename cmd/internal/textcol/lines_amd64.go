@@ -15,13 +15,14 @@ var (
 // number's digits are read with the 16 bytes before them), each in one
 // step from the 64 bytes that start it, as Plain reads them: the fields
 // (ascending) must each hold a number of at most 16 digits before a '.'
-// and 16 after it, 19 in all, that fills the field. It stops at the first
-// line that is not so, is not whole in its window, or whose window holds a
-// '"' or runs past data, and when out has no room for another line's
-// fields. For line i and its q-th field it sets out[i*len(fields)+q] to
-// the digits' value and the line's length (its '\n' included) | the
-// fraction's digits<<8 | a '-' sign<<16 | the field's start in the
-// line<<24, and it returns the lines read. k is digitK.
+// and 19 in all, then perhaps an exponent of one to three digits, that
+// fills the field. It stops at the first line that is not so, is not
+// whole in its window, or whose window holds a '"' or runs past data, and
+// when out has no room for another line's fields. For line i and its
+// q-th field it sets out[i*len(fields)+q] to the digits' value and the
+// line's length (its '\n' included) | the fraction's digits<<8 | a '-'
+// sign<<16 | the field's start in the line<<24 | the exponent (int16)<<32,
+// and it returns the lines read. k is digitK.
 //
 //go:noescape
 func plainLines(data []byte, at int, fields []byte, sep byte, k *[368]byte, out [][2]uint64) (lines int)

@@ -11,9 +11,10 @@ import (
 
 // plainLines and plainLines128 (where the CPU has them) change nothing
 // Plain reads: on long runs of lines, plain numbers of every shape they
-// take and around its limits (16 digits a run, 19 in all, signs, a bare
-// '.' on either side, leading zeros), numbers they leave to plain1
-// (exponents, 20 digits, nan, inf, undecidable by Eisel-Lemire), fields
+// take and around its limits (16 integer digits, 19 in all, signs, a
+// bare '.' on either side, leading zeros, exponents of 0 to 4 digits),
+// numbers they leave to plain1 (20 digits, nan, inf, subnormals, out of
+// range, undecidable by Eisel-Lemire), fields
 // that are no number, CRLF, lines around 64 and 128 bytes, missing
 // columns and bytes of every kind, one to three columns read in any
 // order, each record Plain reads is what Record reads, and Plain stops
@@ -28,11 +29,17 @@ func TestPlainLinesAsRecord(t *testing.T) {
 		return string(b)
 	}
 	number := func() string {
-		switch r.IntN(12) {
+		switch r.IntN(14) {
+		case 2: // an exponent, as %e writes it or not
+			s := digits(1+r.IntN(2)) + "." + digits(r.IntN(20))
+			return s + []string{"e", "E"}[r.IntN(2)] + []string{"", "+", "-"}[r.IntN(3)] + digits(r.IntN(5))
+		case 3: // long fractions
+			return digits(r.IntN(3)) + "." + digits(15+r.IntN(6))
 		case 0:
 			return []string{"1e5", "-2E-3", "nan", "inf", "-Inf", "12345678901234567890", "9007199254740993",
 				"0.000000000000000000001", "1e400", "+.5", "-.5", "5.", ".", "-", "+", "", "--1", "1.2.3", "0x10",
-				"7\xff", "\x801", "1 ", " 1", "1,5", "\"1\""}[r.IntN(25)]
+				"7\xff", "\x801", "1 ", " 1", "1,5", "\"1\"", "1e", "1e+", "1e-", "1e0400", "2.5e-324", "4.9e-324",
+				"1.7976931348623157e308", "1.8e308", "1e-400", "1ee5", "1e5.5", "1e+-5", ".e5", "5.e5", "e5"}[r.IntN(40)]
 		case 1: // around the run limits
 			i, f := 14+r.IntN(5), r.IntN(6)
 			if r.IntN(2) == 0 {
@@ -207,7 +214,12 @@ func TestPlainLinesTakeAll(t *testing.T) {
 				if c > 0 {
 					data = append(data, ',')
 				}
-				data = fmt.Appendf(data, "%.*f", r.IntN(10), (r.Float64()-0.5)*math.Pow(10, float64(r.IntN(8))))
+				x := (r.Float64() - 0.5) * math.Pow(10, float64(r.IntN(8)))
+				if r.IntN(2) == 0 {
+					data = fmt.Appendf(data, "%.*f", r.IntN(10), x)
+				} else {
+					data = fmt.Appendf(data, "%.*e", r.IntN(words*9), x*math.Pow(10, float64(r.IntN(80)-40)))
+				}
 			}
 			data = append(data, "\r\n"[r.IntN(2):]...)
 			ends = append(ends, len(data))

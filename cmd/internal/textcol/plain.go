@@ -189,7 +189,7 @@ func (p *Parser) linesAt(data []byte, at int, dst [][]float64, r, max int) (n, r
 	if nf == 1 { // the common case, without the loop over fields
 		d := dst[0][r : r+k]
 		for i, o := range out[:k] {
-			x, ok := decimalValue(o[0], -int(o[1]>>8&0xFF), o[1]&(1<<16) != 0)
+			x, ok := decimalValue(o[0], int(int16(o[1]>>32))-int(o[1]>>8&0xFF), o[1]&(1<<16) != 0)
 			if !ok {
 				return n, i, false
 			}
@@ -201,7 +201,7 @@ func (p *Parser) linesAt(data []byte, at int, dst [][]float64, r, max int) (n, r
 	for i := range k {
 		line := out[i*nf : i*nf+nf]
 		for q, o := range line {
-			x, ok := decimalValue(o[0], -int(o[1]>>8&0xFF), o[1]&(1<<16) != 0)
+			x, ok := decimalValue(o[0], int(int16(o[1]>>32))-int(o[1]>>8&0xFF), o[1]&(1<<16) != 0)
 			if !ok {
 				return n, i, false
 			}
