@@ -140,7 +140,7 @@ func (t *textPiece) readRecords(buf []byte, at int64, atEOF bool) int {
 		if !t.quotes && t.record >= t.hdr {
 			// As many records as Plain reads in one pass, each a number
 			// in every column read.
-			n, k := par.Plain(buf[used:], w.vals, w.n, writeBlock-w.n)
+			n, k := par.PlainFrom(buf, used, w.vals, w.n, writeBlock-w.n)
 			for s := range t.counts {
 				t.counts[s].numbers += int64(k)
 			}

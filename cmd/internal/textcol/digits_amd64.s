@@ -136,7 +136,7 @@ TEXT ·plainLines(SB), NOSPLIT, $56-104
 	ADDQ R8, R11
 	MOVQ $0x00000000, 32(SP)
 
-	// Broadcasts: the separator, '\n', '0', 9 and '"'.
+	// Broadcasts: the separator (blanks: ' ', '\t', '\r'), '\n', '0', 9 and '"'.
 	MOVBQZX      sep+56(FP), AX
 	VMOVQ        AX, X15
 	VPBROADCASTB X15, Y15
@@ -431,7 +431,7 @@ TEXT ·plainLines128(SB), NOSPLIT, $64-104
 	ADDQ R8, R11
 	MOVQ $0x00000000, 40(SP)
 
-	// Broadcasts: the separator, '\n', '0', 9 and '"'.
+	// Broadcasts: the separator (blanks: ' ', '\t', '\r'), '\n', '0', 9 and '"'.
 	MOVBQZX      sep+56(FP), AX
 	VMOVQ        AX, X15
 	VPBROADCASTB X15, Y15
@@ -709,6 +709,726 @@ noexp2:
 	LEAQ    1(R9), AX
 	CMPQ    AX, 16(SP)
 	JNE     reject2
+
+ends2:
+	// The runs' values: the integer digits end at R14, the fraction's at R14+1+fracs (none: no value); over 16 of them, in two runs.
+	VMOVDQU    -16(SI)(R14*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(CX*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, AX
+	MOVL       AX, R10
+	SHRQ       $0x20, AX
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, AX
+	LEAQ       1(R14)(DX*1), R9
+	CMPQ       DX, $0x10
+	JA         longfrac2
+	VMOVDQU    -16(SI)(R9*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(DX*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, CX
+	MOVL       CX, R10
+	SHRQ       $0x20, CX
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, CX
+	JMP        fracdone2
+
+longfrac2:
+	LEAQ       -16(DX), R14
+	VMOVDQU    -32(SI)(R9*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(R14*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, R14
+	MOVL       R14, R10
+	SHRQ       $0x20, R14
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, R14
+	MOVQ       $0x00000010, CX
+	VMOVDQU    -16(SI)(R9*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(CX*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, CX
+	MOVL       CX, R10
+	SHRQ       $0x20, CX
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, CX
+	IMULQ      240(DI), R14
+	ADDQ       R14, CX
+
+fracdone2:
+	IMULQ 112(DI)(DX*8), AX
+	ADDQ  CX, AX
+
+	// Out: the mantissa, and meta with the fraction's digits; on to the next field, or line.
+	SHLQ $0x08, DX
+	ORQ  DX, R13
+	MOVQ AX, (R8)
+	MOVQ R13, 8(R8)
+	ADDQ $0x10, R8
+	INCQ R12
+	CMPQ R12, 32(SP)
+	JNE  field2
+	INCQ 40(SP)
+	MOVQ 16(SP), AX
+	LEAQ 1(SI)(AX*1), SI
+	JMP  line2
+
+reject2:
+done2:
+	VZEROUPPER
+	MOVQ 40(SP), AX
+	MOVQ AX, lines+96(FP)
+	RET
+
+// func blankLines(data []byte, at int, fields []byte, sep byte, k *[368]byte, out [][2]uint64) (lines int)
+// Requires: AVX, AVX2, BMI, BMI2
+TEXT ·blankLines(SB), NOSPLIT, $56-104
+	MOVQ data_base+0(FP), SI
+	MOVQ data_len+8(FP), R15
+	ADDQ SI, R15
+	MOVQ at+24(FP), AX
+	ADDQ AX, SI
+	MOVQ k+64(FP), DI
+	MOVQ fields_base+32(FP), AX
+	MOVQ fields_len+40(FP), CX
+	ADDQ AX, CX
+	MOVQ CX, 24(SP)
+
+	// R11: the last out a line's fields may start at.
+	MOVQ out_base+72(FP), R8
+	MOVQ out_len+80(FP), R11
+	MOVQ fields_len+40(FP), CX
+	SUBQ CX, R11
+	SHLQ $0x04, R11
+	ADDQ R8, R11
+	MOVQ $0x00000000, 32(SP)
+
+	// Broadcasts: the separator (blanks: ' ', '\t', '\r'), '\n', '0', 9 and '"'.
+	MOVQ         $0x0000000a, AX
+	VMOVQ        AX, X14
+	VPBROADCASTB X14, Y14
+	MOVQ         $0x00000030, AX
+	VMOVQ        AX, X13
+	VPBROADCASTB X13, Y13
+	MOVQ         $0x00000009, AX
+	VMOVQ        AX, X12
+	VPBROADCASTB X12, Y12
+	MOVQ         $0x00000022, AX
+	VMOVQ        AX, X11
+	VPBROADCASTB X11, Y11
+	MOVQ         $0x00000020, AX
+	VMOVQ        AX, X15
+	VPBROADCASTB X15, Y15
+	MOVQ         $0x00000009, AX
+	VMOVQ        AX, X10
+	VPBROADCASTB X10, Y10
+	MOVQ         $0x0000000d, AX
+	VMOVQ        AX, X9
+	VPBROADCASTB X9, Y9
+
+line1:
+	CMPQ    R8, R11
+	JA      done1
+	LEAQ    64(SI), AX
+	CMPQ    AX, R15
+	JA      done1
+	VMOVDQU (SI), Y0
+	VMOVDQU 32(SI), Y1
+
+	// No '"' in the window: a line with one is not plain.
+	VPCMPEQB Y0, Y11, Y4
+	VPCMPEQB Y1, Y11, Y5
+	VPOR     Y4, Y5, Y4
+	VPTEST   Y4, Y4
+	JNZ      done1
+
+	// L: the line's '\n' in the window.
+	VPCMPEQB  Y0, Y14, Y4
+	VPMOVMSKB Y4, AX
+	VPCMPEQB  Y1, Y14, Y5
+	VPMOVMSKB Y5, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, AX
+	TZCNTQ    AX, AX
+	CMPQ      AX, $0x00000040
+	JAE       done1
+	MOVQ      AX, 8(SP)
+
+	// The non-digits of the window (L among them): b-'0' > 9 unsigned.
+	VPSUBB    Y13, Y0, Y4
+	VPMINUB   Y12, Y4, Y5
+	VPCMPEQB  Y4, Y5, Y5
+	VPMOVMSKB Y5, AX
+	VPSUBB    Y13, Y1, Y4
+	VPMINUB   Y12, Y4, Y6
+	VPCMPEQB  Y4, Y6, Y6
+	VPMOVMSKB Y6, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, AX
+	NOTQ      AX
+	MOVQ      AX, (SP)
+
+	// BX: the starts of words not yet passed (a non-blank after a blank, or first); DX: the field's start.
+	VPCMPEQB  Y0, Y15, Y4
+	VPCMPEQB  Y0, Y10, Y5
+	VPOR      Y4, Y5, Y4
+	VPCMPEQB  Y0, Y9, Y5
+	VPOR      Y4, Y5, Y4
+	VPMOVMSKB Y4, AX
+	VPCMPEQB  Y1, Y15, Y4
+	VPCMPEQB  Y1, Y10, Y5
+	VPOR      Y4, Y5, Y4
+	VPCMPEQB  Y1, Y9, Y5
+	VPOR      Y4, Y5, Y4
+	VPMOVMSKB Y4, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, AX
+	LEAQ      1(AX)(AX*1), CX
+	ANDNQ     CX, AX, BX
+	XORQ      DX, DX
+	MOVQ      DX, 16(SP)
+	MOVQ      fields_base+32(FP), R12
+
+field1:
+	// Pass separators up to the field's start, each before L.
+	MOVBQZX (R12), AX
+	INCQ    AX
+
+pass1:
+	CMPQ   16(SP), AX
+	JAE    at1
+	TZCNTQ BX, CX
+	CMPQ   CX, 8(SP)
+	JAE    reject1
+	BLSRQ  BX, BX
+	MOVQ   CX, DX
+	INCQ   16(SP)
+	JMP    pass1
+
+at1:
+	// meta: the line's length and the field's start; a sign: neg, and the digits start past it.
+	MOVQ    DX, R13
+	SHLQ    $0x18, R13
+	MOVQ    8(SP), AX
+	LEAQ    1(R13)(AX*1), R13
+	MOVBQZX (SI)(DX*1), AX
+	CMPB    AL, $0x2d
+	JNE     notminus1
+	BTSQ    $0x10, R13
+	INCQ    DX
+	JMP     signed1
+
+notminus1:
+	CMPB AL, $0x2b
+	JNE  signed1
+	INCQ DX
+
+signed1:
+	// ints: the digits from there; R14: their end; a '.' there: fracs (DX) after it; R9: the number's end.
+	SHRXQ  DX, (SP), CX
+	TZCNTQ CX, CX
+	LEAQ   (DX)(CX*1), R14
+	XORQ   DX, DX
+	MOVQ   R14, R9
+	CMPB   (SI)(R14*1), $0x2e
+	JNE    nodot1
+	LEAQ   1(R14), R9
+	SHRXQ  R9, (SP), DX
+	TZCNTQ DX, DX
+	ADDQ   DX, R9
+
+nodot1:
+	// At most 16 integer digits and 19 in all, at least one.
+	CMPQ CX, $0x10
+	JA   reject1
+	LEAQ -1(CX)(DX*1), AX
+	CMPQ AX, $0x12
+	JA   reject1
+
+	// An exponent: 'e' or 'E', a sign, one to three digits; its value to meta's bits 32-47 (R13 bit 17: negative, meanwhile). R9: its end.
+	MOVBQZX (SI)(R9*1), AX
+	ORB     $0x20, AL
+	CMPB    AL, $0x65
+	JNE     noexp1
+	INCQ    R9
+	MOVBQZX (SI)(R9*1), AX
+	CMPB    AL, $0x2b
+	JE      expsign1
+	CMPB    AL, $0x2d
+	JNE     expdigits1
+	BTSQ    $0x11, R13
+
+expsign1:
+	INCQ R9
+
+expdigits1:
+	SHRXQ      R9, (SP), AX
+	TZCNTQ     AX, AX
+	LEAQ       -1(AX), R10
+	CMPQ       R10, $0x02
+	JA         reject1
+	ADDQ       AX, R9
+	VMOVDQU    -16(SI)(R9*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(AX*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, AX
+	MOVL       AX, R10
+	SHRQ       $0x20, AX
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, AX
+	BTRQ       $0x11, R13
+	JCC        exppos1
+	NEGQ       AX
+
+exppos1:
+	MOVWQZX AX, AX
+	SHLQ    $0x20, AX
+	ORQ     AX, R13
+
+noexp1:
+	// The number fills the word: a blank or L follows it.
+	CMPQ    R9, 8(SP)
+	JE      ends1
+	MOVBQZX (SI)(R9*1), AX
+	CMPB    AL, $0x20
+	JE      ends1
+	CMPB    AL, $0x09
+	JE      ends1
+	CMPB    AL, $0x0d
+	JE      ends1
+	JMP     reject1
+
+ends1:
+	// The runs' values: the integer digits end at R14, the fraction's at R14+1+fracs (none: no value); over 16 of them, in two runs.
+	VMOVDQU    -16(SI)(R14*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(CX*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, AX
+	MOVL       AX, R10
+	SHRQ       $0x20, AX
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, AX
+	LEAQ       1(R14)(DX*1), R9
+	CMPQ       DX, $0x10
+	JA         longfrac1
+	VMOVDQU    -16(SI)(R9*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(DX*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, CX
+	MOVL       CX, R10
+	SHRQ       $0x20, CX
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, CX
+	JMP        fracdone1
+
+longfrac1:
+	LEAQ       -16(DX), R14
+	VMOVDQU    -32(SI)(R9*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(R14*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, R14
+	MOVL       R14, R10
+	SHRQ       $0x20, R14
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, R14
+	MOVQ       $0x00000010, CX
+	VMOVDQU    -16(SI)(R9*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(CX*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, CX
+	MOVL       CX, R10
+	SHRQ       $0x20, CX
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, CX
+	IMULQ      240(DI), R14
+	ADDQ       R14, CX
+
+fracdone1:
+	IMULQ 112(DI)(DX*8), AX
+	ADDQ  CX, AX
+
+	// Out: the mantissa, and meta with the fraction's digits; on to the next field, or line.
+	SHLQ $0x08, DX
+	ORQ  DX, R13
+	MOVQ AX, (R8)
+	MOVQ R13, 8(R8)
+	ADDQ $0x10, R8
+	INCQ R12
+	CMPQ R12, 24(SP)
+	JNE  field1
+	INCQ 32(SP)
+	MOVQ 8(SP), AX
+	LEAQ 1(SI)(AX*1), SI
+	JMP  line1
+
+reject1:
+done1:
+	VZEROUPPER
+	MOVQ 32(SP), AX
+	MOVQ AX, lines+96(FP)
+	RET
+
+// func blankLines128(data []byte, at int, fields []byte, sep byte, k *[368]byte, out [][2]uint64) (lines int)
+// Requires: AVX, AVX2, BMI, BMI2
+TEXT ·blankLines128(SB), NOSPLIT, $64-104
+	MOVQ data_base+0(FP), SI
+	MOVQ data_len+8(FP), R15
+	ADDQ SI, R15
+	MOVQ at+24(FP), AX
+	ADDQ AX, SI
+	MOVQ k+64(FP), DI
+	MOVQ fields_base+32(FP), AX
+	MOVQ fields_len+40(FP), CX
+	ADDQ AX, CX
+	MOVQ CX, 32(SP)
+
+	// R11: the last out a line's fields may start at.
+	MOVQ out_base+72(FP), R8
+	MOVQ out_len+80(FP), R11
+	MOVQ fields_len+40(FP), CX
+	SUBQ CX, R11
+	SHLQ $0x04, R11
+	ADDQ R8, R11
+	MOVQ $0x00000000, 40(SP)
+
+	// Broadcasts: the separator (blanks: ' ', '\t', '\r'), '\n', '0', 9 and '"'.
+	MOVQ         $0x0000000a, AX
+	VMOVQ        AX, X14
+	VPBROADCASTB X14, Y14
+	MOVQ         $0x00000030, AX
+	VMOVQ        AX, X13
+	VPBROADCASTB X13, Y13
+	MOVQ         $0x00000009, AX
+	VMOVQ        AX, X12
+	VPBROADCASTB X12, Y12
+	MOVQ         $0x00000022, AX
+	VMOVQ        AX, X11
+	VPBROADCASTB X11, Y11
+	MOVQ         $0x00000020, AX
+	VMOVQ        AX, X15
+	VPBROADCASTB X15, Y15
+	MOVQ         $0x00000009, AX
+	VMOVQ        AX, X10
+	VPBROADCASTB X10, Y10
+	MOVQ         $0x0000000d, AX
+	VMOVQ        AX, X9
+	VPBROADCASTB X9, Y9
+
+line2:
+	CMPQ    R8, R11
+	JA      done2
+	LEAQ    128(SI), AX
+	CMPQ    AX, R15
+	JA      done2
+	VMOVDQU (SI), Y0
+	VMOVDQU 32(SI), Y1
+	VMOVDQU 64(SI), Y2
+	VMOVDQU 96(SI), Y3
+
+	// No '"' in the window: a line with one is not plain.
+	VPCMPEQB Y0, Y11, Y4
+	VPCMPEQB Y1, Y11, Y5
+	VPOR     Y4, Y5, Y4
+	VPCMPEQB Y2, Y11, Y5
+	VPOR     Y4, Y5, Y4
+	VPCMPEQB Y3, Y11, Y5
+	VPOR     Y4, Y5, Y4
+	VPTEST   Y4, Y4
+	JNZ      done2
+
+	// L: the line's '\n' in the window.
+	VPCMPEQB  Y0, Y14, Y4
+	VPMOVMSKB Y4, AX
+	VPCMPEQB  Y1, Y14, Y5
+	VPMOVMSKB Y5, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, AX
+	TZCNTQ    AX, AX
+	JCC       haveL2
+	VPCMPEQB  Y2, Y14, Y4
+	VPMOVMSKB Y4, BX
+	VPCMPEQB  Y3, Y14, Y5
+	VPMOVMSKB Y5, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, BX
+	TZCNTQ    BX, BX
+	ADDQ      BX, AX
+
+haveL2:
+	CMPQ AX, $0x00000080
+	JAE  done2
+	MOVQ AX, 16(SP)
+
+	// The non-digits of the window (L among them): b-'0' > 9 unsigned.
+	VPSUBB    Y13, Y0, Y4
+	VPMINUB   Y12, Y4, Y5
+	VPCMPEQB  Y4, Y5, Y5
+	VPMOVMSKB Y5, AX
+	VPSUBB    Y13, Y1, Y4
+	VPMINUB   Y12, Y4, Y6
+	VPCMPEQB  Y4, Y6, Y6
+	VPMOVMSKB Y6, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, AX
+	NOTQ      AX
+	MOVQ      AX, (SP)
+	VPSUBB    Y13, Y2, Y4
+	VPMINUB   Y12, Y4, Y5
+	VPCMPEQB  Y4, Y5, Y5
+	VPMOVMSKB Y5, AX
+	VPSUBB    Y13, Y3, Y4
+	VPMINUB   Y12, Y4, Y6
+	VPCMPEQB  Y4, Y6, Y6
+	VPMOVMSKB Y6, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, AX
+	NOTQ      AX
+	MOVQ      AX, 8(SP)
+
+	// BX: the starts of words not yet passed (a non-blank after a blank, or first); DX: the field's start.
+	VPCMPEQB  Y0, Y15, Y4
+	VPCMPEQB  Y0, Y10, Y5
+	VPOR      Y4, Y5, Y4
+	VPCMPEQB  Y0, Y9, Y5
+	VPOR      Y4, Y5, Y4
+	VPMOVMSKB Y4, AX
+	VPCMPEQB  Y1, Y15, Y4
+	VPCMPEQB  Y1, Y10, Y5
+	VPOR      Y4, Y5, Y4
+	VPCMPEQB  Y1, Y9, Y5
+	VPOR      Y4, Y5, Y4
+	VPMOVMSKB Y4, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, AX
+	LEAQ      1(AX)(AX*1), CX
+	ANDNQ     CX, AX, BX
+	VPCMPEQB  Y2, Y15, Y4
+	VPCMPEQB  Y2, Y10, Y5
+	VPOR      Y4, Y5, Y4
+	VPCMPEQB  Y2, Y9, Y5
+	VPOR      Y4, Y5, Y4
+	VPMOVMSKB Y4, R9
+	VPCMPEQB  Y3, Y15, Y4
+	VPCMPEQB  Y3, Y10, Y5
+	VPOR      Y4, Y5, Y4
+	VPCMPEQB  Y3, Y9, Y5
+	VPOR      Y4, Y5, Y4
+	VPMOVMSKB Y4, CX
+	SHLQ      $0x20, CX
+	ORQ       CX, R9
+	SHRQ      $0x3f, AX
+	LEAQ      (AX)(R9*2), CX
+	ANDNQ     CX, R9, AX
+	MOVQ      AX, 48(SP)
+	MOVQ      $0x00000000, 56(SP)
+	XORQ      DX, DX
+	MOVQ      DX, 24(SP)
+	MOVQ      fields_base+32(FP), R12
+
+field2:
+	// Pass separators up to the field's start, each before L.
+	MOVBQZX (R12), AX
+	INCQ    AX
+
+pass2:
+	CMPQ   24(SP), AX
+	JAE    at2
+	TZCNTQ BX, CX
+	JCC    popped2
+
+	// None left in BX: on to the second 64 bytes' (none there either: CX stays 64, past L).
+	CMPQ 56(SP), $0x00
+	JNE  popped2
+	MOVQ 48(SP), BX
+	MOVQ $0x00000040, 56(SP)
+	JMP  pass2
+
+popped2:
+	ADDQ  56(SP), CX
+	CMPQ  CX, 16(SP)
+	JAE   reject2
+	BLSRQ BX, BX
+	MOVQ  CX, DX
+	INCQ  24(SP)
+	JMP   pass2
+
+at2:
+	// meta: the line's length and the field's start; a sign: neg, and the digits start past it.
+	MOVQ    DX, R13
+	SHLQ    $0x18, R13
+	MOVQ    16(SP), AX
+	LEAQ    1(R13)(AX*1), R13
+	MOVBQZX (SI)(DX*1), AX
+	CMPB    AL, $0x2d
+	JNE     notminus2
+	BTSQ    $0x10, R13
+	INCQ    DX
+	JMP     signed2
+
+notminus2:
+	CMPB AL, $0x2b
+	JNE  signed2
+	INCQ DX
+
+signed2:
+	// ints: the digits from there; R14: their end; a '.' there: fracs (DX) after it; R9: the number's end.
+	CMPQ   DX, $0x40
+	JAE    digitshi1
+	SHRXQ  DX, (SP), CX
+	MOVQ   $0x0000003f, AX
+	SUBQ   DX, AX
+	SHLXQ  AX, 8(SP), AX
+	SHLQ   $0x01, AX
+	ORQ    AX, CX
+	TZCNTQ CX, CX
+	JMP    digitsdone1
+
+digitshi1:
+	LEAQ   -64(DX), AX
+	SHRXQ  AX, 8(SP), CX
+	TZCNTQ CX, CX
+
+digitsdone1:
+	LEAQ   (DX)(CX*1), R14
+	XORQ   DX, DX
+	MOVQ   R14, R9
+	CMPB   (SI)(R14*1), $0x2e
+	JNE    nodot2
+	LEAQ   1(R14), R9
+	CMPQ   R9, $0x40
+	JAE    digitshi2
+	SHRXQ  R9, (SP), DX
+	MOVQ   $0x0000003f, AX
+	SUBQ   R9, AX
+	SHLXQ  AX, 8(SP), AX
+	SHLQ   $0x01, AX
+	ORQ    AX, DX
+	TZCNTQ DX, DX
+	JMP    digitsdone2
+
+digitshi2:
+	LEAQ   -64(R9), AX
+	SHRXQ  AX, 8(SP), DX
+	TZCNTQ DX, DX
+
+digitsdone2:
+	ADDQ DX, R9
+
+nodot2:
+	// At most 16 integer digits and 19 in all, at least one.
+	CMPQ CX, $0x10
+	JA   reject2
+	LEAQ -1(CX)(DX*1), AX
+	CMPQ AX, $0x12
+	JA   reject2
+
+	// An exponent: 'e' or 'E', a sign, one to three digits; its value to meta's bits 32-47 (R13 bit 17: negative, meanwhile). R9: its end.
+	MOVBQZX (SI)(R9*1), AX
+	ORB     $0x20, AL
+	CMPB    AL, $0x65
+	JNE     noexp2
+	INCQ    R9
+	MOVBQZX (SI)(R9*1), AX
+	CMPB    AL, $0x2b
+	JE      expsign2
+	CMPB    AL, $0x2d
+	JNE     expdigits2
+	BTSQ    $0x11, R13
+
+expsign2:
+	INCQ R9
+
+expdigits2:
+	CMPQ   R9, $0x40
+	JAE    digitshi3
+	SHRXQ  R9, (SP), AX
+	MOVQ   $0x0000003f, R10
+	SUBQ   R9, R10
+	SHLXQ  R10, 8(SP), R10
+	SHLQ   $0x01, R10
+	ORQ    R10, AX
+	TZCNTQ AX, AX
+	JMP    digitsdone3
+
+digitshi3:
+	LEAQ   -64(R9), R10
+	SHRXQ  R10, 8(SP), AX
+	TZCNTQ AX, AX
+
+digitsdone3:
+	LEAQ       -1(AX), R10
+	CMPQ       R10, $0x02
+	JA         reject2
+	ADDQ       AX, R9
+	VMOVDQU    -16(SI)(R9*1), X0
+	VPSUBB     X13, X0, X0
+	VPAND      32(DI)(AX*1), X0, X0
+	VPMADDUBSW 64(DI), X0, X0
+	VPMADDWD   80(DI), X0, X0
+	VPACKUSDW  X0, X0, X0
+	VPMADDWD   96(DI), X0, X0
+	VMOVQ      X0, AX
+	MOVL       AX, R10
+	SHRQ       $0x20, AX
+	IMUL3Q     $0x05f5e100, R10, R10
+	ADDQ       R10, AX
+	BTRQ       $0x11, R13
+	JCC        exppos2
+	NEGQ       AX
+
+exppos2:
+	MOVWQZX AX, AX
+	SHLQ    $0x20, AX
+	ORQ     AX, R13
+
+noexp2:
+	// The number fills the word: a blank or L follows it.
+	CMPQ    R9, 16(SP)
+	JE      ends2
+	MOVBQZX (SI)(R9*1), AX
+	CMPB    AL, $0x20
+	JE      ends2
+	CMPB    AL, $0x09
+	JE      ends2
+	CMPB    AL, $0x0d
+	JE      ends2
+	JMP     reject2
 
 ends2:
 	// The runs' values: the integer digits end at R14, the fraction's at R14+1+fracs (none: no value); over 16 of them, in two runs.

@@ -23,7 +23,7 @@ func TestAsmRequires(t *testing.T) {
 	for _, fn := range []struct {
 		name  string
 		needs []cpuid.FeatureID
-	}{{"decimalDigits", digitsNeeds}, {"plainLines", linesNeeds}, {"plainLines128", linesNeeds}} {
+	}{{"decimalDigits", digitsNeeds}, {"plainLines", linesNeeds}, {"plainLines128", linesNeeds}, {"blankLines", linesNeeds}, {"blankLines128", linesNeeds}} {
 		_, text, ok := strings.Cut(string(src), "// func "+fn.name+"(")
 		if !ok {
 			t.Fatalf("digits_amd64.s has no %s", fn.name)

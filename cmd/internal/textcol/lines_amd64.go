@@ -33,3 +33,14 @@ func plainLines(data []byte, at int, fields []byte, sep byte, k *[368]byte, out 
 //
 //go:noescape
 func plainLines128(data []byte, at int, fields []byte, sep byte, k *[368]byte, out [][2]uint64) (lines int)
+
+// blankLines and blankLines128 are plainLines and plainLines128 for the
+// separator Blank: the fields are the line's words, between runs of
+// blanks (' ', '\t', '\r'), as Record reads them; a number ends its word
+// (a blank or the line's end after it). sep is not read.
+//
+//go:noescape
+func blankLines(data []byte, at int, fields []byte, sep byte, k *[368]byte, out [][2]uint64) (lines int)
+
+//go:noescape
+func blankLines128(data []byte, at int, fields []byte, sep byte, k *[368]byte, out [][2]uint64) (lines int)

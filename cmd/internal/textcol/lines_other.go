@@ -13,3 +13,11 @@ func plainLines([]byte, int, []byte, byte, *[368]byte, [][2]uint64) int {
 func plainLines128([]byte, int, []byte, byte, *[368]byte, [][2]uint64) int {
 	panic("textcol: plainLines128 without its assembly")
 }
+
+func blankLines([]byte, int, []byte, byte, *[368]byte, [][2]uint64) int {
+	panic("textcol: blankLines without its assembly")
+}
+
+func blankLines128([]byte, int, []byte, byte, *[368]byte, [][2]uint64) int {
+	panic("textcol: blankLines128 without its assembly")
+}

@@ -56,21 +56,26 @@ func TestPlainLinesAsRecord(t *testing.T) {
 		}
 		return s
 	}
-	ran, ran128, wide := 0, 0, 0
+	ran, ran128, wide, words := 0, 0, 0, 0
 	for trial := range scaled(3000) {
-		sep := []byte{',', '\t', ';', '|', ',', '.', '-', 'e', '5'}[r.IntN(9)] // the last four may be in a number
-		cols := r.Perm(5)[:1+r.IntN(3)]                                        // one to three, in any order
+		sep := []byte{',', '\t', ';', '|', ',', '.', '-', 'e', '5', Blank, Blank}[r.IntN(11)] // '.' to '5' may be in a number
+		cols := r.Perm(5)[:1+r.IntN(3)]                                                       // one to three, in any order
 		last := slices.Max(cols)
 		filler := []int{40, 110}[r.IntN(2)]
 		var b []byte
 		for range 50 + r.IntN(300) {
+			if sep == Blank && r.IntN(4) == 0 {
+				b = append(b, " \t"[r.IntN(2):]...) // blanks before the first word
+			}
 			fields := last + r.IntN(3)
 			if r.IntN(30) == 0 {
 				fields = r.IntN(last + 1) // a column missing
 			}
 			for f := range fields + 1 {
-				if f > 0 {
+				if f > 0 && sep != Blank {
 					b = append(b, sep)
+				} else if f > 0 {
+					b = append(b, []string{" ", " ", "  ", "\t", " \t\r "}[r.IntN(5)]...) // a run of blanks
 				}
 				if slices.Contains(cols, f) || r.IntN(2) == 0 {
 					b = append(b, number()...)
@@ -85,13 +90,21 @@ func TestPlainLinesAsRecord(t *testing.T) {
 		for s := range cols {
 			dst[s], dst2[s] = make([]float64, 1000), make([]float64, 1000)
 		}
-		for d := b; len(d) > 0; {
+		for at := 0; at < len(b); {
+			d := b[at:]
 			max := 1 + r.IntN(500)
-			n, k := with.Plain(d, dst, 0, max)
+			n, k := with.PlainFrom(b, at, dst, 0, max)
 			saved := haveLines
 			setHaveLines(false)
-			n2, k2 := without.Plain(d, dst2, 0, max)
+			n2, k2 := without.PlainFrom(b, at, dst2, 0, max)
 			setHaveLines(saved)
+			if sep == Blank { // words: only the readers read
+				n2, k2 = n, k
+				for s := range dst2 {
+					copy(dst2[s], dst[s][:k])
+				}
+				words += k
+			}
 			if n != n2 || k != k2 {
 				t.Fatalf("trial %d: Plain read %d records, %d bytes; without plainLines %d, %d", trial, k, n, k2, n2)
 			}
@@ -106,23 +119,23 @@ func TestPlainLinesAsRecord(t *testing.T) {
 						t.Fatalf("trial %d, %q, cols %v: slot %d: Plain %v, Record %v %v", trial, d[:m], cols, s, dst[s][rec], ref.Kinds[s], ref.Values[s])
 					}
 				}
-				d, n = d[m:], n-m
+				d, n, at = d[m:], n-m, at+m
 			}
 			m, _, _, ok := ref.Record(d, true, false)
 			if !ok || m == 0 {
 				break
 			}
-			d = d[m:]
+			at += m
 		}
-		if haveLines && with.fields != nil && len(b) > 150 {
+		if haveLines && with.fields != nil && len(b) > 150 && sep != Blank {
 			out := make([][2]uint64, linesBatch*len(cols))
 			ran += plainLines(b, 16+indexByteFrom(b, 16), with.fields, sep, &digitK, out)
 			ran128 += plainLines128(b, 16+indexByteFrom(b, 16), with.fields, sep, &digitK, out)
 		}
 		wide += boolInt(with.wide)
 	}
-	if haveLines && (ran < scaled(1000) || ran128 < scaled(1000) || wide < scaled(300)) {
-		t.Errorf("plainLines read %d lines in all, plainLines128 %d; %d trials went wide", ran, ran128, wide)
+	if haveLines && (ran < scaled(1000) || ran128 < scaled(1000) || wide < scaled(300) || words < scaled(3000)) {
+		t.Errorf("plainLines read %d lines in all, plainLines128 %d; %d trials went wide; the blank readers read %d", ran, ran128, wide, words)
 	}
 }
 
@@ -192,8 +205,8 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// On lines of plain numbers only, plainLines and plainLines128 take every
-// line whose window lies in the data, whatever the numbers' digits and
+// On lines of plain numbers only, the line readers (separators, or
+// blanks) take every line whose window lies in the data, whatever the numbers' digits and
 // where they fall in the window (across its 64th byte too): a line they
 // leave to Go costs speed, not bits, so TestPlainLinesAsRecord cannot
 // see it.
@@ -203,7 +216,7 @@ func TestPlainLinesTakeAll(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(25, 26))
 	for trial := range scaled(2000) {
-		cols, words := 2+r.IntN(2), 1+r.IntN(2)
+		cols, words, blank := 2+r.IntN(2), 1+r.IntN(2), r.IntN(2) == 0
 		if words == 2 {
 			cols = 4 + r.IntN(3)
 		}
@@ -211,8 +224,10 @@ func TestPlainLinesTakeAll(t *testing.T) {
 		var ends []int
 		for range 100 {
 			for c := range cols {
-				if c > 0 {
+				if c > 0 && !blank {
 					data = append(data, ',')
+				} else if c > 0 {
+					data = append(data, " \t"[r.IntN(2)])
 				}
 				x := (r.Float64() - 0.5) * math.Pow(10, float64(r.IntN(8)))
 				if r.IntN(2) == 0 {
@@ -237,10 +252,8 @@ func TestPlainLinesTakeAll(t *testing.T) {
 			start = e
 		}
 		out := make([][2]uint64, 256*cols)
-		kern := plainLines
-		if words == 2 {
-			kern = plainLines128
-		}
+		kern := [2][2]func([]byte, int, []byte, byte, *[368]byte, [][2]uint64) int{
+			{plainLines, plainLines128}, {blankLines, blankLines128}}[boolInt(blank)][words-1]
 		if got := kern(data, 16, fields, ',', &digitK, out); got != want {
 			t.Fatalf("trial %d, %d-byte window: took %d lines of %d: %q", trial, 64*words, got, want, data[16:])
 		}

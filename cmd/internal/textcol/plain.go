@@ -23,14 +23,26 @@ import (
 // last selected field; where the CPU has them, plainLines reads runs of
 // lines in one step each.
 func (p *Parser) Plain(data []byte, dst [][]float64, at, max int) (n, records int) {
-	if !p.plain {
+	return p.PlainFrom(data, 0, dst, at, max)
+}
+
+// PlainFrom is Plain of data[from:], where the line readers may read the
+// bytes before from too (they take a line with 16 bytes before it), and
+// returns the bytes read from from on. Where the separator is Blank
+// (words), only the line readers read: Plain reads none on a CPU without
+// them.
+func (p *Parser) PlainFrom(data []byte, from int, dst [][]float64, at, max int) (n, records int) {
+	readers := haveLines && p.fields != nil
+	words := p.sep == Blank
+	if !p.plain && !(words && readers) {
 		return 0, 0
 	}
+	n = from
 	for records < max {
 		inGo := max - records // lines to read in Go, at most
-		if haveLines && p.fields != nil && n < 16 {
-			inGo = 1 // plainLines reads the 16 bytes before a line too
-		} else if haveLines && p.fields != nil {
+		if readers && n < 16 {
+			inGo = 1 // the readers read the 16 bytes before a line too
+		} else if readers {
 			m, k, full := p.linesAt(data, n, dst, at+records, max-records)
 			n, records = n+m, records+k
 			if full {
@@ -46,6 +58,9 @@ func (p *Parser) Plain(data []byte, dst [][]float64, at, max int) (n, records in
 				inGo = min(16, max-records)
 			}
 		}
+		if words { // no Go loop for words: Record reads the line
+			break
+		}
 		var end, k int
 		if len(dst) == 1 {
 			end, k = p.plain1(data, n, dst[0][at+records:at+records+inGo])
@@ -57,7 +72,7 @@ func (p *Parser) Plain(data []byte, dst [][]float64, at, max int) (n, records in
 			break
 		}
 	}
-	return n, records
+	return n - from, records
 }
 
 // plainN reads at most max plain lines from data[n:] into dst[s][r...]
@@ -176,13 +191,17 @@ func (p *Parser) linesAt(data []byte, at int, dst [][]float64, r, max int) (n, r
 	}
 	lim := min(max, linesBatch)
 	out := p.lines[:lim*nf]
+	narrow, wide := plainLines, plainLines128
+	if p.sep == Blank {
+		narrow, wide = blankLines, blankLines128
+	}
 	var k int
 	if p.wide {
-		k = plainLines128(data, at, p.fields, p.sep, &digitK, out)
-	} else if k = plainLines(data, at, p.fields, p.sep, &digitK, out); k == 0 {
+		k = wide(data, at, p.fields, p.sep, &digitK, out)
+	} else if k = narrow(data, at, p.fields, p.sep, &digitK, out); k == 0 {
 		// A line over 64 bytes, or another stop, which the wide one
 		// makes too.
-		if k = plainLines128(data, at, p.fields, p.sep, &digitK, out); k > 0 {
+		if k = wide(data, at, p.fields, p.sep, &digitK, out); k > 0 {
 			p.wide = true
 		}
 	}

@@ -18,8 +18,10 @@ import (
 func main() {
 	ConstraintExpr("amd64,gc,!purego,!noasm")
 	digits()
-	lines("plainLines", 1)
-	lines("plainLines128", 2)
+	lines("plainLines", 1, false)
+	lines("plainLines128", 2, false)
+	lines("blankLines", 1, true)
+	lines("blankLines128", 2, true)
 	Generate()
 }
 

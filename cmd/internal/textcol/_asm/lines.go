@@ -16,8 +16,10 @@ import (
 // start and its number's runs, and the runs' values come as in
 // decimalDigits. It stops at the first line it does not take (Plain
 // reads it), at a window past the data, or when out has no room for
-// another line's fields.
-func lines(name string, words int) {
+// another line's fields. With blank, the fields are the line's words,
+// between runs of blanks (' ', '\t', '\r'), as Record reads them where
+// the separator is Blank (sep is then not read).
+func lines(name string, words int, blank bool) {
 	TEXT(name, NOSPLIT, "func(data []byte, at int, fields []byte, sep byte, k *[368]byte, out [][2]uint64) (lines int)")
 	Doc(name + " reads the plain lines of data from at on: see lines_amd64.go.")
 	nonDigits := AllocLocal(8 * words) // the window's non-digit bytes, a word each 64
@@ -49,12 +51,17 @@ func lines(name string, words int) {
 	ADDQ(R8, R11)
 	MOVQ(U32(0), count)
 
-	Comment("Broadcasts: the separator, '\\n', '0', 9 and '\"'.")
-	for _, b := range []struct {
+	Comment("Broadcasts: the separator (blanks: ' ', '\\t', '\\r'), '\\n', '0', 9 and '\"'.")
+	type broadcast struct {
 		x   VecPhysical
 		y   VecPhysical
 		val Op
-	}{{X15, Y15, nil}, {X14, Y14, U32('\n')}, {X13, Y13, U32('0')}, {X12, Y12, U32(9)}, {X11, Y11, U32('"')}} {
+	}
+	bs := []broadcast{{X15, Y15, nil}, {X14, Y14, U32('\n')}, {X13, Y13, U32('0')}, {X12, Y12, U32(9)}, {X11, Y11, U32('"')}}
+	if blank {
+		bs = append(bs[1:], broadcast{X15, Y15, U32(' ')}, broadcast{X10, Y10, U32('\t')}, broadcast{X9, Y9, U32('\r')})
+	}
+	for _, b := range bs {
 		if b.val == nil {
 			Load(Param("sep"), RAX)
 		} else {
@@ -125,11 +132,41 @@ func lines(name string, words int) {
 		MOVQ(RAX, nonDigits.Offset(8*w))
 	}
 
-	Comment("BX: the separators not yet passed; DX: the field's start.")
-	mask(Y15, 0, RBX, RCX)
+	if !blank {
+		Comment("BX: the separators not yet passed; DX: the field's start.")
+		mask(Y15, 0, RBX, RCX)
+		if words == 2 {
+			mask(Y15, 1, RAX, RCX)
+			MOVQ(RAX, sepHi)
+		}
+	} else {
+		// blanks sets r to the mask of the blanks of word w, with tmp.
+		blanks := func(w int, r, tmp GPPhysical) {
+			for h, dst := range []GPPhysical{r, tmp} {
+				y := win[2*w+h]
+				VPCMPEQB(y, Y15, t0)
+				VPCMPEQB(y, Y10, t1)
+				VPOR(t0, t1, t0)
+				VPCMPEQB(y, Y9, t1)
+				VPOR(t0, t1, t0)
+				VPMOVMSKB(t0, dst.As32())
+			}
+			SHLQ(Imm(32), tmp)
+			ORQ(tmp, r)
+		}
+		Comment("BX: the starts of words not yet passed (a non-blank after a blank, or first); DX: the field's start.")
+		blanks(0, RAX, RCX)
+		LEAQ(Mem{Base: RAX, Index: RAX, Scale: 1, Disp: 1}, RCX) // blanks<<1 | 1
+		ANDNQ(RCX, RAX, RBX)
+		if words == 2 {
+			blanks(1, R9, RCX)
+			SHRQ(Imm(63), RAX) // the first word's last blank
+			LEAQ(Mem{Base: RAX, Index: R9, Scale: 2}, RCX)
+			ANDNQ(RCX, R9, RAX)
+			MOVQ(RAX, sepHi)
+		}
+	}
 	if words == 2 {
-		mask(Y15, 1, RAX, RCX)
-		MOVQ(RAX, sepHi)
 		MOVQ(U32(0), sepBase)
 	}
 	XORQ(RDX, RDX)
@@ -139,6 +176,9 @@ func lines(name string, words int) {
 	Label(label("field"))
 	Comment("Pass separators up to the field's start, each before L.")
 	MOVBQZX(Mem{Base: R12}, RAX)
+	if blank {
+		INCQ(RAX) // word j starts at the (j+1)-th start
+	}
 	Label(label("pass"))
 	CMPQ(cur, RAX)
 	JAE(LabelRef(label("at")))
@@ -157,7 +197,11 @@ func lines(name string, words int) {
 	CMPQ(RCX, lineEnd)
 	JAE(LabelRef(label("reject")))
 	BLSRQ(RBX, RBX)
-	LEAQ(Mem{Base: RCX, Disp: 1}, RDX)
+	if blank {
+		MOVQ(RCX, RDX)
+	} else {
+		LEAQ(Mem{Base: RCX, Disp: 1}, RDX)
+	}
 	INCQ(cur)
 	JMP(LabelRef(label("pass")))
 	Label(label("at"))
@@ -276,21 +320,33 @@ func lines(name string, words int) {
 	ORQ(RAX, R13)
 	Label(label("noexp"))
 
-	Comment("The number fills the field: a separator follows it, or, after the last field read, L or '\\r' before L.")
-	MOVBQZX(Mem{Base: RSI, Index: R9, Scale: 1}, RAX)
-	Load(Param("sep"), R10)
-	CMPB(AL, R10B)
-	JE(LabelRef(label("ends")))
-	LEAQ(Mem{Base: R12, Disp: 1}, R10)
-	CMPQ(R10, fieldsEnd)
-	JNE(LabelRef(label("reject")))
-	CMPQ(R9, lineEnd)
-	JE(LabelRef(label("ends")))
-	CMPB(AL, U8('\r'))
-	JNE(LabelRef(label("reject")))
-	LEAQ(Mem{Base: R9, Disp: 1}, RAX)
-	CMPQ(RAX, lineEnd)
-	JNE(LabelRef(label("reject")))
+	if blank {
+		Comment("The number fills the word: a blank or L follows it.")
+		CMPQ(R9, lineEnd)
+		JE(LabelRef(label("ends")))
+		MOVBQZX(Mem{Base: RSI, Index: R9, Scale: 1}, RAX)
+		for _, c := range []byte{' ', '\t', '\r'} {
+			CMPB(AL, U8(c))
+			JE(LabelRef(label("ends")))
+		}
+		JMP(LabelRef(label("reject")))
+	} else {
+		Comment("The number fills the field: a separator follows it, or, after the last field read, L or '\\r' before L.")
+		MOVBQZX(Mem{Base: RSI, Index: R9, Scale: 1}, RAX)
+		Load(Param("sep"), R10)
+		CMPB(AL, R10B)
+		JE(LabelRef(label("ends")))
+		LEAQ(Mem{Base: R12, Disp: 1}, R10)
+		CMPQ(R10, fieldsEnd)
+		JNE(LabelRef(label("reject")))
+		CMPQ(R9, lineEnd)
+		JE(LabelRef(label("ends")))
+		CMPB(AL, U8('\r'))
+		JNE(LabelRef(label("reject")))
+		LEAQ(Mem{Base: R9, Disp: 1}, RAX)
+		CMPQ(RAX, lineEnd)
+		JNE(LabelRef(label("reject")))
+	}
 	Label(label("ends"))
 
 	Comment("The runs' values: the integer digits end at R14, the fraction's at R14+1+fracs (none: no value); over 16 of them, in two runs.")
