@@ -4,8 +4,9 @@ package textcol
 
 import "github.com/klauspost/cpuid/v2"
 
-// linesNeeds are the CPU features plainLines uses (its "Requires" line:
-// TestAsmRequires), and haveLines says this CPU has them.
+// linesNeeds are the CPU features the line readers (plainLines and its
+// variants) use (their "Requires" lines: TestAsmRequires), and haveLines
+// says this CPU has them.
 var (
 	linesNeeds = []cpuid.FeatureID{cpuid.AVX, cpuid.AVX2, cpuid.BMI1, cpuid.BMI2}
 	haveLines  = cpuid.CPU.Supports(linesNeeds...)

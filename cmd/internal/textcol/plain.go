@@ -20,8 +20,9 @@ import (
 // passes over the selected fields' bytes, with the calls between them.
 // Plain parses each selected field where it starts and takes the
 // number's end as the field's, and looks for the line's end only past the
-// last selected field; where the CPU has them, plainLines reads runs of
-// lines in one step each.
+// last selected field; where the CPU has them, the line readers
+// (plainLines and its variants, lines_amd64.go) read runs of lines in one
+// step each.
 func (p *Parser) Plain(data []byte, dst [][]float64, at, max int) (n, records int) {
 	return p.PlainFrom(data, 0, dst, at, max)
 }
