@@ -2,8 +2,8 @@
 
 package textcol
 
-// haveLines is false: there is no plainLines here, and Plain reads a
-// line at a time.
+// haveLines is false: there are no line readers here, and Plain reads a
+// line at a time (and leaves words, the separator Blank, to Record).
 const haveLines = false
 
 func plainLines([]byte, int, []byte, byte, *[368]byte, [][2]uint64) int {
