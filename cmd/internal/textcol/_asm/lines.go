@@ -8,8 +8,9 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// lines emits plainLines (words 1) or plainLines128 (words 2): the plain
-// lines from data[at:] on, each read in one step from the window of
+// lines emits a line reader, name (plainLines, plainLines128, blankLines,
+// blankLines128), with a window of 64*words bytes: the plain lines from
+// data[at:] on, each read in one step from the window of
 // 64*words bytes that starts it, as Plain reads them one byte or call at
 // a time, and leaves a window that holds a '"' to Plain: the window's
 // masks of '\n', separators and digits find the line's end, each field's
@@ -27,7 +28,7 @@ func lines(name string, words int, blank bool) {
 	cur := AllocLocal(8)               // the field the separators passed so far lead to
 	fieldsEnd := AllocLocal(8)
 	count := AllocLocal(8)   // lines read
-	sepHi := AllocLocal(8)   // words 2: the separators of the window's second 64 bytes, until BX takes them
+	sepHi := AllocLocal(8)   // words 2: the separators (word starts) of the window's second 64 bytes, until BX takes them
 	sepBase := AllocLocal(8) // words 2: the offset of BX's bit 0: 0, then 64
 	width := 64 * words
 	label := func(s string) string { return fmt.Sprintf("%s%d", s, words) }
