@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -160,10 +162,18 @@ func backgroundSwitches(t *testing.T, pid int, before map[string]int, calls int)
 // 1200 switches of background threads over the 2000 calls (measured so,
 // quiet and beside two busy loops). The bound allows one per ten calls,
 // plus one per 5 ms of the run (the monitor's slowest pace is one look
-// per 10 ms), whatever the machine's speed; the sleep that keeps its P
+// per 10 ms), whatever the machine's speed, plus four for each call that
+// came over heldSleep after the one before (on a loaded machine: the
+// worker's sleep then outlasts its hold on the P, and sleeps as the
+// scheduler sees, as it should; beside the other packages' tests, 284
+// switches against 263 allowed without this); the sleep that keeps its P
 // measures -90 to 103 (fewer than one sleep a call: the next call
 // sometimes comes before the worker sleeps), quiet and beside two busy
-// loops.
+// loops. A burst of load can still push one round past its bound (765
+// beside two busy loops and a race-built test, where the rounds before
+// and after counted 37 to 314): each worker must stay within it in one
+// of up to three rounds, which a worker that sleeps as the scheduler
+// sees at every call does in none.
 func TestPoolWorkerSleepKeepsRuntimeQuiet(t *testing.T) {
 	if raceEnabled {
 		t.Skip("race-built workers run background work of their own")
@@ -172,23 +182,36 @@ func TestPoolWorkerSleepKeepsRuntimeQuiet(t *testing.T) {
 	p := newTestPool(t, WithWaitPolicy(WaitPassive)) // every wait a sleep
 	poolExact(t, p, 1000)
 	pids := p.pids()
-	before := make([]map[string]int, len(pids))
-	for i, pid := range pids {
-		before[i] = switches(t, pid)
-	}
-	const calls = 2000
-	start := time.Now()
-	for range calls {
-		if _, err := p.Reduce(context.Background(), "oddsq", 1000); err != nil {
-			t.Fatal(err)
+	quiet := make([]bool, len(pids)) // a round within its bound, by worker
+	var rounds []string
+	for range 3 {
+		before := make([]map[string]int, len(pids))
+		for i, pid := range pids {
+			before[i] = switches(t, pid)
+		}
+		const calls = 2000
+		start := time.Now()
+		slow, last := 0, start // calls begun over heldSleep after the last began
+		for range calls {
+			if now := time.Now(); now.Sub(last) > heldSleep {
+				slow++
+			}
+			last = time.Now()
+			if _, err := p.Reduce(context.Background(), "oddsq", 1000); err != nil {
+				t.Fatal(err)
+			}
+		}
+		allowed := calls/10 + int(time.Since(start)/(5*time.Millisecond)) + 4*slow + 10
+		for i, pid := range pids {
+			got := backgroundSwitches(t, pid, before[i], calls)
+			rounds = append(rounds, fmt.Sprintf("worker %d: %d (allowed %d, %d slow calls)", i, got, allowed, slow))
+			quiet[i] = quiet[i] || got <= allowed
+		}
+		if !slices.Contains(quiet, false) {
+			return
 		}
 	}
-	allowed := calls/10 + int(time.Since(start)/(5*time.Millisecond)) + 10
-	for i, pid := range pids {
-		if got := backgroundSwitches(t, pid, before[i], calls); got > allowed {
-			t.Errorf("worker %d (pid %d): its runtime's background threads switched %d times in %d calls (allowed %d)", i, pid, got, calls, allowed)
-		}
-	}
+	t.Errorf("a worker's runtime's background threads switched more than allowed in each round of 2000 calls: %s", strings.Join(rounds, "; "))
 }
 
 // A spin that lost its CPU (ran for less than half of a spin over
