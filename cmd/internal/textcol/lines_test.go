@@ -94,19 +94,17 @@ func TestPlainLinesAsRecord(t *testing.T) {
 			d := b[at:]
 			max := 1 + r.IntN(500)
 			n, k := with.PlainFrom(b, at, dst, 0, max)
-			saved := haveLines
-			setHaveLines(false)
-			n2, k2 := without.PlainFrom(b, at, dst2, 0, max)
-			setHaveLines(saved)
-			if sep == Blank { // words: only the readers read
-				n2, k2 = n, k
-				for s := range dst2 {
-					copy(dst2[s], dst[s][:k])
+			compare := sep != Blank // words: only the readers read, there is nothing to compare with
+			if compare {
+				saved := haveLines
+				setHaveLines(false)
+				n2, k2 := without.PlainFrom(b, at, dst2, 0, max)
+				setHaveLines(saved)
+				if n != n2 || k != k2 {
+					t.Fatalf("trial %d: Plain read %d records, %d bytes; without plainLines %d, %d", trial, k, n, k2, n2)
 				}
+			} else {
 				words += k
-			}
-			if n != n2 || k != k2 {
-				t.Fatalf("trial %d: Plain read %d records, %d bytes; without plainLines %d, %d", trial, k, n, k2, n2)
 			}
 			for rec := range k {
 				m, lines, blank, ok := ref.Record(d, true, false)
@@ -115,7 +113,7 @@ func TestPlainLinesAsRecord(t *testing.T) {
 				}
 				for s := range cols {
 					if ref.Kinds[s] != Number || math.Float64bits(ref.Values[s]) != math.Float64bits(dst[s][rec]) ||
-						math.Float64bits(dst2[s][rec]) != math.Float64bits(dst[s][rec]) {
+						compare && math.Float64bits(dst2[s][rec]) != math.Float64bits(dst[s][rec]) {
 						t.Fatalf("trial %d, %q, cols %v: slot %d: Plain %v, Record %v %v", trial, d[:m], cols, s, dst[s][rec], ref.Kinds[s], ref.Values[s])
 					}
 				}

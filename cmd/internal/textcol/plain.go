@@ -150,28 +150,28 @@ func (p *Parser) plain1(data []byte, n int, dst []float64) (end, records int) {
 		if !ok || e >= len(data) {
 			return n, records
 		}
-		end := e + 1
+		next := e + 1 // the next line's start
 		if c := data[e]; c == sep {
 			k := bytes.IndexByte(data[e+1:], '\n')
 			if k < 0 {
 				return n, records
 			}
-			end = e + 2 + k
+			next = e + 2 + k
 		} else {
 			if c == '\r' && e+1 < len(data) {
 				e++
 				c = data[e]
-				end++
+				next++
 			}
 			if c != '\n' {
 				return n, records
 			}
 		}
-		if p.NoQuotes && bytes.IndexByte(data[n:end], '"') >= 0 {
+		if p.NoQuotes && bytes.IndexByte(data[n:next], '"') >= 0 {
 			return n, records
 		}
 		dst[records] = x
-		n = end
+		n = next
 		records++
 	}
 	return n, records
@@ -206,30 +206,39 @@ func (p *Parser) linesAt(data []byte, at int, dst [][]float64, r, max int) (n, r
 			p.wide = true
 		}
 	}
-	if nf == 1 { // the common case, without the loop over fields
+	if nf == 1 { // the common case, without the loop over fields (which made a one-column parse 22% slower)
 		d := dst[0][r : r+k]
 		for i, o := range out[:k] {
-			x, ok := decimalValue(o[0], int(int16(o[1]>>32))-int(o[1]>>8&0xFF), o[1]&(1<<16) != 0)
+			exp10, neg := lineExp(o[1])
+			x, ok := decimalValue(o[0], exp10, neg)
 			if !ok {
 				return n, i, false
 			}
 			d[i] = x
-			n += int(o[1] & 0xFF)
+			n += int(o[1] & 0xFF) // the line's length
 		}
 		return n, k, k == lim
 	}
 	for i := range k {
 		line := out[i*nf : i*nf+nf]
 		for q, o := range line {
-			x, ok := decimalValue(o[0], int(int16(o[1]>>32))-int(o[1]>>8&0xFF), o[1]&(1<<16) != 0)
+			exp10, neg := lineExp(o[1])
+			x, ok := decimalValue(o[0], exp10, neg)
 			if !ok {
 				return n, i, false
 			}
 			dst[p.fieldSlot[q]][r+i] = x
 		}
-		n += int(line[0][1] & 0xFF)
+		n += int(line[0][1] & 0xFF) // the line's length
 	}
 	return n, k, k == lim
+}
+
+// lineExp is the power of ten and the sign of the number a line
+// reader's out entry holds, from its meta word (see plainLines): the
+// exponent less the fraction's digits.
+func lineExp(meta uint64) (exp10 int, neg bool) {
+	return int(int16(meta>>32)) - int(meta>>8&0xFF), meta&(1<<16) != 0
 }
 
 // fastNumber reads the number at data[i:] as parseNumber does, in fewer
