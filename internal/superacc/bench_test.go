@@ -74,26 +74,40 @@ func benchAll(b *testing.B, wide bool) {
 func BenchmarkUniform(b *testing.B) { benchAll(b, false) }
 func BenchmarkWide(b *testing.B)    { benchAll(b, true) }
 
-func BenchmarkRound(b *testing.B) {
-	var a Acc
-	a.AddSlice(benchData(true))
-	for b.Loop() {
-		sink = a.Round()
+// benchShapes runs f on an Acc of uniform values in [-1, 1) (a few
+// limbs in use, as most sums have) and of values of every exponent.
+func benchShapes(b *testing.B, f func(b *testing.B, o *Acc)) {
+	for _, wide := range []bool{false, true} {
+		b.Run(map[bool]string{false: "uniform", true: "wide"}[wide], func(b *testing.B) {
+			var o Acc
+			o.AddSlice(benchData(wide))
+			f(b, &o)
+		})
 	}
+}
+
+func BenchmarkRound(b *testing.B) {
+	benchShapes(b, func(b *testing.B, a *Acc) {
+		for b.Loop() {
+			sink = a.Round()
+		}
+	})
 }
 
 func BenchmarkMerge(b *testing.B) {
-	var a, o Acc
-	o.AddSlice(benchData(true))
-	for b.Loop() {
-		a.Merge(&o)
-	}
+	benchShapes(b, func(b *testing.B, o *Acc) {
+		var a Acc
+		for b.Loop() {
+			a.Merge(o)
+		}
+	})
 }
 
 func BenchmarkAtomicMerge(b *testing.B) {
-	var a, o Acc
-	o.AddSlice(benchData(true))
-	for b.Loop() {
-		AtomicMerge(&a, &o)
-	}
+	benchShapes(b, func(b *testing.B, o *Acc) {
+		var a Acc
+		for b.Loop() {
+			AtomicMerge(&a, o)
+		}
+	})
 }

@@ -227,15 +227,17 @@ func (a *Acc) Sub(o *Acc) { a.merge(o, -1) }
 
 func (a *Acc) merge(o *Acc, sign int64) {
 	t := *o // o may alias a, or hold unnormalized limbs
-	t.Normalize()
+	lo, hi := normalizeUsed(&t.limbs)
 	if a.pending >= maxPending {
 		a.Normalize()
 	}
 	// t's digits are below 2^32, well within one local add's budget.
 	a.pending++
-	for k := range a.limbs {
-		a.limbs[k] += sign * t.limbs[k]
+	al, tl := a.limbs[lo:hi], t.limbs[lo:hi]
+	for k := range al {
+		al[k] += sign * tl[k]
 	}
+	a.limbs[topLimb] += sign * t.limbs[topLimb]
 	a.nan += sign * t.nan
 	a.posInf += sign * t.posInf
 	a.negInf += sign * t.negInf
@@ -255,29 +257,6 @@ func (a *Acc) Neg() {
 
 // Reset empties a.
 func (a *Acc) Reset() { *a = Acc{} }
-
-// Normalize propagates carries so that limbs 0..65 hold digits in
-// [0, 2^32) and limb 66 the signed rest. Afterwards two accumulators with
-// the same exact sum have equal limbs, and two with the same sum and the
-// same counts of each kind of input compare equal with ==.
-func (a *Acc) Normalize() {
-	normalize(&a.limbs)
-	a.pending = 0
-}
-
-// normalize carries through l. Limbs may hold any int64: each limb and the
-// incoming carry are split into 32-bit halves before adding, so no
-// intermediate overflows and the carry stays below 2^32+1 in magnitude.
-func normalize(l *[numLimbs]int64) {
-	var c int64
-	for k := range topLimb {
-		x := l[k]
-		lo := x&digitMask + c&digitMask // below 2^33
-		c = x>>digitBits + c>>digitBits + lo>>digitBits
-		l[k] = lo & digitMask
-	}
-	l[topLimb] += c
-}
 
 // finiteZero reports whether the exact sum of the finite inputs is zero.
 func (a *Acc) finiteZero() bool {
@@ -334,19 +313,19 @@ func (a *Acc) Round() float64 {
 		return math.Inf(-1)
 	}
 	t := a.limbs
-	normalize(&t)
+	_, hi := normalizeUsed(&t)
 	var sign uint64
 	if t[topLimb] < 0 { // round the magnitude, then set the sign
 		sign = 1 << 63
 		for k := range t {
 			t[k] = -t[k]
 		}
-		normalize(&t)
+		_, hi = normalizeUsed(&t)
 	}
 	if t[topLimb] != 0 { // at least 2^2112 · 2^-1074 = 2^1038
 		return math.Float64frombits(sign | expMask<<52)
 	}
-	h := topLimb - 1
+	h := hi - 1
 	for h >= 0 && t[h] == 0 {
 		h--
 	}
