@@ -155,13 +155,24 @@ var modeCode = func() map[strategy]uint32 {
 	return m
 }()
 
-func modeOf(code uint32) (strategy, bool) {
-	for m, c := range modeCode {
-		if c == code {
-			return m, true
+// modeByCode is modeCode inverted, for a worker's lookup at every call (a
+// map's range would start at a random place, drawing a random number).
+var modeByCode = func() []strategy {
+	var m []strategy
+	for s, c := range modeCode {
+		if int(c) >= len(m) {
+			m = append(m, make([]strategy, int(c)+1-len(m))...)
 		}
+		m[c] = s
 	}
-	return "", false
+	return m
+}()
+
+func modeOf(code uint32) (strategy, bool) {
+	if code == 0 || code >= uint32(len(modeByCode)) || modeByCode[code] == "" {
+		return "", false
+	}
+	return modeByCode[code], true
 }
 
 // ErrProtocol is wrapped by a worker's error when the segment it attached
@@ -209,7 +220,7 @@ func checkJob(j *segment.JobSpec, l segment.Layout, ops func(k int) []fold.Op) e
 			return bad("element %d: op %d", e, op)
 		}
 	}
-	if _, err := segment.CString(j.Name[:]); err != nil {
+	if _, err := segment.CBytes(j.Name[:]); err != nil {
 		return bad("name: %v", err)
 	}
 	return nil

@@ -113,6 +113,11 @@ type worker struct {
 
 	pub     publisher // reused by every call
 	scratch Vector    // each publish's folds, reused by every call
+	// g is the call in progress, and cancelled reports whether the parent
+	// has cancelled it: made once, as a closure per call would cost an
+	// allocation.
+	g         uint32
+	cancelled func() bool
 }
 
 func childMain() error {
@@ -132,6 +137,7 @@ func childMain() error {
 	}
 	w := &worker{v: segment.NewView(seg, l), i: i, pid: uint32(os.Getpid()), jobs: map[string]job{}}
 	w.s = w.v.Slot(i)
+	w.cancelled = func() bool { return ctl.Cancel.Load() == w.g }
 	w.s.Pid.Store(w.pid)
 	w.s.State.Store(segment.SlotArrived)
 	ctl.Arrived.Add(1)
@@ -176,7 +182,9 @@ func childMain() error {
 		if err != nil {
 			return err
 		}
-		if os.Getppid() == 1 {
+		// A call posted means a live parent: only a wait that saw none
+		// asks the kernel (a system call per call otherwise).
+		if ctl.Gen.Load() == g && os.Getppid() == 1 {
 			return errors.New("the parent died")
 		}
 	}
@@ -202,7 +210,8 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 		return false, err
 	}
 	j = j.bind(w.v.Params(int(spec.Params)))
-	j.cancelled = func() bool { return ctl.Cancel.Load() == g }
+	w.g = g
+	j.cancelled = w.cancelled
 	start := time.Now()
 	pub := &w.pub
 	if err := sumShare(w.v, w.i, w.pid, &spec, mode, j, nil, pub, &w.scratch); err != nil {
@@ -247,10 +256,11 @@ const genOneShot = segment.GenQuit - 1
 
 // job finds the Func spec names in this binary's registry.
 func (w *worker) job(spec *segment.JobSpec) (job, error) {
-	name, _ := segment.CString(spec.Name[:])
-	if j, ok := w.jobs[name]; ok {
+	b, _ := segment.CBytes(spec.Name[:])
+	if j, ok := w.jobs[string(b)]; ok {
 		return j, nil
 	}
+	name := string(b)
 	j, ok := lookup(name)
 	if !ok {
 		return job{}, fmt.Errorf("no Func registered as %q in this binary (Register it from an init function)", name)

@@ -4,9 +4,9 @@ package segment
 // (View), and the checks a worker makes before it trusts a segment.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -149,13 +149,22 @@ func (c *Control) Check(seg *shmem.Segment, stamp [16]byte, maxWorkers int) (Lay
 
 // CString reads a NUL-padded name: printable ASCII, then only NULs.
 func CString(b []byte) (string, error) {
-	s, rest, _ := strings.Cut(string(b), "\x00")
-	if strings.Trim(rest, "\x00") != "" {
-		return "", errors.New("bytes after the end")
+	s, err := CBytes(b)
+	return string(s), err
+}
+
+// CBytes is CString without the copy: the name's bytes within b, for a
+// lookup (m[string(s)] does not allocate).
+func CBytes(b []byte) ([]byte, error) {
+	s, rest, _ := bytes.Cut(b, []byte{0})
+	for _, c := range rest {
+		if c != 0 {
+			return nil, errors.New("bytes after the end")
+		}
 	}
-	for _, r := range s {
-		if r <= ' ' || r > '~' {
-			return "", fmt.Errorf("byte %q", r)
+	for _, c := range s {
+		if c <= ' ' || c > '~' {
+			return nil, fmt.Errorf("byte %q", c)
 		}
 	}
 	return s, nil
