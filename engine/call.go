@@ -184,9 +184,12 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 			continue
 		}
 		spin = 0 // one window per call: a call that runs longer is worth a sleep
-		ctl.ParentSleeps.Store(1)
+		ctl.WakeParentAt.Store(f + c.unfinishedCount(cs.g))
 		sem.WaitWhile(&ctl.Finished, f, tick)
-		ctl.ParentSleeps.Store(0)
+		ctl.WakeParentAt.Store(0)
+		if ctl.Finished.Load() != f {
+			c.woken++
+		}
 	}
 	if err := report(cs.elapsed, true); err != nil {
 		return res, c.fail(cs, err)
@@ -223,6 +226,21 @@ func (c *crew) begun(g uint32) bool {
 		}
 	}
 	return true
+}
+
+// unfinishedCount is how many workers have yet to finish call g (at
+// least 1: a one-shot run waiting for exits counts one, for any finish or
+// nudge to wake it). Counted after Finished was read as f, f plus it is
+// a value Finished reaches once they all have: a worker that finished in
+// between is not counted, but its add moves Finished past it.
+func (c *crew) unfinishedCount(g uint32) uint32 {
+	var n uint32
+	for i := range c.opt.workers {
+		if c.v.Slot(i).DoneGen.Load() != g {
+			n++
+		}
+	}
+	return max(n, 1)
 }
 
 // done reports whether every worker has finished call cs.g (for a

@@ -44,7 +44,11 @@ type crew struct {
 	early []WorkerError
 	self  int       // this process's pid (os.Getpid is a system call)
 	cs    callState // the call in flight, or the last one
-	w     *watch    // the watch of the call in flight (see watch)
+	// woken counts the caller's sleeps for a call's end that ended with
+	// Finished changed: one a call, by the last worker to finish, unless
+	// a death or a cancel nudged it.
+	woken uint64
+	w     *watch // the watch of the call in flight (see watch)
 }
 
 // crewOptions fix a crew's shape for its life.

@@ -59,11 +59,14 @@ package engine
 // for one every few microseconds (sem.SpinWhile): a thread woken on a
 // spinner's CPU (the caller, a neighbour's) then waits microseconds, not
 // the scheduler's next preemption. A waiter
-// that goes to sleep says so first (control.genSleepers, parentSleeps),
+// that goes to sleep says so first (control.genSleepers, wakeParentAt),
 // and a waker makes the FUTEX_WAKE system call only when someone sleeps:
 // both sides use sequentially consistent atomics, and the futex compares
 // the word with the sleep, so either the waker sees the sleeper or the
-// sleeper sees the new word.
+// sleeper sees the new word. The parent says at what count of finished
+// it wants waking (the count it read plus the workers yet to finish), so
+// only the last worker to finish wakes it: woken by each, it would wake
+// to find the call unfinished and sleep again.
 //
 // # Shares
 //

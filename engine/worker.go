@@ -238,8 +238,7 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 	}
 	finishShare(w.v, w.i, g, time.Since(start))
 	fault("done")
-	ctl.Finished.Add(1)
-	if ctl.ParentSleeps.Load() != 0 {
+	if n, at := ctl.Finished.Add(1), ctl.WakeParentAt.Load(); at != 0 && n >= at {
 		if err := sem.WakeAll(&ctl.Finished); err != nil {
 			return false, err
 		}

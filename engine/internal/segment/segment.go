@@ -67,9 +67,13 @@ type Control struct {
 	// The wait policy (see "Waiting" in engine/protocol.go): how long a worker spins on gen
 	// before it sleeps, and who sleeps, so that a wake-up costs a system
 	// call only when somebody sleeps.
-	SpinNs       atomic.Int64  // ns a worker spins on gen before sleeping
-	GenSleepers  atomic.Uint32 // workers asleep (or about to be) on gen
-	ParentSleeps atomic.Uint32 // 1 while the parent is asleep (or about to be) on finished
+	SpinNs      atomic.Int64  // ns a worker spins on gen before sleeping
+	GenSleepers atomic.Uint32 // workers asleep (or about to be) on gen
+	// WakeParentAt is the value of Finished at which the parent, asleep
+	// on it (or about to be), wants waking: then every worker it waits
+	// for has finished, so a worker that is not the last one makes no
+	// system call and the parent no round trip. 0 while it is awake.
+	WakeParentAt atomic.Uint32
 }
 
 // Accum is the shared accumulator's lock; its elements are accElems in
