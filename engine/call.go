@@ -127,6 +127,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	if c.opt.progress != nil {
 		report = progressReporter(c.opt.progress, l.Workers, spec.n, spec.grain, spec.dynamic, func(i int) uint64 { return c.v.Slot(i).Progress.Load() })
 	}
+	spin := c.windows()
 	start := time.Now()
 	cs.start = start
 	ctl.Gen.Store(cs.g) // store-release: the job, slots and table above are visible to a worker that sees g
@@ -149,7 +150,6 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 		cs.completed[0] = true // no process to reap: a one-shot call waits for none
 	}
 	nextReport := start.Add(progressEvery)
-	spin := c.opt.spin
 	for {
 		f := ctl.Finished.Load()
 		if err := c.reap(w, cs); err != nil {
@@ -199,6 +199,23 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 		return res, c.fail(cs, err)
 	}
 	return res, nil
+}
+
+// windows sets the workers' spin window for the next call from the
+// machine's load, and returns the caller's for the end of this one.
+func (c *crew) windows() time.Duration {
+	if c.load == nil {
+		return c.opt.spin
+	}
+	ctl := c.v.Ctl
+	procs := c.opt.workers - boolInt(c.opt.callerShare)
+	awake := max(procs-int(ctl.GenSleepers.Load()), 0)
+	if c.load.sample(time.Now(), 1+awake) {
+		if w := int64(c.load.window(c.opt.workerSpin, c.opt.workerSpinners)); ctl.SpinNs.Load() != w {
+			ctl.SpinNs.Store(w)
+		}
+	}
+	return c.load.window(c.opt.spin, c.opt.spinners)
 }
 
 // nudge makes the parent look again at once, wherever it waits: a death

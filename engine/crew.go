@@ -44,6 +44,9 @@ type crew struct {
 	early []WorkerError
 	self  int       // this process's pid (os.Getpid is a system call)
 	cs    callState // the call in flight, or the last one
+	// load, for a pool that may spin, reads the machine's load before
+	// each call (at most every loadEvery) to set its spin windows.
+	load *machineLoad
 	// woken counts the caller's sleeps for a call's end that ended with
 	// Finished changed: one a call, by the last worker to finish, unless
 	// a death or a cancel nudged it.
@@ -76,8 +79,11 @@ type crewOptions struct {
 	callerShare bool
 	// spin is how long the parent spins for a call's end, and workerSpin
 	// how long the workers spin for the next call, before they sleep (see
-	// "Waiting" in protocol.go).
-	spin, workerSpin time.Duration
+	// "Waiting" in protocol.go); spinners and workerSpinners are the
+	// threads that may spin at once in each, which the machine's load
+	// must leave CPUs for (machineLoad).
+	spin, workerSpin         time.Duration
+	spinners, workerSpinners int
 }
 
 // stoppedGrace is how long a worker may sit stopped (SIGSTOP, a tracer)
@@ -136,6 +142,9 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 	c.sp = spawn.New(exe, env)
 	c.sp.Wake = c.nudge
 	ctl.SpinNs.Store(int64(o.workerSpin))
+	if !o.oneShot && (o.spin > 0 || o.workerSpin > 0) {
+		c.load = newMachineLoad()
+	}
 	first := 0
 	if o.callerShare {
 		// Slot 0 is the caller's own: it never has a process.
@@ -269,6 +278,7 @@ func (c *crew) close() error {
 	if c.col != nil {
 		errs = append(errs, c.col.Close())
 	}
+	c.load.close()
 	errs = append(errs, c.seg.Close())
 	return errors.Join(errs...)
 }

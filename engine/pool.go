@@ -112,11 +112,12 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 	// share sleeps where they would be more than the CPUs, and the
 	// spinning workers offer it their CPU (sem.SpinWhile) when it wakes.
 	policy := waitPolicy(st.lab.Wait)
-	spin, err := spinWindow(policy, cfg.Workers+boolInt(!callerShare))
+	spinners, workerSpinners := cfg.Workers+boolInt(!callerShare), cfg.Workers
+	spin, err := spinWindow(policy, spinners)
 	if err != nil {
 		return nil, err
 	}
-	workerSpin, err := spinWindow(policy, cfg.Workers)
+	workerSpin, err := spinWindow(policy, workerSpinners)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +125,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 		workers: cfg.Workers, shm: cfg.Shm, path: cfg.Path, force: cfg.Force, lanePad: cfg.Pad,
 		maxChunks: maxChunks, maxParams: st.maxParams, maxK: st.maxK, exe: cfg.WorkerBinary,
 		retries: cfg.retries(), stall: cfg.stall(),
-		callerShare: callerShare, spin: spin, workerSpin: workerSpin,
+		callerShare: callerShare, spin: spin, workerSpin: workerSpin, spinners: spinners, workerSpinners: workerSpinners,
 	})
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -288,5 +289,76 @@ func TestPoolCallerWokenOnce(t *testing.T) {
 	}
 	if w := p.c.woken; w > calls {
 		t.Errorf("the caller was woken %d times in %d calls; want at most one a call", w, calls)
+	}
+}
+
+// TestMachineLoadWindow: a spin window is kept while its spinners and
+// the others runnable fit in the usable CPUs; the mean follows a change
+// in two samples and ignores a one-sample blip.
+func TestMachineLoadWindow(t *testing.T) {
+	cpus := usableCPUs()
+	m := &machineLoad{scale: 1}
+	if got := m.window(AdaptiveSpin, cpus); got != AdaptiveSpin {
+		t.Errorf("quiet, %d spinners on %d CPUs: window %v, want %v", cpus, cpus, got, AdaptiveSpin)
+	}
+	m.observe(1)
+	m.observe(0)
+	if got := m.window(AdaptiveSpin, cpus); got != AdaptiveSpin {
+		t.Errorf("after a one-sample blip (mean %.2f): window %v, want %v", m.others, got, AdaptiveSpin)
+	}
+	m.observe(1)
+	m.observe(1)
+	if got := m.window(AdaptiveSpin, cpus); got != 0 {
+		t.Errorf("one other runnable (mean %.2f), %d spinners on %d CPUs: window %v, want 0", m.others, cpus, cpus, got)
+	}
+	if got := m.window(AdaptiveSpin, cpus-1); got != AdaptiveSpin {
+		t.Errorf("one other runnable, %d spinners on %d CPUs: window %v, want %v", cpus-1, cpus, got, AdaptiveSpin)
+	}
+	if got := m.window(ActiveSpin, cpus); got != ActiveSpin {
+		t.Errorf("the active policy's window: %v, want %v whatever the load", got, ActiveSpin)
+	}
+	var none *machineLoad
+	if got := none.window(AdaptiveSpin, cpus); got != AdaptiveSpin {
+		t.Errorf("no load reader: window %v, want %v", got, AdaptiveSpin)
+	}
+}
+
+// TestPoolStopsSpinningBesideBusyLoops: with a busy loop on every CPU
+// this process may use, a pool's workers are told not to spin for the
+// next call, and its caller not for the end of one. (Whether a quiet
+// machine's pool spins cannot be checked here: the machine running the
+// tests may be busy.)
+func TestPoolStopsSpinningBesideBusyLoops(t *testing.T) {
+	p, err := NewPool(context.Background(), WithWorkers(1), WithInProcessBelow(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if p.c.load == nil {
+		t.Skip("the machine's load cannot be read here")
+	}
+	for range usableCPUs() {
+		cmd := exec.Command("sh", "-c", "while :; do :; done")
+		if err := cmd.Start(); err != nil {
+			t.Skipf("no busy loop: %v", err)
+		}
+		defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	}
+	// Calls until the load was read four times after the loops started
+	// (each read is at least loadEvery after the last).
+	for reads := 0; reads < 4; {
+		next := p.c.load.next
+		if _, err := p.Reduce(context.Background(), "test-k", 1000); err != nil {
+			t.Fatal(err)
+		}
+		if p.c.load.next != next {
+			reads++
+		}
+	}
+	if w := p.c.v.Ctl.SpinNs.Load(); w != 0 {
+		t.Errorf("beside %d busy loops the workers spin %v for the next call (others runnable: %.2f); want 0", usableCPUs(), time.Duration(w), p.c.load.others)
+	}
+	if w := p.c.load.window(p.c.opt.spin, p.c.opt.spinners); w != 0 {
+		t.Errorf("beside %d busy loops the caller spins %v for a call's end; want 0", usableCPUs(), w)
 	}
 }
