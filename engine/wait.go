@@ -38,9 +38,15 @@ const (
 	activeSpin   = 50 * time.Millisecond
 	// heldSleep is how long a worker sleeps for the next call keeping its
 	// P (childMain's loop): longer than the gap between a busy caller's
-	// calls, well below the 10 ms after which the runtime preempts a P
-	// that runs on.
-	heldSleep = 2 * time.Millisecond
+	// calls, below the 10 ms after which the runtime preempts a P that
+	// runs on. And longer than the kernel's scheduler tick (4 ms at 250
+	// Hz, 1 ms at 1000): the sleep's timeout is a timer, and one due
+	// before the CPU's next tick must be programmed into the timer
+	// hardware when armed, which on a virtual machine is an exit to the
+	// host. At 2 ms, on a 2-core Intel Xeon VM (250 Hz) beside a busy
+	// loop, that cost a plain pool's call of 1e3 terms 3.3 µs of its
+	// 14.5 (BenchmarkPoolLoaded, 8 alternating runs).
+	heldSleep = 8 * time.Millisecond
 )
 
 // spinWindow is how long a waiter spins under policy p when spinners
