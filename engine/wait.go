@@ -173,10 +173,11 @@ func (m *machineLoad) sample(now time.Time, ours int) bool {
 	return true
 }
 
-// observe folds one count of others runnable into the running mean: half
-// weight, so that a busy loop that starts (or stops) counts after two
-// samples, and a thread runnable for one sample (a kernel worker, a
-// monitor's look) does not flip the verdict.
+// observe folds one count of others runnable into the running mean, at
+// half weight. window counts the mean as floor(mean + 1/4) threads: a
+// busy loop that starts (or stops) counts after two samples, and a thread
+// runnable for one sample (a kernel worker, a garbage collector's
+// worker) is not counted (its mean is 1/2).
 func (m *machineLoad) observe(others float64) { m.others = (m.others + others) / 2 }
 
 // window is w, a spin window for spinners threads, where they and the
@@ -186,7 +187,7 @@ func (m *machineLoad) window(w time.Duration, spinners int) time.Duration {
 	if m == nil || w == 0 || w > adaptiveSpin {
 		return w
 	}
-	if float64(spinners)+math.Round(m.others) > float64(usableCPUs()) {
+	if float64(spinners)+math.Floor(m.others+0.25) > float64(usableCPUs()) {
 		return 0
 	}
 	return w
