@@ -14,8 +14,10 @@ import (
 // process's address space, so a wake-up would never reach a sleeper in
 // another process. x/sys/unix has no FUTEX_* constants.
 const (
-	futexWaitOp = 0 // FUTEX_WAIT
-	futexWakeOp = 1 // FUTEX_WAKE
+	futexWaitOp       = 0  // FUTEX_WAIT
+	futexWakeOp       = 1  // FUTEX_WAKE
+	futexWaitBitsetOp = 9  // FUTEX_WAIT_BITSET: an absolute CLOCK_MONOTONIC timeout
+	futexWakeBitsetOp = 10 // FUTEX_WAKE_BITSET
 )
 
 var pid = os.Getpid()
@@ -41,6 +43,43 @@ func futexWait(addr *atomic.Uint32, val uint32, d time.Duration, hold bool) erro
 		return nil
 	}
 	return os.NewSyscallError("futex", errno)
+}
+
+// futexWaitBits is futexWait with hold, for a sleeper that only a wake
+// naming one of bits wakes (a plain FUTEX_WAKE wakes it too).
+func futexWaitBits(addr *atomic.Uint32, val uint32, d time.Duration, bits uint32) error {
+	var deadline *unix.Timespec // a deadline on the monotonic clock, nil for none
+	if d >= 0 {
+		var now unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
+			return os.NewSyscallError("clock_gettime", err)
+		}
+		t := unix.NsecToTimespec(now.Nano() + int64(d))
+		deadline = &t
+	}
+	_, _, errno := unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitBitsetOp,
+		uintptr(val), uintptr(unsafe.Pointer(deadline)), 0, uintptr(bits))
+	switch errno {
+	case 0, unix.EAGAIN, unix.EINTR, unix.ETIMEDOUT:
+		return nil
+	}
+	return os.NewSyscallError("futex", errno)
+}
+
+// futexWakeBits wakes every sleeper on addr whose bits meet bits, and
+// says how many it woke.
+func futexWakeBits(addr *atomic.Uint32, bits uint32) (int, error) {
+	for {
+		n, _, errno := unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWakeBitsetOp,
+			1<<30, 0, 0, uintptr(bits))
+		switch errno {
+		case 0:
+			return int(n), nil
+		case unix.EINTR:
+			continue
+		}
+		return 0, os.NewSyscallError("futex", errno)
+	}
 }
 
 // futexWake wakes up to n sleepers on addr. A wake never blocks, so it

@@ -188,3 +188,50 @@ func TestMutexRecover(t *testing.T) {
 		t.Fatalf("double Unlock = %v", err)
 	}
 }
+
+// TestWakeBits: a sleeper of WaitWhileHoldingPAs is woken by wakes that
+// name its bit, never by one that names only another's, and by WakeAll.
+// Two sleepers go back to sleep each time they wake while the word is
+// unchanged; a hundred wakes of sleeper 1's bit must leave sleeper 0
+// unwoken.
+func TestWakeBits(t *testing.T) {
+	// Each sleeper holds its thread's P: leave the test's goroutine one.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	var word atomic.Uint32
+	var woken [2]atomic.Int64
+	done := make(chan struct{})
+	// WakeAll reaches sleepers of a bit: it ends them, on failure too (a
+	// sleeper left holding a P could starve the test binary).
+	defer func() {
+		word.Store(1)
+		if err := WakeAll(&word); err != nil {
+			t.Error(err)
+		}
+		<-done
+		<-done
+	}()
+	for i := range 2 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for word.Load() == 0 {
+				WaitWhileHoldingPAs(&word, 0, -1, 1<<i)
+				woken[i].Add(1)
+			}
+		}()
+	}
+	for woken[1].Load() < 100 {
+		n, err := WakeBits(&word, 1<<1)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if n > 1 {
+			t.Errorf("a wake of bit 1 woke %d sleepers", n)
+			return
+		}
+		runtime.Gosched()
+	}
+	if n := woken[0].Load(); n != 0 {
+		t.Errorf("sleeper 0 woke %d times on wakes of sleeper 1's bit", n)
+	}
+}
