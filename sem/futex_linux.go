@@ -45,9 +45,9 @@ func futexWait(addr *atomic.Uint32, val uint32, d time.Duration, hold bool) erro
 	return os.NewSyscallError("futex", errno)
 }
 
-// futexWaitBits is futexWait with hold, for a sleeper that only a wake
-// naming one of bits wakes (a plain FUTEX_WAKE wakes it too).
-func futexWaitBits(addr *atomic.Uint32, val uint32, d time.Duration, bits uint32) error {
+// futexWaitBits is futexWait for a sleeper that only a wake naming one
+// of bits wakes (a plain FUTEX_WAKE wakes it too).
+func futexWaitBits(addr *atomic.Uint32, val uint32, d time.Duration, hold bool, bits uint32) error {
 	var deadline *unix.Timespec // a deadline on the monotonic clock, nil for none
 	if d >= 0 {
 		var now unix.Timespec
@@ -57,7 +57,11 @@ func futexWaitBits(addr *atomic.Uint32, val uint32, d time.Duration, bits uint32
 		t := unix.NsecToTimespec(now.Nano() + int64(d))
 		deadline = &t
 	}
-	_, _, errno := unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitBitsetOp,
+	call := unix.Syscall6
+	if hold {
+		call = unix.RawSyscall6
+	}
+	_, _, errno := call(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitBitsetOp,
 		uintptr(val), uintptr(unsafe.Pointer(deadline)), 0, uintptr(bits))
 	switch errno {
 	case 0, unix.EAGAIN, unix.EINTR, unix.ETIMEDOUT:

@@ -20,7 +20,9 @@ func futexWait(*atomic.Uint32, uint32, time.Duration, bool) error { return errUn
 
 func futexWake(*atomic.Uint32, int) error { return errUnsupported }
 
-func futexWaitBits(*atomic.Uint32, uint32, time.Duration, uint32) error { return errUnsupported }
+func futexWaitBits(*atomic.Uint32, uint32, time.Duration, bool, uint32) error {
+	return errUnsupported
+}
 
 func futexWakeBits(*atomic.Uint32, uint32) (int, error) { return 0, errUnsupported }
 

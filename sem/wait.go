@@ -36,19 +36,25 @@ func WaitWhileHoldingP(word *atomic.Uint32, val uint32, d time.Duration) error {
 	return futexWait(word, val, d, true)
 }
 
-// WaitWhileHoldingPAs is WaitWhileHoldingP for a sleeper that WakeBits
-// wakes only when its bits include one of bits (WakeAll wakes it too):
-// a waker can then wake some of the sleepers on one word, in one system
-// call. Give each sleeper its own bit (sleepers past 32 share them: a
-// wake-up of a bit's owner may wake another, which must look at the word
-// and sleep again).
-func WaitWhileHoldingPAs(word *atomic.Uint32, val uint32, d time.Duration, bits uint32) error {
-	return futexWaitBits(word, val, d, bits)
+// WaitWhileAs is WaitWhile for a sleeper that WakeBits wakes only when
+// its bits include one of bits (WakeAll wakes it too): a waker can then
+// wake some of the sleepers on one word, in one system call. Give each
+// sleeper its own bit (sleepers past 32 share them: a wake-up of a bit's
+// owner may wake another, which must look at the word and sleep again).
+// A sleeper of WaitWhile is woken by every WakeBits.
+func WaitWhileAs(word *atomic.Uint32, val uint32, d time.Duration, bits uint32) error {
+	return futexWaitBits(word, val, d, false, bits)
 }
 
-// WakeBits wakes the sleepers on word whose bits (WaitWhileHoldingPAs)
-// meet bits, and every sleeper of WaitWhile and WaitWhileHoldingP, and
-// says how many it woke.
+// WaitWhileHoldingPAs is WaitWhileAs keeping the thread's P, as
+// WaitWhileHoldingP.
+func WaitWhileHoldingPAs(word *atomic.Uint32, val uint32, d time.Duration, bits uint32) error {
+	return futexWaitBits(word, val, d, true, bits)
+}
+
+// WakeBits wakes the sleepers on word whose bits (WaitWhileAs,
+// WaitWhileHoldingPAs) meet bits, and every sleeper of WaitWhile and
+// WaitWhileHoldingP, and says how many it woke.
 func WakeBits(word *atomic.Uint32, bits uint32) (int, error) { return futexWakeBits(word, bits) }
 
 // WakeAll wakes every process sleeping in WaitWhile on word.
