@@ -25,6 +25,9 @@ type callSpec struct {
 	params  []byte
 	detail  []workerResult // memory to reuse for the result's per-worker detail
 	total   folds          // memory to reuse for the result's exact total
+	// participants is how many slots take part, slots [0, participants)
+	// (see crew.participants); the call sets it.
+	participants int
 }
 
 // callResult is what one call produced.
@@ -72,6 +75,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	if len(ops) > l.MaxK {
 		return res, configErr("MaxK", ": %q has %d elements, more than the %d this pool holds (WithMaxK)", spec.job.name, len(ops), l.MaxK)
 	}
+	spec.participants = c.participants(spec)
 	// A pool worker that died since the last call is replaced now, not
 	// mistaken for a death during this one.
 	if c.gen != 0 && !c.opt.oneShot {
@@ -82,7 +86,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	// Everything below is written while every worker sleeps on gen.
 	js := &ctl.Job
 	*js = segment.JobSpec{N: spec.n, Offset: spec.offset, Step: spec.step, Chunks: chunks, Grain: spec.grain,
-		Mode: modeCode[spec.mode], Dynamic: spec.dynamic, Params: uint32(len(spec.params)), K: uint32(len(ops))}
+		Mode: modeCode[spec.mode], Dynamic: spec.dynamic, Params: uint32(len(spec.params)), K: uint32(len(ops)), Workers: uint32(spec.participants)}
 	segment.SetName(js.Name[:], spec.job.name)
 	copy(c.v.Params(len(spec.params)), spec.params)
 	copy(c.v.Ops(len(ops)), ops)
@@ -122,17 +126,20 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	clear(completed)
 	*cs = callState{spec: spec, g: c.gen, attempts: attempts, completed: completed, failures: c.early}
 	c.early = nil
+	for i := spec.participants; i < l.Workers; i++ {
+		c.v.Slot(i).DoneGen.Store(cs.g) // sits the call out (see "Who takes part")
+	}
 	w := c.watch()
 	report := noProgress // the closure over c would cost every call an allocation
 	if c.opt.progress != nil {
-		report = progressReporter(c.opt.progress, l.Workers, spec.n, spec.grain, spec.dynamic, func(i int) uint64 { return c.v.Slot(i).Progress.Load() })
+		report = progressReporter(c.opt.progress, l.Workers, spec.participants, spec.n, spec.grain, spec.dynamic, func(i int) uint64 { return c.v.Slot(i).Progress.Load() })
 	}
-	spin := c.windows()
+	spin := c.windows(spec.participants)
 	start := time.Now()
 	cs.start = start
 	ctl.Gen.Store(cs.g) // store-release: the job, slots and table above are visible to a worker that sees g
 	if ctl.GenSleepers.Load() != 0 {
-		if err := sem.WakeAll(&ctl.Gen); err != nil {
+		if err := c.wakeParticipants(spec.participants); err != nil {
 			return res, c.fail(cs, err)
 		}
 	}
@@ -198,14 +205,23 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	if err != nil {
 		return res, c.fail(cs, err)
 	}
+	c.learn(cs.spec, res.workers)
 	return res, nil
 }
 
 // windows sets the workers' spin window for the next call from the
-// machine's load, and returns the caller's for the end of this one.
-func (c *crew) windows() time.Duration {
+// machine's load, and returns the caller's for the end of this one, of
+// which participants slots take part.
+func (c *crew) windows(participants int) time.Duration {
+	spin, spinners := c.opt.spin, c.opt.spinners
+	if participants < c.opt.workers && c.opt.policy != "" {
+		// Fewer take part: the caller's spin for the end competes with
+		// them alone.
+		spinners = participants + boolInt(!c.opt.callerShare)
+		spin, _ = spinWindow(c.opt.policy, spinners)
+	}
 	if c.load == nil {
-		return c.opt.spin
+		return spin
 	}
 	ctl := c.v.Ctl
 	procs := c.opt.workers - boolInt(c.opt.callerShare)
@@ -215,7 +231,7 @@ func (c *crew) windows() time.Duration {
 			ctl.SpinNs.Store(w)
 		}
 	}
-	return c.load.window(c.opt.spin, c.opt.spinners)
+	return c.load.window(spin, spinners)
 }
 
 // nudge makes the parent look again at once, wherever it waits: a death
@@ -296,3 +312,25 @@ func (c *crew) unfinished(cs *callState) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// wakeParticipants wakes the workers asleep for the next call among the
+// first p slots: all of them with one FUTEX_WAKE, some by their bits
+// (a worker's first sleep for a call is by its bit, workerBit).
+func (c *crew) wakeParticipants(p int) error {
+	if p >= c.opt.workers {
+		return sem.WakeAll(&c.v.Ctl.Gen)
+	}
+	var bits uint32
+	for i := boolInt(c.opt.callerShare); i < p; i++ {
+		bits |= workerBit(i)
+	}
+	if bits == 0 {
+		return nil // the caller's share alone
+	}
+	_, err := sem.WakeBits(&c.v.Ctl.Gen, bits)
+	return err
+}
+
+// workerBit is worker i's bit for the wake-ups of some workers
+// (sem.WakeBits): workers i and i+32 share one.
+func workerBit(i int) uint32 { return 1 << (i % 32) }

@@ -47,6 +47,11 @@ type crew struct {
 	// load, for a pool that may spin, reads the machine's load before
 	// each call (at most every loadEvery) to set its spin windows.
 	load *machineLoad
+	// perTerm is each Func's cost per term, in ns, by its last call, and
+	// minShare the least work a worker takes part in a call for
+	// (participants.go; 0: every worker takes part in every call).
+	perTerm  map[string]float64
+	minShare time.Duration
 	// woken counts the caller's sleeps for a call's end that ended with
 	// Finished changed: one a call, by the last worker to finish, unless
 	// a death or a cancel nudged it.
@@ -84,6 +89,7 @@ type crewOptions struct {
 	// must leave CPUs for (machineLoad).
 	spin, workerSpin         time.Duration
 	spinners, workerSpinners int
+	policy                   waitPolicy // a pool's; "" for a one-shot run
 }
 
 // stoppedGrace is how long a worker may sit stopped (SIGSTOP, a tracer)
@@ -109,7 +115,7 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 		seg.Close()
 		return nil, err
 	}
-	c = &crew{opt: o, seg: seg, v: segment.NewView(seg, l), proc: make([]*spawn.Process, o.workers), pids: make([]atomic.Int64, o.workers), self: os.Getpid()}
+	c = &crew{opt: o, seg: seg, v: segment.NewView(seg, l), proc: make([]*spawn.Process, o.workers), pids: make([]atomic.Int64, o.workers), self: os.Getpid(), minShare: minShare}
 	c.caller.cancelled = func() bool {
 		return c.v.Ctl.Cancel.Load() == c.caller.g || c.caller.ctx.Err() != nil || c.closing.Load()
 	}
@@ -142,7 +148,7 @@ func newCrew(ctx context.Context, o crewOptions) (c *crew, err error) {
 	c.sp = spawn.New(exe, env)
 	c.sp.Wake = c.nudge
 	ctl.SpinNs.Store(int64(o.workerSpin))
-	if !o.oneShot && (o.spin > 0 || o.workerSpin > 0) {
+	if !o.oneShot && o.policy != waitPassive {
 		c.load = newMachineLoad()
 	}
 	first := 0

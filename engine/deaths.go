@@ -86,8 +86,8 @@ func (c *crew) exited(e spawn.Exit, w *watch, cs *callState) error {
 	}
 	if cs != nil {
 		we.Func = cs.spec.job.name
-		if we.Hi == 0 && !cs.spec.dynamic {
-			lo, hi := span(cs.spec.n, cs.spec.grain, c.opt.workers, i)
+		if we.Hi == 0 && !cs.spec.dynamic && i < cs.spec.participants {
+			lo, hi := span(cs.spec.n, cs.spec.grain, cs.spec.participants, i)
 			we.Lo, we.Hi = cs.spec.offset+lo, cs.spec.offset+hi
 		}
 		if we.Hi == 0 && cs.spec.dynamic && cs.spec.n > 0 && cs.spec.step > 0 {
@@ -107,6 +107,13 @@ func (c *crew) exited(e spawn.Exit, w *watch, cs *callState) error {
 	}
 	if why := w.killed[e.P.Pid]; why != "" {
 		we.When = why
+	}
+	if cs != nil && !c.opt.oneShot && i >= cs.spec.participants {
+		// A worker sitting this call out died idle: nothing of the call
+		// is lost, and the fresh process is not a retry.
+		cs.failures = append(cs.failures, failureOf(we, "replaced"))
+		w.forget(i)
+		return c.start(i, cs.attempts[i])
 	}
 	if cs == nil || finished {
 		// Dead before any call, or after finishing this one: its share

@@ -21,7 +21,7 @@ func TestJobCheckIsErrProtocol(t *testing.T) {
 		}
 		return ops
 	}
-	good := segment.JobSpec{N: 100, Step: 100, Grain: 10, Mode: modeCode[modeSlots], K: 1}
+	good := segment.JobSpec{N: 100, Step: 100, Grain: 10, Mode: modeCode[modeSlots], K: 1, Workers: 2}
 	copy(good.Name[:], "squares")
 	if err := checkJob(&good, l, sum); err != nil {
 		t.Fatalf("a good job: %v", err)
@@ -33,6 +33,8 @@ func TestJobCheckIsErrProtocol(t *testing.T) {
 		"too many params":   func(j *segment.JobSpec) { j.Params = 65 },
 		"static chunks":     func(j *segment.JobSpec) { j.Chunks = 3 },
 		"bad name":          func(j *segment.JobSpec) { j.Name[0] = 0x01 },
+		"no workers":        func(j *segment.JobSpec) { j.Workers = 0 },
+		"too many workers":  func(j *segment.JobSpec) { j.Workers = 3 },
 	} {
 		j := good
 		spoil(&j)

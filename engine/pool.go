@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -111,7 +112,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 	// For the end of a call, the workers and the caller: one that sums no
 	// share sleeps where they would be more than the CPUs, and the
 	// spinning workers offer it their CPU (sem.SpinWhile) when it wakes.
-	policy := waitPolicy(st.lab.Wait)
+	policy := cmp.Or(waitPolicy(st.lab.Wait), waitAdaptive)
 	spinners, workerSpinners := cfg.Workers+boolInt(!callerShare), cfg.Workers
 	spin, err := spinWindow(policy, spinners)
 	if err != nil {
@@ -125,7 +126,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 		workers: cfg.Workers, shm: cfg.Shm, path: cfg.Path, force: cfg.Force, lanePad: cfg.Pad,
 		maxChunks: maxChunks, maxParams: st.maxParams, maxK: st.maxK, exe: cfg.WorkerBinary,
 		retries: cfg.retries(), stall: cfg.stall(),
-		callerShare: callerShare, spin: spin, workerSpin: workerSpin, spinners: spinners, workerSpinners: workerSpinners,
+		callerShare: callerShare, spin: spin, workerSpin: workerSpin, spinners: spinners, workerSpinners: workerSpinners, policy: policy,
 	})
 	if err != nil {
 		return nil, err

@@ -68,6 +68,22 @@ package engine
 // only the last worker to finish wakes it: woken by each, it would wake
 // to find the call unfinished and sleep again.
 //
+// # Who takes part
+//
+// A call names how many slots take part, job.workers: slots [0, workers)
+// (the caller's own among them with WithCallerShare). The shares are cut
+// among them; each of the rest sits the call out: before it posts the
+// call the parent stores gen in the slot's doneGen, so the worker, if it
+// looks, finds the call done and waits for the next, and the parent's
+// waits, which count doneGen, wait for it no longer. Its journal was
+// reset with the others and stays empty. A worker's first sleep for a
+// call is by its bit (1 << i%32, FUTEX_WAIT_BITSET), and the parent wakes
+// the bits of the workers taking part only: one that sits out is not
+// woken (a worker sharing its bit is, and finds nothing to do). A worker
+// that dies while it sits a call out is replaced like one that died idle.
+// The parent picks how many take part (participants.go); the result does
+// not depend on it.
+//
 // # Shares
 //
 // The terms are cut into pieces of job.grain terms, counted from the
@@ -201,6 +217,8 @@ func checkJob(j *segment.JobSpec, l segment.Layout, ops func(k int) []fold.Op) e
 	switch {
 	case !ok || mode == modeGoroutines:
 		return bad("mode code %d", j.Mode)
+	case j.Workers < 1 || j.Workers > uint32(l.Workers):
+		return bad("%d workers taking part (the segment has %d)", j.Workers, l.Workers)
 	case j.K < 1 || j.K > uint32(l.MaxK):
 		return bad("%d elements (room for %d)", j.K, l.MaxK)
 	case j.K > 1 && mode == modeRacy:

@@ -16,13 +16,14 @@ func TestLayout(t *testing.T) {
 		off, want uintptr
 	}{
 		{"control.job", unsafe.Offsetof(segment.Control{}.Job), 40},
-		{"control.gen", unsafe.Offsetof(segment.Control{}.Gen), 136},
-		{"control.arrived", unsafe.Offsetof(segment.Control{}.Arrived), 140},
-		{"control.finished", unsafe.Offsetof(segment.Control{}.Finished), 144},
-		{"control.cancel", unsafe.Offsetof(segment.Control{}.Cancel), 148},
-		{"control.next", unsafe.Offsetof(segment.Control{}.Next), 152},
-		{"jobSpec.name", unsafe.Offsetof(segment.JobSpec{}.Name), 56},
+		{"control.gen", unsafe.Offsetof(segment.Control{}.Gen), 144},
+		{"control.arrived", unsafe.Offsetof(segment.Control{}.Arrived), 148},
+		{"control.finished", unsafe.Offsetof(segment.Control{}.Finished), 152},
+		{"control.cancel", unsafe.Offsetof(segment.Control{}.Cancel), 156},
+		{"control.next", unsafe.Offsetof(segment.Control{}.Next), 160},
+		{"jobSpec.name", unsafe.Offsetof(segment.JobSpec{}.Name), 60},
 		{"jobSpec.k", unsafe.Offsetof(segment.JobSpec{}.K), 52},
+		{"jobSpec.workers", unsafe.Offsetof(segment.JobSpec{}.Workers), 56},
 		{"accElem.exact", unsafe.Offsetof(segment.AccElem{}.Exact), 8},
 		{"accum.lock", unsafe.Offsetof(segment.Accum{}.Lock), 0},
 		{"slot.seq", unsafe.Offsetof(segment.Slot{}.Seq), 48},
@@ -57,7 +58,7 @@ func FuzzControl(f *testing.F) {
 	ctl := (*segment.Control)(seg.Block(0))
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(ctl)), unsafe.Sizeof(segment.Control{}))
 	*ctl = segment.Control{Protocol: segment.Version, Workers: 3, Stamp: buildStamp(), LanePad: 8, MaxChunks: 16, MaxParams: 32, MaxK: 5}
-	ctl.Job = segment.JobSpec{N: 100, Step: 10, Chunks: 10, Grain: 5, Mode: modeCode[modeSlots], K: 2, Dynamic: true, Params: 4}
+	ctl.Job = segment.JobSpec{N: 100, Step: 10, Chunks: 10, Grain: 5, Mode: modeCode[modeSlots], K: 2, Dynamic: true, Params: 4, Workers: 3}
 	copy(segment.NewView(seg, l).Ops(2), []Op{Sum, Max})
 	segment.SetName(ctl.Job.Name[:], "oddsq")
 	f.Add(append([]byte(nil), raw...))

@@ -31,7 +31,7 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 		res.publishes += e.Publishes
 		wr := workerResult{Index: i, Terms: e.Terms, Elapsed: time.Duration(s.Elapsed.Load()), Partial: ef[0].Value()}
 		if !spec.dynamic {
-			lo, hi := span(spec.n, spec.grain, l.Workers, i)
+			lo, hi := span(spec.n, spec.grain, spec.participants, i)
 			wr.Lo, wr.Hi = spec.offset+lo, spec.offset+hi
 		}
 		res.workers[i] = wr
@@ -114,7 +114,7 @@ func (c *crew) result(ctx context.Context, cs *callState) (callResult, error) {
 		journals[0] = fold.New(fold.Sum)
 		journals[0].Add(racy)
 	default:
-		if n := publishesOf(spec, l.Workers); res.publishes != n {
+		if n := publishesOf(spec, spec.participants); res.publishes != n {
 			return res, fmt.Errorf("%w: the journals hold %d publishes, want %d", ErrProtocol, res.publishes, n)
 		}
 		shared := c.v.AccElems(k)

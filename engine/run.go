@@ -104,7 +104,7 @@ func runGoroutines(ctx context.Context, cfg config, spec callSpec) (callResult, 
 	}
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
-	report := progressReporter(cfg.Progress, w, spec.n, spec.grain, spec.dynamic, func(i int) uint64 { return progress[i].Load() })
+	report := progressReporter(cfg.Progress, w, w, spec.n, spec.grain, spec.dynamic, func(i int) uint64 { return progress[i].Load() })
 	t := time.NewTicker(progressEvery)
 	defer t.Stop()
 	for waiting := true; waiting; {
@@ -154,14 +154,14 @@ func noProgress(time.Duration, bool) error { return nil }
 
 // progressReporter returns a function that calls cb (if set) with a
 // snapshot built from done(i).
-func progressReporter(cb func(Progress), workers int, n, grain uint64, dynamic bool, done func(i int) uint64) func(elapsed time.Duration, final bool) error {
+func progressReporter(cb func(Progress), workers, participants int, n, grain uint64, dynamic bool, done func(i int) uint64) func(elapsed time.Duration, final bool) error {
 	if cb == nil {
 		return noProgress
 	}
 	share := make([]uint64, workers)
 	if !dynamic {
 		for i := range share {
-			lo, hi := span(n, grain, workers, i)
+			lo, hi := span(n, grain, participants, i)
 			share[i] = hi - lo
 		}
 	}

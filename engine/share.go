@@ -24,7 +24,7 @@ func sumShare(v segment.View, i int, owner uint32, spec *segment.JobSpec, mode s
 		tbl := v.Chunks(int(spec.Chunks))
 		sumChunks(j, spec.Offset, spec.N, spec.Step, spec.Grain, tbl, &v.Ctl.Next, owner, &s.Progress, scratch, pub)
 	} else {
-		lo, hi := span(spec.N, spec.Grain, v.L.Workers, i)
+		lo, hi := span(spec.N, spec.Grain, int(spec.Workers), i)
 		sumRange(j, spec.Offset+lo, spec.Offset+hi, spec.Step, spec.Grain, &s.Progress, scratch, pub)
 	}
 	return pub.finish()

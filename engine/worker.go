@@ -146,6 +146,7 @@ func childMain() error {
 	}
 	fault("arrived")
 	spun := uint32(segment.GenQuit) // the call whose arrival this worker last spun for
+	served := uint32(0)             // the last call this worker took part in
 	var gauge spinGauge
 	for {
 		g := ctl.Gen.Load() // load-acquire: the job written before gen is visible
@@ -157,6 +158,7 @@ func childMain() error {
 			if err != nil || oneShot {
 				return err
 			}
+			served = g
 			continue
 		}
 		// Once per call waited for: a spin, then a sleep that keeps this
@@ -167,14 +169,16 @@ func childMain() error {
 		// as the scheduler sees, in one-second naps (to look at the
 		// parent), so that the runtime rests too: a P held for 10 ms draws
 		// a preemption signal from the monitor every 10 ms.
-		sleep := sem.WaitWhile
-		d := time.Second
+		// A worker that sat call g out (see "Who takes part") sleeps at
+		// once: its spin would only take a CPU from those taking part.
+		// Every sleep is by its bit, so that such a call does not wake it.
+		sleep, d := w.sleep, time.Second
 		if g != spun {
 			spun = g
-			if gauge.spinWhile(&ctl.Gen, g, time.Duration(ctl.SpinNs.Load())) {
+			if g == served && gauge.spinWhile(&ctl.Gen, g, time.Duration(ctl.SpinNs.Load())) {
 				continue
 			}
-			sleep, d = sem.WaitWhileHoldingP, heldSleep
+			sleep, d = w.sleepHoldingP, heldSleep
 		}
 		ctl.GenSleepers.Add(1)
 		err := sleep(&ctl.Gen, g, d)
@@ -221,7 +225,7 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 		// The message carries the share's exact result, the journal's
 		// fold: the parent's result comes from the messages, and the
 		// journal is its check.
-		lo, hi := span(spec.N, spec.Grain, w.v.L.Workers, w.i)
+		lo, hi := span(spec.N, spec.Grain, int(spec.Workers), w.i)
 		_, cf := pub.j.Cur()
 		ms := make([]transport.Message, len(cf))
 		for e := range cf {
@@ -252,6 +256,17 @@ func oneShotGen(g uint32) bool { return g == genOneShot }
 
 // genOneShot is the gen of a one-shot Run's call.
 const genOneShot = segment.GenQuit - 1
+
+// sleepHoldingP and sleep are sem.WaitWhileHoldingP and sem.WaitWhile by
+// this worker's bit: a call that some workers sit out wakes only those
+// taking part.
+func (w *worker) sleepHoldingP(word *atomic.Uint32, val uint32, d time.Duration) error {
+	return sem.WaitWhileHoldingPAs(word, val, d, workerBit(w.i))
+}
+
+func (w *worker) sleep(word *atomic.Uint32, val uint32, d time.Duration) error {
+	return sem.WaitWhileAs(word, val, d, workerBit(w.i))
+}
 
 // job finds the Func spec names in this binary's registry.
 func (w *worker) job(spec *segment.JobSpec) (job, error) {

@@ -24,7 +24,7 @@ const MaxJobName = 40
 var ErrMismatch = errors.New("engine: worker protocol mismatch")
 
 // Version changes whenever anything below changes meaning.
-const Version = 7
+const Version = 8
 
 // GenQuit in control.gen tells pool workers to exit.
 const GenQuit = math.MaxUint32
@@ -44,7 +44,11 @@ type JobSpec struct {
 	_         [3]byte
 	Params    uint32 // bytes of parameters at the start of the params area
 	K         uint32 // elements: their ops are the first k bytes of the ops area
-	Name      [MaxJobName]byte
+	// Workers is how many slots take part in the call, slots [0, Workers):
+	// the shares are cut among them, and the rest sit the call out (the
+	// parent marks them done with it before it posts the call).
+	Workers uint32
+	Name    [MaxJobName]byte
 }
 
 // Control is the engine's Control block at the start of the segment.

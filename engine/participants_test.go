@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pishm/pishm/engine/internal/segment"
+)
+
+// bitsCall makes a pool call of repro-sin that must give want's bits.
+func bitsCall(t *testing.T, p *Pool, n uint64, want float64) Result {
+	t.Helper()
+	r, err := p.Reduce(context.Background(), "repro-sin", n)
+	if err != nil || math.Float64bits(r.Value) != math.Float64bits(want) {
+		t.Fatalf("n=%d: %v, %v; want %v", n, r.Value, err, want)
+	}
+	return r
+}
+
+// TestPoolFewerTakePart: a call that the pool gives fewer workers than it
+// has (here, one slot: the pool is told that a share is worth an hour)
+// gives the same bits in every mode and schedule, with and without the
+// caller's share; the first slot sums every term; the workers that sit it
+// out are not woken (a wake-up would show as a switch of the worker's
+// main thread, the one that sleeps for calls: it stays below one per two
+// calls, where woken it switches at every call; the runtime's monitor
+// thread wakes on its own, and is not counted); and a call given every
+// worker again uses them.
+func TestPoolFewerTakePart(t *testing.T) {
+	checkClean(t)
+	const n, calls = 20_003, 40
+	want := reproWant("repro-sin", n)
+	for _, caller := range []bool{false, true} {
+		for _, mode := range []strategy{modeSlots, modeCAS, modeMutex} {
+			for _, sched := range []Schedule{Static, Dynamic} {
+				t.Run(fmt.Sprintf("caller=%v/mode=%s/sched=%s", caller, mode, sched), func(t *testing.T) {
+					p := newTestPool(t, WithWorkers(3), WithMode(mode), WithSchedule(sched), WithCallerShare(caller), WithWaitPolicy(WaitPassive))
+					r := bitsCall(t, p, n, want) // a Func's first call: every worker
+					if sched == Static {
+						for i, w := range r.detail {
+							if w.Terms == 0 {
+								t.Fatalf("first call: slot %d summed nothing", i)
+							}
+						}
+					}
+					p.c.minShare = time.Hour
+					sitter := p.pids()[2]
+					before := switches(t, sitter)[strconv.Itoa(sitter)]
+					for range calls {
+						r = bitsCall(t, p, n, want)
+						if r.detail[0].Terms != n {
+							t.Fatalf("one slot taking part: slot 0 summed %d terms of %d", r.detail[0].Terms, n)
+						}
+					}
+					if s := switches(t, sitter)[strconv.Itoa(sitter)] - before; s >= calls/2 {
+						t.Errorf("worker 2, sitting %d calls out, went to sleep %d times", calls, s)
+					}
+					p.c.minShare = 0
+					r = bitsCall(t, p, n, want)
+					if sched == Static && r.detail[2].Terms == 0 {
+						t.Errorf("every worker taking part again: slot 2 summed nothing")
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestPoolFewerKillMatrix is TestPoolKillMatrixTwoCalls for calls that one
+// worker of three takes: a SIGKILL at every fault point of its call, with
+// no retry left or the retry killed too; the call is exact or fails with
+// a clear error, and the next ones, one worker's and every worker's, are
+// exact on live workers.
+func TestPoolFewerKillMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault and outage runs: the full suite (go test without -short) has them")
+	}
+	checkClean(t)
+	const n = 200_003
+	want := reproWant("repro-sin", n)
+	for _, mode := range []strategy{modeSlots, modeCAS, modeMutex} {
+		for _, sched := range []Schedule{Static, Dynamic} {
+			for _, pt := range faultPoints {
+				if pt.name == "attach" || pt.name == "arrived" || !passes(mode, sched == Dynamic, pt.name) {
+					continue
+				}
+				for _, kill := range []struct {
+					name    string
+					retries int
+					env     string // in call 2 only: the first teaches the pool the cost
+				}{
+					{"no-retries", -1, fmt.Sprintf("*:%s:1:1:2", pt.name)},
+					{"retry-killed-too", 1, fmt.Sprintf("*:%s:1:2:2", pt.name)},
+				} {
+					t.Run(fmt.Sprintf("mode=%s/sched=%s/point=%s/%s", mode, sched, pt.name, kill.name), func(t *testing.T) {
+						t.Setenv("PISHM_TEST_KILL", kill.env)
+						p := newTestPool(t, WithWorkers(3), WithMode(mode), WithSchedule(sched), stepOf(sched, 9_973), WithRetries(kill.retries))
+						bitsCall(t, p, n, want)
+						p.c.minShare = time.Hour
+						r, err := p.Reduce(context.Background(), "repro-sin", n)
+						died := len(r.Failures)
+						switch {
+						case err == nil:
+							if math.Float64bits(r.Value) != math.Float64bits(want) {
+								t.Fatalf("call 2: %v, want %v: a wrong sum without an error", r.Value, want)
+							}
+						case !errors.Is(err, ErrWorkerDied) || !strings.Contains(err.Error(), "signal: killed") || strings.Contains(err.Error(), "\n"):
+							t.Fatalf("call 2: err = %q, want a worker killed, on one line", err)
+						default:
+							died++
+						}
+						died += len(bitsCall(t, p, n, want).Failures)
+						if died == 0 {
+							t.Fatalf("no worker died: the kill point was not reached")
+						}
+						p.c.minShare = 0
+						bitsCall(t, p, n, want)
+						for i, pid := range p.pids() {
+							if pid == 0 || syscall.Kill(pid, 0) != nil {
+								t.Fatalf("worker %d: pid %d is not live (%v)", i, pid, p.pids())
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestPoolSitterDies: a worker killed while it sits a call out is
+// replaced, as one that died idle; the call, which it had no part in, is
+// exact, and so is the next, every worker taking part.
+func TestPoolSitterDies(t *testing.T) {
+	checkClean(t)
+	p := newTestPool(t, WithWorkers(3))
+	const n = 400
+	if r, err := p.Reduce(context.Background(), "test-staggered", n); err != nil || r.Value != n {
+		t.Fatalf("first call: %v, %v", r.Value, err)
+	}
+	p.c.minShare = time.Hour
+	victim := p.pids()[2]
+	type out struct {
+		r   Result
+		err error
+	}
+	done := make(chan out)
+	go func() {
+		r, err := p.Reduce(context.Background(), "test-staggered", n) // worker 0 alone, 2 ms asleep in the Func
+		done <- out{r, err}
+	}()
+	// Kill worker 2 once worker 0 runs the call (the pids are read at
+	// once, also during a call).
+	for p.c.v.Slot(0).State.Load() != segment.SlotRunning {
+		time.Sleep(50 * time.Microsecond)
+	}
+	syscall.Kill(victim, syscall.SIGKILL)
+	o := <-done
+	if o.err != nil || o.r.Value != n {
+		t.Fatalf("the call worker 2 sat out: %v, %v; want %d", o.r.Value, o.err, n)
+	}
+	p.c.minShare = 0
+	r, err := p.Reduce(context.Background(), "test-staggered", n)
+	if err != nil || r.Value != n {
+		t.Fatalf("the next call: %v, %v; want %d", r.Value, err, n)
+	}
+	if got := append(o.r.Failures, r.Failures...); len(got) != 1 || got[0].Worker != 2 {
+		t.Errorf("failures reported: %v; want worker 2's death, once", got)
+	}
+	if pid := p.pids()[2]; pid == victim || syscall.Kill(pid, 0) != nil {
+		t.Errorf("worker 2 is pid %d (killed: %d), not a live replacement", pid, victim)
+	}
+}
