@@ -112,6 +112,11 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	ctl.Cancel.Store(0)
 
 	c.gen++
+	if c.gen >= genOneShot {
+		// Past 2^32-2 calls the count starts again at 1: the last two
+		// gens mean a one-shot run's call and quit, and 0 no call yet.
+		c.gen = 1
+	}
 	if c.opt.oneShot {
 		c.gen = genOneShot
 	}

@@ -177,3 +177,61 @@ func TestPoolSitterDies(t *testing.T) {
 		t.Errorf("worker 2 is pid %d (killed: %d), not a live replacement", pid, victim)
 	}
 }
+
+// TestNewerGen pins when a worker takes up a call: a slot marked as
+// sitting out the next call (its doneGen one ahead of the gen the worker
+// read a moment before) must not run the old call again. That race ran a
+// call twice beside the worker taking part, on the new call's job, and
+// left a chunk claimed and unsummed (TestPoolFewerKillMatrix caught it,
+// one run in about 20 under load).
+func TestNewerGen(t *testing.T) {
+	for _, c := range []struct {
+		g, done uint32
+		want    bool
+	}{
+		{1, 0, true},                    // a pool's first call
+		{5, 4, true},                    // the next call
+		{5, 5, false},                   // done, or sitting it out
+		{4, 5, false},                   // a stale read: the slot sits out call 5
+		{0, 0, false},                   // no call yet
+		{genOneShot, 0, true},           // a one-shot run's call
+		{genOneShot, genOneShot, false}, // done
+		{2, 0xFFFFFFFD, true},           // counting on past the top
+	} {
+		if got := newer(c.g, c.done); got != c.want {
+			t.Errorf("newer(%d, %d) = %v, want %v", c.g, c.done, got, c.want)
+		}
+	}
+}
+
+// TestPoolGensWrap: a pool that has made 2^32-3 calls goes on past the
+// gens that mean a one-shot call and quit, with the same workers, each
+// call exact, every worker or one taking part.
+func TestPoolGensWrap(t *testing.T) {
+	checkClean(t)
+	p := newTestPool(t, WithWorkers(2))
+	poolExact(t, p, 100_003)
+	pids := p.pids()
+	// As after 2^32-4 calls: gen, then every slot's doneGen (workers
+	// compare the two as gens close to each other, as they always are).
+	const last = genOneShot - 3
+	p.c.v.Ctl.Gen.Store(last)
+	for i := range p.c.opt.workers {
+		p.c.v.Slot(i).DoneGen.Store(last)
+	}
+	p.c.gen = last
+	for i := range 6 {
+		if i == 3 {
+			p.c.minShare = time.Hour // one worker taking part from here
+		}
+		poolExact(t, p, 100_003)
+	}
+	if p.c.gen > 10 {
+		t.Errorf("gen %d: the count did not start again", p.c.gen)
+	}
+	for i, pid := range p.pids() {
+		if pid != pids[i] {
+			t.Errorf("worker %d is pid %d, was %d: it exited or died past the top gen", i, pid, pids[i])
+		}
+	}
+}

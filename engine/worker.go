@@ -153,7 +153,7 @@ func childMain() error {
 		switch {
 		case g == segment.GenQuit:
 			return nil
-		case g != 0 && w.s.DoneGen.Load() != g:
+		case newer(g, w.s.DoneGen.Load()):
 			oneShot, err := w.call(g)
 			if err != nil || oneShot {
 				return err
@@ -248,6 +248,22 @@ func (w *worker) call(g uint32) (oneShot bool, err error) {
 		}
 	}
 	return oneShotGen(g), nil
+}
+
+// newer reports whether call g is one this worker has yet to handle, its
+// slot's doneGen being done. The parent marks a slot sitting a call out
+// by storing that call's gen in its doneGen before it posts the call
+// (see "Who takes part"), so doneGen may be a call ahead of a gen the
+// worker read a moment before: g != done would then run the old call
+// again, on the new call's job, beside those taking part. Gens count up,
+// so a slot's doneGen is behind g, equal, or one call ahead: the
+// difference, as a signed number, tells them apart. A one-shot run's
+// only call has its own gen.
+func newer(g, done uint32) bool {
+	if g == 0 || g == done {
+		return false
+	}
+	return g == genOneShot || int32(g-done) > 0
 }
 
 // oneShotGen: a one-shot Run numbers its only call genOneShot, so that its
