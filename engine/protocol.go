@@ -81,6 +81,9 @@ package engine
 // the bits of the workers taking part only: one that sits out is not
 // woken (a worker sharing its bit is, and finds nothing to do). A worker
 // that dies while it sits a call out is replaced like one that died idle.
+// A worker takes up call g only when g is ahead of its doneGen (newer):
+// a doneGen one call ahead of the gen it read a moment before marks the
+// next call sat out, not the old one undone.
 // The parent picks how many take part (participants.go); the result does
 // not depend on it.
 //
