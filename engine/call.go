@@ -218,11 +218,10 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 // machine's load, and returns the caller's for the end of this one, of
 // which participants slots take part.
 func (c *crew) windows(participants int) time.Duration {
-	spin, spinners := c.opt.spin, c.opt.spinners
+	// The caller's spin for the end competes with the workers taking
+	// part, and with the caller itself where it sums no share.
+	spin, spinners := c.opt.spin, participants+boolInt(!c.opt.callerShare)
 	if participants < c.opt.workers && c.opt.policy != "" {
-		// Fewer take part: the caller's spin for the end competes with
-		// them alone.
-		spinners = participants + boolInt(!c.opt.callerShare)
 		spin, _ = spinWindow(c.opt.policy, spinners)
 	}
 	if c.load == nil {
@@ -232,7 +231,7 @@ func (c *crew) windows(participants int) time.Duration {
 	procs := c.opt.workers - boolInt(c.opt.callerShare)
 	awake := max(procs-int(ctl.GenSleepers.Load()), 0)
 	if c.load.sample(time.Now(), 1+awake) {
-		if w := int64(c.load.window(c.opt.workerSpin, c.opt.workerSpinners)); ctl.SpinNs.Load() != w {
+		if w := int64(c.load.window(c.opt.workerSpin, c.opt.workers)); ctl.SpinNs.Load() != w {
 			ctl.SpinNs.Store(w)
 		}
 	}

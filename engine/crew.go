@@ -82,14 +82,11 @@ type crewOptions struct {
 	// callerShare: the caller sums slot 0's share itself (a Pool's
 	// WithCallerShare); slot 0 has no process.
 	callerShare bool
-	// spin is how long the parent spins for a call's end, and workerSpin
-	// how long the workers spin for the next call, before they sleep (see
-	// "Waiting" in protocol.go); spinners and workerSpinners are the
-	// threads that may spin at once in each, which the machine's load
-	// must leave CPUs for (machineLoad).
-	spin, workerSpin         time.Duration
-	spinners, workerSpinners int
-	policy                   waitPolicy // a pool's; "" for a one-shot run
+	// spin is how long the parent spins for the end of a call every
+	// worker takes part in, and workerSpin how long the workers spin for
+	// the next call, before they sleep (see "Waiting" in protocol.go).
+	spin, workerSpin time.Duration
+	policy           waitPolicy // a pool's; "" for a one-shot run
 }
 
 // stoppedGrace is how long a worker may sit stopped (SIGSTOP, a tracer)

@@ -113,12 +113,11 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 	// share sleeps where they would be more than the CPUs, and the
 	// spinning workers offer it their CPU (sem.SpinWhile) when it wakes.
 	policy := cmp.Or(waitPolicy(st.lab.Wait), waitAdaptive)
-	spinners, workerSpinners := cfg.Workers+boolInt(!callerShare), cfg.Workers
-	spin, err := spinWindow(policy, spinners)
+	spin, err := spinWindow(policy, cfg.Workers+boolInt(!callerShare))
 	if err != nil {
 		return nil, err
 	}
-	workerSpin, err := spinWindow(policy, workerSpinners)
+	workerSpin, err := spinWindow(policy, cfg.Workers)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +125,7 @@ func NewPool(ctx context.Context, opts ...PoolOption) (*Pool, error) {
 		workers: cfg.Workers, shm: cfg.Shm, path: cfg.Path, force: cfg.Force, lanePad: cfg.Pad,
 		maxChunks: maxChunks, maxParams: st.maxParams, maxK: st.maxK, exe: cfg.WorkerBinary,
 		retries: cfg.retries(), stall: cfg.stall(),
-		callerShare: callerShare, spin: spin, workerSpin: workerSpin, spinners: spinners, workerSpinners: workerSpinners, policy: policy,
+		callerShare: callerShare, spin: spin, workerSpin: workerSpin, policy: policy,
 	})
 	if err != nil {
 		return nil, err

@@ -372,7 +372,7 @@ func TestPoolStopsSpinningBesideBusyLoops(t *testing.T) {
 	if w := p.c.v.Ctl.SpinNs.Load(); w != 0 {
 		t.Errorf("beside %d busy loops the workers spin %v for the next call (others runnable: %.2f); want 0", usableCPUs(), time.Duration(w), p.c.load.others)
 	}
-	if w := p.c.load.window(p.c.opt.spin, p.c.opt.spinners); w != 0 {
+	if w := p.c.windows(p.c.opt.workers); w != 0 {
 		t.Errorf("beside %d busy loops the caller spins %v for a call's end; want 0", usableCPUs(), w)
 	}
 }
