@@ -32,17 +32,7 @@ func futexWait(addr *atomic.Uint32, val uint32, d time.Duration, hold bool) erro
 		t := unix.NsecToTimespec(int64(d))
 		ts = &t
 	}
-	call := unix.Syscall6
-	if hold {
-		call = unix.RawSyscall6
-	}
-	_, _, errno := call(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitOp,
-		uintptr(val), uintptr(unsafe.Pointer(ts)), 0, 0)
-	switch errno {
-	case 0, unix.EAGAIN, unix.EINTR, unix.ETIMEDOUT:
-		return nil
-	}
-	return os.NewSyscallError("futex", errno)
+	return futexSleep(addr, futexWaitOp, val, ts, 0, hold)
 }
 
 // futexWaitBits is futexWait for a sleeper that only a wake naming one
@@ -57,12 +47,17 @@ func futexWaitBits(addr *atomic.Uint32, val uint32, d time.Duration, hold bool, 
 		t := unix.NsecToTimespec(now.Nano() + int64(d))
 		deadline = &t
 	}
+	return futexSleep(addr, futexWaitBitsetOp, val, deadline, bits, hold)
+}
+
+// futexSleep is the wait system call of futexWait and futexWaitBits.
+func futexSleep(addr *atomic.Uint32, op uintptr, val uint32, ts *unix.Timespec, bits uint32, hold bool) error {
 	call := unix.Syscall6
 	if hold {
 		call = unix.RawSyscall6
 	}
-	_, _, errno := call(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitBitsetOp,
-		uintptr(val), uintptr(unsafe.Pointer(deadline)), 0, uintptr(bits))
+	_, _, errno := call(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), op,
+		uintptr(val), uintptr(unsafe.Pointer(ts)), 0, uintptr(bits))
 	switch errno {
 	case 0, unix.EAGAIN, unix.EINTR, unix.ETIMEDOUT:
 		return nil
@@ -73,34 +68,31 @@ func futexWaitBits(addr *atomic.Uint32, val uint32, d time.Duration, hold bool, 
 // futexWakeBits wakes every sleeper on addr whose bits meet bits, and
 // says how many it woke.
 func futexWakeBits(addr *atomic.Uint32, bits uint32) (int, error) {
+	return futexRouse(addr, futexWakeBitsetOp, 1<<30, bits)
+}
+
+// futexWake wakes up to n sleepers on addr.
+func futexWake(addr *atomic.Uint32, n int) error {
+	_, err := futexRouse(addr, futexWakeOp, n, 0)
+	return err
+}
+
+// futexRouse is the wake system call of futexWake and futexWakeBits, and
+// says how many it woke. A wake never blocks, so it is a raw system
+// call: one that Go's scheduler saw could, when the kernel is slow to
+// return (a VM's vCPU descheduled), have its P taken and another thread
+// woken to poll the network (see WaitWhileHoldingP).
+func futexRouse(addr *atomic.Uint32, op uintptr, n int, bits uint32) (int, error) {
 	for {
-		n, _, errno := unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWakeBitsetOp,
-			1<<30, 0, 0, uintptr(bits))
+		woken, _, errno := unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), op,
+			uintptr(n), 0, 0, uintptr(bits))
 		switch errno {
 		case 0:
-			return int(n), nil
+			return int(woken), nil
 		case unix.EINTR:
 			continue
 		}
 		return 0, os.NewSyscallError("futex", errno)
-	}
-}
-
-// futexWake wakes up to n sleepers on addr. A wake never blocks, so it
-// is a raw system call: one that Go's scheduler saw could, when the
-// kernel is slow to return (a VM's vCPU descheduled), have its P taken
-// and another thread woken to poll the network (see WaitWhileHoldingP).
-func futexWake(addr *atomic.Uint32, n int) error {
-	for {
-		_, _, errno := unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWakeOp,
-			uintptr(n), 0, 0, 0)
-		switch errno {
-		case 0:
-			return nil
-		case unix.EINTR:
-			continue
-		}
-		return os.NewSyscallError("futex", errno)
 	}
 }
 
