@@ -22,11 +22,14 @@ type callSpec struct {
 	step    uint64 // static: terms between publishes; dynamic: terms per chunk
 	grain   uint64
 	dynamic bool
-	params  []byte
-	detail  []workerResult // memory to reuse for the result's per-worker detail
-	total   folds          // memory to reuse for the result's exact total
+	// pick: the schedule is the pool's to choose (see crew.plan); the
+	// call then sets dynamic and step.
+	pick   bool
+	params []byte
+	detail []workerResult // memory to reuse for the result's per-worker detail
+	total  folds          // memory to reuse for the result's exact total
 	// participants is how many slots take part, slots [0, participants)
-	// (see crew.participants); the call sets it.
+	// (see crew.plan); the call sets it.
 	participants int
 }
 
@@ -39,6 +42,8 @@ type callResult struct {
 	rebuilt   bool
 	publishes uint64
 	lostSum   float64 // racy: what the accumulator lost against the journals
+	dynamic   bool    // the call ran the dynamic schedule, in chunks of step
+	step      uint64
 }
 
 // callState is the parent's bookkeeping of one call in flight.
@@ -60,6 +65,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	}
 	ctl := c.v.Ctl
 	l := c.v.L
+	c.plan(&spec)
 	var chunks uint64
 	if spec.dynamic {
 		chunks = (spec.n-1)/spec.step + 1
@@ -75,7 +81,6 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 	if len(ops) > l.MaxK {
 		return res, configErr("MaxK", ": %q has %d elements, more than the %d this pool holds (WithMaxK)", spec.job.name, len(ops), l.MaxK)
 	}
-	spec.participants = c.participants(spec)
 	// A pool worker that died since the last call is replaced now, not
 	// mistaken for a death during this one.
 	if c.gen != 0 && !c.opt.oneShot {
@@ -211,6 +216,7 @@ func (c *crew) call(ctx context.Context, spec callSpec) (res callResult, err err
 		return res, c.fail(cs, err)
 	}
 	c.learn(cs.spec, res.workers)
+	res.dynamic, res.step = cs.spec.dynamic, cs.spec.step
 	return res, nil
 }
 

@@ -166,8 +166,14 @@ func WithInProcessBelow(n uint64) PoolOption {
 // WithDynamic shares the work by chunks of k terms (rounded up to whole
 // pieces of the grid) that workers take from a lock-free counter in the
 // segment until none are left, so that a slow worker takes fewer and all
-// finish together; k 0 means n/(32 workers). Without it worker i sums the
-// fixed range [n*i/w, n*(i+1)/w). Either way the result is the same bits.
+// finish together; k 0 means n/(32 workers). Without it worker i of a
+// one-shot call sums the fixed range [n*i/w, n*(i+1)/w), and a Pool picks
+// for each call: chunks when the call's shares are expected (from the
+// Func's last call) to last 2 ms or more, where a busy machine's time
+// slices would leave a fixed range behind; fixed ranges below, where
+// chunks only cost (lab.WithSchedule(lab.Static) and lab.WithPublish
+// choose fixed ranges). Result.Sched and Result.Chunk say what ran. Either way the
+// result is the same bits.
 func WithDynamic(k uint64) CallOption {
 	return setCall(func(s *settings) { s.lab.Sched, s.lab.Chunk = string(schedDynamic), k })
 }

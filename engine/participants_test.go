@@ -235,3 +235,50 @@ func TestPoolGensWrap(t *testing.T) {
 		}
 	}
 }
+
+func init() {
+	// test-sleepy: every piece of the grid takes at least a millisecond,
+	// whatever the machine, so its shares' length has a floor.
+	Register("test-sleepy", func(_ []byte, lo, hi uint64) float64 {
+		time.Sleep(time.Millisecond)
+		return float64(hi - lo)
+	}, []Op{Sum})
+}
+
+// TestPoolPicksSchedule: a pool call whose schedule is left to the pool
+// goes by dynamic chunks when its Func's last call says its shares last
+// dynamicShare or more (test-sleepy: 8 pieces of at least 1 ms each per
+// worker), and by fixed ranges on a Func's first call, for a short call,
+// for one worker, or when the caller chose the schedule or a publish
+// interval; the chunks fit the pool's table; Result says what ran, and
+// the sum is exact every time.
+func TestPoolPicksSchedule(t *testing.T) {
+	checkClean(t)
+	const n = 16 * 512 // 16 pieces of the default grain
+	call := func(t *testing.T, p *Pool, sched Schedule, chunk uint64, opts ...CallOption) {
+		t.Helper()
+		r, err := p.Reduce(context.Background(), "test-sleepy", n, opts...)
+		if err != nil || r.Value != n {
+			t.Fatalf("%v, %v; want %d", r.Value, err, n)
+		}
+		if r.Sched != string(sched) || r.Chunk != chunk || (sched == Static) != (r.Publish > 0) {
+			t.Fatalf("ran %s, chunk %d, publish %d; want %s, chunk %d", r.Sched, r.Chunk, r.Publish, sched, chunk)
+		}
+	}
+	p := newTestPool(t)
+	call(t, p, Static, 0) // no estimate yet
+	call(t, p, Dynamic, 512)
+	call(t, p, Static, 0, WithSchedule(Static))
+	call(t, p, Static, 0, WithPublish(1024))
+	call(t, p, Dynamic, 1024, WithDynamic(1024))
+	p.c.minShare = time.Hour // one worker takes the call: nothing to balance
+	call(t, p, Static, 0)
+	p.c.minShare = minShare
+	p.c.perTerm["test-sleepy"] = 1e-3 // a nanosecond per thousand terms
+	call(t, p, Static, 0)
+	call(t, p, Dynamic, 512)
+
+	small := newTestPool(t, WithMaxChunks(4))
+	call(t, small, Static, 0)
+	call(t, small, Dynamic, n/4)
+}

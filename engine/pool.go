@@ -174,6 +174,7 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Result, name string, n uint64,
 	*st = settings{config: p.def}
 	apply(st, opts)
 	st.N = n
+	pick := st.Sched == "" && st.Publish == 0 // the schedule is the pool's to pick
 	cfg, j, err := resolve(st.config, name)
 	settingsPool.Put(st)
 	if err != nil {
@@ -223,11 +224,14 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Result, name string, n uint64,
 	}
 	p.c.opt.progress = cfg.Progress
 	out, err := p.c.call(ctx, callSpec{job: j, mode: cfg.Mode, n: n, offset: cfg.Offset, step: cfg.step(), grain: cfg.Grain,
-		dynamic: cfg.Sched == schedDynamic, params: cfg.Params, detail: p.detail, total: total})
+		dynamic: cfg.Sched == schedDynamic, pick: pick, params: cfg.Params, detail: p.detail, total: total})
 	if err != nil {
 		return err
 	}
 	p.detail = out.workers
+	if out.dynamic && cfg.Sched != schedDynamic {
+		cfg.Sched, cfg.Chunk = schedDynamic, out.step
+	}
 	resultOf(r, name, j, cfg, out, time.Since(wallStart), values)
 	r.Spawn, r.Shm = spawnExec, string(cfg.Shm)
 	return j.checkExact(cfg, r.Value)

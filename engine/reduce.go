@@ -27,7 +27,7 @@ type Result struct {
 
 	Workers int    `json:"workers"`
 	Mode    string `json:"mode"`  // the publishing strategy (lab.WithMode)
-	Sched   string `json:"sched"` // "static" or "dynamic" (WithDynamic)
+	Sched   string `json:"sched"` // "static" or "dynamic" (WithDynamic; a Pool may pick it)
 	// Spawn is how the workers started: "exec" or "fork", or "" in the
 	// calling process.
 	Spawn string `json:"spawn,omitempty"`

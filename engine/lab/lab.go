@@ -123,6 +123,14 @@ func AllowRacy() engine.CallOption { return call(func(l *opt.Lab) { l.AllowRacy 
 // share: the contention benchmark's knob.
 func WithPublish(k uint64) engine.CallOption { return call(func(l *opt.Lab) { l.Publish = k }) }
 
+// WithSchedule sets the call's schedule: Static (each worker a fixed
+// range) or Dynamic (chunks of engine.WithDynamic's default size). A
+// Pool's call that sets neither it, engine.WithDynamic nor WithPublish
+// has its schedule picked by the pool (engine.WithDynamic says how).
+func WithSchedule(s Schedule) engine.CallOption {
+	return call(func(l *opt.Lab) { l.Sched = string(s) })
+}
+
 // WithTimeout bounds the call, as a context deadline would, with an error
 // that says "timed out after d".
 func WithTimeout(d time.Duration) engine.CallOption { return call(func(l *opt.Lab) { l.Timeout = d }) }

@@ -29,7 +29,7 @@ type Config struct {
 	Publish uint64
 	// Grain is the terms per piece of the grid (engine.WithGrain).
 	Grain uint64
-	// Sched is "static" (default) or "dynamic"; Chunk the dynamic
+	// Sched is "static" (default: lab.Run is one-shot) or "dynamic"; Chunk the dynamic
 	// schedule's terms per chunk (engine.WithDynamic).
 	Sched Schedule
 	Chunk uint64
