@@ -10,8 +10,8 @@ import (
 // microseconds on an idle virtual CPU), needs a CPU, and wakes the caller
 // or is waited for. Below some size, one worker summing the whole call
 // costs less than two summing half each. So a pool learns, for each
-// Func, what a term costs (the slowest share's time per term, from the
-// last call that succeeded), and cuts a call among as many workers as
+// Func, what a term costs (the slowest worker's time per term of an even
+// share, from the last call that succeeded), and cuts a call among as many workers as
 // give each at least minShare of work by that estimate, from one to all:
 // slots [0, p) take part and the rest sit the call out, unwoken (see
 // "Who takes part" in protocol.go). A Func's first call, and every call
@@ -24,7 +24,8 @@ import (
 
 // A call long enough is also shared by dynamic chunks, not fixed
 // ranges, unless its caller chose the schedule (WithDynamic, or a publish
-// interval, which is the static schedule's). Fixed ranges finish together
+// interval, which is the static schedule's) or the racy demo, whose lost
+// adds depend on how often it publishes. Fixed ranges finish together
 // only if every worker gets a CPU as often as the others; on a machine
 // that runs more threads than it has CPUs, the scheduler's time slices
 // (milliseconds) leave one worker behind, and its range is the call's
@@ -86,17 +87,22 @@ func (c *crew) participants(n uint64, perTerm float64, ok bool) int {
 }
 
 // learn keeps what a term of spec's Func cost in a call that succeeded:
-// the slowest share's time per term.
+// the time of the slowest worker taking part, per term of an even share.
+// With fixed ranges that is the slowest share's time per term; with
+// chunks, where a worker short of CPU takes fewer terms in the same time,
+// it is still what a share of the call cost, not a slowed worker's
+// terms, which would make a term look many times dearer.
 func (c *crew) learn(spec callSpec, workers []workerResult) {
-	if c.opt.oneShot {
+	if c.opt.oneShot || spec.n == 0 {
 		return
 	}
-	var perTerm float64
+	var slowest time.Duration
 	for _, w := range workers {
 		if w.Terms > 0 {
-			perTerm = max(perTerm, float64(w.Elapsed)/float64(w.Terms))
+			slowest = max(slowest, w.Elapsed)
 		}
 	}
+	perTerm := float64(slowest) * float64(spec.participants) / float64(spec.n)
 	if perTerm > 0 {
 		if c.perTerm == nil {
 			c.perTerm = map[string]float64{}

@@ -249,8 +249,8 @@ func init() {
 // goes by dynamic chunks when its Func's last call says its shares last
 // dynamicShare or more (test-sleepy: 8 pieces of at least 1 ms each per
 // worker), and by fixed ranges on a Func's first call, for a short call,
-// for one worker, or when the caller chose the schedule or a publish
-// interval; the chunks fit the pool's table; Result says what ran, and
+// for one worker, when the caller chose the schedule or a publish
+// interval, or for the racy demo; the chunks fit the pool's table; Result says what ran, and
 // the sum is exact every time.
 func TestPoolPicksSchedule(t *testing.T) {
 	checkClean(t)
@@ -271,6 +271,11 @@ func TestPoolPicksSchedule(t *testing.T) {
 	call(t, p, Static, 0, WithSchedule(Static))
 	call(t, p, Static, 0, WithPublish(1024))
 	call(t, p, Dynamic, 1024, WithDynamic(1024))
+	racy := setCall(func(s *settings) { s.lab.Mode, s.lab.AllowRacy = string(modeRacy), true })
+	if r, err := p.Reduce(context.Background(), "test-sleepy", n, racy); err != nil || r.Sched != string(Static) || r.Value+r.LostSum != n {
+		t.Fatalf("racy: %v (lost %v) by %s, %v; want %d by static", r.Value, r.LostSum, r.Sched, err, n)
+	}
+	call(t, p, Dynamic, 512)
 	p.c.minShare = time.Hour // one worker takes the call: nothing to balance
 	call(t, p, Static, 0)
 	p.c.minShare = minShare

@@ -174,7 +174,9 @@ func (p *Pool) ReduceInto(ctx context.Context, r *Result, name string, n uint64,
 	*st = settings{config: p.def}
 	apply(st, opts)
 	st.N = n
-	pick := st.Sched == "" && st.Publish == 0 // the schedule is the pool's to pick
+	// The schedule is the pool's to pick (participants.go) unless the call
+	// chose it, or is the racy demo, whose losses depend on its publishes.
+	pick := st.Sched == "" && st.Publish == 0 && st.Mode != modeRacy
 	cfg, j, err := resolve(st.config, name)
 	settingsPool.Put(st)
 	if err != nil {
