@@ -66,6 +66,9 @@ func benchCall(b *testing.B, n uint64, via string) {
 		}
 		defer p.Close()
 		reduce = func() (engine.Result, error) { return p.Reduce(b.Context(), "pi", n) }
+		if via == "pool-static" {
+			reduce = func() (engine.Result, error) { return p.Reduce(b.Context(), "pi", n, lab.WithSchedule(lab.Static)) }
+		}
 	}
 	for b.Loop() {
 		r, err := reduce()
@@ -150,13 +153,15 @@ func BenchmarkPoolCrossover(b *testing.B) {
 // load=hog one process busy-loops beside the benchmark for its whole run
 // (as a service's neighbour would), with load=quiet none. On 2 CPUs the
 // hog leaves the pool one CPU for the caller and its workers, so a waiter
-// that spins steals the CPU from the very process it waits for. Compare
-// with benchstat -col /via within each load.
+// that spins steals the CPU from the very process it waits for. At 1e8,
+// via=pool-static is the plain pool held to fixed ranges
+// (lab.WithSchedule(lab.Static)), where the pool would pick chunks for so
+// long a call. Compare with benchstat -col /via within each load.
 func BenchmarkPoolLoaded(b *testing.B) {
 	for _, load := range []string{"quiet", "hog"} {
 		for _, n := range []uint64{1e3, 1e8} {
-			for _, via := range []string{"pool", "pool-caller", "goroutines", "cpool-passive", "cpool-spin"} {
-				if strings.HasPrefix(via, "cpool") && n > 1e4 {
+			for _, via := range []string{"pool", "pool-static", "pool-caller", "goroutines", "cpool-passive", "cpool-spin"} {
+				if strings.HasPrefix(via, "cpool") && n > 1e4 || via == "pool-static" && n <= 1e4 {
 					continue
 				}
 				b.Run(fmt.Sprintf("load=%s/n=%.0e/workers=2/via=%s", load, float64(n), via), func(b *testing.B) {
