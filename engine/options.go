@@ -171,9 +171,9 @@ func WithInProcessBelow(n uint64) PoolOption {
 // for each call: chunks when the call's shares are expected (from the
 // Func's last call) to last 2 ms or more, where a busy machine's time
 // slices would leave a fixed range behind; fixed ranges below, where
-// chunks only cost (lab.WithSchedule(lab.Static) and lab.WithPublish
-// choose fixed ranges). Result.Sched and Result.Chunk say what ran. Either way the
-// result is the same bits.
+// chunks only cost, and in the racy demo. lab.WithSchedule(lab.Static)
+// and lab.WithPublish choose fixed ranges. Result.Sched and Result.Chunk
+// say what ran. Either way the result is the same bits.
 func WithDynamic(k uint64) CallOption {
 	return setCall(func(s *settings) { s.lab.Sched, s.lab.Chunk = string(schedDynamic), k })
 }
