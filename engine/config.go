@@ -181,9 +181,7 @@ func (c config) withDefaults() (config, error) {
 	case c.Sched == schedDynamic && c.Publish != 0:
 		return c, configErr("Publish", " is the static schedule's interval: the dynamic schedule publishes each {Chunk}")
 	case c.Sched == schedDynamic && c.Chunk == 0:
-		// Enough pieces that a worker slowed to half speed still
-		// finishes with the others, few enough to cost nothing.
-		c.Chunk = max(1, c.N/uint64(32*c.Workers))
+		c.Chunk = defaultChunk(c.N, c.Workers)
 	case c.Sched == schedStatic && c.Publish == 0:
 		c.Publish = c.N // one publish per worker
 	}
@@ -244,6 +242,16 @@ const (
 	maxDefaultPieces = 1 << 10
 	maxGrain         = 1 << 30
 )
+
+// chunksPerShare is how many chunks the dynamic schedule cuts a worker's
+// share into unless told (WithDynamic(0), and a Pool's own pick): enough
+// that a worker slowed to half speed still finishes with the others, few
+// enough to cost nothing.
+const chunksPerShare = 32
+
+// defaultChunk is the dynamic schedule's chunk for n terms among workers,
+// before it is rounded up to whole pieces.
+func defaultChunk(n uint64, workers int) uint64 { return max(1, n/uint64(chunksPerShare*workers)) }
 
 // wholePieces rounds k up to a multiple of grain (0 stays 0).
 func wholePieces(k, grain uint64) uint64 {

@@ -39,13 +39,9 @@ import (
 // dynamicShare or more goes by chunks.
 
 // dynamicShare is the least expected work per worker for which a pool
-// call whose schedule is the pool's to pick takes dynamic chunks.
+// call whose schedule is the pool's to pick takes dynamic chunks (of
+// defaultChunk: each then at least dynamicShare/chunksPerShare).
 const dynamicShare = 2 * time.Millisecond
-
-// chunksPerShare is how many chunks a picked dynamic schedule cuts each
-// share into: enough that a worker slowed to half speed finishes with
-// the others (as WithDynamic's default), each at least dynamicShare/32.
-const chunksPerShare = 32
 
 // minShare is the least work, by a Func's last cost per term, that a
 // worker is given a share of a call for.
@@ -64,7 +60,7 @@ func (c *crew) plan(spec *callSpec) {
 	if share < float64(dynamicShare) {
 		return
 	}
-	chunk := wholePieces(max(1, spec.n/uint64(chunksPerShare*spec.participants)), spec.grain)
+	chunk := wholePieces(defaultChunk(spec.n, spec.participants), spec.grain)
 	if most := uint64(c.v.L.MaxChunks); (spec.n-1)/chunk+1 > most {
 		chunk = wholePieces((spec.n-1)/most+1, spec.grain)
 	}
