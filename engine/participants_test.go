@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -135,13 +137,19 @@ func TestPoolFewerKillMatrix(t *testing.T) {
 }
 
 // TestPoolSitterDies: a worker killed while it sits a call out is
-// replaced, as one that died idle; the call, which it had no part in, is
-// exact, and so is the next, every worker taking part.
+// replaced during the call, as one that died idle; the call, which it had
+// no part in, is exact, and so is the next, every worker taking part. The
+// call's one worker waits in test-gated until the test has seen the
+// replacement, so that the death falls inside the call however slow the
+// machine.
 func TestPoolSitterDies(t *testing.T) {
 	checkClean(t)
 	p := newTestPool(t, WithWorkers(3))
 	const n = 400
-	if r, err := p.Reduce(context.Background(), "test-staggered", n); err != nil || r.Value != n {
+	open := WithParams([]byte(t.TempDir())) // a path that exists: no wait
+	gate := filepath.Join(t.TempDir(), "gate")
+	t.Cleanup(func() { os.WriteFile(gate, nil, 0o600) }) // a worker left waiting goes on
+	if r, err := p.Reduce(context.Background(), "test-gated", n, open); err != nil || r.Value != n {
 		t.Fatalf("first call: %v, %v", r.Value, err)
 	}
 	p.c.minShare = time.Hour
@@ -150,23 +158,34 @@ func TestPoolSitterDies(t *testing.T) {
 		r   Result
 		err error
 	}
-	done := make(chan out)
+	done := make(chan out, 1)
 	go func() {
-		r, err := p.Reduce(context.Background(), "test-staggered", n) // worker 0 alone, 2 ms asleep in the Func
+		r, err := p.Reduce(context.Background(), "test-gated", n, WithParams([]byte(gate))) // worker 0 alone
 		done <- out{r, err}
 	}()
-	// Kill worker 2 once worker 0 runs the call (the pids are read at
-	// once, also during a call).
-	for p.c.v.Slot(0).State.Load() != segment.SlotRunning {
-		time.Sleep(50 * time.Microsecond)
+	// waitFor polls cond (the pids are read at once, also during a call)
+	// while the call, held at the gate, cannot end by itself.
+	waitFor := func(what string, cond func() bool) {
+		for !cond() {
+			select {
+			case o := <-done:
+				t.Fatalf("the call ended (%v, %v) before %s", o.r.Value, o.err, what)
+			case <-time.After(50 * time.Microsecond):
+			}
+		}
 	}
+	waitFor("worker 0 ran it", func() bool { return p.c.v.Slot(0).State.Load() == segment.SlotRunning })
 	syscall.Kill(victim, syscall.SIGKILL)
+	waitFor("worker 2 was replaced", func() bool { pid := p.pids()[2]; return pid != 0 && pid != victim })
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	o := <-done
 	if o.err != nil || o.r.Value != n {
 		t.Fatalf("the call worker 2 sat out: %v, %v; want %d", o.r.Value, o.err, n)
 	}
 	p.c.minShare = 0
-	r, err := p.Reduce(context.Background(), "test-staggered", n)
+	r, err := p.Reduce(context.Background(), "test-gated", n, open)
 	if err != nil || r.Value != n {
 		t.Fatalf("the next call: %v, %v; want %d", r.Value, err, n)
 	}
@@ -176,6 +195,20 @@ func TestPoolSitterDies(t *testing.T) {
 	if pid := p.pids()[2]; pid == victim || syscall.Kill(pid, 0) != nil {
 		t.Errorf("worker 2 is pid %d (killed: %d), not a live replacement", pid, victim)
 	}
+}
+
+func init() {
+	// test-gated: each piece waits until the file its parameters name
+	// exists (at most a minute, so that no worker outlives a failed
+	// test by long).
+	Register("test-gated", func(path []byte, lo, hi uint64) float64 {
+		for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(time.Millisecond) {
+			if _, err := os.Stat(string(path)); err == nil {
+				break
+			}
+		}
+		return float64(hi - lo)
+	}, []Op{Sum})
 }
 
 // TestNewerGen pins when a worker takes up a call: a slot marked as
